@@ -1,0 +1,69 @@
+/**
+ * Malformed input is a counted event, not an exception. Every anomaly has a stable dotted code
+ * (`<layer>.<what>`), a count, and the first few occurrences with file, byte offset and message.
+ */
+
+/** The stable codes this tool emits, with what each means (documented in the README). */
+export const ANOMALY_CODES = {
+  'input.truncated_header': 'file ends inside the file header',
+  'pcap.truncated_record': 'file ends inside a packet record (header or data)',
+  'pcap.record_too_long': 'record length larger than the snap length or the 256 KiB maximum; reader resynchronised',
+  'pcap.resync_skipped': 'bytes skipped while looking for the next plausible record',
+  'pcapng.bad_block_length': 'block length not a multiple of 4, below 12, over the maximum, or trailer mismatch',
+  'pcapng.truncated_block': 'file ends inside a block',
+  'pcapng.no_section': 'block before any section header',
+  'pcapng.unknown_interface': 'packet names an interface that was not described',
+  'pcapng.bad_block': 'block body too short for its type',
+  'link.unsupported': 'packet of a link type this tool does not decode',
+  'link.truncated': 'link-layer header cut short',
+  'link.mpls_unknown_payload': 'MPLS bottom-of-stack payload is neither IPv4 nor IPv6',
+  'ipv4.bad_header': 'IPv4 header length or version invalid',
+  'ipv4.truncated': 'IPv4 total length exceeds the captured bytes of a whole frame',
+  'ipv6.bad_header': 'IPv6 header or extension header chain invalid',
+  'ipv6.truncated': 'IPv6 payload length exceeds the captured bytes of a whole frame',
+  'tcp.bad_header': 'TCP data offset below 5 words',
+  'tcp.truncated': 'TCP header cut short',
+  'udp.truncated': 'UDP header cut short',
+  'udp.bad_length': 'UDP length field below 8 or beyond the IP payload',
+  'flow.evicted': 'flow table full: the least recently seen flow was finished early',
+} as const;
+
+export type AnomalyCode = keyof typeof ANOMALY_CODES;
+
+/** One recorded occurrence (the first few of each code are kept). */
+export interface AnomalySample {
+  code: string;
+  file: string;
+  offset: number;
+  message: string;
+}
+
+/** Counts anomalies by code and keeps the first {@link Anomalies.samplesPerCode} occurrences of each. */
+export class Anomalies {
+  readonly counts = new Map<string, number>();
+  readonly samples: AnomalySample[] = [];
+  constructor(readonly samplesPerCode = 5) {}
+
+  /** Count one occurrence. `offset` is a byte offset in `file` (or a line number for text inputs). */
+  add(code: AnomalyCode, file: string, offset: number, message: string): void {
+    const n = (this.counts.get(code) ?? 0) + 1;
+    this.counts.set(code, n);
+    if (n <= this.samplesPerCode) this.samples.push({ code, file, offset, message });
+  }
+
+  /** Add `n` occurrences without samples (hot-path counters folded in at the end). */
+  addCount(code: AnomalyCode, n: number): void {
+    if (n > 0) this.counts.set(code, (this.counts.get(code) ?? 0) + n);
+  }
+
+  get total(): number {
+    let t = 0;
+    for (const n of this.counts.values()) t += n;
+    return t;
+  }
+
+  /** Counts as a plain sorted object, for JSON output. */
+  toObject(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}

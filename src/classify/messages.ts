@@ -1,0 +1,68 @@
+/**
+ * Splits a payload prefix into JSON messages: mining protocols frame JSON-RPC one message per
+ * line (Stratum, CryptoNote, ETHPROXY) and HTTP getwork carries one per body, so each line that
+ * starts with `{` is parsed as JSON. Key order and whitespace therefore never matter. Work is
+ * bounded: at most {@link MAX_MESSAGES} messages per direction, lines up to the prefix size.
+ */
+
+export interface JsonMessage {
+  value: Record<string, unknown>;
+  /** Byte offset of the line in the payload prefix. */
+  offset: number;
+  /** The line as text (for evidence excerpts). */
+  text: string;
+}
+
+export const MAX_MESSAGES = 64;
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Cheap test before any parsing: does the prefix hold a `{` at all? */
+export function mayHoldJson(p: Uint8Array): boolean {
+  return p.indexOf(0x7b) >= 0;
+}
+
+export function jsonMessages(p: Uint8Array): JsonMessage[] {
+  const out: JsonMessage[] = [];
+  if (!mayHoldJson(p)) return out;
+  let start = 0;
+  while (start < p.length && out.length < MAX_MESSAGES) {
+    let nl = p.indexOf(0x0a, start);
+    const complete = nl >= 0;
+    if (!complete) nl = p.length;
+    let s = start;
+    while (s < nl && (p[s] === 0x20 || p[s] === 0x09 || p[s] === 0x0d)) s++;
+    // The last line may be cut by the prefix limit; JSON.parse rejects it then, which is right.
+    if (s < nl && p[s] === 0x7b) {
+      let e = nl;
+      while (e > s && (p[e - 1] === 0x0d || p[e - 1] === 0x20 || p[e - 1] === 0x09)) e--;
+      if (p[e - 1] === 0x7d) {
+        const text = decoder.decode(p.subarray(s, e));
+        try {
+          const v = JSON.parse(text) as unknown;
+          if (typeof v === 'object' && v !== null && !Array.isArray(v)) out.push({ value: v as Record<string, unknown>, offset: s, text });
+        } catch {
+          // Not JSON (or cut): not a message.
+        }
+      }
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
+/** Follow a dotted path; numeric segments index arrays. */
+export function getPath(v: unknown, path: readonly string[]): unknown {
+  let cur: unknown = v;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (Array.isArray(cur)) {
+      const i = Number(seg);
+      if (!Number.isInteger(i) || i < 0 || i >= cur.length) return undefined;
+      cur = cur[i];
+    } else {
+      if (!Object.prototype.hasOwnProperty.call(cur, seg)) return undefined;
+      cur = (cur as Record<string, unknown>)[seg];
+    }
+  }
+  return cur;
+}

@@ -1,0 +1,91 @@
+/**
+ * The payload matcher: each JSON message of each direction is tested against the payload rules.
+ * Matching states facts (evidence); it does not decide what they mean (see policy.ts).
+ */
+import type { PayloadMatch, PayloadRule, ValueType } from '../rules/schema.js';
+import type { Evidence, Side } from '../types.js';
+import { getPath, type JsonMessage } from './messages.js';
+
+const HEX_RE = /^(0x)?[0-9a-fA-F]+$/;
+const EXCERPT_MAX = 200;
+
+function typeOk(v: unknown, t: ValueType): boolean {
+  switch (t) {
+    case 'string':
+      return typeof v === 'string';
+    case 'number':
+      return typeof v === 'number';
+    case 'array':
+      return Array.isArray(v);
+    case 'object':
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'hex':
+      return typeof v === 'string' && v.length > 0 && v.length <= 4096 && HEX_RE.test(v);
+    case 'null':
+      return v === null;
+    case 'boolean':
+      return typeof v === 'boolean';
+  }
+}
+
+/** Does one message satisfy a rule's conditions? */
+export function matches(m: PayloadMatch, msg: Record<string, unknown>): boolean {
+  if (m.methods) {
+    const method = msg.method;
+    if (typeof method !== 'string' || !m.methods.includes(method)) return false;
+  }
+  for (const p of m.has) if (getPath(msg, p) === undefined) return false;
+  for (const t of m.types) if (!typeOk(getPath(msg, t.path), t.type)) return false;
+  for (const e of m.equals) if (!e.values.includes(getPath(msg, e.path) as string)) return false;
+  for (const l of m.lengths) {
+    const v = getPath(msg, l.path);
+    if ((typeof v !== 'string' && !Array.isArray(v)) || !l.values.includes(v.length)) return false;
+  }
+  for (const pr of m.prefix) {
+    const v = getPath(msg, pr.path);
+    if (typeof v !== 'string' || !pr.values.some((x) => v.startsWith(x))) return false;
+  }
+  return true;
+}
+
+/** One rule hit: the evidence plus what the rule extracts. */
+export interface PayloadHit {
+  rule: PayloadRule;
+  evidence: Evidence;
+  message: Record<string, unknown>;
+}
+
+/** Run every payload rule over the messages one direction carried. */
+export function matchDirection(rules: readonly PayloadRule[], messages: readonly JsonMessage[], direction: Side, time: number): PayloadHit[] {
+  const hits: PayloadHit[] = [];
+  for (const msg of messages) {
+    for (const rule of rules) {
+      if (!matches(rule.match, msg.value)) continue;
+      hits.push({
+        rule,
+        message: msg.value,
+        evidence: {
+          ruleId: rule.id,
+          rev: rule.rev,
+          kind: 'payload',
+          side: direction,
+          family: rule.family,
+          matched: rule.name,
+          excerpt: printable(msg.text, EXCERPT_MAX),
+          offset: msg.offset,
+          time,
+        },
+      });
+      // One rule per message: the first (most specific, by file order) wins.
+      break;
+    }
+  }
+  return hits;
+}
+
+/** Bounded, single-line, printable excerpt. */
+export function printable(s: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const t = s.replace(/[\x00-\x1f\x7f]/g, '.');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}

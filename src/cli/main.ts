@@ -1,0 +1,148 @@
+/**
+ * The command-line program. This is the one place errors become exit codes:
+ * 0 success, 1 an input could not be read or rules are invalid, 2 bad usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { InputError, RuleError, UsageError } from '../errors.js';
+import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
+
+const CONFIDENCE = ['low', 'medium', 'high'];
+
+/** Streams the program writes to (tests pass their own). */
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+};
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} expects a positive number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('minerwatch')
+    .description('Find cryptocurrency mining in packet captures, per subscriber, with the evidence for every verdict.')
+    .version(toolVersion())
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(run minerwatch --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  minerwatch scan capture.pcapng --db report.sqlite
+  minerwatch scan /data/captures/ --subscriber-net 100.64.0.0/10 --json
+  minerwatch watchlist --db report.sqlite --min-confidence medium --format csv > watchlist.csv
+  minerwatch flows --db report.sqlite --format jsonl`,
+    );
+
+  program
+    .command('scan')
+    .description('read captures (pcap, pcapng; gzip; - for stdin), classify every flow, write the SQLite report')
+    .argument('<input...>', 'capture files or folders (format sniffed from content)')
+    .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
+    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: every client address', collect, [])
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveInt('--idle-timeout'), 300)
+    .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveInt('--active-timeout'), 1800)
+    .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', positiveInt('--max-flows'), 1 << 19)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  minerwatch scan office.pcap home.pcapng.gz --db report.sqlite
+  tcpdump -w - -i eth0 | minerwatch scan - --db live.sqlite
+  minerwatch scan captures/ --subscriber-net 100.64.0.0/10 --subscriber-net 2001:db8::/32 --json`,
+    )
+    .action(async (inputs: string[], o) => {
+      const { runScan } = await import('./scan.js');
+      setExit(await runScan(inputs, o, io));
+    });
+
+  program
+    .command('flows')
+    .description('list flows from a report (mining and suspect ones unless --all)')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .option('--all', 'every flow, not only mining/suspect')
+    .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('low'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'jsonl']).default('table'))
+    .addHelpText('after', '\nExample:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl')
+    .action(async (o) => {
+      const { runFlows } = await import('./query.js');
+      runFlows(o, io);
+    });
+
+  program
+    .command('watchlist')
+    .description('one row per subscriber with mining evidence')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .addOption(new Option('--min-confidence <level>', 'lowest confidence listed').choices(CONFIDENCE).default('medium'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .addHelpText('after', '\nExample:\n  minerwatch watchlist --db report.sqlite --format csv > watchlist.csv')
+    .action(async (o) => {
+      const { runWatchlist } = await import('./query.js');
+      runWatchlist(o, io);
+    });
+
+  const rules = program.command('rules').description('inspect and validate detection rules');
+  rules
+    .command('check')
+    .description('validate every rule file; report each bad entry with file, line and field')
+    .argument('[dir]', 'rule folder', DEFAULT_RULES_DIR)
+    .action(async (dir: string) => {
+      const { runRulesCheck } = await import('./rules.js');
+      setExit(runRulesCheck(dir, io));
+    });
+  rules
+    .command('list')
+    .description('list rules: id, rev, family, side, description')
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .action(async (o: { rules: string }) => {
+      const { runRulesList } = await import('./rules.js');
+      setExit(runRulesList(o.rules, io));
+    });
+  return program;
+}
+
+/** Run the program with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander already printed the message.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      io.err(`minerwatch: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof InputError || e instanceof RuleError) {
+      io.err(`minerwatch: ${e.message}\n`);
+      return 1;
+    }
+    io.err(`minerwatch: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Glue between a capture reader and the flow table: decode each packet into one reused view,
+ * count what it was, and hand TCP/UDP packets to the table. Per-packet work allocates nothing;
+ * anomalies are counted in a typed array and only their first occurrences build a message.
+ */
+import type { Anomalies, AnomalyCode } from '../anomalies.js';
+import { decodePacket, PACKET_STATUS_ANOMALY, PACKET_STATUS_COUNT, PacketStatus, PacketView } from '../decode/packet.js';
+import type { PacketSink } from '../io/pcap.js';
+import type { FlowTable } from './table.js';
+
+/** Per-input packet counters. */
+export interface PacketCounts {
+  packets: number;
+  /** Bytes on the wire (original lengths). */
+  wireBytes: number;
+  /** IPv4/IPv6 packets carrying TCP or UDP directly: every one of them lands in a flow. */
+  transportPackets: number;
+  nonIp: number;
+  ipOther: number;
+  fragments: number;
+  malformed: number;
+}
+
+export class PacketIngest implements PacketSink {
+  private readonly view = new PacketView();
+  private readonly status = new Float64Array(PACKET_STATUS_COUNT);
+  private wire = 0;
+  private file = '';
+  private inputIndex = 0;
+  /** Packet number within the current input (1-based), as Wireshark numbers frames. */
+  private ordinal = 0;
+
+  constructor(
+    private readonly table: FlowTable,
+    private readonly anomalies: Anomalies,
+  ) {}
+
+  /** Start a new input: counters restart, flows carry on across inputs. */
+  begin(file: string, inputIndex: number): void {
+    this.file = file;
+    this.inputIndex = inputIndex;
+    this.status.fill(0);
+    this.wire = 0;
+    this.ordinal = 0;
+  }
+
+  packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
+    this.ordinal++;
+    this.wire += origLen;
+    const v = this.view;
+    const st = decodePacket(linktype, buf, off, caplen, origLen, v);
+    this.status[st]!++;
+    if (st === PacketStatus.Transport) {
+      this.table.add(v, buf, tsMs, this.inputIndex);
+      if (v.warning !== 0) {
+        this.status[v.warning]!++;
+        this.anomaly(PACKET_STATUS_ANOMALY[v.warning] as AnomalyCode, linktype, fileOffset, v.errorOffset - off, caplen);
+      }
+      return;
+    }
+    const code = PACKET_STATUS_ANOMALY[st];
+    if (code) this.anomaly(code, linktype, fileOffset, v.errorOffset - off, caplen);
+  }
+
+  private anomaly(code: AnomalyCode, linktype: number, fileOffset: number, at: number, caplen: number): void {
+    this.anomalies.add(
+      code,
+      this.file,
+      fileOffset + at,
+      `packet ${this.ordinal} (link type ${linktype}, ${caplen} bytes captured): ${describe(code)} at byte ${at} of the packet`,
+    );
+  }
+
+  counts(): PacketCounts {
+    const s = this.status;
+    let malformed = 0;
+    // Includes packets that were decoded despite a warning (they are in transportPackets too).
+    for (let i = 0; i < PACKET_STATUS_COUNT; i++) if (PACKET_STATUS_ANOMALY[i]) malformed += s[i]!;
+    return {
+      packets: this.ordinal,
+      wireBytes: this.wire,
+      transportPackets: s[PacketStatus.Transport]!,
+      nonIp: s[PacketStatus.NonIp]!,
+      ipOther: s[PacketStatus.IpOther]!,
+      fragments: s[PacketStatus.Fragment]!,
+      malformed,
+    };
+  }
+}
+
+function describe(code: string): string {
+  switch (code) {
+    case 'link.unsupported':
+      return 'link type not supported (expected Ethernet, raw IP, Linux SLL/SLL2 or BSD loopback)';
+    case 'link.truncated':
+      return 'link-layer header cut short';
+    case 'link.mpls_unknown_payload':
+      return 'MPLS payload is neither IPv4 nor IPv6';
+    case 'ipv4.bad_header':
+      return 'invalid IPv4 header (version 4 and header length >= 20 expected)';
+    case 'ipv4.truncated':
+      return 'IPv4 total length exceeds the captured frame';
+    case 'ipv6.bad_header':
+      return 'invalid IPv6 header or extension header chain';
+    case 'ipv6.truncated':
+      return 'IPv6 payload length exceeds the captured frame';
+    case 'tcp.bad_header':
+      return 'TCP data offset below 5 words';
+    case 'tcp.truncated':
+      return 'TCP header cut short';
+    case 'udp.truncated':
+      return 'UDP header cut short';
+    case 'udp.bad_length':
+      return 'UDP length below 8';
+    default:
+      return code;
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * Bidirectional flow table keyed by the 5-tuple, in typed arrays: open addressing with linear
+ * probing and backward-shift deletion, an LRU list for idle expiry and eviction, and pooled
+ * payload prefixes. Memory is bounded by `maxFlows`, never by input size; a packet touches no
+ * allocation (flows allocate their payload prefix from a pool, and a finished flow becomes one
+ * {@link FlowRecord}).
+ */
+import type { FlowRecord } from '../types.js';
+import type { PacketView } from '../decode/packet.js';
+import { FlowPayload } from './prefix.js';
+import { formatIpv4, formatIpv6Words } from './addr.js';
+
+export interface FlowTableOptions {
+  /** Most flows held at once; beyond it the least recently seen flow is finished early. */
+  maxFlows: number;
+  /** A flow with no packet for this long is finished (ms). */
+  idleTimeoutMs: number;
+  /** A flow older than this is cut and continues as a new record, like exporters do (ms). */
+  activeTimeoutMs: number;
+  /** After RST, or FIN both ways, the flow ends this long after its last packet (ms). */
+  closeGraceMs: number;
+  /** Bytes of payload kept per direction. */
+  payloadBytes: number;
+}
+
+export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
+  maxFlows: 1 << 19,
+  idleTimeoutMs: 300_000,
+  activeTimeoutMs: 1_800_000,
+  closeGraceMs: 10_000,
+  payloadBytes: 4096,
+};
+
+const KW = 10; // key words: addrA[4], addrB[4], ports, proto|version
+const SWEEP_EVERY_MS = 1000;
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+const CLOSED_FIN_A = 1;
+const CLOSED_FIN_B = 2;
+const CLOSED_RST = 4;
+
+type EndReason = FlowRecord['endReason'];
+
+export class FlowTable {
+  private readonly cap: number;
+  private readonly mask: number;
+  private readonly buckets: Int32Array;
+  private readonly keys: Uint32Array;
+  private readonly hashes: Uint32Array;
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private readonly first: Float64Array;
+  private readonly last: Float64Array;
+  private readonly pkts: Float64Array;
+  private readonly bytes: Float64Array;
+  private readonly flags: Uint8Array;
+  private readonly clientIsA: Uint8Array;
+  private readonly bySyn: Uint8Array;
+  private readonly closed: Uint8Array;
+  private readonly input: Int32Array;
+  private readonly payload: (FlowPayload | null)[];
+  private readonly pool: FlowPayload[] = [];
+  private readonly free: Int32Array;
+  private freeTop: number;
+  /** LRU lists: [0] open flows, [1] closed flows (RST, or FIN both ways) waiting out their grace. */
+  private readonly head = new Int32Array([-1, -1]);
+  private readonly tail = new Int32Array([-1, -1]);
+  private readonly list: Uint8Array;
+  private readonly scratch = new Uint32Array(KW);
+  private now = 0;
+  private lastSweep = 0;
+  /** Flows currently held. */
+  active = 0;
+  /** Flows finished because the table was full. */
+  evicted = 0;
+  /** Flows emitted so far. */
+  emitted = 0;
+
+  constructor(
+    private readonly opts: FlowTableOptions,
+    private readonly onFlow: (f: FlowRecord) => void,
+  ) {
+    const cap = Math.max(16, opts.maxFlows | 0);
+    this.cap = cap;
+    let nb = 1;
+    while (nb < cap * 2) nb <<= 1;
+    this.mask = nb - 1;
+    this.buckets = new Int32Array(nb).fill(-1);
+    this.keys = new Uint32Array(cap * KW);
+    this.hashes = new Uint32Array(cap);
+    this.prev = new Int32Array(cap);
+    this.next = new Int32Array(cap);
+    this.first = new Float64Array(cap);
+    this.last = new Float64Array(cap);
+    this.pkts = new Float64Array(cap * 2);
+    this.bytes = new Float64Array(cap * 2);
+    this.flags = new Uint8Array(cap * 2);
+    this.clientIsA = new Uint8Array(cap);
+    this.bySyn = new Uint8Array(cap);
+    this.closed = new Uint8Array(cap);
+    this.list = new Uint8Array(cap);
+    this.input = new Int32Array(cap);
+    this.payload = new Array<FlowPayload | null>(cap).fill(null);
+    this.free = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
+    this.freeTop = cap;
+  }
+
+  /** Account one decoded TCP/UDP packet (the view must have status Transport). */
+  add(v: PacketView, buf: Uint8Array, ts: number, inputIndex: number): void {
+    if (ts > this.now) {
+      this.now = ts;
+      if (ts - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.lastSweep = ts;
+        this.expire(ts);
+      }
+    }
+    const k = this.scratch;
+    const fromA = this.buildKey(v, buf, k);
+    const h = hashKey(k);
+    let slot = this.lookup(k, h);
+    const flags = v.tcpFlags;
+    const isTcp = v.proto === 6;
+    if (slot >= 0) {
+      const c = this.closed[slot]!;
+      const synOnly = isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+      if (ts - this.first[slot]! > this.opts.activeTimeoutMs || (synOnly && c !== 0)) {
+        const clientIsA = this.clientIsA[slot]!;
+        const bySyn = this.bySyn[slot]!;
+        this.finish(slot, synOnly ? 'closed' : 'active');
+        slot = this.insert(k, h, ts, inputIndex);
+        if (synOnly) this.orient(slot, fromA, flags, v);
+        else {
+          this.clientIsA[slot] = clientIsA;
+          this.bySyn[slot] = bySyn;
+        }
+      } else {
+        this.touch(slot);
+      }
+    } else {
+      slot = this.insert(k, h, ts, inputIndex);
+      this.orient(slot, fromA, flags, v);
+    }
+    const d = slot * 2 + (fromA ? 0 : 1);
+    this.pkts[d]! += 1;
+    this.bytes[d]! += v.ipLength;
+    this.flags[d]! |= flags;
+    this.last[slot] = ts > this.last[slot]! ? ts : this.last[slot]!;
+    if (isTcp && flags & (TCP_RST | TCP_FIN)) {
+      const c = (this.closed[slot]! |= flags & TCP_RST ? CLOSED_RST : fromA ? CLOSED_FIN_A : CLOSED_FIN_B);
+      if (this.list[slot] === 0 && (c & CLOSED_RST || c === (CLOSED_FIN_A | CLOSED_FIN_B))) {
+        this.unlink(slot);
+        this.linkHead(slot, 1);
+      }
+    }
+    const plen = v.payloadLength;
+    const synSeen = isTcp && (flags & TCP_SYN) !== 0;
+    if (plen > 0 || synSeen) {
+      let p = this.payload[slot]!;
+      if (!p) {
+        p = this.pool.pop() ?? new FlowPayload(this.opts.payloadBytes);
+        this.payload[slot] = p;
+      }
+      const dir = fromA ? p.a : p.b;
+      if (isTcp) {
+        if (synSeen) dir.syn(v.tcpSeq);
+        if (plen > 0 && dir.length < dir.buf.length) dir.tcp(synSeen ? (v.tcpSeq + 1) >>> 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
+      } else if (dir.length < dir.buf.length) {
+        dir.datagram(buf, v.payloadOffset, plen, ts);
+      }
+    }
+  }
+
+  /** Finish every flow idle for longer than its timeout at time `now` (ms). */
+  expire(now: number): void {
+    for (let s = this.tail[1]!; s >= 0 && now - this.last[s]! > this.opts.closeGraceMs; s = this.tail[1]!) this.finish(s, 'closed');
+    for (let s = this.tail[0]!; s >= 0 && now - this.last[s]! > this.opts.idleTimeoutMs; s = this.tail[0]!) this.finish(s, 'idle');
+  }
+
+  /** Finish every flow (end of input). */
+  flush(): void {
+    for (let s = this.tail[1]!; s >= 0; s = this.tail[1]!) this.finish(s, 'closed');
+    for (let s = this.tail[0]!; s >= 0; s = this.tail[0]!) this.finish(s, 'eof');
+  }
+
+  private orient(slot: number, fromA: boolean, flags: number, v: PacketView): void {
+    if (v.proto === 6 && flags & TCP_SYN) {
+      // SYN alone comes from the client; SYN+ACK from the server.
+      const senderIsClient = (flags & TCP_ACK) === 0;
+      this.clientIsA[slot] = fromA === senderIsClient ? 1 : 0;
+      this.bySyn[slot] = 1;
+      return;
+    }
+    this.bySyn[slot] = 0;
+    // No handshake seen: the well-known (or else the lower) port is the server.
+    const sp = v.srcPort;
+    const dp = v.dstPort;
+    let dstIsServer: boolean;
+    if (sp < 1024 !== dp < 1024) dstIsServer = dp < 1024;
+    else dstIsServer = dp <= sp;
+    // The packet goes src → dst; side A is the sender when fromA.
+    this.clientIsA[slot] = fromA === dstIsServer ? 1 : 0;
+  }
+
+  /** Fill `k` with the canonical key; returns whether the packet's source is side A. */
+  private buildKey(v: PacketView, buf: Uint8Array, k: Uint32Array): boolean {
+    let srcFirst: boolean;
+    if (v.ipVersion === 4) {
+      const s = v.src4;
+      const d = v.dst4;
+      srcFirst = s < d || (s === d && v.srcPort <= v.dstPort);
+      k[0] = srcFirst ? s : d;
+      k[4] = srcFirst ? d : s;
+      k[1] = k[2] = k[3] = k[5] = k[6] = k[7] = 0;
+    } else {
+      let cmp = 0;
+      for (let i = 0; i < 16 && cmp === 0; i++) cmp = buf[v.src6 + i]! - buf[v.dst6 + i]!;
+      srcFirst = cmp < 0 || (cmp === 0 && v.srcPort <= v.dstPort);
+      const a = srcFirst ? v.src6 : v.dst6;
+      const b = srcFirst ? v.dst6 : v.src6;
+      for (let w = 0; w < 4; w++) {
+        const p = a + w * 4;
+        const q = b + w * 4;
+        k[w] = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
+        k[4 + w] = ((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0;
+      }
+    }
+    k[8] = srcFirst ? ((v.srcPort << 16) | v.dstPort) >>> 0 : ((v.dstPort << 16) | v.srcPort) >>> 0;
+    k[9] = (v.proto << 8) | v.ipVersion;
+    return srcFirst;
+  }
+
+  private lookup(k: Uint32Array, h: number): number {
+    const keys = this.keys;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const s = this.buckets[i]!;
+      if (s < 0) return -1;
+      if (this.hashes[s] !== h) continue;
+      const o = s * KW;
+      if (
+        keys[o + 8] === k[8] &&
+        keys[o] === k[0] &&
+        keys[o + 4] === k[4] &&
+        keys[o + 9] === k[9] &&
+        keys[o + 1] === k[1] &&
+        keys[o + 2] === k[2] &&
+        keys[o + 3] === k[3] &&
+        keys[o + 5] === k[5] &&
+        keys[o + 6] === k[6] &&
+        keys[o + 7] === k[7]
+      )
+        return s;
+    }
+  }
+
+  private insert(k: Uint32Array, h: number, ts: number, inputIndex: number): number {
+    if (this.freeTop === 0) {
+      this.evicted++;
+      // Closed flows go first: they are finished anyway.
+      const victim = this.tail[1]! >= 0 ? this.tail[1]! : this.tail[0]!;
+      this.finish(victim, 'evicted');
+    }
+    const s = this.free[--this.freeTop]!;
+    this.keys.set(k, s * KW);
+    this.hashes[s] = h;
+    let i = h & this.mask;
+    while (this.buckets[i]! >= 0) i = (i + 1) & this.mask;
+    this.buckets[i] = s;
+    this.first[s] = ts;
+    this.last[s] = ts;
+    this.pkts[s * 2] = this.pkts[s * 2 + 1] = 0;
+    this.bytes[s * 2] = this.bytes[s * 2 + 1] = 0;
+    this.flags[s * 2] = this.flags[s * 2 + 1] = 0;
+    this.closed[s] = 0;
+    this.input[s] = inputIndex;
+    this.payload[s] = null;
+    this.linkHead(s, 0);
+    this.active++;
+    return s;
+  }
+
+  private touch(s: number): void {
+    if (this.head[this.list[s]!] === s) return;
+    const l = this.list[s]!;
+    this.unlink(s);
+    this.linkHead(s, l);
+  }
+
+  private linkHead(s: number, l: number): void {
+    this.list[s] = l;
+    const h = this.head[l]!;
+    this.prev[s] = -1;
+    this.next[s] = h;
+    if (h >= 0) this.prev[h] = s;
+    else this.tail[l] = s;
+    this.head[l] = s;
+  }
+
+  private unlink(s: number): void {
+    const l = this.list[s]!;
+    const p = this.prev[s]!;
+    const n = this.next[s]!;
+    if (p >= 0) this.next[p] = n;
+    else this.head[l] = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail[l] = p;
+  }
+
+  private finish(s: number, reason: EndReason): void {
+    this.onFlow(this.toRecord(s, reason));
+    this.emitted++;
+    this.unlink(s);
+    // Remove from the hash index with backward-shift deletion (no tombstones).
+    const mask = this.mask;
+    let i = this.hashes[s]! & mask;
+    while (this.buckets[i] !== s) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const t = this.buckets[j]!;
+      if (t < 0) break;
+      const home = this.hashes[t]! & mask;
+      // Move t back into the hole at i unless its home lies cyclically in (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        this.buckets[i] = t;
+        i = j;
+      }
+    }
+    this.buckets[i] = -1;
+    const pay = this.payload[s];
+    if (pay) {
+      pay.reset();
+      this.pool.push(pay);
+      this.payload[s] = null;
+    }
+    this.free[this.freeTop++] = s;
+    this.active--;
+  }
+
+  private toRecord(s: number, endReason: EndReason): FlowRecord {
+    const o = s * KW;
+    const k = this.keys;
+    const v4 = (k[o + 9]! & 0xff) === 4;
+    const proto = k[o + 9]! >> 8;
+    const addrA = v4 ? formatIpv4(k[o]!) : formatIpv6Words(k[o]!, k[o + 1]!, k[o + 2]!, k[o + 3]!);
+    const addrB = v4 ? formatIpv4(k[o + 4]!) : formatIpv6Words(k[o + 4]!, k[o + 5]!, k[o + 6]!, k[o + 7]!);
+    const portA = k[o + 8]! >>> 16;
+    const portB = k[o + 8]! & 0xffff;
+    const aIsClient = this.clientIsA[s] === 1;
+    const ca = aIsClient ? 0 : 1;
+    const sa = 1 - ca;
+    const pay = this.payload[s];
+    const cp = pay ? (aIsClient ? pay.a : pay.b) : null;
+    const sp = pay ? (aIsClient ? pay.b : pay.a) : null;
+    return {
+      client: aIsClient ? addrA : addrB,
+      clientPort: aIsClient ? portA : portB,
+      server: aIsClient ? addrB : addrA,
+      serverPort: aIsClient ? portB : portA,
+      transport: proto === 6 ? 'tcp' : 'udp',
+      ipVersion: v4 ? 4 : 6,
+      orientation: this.bySyn[s] ? 'syn' : 'port',
+      firstSeen: this.first[s]!,
+      lastSeen: this.last[s]!,
+      packetsC2S: this.pkts[s * 2 + ca]!,
+      packetsS2C: this.pkts[s * 2 + sa]!,
+      bytesC2S: this.bytes[s * 2 + ca]!,
+      bytesS2C: this.bytes[s * 2 + sa]!,
+      tcpFlagsC2S: this.flags[s * 2 + ca]!,
+      tcpFlagsS2C: this.flags[s * 2 + sa]!,
+      endReason,
+      payloadC2S: cp ? cp.buf.slice(0, cp.length) : EMPTY,
+      payloadS2C: sp ? sp.buf.slice(0, sp.length) : EMPTY,
+      payloadTimeC2S: cp ? cp.time : 0,
+      payloadTimeS2C: sp ? sp.time : 0,
+      inputIndex: this.input[s]!,
+    };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** 32-bit mix of the key words (murmur3 finaliser per word). */
+function hashKey(k: Uint32Array): number {
+  let h = 0x9747b28c;
+  for (let i = 0; i < KW; i++) {
+    let x = Math.imul(k[i]!, 0xcc9e2d51);
+    x = (x << 15) | (x >>> 17);
+    h ^= Math.imul(x, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

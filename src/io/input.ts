@@ -1,0 +1,173 @@
+/**
+ * The only place input bytes are read. Formats are sniffed from magic bytes, never from the file
+ * name; `-` reads standard input; gzip is decompressed on the fly. Files are read synchronously
+ * straight into the parser's window (no per-chunk copies); streams are appended chunk by chunk.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { Anomalies } from '../anomalies.js';
+import { InputError } from '../errors.js';
+import type { InputFormat } from '../types.js';
+import { ByteWindow } from './joiner.js';
+import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
+import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
+
+/** What was learned about one input while reading it. */
+export interface InputInfo {
+  path: string;
+  format: InputFormat;
+  /** `gzip` when the bytes were decompressed on the fly. */
+  compression: 'none' | 'gzip';
+  /** Bytes of the input as stored (compressed size for gzip). */
+  size: number;
+  /** Bytes parsed (decompressed size for gzip). */
+  parsedBytes: number;
+  /** sha256 of the input as stored, hex. */
+  sha256: string;
+  /** Packet records delivered. */
+  packets: number;
+}
+
+const CHUNK = 1 << 22;
+
+/** Identify a container from its first bytes. */
+export function sniffFormat(head: Uint8Array): InputFormat | 'gzip' | null {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length < 4) return null;
+  const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
+  const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+  if (le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS || be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS) return 'pcap';
+  if (be === PCAPNG_SHB) return 'pcapng';
+  return null;
+}
+
+function hex(head: Uint8Array): string {
+  return [...head.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: PacketSink): CaptureParser {
+  return format === 'pcap' ? new PcapParser(path, anomalies, sink) : new PcapngParser(path, anomalies, sink);
+}
+
+function unknownFormat(path: string, head: Uint8Array): InputError {
+  if (head.length === 0) return new InputError(path, 0, 'empty input: expected a pcap or pcapng capture');
+  return new InputError(
+    path,
+    0,
+    `unrecognised format (first bytes ${hex(head)}); expected pcap (magic a1b2c3d4 or a1b23c4d), pcapng (0a0d0d0a) or gzip (1f8b)`,
+  );
+}
+
+/**
+ * Read one capture and deliver every packet to `sink`. Malformed records are counted in
+ * `anomalies`; a file that cannot be read at all raises {@link InputError}.
+ */
+export async function readCapture(path: string, sink: PacketSink, anomalies: Anomalies): Promise<InputInfo> {
+  if (path === '-') return readStream(path, process.stdin, sink, anomalies);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new InputError(path, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new InputError(path, 0, 'is a directory');
+    const head = new Uint8Array(8);
+    const n = readSync(fd, head, 0, 8, 0);
+    const kind = sniffFormat(head.subarray(0, n));
+    if (kind === 'gzip') {
+      const { createReadStream } = await import('node:fs');
+      return await readStream(path, createReadStream(path, { fd, autoClose: false, start: 0, highWaterMark: CHUNK }), sink, anomalies);
+    }
+    if (kind === null) throw unknownFormat(path, head.subarray(0, n));
+    const hash = createHash('sha256');
+    const win = new ByteWindow(CHUNK * 2);
+    const parser = makeParser(kind, path, anomalies, sink);
+    let pos = 0;
+    for (;;) {
+      win.makeRoom(CHUNK);
+      const got = readSync(fd, win.buf, win.end, CHUNK, pos);
+      if (got === 0) break;
+      hash.update(win.buf.subarray(win.end, win.end + got));
+      win.end += got;
+      pos += got;
+      parser.parse(win, false);
+    }
+    parser.parse(win, true);
+    return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256: hash.digest('hex'), packets: parser.packets };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read from a stream (stdin or a file), gunzipping when the first bytes say gzip. */
+async function readStream(path: string, stream: Readable, sink: PacketSink, anomalies: Anomalies): Promise<InputInfo> {
+  const hash = createHash('sha256');
+  let size = 0;
+  async function* raw(): AsyncGenerator<Buffer> {
+    for await (const c of stream) {
+      const chunk = c as Buffer;
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  }
+  // Peek at the first bytes to decide on gunzip, without losing them.
+  const it = raw();
+  const first = await it.next();
+  const firstChunk: Buffer = first.done ? Buffer.alloc(0) : first.value;
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (firstChunk.length) yield firstChunk;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const gz = sniffFormat(firstChunk) === 'gzip';
+  const body: AsyncIterable<Buffer> = gz ? Readable.from(rest()).pipe(createGunzip()) : rest();
+  const win = new ByteWindow(CHUNK * 2);
+  let parser: CaptureParser | null = null;
+  let parsed = 0;
+  try {
+    for await (const chunk of body) {
+      win.append(chunk);
+      parsed += chunk.length;
+      if (!parser) {
+        if (win.available < 8 && parsed < 8) continue;
+        const kind = sniffFormat(win.buf.subarray(win.start, win.start + 8));
+        if (kind === null || kind === 'gzip') throw unknownFormat(path, win.buf.subarray(win.start, win.start + 8));
+        parser = makeParser(kind, path, anomalies, sink);
+      }
+      parser.parse(win, false);
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (gz && parser) {
+      // A cut or corrupt gzip stream: keep what was read, count the rest.
+      anomalies.add('pcap.truncated_record', path, parsed, `gzip stream ended early: ${err.message}`);
+    } else {
+      throw new InputError(path, parsed, `cannot read: ${err.code ?? err.message}`);
+    }
+  }
+  if (!parser) {
+    const kind = sniffFormat(win.buf.subarray(win.start, win.end));
+    if (kind === null || kind === 'gzip') throw unknownFormat(path, win.buf.subarray(win.start, win.end));
+    parser = makeParser(kind, path, anomalies, sink);
+  }
+  parser.parse(win, true);
+  const format = parser.format;
+  return {
+    path,
+    format,
+    compression: gz ? 'gzip' : 'none',
+    size,
+    parsedBytes: parsed,
+    sha256: hash.digest('hex'),
+    packets: parser.packets,
+  };
+}

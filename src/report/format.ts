@@ -1,0 +1,37 @@
+/** Output formats for query rows: aligned text table, CSV (RFC 4180), JSON lines. */
+
+type Cell = string | number | null | readonly string[];
+
+function text(c: Cell): string {
+  if (c === null) return '';
+  if (Array.isArray(c)) return c.join(' ');
+  return String(c);
+}
+
+/** RFC 4180 CSV; list cells are joined with spaces. Cells that look like formulas are prefixed with ' (CSV injection). */
+export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>): string {
+  const esc = (s: string): string => {
+    const t = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  const out = [columns.join(',')];
+  for (const r of rows) out.push(columns.map((c) => esc(text(r[c] ?? null))).join(','));
+  return out.join('\r\n') + '\r\n';
+}
+
+export function toJsonLines(rows: readonly unknown[]): string {
+  return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+}
+
+/** Aligned plain-text table; long cells are cut to `maxWidth`. */
+export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, maxWidth = 60): string {
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const t = text(r[c] ?? null);
+      return t.length > maxWidth ? `${t.slice(0, maxWidth - 1)}…` : t;
+    }),
+  );
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
+  const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,94 @@
+/** Read-side queries over a report: flows and the subscriber watch list, as plain rows. */
+import type Database from 'better-sqlite3';
+import type { Confidence } from '../types.js';
+
+const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
+
+export interface FlowRow {
+  id: number;
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  transport: string;
+  firstSeen: string;
+  lastSeen: string;
+  packets: number;
+  bytes: number;
+  label: string;
+  confidence: string;
+  rules: string[];
+  coin: string | null;
+  agent: string | null;
+  workers: string[];
+  subscriber: string | null;
+  reason: string;
+}
+
+export interface WatchRow {
+  subscriber: string;
+  confidence: string;
+  firstSeen: string;
+  lastSeen: string;
+  miningFlows: number;
+  servers: string[];
+  coins: string[];
+  agents: string[];
+  workers: string[];
+  evidence: string;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): FlowRow[] {
+  const min = RANK[opts.minConfidence] ?? 0;
+  const rows = db
+    .prepare(
+      `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,
+       bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, workers, subscriber, reason
+       FROM flows ${opts.all ? '' : "WHERE label IN ('mining', 'suspect')"} ORDER BY first_seen, id`,
+    )
+    .all() as Array<Record<string, unknown>>;
+  return rows
+    .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
+    .map((r) => ({
+      id: r.id as number,
+      client: r.client as string,
+      clientPort: r.client_port as number,
+      server: r.server as string,
+      serverPort: r.server_port as number,
+      transport: r.transport as string,
+      firstSeen: iso(r.first_seen as number),
+      lastSeen: iso(r.last_seen as number),
+      packets: r.packets as number,
+      bytes: r.bytes as number,
+      label: r.label as string,
+      confidence: r.confidence as string,
+      rules: (r.rules as string) ? (r.rules as string).split(',') : [],
+      coin: (r.coin as string | null) ?? null,
+      agent: (r.agent as string | null) ?? null,
+      workers: JSON.parse(r.workers as string) as string[],
+      subscriber: (r.subscriber as string | null) ?? null,
+      reason: r.reason as string,
+    }));
+}
+
+export function queryWatchlist(db: Database.Database, opts: { minConfidence: Confidence }): WatchRow[] {
+  const min = RANK[opts.minConfidence] ?? 0;
+  const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+  return rows
+    .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
+    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number))
+    .map((r) => ({
+      subscriber: r.subscriber as string,
+      confidence: r.confidence as string,
+      firstSeen: iso(r.first_seen as number),
+      lastSeen: iso(r.last_seen as number),
+      miningFlows: r.mining_flows as number,
+      servers: JSON.parse(r.servers as string) as string[],
+      coins: JSON.parse(r.coins as string) as string[],
+      agents: JSON.parse(r.agents as string) as string[],
+      workers: JSON.parse(r.workers as string) as string[],
+      evidence: r.evidence as string,
+    }));
+}

@@ -1,0 +1,114 @@
+/**
+ * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
+ * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id             INTEGER PRIMARY KEY,
+  started        INTEGER NOT NULL,
+  finished       INTEGER,
+  tool_version   TEXT NOT NULL,
+  ruleset_digest TEXT NOT NULL,
+  rules          TEXT NOT NULL,
+  options        TEXT NOT NULL,
+  packets        INTEGER NOT NULL DEFAULT 0,
+  flows          INTEGER NOT NULL DEFAULT 0,
+  anomalies      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS inputs (
+  id                INTEGER PRIMARY KEY,
+  run_id            INTEGER NOT NULL REFERENCES runs(id),
+  path              TEXT NOT NULL,
+  format            TEXT,
+  compression       TEXT,
+  size              INTEGER,
+  sha256            TEXT,
+  packets           INTEGER NOT NULL DEFAULT 0,
+  wire_bytes        INTEGER NOT NULL DEFAULT 0,
+  transport_packets INTEGER NOT NULL DEFAULT 0,
+  non_ip            INTEGER NOT NULL DEFAULT 0,
+  ip_other          INTEGER NOT NULL DEFAULT 0,
+  fragments         INTEGER NOT NULL DEFAULT 0,
+  malformed         INTEGER NOT NULL DEFAULT 0,
+  error             TEXT
+);
+CREATE TABLE IF NOT EXISTS anomalies (
+  run_id   INTEGER NOT NULL REFERENCES runs(id),
+  input_id INTEGER REFERENCES inputs(id),
+  code     TEXT NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (run_id, input_id, code)
+);
+CREATE TABLE IF NOT EXISTS anomaly_samples (
+  run_id   INTEGER NOT NULL REFERENCES runs(id),
+  input_id INTEGER REFERENCES inputs(id),
+  code     TEXT NOT NULL,
+  offset   INTEGER NOT NULL,
+  message  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flows (
+  id          INTEGER PRIMARY KEY,
+  run_id      INTEGER NOT NULL REFERENCES runs(id),
+  input_id    INTEGER REFERENCES inputs(id),
+  client      TEXT NOT NULL,
+  client_port INTEGER NOT NULL,
+  server      TEXT NOT NULL,
+  server_port INTEGER NOT NULL,
+  transport   TEXT NOT NULL,
+  ip_version  INTEGER NOT NULL,
+  orientation TEXT NOT NULL,
+  first_seen  INTEGER NOT NULL,
+  last_seen   INTEGER NOT NULL,
+  packets_c2s INTEGER NOT NULL,
+  packets_s2c INTEGER NOT NULL,
+  bytes_c2s   INTEGER NOT NULL,
+  bytes_s2c   INTEGER NOT NULL,
+  flags_c2s   INTEGER NOT NULL,
+  flags_s2c   INTEGER NOT NULL,
+  end_reason  TEXT NOT NULL,
+  label       TEXT NOT NULL,
+  confidence  TEXT NOT NULL,
+  coin        TEXT,
+  agent       TEXT,
+  workers     TEXT NOT NULL DEFAULT '[]',
+  rules       TEXT NOT NULL DEFAULT '',
+  reason      TEXT NOT NULL,
+  subscriber  TEXT
+);
+CREATE INDEX IF NOT EXISTS flows_label ON flows(label, confidence);
+CREATE INDEX IF NOT EXISTS flows_subscriber ON flows(subscriber);
+CREATE TABLE IF NOT EXISTS evidence (
+  flow_id INTEGER NOT NULL REFERENCES flows(id),
+  rule_id TEXT NOT NULL,
+  rev     INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  side    TEXT NOT NULL,
+  family  TEXT NOT NULL,
+  matched TEXT NOT NULL,
+  excerpt TEXT NOT NULL,
+  offset  INTEGER NOT NULL,
+  time    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_flow ON evidence(flow_id);
+CREATE TABLE IF NOT EXISTS subscribers (
+  subscriber   TEXT PRIMARY KEY,
+  first_seen   INTEGER NOT NULL,
+  last_seen    INTEGER NOT NULL,
+  mining_flows INTEGER NOT NULL,
+  servers      TEXT NOT NULL,
+  coins        TEXT NOT NULL,
+  agents       TEXT NOT NULL,
+  workers      TEXT NOT NULL,
+  confidence   TEXT NOT NULL,
+  evidence     TEXT NOT NULL
+);
+`;
+
+/** Every table with its columns, for the schema-doc check. */
+export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscribers'] as const;

@@ -1,0 +1,180 @@
+/**
+ * Writes the report. Flows are inserted in batched transactions as they finish, so a run that is
+ * interrupted keeps everything committed up to the last batch; subscribers are rebuilt from all
+ * flows in the file at the end of every run, so adding inputs to an existing report stays exact.
+ */
+import Database from 'better-sqlite3';
+import type { Anomalies } from '../anomalies.js';
+import { UsageError } from '../errors.js';
+import type { InputInfo } from '../io/input.js';
+import type { PacketCounts } from '../flow/ingest.js';
+import type { FlowRecord, Verdict } from '../types.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { rebuildSubscribers } from './subscribers.js';
+
+export interface RunInfo {
+  toolVersion: string;
+  rulesetDigest: string;
+  /** Rule ids with revisions, `ID@rev`, comma-separated. */
+  rules: string;
+  options: Record<string, unknown>;
+}
+
+const BATCH = 5000;
+
+type Db = Database.Database;
+
+/** Open (or create) a report database and check its schema version. */
+export function openReport(path: string, opts: { readonly?: boolean } = {}): Db {
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (e) {
+    throw new UsageError(`cannot open report ${path}: ${(e as Error).message}`);
+  }
+  if (opts.readonly) {
+    const v = readVersion(db);
+    if (v === null) throw new UsageError(`${path} is not a minerwatch report (no meta table); run minerwatch scan first`);
+    if (v !== SCHEMA_VERSION) throw new UsageError(`${path} has report schema version ${v}; this minerwatch reads version ${SCHEMA_VERSION}`);
+    return db;
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const v = readVersion(db);
+  if (v !== null && v !== SCHEMA_VERSION) throw new UsageError(`${path} has report schema version ${v}; this minerwatch writes version ${SCHEMA_VERSION}`);
+  db.exec(SCHEMA_SQL);
+  db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  return db;
+}
+
+function readVersion(db: Db): number | null {
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+    return row ? Number(row.value) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class ReportWriter {
+  readonly runId: number;
+  private readonly insFlow: Database.Statement;
+  private readonly insEvidence: Database.Statement;
+  private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null }> = [];
+  private readonly flushTx: () => void;
+  flows = 0;
+
+  constructor(
+    readonly db: Db,
+    run: RunInfo,
+  ) {
+    const r = db
+      .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options) VALUES (?, ?, ?, ?, ?)')
+      .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options));
+    this.runId = Number(r.lastInsertRowid);
+    this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
+      orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
+      label, confidence, coin, agent, workers, rules, reason, subscriber)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insEvidence = db.prepare(
+      'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.flushTx = db.transaction(() => {
+      for (const { f, v, input, subscriber } of this.pending) {
+        const res = this.insFlow.run(
+          this.runId,
+          input,
+          f.client,
+          f.clientPort,
+          f.server,
+          f.serverPort,
+          f.transport,
+          f.ipVersion,
+          f.orientation,
+          Math.round(f.firstSeen),
+          Math.round(f.lastSeen),
+          f.packetsC2S,
+          f.packetsS2C,
+          f.bytesC2S,
+          f.bytesS2C,
+          f.tcpFlagsC2S,
+          f.tcpFlagsS2C,
+          f.endReason,
+          v.label,
+          v.confidence,
+          v.attributes.coin,
+          v.attributes.agent,
+          JSON.stringify(v.attributes.workers),
+          [...new Set(v.evidence.map((e) => e.ruleId))].join(','),
+          v.reason,
+          subscriber,
+        );
+        if (v.evidence.length) {
+          const id = res.lastInsertRowid;
+          for (const e of v.evidence) this.insEvidence.run(id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
+        }
+      }
+      this.pending = [];
+    });
+  }
+
+  /** Record an input (before reading it); returns its id. */
+  addInput(path: string): number {
+    return Number(this.db.prepare('INSERT INTO inputs(run_id, path) VALUES (?, ?)').run(this.runId, path).lastInsertRowid);
+  }
+
+  /** Fill in what was learned about an input after reading it (or the error that stopped it). */
+  finishInput(id: number, info: InputInfo | null, counts: PacketCounts | null, error: string | null): void {
+    this.flush();
+    this.db
+      .prepare(
+        `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
+         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, error = ? WHERE id = ?`,
+      )
+      .run(
+        info?.format ?? null,
+        info?.compression ?? null,
+        info?.size ?? null,
+        info?.sha256 ?? null,
+        counts?.packets ?? 0,
+        counts?.wireBytes ?? 0,
+        counts?.transportPackets ?? 0,
+        counts?.nonIp ?? 0,
+        counts?.ipOther ?? 0,
+        counts?.fragments ?? 0,
+        counts?.malformed ?? 0,
+        error,
+        id,
+      );
+  }
+
+  /** Record the anomalies counted for one input. */
+  writeAnomalies(inputId: number | null, a: Anomalies): void {
+    const ins = this.db.prepare('INSERT INTO anomalies(run_id, input_id, code, count) VALUES (?, ?, ?, ?)');
+    const sam = this.db.prepare('INSERT INTO anomaly_samples(run_id, input_id, code, offset, message) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const [code, n] of a.counts) ins.run(this.runId, inputId, code, n);
+      for (const s of a.samples) sam.run(this.runId, inputId, s.code, s.offset, s.message);
+    })();
+  }
+
+  /** Queue one classified flow; written in batches. */
+  addFlow(f: FlowRecord, v: Verdict, inputId: number | null, subscriber: string | null): void {
+    this.pending.push({ f, v, input: inputId, subscriber });
+    this.flows++;
+    if (this.pending.length >= BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length) this.flushTx();
+  }
+
+  /** Close the run: totals, subscriber rollup. */
+  finish(totals: { packets: number; anomalies: number }): void {
+    this.flush();
+    this.db
+      .prepare('UPDATE runs SET finished = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
+      .run(Date.now(), totals.packets, this.flows, totals.anomalies, this.runId);
+    rebuildSubscribers(this.db);
+  }
+}

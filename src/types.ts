@@ -1,0 +1,91 @@
+/**
+ * Types shared by the pipeline stages (io → decode → flow → classify → aggregate → report).
+ * Types only: no logic lives here.
+ */
+
+/** Transport protocol numbers the flow table keys on (IANA protocol numbers). */
+export type Transport = 'tcp' | 'udp';
+
+/** Side of a flow relative to its orientation. */
+export type Side = 'client' | 'server';
+
+/** Detected container format of an input. */
+export type InputFormat = 'pcap' | 'pcapng';
+
+/**
+ * The canonical record between the flow stage and everything after it: one bidirectional
+ * conversation, oriented client → server. Times are milliseconds since the Unix epoch (UTC).
+ */
+export interface FlowRecord {
+  /** Client address in canonical text form (IPv4 dotted quad, IPv6 RFC 5952). */
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  transport: Transport;
+  ipVersion: 4 | 6;
+  /** How orientation was decided: a SYN was seen, the lower/well-known port was taken as server, or the protocol messages showed which side is which. */
+  orientation: 'syn' | 'port' | 'payload';
+  firstSeen: number;
+  lastSeen: number;
+  /** Packets and IP bytes (IP header included) client → server and server → client. */
+  packetsC2S: number;
+  packetsS2C: number;
+  bytesC2S: number;
+  bytesS2C: number;
+  /** TCP flags ORed over the flow, per direction (0 for UDP). */
+  tcpFlagsC2S: number;
+  tcpFlagsS2C: number;
+  /** Why the flow ended: idle timeout, active timeout, TCP close, table pressure, end of input. */
+  endReason: 'idle' | 'active' | 'closed' | 'evicted' | 'eof';
+  /** First bytes of payload each way (TCP in sequence order, contiguous from the first data byte). */
+  payloadC2S: Uint8Array;
+  payloadS2C: Uint8Array;
+  /** Time of the first payload byte each way (ms), or 0 when none was seen. */
+  payloadTimeC2S: number;
+  payloadTimeS2C: number;
+  /** Index of the input the flow came from (into the run's input list). */
+  inputIndex: number;
+}
+
+/** One fact a matcher established about a flow. Matching states facts; policy assigns meaning. */
+export interface Evidence {
+  /** Rule id and revision, e.g. `MW-STRATUM-V1-SUBSCRIBE` rev 1. */
+  ruleId: string;
+  rev: number;
+  /** What kind of matcher produced it. */
+  kind: 'payload' | 'endpoint' | 'port' | 'peer';
+  /** Which direction carried it. */
+  side: Side;
+  /** Protocol family the rule belongs to, e.g. `stratum-v1`. */
+  family: string;
+  /** The matched method or message shape, e.g. `mining.subscribe`. */
+  matched: string;
+  /** A short, bounded excerpt of the matched bytes (printable text). */
+  excerpt: string;
+  /** Byte offset of the matched message inside that direction's payload prefix. */
+  offset: number;
+  /** Time of the payload that carried it (ms since epoch). */
+  time: number;
+}
+
+export type Label = 'mining' | 'suspect' | 'none';
+export type Confidence = 'high' | 'medium' | 'low' | 'none';
+
+/** What the classifier extracted from matched messages (bounded strings). */
+export interface Attributes {
+  coin: string | null;
+  agent: string | null;
+  /** Worker or wallet names from logins, verbatim but bounded. */
+  workers: string[];
+}
+
+/** Result of classifying one flow. */
+export interface Verdict {
+  label: Label;
+  confidence: Confidence;
+  evidence: Evidence[];
+  attributes: Attributes;
+  /** One human line saying why. */
+  reason: string;
+}
