@@ -73,7 +73,7 @@ export class PacketView {
   ipOffset = 0;
   /** IP datagram length from the header (bytes on the wire, even when the capture was snapped). */
   ipLength = 0;
-  /** IPv4 addresses as unsigned 32-bit numbers (IPv6: see src6/dst6). */
+  /** IPv4 addresses as signed 32-bit numbers (bit patterns; `>>> 0` for the unsigned value). IPv6: see src6/dst6. */
   src4 = 0;
   dst4 = 0;
   /** Offsets of the 16-byte IPv6 addresses in the buffer. */
@@ -252,8 +252,8 @@ function decodeIpv4(buf: Uint8Array, p: number, end: number, snapped: boolean, v
   v.ipVersion = 4;
   v.ipOffset = p;
   v.ipLength = total;
-  v.src4 = ((buf[p + 12]! << 24) | (buf[p + 13]! << 16) | (buf[p + 14]! << 8) | buf[p + 15]!) >>> 0;
-  v.dst4 = ((buf[p + 16]! << 24) | (buf[p + 17]! << 16) | (buf[p + 18]! << 8) | buf[p + 19]!) >>> 0;
+  v.src4 = (buf[p + 12]! << 24) | (buf[p + 13]! << 16) | (buf[p + 14]! << 8) | buf[p + 15]!;
+  v.dst4 = (buf[p + 16]! << 24) | (buf[p + 17]! << 16) | (buf[p + 18]! << 8) | buf[p + 19]!;
   if (frag !== 0) return PacketStatus.Fragment;
   return decodeTransport(proto, buf, p + ihl, l3end, v);
 }
@@ -314,7 +314,7 @@ function decodeTransport(proto: number, buf: Uint8Array, p: number, l3end: numbe
     v.proto = 6;
     v.srcPort = (buf[p]! << 8) | buf[p + 1]!;
     v.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
-    v.tcpSeq = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
+    v.tcpSeq = (buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!;
     v.tcpFlags = buf[p + 13]!;
     v.payloadOffset = p + doff;
     v.payloadLength = l3end - p - doff;

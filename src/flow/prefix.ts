@@ -40,7 +40,7 @@ export class StreamPrefix {
   /** A SYN fixes the base: data starts at its sequence number + 1. */
   syn(seq: number): void {
     if (!this.baseSet) {
-      this.base = (seq + 1) >>> 0;
+      this.base = (seq + 1) | 0;
       this.baseSet = true;
     }
   }

@@ -31,7 +31,9 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   payloadBytes: 4096,
 };
 
-const KW = 10; // key words: addrA[4], addrB[4], ports, proto|version
+// Key words: addrA[4], addrB[4], ports, proto|version. Int32 throughout (not Uint32): values above
+// 2^31 would be heap numbers in V8 and cost an allocation per packet.
+const KW = 10;
 const SWEEP_EVERY_MS = 1000;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
@@ -47,8 +49,8 @@ export class FlowTable {
   private readonly cap: number;
   private readonly mask: number;
   private readonly buckets: Int32Array;
-  private readonly keys: Uint32Array;
-  private readonly hashes: Uint32Array;
+  private readonly keys: Int32Array;
+  private readonly hashes: Int32Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
   private readonly first: Float64Array;
@@ -60,6 +62,8 @@ export class FlowTable {
   private readonly bySyn: Uint8Array;
   private readonly closed: Uint8Array;
   private readonly input: Int32Array;
+  /** Per slot and direction: 1 once that direction's payload prefix is full (skips the prefix object, a likely cache miss). */
+  private readonly prefixFull: Uint8Array;
   private readonly payload: (FlowPayload | null)[];
   private readonly pool: FlowPayload[] = [];
   private readonly free: Int32Array;
@@ -68,7 +72,7 @@ export class FlowTable {
   private readonly head = new Int32Array([-1, -1]);
   private readonly tail = new Int32Array([-1, -1]);
   private readonly list: Uint8Array;
-  private readonly scratch = new Uint32Array(KW);
+  private readonly scratch = new Int32Array(KW);
   private now = 0;
   private lastSweep = 0;
   /** Flows currently held. */
@@ -88,8 +92,8 @@ export class FlowTable {
     while (nb < cap * 2) nb <<= 1;
     this.mask = nb - 1;
     this.buckets = new Int32Array(nb).fill(-1);
-    this.keys = new Uint32Array(cap * KW);
-    this.hashes = new Uint32Array(cap);
+    this.keys = new Int32Array(cap * KW);
+    this.hashes = new Int32Array(cap);
     this.prev = new Int32Array(cap);
     this.next = new Int32Array(cap);
     this.first = new Float64Array(cap);
@@ -102,6 +106,7 @@ export class FlowTable {
     this.closed = new Uint8Array(cap);
     this.list = new Uint8Array(cap);
     this.input = new Int32Array(cap);
+    this.prefixFull = new Uint8Array(cap * 2);
     this.payload = new Array<FlowPayload | null>(cap).fill(null);
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
@@ -157,7 +162,7 @@ export class FlowTable {
     }
     const plen = v.payloadLength;
     const synSeen = isTcp && (flags & TCP_SYN) !== 0;
-    if (plen > 0 || synSeen) {
+    if ((plen > 0 && this.prefixFull[d] === 0) || synSeen) {
       let p = this.payload[slot]!;
       if (!p) {
         p = this.pool.pop() ?? new FlowPayload(this.opts.payloadBytes);
@@ -166,10 +171,11 @@ export class FlowTable {
       const dir = fromA ? p.a : p.b;
       if (isTcp) {
         if (synSeen) dir.syn(v.tcpSeq);
-        if (plen > 0 && dir.length < dir.buf.length) dir.tcp(synSeen ? (v.tcpSeq + 1) >>> 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
+        if (plen > 0 && dir.length < dir.buf.length) dir.tcp(synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
       } else if (dir.length < dir.buf.length) {
         dir.datagram(buf, v.payloadOffset, plen, ts);
       }
+      if (dir.length >= dir.buf.length) this.prefixFull[d] = 1;
     }
   }
 
@@ -205,7 +211,7 @@ export class FlowTable {
   }
 
   /** Fill `k` with the canonical key; returns whether the packet's source is side A. */
-  private buildKey(v: PacketView, buf: Uint8Array, k: Uint32Array): boolean {
+  private buildKey(v: PacketView, buf: Uint8Array, k: Int32Array): boolean {
     let srcFirst: boolean;
     if (v.ipVersion === 4) {
       const s = v.src4;
@@ -223,16 +229,16 @@ export class FlowTable {
       for (let w = 0; w < 4; w++) {
         const p = a + w * 4;
         const q = b + w * 4;
-        k[w] = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
-        k[4 + w] = ((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0;
+        k[w] = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
+        k[4 + w] = (buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!;
       }
     }
-    k[8] = srcFirst ? ((v.srcPort << 16) | v.dstPort) >>> 0 : ((v.dstPort << 16) | v.srcPort) >>> 0;
+    k[8] = srcFirst ? (v.srcPort << 16) | v.dstPort : (v.dstPort << 16) | v.srcPort;
     k[9] = (v.proto << 8) | v.ipVersion;
     return srcFirst;
   }
 
-  private lookup(k: Uint32Array, h: number): number {
+  private lookup(k: Int32Array, h: number): number {
     const keys = this.keys;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const s = this.buckets[i]!;
@@ -255,7 +261,7 @@ export class FlowTable {
     }
   }
 
-  private insert(k: Uint32Array, h: number, ts: number, inputIndex: number): number {
+  private insert(k: Int32Array, h: number, ts: number, inputIndex: number): number {
     if (this.freeTop === 0) {
       this.evicted++;
       // Closed flows go first: they are finished anyway.
@@ -273,6 +279,7 @@ export class FlowTable {
     this.pkts[s * 2] = this.pkts[s * 2 + 1] = 0;
     this.bytes[s * 2] = this.bytes[s * 2 + 1] = 0;
     this.flags[s * 2] = this.flags[s * 2 + 1] = 0;
+    this.prefixFull[s * 2] = this.prefixFull[s * 2 + 1] = 0;
     this.closed[s] = 0;
     this.input[s] = inputIndex;
     this.payload[s] = null;
@@ -344,9 +351,9 @@ export class FlowTable {
     const k = this.keys;
     const v4 = (k[o + 9]! & 0xff) === 4;
     const proto = k[o + 9]! >> 8;
-    const addrA = v4 ? formatIpv4(k[o]!) : formatIpv6Words(k[o]!, k[o + 1]!, k[o + 2]!, k[o + 3]!);
-    const addrB = v4 ? formatIpv4(k[o + 4]!) : formatIpv6Words(k[o + 4]!, k[o + 5]!, k[o + 6]!, k[o + 7]!);
-    const portA = k[o + 8]! >>> 16;
+    const addrA = v4 ? formatIpv4(k[o]! >>> 0) : formatIpv6Words(k[o]! >>> 0, k[o + 1]! >>> 0, k[o + 2]! >>> 0, k[o + 3]! >>> 0);
+    const addrB = v4 ? formatIpv4(k[o + 4]! >>> 0) : formatIpv6Words(k[o + 4]! >>> 0, k[o + 5]! >>> 0, k[o + 6]! >>> 0, k[o + 7]! >>> 0);
+    const portA = (k[o + 8]! >>> 16) & 0xffff;
     const portB = k[o + 8]! & 0xffff;
     const aIsClient = this.clientIsA[s] === 1;
     const ca = aIsClient ? 0 : 1;
@@ -383,7 +390,7 @@ export class FlowTable {
 const EMPTY = new Uint8Array(0);
 
 /** 32-bit mix of the key words (murmur3 finaliser per word). */
-function hashKey(k: Uint32Array): number {
+function hashKey(k: Int32Array): number {
   let h = 0x9747b28c;
   for (let i = 0; i < KW; i++) {
     let x = Math.imul(k[i]!, 0xcc9e2d51);
@@ -397,5 +404,6 @@ function hashKey(k: Uint32Array): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // Stay in int32: values above 2^31 would leave V8's small-integer range and box.
+  return h | 0;
 }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { InputFormat } from '../types.js';
+import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -83,7 +84,9 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
       return await readStream(path, createReadStream(path, { fd, autoClose: false, start: 0, highWaterMark: CHUNK }), sink, anomalies);
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
-    const hash = createHash('sha256');
+    // Hash on the other core while this one parses.
+    const hashing = hashFileInWorker(path);
+    hashing.catch(() => undefined);
     const win = new ByteWindow(CHUNK * 2);
     const parser = makeParser(kind, path, anomalies, sink);
     let pos = 0;
@@ -91,13 +94,20 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
       win.makeRoom(CHUNK);
       const got = readSync(fd, win.buf, win.end, CHUNK, pos);
       if (got === 0) break;
-      hash.update(win.buf.subarray(win.end, win.end + got));
       win.end += got;
       pos += got;
       parser.parse(win, false);
     }
     parser.parse(win, true);
-    return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256: hash.digest('hex'), packets: parser.packets };
+    let sha256: string;
+    try {
+      const h = await hashing;
+      // A file that changed while being read is not the file that was parsed: say so.
+      sha256 = h.size === pos ? h.sha256 : `changed-while-reading:${h.sha256}`;
+    } catch (e) {
+      throw new InputError(path, pos, `cannot hash: ${(e as Error).message}`);
+    }
+    return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256, packets: parser.packets };
   } finally {
     closeSync(fd);
   }
