@@ -1,0 +1,43 @@
+/** Shared test helpers: the corpus location, rule loading, a scan that collects flows in memory. */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readRuleFiles } from '../src/io/rulefiles.js';
+import { compileRules } from '../src/rules/loader.js';
+import type { RuleSet } from '../src/rules/schema.js';
+import { scanInputs, type ScanOptions, type ScanSummary } from '../src/scan.js';
+import type { FlowRecord, Verdict } from '../src/types.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const FIXTURES = join(ROOT, 'fixtures');
+export const RULES_DIR = join(ROOT, 'rules');
+/** The shared corpus sits beside the clone: ../shared/corpus. */
+export const CORPUS = resolve(ROOT, '..', 'shared', 'corpus');
+export const HAVE_CORPUS = existsSync(join(CORPUS, 'README.md'));
+export const CORPUS_SKIP_REASON = `shared corpus not found at ${CORPUS}: corpus tests skipped (clone ../shared beside the repository to run them)`;
+
+let cached: RuleSet | null = null;
+export function projectRules(): RuleSet {
+  if (!cached) {
+    const rep = compileRules(readRuleFiles(RULES_DIR));
+    if (rep.errors.length) throw new Error(rep.errors.map((e) => e.message).join('\n'));
+    cached = rep.ruleSet;
+  }
+  return cached;
+}
+
+export interface Scanned {
+  summary: ScanSummary;
+  flows: Array<{ flow: FlowRecord; verdict: Verdict }>;
+}
+
+/** Scan files with the project's rules and keep every classified flow in memory. */
+export async function scanFiles(paths: string[], opts: ScanOptions = {}, rules: RuleSet = projectRules()): Promise<Scanned> {
+  const flows: Scanned['flows'] = [];
+  const summary = await scanInputs(paths, rules, (flow, verdict) => flows.push({ flow, verdict }), opts);
+  return { summary, flows };
+}
+
+export function packetsOf(f: FlowRecord): number {
+  return f.packetsC2S + f.packetsS2C;
+}
