@@ -996,7 +996,7 @@ function badFixtures(add: (path: string, data: Uint8Array, expected: ExpectedRes
     format: 'pcap',
     ...countsOf(ordered.filter((_, i) => i !== finIndex)),
     mining: scenario.mining,
-    anomalies: ['pcap.record_too_long'],
+    anomalies: ['pcap.record_too_long', 'capture.resync_skipped'],
   });
 
   add('bad/unknown-linktype.pcap', pcapFile(147, frames), {
@@ -1020,7 +1020,7 @@ function badFixtures(add: (path: string, data: Uint8Array, expected: ExpectedRes
     format: 'pcapng',
     ...countsOf(dns),
     mining: [],
-    anomalies: ['pcapng.bad_block_length'],
+    anomalies: ['pcapng.bad_block_length', 'capture.resync_skipped'],
   });
 
   // Malformed IP/TCP between a well-formed DNS query and its answer. The truncated IPv4 packet still

@@ -8,7 +8,7 @@ export const ANOMALY_CODES = {
   'input.truncated_header': 'file ends inside the file header',
   'pcap.truncated_record': 'file ends inside a packet record (header or data)',
   'pcap.record_too_long': 'record length larger than the snap length or the 256 KiB maximum; reader resynchronised',
-  'pcap.resync_skipped': 'bytes skipped while looking for the next plausible record',
+  'capture.resync_skipped': 'bytes skipped while looking for the next plausible record',
   'pcapng.bad_block_length': 'block length not a multiple of 4, below 12, over the maximum, or trailer mismatch',
   'pcapng.truncated_block': 'file ends inside a block',
   'pcapng.no_section': 'block before any section header',

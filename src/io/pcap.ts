@@ -147,14 +147,14 @@ export class PcapParser implements CaptureParser {
         return false;
       }
       if (this.plausible(b, q, win.end, 0)) {
-        this.anomalies.add('pcap.resync_skipped', this.file, this.skipFrom, `skipped ${win.offsetOf(q) - this.skipFrom} bytes to the next plausible record`);
+        this.anomalies.add('capture.resync_skipped', this.file, this.skipFrom, `skipped ${win.offsetOf(q) - this.skipFrom} bytes to the next plausible record`);
         win.start = q;
         this.resyncing = false;
         return true;
       }
     }
     if (final) {
-      this.anomalies.add('pcap.resync_skipped', this.file, this.skipFrom, `no plausible record found in the last ${win.offsetOf(win.end) - this.skipFrom} bytes`);
+      this.anomalies.add('capture.resync_skipped', this.file, this.skipFrom, `no plausible record found in the last ${win.offsetOf(win.end) - this.skipFrom} bytes`);
       win.start = win.end;
     } else {
       win.start = Math.max(win.start, win.end - 15);

@@ -201,13 +201,13 @@ export class PcapngParser implements CaptureParser {
         continue;
       }
       if (type !== PCAPNG_SHB && this.u32(b, q + len - 4) !== len) continue;
-      this.anomalies.add('pcap.resync_skipped', this.file, this.skipFrom, `skipped ${win.offsetOf(q) - this.skipFrom} bytes to the next plausible block`);
+      this.anomalies.add('capture.resync_skipped', this.file, this.skipFrom, `skipped ${win.offsetOf(q) - this.skipFrom} bytes to the next plausible block`);
       win.start = q;
       this.resyncing = false;
       return true;
     }
     if (final) {
-      this.anomalies.add('pcap.resync_skipped', this.file, this.skipFrom, `no plausible block in the last ${win.offsetOf(win.end) - this.skipFrom} bytes`);
+      this.anomalies.add('capture.resync_skipped', this.file, this.skipFrom, `no plausible block in the last ${win.offsetOf(win.end) - this.skipFrom} bytes`);
       win.start = win.end;
     } else {
       // Keep the 4-byte block alignment while dropping what was already scanned.
