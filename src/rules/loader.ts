@@ -31,7 +31,7 @@ class FileContext {
   constructor(readonly file: string, text: string) {
     this.doc = parseDocument(text, { lineCounter: this.lc, uniqueKeys: true, prettyErrors: false, strict: true });
     for (const e of this.doc.errors) {
-      const line = e.linePos?.[0]?.line ?? 1;
+      const line = this.lc.linePos(e.pos[0]).line;
       this.errors.push(new RuleError(file, line, '(yaml)', e.message.split('\n')[0] ?? 'invalid YAML'));
     }
   }
@@ -67,6 +67,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
   const payload: PayloadRule[] = [];
   const errors: RuleError[] = [];
   let policy: Policy | null = null;
+  let policySeen = false;
   let good = 0;
   let bad = 0;
   const seen = new Map<string, string>();
@@ -85,6 +86,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
       continue;
     }
     if (f.path === 'policy.yaml' || f.path.endsWith('/policy.yaml')) {
+      policySeen = true;
       policy = compilePolicy(ctx, root);
       errors.push(...ctx.errors);
       continue;
@@ -104,7 +106,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
     }
   }
   if (!policy) {
-    errors.push(new RuleError('policy.yaml', 1, '(file)', 'missing: the rule folder must hold policy.yaml'));
+    if (!policySeen) errors.push(new RuleError('policy.yaml', 1, '(file)', 'missing: the rule folder must hold policy.yaml'));
     policy = { id: 'MW-POLICY-DEFAULT', rev: 0, twoSided: { label: 'mining', confidence: 'high' }, oneSided: { label: 'mining', confidence: 'medium' } };
   }
   return { ruleSet: { payload, policy, digest: hash.digest('hex'), files: files.map((f) => f.path) }, errors, good, bad, files: files.length };
@@ -169,6 +171,7 @@ function compileSignatureFile(
     const id = r.id;
     if (typeof id !== 'string' || !ID_RE.test(id)) ctx.err(at('id'), where('id'), `expected an upper-case id like MW-STRATUM-V1-SUBSCRIBE, got ${JSON.stringify(id)}`);
     else if (seen.has(id)) ctx.err(at('id'), where('id'), `duplicate id ${id} (first defined in ${seen.get(id)})`);
+    else seen.set(id, `${ctx.file}:${ctx.line(at('id'))}`);
     if (!Number.isInteger(r.rev) || (r.rev as number) < 1) ctx.err(at('rev'), where('rev'), `expected a positive integer revision, e.g. 1, got ${JSON.stringify(r.rev)}`);
     const added = r.added instanceof Date ? r.added.toISOString().slice(0, 10) : r.added;
     if (typeof added !== 'string' || !DATE_RE.test(added)) ctx.err(at('added'), where('added'), `expected a date YYYY-MM-DD, e.g. 2026-11-21, got ${JSON.stringify(r.added)}`);
@@ -203,7 +206,6 @@ function compileSignatureFile(
       bad++;
       return;
     }
-    seen.set(id as string, `${ctx.file}:${ctx.line(at('id'))}`);
     good.push({
       id: id as string,
       rev: r.rev as number,

@@ -1,0 +1,169 @@
+/** The CLI end to end: scan → SQLite report → flows / watchlist, exit codes, stdin, errors. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { FIXTURES, ROOT } from '../helpers.js';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-cli-'));
+const demoDb = join(tmp, 'demo.sqlite');
+
+describe('minerwatch CLI', () => {
+  beforeAll(async () => {
+    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', demoDb]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('scan --json summarises every input', async () => {
+    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'j.sqlite'), '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { inputs: Array<Record<string, unknown>>; miningFlows: number; subscribers: number; rulesetDigest: string };
+    expect(j.inputs.map((i) => [String(i.path).split('/').pop(), i.format, i.packets, i.flows])).toEqual([
+      ['home-miners.pcapng', 'pcapng', 108, 6],
+      ['office.pcap', 'pcap', 42, 2],
+    ]);
+    expect(j.inputs[0]).toHaveProperty('anomalies');
+    expect(j.inputs[0]).toHaveProperty('bytes');
+    expect(j.miningFlows).toBe(3);
+    expect(j.subscribers).toBe(3);
+    expect(j.rulesetDigest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('watchlist --format json lists each subscriber with evidence', async () => {
+    const r = await run(['watchlist', '--db', demoDb, '--format', 'json']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
+    expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
+    const xmr = rows.find((x) => x.subscriber === '100.64.0.11')!;
+    expect(Object.keys(xmr)).toEqual(['subscriber', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'evidence']);
+    expect(xmr).toMatchObject({ confidence: 'high', miningFlows: 1, servers: ['203.0.113.10:3333'], coins: ['XMR'] });
+    expect((xmr.agents as string[])[0]).toMatch(/^XMRig\/6\.21\.0/);
+    expect((xmr.workers as string[])[0]).toMatch(/^4AdUnd.*\.rig1$/);
+    expect(xmr.evidence).toMatch(/MW-XMR-LOGIN/);
+    expect(xmr.firstSeen).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('watchlist --format csv has a header and one row per subscriber', async () => {
+    const r = await run(['watchlist', '--db', demoDb, '--format', 'csv']);
+    const lines = r.out.trim().split('\r\n');
+    expect(lines[0]).toBe('subscriber,confidence,firstSeen,lastSeen,miningFlows,servers,coins,agents,workers,evidence');
+    expect(lines).toHaveLength(4);
+  });
+
+  it('flows --format jsonl carries the documented fields; --all adds benign flows', async () => {
+    const r = await run(['flows', '--db', demoDb, '--format', 'jsonl']);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(3);
+    for (const k of ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'])
+      expect(rows[0]).toHaveProperty(k);
+    const eth = rows.find((x) => x.server === '2001:db8::3333')!;
+    expect(eth).toMatchObject({ client: 'fd00::1:10', serverPort: 8008, label: 'mining', confidence: 'high', coin: 'ETH', transport: 'tcp' });
+    expect(eth.rules).toEqual(expect.arrayContaining(['MW-ETHPROXY-SUBMITLOGIN', 'MW-ETHPROXY-WORK']));
+    const all = await run(['flows', '--db', demoDb, '--all', '--format', 'jsonl']);
+    expect(all.out.trim().split('\n')).toHaveLength(8);
+    const high = await run(['flows', '--db', demoDb, '--min-confidence', 'high', '--format', 'csv']);
+    expect(high.out.trim().split('\r\n')).toHaveLength(4);
+  });
+
+  it('the report keeps evidence rows with rule revision, side, matched method, bytes, time', () => {
+    const db = new Database(demoDb, { readonly: true });
+    const ev = db.prepare("SELECT e.* FROM evidence e JOIN flows f ON f.id = e.flow_id WHERE f.client = '100.64.0.12' ORDER BY e.rule_id").all() as Array<Record<string, unknown>>;
+    const run0 = db.prepare('SELECT * FROM runs').get() as Record<string, unknown>;
+    const inputs = db.prepare('SELECT * FROM inputs ORDER BY id').all() as Array<Record<string, unknown>>;
+    db.close();
+    expect(ev.map((e) => `${e.rule_id}@${e.rev}:${e.side}:${e.matched}`)).toEqual(
+      expect.arrayContaining(['MW-STRATUM-V1-SUBSCRIBE@1:client:mining.subscribe', 'MW-STRATUM-V1-NOTIFY@1:server:mining.notify']),
+    );
+    expect(String(ev[0]!.excerpt)).toContain('{');
+    expect(Number(ev[0]!.time)).toBeGreaterThan(1.6e12);
+    expect(run0.ruleset_digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(String(run0.rules)).toContain('MW-STRATUM-V1-SUBSCRIBE@1');
+    expect(inputs[0]).toMatchObject({ format: 'pcapng', packets: 108, transport_packets: 108 });
+    expect(String(inputs[0]!.sha256)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('--subscriber-net picks the endpoint inside the nets as the subscriber', async () => {
+    const db = join(tmp, 'nets.sqlite');
+    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', db, '--subscriber-net', '100.64.0.0/24', '--json']);
+    expect(r.code).toBe(0);
+    const w = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as Array<{ subscriber: string }>;
+    expect(w.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12']);
+  });
+
+  it('reads a capture from standard input (-) and gzip', () => {
+    const db = join(tmp, 'stdin.sqlite');
+    const gz = readFileSync(join(FIXTURES, 'formats/ethernet.pcap.gz'));
+    const bin = join(ROOT, 'bin', 'minerwatch');
+    if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+    const r = spawnSync(process.execPath, [bin, 'scan', '-', '--db', db, '--json'], { input: gz, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { inputs: Array<{ path: string; format: string; packets: number }>; miningFlows: number };
+    expect(j.inputs[0]).toMatchObject({ path: '-', format: 'pcap', packets: 18 });
+    expect(j.miningFlows).toBe(1);
+  });
+
+  it('an unreadable input gives one clear line and exit 1, other inputs are still scanned', async () => {
+    const db = join(tmp, 'bad.sqlite');
+    const r = await run(['scan', join(FIXTURES, 'bad/garbage.bin'), join(FIXTURES, 'demo/office.pcap'), join(tmp, 'missing.pcap'), '--db', db]);
+    expect(r.code).toBe(1);
+    const errLines = r.err.trim().split('\n');
+    expect(errLines).toHaveLength(2);
+    expect(errLines[0]).toMatch(/garbage\.bin: at byte 0: unrecognised format .*expected pcap/);
+    expect(errLines[1]).toMatch(/missing\.pcap: at byte 0: cannot open: ENOENT/);
+    expect(r.out).toMatch(/office\.pcap: pcap, 42 packets, 2 flows/);
+  });
+
+  it('bad usage exits 2 with one line', async () => {
+    expect((await run(['scan'])).code).toBe(2);
+    const bad = await run(['scan', join(FIXTURES, 'demo'), '--subscriber-net', 'not-a-cidr', '--db', join(tmp, 'x.sqlite')]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--subscriber-net "not-a-cidr" is not a CIDR/);
+    expect((await run(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
+    expect((await run(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);
+  });
+
+  it('invalid rules stop a scan unless --lenient-rules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minerwatch-rules-'));
+    const { cpSync } = await import('node:fs');
+    cpSync(join(ROOT, 'rules'), dir, { recursive: true });
+    const f = join(dir, 'signatures/monero.yaml');
+    writeFileSync(f, readFileSync(f, 'utf8').replace('side: server', 'side: pool'));
+    const strict = await run(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--db', join(tmp, 'r1.sqlite')]);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toMatch(/signatures\/monero\.yaml:\d+: rules\[\d\]\.side: expected client or server/);
+    const lenient = await run(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--lenient-rules', '--db', join(tmp, 'r2.sqlite')]);
+    expect(lenient.code).toBe(0);
+    const check = await run(['rules', 'check', dir]);
+    expect(check.code).toBe(1);
+    expect(check.out).toMatch(/1 invalid/);
+    expect((await run(['rules', 'check'])).code).toBe(0);
+  });
+
+  it('scanning more inputs into the same report adds to it', async () => {
+    const db = join(tmp, 'add.sqlite');
+    await run(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', db]);
+    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), '--db', db]);
+    const w = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as unknown[];
+    expect(w).toHaveLength(3);
+  });
+
+  it('--help shows every command with examples', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['scan', 'flows', 'watchlist', 'rules', 'Examples:']) expect(r.out).toContain(c);
+    const s = await run(['scan', '--help']);
+    expect(s.out).toContain('--subscriber-net');
+  });
+});
