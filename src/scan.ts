@@ -16,6 +16,8 @@ import type { FlowRecord, Verdict } from './types.js';
 
 export interface ScanOptions {
   flow?: Partial<FlowTableOptions>;
+  /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
+  signal?: AbortSignal;
 }
 
 /** What one input yielded. */
@@ -38,6 +40,8 @@ export interface ScanSummary {
   miningFlows: number;
   evictedFlows: number;
   packets: number;
+  /** True when the scan was stopped early through `signal`. */
+  interrupted: boolean;
 }
 
 /** Consumer of classified flows (the report writer, or a test collecting them). */
@@ -64,6 +68,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   const perInput: Anomalies[] = [];
   let packets = 0;
   for (let i = 0; i < paths.length; i++) {
+    if (opts.signal?.aborted) break;
     const path = paths[i]!;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
@@ -74,7 +79,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     let error: string | null = null;
     const evicted0 = table.evicted;
     try {
-      info = await readCapture(path, ingest, anomalies);
+      info = await readCapture(path, ingest, anomalies, opts.signal);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       error = e.message;
@@ -97,10 +102,10 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     hooks.endInput?.(i, info, counts, anomalies, error);
   }
   table.flush();
-  for (let i = 0; i < paths.length; i++) {
+  for (let i = 0; i < summaries.length; i++) {
     const a = perInput[i]!;
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { inputs: summaries, flows: table.emitted, miningFlows: mining, evictedFlows: table.evicted, packets };
+  return { inputs: summaries, flows: table.emitted, miningFlows: mining, evictedFlows: table.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

@@ -56,12 +56,21 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;
+  // SIGINT/SIGTERM: stop reading, classify and write what was read, close the run cleanly.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (abort.signal.aborted) process.exit(130);
+    io.err(`minerwatch: ${sig}: finishing the flows read so far (again to quit at once)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const summary = await scanInputs(
       paths,
       rules.ruleSet,
       (f, v, idx) => writer.addFlow(f, v, inputIds[idx] ?? null, subs.subscriberOf(f.client, f.server)),
-      { flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows } },
+      { flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows }, signal: abort.signal },
       {
         beginInput: (idx, path) => {
           inputIds[idx] = writer.addInput(path);
@@ -77,7 +86,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         },
       },
     );
-    writer.finish({ packets: summary.packets, anomalies });
+    writer.finish({ packets: summary.packets, anomalies, interrupted: summary.interrupted });
     const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
     if (o.json) {
       io.out(
@@ -91,6 +100,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             miningFlows: summary.miningFlows,
             evictedFlows: summary.evictedFlows,
             subscribers,
+            interrupted: summary.interrupted,
           },
           null,
           2,
@@ -105,10 +115,12 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             : `${i.path}: ${i.format}, ${i.packets} packets, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
         );
       }
-      io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}\n`);
+      io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     db.close();
   }
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || abort.signal.aborted ? 1 : 0;
 }

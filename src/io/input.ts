@@ -65,8 +65,8 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  * Read one capture and deliver every packet to `sink`. Malformed records are counted in
  * `anomalies`; a file that cannot be read at all raises {@link InputError}.
  */
-export async function readCapture(path: string, sink: PacketSink, anomalies: Anomalies): Promise<InputInfo> {
-  if (path === '-') return readStream(path, process.stdin, sink, anomalies);
+export async function readCapture(path: string, sink: PacketSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
+  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -81,7 +81,7 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
     const kind = sniffFormat(head.subarray(0, n));
     if (kind === 'gzip') {
       const { createReadStream } = await import('node:fs');
-      return await readStream(path, createReadStream(path, { fd, autoClose: false, start: 0, highWaterMark: CHUNK }), sink, anomalies);
+      return await readStream(path, createReadStream(path, { fd, autoClose: false, start: 0, highWaterMark: CHUNK }), sink, anomalies, signal);
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     // Hash on the other core while this one parses.
@@ -90,7 +90,11 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
     const win = new ByteWindow(CHUNK * 2);
     const parser = makeParser(kind, path, anomalies, sink);
     let pos = 0;
+    let chunks = 0;
     for (;;) {
+      // Let signals (SIGINT) through every 16 chunks; an abort ends the input where it stands.
+      if ((++chunks & 15) === 0) await yieldToEventLoop();
+      if (signal?.aborted) break;
       win.makeRoom(CHUNK);
       const got = readSync(fd, win.buf, win.end, CHUNK, pos);
       if (got === 0) break;
@@ -98,12 +102,14 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
       pos += got;
       parser.parse(win, false);
     }
-    parser.parse(win, true);
+    const stopped = signal?.aborted ?? false;
+    parser.parse(win, !stopped);
     let sha256: string;
     try {
       const h = await hashing;
       // A file that changed while being read is not the file that was parsed: say so.
-      sha256 = h.size === pos ? h.sha256 : `changed-while-reading:${h.sha256}`;
+      // A stopped read hashed the whole file but parsed part of it: the digest still names the file.
+      sha256 = h.size === pos || stopped ? h.sha256 : `changed-while-reading:${h.sha256}`;
     } catch (e) {
       throw new InputError(path, pos, `cannot hash: ${(e as Error).message}`);
     }
@@ -114,7 +120,11 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
 }
 
 /** Read from a stream (stdin or a file), gunzipping when the first bytes say gzip. */
-async function readStream(path: string, stream: Readable, sink: PacketSink, anomalies: Anomalies): Promise<InputInfo> {
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function readStream(path: string, stream: Readable, sink: PacketSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
   async function* raw(): AsyncGenerator<Buffer> {
@@ -142,8 +152,15 @@ async function readStream(path: string, stream: Readable, sink: PacketSink, anom
   const win = new ByteWindow(CHUNK * 2);
   let parser: CaptureParser | null = null;
   let parsed = 0;
+  // An abort must also end a read that is waiting for bytes (a pipe that stays open).
+  const onAbort = (): void => {
+    stream.destroy();
+    if (body instanceof Readable) body.destroy();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of body) {
+      if (signal?.aborted) break;
       win.append(chunk);
       parsed += chunk.length;
       if (!parser) {
@@ -157,19 +174,27 @@ async function readStream(path: string, stream: Readable, sink: PacketSink, anom
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;
-    if (gz && parser) {
+    if (signal?.aborted) {
+      // Stopped on purpose: keep what was read.
+    } else if (gz && parser) {
       // A cut or corrupt gzip stream: keep what was read, count the rest.
       anomalies.add('pcap.truncated_record', path, parsed, `gzip stream ended early: ${err.message}`);
     } else {
       throw new InputError(path, parsed, `cannot read: ${err.code ?? err.message}`);
     }
   }
+  signal?.removeEventListener('abort', onAbort);
+  const stopped = signal?.aborted ?? false;
   if (!parser) {
     const kind = sniffFormat(win.buf.subarray(win.start, win.end));
-    if (kind === null || kind === 'gzip') throw unknownFormat(path, win.buf.subarray(win.start, win.end));
+    if (kind === null || kind === 'gzip') {
+      if (stopped) throw new InputError(path, parsed, 'interrupted before the format could be recognised');
+      throw unknownFormat(path, win.buf.subarray(win.start, win.end));
+    }
     parser = makeParser(kind, path, anomalies, sink);
   }
-  parser.parse(win, true);
+  // A stop mid-record is not a truncated file: only a real end of input is final.
+  parser.parse(win, !stopped);
   const format = parser.format;
   return {
     path,

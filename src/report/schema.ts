@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS runs (
   id             INTEGER PRIMARY KEY,
   started        INTEGER NOT NULL,
   finished       INTEGER,
+  status         TEXT NOT NULL DEFAULT 'running',
   tool_version   TEXT NOT NULL,
   ruleset_digest TEXT NOT NULL,
   rules          TEXT NOT NULL,

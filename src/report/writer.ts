@@ -170,11 +170,11 @@ export class ReportWriter {
   }
 
   /** Close the run: totals, subscriber rollup. */
-  finish(totals: { packets: number; anomalies: number }): void {
+  finish(totals: { packets: number; anomalies: number; interrupted: boolean }): void {
     this.flush();
     this.db
-      .prepare('UPDATE runs SET finished = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
-      .run(Date.now(), totals.packets, this.flows, totals.anomalies, this.runId);
+      .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
+      .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets, this.flows, totals.anomalies, this.runId);
     rebuildSubscribers(this.db);
   }
 }

@@ -167,3 +167,32 @@ describe('minerwatch CLI', () => {
     expect(s.out).toContain('--subscriber-net');
   });
 });
+
+describe('minerwatch scan on SIGINT', () => {
+  it('stops reading a pipe that stays open, writes what was read and marks the run interrupted', async () => {
+    const { spawn } = await import('node:child_process');
+    const db = join(tmp, 'sigint.sqlite');
+    const capture = readFileSync(join(FIXTURES, 'demo/office.pcap'));
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', '-', '--db', db, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // Send the whole capture but keep the pipe open, as a live `tcpdump -w -` would.
+    child.stdin.write(capture);
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(err).toMatch(/SIGINT: finishing the flows read so far/);
+    expect(code).toBe(1);
+    const j = JSON.parse(out) as { interrupted: boolean; flows: number; miningFlows: number; inputs: Array<{ packets: number; anomalies: Record<string, number> }> };
+    expect(j.interrupted).toBe(true);
+    expect(j.inputs[0]!.packets).toBe(42);
+    expect(j.inputs[0]!.anomalies).toEqual({});
+    expect(j.miningFlows).toBe(1);
+    const d = new Database(db, { readonly: true });
+    expect(d.prepare('SELECT status FROM runs').get()).toEqual({ status: 'interrupted' });
+    expect((d.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n).toBe(2);
+    d.close();
+  });
+});
