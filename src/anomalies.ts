@@ -24,7 +24,7 @@ export const ANOMALY_CODES = {
   'tcp.bad_header': 'TCP data offset below 5 words',
   'tcp.truncated': 'TCP header cut short',
   'udp.truncated': 'UDP header cut short',
-  'udp.bad_length': 'UDP length field below 8 or beyond the IP payload',
+  'udp.bad_length': 'UDP length field below 8 (a length beyond the IP payload is bounded by the payload)',
   'flow.evicted': 'flow table full: the least recently seen flow was finished early',
 } as const;
 

@@ -33,6 +33,8 @@ export class PacketIngest implements PacketSink {
   constructor(
     private readonly table: FlowTable,
     private readonly anomalies: Anomalies,
+    /** Sees every UDP datagram from port 53 (passive DNS); only those packets pay for it. */
+    private readonly onDnsResponse: ((buf: Uint8Array, off: number, len: number, tsMs: number) => void) | null = null,
   ) {}
 
   /** Start a new input: counters restart, flows carry on across inputs. */
@@ -51,6 +53,7 @@ export class PacketIngest implements PacketSink {
     const st = decodePacket(linktype, buf, off, caplen, origLen, v);
     this.status[st]!++;
     if (st === PacketStatus.Transport) {
+      if (v.proto === 17 && v.srcPort === 53 && this.onDnsResponse !== null && v.payloadLength > 0) this.onDnsResponse(buf, v.payloadOffset, v.payloadLength, tsMs);
       this.table.add(v, buf, tsMs, this.inputIndex);
       if (v.warning !== 0) {
         this.status[v.warning]!++;

@@ -21,16 +21,23 @@ export class StreamPrefix {
   base = 0;
   /** Time of the first payload byte (ms), 0 when none. */
   time = 0;
+  /** Payload length of the first packet that carried data (for handshake fingerprints), 0 when none. */
+  firstSegment = 0;
+  /** No more bytes will be kept (capacity reached). */
+  full = false;
   private readonly pendStart = new Int32Array(MAX_PENDING);
   private readonly pendEnd = new Int32Array(MAX_PENDING);
   private npend = 0;
 
   constructor(capacity: number) {
     this.buf = new Uint8Array(capacity);
+    this.full = capacity === 0;
   }
 
   reset(): void {
     this.length = 0;
+    this.firstSegment = 0;
+    this.full = this.buf.length === 0;
     this.baseSet = false;
     this.base = 0;
     this.time = 0;
@@ -63,13 +70,17 @@ export class StreamPrefix {
       rel = 0;
     }
     if (rel >= cap) return;
-    if (this.time === 0) this.time = ts;
+    if (this.time === 0) {
+      this.time = ts;
+      this.firstSegment = len;
+    }
     const n = Math.min(len, cap - rel);
     copyBytes(src, off, n, this.buf, rel);
     const endRel = rel + n;
     if (rel <= this.length) {
       if (endRel > this.length) this.length = endRel;
       this.mergePending();
+      if (this.length >= cap) this.full = true;
     } else if (this.npend < MAX_PENDING) {
       this.pendStart[this.npend] = rel;
       this.pendEnd[this.npend] = endRel;
@@ -77,14 +88,28 @@ export class StreamPrefix {
     }
   }
 
-  /** Append a datagram's payload (UDP): datagrams are concatenated in arrival order. */
+  /**
+   * Append a datagram's payload (UDP). Datagrams keep their boundaries: each is stored as a
+   * 2-byte big-endian length followed by its bytes (the last one may be cut by the capacity).
+   */
   datagram(src: Uint8Array, off: number, len: number, ts: number): void {
     if (len === 0) return;
-    if (this.time === 0) this.time = ts;
-    const n = Math.min(len, this.buf.length - this.length);
-    if (n <= 0) return;
-    copyBytes(src, off, n, this.buf, this.length);
-    this.length += n;
+    if (this.time === 0) {
+      this.time = ts;
+      this.firstSegment = len;
+    }
+    const room = this.buf.length - this.length - 2;
+    if (room <= 0) {
+      // No room for another length field and a byte: the prefix is complete as it stands.
+      this.full = true;
+      return;
+    }
+    const n = Math.min(len, room);
+    this.buf[this.length] = len >>> 8;
+    this.buf[this.length + 1] = len & 0xff;
+    copyBytes(src, off, n, this.buf, this.length + 2);
+    this.length += 2 + n;
+    if (this.length >= this.buf.length) this.full = true;
   }
 
   private mergePending(): void {

@@ -131,7 +131,12 @@ export class FlowTable {
     if (slot >= 0) {
       const c = this.closed[slot]!;
       const synOnly = isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-      if (ts - this.first[slot]! > this.opts.activeTimeoutMs || (synOnly && c !== 0)) {
+      if (ts - this.last[slot]! > this.opts.idleTimeoutMs) {
+        // Idle longer than the timeout: the sweep may not have run yet, so end it here.
+        this.finish(slot, c !== 0 ? 'closed' : 'idle');
+        slot = this.insert(k, h, ts, inputIndex);
+        this.orient(slot, fromA, flags, v);
+      } else if (ts - this.first[slot]! > this.opts.activeTimeoutMs || (synOnly && c !== 0)) {
         const clientIsA = this.clientIsA[slot]!;
         const bySyn = this.bySyn[slot]!;
         this.finish(slot, synOnly ? 'closed' : 'active');
@@ -171,11 +176,11 @@ export class FlowTable {
       const dir = fromA ? p.a : p.b;
       if (isTcp) {
         if (synSeen) dir.syn(v.tcpSeq);
-        if (plen > 0 && dir.length < dir.buf.length) dir.tcp(synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
-      } else if (dir.length < dir.buf.length) {
+        if (plen > 0 && !dir.full) dir.tcp(synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
+      } else if (!dir.full) {
         dir.datagram(buf, v.payloadOffset, plen, ts);
       }
-      if (dir.length >= dir.buf.length) this.prefixFull[d] = 1;
+      if (dir.full) this.prefixFull[d] = 1;
     }
   }
 
@@ -382,6 +387,8 @@ export class FlowTable {
       payloadS2C: sp ? sp.buf.slice(0, sp.length) : EMPTY,
       payloadTimeC2S: cp ? cp.time : 0,
       payloadTimeS2C: sp ? sp.time : 0,
+      firstSegmentC2S: cp ? cp.firstSegment : 0,
+      firstSegmentS2C: sp ? sp.firstSegment : 0,
       inputIndex: this.input[s]!,
     };
   }
