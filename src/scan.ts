@@ -4,7 +4,7 @@
  * flow); each finished flow is classified, mapped to its subscriber and written at once.
  */
 import { Anomalies } from './anomalies.js';
-import { classifyFlow } from './classify/classify.js';
+import { Classifier } from './classify/classify.js';
 import { InputError } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from './flow/table.js';
@@ -42,6 +42,10 @@ export interface ScanSummary {
   packets: number;
   /** True when the scan was stopped early through `signal`. */
   interrupted: boolean;
+  /** Addresses bound to pool names by DNS answers seen in the inputs. */
+  dnsBindings: number;
+  /** The classifier used (its policy decides peer evidence after the scan). */
+  classifier: Classifier;
 }
 
 /** Consumer of classified flows (the report writer, or a test collecting them). */
@@ -56,10 +60,13 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   endInput?: (index: number, info: InputInfo | null, counts: PacketCounts, anomalies: Anomalies, error: string | null) => void;
 } = {}): Promise<ScanSummary> {
   const flowOpts = { ...DEFAULT_FLOW_OPTIONS, ...opts.flow };
+  const classifier = new Classifier(rules);
+  const pdns = classifier.pdns;
+  const onDns = (buf: Uint8Array, off: number, len: number, ts: number): void => pdns.observe(buf, off, len, ts);
   const flowsPerInput = new Array<number>(paths.length).fill(0);
   let mining = 0;
   const table = new FlowTable(flowOpts, (f) => {
-    const v = classifyFlow(f, rules);
+    const v = classifier.classify(f);
     if (v.label === 'mining') mining++;
     flowsPerInput[f.inputIndex]!++;
     consume(f, v, f.inputIndex);
@@ -72,7 +79,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     const path = paths[i]!;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
-    const ingest = new PacketIngest(table, anomalies);
+    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null);
     ingest.begin(path, i);
     hooks.beginInput?.(i, path);
     let info: InputInfo | null = null;
@@ -107,5 +114,5 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { inputs: summaries, flows: table.emitted, miningFlows: mining, evictedFlows: table.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  return { dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted, miningFlows: mining, evictedFlows: table.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

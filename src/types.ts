@@ -38,9 +38,15 @@ export interface FlowRecord {
   tcpFlagsS2C: number;
   /** Why the flow ended: idle timeout, active timeout, TCP close, table pressure, end of input. */
   endReason: 'idle' | 'active' | 'closed' | 'evicted' | 'eof';
-  /** First bytes of payload each way (TCP in sequence order, contiguous from the first data byte). */
+  /**
+   * First bytes of payload each way. TCP: in sequence order, contiguous from the first data byte.
+   * UDP: datagrams in arrival order, each preceded by its length as 2 bytes big-endian.
+   */
   payloadC2S: Uint8Array;
   payloadS2C: Uint8Array;
+  /** Payload length of the first data-carrying packet each way (0 when none). */
+  firstSegmentC2S: number;
+  firstSegmentS2C: number;
   /** Time of the first payload byte each way (ms), or 0 when none was seen. */
   payloadTimeC2S: number;
   payloadTimeS2C: number;
@@ -54,7 +60,7 @@ export interface Evidence {
   ruleId: string;
   rev: number;
   /** What kind of matcher produced it. */
-  kind: 'payload' | 'endpoint' | 'port' | 'peer';
+  kind: 'payload' | 'http' | 'handshake' | 'sni' | 'host' | 'dns' | 'dns-query' | 'endpoint' | 'port' | 'peer';
   /** Which direction carried it. */
   side: Side;
   /** Protocol family the rule belongs to, e.g. `stratum-v1`. */
@@ -72,12 +78,19 @@ export interface Evidence {
 export type Label = 'mining' | 'suspect' | 'none';
 export type Confidence = 'high' | 'medium' | 'low' | 'none';
 
-/** What the classifier extracted from matched messages (bounded strings). */
+/** What the classifier extracted from matched messages and endpoints (bounded strings). */
 export interface Attributes {
   coin: string | null;
+  /** The miner's agent string, verbatim (bounded). */
   agent: string | null;
+  /** Miner software and version named from the agent, e.g. `XMRig 6.21.0`. */
+  software: string | null;
   /** Worker or wallet names from logins, verbatim but bounded. */
   workers: string[];
+  /** Pool named by the endpoint lists. */
+  pool: string | null;
+  /** Server name seen for the flow: TLS SNI, HTTP Host, or the DNS name its address was resolved from. */
+  serverName: string | null;
 }
 
 /** Result of classifying one flow. */
@@ -88,4 +101,6 @@ export interface Verdict {
   attributes: Attributes;
   /** One human line saying why. */
   reason: string;
+  /** The policy outcome that decided, e.g. `two-sided protocol`. */
+  outcome: string | null;
 }

@@ -1,18 +1,38 @@
 /**
- * Classifies one finished flow: payload rules produce evidence, the policy turns evidence into a
- * label and a confidence, and a reason line says why in words. A flow whose orientation was only
- * guessed from ports is turned round when its messages say the guess was wrong (a pool answering
- * from a high port, a session caught mid-way).
+ * Classifies one finished flow. Matchers state facts — protocol messages (JSON-RPC, HTTP heads),
+ * handshake fingerprints, server names (TLS SNI, HTTP Host, DNS answers seen in the same data),
+ * listed addresses, mining ports — and the policy turns the classes of those facts into a label and
+ * a confidence. A flow whose orientation was only guessed from ports is turned round when its
+ * messages show the guess was wrong (a pool answering from a high port, a session caught mid-way).
  */
-import type { RuleSet } from '../rules/schema.js';
-import type { Attributes, FlowRecord, Verdict } from '../types.js';
-import { jsonMessages } from './messages.js';
-import { matchDirection, printable, type PayloadHit } from './payload.js';
-import { decide } from './policy.js';
+import { decodeDns, decodeDnsOverTcp, dnsDatagrams, type DnsMessage } from '../decode/dns.js';
+import { decodeClientHello, looksLikeTls } from '../decode/tls.js';
+import { DecodeError } from '../errors.js';
+import { nameSoftware } from '../rules/agents.js';
+import { EndpointIndex } from '../rules/endpoints.js';
+import type { EndpointEntry, RuleSet } from '../rules/schema.js';
+import type { Attributes, Evidence, FlowRecord, Verdict } from '../types.js';
+import { matchHandshake } from './handshake.js';
+import { httpHeads } from './http.js';
+import { jsonMessages, type JsonMessage } from './messages.js';
+import { matchMessages, printable, type PayloadHit } from './payload.js';
+import { PassiveDns } from './pdns.js';
+import { classesOf, decide } from './policy.js';
 
 const MAX_WORKERS = 8;
 const WORKER_MAX_CHARS = 256;
 const AGENT_MAX_CHARS = 128;
+
+/** Ids of the built-in matchers (their data lives in rules/endpoints and rules/policy.yaml). */
+export const BUILTIN = {
+  sni: { id: 'MW-NAME-SNI', rev: 1 },
+  host: { id: 'MW-NAME-HTTP-HOST', rev: 1 },
+  dns: { id: 'MW-NAME-DNS-ANSWER', rev: 1 },
+  dnsQuery: { id: 'MW-DNS-QUERY', rev: 1 },
+  address: { id: 'MW-ENDPOINT-ADDRESS', rev: 1 },
+  port: { id: 'MW-PORT', rev: 1 },
+  peer: { id: 'MW-PEER', rev: 1 },
+} as const;
 
 /** Swap client and server in place (used when the messages prove the port guess wrong). */
 export function reverseFlow(f: FlowRecord): void {
@@ -23,61 +43,254 @@ export function reverseFlow(f: FlowRecord): void {
   [f.tcpFlagsC2S, f.tcpFlagsS2C] = [f.tcpFlagsS2C, f.tcpFlagsC2S];
   [f.payloadC2S, f.payloadS2C] = [f.payloadS2C, f.payloadC2S];
   [f.payloadTimeC2S, f.payloadTimeS2C] = [f.payloadTimeS2C, f.payloadTimeC2S];
+  [f.firstSegmentC2S, f.firstSegmentS2C] = [f.firstSegmentS2C, f.firstSegmentC2S];
   f.orientation = 'payload';
 }
 
-/** Classify a flow. May re-orient it (see {@link reverseFlow}). */
-export function classifyFlow(flow: FlowRecord, rules: RuleSet): Verdict {
-  let hitsC: PayloadHit[] = [];
-  let hitsS: PayloadHit[] = [];
-  if (flow.payloadC2S.length || flow.payloadS2C.length) {
-    hitsC = matchDirection(rules.payload, jsonMessages(flow.payloadC2S), 'client', flow.payloadTimeC2S);
-    hitsS = matchDirection(rules.payload, jsonMessages(flow.payloadS2C), 'server', flow.payloadTimeS2C);
-    if (flow.orientation === 'port') {
-      const agree = hitsC.filter((h) => h.rule.side === 'client').length + hitsS.filter((h) => h.rule.side === 'server').length;
-      const disagree = hitsC.filter((h) => h.rule.side === 'server').length + hitsS.filter((h) => h.rule.side === 'client').length;
-      if (disagree > agree) {
-        reverseFlow(flow);
-        [hitsC, hitsS] = [hitsS, hitsC];
-        for (const h of hitsC) h.evidence.side = 'client';
-        for (const h of hitsS) h.evidence.side = 'server';
+/** JSON messages of one direction; UDP datagrams are split first. */
+function messagesOf(f: FlowRecord, p: Uint8Array): JsonMessage[] {
+  if (f.transport === 'tcp') return jsonMessages(p);
+  const out: JsonMessage[] = [];
+  for (const d of dnsDatagrams(p)) out.push(...jsonMessages(d));
+  return out;
+}
+
+export class Classifier {
+  readonly index: EndpointIndex;
+  readonly pdns: PassiveDns;
+
+  constructor(readonly rules: RuleSet) {
+    this.index = new EndpointIndex(rules.endpoints);
+    this.pdns = new PassiveDns(this.index);
+  }
+
+  /** Classify a flow. May re-orient it (see {@link reverseFlow}). */
+  classify(flow: FlowRecord): Verdict {
+    const rules = this.rules.payload;
+    let hitsC: PayloadHit[] = [];
+    let hitsS: PayloadHit[] = [];
+    if (flow.payloadC2S.length || flow.payloadS2C.length) {
+      const jc = messagesOf(flow, flow.payloadC2S);
+      const js = messagesOf(flow, flow.payloadS2C);
+      hitsC = matchMessages(rules, 'json', jc, 'client', flow.payloadTimeC2S);
+      hitsS = matchMessages(rules, 'json', js, 'server', flow.payloadTimeS2C);
+      if (flow.transport === 'tcp') {
+        hitsC.push(...matchMessages(rules, 'http', httpHeads(flow.payloadC2S), 'client', flow.payloadTimeC2S));
+        hitsS.push(...matchMessages(rules, 'http', httpHeads(flow.payloadS2C), 'server', flow.payloadTimeS2C));
+      }
+      if (flow.orientation === 'port') {
+        const agree = hitsC.filter((h) => h.rule.side === 'client').length + hitsS.filter((h) => h.rule.side === 'server').length;
+        const disagree = hitsC.filter((h) => h.rule.side === 'server').length + hitsS.filter((h) => h.rule.side === 'client').length;
+        if (disagree > agree) {
+          reverseFlow(flow);
+          [hitsC, hitsS] = [hitsS, hitsC];
+          for (const h of hitsC) h.evidence.side = 'client';
+          for (const h of hitsS) h.evidence.side = 'server';
+        }
+      }
+      // A message only counts from the side that sends it in its protocol.
+      hitsC = hitsC.filter((h) => h.rule.side === 'client');
+      hitsS = hitsS.filter((h) => h.rule.side === 'server');
+    }
+    const hits = [...hitsC, ...hitsS];
+    const evidence: Evidence[] = hits.map((h) => h.evidence);
+    const attrs = this.attributes(hits);
+
+    // Handshake fingerprints (Stratum V2).
+    for (const r of rules) {
+      if (r.on !== 'handshake') continue;
+      const m = matchHandshake(r.handshake, flow);
+      if (m)
+        evidence.push({
+          ruleId: r.id,
+          rev: r.rev,
+          kind: 'handshake',
+          side: 'client',
+          family: r.family,
+          matched: `first payloads ${flow.firstSegmentC2S}/${flow.firstSegmentS2C} bytes, client entropy ${m.entropy.toFixed(2)} bits/byte`,
+          excerpt: hex(flow.payloadC2S.subarray(0, 24)),
+          offset: 0,
+          time: flow.payloadTimeC2S,
+        });
+    }
+
+    // Names: TLS SNI and HTTP Host from the client; DNS answers seen for the server's address.
+    let poolEntry: EndpointEntry | null = null;
+    const sni = this.sni(flow);
+    if (sni) {
+      attrs.serverName = sni;
+      const e = this.index.domain(sni);
+      if (e && e.kind !== 'exclude') {
+        poolEntry = e;
+        evidence.push(nameEvidence('sni', BUILTIN.sni, sni, e, flow.payloadTimeC2S));
       }
     }
-    // A message only counts from the side that sends it in its protocol.
-    hitsC = hitsC.filter((h) => h.rule.side === 'client');
-    hitsS = hitsS.filter((h) => h.rule.side === 'server');
+    const host = this.httpHost(flow);
+    if (host) {
+      attrs.serverName ??= host;
+      const e = this.index.domain(host);
+      if (e && e.kind !== 'exclude') {
+        poolEntry ??= e;
+        evidence.push(nameEvidence('host', BUILTIN.host, host, e, flow.payloadTimeC2S));
+      }
+    }
+    const bound = this.pdns.lookup(flow.server);
+    if (bound) {
+      attrs.serverName ??= bound.name;
+      poolEntry ??= bound.entry;
+      evidence.push({
+        ...nameEvidence('dns', BUILTIN.dns, bound.name, bound.entry, bound.time),
+        matched: `${flow.server} resolved from ${bound.name} (${describe(bound.entry)})`,
+      });
+    }
+    // DNS queries for pool names (the lookup itself, from the subscriber's resolver flow).
+    for (const q of this.poolQueries(flow)) {
+      evidence.push(nameEvidence('dns-query', BUILTIN.dnsQuery, q.name, q.entry, flow.payloadTimeC2S));
+      attrs.serverName ??= q.name;
+      poolEntry ??= q.entry;
+    }
+    // Listed addresses: weak on their own (pools sit behind shared hosting and CDNs).
+    const addr = this.index.address(flow.server, flow.serverPort);
+    if (addr) {
+      poolEntry ??= addr.entry;
+      evidence.push({
+        ruleId: BUILTIN.address.id,
+        rev: BUILTIN.address.rev,
+        kind: 'endpoint',
+        side: 'server',
+        family: 'endpoint',
+        matched: `${flow.server}:${flow.serverPort} listed (${addr.how}; ${describe(addr.entry)})`,
+        excerpt: provenance(addr.entry),
+        offset: 0,
+        time: flow.firstSeen,
+      });
+    }
+    // A typical pool port, on an established flow that carried data both ways: the weakest evidence.
+    if (this.rules.policy.miningPorts.has(flow.serverPort) && flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0)
+      evidence.push({
+        ruleId: BUILTIN.port.id,
+        rev: BUILTIN.port.rev,
+        kind: 'port',
+        side: 'server',
+        family: 'port',
+        matched: `server port ${flow.serverPort}`,
+        excerpt: '',
+        offset: 0,
+        time: flow.firstSeen,
+      });
+
+    if (poolEntry) {
+      attrs.pool = poolEntry.pool === 'unknown' ? null : poolEntry.pool;
+      if (!attrs.coin && poolEntry.coins.length === 1) attrs.coin = poolEntry.coins[0]!;
+    }
+    const d = decide(this.rules.policy, classesOf(evidence));
+    return {
+      label: d.label,
+      confidence: d.confidence,
+      evidence,
+      attributes: attrs,
+      outcome: d.outcome?.name ?? null,
+      reason: reason(flow, hitsC, hitsS, evidence, d.label, d.outcome?.name ?? null),
+    };
   }
-  const hits = [...hitsC, ...hitsS];
-  const { label, confidence } = decide(rules.policy, hitsC.length > 0, hitsS.length > 0);
+
+  private sni(flow: FlowRecord): string | null {
+    const p = flow.payloadC2S;
+    if (flow.transport !== 'tcp' || !looksLikeTls(p, 0, p.length)) return null;
+    try {
+      return decodeClientHello(p, 0, p.length).sni;
+    } catch (e) {
+      if (e instanceof DecodeError) return null;
+      throw e;
+    }
+  }
+
+  private httpHost(flow: FlowRecord): string | null {
+    if (flow.transport !== 'tcp') return null;
+    const heads = httpHeads(flow.payloadC2S);
+    const h = (heads[0]?.value.headers as Record<string, string> | undefined)?.host;
+    return h ? h.replace(/:\d+$/, '').toLowerCase() : null;
+  }
+
+  private poolQueries(flow: FlowRecord): Array<{ name: string; entry: EndpointEntry }> {
+    if (flow.serverPort !== 53 || flow.payloadC2S.length === 0) return [];
+    const msgs: DnsMessage[] = [];
+    const tryDecode = (f: () => void): void => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+      }
+    };
+    // One malformed datagram must not hide the queries in the others.
+    if (flow.transport === 'udp') for (const d of dnsDatagrams(flow.payloadC2S)) tryDecode(() => msgs.push(decodeDns(d)));
+    else tryDecode(() => msgs.push(...decodeDnsOverTcp(flow.payloadC2S)));
+    const out = new Map<string, EndpointEntry>();
+    for (const m of msgs)
+      for (const q of m.questions) {
+        const e = this.index.domain(q.name);
+        if (e && e.kind !== 'exclude' && out.size < 8) out.set(q.name, e);
+      }
+    return [...out].map(([name, entry]) => ({ name, entry }));
+  }
+
+  private attributes(hits: readonly PayloadHit[]): Attributes {
+    let coin: string | null = null;
+    let agent: string | null = null;
+    const workers: string[] = [];
+    for (const h of hits) {
+      if (!coin && h.rule.coin) coin = h.rule.coin;
+      const { agent: ap, worker: wp } = h.rule.extract;
+      if (!agent && ap) {
+        const a = pathString(h.message, ap);
+        if (a) agent = printable(a, AGENT_MAX_CHARS);
+      }
+      if (wp && workers.length < MAX_WORKERS) {
+        const w = pathString(h.message, wp);
+        if (w) {
+          const t = printable(w, WORKER_MAX_CHARS);
+          if (!workers.includes(t)) workers.push(t);
+        }
+      }
+    }
+    let software: string | null = null;
+    if (agent) {
+      const s = nameSoftware(this.rules.agents, agent);
+      if (s) {
+        software = s.version ? `${s.software} ${s.version}` : s.software;
+        if (!coin && s.coins.length === 1) coin = s.coins[0]!;
+      }
+    }
+    return { coin, agent, software, workers, pool: null, serverName: null };
+  }
+}
+
+function nameEvidence(kind: 'sni' | 'host' | 'dns' | 'dns-query', id: { id: string; rev: number }, name: string, e: EndpointEntry, time: number): Evidence {
   return {
-    label,
-    confidence,
-    evidence: hits.map((h) => h.evidence),
-    attributes: attributes(hits),
-    reason: reason(flow, hitsC, hitsS, label),
+    ruleId: id.id,
+    rev: id.rev,
+    kind,
+    side: kind === 'dns' ? 'server' : 'client',
+    family: 'endpoint',
+    matched: `${name} (${describe(e)})`,
+    excerpt: provenance(e),
+    offset: 0,
+    time,
   };
 }
 
-function attributes(hits: readonly PayloadHit[]): Attributes {
-  let coin: string | null = null;
-  let agent: string | null = null;
-  const workers: string[] = [];
-  for (const h of hits) {
-    if (!coin && h.rule.coin) coin = h.rule.coin;
-    const { agent: ap, worker: wp } = h.rule.extract;
-    if (!agent && ap) {
-      const a = pathString(h.message, ap);
-      if (a) agent = printable(a, AGENT_MAX_CHARS);
-    }
-    if (wp && workers.length < MAX_WORKERS) {
-      const w = pathString(h.message, wp);
-      if (w) {
-        const t = printable(w, WORKER_MAX_CHARS);
-        if (!workers.includes(t)) workers.push(t);
-      }
-    }
-  }
-  return { coin, agent, workers };
+function describe(e: EndpointEntry): string {
+  const m = e.match;
+  const what = 'domain' in m ? `domain ${m.domain}` : 'suffix' in m ? `*.${m.suffix}` : 'ip' in m ? `ip ${m.ip}${m.port ? `:${m.port}` : ''}` : `cidr ${m.cidr}`;
+  return `${e.kind} ${e.pool}${e.coins.length ? ` ${e.coins.join('/')}` : ''}; ${what}`;
+}
+
+function provenance(e: EndpointEntry): string {
+  return printable(`${e.origin.file}:${e.origin.line}; source ${e.source}; added ${e.added}`, 200);
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 }
 
 function pathString(msg: Record<string, unknown>, path: readonly string[]): string | null {
@@ -93,12 +306,13 @@ function distinct(hits: readonly PayloadHit[]): string {
   return [...new Set(hits.map((h) => h.rule.name))].join(', ');
 }
 
-function reason(flow: FlowRecord, c: readonly PayloadHit[], s: readonly PayloadHit[], label: string): string {
-  if (!c.length && !s.length) return 'no mining evidence';
-  const fams = [...new Set([...c, ...s].map((h) => h.rule.family))].join('+');
+function reason(flow: FlowRecord, c: readonly PayloadHit[], s: readonly PayloadHit[], evidence: readonly Evidence[], label: string, outcome: string | null): string {
+  if (!evidence.length) return 'no mining evidence';
   const parts: string[] = [];
   if (c.length) parts.push(`client sent ${distinct(c)}`);
   if (s.length) parts.push(`server sent ${distinct(s)}`);
-  const how = c.length && s.length ? 'confirmed both ways' : 'seen one way';
-  return `${label}: ${fams} ${how} with ${flow.server}:${flow.serverPort} — ${parts.join('; ')}`;
+  for (const e of evidence) if (e.kind !== 'payload' && e.kind !== 'http') parts.push(`${e.kind}: ${e.matched}`);
+  const fams = [...new Set([...c, ...s].map((h) => h.rule.family))];
+  const head = `${label}${outcome ? ` (${outcome})` : ''}${fams.length ? `: ${fams.join('+')}` : ''} with ${flow.server}:${flow.serverPort}`;
+  return `${head} — ${parts.join('; ')}`;
 }

@@ -1,8 +1,8 @@
 /**
- * The payload matcher: each JSON message of each direction is tested against the payload rules.
+ * Message matchers: JSON-RPC lines and HTTP heads tested against signature conditions.
  * Matching states facts (evidence); it does not decide what they mean (see policy.ts).
  */
-import type { PayloadMatch, PayloadRule, ValueType } from '../rules/schema.js';
+import type { MessageMatch, PayloadRule, ValueType } from '../rules/schema.js';
 import type { Evidence, Side } from '../types.js';
 import { getPath, type JsonMessage } from './messages.js';
 
@@ -28,8 +28,8 @@ function typeOk(v: unknown, t: ValueType): boolean {
   }
 }
 
-/** Does one message satisfy a rule's conditions? */
-export function matches(m: PayloadMatch, msg: Record<string, unknown>): boolean {
+/** Does one message satisfy every condition? */
+export function matches(m: MessageMatch, msg: Record<string, unknown>): boolean {
   if (m.methods) {
     const method = msg.method;
     if (typeof method !== 'string' || !m.methods.includes(method)) return false;
@@ -43,31 +43,33 @@ export function matches(m: PayloadMatch, msg: Record<string, unknown>): boolean 
   }
   for (const pr of m.prefix) {
     const v = getPath(msg, pr.path);
-    if (typeof v !== 'string' || !pr.values.some((x) => v.startsWith(x))) return false;
+    if (typeof v !== 'string') return false;
+    const low = v.toLowerCase();
+    if (!pr.values.some((x) => low.startsWith(x))) return false;
   }
   return true;
 }
 
-/** One rule hit: the evidence plus what the rule extracts. */
+/** One rule hit: the evidence plus the message it came from (for extraction). */
 export interface PayloadHit {
   rule: PayloadRule;
   evidence: Evidence;
   message: Record<string, unknown>;
 }
 
-/** Run every payload rule over the messages one direction carried. */
-export function matchDirection(rules: readonly PayloadRule[], messages: readonly JsonMessage[], direction: Side, time: number): PayloadHit[] {
+/** Run the rules of one kind (`json` or `http`) over the messages one direction carried. */
+export function matchMessages(rules: readonly PayloadRule[], on: 'json' | 'http', messages: readonly JsonMessage[], direction: Side, time: number): PayloadHit[] {
   const hits: PayloadHit[] = [];
   for (const msg of messages) {
     for (const rule of rules) {
-      if (!matches(rule.match, msg.value)) continue;
+      if (rule.on !== on || !matches(rule.match, msg.value)) continue;
       hits.push({
         rule,
         message: msg.value,
         evidence: {
           ruleId: rule.id,
           rev: rule.rev,
-          kind: 'payload',
+          kind: on === 'json' ? 'payload' : 'http',
           side: direction,
           family: rule.family,
           matched: rule.name,
@@ -76,7 +78,7 @@ export function matchDirection(rules: readonly PayloadRule[], messages: readonly
           time,
         },
       });
-      // One rule per message: the first (most specific, by file order) wins.
+      // One rule per message: the first (by file order) wins.
       break;
     }
   }

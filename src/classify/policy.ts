@@ -1,16 +1,64 @@
-/** Policy: turns evidence into a label and a confidence. The thresholds are data (rules/policy.yaml). */
-import type { Policy, PolicyOutcome } from '../rules/schema.js';
+/**
+ * Policy: turns evidence into a label and a confidence. Evidence is first reduced to classes
+ * (protocol from the client, pool name, …); the ordered outcomes in rules/policy.yaml then decide,
+ * first match wins. Nothing here knows about bytes.
+ */
+import type { EvidenceClass, Policy, PolicyRule } from '../rules/schema.js';
+import type { Confidence, Evidence, Label } from '../types.js';
 
-/** Protocol confirmed by both sides → policy.twoSided; by one side → policy.oneSided; else none. */
-export function decide(policy: Policy, clientSide: boolean, serverSide: boolean): PolicyOutcome {
-  if (clientSide && serverSide) return policy.twoSided;
-  if (clientSide || serverSide) return policy.oneSided;
-  return { label: 'none', confidence: 'none' };
+/** The classes a set of evidence establishes. */
+export function classesOf(evidence: readonly Pick<Evidence, 'kind' | 'side'>[]): Set<EvidenceClass> {
+  const c = new Set<EvidenceClass>();
+  for (const e of evidence) {
+    switch (e.kind) {
+      case 'payload':
+      case 'http':
+        c.add('protocol');
+        c.add(e.side === 'client' ? 'protocol-client' : 'protocol-server');
+        break;
+      case 'sni':
+      case 'dns':
+      case 'host':
+        c.add('pool-name');
+        break;
+      case 'dns-query':
+        c.add('dns-query');
+        break;
+      case 'endpoint':
+        c.add('pool-address');
+        break;
+      case 'handshake':
+        c.add('handshake');
+        break;
+      case 'port':
+        c.add('port');
+        break;
+      case 'peer':
+        c.add('peer');
+        break;
+    }
+  }
+  return c;
+}
+
+export interface Decision {
+  label: Label;
+  confidence: Confidence;
+  /** The outcome that decided, or null for no evidence. */
+  outcome: PolicyRule | null;
+}
+
+export function decide(policy: Policy, classes: ReadonlySet<EvidenceClass>): Decision {
+  if (classes.size === 0) return { label: 'none', confidence: 'none', outcome: null };
+  for (const o of policy.outcomes) {
+    if (o.all.every((c) => classes.has(c)) && (o.any.length === 0 || o.any.some((c) => classes.has(c)))) return { label: o.label, confidence: o.confidence, outcome: o };
+  }
+  return { label: 'none', confidence: 'none', outcome: null };
 }
 
 const RANK = { none: 0, low: 1, medium: 2, high: 3 } as const;
 
 /** Order of confidence levels, for filters and rollups. */
-export function confidenceRank(c: keyof typeof RANK): number {
+export function confidenceRank(c: Confidence): number {
   return RANK[c];
 }

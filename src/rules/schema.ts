@@ -1,7 +1,7 @@
 /**
  * The compiled form of the rules in `rules/`. Rule files are data: conditions are exact
- * comparisons on parsed JSON messages (no regular expressions, no code), so no rule can make
- * matching super-linear or execute anything.
+ * comparisons on parsed messages (no regular expressions, no code), so no rule can make matching
+ * super-linear or execute anything.
  */
 import type { Confidence, Label, Side } from '../types.js';
 
@@ -9,10 +9,11 @@ import type { Confidence, Label, Side } from '../types.js';
 export type ValueType = 'string' | 'number' | 'array' | 'object' | 'hex' | 'null' | 'boolean';
 export const VALUE_TYPES: readonly ValueType[] = ['string', 'number', 'array', 'object', 'hex', 'null', 'boolean'];
 
-/** A dotted path into a JSON message, split: `params.0` → ['params', '0']. */
+/** A dotted path into a message, split: `params.0` → ['params', '0']. */
 export type JsonPath = readonly string[];
 
-export interface PayloadMatch {
+/** Conditions on one message (a JSON-RPC line, or an HTTP head as an object). All must hold. */
+export interface MessageMatch {
   /** The message's `method` must be one of these (exact). */
   methods: readonly string[] | null;
   /** Each path must exist. */
@@ -23,11 +24,19 @@ export interface PayloadMatch {
   equals: ReadonlyArray<{ path: JsonPath; values: readonly (string | number | boolean | null)[] }>;
   /** Each path must be a string or array of one of the given lengths. */
   lengths: ReadonlyArray<{ path: JsonPath; values: readonly number[] }>;
-  /** Each path must be a string starting with one of the given prefixes. */
+  /** Each path must be a string starting with one of the given prefixes (case-insensitive). */
   prefix: ReadonlyArray<{ path: JsonPath; values: readonly string[] }>;
 }
 
-export interface PayloadRule {
+/** Stratum V2-style encrypted handshake: sizes of the first payload each way and the client's entropy. */
+export interface HandshakeMatch {
+  clientFirst: readonly number[];
+  serverFirst: readonly number[];
+  /** Minimum Shannon entropy of the client's first payload, bits per byte. */
+  minEntropy: number;
+}
+
+interface RuleBase {
   id: string;
   rev: number;
   added: string;
@@ -38,7 +47,6 @@ export interface PayloadRule {
   side: Side;
   /** A short name of what matched, for evidence (defaults to the method). */
   name: string;
-  match: PayloadMatch;
   /** Coin this message implies, when the protocol tells it. */
   coin: string | null;
   /** Attribute extraction: path of the miner agent, of the worker/wallet. */
@@ -48,23 +56,81 @@ export interface PayloadRule {
   source: { file: string; line: number };
 }
 
+/**
+ * A signature rule. `json`: one JSON message per line (Stratum, CryptoNote, ETHPROXY, HTTP bodies);
+ * `http`: the head of an HTTP request/response as `{ method, path, version, status, headers: { lower-case name: value } }`;
+ * `handshake`: sizes and entropy of the first payloads.
+ */
+export type PayloadRule =
+  | (RuleBase & { on: 'json'; match: MessageMatch })
+  | (RuleBase & { on: 'http'; match: MessageMatch })
+  | (RuleBase & { on: 'handshake'; handshake: HandshakeMatch });
+
+/** Evidence classes the policy reasons about. */
+export const EVIDENCE_CLASSES = [
+  'protocol-client',
+  'protocol-server',
+  'protocol',
+  'pool-name',
+  'pool-address',
+  'dns-query',
+  'handshake',
+  'port',
+  'peer',
+] as const;
+export type EvidenceClass = (typeof EVIDENCE_CLASSES)[number];
+
 export interface PolicyOutcome {
   label: Label;
   confidence: Confidence;
 }
 
+export interface PolicyRule extends PolicyOutcome {
+  name: string;
+  /** Every class must be present. */
+  all: readonly EvidenceClass[];
+  /** At least one must be present (when given). */
+  any: readonly EvidenceClass[];
+}
+
 export interface Policy {
   id: string;
   rev: number;
-  /** Protocol messages seen from both client and server. */
-  twoSided: PolicyOutcome;
-  /** Protocol messages seen from one side only. */
-  oneSided: PolicyOutcome;
+  /** Ordered: the first rule whose conditions hold decides. */
+  outcomes: readonly PolicyRule[];
+  /** Server ports typical of pools: the weakest evidence, on established flows only. */
+  miningPorts: ReadonlySet<number>;
+}
+
+export type EndpointKind = 'pool' | 'browser-mining' | 'proxy' | 'exclude';
+
+/** One known endpoint with its provenance. */
+export interface EndpointEntry {
+  match: { domain: string } | { suffix: string } | { ip: string; port: number | null } | { cidr: string };
+  pool: string;
+  coins: readonly string[];
+  ports: readonly number[];
+  kind: EndpointKind;
+  source: string;
+  added: string;
+  reference: string | null;
+  /** Where the entry is defined. */
+  origin: { file: string; line: number };
+}
+
+/** Normalises miner agent strings to software names. */
+export interface AgentRule {
+  software: string;
+  /** Case-insensitive prefixes of the agent string. */
+  prefixes: readonly string[];
+  coins: readonly string[];
 }
 
 export interface RuleSet {
   payload: readonly PayloadRule[];
   policy: Policy;
+  endpoints: readonly EndpointEntry[];
+  agents: readonly AgentRule[];
   /** sha256 over every rule file's path and bytes, in path order: names the exact rule set. */
   digest: string;
   files: readonly string[];

