@@ -117,6 +117,18 @@ Examples:
       const { runRulesList } = await import('./rules.js');
       setExit(runRulesList(o.rules, io));
     });
+  rules
+    .command('test')
+    .description('scan inputs in memory and show which rules fired on which flows (no report written)')
+    .argument('<input...>', 'capture files or folders')
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--all', 'also list flows without evidence')
+    .option('--lenient-rules', 'test with the valid rules even when some are invalid')
+    .addHelpText('after', '\nExample:\n  minerwatch rules test fixtures/rules/stratum-v1-subscribe.pcap --rules ./my-rules')
+    .action(async (inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean }) => {
+      const { runRulesTest } = await import('./rules.js');
+      setExit(await runRulesTest(inputs, o, io));
+    });
   return program;
 }
 

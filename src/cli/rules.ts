@@ -35,3 +35,28 @@ export function runRulesList(dir: string, io: Io): number {
   for (const e of rep.errors) io.err(`minerwatch: rule error: ${e.message}\n`);
   return rep.errors.length ? 1 : 0;
 }
+
+/** `rules test INPUT...`: scan in memory and show which rules fired on which flows. */
+export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean }, io: Io): Promise<number> {
+  const { scanInputs } = await import('../scan.js');
+  const { expandInputs } = await import('./scan.js');
+  const rep = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  let shown = 0;
+  let failed = 0;
+  await scanInputs(expandInputs(inputs), rep.ruleSet, (f, v) => {
+    if (!v.evidence.length && !o.all) return;
+    shown++;
+    const ep = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
+    io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${new Date(f.firstSeen).toISOString()}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
+    for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${e.matched}${e.excerpt ? `  | ${e.excerpt.slice(0, 100)}` : ''}\n`);
+  }, {}, {
+    endInput: (_i, _info, _c, _a, error) => {
+      if (error) {
+        failed++;
+        io.err(`minerwatch: ${error}\n`);
+      }
+    },
+  });
+  io.out(`${shown} flow(s) with evidence\n`);
+  return failed ? 1 : 0;
+}

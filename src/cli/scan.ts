@@ -3,6 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { openReport, ReportWriter } from '../report/writer.js';
+import { classesOf, decide } from '../classify/policy.js';
 import { scanInputs } from '../scan.js';
 import type { Io } from './main.js';
 import { toolVersion } from './paths.js';
@@ -86,7 +87,11 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         },
       },
     );
-    writer.finish({ packets: summary.packets, anomalies, interrupted: summary.interrupted });
+    const policy = rules.ruleSet.policy;
+    writer.finish({ packets: summary.packets, anomalies, interrupted: summary.interrupted }, (ev) => {
+      const d = decide(policy, classesOf(ev));
+      return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
+    });
     const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
     if (o.json) {
       io.out(
@@ -100,6 +105,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             miningFlows: summary.miningFlows,
             evictedFlows: summary.evictedFlows,
             subscribers,
+            peerChanges: writer.peerChanges,
+            dnsBindings: summary.dnsBindings,
             interrupted: summary.interrupted,
           },
           null,

@@ -20,8 +20,12 @@ export interface FlowRow {
   rules: string[];
   coin: string | null;
   agent: string | null;
+  software: string | null;
   workers: string[];
+  pool: string | null;
+  serverName: string | null;
   subscriber: string | null;
+  outcome: string | null;
   reason: string;
 }
 
@@ -32,6 +36,7 @@ export interface WatchRow {
   lastSeen: string;
   miningFlows: number;
   servers: string[];
+  pools: string[];
   coins: string[];
   agents: string[];
   workers: string[];
@@ -45,7 +50,7 @@ export function queryFlows(db: Database.Database, opts: { all: boolean; minConfi
   const rows = db
     .prepare(
       `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,
-       bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, workers, subscriber, reason
+       bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, software, workers, pool, server_name, subscriber, outcome, reason
        FROM flows ${opts.all ? '' : "WHERE label IN ('mining', 'suspect')"} ORDER BY first_seen, id`,
     )
     .all() as Array<Record<string, unknown>>;
@@ -67,8 +72,12 @@ export function queryFlows(db: Database.Database, opts: { all: boolean; minConfi
       rules: (r.rules as string) ? (r.rules as string).split(',') : [],
       coin: (r.coin as string | null) ?? null,
       agent: (r.agent as string | null) ?? null,
+      software: (r.software as string | null) ?? null,
       workers: JSON.parse(r.workers as string) as string[],
+      pool: (r.pool as string | null) ?? null,
+      serverName: (r.server_name as string | null) ?? null,
       subscriber: (r.subscriber as string | null) ?? null,
+      outcome: (r.outcome as string | null) ?? null,
       reason: r.reason as string,
     }));
 }
@@ -86,6 +95,7 @@ export function queryWatchlist(db: Database.Database, opts: { minConfidence: Con
       lastSeen: iso(r.last_seen as number),
       miningFlows: r.mining_flows as number,
       servers: JSON.parse(r.servers as string) as string[],
+      pools: JSON.parse(r.pools as string) as string[],
       coins: JSON.parse(r.coins as string) as string[],
       agents: JSON.parse(r.agents as string) as string[],
       workers: JSON.parse(r.workers as string) as string[],

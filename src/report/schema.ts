@@ -2,7 +2,7 @@
  * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
  * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -77,8 +77,12 @@ CREATE TABLE IF NOT EXISTS flows (
   confidence  TEXT NOT NULL,
   coin        TEXT,
   agent       TEXT,
+  software    TEXT,
   workers     TEXT NOT NULL DEFAULT '[]',
+  pool        TEXT,
+  server_name TEXT,
   rules       TEXT NOT NULL DEFAULT '',
+  outcome     TEXT,
   reason      TEXT NOT NULL,
   subscriber  TEXT
 );
@@ -103,6 +107,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
   last_seen    INTEGER NOT NULL,
   mining_flows INTEGER NOT NULL,
   servers      TEXT NOT NULL,
+  pools        TEXT NOT NULL,
   coins        TEXT NOT NULL,
   agents       TEXT NOT NULL,
   workers      TEXT NOT NULL,

@@ -17,6 +17,8 @@ interface Row {
   server_port: number;
   coin: string | null;
   agent: string | null;
+  software: string | null;
+  pool: string | null;
   workers: string;
   confidence: string;
   rules: string;
@@ -26,7 +28,7 @@ interface Row {
 export function rebuildSubscribers(db: Database.Database): void {
   const rows = db
     .prepare(
-      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, workers, confidence, rules, reason
+      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason
        FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`,
     )
     .iterate() as IterableIterator<Row>;
@@ -35,6 +37,7 @@ export function rebuildSubscribers(db: Database.Database): void {
     last: number;
     flows: number;
     servers: Set<string>;
+    pools: Set<string>;
     coins: Set<string>;
     agents: Set<string>;
     workers: Set<string>;
@@ -46,7 +49,7 @@ export function rebuildSubscribers(db: Database.Database): void {
   for (const r of rows) {
     let a = acc.get(r.subscriber);
     if (!a) {
-      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map() };
+      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), pools: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map() };
       acc.set(r.subscriber, a);
     }
     a.first = Math.min(a.first, r.first_seen);
@@ -54,21 +57,23 @@ export function rebuildSubscribers(db: Database.Database): void {
     a.flows++;
     add(a.servers, `${r.server.includes(':') ? `[${r.server}]` : r.server}:${r.server_port}`);
     if (r.coin) add(a.coins, r.coin);
-    if (r.agent) add(a.agents, r.agent);
+    if (r.pool) add(a.pools, r.pool);
+    // Named software when the agent is known, the agent string verbatim otherwise.
+    if (r.software ?? r.agent) add(a.agents, (r.software ?? r.agent)!);
     for (const w of JSON.parse(r.workers) as string[]) add(a.workers, w);
     for (const id of r.rules.split(',')) if (id) a.rules.add(id);
     a.rank = Math.max(a.rank, RANK[r.confidence] ?? 0);
     a.byConf.set(r.confidence, (a.byConf.get(r.confidence) ?? 0) + 1);
   }
   const ins = db.prepare(
-    'INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, servers, coins, agents, workers, confidence, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, servers, pools, coins, agents, workers, confidence, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   db.transaction(() => {
     db.exec('DELETE FROM subscribers');
     for (const [sub, a] of acc) {
       const conf = [...a.byConf.entries()].sort((x, y) => (RANK[y[0]] ?? 0) - (RANK[x[0]] ?? 0)).map(([c, n]) => `${n} ${c}`).join(', ');
       const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}`;
-      ins.run(sub, a.first, a.last, a.flows, JSON.stringify([...a.servers]), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence);
+      ins.run(sub, a.first, a.last, a.flows, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence);
     }
   })();
 }

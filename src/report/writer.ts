@@ -10,6 +10,7 @@ import type { InputInfo } from '../io/input.js';
 import type { PacketCounts } from '../flow/ingest.js';
 import type { FlowRecord, Verdict } from '../types.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 
 export interface RunInfo {
@@ -63,6 +64,8 @@ export class ReportWriter {
   private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null }> = [];
   private readonly flushTx: () => void;
   flows = 0;
+  /** Flows whose verdict peer evidence raised in this run. */
+  peerChanges = 0;
 
   constructor(
     readonly db: Db,
@@ -74,8 +77,8 @@ export class ReportWriter {
     this.runId = Number(r.lastInsertRowid);
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
-      label, confidence, coin, agent, workers, rules, reason, subscriber)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insEvidence = db.prepare(
       'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -104,8 +107,12 @@ export class ReportWriter {
           v.confidence,
           v.attributes.coin,
           v.attributes.agent,
+          v.attributes.software,
           JSON.stringify(v.attributes.workers),
+          v.attributes.pool,
+          v.attributes.serverName,
           [...new Set(v.evidence.map((e) => e.ruleId))].join(','),
+          v.outcome,
           v.reason,
           subscriber,
         );
@@ -169,9 +176,10 @@ export class ReportWriter {
     if (this.pending.length) this.flushTx();
   }
 
-  /** Close the run: totals, subscriber rollup. */
-  finish(totals: { packets: number; anomalies: number; interrupted: boolean }): void {
+  /** Close the run: peer evidence, totals, subscriber rollup. */
+  finish(totals: { packets: number; anomalies: number; interrupted: boolean }, redecide: Redecide | null = null): void {
     this.flush();
+    if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
     this.db
       .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
       .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets, this.flows, totals.anomalies, this.runId);

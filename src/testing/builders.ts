@@ -924,3 +924,133 @@ export function dnsAResponse(id: number, name: string, addresses: string[]): Uin
   );
   return concatBytes(header, question, ...answers);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Seeded bytes and TLS records
+
+/** `length` bytes from a mulberry32 stream started at `seed` (same seed, same bytes). */
+export function seededBytes(seed: number, length: number): Uint8Array {
+  let state = seed >>> 0;
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 256);
+  }
+  return out;
+}
+
+function be16(n: number): number[] {
+  return [(n >> 8) & 0xff, n & 0xff];
+}
+
+function be24(n: number): number[] {
+  return [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+}
+
+/** A u16-length-prefixed vector. */
+function vec16(...parts: Uint8Array[]): Uint8Array {
+  const body = concatBytes(...parts);
+  return concatBytes(new Uint8Array(be16(body.length)), body);
+}
+
+/** One TLS extension: type, u16 length, data. */
+function tlsExtension(type: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return concatBytes(new Uint8Array([...be16(type), ...be16(data.length)]), data);
+}
+
+/** TLS content types. @see RFC 8446 §5.1 */
+export const TlsContentType = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23 } as const;
+
+/**
+ * One TLS record: content type, legacy record version (default 0x0303), u16 length, fragment.
+ * @see RFC 8446 §5.1
+ */
+export function tlsRecord(contentType: number, fragment: Uint8Array, version = 0x0303): Uint8Array {
+  if (fragment.length > 16384 + 256) throw new Error(`TLS record fragment of ${fragment.length} bytes is too long`);
+  return concatBytes(new Uint8Array([contentType, ...be16(version), ...be16(fragment.length)]), fragment);
+}
+
+/**
+ * A ClientHello in one handshake record (record version 0x0301), as a current TLS 1.3 client that
+ * also offers TLS 1.2 sends it: legacy_version 0x0303, 32 random bytes, a 32-byte legacy session
+ * id, 17 cipher suites (3 TLS 1.3 suites, ECDHE suites, the renegotiation SCSV), null compression,
+ * and the extensions server_name (only when `sni` is given), ec_point_formats, supported_groups,
+ * session_ticket, encrypt_then_mac, extended_master_secret, signature_algorithms,
+ * supported_versions (1.3, 1.2), psk_key_exchange_modes and an x25519 key_share. No ALPN.
+ * Random, session id and key share come from `seed`.
+ * @see RFC 8446 §4.1.2, RFC 6066 §3
+ */
+export function tlsClientHello(sni: string | null, seed: number): Uint8Array {
+  const random = seededBytes(seed, 96);
+  const extensions: Uint8Array[] = [];
+  if (sni !== null) {
+    const name = utf8(sni);
+    extensions.push(tlsExtension(0x0000, vec16(new Uint8Array([0, ...be16(name.length)]), name)));
+  }
+  extensions.push(
+    tlsExtension(0x000b, new Uint8Array([3, 0, 1, 2])),
+    tlsExtension(0x000a, vec16(new Uint8Array([...be16(0x001d), ...be16(0x0017), ...be16(0x001e), ...be16(0x0018)]))),
+    tlsExtension(0x0023),
+    tlsExtension(0x0016),
+    tlsExtension(0x0017),
+    tlsExtension(
+      0x000d,
+      vec16(new Uint8Array([0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601].flatMap(be16))),
+    ),
+    tlsExtension(0x002b, new Uint8Array([4, ...be16(0x0304), ...be16(0x0303)])),
+    tlsExtension(0x002d, new Uint8Array([1, 1])),
+    tlsExtension(0x0033, vec16(new Uint8Array([...be16(0x001d), ...be16(32)]), random.subarray(64, 96))),
+  );
+  const suites = [0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f, 0x009e, 0xc024, 0xc028, 0xc023, 0xc027, 0x00ff];
+  const body = concatBytes(
+    new Uint8Array(be16(0x0303)),
+    random.subarray(0, 32),
+    new Uint8Array([32]),
+    random.subarray(32, 64),
+    vec16(new Uint8Array(suites.flatMap(be16))),
+    new Uint8Array([1, 0]),
+    vec16(...extensions),
+  );
+  return tlsRecord(TlsContentType.HANDSHAKE, concatBytes(new Uint8Array([1, ...be24(body.length)]), body), 0x0301);
+}
+
+/**
+ * The server's first flight of a TLS 1.3 handshake: a ServerHello record (TLS_AES_128_GCM_SHA256,
+ * supported_versions 1.3, x25519 key_share, the client's `sessionId` echoed), a ChangeCipherSpec
+ * record, then `encrypted` application-data records of seeded random bytes standing for the
+ * encrypted EncryptedExtensions/Certificate/CertificateVerify/Finished messages.
+ * @see RFC 8446 §4.1.3, §5.2
+ */
+export function tlsServerHello(seed: number, sessionId: Uint8Array, encrypted: number[] = [2400, 300, 74]): Uint8Array {
+  const random = seededBytes(seed, 64);
+  const extensions = concatBytes(
+    tlsExtension(0x002b, new Uint8Array(be16(0x0304))),
+    tlsExtension(0x0033, concatBytes(new Uint8Array([...be16(0x001d), ...be16(32)]), random.subarray(32, 64))),
+  );
+  const body = concatBytes(
+    new Uint8Array(be16(0x0303)),
+    random.subarray(0, 32),
+    new Uint8Array([sessionId.length]),
+    sessionId,
+    new Uint8Array([...be16(0x1301), 0]),
+    vec16(extensions),
+  );
+  return concatBytes(
+    tlsRecord(TlsContentType.HANDSHAKE, concatBytes(new Uint8Array([2, ...be24(body.length)]), body)),
+    tlsRecord(TlsContentType.CHANGE_CIPHER_SPEC, new Uint8Array([1])),
+    ...encrypted.map((length, i) => tlsApplicationData(seed + 1 + i, length)),
+  );
+}
+
+/** One application-data record of `length` seeded random bytes (ciphertext and tag, as on the wire). */
+export function tlsApplicationData(seed: number, length: number): Uint8Array {
+  return tlsRecord(TlsContentType.APPLICATION_DATA, seededBytes(seed, length));
+}
+
+/** The legacy session id of a ClientHello built by {@link tlsClientHello} (bytes 44..76 of the record). */
+export function tlsClientHelloSessionId(hello: Uint8Array): Uint8Array {
+  return hello.slice(44, 44 + hello[43]!);
+}

@@ -46,9 +46,9 @@ describe('minerwatch CLI', () => {
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
     const xmr = rows.find((x) => x.subscriber === '100.64.0.11')!;
-    expect(Object.keys(xmr)).toEqual(['subscriber', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'evidence']);
+    expect(Object.keys(xmr)).toEqual(['subscriber', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence']);
     expect(xmr).toMatchObject({ confidence: 'high', miningFlows: 1, servers: ['203.0.113.10:3333'], coins: ['XMR'] });
-    expect((xmr.agents as string[])[0]).toMatch(/^XMRig\/6\.21\.0/);
+    expect(xmr.agents).toEqual(['XMRig 6.21.0']);
     expect((xmr.workers as string[])[0]).toMatch(/^4AdUnd.*\.rig1$/);
     expect(xmr.evidence).toMatch(/MW-XMR-LOGIN/);
     expect(xmr.firstSeen).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -57,7 +57,7 @@ describe('minerwatch CLI', () => {
   it('watchlist --format csv has a header and one row per subscriber', async () => {
     const r = await run(['watchlist', '--db', demoDb, '--format', 'csv']);
     const lines = r.out.trim().split('\r\n');
-    expect(lines[0]).toBe('subscriber,confidence,firstSeen,lastSeen,miningFlows,servers,coins,agents,workers,evidence');
+    expect(lines[0]).toBe('subscriber,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,evidence');
     expect(lines).toHaveLength(4);
   });
 
@@ -158,6 +158,14 @@ describe('minerwatch CLI', () => {
     await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), '--db', db]);
     const w = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as unknown[];
     expect(w).toHaveLength(3);
+  });
+
+  it('rules test shows which rules fired on which flows', async () => {
+    const r = await run(['rules', 'test', join(FIXTURES, 'demo/home-miners.pcapng')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/100\.64\.0\.11:51234 -> 203\.0\.113\.10:3333 tcp .* mining\/high \(two-sided protocol\)/);
+    expect(r.out).toMatch(/ {4}MW-XMR-LOGIN@1 {2}payload\/client {2}login/);
+    expect(r.out).toMatch(/^2 flow\(s\) with evidence|\n\d+ flow\(s\) with evidence\n$/);
   });
 
   it('--help shows every command with examples', async () => {

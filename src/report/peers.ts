@@ -1,0 +1,56 @@
+/**
+ * Peer evidence: once a (subscriber, server) pair is proven by a flow's own evidence (protocol
+ * messages or a pool name), the subscriber's other flows to that server address in the same report
+ * inherit a `peer` fact, and the policy decides again. Runs after each scan, over the whole report,
+ * because a flow can finish before the flow that proves its server.
+ */
+import type Database from 'better-sqlite3';
+import type { Confidence, Evidence, Label } from '../types.js';
+
+/** The policy, as the report needs it: evidence kinds and sides in, outcome out. */
+export type Redecide = (evidence: ReadonlyArray<Pick<Evidence, 'kind' | 'side'>>) => { label: Label; confidence: Confidence; outcome: string | null };
+
+export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
+
+const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns')";
+const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
+
+/** Add peer evidence where it applies; returns how many flows changed label or confidence. */
+export function applyPeerEvidence(db: Database.Database, redecide: Redecide): number {
+  const proofs = db
+    .prepare(
+      `SELECT f.subscriber AS subscriber, f.server AS server, min(f.id) AS proof
+       FROM flows f
+       WHERE f.label = 'mining' AND f.confidence IN ('medium', 'high') AND f.subscriber IS NOT NULL
+         AND EXISTS (SELECT 1 FROM evidence e WHERE e.flow_id = f.id AND e.kind IN ${PROOF_KINDS})
+       GROUP BY f.subscriber, f.server`,
+    )
+    .all() as Array<{ subscriber: string; server: string; proof: number }>;
+  if (!proofs.length) return 0;
+  const candidates = db.prepare(
+    `SELECT f.id, f.first_seen, f.reason, f.rules, f.label, f.confidence FROM flows f
+     WHERE f.subscriber = ? AND f.server = ? AND f.packets_c2s > 0 AND f.packets_s2c > 0
+       AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.flow_id = f.id AND (e.kind = 'peer' OR e.kind IN ${PROOF_KINDS}))`,
+  );
+  const evidenceOf = db.prepare('SELECT kind, side FROM evidence WHERE flow_id = ?');
+  const addEvidence = db.prepare('INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const update = db.prepare('UPDATE flows SET label = ?, confidence = ?, outcome = ?, reason = ?, rules = ? WHERE id = ?');
+  let changed = 0;
+  db.transaction(() => {
+    for (const p of proofs) {
+      for (const c of candidates.all(p.subscriber, p.server) as Array<{ id: number; first_seen: number; reason: string; rules: string; label: string; confidence: string }>) {
+        const ev = evidenceOf.all(c.id) as Array<Pick<Evidence, 'kind' | 'side'>>;
+        const matched = `same subscriber and server as proven flow #${p.proof}`;
+        addEvidence.run(c.id, PEER_RULE.id, PEER_RULE.rev, 'peer', 'server', 'peer', matched, '', 0, c.first_seen);
+        const d = redecide([...ev, { kind: 'peer', side: 'server' }]);
+        // Peer evidence may raise a verdict, never lower one.
+        if ((RANK[d.confidence] ?? 0) < (RANK[c.confidence] ?? 0) || (d.label !== 'mining' && c.label === 'mining')) continue;
+        const rules = c.rules ? `${c.rules},${PEER_RULE.id}` : PEER_RULE.id;
+        const reason = c.label === 'none' ? `${d.label} (${d.outcome ?? 'peer'}) — peer: ${matched}` : `${c.reason}; peer: ${matched}`;
+        update.run(d.label, d.confidence, d.outcome, reason, rules, c.id);
+        if (d.label !== c.label || d.confidence !== c.confidence) changed++;
+      }
+    }
+  })();
+  return changed;
+}
