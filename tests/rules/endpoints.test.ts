@@ -1,0 +1,85 @@
+/** Endpoint lists: validation with file:line, and the index's lookups (exact, suffix, IP:port, CIDR, exclusions). */
+import { describe, expect, it } from 'vitest';
+import { EndpointIndex } from '../../src/rules/endpoints.js';
+import { compileRules } from '../../src/rules/loader.js';
+import { readRuleFiles } from '../../src/io/rulefiles.js';
+import { RULES_DIR } from '../helpers.js';
+
+const POLICY = { path: 'policy.yaml', text: 'id: MW-POLICY\nrev: 1\noutcomes:\n  - { name: x, all: [protocol], label: mining, confidence: medium }\n' };
+
+function load(text: string) {
+  return compileRules([POLICY, { path: 'endpoints/test.yaml', text }]);
+}
+
+const LIST = `source: "test list"
+added: 2026-11-21
+entries:
+  - { suffix: nanopool.org, pool: nanopool, coins: [XMR, ETC] }
+  - { domain: btc.f2pool.com, pool: F2Pool, coins: [BTC], ports: [1314, 3333] }
+  - { ip: 198.51.100.7, port: 3333, pool: ip-port-pool }
+  - { ip: 198.51.100.7, pool: ip-pool, added: 2018-05-13 }
+  - { cidr: 198.51.100.0/24, pool: net24 }
+  - { cidr: 198.51.0.0/16, pool: net16 }
+  - { cidr: "2001:db8:aa::/48", pool: net6 }
+  - { ip: 203.0.113.9, pool: cdn-hosted }
+  - { cidr: 203.0.113.0/28, pool: n/a, kind: exclude }
+`;
+
+describe('endpoint lists', () => {
+  it('the bundled lists load without errors and every entry has provenance', () => {
+    const rep = compileRules(readRuleFiles(RULES_DIR));
+    expect(rep.errors.map((e) => e.message)).toEqual([]);
+    expect(rep.endpoints).toBeGreaterThan(1000);
+    for (const e of rep.ruleSet.endpoints) {
+      expect(e.source.length).toBeGreaterThan(3);
+      expect(e.added).toMatch(/^\d{4}-\d\d-\d\d$/);
+    }
+  });
+
+  it('looks up names exactly and by suffix, never by substring', () => {
+    const idx = new EndpointIndex(load(LIST).ruleSet.endpoints);
+    expect(idx.domain('xmr-eu1.nanopool.org')?.pool).toBe('nanopool');
+    expect(idx.domain('NANOPOOL.ORG.')?.pool).toBe('nanopool');
+    expect(idx.domain('notnanopool.org')).toBeNull();
+    expect(idx.domain('nanopool.org.evil.example')).toBeNull();
+    expect(idx.domain('btc.f2pool.com')?.pool).toBe('F2Pool');
+    expect(idx.domain('www.f2pool.com')).toBeNull();
+  });
+
+  it('prefers IP:port over IP over the longest CIDR, and honours exclusions', () => {
+    const idx = new EndpointIndex(load(LIST).ruleSet.endpoints);
+    expect(idx.address('198.51.100.7', 3333)).toMatchObject({ how: 'ip:port', entry: { pool: 'ip-port-pool' } });
+    expect(idx.address('198.51.100.7', 443)).toMatchObject({ how: 'ip', entry: { pool: 'ip-pool', added: '2018-05-13' } });
+    expect(idx.address('198.51.100.8', 443)).toMatchObject({ how: 'cidr', entry: { pool: 'net24' } });
+    expect(idx.address('198.51.7.8', 443)).toMatchObject({ how: 'cidr', entry: { pool: 'net16' } });
+    expect(idx.address('2001:db8:aa:1::5', 443)).toMatchObject({ how: 'cidr', entry: { pool: 'net6' } });
+    expect(idx.address('2001:db8:ab::5', 443)).toBeNull();
+    expect(idx.address('203.0.113.9', 443)).toBeNull();
+    expect(idx.excluded('203.0.113.9')).toBe(true);
+    expect(idx.excluded('203.0.113.99')).toBe(false);
+  });
+
+  it('reports bad entries with file, line and field', () => {
+    const rep = load(`source: "x"
+added: 2026-11-21
+entries:
+  - { domain: ok.example.org, pool: p }
+  - { domain: "bad host!", pool: p }
+  - { ip: 300.1.1.1, pool: p }
+  - { suffix: a.example.org, port: 3333, pool: p }
+  - { cidr: 10.0.0.0/33, pool: p }
+  - { domain: b.example.org, ip: 1.2.3.4, pool: p }
+  - { domain: c.example.org }
+`);
+    expect(rep.errors.map((e) => `${e.line}:${e.field}`)).toEqual([
+      '5:entries[1].domain',
+      '6:entries[2].ip',
+      '7:entries[3].port',
+      '8:entries[4].cidr',
+      '9:entries[5]',
+      '10:entries[6].pool',
+    ]);
+    expect(rep.endpoints).toBe(1);
+    expect(rep.badEndpoints).toBe(6);
+  });
+});
