@@ -26,6 +26,7 @@ export const ANOMALY_CODES = {
   'udp.truncated': 'UDP header cut short',
   'udp.bad_length': 'UDP length field below 8 (a length beyond the IP payload is bounded by the payload)',
   'flow.evicted': 'flow table full: the least recently seen flow was finished early',
+  'csv.bad_line': 'a CSV line that could not be read (field count, time, address, port, protocol or counter); skipped',
 } as const;
 
 export type AnomalyCode = keyof typeof ANOMALY_CODES;

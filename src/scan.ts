@@ -7,6 +7,7 @@ import { Anomalies } from './anomalies.js';
 import { Classifier } from './classify/classify.js';
 import { InputError } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
+import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler, type ExportAssemblerOptions } from './flow/exports.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from './flow/table.js';
 import { readCapture, type InputInfo } from './io/input.js';
 import type { RuleSet } from './rules/schema.js';
@@ -16,6 +17,7 @@ import type { FlowRecord, Verdict } from './types.js';
 
 export interface ScanOptions {
   flow?: Partial<FlowTableOptions>;
+  exports?: Partial<ExportAssemblerOptions>;
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
 }
@@ -29,6 +31,8 @@ export interface InputSummary {
   packets: number;
   bytes: number;
   transportPackets: number;
+  /** Flow-export records read (nfdump CSV, NetFlow/IPFIX). */
+  records: number;
   flows: number;
   anomalies: Record<string, number>;
   error: string | null;
@@ -65,12 +69,14 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   const onDns = (buf: Uint8Array, off: number, len: number, ts: number): void => pdns.observe(buf, off, len, ts);
   const flowsPerInput = new Array<number>(paths.length).fill(0);
   let mining = 0;
-  const table = new FlowTable(flowOpts, (f) => {
+  const onFlow = (f: FlowRecord): void => {
     const v = classifier.classify(f);
     if (v.label === 'mining') mining++;
     flowsPerInput[f.inputIndex]!++;
     consume(f, v, f.inputIndex);
-  });
+  };
+  const table = new FlowTable(flowOpts, onFlow);
+  const exports = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exports }, onFlow);
   const summaries: InputSummary[] = [];
   const perInput: Anomalies[] = [];
   let packets = 0;
@@ -79,7 +85,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     const path = paths[i]!;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
-    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null);
+    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports);
     ingest.begin(path, i);
     hooks.beginInput?.(i, path);
     let info: InputInfo | null = null;
@@ -102,6 +108,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
       packets: counts.packets,
       bytes: counts.wireBytes,
       transportPackets: counts.transportPackets,
+      records: counts.records,
       flows: 0,
       anomalies: {},
       error,
@@ -109,10 +116,11 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     hooks.endInput?.(i, info, counts, anomalies, error);
   }
   table.flush();
+  exports.flush();
   for (let i = 0; i < summaries.length; i++) {
     const a = perInput[i]!;
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted, miningFlows: mining, evictedFlows: table.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  return { dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

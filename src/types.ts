@@ -10,7 +10,7 @@ export type Transport = 'tcp' | 'udp';
 export type Side = 'client' | 'server';
 
 /** Detected container format of an input. */
-export type InputFormat = 'pcap' | 'pcapng';
+export type InputFormat = 'pcap' | 'pcapng' | 'nfdump-csv';
 
 /**
  * The canonical record between the flow stage and everything after it: one bidirectional
@@ -52,6 +52,12 @@ export interface FlowRecord {
   payloadTimeS2C: number;
   /** Index of the input the flow came from (into the run's input list). */
   inputIndex: number;
+  /** Where the flow came from: packets seen, or flow-export records (NetFlow, IPFIX, nfdump CSV). */
+  source: 'packets' | 'export';
+  /** Export records merged into this flow (0 for packet flows). */
+  records: number;
+  /** Sampling interval the counters were scaled by (1: exact counts; more: estimates). */
+  sampling: number;
 }
 
 /** One fact a matcher established about a flow. Matching states facts; policy assigns meaning. */

@@ -6,6 +6,7 @@
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PACKET_STATUS_COUNT, PacketStatus, PacketView } from '../decode/packet.js';
 import type { PacketSink } from '../io/pcap.js';
+import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
 import type { FlowTable } from './table.js';
 
 /** Per-input packet counters. */
@@ -19,9 +20,13 @@ export interface PacketCounts {
   ipOther: number;
   fragments: number;
   malformed: number;
+  /** Flow-export records read. */
+  records: number;
 }
 
 export class PacketIngest implements PacketSink {
+  /** Export records delivered by flow-export inputs (and export datagrams found in captures). */
+  private records = 0;
   private readonly view = new PacketView();
   private readonly status = new Float64Array(PACKET_STATUS_COUNT);
   private wire = 0;
@@ -35,7 +40,17 @@ export class PacketIngest implements PacketSink {
     private readonly anomalies: Anomalies,
     /** Sees every UDP datagram from port 53 (passive DNS); only those packets pay for it. */
     private readonly onDnsResponse: ((buf: Uint8Array, off: number, len: number, tsMs: number) => void) | null = null,
+    /** Turns export records into flows. */
+    private readonly exports: ExportFlowAssembler | null = null,
   ) {}
+
+  /** One flow-export record (NetFlow/IPFIX/nfdump CSV). */
+  record(r: ExportFlowInput): void {
+    if (!this.exports) return;
+    this.records++;
+    this.exports.add(r, this.inputIndex);
+    if ((this.records & 4095) === 0) this.exports.expire();
+  }
 
   /** Start a new input: counters restart, flows carry on across inputs. */
   begin(file: string, inputIndex: number): void {
@@ -44,6 +59,7 @@ export class PacketIngest implements PacketSink {
     this.status.fill(0);
     this.wire = 0;
     this.ordinal = 0;
+    this.records = 0;
   }
 
   packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
@@ -87,6 +103,7 @@ export class PacketIngest implements PacketSink {
       ipOther: s[PacketStatus.IpOther]!,
       fragments: s[PacketStatus.Fragment]!,
       malformed,
+      records: this.records,
     };
   }
 }

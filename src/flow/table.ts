@@ -390,6 +390,9 @@ export class FlowTable {
       firstSegmentC2S: cp ? cp.firstSegment : 0,
       firstSegmentS2C: sp ? sp.firstSegment : 0,
       inputIndex: this.input[s]!,
+      source: 'packets',
+      records: 0,
+      sampling: 1,
     };
   }
 }

@@ -12,6 +12,7 @@ import { InputError } from '../errors.js';
 import type { InputFormat } from '../types.js';
 import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
+import { looksLikeNfdumpCsv, NfdumpCsvParser, type RecordSink } from './nfcsv.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
 
@@ -36,6 +37,7 @@ const CHUNK = 1 << 22;
 /** Identify a container from its first bytes. */
 export function sniffFormat(head: Uint8Array): InputFormat | 'gzip' | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (looksLikeNfdumpCsv(head)) return 'nfdump-csv';
   if (head.length < 4) return null;
   const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
   const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
@@ -48,16 +50,29 @@ function hex(head: Uint8Array): string {
   return [...head.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
-function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: PacketSink): CaptureParser {
-  return format === 'pcap' ? new PcapParser(path, anomalies, sink) : new PcapngParser(path, anomalies, sink);
+/** What an input delivers: packets (captures) or export records (flow exports). */
+export type InputSink = PacketSink & RecordSink;
+
+/** Bytes looked at to recognise a format (a CSV header needs more than a magic number). */
+const SNIFF_BYTES = 512;
+
+function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: InputSink): CaptureParser {
+  switch (format) {
+    case 'pcap':
+      return new PcapParser(path, anomalies, sink);
+    case 'pcapng':
+      return new PcapngParser(path, anomalies, sink);
+    case 'nfdump-csv':
+      return new NfdumpCsvParser(path, anomalies, sink);
+  }
 }
 
 function unknownFormat(path: string, head: Uint8Array): InputError {
-  if (head.length === 0) return new InputError(path, 0, 'empty input: expected a pcap or pcapng capture');
+  if (head.length === 0) return new InputError(path, 0, 'empty input: expected a pcap or pcapng capture or an nfdump CSV export');
   return new InputError(
     path,
     0,
-    `unrecognised format (first bytes ${hex(head)}); expected pcap (magic a1b2c3d4 or a1b23c4d), pcapng (0a0d0d0a) or gzip (1f8b)`,
+    `unrecognised format (first bytes ${hex(head)}); expected pcap (magic a1b2c3d4 or a1b23c4d), pcapng (0a0d0d0a), an nfdump CSV header (ts,te,…,sa,da,sp,dp,pr,…) or gzip (1f8b)`,
   );
 }
 
@@ -65,7 +80,7 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  * Read one capture and deliver every packet to `sink`. Malformed records are counted in
  * `anomalies`; a file that cannot be read at all raises {@link InputError}.
  */
-export async function readCapture(path: string, sink: PacketSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
+export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
   if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal);
   let fd: number;
   try {
@@ -76,8 +91,8 @@ export async function readCapture(path: string, sink: PacketSink, anomalies: Ano
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new InputError(path, 0, 'is a directory');
-    const head = new Uint8Array(8);
-    const n = readSync(fd, head, 0, 8, 0);
+    const head = new Uint8Array(SNIFF_BYTES);
+    const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
     if (kind === 'gzip') {
       const { createReadStream } = await import('node:fs');
@@ -124,7 +139,7 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function readStream(path: string, stream: Readable, sink: PacketSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
+async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
   async function* raw(): AsyncGenerator<Buffer> {
@@ -164,8 +179,8 @@ async function readStream(path: string, stream: Readable, sink: PacketSink, anom
       win.append(chunk);
       parsed += chunk.length;
       if (!parser) {
-        if (win.available < 8 && parsed < 8) continue;
-        const kind = sniffFormat(win.buf.subarray(win.start, win.start + 8));
+        if (win.available < SNIFF_BYTES) continue;
+        const kind = sniffFormat(win.buf.subarray(win.start, win.start + SNIFF_BYTES));
         if (kind === null || kind === 'gzip') throw unknownFormat(path, win.buf.subarray(win.start, win.start + 8));
         parser = makeParser(kind, path, anomalies, sink);
       }
@@ -186,7 +201,7 @@ async function readStream(path: string, stream: Readable, sink: PacketSink, anom
   signal?.removeEventListener('abort', onAbort);
   const stopped = signal?.aborted ?? false;
   if (!parser) {
-    const kind = sniffFormat(win.buf.subarray(win.start, win.end));
+    const kind = sniffFormat(win.buf.subarray(win.start, Math.min(win.end, win.start + SNIFF_BYTES)));
     if (kind === null || kind === 'gzip') {
       if (stopped) throw new InputError(path, parsed, 'interrupted before the format could be recognised');
       throw unknownFormat(path, win.buf.subarray(win.start, win.end));

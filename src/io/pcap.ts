@@ -18,10 +18,10 @@ export interface PacketSink {
 
 /** An incremental container parser fed from a {@link ByteWindow}. */
 export interface CaptureParser {
-  readonly format: 'pcap' | 'pcapng';
+  readonly format: 'pcap' | 'pcapng' | 'nfdump-csv';
   /** Parse every complete record the window holds; `final` means no more bytes will come. */
   parse(win: ByteWindow, final: boolean): void;
-  /** Packets delivered so far. */
+  /** Packets (or, for flow exports, records) delivered so far. */
   readonly packets: number;
 }
 
