@@ -24,6 +24,10 @@ import {
   sll2,
   tcp,
   tcpSession,
+  tlsApplicationData,
+  tlsClientHello as buildClientHello,
+  tlsClientHelloSessionId,
+  tlsServerHello as buildServerHello,
   udp,
   udpExchange,
   utf8,
@@ -42,7 +46,12 @@ export interface ExpectedMining {
   client: string;
   server: string;
   serverPort: number;
-  family: 'stratum-v1' | 'monero' | 'ethproxy';
+  /**
+   * The '+'-joined distinct families of the payload/HTTP rule evidence, in evidence order
+   * (`stratum-v1`, `monero`, `ethproxy`, `ethereumstratum`, `getwork`, or e.g.
+   * `ethereumstratum+stratum-v1`); '' when the verdict rests on names only (SNI, DNS answer).
+   */
+  family: string;
   confidence: 'high' | 'medium';
 }
 
@@ -935,6 +944,7 @@ function ruleFixtures(add: (path: string, data: Uint8Array, expected: ExpectedRe
       ],
     },
   ];
+  cases.push(...stratumExtensionCases(), ...moneroVariantCases(), ...ethereumStratumCases(), ...getworkCases(), ...handshakeCases());
   for (const rule of cases) {
     const scenario = new Scenario().flow(
       tcpSession({ client: rule.client, server: rule.server, start: BASE_TS, rttMs: 20, messages: rule.messages, handshake: rule.handshake ?? true, close: rule.close ?? true }),
@@ -945,6 +955,586 @@ function ruleFixtures(add: (path: string, data: Uint8Array, expected: ExpectedRe
     if (rule.mining) scenario.expectMining({ client: rule.client[0], server: rule.server[0], serverPort: rule.server[1], ...rule.mining });
     const ordered = scenario.ordered();
     add(rule.path, pcapFile(LinkType.ETHERNET, records(ordered, asEthernet())), { format: 'pcap', ...countsOf(ordered), mining: scenario.mining });
+  }
+}
+
+/** Stratum V1 with the BIP 310 / NiceHash extensions an ASIC uses (version rolling and friends). */
+function stratumExtensionCases(): RuleCase[] {
+  const noise = new Noise(0x0e1e6);
+  const worker = 'bc1qexampleworker.s19xp';
+  return [
+    {
+      path: 'rules/stratum-v1-extensions.pcap',
+      client: ['10.0.0.41', 41021],
+      server: ['203.0.113.41', 3333],
+      mining: { family: 'stratum-v1', confidence: 'high' },
+      messages: [
+        {
+          from: 'client',
+          data: ndjson('{"id":1,"method":"mining.configure","params":[["version-rolling"],{"version-rolling.mask":"1fffe000","version-rolling.min-bit-count":2}]}'),
+        },
+        { from: 'server', gapMs: 40, data: ndjson('{"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"error":null}') },
+        { from: 'client', gapMs: 2, data: ndjson({ id: 2, method: 'mining.subscribe', params: ['bmminer/2.0.0'] }) },
+        { from: 'server', gapMs: 40, data: ndjson({ ...STRATUM_SUBSCRIBE_RESULT, id: 2 }) },
+        { from: 'client', gapMs: 2, data: ndjson('{"id":3,"method":"mining.extranonce.subscribe","params":[]}') },
+        { from: 'client', gapMs: 1, data: ndjson('{"id":4,"method":"mining.suggest_difficulty","params":[1024]}') },
+        { from: 'client', gapMs: 1, data: ndjson({ id: 5, method: 'mining.authorize', params: [worker, 'x'] }) },
+        {
+          from: 'server',
+          gapMs: 40,
+          data: ndjson(
+            { id: 3, result: true, error: null },
+            { id: 4, result: true, error: null },
+            { id: 5, result: true, error: null },
+            '{"id":null,"method":"mining.set_extranonce","params":["08000003",4]}',
+            { id: null, method: 'mining.set_difficulty', params: [1024] },
+            stratumNotify(noise, '7a02', true, '6553f180'),
+          ),
+        },
+        { from: 'client', gapMs: 3, data: ndjson('{"id":7,"method":"mining.get_transactions","params":["7a02"]}') },
+        { from: 'server', gapMs: 40, data: ndjson({ id: 7, result: [], error: null }) },
+        { from: 'client', gapMs: 6_000, data: ndjson({ id: 8, method: 'mining.submit', params: [worker, '7a02', '00000001', '6553f180', noise.hex(8), '00a6c000'] }) },
+        { from: 'server', gapMs: 40, data: ndjson({ id: 8, result: true, error: null }) },
+      ],
+    },
+  ];
+}
+
+/** CryptoNote pool sessions of other miners: an idle XMRig keepalive, xmr-stak, a MinerGate-style client. */
+function moneroVariantCases(): RuleCase[] {
+  const noise = new Noise(0x0e1e7);
+  const stakWallet = '44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';
+  return [
+    {
+      path: 'rules/monero-keepalive.pcap',
+      client: ['10.0.0.42', 41022],
+      server: ['198.51.100.42', 10128],
+      mining: { family: 'monero', confidence: 'high' },
+      messages: [
+        {
+          from: 'client',
+          data: ndjson({
+            id: 1,
+            jsonrpc: '2.0',
+            method: 'login',
+            params: { login: `${MONERO_WALLET}.rig4`, pass: 'x', agent: 'XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0', algo: ['rx/0'] },
+          }),
+        },
+        {
+          from: 'server',
+          gapMs: 50,
+          data: ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: '5f0e1a', job: moneroJob(noise, 'q1', 3100100), extensions: ['algo', 'nicehash', 'keepalive'], status: 'OK' } }),
+        },
+        { from: 'client', gapMs: 60_000, data: ndjson('{"id":2,"jsonrpc":"2.0","method":"keepalived","params":{"id":"5f0e1a"}}') },
+        { from: 'server', gapMs: 50, data: ndjson('{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"KEEPALIVED"}}') },
+      ],
+    },
+    {
+      // xmr-stak 2.x: no jsonrpc member in its requests, rigid in the login.
+      path: 'rules/monero-xmrstak.pcap',
+      client: ['10.0.0.43', 41023],
+      server: ['203.0.113.43', 3333],
+      mining: { family: 'monero', confidence: 'high' },
+      messages: [
+        {
+          from: 'client',
+          data: ndjson(`{"method":"login","params":{"login":"${stakWallet}","pass":"x","rigid":"","agent":"xmr-stak/2.10.8/5a3f9d1/master/lin/cpu/monero/0"},"id":1}`),
+        },
+        {
+          from: 'server',
+          gapMs: 55,
+          data: ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: '7c3e51', job: { blob: noise.hex(152), job_id: 's1', target: '711b0d00' }, status: 'OK' } }),
+        },
+        { from: 'server', gapMs: 40_000, data: ndjson({ jsonrpc: '2.0', method: 'job', params: { blob: noise.hex(152), job_id: 's2', target: '711b0d00' } }) },
+        {
+          from: 'client',
+          gapMs: 25_000,
+          data: ndjson(`{"method":"submit","params":{"id":"7c3e51","job_id":"s2","nonce":"${noise.hex(8)}","result":"${noise.hex(64)}"},"id":2}`),
+        },
+        { from: 'server', gapMs: 55, data: ndjson({ id: 2, jsonrpc: '2.0', error: null, result: { status: 'OK' } }) },
+      ],
+    },
+    {
+      // MinerGate-style client: an e-mail account as login, jsonrpc last in the pushed job.
+      path: 'rules/monero-minergate.pcap',
+      client: ['10.0.0.44', 41024],
+      server: ['198.51.100.44', 45700],
+      mining: { family: 'monero', confidence: 'high' },
+      messages: [
+        { from: 'client', data: ndjson('{"method":"login","params":{"login":"miner@example.org","pass":"x","agent":"minergate-cli/4.04"},"id":1}') },
+        {
+          from: 'server',
+          gapMs: 70,
+          data: ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: '2b8f0c', job: { blob: noise.hex(152), job_id: 'g1', target: 'b88d0600' }, status: 'OK' } }),
+        },
+        { from: 'server', gapMs: 35_000, data: ndjson(`{"method":"job","params":{"blob":"${noise.hex(152)}","job_id":"g2","target":"b88d0600"},"jsonrpc":"2.0"}`) },
+        {
+          from: 'client',
+          gapMs: 20_000,
+          data: ndjson(`{"method":"submit","params":{"id":"2b8f0c","job_id":"g2","nonce":"${noise.hex(8)}","result":"${noise.hex(64)}"},"id":2}`),
+        },
+        { from: 'server', gapMs: 70, data: ndjson({ id: 2, jsonrpc: '2.0', error: null, result: { status: 'OK' } }) },
+      ],
+    },
+  ];
+}
+
+/** NiceHash EthereumStratum/1.0.0 and EthereumStratum/2.0.0 sessions. */
+function ethereumStratumCases(): RuleCase[] {
+  const account = '0x3c2d8e1a4b5f6c7d8e9f0a1b2c3d4e5f60718293';
+  return [
+    {
+      path: 'rules/ethereumstratum-v1.pcap',
+      client: ['10.0.0.45', 41025],
+      server: ['203.0.113.45', 3353],
+      // The generic Stratum V1 rules (authorize, set_difficulty, notify) fire on the shared method names too.
+      mining: { family: 'ethereumstratum+stratum-v1', confidence: 'high' },
+      messages: [
+        { from: 'client', data: ndjson('{"id":1,"method":"mining.subscribe","params":["ethminer/0.19.0","EthereumStratum/1.0.0"]}') },
+        { from: 'server', gapMs: 35, data: ndjson('{"id":1,"result":[["mining.notify","ae6812eb4cd7735a302a8a9dd95cf71f","EthereumStratum/1.0.0"],"080c"],"error":null}') },
+        { from: 'client', gapMs: 2, data: ndjson(`{"id":2,"method":"mining.authorize","params":["${account}.rig5","x"]}`) },
+        {
+          from: 'server',
+          gapMs: 35,
+          data: ndjson(
+            '{"id":2,"result":true,"error":null}',
+            '{"id":null,"method":"mining.set_difficulty","params":[0.5]}',
+            '{"id":null,"method":"mining.notify","params":["bf0488aa","abad8f99f3918bf903c6a909d9bbc0fdfa5a2f4b9cb1196175ec825c6610126c","645cf20198c2f3861e947d4f67e3ab63b7b2e24dcc9095bd9123e7b33371f6cc",true]}',
+          ),
+        },
+        { from: 'client', gapMs: 12_000, data: ndjson(`{"id":4,"method":"mining.submit","params":["${account}.rig5","bf0488aa","6a909d9bbc0f"]}`) },
+        { from: 'server', gapMs: 35, data: ndjson('{"id":4,"result":true,"error":null}') },
+      ],
+    },
+    {
+      // EthereumStratum/2.0.0 as in its specification: hex port/limits, a new session subscribes
+      // without params, authorize answers a worker token, mining.set before mining.notify.
+      path: 'rules/ethereumstratum-v2.pcap',
+      client: ['10.0.0.46', 41026],
+      server: ['198.51.100.46', 4444],
+      mining: { family: 'ethereumstratum+stratum-v1', confidence: 'high' },
+      messages: [
+        { from: 'client', data: ndjson('{"id":0,"method":"mining.hello","params":{"agent":"lolMiner/1.52","host":"eth.example.org","port":"115c","proto":"EthereumStratum/2.0.0"}}') },
+        {
+          from: 'server',
+          gapMs: 30,
+          data: ndjson('{"id":0,"result":{"proto":"EthereumStratum/2.0.0","encoding":"plain","resume":"1","timeout":"12c","maxerrors":"5","node":"Geth/v1.10.26"}}'),
+        },
+        { from: 'client', gapMs: 2, data: ndjson('{"id":1,"method":"mining.subscribe"}') },
+        { from: 'server', gapMs: 30, data: ndjson('{"id":1,"result":"s-12345"}') },
+        { from: 'client', gapMs: 2, data: ndjson(`{"id":2,"method":"mining.authorize","params":["${account}.rig9","x"]}`) },
+        {
+          from: 'server',
+          gapMs: 30,
+          data: ndjson(
+            '{"id":2,"result":"w-1"}',
+            '{"method":"mining.set","params":{"epoch":"dc","target":"0112e0be826d694b2e62d01511f12a6061fbaec8bc02357593e70e52ba","algo":"ethash","extranonce":"af4c"}}',
+            '{"method":"mining.notify","params":["bf0488aa","6526d5","645cf20198c2f3861e947d4f67e3ab63b7b2e24dcc9095bd9123e7b33371f6cc","0"]}',
+          ),
+        },
+        { from: 'client', gapMs: 60_000, data: ndjson('{"id":5,"method":"mining.noop"}') },
+        { from: 'server', gapMs: 30, data: ndjson('{"id":5}') },
+      ],
+    },
+  ];
+}
+
+/** getwork / getblocktemplate (BIP 22/23) over HTTP and raw TCP, and a bitcoind RPC negative. */
+function getworkCases(): RuleCase[] {
+  const noise = new Noise(0x0e1e8);
+  const getworkRequest = '{"method": "getwork", "params": [], "id":0}';
+  const getworkResult = JSON.stringify({
+    result: {
+      midstate: noise.hex(64),
+      data: `20000000${noise.hex(64)}${noise.hex(64)}6553f1801705ae3a00000000000000800000000000000000000000000000000000000000000000000000000000000000000000000000000080020000`,
+      hash1: '00000000000000000000000000000000000000000000000000000000000000000000008000000000000000000000000000000000000000000000000000010000',
+      target: 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffff00000000',
+    },
+    error: null,
+    id: 0,
+  });
+  const request = (headers: string[], body: string): string =>
+    `POST / HTTP/1.1\r\n${[...headers, `Content-Length: ${utf8(body).length}`].join('\r\n')}\r\n\r\n${body}`;
+  const response = (headers: string[], body: string): string =>
+    `HTTP/1.1 200 OK\r\n${[...headers, `Content-Length: ${utf8(body).length}`].join('\r\n')}\r\n\r\n${body}`;
+  const gbtTemplate = JSON.stringify({
+    result: {
+      version: 536870912,
+      previousblockhash: `00000000000000000002${noise.hex(44)}`,
+      transactions: [],
+      coinbasevalue: 625000000,
+      target: '0000000000000000000538940000000000000000000000000000000000000000',
+      mintime: 1700000000,
+      mutable: ['time', 'transactions', 'prevblock'],
+      noncerange: '00000000ffffffff',
+      sigoplimit: 80000,
+      sizelimit: 4000000,
+      curtime: 1700000100,
+      bits: '17053894',
+      height: 820000,
+    },
+    error: null,
+    id: 0,
+  });
+  const bitcoind = ['Content-Type: application/json', 'Date: Tue, 14 Nov 2023 22:13:20 GMT'];
+  const python = (body: string): string =>
+    request(
+      ['Host: 198.51.100.50:8332', 'User-Agent: python-requests/2.31.0', 'Accept-Encoding: gzip, deflate', 'Accept: */*', 'Connection: keep-alive', 'Authorization: Basic cnBjdXNlcjpycGNwYXNz', 'Content-Type: application/json'],
+      body,
+    );
+  const best = `00000000000000000002${noise.hex(44)}`;
+  const previous = `00000000000000000001${noise.hex(44)}`;
+  const txids = [noise.hex(64), noise.hex(64), noise.hex(64)];
+  return [
+    {
+      path: 'rules/getwork-http.pcap',
+      client: ['10.0.0.47', 41027],
+      server: ['203.0.113.47', 8332],
+      mining: { family: 'getwork', confidence: 'high' },
+      messages: [
+        {
+          from: 'client',
+          data: request(
+            [
+              'Host: pool.example.org:8332',
+              'Authorization: Basic dXNlcjpwYXNz',
+              'Accept: */*',
+              'Accept-Encoding: deflate, gzip',
+              'Content-Type: application/json',
+              'User-Agent: cgminer/4.10.0',
+              'X-Mining-Extensions: longpoll midstate rollntime submitold',
+              'X-Mining-Hashrate: 1000000000',
+            ],
+            getworkRequest,
+          ),
+        },
+        {
+          from: 'server',
+          gapMs: 45,
+          data: response(['Content-Type: application/json', 'X-Long-Polling: /LP', 'X-Roll-NTime: expire=120', 'X-Stratum: stratum+tcp://pool.example.org:3333'], `${getworkResult}\n`),
+        },
+      ],
+    },
+    {
+      path: 'rules/getwork-tcp.pcap',
+      client: ['10.0.0.48', 41028],
+      server: ['198.51.100.48', 9332],
+      mining: { family: 'getwork', confidence: 'high' },
+      messages: [
+        { from: 'client', data: ndjson(getworkRequest) },
+        { from: 'server', gapMs: 45, data: ndjson(getworkResult) },
+      ],
+    },
+    {
+      path: 'rules/getblocktemplate-http.pcap',
+      client: ['10.0.0.49', 41029],
+      server: ['203.0.113.49', 8332],
+      mining: { family: 'getwork', confidence: 'high' },
+      messages: [
+        {
+          from: 'client',
+          data: request(
+            ['Host: 203.0.113.49:8332', 'Authorization: Basic dXNlcjpwYXNz', 'Accept: */*', 'Content-Type: application/json', 'User-Agent: bfgminer/5.5.0', 'X-Mining-Extensions: longpoll'],
+            '{"id":0,"method":"getblocktemplate","params":[{"capabilities":["coinbasetxn","workid","coinbase/append"],"rules":["segwit"]}]}',
+          ),
+        },
+        { from: 'server', gapMs: 60, data: response(bitcoind, `${gbtTemplate}\n`) },
+      ],
+    },
+    {
+      // A block explorer reading a node: keep-alive POSTs without X-Mining headers; request bodies
+      // end without a newline (as python-requests sends them), bitcoind ends each reply with one.
+      path: 'rules/bitcoind-rpc.pcap',
+      client: ['10.0.0.50', 41030],
+      server: ['198.51.100.50', 8332],
+      messages: [
+        { from: 'client', data: python('{"jsonrpc":"1.0","id":"1","method":"getblockchaininfo","params":[]}') },
+        {
+          from: 'server',
+          gapMs: 4,
+          data: response(
+            bitcoind,
+            `${JSON.stringify({
+              result: {
+                chain: 'main',
+                blocks: 820000,
+                headers: 820000,
+                bestblockhash: best,
+                difficulty: 64678587803496.8,
+                time: 1699999900,
+                mediantime: 1699997500,
+                verificationprogress: 0.9999987,
+                initialblockdownload: false,
+                chainwork: `0000000000000000000000000000000000000000${noise.hex(24)}`,
+                size_on_disk: 598312563104,
+                pruned: false,
+                warnings: '',
+              },
+              error: null,
+              id: '1',
+            })}\n`,
+          ),
+        },
+        { from: 'client', gapMs: 500, data: python('{"jsonrpc":"1.0","id":"2","method":"getbestblockhash","params":[]}') },
+        { from: 'server', gapMs: 2, data: response(bitcoind, `${JSON.stringify({ result: best, error: null, id: '2' })}\n`) },
+        { from: 'client', gapMs: 500, data: python(`{"jsonrpc":"1.0","id":"3","method":"getblock","params":["${best}",1]}`) },
+        {
+          from: 'server',
+          gapMs: 6,
+          data: response(
+            bitcoind,
+            `${JSON.stringify({
+              result: {
+                hash: best,
+                confirmations: 1,
+                height: 820000,
+                version: 536870912,
+                versionHex: '20000000',
+                merkleroot: noise.hex(64),
+                time: 1699999900,
+                mediantime: 1699997500,
+                nonce: 2864217211,
+                bits: '17053894',
+                difficulty: 64678587803496.8,
+                chainwork: `0000000000000000000000000000000000000000${noise.hex(24)}`,
+                nTx: txids.length,
+                previousblockhash: previous,
+                strippedsize: 812345,
+                size: 1587234,
+                weight: 3993269,
+                tx: txids,
+              },
+              error: null,
+              id: '3',
+            })}\n`,
+          ),
+        },
+      ],
+    },
+  ];
+}
+
+/** Random-looking binary frames of 40 to 300 bytes, alternating client and server. */
+function randomFrames(noise: Noise, exchanges: number, gapMs: number): SessionMessage[] {
+  const out: SessionMessage[] = [];
+  const length = (): number => 40 + (((noise.bytes(1)[0]! << 8) | noise.bytes(1)[0]!) % 261);
+  for (let i = 0; i < exchanges; i++) {
+    out.push({ from: 'client', gapMs: i === 0 ? 3 : gapMs, data: noise.bytes(length()) });
+    out.push({ from: 'server', gapMs: 30, data: noise.bytes(length()) });
+  }
+  return out;
+}
+
+/** An SSH binary packet (RFC 4253 §6) with a payload in the clear, padded to a multiple of 8. */
+function sshPacket(noise: Noise, payload: Uint8Array): Uint8Array {
+  let padding = 8 - ((payload.length + 5) % 8);
+  if (padding < 4) padding += 8;
+  const length = payload.length + padding + 1;
+  return concatBytes(new Uint8Array([length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff, padding]), payload, noise.bytes(padding));
+}
+
+function sshString(data: Uint8Array | string): Uint8Array {
+  const bytes = utf8(data);
+  return concatBytes(new Uint8Array([bytes.length >>> 24, (bytes.length >> 16) & 0xff, (bytes.length >> 8) & 0xff, bytes.length & 0xff]), bytes);
+}
+
+/** SSH_MSG_KEXINIT (RFC 4253 §7.1) with a random cookie and OpenSSH-like algorithm lists. */
+function sshKexinit(noise: Noise, server: boolean): Uint8Array {
+  const lists = [
+    server ? 'sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256' : 'sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ext-info-c',
+    server ? 'rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519' : 'ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256',
+    'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr',
+    'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr',
+    'umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com',
+    'umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com',
+    'none,zlib@openssh.com',
+    'none,zlib@openssh.com',
+    '',
+    '',
+  ];
+  return concatBytes(new Uint8Array([20]), noise.bytes(16), ...lists.map((list) => sshString(list)), new Uint8Array([0, 0, 0, 0, 0]));
+}
+
+/**
+ * An encrypted SSH packet under chacha20-poly1305@openssh.com (OpenSSH's default): encrypted
+ * 4-byte length, `blocks` * 8 bytes of ciphertext, 16-byte Poly1305 tag — all random-looking.
+ */
+function sshEncrypted(noise: Noise, blocks: number): Uint8Array {
+  return noise.bytes(4 + blocks * 8 + 16);
+}
+
+/** Stratum V2 Noise handshake shapes (suspect only) and two negatives that must not look like it. */
+function handshakeCases(): RuleCase[] {
+  const noise = new Noise(0x0e1e9);
+  const sv2 = (path: string, client: [string, number], serverFirst: number): RuleCase => ({
+    path,
+    client,
+    server: ['203.0.113.42', 34255],
+    messages: [
+      { from: 'client', data: noise.bytes(64) },
+      { from: 'server', gapMs: 40, data: noise.bytes(serverFirst) },
+      ...randomFrames(noise, 3, 2_000),
+    ],
+  });
+  return [
+    sv2('rules/stratum-v2-handshake.pcap', ['10.0.0.51', 41031], 234),
+    sv2('rules/stratum-v2-handshake-170.pcap', ['10.0.0.52', 41032], 170),
+    {
+      path: 'rules/random-64-then-100.pcap',
+      client: ['10.0.0.53', 41033],
+      server: ['198.51.100.55', 4000],
+      messages: [
+        { from: 'client', data: noise.bytes(64) },
+        { from: 'server', gapMs: 40, data: noise.bytes(100) },
+        ...randomFrames(noise, 3, 2_000),
+      ],
+    },
+    {
+      path: 'rules/ssh-banner.pcap',
+      client: ['10.0.0.54', 41034],
+      server: ['203.0.113.54', 22],
+      messages: [
+        { from: 'server', gapMs: 5, data: 'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n' },
+        { from: 'client', gapMs: 1, data: 'SSH-2.0-OpenSSH_9.6\r\n' },
+        { from: 'client', gapMs: 1, data: sshPacket(noise, sshKexinit(noise, false)) },
+        { from: 'server', gapMs: 2, data: sshPacket(noise, sshKexinit(noise, true)) },
+        // SSH_MSG_KEX_ECDH_INIT with the client's curve25519 key; the reply with host key, key and signature.
+        { from: 'client', gapMs: 1, data: sshPacket(noise, concatBytes(new Uint8Array([30]), sshString(noise.bytes(32)))) },
+        {
+          from: 'server',
+          gapMs: 3,
+          data: concatBytes(
+            sshPacket(
+              noise,
+              concatBytes(
+                new Uint8Array([31]),
+                sshString(concatBytes(sshString('ssh-ed25519'), sshString(noise.bytes(32)))),
+                sshString(noise.bytes(32)),
+                sshString(concatBytes(sshString('ssh-ed25519'), sshString(noise.bytes(64)))),
+              ),
+            ),
+            sshPacket(noise, new Uint8Array([21])),
+          ),
+        },
+        { from: 'client', gapMs: 1, data: concatBytes(sshPacket(noise, new Uint8Array([21])), sshEncrypted(noise, 4)) },
+        { from: 'server', gapMs: 20, data: sshEncrypted(noise, 4) },
+        { from: 'client', gapMs: 1, data: sshEncrypted(noise, 8) },
+        { from: 'server', gapMs: 20, data: sshEncrypted(noise, 6) },
+      ],
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// fixtures/names
+
+/**
+ * A TLS 1.3 session: ClientHello (SNI optional), the server's first flight, the client's
+ * ChangeCipherSpec and Finished, then `exchanges` application-data rounds (client request, server
+ * answer; lengths drawn from the seed).
+ */
+function tlsSessionMessages(sni: string | null, seed: number, exchanges: number, gapMs: number, rttMs: number): SessionMessage[] {
+  const hello = buildClientHello(sni, seed);
+  const noise = new Noise(seed + 1);
+  const size = (min: number, span: number): number => min + (noise.bytes(1)[0]! % span);
+  const messages: SessionMessage[] = [
+    { from: 'client', gapMs: 2, data: hello },
+    { from: 'server', gapMs: rttMs, segments: 2, data: buildServerHello(seed + 2, tlsClientHelloSessionId(hello), [1180, 264, 53]) },
+    { from: 'client', gapMs: 2, data: concatBytes(new Uint8Array([0x14, 0x03, 0x03, 0x00, 0x01, 0x01]), tlsApplicationData(seed + 10, 53)) },
+  ];
+  for (let i = 0; i < exchanges; i++) {
+    messages.push(
+      { from: 'client', gapMs: i === 0 ? 1 : gapMs, data: tlsApplicationData(seed + 20 + 2 * i, size(120, 200)) },
+      { from: 'server', gapMs: rttMs, data: tlsApplicationData(seed + 21 + 2 * i, size(200, 400)) },
+    );
+  }
+  return messages;
+}
+
+function nameFixtures(add: (path: string, data: Uint8Array, expected: ExpectedResult) => void): void {
+  const write = (path: string, scenario: Scenario): void => {
+    const ordered = scenario.ordered();
+    add(path, pcapFile(LinkType.ETHERNET, records(ordered, asEthernet())), { format: 'pcap', ...countsOf(ordered), mining: scenario.mining });
+  };
+  const tlsFlow = (scenario: Scenario, client: [string, number], server: [string, number], start: number, messages: SessionMessage[], mac?: string): Scenario =>
+    scenario.flow(tcpSession({ client, server, start, rttMs: 30, messages }), 'tcp', client, server, mac);
+
+  // TLS to a pool port with the pool's name in the SNI, small packets at a steady rate: the pool
+  // name plus (weak) pool-like behaviour is high (rules/policy.yaml).
+  {
+    const client: [string, number] = ['10.0.0.70', 41070];
+    const server: [string, number] = ['198.51.100.70', 14433];
+    const scenario = tlsFlow(new Scenario(), client, server, BASE_TS, tlsSessionMessages('xmr-eu1.nanopool.org', 0x5a1001, 4, 20_000, 30));
+    write('names/pool-sni.pcap', scenario.expectMining({ client: client[0], server: server[0], serverPort: server[1], family: '', confidence: 'high' }));
+  }
+
+  // DNS lookup of a pool name, then TLS without SNI to the address in the answer.
+  {
+    const dnsClient: [string, number] = ['10.0.0.80', 53080];
+    const dnsServer: [string, number] = ['198.51.100.53', 53];
+    const client: [string, number] = ['10.0.0.80', 41080];
+    const server: [string, number] = ['203.0.113.77', 10128];
+    const scenario = new Scenario().flow(
+      udpExchange({
+        client: dnsClient,
+        server: dnsServer,
+        start: BASE_TS,
+        messages: [
+          { from: 'client', data: dnsQuery(0x4d01, 'gulf.moneroocean.stream') },
+          { from: 'server', gapMs: 12, data: dnsAResponse(0x4d01, 'gulf.moneroocean.stream', [server[0]]) },
+        ],
+      }),
+      'udp',
+      dnsClient,
+      dnsServer,
+    );
+    tlsFlow(scenario, client, server, BASE_TS + 112, tlsSessionMessages(null, 0x5a1002, 4, 20_000, 30));
+    write('names/pool-dns.pcap', scenario.expectMining({ client: client[0], server: server[0], serverPort: server[1], family: '', confidence: 'high' }));
+  }
+
+  // Ordinary HTTPS: a name that is no pool.
+  {
+    const client: [string, number] = ['10.0.0.71', 41071];
+    const server: [string, number] = ['203.0.113.90', 443];
+    write('names/benign-sni.pcap', tlsFlow(new Scenario(), client, server, BASE_TS, tlsSessionMessages('www.example.com', 0x5a1003, 3, 400, 25)));
+  }
+
+  // One subscriber, one server: a proven Stratum V1 session, then TLS without SNI to the same host.
+  // Only the Stratum flow is mining in the scan; the TLS flow becomes mining through peer evidence
+  // when the report is written (checked by a report test, not by expected.json).
+  {
+    const noise = new Noise(0x5a1004);
+    const worker = 'bc1qexampleworker.peer01';
+    const mac = '02:00:00:00:00:5a';
+    const stratumClient: [string, number] = ['10.0.0.90', 41090];
+    const stratumServer: [string, number] = ['198.51.100.60', 3333];
+    const scenario = new Scenario().flow(
+      tcpSession({
+        client: stratumClient,
+        server: stratumServer,
+        start: BASE_TS,
+        rttMs: 40,
+        messages: [
+          { from: 'client', data: ndjson({ id: 1, method: 'mining.subscribe', params: ['cgminer/4.12.1'] }) },
+          { from: 'server', gapMs: 40, data: ndjson(STRATUM_SUBSCRIBE_RESULT) },
+          { from: 'client', gapMs: 2, data: ndjson({ id: 2, method: 'mining.authorize', params: [worker, 'x'] }) },
+          {
+            from: 'server',
+            gapMs: 40,
+            data: ndjson({ id: 2, result: true, error: null }, { id: null, method: 'mining.set_difficulty', params: [4096] }, stratumNotify(noise, '5c01', true, '6553f100')),
+          },
+          { from: 'client', gapMs: 15_000, data: ndjson({ id: 3, method: 'mining.submit', params: [worker, '5c01', '00000002', '6553f100', noise.hex(8)] }) },
+          { from: 'server', gapMs: 40, data: ndjson({ id: 3, result: true, error: null }) },
+        ],
+      }),
+      'tcp',
+      stratumClient,
+      stratumServer,
+      mac,
+    );
+    scenario.expectMining({ client: stratumClient[0], server: stratumServer[0], serverPort: stratumServer[1], family: 'stratum-v1', confidence: 'high' });
+    tlsFlow(scenario, ['10.0.0.90', 41091], ['198.51.100.60', 443], BASE_TS + 60_000, tlsSessionMessages(null, 0x5a1005, 4, 20_000, 40), mac);
+    write('names/peer.pcap', scenario);
   }
 }
 
@@ -1070,6 +1660,7 @@ export function buildFixtures(): FixtureSet {
   linkFixtures(add);
   formatFixtures(add);
   ruleFixtures(add);
+  nameFixtures(add);
   badFixtures(add);
   return { files, expected };
 }

@@ -78,8 +78,8 @@ export function matchMessages(rules: readonly PayloadRule[], on: 'json' | 'http'
           time,
         },
       });
-      // One rule per message: the first (by file order) wins.
-      break;
+      // Every rule that matches states its fact: an EthereumStratum subscribe is also a Stratum
+      // subscribe, and one HTTP head can carry X-Mining-Extensions and a miner User-Agent.
     }
   }
   return hits;

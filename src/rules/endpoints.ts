@@ -145,16 +145,20 @@ export class EndpointIndex {
     return this.exact.size + this.suffix.size + this.ipPort.size + this.ip.size + this.nets.reduce((n, g) => n + g.map.size, 0);
   }
 
-  /** The entry for a host name: exact first, then the longest matching suffix. */
+  /**
+   * The entry for a host name: the exact entry, else the longest matching suffix. An exact entry
+   * from a list that does not name the pool gives way to a suffix entry that does (a curated pool
+   * list knows more than a threat feed that only says "mining").
+   */
   domain(name: string): EndpointEntry | null {
     const n = name.toLowerCase().replace(/\.$/, '');
     const e = this.exact.get(n);
-    if (e) return e;
+    if (e && e.pool !== 'unknown') return e;
     for (let i = -1; ; ) {
       const s = this.suffix.get(n.slice(i + 1));
-      if (s) return s;
+      if (s) return e && s.pool === 'unknown' ? e : s;
       i = n.indexOf('.', i + 1);
-      if (i < 0) return null;
+      if (i < 0) return e ?? null;
     }
   }
 
