@@ -12,6 +12,7 @@ import { nameSoftware } from '../rules/agents.js';
 import { EndpointIndex } from '../rules/endpoints.js';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { Attributes, Evidence, FlowRecord, Verdict } from '../types.js';
+import { scoreBehaviour } from './behaviour.js';
 import { matchHandshake } from './handshake.js';
 import { httpHeads } from './http.js';
 import { jsonMessages, type JsonMessage } from './messages.js';
@@ -166,7 +167,10 @@ export class Classifier {
       });
     }
     // A typical pool port, on an established flow that carried data both ways: the weakest evidence.
-    if (this.rules.policy.miningPorts.has(flow.serverPort) && flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0)
+    const miningPort = this.rules.policy.miningPorts.has(flow.serverPort);
+    const established =
+      flow.source === 'export' ? flow.packetsC2S > 1 && flow.packetsS2C > 1 : flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0;
+    if (miningPort && established)
       evidence.push({
         ruleId: BUILTIN.port.id,
         rev: BUILTIN.port.rev,
@@ -178,6 +182,26 @@ export class Classifier {
         offset: 0,
         time: flow.firstSeen,
       });
+
+    // Behaviour: only where no protocol spoke (exports, encrypted sessions).
+    const cfg = this.rules.policy.behaviour;
+    if (cfg && hits.length === 0 && established) {
+      const b = scoreBehaviour(cfg, flow, { miningPort, listedAddress: addr !== null });
+      if (b.score >= cfg.weakAt) {
+        const strong = b.score >= cfg.strongAt;
+        evidence.push({
+          ruleId: cfg.id,
+          rev: cfg.rev,
+          kind: strong ? 'behaviour' : 'behaviour-weak',
+          side: 'client',
+          family: 'behaviour',
+          matched: `score ${b.score} (${strong ? 'strong' : 'weak'}; strong at ${cfg.strongAt}, weak at ${cfg.weakAt}): ${b.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
+          excerpt: '',
+          offset: 0,
+          time: flow.firstSeen,
+        });
+      }
+    }
 
     if (poolEntry) {
       attrs.pool = poolEntry.pool === 'unknown' ? null : poolEntry.pool;

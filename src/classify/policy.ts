@@ -33,6 +33,13 @@ export function classesOf(evidence: readonly Pick<Evidence, 'kind' | 'side'>[]):
       case 'port':
         c.add('port');
         break;
+      case 'behaviour':
+        c.add('behaviour');
+        c.add('behaviour-weak');
+        break;
+      case 'behaviour-weak':
+        c.add('behaviour-weak');
+        break;
       case 'peer':
         c.add('peer');
         break;

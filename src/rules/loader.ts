@@ -32,6 +32,7 @@ const FALLBACK_POLICY: Policy = {
     { name: 'one-sided protocol', all: ['protocol'], any: [], label: 'mining', confidence: 'medium' },
   ],
   miningPorts: new Set(),
+  behaviour: null,
 };
 
 /** Validate and compile every rule file. Never throws for bad content: errors are returned. */

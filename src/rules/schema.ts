@@ -75,6 +75,8 @@ export const EVIDENCE_CLASSES = [
   'pool-address',
   'dns-query',
   'handshake',
+  'behaviour',
+  'behaviour-weak',
   'port',
   'peer',
 ] as const;
@@ -93,9 +95,33 @@ export interface PolicyRule extends PolicyOutcome {
   any: readonly EvidenceClass[];
 }
 
+export const BEHAVIOUR_METRICS = [
+  'duration_min',
+  'packets_per_min',
+  'bytes_per_packet',
+  'byte_ratio_c2s_s2c',
+  'both_directions',
+  'flags_ack_psh',
+  'records',
+  'mining_port',
+  'listed_address',
+] as const;
+export type BehaviourMetric = (typeof BEHAVIOUR_METRICS)[number];
+
+/** The behaviour score's traits and thresholds (rules/policy.yaml `behaviour:`). */
+export interface BehaviourConfig {
+  id: string;
+  rev: number;
+  traits: ReadonlyArray<{ name: string; metric: BehaviourMetric; min: number | null; max: number | null; points: number }>;
+  /** Score at or above which the flow gets class `behaviour`; at or above `weakAt`, `behaviour-weak`. */
+  strongAt: number;
+  weakAt: number;
+}
+
 export interface Policy {
   id: string;
   rev: number;
+  behaviour: BehaviourConfig | null;
   /** Ordered: the first rule whose conditions hold decides. */
   outcomes: readonly PolicyRule[];
   /** Server ports typical of pools: the weakest evidence, on established flows only. */

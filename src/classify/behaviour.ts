@@ -1,0 +1,66 @@
+/**
+ * Behaviour score for flows without protocol evidence (flow exports, encrypted sessions): a sum
+ * of points for published traits of pool sessions — long-lived, a low and steady packet rate, small
+ * packets, both directions active, ACK/PSH traffic, a pool port, a listed pool address. Every trait
+ * and threshold lives in rules/policy.yaml; every point scored is reported with its measured value.
+ */
+import type { BehaviourConfig, BehaviourMetric } from '../rules/schema.js';
+import type { FlowRecord } from '../types.js';
+
+export interface BehaviourFacts {
+  miningPort: boolean;
+  listedAddress: boolean;
+}
+
+export interface BehaviourScore {
+  score: number;
+  /** Traits that scored, with the measured value. */
+  scored: Array<{ name: string; value: number; points: number }>;
+}
+
+const ACK = 0x10;
+const PSH = 0x08;
+
+/** The measured value of a metric for a flow, or null when it cannot be measured. */
+export function metric(f: FlowRecord, m: BehaviourMetric, facts: BehaviourFacts): number | null {
+  const packets = f.packetsC2S + f.packetsS2C;
+  const bytes = f.bytesC2S + f.bytesS2C;
+  const minutes = (f.lastSeen - f.firstSeen) / 60_000;
+  switch (m) {
+    case 'duration_min':
+      return minutes;
+    case 'packets_per_min':
+      return minutes >= 1 ? packets / minutes : null;
+    case 'bytes_per_packet':
+      return packets > 0 ? bytes / packets : null;
+    case 'byte_ratio_c2s_s2c':
+      return f.bytesS2C > 0 && f.bytesC2S > 0 ? f.bytesC2S / f.bytesS2C : null;
+    case 'both_directions':
+      return f.packetsC2S > 0 && f.packetsS2C > 0 ? 1 : 0;
+    case 'flags_ack_psh': {
+      if (f.transport !== 'tcp') return null;
+      const fl = f.tcpFlagsC2S | f.tcpFlagsS2C;
+      return (fl & (ACK | PSH)) === (ACK | PSH) ? 1 : 0;
+    }
+    case 'records':
+      return f.records;
+    case 'mining_port':
+      return facts.miningPort ? 1 : 0;
+    case 'listed_address':
+      return facts.listedAddress ? 1 : 0;
+  }
+}
+
+export function scoreBehaviour(cfg: BehaviourConfig, f: FlowRecord, facts: BehaviourFacts): BehaviourScore {
+  const scored: BehaviourScore['scored'] = [];
+  let score = 0;
+  for (const t of cfg.traits) {
+    const v = metric(f, t.metric, facts);
+    if (v === null) continue;
+    if ((t.min === null || v >= t.min) && (t.max === null || v <= t.max)) {
+      score += t.points;
+      scored.push({ name: t.name, value: Math.round(v * 100) / 100, points: t.points });
+    }
+  }
+  return { score, scored };
+}
