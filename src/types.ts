@@ -66,7 +66,7 @@ export interface Evidence {
   ruleId: string;
   rev: number;
   /** What kind of matcher produced it. */
-  kind: 'payload' | 'http' | 'handshake' | 'sni' | 'host' | 'dns' | 'dns-query' | 'endpoint' | 'port' | 'peer';
+  kind: 'payload' | 'http' | 'handshake' | 'sni' | 'host' | 'dns' | 'dns-query' | 'endpoint' | 'port' | 'behaviour' | 'behaviour-weak' | 'peer';
   /** Which direction carried it. */
   side: Side;
   /** Protocol family the rule belongs to, e.g. `stratum-v1`. */
