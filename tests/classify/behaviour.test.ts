@@ -1,0 +1,76 @@
+/** The behaviour score: every trait measured on the flow, points summed, thresholds from policy.yaml. */
+import { describe, expect, it } from 'vitest';
+import { Classifier } from '../../src/classify/classify.js';
+import { scoreBehaviour } from '../../src/classify/behaviour.js';
+import type { FlowRecord } from '../../src/types.js';
+import { projectRules } from '../helpers.js';
+
+function exportFlow(p: Partial<FlowRecord>): FlowRecord {
+  const t0 = Date.UTC(2026, 10, 21);
+  return {
+    client: '100.64.1.2',
+    clientPort: 50123,
+    server: '198.51.100.200',
+    serverPort: 3333,
+    transport: 'tcp',
+    ipVersion: 4,
+    orientation: 'port',
+    firstSeen: t0,
+    lastSeen: t0 + 45 * 60_000,
+    packetsC2S: 600,
+    packetsS2C: 700,
+    bytesC2S: 600 * 90,
+    bytesS2C: 700 * 160,
+    tcpFlagsC2S: 0x18,
+    tcpFlagsS2C: 0x18,
+    endReason: 'eof',
+    payloadC2S: new Uint8Array(0),
+    payloadS2C: new Uint8Array(0),
+    payloadTimeC2S: 0,
+    payloadTimeS2C: 0,
+    firstSegmentC2S: 0,
+    firstSegmentS2C: 0,
+    inputIndex: 0,
+    source: 'export',
+    records: 3,
+    sampling: 1,
+    ...p,
+  };
+}
+
+describe('behaviour score', () => {
+  const rules = projectRules();
+  const cfg = rules.policy.behaviour!;
+
+  it('scores a long, low-rate, small-packet session on a pool port as strong, with each trait and value', () => {
+    const s = scoreBehaviour(cfg, exportFlow({}), { miningPort: true, listedAddress: false });
+    expect(s.scored.map((t) => t.name)).toEqual([
+      'long-lived',
+      'very long-lived',
+      'low steady packet rate (per minute)',
+      'small packets (bytes)',
+      'both directions active (bytes c2s/s2c)',
+      'ACK and PSH flags',
+      'pool port',
+    ]);
+    expect(s.score).toBe(11);
+    expect(s.scored.find((t) => t.name.startsWith('low steady'))!.value).toBeCloseTo(1300 / 45, 1);
+  });
+
+  it('the same session on an ordinary port cannot reach the strong threshold (chat and SSH look alike)', () => {
+    const s = scoreBehaviour(cfg, exportFlow({ serverPort: 6667 }), { miningPort: false, listedAddress: false });
+    expect(s.score).toBe(9);
+    expect(s.score).toBeLessThan(cfg.strongAt);
+  });
+
+  it('through the classifier: strong behaviour alone is mining medium, never high; bulk transfer scores nothing', () => {
+    const c = new Classifier(rules);
+    const v = c.classify(exportFlow({}));
+    expect(v).toMatchObject({ label: 'mining', confidence: 'medium', outcome: 'pool-like behaviour' });
+    expect(v.evidence.find((e) => e.kind === 'behaviour')!.matched).toMatch(/^score 11 \(strong/);
+    const bulk = c.classify(exportFlow({ serverPort: 443, lastSeen: exportFlow({}).firstSeen + 20_000, packetsS2C: 9000, bytesS2C: 9000 * 1400 }));
+    expect(bulk.label).toBe('none');
+    const irc = c.classify(exportFlow({ serverPort: 6667 }));
+    expect(irc).toMatchObject({ label: 'suspect', confidence: 'low' });
+  });
+});
