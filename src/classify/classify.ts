@@ -17,7 +17,7 @@ import { matchHandshake } from './handshake.js';
 import { httpHeads } from './http.js';
 import { jsonMessages, type JsonMessage } from './messages.js';
 import { matchMessages, printable, type PayloadHit } from './payload.js';
-import { PassiveDns } from './pdns.js';
+import { PassiveDns, plausibleDnsHeader } from './pdns.js';
 import { classesOf, decide } from './policy.js';
 
 const MAX_WORKERS = 8;
@@ -247,7 +247,9 @@ export class Classifier {
       }
     };
     // One malformed datagram must not hide the queries in the others.
-    if (flow.transport === 'udp') for (const d of dnsDatagrams(flow.payloadC2S)) tryDecode(() => msgs.push(decodeDns(d)));
+    if (flow.transport === 'udp') {
+      for (const d of dnsDatagrams(flow.payloadC2S)) if (plausibleDnsHeader(d, 0, d.length, false)) tryDecode(() => msgs.push(decodeDns(d)));
+    }
     else tryDecode(() => msgs.push(...decodeDnsOverTcp(flow.payloadC2S)));
     const out = new Map<string, EndpointEntry>();
     for (const m of msgs)

@@ -10,6 +10,19 @@ import type { EndpointEntry } from '../rules/schema.js';
 
 export const MAX_BINDINGS = 1 << 20;
 
+/**
+ * Cheap header test before decoding: standard query opcode, 1-64 questions, and for a response
+ * 1-256 answers. Port 53 also carries junk, and decoding it would cost an exception per datagram.
+ */
+export function plausibleDnsHeader(buf: Uint8Array, off: number, len: number, response: boolean): boolean {
+  if (len < 17) return false;
+  const flags = buf[off + 2]!;
+  const qd = (buf[off + 4]! << 8) | buf[off + 5]!;
+  const an = (buf[off + 6]! << 8) | buf[off + 7]!;
+  if ((flags & 0x80) !== (response ? 0x80 : 0) || (flags & 0x78) !== 0 || qd === 0 || qd > 64) return false;
+  return response ? an > 0 && an <= 256 : an === 0;
+}
+
 export interface Binding {
   /** The pool name that was asked for (or the CNAME on the way that matched). */
   name: string;
@@ -30,6 +43,7 @@ export class PassiveDns {
 
   /** Feed one UDP datagram from port 53. Malformed DNS is counted, never thrown. */
   observe(buf: Uint8Array, off: number, len: number, time: number): void {
+    if (!plausibleDnsHeader(buf, off, len, true)) return;
     let m: DnsMessage;
     try {
       m = decodeDns(buf, off, len);

@@ -1,7 +1,9 @@
 /** `minerwatch rules check|list`, and the rule loading every command shares. */
 import { RuleError, UsageError } from '../errors.js';
 import { readRuleFiles } from '../io/rulefiles.js';
+import { loadCachedRules, ruleFilesDigest, storeCachedRules } from '../io/rulecache.js';
 import { compileRules, type LoadReport } from '../rules/loader.js';
+import { toolVersion } from './paths.js';
 import type { Io } from './main.js';
 import { toTable } from '../report/format.js';
 
@@ -9,9 +11,16 @@ export function loadRuleDir(dir: string): LoadReport {
   return compileRules(readRuleFiles(dir));
 }
 
-/** Load rules for a scan: invalid rules stop it (exit 1) unless lenient. */
+/** Load rules for a scan: invalid rules stop it (exit 1) unless lenient. A clean rule set is cached by digest. */
 export function loadRulesForScan(dir: string, lenient: boolean, io: Io): LoadReport {
-  const rep = loadRuleDir(dir);
+  const files = readRuleFiles(dir);
+  const version = toolVersion();
+  const cached = loadCachedRules(ruleFilesDigest(files), version);
+  if (cached) {
+    return { ruleSet: cached, errors: [], good: cached.payload.length, bad: 0, endpoints: cached.endpoints.length, badEndpoints: 0, files: files.length };
+  }
+  const rep = compileRules(files);
+  if (!rep.errors.length) storeCachedRules(rep.ruleSet, version);
   if (rep.errors.length) {
     for (const e of rep.errors) io.err(`minerwatch: rule error: ${e.message}\n`);
     if (!lenient) throw new RuleError(rep.errors[0]!.file, rep.errors[0]!.line, rep.errors[0]!.field, `${rep.errors.length} rule error(s); fix them or pass --lenient-rules (first: ${rep.errors[0]!.message})`);

@@ -102,3 +102,27 @@ rules:
     expect(a).not.toBe(b);
   });
 });
+
+describe('compiled rule cache', () => {
+  it('a second load comes from the cache and equals the compiled rule set', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadRulesForScan } = await import('../../src/cli/rules.js');
+    const prev = process.env.XDG_CACHE_HOME;
+    const dir = mkdtempSync(join(tmpdir(), 'minerwatch-cache-'));
+    process.env.XDG_CACHE_HOME = dir;
+    try {
+      const io = { out: () => undefined, err: () => undefined };
+      const first = loadRulesForScan(RULES_DIR, false, io);
+      expect(readdirSync(join(dir, 'minerwatch'))).toHaveLength(1);
+      const second = loadRulesForScan(RULES_DIR, false, io);
+      const plain = (r: typeof first) => JSON.stringify({ ...r.ruleSet, policy: { ...r.ruleSet.policy, miningPorts: [...r.ruleSet.policy.miningPorts] } });
+      expect(plain(second)).toBe(plain(first));
+      expect(second.ruleSet.policy.miningPorts.has(3333)).toBe(true);
+    } finally {
+      if (prev === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = prev;
+    }
+  });
+});
