@@ -52,8 +52,8 @@ Examples:
 
   program
     .command('scan')
-    .description('read captures (pcap, pcapng; gzip; - for stdin), classify every flow, write the SQLite report')
-    .argument('<input...>', 'capture files or folders (format sniffed from content)')
+    .description('read captures (pcap, pcapng) and flow exports (nfdump CSV), gzip or not, - for stdin; classify every flow; write the SQLite report')
+    .argument('<input...>', 'capture or flow-export files or folders (format sniffed from content)')
     .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: every client address', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
