@@ -26,6 +26,16 @@ export const ANOMALY_CODES = {
   'udp.truncated': 'UDP header cut short',
   'udp.bad_length': 'UDP length field below 8 (a length beyond the IP payload is bounded by the payload)',
   'flow.evicted': 'flow table full: the least recently seen flow was finished early',
+  'netflow.truncated': 'NetFlow datagram shorter than its header or records say',
+  'netflow.bad_count': 'NetFlow v5 record count above 30 or not matching the datagram length',
+  'v9.bad_template': 'NetFlow v9 template with impossible fields (length 0, beyond the set)',
+  'v9.template_missing': 'NetFlow v9 data set whose template has not been seen (buffered, bounded)',
+  'v9.bad_set_length': 'NetFlow v9 FlowSet length below 4 or beyond the datagram',
+  'ipfix.bad_length': 'IPFIX message length not matching the datagram or file',
+  'ipfix.bad_template': 'IPFIX template with impossible fields',
+  'ipfix.template_missing': 'IPFIX data set whose template has not been seen (buffered, bounded)',
+  'ipfix.bad_set_length': 'IPFIX set length below 4 or beyond the message',
+  'export.unknown_version': 'a datagram taken for a flow export carries an unknown version',
   'csv.bad_line': 'a CSV line that could not be read (field count, time, address, port, protocol or counter); skipped',
 } as const;
 

@@ -8,6 +8,7 @@ import { Classifier } from './classify/classify.js';
 import { InputError } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
 import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler, type ExportAssemblerOptions } from './flow/exports.js';
+import { ExportDatagrams } from './flow/exportsource.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from './flow/table.js';
 import { readCapture, type InputInfo } from './io/input.js';
 import type { RuleSet } from './rules/schema.js';
@@ -18,6 +19,10 @@ import type { FlowRecord, Verdict } from './types.js';
 export interface ScanOptions {
   flow?: Partial<FlowTableOptions>;
   exports?: Partial<ExportAssemblerOptions>;
+  /** Decode NetFlow/IPFIX datagrams found in captures (default true). */
+  readExports?: boolean;
+  /** UDP ports whose payloads are always export datagrams. */
+  collectorPorts?: readonly number[];
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
 }
@@ -33,6 +38,8 @@ export interface InputSummary {
   transportPackets: number;
   /** Flow-export records read (nfdump CSV, NetFlow/IPFIX). */
   records: number;
+  /** Captured UDP packets that carried NetFlow/IPFIX datagrams. */
+  exportPackets: number;
   flows: number;
   anomalies: Record<string, number>;
   error: string | null;
@@ -50,6 +57,8 @@ export interface ScanSummary {
   dnsBindings: number;
   /** The classifier used (its policy decides peer evidence after the scan). */
   classifier: Classifier;
+  /** Export decoder counters (datagrams, records, templates, template misses …), when exports were read. */
+  exportStats: Record<string, number> | null;
 }
 
 /** Consumer of classified flows (the report writer, or a test collecting them). */
@@ -77,6 +86,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   };
   const table = new FlowTable(flowOpts, onFlow);
   const exports = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exports }, onFlow);
+  const datagrams = opts.readExports === false ? null : new ExportDatagrams();
   const summaries: InputSummary[] = [];
   const perInput: Anomalies[] = [];
   let packets = 0;
@@ -85,7 +95,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     const path = paths[i]!;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
-    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports);
+    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports, datagrams, new Set(opts.collectorPorts ?? []));
     ingest.begin(path, i);
     hooks.beginInput?.(i, path);
     let info: InputInfo | null = null;
@@ -109,6 +119,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
       bytes: counts.wireBytes,
       transportPackets: counts.transportPackets,
       records: counts.records,
+      exportPackets: counts.exportPackets,
       flows: 0,
       anomalies: {},
       error,
@@ -122,5 +133,5 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  return { exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

@@ -6,7 +6,9 @@
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PACKET_STATUS_COUNT, PacketStatus, PacketView } from '../decode/packet.js';
 import type { PacketSink } from '../io/pcap.js';
+import { formatIpv4, formatIpv6Words } from './addr.js';
 import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
+import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js';
 import type { FlowTable } from './table.js';
 
 /** Per-input packet counters. */
@@ -22,6 +24,8 @@ export interface PacketCounts {
   malformed: number;
   /** Flow-export records read. */
   records: number;
+  /** Captured UDP packets that carried flow-export datagrams. */
+  exportPackets: number;
 }
 
 export class PacketIngest implements PacketSink {
@@ -42,7 +46,14 @@ export class PacketIngest implements PacketSink {
     private readonly onDnsResponse: ((buf: Uint8Array, off: number, len: number, tsMs: number) => void) | null = null,
     /** Turns export records into flows. */
     private readonly exports: ExportFlowAssembler | null = null,
+    /** Decodes NetFlow/IPFIX datagrams found in captured UDP packets (null: do not look). */
+    private readonly exportDatagrams: ExportDatagrams | null = null,
+    /** UDP destination ports whose payloads are always taken as export datagrams (`--collector-port`). */
+    private readonly collectorPorts: ReadonlySet<number> = new Set(),
   ) {}
+
+  /** Export datagrams found in captures so far (this input). */
+  exportPackets = 0;
 
   /** One flow-export record (NetFlow/IPFIX/nfdump CSV). */
   record(r: ExportFlowInput): void {
@@ -60,6 +71,8 @@ export class PacketIngest implements PacketSink {
     this.wire = 0;
     this.ordinal = 0;
     this.records = 0;
+    this.exportPackets = 0;
+    this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r));
   }
 
   packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
@@ -69,7 +82,14 @@ export class PacketIngest implements PacketSink {
     const st = decodePacket(linktype, buf, off, caplen, origLen, v);
     this.status[st]!++;
     if (st === PacketStatus.Transport) {
-      if (v.proto === 17 && v.srcPort === 53 && this.onDnsResponse !== null && v.payloadLength > 0) this.onDnsResponse(buf, v.payloadOffset, v.payloadLength, tsMs);
+      if (v.proto === 17 && v.payloadLength > 0) {
+        if (v.srcPort === 53 && this.onDnsResponse !== null) this.onDnsResponse(buf, v.payloadOffset, v.payloadLength, tsMs);
+        // Flow exports carried in the capture: version 5, 9 or 10 in the first two bytes, then a strict check.
+        const po = v.payloadOffset;
+        if (this.exportDatagrams !== null && buf[po] === 0 && (buf[po + 1] === 5 || buf[po + 1] === 9 || buf[po + 1] === 10)) {
+          if (this.collectorPorts.has(v.dstPort) || plausibleExportDatagram(buf, po, v.payloadLength)) this.exportDatagram(buf, v, fileOffset + (po - off));
+        }
+      }
       this.table.add(v, buf, tsMs, this.inputIndex);
       if (v.warning !== 0) {
         this.status[v.warning]!++;
@@ -79,6 +99,15 @@ export class PacketIngest implements PacketSink {
     }
     const code = PACKET_STATUS_ANOMALY[st];
     if (code) this.anomaly(code, linktype, fileOffset, v.errorOffset - off, caplen);
+  }
+
+  private exportDatagram(buf: Uint8Array, v: PacketView, fileOffset: number): void {
+    this.exportPackets++;
+    const exporter =
+      v.ipVersion === 4
+        ? formatIpv4(v.src4 >>> 0)
+        : formatIpv6Words(word(buf, v.src6), word(buf, v.src6 + 4), word(buf, v.src6 + 8), word(buf, v.src6 + 12));
+    this.exportDatagrams!.datagram(buf, v.payloadOffset, v.payloadLength, exporter, fileOffset);
   }
 
   private anomaly(code: AnomalyCode, linktype: number, fileOffset: number, at: number, caplen: number): void {
@@ -104,8 +133,13 @@ export class PacketIngest implements PacketSink {
       fragments: s[PacketStatus.Fragment]!,
       malformed,
       records: this.records,
+      exportPackets: this.exportPackets,
     };
   }
+}
+
+function word(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 function describe(code: string): string {

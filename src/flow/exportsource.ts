@@ -1,0 +1,100 @@
+/**
+ * Export datagrams (NetFlow v5/v9, IPFIX) wherever they are found — UDP payloads inside captures,
+ * IPFIX files, a live UDP socket — decoded by one stateful {@link FlowExportDecoder} and turned into
+ * {@link ExportFlowInput} records for the assembler. Anomalies carry their stable code, the exporter
+ * and the offset.
+ */
+import type { Anomalies, AnomalyCode } from '../anomalies.js';
+import { FlowExportDecoder, looksLikeFlowExport, type ExportRecord } from '../decode/flowexport.js';
+import type { ExportFlowInput } from './exports.js';
+
+/** Stricter than the header test: every set of a v9/IPFIX datagram must tile it (padding allowed). */
+export function plausibleExportDatagram(buf: Uint8Array, off: number, len: number): boolean {
+  const v = looksLikeFlowExport(buf, off, len);
+  if (v === null) return false;
+  if (v === 5) return true;
+  const header = v === 9 ? 20 : 16;
+  let p = off + header;
+  const end = off + len;
+  let sets = 0;
+  while (p + 4 <= end) {
+    const id = (buf[p]! << 8) | buf[p + 1]!;
+    const sl = (buf[p + 2]! << 8) | buf[p + 3]!;
+    if (sl === 0 && id === 0 && v === 9) {
+      // Cisco/Palo Alto pad a v9 datagram with zeros.
+      for (let q = p; q < end; q++) if (buf[q] !== 0) return false;
+      return sets > 0;
+    }
+    if (sl < 4 || p + sl > end) return false;
+    if (v === 10 ? id < 2 || (id > 3 && id < 256) : id > 1 && id < 256) return false;
+    p += sl;
+    sets++;
+  }
+  return sets > 0 && (p === end || (v === 9 && end - p < 4));
+}
+
+export function toFlowInput(r: ExportRecord): ExportFlowInput {
+  return {
+    ipVersion: r.ipVersion,
+    srcAddr: r.srcAddr,
+    dstAddr: r.dstAddr,
+    srcPort: r.srcPort,
+    dstPort: r.dstPort,
+    protocol: r.protocol,
+    tcpFlags: r.tcpFlags,
+    packets: r.packets,
+    bytes: r.bytes,
+    reversePackets: r.reversePackets,
+    reverseBytes: r.reverseBytes,
+    firstMs: r.firstMs,
+    lastMs: r.lastMs,
+    sampling: r.samplingInterval > 1 ? r.samplingInterval : 1,
+  };
+}
+
+const KNOWN_CODES = new Set([
+  'netflow.truncated',
+  'netflow.bad_count',
+  'v9.bad_template',
+  'v9.template_missing',
+  'v9.bad_set_length',
+  'ipfix.bad_length',
+  'ipfix.bad_template',
+  'ipfix.template_missing',
+  'ipfix.bad_set_length',
+  'export.unknown_version',
+]);
+
+/** Feeds datagrams to the decoder and records to a sink, counting anomalies per input. */
+export class ExportDatagrams {
+  readonly decoder: FlowExportDecoder;
+  private file = '';
+  private anomalies: Anomalies | null = null;
+  private onRecord: (r: ExportFlowInput) => void = () => undefined;
+
+  constructor(opts?: { maxTemplates?: number; maxPendingPerTemplate?: number }) {
+    this.decoder = new FlowExportDecoder(opts);
+  }
+
+  /** Route the next datagrams' records and anomalies (per input). */
+  bind(file: string, anomalies: Anomalies, onRecord: (r: ExportFlowInput) => void): void {
+    this.file = file;
+    this.anomalies = anomalies;
+    this.onRecord = onRecord;
+  }
+
+  /** Decode one datagram from `exporter`; `fileOffset` locates it in the input for anomalies. */
+  datagram(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
+    this.decoder.decode(
+      buf,
+      off,
+      len,
+      exporter,
+      (r) => this.onRecord(toFlowInput(r)),
+      (a) => {
+        const code = (KNOWN_CODES.has(a.code) ? a.code : 'export.unknown_version') as AnomalyCode;
+        this.anomalies?.add(code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
+      },
+    );
+  }
+}
