@@ -67,6 +67,8 @@ export class ExportFlowAssembler {
       this.otherProtocol++;
       return;
     }
+    // Some exporters get start and end the wrong way round (seen: softflowd IPFIX through nfdump).
+    if (r.lastMs < r.firstMs) r = { ...r, firstMs: r.lastMs, lastMs: r.firstMs };
     const src = endpointKey(r.srcAddr, r.srcPort);
     const dst = endpointKey(r.dstAddr, r.dstPort);
     const srcIsA = src <= dst;

@@ -55,6 +55,12 @@ export class PacketIngest implements PacketSink {
   /** Export datagrams found in captures so far (this input). */
   exportPackets = 0;
 
+  /** One whole export message from a flow-export file (IPFIX). */
+  exportMessage(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
+    this.exportPackets++;
+    this.exportDatagrams?.datagram(buf, off, len, exporter, fileOffset);
+  }
+
   /** One flow-export record (NetFlow/IPFIX/nfdump CSV). */
   record(r: ExportFlowInput): void {
     if (!this.exports) return;

@@ -12,6 +12,7 @@ import { InputError } from '../errors.js';
 import type { InputFormat } from '../types.js';
 import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
+import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { looksLikeNfdumpCsv, NfdumpCsvParser, type RecordSink } from './nfcsv.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -38,6 +39,7 @@ const CHUNK = 1 << 22;
 export function sniffFormat(head: Uint8Array): InputFormat | 'gzip' | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (looksLikeNfdumpCsv(head)) return 'nfdump-csv';
+  if (looksLikeIpfixFile(head)) return 'ipfix';
   if (head.length < 4) return null;
   const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
   const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
@@ -51,7 +53,7 @@ function hex(head: Uint8Array): string {
 }
 
 /** What an input delivers: packets (captures) or export records (flow exports). */
-export type InputSink = PacketSink & RecordSink;
+export type InputSink = PacketSink & RecordSink & ExportMessageSink;
 
 /** Bytes looked at to recognise a format (a CSV header needs more than a magic number). */
 const SNIFF_BYTES = 512;
@@ -64,6 +66,8 @@ function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sin
       return new PcapngParser(path, anomalies, sink);
     case 'nfdump-csv':
       return new NfdumpCsvParser(path, anomalies, sink);
+    case 'ipfix':
+      return new IpfixFileParser(path, anomalies, sink);
   }
 }
 

@@ -1,0 +1,115 @@
+/**
+ * Flow exports end to end: nfdump CSV, NetFlow/IPFIX datagrams inside captures, IPFIX files.
+ * The corpus's generated exports were made by softflowd from the corpus captures, so the same
+ * conversations must come out of the packet path and the export paths.
+ */
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Anomalies } from '../../src/anomalies.js';
+import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
+import { readCapture } from '../../src/io/input.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, scanFiles } from '../helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-exports-'));
+const GEN = join(CORPUS, 'netflow', 'generated');
+
+function key(f: { client: string; clientPort: number; server: string; serverPort: number }): string {
+  return [`${f.client}:${f.clientPort}`, `${f.server}:${f.serverPort}`].sort().join(' ');
+}
+
+/** The UDP payloads of a capture, concatenated: for IPFIX exports, an RFC 5655 file. */
+async function udpPayloads(path: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const v = new PacketView();
+  await readCapture(
+    path,
+    {
+      packet(lt, _ts, buf, off, caplen, orig) {
+        if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) parts.push(Buffer.from(buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)));
+      },
+      record() {},
+      exportMessage() {},
+    },
+    new Anomalies(),
+  );
+  return Buffer.concat(parts);
+}
+
+describe('nfdump CSV', () => {
+  it('maps columns by name: reordered columns and extra ones give the same records; junk lines are counted', async () => {
+    const csv = [
+      'te,sa,ts,dp,sp,pr,da,ibyt,ipkt,flg,extra',
+      '2024-05-01 10:20:00,100.64.0.5,2024-05-01 10:00:00,3333,50000,TCP,198.51.100.9,90000,1000,...AP...,x',
+      'not,a,valid,line',
+      '2024-05-01 10:20:00,198.51.100.9,2024-05-01 10:00:00,50000,3333,TCP,100.64.0.5,120000,800,...AP...,x',
+      '2024-05-01 10:20:00,100.64.0.5,2024-05-01 10:00:00,53,40000,UDP,198.51.100.53,80,1,........,x',
+      'Summary',
+      'flows,bytes,packets',
+      '3,210080,1801',
+    ].join('\n');
+    const p = join(tmp, 'reordered.csv');
+    writeFileSync(p, csv);
+    const { summary, flows } = await scanFiles([p]);
+    expect(summary.inputs[0]).toMatchObject({ format: 'nfdump-csv', records: 3, anomalies: { 'csv.bad_line': 1 } });
+    const tcp = flows.find((f) => f.flow.transport === 'tcp')!.flow;
+    expect(tcp).toMatchObject({ client: '100.64.0.5', clientPort: 50000, server: '198.51.100.9', serverPort: 3333, packetsC2S: 1000, packetsS2C: 800, bytesC2S: 90000, bytesS2C: 120000, records: 2, source: 'export' });
+    expect(tcp.tcpFlagsC2S).toBe(0x18);
+    expect(tcp.lastSeen - tcp.firstSeen).toBe(20 * 60_000);
+  });
+
+  it('a CSV without the required columns is one clear error naming the file', async () => {
+    const p = join(tmp, 'bad.csv');
+    writeFileSync(p, 'ts,te,sa,da,sp,dp,proto\n2024-05-01 10:00:00,2024-05-01 10:00:01,1.2.3.4,5.6.7.8,1,2,TCP\n');
+    const { summary } = await scanFiles([p]);
+    expect(summary.inputs[0]!.error).toMatch(/bad\.csv: at byte 0: unrecognised format .*nfdump CSV header/);
+    expect(summary.inputs[0]!.records).toBe(0);
+  });
+
+  it('start and end times the wrong way round are put right, so the two directions still pair', async () => {
+    const p = join(tmp, 'swapped.csv');
+    writeFileSync(p, 'ts,te,sa,da,sp,dp,pr,ipkt,ibyt\n2024-05-01 10:30:00,2024-05-01 10:11:00,10.0.0.1,198.51.100.1,50000,8333,TCP,47,26166\n2024-05-01 10:30:00,2024-05-01 10:11:00,198.51.100.1,10.0.0.1,8333,50000,TCP,72,54919\n');
+    const { flows } = await scanFiles([p]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]!.flow).toMatchObject({ packetsC2S: 47, packetsS2C: 72 });
+    expect(flows[0]!.flow.lastSeen - flows[0]!.flow.firstSeen).toBe(19 * 60_000);
+  });
+});
+
+describe.skipIf(!HAVE_CORPUS)('softflowd exports of the corpus captures', () => {
+  const names = HAVE_CORPUS ? readdirSync(join(GEN, 'v9')).filter((n) => n.endsWith('.csv')).map((n) => n.replace(/\.csv$/, '')) : [];
+
+  it.each(names)('%s: v5, v9 and IPFIX datagrams in the capture give the same conversations as nfdump CSV', async (name) => {
+    for (const v of ['v5', 'v9', 'ipfix']) {
+      const fromPcap = await scanFiles([join(GEN, v, `${name}.export.pcap`)]);
+      const fromCsv = await scanFiles([join(GEN, v, `${name}.csv`)]);
+      const exp = (s: typeof fromPcap) => new Map(s.flows.filter((f) => f.flow.source === 'export').map((f) => [key(f.flow), f.flow.packetsC2S + f.flow.packetsS2C]));
+      const a = exp(fromPcap);
+      const b = exp(fromCsv);
+      expect(a.size, `${v} ${name}`).toBeGreaterThan(0);
+      expect([...a.keys()].sort(), `${v} ${name}`).toEqual([...b.keys()].sort());
+      for (const [k, n] of a) expect(n, `${v} ${name} ${k}`).toBe(b.get(k));
+      expect(fromPcap.summary.inputs[0]!.anomalies).toEqual({});
+    }
+  });
+
+  it('an IPFIX file (the export messages of a capture, concatenated) reads like the capture', async () => {
+    const file = join(tmp, 'mining.ipfix');
+    writeFileSync(file, await udpPayloads(join(GEN, 'ipfix', 'ndpi__mining.export.pcap')));
+    const a = await scanFiles([file]);
+    const b = await scanFiles([join(GEN, 'ipfix', 'ndpi__mining.export.pcap')]);
+    expect(a.summary.inputs[0]!.format).toBe('ipfix');
+    const keys = (s: typeof a) => s.flows.filter((f) => f.flow.source === 'export').map((f) => key(f.flow)).sort();
+    expect(keys(a)).toEqual(keys(b));
+    expect(keys(a).length).toBeGreaterThan(0);
+  });
+
+  it('the mining sessions of ndpi__mining are found from NetFlow alone, without payload', async () => {
+    const { flows } = await scanFiles([join(GEN, 'v9', 'ndpi__mining.export.pcap')]);
+    const mining = flows.filter((f) => f.flow.source === 'export' && f.verdict.label === 'mining');
+    expect(mining.map((f) => `${f.flow.server}:${f.flow.serverPort}`).sort()).toEqual(['116.211.167.195:3333', '178.32.196.217:9050', '185.71.66.39:9999', '94.23.199.191:3333']);
+    for (const f of mining) expect(f.verdict.evidence.some((e) => e.kind === 'behaviour' || e.kind === 'endpoint')).toBe(true);
+  });
+});
+if (!HAVE_CORPUS) console.warn(CORPUS_SKIP_REASON);
