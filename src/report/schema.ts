@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS inputs (
   ip_other          INTEGER NOT NULL DEFAULT 0,
   fragments         INTEGER NOT NULL DEFAULT 0,
   malformed         INTEGER NOT NULL DEFAULT 0,
+  records           INTEGER NOT NULL DEFAULT 0,
+  export_packets    INTEGER NOT NULL DEFAULT 0,
   error             TEXT
 );
 CREATE TABLE IF NOT EXISTS anomalies (
@@ -73,6 +75,9 @@ CREATE TABLE IF NOT EXISTS flows (
   flags_c2s   INTEGER NOT NULL,
   flags_s2c   INTEGER NOT NULL,
   end_reason  TEXT NOT NULL,
+  source      TEXT NOT NULL DEFAULT 'packets',
+  records     INTEGER NOT NULL DEFAULT 0,
+  sampling    INTEGER NOT NULL DEFAULT 1,
   label       TEXT NOT NULL,
   confidence  TEXT NOT NULL,
   coin        TEXT,

@@ -77,8 +77,8 @@ export class ReportWriter {
     this.runId = Number(r.lastInsertRowid);
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
-      label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insEvidence = db.prepare(
       'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -103,6 +103,9 @@ export class ReportWriter {
           f.tcpFlagsC2S,
           f.tcpFlagsS2C,
           f.endReason,
+          f.source,
+          f.records,
+          f.sampling,
           v.label,
           v.confidence,
           v.attributes.coin,
@@ -136,7 +139,7 @@ export class ReportWriter {
     this.db
       .prepare(
         `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
-         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, error = ? WHERE id = ?`,
+         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ? WHERE id = ?`,
       )
       .run(
         info?.format ?? null,
@@ -150,6 +153,8 @@ export class ReportWriter {
         counts?.ipOther ?? 0,
         counts?.fragments ?? 0,
         counts?.malformed ?? 0,
+        counts?.records ?? 0,
+        counts?.exportPackets ?? 0,
         error,
         id,
       );
