@@ -76,6 +76,30 @@ Examples:
     });
 
   program
+    .command('collect')
+    .description('receive NetFlow v5/v9 and IPFIX over UDP like nfcapd, classify continuously, commit to the report')
+    .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:2055 or [::]:4739')
+    .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
+    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+    .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveInt('--commit-interval'), 10)
+    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
+    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
+    .option('--quiet', 'no periodic counters')
+    .addHelpText(
+      'after',
+      `
+Example:
+  minerwatch collect --listen 0.0.0.0:2055 --db live.sqlite --subscriber-net 100.64.0.0/10
+  softflowd -i eth0 -n 127.0.0.1:2055 -v 9     # any NetFlow/IPFIX exporter pointed at it`,
+    )
+    .action(async (o) => {
+      const { runCollect } = await import('./collect.js');
+      setExit(await runCollect(o, io));
+    });
+
+  program
     .command('flows')
     .description('list flows from a report (mining and suspect ones unless --all)')
     .option('--db <file>', 'report database', 'minerwatch.sqlite')

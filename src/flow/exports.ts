@@ -41,6 +41,8 @@ interface Agg {
   rec: FlowRecord;
   /** Canonical side A (the lower endpoint) is the client. */
   clientIsA: boolean;
+  /** {@link ExportFlowAssembler.arrival} when a record last joined (a live collector's clock). */
+  touched: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -56,6 +58,8 @@ export class ExportFlowAssembler {
   evicted = 0;
   /** Records that were not TCP or UDP (counted, not flows). */
   otherProtocol = 0;
+  /** Arrival time of the records being added (ms, the collector's clock; 0 when reading files). */
+  arrival = 0;
 
   constructor(
     private readonly opts: ExportAssemblerOptions,
@@ -87,6 +91,7 @@ export class ExportFlowAssembler {
       this.flows.delete(key);
     }
     this.flows.set(key, agg);
+    agg.touched = this.arrival;
     this.merge(agg, r, srcIsA);
   }
 
@@ -99,8 +104,21 @@ export class ExportFlowAssembler {
     }
   }
 
+  /** Finish flows no record joined since `limitMs` by the collector's clock (see {@link arrival}). */
+  expireBefore(limitMs: number): void {
+    // Map order is least recently touched first, so the scan stops at the first recent flow.
+    for (const [key, agg] of this.flows) {
+      if (agg.touched >= limitMs) break;
+      this.finish(key, agg, 'idle');
+    }
+  }
+
   flush(): void {
     for (const [key, agg] of this.flows) this.finish(key, agg, 'eof');
+  }
+
+  get joinGapMs(): number {
+    return this.opts.joinGapMs;
   }
 
   get active(): number {
@@ -152,7 +170,7 @@ export class ExportFlowAssembler {
       records: 0,
       sampling: 1,
     };
-    return { rec, clientIsA };
+    return { rec, clientIsA, touched: this.arrival };
   }
 
   private merge(agg: Agg, r: ExportFlowInput, srcIsA: boolean): void {

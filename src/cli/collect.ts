@@ -1,0 +1,75 @@
+/** `minerwatch collect`: a live NetFlow/IPFIX collector writing the report as it goes. */
+import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
+import { classesOf, decide } from '../classify/policy.js';
+import { Collector } from '../collect.js';
+import { listenUdp, parseListen } from '../io/udp.js';
+import { openReport, ReportWriter } from '../report/writer.js';
+import type { Io } from './main.js';
+import { toolVersion } from './paths.js';
+import { loadRulesForScan } from './rules.js';
+
+export interface CollectOptions {
+  listen: string;
+  db: string;
+  subscriberNet: string[];
+  rules: string;
+  lenientRules?: boolean;
+  commitInterval: number;
+  statsInterval: number;
+  joinGap: number;
+  quiet?: boolean;
+}
+
+export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
+  const { host, port } = parseListen(o.listen);
+  const nets = parseSubscriberNets(o.subscriberNet);
+  const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const db = openReport(o.db);
+  const subs = new SubscriberMap(nets);
+  const writer = new ReportWriter(db, {
+    toolVersion: toolVersion(),
+    rulesetDigest: rules.ruleSet.digest,
+    rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap },
+  });
+  const inputId = writer.addInput(`udp://${o.listen}`);
+  const collector = new Collector(rules.ruleSet, (f, v) => writer.addFlow(f, v, inputId, subs.subscriberOf(f.client, f.server)), { joinGapMs: o.joinGap * 1000 }, `udp://${o.listen}`);
+  const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
+  io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
+  const policy = rules.ruleSet.policy;
+  const redecide = (ev: Parameters<typeof classesOf>[0]) => {
+    const d = decide(policy, classesOf(ev));
+    return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
+  };
+  const line = (): string => {
+    const c = collector.counters();
+    return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}), anomalies ${c.anomalies}`;
+  };
+  const commit = (): void => {
+    collector.tick(Date.now());
+    writer.flush();
+  };
+  const commitTimer = setInterval(commit, o.commitInterval * 1000);
+  const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals): void => {
+      io.err(`minerwatch: ${sig}: stopping, finishing open flows\n`);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  clearInterval(commitTimer);
+  if (statsTimer) clearInterval(statsTimer);
+  socket.close();
+  collector.flush();
+  const c = collector.counters();
+  writer.finishInput(inputId, null, { packets: c.datagrams, wireBytes: 0, transportPackets: 0, nonIp: 0, ipOther: 0, fragments: 0, malformed: 0, records: c.records, exportPackets: c.datagrams - c.notExport }, null);
+  writer.writeAnomalies(inputId, collector.anomalies);
+  writer.finish({ packets: c.datagrams, anomalies: collector.anomalies.total, interrupted: false }, redecide);
+  db.close();
+  io.err(`minerwatch: ${line()}\n`);
+  return 0;
+}
