@@ -62,6 +62,9 @@ Examples:
     .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveInt('--idle-timeout'), 300)
     .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveInt('--active-timeout'), 1800)
     .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', positiveInt('--max-flows'), 1 << 19)
+    .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, positiveInt('--collector-port')(v)], [] as number[])
+    .option('--no-exports', 'do not decode NetFlow/IPFIX datagrams found in captures')
+    .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveInt('--join-gap'), 300)
     .addHelpText(
       'after',
       `

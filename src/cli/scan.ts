@@ -18,6 +18,9 @@ export interface ScanCliOptions {
   idleTimeout: number;
   activeTimeout: number;
   maxFlows: number;
+  collectorPort: number[];
+  exports: boolean;
+  joinGap: number;
 }
 
 /** Folders expand to the files below them (sorted, hidden files skipped); `-` stays stdin. */
@@ -52,7 +55,16 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     toolVersion: toolVersion(),
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
-    options: { subscriberNets: o.subscriberNet, idleTimeout: o.idleTimeout, activeTimeout: o.activeTimeout, maxFlows: o.maxFlows, lenientRules: !!o.lenientRules },
+    options: {
+      subscriberNets: o.subscriberNet,
+      idleTimeout: o.idleTimeout,
+      activeTimeout: o.activeTimeout,
+      maxFlows: o.maxFlows,
+      lenientRules: !!o.lenientRules,
+      collectorPorts: o.collectorPort,
+      exports: o.exports,
+      joinGap: o.joinGap,
+    },
   });
   const inputIds: number[] = [];
   let failed = 0;
@@ -71,7 +83,13 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       paths,
       rules.ruleSet,
       (f, v, idx) => writer.addFlow(f, v, inputIds[idx] ?? null, subs.subscriberOf(f.client, f.server)),
-      { flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows }, signal: abort.signal },
+      {
+        flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
+        exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
+        readExports: o.exports,
+        collectorPorts: o.collectorPort,
+        signal: abort.signal,
+      },
       {
         beginInput: (idx, path) => {
           inputIds[idx] = writer.addInput(path);
@@ -105,6 +123,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             miningFlows: summary.miningFlows,
             evictedFlows: summary.evictedFlows,
             subscribers,
+            exportStats: summary.exportStats,
             peerChanges: writer.peerChanges,
             dnsBindings: summary.dnsBindings,
             interrupted: summary.interrupted,
