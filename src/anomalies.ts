@@ -36,6 +36,7 @@ export const ANOMALY_CODES = {
   'ipfix.template_missing': 'IPFIX data set whose template has not been seen (buffered, bounded)',
   'ipfix.bad_set_length': 'IPFIX set length below 4 or beyond the message',
   'export.unknown_version': 'a datagram taken for a flow export carries an unknown version',
+  'json.bad_line': 'a JSON-lines flow record that could not be read (not JSON, missing addresses, ports, counters or times); skipped',
   'csv.bad_line': 'a CSV line that could not be read (field count, time, address, port, protocol or counter); skipped',
 } as const;
 

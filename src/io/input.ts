@@ -13,6 +13,7 @@ import type { InputFormat } from '../types.js';
 import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
+import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
 import { looksLikeNfdumpCsv, NfdumpCsvParser, type RecordSink } from './nfcsv.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -40,6 +41,7 @@ export function sniffFormat(head: Uint8Array): InputFormat | 'gzip' | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (looksLikeNfdumpCsv(head)) return 'nfdump-csv';
   if (looksLikeIpfixFile(head)) return 'ipfix';
+  if (looksLikeJsonFlows(head)) return 'json-flows';
   if (head.length < 4) return null;
   const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
   const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
@@ -68,6 +70,8 @@ function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sin
       return new NfdumpCsvParser(path, anomalies, sink);
     case 'ipfix':
       return new IpfixFileParser(path, anomalies, sink);
+    case 'json-flows':
+      return new JsonFlowsParser(path, anomalies, sink);
   }
 }
 

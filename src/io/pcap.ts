@@ -18,7 +18,7 @@ export interface PacketSink {
 
 /** An incremental container parser fed from a {@link ByteWindow}. */
 export interface CaptureParser {
-  readonly format: 'pcap' | 'pcapng' | 'nfdump-csv' | 'ipfix';
+  readonly format: 'pcap' | 'pcapng' | 'nfdump-csv' | 'ipfix' | 'json-flows';
   /** Parse every complete record the window holds; `final` means no more bytes will come. */
   parse(win: ByteWindow, final: boolean): void;
   /** Packets (or, for flow exports, records) delivered so far. */

@@ -77,6 +77,32 @@ describe('nfdump CSV', () => {
   });
 });
 
+describe('GoFlow2 and pmacct JSON lines', () => {
+  it('maps either tool\'s field names; bad lines are counted with their line number', async () => {
+    const goflow = [
+      JSON.stringify({ type: 'NETFLOW_V9', time_received_ns: 1714557600000000000, sampling_rate: 0, sampler_address: '192.0.2.1', time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714558800000000000, bytes: 90000, packets: 1000, src_addr: '100.64.0.5', dst_addr: '198.51.100.9', etype: 'IPv4', proto: 'TCP', src_port: 50000, dst_port: 3333, tcp_flags: 24 }),
+      '{"broken": ',
+      JSON.stringify({ type: 'NETFLOW_V9', time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714558800000000000, bytes: 120000, packets: 800, src_addr: '198.51.100.9', dst_addr: '100.64.0.5', proto: 'TCP', src_port: 3333, dst_port: 50000, tcp_flags: 24 }),
+    ].join('\n');
+    const pmacct = JSON.stringify({ event_type: 'purge', ip_src: '2001:db8::5', ip_dst: '2001:db8:1::9', port_src: 40000, port_dst: 4444, ip_proto: 'tcp', timestamp_start: '2024-05-01 10:00:00.000000', timestamp_end: '2024-05-01 10:30:00.000000', packets: 600, bytes: 54000 });
+    const a = join(tmp, 'goflow.jsonl');
+    const b = join(tmp, 'pmacct.jsonl');
+    writeFileSync(a, goflow + '\n');
+    writeFileSync(b, pmacct + '\n');
+    const { summary, flows } = await scanFiles([a, b]);
+    expect(summary.inputs.map((i) => [i.format, i.records])).toEqual([
+      ['json-flows', 2],
+      ['json-flows', 1],
+    ]);
+    expect(summary.inputs[0]!.anomalies).toEqual({ 'json.bad_line': 1 });
+    const v4 = flows.find((f) => f.flow.ipVersion === 4)!.flow;
+    expect(v4).toMatchObject({ client: '100.64.0.5', server: '198.51.100.9', serverPort: 3333, packetsC2S: 1000, packetsS2C: 800, records: 2 });
+    expect(v4.lastSeen - v4.firstSeen).toBe(20 * 60_000);
+    const v6 = flows.find((f) => f.flow.ipVersion === 6)!.flow;
+    expect(v6).toMatchObject({ client: '2001:db8::5', server: '2001:db8:1::9', serverPort: 4444, packetsC2S: 600, firstSeen: Date.UTC(2024, 4, 1, 10, 0, 0) });
+  });
+});
+
 describe.skipIf(!HAVE_CORPUS)('softflowd exports of the corpus captures', () => {
   const names = HAVE_CORPUS ? readdirSync(join(GEN, 'v9')).filter((n) => n.endsWith('.csv')).map((n) => n.replace(/\.csv$/, '')) : [];
 
@@ -103,6 +129,18 @@ describe.skipIf(!HAVE_CORPUS)('softflowd exports of the corpus captures', () => 
     const keys = (s: typeof a) => s.flows.filter((f) => f.flow.source === 'export').map((f) => key(f.flow)).sort();
     expect(keys(a)).toEqual(keys(b));
     expect(keys(a).length).toBeGreaterThan(0);
+  });
+
+  it('a malformed export datagram on the collector port is a counted anomaly naming the exporter and offset; the next input still decodes', async () => {
+    const files = [join(CORPUS, 'netflow/vendor/logstash__nf5_invalid02.pcap'), join(CORPUS, 'netflow/vendor/logstash__nf5_mikrotik.pcap')];
+    const forced = await scanFiles(files, { collectorPorts: [2055] });
+    expect(forced.summary.inputs[0]!.anomalies).toEqual({ 'netflow.bad_count': 1 });
+    expect(forced.summary.inputs[0]!.records).toBe(0);
+    expect(forced.summary.inputs[1]!.records).toBe(30);
+    // Without the port, a datagram whose header cannot be right is not taken for an export at all.
+    const sniffed = await scanFiles(files);
+    expect(sniffed.summary.inputs[0]!.anomalies).toEqual({});
+    expect(sniffed.summary.inputs[1]!.records).toBe(30);
   });
 
   it('the mining sessions of ndpi__mining are found from NetFlow alone, without payload', async () => {
