@@ -7,6 +7,7 @@ import { openReport, ReportWriter } from '../report/writer.js';
 import type { Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
+import { keepFlow } from './scan.js';
 
 export interface CollectOptions {
   listen: string;
@@ -18,6 +19,7 @@ export interface CollectOptions {
   statsInterval: number;
   joinGap: number;
   quiet?: boolean;
+  keepFlows: 'auto' | 'all' | 'flagged';
 }
 
 export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
@@ -33,7 +35,14 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap },
   });
   const inputId = writer.addInput(`udp://${o.listen}`);
-  const collector = new Collector(rules.ruleSet, (f, v) => writer.addFlow(f, v, inputId, subs.subscriberOf(f.client, f.server)), { joinGapMs: o.joinGap * 1000 }, `udp://${o.listen}`);
+  const collector = new Collector(
+    rules.ruleSet,
+    (f, v) => {
+      if (keepFlow(o.keepFlows, f.source, v.label)) writer.addFlow(f, v, inputId, subs.subscriberOf(f.client, f.server));
+    },
+    { joinGapMs: o.joinGap * 1000 },
+    `udp://${o.listen}`,
+  );
   const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
   io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
   const policy = rules.ruleSet.policy;

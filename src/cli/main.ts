@@ -65,6 +65,11 @@ Examples:
     .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, positiveInt('--collector-port')(v)], [] as number[])
     .option('--no-exports', 'do not decode NetFlow/IPFIX datagrams found in captures')
     .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveInt('--join-gap'), 300)
+    .addOption(
+      new Option('--keep-flows <which>', 'flows written to the report: auto = all from packets, flagged ones from flow exports')
+        .choices(['auto', 'all', 'flagged'])
+        .default('auto'),
+    )
     .addHelpText(
       'after',
       `
@@ -90,6 +95,7 @@ Examples:
     .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
     .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
     .option('--quiet', 'no periodic counters')
+    .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'))
     .addHelpText(
       'after',
       `

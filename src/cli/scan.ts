@@ -21,6 +21,17 @@ export interface ScanCliOptions {
   collectorPort: number[];
   exports: boolean;
   joinGap: number;
+  keepFlows: 'auto' | 'all' | 'flagged';
+}
+
+/**
+ * Which flows the report keeps. `auto`: every flow seen in packets, and only flagged (mining or
+ * suspect) flows from flow exports, whose volumes (billions of records a day at an operator) would
+ * otherwise fill the report with rows that carry no evidence; every input still counts all its flows.
+ */
+export function keepFlow(mode: ScanCliOptions['keepFlows'], source: 'packets' | 'export', label: string): boolean {
+  if (mode === 'all' || label !== 'none') return true;
+  return mode === 'auto' && source === 'packets';
 }
 
 /** Folders expand to the files below them (sorted, hidden files skipped); `-` stays stdin. */
@@ -64,6 +75,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       collectorPorts: o.collectorPort,
       exports: o.exports,
       joinGap: o.joinGap,
+      keepFlows: o.keepFlows,
     },
   });
   const inputIds: number[] = [];
@@ -82,7 +94,9 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     const summary = await scanInputs(
       paths,
       rules.ruleSet,
-      (f, v, idx) => writer.addFlow(f, v, inputIds[idx] ?? null, subs.subscriberOf(f.client, f.server)),
+      (f, v, idx) => {
+        if (keepFlow(o.keepFlows, f.source, v.label)) writer.addFlow(f, v, inputIds[idx] ?? null, subs.subscriberOf(f.client, f.server));
+      },
       {
         flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
         exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },

@@ -105,10 +105,13 @@ export class EndpointIndex {
   private readonly suffix = new Map<string, EndpointEntry>();
   private readonly ipPort = new Map<string, EndpointEntry>();
   private readonly ip = new Map<string, EndpointEntry>();
-  /** Per prefix length, network text → entry (v4 and v6 apart); lengths longest first. */
+  /** IPv6 networks: per prefix length, network text → entry; lengths longest first. */
   private readonly nets: Array<{ v6: boolean; bits: number; map: Map<string, EndpointEntry> }> = [];
+  /** IPv4 networks: per prefix length, network number → entry (lookups without parsing or allocating). */
+  private readonly nets4: Array<{ bits: number; map: Map<number, EndpointEntry> }> = [];
   private readonly excludeIp = new Set<string>();
   private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
+  private readonly excludeNets4: Array<{ bits: number; set: Set<number> }> = [];
 
   constructor(entries: readonly EndpointEntry[]) {
     for (const e of entries) {
@@ -117,10 +120,15 @@ export class EndpointIndex {
         if ('ip' in m) this.excludeIp.add(m.ip);
         else if ('cidr' in m) {
           const [a, bits] = ipaddr.parseCIDR(m.cidr);
-          const v6 = a.kind() === 'ipv6';
-          let g = this.excludeNets.find((x) => x.v6 === v6 && x.bits === bits);
-          if (!g) this.excludeNets.push((g = { v6, bits, set: new Set() }));
-          g.set.add(networkKey(a, bits));
+          if (a.kind() === 'ipv4') {
+            let g = this.excludeNets4.find((x) => x.bits === bits);
+            if (!g) this.excludeNets4.push((g = { bits, set: new Set() }));
+            g.set.add(maskV4(ipv4ToInt(a.toString()), bits));
+          } else {
+            let g = this.excludeNets.find((x) => x.v6 && x.bits === bits);
+            if (!g) this.excludeNets.push((g = { v6: true, bits, set: new Set() }));
+            g.set.add(networkKey(a, bits));
+          }
         }
         continue;
       }
@@ -131,18 +139,25 @@ export class EndpointIndex {
         else first(this.ip, m.ip, e);
       } else {
         const [a, bits] = ipaddr.parseCIDR(m.cidr);
-        const v6 = a.kind() === 'ipv6';
-        let g = this.nets.find((x) => x.v6 === v6 && x.bits === bits);
-        if (!g) this.nets.push((g = { v6, bits, map: new Map() }));
-        first(g.map, networkKey(a, bits), e);
+        if (a.kind() === 'ipv4') {
+          let g = this.nets4.find((x) => x.bits === bits);
+          if (!g) this.nets4.push((g = { bits, map: new Map() }));
+          first(g.map, maskV4(ipv4ToInt(a.toString()), bits), e);
+        } else {
+          let g = this.nets.find((x) => x.bits === bits);
+          if (!g) this.nets.push((g = { v6: true, bits, map: new Map() }));
+          first(g.map, networkKey(a, bits), e);
+        }
       }
     }
     this.nets.sort((a, b) => b.bits - a.bits);
+    this.nets4.sort((a, b) => b.bits - a.bits);
     this.excludeNets.sort((a, b) => b.bits - a.bits);
+    this.excludeNets4.sort((a, b) => b.bits - a.bits);
   }
 
   get size(): number {
-    return this.exact.size + this.suffix.size + this.ipPort.size + this.ip.size + this.nets.reduce((n, g) => n + g.map.size, 0);
+    return this.exact.size + this.suffix.size + this.ipPort.size + this.ip.size + this.nets.reduce((n, g) => n + g.map.size, 0) + this.nets4.reduce((n, g) => n + g.map.size, 0);
   }
 
   /**
@@ -165,6 +180,11 @@ export class EndpointIndex {
   /** Is the address one that must never count as pool evidence (resolvers, CDNs)? */
   excluded(ip: string): boolean {
     if (this.excludeIp.has(ip)) return true;
+    const n = ipv4ToInt(ip);
+    if (n >= 0) {
+      for (const g of this.excludeNets4) if (g.set.has(maskV4(n, g.bits))) return true;
+      return false;
+    }
     if (!this.excludeNets.length) return false;
     const a = parse(ip);
     if (!a) return false;
@@ -179,6 +199,14 @@ export class EndpointIndex {
     if (ipp) return { entry: ipp, how: 'ip:port' };
     const e = this.ip.get(ip);
     if (e) return { entry: e, how: 'ip' };
+    const n = ipv4ToInt(ip);
+    if (n >= 0) {
+      for (const g of this.nets4) {
+        const hit = g.map.get(maskV4(n, g.bits));
+        if (hit) return { entry: hit, how: 'cidr' };
+      }
+      return null;
+    }
     if (!this.nets.length) return null;
     const a = parse(ip);
     if (!a) return null;
@@ -190,6 +218,32 @@ export class EndpointIndex {
     }
     return null;
   }
+}
+
+/** Dotted-quad IPv4 to an unsigned 32-bit number, or -1 when it is not one (no allocation). */
+export function ipv4ToInt(s: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + part;
+}
+
+function maskV4(n: number, bits: number): number {
+  return bits === 0 ? 0 : (n - (n % 2 ** (32 - bits))) >>> 0;
 }
 
 function first<K, V>(m: Map<K, V>, k: K, v: V): void {

@@ -38,7 +38,7 @@ async function exportDatagrams(path: string): Promise<Buffer[]> {
 /** Start the collector on a free loopback port; resolves once it listens. */
 function startCollector(db: string): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'collect', '--listen', '127.0.0.1:0', '--db', db, '--commit-interval', '1', '--stats-interval', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'collect', '--listen', '127.0.0.1:0', '--db', db, '--commit-interval', '1', '--stats-interval', '1', '--keep-flows', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`collector did not start: ${err}`)), 20_000);
     child.stderr!.on('data', (c: Buffer) => {
