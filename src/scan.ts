@@ -85,7 +85,13 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     consume(f, v, f.inputIndex);
   };
   const table = new FlowTable(flowOpts, onFlow);
-  const exports = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exports }, onFlow);
+  const exportOpts = { ...DEFAULT_EXPORT_OPTIONS, ...opts.exports };
+  const exports = new ExportFlowAssembler(exportOpts, onFlow);
+  // IPv4 export records (nearly all of them) go to a typed-array table with numeric keys.
+  const exportTable = new FlowTable(
+    { maxFlows: exportOpts.maxFlows, idleTimeoutMs: exportOpts.joinGapMs, activeTimeoutMs: Infinity, closeGraceMs: exportOpts.joinGapMs, payloadBytes: 0, exportRecords: true },
+    onFlow,
+  );
   const datagrams = opts.readExports === false ? null : new ExportDatagrams();
   const summaries: InputSummary[] = [];
   const perInput: Anomalies[] = [];
@@ -95,19 +101,19 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     const path = paths[i]!;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
-    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports, datagrams, new Set(opts.collectorPorts ?? []));
+    const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports, datagrams, new Set(opts.collectorPorts ?? []), exportTable);
     ingest.begin(path, i);
     hooks.beginInput?.(i, path);
     let info: InputInfo | null = null;
     let error: string | null = null;
-    const evicted0 = table.evicted;
+    const evicted0 = table.evicted + exportTable.evicted;
     try {
       info = await readCapture(path, ingest, anomalies, opts.signal);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       error = e.message;
     }
-    anomalies.addCount('flow.evicted', table.evicted - evicted0);
+    anomalies.addCount('flow.evicted', table.evicted + exportTable.evicted - evicted0);
     const counts = ingest.counts();
     packets += counts.packets;
     summaries.push({
@@ -128,10 +134,11 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   }
   table.flush();
   exports.flush();
+  exportTable.flush();
   for (let i = 0; i < summaries.length; i++) {
     const a = perInput[i]!;
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  return { exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

@@ -9,7 +9,8 @@
  */
 import { decodeIpfix, IPFIX_HEADER } from './ipfix.js';
 import { decodeV5, decodeV9, V5_HEADER, V5_MAX_COUNT, V5_RECORD, V9_HEADER } from './netflow.js';
-import { TemplateCache, type RecordContext } from './templates.js';
+import { newNumericRecord, Scratch, TemplateCache, type NumericRecord, type RecordContext } from './templates.js';
+export type { NumericRecord } from './templates.js';
 
 /** One flow record from an export datagram, whatever the protocol version. */
 export interface ExportRecord {
@@ -114,6 +115,8 @@ export function looksLikeFlowExport(buf: Uint8Array, off: number, len: number): 
  * its template is buffered at all).
  */
 export class FlowExportDecoder {
+  private readonly scratch = new Scratch();
+  private readonly numeric = newNumericRecord();
   readonly stats: ExportStats = { datagrams: 0, records: 0, templates: 0, templateMisses: 0, pendingDropped: 0, optionsRecords: 0 };
   private readonly cache: TemplateCache;
 
@@ -136,6 +139,7 @@ export class FlowExportDecoder {
     exporter: string,
     onRecord: (r: ExportRecord) => void,
     onAnomaly: (a: ExportAnomaly) => void,
+    onNumeric?: (r: NumericRecord) => void,
   ): boolean {
     const start = Math.max(0, Math.min(Math.floor(off) || 0, buf.length));
     const n = Math.max(0, Math.min(Math.floor(len) || 0, buf.length - start));
@@ -144,7 +148,7 @@ export class FlowExportDecoder {
       return false;
     }
     const version = (buf[start]! << 8) | buf[start + 1]!;
-    const ctx: RecordContext = { cache: this.cache, stats: this.stats, onRecord, onAnomaly };
+    const ctx: RecordContext = { cache: this.cache, stats: this.stats, onRecord, onAnomaly, onNumeric, scratch: this.scratch, numeric: this.numeric };
     switch (version) {
       case 5:
         this.stats.datagrams++;

@@ -19,6 +19,7 @@ import type { ExportRecord } from './flowexport.js';
 import {
   VARLEN,
   formatIpv4At,
+  newNumericRecord,
   handleDataSet,
   makeTemplate,
   storeTemplate,
@@ -78,6 +79,26 @@ export function decodeV5(ctx: RecordContext, buf: Uint8Array, off: number, len: 
     const p = off + V5_HEADER + i * V5_RECORD;
     const first = u32(buf, p + 24);
     const last = u32(buf, p + 28);
+    if (ctx.onNumeric) {
+      const r = ctx.numeric ?? (ctx.numeric = newNumericRecord());
+      r.exporter = exporter;
+      r.src4 = u32(buf, p);
+      r.dst4 = u32(buf, p + 4);
+      r.srcPort = u16(buf, p + 32);
+      r.dstPort = u16(buf, p + 34);
+      r.protocol = buf[p + 38]!;
+      r.tcpFlags = buf[p + 37]!;
+      r.packets = u32(buf, p + 16);
+      r.bytes = u32(buf, p + 20);
+      r.reversePackets = 0;
+      r.reverseBytes = 0;
+      r.sampling = sampling === 0 ? 1 : sampling;
+      r.firstMs = exportMs - ((sysUptime - first) | 0);
+      r.lastMs = exportMs - ((sysUptime - last) | 0);
+      ctx.stats.records++;
+      ctx.onNumeric(r);
+      continue;
+    }
     const r: ExportRecord = {
       version: 5,
       exporter,

@@ -199,6 +199,10 @@ export function readUnsigned(buf: Uint8Array, p: number, len: number): number {
   return v;
 }
 
+function formatIpv4N(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
 export function formatIpv4At(buf: Uint8Array, p: number): string {
   return `${buf[p]!}.${buf[p + 1]!}.${buf[p + 2]!}.${buf[p + 3]!}`;
 }
@@ -214,9 +218,14 @@ function ntpToMs(buf: Uint8Array, p: number): number {
 }
 
 /** Per-record scratch filled field by field. */
-class Scratch {
+/** Marks an IPv4 address seen; its text is made only when an ExportRecord is built. */
+const V4 = '';
+
+export class Scratch {
   src4: string | null = null;
   dst4: string | null = null;
+  src4n = 0;
+  dst4n = 0;
   src6: string | null = null;
   dst6: string | null = null;
   v4Zero = true;
@@ -260,6 +269,57 @@ class Scratch {
   rangeStart: number | null = null;
   rangeEnd: number | null = null;
   nat = false;
+
+  /** Back to the state of a new record (reused: no allocation per record). */
+  reset(): void {
+    this.src4 = null;
+    this.dst4 = null;
+    this.src4n = 0;
+    this.dst4n = 0;
+    this.src6 = null;
+    this.dst6 = null;
+    this.v4Zero = true;
+    this.v6Zero = true;
+    this.ipVersion = null;
+    this.srcPort = 0;
+    this.dstPort = 0;
+    this.protocol = 0;
+    this.tcpFlags = 0;
+    this.deltaBytes = null;
+    this.deltaPackets = null;
+    this.totalBytes = null;
+    this.totalPackets = null;
+    this.initBytes = null;
+    this.initPackets = null;
+    this.respBytes = null;
+    this.respPackets = null;
+    this.revDeltaBytes = null;
+    this.revDeltaPackets = null;
+    this.revTotalBytes = null;
+    this.revTotalPackets = null;
+    this.sampling = null;
+    this.packetInterval = null;
+    this.packetSpace = null;
+    this.sampleSize = null;
+    this.samplePopulation = null;
+    this.samplerId = null;
+    this.startMs = null;
+    this.endMs = null;
+    this.startUp = null;
+    this.endUp = null;
+    this.startDeltaUs = null;
+    this.endDeltaUs = null;
+    this.sysInitMs = null;
+    this.direction = null;
+    this.natEvent = null;
+    this.postSrc = null;
+    this.postDst = null;
+    this.postSrcPort = null;
+    this.postDstPort = null;
+    this.rangeStart = null;
+    this.rangeEnd = null;
+    this.nat = false;
+  }
 }
 
 /** Interpret one field. Fields of unexpected length are ignored (skipped by length). */
@@ -278,14 +338,16 @@ function applyField(s: Scratch, f: FieldSpec, buf: Uint8Array, p: number, len: n
   switch (f.id) {
     case IE.sourceIPv4Address:
       if (len === 4) {
-        s.src4 = formatIpv4At(buf, p);
-        if (readUnsigned(buf, p, 4) !== 0) s.v4Zero = false;
+        s.src4 = V4;
+        s.src4n = readUnsigned(buf, p, 4);
+        if (s.src4n !== 0) s.v4Zero = false;
       }
       return;
     case IE.destinationIPv4Address:
       if (len === 4) {
-        s.dst4 = formatIpv4At(buf, p);
-        if (readUnsigned(buf, p, 4) !== 0) s.v4Zero = false;
+        s.dst4 = V4;
+        s.dst4n = readUnsigned(buf, p, 4);
+        if (s.dst4n !== 0) s.v4Zero = false;
       }
       return;
     case IE.sourceIPv6Address:
@@ -462,6 +524,36 @@ export interface RecordContext {
   stats: ExportStats;
   onRecord: (r: ExportRecord) => void;
   onAnomaly: (a: ExportAnomaly) => void;
+  /**
+   * When given, IPv4 records go here instead of `onRecord`, as one reused object with numeric
+   * addresses: no strings and no object per record (the scanner's fast path).
+   */
+  onNumeric?: ((r: NumericRecord) => void) | undefined;
+  /** Reused per-record state. */
+  scratch?: Scratch;
+  numeric?: NumericRecord;
+}
+
+/** An IPv4 record with numeric addresses; the object is reused, read it during the call. */
+export interface NumericRecord {
+  exporter: string;
+  src4: number;
+  dst4: number;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  tcpFlags: number;
+  packets: number;
+  bytes: number;
+  reversePackets: number;
+  reverseBytes: number;
+  firstMs: number;
+  lastMs: number;
+  sampling: number;
+}
+
+export function newNumericRecord(): NumericRecord {
+  return { exporter: '', src4: 0, dst4: 0, srcPort: 0, dstPort: 0, protocol: 0, tcpFlags: 0, packets: 0, bytes: 0, reversePackets: 0, reverseBytes: 0, firstMs: 0, lastMs: 0, sampling: 1 };
 }
 
 /**
@@ -483,8 +575,9 @@ export function decodeDataSet(
   const dom = ctx.cache.domain(hdr.version, hdr.exporter, hdr.domain);
   let p = start;
   // Each record consumes at least minLength (> 0) bytes, so the loop runs at most (end-start) times.
+  const s = ctx.scratch ?? (ctx.scratch = new Scratch());
   while (end - p >= t.minLength) {
-    const s = new Scratch();
+    s.reset();
     let q = p;
     let ok = true;
     for (let i = 0; i < t.fields.length; i++) {
@@ -558,8 +651,6 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
   else if (has4 && (!has6 || !s.v4Zero || s.v6Zero)) ipVersion = 4;
   else if (has6) ipVersion = 6;
   else return; // not a flow record (no addresses): nothing for the scanner
-  const srcAddr = ipVersion === 4 ? s.src4! : s.src6!;
-  const dstAddr = ipVersion === 4 ? s.dst4! : s.dst6!;
 
   let sampling = recordSampling(s);
   if (sampling === null && s.samplerId !== null) sampling = dom.samplers.get(s.samplerId) ?? null;
@@ -582,6 +673,31 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
   if (last === null) last = first;
 
   ctx.stats.records++;
+  const packets = s.deltaPackets ?? s.totalPackets ?? s.initPackets ?? 0;
+  const bytes = s.deltaBytes ?? s.totalBytes ?? s.initBytes ?? 0;
+  const reversePackets = s.revDeltaPackets ?? s.revTotalPackets ?? s.respPackets ?? 0;
+  const reverseBytes = s.revDeltaBytes ?? s.revTotalBytes ?? s.respBytes ?? 0;
+  if (ipVersion === 4 && ctx.onNumeric) {
+    const n = ctx.numeric ?? (ctx.numeric = newNumericRecord());
+    n.exporter = hdr.exporter;
+    n.src4 = s.src4n;
+    n.dst4 = s.dst4n;
+    n.srcPort = s.srcPort;
+    n.dstPort = s.dstPort;
+    n.protocol = s.protocol;
+    n.tcpFlags = s.tcpFlags;
+    n.packets = packets;
+    n.bytes = bytes;
+    n.reversePackets = reversePackets;
+    n.reverseBytes = reverseBytes;
+    n.firstMs = first;
+    n.lastMs = last;
+    n.sampling = sampling;
+    ctx.onNumeric(n);
+    return;
+  }
+  const srcAddr = ipVersion === 4 ? formatIpv4N(s.src4n) : s.src6!;
+  const dstAddr = ipVersion === 4 ? formatIpv4N(s.dst4n) : s.dst6!;
   ctx.onRecord({
     version: hdr.version,
     exporter: hdr.exporter,
@@ -594,10 +710,10 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
     dstPort: s.dstPort,
     protocol: s.protocol,
     tcpFlags: s.tcpFlags,
-    packets: s.deltaPackets ?? s.totalPackets ?? s.initPackets ?? 0,
-    bytes: s.deltaBytes ?? s.totalBytes ?? s.initBytes ?? 0,
-    reversePackets: s.revDeltaPackets ?? s.revTotalPackets ?? s.respPackets ?? 0,
-    reverseBytes: s.revDeltaBytes ?? s.revTotalBytes ?? s.respBytes ?? 0,
+    packets,
+    bytes,
+    reversePackets,
+    reverseBytes,
     samplingInterval: sampling,
     firstMs: first,
     lastMs: last,

@@ -5,7 +5,7 @@
  * and the offset.
  */
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
-import { FlowExportDecoder, looksLikeFlowExport, type ExportRecord } from '../decode/flowexport.js';
+import { FlowExportDecoder, looksLikeFlowExport, type ExportRecord, type NumericRecord } from '../decode/flowexport.js';
 import type { ExportFlowInput } from './exports.js';
 
 /** Stricter than the header test: every set of a v9/IPFIX datagram must tile it (padding allowed). */
@@ -71,16 +71,18 @@ export class ExportDatagrams {
   private file = '';
   private anomalies: Anomalies | null = null;
   private onRecord: (r: ExportFlowInput) => void = () => undefined;
+  private onNumeric: ((r: NumericRecord) => void) | undefined = undefined;
 
   constructor(opts?: { maxTemplates?: number; maxPendingPerTemplate?: number }) {
     this.decoder = new FlowExportDecoder(opts);
   }
 
   /** Route the next datagrams' records and anomalies (per input). */
-  bind(file: string, anomalies: Anomalies, onRecord: (r: ExportFlowInput) => void): void {
+  bind(file: string, anomalies: Anomalies, onRecord: (r: ExportFlowInput) => void, onNumeric?: (r: NumericRecord) => void): void {
     this.file = file;
     this.anomalies = anomalies;
     this.onRecord = onRecord;
+    this.onNumeric = onNumeric;
   }
 
   /** Decode one datagram from `exporter`; `fileOffset` locates it in the input for anomalies. */
@@ -95,6 +97,7 @@ export class ExportDatagrams {
         const code = (KNOWN_CODES.has(a.code) ? a.code : 'export.unknown_version') as AnomalyCode;
         this.anomalies?.add(code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
       },
+      this.onNumeric,
     );
   }
 }

@@ -9,7 +9,8 @@ import type { PacketSink } from '../io/pcap.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
 import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
 import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js';
-import type { FlowTable } from './table.js';
+import type { FlowTable, NumericExportRecord } from './table.js';
+import { ipv4ToInt } from '../ip.js';
 
 /** Per-input packet counters. */
 export interface PacketCounts {
@@ -50,6 +51,8 @@ export class PacketIngest implements PacketSink {
     private readonly exportDatagrams: ExportDatagrams | null = null,
     /** UDP destination ports whose payloads are always taken as export datagrams (`--collector-port`). */
     private readonly collectorPorts: ReadonlySet<number> = new Set(),
+    /** IPv4 export records go here (typed arrays, numeric keys); IPv6 ones to `exports`. */
+    private readonly exportTable: FlowTable | null = null,
   ) {}
 
   /** Export datagrams found in captures so far (this input). */
@@ -61,13 +64,58 @@ export class PacketIngest implements PacketSink {
     this.exportDatagrams?.datagram(buf, off, len, exporter, fileOffset);
   }
 
-  /** One flow-export record (NetFlow/IPFIX/nfdump CSV). */
+  /** One flow-export record (NetFlow/IPFIX/nfdump CSV/JSON). IPv4 goes to the typed-array table. */
   record(r: ExportFlowInput): void {
+    if (r.ipVersion === 4 && this.exportTable !== null) {
+      const s = ipv4ToInt(r.srcAddr);
+      const d = ipv4ToInt(r.dstAddr);
+      if (s >= 0 && d >= 0) {
+        const n = this.numeric;
+        n.src4 = s;
+        n.dst4 = d;
+        n.srcPort = r.srcPort;
+        n.dstPort = r.dstPort;
+        n.protocol = r.protocol;
+        n.tcpFlags = r.tcpFlags;
+        n.packets = r.packets;
+        n.bytes = r.bytes;
+        n.reversePackets = r.reversePackets;
+        n.reverseBytes = r.reverseBytes;
+        n.firstMs = r.firstMs;
+        n.lastMs = r.lastMs;
+        n.sampling = r.sampling;
+        this.recordNumeric(n);
+        return;
+      }
+    }
     if (!this.exports) return;
     this.records++;
     this.exports.add(r, this.inputIndex);
     if ((this.records & 4095) === 0) this.exports.expire();
   }
+
+  /** One IPv4 export record with numeric addresses (the fast path: no strings, no objects). */
+  recordNumeric(n: NumericExportRecord): void {
+    this.records++;
+    if (n.protocol !== 6 && n.protocol !== 17) return;
+    this.exportTable!.addRecord(n, this.inputIndex);
+  }
+
+  private readonly numeric: NumericExportRecord = {
+    src4: 0,
+    dst4: 0,
+    srcPort: 0,
+    dstPort: 0,
+    protocol: 0,
+    tcpFlags: 0,
+    packets: 0,
+    bytes: 0,
+    reversePackets: 0,
+    reverseBytes: 0,
+    firstMs: 0,
+    lastMs: 0,
+    sampling: 1,
+  };
 
   /** Start a new input: counters restart, flows carry on across inputs. */
   begin(file: string, inputIndex: number): void {
@@ -78,7 +126,7 @@ export class PacketIngest implements PacketSink {
     this.ordinal = 0;
     this.records = 0;
     this.exportPackets = 0;
-    this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r));
+    this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), this.exportTable ? (n) => this.recordNumeric(n) : undefined);
   }
 
   packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {

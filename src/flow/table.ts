@@ -6,7 +6,7 @@
  * {@link FlowRecord}).
  */
 import type { FlowRecord } from '../types.js';
-import type { PacketView } from '../decode/packet.js';
+import { PacketView } from '../decode/packet.js';
 import { FlowPayload } from './prefix.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
 
@@ -21,6 +21,11 @@ export interface FlowTableOptions {
   closeGraceMs: number;
   /** Bytes of payload kept per direction. */
   payloadBytes: number;
+  /**
+   * The table holds flows built from flow-export records ({@link FlowTable.addRecord}): no payload,
+   * no TCP close tracking, flows joined while records keep arriving within `idleTimeoutMs`.
+   */
+  exportRecords?: boolean;
 }
 
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
@@ -62,6 +67,9 @@ export class FlowTable {
   private readonly bySyn: Uint8Array;
   private readonly closed: Uint8Array;
   private readonly input: Int32Array;
+  /** Export mode: records merged and the largest sampling interval per flow. */
+  private readonly recs: Float64Array | null;
+  private readonly samp: Float64Array | null;
   /** Per slot and direction: 1 once that direction's payload prefix is full (skips the prefix object, a likely cache miss). */
   private readonly prefixFull: Uint8Array;
   private readonly payload: (FlowPayload | null)[];
@@ -106,6 +114,8 @@ export class FlowTable {
     this.closed = new Uint8Array(cap);
     this.list = new Uint8Array(cap);
     this.input = new Int32Array(cap);
+    this.recs = opts.exportRecords ? new Float64Array(cap) : null;
+    this.samp = opts.exportRecords ? new Float64Array(cap) : null;
     this.prefixFull = new Uint8Array(cap * 2);
     this.payload = new Array<FlowPayload | null>(cap).fill(null);
     this.free = new Int32Array(cap);
@@ -195,6 +205,62 @@ export class FlowTable {
     for (let s = this.tail[1]!; s >= 0; s = this.tail[1]!) this.finish(s, 'closed');
     for (let s = this.tail[0]!; s >= 0; s = this.tail[0]!) this.finish(s, 'eof');
   }
+
+  /**
+   * Merge one IPv4 flow-export record (export mode). Both directions of a conversation and the
+   * records an exporter's active timeout cut from one connection land in one flow while each starts
+   * within `idleTimeoutMs` of the flow's last activity. Counters are scaled by `sampling`. Nothing
+   * is allocated unless a flow finishes.
+   */
+  addRecord(r: NumericExportRecord, inputIndex: number): void {
+    let first = r.firstMs;
+    let last = r.lastMs;
+    // Some exporters get start and end the wrong way round.
+    if (last < first) [first, last] = [last, first];
+    if (last > this.now) {
+      this.now = last;
+      if (last - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.lastSweep = last;
+        this.expire(last);
+      }
+    }
+    const v = this.recordView;
+    v.ipVersion = 4;
+    v.src4 = r.src4 | 0;
+    v.dst4 = r.dst4 | 0;
+    v.srcPort = r.srcPort;
+    v.dstPort = r.dstPort;
+    v.proto = r.protocol;
+    v.tcpFlags = 0;
+    const k = this.scratch;
+    const fromA = this.buildKey(v, EMPTY, k);
+    const h = hashKey(k);
+    let slot = this.lookup(k, h);
+    if (slot >= 0 && first > this.last[slot]! + this.opts.idleTimeoutMs) {
+      this.finish(slot, 'idle');
+      slot = -1;
+    }
+    if (slot < 0) {
+      slot = this.insert(k, h, first, inputIndex);
+      this.orient(slot, fromA, 0, v);
+    } else {
+      this.touch(slot);
+      if (first < this.first[slot]!) this.first[slot] = first;
+    }
+    const kk = r.sampling > 1 ? r.sampling : 1;
+    const d = slot * 2 + (fromA ? 0 : 1);
+    const o = slot * 2 + (fromA ? 1 : 0);
+    this.pkts[d]! += r.packets * kk;
+    this.bytes[d]! += r.bytes * kk;
+    this.flags[d]! |= r.tcpFlags;
+    this.pkts[o]! += r.reversePackets * kk;
+    this.bytes[o]! += r.reverseBytes * kk;
+    if (last > this.last[slot]!) this.last[slot] = last;
+    this.recs![slot]! += 1;
+    if (kk > this.samp![slot]!) this.samp![slot] = kk;
+  }
+
+  private readonly recordView = new PacketView();
 
   private orient(slot: number, fromA: boolean, flags: number, v: PacketView): void {
     if (v.proto === 6 && flags & TCP_SYN) {
@@ -287,6 +353,10 @@ export class FlowTable {
     this.prefixFull[s * 2] = this.prefixFull[s * 2 + 1] = 0;
     this.closed[s] = 0;
     this.input[s] = inputIndex;
+    if (this.recs) {
+      this.recs[s] = 0;
+      this.samp![s] = 1;
+    }
     this.payload[s] = null;
     this.linkHead(s, 0);
     this.active++;
@@ -390,14 +460,32 @@ export class FlowTable {
       firstSegmentC2S: cp ? cp.firstSegment : 0,
       firstSegmentS2C: sp ? sp.firstSegment : 0,
       inputIndex: this.input[s]!,
-      source: 'packets',
-      records: 0,
-      sampling: 1,
+      source: this.recs ? 'export' : 'packets',
+      records: this.recs ? this.recs[s]! : 0,
+      sampling: this.samp ? this.samp[s]! : 1,
     };
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** An IPv4 flow-export record with numeric addresses (reused by its producer; read during the call). */
+export interface NumericExportRecord {
+  /** IPv4 addresses as unsigned 32-bit numbers. */
+  src4: number;
+  dst4: number;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  tcpFlags: number;
+  packets: number;
+  bytes: number;
+  reversePackets: number;
+  reverseBytes: number;
+  firstMs: number;
+  lastMs: number;
+  sampling: number;
+}
 
 /** 32-bit mix of the key words (murmur3 finaliser per word). */
 function hashKey(k: Int32Array): number {
