@@ -110,6 +110,10 @@ export class EndpointIndex {
   private readonly nets: Array<{ v6: boolean; bits: number; map: Map<string, EndpointEntry> }> = [];
   /** IPv4 networks: per prefix length, network number → entry (lookups without parsing or allocating). */
   private readonly nets4: Array<{ bits: number; map: Map<number, EndpointEntry> }> = [];
+  /** IPv4 IP:port and IP entries keyed by number (address × 65536 + port, and address). */
+  private readonly ipPort4 = new Map<number, EndpointEntry>();
+  private readonly ip4 = new Map<number, EndpointEntry>();
+  private readonly excludeIp4 = new Set<number>();
   private readonly excludeIp = new Set<string>();
   private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
   private readonly excludeNets4: Array<{ bits: number; set: Set<number> }> = [];
@@ -118,7 +122,11 @@ export class EndpointIndex {
     for (const e of entries) {
       const m = e.match;
       if (e.kind === 'exclude') {
-        if ('ip' in m) this.excludeIp.add(m.ip);
+        if ('ip' in m) {
+          this.excludeIp.add(m.ip);
+          const n4 = ipv4ToInt(m.ip);
+          if (n4 >= 0) this.excludeIp4.add(n4);
+        }
         else if ('cidr' in m) {
           const [a, bits] = ipaddr.parseCIDR(m.cidr);
           if (a.kind() === 'ipv4') {
@@ -138,6 +146,11 @@ export class EndpointIndex {
       else if ('ip' in m) {
         if (m.port !== null) first(this.ipPort, `${m.ip}|${m.port}`, e);
         else first(this.ip, m.ip, e);
+        const n4 = ipv4ToInt(m.ip);
+        if (n4 >= 0) {
+          if (m.port !== null) first(this.ipPort4, n4 * 65536 + m.port, e);
+          else first(this.ip4, n4, e);
+        }
       } else {
         const [a, bits] = ipaddr.parseCIDR(m.cidr);
         if (a.kind() === 'ipv4') {
@@ -195,19 +208,26 @@ export class EndpointIndex {
 
   /** The entry for a server address and port: IP:port, then IP, then the longest CIDR. */
   address(ip: string, port: number): AddressHit | null {
-    if (this.excluded(ip)) return null;
-    const ipp = this.ipPort.get(`${ip}|${port}`);
-    if (ipp) return { entry: ipp, how: 'ip:port' };
-    const e = this.ip.get(ip);
-    if (e) return { entry: e, how: 'ip' };
     const n = ipv4ToInt(ip);
     if (n >= 0) {
+      // IPv4: numeric keys only, no strings built per lookup.
+      if (this.excludeIp4.has(n)) return null;
+      for (const g of this.excludeNets4) if (g.set.has(maskV4(n, g.bits))) return null;
+      const ipp = this.ipPort4.get(n * 65536 + port);
+      if (ipp) return { entry: ipp, how: 'ip:port' };
+      const e4 = this.ip4.get(n);
+      if (e4) return { entry: e4, how: 'ip' };
       for (const g of this.nets4) {
         const hit = g.map.get(maskV4(n, g.bits));
         if (hit) return { entry: hit, how: 'cidr' };
       }
       return null;
     }
+    if (this.excluded(ip)) return null;
+    const ipp = this.ipPort.get(`${ip}|${port}`);
+    if (ipp) return { entry: ipp, how: 'ip:port' };
+    const e = this.ip.get(ip);
+    if (e) return { entry: e, how: 'ip' };
     if (!this.nets.length) return null;
     const a = parse(ip);
     if (!a) return null;
@@ -221,8 +241,12 @@ export class EndpointIndex {
   }
 }
 
+/** Network masks by prefix length, as signed 32-bit patterns. */
+const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
+
+/** The network number of `n` (an IPv4 address as a number) under a prefix length, as int32 bits. */
 function maskV4(n: number, bits: number): number {
-  return bits === 0 ? 0 : (n - (n % 2 ** (32 - bits))) >>> 0;
+  return n & MASKS[bits]!;
 }
 
 function first<K, V>(m: Map<K, V>, k: K, v: V): void {
