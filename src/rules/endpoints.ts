@@ -117,6 +117,9 @@ export class EndpointIndex {
   private readonly excludeIp = new Set<string>();
   private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
   private readonly excludeNets4: Array<{ bits: number; set: Set<number> }> = [];
+  /** The IPv4 exclusions merged into sorted, disjoint [start, end] ranges (binary search). */
+  private excludeStarts = new Float64Array(0);
+  private excludeEnds = new Float64Array(0);
 
   constructor(entries: readonly EndpointEntry[]) {
     for (const e of entries) {
@@ -168,6 +171,18 @@ export class EndpointIndex {
     this.nets4.sort((a, b) => b.bits - a.bits);
     this.excludeNets.sort((a, b) => b.bits - a.bits);
     this.excludeNets4.sort((a, b) => b.bits - a.bits);
+    const ranges: Array<[number, number]> = [];
+    for (const g of this.excludeNets4) for (const net of g.set) ranges.push([net >>> 0, (net >>> 0) + 2 ** (32 - g.bits) - 1]);
+    for (const n of this.excludeIp4) ranges.push([n, n]);
+    ranges.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    this.excludeStarts = Float64Array.from(merged.map((r) => r[0]));
+    this.excludeEnds = Float64Array.from(merged.map((r) => r[1]));
   }
 
   get size(): number {
@@ -191,14 +206,23 @@ export class EndpointIndex {
     }
   }
 
+  private excluded4(n: number): boolean {
+    const starts = this.excludeStarts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (starts[mid]! <= n) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return hi >= 0 && n <= this.excludeEnds[hi]!;
+  }
+
   /** Is the address one that must never count as pool evidence (resolvers, CDNs)? */
   excluded(ip: string): boolean {
     if (this.excludeIp.has(ip)) return true;
     const n = ipv4ToInt(ip);
-    if (n >= 0) {
-      for (const g of this.excludeNets4) if (g.set.has(maskV4(n, g.bits))) return true;
-      return false;
-    }
+    if (n >= 0) return this.excluded4(n);
     if (!this.excludeNets.length) return false;
     const a = parse(ip);
     if (!a) return false;
@@ -211,8 +235,7 @@ export class EndpointIndex {
     const n = ipv4ToInt(ip);
     if (n >= 0) {
       // IPv4: numeric keys only, no strings built per lookup.
-      if (this.excludeIp4.has(n)) return null;
-      for (const g of this.excludeNets4) if (g.set.has(maskV4(n, g.bits))) return null;
+      if (this.excluded4(n)) return null;
       const ipp = this.ipPort4.get(n * 65536 + port);
       if (ipp) return { entry: ipp, how: 'ip:port' };
       const e4 = this.ip4.get(n);
