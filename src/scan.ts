@@ -23,6 +23,11 @@ export interface ScanOptions {
   readExports?: boolean;
   /** UDP ports whose payloads are always export datagrams. */
   collectorPorts?: readonly number[];
+  /**
+   * Do not build or classify IPv4 export flows that no evidence could apply to (they would be
+   * `none`): only counted. For reports that keep flagged export flows only.
+   */
+  skipQuietExports?: boolean;
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
 }
@@ -92,6 +97,13 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     { maxFlows: exportOpts.maxFlows, idleTimeoutMs: exportOpts.joinGapMs, activeTimeoutMs: Infinity, closeGraceMs: exportOpts.joinGapMs, payloadBytes: 0, exportRecords: true },
     onFlow,
   );
+  if (opts.skipQuietExports) {
+    exportTable.prefilter = (v) => {
+      if (!classifier.exportFlowIsQuiet(v)) return false;
+      flowsPerInput[v.inputIndex]!++;
+      return true;
+    };
+  }
   const datagrams = opts.readExports === false ? null : new ExportDatagrams();
   const summaries: InputSummary[] = [];
   const perInput: Anomalies[] = [];

@@ -22,7 +22,10 @@ const ACK = 0x10;
 const PSH = 0x08;
 
 /** The measured value of a metric for a flow, or null when it cannot be measured. */
-export function metric(f: FlowRecord, m: BehaviourMetric, facts: BehaviourFacts): number | null {
+/** What the score reads of a flow (a FlowRecord, or a table's reused view of one). */
+export type BehaviourInput = Pick<FlowRecord, 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'firstSeen' | 'lastSeen' | 'transport' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'records'>;
+
+export function metric(f: BehaviourInput, m: BehaviourMetric, facts: BehaviourFacts): number | null {
   const packets = f.packetsC2S + f.packetsS2C;
   const bytes = f.bytesC2S + f.bytesS2C;
   const minutes = (f.lastSeen - f.firstSeen) / 60_000;
@@ -51,7 +54,7 @@ export function metric(f: FlowRecord, m: BehaviourMetric, facts: BehaviourFacts)
   }
 }
 
-export function scoreBehaviour(cfg: BehaviourConfig, f: FlowRecord, facts: BehaviourFacts): BehaviourScore {
+export function scoreBehaviour(cfg: BehaviourConfig, f: BehaviourInput, facts: BehaviourFacts): BehaviourScore {
   const scored: BehaviourScore['scored'] = [];
   let score = 0;
   for (const t of cfg.traits) {
@@ -63,4 +66,14 @@ export function scoreBehaviour(cfg: BehaviourConfig, f: FlowRecord, facts: Behav
     }
   }
   return { score, scored };
+}
+
+/** The score alone, with nothing allocated (for prefilters). */
+export function behaviourPoints(cfg: BehaviourConfig, f: BehaviourInput, facts: BehaviourFacts): number {
+  let score = 0;
+  for (const t of cfg.traits) {
+    const v = metric(f, t.metric, facts);
+    if (v !== null && (t.min === null || v >= t.min) && (t.max === null || v <= t.max)) score += t.points;
+  }
+  return score;
 }

@@ -11,8 +11,9 @@ import { DecodeError } from '../errors.js';
 import { nameSoftware } from '../rules/agents.js';
 import { EndpointIndex } from '../rules/endpoints.js';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
+import type { ExportFlowView } from '../flow/table.js';
 import type { Attributes, Evidence, FlowRecord, Verdict } from '../types.js';
-import { scoreBehaviour } from './behaviour.js';
+import { behaviourPoints, scoreBehaviour } from './behaviour.js';
 import { matchHandshake } from './handshake.js';
 import { httpHeads } from './http.js';
 import { jsonMessages, type JsonMessage } from './messages.js';
@@ -216,6 +217,21 @@ export class Classifier {
       outcome: d.outcome?.name ?? null,
       reason: reason(flow, hitsC, hitsS, evidence, d.label, d.outcome?.name ?? null),
     };
+  }
+
+  /**
+   * For an IPv4 export flow, before its record is built: true when no evidence could apply — the
+   * server address is not DNS-bound to a pool, not listed, not a pool port, and the behaviour score
+   * stays below `weak_at`. Such a flow would be classified `none`; skipping it changes no verdict.
+   */
+  exportFlowIsQuiet(v: ExportFlowView): boolean {
+    if (this.rules.policy.miningPorts.has(v.serverPort)) return false;
+    const ip = v.serverIp4;
+    if (this.pdns.size > 0 && this.pdns.lookup(`${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`)) return false;
+    if (this.index.address4(ip, v.serverPort)) return false;
+    const cfg = this.rules.policy.behaviour;
+    if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourPoints(cfg, v, { miningPort: false, listedAddress: false }) >= cfg.weakAt) return false;
+    return true;
   }
 
   private sni(flow: FlowRecord): string | null {

@@ -101,6 +101,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
         exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
         readExports: o.exports,
+        skipQuietExports: o.keepFlows !== 'all',
         collectorPorts: o.collectorPort,
         signal: abort.signal,
       },

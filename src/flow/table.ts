@@ -390,8 +390,33 @@ export class FlowTable {
     else this.tail[l] = p;
   }
 
+  /**
+   * Export mode: a test on the finished flow's numbers, before any record or string is made. When it
+   * says the flow cannot carry evidence, the flow is counted (`skipped`) and not emitted.
+   */
+  prefilter: ((v: ExportFlowView) => boolean) | null = null;
+  /** Flows the prefilter passed over. */
+  skipped = 0;
+  private readonly view: ExportFlowView = {
+    inputIndex: 0,
+    serverIp4: 0,
+    serverPort: 0,
+    transport: 'tcp',
+    firstSeen: 0,
+    lastSeen: 0,
+    packetsC2S: 0,
+    packetsS2C: 0,
+    bytesC2S: 0,
+    bytesS2C: 0,
+    tcpFlagsC2S: 0,
+    tcpFlagsS2C: 0,
+    records: 0,
+  };
+
   private finish(s: number, reason: EndReason): void {
-    this.onFlow(this.toRecord(s, reason));
+    if (this.prefilter !== null && this.canSkip(s)) {
+      this.skipped++;
+    } else this.onFlow(this.toRecord(s, reason));
     this.emitted++;
     this.unlink(s);
     // Remove from the hash index with backward-shift deletion (no tombstones).
@@ -419,6 +444,29 @@ export class FlowTable {
     }
     this.free[this.freeTop++] = s;
     this.active--;
+  }
+
+  private canSkip(s: number): boolean {
+    const o = s * KW;
+    const k = this.keys;
+    if ((k[o + 9]! & 0xff) !== 4) return false;
+    const aIsClient = this.clientIsA[s] === 1;
+    const ca = aIsClient ? 0 : 1;
+    const v = this.view;
+    v.serverIp4 = (aIsClient ? k[o + 4]! : k[o]!) >>> 0;
+    v.serverPort = aIsClient ? k[o + 8]! & 0xffff : (k[o + 8]! >>> 16) & 0xffff;
+    v.transport = k[o + 9]! >> 8 === 6 ? 'tcp' : 'udp';
+    v.firstSeen = this.first[s]!;
+    v.lastSeen = this.last[s]!;
+    v.packetsC2S = this.pkts[s * 2 + ca]!;
+    v.packetsS2C = this.pkts[s * 2 + 1 - ca]!;
+    v.bytesC2S = this.bytes[s * 2 + ca]!;
+    v.bytesS2C = this.bytes[s * 2 + 1 - ca]!;
+    v.tcpFlagsC2S = this.flags[s * 2 + ca]!;
+    v.tcpFlagsS2C = this.flags[s * 2 + 1 - ca]!;
+    v.records = this.recs ? this.recs[s]! : 0;
+    v.inputIndex = this.input[s]!;
+    return this.prefilter!(v);
   }
 
   private toRecord(s: number, endReason: EndReason): FlowRecord {
@@ -468,6 +516,23 @@ export class FlowTable {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The numbers of a finished IPv4 export flow, for a prefilter (reused; read during the call). */
+export interface ExportFlowView {
+  inputIndex: number;
+  serverIp4: number;
+  serverPort: number;
+  transport: 'tcp' | 'udp';
+  firstSeen: number;
+  lastSeen: number;
+  packetsC2S: number;
+  packetsS2C: number;
+  bytesC2S: number;
+  bytesS2C: number;
+  tcpFlagsC2S: number;
+  tcpFlagsS2C: number;
+  records: number;
+}
 
 /** An IPv4 flow-export record with numeric addresses (reused by its producer; read during the call). */
 export interface NumericExportRecord {

@@ -206,6 +206,20 @@ export class EndpointIndex {
     }
   }
 
+  /** IPv4 by number: numeric keys only, no strings built per lookup. */
+  address4(n: number, port: number): AddressHit | null {
+    if (this.excluded4(n)) return null;
+    const ipp = this.ipPort4.get(n * 65536 + port);
+    if (ipp) return { entry: ipp, how: 'ip:port' };
+    const e4 = this.ip4.get(n);
+    if (e4) return { entry: e4, how: 'ip' };
+    for (const g of this.nets4) {
+      const hit = g.map.get(maskV4(n, g.bits));
+      if (hit) return { entry: hit, how: 'cidr' };
+    }
+    return null;
+  }
+
   private excluded4(n: number): boolean {
     const starts = this.excludeStarts;
     let lo = 0;
@@ -233,19 +247,7 @@ export class EndpointIndex {
   /** The entry for a server address and port: IP:port, then IP, then the longest CIDR. */
   address(ip: string, port: number): AddressHit | null {
     const n = ipv4ToInt(ip);
-    if (n >= 0) {
-      // IPv4: numeric keys only, no strings built per lookup.
-      if (this.excluded4(n)) return null;
-      const ipp = this.ipPort4.get(n * 65536 + port);
-      if (ipp) return { entry: ipp, how: 'ip:port' };
-      const e4 = this.ip4.get(n);
-      if (e4) return { entry: e4, how: 'ip' };
-      for (const g of this.nets4) {
-        const hit = g.map.get(maskV4(n, g.bits));
-        if (hit) return { entry: hit, how: 'cidr' };
-      }
-      return null;
-    }
+    if (n >= 0) return this.address4(n, port);
     if (this.excluded(ip)) return null;
     const ipp = this.ipPort.get(`${ip}|${port}`);
     if (ipp) return { entry: ipp, how: 'ip:port' };
