@@ -46,6 +46,8 @@ function parseCount(s: string | undefined): number {
 /** Column indices the parser reads (-1 when the column is absent). */
 interface Columns {
   count: number;
+  /** Fields up to the last column read: splitting stops there. */
+  needed: number;
   ts: number;
   te: number;
   sa: number;
@@ -101,7 +103,8 @@ export class NfdumpCsvParser {
         if (!final) return;
         lastNl = win.end;
       }
-      const text = decoder.decode(b.subarray(win.start, lastNl));
+      // nfdump writes ASCII: a one-byte (latin1) string is what V8 builds fastest.
+      const text = Buffer.from(b.buffer, b.byteOffset + win.start, lastNl - win.start).toString('latin1');
       win.start = Math.min(lastNl + 1, win.end);
       let p = 0;
       while (p < text.length && !this.done) {
@@ -118,6 +121,10 @@ export class NfdumpCsvParser {
     if (this.done) win.start = win.end;
   }
 
+  private bad(why: string, t: string, from: number, to: number): void {
+    this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${t.slice(from, Math.min(to, from + 120))}`);
+  }
+
   private handle(t: string, from: number, to: number): void {
     if (!this.cols) {
       const names = t.slice(from, to).split(',').map((c) => c.trim());
@@ -125,7 +132,8 @@ export class NfdumpCsvParser {
       if (missing.length)
         throw new InputError(this.file, 1, `line 1: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
       const at = (n: string): number => names.indexOf(n);
-      this.cols = { count: names.length, ts: at('ts'), te: at('te'), sa: at('sa'), da: at('da'), sp: at('sp'), dp: at('dp'), pr: at('pr'), flg: at('flg'), ipkt: at('ipkt'), ibyt: at('ibyt'), opkt: at('opkt'), obyt: at('obyt') };
+      const idx = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr', 'flg', 'ipkt', 'ibyt', 'opkt', 'obyt'].map(at);
+      this.cols = { count: names.length, needed: Math.max(...idx) + 1, ts: at('ts'), te: at('te'), sa: at('sa'), da: at('da'), sp: at('sp'), dp: at('dp'), pr: at('pr'), flg: at('flg'), ipkt: at('ipkt'), ibyt: at('ibyt'), opkt: at('opkt'), obyt: at('obyt') };
       return;
     }
     if (t.startsWith('Summary', from)) {
@@ -137,7 +145,9 @@ export class NfdumpCsvParser {
     const en = this.ends;
     let n = 0;
     let q = from;
-    while (n < st.length) {
+    // Only the fields up to the last column read are located (nfdump has ~48, we need ~15).
+    const want = c.needed;
+    while (n < want) {
       st[n] = q;
       let k = t.indexOf(',', q);
       if (k < 0 || k > to) k = to;
@@ -146,25 +156,24 @@ export class NfdumpCsvParser {
       if (k >= to) break;
       q = k + 1;
     }
-    const bad = (why: string): void => this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${t.slice(from, Math.min(to, from + 120))}`);
-    if (n < c.count) return bad(`${n} fields, the header has ${c.count}`);
-    const firstMs = timeAt(t, st[c.ts]!, en[c.ts]!);
-    const lastMs = timeAt(t, st[c.te]!, en[c.te]!);
-    if (!Number.isFinite(firstMs) || !Number.isFinite(lastMs)) return bad('expected times like 2017-01-17 11:32:31 in ts and te');
+    if (n < want) return this.bad(`${n} fields, the header has ${c.count}`, t, from, to);
+    const firstMs = timeAt(t, st[c.ts]!, en[c.ts]!, 0);
+    const lastMs = timeAt(t, st[c.te]!, en[c.te]!, 1);
+    if (!Number.isFinite(firstMs) || !Number.isFinite(lastMs)) return this.bad('expected times like 2017-01-17 11:32:31 in ts and te', t, from, to);
     const sp = intAt(t, st[c.sp]!, en[c.sp]!);
     const dp = intAt(t, st[c.dp]!, en[c.dp]!);
-    if (!(sp >= 0 && sp <= 65535 && dp >= 0 && dp <= 65535)) return bad('expected ports 0-65535 in sp and dp');
+    if (!(sp >= 0 && sp <= 65535 && dp >= 0 && dp <= 65535)) return this.bad('expected ports 0-65535 in sp and dp', t, from, to);
     let protocol = intAt(t, st[c.pr]!, en[c.pr]!);
     if (protocol < 0) {
       const name = t.slice(st[c.pr]!, en[c.pr]!).trim().toUpperCase();
       protocol = PROTOCOLS[name] ?? -1;
     }
-    if (!(protocol >= 0 && protocol <= 255)) return bad(`unknown protocol ${JSON.stringify(t.slice(st[c.pr]!, en[c.pr]!))}`);
+    if (!(protocol >= 0 && protocol <= 255)) return this.bad(`unknown protocol ${JSON.stringify(t.slice(st[c.pr]!, en[c.pr]!))}`, t, from, to);
     const packets = c.ipkt >= 0 ? countAt(t, st[c.ipkt]!, en[c.ipkt]!) : 0;
     const bytes = c.ibyt >= 0 ? countAt(t, st[c.ibyt]!, en[c.ibyt]!) : 0;
     const rp = c.opkt >= 0 ? countAt(t, st[c.opkt]!, en[c.opkt]!) : 0;
     const rb = c.obyt >= 0 ? countAt(t, st[c.obyt]!, en[c.obyt]!) : 0;
-    if (!(packets >= 0 && bytes >= 0 && rp >= 0 && rb >= 0)) return bad('expected counters in ipkt, ibyt, opkt, obyt');
+    if (!(packets >= 0 && bytes >= 0 && rp >= 0 && rb >= 0)) return this.bad('expected counters in ipkt, ibyt, opkt, obyt', t, from, to);
     const flags = c.flg >= 0 ? flagsAt(t, st[c.flg]!, en[c.flg]!) : 0;
     const s4 = ipv4At(t, st[c.sa]!, en[c.sa]!);
     const d4 = ipv4At(t, st[c.da]!, en[c.da]!);
@@ -190,7 +199,7 @@ export class NfdumpCsvParser {
     const sa = t.slice(st[c.sa]!, en[c.sa]!).trim();
     const da = t.slice(st[c.da]!, en[c.da]!).trim();
     const v6 = sa.includes(':');
-    if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return bad('expected two addresses of one family in sa and da');
+    if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return this.bad('expected two addresses of one family in sa and da', t, from, to);
     this.records++;
     this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 });
   }
@@ -247,9 +256,15 @@ function ipv4At(t: string, a: number, b: number): number {
   return n * 256 + part;
 }
 
+const FLAG_CODES = new Int32Array(128);
+for (const [ch, bit] of Object.entries(FLAG_BITS)) FLAG_CODES[ch.charCodeAt(0)] = bit;
+
 function flagsAt(t: string, a: number, b: number): number {
   let f = 0;
-  for (let i = a; i < b; i++) f |= FLAG_BITS[t[i]!] ?? 0;
+  for (let i = a; i < b; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 128) f |= FLAG_CODES[c]!;
+  }
   return f;
 }
 
@@ -264,8 +279,22 @@ function digits(t: string, i: number, n: number): number {
 }
 
 /** "YYYY-MM-DD HH:MM:SS" with optional ".fff…" in t[a, b), as UTC ms; NaN when malformed. */
-function timeAt(t: string, a: number, b: number): number {
+function timeAt(t: string, a: number, b: number, column: 0 | 1): number {
   a = skipSpaces(t, a, b);
+  // Rows arrive in time order: the same second repeats, so each column's last stamp is remembered.
+  if (b - a === 19 && t.startsWith(cachedStamp[column]!, a)) return cachedStampMs[column]!;
+  const v = parseStamp(t, a, b);
+  if (b - a === 19 && v === v) {
+    cachedStamp[column] = t.slice(a, b);
+    cachedStampMs[column] = v;
+  }
+  return v;
+}
+
+const cachedStamp = ['-', '-'];
+const cachedStampMs = [0, 0];
+
+function parseStamp(t: string, a: number, b: number): number {
   if (b - a < 19 || t.charCodeAt(a + 4) !== 45 || t.charCodeAt(a + 7) !== 45 || t.charCodeAt(a + 13) !== 58 || t.charCodeAt(a + 16) !== 58) return NaN;
   const sep = t.charCodeAt(a + 10);
   if (sep !== 32 && sep !== 84) return NaN;
@@ -280,5 +309,21 @@ function timeAt(t: string, a: number, b: number): number {
       scale /= 10;
     }
   }
-  return Date.UTC(digits(t, a, 4), digits(t, a + 5, 2) - 1, digits(t, a + 8, 2), digits(t, a + 11, 2), digits(t, a + 14, 2), digits(t, a + 17, 2), ms);
+  const y = digits(t, a, 4);
+  const mo = digits(t, a + 5, 2);
+  const d = digits(t, a + 8, 2);
+  const h = digits(t, a + 11, 2);
+  const mi = digits(t, a + 14, 2);
+  const se = digits(t, a + 17, 2);
+  if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60)) return NaN;
+  // Rows arrive in time order: the day's start is computed once per day, not per field.
+  const dayKey = y * 10000 + mo * 100 + d;
+  if (dayKey !== cachedDayKey) {
+    cachedDayKey = dayKey;
+    cachedDayMs = Date.UTC(y, mo - 1, d);
+  }
+  return cachedDayMs + ((h * 60 + mi) * 60 + se) * 1000 + ms;
 }
+
+let cachedDayKey = -1;
+let cachedDayMs = 0;
