@@ -5,17 +5,8 @@
  * (seeded PRNG, fixed start time); packets are written straight into a large output buffer.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { mulberry32 } from '../src/testing/random.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Session {
   kind: 'web' | 'udp' | 'stratum' | 'xmr' | 'web6';

@@ -29,22 +29,12 @@ import { scanInputs } from '../src/scan.js';
 import { IpProto, TcpFlag, ethernet, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp, utf8 } from '../src/testing/builders.js';
 import type { FlowRecord } from '../src/types.js';
 import { FIXTURES, projectRules } from './helpers.js';
+import { mulberry32 } from '../src/testing/random.js';
 
 const MUTATIONS_PER_FIXTURE = 300;
 /** A single case slower than this is treated as a hang (the inputs are a few KiB). */
 const CASE_BUDGET_MS = 2_000;
 
-/** mulberry32: small seeded PRNG, floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seedOf(text: string): number {
   let h = 0x811c9dc5;

@@ -7,27 +7,18 @@
  * `maxFlows`; the oldest idle flow is finished when it is reached.
  */
 import type { FlowRecord } from '../types.js';
+import type { NumericExportRecord } from './table.js';
 
-/** One export record, normalised (whatever format it came from). Counters are as exported. */
-export interface ExportFlowInput {
+/**
+ * One export record, normalised (whatever format it came from), with addresses as text (IPv6, or
+ * a source that gives text). Counters are as exported; `sampling` is 1 when unsampled, and the
+ * reverse counters are RFC 5103's (0 for unidirectional records).
+ */
+export type ExportFlowInput = Omit<NumericExportRecord, 'src4' | 'dst4'> & {
   ipVersion: 4 | 6;
   srcAddr: string;
   dstAddr: string;
-  srcPort: number;
-  dstPort: number;
-  /** IANA protocol number; only TCP (6) and UDP (17) become flows. */
-  protocol: number;
-  tcpFlags: number;
-  packets: number;
-  bytes: number;
-  /** RFC 5103 reverse counters of a biflow record (0 when unidirectional). */
-  reversePackets: number;
-  reverseBytes: number;
-  firstMs: number;
-  lastMs: number;
-  /** 1 when unsampled. */
-  sampling: number;
-}
+};
 
 export interface ExportAssemblerOptions {
   /** A record starting within this long after a flow's last activity joins it (ms). */

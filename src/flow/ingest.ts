@@ -9,6 +9,7 @@ import type { PacketSink } from '../io/pcap.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
 import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
 import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js';
+import { newNumericRecord } from '../decode/templates.js';
 import type { FlowTable, NumericExportRecord } from './table.js';
 import { ipv4ToInt } from '../ip.js';
 
@@ -101,21 +102,7 @@ export class PacketIngest implements PacketSink {
     this.exportTable!.addRecord(n, this.inputIndex);
   }
 
-  private readonly numeric: NumericExportRecord = {
-    src4: 0,
-    dst4: 0,
-    srcPort: 0,
-    dstPort: 0,
-    protocol: 0,
-    tcpFlags: 0,
-    packets: 0,
-    bytes: 0,
-    reversePackets: 0,
-    reverseBytes: 0,
-    firstMs: 0,
-    lastMs: 0,
-    sampling: 1,
-  };
+  private readonly numeric: NumericExportRecord = newNumericRecord();
 
   /** Start a new input: counters restart, flows carry on across inputs. */
   begin(file: string, inputIndex: number): void {

@@ -7,6 +7,7 @@
  */
 import type { FlowRecord } from '../types.js';
 import { PacketView } from '../decode/packet.js';
+import type { NumericRecord } from '../decode/templates.js';
 import { FlowPayload } from './prefix.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
 
@@ -534,23 +535,8 @@ export interface ExportFlowView {
   records: number;
 }
 
-/** An IPv4 flow-export record with numeric addresses (reused by its producer; read during the call). */
-export interface NumericExportRecord {
-  /** IPv4 addresses as unsigned 32-bit numbers. */
-  src4: number;
-  dst4: number;
-  srcPort: number;
-  dstPort: number;
-  protocol: number;
-  tcpFlags: number;
-  packets: number;
-  bytes: number;
-  reversePackets: number;
-  reverseBytes: number;
-  firstMs: number;
-  lastMs: number;
-  sampling: number;
-}
+/** An IPv4 flow-export record with numeric addresses (the decoder's, without the exporter). */
+export type NumericExportRecord = Omit<NumericRecord, 'exporter'>;
 
 /** 32-bit mix of the key words (murmur3 finaliser per word). */
 function hashKey(k: Int32Array): number {

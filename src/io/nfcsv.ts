@@ -8,6 +8,7 @@ import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { ExportFlowInput } from '../flow/exports.js';
 import type { NumericExportRecord } from '../flow/table.js';
+import { newNumericRecord } from '../decode/templates.js';
 import type { ByteWindow } from './joiner.js';
 
 /** Receives every export record an input yields. */
@@ -77,7 +78,7 @@ export class NfdumpCsvParser {
   /** Start offsets of the fields of the current line (reused). */
   private readonly starts = new Int32Array(256);
   private readonly ends = new Int32Array(256);
-  private readonly numeric: NumericExportRecord = { src4: 0, dst4: 0, srcPort: 0, dstPort: 0, protocol: 0, tcpFlags: 0, packets: 0, bytes: 0, reversePackets: 0, reverseBytes: 0, firstMs: 0, lastMs: 0, sampling: 1 };
+  private readonly numeric: NumericExportRecord = newNumericRecord();
 
   constructor(
     private readonly file: string,

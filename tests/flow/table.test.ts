@@ -20,6 +20,7 @@ import {
   type TimedPacket,
 } from '../../src/testing/builders.js';
 import type { FlowRecord } from '../../src/types.js';
+import { mulberry32 } from '../../src/testing/random.js';
 
 const T0 = 1_700_000_000_000;
 const { FIN, SYN, RST, PSH, ACK } = TcpFlag;
@@ -735,18 +736,6 @@ describe('FlowTable eviction and flush', () => {
     expect(second).toMatchObject({ packetsC2S: 2, packetsS2C: 0, orientation: 'port', tcpFlagsC2S: PSH | ACK, firstSeen: T0 + 2 });
   });
 });
-
-/** mulberry32: small seeded PRNG, floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Conversation {
   key: string;
