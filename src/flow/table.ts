@@ -541,13 +541,13 @@ export type NumericExportRecord = Omit<NumericRecord, 'exporter'>;
 /** 32-bit mix of the key words (murmur3 finaliser per word). */
 function hashKey(k: Int32Array): number {
   let h = 0x9747b28c;
-  for (let i = 0; i < KW; i++) {
-    let x = Math.imul(k[i]!, 0xcc9e2d51);
-    x = (x << 15) | (x >>> 17);
-    h ^= Math.imul(x, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  if ((k[9]! & 0xff) === 4) {
+    // IPv4: words 1-3 and 5-7 are always zero, so only the four that vary are mixed.
+    h = mix(h, k[0]!);
+    h = mix(h, k[4]!);
+    h = mix(h, k[8]!);
+    h = mix(h, k[9]!);
+  } else for (let i = 0; i < KW; i++) h = mix(h, k[i]!);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -555,4 +555,12 @@ function hashKey(k: Int32Array): number {
   h ^= h >>> 16;
   // Stay in int32: values above 2^31 would leave V8's small-integer range and box.
   return h | 0;
+}
+
+function mix(h: number, w: number): number {
+  let x = Math.imul(w, 0xcc9e2d51);
+  x = (x << 15) | (x >>> 17);
+  h ^= Math.imul(x, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
