@@ -3,6 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { openReport, ReportWriter } from '../report/writer.js';
+import { hashFileInWorker } from '../io/hash.js';
 import { classesOf, decide } from '../classify/policy.js';
 import { scanInputs } from '../scan.js';
 import type { Io } from './main.js';
@@ -59,8 +60,27 @@ export function expandInputs(inputs: readonly string[]): string[] {
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
   const nets = parseSubscriberNets(o.subscriberNet);
   const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const paths = expandInputs(inputs);
   const db = openReport(o.db);
+  // Daily operation: an input already in the report (same sha256) is not scanned again.
+  const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
+  const paths: string[] = [];
+  let alreadyIn = 0;
+  for (const p of expandInputs(inputs)) {
+    if (known.size > 0 && p !== '-') {
+      const h = await hashFileInWorker(p).catch(() => null);
+      if (h && known.has(h.sha256)) {
+        alreadyIn++;
+        io.err(`minerwatch: ${p}: already in ${o.db} (sha256 ${h.sha256.slice(0, 16)}…), not scanned again\n`);
+        continue;
+      }
+    }
+    paths.push(p);
+  }
+  if (paths.length === 0 && alreadyIn > 0) {
+    db.close();
+    io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
+    return 0;
+  }
   const subs = new SubscriberMap(nets);
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),
@@ -138,6 +158,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             miningFlows: summary.miningFlows,
             evictedFlows: summary.evictedFlows,
             subscribers,
+            alreadyInReport: alreadyIn,
             exportStats: summary.exportStats,
             peerChanges: writer.peerChanges,
             dnsBindings: summary.dnsBindings,

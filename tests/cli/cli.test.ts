@@ -168,6 +168,28 @@ describe('minerwatch CLI', () => {
     expect(r.out).toMatch(/^2 flow\(s\) with evidence|\n\d+ flow\(s\) with evidence\n$/);
   });
 
+  it('scanning an input already in the report (same sha256) changes nothing', async () => {
+    const db = join(tmp, 'again.sqlite');
+    await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    const snapshot = (): unknown => {
+      const d = new Database(db, { readonly: true });
+      const r = { flows: d.prepare('SELECT count(*) AS n FROM flows').get(), runs: d.prepare('SELECT count(*) AS n FROM runs').get(), subs: d.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() };
+      d.close();
+      return r;
+    };
+    const before = snapshot();
+    const again = await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/home-miners\.pcapng: already in .* not scanned again/);
+    expect(again.out).toMatch(/all 2 input\(s\) already in/);
+    expect(snapshot()).toEqual(before);
+    // A new input next to known ones: only the new one is read.
+    const more = await run(['scan', join(FIXTURES, 'demo'), join(FIXTURES, 'rules/ethproxy.pcap'), '--db', db, '--json']);
+    const j = JSON.parse(more.out) as { alreadyInReport: number; inputs: Array<{ path: string }> };
+    expect(j.alreadyInReport).toBe(2);
+    expect(j.inputs.map((i) => i.path.split('/').pop())).toEqual(['ethproxy.pcap']);
+  });
+
   it('--help shows every command with examples', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
