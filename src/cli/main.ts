@@ -109,6 +109,18 @@ Example:
     });
 
   program
+    .command('merge')
+    .description('combine reports (several days, collectors or operators) into one; inputs already present (same sha256) are not copied twice')
+    .argument('<report...>', 'report databases to merge')
+    .requiredOption('--db <file>', 'the merged report (created, or added to)')
+    .option('--rules <dir>', 'rule folder whose policy decides peer evidence again', DEFAULT_RULES_DIR)
+    .addHelpText('after', '\nExample:\n  minerwatch merge day1.sqlite day2.sqlite collector-b.sqlite --db week.sqlite')
+    .action(async (reports: string[], o: { db: string; rules: string }) => {
+      const { runMerge } = await import('./merge.js');
+      setExit(await runMerge(reports, o, io));
+    });
+
+  program
     .command('flows')
     .description('list flows from a report (mining and suspect ones unless --all)')
     .option('--db <file>', 'report database', 'minerwatch.sqlite')

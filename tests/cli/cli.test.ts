@@ -227,3 +227,30 @@ describe('minerwatch scan on SIGINT', () => {
     d.close();
   });
 });
+
+describe('minerwatch merge', () => {
+  it('merged reports give the figures of one scan over all inputs, and a merged input is not counted twice', async () => {
+    const a = join(tmp, 'm-a.sqlite');
+    const b = join(tmp, 'm-b.sqlite');
+    const all = join(tmp, 'm-all.sqlite');
+    const merged = join(tmp, 'm-merged.sqlite');
+    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), '--db', a]);
+    await run(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', b]);
+    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), join(FIXTURES, 'demo/office.pcap'), '--db', all]);
+    const m = await run(['merge', a, b, a, '--db', merged]);
+    expect(m.code).toBe(0);
+    expect(m.out).toMatch(/m-a\.sqlite: 1 run\(s\), 0 input\(s\) \(2 already present\), 0 flows/);
+    const figures = (p: string): unknown => {
+      const d = new Database(p, { readonly: true });
+      const r = {
+        subscribers: d.prepare('SELECT subscriber, first_seen, last_seen, mining_flows, servers, pools, coins, agents, workers, confidence, evidence FROM subscribers ORDER BY subscriber').all(),
+        flows: d.prepare('SELECT client, client_port, server, server_port, packets_c2s, packets_s2c, label, confidence, outcome, rules FROM flows ORDER BY client, client_port, server, server_port').all(),
+        evidence: (d.prepare('SELECT count(*) AS n FROM evidence').get() as { n: number }).n,
+      };
+      d.close();
+      return r;
+    };
+    expect(figures(merged)).toEqual(figures(all));
+    expect((await run(['merge', a, '--db', a])).code).toBe(2);
+  });
+});

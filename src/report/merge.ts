@@ -1,0 +1,103 @@
+/**
+ * Merges reports (several days, collectors or operators) into one. Runs, inputs, anomalies, flows
+ * and evidence are copied with new ids; an input already in the target (same sha256) is not copied
+ * again, nor are its flows. Peer evidence and subscribers are then decided again over the merged
+ * flows, so the merged figures equal those of one scan over all the inputs (for inputs whose flows
+ * do not span two reports).
+ */
+import Database from 'better-sqlite3';
+import { UsageError } from '../errors.js';
+import { applyPeerEvidence, type Redecide } from './peers.js';
+import { SCHEMA_VERSION } from './schema.js';
+import { rebuildSubscribers } from './subscribers.js';
+
+export interface MergeCounts {
+  runs: number;
+  inputs: number;
+  skippedInputs: number;
+  flows: number;
+  evidence: number;
+}
+
+function columns(db: Database.Database, table: string): string[] {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+}
+
+/** Copy `source` into the open target report `target`. */
+export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null): MergeCounts {
+  let src: Database.Database;
+  try {
+    src = new Database(source, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new UsageError(`cannot open report ${source}: ${(e as Error).message}`);
+  }
+  try {
+    const v = (() => {
+      try {
+        return Number((src.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value);
+      } catch {
+        return NaN;
+      }
+    })();
+    if (v !== SCHEMA_VERSION) throw new UsageError(`${source} is not a minerwatch report of schema version ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
+    const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0 };
+    const known = new Set((target.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
+    const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
+      const cols = columns(src, table).filter((c) => c !== 'id');
+      return { cols, insert: target.prepare(`INSERT INTO ${table}(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`) };
+    };
+    const runs = copy('runs');
+    const inputs = copy('inputs');
+    const anomalies = copy('anomalies');
+    const samples = copy('anomaly_samples');
+    const flows = copy('flows');
+    const evidence = copy('evidence');
+    target.transaction(() => {
+      const runMap = new Map<number, number>();
+      for (const r of src.prepare('SELECT * FROM runs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
+        runMap.set(r.id as number, Number(runs.insert.run(...runs.cols.map((c) => r[c])).lastInsertRowid));
+        counts.runs++;
+      }
+      const inputMap = new Map<number, number | null>();
+      for (const r of src.prepare('SELECT * FROM inputs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
+        if (r.sha256 && known.has(r.sha256 as string)) {
+          inputMap.set(r.id as number, null);
+          counts.skippedInputs++;
+          continue;
+        }
+        if (r.sha256) known.add(r.sha256 as string);
+        const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number) };
+        inputMap.set(r.id as number, Number(inputs.insert.run(...inputs.cols.map((c) => row[c])).lastInsertRowid));
+        counts.inputs++;
+      }
+      const keep = (inputId: unknown): boolean => inputId === null || inputMap.get(inputId as number) !== null;
+      for (const table of [anomalies, samples] as const) {
+        const name = table === anomalies ? 'anomalies' : 'anomaly_samples';
+        for (const r of src.prepare(`SELECT * FROM ${name}`).iterate() as IterableIterator<Record<string, unknown>>) {
+          if (!keep(r.input_id)) continue;
+          const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
+          table.insert.run(...table.cols.map((c) => row[c]));
+        }
+      }
+      const flowMap = new Map<number, number>();
+      for (const r of src.prepare('SELECT * FROM flows ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
+        if (!keep(r.input_id)) continue;
+        const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
+        flowMap.set(r.id as number, Number(flows.insert.run(...flows.cols.map((c) => row[c])).lastInsertRowid));
+        counts.flows++;
+      }
+      for (const r of src.prepare('SELECT * FROM evidence').iterate() as IterableIterator<Record<string, unknown>>) {
+        const to = flowMap.get(r.flow_id as number);
+        if (to === undefined) continue;
+        const row: Record<string, unknown> = { ...r, flow_id: to };
+        evidence.insert.run(...evidence.cols.map((c) => row[c]));
+        counts.evidence++;
+      }
+    })();
+    if (redecide) applyPeerEvidence(target, redecide);
+    rebuildSubscribers(target);
+    return counts;
+  } finally {
+    src.close();
+  }
+}
