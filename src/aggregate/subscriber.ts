@@ -4,6 +4,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import type { SubscriberDirectory } from './directory.js';
 
 export interface SubscriberNet {
   text: string;
@@ -24,10 +25,21 @@ export function parseSubscriberNets(cidrs: readonly string[]): SubscriberNet[] {
 }
 
 export class SubscriberMap {
-  constructor(private readonly nets: readonly SubscriberNet[]) {}
+  constructor(
+    private readonly nets: readonly SubscriberNet[],
+    private readonly directory: SubscriberDirectory | null = null,
+  ) {}
 
-  /** The subscriber address of a flow, or null when neither endpoint is in the nets. */
+  /**
+   * The subscriber of a flow: the directory's id for the client (else the server) address when a
+   * directory is given and maps one of them; otherwise the endpoint inside the subscriber nets, or
+   * the client address when no nets are given; null when neither endpoint is in the nets.
+   */
   subscriberOf(client: string, server: string): string | null {
+    if (this.directory) {
+      const e = this.directory.lookup(client) ?? this.directory.lookup(server);
+      if (e) return e.subscriber;
+    }
     if (this.nets.length === 0) return client;
     const c = this.bestPrefix(client);
     const s = this.bestPrefix(server);

@@ -56,6 +56,7 @@ Examples:
     .argument('<input...>', 'capture or flow-export files or folders (format sniffed from content)')
     .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: every client address', collect, [])
+    .option('--subscribers <file>', 'subscriber directory CSV: prefix,subscriber,account,type,region (longest prefix wins)')
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')
     .option('--json', 'print a machine-readable summary on stdout')
@@ -138,8 +139,15 @@ Example:
     .description('one row per subscriber with mining evidence')
     .option('--db <file>', 'report database', 'minerwatch.sqlite')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence listed').choices(CONFIDENCE).default('medium'))
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-    .addHelpText('after', '\nExample:\n  minerwatch watchlist --db report.sqlite --format csv > watchlist.csv')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'jsonl']).default('table'))
+    .option('--type <type>', 'only subscribers of this type (from --subscribers at scan time): residential, enterprise, government, university, internet-cafe …')
+    .option('--region <region>', 'only subscribers of this region or city')
+    .option('--coin <ticker>', 'only subscribers mining this coin, e.g. XMR')
+    .option('--prefix <cidr>', 'only subscribers whose address is inside this range')
+    .option('--since <time>', 'only subscribers active at or after this date/time (UTC)')
+    .option('--until <time>', 'only subscribers active at or before this date/time (UTC)')
+    .option('--bom', 'CSV: start with a UTF-8 byte-order mark (for Excel)')
+    .addHelpText('after', '\nExamples:\n  minerwatch watchlist --db report.sqlite --format csv --bom > watchlist.csv\n  minerwatch watchlist --db report.sqlite --type university --coin XMR --since 2026-11-01 --format jsonl')
     .action(async (o) => {
       const { runWatchlist } = await import('./query.js');
       runWatchlist(o, io);

@@ -1,13 +1,56 @@
 /** `minerwatch flows` and `minerwatch watchlist`: read a report, print rows. */
 import { toCsv, toJsonLines, toTable } from '../report/format.js';
-import { queryFlows, queryWatchlist } from '../report/queries.js';
+import ipaddr from 'ipaddr.js';
+import { UsageError } from '../errors.js';
+import { queryFlows, queryWatchlist, type WatchFilter } from '../report/queries.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
 
 const FLOW_COLUMNS = ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'];
 const FLOW_CSV_EXTRA = ['software', 'workers', 'pool', 'serverName', 'subscriber', 'outcome', 'reason'];
-const WATCH_COLUMNS = ['subscriber', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence'];
+const WATCH_COLUMNS = ['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence'];
+const WATCH_TABLE = ['subscriber', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'evidence'];
+
+export interface WatchCliOptions {
+  db: string;
+  minConfidence: Confidence;
+  format: string;
+  type?: string;
+  region?: string;
+  coin?: string;
+  since?: string;
+  until?: string;
+  prefix?: string;
+  bom?: boolean;
+}
+
+function time(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(/^\d{4}-\d\d-\d\d$/.test(v) ? `${v}T00:00:00Z` : v);
+  if (!Number.isFinite(t)) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected a date or time, e.g. 2026-11-01 or 2026-11-01T08:00:00Z`);
+  return t;
+}
+
+function cidr(v: string | undefined): WatchFilter['prefix'] {
+  if (v === undefined) return undefined;
+  let net: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    net = ipaddr.parseCIDR(v);
+  } catch {
+    throw new UsageError(`--prefix ${JSON.stringify(v)} is not a CIDR; expected e.g. 100.64.0.0/10`);
+  }
+  return {
+    contains: (ip: string) => {
+      try {
+        const a = ipaddr.process(ip);
+        return a.kind() === net[0].kind() && (a as ipaddr.IPv4).match(net[0] as ipaddr.IPv4, net[1]);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
 
 export function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string }, io: Io): void {
   const db = openReport(o.db, { readonly: true });
@@ -21,13 +64,16 @@ export function runFlows(o: { db: string; all?: boolean; minConfidence: Confiden
   }
 }
 
-export function runWatchlist(o: { db: string; minConfidence: Confidence; format: string }, io: Io): void {
+export function runWatchlist(o: WatchCliOptions, io: Io): void {
+  const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
   const db = openReport(o.db, { readonly: true });
   try {
-    const rows = queryWatchlist(db, { minConfidence: o.minConfidence });
+    const rows = queryWatchlist(db, filter);
     if (o.format === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
-    else if (o.format === 'csv') io.out(toCsv(WATCH_COLUMNS, rows as never));
-    else io.out(toTable(WATCH_COLUMNS, rows as never, 48));
+    else if (o.format === 'jsonl') io.out(toJsonLines(rows));
+    // Excel opens UTF-8 CSV correctly only with a byte-order mark.
+    else if (o.format === 'csv') io.out((o.bom ? '\uFEFF' : '') + toCsv(WATCH_COLUMNS, rows as never));
+    else io.out(toTable(WATCH_TABLE, rows as never, 40));
   } finally {
     db.close();
   }

@@ -1,7 +1,10 @@
 /** `minerwatch scan`: inputs → report. */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { SubscriberDirectory } from '../aggregate/directory.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
+import { UsageError } from '../errors.js';
+import { readTextFile } from '../io/textfile.js';
 import { openReport, ReportWriter } from '../report/writer.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { classesOf, decide } from '../classify/policy.js';
@@ -13,6 +16,7 @@ import { loadRulesForScan } from './rules.js';
 export interface ScanCliOptions {
   db: string;
   subscriberNet: string[];
+  subscribers?: string;
   rules: string;
   lenientRules?: boolean;
   json?: boolean;
@@ -57,9 +61,21 @@ export function expandInputs(inputs: readonly string[]): string[] {
   return out;
 }
 
+/** Read and validate a subscriber directory: all of it, or a usage error listing every bad line. */
+export function loadDirectory(path: string): SubscriberDirectory {
+  const { directory, errors } = SubscriberDirectory.parse(readTextFile(path, 'subscribers file'));
+  if (!directory) {
+    const shown = errors.slice(0, 20).map((e) => `${path}:${e.line}: ${e.message}`).join('\n  ');
+    throw new UsageError(`subscribers file not applied (${errors.length} bad line(s)):\n  ${shown}${errors.length > 20 ? `\n  … ${errors.length - 20} more` : ''}`);
+  }
+  return directory;
+}
+
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
   const nets = parseSubscriberNets(o.subscriberNet);
   const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  // The whole directory is checked before anything is opened or written.
+  const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
   const db = openReport(o.db);
   // Daily operation: an input already in the report (same sha256) is not scanned again.
   const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
@@ -81,7 +97,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
     return 0;
   }
-  const subs = new SubscriberMap(nets);
+  const subs = new SubscriberMap(nets, directory);
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),
     rulesetDigest: rules.ruleSet.digest,
@@ -98,6 +114,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       keepFlows: o.keepFlows,
     },
   });
+  if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;

@@ -94,6 +94,10 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         counts.evidence++;
       }
     })();
+    const info = target.prepare('INSERT OR REPLACE INTO subscriber_info(subscriber, account, type, region, prefixes, source) VALUES (?, ?, ?, ?, ?, ?)');
+    target.transaction(() => {
+      for (const r of src.prepare('SELECT * FROM subscriber_info').iterate() as IterableIterator<Record<string, unknown>>) info.run(r.subscriber, r.account, r.type, r.region, r.prefixes, r.source);
+    })();
     if (redecide) applyPeerEvidence(target, redecide);
     rebuildSubscribers(target);
     return counts;

@@ -31,6 +31,9 @@ export interface FlowRow {
 
 export interface WatchRow {
   subscriber: string;
+  account: string | null;
+  type: string | null;
+  region: string | null;
   confidence: string;
   firstSeen: string;
   lastSeen: string;
@@ -82,14 +85,35 @@ export function queryFlows(db: Database.Database, opts: { all: boolean; minConfi
     }));
 }
 
-export function queryWatchlist(db: Database.Database, opts: { minConfidence: Confidence }): WatchRow[] {
+export interface WatchFilter {
+  minConfidence: Confidence;
+  /** Subscriber type, region, coin: exact (case-insensitive). */
+  type?: string;
+  region?: string;
+  coin?: string;
+  /** Active at some time in [since, until] (ms). */
+  since?: number;
+  until?: number;
+  /** Only subscribers whose id is an address inside this CIDR. */
+  prefix?: { contains: (ip: string) => boolean };
+}
+
+export function queryWatchlist(db: Database.Database, opts: WatchFilter): WatchRow[] {
   const min = RANK[opts.minConfidence] ?? 0;
   const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+  const eq = (a: unknown, b: string | undefined): boolean => b === undefined || (typeof a === 'string' && a.toLowerCase() === b.toLowerCase());
   return rows
     .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
+    .filter((r) => eq(r.type, opts.type) && eq(r.region, opts.region))
+    .filter((r) => opts.coin === undefined || (JSON.parse(r.coins as string) as string[]).some((c) => c.toLowerCase() === opts.coin!.toLowerCase()))
+    .filter((r) => (opts.since === undefined || (r.last_seen as number) >= opts.since) && (opts.until === undefined || (r.first_seen as number) <= opts.until))
+    .filter((r) => opts.prefix === undefined || opts.prefix.contains(r.subscriber as string))
     .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number))
     .map((r) => ({
       subscriber: r.subscriber as string,
+      account: (r.account as string | null) ?? null,
+      type: (r.type as string | null) ?? null,
+      region: (r.region as string | null) ?? null,
       confidence: r.confidence as string,
       firstSeen: iso(r.first_seen as number),
       lastSeen: iso(r.last_seen as number),

@@ -2,7 +2,7 @@
  * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
  * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -106,11 +106,22 @@ CREATE TABLE IF NOT EXISTS evidence (
   time    INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_flow ON evidence(flow_id);
+CREATE TABLE IF NOT EXISTS subscriber_info (
+  subscriber TEXT PRIMARY KEY,
+  account    TEXT,
+  type       TEXT,
+  region     TEXT,
+  prefixes   TEXT NOT NULL,
+  source     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subscribers (
   subscriber   TEXT PRIMARY KEY,
   first_seen   INTEGER NOT NULL,
   last_seen    INTEGER NOT NULL,
   mining_flows INTEGER NOT NULL,
+  account      TEXT,
+  type         TEXT,
+  region       TEXT,
   servers      TEXT NOT NULL,
   pools        TEXT NOT NULL,
   coins        TEXT NOT NULL,
@@ -122,4 +133,4 @@ CREATE TABLE IF NOT EXISTS subscribers (
 `;
 
 /** Every table with its columns, for the schema-doc check. */
-export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscribers'] as const;
+export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscriber_info', 'subscribers'] as const;

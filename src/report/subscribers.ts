@@ -66,14 +66,16 @@ export function rebuildSubscribers(db: Database.Database): void {
     a.byConf.set(r.confidence, (a.byConf.get(r.confidence) ?? 0) + 1);
   }
   const ins = db.prepare(
-    'INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, servers, pools, coins, agents, workers, confidence, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, account, type, region, servers, pools, coins, agents, workers, confidence, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  const info = db.prepare('SELECT account, type, region FROM subscriber_info WHERE subscriber = ?');
   db.transaction(() => {
     db.exec('DELETE FROM subscribers');
     for (const [sub, a] of acc) {
       const conf = [...a.byConf.entries()].sort((x, y) => (RANK[y[0]] ?? 0) - (RANK[x[0]] ?? 0)).map(([c, n]) => `${n} ${c}`).join(', ');
       const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}`;
-      ins.run(sub, a.first, a.last, a.flows, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence);
+      const i = info.get(sub) as { account: string | null; type: string | null; region: string | null } | undefined;
+      ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence);
     }
   })();
 }

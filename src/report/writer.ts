@@ -128,6 +128,20 @@ export class ReportWriter {
     });
   }
 
+  /** Store the subscriber directory's entries (id → account, type, region), replacing older ones. */
+  writeDirectory(entries: ReadonlyArray<{ subscriber: string; account: string | null; type: string | null; region: string | null; prefix: string }>, source: string): void {
+    const byId = new Map<string, { account: string | null; type: string | null; region: string | null; prefixes: string[] }>();
+    for (const e of entries) {
+      const cur = byId.get(e.subscriber);
+      if (cur) cur.prefixes.push(e.prefix);
+      else byId.set(e.subscriber, { account: e.account, type: e.type, region: e.region, prefixes: [e.prefix] });
+    }
+    const up = this.db.prepare('INSERT OR REPLACE INTO subscriber_info(subscriber, account, type, region, prefixes, source) VALUES (?, ?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const [id, v] of byId) up.run(id, v.account, v.type, v.region, JSON.stringify(v.prefixes.slice(0, 64)), source);
+    })();
+  }
+
   /** Record an input (before reading it); returns its id. */
   addInput(path: string): number {
     return Number(this.db.prepare('INSERT INTO inputs(run_id, path) VALUES (?, ?)').run(this.runId, path).lastInsertRowid);

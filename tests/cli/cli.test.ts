@@ -46,7 +46,7 @@ describe('minerwatch CLI', () => {
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
     const xmr = rows.find((x) => x.subscriber === '100.64.0.11')!;
-    expect(Object.keys(xmr)).toEqual(['subscriber', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence']);
+    expect(Object.keys(xmr)).toEqual(['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence']);
     expect(xmr).toMatchObject({ confidence: 'high', miningFlows: 1, servers: ['203.0.113.10:3333'], coins: ['XMR'] });
     expect(xmr.agents).toEqual(['XMRig 6.21.0']);
     expect((xmr.workers as string[])[0]).toMatch(/^4AdUnd.*\.rig1$/);
@@ -57,7 +57,7 @@ describe('minerwatch CLI', () => {
   it('watchlist --format csv has a header and one row per subscriber', async () => {
     const r = await run(['watchlist', '--db', demoDb, '--format', 'csv']);
     const lines = r.out.trim().split('\r\n');
-    expect(lines[0]).toBe('subscriber,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,evidence');
+    expect(lines[0]).toBe('subscriber,account,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,evidence');
     expect(lines).toHaveLength(4);
   });
 
