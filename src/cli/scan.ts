@@ -17,6 +17,8 @@ export interface ScanCliOptions {
   db: string;
   subscriberNet: string[];
   subscribers?: string;
+  natLog: string[];
+  natDeterministic: string[];
   rules: string;
   lenientRules?: boolean;
   json?: boolean;
