@@ -4,7 +4,9 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import type { FlowRecord } from '../types.js';
 import type { SubscriberDirectory } from './directory.js';
+import type { NatMapper } from './nat.js';
 
 export interface SubscriberNet {
   text: string;
@@ -28,7 +30,22 @@ export class SubscriberMap {
   constructor(
     private readonly nets: readonly SubscriberNet[],
     private readonly directory: SubscriberDirectory | null = null,
+    private readonly nat: NatMapper | null = null,
   ) {}
+
+  /**
+   * Who a flow belongs to. Behind carrier-grade NAT the client address is a public one: it is first
+   * mapped back to the private address with the flow's client port and start time; when that
+   * mapping is missing or ambiguous the flow stays on the public address and `nat` says why.
+   */
+  resolve(f: Pick<FlowRecord, 'client' | 'clientPort' | 'server' | 'firstSeen'>): { subscriber: string | null; nat: string | null } {
+    if (this.nat && !this.nat.empty && this.nat.isPublic(f.client)) {
+      const r = this.nat.map(f.client, f.clientPort, f.firstSeen);
+      if (r && r.status === 'mapped') return { subscriber: this.subscriberOf(r.privateIp, f.server), nat: `mapped: ${r.how}` };
+      if (r) return { subscriber: this.subscriberOf(f.client, f.server), nat: `${r.status}: ${r.how}` };
+    }
+    return { subscriber: this.subscriberOf(f.client, f.server), nat: null };
+  }
 
   /**
    * The subscriber of a flow: the directory's id for the client (else the server) address when a

@@ -38,7 +38,9 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const collector = new Collector(
     rules.ruleSet,
     (f, v) => {
-      if (keepFlow(o.keepFlows, f.source, v.label)) writer.addFlow(f, v, inputId, subs.subscriberOf(f.client, f.server));
+      if (!keepFlow(o.keepFlows, f.source, v.label)) return;
+      const who = subs.resolve(f);
+      writer.addFlow(f, v, inputId, who.subscriber, who.nat);
     },
     { joinGapMs: o.joinGap * 1000 },
     `udp://${o.listen}`,

@@ -2,6 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubscriberDirectory } from '../aggregate/directory.js';
+import { NatMapper, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { UsageError } from '../errors.js';
 import { readTextFile } from '../io/textfile.js';
@@ -73,11 +74,31 @@ export function loadDirectory(path: string): SubscriberDirectory {
   return directory;
 }
 
+/** NAT logs and formulas: all of them valid, or a usage error listing every bad line. */
+export function loadNat(logs: readonly string[], formulas: readonly string[]): NatMapper | null {
+  if (!logs.length && !formulas.length) return null;
+  const nat = new NatMapper();
+  const problems: string[] = [];
+  for (const f of formulas) {
+    const r = parseDeterministic(f);
+    if (typeof r === 'string') problems.push(`--nat-deterministic: ${r}`);
+    else nat.addFormula(r);
+  }
+  for (const path of logs) {
+    const { records, errors } = parseNatLog(readTextFile(path, 'NAT log'));
+    for (const e of errors) problems.push(`${path}:${e.line}: ${e.message}`);
+    if (!errors.length) nat.addRecords(records);
+  }
+  if (problems.length) throw new UsageError(`NAT mapping not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
+  return nat;
+}
+
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
   const nets = parseSubscriberNets(o.subscriberNet);
   const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  // The whole directory is checked before anything is opened or written.
+  // The whole directory and every NAT log are checked before anything is opened or written.
   const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
+  const nat = loadNat(o.natLog ?? [], o.natDeterministic ?? []);
   const db = openReport(o.db);
   // Daily operation: an input already in the report (same sha256) is not scanned again.
   const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
@@ -99,7 +120,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
     return 0;
   }
-  const subs = new SubscriberMap(nets, directory);
+  const subs = new SubscriberMap(nets, directory, nat);
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),
     rulesetDigest: rules.ruleSet.digest,
@@ -134,7 +155,9 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       paths,
       rules.ruleSet,
       (f, v, idx) => {
-        if (keepFlow(o.keepFlows, f.source, v.label)) writer.addFlow(f, v, inputIds[idx] ?? null, subs.subscriberOf(f.client, f.server));
+        if (!keepFlow(o.keepFlows, f.source, v.label)) return;
+        const who = subs.resolve(f);
+        writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
       },
       {
         flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },

@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS flows (
   rules       TEXT NOT NULL DEFAULT '',
   outcome     TEXT,
   reason      TEXT NOT NULL,
-  subscriber  TEXT
+  subscriber  TEXT,
+  nat         TEXT
 );
 CREATE INDEX IF NOT EXISTS flows_label ON flows(label, confidence);
 CREATE INDEX IF NOT EXISTS flows_subscriber ON flows(subscriber);

@@ -61,7 +61,7 @@ export class ReportWriter {
   readonly runId: number;
   private readonly insFlow: Database.Statement;
   private readonly insEvidence: Database.Statement;
-  private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null }> = [];
+  private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null; nat: string | null }> = [];
   private readonly flushTx: () => void;
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
@@ -77,13 +77,13 @@ export class ReportWriter {
     this.runId = Number(r.lastInsertRowid);
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
-      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber, nat)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insEvidence = db.prepare(
       'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.flushTx = db.transaction(() => {
-      for (const { f, v, input, subscriber } of this.pending) {
+      for (const { f, v, input, subscriber, nat } of this.pending) {
         const res = this.insFlow.run(
           this.runId,
           input,
@@ -118,6 +118,7 @@ export class ReportWriter {
           v.outcome,
           v.reason,
           subscriber,
+          nat,
         );
         if (v.evidence.length) {
           const id = res.lastInsertRowid;
@@ -185,8 +186,8 @@ export class ReportWriter {
   }
 
   /** Queue one classified flow; written in batches. */
-  addFlow(f: FlowRecord, v: Verdict, inputId: number | null, subscriber: string | null): void {
-    this.pending.push({ f, v, input: inputId, subscriber });
+  addFlow(f: FlowRecord, v: Verdict, inputId: number | null, subscriber: string | null, nat: string | null = null): void {
+    this.pending.push({ f, v, input: inputId, subscriber, nat });
     this.flows++;
     if (this.pending.length >= BATCH) this.flush();
   }

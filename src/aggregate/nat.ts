@@ -1,0 +1,213 @@
+/**
+ * Carrier-grade NAT: map a public (address, port, time) back to the private subscriber address,
+ * from NAT logs (port-block or session records) or from a deterministic NAT formula (RFC 7422) with
+ * no logs. Lookups are logarithmic: per public address, port blocks sorted by first port, and each
+ * block's assignments sorted by start time. A mapping that is missing or ambiguous is reported as
+ * such and the flow stays on the public address.
+ */
+import ipaddr from 'ipaddr.js';
+import { ipv4ToInt } from '../ip.js';
+
+export interface NatRecord {
+  start: number;
+  /** Infinity when the assignment is still open. */
+  end: number;
+  privateIp: string;
+  publicIp: string;
+  portStart: number;
+  portEnd: number;
+  line: number;
+}
+
+export type NatResult =
+  | { status: 'mapped'; privateIp: string; how: string }
+  | { status: 'missing'; how: string }
+  | { status: 'ambiguous'; how: string }
+  | null;
+
+export interface NatError {
+  line: number;
+  message: string;
+}
+
+function parseTime(s: string): number {
+  const t = s.trim();
+  if (t === '') return NaN;
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const iso = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t) ? t.replace(' ', 'T') + 'Z' : t;
+  return Date.parse(iso);
+}
+
+/** Parse a NAT log CSV: `start,end,private_ip,public_ip,port_start,port_end` (header names, any order). */
+export function parseNatLog(text: string): { records: NatRecord[]; errors: NatError[] } {
+  const records: NatRecord[] = [];
+  const errors: NatError[] = [];
+  let cols: Map<string, number> | null = null;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const n = i + 1;
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const f = line.split(',').map((x) => x.trim());
+    if (!cols) {
+      const names = f.map((x) => x.toLowerCase());
+      const need = ['start', 'private_ip', 'public_ip', 'port_start', 'port_end'];
+      const missing = need.filter((x) => !names.includes(x));
+      if (missing.length) {
+        errors.push({ line: n, message: `header lacks ${missing.join(', ')}; expected start,end,private_ip,public_ip,port_start,port_end` });
+        cols = new Map();
+      } else cols = new Map(names.map((x, k) => [x, k]));
+      return;
+    }
+    if (cols.size === 0) return;
+    const get = (k: string): string => f[cols!.get(k) ?? -1] ?? '';
+    const start = parseTime(get('start'));
+    const endText = get('end');
+    const end = endText === '' ? Infinity : parseTime(endText);
+    const ps = Number(get('port_start'));
+    const pe = Number(get('port_end'));
+    const priv = get('private_ip');
+    const pub = get('public_ip');
+    if (!Number.isFinite(start) || Number.isNaN(end) || end < start) return void errors.push({ line: n, message: 'expected start (and end, or empty for open) as ISO UTC times or epoch seconds, end not before start' });
+    if (!ipaddr.isValid(priv) || !ipaddr.isValid(pub)) return void errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, got ${JSON.stringify(priv)}, ${JSON.stringify(pub)}` });
+    if (!Number.isInteger(ps) || !Number.isInteger(pe) || ps < 0 || pe > 65535 || pe < ps) return void errors.push({ line: n, message: 'expected port_start <= port_end within 0-65535' });
+    records.push({ start, end, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps, portEnd: pe, line: n });
+  });
+  if (!cols) errors.push({ line: 1, message: 'empty file: expected a header start,end,private_ip,public_ip,port_start,port_end' });
+  return { records, errors };
+}
+
+interface Block {
+  portStart: number;
+  portEnd: number;
+  /** Assignments of this block, sorted by start. */
+  recs: NatRecord[];
+}
+
+/** Deterministic NAT (RFC 7422): private range ↔ public range with fixed port blocks. */
+interface Formula {
+  text: string;
+  privBase: number;
+  privSize: number;
+  pubBase: number;
+  pubSize: number;
+  first: number;
+  last: number;
+  perSubscriber: number;
+  blocksPerPublic: number;
+}
+
+/** `100.64.0.0/16=203.0.113.0/24:1024-65535/2016` */
+export function parseDeterministic(spec: string): Formula | string {
+  const m = /^([\d.]+\/\d+)=([\d.]+\/\d+):(\d+)-(\d+)\/(\d+)$/.exec(spec.trim());
+  if (!m) return `expected PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER, e.g. 100.64.0.0/16=203.0.113.0/24:1024-65535/2016; got ${JSON.stringify(spec)}`;
+  try {
+    const [pa, pb] = ipaddr.IPv4.parseCIDR(m[1]!);
+    const [qa, qb] = ipaddr.IPv4.parseCIDR(m[2]!);
+    const first = Number(m[3]);
+    const last = Number(m[4]);
+    const per = Number(m[5]);
+    if (first < 1 || last > 65535 || last < first || per < 1 || per > last - first + 1) return `ports: expected 1 <= FIRST <= LAST <= 65535 and 1 <= PORTS_PER_SUBSCRIBER <= LAST-FIRST+1 in ${JSON.stringify(spec)}`;
+    const blocksPerPublic = Math.floor((last - first + 1) / per);
+    const privSize = 2 ** (32 - pb);
+    const pubSize = 2 ** (32 - qb);
+    if (privSize > pubSize * blocksPerPublic) return `${m[1]} has ${privSize} addresses but ${m[2]} × ${blocksPerPublic} port blocks holds only ${pubSize * blocksPerPublic}`;
+    return { text: spec, privBase: ipv4ToInt(pa.toString()) >>> 0, privSize, pubBase: ipv4ToInt(qa.toString()) >>> 0, pubSize, first, last, perSubscriber: per, blocksPerPublic };
+  } catch {
+    return `expected IPv4 CIDRs in ${JSON.stringify(spec)}`;
+  }
+}
+
+function v4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export class NatMapper {
+  private readonly byPublic = new Map<string, Block[]>();
+  /** Widest block per public address: how far back a covering block can start. */
+  private readonly maxSpan = new Map<string, number>();
+  private readonly formulas: Formula[] = [];
+  records = 0;
+
+  addRecords(recs: readonly NatRecord[]): void {
+    for (const r of recs) {
+      let blocks = this.byPublic.get(r.publicIp);
+      if (!blocks) this.byPublic.set(r.publicIp, (blocks = []));
+      let b = blocks.find((x) => x.portStart === r.portStart && x.portEnd === r.portEnd);
+      if (!b) blocks.push((b = { portStart: r.portStart, portEnd: r.portEnd, recs: [] }));
+      b.recs.push(r);
+      this.maxSpan.set(r.publicIp, Math.max(this.maxSpan.get(r.publicIp) ?? 0, r.portEnd - r.portStart));
+      this.records++;
+    }
+    for (const blocks of this.byPublic.values()) {
+      blocks.sort((a, b) => a.portStart - b.portStart || a.portEnd - b.portEnd);
+      for (const b of blocks) b.recs.sort((a, c) => a.start - c.start);
+    }
+  }
+
+  addFormula(f: Formula): void {
+    this.formulas.push(f);
+  }
+
+  get empty(): boolean {
+    return this.byPublic.size === 0 && this.formulas.length === 0;
+  }
+
+  /** Is this address a NAT public address we know of (so its flows must be mapped)? */
+  isPublic(ip: string): boolean {
+    if (this.byPublic.has(ip)) return true;
+    const n = ipv4ToInt(ip);
+    return n >= 0 && this.formulas.some((f) => n - f.pubBase >= 0 && n - f.pubBase < f.pubSize);
+  }
+
+  /** Map (public address, port, time ms); null when the address is not a known NAT public address. */
+  map(ip: string, port: number, time: number): NatResult {
+    const n = ipv4ToInt(ip);
+    for (const f of this.formulas) {
+      const j = n - f.pubBase;
+      if (n < 0 || j < 0 || j >= f.pubSize) continue;
+      if (port < f.first || port > f.last) return { status: 'missing', how: `port ${port} outside ${f.first}-${f.last} of ${f.text}` };
+      const k = Math.floor((port - f.first) / f.perSubscriber);
+      if (k >= f.blocksPerPublic) return { status: 'missing', how: `port ${port} beyond the last whole block of ${f.text}` };
+      const i = j * f.blocksPerPublic + k;
+      if (i >= f.privSize) return { status: 'missing', how: `no private address for block ${k} of ${ip} in ${f.text}` };
+      return { status: 'mapped', privateIp: v4(f.privBase + i), how: `deterministic NAT ${f.text}` };
+    }
+    const blocks = this.byPublic.get(ip);
+    if (!blocks) return null;
+    // Last block whose first port is <= port; blocks of other sizes may start earlier and still cover it.
+    let lo = 0;
+    let hi = blocks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (blocks[mid]!.portStart <= port) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const hits: NatRecord[] = [];
+    const span = this.maxSpan.get(ip) ?? 0;
+    for (let b = hi; b >= 0 && hits.length < 4; b--) {
+      const blk = blocks[b]!;
+      // Blocks further back start too early to reach the port (bounded by the widest block).
+      if (port - blk.portStart > span) break;
+      if (blk.portEnd < port) continue;
+      const recs = blk.recs;
+      // Last assignment that started at or before the time.
+      let l = 0;
+      let h = recs.length - 1;
+      while (l <= h) {
+        const mid = (l + h) >> 1;
+        if (recs[mid]!.start <= time) l = mid + 1;
+        else h = mid - 1;
+      }
+      for (let r = h; r >= 0 && hits.length < 4; r--) {
+        if (recs[r]!.end >= time) hits.push(recs[r]!);
+        else break;
+      }
+    }
+    const privs = new Set(hits.map((r) => r.privateIp));
+    if (privs.size === 0) return { status: 'missing', how: `no NAT record for ${ip}:${port} at ${new Date(time).toISOString()}` };
+    if (privs.size > 1) return { status: 'ambiguous', how: `${privs.size} NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (lines ${hits.map((r) => r.line).join(', ')})` };
+    const r = hits[0]!;
+    return { status: 'mapped', privateIp: r.privateIp, how: `NAT log line ${r.line}: ${r.privateIp} → ${ip}:${r.portStart}-${r.portEnd}` };
+  }
+}
