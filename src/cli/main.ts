@@ -123,6 +123,34 @@ Example:
       setExit(await runMerge(reports, o, io));
     });
 
+  // Administration outputs: summary table and self-contained HTML report (src/cli/summary.ts).
+  program
+    .command('summary')
+    .description('the administration summary: mining subscribers and flows by coin, type and region, hashrate and energy, with the method')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .addOption(new Option('--min-confidence <level>', 'lowest confidence counted').choices(CONFIDENCE).default('medium'))
+    .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
+    .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addHelpText('after', '\nExample:\n  minerwatch summary --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
+    .action(async (o) => {
+      const { runSummary } = await import('./summary.js');
+      runSummary(o, io);
+    });
+  program
+    .command('report')
+    .description('write one self-contained HTML report (summary, charts, searchable subscriber table with evidence and timelines)')
+    .requiredOption('--html <file>', 'HTML file to write')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('medium'))
+    .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
+    .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
+    .addHelpText('after', '\nExample:\n  minerwatch report --html report.html --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
+    .action(async (o) => {
+      const { runReport } = await import('./summary.js');
+      runReport(o, io);
+    });
+
   program
     .command('flows')
     .description('list flows from a report (mining and suspect ones unless --all)')

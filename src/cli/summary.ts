@@ -1,0 +1,129 @@
+/** `minerwatch summary` (the administration's table) and `minerwatch report --html FILE`. */
+import { writeFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { checkZone, formatTime, levelName, messages, resolveLang, typeName, type Lang } from '../i18n.js';
+import { renderHtml } from '../report/html.js';
+import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
+import { openReport } from '../report/writer.js';
+import type { Confidence } from '../types.js';
+import type { Io } from './main.js';
+
+export interface SummaryCliOptions {
+  db: string;
+  minConfidence: Confidence;
+  lang?: string;
+  tz?: string;
+  format?: string;
+}
+
+/** Terminal columns a string takes: East Asian wide and full-width characters take two. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0xa4cf && c !== 0x303f) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) ||
+      (c >= 0x20000 && c <= 0x3fffd);
+    w += wide ? 2 : 1;
+  }
+  return w;
+}
+
+const pad = (s: string, w: number, right = false): string => {
+  const fill = ' '.repeat(Math.max(0, w - displayWidth(s)));
+  return right ? fill + s : s + fill;
+};
+
+/** An aligned table; numeric columns (given by index) are right-aligned. */
+function table(header: string[], rows: string[][], numeric: ReadonlySet<number>): string {
+  const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))));
+  const line = (vals: string[]): string => vals.map((v, i) => pad(v, widths[i]!, numeric.has(i))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+}
+
+function label(b: Breakdown, lang: Lang, kind: 'coin' | 'type' | 'region'): string {
+  if (b.key === null) return messages(lang).unknown;
+  return kind === 'type' ? typeName(b.key, lang) : b.key;
+}
+
+/** The summary as plain text in the language, times in the zone. */
+export function summaryText(s: Summary, o: { lang: Lang; tz: string; db: string }): string {
+  const m = messages(o.lang);
+  const out: string[] = [];
+  out.push(`${m.summaryTitle}`, '');
+  const head: Array<[string, string]> = [
+    [m.report, o.db],
+    [m.minConfidence, levelName(s.minConfidence, o.lang)],
+    [m.timeZone, o.tz],
+    [m.miningSubscribers, String(s.miningSubscribers)],
+    [m.miningFlows, String(s.miningFlows)],
+    [m.period, periodText(s, o.lang, o.tz)],
+    [m.hashrate, hashrateText(s, o.lang)],
+    [m.energy, energyText(s, o.lang)],
+  ];
+  const w = Math.max(...head.map(([k]) => displayWidth(k)));
+  for (const [k, v] of head) out.push(`${pad(k, w)}  ${v}`);
+  const sections: Array<[string, string, Breakdown[], 'coin' | 'type' | 'region']> = [
+    [m.byCoin, m.coin, s.byCoin, 'coin'],
+    [m.byType, m.type, s.byType, 'type'],
+    [m.byRegion, m.region, s.byRegion, 'region'],
+  ];
+  for (const [title, col, rows, kind] of sections) {
+    out.push('', title);
+    out.push(table([col, m.subscribers, m.flows], rows.map((b) => [label(b, o.lang, kind), String(b.subscribers), String(b.flows)]), new Set([1, 2])).trimEnd());
+  }
+  out.push('', m.method);
+  for (const line of s.method) out.push(`- ${line}`);
+  return out.join('\n') + '\n';
+}
+
+function common(o: { lang?: string; tz?: string }): { lang: Lang; tz: string } {
+  return { lang: resolveLang(o.lang), tz: checkZone(o.tz) };
+}
+
+export function runSummary(o: SummaryCliOptions, io: Io): void {
+  const { lang, tz } = common(o);
+  const format = o.format ?? 'table';
+  if (format !== 'table' && format !== 'json') throw new UsageError(`--format ${JSON.stringify(format)}: expected table or json`);
+  const db = openReport(o.db, { readonly: true });
+  try {
+    const s = summarize(db, { minConfidence: o.minConfidence, lang });
+    if (format === 'json') {
+      const period = {
+        first: s.period.first === null ? null : new Date(s.period.first).toISOString(),
+        last: s.period.last === null ? null : new Date(s.period.last).toISOString(),
+        firstLocal: s.period.first === null ? null : formatTime(s.period.first, tz),
+        lastLocal: s.period.last === null ? null : formatTime(s.period.last, tz),
+      };
+      io.out(JSON.stringify({ ...s, period, lang, tz }, null, 2) + '\n');
+    } else io.out(summaryText(s, { lang, tz, db: o.db }));
+  } finally {
+    db.close();
+  }
+}
+
+export function runReport(o: { db: string; html: string; minConfidence: Confidence; lang?: string; tz?: string }, io: Io): void {
+  const { lang, tz } = common(o);
+  const db = openReport(o.db, { readonly: true });
+  let html: string;
+  let n: number;
+  try {
+    const r = renderHtml(db, { minConfidence: o.minConfidence, lang, tz, title: o.db });
+    html = r.html;
+    n = r.subscribers;
+  } finally {
+    db.close();
+  }
+  try {
+    writeFileSync(o.html, html);
+  } catch (e) {
+    throw new UsageError(`cannot write ${o.html}: ${(e as Error).message}`);
+  }
+  io.out(`${o.html}: ${n} subscriber(s), ${Buffer.byteLength(html)} bytes\n`);
+}

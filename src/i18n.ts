@@ -1,0 +1,264 @@
+/**
+ * Languages and time zones for the administration-facing outputs (`summary`, `report --html`, the
+ * watch-list headers). English and Simplified Chinese; every label printed by those commands comes
+ * from the catalogue below, so both languages always carry the same set of messages (a test checks).
+ *
+ * Times are stored in UTC (ms since the epoch) and shown in an IANA zone as
+ * `YYYY-MM-DD HH:MM:SS ±HH:MM` — the numeric UTC offset, never an abbreviation (CST is both China
+ * and US Central time), so a shown time is unambiguous in both languages.
+ */
+import { UsageError } from './errors.js';
+
+export type Lang = 'en' | 'zh-CN';
+export const LANGS: readonly Lang[] = ['en', 'zh-CN'];
+
+/** `--lang` if given (en, zh-CN; zh, zh_CN, zh-Hans also mean zh-CN), else LC_ALL / LC_MESSAGES / LANG starting with zh → zh-CN, else en. */
+export function resolveLang(flag?: string, env: NodeJS.ProcessEnv = process.env): Lang {
+  if (flag !== undefined && flag !== '') {
+    const f = flag.trim().toLowerCase().replace('_', '-');
+    if (f === 'en' || f.startsWith('en-')) return 'en';
+    if (f === 'zh' || f === 'zh-cn' || f === 'zh-hans' || f === 'zh-hans-cn') return 'zh-CN';
+    throw new UsageError(`--lang ${JSON.stringify(flag)}: expected one of ${LANGS.join(', ')}`);
+  }
+  // POSIX precedence: the first of these that is set and non-empty decides.
+  for (const k of ['LC_ALL', 'LC_MESSAGES', 'LANG']) {
+    const v = env[k];
+    if (v) return v.toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+  }
+  return 'en';
+}
+
+const zoneCache = new Map<string, Intl.DateTimeFormat>();
+
+/** Check an IANA zone name (`UTC`, `Asia/Shanghai` …) and return its canonical form; a bad name is a UsageError naming it. */
+export function checkZone(tz: string | undefined): string {
+  const zone = tz === undefined || tz === '' ? 'UTC' : tz;
+  return formatter(zone).resolvedOptions().timeZone;
+}
+
+function formatter(zone: string): Intl.DateTimeFormat {
+  let f = zoneCache.get(zone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+        timeZoneName: 'longOffset',
+      });
+    } catch {
+      throw new UsageError(`--tz ${JSON.stringify(zone)}: not a known IANA time zone; expected e.g. UTC, Asia/Shanghai, Asia/Urumqi`);
+    }
+    zoneCache.set(zone, f);
+  }
+  return f;
+}
+
+function parts(ms: number, tz: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of formatter(tz).formatToParts(new Date(ms))) out[p.type] = p.value;
+  return out;
+}
+
+/** `2026-11-21 08:00:00 +08:00` for ms in zone tz (default UTC, shown as +00:00). */
+export function formatTime(ms: number, tz = 'UTC'): string {
+  const p = parts(ms, tz);
+  // longOffset gives "GMT+08:00", or "GMT" for a zero offset.
+  const off = (p.timeZoneName ?? 'GMT').replace(/^GMT/, '') || '+00:00';
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${off}`;
+}
+
+/** The calendar day (`YYYY-MM-DD`) of ms in zone tz. */
+export function dayOf(ms: number, tz = 'UTC'): string {
+  const p = parts(ms, tz);
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+const EN = {
+  summaryTitle: 'Cryptocurrency mining summary',
+  reportTitle: 'Cryptocurrency mining report',
+  report: 'Report',
+  minConfidence: 'Minimum confidence',
+  timeZone: 'Times shown in',
+  miningSubscribers: 'Mining subscribers',
+  miningFlows: 'Mining flows',
+  period: 'Period',
+  periodNone: 'no mining seen',
+  hashrate: 'Hashrate',
+  energy: 'Energy (kWh/day)',
+  notMeasured: 'not measured',
+  measuredFor: (k: number, n: number) => `measured for ${k} of ${n} subscribers`,
+  byCoin: 'By coin',
+  byType: 'By subscriber type',
+  byRegion: 'By region',
+  coin: 'Coin',
+  type: 'Type',
+  region: 'Region',
+  subscribers: 'Subscribers',
+  flows: 'Flows',
+  unknown: 'unknown',
+  method: 'Method',
+  charts: 'Charts',
+  chartActivity: 'Mining subscribers active per day',
+  chartByCoin: 'Mining subscribers by coin',
+  chartByType: 'Mining subscribers by type',
+  chartByRegion: 'Mining subscribers by region',
+  chartDaysCapped: (shown: number, total: number) => `last ${shown} of ${total} days shown`,
+  noData: 'no data',
+  subscriberTable: 'Subscribers',
+  search: 'Search',
+  searchPlaceholder: 'address, type, region, coin, pool, worker …',
+  shown: 'shown',
+  timeline: 'Timeline',
+  timelineCapped: (shown: number, total: number) => `first ${shown} of ${total} mining flows shown`,
+  time: 'Time',
+  server: 'Server',
+  outcome: 'Outcome',
+  rules: 'Rules',
+  confidence: 'Confidence',
+  generated: 'Generated',
+  to: 'to',
+  levels: { low: 'low', medium: 'medium', high: 'high', none: 'none' } as Record<string, string>,
+  types: {} as Record<string, string>,
+  // Watch-list columns.
+  subscriber: 'Subscriber',
+  account: 'Account',
+  firstSeen: 'First seen',
+  lastSeen: 'Last seen',
+  servers: 'Servers',
+  pools: 'Pools',
+  coins: 'Coins',
+  agents: 'Miner software',
+  workers: 'Workers / wallets',
+  evidence: 'Evidence',
+  method_subscribers: (level: string) =>
+    `Mining subscribers: distinct subscribers with at least one flow labelled mining at confidence ${level} or higher; mining flows: those flows. A subscriber is a directory id (--subscribers) or else an address; a flow outside --subscriber-net has none and is not counted.`,
+  method_period: 'Period: first and last packet of those flows.',
+  method_coin:
+    'Coin: per flow, from the mining protocol (CryptoNote → XMR, ETHPROXY → ETH), the listed pool, or the miner software; a subscriber whose flows name several coins counts under each, so the coin rows can add up to more than the total; flows that name none count under "unknown".',
+  method_typeRegion: 'Type and region: from the subscriber directory given at scan time (--subscribers); subscribers not in it count under "unknown".',
+  method_hashrateAbsent: 'Hashrate: not measured (this report holds no hashrate estimates); no figure is given rather than a guessed one.',
+  method_hashrate:
+    'Hashrate: the sum of the per-subscriber estimates in the report (subscribers.hashrate_hs, from accepted shares and their difficulty), per coin, because hashes of different algorithms do not add; ± combines the per-subscriber relative errors as independent (root sum of squares). Subscribers without an estimate are not counted: the total is a lower bound.',
+  method_energyAbsent: 'Energy: not measured (this report holds no power estimates); no figure is given rather than a guessed one.',
+  method_energy:
+    'Energy: kWh per day = 24 h × the per-subscriber power range in the report (subscribers.power_w_low … power_w_high) / 1000, summed; subscribers without an estimate are not counted: the total is a lower bound.',
+};
+
+type Catalogue = typeof EN;
+
+const ZH: Catalogue = {
+  summaryTitle: '加密货币挖矿汇总',
+  reportTitle: '加密货币挖矿报告',
+  report: '报告',
+  minConfidence: '最低置信度',
+  timeZone: '时间显示时区',
+  miningSubscribers: '挖矿用户数',
+  miningFlows: '挖矿流数',
+  period: '时间范围',
+  periodNone: '未发现挖矿',
+  hashrate: '算力',
+  energy: '耗电量（千瓦时/天）',
+  notMeasured: '未测得',
+  measuredFor: (k, n) => `${n} 个用户中测得 ${k} 个`,
+  byCoin: '按币种',
+  byType: '按用户类型',
+  byRegion: '按地区',
+  coin: '币种',
+  type: '类型',
+  region: '地区',
+  subscribers: '用户数',
+  flows: '流数',
+  unknown: '未知',
+  method: '计算方法',
+  charts: '图表',
+  chartActivity: '每日活跃挖矿用户数',
+  chartByCoin: '各币种挖矿用户数',
+  chartByType: '各类型挖矿用户数',
+  chartByRegion: '各地区挖矿用户数',
+  chartDaysCapped: (shown, total) => `共 ${total} 天，显示最近 ${shown} 天`,
+  noData: '无数据',
+  subscriberTable: '用户列表',
+  search: '搜索',
+  searchPlaceholder: '地址、类型、地区、币种、矿池、矿工名 …',
+  shown: '已显示',
+  timeline: '时间线',
+  timelineCapped: (shown, total) => `共 ${total} 条挖矿流，显示前 ${shown} 条`,
+  time: '时间',
+  server: '服务器',
+  outcome: '判定依据',
+  rules: '规则',
+  confidence: '置信度',
+  generated: '生成时间',
+  to: '至',
+  levels: { low: '低', medium: '中', high: '高', none: '无' },
+  types: { residential: '家庭宽带', enterprise: '企业', government: '政府机关', university: '高校', 'internet-cafe': '网吧', mobile: '移动网络', other: '其他' },
+  subscriber: '用户',
+  account: '账号',
+  firstSeen: '首次发现',
+  lastSeen: '最后发现',
+  servers: '服务器',
+  pools: '矿池',
+  coins: '币种',
+  agents: '挖矿软件',
+  workers: '矿工名/钱包',
+  evidence: '证据',
+  method_subscribers: (level) =>
+    `挖矿用户数：至少有一条被判定为挖矿且置信度不低于“${level}”的流的不同用户数；挖矿流数：这些流的条数。用户为用户目录（--subscribers）中的编号，否则为地址；不在 --subscriber-net 范围内的流没有用户，不计入。`,
+  method_period: '时间范围：这些流的第一个和最后一个数据包的时间。',
+  method_coin:
+    '币种：按每条流的挖矿协议（CryptoNote → XMR，ETHPROXY → ETH）、已知矿池或挖矿软件确定；流涉及多个币种的用户在每个币种下各计一次，因此各币种之和可能大于总数；未能确定币种的流计入“未知”。',
+  method_typeRegion: '类型和地区：来自扫描时提供的用户目录（--subscribers）；目录中没有的用户计入“未知”。',
+  method_hashrateAbsent: '算力：未测得（本报告不含算力估计）；宁缺毋滥，不给出推测数字。',
+  method_hashrate:
+    '算力：报告中各用户算力估计（subscribers.hashrate_hs，由被接受的份额及其难度得出）之和，按币种分列（不同算法的哈希不能相加）；± 按各用户相对误差相互独立合成（平方和开方）。没有估计的用户不计入，总数为下限。',
+  method_energyAbsent: '耗电量：未测得（本报告不含功率估计）；宁缺毋滥，不给出推测数字。',
+  method_energy:
+    '耗电量：每日千瓦时 = 24 小时 × 报告中各用户功率范围（subscribers.power_w_low … power_w_high）/ 1000，再求和；没有估计的用户不计入，总数为下限。',
+};
+
+const CATALOGUES: Record<Lang, Catalogue> = { en: EN, 'zh-CN': ZH };
+
+/** The message catalogue of a language. */
+export function messages(lang: Lang): Catalogue {
+  return CATALOGUES[lang];
+}
+
+/** A subscriber type shown in the language (the directory's English keyword when there is no translation). */
+export function typeName(type: string, lang: Lang): string {
+  return messages(lang).types[type] ?? type;
+}
+
+/** A confidence level shown in the language. */
+export function levelName(level: string, lang: Lang): string {
+  return messages(lang).levels[level] ?? level;
+}
+
+export const WATCHLIST_KEYS = ['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence'] as const;
+export type WatchlistKey = (typeof WATCHLIST_KEYS)[number];
+
+/** Display names of the watch-list JSON keys. */
+export function watchlistHeaders(lang: Lang): Record<WatchlistKey, string> {
+  const m = messages(lang);
+  return {
+    subscriber: m.subscriber,
+    account: m.account,
+    type: m.type,
+    region: m.region,
+    confidence: m.confidence,
+    firstSeen: m.firstSeen,
+    lastSeen: m.lastSeen,
+    miningFlows: m.miningFlows,
+    servers: m.servers,
+    pools: m.pools,
+    coins: m.coins,
+    agents: m.agents,
+    workers: m.workers,
+    evidence: m.evidence,
+  };
+}

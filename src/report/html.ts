@@ -1,0 +1,313 @@
+/**
+ * `minerwatch report --html FILE`: one self-contained HTML page — inline CSS, inline JS, charts as
+ * inline SVG drawn here — with no reference to anything outside the file (a Content-Security-Policy
+ * of `default-src 'none'` makes the browser refuse any request even if one slipped in). Every value
+ * from the report is HTML-escaped (workers and agent strings come off the wire); values are
+ * rendered into the markup, never into the script, so no value can reach a script context.
+ */
+import type Database from 'better-sqlite3';
+import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
+import type { Confidence } from '../types.js';
+import { energyText, formatHashrate, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
+
+/** Timeline rows shown per subscriber. */
+export const TIMELINE_CAP = 50;
+/** Days drawn in the activity chart (the latest ones). */
+export const ACTIVITY_DAYS_CAP = 366;
+
+const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
+
+/** Escape text for HTML element content and quoted attribute values. `/` is escaped too, so no value can spell a URL scheme's `//` or close a tag. */
+export function escapeHtml(v: unknown): string {
+  return String(v ?? '').replace(/[&<>"'/`=]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const e = escapeHtml;
+
+export interface HtmlOptions {
+  minConfidence: Confidence;
+  lang: Lang;
+  tz: string;
+  /** Shown in the heading (the report file name). */
+  title?: string;
+  /** Time the page says it was generated (ms); default now. */
+  now?: number;
+}
+
+interface FlowLine {
+  subscriber: string;
+  first_seen: number;
+  last_seen: number;
+  server: string;
+  server_port: number;
+  transport: string;
+  outcome: string | null;
+  confidence: string;
+  coin: string | null;
+  rules: string;
+  pool: string | null;
+  server_name: string | null;
+}
+
+const list = (v: unknown): string[] => {
+  try {
+    const x = JSON.parse(String(v ?? '[]')) as unknown;
+    return Array.isArray(x) ? x.map(String) : [];
+  } catch {
+    return [];
+  }
+};
+
+/** A horizontal bar chart as inline SVG. */
+export function barChart(title: string, items: ReadonlyArray<{ label: string; value: number }>, noData: string, testid: string): string {
+  const W = 560;
+  const L = 170;
+  const bar = 20;
+  const gap = 6;
+  const H = Math.max(1, items.length) * (bar + gap) + 10;
+  const max = Math.max(1, ...items.map((i) => i.value));
+  const body = items.length
+    ? items
+        .map((it, i) => {
+          const y = 5 + i * (bar + gap);
+          const w = Math.max(it.value > 0 ? 2 : 0, Math.round(((W - L - 50) * it.value) / max));
+          const lab = it.label.length > 24 ? `${it.label.slice(0, 23)}…` : it.label;
+          return `<g><title>${e(it.label)}: ${it.value}</title><text x="${L - 8}" y="${y + 15}" text-anchor="end">${e(lab)}</text><rect x="${L}" y="${y}" width="${w}" height="${bar}" class="bar"></rect><text x="${L + w + 6}" y="${y + 15}">${it.value}</text></g>`;
+        })
+        .join('')
+    : `<text x="10" y="20">${e(noData)}</text>`;
+  return `<figure><figcaption>${e(title)}</figcaption><svg data-testid="${e(testid)}" role="img" aria-label="${e(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${body}</svg></figure>`;
+}
+
+/** Vertical bars, one per day: mining subscribers active that day. */
+export function activityChart(title: string, days: ReadonlyArray<{ day: string; n: number }>, note: string | null, noData: string): string {
+  const W = 1100;
+  const H = 220;
+  const top = 20;
+  const bottom = 40;
+  const left = 40;
+  const max = Math.max(1, ...days.map((d) => d.n));
+  const slot = days.length ? (W - left - 10) / days.length : 0;
+  const bw = Math.min(48, Math.max(1, slot * 0.8));
+  const y = (n: number): number => top + (H - top - bottom) * (1 - n / max);
+  let body = '';
+  if (!days.length) body = `<text x="10" y="20">${e(noData)}</text>`;
+  else {
+    body += `<line x1="${left}" y1="${H - bottom}" x2="${W - 10}" y2="${H - bottom}" class="axis"></line>`;
+    body += `<text x="${left - 6}" y="${y(max) + 4}" text-anchor="end">${max}</text><text x="${left - 6}" y="${H - bottom + 4}" text-anchor="end">0</text>`;
+    days.forEach((d, i) => {
+      const x = left + i * slot + (slot - bw) / 2;
+      body += `<rect x="${x.toFixed(1)}" y="${y(d.n).toFixed(1)}" width="${bw.toFixed(1)}" height="${(H - bottom - y(d.n)).toFixed(1)}" class="bar"><title>${e(d.day)}: ${d.n}</title></rect>`;
+    });
+    const labels = days.length === 1 ? [0] : [0, Math.floor((days.length - 1) / 2), days.length - 1];
+    for (const i of [...new Set(labels)]) {
+      const x = left + i * slot + slot / 2;
+      body += `<text x="${x.toFixed(1)}" y="${H - bottom + 18}" text-anchor="middle">${e(days[i]!.day)}</text>`;
+    }
+  }
+  return `<figure class="wide"><figcaption>${e(title)}${note ? ` <small>(${e(note)})</small>` : ''}</figcaption><svg data-testid="chart-activity" role="img" aria-label="${e(title)}" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet">${body}</svg></figure>`;
+}
+
+/** Mining subscribers active per calendar day in the zone (a flow counts on every day it spans). */
+export function activityByDay(flows: ReadonlyArray<{ subscriber: string; first_seen: number; last_seen: number }>, tz: string): Array<{ day: string; n: number }> {
+  if (!flows.length) return [];
+  const STEP = 6 * 3600_000; // shorter than any day, so stepping never skips one
+  const perDay = new Map<string, Set<string>>();
+  let first = Infinity;
+  let last = -Infinity;
+  for (const f of flows) {
+    first = Math.min(first, f.first_seen);
+    last = Math.max(last, f.last_seen);
+    const days = new Set<string>([dayOf(f.last_seen, tz)]);
+    for (let t = f.first_seen; t < f.last_seen; t += STEP) days.add(dayOf(t, tz));
+    for (const d of days) {
+      let s = perDay.get(d);
+      if (!s) perDay.set(d, (s = new Set()));
+      s.add(f.subscriber);
+    }
+  }
+  // Every day of the period, with zeros, in order.
+  const all = new Set<string>([dayOf(last, tz)]);
+  for (let t = first; t < last; t += STEP) all.add(dayOf(t, tz));
+  return [...all].sort().map((day) => ({ day, n: perDay.get(day)?.size ?? 0 }));
+}
+
+function breakdownRows(rows: Breakdown[], lang: Lang, kind: 'coin' | 'type' | 'region'): string {
+  const m = messages(lang);
+  return rows
+    .map((b) => {
+      const name = b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, lang) : b.key;
+      return `<tr data-testid="by${kind}-row" data-key="${e(b.key ?? '')}"${b.key === null ? ' data-unknown="1"' : ''}><td>${e(name)}</td><td class="num" data-testid="by${kind}-subscribers">${b.subscribers}</td><td class="num" data-testid="by${kind}-flows">${b.flows}</td></tr>`;
+    })
+    .join('');
+}
+
+const CSS = `
+:root{--fg:#1b1f24;--muted:#5b6470;--line:#d6dbe1;--bar:#c0392b;--bg:#fff;--head:#f3f5f7}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;color:var(--fg);background:var(--bg);margin:24px;line-height:1.4}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+.meta{color:var(--muted);font-size:13px}
+table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:var(--head)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.key{display:flex;gap:16px;flex-wrap:wrap}
+.card{border:1px solid var(--line);border-radius:6px;padding:10px 14px;min-width:150px}
+.card .v{font-size:24px;font-weight:600}
+.card .k{color:var(--muted);font-size:12px}
+.breakdowns{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
+.charts{display:flex;gap:16px;flex-wrap:wrap}
+figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px}
+figure.wide{flex-basis:100%}
+figcaption{font-weight:600;font-size:13px;margin-bottom:6px}
+svg text{font-size:12px;fill:var(--fg)}
+svg .bar{fill:var(--bar)}svg .axis{stroke:var(--muted)}
+ol.method{font-size:13px;color:var(--muted);max-width:1100px}
+#q{font-size:14px;padding:6px 8px;width:420px;max-width:100%}
+.subs td{max-width:260px;overflow-wrap:break-word;word-break:break-word}
+.subs td.nw,th{white-space:nowrap}
+.subs td.ev{min-width:360px;max-width:520px}.subs td.wk{min-width:180px}
+.scroll{overflow-x:auto}
+.subs code,.tl code{font-size:12px}
+details summary{cursor:pointer;color:#1a5fb4}
+.tl{margin-top:6px}
+[hidden]{display:none!important}
+`;
+
+const JS = `
+(function(){
+  var q=document.getElementById('q');
+  var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-testid="subscriber-row"]'));
+  var out=document.getElementById('count');
+  function apply(){
+    var t=q.value.trim().toLowerCase(),n=0;
+    rows.forEach(function(r){var ok=!t||r.textContent.toLowerCase().indexOf(t)>=0;r.hidden=!ok;if(ok)n++;});
+    out.textContent=n+' / '+rows.length;
+  }
+  q.addEventListener('input',apply);
+  apply();
+  document.documentElement.setAttribute('data-ready','1');
+})();
+`;
+
+/** The whole page; also returns the number of subscriber rows. */
+export function renderHtml(db: Database.Database, o: HtmlOptions): { html: string; subscribers: number; summary: Summary } {
+  const m = messages(o.lang);
+  const s = summarize(db, { minConfidence: o.minConfidence, lang: o.lang });
+  const min = RANK[o.minConfidence] ?? 1;
+  const levels = Object.keys(RANK).filter((k) => RANK[k]! >= min && k !== 'none');
+  const flows = db
+    .prepare(
+      `SELECT subscriber, first_seen, last_seen, server, server_port, transport, outcome, confidence, coin, rules, pool, server_name FROM flows
+       WHERE label = 'mining' AND subscriber IS NOT NULL AND confidence IN (${levels.map(() => '?').join(', ')}) ORDER BY first_seen, id`,
+    )
+    .all(...levels) as FlowLine[];
+  const bySub = new Map<string, FlowLine[]>();
+  for (const f of flows) {
+    let l = bySub.get(f.subscriber);
+    if (!l) bySub.set(f.subscriber, (l = []));
+    l.push(f);
+  }
+  const cols = tableColumns(db, 'subscribers');
+  const hasHs = cols.has('hashrate_hs');
+  const hasW = cols.has('power_w_low') || cols.has('power_w_high');
+  const subRows = (db.prepare('SELECT * FROM subscribers').all() as Array<Record<string, unknown>>)
+    .filter((r) => bySub.has(r.subscriber as string))
+    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number) || String(a.subscriber).localeCompare(String(b.subscriber)));
+
+  // Charts.
+  const label = (b: Breakdown, kind: 'coin' | 'type' | 'region'): string => (b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, o.lang) : b.key);
+  let days = activityByDay(flows, o.tz);
+  const totalDays = days.length;
+  if (days.length > ACTIVITY_DAYS_CAP) days = days.slice(-ACTIVITY_DAYS_CAP);
+  const charts = [
+    activityChart(m.chartActivity, days, totalDays > days.length ? m.chartDaysCapped(days.length, totalDays) : null, m.noData),
+    barChart(m.chartByCoin, s.byCoin.map((b) => ({ label: label(b, 'coin'), value: b.subscribers })), m.noData, 'chart-coin'),
+    barChart(m.chartByType, s.byType.map((b) => ({ label: label(b, 'type'), value: b.subscribers })), m.noData, 'chart-type'),
+    barChart(m.chartByRegion, s.byRegion.map((b) => ({ label: label(b, 'region'), value: b.subscribers })), m.noData, 'chart-region'),
+  ].join('');
+  // Hashrate per coin group, when measured.
+  const hashrateCell = s.hashrate
+    ? `<span data-testid="summary-hashrate" data-measured="1">${e(hashrateText(s, o.lang))}</span>`
+    : `<span data-testid="summary-hashrate" data-measured="0">${e(m.notMeasured)}</span>`;
+  const energyCell = s.energy
+    ? `<span data-testid="summary-energy" data-measured="1">${e(energyText(s, o.lang))}</span>`
+    : `<span data-testid="summary-energy" data-measured="0">${e(m.notMeasured)}</span>`;
+  const breakdownTable = (title: string, col: string, rows: Breakdown[], kind: 'coin' | 'type' | 'region'): string =>
+    `<div><h3>${e(title)}</h3><table data-testid="by${kind}"><thead><tr><th>${e(col)}</th><th class="num">${e(m.subscribers)}</th><th class="num">${e(m.flows)}</th></tr></thead><tbody>${breakdownRows(rows, o.lang, kind)}</tbody></table></div>`;
+
+  // Subscriber table.
+  const subHtml = subRows
+    .map((r) => {
+      const id = r.subscriber as string;
+      const fl = bySub.get(id) ?? [];
+      const shown = fl.slice(0, TIMELINE_CAP);
+      const tl = shown
+        .map((f) => {
+          const srv = `${f.server.includes(':') ? `[${f.server}]` : f.server}:${f.server_port}`;
+          const name = f.pool ?? f.server_name;
+          return `<tr><td>${e(formatTime(f.first_seen, o.tz))}</td><td><code>${e(srv)}</code>/${e(f.transport)}${name ? ` (${e(name)})` : ''}</td><td>${e(levelName(f.confidence, o.lang))}</td><td>${e(f.coin ?? '')}</td><td>${e(f.outcome ?? '')}</td><td><code>${e(f.rules.split(',').filter(Boolean).join(', '))}</code></td></tr>`;
+        })
+        .join('');
+      const capNote = fl.length > shown.length ? `<p data-testid="timeline-capped">${e(m.timelineCapped(shown.length, fl.length))}</p>` : '';
+      const timeline = `<details class="tl"><summary>${e(m.timeline)} (${fl.length})</summary><table><thead><tr><th>${e(m.time)}</th><th>${e(m.server)}</th><th>${e(m.confidence)}</th><th>${e(m.coin)}</th><th>${e(m.outcome)}</th><th>${e(m.rules)}</th></tr></thead><tbody>${tl}</tbody></table>${capNote}</details>`;
+      const joined = (k: string): string => list(r[k]).map((x) => e(x)).join('<br>');
+      const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+      let extra = '';
+      if (hasHs) {
+        const hs = num(r.hashrate_hs);
+        const err = num(r.hashrate_rel_err);
+        extra += `<td class="num">${hs === null ? e(m.notMeasured) : e(formatHashrate(hs) + (err !== null ? ` ± ${Math.round(err * 100)}%` : ''))}</td>`;
+      }
+      if (hasW) {
+        const lo = num(r.power_w_low) ?? num(r.power_w_high);
+        const hi = num(r.power_w_high) ?? num(r.power_w_low);
+        extra += `<td class="num">${lo === null || hi === null ? e(m.notMeasured) : e(lo === hi ? formatKwh((lo * 24) / 1000) : `${formatKwh((lo * 24) / 1000)} – ${formatKwh((hi * 24) / 1000)}`)}</td>`;
+      }
+      const type = r.type ? typeName(String(r.type), o.lang) : m.unknown;
+      return `<tr data-testid="subscriber-row" data-subscriber="${e(id)}"><td class="nw"><code>${e(id)}</code>${r.account ? `<br><small>${e(r.account)}</small>` : ''}</td><td class="nw">${e(type)}</td><td class="nw">${e(r.region ?? m.unknown)}</td><td class="nw">${e(levelName(String(r.confidence), o.lang))}</td><td>${e(formatTime(r.first_seen as number, o.tz))}</td><td>${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td class="nw">${joined('coins')}</td><td>${joined('pools')}</td><td>${joined('agents')}</td><td class="wk">${joined('workers')}</td>${extra}<td class="ev">${e(r.evidence)}${timeline}</td></tr>`;
+    })
+    .join('');
+  const extraHead = `${hasHs ? `<th class="num">${e(m.hashrate)}</th>` : ''}${hasW ? `<th class="num">${e(m.energy)}</th>` : ''}`;
+  const now = o.now ?? Date.now();
+
+  const html = `<!DOCTYPE html>
+<html lang="${e(o.lang)}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(m.reportTitle)}${o.title ? ` — ${e(o.title)}` : ''}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<h1>${e(m.reportTitle)}</h1>
+<p class="meta">${o.title ? `${e(m.report)}: <code>${e(o.title)}</code> · ` : ''}${e(m.minConfidence)}: <span data-testid="min-confidence">${e(levelName(o.minConfidence, o.lang))}</span> · ${e(m.timeZone)}: <span data-testid="tz">${e(o.tz)}</span> · ${e(m.generated)}: ${e(formatTime(now, o.tz))}</p>
+<section class="key">
+<div class="card"><div class="v" data-testid="summary-subscribers">${s.miningSubscribers}</div><div class="k">${e(m.miningSubscribers)}</div></div>
+<div class="card"><div class="v" data-testid="summary-flows">${s.miningFlows}</div><div class="k">${e(m.miningFlows)}</div></div>
+<div class="card"><div class="v">${hashrateCell}</div><div class="k">${e(m.hashrate)}</div></div>
+<div class="card"><div class="v">${energyCell}</div><div class="k">${e(m.energy)}</div></div>
+</section>
+<p>${e(m.period)}: <span data-testid="summary-period">${e(periodText(s, o.lang, o.tz))}</span></p>
+<div class="breakdowns">
+${breakdownTable(m.byCoin, m.coin, s.byCoin, 'coin')}
+${breakdownTable(m.byType, m.type, s.byType, 'type')}
+${breakdownTable(m.byRegion, m.region, s.byRegion, 'region')}
+</div>
+<h2>${e(m.method)}</h2>
+<ol class="method">${s.method.map((x) => `<li>${e(x)}</li>`).join('')}</ol>
+<h2>${e(m.charts)}</h2>
+<div class="charts">${charts}</div>
+<h2>${e(m.subscriberTable)}</h2>
+<p><label>${e(m.search)}: <input id="q" type="search" autocomplete="off" placeholder="${e(m.searchPlaceholder)}"></label> <span>${e(m.shown)}: <span id="count" data-testid="visible-count"></span></span></p>
+<div class="scroll"><table class="subs" data-testid="subscribers"><thead><tr><th>${e(m.subscriber)}</th><th>${e(m.type)}</th><th>${e(m.region)}</th><th>${e(m.confidence)}</th><th>${e(m.firstSeen)}</th><th>${e(m.lastSeen)}</th><th class="num">${e(m.miningFlows)}</th><th>${e(m.coins)}</th><th>${e(m.pools)}</th><th>${e(m.agents)}</th><th>${e(m.workers)}</th>${extraHead}<th>${e(m.evidence)}</th></tr></thead>
+<tbody>${subHtml}</tbody></table></div>
+<script>${JS}</script>
+</body>
+</html>
+`;
+  return { html, subscribers: subRows.length, summary: s };
+}

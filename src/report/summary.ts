@@ -1,0 +1,237 @@
+/**
+ * The administration's summary of a report: mining subscribers and flows, by coin, by subscriber
+ * type and by region, hashrate and energy when the report holds estimates, and the method behind
+ * each figure. Every number is counted from the report; nothing is estimated here. Hashrate and
+ * energy come only from optional `subscribers` columns (`hashrate_hs`, `hashrate_rel_err`,
+ * `power_w_low`, `power_w_high`); when they are absent or NULL the figure is `null`, shown as
+ * "not measured".
+ */
+import type Database from 'better-sqlite3';
+import { formatTime, levelName, messages, type Lang } from '../i18n.js';
+import type { Confidence } from '../types.js';
+
+const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
+
+/** One row of a breakdown; `key` null means unknown (no coin named, not in the directory). */
+export interface Breakdown {
+  key: string | null;
+  subscribers: number;
+  flows: number;
+}
+
+export interface HashrateGroup {
+  /** The subscribers' coins joined with `+` (`XMR`, `BTC+ETH`), null when no coin is known. */
+  coins: string | null;
+  hs: number;
+  /** Absolute one-sigma error in H/s, or null when some estimate in the group has no error. */
+  errHs: number | null;
+  subscribers: number;
+}
+
+export interface Summary {
+  minConfidence: Confidence;
+  miningSubscribers: number;
+  miningFlows: number;
+  period: { first: number | null; last: number | null };
+  byCoin: Breakdown[];
+  byType: Breakdown[];
+  byRegion: Breakdown[];
+  /** Null: not measured (columns absent or every value NULL). */
+  hashrate: { groups: HashrateGroup[]; measuredSubscribers: number } | null;
+  /** Null: not measured. */
+  energy: { kwhPerDayLow: number; kwhPerDayHigh: number; measuredSubscribers: number } | null;
+  /** One sentence per figure: how it was made. */
+  method: string[];
+}
+
+/** Columns of a table (PRAGMA table_info). */
+export function tableColumns(db: Database.Database, table: string): Set<string> {
+  return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+}
+
+interface SubInfo {
+  type: string | null;
+  region: string | null;
+  hs: number | null;
+  relErr: number | null;
+  wLow: number | null;
+  wHigh: number | null;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'bigint' ? Number(v) : null);
+
+/** The subscribers' directory attributes and estimates, keyed by subscriber. */
+export function subscriberInfo(db: Database.Database): Map<string, SubInfo> {
+  const cols = tableColumns(db, 'subscribers');
+  const pick = (c: string): string => (cols.has(c) ? c : `NULL AS ${c}`);
+  const rows = db
+    .prepare(`SELECT subscriber, type, region, ${pick('hashrate_hs')}, ${pick('hashrate_rel_err')}, ${pick('power_w_low')}, ${pick('power_w_high')} FROM subscribers`)
+    .all() as Array<Record<string, unknown>>;
+  const out = new Map<string, SubInfo>();
+  for (const r of rows)
+    out.set(r.subscriber as string, {
+      type: (r.type as string | null) || null,
+      region: (r.region as string | null) || null,
+      hs: num(r.hashrate_hs),
+      relErr: num(r.hashrate_rel_err),
+      wLow: num(r.power_w_low),
+      wHigh: num(r.power_w_high),
+    });
+  return out;
+}
+
+/** Mining flows with a subscriber at or above a confidence, in time order. */
+export function qualifyingFlows(db: Database.Database, minConfidence: Confidence): Array<{ id: number; subscriber: string; first_seen: number; last_seen: number; coin: string | null }> {
+  const min = RANK[minConfidence] ?? 1;
+  const levels = Object.keys(RANK).filter((k) => RANK[k]! >= min && k !== 'none');
+  return db
+    .prepare(
+      `SELECT id, subscriber, first_seen, last_seen, coin FROM flows
+       WHERE label = 'mining' AND subscriber IS NOT NULL AND confidence IN (${levels.map(() => '?').join(', ')}) ORDER BY first_seen, id`,
+    )
+    .all(...levels) as Array<{ id: number; subscriber: string; first_seen: number; last_seen: number; coin: string | null }>;
+}
+
+function breakdown(m: Map<string | null, { subs: Set<string>; flows: number }>): Breakdown[] {
+  return [...m.entries()]
+    .map(([key, v]) => ({ key, subscribers: v.subs.size, flows: v.flows }))
+    .sort((a, b) => (a.key === null ? 1 : 0) - (b.key === null ? 1 : 0) || b.subscribers - a.subscribers || b.flows - a.flows || String(a.key).localeCompare(String(b.key)));
+}
+
+function bump(m: Map<string | null, { subs: Set<string>; flows: number }>, key: string | null, sub: string): void {
+  let e = m.get(key);
+  if (!e) m.set(key, (e = { subs: new Set(), flows: 0 }));
+  e.subs.add(sub);
+  e.flows++;
+}
+
+export function summarize(db: Database.Database, opts: { minConfidence: Confidence; lang?: Lang }): Summary {
+  const lang = opts.lang ?? 'en';
+  const msg = messages(lang);
+  const flows = qualifyingFlows(db, opts.minConfidence);
+  const info = subscriberInfo(db);
+  const subs = new Set<string>();
+  const coinsOf = new Map<string, Set<string>>();
+  const byCoin = new Map<string | null, { subs: Set<string>; flows: number }>();
+  const byType = new Map<string | null, { subs: Set<string>; flows: number }>();
+  const byRegion = new Map<string | null, { subs: Set<string>; flows: number }>();
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const f of flows) {
+    subs.add(f.subscriber);
+    first = first === null ? f.first_seen : Math.min(first, f.first_seen);
+    last = last === null ? f.last_seen : Math.max(last, f.last_seen);
+    const coin = f.coin || null;
+    if (coin) {
+      let s = coinsOf.get(f.subscriber);
+      if (!s) coinsOf.set(f.subscriber, (s = new Set()));
+      s.add(coin);
+    }
+    bump(byCoin, coin, f.subscriber);
+    const i = info.get(f.subscriber);
+    bump(byType, i?.type ?? null, f.subscriber);
+    bump(byRegion, i?.region ?? null, f.subscriber);
+  }
+  // A subscriber some of whose flows name a coin is counted under that coin, not also under unknown.
+  const unknownCoin = byCoin.get(null);
+  if (unknownCoin) {
+    for (const s of [...unknownCoin.subs]) if (coinsOf.has(s)) unknownCoin.subs.delete(s);
+  }
+
+  // Estimates, only as the report holds them.
+  const groups = new Map<string | null, { hs: number; var: number; errKnown: boolean; n: number }>();
+  let hsMeasured = 0;
+  let wMeasured = 0;
+  let wLow = 0;
+  let wHigh = 0;
+  for (const s of subs) {
+    const i = info.get(s);
+    if (!i) continue;
+    if (i.hs !== null) {
+      hsMeasured++;
+      const key = coinsOf.has(s) ? [...coinsOf.get(s)!].sort().join('+') : null;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { hs: 0, var: 0, errKnown: true, n: 0 }));
+      g.hs += i.hs;
+      g.n++;
+      if (i.relErr === null) g.errKnown = false;
+      else g.var += (i.hs * i.relErr) ** 2;
+    }
+    if (i.wLow !== null || i.wHigh !== null) {
+      wMeasured++;
+      wLow += i.wLow ?? i.wHigh!;
+      wHigh += i.wHigh ?? i.wLow!;
+    }
+  }
+  const hashrate =
+    hsMeasured === 0
+      ? null
+      : {
+          measuredSubscribers: hsMeasured,
+          groups: [...groups.entries()]
+            .map(([coins, g]) => ({ coins, hs: g.hs, errHs: g.errKnown ? Math.sqrt(g.var) : null, subscribers: g.n }))
+            .sort((a, b) => (a.coins === null ? 1 : 0) - (b.coins === null ? 1 : 0) || b.hs - a.hs),
+        };
+  const energy = wMeasured === 0 ? null : { kwhPerDayLow: (wLow * 24) / 1000, kwhPerDayHigh: (wHigh * 24) / 1000, measuredSubscribers: wMeasured };
+
+  const method = [
+    msg.method_subscribers(levelName(opts.minConfidence, lang)),
+    msg.method_period,
+    msg.method_coin,
+    msg.method_typeRegion,
+    hashrate ? msg.method_hashrate : msg.method_hashrateAbsent,
+    energy ? msg.method_energy : msg.method_energyAbsent,
+  ];
+  return {
+    minConfidence: opts.minConfidence,
+    miningSubscribers: subs.size,
+    miningFlows: flows.length,
+    period: { first, last },
+    byCoin: breakdown(byCoin),
+    byType: breakdown(byType),
+    byRegion: breakdown(byRegion),
+    hashrate,
+    energy,
+    method,
+  };
+}
+
+/** A hashrate with SI prefix: `12.3 kH/s`. */
+export function formatHashrate(hs: number): string {
+  const units = ['H/s', 'kH/s', 'MH/s', 'GH/s', 'TH/s', 'PH/s', 'EH/s'];
+  let v = hs;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}
+
+/** kWh/day with up to one decimal. */
+export function formatKwh(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+/** The hashrate line: per coin group, or "not measured". */
+export function hashrateText(s: Summary, lang: Lang): string {
+  const m = messages(lang);
+  if (!s.hashrate) return m.notMeasured;
+  const parts = s.hashrate.groups.map((g) => `${g.coins ?? m.unknown} ${formatHashrate(g.hs)}${g.errHs !== null ? ` ± ${formatHashrate(g.errHs)}` : ''}`);
+  return `${parts.join('; ')} (${m.measuredFor(s.hashrate.measuredSubscribers, s.miningSubscribers)})`;
+}
+
+export function energyText(s: Summary, lang: Lang): string {
+  const m = messages(lang);
+  if (!s.energy) return m.notMeasured;
+  const lo = formatKwh(s.energy.kwhPerDayLow);
+  const hi = formatKwh(s.energy.kwhPerDayHigh);
+  return `${lo === hi ? lo : `${lo} – ${hi}`} (${m.measuredFor(s.energy.measuredSubscribers, s.miningSubscribers)})`;
+}
+
+export function periodText(s: Summary, lang: Lang, tz: string): string {
+  const m = messages(lang);
+  if (s.period.first === null || s.period.last === null) return m.periodNone;
+  return `${formatTime(s.period.first, tz)} ${m.to} ${formatTime(s.period.last, tz)}`;
+}
+
