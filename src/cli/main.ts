@@ -177,6 +177,7 @@ Example:
     .option('--since <time>', 'only subscribers active at or after this date/time (UTC)')
     .option('--until <time>', 'only subscribers active at or before this date/time (UTC)')
     .option('--bom', 'CSV: start with a UTF-8 byte-order mark (for Excel)')
+    .option('--lang <lang>', 'table and CSV headers in zh-CN or en (default from the locale); JSON keys do not change')
     .addHelpText('after', '\nExamples:\n  minerwatch watchlist --db report.sqlite --format csv --bom > watchlist.csv\n  minerwatch watchlist --db report.sqlite --type university --coin XMR --since 2026-11-01 --format jsonl')
     .action(async (o) => {
       const { runWatchlist } = await import('./query.js');

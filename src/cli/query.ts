@@ -2,6 +2,7 @@
 import { toCsv, toJsonLines, toTable } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import { resolveLang, watchlistHeaders } from '../i18n.js';
 import { queryFlows, queryWatchlist, type WatchFilter } from '../report/queries.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
@@ -23,6 +24,7 @@ export interface WatchCliOptions {
   until?: string;
   prefix?: string;
   bom?: boolean;
+  lang?: string;
 }
 
 function time(flag: string, v: string | undefined): number | undefined {
@@ -66,14 +68,18 @@ export function runFlows(o: { db: string; all?: boolean; minConfidence: Confiden
 
 export function runWatchlist(o: WatchCliOptions, io: Io): void {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
+  // Chinese headers for Chinese readers; in English the headers are the field names, the same as
+  // the JSON keys, so scripts read both alike.
+  const lang = resolveLang(o.lang);
+  const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
     const rows = queryWatchlist(db, filter);
     if (o.format === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
     else if (o.format === 'jsonl') io.out(toJsonLines(rows));
     // Excel opens UTF-8 CSV correctly only with a byte-order mark.
-    else if (o.format === 'csv') io.out((o.bom ? '\uFEFF' : '') + toCsv(WATCH_COLUMNS, rows as never));
-    else io.out(toTable(WATCH_TABLE, rows as never, 40));
+    else if (o.format === 'csv') io.out((o.bom ? '\uFEFF' : '') + toCsv(WATCH_COLUMNS, rows as never, headers));
+    else io.out(toTable(WATCH_TABLE, rows as never, 40, headers));
   } finally {
     db.close();
   }

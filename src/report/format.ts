@@ -9,12 +9,12 @@ function text(c: Cell): string {
 }
 
 /** RFC 4180 CSV; list cells are joined with spaces. Cells that look like formulas are prefixed with ' (CSV injection). */
-export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>): string {
+export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, headers?: Readonly<Record<string, string>>): string {
   const esc = (s: string): string => {
     const t = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
     return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
   };
-  const out = [columns.join(',')];
+  const out = [columns.map((c) => esc(headers?.[c] ?? c)).join(',')];
   for (const r of rows) out.push(columns.map((c) => esc(text(r[c] ?? null))).join(','));
   return out.join('\r\n') + '\r\n';
 }
@@ -24,14 +24,15 @@ export function toJsonLines(rows: readonly unknown[]): string {
 }
 
 /** Aligned plain-text table; long cells are cut to `maxWidth`. */
-export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, maxWidth = 60): string {
+export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, maxWidth = 60, headers?: Readonly<Record<string, string>>): string {
   const cells = rows.map((r) =>
     columns.map((c) => {
       const t = text(r[c] ?? null);
       return t.length > maxWidth ? `${t.slice(0, maxWidth - 1)}…` : t;
     }),
   );
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
+  const names = columns.map((c) => headers?.[c] ?? c);
+  const widths = columns.map((_, i) => Math.max(names[i]!.length, ...cells.map((r) => r[i]!.length)));
   const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+  return [line(names), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
 }

@@ -55,10 +55,14 @@ describe('minerwatch CLI', () => {
   });
 
   it('watchlist --format csv has a header and one row per subscriber', async () => {
-    const r = await run(['watchlist', '--db', demoDb, '--format', 'csv']);
+    const r = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'en']);
     const lines = r.out.trim().split('\r\n');
     expect(lines[0]).toBe('subscriber,account,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,evidence');
     expect(lines).toHaveLength(4);
+    const zh = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'zh-CN']);
+    expect(zh.out.split('\r\n')[0]).toMatch(/^\S+,/);
+    expect(zh.out.split('\r\n')[0]).not.toBe(lines[0]);
+    expect(zh.out.split('\r\n')[0]).toMatch(/[\u4e00-\u9fff]/);
   });
 
   it('flows --format jsonl carries the documented fields; --all adds benign flows', async () => {
