@@ -24,6 +24,7 @@ import {
   type MessageHeader,
   type RecordContext,
 } from './templates.js';
+import { u16, u32 } from '../bytes.js';
 
 /** IPFIX message header length. @see RFC 7011 §3.1 */
 export const IPFIX_HEADER = 16;
@@ -31,12 +32,6 @@ export const IPFIX_HEADER = 16;
 export const SET_TEMPLATE = 2;
 export const SET_OPTIONS_TEMPLATE = 3;
 
-function u16(b: Uint8Array, p: number): number {
-  return (b[p]! << 8) | b[p + 1]!;
-}
-function u32(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
 
 /**
  * Split an IPFIX file (RFC 5655: IPFIX messages back to back) into messages: yields the offset and

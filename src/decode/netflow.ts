@@ -28,6 +28,7 @@ import {
   type RecordContext,
   type Template,
 } from './templates.js';
+import { u16, u32 } from '../bytes.js';
 
 /** v5 header length. */
 export const V5_HEADER = 24;
@@ -38,12 +39,6 @@ export const V5_MAX_COUNT = 30;
 /** v9 header length. @see RFC 3954 §5.1 */
 export const V9_HEADER = 20;
 
-function u16(b: Uint8Array, p: number): number {
-  return (b[p]! << 8) | b[p + 1]!;
-}
-function u32(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
 
 /**
  * Decode a NetFlow v5 datagram `buf[off, off + len)`. A count over 30 (or 0) is `netflow.bad_count`

@@ -519,21 +519,10 @@ export class FlowTable {
 const EMPTY = new Uint8Array(0);
 
 /** The numbers of a finished IPv4 export flow, for a prefilter (reused; read during the call). */
-export interface ExportFlowView {
-  inputIndex: number;
-  serverIp4: number;
-  serverPort: number;
-  transport: 'tcp' | 'udp';
-  firstSeen: number;
-  lastSeen: number;
-  packetsC2S: number;
-  packetsS2C: number;
-  bytesC2S: number;
-  bytesS2C: number;
-  tcpFlagsC2S: number;
-  tcpFlagsS2C: number;
-  records: number;
-}
+export type ExportFlowView = Pick<
+  FlowRecord,
+  'serverPort' | 'transport' | 'firstSeen' | 'lastSeen' | 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'records'
+> & { inputIndex: number; serverIp4: number };
 
 /** An IPv4 flow-export record with numeric addresses (the decoder's, without the exporter). */
 export type NumericExportRecord = Omit<NumericRecord, 'exporter'>;
