@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: two cases, chosen with BENCH_CASES=capture,exports (default both).
+ * `npm run bench`: cases chosen with BENCH_CASES=capture,exports,report (default capture,exports).
  *
  * - capture: generates (once, deterministically) a ≥1 GiB mixed capture under bench/data, runs
  *   `minerwatch scan` on it end to end (SQLite report included) in a child process, and reports
@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBenchCapture } from './gen-capture.js';
+import { reportCase } from './report.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 
 const ROOT = process.cwd();
@@ -24,7 +25,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (c !== 'capture' && c !== 'exports') throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports)`);
+for (const c of CASES) if (c !== 'capture' && c !== 'exports' && c !== 'report') throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, report)`);
 
 mkdirSync(DATA, { recursive: true });
 
@@ -221,3 +222,4 @@ function exportsCase(): ExportResult[] {
 
 if (CASES.has('capture')) captureCase();
 if (CASES.has('exports')) exportsCase();
+if (CASES.has('report')) reportCase(DATA);

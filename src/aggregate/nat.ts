@@ -130,11 +130,18 @@ export class NatMapper {
   records = 0;
 
   addRecords(recs: readonly NatRecord[]): void {
+    // Blocks by (public address, first port, last port) while loading: one hash lookup per record.
+    const index = new Map<string, Block>();
+    for (const blocks of this.byPublic.values()) for (const b of blocks) index.set(`${b.recs[0]!.publicIp}|${b.portStart}|${b.portEnd}`, b);
     for (const r of recs) {
       let blocks = this.byPublic.get(r.publicIp);
       if (!blocks) this.byPublic.set(r.publicIp, (blocks = []));
-      let b = blocks.find((x) => x.portStart === r.portStart && x.portEnd === r.portEnd);
-      if (!b) blocks.push((b = { portStart: r.portStart, portEnd: r.portEnd, recs: [] }));
+      const key = `${r.publicIp}|${r.portStart}|${r.portEnd}`;
+      let b = index.get(key);
+      if (!b) {
+        blocks.push((b = { portStart: r.portStart, portEnd: r.portEnd, recs: [] }));
+        index.set(key, b);
+      }
       b.recs.push(r);
       this.maxSpan.set(r.publicIp, Math.max(this.maxSpan.get(r.publicIp) ?? 0, r.portEnd - r.portStart));
       this.records++;
@@ -183,9 +190,11 @@ export class NatMapper {
       if (blocks[mid]!.portStart <= port) lo = mid + 1;
       else hi = mid - 1;
     }
-    const hits: NatRecord[] = [];
+    // The matching assignment, and whether another private address matches too (ambiguity).
+    let found: NatRecord | null = null;
+    let other: NatRecord | null = null;
     const span = this.maxSpan.get(ip) ?? 0;
-    for (let b = hi; b >= 0 && hits.length < 4; b--) {
+    for (let b = hi; b >= 0 && other === null; b--) {
       const blk = blocks[b]!;
       // Blocks further back start too early to reach the port (bounded by the widest block).
       if (port - blk.portStart > span) break;
@@ -199,15 +208,15 @@ export class NatMapper {
         if (recs[mid]!.start <= time) l = mid + 1;
         else h = mid - 1;
       }
-      for (let r = h; r >= 0 && hits.length < 4; r--) {
-        if (recs[r]!.end >= time) hits.push(recs[r]!);
-        else break;
+      for (let r = h; r >= 0 && other === null; r--) {
+        const rec = recs[r]!;
+        if (rec.end < time) break;
+        if (found === null) found = rec;
+        else if (rec.privateIp !== found.privateIp) other = rec;
       }
     }
-    const privs = new Set(hits.map((r) => r.privateIp));
-    if (privs.size === 0) return { status: 'missing', how: `no NAT record for ${ip}:${port} at ${new Date(time).toISOString()}` };
-    if (privs.size > 1) return { status: 'ambiguous', how: `${privs.size} NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (lines ${hits.map((r) => r.line).join(', ')})` };
-    const r = hits[0]!;
-    return { status: 'mapped', privateIp: r.privateIp, how: `NAT log line ${r.line}: ${r.privateIp} → ${ip}:${r.portStart}-${r.portEnd}` };
+    if (found === null) return { status: 'missing', how: `no NAT record for ${ip}:${port} at ${new Date(time).toISOString()}` };
+    if (other !== null) return { status: 'ambiguous', how: `2 NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (lines ${found.line}, ${other.line})` };
+    return { status: 'mapped', privateIp: found.privateIp, how: `NAT log line ${found.line}: ${found.privateIp} → ${ip}:${found.portStart}-${found.portEnd}` };
   }
 }
