@@ -37,6 +37,7 @@ import {
   type SessionMessage,
   type TimedPacket,
 } from '../src/testing/builders.js';
+import { mulberry32 } from '../src/testing/random.js';
 
 /** Capture time of the first packet in every fixture: 2023-11-14T22:13:20Z. */
 export const BASE_TS = 1_700_000_000_000;
@@ -74,18 +75,6 @@ export interface ExpectedResult {
 export interface FixtureSet {
   files: Map<string, Uint8Array>;
   expected: Record<string, ExpectedResult>;
-}
-
-/** mulberry32: a small seeded PRNG, returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Deterministic hex strings and bytes drawn from one seeded stream. */

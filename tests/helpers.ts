@@ -7,6 +7,7 @@ import { compileRules } from '../src/rules/loader.js';
 import type { RuleSet } from '../src/rules/schema.js';
 import { scanInputs, type ScanOptions, type ScanSummary } from '../src/scan.js';
 import type { FlowRecord, Verdict } from '../src/types.js';
+import { DecodeError } from '../src/errors.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'fixtures');
@@ -40,4 +41,15 @@ export async function scanFiles(paths: string[], opts: ScanOptions = {}, rules: 
 
 export function packetsOf(f: FlowRecord): number {
   return f.packetsC2S + f.packetsS2C;
+}
+
+/** Run `fn` and return the DecodeError it throws; fail when it throws anything else or nothing. */
+export function decodeError(fn: () => unknown): DecodeError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DecodeError) return e;
+    throw new Error(`expected a DecodeError, got ${String(e)}`);
+  }
+  throw new Error('expected a DecodeError, nothing was thrown');
 }

@@ -3,6 +3,7 @@
  * tests. Every function is pure: the same arguments always give the same bytes, and nothing reads
  * the clock or a random source.
  */
+import { mulberry32 } from './random.js';
 
 const textEncoder = new TextEncoder();
 
@@ -930,15 +931,9 @@ export function dnsAResponse(id: number, name: string, addresses: string[]): Uin
 
 /** `length` bytes from a mulberry32 stream started at `seed` (same seed, same bytes). */
 export function seededBytes(seed: number, length: number): Uint8Array {
-  let state = seed >>> 0;
+  const rnd = mulberry32(seed);
   const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 256);
-  }
+  for (let i = 0; i < length; i++) out[i] = Math.floor(rnd() * 256);
   return out;
 }
 

@@ -22,6 +22,8 @@ import {
 } from '../../src/decode/dns.js';
 import { DecodeError } from '../../src/errors.js';
 import { LinkType, ethernet, ipv4, pcapFile, udp, IpProto } from '../../src/testing/builders.js';
+import { mulberry32 } from '../../src/testing/random.js';
+import { decodeError } from '../helpers.js';
 
 type Bytes = Uint8Array | number[];
 
@@ -106,27 +108,7 @@ function embedded(msg: Uint8Array, lead = 7, trail = 9): { buf: Uint8Array; off:
   return { buf, off: lead };
 }
 
-function decodeError(fn: () => unknown): DecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw new Error(`expected a DecodeError, got ${String(e)}`);
-  }
-  throw new Error('expected a DecodeError, nothing was thrown');
-}
-
-/** Seeded PRNG (mulberry32) so that random cases are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Run `fn`; anything thrown must be a DecodeError with a dotted dns code and an offset inside the buffer. */
 function onlyDecodeErrors(fn: () => unknown, bufLength: number): void {

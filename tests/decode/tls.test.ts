@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { MAX_ALPN_PROTOCOLS, MAX_EXTENSIONS, MAX_HANDSHAKE_BYTES, decodeClientHello, looksLikeTls, type ClientHello } from '../../src/decode/tls.js';
 import { DecodeError } from '../../src/errors.js';
 import { IpProto, LinkType, TcpFlag, ethernet, ipv4, pcapFile, tcp } from '../../src/testing/builders.js';
+import { mulberry32 } from '../../src/testing/random.js';
+import { decodeError } from '../helpers.js';
 
 type Bytes = Uint8Array | number[];
 
@@ -139,27 +141,7 @@ function embedded(bytes: Uint8Array, lead = 5, trail = 11): { buf: Uint8Array; o
   return { buf, off: lead };
 }
 
-function decodeError(fn: () => unknown): DecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw new Error(`expected a DecodeError, got ${String(e)}`);
-  }
-  throw new Error('expected a DecodeError, nothing was thrown');
-}
-
-/** Seeded PRNG (mulberry32) so that random cases are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('decodeClientHello', () => {
   it('extracts SNI, ALPN, cipher suite count and extension types with GREASE', () => {
