@@ -58,6 +58,37 @@ export interface FlowRecord {
   records: number;
   /** Sampling interval the counters were scaled by (1: exact counts; more: estimates). */
   sampling: number;
+  /** Shares counted over the whole connection (JSON-RPC mining sessions seen in packets only). */
+  shares?: ShareCounts;
+}
+
+/**
+ * Shares a miner submitted on one flow, read from its messages over the whole connection. With
+ * replies seen (`answered`) the accepted shares count; without, the submitted ones.
+ */
+export interface ShareCounts {
+  submitted: number;
+  accepted: number;
+  rejected: number;
+  /** The pool's replies to submits were seen. */
+  answered: boolean;
+  /** Shares behind the work figures (accepted when answered, else submitted). */
+  counted: number;
+  /** Sum of the Stratum difficulty of the counted shares set by `mining.set_difficulty` (algorithm units). */
+  difficulty: number;
+  /** Sum of the expected hashes of the counted shares set by a target (algorithm-independent). */
+  hashes: number;
+  /** Counted shares submitted before any difficulty or target was seen. */
+  unknownWork: number;
+  /** The miner's own figure (`eth_submitHashrate`), H/s; null when not sent. */
+  reportedHashrate: number | null;
+  /** Algorithm named by the protocol (XMRig login `algo`, job `algo`, EthereumStratum/2.0.0 `mining.set`). */
+  algorithm: string | null;
+  /** Time of the first and last submit (ms), 0 when none. */
+  firstShare: number;
+  lastShare: number;
+  /** Sequence gaps in the capture: counts may be short. */
+  gaps: number;
 }
 
 /** One fact a matcher established about a flow. Matching states facts; policy assigns meaning. */

@@ -9,6 +9,7 @@ import type { FlowRecord } from '../types.js';
 import { PacketView } from '../decode/packet.js';
 import type { NumericRecord } from '../decode/templates.js';
 import { FlowPayload } from './prefix.js';
+import { ShareMeter } from './shares.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
 
 export interface FlowTableOptions {
@@ -74,6 +75,9 @@ export class FlowTable {
   /** Per slot and direction: 1 once that direction's payload prefix is full (skips the prefix object, a likely cache miss). */
   private readonly prefixFull: Uint8Array;
   private readonly payload: (FlowPayload | null)[];
+  /** Per slot: share meter state (0 undecided, 1 metered, 2 not JSON-RPC) and the meter. */
+  private readonly meterState: Uint8Array;
+  private readonly meters: (ShareMeter | null)[];
   private readonly pool: FlowPayload[] = [];
   private readonly free: Int32Array;
   private freeTop: number;
@@ -119,6 +123,8 @@ export class FlowTable {
     this.samp = opts.exportRecords ? new Float64Array(cap) : null;
     this.prefixFull = new Uint8Array(cap * 2);
     this.payload = new Array<FlowPayload | null>(cap).fill(null);
+    this.meterState = new Uint8Array(cap);
+    this.meters = new Array<ShareMeter | null>(cap).fill(null);
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
     this.freeTop = cap;
@@ -150,12 +156,20 @@ export class FlowTable {
       } else if (ts - this.first[slot]! > this.opts.activeTimeoutMs || (synOnly && c !== 0)) {
         const clientIsA = this.clientIsA[slot]!;
         const bySyn = this.bySyn[slot]!;
+        const meter = this.meters[slot]!;
+        const meterState = this.meterState[slot]!;
         this.finish(slot, synOnly ? 'closed' : 'active');
         slot = this.insert(k, h, ts, inputIndex);
         if (synOnly) this.orient(slot, fromA, flags, v);
         else {
           this.clientIsA[slot] = clientIsA;
           this.bySyn[slot] = bySyn;
+          // The connection goes on: so does its share meter (the pool's difficulty stays known).
+          this.meterState[slot] = meterState;
+          if (meter !== null) {
+            meter.restart();
+            this.meters[slot] = meter;
+          }
         }
       } else {
         this.touch(slot);
@@ -192,6 +206,26 @@ export class FlowTable {
         dir.datagram(buf, v.payloadOffset, plen, ts);
       }
       if (dir.full) this.prefixFull[d] = 1;
+    }
+    if (isTcp && plen > 0 && this.meterState[slot] !== 2) this.meter(slot, fromA, synSeen, v, buf, ts);
+  }
+
+  /** Feed a JSON-RPC-looking TCP flow's segment to its share meter (created on its first payload). */
+  private meter(slot: number, fromA: boolean, synSeen: boolean, v: PacketView, buf: Uint8Array, ts: number): void {
+    let m = this.meters[slot]!;
+    if (m === null) {
+      if (!looksJson(buf, v.payloadOffset, v.payloadLength)) {
+        this.meterState[slot] = 2;
+        return;
+      }
+      m = new ShareMeter();
+      this.meters[slot] = m;
+      this.meterState[slot] = 1;
+    }
+    m.segment(fromA ? 0 : 1, synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, v.payloadLength, ts);
+    if (m.dead) {
+      this.meters[slot] = null;
+      this.meterState[slot] = 2;
     }
   }
 
@@ -359,6 +393,8 @@ export class FlowTable {
       this.samp![s] = 1;
     }
     this.payload[s] = null;
+    this.meterState[s] = 0;
+    this.meters[s] = null;
     this.linkHead(s, 0);
     this.active++;
     return s;
@@ -443,6 +479,7 @@ export class FlowTable {
       this.pool.push(pay);
       this.payload[s] = null;
     }
+    this.meters[s] = null;
     this.free[this.freeTop++] = s;
     this.active--;
   }
@@ -485,7 +522,8 @@ export class FlowTable {
     const pay = this.payload[s];
     const cp = pay ? (aIsClient ? pay.a : pay.b) : null;
     const sp = pay ? (aIsClient ? pay.b : pay.a) : null;
-    return {
+    const meter = this.meters[s];
+    const rec: FlowRecord = {
       client: aIsClient ? addrA : addrB,
       clientPort: aIsClient ? portA : portB,
       server: aIsClient ? addrB : addrA,
@@ -513,7 +551,17 @@ export class FlowTable {
       records: this.recs ? this.recs[s]! : 0,
       sampling: this.samp ? this.samp[s]! : 1,
     };
+    if (meter && meter.measured) rec.shares = meter.snapshot();
+    return rec;
   }
+}
+
+/** A segment that starts a JSON-RPC line: `{` first, or right after the first newline (capture began mid-line). */
+function looksJson(buf: Uint8Array, off: number, len: number): boolean {
+  if (buf[off] === 0x7b) return true;
+  const end = off + (len < 512 ? len : 512);
+  for (let p = off; p < end - 1; p++) if (buf[p] === 0x0a) return buf[p + 1] === 0x7b;
+  return false;
 }
 
 const EMPTY = new Uint8Array(0);
