@@ -93,6 +93,10 @@ const EN = {
   energy: 'Energy (kWh/day)',
   notMeasured: 'not measured',
   measuredFor: (k: number, n: number) => `measured for ${k} of ${n} subscribers`,
+  fromShares: (n: number, time: string) => `from ${n} share${n === 1 ? '' : 's'} over ${time}`,
+  unvaluedShares: (n: number) => `${n} share${n === 1 ? '' : 's'} not valued (no difficulty seen, or no algorithm known for it)`,
+  minerReports: 'miner reports',
+  unknownCoin: 'unknown coin',
   byCoin: 'By coin',
   byType: 'By subscriber type',
   byRegion: 'By region',
@@ -136,6 +140,8 @@ const EN = {
   agents: 'Miner software',
   workers: 'Workers / wallets',
   evidence: 'Evidence',
+  powerCheck: 'Metered power',
+  flowIds: 'Flow ids',
   method_subscribers: (level: string) =>
     `Mining subscribers: distinct subscribers with at least one flow labelled mining at confidence ${level} or higher; mining flows: those flows. A subscriber is a directory id (--subscribers) or else an address; a flow outside --subscriber-net has none and is not counted.`,
   method_period: 'Period: first and last packet of those flows.',
@@ -166,6 +172,10 @@ const ZH: Catalogue = {
   energy: '耗电量（千瓦时/天）',
   notMeasured: '未测得',
   measuredFor: (k, n) => `${n} 个用户中测得 ${k} 个`,
+  fromShares: (n, time) => `依据 ${time} 内 ${n} 个份额`,
+  unvaluedShares: (n) => `${n} 个份额未计价（未见难度，或其算法未知）`,
+  minerReports: '矿机自报',
+  unknownCoin: '未知币种',
   byCoin: '按币种',
   byType: '按用户类型',
   byRegion: '按地区',
@@ -208,6 +218,8 @@ const ZH: Catalogue = {
   agents: '挖矿软件',
   workers: '矿工名/钱包',
   evidence: '证据',
+  powerCheck: '电表核对',
+  flowIds: '流编号',
   method_subscribers: (level) =>
     `挖矿用户数：至少有一条被判定为挖矿且置信度不低于“${level}”的流的不同用户数；挖矿流数：这些流的条数。用户为用户目录（--subscribers）中的编号，否则为地址；不在 --subscriber-net 范围内的流没有用户，不计入。`,
   method_period: '时间范围：这些流的第一个和最后一个数据包的时间。',
@@ -239,7 +251,26 @@ export function levelName(level: string, lang: Lang): string {
   return messages(lang).levels[level] ?? level;
 }
 
-export const WATCHLIST_KEYS = ['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence'] as const;
+export const WATCHLIST_KEYS = [
+  'subscriber',
+  'account',
+  'type',
+  'region',
+  'confidence',
+  'firstSeen',
+  'lastSeen',
+  'miningFlows',
+  'servers',
+  'pools',
+  'coins',
+  'agents',
+  'workers',
+  'hashrate',
+  'kwhPerDay',
+  'powerCheck',
+  'evidence',
+  'flowIds',
+] as const;
 export type WatchlistKey = (typeof WATCHLIST_KEYS)[number];
 
 /** Display names of the watch-list JSON keys. */
@@ -259,6 +290,10 @@ export function watchlistHeaders(lang: Lang): Record<WatchlistKey, string> {
     coins: m.coins,
     agents: m.agents,
     workers: m.workers,
+    hashrate: m.hashrate,
+    kwhPerDay: m.energy,
+    powerCheck: m.powerCheck,
     evidence: m.evidence,
+    flowIds: m.flowIds,
   };
 }

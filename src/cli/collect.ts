@@ -32,6 +32,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     toolVersion: toolVersion(),
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+    algorithms: rules.ruleSet.algorithms,
     options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap },
   });
   const inputId = writer.addInput(`udp://${o.listen}`);

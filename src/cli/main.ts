@@ -57,6 +57,7 @@ Examples:
     .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: every client address', collect, [])
     .option('--subscribers <file>', 'subscriber directory CSV: prefix,subscriber,account,type,region (longest prefix wins)')
+    .option('--power <file>', 'metered energy CSV: subscriber,start,end,kwh; marks whether each subscriber\'s metered use fits the mining estimate')
     .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable): start,end,private_ip,public_ip,port_start,port_end', collect, [])
     .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) with no logs: PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER (repeatable)', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)

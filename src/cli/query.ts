@@ -2,7 +2,7 @@
 import { toCsv, toJsonLines, toTable } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
-import { resolveLang, watchlistHeaders } from '../i18n.js';
+import { resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
 import { queryFlows, queryWatchlist, type WatchFilter } from '../report/queries.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
@@ -10,8 +10,8 @@ import type { Io } from './main.js';
 
 const FLOW_COLUMNS = ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'];
 const FLOW_CSV_EXTRA = ['software', 'workers', 'pool', 'serverName', 'subscriber', 'outcome', 'reason'];
-const WATCH_COLUMNS = ['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence'];
-const WATCH_TABLE = ['subscriber', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'evidence'];
+const WATCH_COLUMNS = [...WATCHLIST_KEYS];
+const WATCH_TABLE = ['subscriber', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'hashrate', 'evidence'];
 
 export interface WatchCliOptions {
   db: string;

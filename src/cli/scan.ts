@@ -2,11 +2,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubscriberDirectory } from '../aggregate/directory.js';
+import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
 import { NatMapper, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { UsageError } from '../errors.js';
 import { readTextFile } from '../io/textfile.js';
-import { openReport, ReportWriter } from '../report/writer.js';
+import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
+import { rebuildSubscribers } from '../report/subscribers.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { classesOf, decide } from '../classify/policy.js';
 import { scanInputs } from '../scan.js';
@@ -18,6 +20,7 @@ export interface ScanCliOptions {
   db: string;
   subscriberNet: string[];
   subscribers?: string;
+  power?: string;
   natLog: string[];
   natDeterministic: string[];
   rules: string;
@@ -74,6 +77,16 @@ export function loadDirectory(path: string): SubscriberDirectory {
   return directory;
 }
 
+/** Metered energy readings: all valid, or a usage error listing every bad line. */
+export function loadPower(path: string): PowerReading[] {
+  const { readings, errors } = parsePowerReadings(readTextFile(path, 'power file'));
+  if (!readings) {
+    const shown = errors.slice(0, 20).map((e) => `${path}:${e.line}: ${e.message}`).join('\n  ');
+    throw new UsageError(`power file not applied (${errors.length} bad line(s)):\n  ${shown}${errors.length > 20 ? `\n  … ${errors.length - 20} more` : ''}`);
+  }
+  return readings;
+}
+
 /** NAT logs and formulas: all of them valid, or a usage error listing every bad line. */
 export function loadNat(logs: readonly string[], formulas: readonly string[]): NatMapper | null {
   if (!logs.length && !formulas.length) return null;
@@ -99,6 +112,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // The whole directory and every NAT log are checked before anything is opened or written.
   const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
   const nat = loadNat(o.natLog ?? [], o.natDeterministic ?? []);
+  const power = o.power ? loadPower(o.power) : null;
   const db = openReport(o.db);
   // Daily operation: an input already in the report (same sha256) is not scanned again.
   const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
@@ -116,6 +130,11 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     paths.push(p);
   }
   if (paths.length === 0 && alreadyIn > 0) {
+    // Nothing new to scan; metered readings given now still apply to the report's subscribers.
+    if (power && o.power) {
+      writePowerReadings(db, power, o.power);
+      rebuildSubscribers(db);
+    }
     db.close();
     io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
     return 0;
@@ -125,6 +144,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     toolVersion: toolVersion(),
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+    algorithms: rules.ruleSet.algorithms,
     options: {
       subscriberNets: o.subscriberNet,
       idleTimeout: o.idleTimeout,
@@ -138,6 +158,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     },
   });
   if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
+  if (power && o.power) writePowerReadings(db, power, o.power);
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;

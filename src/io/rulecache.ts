@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { RuleSet } from '../rules/schema.js';
 import type { RuleFile } from './rulefiles.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Same digest the compiler computes (path and bytes of every file, in path order). */
 export function ruleFilesDigest(files: readonly RuleFile[]): string {

@@ -1,4 +1,4 @@
-/** Output formats for query rows: aligned text table, CSV (RFC 4180), JSON lines. */
+/** Output formats for query rows (aligned text table, CSV (RFC 4180), JSON lines) and for figures. */
 
 type Cell = string | number | null | readonly string[];
 
@@ -35,4 +35,30 @@ export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<s
   const widths = columns.map((_, i) => Math.max(names[i]!.length, ...cells.map((r) => r[i]!.length)));
   const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(names), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+}
+
+/** A hashrate with SI prefix: `12.3 kH/s`. */
+export function formatHashrate(hs: number, unit = 'H/s'): string {
+  const units = ['', 'k', 'M', 'G', 'T', 'P', 'E'].map((p) => p + unit);
+  let v = hs;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}
+
+/** kWh (per day): whole above 100, one decimal above 1, two significant digits below. */
+export function formatKwh(v: number): string {
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 1 || v === 0) return v.toFixed(1);
+  return v.toPrecision(2);
+}
+
+/** A time span in seconds: 42 s, 18 min, 3.5 h. */
+export function formatDuration(s: number): string {
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }

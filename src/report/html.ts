@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
+import { formatDuration } from './format.js';
 import { energyText, formatHashrate, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
@@ -142,6 +143,19 @@ function breakdownRows(rows: Breakdown[], lang: Lang, kind: 'coin' | 'type' | 'r
     .join('');
 }
 
+interface RateRow {
+  coin: string | null;
+  algorithm: string | null;
+  unit: string;
+  shares: number;
+  seconds: number;
+  hashrate_hs: number | null;
+  rel_err: number | null;
+  reported_hs: number | null;
+  /** Shares that could not be valued: the rollup stores them as flows' shares minus valued ones. */
+  unvalued: number;
+}
+
 const CSS = `
 :root{--fg:#1b1f24;--muted:#5b6470;--line:#d6dbe1;--bar:#c0392b;--bg:#fff;--head:#f3f5f7}
 *{box-sizing:border-box}
@@ -167,7 +181,7 @@ ol.method{font-size:13px;color:var(--muted);max-width:1100px}
 #q{font-size:14px;padding:6px 8px;width:420px;max-width:100%}
 .subs td{max-width:260px;overflow-wrap:break-word;word-break:break-word}
 .subs td.nw,th{white-space:nowrap}
-.subs td.ev{min-width:360px;max-width:520px}.subs td.wk{min-width:180px}
+.subs td.ev{min-width:360px;max-width:520px}.subs td.wk{min-width:180px}.subs td.hr{min-width:220px}
 .scroll{overflow-x:auto}
 .subs code,.tl code{font-size:12px}
 details summary{cursor:pointer;color:#1a5fb4}
@@ -212,6 +226,14 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
   const cols = tableColumns(db, 'subscribers');
   const hasHs = cols.has('hashrate_hs');
   const hasW = cols.has('power_w_low') || cols.has('power_w_high');
+  const rates = new Map<string, RateRow[]>();
+  if (tableColumns(db, 'subscriber_hashrate').size) {
+    for (const h of db.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all() as Array<RateRow & { subscriber: string }>) {
+      let l = rates.get(h.subscriber);
+      if (!l) rates.set(h.subscriber, (l = []));
+      l.push(h);
+    }
+  }
   const subRows = (db.prepare('SELECT * FROM subscribers').all() as Array<Record<string, unknown>>)
     .filter((r) => bySub.has(r.subscriber as string))
     .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number) || String(a.subscriber).localeCompare(String(b.subscriber)));
@@ -256,9 +278,16 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
       const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
       let extra = '';
       if (hasHs) {
+        // One line per coin: rate ± error from N shares over the time mined, and the miner's own figure.
+        const lines = (rates.get(id) ?? []).map((h) => {
+          const what = `${h.coin ?? m.unknownCoin}${h.algorithm ? ` (${h.algorithm})` : ''}`;
+          const rep = h.reported_hs !== null ? `; ${m.minerReports} ${formatHashrate(h.reported_hs, h.unit)}` : '';
+          const unv = h.unvalued > 0 ? `; ${m.unvaluedShares(h.unvalued)}` : '';
+          if (h.hashrate_hs === null) return `${what}: ${m.notMeasured}${unv}${rep}`;
+          return `${what}: ${formatHashrate(h.hashrate_hs, h.unit)} ± ${Math.round((h.rel_err ?? 0) * 100)}% ${m.fromShares(h.shares, formatDuration(h.seconds))}${unv}${rep}`;
+        });
         const hs = num(r.hashrate_hs);
-        const err = num(r.hashrate_rel_err);
-        extra += `<td class="num">${hs === null ? e(m.notMeasured) : e(formatHashrate(hs) + (err !== null ? ` ± ${Math.round(err * 100)}%` : ''))}</td>`;
+        extra += `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>`;
       }
       if (hasW) {
         const lo = num(r.power_w_low) ?? num(r.power_w_high);

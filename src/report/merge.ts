@@ -98,6 +98,12 @@ export function mergeReport(target: Database.Database, source: string, redecide:
     target.transaction(() => {
       for (const r of src.prepare('SELECT * FROM subscriber_info').iterate() as IterableIterator<Record<string, unknown>>) info.run(r.subscriber, r.account, r.type, r.region, r.prefixes, r.source);
     })();
+    const alg = target.prepare('INSERT OR REPLACE INTO algorithms(id, unit, j_per_h_low, j_per_h_high, hardware, sources, rules) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const pow = target.prepare('INSERT OR REPLACE INTO power_readings(subscriber, period_start, period_end, kwh, source) VALUES (?, ?, ?, ?, ?)');
+    target.transaction(() => {
+      for (const r of src.prepare('SELECT * FROM algorithms').iterate() as IterableIterator<Record<string, unknown>>) alg.run(r.id, r.unit, r.j_per_h_low, r.j_per_h_high, r.hardware, r.sources, r.rules);
+      for (const r of src.prepare('SELECT * FROM power_readings').iterate() as IterableIterator<Record<string, unknown>>) pow.run(r.subscriber, r.period_start, r.period_end, r.kwh, r.source);
+    })();
     if (redecide) applyPeerEvidence(target, redecide);
     rebuildSubscribers(target);
     return counts;

@@ -1,5 +1,6 @@
 /** Read-side queries over a report: flows and the subscriber watch list, as plain rows. */
 import type Database from 'better-sqlite3';
+import { formatKwh } from './format.js';
 import type { Confidence } from '../types.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
@@ -43,7 +44,15 @@ export interface WatchRow {
   coins: string[];
   agents: string[];
   workers: string[];
+  /** One line per coin: rate ± error, shares, time mined; null when no shares were seen. */
+  hashrate: string | null;
+  /** Energy estimate, `low – high` kWh/day; null when not measured. */
+  kwhPerDay: string | null;
+  /** `fits`, `contradicts`, `no-overlap`, `no-estimate` (with `--power`), else null. */
+  powerCheck: string | null;
   evidence: string;
+  /** Ids (flows.id) of the mining flows behind the row, at the minimum confidence or above. */
+  flowIds: number[];
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -101,6 +110,17 @@ export interface WatchFilter {
 export function queryWatchlist(db: Database.Database, opts: WatchFilter): WatchRow[] {
   const min = RANK[opts.minConfidence] ?? 0;
   const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+  const levels = Object.keys(RANK).filter((k) => k !== 'none' && RANK[k]! >= min);
+  const ids = new Map<string, number[]>();
+  for (const f of db
+    .prepare(`SELECT id, subscriber FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL AND confidence IN (${levels.map(() => '?').join(', ')}) ORDER BY id`)
+    .iterate(...levels) as IterableIterator<{ id: number; subscriber: string }>) {
+    let l = ids.get(f.subscriber);
+    if (!l) ids.set(f.subscriber, (l = []));
+    l.push(f.id);
+  }
+  const kwh = (lo: unknown, hi: unknown): string | null =>
+    typeof lo === 'number' && typeof hi === 'number' ? `${formatKwh((lo * 24) / 1000)} – ${formatKwh((hi * 24) / 1000)}` : null;
   const eq = (a: unknown, b: string | undefined): boolean => b === undefined || (typeof a === 'string' && a.toLowerCase() === b.toLowerCase());
   return rows
     .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
@@ -123,6 +143,10 @@ export function queryWatchlist(db: Database.Database, opts: WatchFilter): WatchR
       coins: JSON.parse(r.coins as string) as string[],
       agents: JSON.parse(r.agents as string) as string[],
       workers: JSON.parse(r.workers as string) as string[],
+      hashrate: (r.hashrate as string | null) ?? null,
+      kwhPerDay: kwh(r.power_w_low, r.power_w_high),
+      powerCheck: (r.power_check as string | null) ?? null,
       evidence: r.evidence as string,
+      flowIds: ids.get(r.subscriber as string) ?? [],
     }));
 }

@@ -2,7 +2,7 @@
  * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
  * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -90,7 +90,14 @@ CREATE TABLE IF NOT EXISTS flows (
   outcome     TEXT,
   reason      TEXT NOT NULL,
   subscriber  TEXT,
-  nat         TEXT
+  nat         TEXT,
+  shares_submitted INTEGER,
+  shares_accepted  INTEGER,
+  shares_rejected  INTEGER,
+  shares      INTEGER,
+  share_hashes REAL,
+  algorithm   TEXT,
+  reported_hs REAL
 );
 CREATE INDEX IF NOT EXISTS flows_label ON flows(label, confidence);
 CREATE INDEX IF NOT EXISTS flows_subscriber ON flows(subscriber);
@@ -115,6 +122,40 @@ CREATE TABLE IF NOT EXISTS subscriber_info (
   prefixes   TEXT NOT NULL,
   source     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS algorithms (
+  id           TEXT PRIMARY KEY,
+  unit         TEXT NOT NULL,
+  j_per_h_low  REAL,
+  j_per_h_high REAL,
+  hardware     TEXT,
+  sources      TEXT NOT NULL,
+  rules        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS power_readings (
+  subscriber   TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  period_end   INTEGER NOT NULL,
+  kwh          REAL NOT NULL,
+  source       TEXT NOT NULL,
+  PRIMARY KEY (subscriber, period_start, period_end)
+);
+CREATE TABLE IF NOT EXISTS subscriber_hashrate (
+  subscriber   TEXT NOT NULL,
+  coin         TEXT,
+  algorithm    TEXT,
+  unit         TEXT NOT NULL,
+  flows        INTEGER NOT NULL,
+  shares       INTEGER NOT NULL,
+  unvalued     INTEGER NOT NULL,
+  hashes       REAL NOT NULL,
+  seconds      REAL NOT NULL,
+  hashrate_hs  REAL,
+  rel_err      REAL,
+  reported_hs  REAL,
+  power_w_low  REAL,
+  power_w_high REAL
+);
+CREATE INDEX IF NOT EXISTS subscriber_hashrate_sub ON subscriber_hashrate(subscriber);
 CREATE TABLE IF NOT EXISTS subscribers (
   subscriber   TEXT PRIMARY KEY,
   first_seen   INTEGER NOT NULL,
@@ -129,9 +170,34 @@ CREATE TABLE IF NOT EXISTS subscribers (
   agents       TEXT NOT NULL,
   workers      TEXT NOT NULL,
   confidence   TEXT NOT NULL,
-  evidence     TEXT NOT NULL
+  evidence     TEXT NOT NULL,
+  shares       INTEGER NOT NULL DEFAULT 0,
+  hashrate     TEXT,
+  hashrate_hs  REAL,
+  hashrate_rel_err REAL,
+  power_w_low  REAL,
+  power_w_high REAL,
+  power_check  TEXT,
+  power_note   TEXT
 );
 `;
 
+/**
+ * Upgrades an older report in place, so daily runs go on across a minerwatch upgrade. Version 3 → 4
+ * added share counts and hashrate (flows), algorithms, power readings and the subscriber figures.
+ */
+export const MIGRATIONS: Record<number, string> = {
+  3: `
+ALTER TABLE flows ADD COLUMN shares_submitted INTEGER;
+ALTER TABLE flows ADD COLUMN shares_accepted INTEGER;
+ALTER TABLE flows ADD COLUMN shares_rejected INTEGER;
+ALTER TABLE flows ADD COLUMN shares INTEGER;
+ALTER TABLE flows ADD COLUMN share_hashes REAL;
+ALTER TABLE flows ADD COLUMN algorithm TEXT;
+ALTER TABLE flows ADD COLUMN reported_hs REAL;
+DROP TABLE subscribers;
+`,
+};
+
 /** Every table with its columns, for the schema-doc check. */
-export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscriber_info', 'subscribers'] as const;
+export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscriber_info', 'algorithms', 'power_readings', 'subscriber_hashrate', 'subscribers'] as const;

@@ -4,6 +4,9 @@
  * address, or the address inside `--subscriber-net` when nets were given.
  */
 import type Database from 'better-sqlite3';
+import { rollupHashrate, type Efficiency, type HashrateRow, type WorkFlow } from '../aggregate/hashrate.js';
+import { checkPower } from '../aggregate/power.js';
+import { formatDuration, formatHashrate } from './format.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 const LEVEL = ['none', 'low', 'medium', 'high'];
@@ -23,12 +26,17 @@ interface Row {
   confidence: string;
   rules: string;
   reason: string;
+  shares: number | null;
+  share_hashes: number | null;
+  algorithm: string | null;
+  reported_hs: number | null;
 }
 
 export function rebuildSubscribers(db: Database.Database): void {
   const rows = db
     .prepare(
-      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason
+      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason,
+              shares, share_hashes, algorithm, reported_hs
        FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`,
     )
     .iterate() as IterableIterator<Row>;
@@ -44,12 +52,13 @@ export function rebuildSubscribers(db: Database.Database): void {
     rules: Set<string>;
     rank: number;
     byConf: Map<string, number>;
+    work: WorkFlow[];
   }
   const acc = new Map<string, Acc>();
   for (const r of rows) {
     let a = acc.get(r.subscriber);
     if (!a) {
-      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), pools: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map() };
+      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), pools: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map(), work: [] };
       acc.set(r.subscriber, a);
     }
     a.first = Math.min(a.first, r.first_seen);
@@ -64,20 +73,88 @@ export function rebuildSubscribers(db: Database.Database): void {
     for (const id of r.rules.split(',')) if (id) a.rules.add(id);
     a.rank = Math.max(a.rank, RANK[r.confidence] ?? 0);
     a.byConf.set(r.confidence, (a.byConf.get(r.confidence) ?? 0) + 1);
+    if (r.shares !== null || r.reported_hs !== null)
+      a.work.push({ first: r.first_seen, last: r.last_seen, coin: r.coin, algorithm: r.algorithm, shares: r.shares ?? 0, hashes: r.share_hashes, reported: r.reported_hs });
+  }
+  const efficiency = new Map<string, Efficiency & { unit: string }>();
+  for (const e of db.prepare('SELECT id, unit, j_per_h_low, j_per_h_high FROM algorithms').all() as Array<{ id: string; unit: string; j_per_h_low: number | null; j_per_h_high: number | null }>)
+    efficiency.set(e.id, { low: e.j_per_h_low, high: e.j_per_h_high, unit: e.unit });
+  const readings = new Map<string, Array<{ start: number; end: number; kwh: number }>>();
+  for (const p of db.prepare('SELECT subscriber, period_start, period_end, kwh FROM power_readings ORDER BY period_start').all() as Array<{ subscriber: string; period_start: number; period_end: number; kwh: number }>) {
+    let l = readings.get(p.subscriber);
+    if (!l) readings.set(p.subscriber, (l = []));
+    l.push({ start: p.period_start, end: p.period_end, kwh: p.kwh });
   }
   const ins = db.prepare(
-    'INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, account, type, region, servers, pools, coins, agents, workers, confidence, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    `INSERT INTO subscribers(subscriber, first_seen, last_seen, mining_flows, account, type, region, servers, pools, coins, agents, workers, confidence, evidence,
+       shares, hashrate, hashrate_hs, hashrate_rel_err, power_w_low, power_w_high, power_check, power_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insRate = db.prepare(
+    `INSERT INTO subscriber_hashrate(subscriber, coin, algorithm, unit, flows, shares, unvalued, hashes, seconds, hashrate_hs, rel_err, reported_hs, power_w_low, power_w_high)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const info = db.prepare('SELECT account, type, region FROM subscriber_info WHERE subscriber = ?');
   db.transaction(() => {
     db.exec('DELETE FROM subscribers');
+    db.exec('DELETE FROM subscriber_hashrate');
     for (const [sub, a] of acc) {
+      const rates = rollupHashrate(a.work, efficiency);
+      for (const h of rates) insRate.run(sub, h.coin, h.algorithm, unitOf(h, efficiency), h.flows, h.shares, h.unvalued, h.hashes, h.seconds, h.hashrateHs, h.relErr, h.reportedHs, h.powerWLow, h.powerWHigh);
+      const f = figures(rates, efficiency);
+      let check: string | null = null;
+      let note: string | null = null;
+      const rd = readings.get(sub);
+      if (rd && f.wLow !== null && f.wHigh !== null) {
+        const spans = a.work.filter((w) => w.hashes !== null);
+        const c = checkPower(rd, spans, f.wLow, f.wHigh);
+        check = c.check;
+        note = c.note;
+      } else if (rd) {
+        check = 'no-estimate';
+        note = `${rd.length} reading(s); no power estimate to compare (no measured hashrate with a documented efficiency)`;
+      }
       const conf = [...a.byConf.entries()].sort((x, y) => (RANK[y[0]] ?? 0) - (RANK[x[0]] ?? 0)).map(([c, n]) => `${n} ${c}`).join(', ');
       const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}`;
       const i = info.get(sub) as { account: string | null; type: string | null; region: string | null } | undefined;
-      ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence);
+      ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence, f.shares, f.text, f.hs, f.relErr, f.wLow, f.wHigh, check, note);
     }
   })();
+}
+
+function unitOf(h: HashrateRow, eff: ReadonlyMap<string, { unit: string }>): string {
+  return (h.algorithm && eff.get(h.algorithm)?.unit) || 'H/s';
+}
+
+/**
+ * A subscriber's figures over its (coin, algorithm) rows: shares, a readable line, one hashrate when
+ * all rows share an algorithm (hashes of different algorithms do not add), power summed over rows.
+ */
+function figures(rates: readonly HashrateRow[], eff: ReadonlyMap<string, { unit: string }>): { shares: number; text: string | null; hs: number | null; relErr: number | null; wLow: number | null; wHigh: number | null } {
+  const measured = rates.filter((r) => r.hashrateHs !== null);
+  const shares = measured.reduce((a, r) => a + r.shares, 0);
+  const parts = rates.map((r) => {
+    const unit = unitOf(r, eff);
+    const what = `${r.coin ?? 'unknown coin'}${r.algorithm ? ` (${r.algorithm})` : ''}`;
+    const unvalued = r.unvalued ? `; ${r.unvalued} share${r.unvalued === 1 ? '' : 's'} not valued (no difficulty seen, or no algorithm known for it)` : '';
+    if (r.hashrateHs === null) return `${what}: not measured${unvalued}${r.reportedHs !== null ? `; miner reports ${formatHashrate(r.reportedHs, unit)}` : ''}`;
+    return `${what}: ${formatHashrate(r.hashrateHs, unit)} ± ${Math.round(r.relErr! * 100)}% from ${r.shares} share${r.shares === 1 ? '' : 's'} over ${formatDuration(r.seconds)}${unvalued}${r.reportedHs !== null ? `; miner reports ${formatHashrate(r.reportedHs, unit)}` : ''}`;
+  });
+  const algs = new Set(measured.map((r) => r.algorithm ?? ''));
+  let hs: number | null = null;
+  let relErr: number | null = null;
+  if (measured.length && algs.size === 1) {
+    hs = measured.reduce((a, r) => a + r.hashrateHs!, 0);
+    relErr = Math.sqrt(measured.reduce((a, r) => a + (r.hashrateHs! * r.relErr!) ** 2, 0)) / hs;
+  }
+  const withW = rates.filter((r) => r.powerWLow !== null && r.powerWHigh !== null);
+  return {
+    shares,
+    text: parts.length ? parts.join('; ') : null,
+    hs,
+    relErr,
+    wLow: withW.length ? withW.reduce((a, r) => a + r.powerWLow!, 0) : null,
+    wHigh: withW.length ? withW.reduce((a, r) => a + r.powerWHigh!, 0) : null,
+  };
 }
 
 function add(s: Set<string>, v: string): void {

@@ -1,14 +1,17 @@
 /**
  * The administration's summary of a report: mining subscribers and flows, by coin, by subscriber
  * type and by region, hashrate and energy when the report holds estimates, and the method behind
- * each figure. Every number is counted from the report; nothing is estimated here. Hashrate and
- * energy come only from optional `subscribers` columns (`hashrate_hs`, `hashrate_rel_err`,
- * `power_w_low`, `power_w_high`); when they are absent or NULL the figure is `null`, shown as
- * "not measured".
+ * each figure. Every number is counted from the report; nothing is estimated here. Hashrate comes
+ * from `subscriber_hashrate` (per subscriber, coin and algorithm, from shares) and energy from the
+ * `subscribers` power columns (`power_w_low`, `power_w_high`); when they are absent or NULL the
+ * figure is `null`, shown as "not measured".
  */
 import type Database from 'better-sqlite3';
 import { formatTime, levelName, messages, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
+import { formatHashrate, formatKwh } from './format.js';
+
+export { formatHashrate, formatKwh };
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
@@ -20,8 +23,10 @@ export interface Breakdown {
 }
 
 export interface HashrateGroup {
-  /** The subscribers' coins joined with `+` (`XMR`, `BTC+ETH`), null when no coin is known. */
+  /** The coin (or, when no coin was named, the algorithm in brackets); null when neither is known. */
   coins: string | null;
+  /** H/s, or Sol/s for Equihash. */
+  unit: string;
   hs: number;
   /** Absolute one-sigma error in H/s, or null when some estimate in the group has no error. */
   errHs: number | null;
@@ -138,25 +143,36 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
     for (const s of [...unknownCoin.subs]) if (coinsOf.has(s)) unknownCoin.subs.delete(s);
   }
 
-  // Estimates, only as the report holds them.
-  const groups = new Map<string | null, { hs: number; var: number; errKnown: boolean; n: number }>();
-  let hsMeasured = 0;
+  // Estimates, only as the report holds them: hashrate per coin (hashes of different coins' algorithms do not add).
+  const groups = new Map<string | null, { hs: number; var: number; errKnown: boolean; subs: Set<string>; unit: string }>();
+  const hsSubs = new Set<string>();
+  if (tableColumns(db, 'subscriber_hashrate').size) {
+    for (const r of db.prepare('SELECT subscriber, coin, algorithm, unit, hashrate_hs, rel_err FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').all() as Array<{
+      subscriber: string;
+      coin: string | null;
+      algorithm: string | null;
+      unit: string;
+      hashrate_hs: number;
+      rel_err: number | null;
+    }>) {
+      if (!subs.has(r.subscriber)) continue;
+      hsSubs.add(r.subscriber);
+      const key = r.coin ?? (r.algorithm ? `(${r.algorithm})` : null);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { hs: 0, var: 0, errKnown: true, subs: new Set(), unit: r.unit }));
+      g.hs += r.hashrate_hs;
+      g.subs.add(r.subscriber);
+      if (r.rel_err === null) g.errKnown = false;
+      else g.var += (r.hashrate_hs * r.rel_err) ** 2;
+    }
+  }
+  const hsMeasured = hsSubs.size;
   let wMeasured = 0;
   let wLow = 0;
   let wHigh = 0;
   for (const s of subs) {
     const i = info.get(s);
     if (!i) continue;
-    if (i.hs !== null) {
-      hsMeasured++;
-      const key = coinsOf.has(s) ? [...coinsOf.get(s)!].sort().join('+') : null;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { hs: 0, var: 0, errKnown: true, n: 0 }));
-      g.hs += i.hs;
-      g.n++;
-      if (i.relErr === null) g.errKnown = false;
-      else g.var += (i.hs * i.relErr) ** 2;
-    }
     if (i.wLow !== null || i.wHigh !== null) {
       wMeasured++;
       wLow += i.wLow ?? i.wHigh!;
@@ -169,7 +185,7 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
       : {
           measuredSubscribers: hsMeasured,
           groups: [...groups.entries()]
-            .map(([coins, g]) => ({ coins, hs: g.hs, errHs: g.errKnown ? Math.sqrt(g.var) : null, subscribers: g.n }))
+            .map(([coins, g]) => ({ coins, unit: g.unit, hs: g.hs, errHs: g.errKnown ? Math.sqrt(g.var) : null, subscribers: g.subs.size }))
             .sort((a, b) => (a.coins === null ? 1 : 0) - (b.coins === null ? 1 : 0) || b.hs - a.hs),
         };
   const energy = wMeasured === 0 ? null : { kwhPerDayLow: (wLow * 24) / 1000, kwhPerDayHigh: (wHigh * 24) / 1000, measuredSubscribers: wMeasured };
@@ -196,28 +212,11 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
   };
 }
 
-/** A hashrate with SI prefix: `12.3 kH/s`. */
-export function formatHashrate(hs: number): string {
-  const units = ['H/s', 'kH/s', 'MH/s', 'GH/s', 'TH/s', 'PH/s', 'EH/s'];
-  let v = hs;
-  let u = 0;
-  while (Math.abs(v) >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
-}
-
-/** kWh/day with up to one decimal. */
-export function formatKwh(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
-}
-
 /** The hashrate line: per coin group, or "not measured". */
 export function hashrateText(s: Summary, lang: Lang): string {
   const m = messages(lang);
   if (!s.hashrate) return m.notMeasured;
-  const parts = s.hashrate.groups.map((g) => `${g.coins ?? m.unknown} ${formatHashrate(g.hs)}${g.errHs !== null ? ` ± ${formatHashrate(g.errHs)}` : ''}`);
+  const parts = s.hashrate.groups.map((g) => `${g.coins ?? m.unknown} ${formatHashrate(g.hs, g.unit)}${g.errHs !== null ? ` ± ${formatHashrate(g.errHs, g.unit)}` : ''}`);
   return `${parts.join('; ')} (${m.measuredFor(s.hashrate.measuredSubscribers, s.miningSubscribers)})`;
 }
 

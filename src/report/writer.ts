@@ -9,9 +9,12 @@ import { UsageError } from '../errors.js';
 import type { InputInfo } from '../io/input.js';
 import type { PacketCounts } from '../flow/ingest.js';
 import type { FlowRecord, Verdict } from '../types.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
+import { algorithmFor } from '../rules/algorithms.js';
+import type { Algorithms } from '../rules/schema.js';
+import { flowHashes } from '../aggregate/hashrate.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -19,6 +22,8 @@ export interface RunInfo {
   /** Rule ids with revisions, `ID@rev`, comma-separated. */
   rules: string;
   options: Record<string, unknown>;
+  /** rules/algorithms.yaml: values shares as hashes and hashrate as power. */
+  algorithms?: Algorithms | null;
 }
 
 const BATCH = 5000;
@@ -36,16 +41,36 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
   if (opts.readonly) {
     const v = readVersion(db);
     if (v === null) throw new UsageError(`${path} is not a minerwatch report (no meta table); run minerwatch scan first`);
-    if (v !== SCHEMA_VERSION) throw new UsageError(`${path} has report schema version ${v}; this minerwatch reads version ${SCHEMA_VERSION}`);
+    if (v !== SCHEMA_VERSION)
+      throw new UsageError(
+        `${path} has report schema version ${v}; this minerwatch reads version ${SCHEMA_VERSION}${v < SCHEMA_VERSION && MIGRATIONS[v] !== undefined ? ' (any minerwatch scan or merge into it upgrades it in place)' : ''}`,
+      );
     return db;
   }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const v = readVersion(db);
-  if (v !== null && v !== SCHEMA_VERSION) throw new UsageError(`${path} has report schema version ${v}; this minerwatch writes version ${SCHEMA_VERSION}`);
+  let v = readVersion(db);
+  if (v !== null && v !== SCHEMA_VERSION) {
+    // Upgrade in place, one version at a time, in one transaction (all or nothing).
+    if (v < SCHEMA_VERSION && [...Array(SCHEMA_VERSION - v).keys()].every((i) => MIGRATIONS[v! + i] !== undefined)) {
+      db.transaction(() => {
+        for (; v! < SCHEMA_VERSION; v!++) db.exec(MIGRATIONS[v!]!);
+        db.exec(SCHEMA_SQL);
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+      })();
+    } else throw new UsageError(`${path} has report schema version ${v}; this minerwatch writes version ${SCHEMA_VERSION}`);
+  }
   db.exec(SCHEMA_SQL);
   db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
   return db;
+}
+
+/** Store metered energy readings (replacing readings of the same subscriber and period). */
+export function writePowerReadings(db: Db, readings: ReadonlyArray<{ subscriber: string; start: number; end: number; kwh: number }>, source: string): void {
+  const up = db.prepare('INSERT OR REPLACE INTO power_readings(subscriber, period_start, period_end, kwh, source) VALUES (?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (const r of readings) up.run(r.subscriber, r.start, r.end, r.kwh, source);
+  })();
 }
 
 function readVersion(db: Db): number | null {
@@ -63,6 +88,7 @@ export class ReportWriter {
   private readonly insEvidence: Database.Statement;
   private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null; nat: string | null }> = [];
   private readonly flushTx: () => void;
+  private readonly algorithms: Algorithms | null;
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
   peerChanges = 0;
@@ -77,13 +103,32 @@ export class ReportWriter {
     this.runId = Number(r.lastInsertRowid);
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
-      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber, nat)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber, nat,
+      shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, algorithm, reported_hs)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.algorithms = run.algorithms ?? null;
+    if (this.algorithms) {
+      const up = db.prepare('INSERT OR REPLACE INTO algorithms(id, unit, j_per_h_low, j_per_h_high, hardware, sources, rules) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const t = this.algorithms;
+      db.transaction(() => {
+        for (const a of t.algorithms)
+          up.run(a.id, a.unit, a.efficiencyLow, a.efficiencyHigh, [a.hardwareLow, a.hardwareHigh].filter(Boolean).join(' … ') || null, JSON.stringify(a.sources), `${t.id}@${t.rev} (${t.date}), algorithms.yaml:${a.line}`);
+      })();
+    }
     this.insEvidence = db.prepare(
       'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.flushTx = db.transaction(() => {
       for (const { f, v, input, subscriber, nat } of this.pending) {
+        // Share work is valued here, with the coin the verdict named and the algorithm table.
+        const sh = f.shares;
+        let algorithm: string | null = null;
+        let hashes: number | null = null;
+        if (v.label === 'mining' && (sh || v.attributes.coin)) {
+          const a = algorithmFor(this.algorithms, v.attributes.coin, sh?.algorithm ?? null, f.firstSeen);
+          algorithm = a?.id ?? null;
+          if (sh) hashes = flowHashes(sh, a);
+        }
         const res = this.insFlow.run(
           this.runId,
           input,
@@ -119,6 +164,13 @@ export class ReportWriter {
           v.reason,
           subscriber,
           nat,
+          sh ? sh.submitted : null,
+          sh && sh.answered ? sh.accepted : null,
+          sh && sh.answered ? sh.rejected : null,
+          sh ? sh.counted : null,
+          hashes,
+          algorithm,
+          sh ? sh.reportedHashrate : null,
         );
         if (v.evidence.length) {
           const id = res.lastInsertRowid;

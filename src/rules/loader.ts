@@ -6,9 +6,10 @@ import { createHash } from 'node:crypto';
 import { RuleError } from '../errors.js';
 import type { RuleFile } from '../io/rulefiles.js';
 import { compileAgentsFile } from './agents.js';
+import { compileAlgorithmsFile } from './algorithms.js';
 import { compileEndpointFile } from './endpoints.js';
 import { compilePolicy } from './policy.js';
-import type { AgentRule, EndpointEntry, PayloadRule, Policy, RuleSet } from './schema.js';
+import type { AgentRule, Algorithms, EndpointEntry, PayloadRule, Policy, RuleSet } from './schema.js';
 import { compileSignatureFile } from './signatures.js';
 import { FileContext, isObj } from './yamlfile.js';
 
@@ -43,6 +44,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
   const agents: AgentRule[] = [];
   const errors: RuleError[] = [];
   let policy: Policy | null = null;
+  let algorithms: Algorithms | null = null;
   let policySeen = false;
   let good = 0;
   let bad = 0;
@@ -65,6 +67,8 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
     if (f.path === 'policy.yaml') {
       policySeen = true;
       policy = compilePolicy(ctx, root);
+    } else if (f.path === 'algorithms.yaml') {
+      algorithms = compileAlgorithmsFile(ctx, root);
     } else if (f.path === 'agents.yaml') {
       agents.push(...compileAgentsFile(ctx, root));
     } else if (f.path.startsWith('signatures/')) {
@@ -77,13 +81,13 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
       endpoints.push(...r.good);
       badEndpoints += r.bad;
     } else {
-      ctx.err([], '(file)', 'unknown rule file: expected signatures/*.yaml, endpoints/*.yaml, agents.yaml or policy.yaml');
+      ctx.err([], '(file)', 'unknown rule file: expected signatures/*.yaml, endpoints/*.yaml, agents.yaml, algorithms.yaml or policy.yaml');
     }
     errors.push(...ctx.errors);
   }
   if (!policy && !policySeen) errors.push(new RuleError('policy.yaml', 1, '(file)', 'missing: the rule folder must hold policy.yaml'));
   return {
-    ruleSet: { payload, policy: policy ?? FALLBACK_POLICY, endpoints, agents, digest: hash.digest('hex'), files: files.map((f) => f.path) },
+    ruleSet: { payload, algorithms, policy: policy ?? FALLBACK_POLICY, endpoints, agents, digest: hash.digest('hex'), files: files.map((f) => f.path) },
     errors,
     good,
     bad,

@@ -152,8 +152,37 @@ export interface AgentRule {
   coins: readonly string[];
 }
 
+/** One mining algorithm: coins that use it, Stratum difficulty units, efficiency (rules/algorithms.yaml). */
+export interface AlgorithmRule {
+  id: string;
+  /** Coins mined with it; `from`/`until` (ms, UTC) bound a mapping that changed (Monero moved to RandomX). */
+  coins: ReadonlyArray<{ coin: string; from: number | null; until: number | null }>;
+  /** Names protocols give it (lower case), e.g. `rx/0`. */
+  names: readonly string[];
+  unit: 'H/s' | 'Sol/s';
+  /** Hashes one share of Stratum difficulty 1 is worth; null when its pools set targets, not difficulty. */
+  difficultyOne: number | null;
+  /** Joules per hash: the most and least efficient hardware in use; null when not documented. */
+  efficiencyLow: number | null;
+  efficiencyHigh: number | null;
+  hardwareLow: string | null;
+  hardwareHigh: string | null;
+  sources: readonly string[];
+  line: number;
+}
+
+export interface Algorithms {
+  id: string;
+  rev: number;
+  /** When the figures were last checked (YYYY-MM-DD). */
+  date: string;
+  algorithms: readonly AlgorithmRule[];
+}
+
 export interface RuleSet {
   payload: readonly PayloadRule[];
+  /** rules/algorithms.yaml; null when the folder has none (hashrate then stays in shares). */
+  algorithms: Algorithms | null;
   policy: Policy;
   endpoints: readonly EndpointEntry[];
   agents: readonly AgentRule[];

@@ -46,7 +46,14 @@ describe('minerwatch CLI', () => {
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
     const xmr = rows.find((x) => x.subscriber === '100.64.0.11')!;
-    expect(Object.keys(xmr)).toEqual(['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'evidence']);
+    expect(Object.keys(xmr)).toEqual(['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'hashrate', 'kwhPerDay', 'powerCheck', 'evidence', 'flowIds']);
+    // The flows behind the row are the subscriber's mining flows in the report.
+    const d = new Database(demoDb, { readonly: true });
+    const ids = (d.prepare("SELECT id FROM flows WHERE subscriber = '100.64.0.11' AND label = 'mining' ORDER BY id").all() as Array<{ id: number }>).map((x) => x.id);
+    d.close();
+    expect(xmr.flowIds).toEqual(ids);
+    expect(xmr.hashrate).toMatch(/^XMR \(randomx\): [\d.]+ H\/s ± \d+% from \d+ shares over /);
+    expect(xmr.kwhPerDay).toMatch(/^[\d.]+ – [\d.]+$/);
     expect(xmr).toMatchObject({ confidence: 'high', miningFlows: 1, servers: ['203.0.113.10:3333'], coins: ['XMR'] });
     expect(xmr.agents).toEqual(['XMRig 6.21.0']);
     expect((xmr.workers as string[])[0]).toMatch(/^4AdUnd.*\.rig1$/);
@@ -57,7 +64,7 @@ describe('minerwatch CLI', () => {
   it('watchlist --format csv has a header and one row per subscriber', async () => {
     const r = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'en']);
     const lines = r.out.trim().split('\r\n');
-    expect(lines[0]).toBe('subscriber,account,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,evidence');
+    expect(lines[0]).toBe('subscriber,account,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,hashrate,kwhPerDay,powerCheck,evidence,flowIds');
     expect(lines).toHaveLength(4);
     const zh = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'zh-CN']);
     expect(zh.out.split('\r\n')[0]).toMatch(/^\S+,/);

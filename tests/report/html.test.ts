@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { escapeHtml, renderHtml, TIMELINE_CAP } from '../../src/report/html.js';
+import { formatHashrate, formatKwh } from '../../src/report/format.js';
 import { FIXTURES } from '../helpers.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -84,12 +85,13 @@ describe('minerwatch report --html', () => {
     expect(page).toContain('<svg data-testid="chart-coin"');
     expect(page).toContain('<svg data-testid="chart-type"');
     expect(page).toContain('<svg data-testid="chart-region"');
-    expect(page).toContain('not measured');
+    expect(page).toContain('not measured; 6 shares not valued (no difficulty seen, or no algorithm known for it)');
     const zh = join(tmp, 'zh.html');
     expect((await run(['report', '--html', zh, '--db', db, '--lang', 'zh-CN', '--tz', 'Asia/Shanghai'])).code).toBe(0);
     const zpage = readFileSync(zh, 'utf8');
     expect(zpage).toMatch(/<html lang="zh-CN">/);
     expect(zpage).toContain('未测得');
+    expect(zpage).toContain('6 个份额未计价（未见难度，或其算法未知）');
     expect(zpage).toContain('挖矿用户数');
     expect(zpage).toContain('+08:00');
     expect(zpage).not.toContain('+00:00 ');
@@ -154,8 +156,19 @@ describe('minerwatch report --html', () => {
 
     expect(testids(dom, 'summary-subscribers')).toEqual([String(subs)]);
     expect(testids(dom, 'summary-flows')).toEqual([String(flows)]);
-    expect(testids(dom, 'summary-hashrate')).toEqual(['not measured']);
-    expect(testids(dom, 'summary-energy')).toEqual(['not measured']);
+    // Hashrate and energy as the report holds them: per coin, summed over the subscribers shown.
+    const d2 = new Database(db, { readonly: true });
+    const rates = d2
+      .prepare(`SELECT coin, unit, sum(hashrate_hs) AS hs FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL AND subscriber IN (SELECT subscriber FROM flows WHERE ${where}) GROUP BY coin, unit`)
+      .all() as Array<{ coin: string; unit: string; hs: number }>;
+    const power = d2.prepare(`SELECT sum(power_w_low) AS lo, sum(power_w_high) AS hi FROM subscribers WHERE subscriber IN (SELECT subscriber FROM flows WHERE ${where})`).get() as { lo: number; hi: number };
+    const perSubRate = d2.prepare('SELECT subscriber, hashrate_hs FROM subscribers WHERE hashrate_hs IS NOT NULL').all() as Array<{ subscriber: string; hashrate_hs: number }>;
+    d2.close();
+    expect(rates.length).toBeGreaterThan(0);
+    const [hashrateShown] = testids(dom, 'summary-hashrate');
+    for (const r of rates) expect(hashrateShown).toContain(`${r.coin} ${formatHashrate(r.hs, r.unit)}`);
+    expect(testids(dom, 'summary-energy')[0]).toContain(`${formatKwh((power.lo * 24) / 1000)} – ${formatKwh((power.hi * 24) / 1000)}`);
+    for (const p of perSubRate) expect(dom).toMatch(new RegExp(`data-testid="subscriber-hashrate" data-hs="${p.hashrate_hs}">`));
     expect(testids(dom, 'visible-count')).toEqual([`${subs} / ${subs}`]);
     expect(testids(dom, 'tz')).toEqual(['Asia/Shanghai']);
     // One row per subscriber, each with its flow count.

@@ -33,7 +33,7 @@ interface SummaryJson {
   byCoin: Row[];
   byType: Row[];
   byRegion: Row[];
-  hashrate: null | { groups: Array<{ coins: string | null; hs: number; errHs: number | null; subscribers: number }>; measuredSubscribers: number };
+  hashrate: null | { groups: Array<{ coins: string | null; unit: string; hs: number; errHs: number | null; subscribers: number }>; measuredSubscribers: number };
   energy: null | { kwhPerDayLow: number; kwhPerDayHigh: number; measuredSubscribers: number };
   method: string[];
   lang: string;
@@ -116,9 +116,18 @@ describe('minerwatch summary', () => {
     expect(s.byType.find((r) => r.key === null)).toEqual({ key: null, subscribers: 1, flows: 1 });
     expect(s.byRegion.find((r) => r.key === '杭州')).toEqual({ key: '杭州', subscribers: 2, flows: 5 });
     expect(s.byCoin.find((r) => r.key === 'XMR')!.subscribers).toBe(2);
-    expect(s.hashrate).toBeNull();
-    expect(s.energy).toBeNull();
-    expect(s.method.join(' ')).toMatch(/Hashrate: not measured/);
+    // Hashrate per coin: the sum of the subscribers' measured rates, as SQL over subscriber_hashrate gives it.
+    const d = new Database(db, { readonly: true });
+    const rows = d
+      .prepare(
+        `SELECT h.coin AS coins, h.unit AS unit, sum(h.hashrate_hs) AS hs, count(DISTINCT h.subscriber) AS subscribers FROM subscriber_hashrate h
+         WHERE h.hashrate_hs IS NOT NULL AND h.subscriber IN (SELECT subscriber FROM flows WHERE label = 'mining' AND confidence IN ('medium', 'high')) GROUP BY h.coin, h.unit ORDER BY hs DESC`,
+      )
+      .all() as Array<{ coins: string; unit: string; hs: number; subscribers: number }>;
+    d.close();
+    expect(rows.length).toBeGreaterThan(0);
+    expect(s.hashrate!.groups.map((g) => ({ coins: g.coins, unit: g.unit, hs: g.hs, subscribers: g.subscribers }))).toEqual(rows);
+    expect(s.method.join(' ')).toMatch(/Hashrate: the sum of the per-subscriber estimates/);
   });
 
   it('prints the table in English and in Chinese, with the method', async () => {
@@ -126,8 +135,8 @@ describe('minerwatch summary', () => {
     expect(en.code).toBe(0);
     expect(en.out).toMatch(/^Mining subscribers\s+4$/m);
     expect(en.out).toMatch(/^Mining flows\s+7$/m);
-    expect(en.out).toMatch(/^Hashrate\s+not measured$/m);
-    expect(en.out).toMatch(/^Energy \(kWh\/day\)\s+not measured$/m);
+    expect(en.out).toMatch(/^Hashrate\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(measured for 2 of 4 subscribers\)$/m);
+    expect(en.out).toMatch(/^Energy \(kWh\/day\)\s+0\.\d+ – 0\.\d+ \(measured for 1 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^By coin$/m);
     expect(en.out).toMatch(/^university\s+1\s+4$/m);
     expect(en.out).toMatch(/^unknown\s+1\s+1$/m);
@@ -136,8 +145,8 @@ describe('minerwatch summary', () => {
     expect(zh.code).toBe(0);
     expect(zh.out).toMatch(/^挖矿用户数\s+4$/m);
     expect(zh.out).toMatch(/^挖矿流数\s+7$/m);
-    expect(zh.out).toMatch(/^算力\s+未测得$/m);
-    expect(zh.out).toMatch(/^耗电量（千瓦时\/天）\s+未测得$/m);
+    expect(zh.out).toMatch(/^算力\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(4 个用户中测得 2 个\)$/m);
+    expect(zh.out).toMatch(/^耗电量（千瓦时\/天）\s+0\.\d+ – 0\.\d+ \(4 个用户中测得 1 个\)$/m);
     expect(zh.out).toMatch(/^按币种$/m);
     expect(zh.out).toMatch(/^高校\s+1\s+4$/m);
     expect(zh.out).toMatch(/^未知\s+1\s+1$/m);
@@ -184,15 +193,21 @@ describe('minerwatch summary', () => {
     const copy = join(tmp, 'estimates.sqlite');
     copyFileSync(db, copy);
     const d = new Database(copy);
-    for (const c of ['hashrate_hs REAL', 'hashrate_rel_err REAL', 'shares INTEGER', 'power_w_low REAL', 'power_w_high REAL']) d.exec(`ALTER TABLE subscribers ADD COLUMN ${c}`);
+    d.exec('DELETE FROM subscriber_hashrate');
+    d.exec('UPDATE subscribers SET power_w_low = NULL, power_w_high = NULL');
+    const rate = d.prepare(
+      "INSERT INTO subscriber_hashrate(subscriber, coin, algorithm, unit, flows, shares, unvalued, hashes, seconds, hashrate_hs, rel_err, reported_hs, power_w_low, power_w_high) VALUES (?, 'XMR', 'randomx', 'H/s', 1, ?, 0, ?, 1000, ?, ?, NULL, ?, ?)",
+    );
     // HOME-11 mines XMR, UNIV-10 XMR too; CAFE-12 has no estimate.
-    d.prepare('UPDATE subscribers SET hashrate_hs = ?, hashrate_rel_err = ?, power_w_low = ?, power_w_high = ? WHERE subscriber = ?').run(3000, 0.1, 80, 120, 'HOME-11');
-    d.prepare('UPDATE subscribers SET hashrate_hs = ?, hashrate_rel_err = ?, power_w_low = ?, power_w_high = ? WHERE subscriber = ?').run(4000, 0.075, 100, 150, 'UNIV-10');
+    rate.run('HOME-11', 100, 3e6, 3000, 0.1, 80, 120);
+    rate.run('UNIV-10', 178, 4e6, 4000, 0.075, 100, 150);
+    d.prepare('UPDATE subscribers SET power_w_low = ?, power_w_high = ? WHERE subscriber = ?').run(80, 120, 'HOME-11');
+    d.prepare('UPDATE subscribers SET power_w_low = ?, power_w_high = ? WHERE subscriber = ?').run(100, 150, 'UNIV-10');
     d.close();
     const s = await summaryJson(['--db', copy]);
     expect(s.hashrate).not.toBeNull();
     expect(s.hashrate!.measuredSubscribers).toBe(2);
-    expect(s.hashrate!.groups).toEqual([{ coins: 'XMR', hs: 7000, errHs: expect.closeTo(Math.sqrt(300 ** 2 + 300 ** 2), 6), subscribers: 2 }]);
+    expect(s.hashrate!.groups).toEqual([{ coins: 'XMR', unit: 'H/s', hs: 7000, errHs: expect.closeTo(Math.sqrt(300 ** 2 + 300 ** 2), 6), subscribers: 2 }]);
     expect(s.energy).toEqual({ kwhPerDayLow: expect.closeTo(4.32, 6), kwhPerDayHigh: expect.closeTo(6.48, 6), measuredSubscribers: 2 });
     const en = await run(['summary', '--db', copy, '--lang', 'en']);
     expect(en.out).toMatch(/^Hashrate\s+XMR 7\.00 kH\/s ± 424 H\/s \(measured for 2 of 4 subscribers\)$/m);
@@ -201,6 +216,7 @@ describe('minerwatch summary', () => {
     expect(zh.out).toMatch(/^算力\s+XMR 7\.00 kH\/s ± 424 H\/s \(4 个用户中测得 2 个\)$/m);
     // Columns present but NULL everywhere: still not measured.
     const d2 = new Database(copy);
+    d2.exec('UPDATE subscriber_hashrate SET hashrate_hs = NULL');
     d2.exec('UPDATE subscribers SET hashrate_hs = NULL, power_w_low = NULL, power_w_high = NULL');
     d2.close();
     const n = await summaryJson(['--db', copy]);

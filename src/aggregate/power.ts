@@ -1,0 +1,149 @@
+/**
+ * Metered power (`--power FILE`): the operator's or utility's energy readings per subscriber, used
+ * to corroborate the energy estimate. The whole file is validated before any of it is used.
+ *
+ * Format (CSV with a header; `#` starts a comment line; times are ISO 8601 dates or date-times, UTC
+ * unless they carry an offset; `end` is exclusive):
+ *   subscriber,start,end,kwh
+ *   SUB-0001,2026-11-01,2026-11-02,38.5
+ *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
+ */
+
+export interface PowerReading {
+  subscriber: string;
+  start: number;
+  end: number;
+  kwh: number;
+  line: number;
+}
+
+export interface PowerError {
+  line: number;
+  message: string;
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+function parseTime(s: string): number {
+  if (DATE_ONLY.test(s)) return Date.parse(`${s}T00:00:00Z`);
+  if (!DATE_TIME.test(s)) return NaN;
+  const t = s.replace(' ', 'T');
+  return Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? t : `${t}Z`);
+}
+
+/** Parse and validate a power file; readings only when there is no error at all. */
+export function parsePowerReadings(text: string): { readings: PowerReading[] | null; errors: PowerError[] } {
+  const errors: PowerError[] = [];
+  const readings: PowerReading[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let header: string[] | null = null;
+  let col = { subscriber: -1, start: -1, end: -1, kwh: -1 };
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.trim();
+    const line = i + 1;
+    if (!raw || raw.startsWith('#')) continue;
+    const cells = raw.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+    if (!header) {
+      header = cells.map((c) => c.toLowerCase());
+      col = { subscriber: header.indexOf('subscriber'), start: header.indexOf('start'), end: header.indexOf('end'), kwh: header.indexOf('kwh') };
+      const missing = Object.entries(col).filter(([, v]) => v < 0).map(([k]) => k);
+      if (missing.length) {
+        errors.push({ line, message: `header lacks ${missing.join(', ')}: expected subscriber,start,end,kwh (e.g. SUB-0001,2026-11-01,2026-11-02,38.5)` });
+        return { readings: null, errors };
+      }
+      continue;
+    }
+    if (cells.length !== header.length) {
+      errors.push({ line, message: `expected ${header.length} fields like the header, got ${cells.length}` });
+      continue;
+    }
+    const subscriber = cells[col.subscriber]!;
+    const start = parseTime(cells[col.start]!);
+    const end = parseTime(cells[col.end]!);
+    const kwhText = cells[col.kwh]!;
+    const kwh = /^\d+(\.\d+)?$/.test(kwhText) ? Number(kwhText) : NaN;
+    if (!subscriber || subscriber.length > 128) errors.push({ line, message: 'subscriber: expected an id of 1 to 128 characters' });
+    else if (Number.isNaN(start)) errors.push({ line, message: `start: expected a date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), got ${JSON.stringify(cells[col.start]!.slice(0, 40))}` });
+    else if (Number.isNaN(end)) errors.push({ line, message: `end: expected a date or date-time, got ${JSON.stringify(cells[col.end]!.slice(0, 40))}` });
+    else if (end <= start) errors.push({ line, message: `end ${cells[col.end]} is not after start ${cells[col.start]}` });
+    else if (!Number.isFinite(kwh)) errors.push({ line, message: `kwh: expected a non-negative number like 38.5, got ${JSON.stringify(kwhText.slice(0, 40))}` });
+    else readings.push({ subscriber, start, end, kwh, line });
+  }
+  if (!header) errors.push({ line: 1, message: 'empty file: expected a header subscriber,start,end,kwh and readings' });
+  // Overlapping periods of one subscriber would count the same energy twice.
+  const bySub = new Map<string, PowerReading[]>();
+  for (const r of readings) {
+    let l = bySub.get(r.subscriber);
+    if (!l) bySub.set(r.subscriber, (l = []));
+    l.push(r);
+  }
+  for (const l of bySub.values()) {
+    l.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < l.length; i++)
+      if (l[i]!.start < l[i - 1]!.end) errors.push({ line: l[i]!.line, message: `period overlaps line ${l[i - 1]!.line} for subscriber ${l[i]!.subscriber}` });
+  }
+  errors.sort((a, b) => a.line - b.line);
+  return { readings: errors.length ? null : readings, errors };
+}
+
+export type PowerCheck = 'fits' | 'contradicts' | 'no-overlap';
+
+/**
+ * Compare metered energy with the estimate. For each reading, the energy mining would have drawn
+ * in it is the estimated power range × the hours the subscriber was seen mining inside that period.
+ * A reading below the estimate's low end (with 10 % allowance for meter and timing error)
+ * contradicts it: even the most efficient hardware would have used more. Otherwise it fits.
+ */
+export function checkPower(
+  readings: readonly Pick<PowerReading, 'start' | 'end' | 'kwh'>[],
+  spans: ReadonlyArray<{ first: number; last: number }>,
+  wLow: number,
+  wHigh: number,
+): { check: PowerCheck; note: string } {
+  const notes: string[] = [];
+  let fits = 0;
+  let contradicts = 0;
+  for (const r of readings) {
+    const ms = overlapMs(spans, r.start, r.end);
+    if (ms <= 0) continue;
+    const h = ms / 3_600_000;
+    const lo = (wLow * h) / 1000;
+    const hi = (wHigh * h) / 1000;
+    const day = new Date(r.start).toISOString().slice(0, 16).replace('T', ' ');
+    if (r.kwh < lo * 0.9) {
+      contradicts++;
+      notes.push(`${day}Z: metered ${round(r.kwh)} kWh < mining estimate ${round(lo)}–${round(hi)} kWh for ${round(h)} h seen mining`);
+    } else {
+      fits++;
+      notes.push(`${day}Z: metered ${round(r.kwh)} kWh ≥ mining estimate ${round(lo)}–${round(hi)} kWh for ${round(h)} h seen mining`);
+    }
+  }
+  const check: PowerCheck = contradicts ? 'contradicts' : fits ? 'fits' : 'no-overlap';
+  if (check === 'no-overlap') return { check, note: `${readings.length} reading(s), none overlapping the time seen mining` };
+  return { check, note: notes.slice(0, 10).join('; ') + (notes.length > 10 ? `; … ${notes.length - 10} more` : '') };
+}
+
+/** Milliseconds of the union of `spans` inside [start, end). */
+export function overlapMs(spans: ReadonlyArray<{ first: number; last: number }>, start: number, end: number): number {
+  const clipped = spans
+    .map((s) => [Math.max(s.first, start), Math.min(Math.max(s.first, s.last), end)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let cs = -Infinity;
+  let ce = -Infinity;
+  for (const [a, b] of clipped) {
+    if (a > ce) {
+      if (ce > cs) total += ce - cs;
+      cs = a;
+      ce = b;
+    } else if (b > ce) ce = b;
+  }
+  if (ce > cs) total += ce - cs;
+  return total;
+}
+
+function round(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
