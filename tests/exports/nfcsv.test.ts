@@ -1,0 +1,173 @@
+/**
+ * The nfdump CSV parser reads bytes in place (src/io/nfcsv.ts); the parser it replaced decoded each
+ * chunk to text and split fields with indexOf (legacy-nfcsv.ts). On seeded random files — nfdump
+ * and reordered headers, IPv4 and IPv6, protocol numbers and names, scaled counters, fractions and
+ * `T` in times, spaces, CRLF, blank lines, a Summary block, over-long lines, and random damage to
+ * every line — fed in random chunk sizes, both must yield the same records, the same anomalies
+ * (with their line numbers and messages) and the same errors. Two differences are intended and
+ * tested on their own: an empty line at the end of a chunk is counted (line numbers no longer depend
+ * on chunk boundaries), and a 19-character time field is never taken for the last time seen unless
+ * it is that time.
+ */
+import { describe, expect, it } from 'vitest';
+import { Anomalies } from '../../src/anomalies.js';
+import type { ExportFlowInput } from '../../src/flow/exports.js';
+import type { NumericExportRecord } from '../../src/flow/table.js';
+import { ByteWindow } from '../../src/io/joiner.js';
+import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
+import { mulberry32 } from '../../src/testing/random.js';
+import { NfdumpCsvParser as LegacyParser } from './legacy-nfcsv.js';
+
+const NFDUMP_HEADER =
+  'ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,' +
+  'mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr';
+const NFDUMP_TAIL = ',0,0,0,0,0,0,0,0,0,0.0.0.0,0.0.0.0,0,0,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,    0.000,    0.000,    0.000,192.0.2.1,0/0,1,2026-11-01 00:00:00.600';
+
+type Rnd = () => number;
+const pick = <T,>(rnd: Rnd, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+const int = (rnd: Rnd, n: number): number => Math.floor(rnd() * n);
+
+function stamp(rnd: Rnd): string {
+  const d = new Date(Date.UTC(2026, 10, 1) + int(rnd, 3) * 86_400_000 + int(rnd, 86_400) * 1000);
+  let s = d.toISOString().slice(0, 19).replace('T', rnd() < 0.05 ? 'T' : ' ');
+  if (rnd() < 0.1) s += '.' + String(int(rnd, 1000)).padStart(pick(rnd, [1, 3, 5]), '0');
+  return s;
+}
+
+function addr(rnd: Rnd, v6: boolean): string {
+  if (v6) return pick(rnd, ['2001:db8::1', '2001:db8:1::9', '::', 'fe80::1:2']);
+  return `${pick(rnd, [100, 10, 198, 0, 255])}.${int(rnd, 256)}.${int(rnd, 256)}.${int(rnd, 256)}`;
+}
+
+function count(rnd: Rnd): string {
+  const r = rnd();
+  if (r < 0.8) return String(int(rnd, 100_000));
+  if (r < 0.9) return `${int(rnd, 100)}.${int(rnd, 10)} ${pick(rnd, ['k', 'K', 'M', 'G', ''])}`;
+  return pick(rnd, ['', ' 7 ', '1234567890123456', 'x', '-1']);
+}
+
+/** One valid-looking data line for the standard nfdump header. */
+function nfdumpLine(rnd: Rnd): string {
+  const v6 = rnd() < 0.1;
+  const pr = rnd() < 0.85 ? pick(rnd, ['TCP', 'UDP']) : pick(rnd, ['6', '17', 'ICMP', 'icmp6', ' UDP ', 'GRE', 'FOO', '300', '']);
+  const flg = pick(rnd, ['........', '...AP.SF', '.A..S...', 'CEUAPRSF']);
+  return [stamp(rnd), stamp(rnd), '0.027', addr(rnd, v6), addr(rnd, v6), int(rnd, 65536), pick(rnd, [53, 443, 3333, int(rnd, 70000)]), pr, flg, 0, 0, count(rnd), count(rnd), count(rnd), count(rnd)].join(',') + NFDUMP_TAIL;
+}
+
+const DAMAGE = '0123456789.,: -MkKGT\rabcAPSF\u00e9';
+
+function damage(rnd: Rnd, line: string): string {
+  const n = 1 + int(rnd, 3);
+  for (let k = 0; k < n; k++) {
+    const p = int(rnd, Math.min(line.length + 1, 140));
+    const c = pick(rnd, DAMAGE.split(''));
+    const op = rnd();
+    if (op < 0.4) line = line.slice(0, p) + c + line.slice(p + 1);
+    else if (op < 0.7) line = line.slice(0, p) + line.slice(p + 1);
+    else line = line.slice(0, p) + c + line.slice(p);
+  }
+  return line;
+}
+
+/**
+ * A random file; `long` puts in lines over 64 KiB (split by chunks, they are skipped whole), else
+ * there are empty lines.
+ */
+function randomFile(rnd: Rnd, long: boolean): Uint8Array {
+  const lines: string[] = [];
+  const layout = rnd();
+  // Standard header, or a reordered subset (the parser maps columns by name).
+  const reordered = layout >= 0.7;
+  lines.push(reordered ? ' te , sa ,ts,dp,sp,pr,da,ibyt,ipkt,flg,extra' : NFDUMP_HEADER);
+  const n = 20 + int(rnd, 200);
+  for (let i = 0; i < n; i++) {
+    const r = rnd();
+    let line = nfdumpLine(rnd);
+    if (reordered) {
+      const f = line.split(',');
+      line = [f[1], f[3], f[0], f[6], f[5], f[7], f[4], f[12], f[11], f[8], 'x'].join(',');
+    }
+    if (i > 0 && r < 0.3) line = damage(rnd, line);
+    else if (r < 0.33) line = pick(rnd, [long ? ' ' : '', '   ', 'Summ', 'not,a,line']);
+    else if (r < 0.335 && long) line = 'x'.repeat(70_000);
+    lines.push(line);
+  }
+  if (rnd() < 0.3) lines.push('Summary', 'flows,bytes,packets', '3,210080,1801');
+  const text = lines.join(rnd() < 0.2 ? '\r\n' : '\n') + (rnd() < 0.5 ? '\n' : '');
+  return Uint8Array.from(Buffer.from(text, 'latin1'));
+}
+
+interface Parser {
+  records: number;
+  parse(win: ByteWindow, final: boolean): void;
+}
+
+function run(make: (anomalies: Anomalies, sink: { record(r: ExportFlowInput): void; recordNumeric?(r: NumericExportRecord): void }) => Parser, bytes: Uint8Array, chunks: number[], numeric: boolean) {
+  const anomalies = new Anomalies();
+  const out: unknown[] = [];
+  const sink = numeric ? { record: (r: ExportFlowInput) => out.push(r), recordNumeric: (r: NumericExportRecord) => out.push({ ...r }) } : { record: (r: ExportFlowInput) => out.push(r) };
+  const p = make(anomalies, sink);
+  const win = new ByteWindow(1 << 16);
+  let error: string | null = null;
+  try {
+    let at = 0;
+    for (let i = 0; at < bytes.length; i++) {
+      const n = chunks[i % chunks.length]!;
+      win.append(bytes.subarray(at, at + n));
+      at += n;
+      p.parse(win, false);
+    }
+    p.parse(win, true);
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  return { out, records: p.records, counts: anomalies.toObject(), samples: anomalies.samples, error };
+}
+
+describe('nfdump CSV byte parser', () => {
+  it('gives what the text parser gave on 300 seeded random files in random chunk sizes', () => {
+    const rnd = mulberry32(7011);
+    let records = 0;
+    for (let c = 0; c < 300; c++) {
+      const long = rnd() < 0.2;
+      const bytes = randomFile(rnd, long);
+      const chunks = Array.from({ length: 5 }, () => 1 + int(rnd, pick(rnd, [8, 300, 70_000])));
+      for (const numeric of [true, false]) {
+        // The text parser lost count of an empty line that ended a chunk's text, so its line numbers
+        // are right only when it reads the file at once; over-long lines are told by chunking.
+        const want = run((a, s) => new LegacyParser('f.csv', a, s), bytes, long ? chunks : [bytes.length], numeric);
+        const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), bytes, chunks, numeric);
+        expect(got, `file ${c}, chunks ${chunks.join(' ')}, numeric ${numeric}`).toEqual(want);
+        records += want.records;
+      }
+    }
+    expect(records).toBeGreaterThan(20_000);
+  });
+
+  it('line numbers do not depend on where the chunks end (an empty line at a chunk end counts)', () => {
+    const text = 'ts,te,sa,da,sp,dp,pr\nbad\n\nworse\n';
+    for (const cut of [1, 5, 25, 26, 27, 30, text.length]) {
+      const anomalies = new Anomalies();
+      const p = new NfdumpCsvParser('f.csv', anomalies, { record: () => undefined });
+      const win = new ByteWindow();
+      win.append(Buffer.from(text.slice(0, cut)));
+      p.parse(win, false);
+      win.append(Buffer.from(text.slice(cut)));
+      p.parse(win, true);
+      expect(anomalies.samples.map((s) => s.offset), `cut at ${cut}`).toEqual([2, 4]);
+    }
+  });
+
+  it('a 19-character time that is not a time is a bad line, also on the first line', () => {
+    const anomalies = new Anomalies();
+    const recs: ExportFlowInput[] = [];
+    const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => recs.push(r) });
+    const win = new ByteWindow();
+    win.append(Buffer.from('ts,te,sa,da,sp,dp,pr\n-------------------,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n'));
+    p.parse(win, true);
+    expect(anomalies.toObject()).toEqual({ 'csv.bad_line': 1 });
+    expect(anomalies.samples[0]!.offset).toBe(2);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ firstMs: Date.UTC(2024, 4, 1, 10, 0, 0), lastMs: Date.UTC(2024, 4, 1, 10, 0, 1), protocol: 6 });
+  });
+});
