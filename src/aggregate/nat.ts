@@ -17,6 +17,8 @@ export interface NatRecord {
   portStart: number;
   portEnd: number;
   line: number;
+  /** Where the record came from when not a NAT log line, e.g. `IPFIX NAT event 12 from 192.0.2.1`. */
+  source?: string;
 }
 
 export type NatResult =
@@ -216,7 +218,96 @@ export class NatMapper {
       }
     }
     if (found === null) return { status: 'missing', how: `no NAT record for ${ip}:${port} at ${new Date(time).toISOString()}` };
-    if (other !== null) return { status: 'ambiguous', how: `2 NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (lines ${found.line}, ${other.line})` };
-    return { status: 'mapped', privateIp: found.privateIp, how: `NAT log line ${found.line}: ${found.privateIp} → ${ip}:${found.portStart}-${found.portEnd}` };
+    if (other !== null) return { status: 'ambiguous', how: `2 NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (${found.source === undefined && other.source === undefined ? `lines ${found.line}, ${other.line}` : `${found.source ?? `NAT log line ${found.line}`}; ${other.source ?? `NAT log line ${other.line}`}`})` };
+    return { status: 'mapped', privateIp: found.privateIp, how: `${found.source ?? `NAT log line ${found.line}`}: ${found.privateIp} → ${ip}:${found.portStart}-${found.portEnd}` };
   }
+}
+
+/**
+ * One NAT event as a router exports it in IPFIX or NetFlow v9 (RFC 8158): the private source, its
+ * post-NAT public address, and either one translated port (sessions, BIB entries) or a port block.
+ */
+export interface NatEvent {
+  /** Event time (ms): observationTimeMilliseconds, else the record's flow times, else the export time. */
+  time: number;
+  /** natEvent (IE 230); null in a flow record that merely carries post-NAT fields. */
+  event: number | null;
+  privateIp: string;
+  privatePort: number;
+  publicIp: string;
+  publicPort: number | null;
+  portRangeStart: number | null;
+  portRangeEnd: number | null;
+  /** For a flow record with post-NAT fields: its end time (ms). */
+  lastMs: number;
+  exporter: string;
+  ordinal: number;
+}
+
+/** natEvent values (IANA "NAT Event Type"; RFC 8158 §4): what opens and what closes an assignment. */
+const NAT_OPEN: Record<number, 'session' | 'block' | 'address'> = { 1: 'session', 4: 'session', 6: 'session', 8: 'session', 10: 'session', 14: 'address', 16: 'block' };
+const NAT_CLOSE: Record<number, 'session' | 'block' | 'address'> = { 2: 'session', 5: 'session', 7: 'session', 9: 'session', 11: 'session', 15: 'address', 17: 'block' };
+
+/**
+ * Turn NAT events into assignments for {@link NatMapper}: a create/allocation opens one, the matching
+ * delete/de-allocation closes it (still open at the end: open-ended); a close without an open covers
+ * everything before it; a flow record carrying post-NAT fields is a session for its own span.
+ * Other events (addresses or ports exhausted, quota, threshold) and records whose post-NAT fields
+ * repeat the original address and port (no translation) map nothing and are counted.
+ */
+export function natRecordsFromEvents(events: readonly NatEvent[]): { records: NatRecord[]; ignored: number } {
+  const sorted = [...events].sort((a, b) => a.time - b.time || a.ordinal - b.ordinal);
+  const open = new Map<string, NatRecord>();
+  const records: NatRecord[] = [];
+  let ignored = 0;
+  const where = (e: NatEvent): string => `NAT export record #${e.ordinal} (${e.event === null ? 'post-NAT fields' : `natEvent ${e.event}`}) from ${e.exporter}`;
+  for (const e of sorted) {
+    // No translation (exporters fill post-NAT fields with the original) or no public address: nothing to map.
+    if ((e.publicIp === e.privateIp && (e.publicPort === null || e.publicPort === e.privatePort)) || e.publicIp === '0.0.0.0' || e.publicIp === '::') {
+      ignored++;
+      continue;
+    }
+    let kind: 'session' | 'block' | 'address' | null = null;
+    let closing = false;
+    if (e.event === null) kind = 'session';
+    else if (NAT_OPEN[e.event]) kind = NAT_OPEN[e.event]!;
+    else if (NAT_CLOSE[e.event]) {
+      kind = NAT_CLOSE[e.event]!;
+      closing = true;
+    }
+    let lo: number | null;
+    let hi: number | null;
+    if (kind === 'block') {
+      lo = e.portRangeStart;
+      hi = e.portRangeEnd;
+    } else if (kind === 'address') {
+      lo = 0;
+      hi = 65535;
+    } else {
+      lo = hi = e.publicPort;
+    }
+    if (kind === null || lo === null || hi === null || lo > hi || hi > 65535) {
+      ignored++;
+      continue;
+    }
+    if (e.event === null) {
+      records.push({ start: e.time, end: Math.max(e.time, e.lastMs), privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) });
+      continue;
+    }
+    const key = `${kind}|${e.privateIp}|${kind === 'session' ? e.privatePort : ''}|${e.publicIp}|${lo}|${hi}`;
+    const cur = open.get(key);
+    if (!closing) {
+      // A repeated create (exporters resend) keeps the first.
+      if (cur) continue;
+      const r: NatRecord = { start: e.time, end: Infinity, privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) };
+      open.set(key, r);
+      records.push(r);
+    } else if (cur) {
+      cur.end = e.time;
+      open.delete(key);
+    } else {
+      records.push({ start: 0, end: e.time, privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) });
+    }
+  }
+  return { records, ignored };
 }

@@ -59,6 +59,7 @@ Examples:
     .option('--subscribers <file>', 'subscriber directory CSV: prefix,subscriber,account,type,region (longest prefix wins)')
     .option('--power <file>', 'metered energy CSV: subscriber,start,end,kwh; marks whether each subscriber\'s metered use fits the mining estimate')
     .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable): start,end,private_ip,public_ip,port_start,port_end', collect, [])
+    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (RFC 8158: sessions, port blocks; an IPFIX file or a capture of export datagrams), repeatable', collect, [])
     .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) with no logs: PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER (repeatable)', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')

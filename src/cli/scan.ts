@@ -3,7 +3,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubscriberDirectory } from '../aggregate/directory.js';
 import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
-import { NatMapper, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
+import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
+import { Anomalies } from '../anomalies.js';
+import { NatEventSink } from '../flow/natevents.js';
+import { readCapture } from '../io/input.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { UsageError } from '../errors.js';
 import { readTextFile } from '../io/textfile.js';
@@ -23,6 +26,7 @@ export interface ScanCliOptions {
   power?: string;
   natLog: string[];
   natDeterministic: string[];
+  natIpfix?: string[];
   rules: string;
   lenientRules?: boolean;
   json?: boolean;
@@ -87,9 +91,9 @@ export function loadPower(path: string): PowerReading[] {
   return readings;
 }
 
-/** NAT logs and formulas: all of them valid, or a usage error listing every bad line. */
-export function loadNat(logs: readonly string[], formulas: readonly string[]): NatMapper | null {
-  if (!logs.length && !formulas.length) return null;
+/** NAT logs, NAT event exports and formulas: all of them valid, or a usage error listing every problem. */
+export async function loadNat(logs: readonly string[], formulas: readonly string[], eventFiles: readonly string[] = [], io?: Io): Promise<NatMapper | null> {
+  if (!logs.length && !formulas.length && !eventFiles.length) return null;
   const nat = new NatMapper();
   const problems: string[] = [];
   for (const f of formulas) {
@@ -102,6 +106,27 @@ export function loadNat(logs: readonly string[], formulas: readonly string[]): N
     for (const e of errors) problems.push(`${path}:${e.line}: ${e.message}`);
     if (!errors.length) nat.addRecords(records);
   }
+  for (const path of eventFiles) {
+    const anomalies = new Anomalies();
+    const sink = new NatEventSink(anomalies);
+    sink.begin(path);
+    try {
+      await readCapture(path, sink, anomalies);
+    } catch (e) {
+      problems.push(`${path}: ${(e as Error).message}`);
+      continue;
+    }
+    const { records, ignored } = natRecordsFromEvents(sink.events);
+    if (!records.length) {
+      problems.push(
+        `${path}: no NAT translations found in ${sink.records} export record(s): ${sink.withoutNat} without RFC 8158 NAT fields (natEvent, postNATSourceIPv4Address, postNAPTSourceTransportPort, portRangeStart/End), ${ignored} that translate nothing`,
+      );
+      continue;
+    }
+    nat.addRecords(records);
+    const bad = [...anomalies.counts.values()].reduce((a, b) => a + b, 0);
+    io?.err(`minerwatch: ${path}: ${sink.events.length} NAT event(s) → ${records.length} assignment(s)${ignored ? `, ${ignored} event(s) that map nothing` : ''}${bad ? `, ${bad} anomal${bad === 1 ? 'y' : 'ies'} while decoding` : ''}\n`);
+  }
   if (problems.length) throw new UsageError(`NAT mapping not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
   return nat;
 }
@@ -111,7 +136,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The whole directory and every NAT log are checked before anything is opened or written.
   const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
-  const nat = loadNat(o.natLog ?? [], o.natDeterministic ?? []);
+  const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
   const power = o.power ? loadPower(o.power) : null;
   const db = openReport(o.db);
   // Daily operation: an input already in the report (same sha256) is not scanned again.

@@ -24,6 +24,7 @@ export interface ExportRecord {
   ipVersion: 4 | 6;
   /** IPv4 dotted quad or IPv6 RFC 5952 text. */
   srcAddr: string;
+  /** Empty for a NAT event that has no destination (port-block allocation, address binding): not a flow. */
   dstAddr: string;
   srcPort: number;
   dstPort: number;
@@ -65,7 +66,7 @@ export interface ExportAnomaly {
 export interface ExportStats {
   /** Datagrams decoded (version 5, 9 or 10). */
   datagrams: number;
-  /** Flow records delivered (records without a source and destination address are not). */
+  /** Records delivered: flows (with a source and destination address) and NAT events (a source and NAT elements). */
   records: number;
   /** Template and options template records accepted (a refresh counts again). */
   templates: number;

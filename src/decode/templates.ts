@@ -340,25 +340,27 @@ const S_POST_SRC_PORT = 32;
 const S_POST_DST_PORT = 33;
 const S_RANGE_START = 34;
 const S_RANGE_END = 35;
-const N_STORE = 36;
+/** observationTimeMilliseconds: when an event (a NAT event) happened. */
+const S_OBS_MS = 36;
+const N_STORE = 37;
 // Slots set by the special ops.
 /** IPv4 addresses as unsigned numbers. */
-const S_SRC4 = 36;
-const S_DST4 = 37;
+const S_SRC4 = 37;
+const S_DST4 = 38;
 /** 1 while every IPv4 (IPv6) address of the record is all zeros, else 0. */
-const S_V4_ZERO = 38;
-const S_V6_ZERO = 39;
+const S_V4_ZERO = 39;
+const S_V6_ZERO = 40;
 /** Buffer positions of the 16 address bytes. */
-const S_SRC6_AT = 40;
-const S_DST6_AT = 41;
+const S_SRC6_AT = 41;
+const S_DST6_AT = 42;
 /** Buffer position of a post-NAT address and its length (4 or 16). */
-const S_POST_SRC_AT = 42;
-const S_POST_SRC_LEN = 43;
-const S_POST_DST_AT = 44;
-const S_POST_DST_LEN = 45;
+const S_POST_SRC_AT = 43;
+const S_POST_SRC_LEN = 44;
+const S_POST_DST_AT = 45;
+const S_POST_DST_LEN = 46;
 /** Always 0: where a compiled template points a counter it does not carry. */
-const S_ZERO = 46;
-const N_SLOTS = 47;
+const S_ZERO = 47;
+const N_SLOTS = 48;
 
 // Special ops (a field that is not simply stored), numbered from N_SLOTS up.
 const K_SRC4 = 64;
@@ -510,6 +512,8 @@ function fieldOp(f: FieldSpec): number {
       return S_RANGE_START;
     case IE.portRangeEnd:
       return S_RANGE_END;
+    case IE.observationTimeMilliseconds:
+      return S_OBS_MS;
     default:
       return K_NONE;
   }
@@ -911,6 +915,9 @@ function recordTimes(hdr: MessageHeader, dom: DomainState, v: Float64Array): voi
     const endDelta = v[S_END_DELTA_US]!;
     if (first !== first && startDelta === startDelta) first = hdr.exportMs - Math.floor(startDelta / 1000);
     if (last !== last && endDelta === endDelta) last = hdr.exportMs - Math.floor(endDelta / 1000);
+    // An event record (NAT events) has its observation time rather than flow times.
+    const obs = v[S_OBS_MS]!;
+    if (first !== first && last !== last && obs === obs) first = last = obs;
     if (first !== first && last !== last) {
       first = hdr.exportMs;
       last = hdr.exportMs;
@@ -963,7 +970,12 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
   else if (ipv === 4 && has4) ipVersion = 4;
   else if (has4 && (!has6 || v[S_V4_ZERO] === 0 || v[S_V6_ZERO] === 1)) ipVersion = 4;
   else if (has6) ipVersion = 6;
-  else return; // not a flow record (no addresses): nothing for the scanner
+  else if (natOnly(v)) {
+    // A NAT event without a destination (port-block allocation, address binding): delivered for the
+    // CGNAT mapping with an empty dstAddr; it is not a flow, and the flow stages skip it.
+    emitNatEvent(ctx, hdr, t, dom, v, buf);
+    return;
+  } else return; // not a flow record (no addresses): nothing for the scanner
 
   const interval = sampling(dom, v);
   recordTimes(hdr, dom, v);
@@ -996,15 +1008,6 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
   }
   const srcAddr = ipVersion === 4 ? formatIpv4N(src4) : formatIpv6(buf, v[S_SRC6_AT]!);
   const dstAddr = ipVersion === 4 ? formatIpv4N(dst4) : formatIpv6(buf, v[S_DST6_AT]!);
-  const natEvent = v[S_NAT_EVENT]!;
-  const postSrcAt = v[S_POST_SRC_AT]!;
-  const postDstAt = v[S_POST_DST_AT]!;
-  const postSrcPort = v[S_POST_SRC_PORT]!;
-  const postDstPort = v[S_POST_DST_PORT]!;
-  const rangeStart = v[S_RANGE_START]!;
-  const rangeEnd = v[S_RANGE_END]!;
-  const nat =
-    natEvent === natEvent || postSrcAt === postSrcAt || postDstAt === postDstAt || postSrcPort === postSrcPort || postDstPort === postDstPort || rangeStart === rangeStart || rangeEnd === rangeEnd;
   ctx.onRecord({
     version: hdr.version,
     exporter: hdr.exporter,
@@ -1025,18 +1028,64 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
     firstMs: first,
     lastMs: last,
     direction: orNull(v[S_DIRECTION]!),
-    nat: nat
-      ? {
-          event: orNull(natEvent),
-          postSrcAddr: postSrcAt === postSrcAt ? addressAt(buf, postSrcAt, v[S_POST_SRC_LEN]!) : null,
-          postDstAddr: postDstAt === postDstAt ? addressAt(buf, postDstAt, v[S_POST_DST_LEN]!) : null,
-          postSrcPort: orNull(postSrcPort),
-          postDstPort: orNull(postDstPort),
-          portRangeStart: orNull(rangeStart),
-          portRangeEnd: orNull(rangeEnd),
-        }
-      : null,
+    nat: natOf(v, buf),
   });
+}
+
+/** A source address and NAT elements, but no destination. */
+function natOnly(v: Float64Array): boolean {
+  const hasSrc = v[S_SRC4] === v[S_SRC4] || v[S_SRC6_AT] === v[S_SRC6_AT];
+  return hasSrc && (v[S_NAT_EVENT] === v[S_NAT_EVENT] || v[S_POST_SRC_AT] === v[S_POST_SRC_AT]);
+}
+
+function emitNatEvent(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: DomainState, v: Float64Array, buf: Uint8Array): void {
+  recordTimes(hdr, dom, v);
+  ctx.stats.records++;
+  const v4 = v[S_SRC4] === v[S_SRC4];
+  ctx.onRecord({
+    version: hdr.version,
+    exporter: hdr.exporter,
+    domain: hdr.domain,
+    templateId: t.id,
+    ipVersion: v4 ? 4 : 6,
+    srcAddr: v4 ? formatIpv4N(v[S_SRC4]!) : formatIpv6(buf, v[S_SRC6_AT]!),
+    dstAddr: '',
+    srcPort: v[S_SRC_PORT]!,
+    dstPort: v[S_DST_PORT]!,
+    protocol: v[S_PROTOCOL]!,
+    tcpFlags: 0,
+    packets: 0,
+    bytes: 0,
+    reversePackets: 0,
+    reverseBytes: 0,
+    samplingInterval: 1,
+    firstMs: times[0]!,
+    lastMs: times[1]!,
+    direction: orNull(v[S_DIRECTION]!),
+    nat: natOf(v, buf),
+  });
+}
+
+function natOf(v: Float64Array, buf: Uint8Array): ExportRecord['nat'] {
+  const natEvent = v[S_NAT_EVENT]!;
+  const postSrcAt = v[S_POST_SRC_AT]!;
+  const postDstAt = v[S_POST_DST_AT]!;
+  const postSrcPort = v[S_POST_SRC_PORT]!;
+  const postDstPort = v[S_POST_DST_PORT]!;
+  const rangeStart = v[S_RANGE_START]!;
+  const rangeEnd = v[S_RANGE_END]!;
+  const nat =
+    natEvent === natEvent || postSrcAt === postSrcAt || postDstAt === postDstAt || postSrcPort === postSrcPort || postDstPort === postDstPort || rangeStart === rangeStart || rangeEnd === rangeEnd;
+  if (!nat) return null;
+  return {
+    event: orNull(natEvent),
+    postSrcAddr: postSrcAt === postSrcAt ? addressAt(buf, postSrcAt, v[S_POST_SRC_LEN]!) : null,
+    postDstAddr: postDstAt === postDstAt ? addressAt(buf, postDstAt, v[S_POST_DST_LEN]!) : null,
+    postSrcPort: orNull(postSrcPort),
+    postDstPort: orNull(postDstPort),
+    portRangeStart: orNull(rangeStart),
+    portRangeEnd: orNull(rangeEnd),
+  };
 }
 
 function addressAt(buf: Uint8Array, p: number, len: number): string {

@@ -30,3 +30,12 @@ export function formatIpv6Words(w0: number, w1: number, w2: number, w3: number):
   const right = hex.slice(bestStart + bestLen).join(':');
   return `${left}::${right}`;
 }
+
+/** The source address of a decoded packet as text (the exporter of an export datagram). */
+export function packetSource(v: { ipVersion: number; src4: number; src6: number }, buf: Uint8Array): string {
+  return v.ipVersion === 4 ? formatIpv4(v.src4 >>> 0) : formatIpv6Words(word(buf, v.src6), word(buf, v.src6 + 4), word(buf, v.src6 + 8), word(buf, v.src6 + 12));
+}
+
+function word(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}

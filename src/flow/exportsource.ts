@@ -92,7 +92,10 @@ export class ExportDatagrams {
       off,
       len,
       exporter,
-      (r) => this.onRecord(toFlowInput(r)),
+      // NAT events without a destination are not flows (they feed `--nat-ipfix`).
+      (r) => {
+        if (r.dstAddr !== '') this.onRecord(toFlowInput(r));
+      },
       (a) => {
         const code = (KNOWN_CODES.has(a.code) ? a.code : 'export.unknown_version') as AnomalyCode;
         this.anomalies?.add(code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);

@@ -6,7 +6,7 @@
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PACKET_STATUS_COUNT, PacketStatus, PacketView } from '../decode/packet.js';
 import type { PacketSink } from '../io/pcap.js';
-import { formatIpv4, formatIpv6Words } from './addr.js';
+import { packetSource } from './addr.js';
 import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
 import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js';
 import { newNumericRecord } from '../decode/templates.js';
@@ -144,11 +144,7 @@ export class PacketIngest implements PacketSink {
 
   private exportDatagram(buf: Uint8Array, v: PacketView, fileOffset: number): void {
     this.exportPackets++;
-    const exporter =
-      v.ipVersion === 4
-        ? formatIpv4(v.src4 >>> 0)
-        : formatIpv6Words(word(buf, v.src6), word(buf, v.src6 + 4), word(buf, v.src6 + 8), word(buf, v.src6 + 12));
-    this.exportDatagrams!.datagram(buf, v.payloadOffset, v.payloadLength, exporter, fileOffset);
+    this.exportDatagrams!.datagram(buf, v.payloadOffset, v.payloadLength, packetSource(v, buf), fileOffset);
   }
 
   private anomaly(code: AnomalyCode, linktype: number, fileOffset: number, at: number, caplen: number): void {
@@ -177,10 +173,6 @@ export class PacketIngest implements PacketSink {
       exportPackets: this.exportPackets,
     };
   }
-}
-
-function word(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 function describe(code: string): string {
