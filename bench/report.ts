@@ -28,7 +28,7 @@ export function reportCase(dataDir: string, flows = 1_000_000, subscribers = 100
   const db = join(dataDir, 'report-bench.sqlite');
   for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
   const rules = compileRules(readRuleFiles(join(process.cwd(), 'rules'))).ruleSet;
-  const w = new ReportWriter(openReport(db), { toolVersion: 'bench', rulesetDigest: rules.digest, rules: '', options: {} });
+  const w = new ReportWriter(openReport(db), { toolVersion: 'bench', rulesetDigest: rules.digest, rules: '', options: {}, algorithms: rules.algorithms });
   const input = w.addInput('synthetic');
   const t0 = Date.UTC(2026, 10, 1);
   const coins = ['XMR', 'BTC', 'ETC', 'LTC', null];
@@ -43,6 +43,11 @@ export function reportCase(dataDir: string, flows = 1_000_000, subscribers = 100
       firstSeen: first, lastSeen: first + 600_000, packetsC2S: 120, packetsS2C: 140, bytesC2S: 12_000, bytesS2C: 30_000, tcpFlagsC2S: 0x1a, tcpFlagsS2C: 0x1a, endReason: 'idle',
       payloadC2S: EMPTY, payloadS2C: EMPTY, payloadTimeC2S: first, payloadTimeS2C: first, firstSegmentC2S: 0, firstSegmentS2C: 0, inputIndex: 0, source: 'packets', records: 0, sampling: 1,
     };
+    // Mining flows carry shares (difficulty-valued, as Stratum V1 pools set them), so the rollup computes hashrate and power.
+    if (mining) {
+      const n = 5 + (i % 40);
+      f.shares = { submitted: n, accepted: n, rejected: 0, answered: true, counted: n, difficulty: n * 1024, hashes: 0, unknownWork: 0, reportedHashrate: null, algorithm: null, firstShare: first, lastShare: first + 590_000, gaps: 0 };
+    }
     const v: Verdict = mining
       ? {
           label: 'mining', confidence: 'high', outcome: 'two-sided protocol', reason: 'mining: stratum-v1 confirmed both ways',
@@ -62,6 +67,7 @@ export function reportCase(dataDir: string, flows = 1_000_000, subscribers = 100
   });
   const finish = seconds(t);
   t = process.hrtime.bigint();
+  const measured = (w.db.prepare('SELECT count(*) AS n FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').get() as { n: number }).n;
   const list = queryWatchlist(w.db, { minConfidence: 'medium' });
   const watch = seconds(t);
   t = process.hrtime.bigint();
@@ -71,7 +77,7 @@ export function reportCase(dataDir: string, flows = 1_000_000, subscribers = 100
   const h = renderHtml(w.db, { minConfidence: 'medium', lang: 'en', tz: 'Asia/Shanghai', title: 'bench' });
   const html = seconds(t);
   w.db.close();
-  console.log(`report: ${flows} flows (${flows / 10} mining) written in ${write.toFixed(2)} s (${(flows / write / 1e3).toFixed(0)} k flows/s); peer evidence + subscriber rollup ${finish.toFixed(2)} s; watch list of ${list.length} subscribers ${watch.toFixed(2)} s; summary (${s.miningSubscribers} subscribers) ${sum.toFixed(2)} s; HTML (${(h.html.length / 1e6).toFixed(1)} MB) ${html.toFixed(2)} s`);
+  console.log(`report: ${flows} flows (${flows / 10} mining) written in ${write.toFixed(2)} s (${(flows / write / 1e3).toFixed(0)} k flows/s); peer evidence + subscriber rollup (${measured} hashrate rows) ${finish.toFixed(2)} s; watch list of ${list.length} subscribers ${watch.toFixed(2)} s; summary (${s.miningSubscribers} subscribers) ${sum.toFixed(2)} s; HTML (${(h.html.length / 1e6).toFixed(1)} MB) ${html.toFixed(2)} s`);
 
   // NAT: 1 M port blocks (1000 public addresses × 1000 blocks of 64 ports, reassigned over the day) and 1 M lookups.
   const recs: NatRecord[] = [];
