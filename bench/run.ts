@@ -7,6 +7,8 @@
  * - exports: generates (once) the same ≥5 M flow records as NetFlow v9 and IPFIX datagrams in
  *   captures and as nfdump CSV (bench/gen-exports.ts), scans each end to end and reports records/s
  *   against the targets (1 M records/s for the binary formats, 500 k rows/s for CSV).
+ * - decode: the same files read and decoded only (no flow table, classifier or report; see
+ *   bench/decode.ts), to tell the input side of the exports case from the rest.
  *
  * Options via environment: BENCH_CASES, BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 3),
  * BENCH_EXPORT_RECORDS (default 5 000 000).
@@ -16,6 +18,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } 
 import { join } from 'node:path';
 import { generateBenchCapture } from './gen-capture.js';
 import { reportCase } from './report.js';
+import { decodeOnly } from './decode.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 
 const ROOT = process.cwd();
@@ -25,7 +28,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (c !== 'capture' && c !== 'exports' && c !== 'report') throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, report)`);
+for (const c of CASES) if (c !== 'capture' && c !== 'exports' && c !== 'report' && c !== 'decode') throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, decode, report)`);
 
 mkdirSync(DATA, { recursive: true });
 
@@ -220,6 +223,22 @@ function exportsCase(): ExportResult[] {
   return best;
 }
 
+async function decodeCase(): Promise<void> {
+  const { stats, files } = exportFiles();
+  console.log('\ndecode only (readers and decoders, records counted; no flow table, classifier or report)');
+  console.log('case               records   best s   records/s   sha256 alone s');
+  for (const f of files) {
+    let best: Awaited<ReturnType<typeof decodeOnly>> | null = null;
+    for (let i = 0; i < RUNS; i++) {
+      const r = await decodeOnly(f.label, f.path);
+      if (r.records !== stats.records) console.warn(`warning: ${f.label}: decoded ${r.records} records, generator wrote ${stats.records}`);
+      if (!best || r.seconds < best.seconds) best = r;
+    }
+    if (best) console.log(`${f.label.padEnd(16)} ${String(best.records).padStart(9)} ${best.seconds.toFixed(2).padStart(8)} ${(best.records / best.seconds / 1e6).toFixed(2).padStart(9)} M ${best.hashSeconds.toFixed(2).padStart(16)}`);
+  }
+}
+
 if (CASES.has('capture')) captureCase();
 if (CASES.has('exports')) exportsCase();
+if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
