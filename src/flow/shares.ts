@@ -32,6 +32,11 @@ export const MAX_LINE = 1024;
 export const PROBE_BYTES = 8192;
 /** Submits waiting for a reply that are remembered (oldest forgotten first). */
 const MAX_PENDING = 64;
+/** Out-of-order segments held per flow, and the largest held. */
+const MAX_AHEAD = 4;
+const MAX_AHEAD_BYTES = 4096;
+/** Largest miner-reported hashrate kept (H/s). */
+const MAX_REPORTED_HS = 1e16;
 /** Recent CryptoNote job ids remembered with their targets. */
 const MAX_JOBS = 16;
 
@@ -57,6 +62,7 @@ const MINING_METHODS = new Set([
   'eth_submitHashrate',
 ]);
 
+const LATIN1 = new TextDecoder('latin1');
 const TWO_256 = 2 ** 256;
 const TWO_64 = 2 ** 64;
 const TWO_32 = 2 ** 32;
@@ -84,7 +90,8 @@ export class ShareMeter {
   private mining = false;
   private probed = 0;
   private readonly dirs = [new LineBuffer(), new LineBuffer()];
-  private readonly latin1 = new TextDecoder('latin1');
+  /** Segments that arrived ahead of a hole, waiting for it to fill. */
+  private readonly ahead: Array<{ dir: number; seq: number; bytes: Uint8Array; ts: number }> = [];
 
   // Current work per share, as the pool last set it.
   private curDiff = NaN;
@@ -92,7 +99,9 @@ export class ShareMeter {
   private readonly jobs = new Map<string, number>();
   private algorithm: string | null = null;
 
-  private readonly pending = new Map<string, Work & { dir: number }>();
+  /** Submits awaiting a reply, by id (a miner may reuse an id: first in, first answered). */
+  private readonly pending = new Map<string, Array<Work & { dir: number }>>();
+  private pendingCount = 0;
   private submitted = 0;
   private accepted = 0;
   private rejected = 0;
@@ -113,7 +122,9 @@ export class ShareMeter {
 
   /**
    * One TCP segment of direction `dir` (0 or 1). `seq` is the sequence number of its first byte
-   * (after any SYN). Bytes already seen are skipped; a hole drops the partial line.
+   * (after any SYN). Bytes already seen are skipped; a segment that arrives ahead of its
+   * predecessor is held (a few, bounded) until the hole fills; a hole that does not fill drops
+   * the partial line and is counted.
    */
   segment(dir: number, seq: number, buf: Uint8Array, off: number, len: number, ts: number): void {
     const d = this.dirs[dir]!;
@@ -121,6 +132,22 @@ export class ShareMeter {
       d.seqSet = true;
       d.nextSeq = seq;
     }
+    if (((seq - d.nextSeq) | 0) > 0) {
+      if (this.ahead.length < MAX_AHEAD && len <= MAX_AHEAD_BYTES) {
+        this.ahead.push({ dir, seq, bytes: buf.slice(off, off + len), ts });
+        return;
+      }
+      // Too much is waiting: give up on the oldest hole of this direction first.
+      this.giveUpHole(dir);
+    }
+    this.accept(dir, seq, buf, off, len, ts);
+    this.drain(dir);
+  }
+
+  /** Take a segment in order (trimming what was already seen), or across a hole. */
+  private accept(dir: number, seq: number, buf: Uint8Array, off: number, len: number, ts: number): void {
+    if (this.dead) return;
+    const d = this.dirs[dir]!;
     const delta = (seq - d.nextSeq) | 0;
     if (delta < 0) {
       // Retransmission (or a late segment): keep only the new tail, if any.
@@ -143,6 +170,39 @@ export class ShareMeter {
       }
     }
     this.feed(dir, d, buf, off, len, ts);
+  }
+
+  /** Feed held segments of `dir` that the stream has now reached. */
+  private drain(dir: number): void {
+    const d = this.dirs[dir]!;
+    for (let i = 0; i < this.ahead.length; ) {
+      const h = this.ahead[i]!;
+      if (h.dir === dir && ((h.seq - d.nextSeq) | 0) <= 0) {
+        this.ahead.splice(i, 1);
+        this.accept(dir, h.seq, h.bytes, 0, h.bytes.length, h.ts);
+        i = 0;
+      } else i++;
+    }
+  }
+
+  /** Accept the nearest held segment of `dir` across its hole (or, with none, any direction's). */
+  private giveUpHole(dir: number): void {
+    let best = -1;
+    for (let i = 0; i < this.ahead.length; i++) {
+      const h = this.ahead[i]!;
+      if (h.dir !== dir) continue;
+      if (best < 0 || ((h.seq - this.ahead[best]!.seq) | 0) < 0) best = i;
+    }
+    if (best < 0) best = 0;
+    const [h] = this.ahead.splice(best, 1);
+    if (!h) return;
+    this.accept(h.dir, h.seq, h.bytes, 0, h.bytes.length, h.ts);
+    this.drain(h.dir);
+  }
+
+  /** At the end of the flow: what is still held went past holes that never filled. */
+  private flushAhead(): void {
+    while (this.ahead.length) this.giveUpHole(this.ahead[0]!.dir);
   }
 
   private feed(dir: number, d: LineBuffer, buf: Uint8Array, off: number, len: number, ts: number): void {
@@ -185,10 +245,12 @@ export class ShareMeter {
    * solutions make a `mining.submit` ~2.9 kB); its method, id and job id sit near the start.
    */
   private longLine(dir: number, b: Uint8Array, n: number, ts: number): void {
-    const head = this.latin1.decode(b.subarray(0, n));
+    const head = LATIN1.decode(b.subarray(0, n));
     const method = /"method"\s*:\s*"([^"]{1,64})"/.exec(head)?.[1];
+    if (method === undefined || !MINING_METHODS.has(method)) return;
+    // Long mining lines (Bitcoin mining.notify with merkle branches) still prove a mining session.
+    this.mining = true;
     if (method !== 'mining.submit' && method !== 'submit' && method !== 'eth_submitWork') return;
-    if (!this.mining) this.mining = true;
     const idm = /^\s*\{\s*(?:[^{}]*?,\s*)?"id"\s*:\s*(?:(-?\d{1,20})|"([^"]{0,64})")/.exec(head);
     const id = idm ? (idm[1] !== undefined ? Number(idm[1]) : idm[2]) : null;
     let work = this.currentWork();
@@ -209,7 +271,7 @@ export class ShareMeter {
     }
     let msg: unknown;
     try {
-      msg = JSON.parse(this.latin1.decode(b.subarray(s, n)));
+      msg = JSON.parse(LATIN1.decode(b.subarray(s, n)));
     } catch {
       if (this.mining) this.badLines++;
       return;
@@ -226,7 +288,7 @@ export class ShareMeter {
       const params = m.params;
       switch (method) {
         case 'mining.set_difficulty': {
-          const d = Array.isArray(params) ? Number(params[0]) : NaN;
+          const d = Array.isArray(params) ? numberOf(params[0]) : NaN;
           if (d > 0 && Number.isFinite(d)) {
             this.curDiff = d;
             this.curHashes = NaN;
@@ -269,7 +331,8 @@ export class ShareMeter {
         }
         case 'eth_submitHashrate': {
           const h = Array.isArray(params) ? hexNumber(params[0]) : NaN;
-          if (h >= 0) this.reported = h;
+          // One connection reporting more than 10 PH/s is not a miner's figure.
+          if (h >= 0 && h <= MAX_REPORTED_HS) this.reported = h;
           return;
         }
         default:
@@ -296,9 +359,12 @@ export class ShareMeter {
     }
     const key = idKey(m.id);
     if (key === null) return;
-    const p = this.pending.get(key);
+    const q = this.pending.get(key);
+    const p = q?.[0];
     if (p === undefined || p.dir === dir) return;
-    this.pending.delete(key);
+    if (q!.length === 1) this.pending.delete(key);
+    else q!.shift();
+    this.pendingCount--;
     this.replies++;
     const ok = (result === true || (isObject(result) && typeof result.status === 'string' && result.status.toUpperCase() === 'OK')) && (m.error === null || m.error === undefined || m.error === false);
     if (ok) {
@@ -336,20 +402,28 @@ export class ShareMeter {
     else this.unknownSubmitted++;
     const key = idKey(id);
     if (key === null) return;
-    if (this.pending.size >= MAX_PENDING) {
-      this.pending.delete(this.pending.keys().next().value as string);
-      this.unanswered++;
+    if (this.pendingCount >= MAX_PENDING) {
+      // Forget the oldest id's submits: they will not be answered now.
+      const [oldKey, oldQ] = this.pending.entries().next().value as [string, unknown[]];
+      this.pending.delete(oldKey);
+      this.pendingCount -= oldQ.length;
+      this.unanswered += oldQ.length;
     }
-    this.pending.set(key, { ...w, dir });
+    const q = this.pending.get(key);
+    if (q) q.push({ ...w, dir });
+    else this.pending.set(key, [{ ...w, dir }]);
+    this.pendingCount++;
   }
 
-  /** Anything to report (a share or a reported hashrate)? */
-  get measured(): boolean {
-    return this.submitted > 0 || this.reported !== null;
+  /** The counts at the end of the flow (held segments taken across their holes), or null when there is nothing to report. */
+  end(): ShareCounts | null {
+    this.flushAhead();
+    return this.submitted > 0 || this.reported !== null ? this.snapshot() : null;
   }
 
   /** The counts so far. With replies seen, accepted shares count; without, submitted ones. */
   snapshot(): ShareCounts {
+    this.flushAhead();
     const answered = this.replies > 0;
     return {
       submitted: this.submitted,
@@ -380,12 +454,15 @@ export class ShareMeter {
     this.reported = null;
     this.gaps = 0;
     this.badLines = 0;
-    // Replies to submits of the previous piece are still matched, but count in the new one.
-    for (const p of this.pending.values()) {
-      p.diff = NaN;
-      p.hashes = NaN;
-    }
+    // Replies to submits of the previous piece are still matched, and count in the new one with their work.
   }
+}
+
+/** A JSON number, or a numeric string; NaN for anything else (never coerces objects, which could throw). */
+function numberOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && /^\s*[0-9.eE+-]{1,32}\s*$/.test(v)) return Number(v);
+  return NaN;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -42,6 +42,8 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
 // 2^31 would be heap numbers in V8 and cost an allocation per packet.
 const KW = 10;
 const SWEEP_EVERY_MS = 1000;
+/** Most share meters alive at once (each holds a few KiB while its flow lasts). */
+const MAX_METERS = 65536;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
@@ -169,6 +171,7 @@ export class FlowTable {
           if (meter !== null) {
             meter.restart();
             this.meters[slot] = meter;
+            this.liveMeters++;
           }
         }
       } else {
@@ -214,20 +217,35 @@ export class FlowTable {
   private meter(slot: number, fromA: boolean, synSeen: boolean, v: PacketView, buf: Uint8Array, ts: number): void {
     let m = this.meters[slot]!;
     if (m === null) {
-      if (!looksJson(buf, v.payloadOffset, v.payloadLength)) {
+      // Bounded in total too: beyond MAX_METERS live meters, new flows go unmetered (counted).
+      if (!looksJson(buf, v.payloadOffset, v.payloadLength) || this.liveMeters >= MAX_METERS) {
+        if (this.liveMeters >= MAX_METERS) this.metersRefused++;
         this.meterState[slot] = 2;
         return;
       }
       m = new ShareMeter();
       this.meters[slot] = m;
       this.meterState[slot] = 1;
+      this.liveMeters++;
     }
-    m.segment(fromA ? 0 : 1, synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, v.payloadLength, ts);
-    if (m.dead) {
-      this.meters[slot] = null;
-      this.meterState[slot] = 2;
+    try {
+      m.segment(fromA ? 0 : 1, synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, v.payloadLength, ts);
+    } catch {
+      // The meter reads hostile bytes; whatever it did not foresee ends metering, never the scan.
+      m.dead = true;
     }
+    if (m.dead) this.dropMeter(slot);
   }
+
+  private dropMeter(slot: number): void {
+    if (this.meters[slot] !== null) this.liveMeters--;
+    this.meters[slot] = null;
+    this.meterState[slot] = 2;
+  }
+
+  /** Share meters alive now, and flows left unmetered because {@link MAX_METERS} were. */
+  liveMeters = 0;
+  metersRefused = 0;
 
   /** Finish every flow idle for longer than its timeout at time `now` (ms). */
   expire(now: number): void {
@@ -479,7 +497,10 @@ export class FlowTable {
       this.pool.push(pay);
       this.payload[s] = null;
     }
-    this.meters[s] = null;
+    if (this.meters[s] !== null) {
+      this.meters[s] = null;
+      this.liveMeters--;
+    }
     this.free[this.freeTop++] = s;
     this.active--;
   }
@@ -551,7 +572,8 @@ export class FlowTable {
       records: this.recs ? this.recs[s]! : 0,
       sampling: this.samp ? this.samp[s]! : 1,
     };
-    if (meter && meter.measured) rec.shares = meter.snapshot();
+    const shares = meter ? meter.end() : null;
+    if (shares) rec.shares = shares;
     return rec;
   }
 }

@@ -172,6 +172,57 @@ describe('share meter', () => {
     expect(g!.shares).toBeUndefined();
   });
 
+  it('hostile values end nothing: objects where numbers belong, absurd reported rates', () => {
+    const msgs = stratumV1(2);
+    msgs.splice(5, 0, s('{"id":null,"method":"mining.set_difficulty","params":[{"valueOf":1,"toString":1}]}'));
+    msgs.push(c('{"id":9,"method":"eth_submitHashrate","params":["0x' + 'f'.repeat(64) + '","0x1"]}'));
+    const [f] = run(tcpSession({ client: CLIENT, server: SERVER, start: T0, messages: msgs }));
+    expect(f!.shares).toMatchObject({ submitted: 2, accepted: 2, difficulty: 16, reportedHashrate: null });
+  });
+
+  it('a segment that arrives before its predecessor waits for it: no share lost, no gap', () => {
+    const msgs = stratumV1(0);
+    for (let id = 100; id < 104; id++) msgs.push(c(`{"params":["worker.1","bf","00000001","504e86ed","b2957c02"],"id":${id},"method":"mining.submit"}`, 1));
+    for (let id = 100; id < 104; id++) msgs.push(s(`{"id":${id},"result":true,"error":null}`));
+    const packets = tcpSession({ client: CLIENT, server: SERVER, start: T0, messages: msgs });
+    const dec = (p: TimedPacket): string => new TextDecoder().decode(p.ip);
+    const i = packets.findIndex((p) => dec(p).includes('"id":100,"method":"mining.submit"'));
+    const j = packets.findIndex((p) => dec(p).includes('"id":102,"method":"mining.submit"'));
+    expect(j).toBeGreaterThan(i);
+    // Submit 102 overtakes 100 and 101 on the way.
+    const [late] = packets.splice(j, 1);
+    packets.splice(i, 0, late!);
+    const [f] = run(packets);
+    expect(f!.shares).toMatchObject({ submitted: 4, accepted: 4, gaps: 0 });
+  });
+
+  it('a reused submit id counts each submit and each answer', () => {
+    const msgs: SessionMessage[] = [
+      c('{"id":1,"jsonrpc":"2.0","method":"eth_submitLogin","params":["0xb3c4","x"]}'),
+      s('{"id":1,"jsonrpc":"2.0","result":true}'),
+      s('{"id":0,"jsonrpc":"2.0","result":["0x9b2c","0x5eed","0x0000000112e0be826d694b2e62d01511f12a6061fbaec8bc02357593e70e52ba"]}'),
+      c('{"id":4,"jsonrpc":"2.0","method":"eth_submitWork","params":["0x1","0x9b2c","0x3"]}'),
+      c('{"id":4,"jsonrpc":"2.0","method":"eth_submitWork","params":["0x2","0x9b2c","0x3"]}'),
+      s('{"id":4,"jsonrpc":"2.0","result":true}'),
+      s('{"id":4,"jsonrpc":"2.0","result":false}'),
+    ];
+    const [f] = run(tcpSession({ client: CLIENT, server: ['198.51.100.20', 9999], start: T0, messages: msgs }));
+    expect(f!.shares).toMatchObject({ submitted: 2, accepted: 1, rejected: 1 });
+  });
+
+  it('a capture that starts mid-session with long mining.notify lines keeps metering until a submit', () => {
+    const branch = Array.from({ length: 12 }, (_, i) => `"${String(i).repeat(64).slice(0, 64)}"`).join(',');
+    const notify = `{"id":null,"method":"mining.notify","params":["4f","${'ab'.repeat(32)}","${'cd'.repeat(60)}","${'ef'.repeat(40)}",[${branch}],"20000000","1d00ffff","5f5e1000",false]}`;
+    expect(notify.length).toBeGreaterThan(MAX_LINE);
+    const msgs: SessionMessage[] = [];
+    for (let i = 0; i < 12; i++) msgs.push(s(notify, 30_000));
+    msgs.push(s('{"id":null,"method":"mining.set_difficulty","params":[4]}'));
+    msgs.push(c('{"params":["w","4f","00000001","504e86ed","b2957c02"],"id":50,"method":"mining.submit"}'), s('{"id":50,"result":true,"error":null}'));
+    expect(msgs.reduce((n, m) => n + String(m.data).length, 0)).toBeGreaterThan(PROBE_BYTES);
+    const [f] = run(tcpSession({ client: CLIENT, server: SERVER, start: T0, handshake: false, messages: msgs }));
+    expect(f!.shares).toMatchObject({ submitted: 1, accepted: 1, difficulty: 4 });
+  });
+
   it('rejects malformed targets rather than inventing work', () => {
     expect(hashesFromCompactTarget('zz8d0600')).toBeNaN();
     expect(hashesFromCompactTarget('00000000')).toBeNaN();
