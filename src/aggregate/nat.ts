@@ -240,23 +240,32 @@ export interface NatEvent {
   portRangeEnd: number | null;
   /** For a flow record with post-NAT fields: its end time (ms). */
   lastMs: number;
+  /** The session's remote end (`address#port`) when the record names it: sessions to different ends may share a mapping. */
+  remote: string | null;
   exporter: string;
   ordinal: number;
 }
 
 /** natEvent values (IANA "NAT Event Type"; RFC 8158 §4): what opens and what closes an assignment. */
-const NAT_OPEN: Record<number, 'session' | 'block' | 'address'> = { 1: 'session', 4: 'session', 6: 'session', 8: 'session', 10: 'session', 14: 'address', 16: 'block' };
-const NAT_CLOSE: Record<number, 'session' | 'block' | 'address'> = { 2: 'session', 5: 'session', 7: 'session', 9: 'session', 11: 'session', 15: 'address', 17: 'block' };
+// Address bindings (14/15) are not used: with paired pooling every subscriber of a public address
+// has one, so they say nothing about a port, and taking them as 0-65535 would make every lookup on
+// that address ambiguous.
+const NAT_OPEN: Record<number, 'session' | 'block'> = { 1: 'session', 4: 'session', 6: 'session', 8: 'session', 10: 'session', 16: 'block' };
+const NAT_CLOSE: Record<number, 'session' | 'block'> = { 2: 'session', 5: 'session', 7: 'session', 9: 'session', 11: 'session', 17: 'block' };
 
 /**
  * Turn NAT events into assignments for {@link NatMapper}: a create/allocation opens one, the matching
  * delete/de-allocation closes it (still open at the end: open-ended); a close without an open covers
- * everything before it; a flow record carrying post-NAT fields is a session for its own span.
- * Other events (addresses or ports exhausted, quota, threshold) and records whose post-NAT fields
+ * the time from the first event on; a flow record carrying post-NAT fields is a session for its own
+ * span. Sessions are keyed with their remote end when the record names it (endpoint-independent
+ * mapping reuses one public port for several). Pass the events of all files at once, so a create
+ * in one rotated file and its delete in the next pair up.
+ * Other events (address bindings, addresses or ports exhausted, quota, threshold) and records whose post-NAT fields
  * repeat the original address and port (no translation) map nothing and are counted.
  */
 export function natRecordsFromEvents(events: readonly NatEvent[]): { records: NatRecord[]; ignored: number } {
   const sorted = [...events].sort((a, b) => a.time - b.time || a.ordinal - b.ordinal);
+  const since = sorted.length ? sorted[0]!.time : 0;
   const open = new Map<string, NatRecord>();
   const records: NatRecord[] = [];
   let ignored = 0;
@@ -267,7 +276,7 @@ export function natRecordsFromEvents(events: readonly NatEvent[]): { records: Na
       ignored++;
       continue;
     }
-    let kind: 'session' | 'block' | 'address' | null = null;
+    let kind: 'session' | 'block' | null = null;
     let closing = false;
     if (e.event === null) kind = 'session';
     else if (NAT_OPEN[e.event]) kind = NAT_OPEN[e.event]!;
@@ -280,9 +289,6 @@ export function natRecordsFromEvents(events: readonly NatEvent[]): { records: Na
     if (kind === 'block') {
       lo = e.portRangeStart;
       hi = e.portRangeEnd;
-    } else if (kind === 'address') {
-      lo = 0;
-      hi = 65535;
     } else {
       lo = hi = e.publicPort;
     }
@@ -294,7 +300,7 @@ export function natRecordsFromEvents(events: readonly NatEvent[]): { records: Na
       records.push({ start: e.time, end: Math.max(e.time, e.lastMs), privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) });
       continue;
     }
-    const key = `${kind}|${e.privateIp}|${kind === 'session' ? e.privatePort : ''}|${e.publicIp}|${lo}|${hi}`;
+    const key = `${kind}|${e.privateIp}|${kind === 'session' ? `${e.privatePort}|${e.remote ?? ''}` : ''}|${e.publicIp}|${lo}|${hi}`;
     const cur = open.get(key);
     if (!closing) {
       // A repeated create (exporters resend) keeps the first.
@@ -306,7 +312,8 @@ export function natRecordsFromEvents(events: readonly NatEvent[]): { records: Na
       cur.end = e.time;
       open.delete(key);
     } else {
-      records.push({ start: 0, end: e.time, privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) });
+      // Opened before the events begin: known only from the first event on.
+      records.push({ start: Math.min(since, e.time), end: e.time, privateIp: e.privateIp, publicIp: e.publicIp, portStart: lo, portEnd: hi, line: e.ordinal, source: where(e) });
     }
   }
   return { records, ignored };

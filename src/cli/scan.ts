@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubscriberDirectory } from '../aggregate/directory.js';
 import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
-import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
+import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog, type NatEvent } from '../aggregate/nat.js';
 import { Anomalies } from '../anomalies.js';
 import { NatEventSink } from '../flow/natevents.js';
 import { readCapture } from '../io/input.js';
@@ -106,6 +106,8 @@ export async function loadNat(logs: readonly string[], formulas: readonly string
     for (const e of errors) problems.push(`${path}:${e.line}: ${e.message}`);
     if (!errors.length) nat.addRecords(records);
   }
+  // NAT events of every file together, so a create in one rotated file pairs with its delete in the next.
+  const events: NatEvent[] = [];
   for (const path of eventFiles) {
     const anomalies = new Anomalies();
     const sink = new NatEventSink(anomalies);
@@ -123,9 +125,14 @@ export async function loadNat(logs: readonly string[], formulas: readonly string
       );
       continue;
     }
-    nat.addRecords(records);
+    for (const e of sink.events) events.push({ ...e, ordinal: events.length + 1, exporter: e.exporter });
     const bad = [...anomalies.counts.values()].reduce((a, b) => a + b, 0);
-    io?.err(`minerwatch: ${path}: ${sink.events.length} NAT event(s) → ${records.length} assignment(s)${ignored ? `, ${ignored} event(s) that map nothing` : ''}${bad ? `, ${bad} anomal${bad === 1 ? 'y' : 'ies'} while decoding` : ''}\n`);
+    io?.err(`minerwatch: ${path}: ${sink.events.length} NAT event(s)${ignored ? `, ${ignored} that map nothing` : ''}${bad ? `, ${bad} anomal${bad === 1 ? 'y' : 'ies'} while decoding` : ''}\n`);
+  }
+  if (events.length && !problems.length) {
+    const { records } = natRecordsFromEvents(events);
+    nat.addRecords(records);
+    io?.err(`minerwatch: NAT events → ${records.length} assignment(s)\n`);
   }
   if (problems.length) throw new UsageError(`NAT mapping not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
   return nat;

@@ -58,18 +58,29 @@ export class NatEventSink implements InputSink {
       this.withoutNat++;
       return;
     }
+    // A post-NAT port of 0 is how some exporters say "not translated": the port stays the private one.
+    const publicPort = n.postSrcPort === 0 ? r.srcPort : n.postSrcPort;
     this.events.push({
-      time: r.firstMs,
+      time: eventTime(r),
       event: n.event,
       privateIp: r.srcAddr,
       privatePort: r.srcPort,
       publicIp: n.postSrcAddr,
-      publicPort: n.postSrcPort,
+      publicPort,
       portRangeStart: n.portRangeStart,
       portRangeEnd: n.portRangeEnd,
       lastMs: r.lastMs,
+      remote: r.dstAddr ? `${r.dstAddr}#${r.dstPort}` : null,
       exporter: r.exporter,
       ordinal: this.events.length + 1,
     });
   }
+}
+
+/** natEvent values that close an assignment (session, BIB or port-block delete). */
+const CLOSING = new Set([2, 5, 7, 9, 11, 15, 17]);
+
+/** When the event happened: a closing event at the record's end, any other at its start. */
+function eventTime(r: ExportRecord): number {
+  return r.nat?.event != null && CLOSING.has(r.nat.event) ? r.lastMs : r.firstMs;
 }

@@ -16,7 +16,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-natev-'));
 const T = 1_700_000_000_000;
 
 function ev(p: Partial<NatEvent> & Pick<NatEvent, 'time' | 'event'>, ordinal: number): NatEvent {
-  return { privateIp: '192.168.1.5', privatePort: 5555, publicIp: '203.0.113.9', publicPort: 40001, portRangeStart: null, portRangeEnd: null, lastMs: p.time, exporter: '192.0.2.1', ordinal, ...p };
+  return { privateIp: '192.168.1.5', privatePort: 5555, publicIp: '203.0.113.9', publicPort: 40001, portRangeStart: null, portRangeEnd: null, lastMs: p.time, remote: null, exporter: '192.0.2.1', ordinal, ...p };
 }
 
 describe('natRecordsFromEvents', () => {
@@ -39,21 +39,33 @@ describe('natRecordsFromEvents', () => {
     expect(nat.map('203.0.113.9', 3000, T + 86_400_000)).toMatchObject({ status: 'mapped', privateIp: '192.168.1.6' });
   });
 
-  it('a delete without its create covers the time before it; a repeated create counts once', () => {
-    const { records } = natRecordsFromEvents([ev({ time: T, event: 17, portRangeStart: 1024, portRangeEnd: 2047 }, 1), ev({ time: T, event: 4 }, 2), ev({ time: T + 10, event: 4 }, 3)]);
+  it('a delete without its create covers the time from the first event on; a repeated create counts once', () => {
+    const { records } = natRecordsFromEvents([ev({ time: T - 50, event: 4, privateIp: '192.168.1.9', publicPort: 9 }, 1), ev({ time: T, event: 17, portRangeStart: 1024, portRangeEnd: 2047 }, 2), ev({ time: T, event: 4 }, 3), ev({ time: T + 10, event: 4 }, 4)]);
     expect(records.map((r) => [r.start, r.end, r.portStart])).toEqual([
-      [0, T, 1024],
+      [T - 50, Infinity, 9],
+      [T - 50, T, 1024],
       [T, Infinity, 40001],
     ]);
   });
 
+  it('sessions to different remote ends sharing one public port (endpoint-independent mapping) open and close on their own', () => {
+    const a = { remote: '198.51.100.1#3333' };
+    const b = { remote: '198.51.100.2#443' };
+    const { records } = natRecordsFromEvents([ev({ time: T, event: 4, ...a }, 1), ev({ time: T + 5, event: 4, ...b }, 2), ev({ time: T + 10, event: 5, ...a }, 3), ev({ time: T + 20, event: 5, ...b }, 4)]);
+    expect(records.map((r) => [r.start, r.end])).toEqual([
+      [T, T + 10],
+      [T + 5, T + 20],
+    ]);
+    const nat = new NatMapper();
+    nat.addRecords(records);
+    expect(nat.map('203.0.113.9', 40001, T + 15)).toMatchObject({ status: 'mapped', privateIp: '192.168.1.5' });
+  });
+
   it('flow records with post-NAT fields are sessions for their span; untranslated ones map nothing', () => {
     const { records, ignored } = natRecordsFromEvents([ev({ time: T, lastMs: T + 900, event: null }, 1), ev({ time: T, event: null, publicIp: '192.168.1.5', publicPort: 5555 }, 2), ev({ time: T, event: 14, publicPort: null }, 3)]);
-    expect(ignored).toBe(1);
-    expect(records.map((r) => [r.start, r.end, r.portStart, r.portEnd])).toEqual([
-      [T, T + 900, 40001, 40001],
-      [T, Infinity, 0, 65535],
-    ]);
+    // The untranslated record and the address binding (which names no port) map nothing.
+    expect(ignored).toBe(2);
+    expect(records.map((r) => [r.start, r.end, r.portStart, r.portEnd])).toEqual([[T, T + 900, 40001, 40001]]);
   });
 });
 
@@ -112,7 +124,7 @@ describe('scan --nat-ipfix', () => {
     let err = '';
     const code = await main(['scan', join(FIXTURES, 'names/pool-sni.pcap'), join(FIXTURES, 'names/pool-dns.pcap'), '--db', db, '--nat-ipfix', file], { out: () => undefined, err: (s) => (err += s) });
     expect(code).toBe(0);
-    expect(err).toMatch(/nat-events\.ipfix: 3 NAT event\(s\) → 2 assignment\(s\)/);
+    expect(err).toMatch(/nat-events\.ipfix: 3 NAT event\(s\)\n.*NAT events → 2 assignment\(s\)/);
     const d = new Database(db, { readonly: true });
     const rows = d.prepare("SELECT client, client_port, subscriber, nat FROM flows WHERE label = 'mining' ORDER BY client").all() as Array<Record<string, string>>;
     d.close();
@@ -121,6 +133,24 @@ describe('scan --nat-ipfix', () => {
     expect(rows[0]!.nat).toBe(`mapped: NAT export record #1 (natEvent 16) from ${file}: 192.168.50.7 → 10.0.0.70:40000-41999`);
     expect(rows[1]).toMatchObject({ client: '10.0.0.80', subscriber: '192.168.50.8' });
     expect(rows[1]!.nat).toMatch(/^mapped: NAT export record #2 \(natEvent 4\) from .*: 192\.168\.50\.8 → 10\.0\.0\.80:41080-41080$/);
+  });
+
+  it('pairs a port block allocated in one rotated file with its de-allocation in the next', async () => {
+    // File 1: block 40000-41999 of 10.0.0.70 to 192.168.50.1 a day before. File 2: freed, then given to 192.168.50.7.
+    const day = 86_400_000;
+    const f1 = join(tmp, 'nat-1.ipfix');
+    const f2 = join(tmp, 'nat-2.ipfix');
+    const block = (ms: number, priv: string, ev: number): number[] => [...u64(ms), ...ip4(priv), ...ip4('10.0.0.70'), ev, ...u16(40000), ...u16(41999)];
+    writeFileSync(f1, Uint8Array.from(message((T - day) / 1000, 1, [set(2, tpl(300, BLOCK)), set(300, block(T - day, '192.168.50.1', 16))])));
+    writeFileSync(f2, Uint8Array.from(message((T - 60_000) / 1000, 2, [set(2, tpl(300, BLOCK)), set(300, [...block(T - 120_000, '192.168.50.1', 17), ...block(T - 60_000, '192.168.50.7', 16)])])));
+    const db = join(tmp, 'rotated.sqlite');
+    const code = await main(['scan', join(FIXTURES, 'names/pool-sni.pcap'), '--db', db, '--nat-ipfix', f1, '--nat-ipfix', f2], { out: () => undefined, err: () => undefined });
+    expect(code).toBe(0);
+    const d = new Database(db, { readonly: true });
+    const row = d.prepare("SELECT subscriber, nat FROM flows WHERE client = '10.0.0.70' AND label = 'mining'").get() as { subscriber: string; nat: string };
+    d.close();
+    expect(row.subscriber).toBe('192.168.50.7');
+    expect(row.nat).toMatch(/^mapped: NAT export record #3 \(natEvent 16\)/);
   });
 
   it.skipIf(!HAVE_CORPUS)('a vendor export whose post-NAT fields translate nothing is refused with the reason', async () => {
