@@ -26,8 +26,10 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function parseTime(s: string): number {
+  // A real calendar date (Date.parse would roll 2026-02-30 over to March 2).
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+  if (!(DATE_ONLY.test(s) || DATE_TIME.test(s)) || new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d || m < 1 || m > 12) return NaN;
   if (DATE_ONLY.test(s)) return Date.parse(`${s}T00:00:00Z`);
-  if (!DATE_TIME.test(s)) return NaN;
   const t = s.replace(' ', 'T');
   return Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? t : `${t}Z`);
 }
@@ -89,34 +91,41 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
 
 export type PowerCheck = 'fits' | 'contradicts' | 'no-overlap';
 
+/** One mining estimate: a power range over the spans of time it was seen. */
+export interface PowerEstimate {
+  spans: ReadonlyArray<{ first: number; last: number }>;
+  wLow: number;
+  wHigh: number;
+}
+
 /**
  * Compare metered energy with the estimate. For each reading, the energy mining would have drawn
- * in it is the estimated power range × the hours the subscriber was seen mining inside that period.
- * A reading below the estimate's low end (with 10 % allowance for meter and timing error)
- * contradicts it: even the most efficient hardware would have used more. Otherwise it fits.
+ * in it is, per estimate (one per coin), its power range × the hours it was seen mining inside that
+ * period, summed. A reading below the sum's low end (with 10 % allowance for meter and timing
+ * error) contradicts it: even the most efficient hardware would have used more. Otherwise it fits.
  */
-export function checkPower(
-  readings: readonly Pick<PowerReading, 'start' | 'end' | 'kwh'>[],
-  spans: ReadonlyArray<{ first: number; last: number }>,
-  wLow: number,
-  wHigh: number,
-): { check: PowerCheck; note: string } {
+export function checkPower(readings: readonly Pick<PowerReading, 'start' | 'end' | 'kwh'>[], estimates: readonly PowerEstimate[]): { check: PowerCheck; note: string } {
   const notes: string[] = [];
   let fits = 0;
   let contradicts = 0;
   for (const r of readings) {
-    const ms = overlapMs(spans, r.start, r.end);
-    if (ms <= 0) continue;
-    const h = ms / 3_600_000;
-    const lo = (wLow * h) / 1000;
-    const hi = (wHigh * h) / 1000;
+    let lo = 0;
+    let hi = 0;
+    let hours = 0;
+    for (const e of estimates) {
+      const h = overlapMs(e.spans, r.start, r.end) / 3_600_000;
+      lo += (e.wLow * h) / 1000;
+      hi += (e.wHigh * h) / 1000;
+      hours = Math.max(hours, h);
+    }
+    if (hours <= 0) continue;
     const day = new Date(r.start).toISOString().slice(0, 16).replace('T', ' ');
     if (r.kwh < lo * 0.9) {
       contradicts++;
-      notes.push(`${day}Z: metered ${round(r.kwh)} kWh < mining estimate ${round(lo)}–${round(hi)} kWh for ${round(h)} h seen mining`);
+      notes.push(`${day}Z: metered ${round(r.kwh)} kWh < mining estimate ${round(lo)}–${round(hi)} kWh for ${round(hours)} h seen mining`);
     } else {
       fits++;
-      notes.push(`${day}Z: metered ${round(r.kwh)} kWh ≥ mining estimate ${round(lo)}–${round(hi)} kWh for ${round(h)} h seen mining`);
+      notes.push(`${day}Z: metered ${round(r.kwh)} kWh ≥ mining estimate ${round(lo)}–${round(hi)} kWh for ${round(hours)} h seen mining`);
     }
   }
   const check: PowerCheck = contradicts ? 'contradicts' : fits ? 'fits' : 'no-overlap';

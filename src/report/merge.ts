@@ -39,7 +39,8 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         return NaN;
       }
     })();
-    if (v !== SCHEMA_VERSION) throw new UsageError(`${source} is not a minerwatch report of schema version ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
+    // Version 3 reports merge too: rows are copied by column name, and what version 4 added is rebuilt.
+    if (v !== SCHEMA_VERSION && v !== 3) throw new UsageError(`${source} is not a minerwatch report of schema version 3 or ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
     const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0 };
     const known = new Set((target.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
     const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
@@ -101,8 +102,10 @@ export function mergeReport(target: Database.Database, source: string, redecide:
     const alg = target.prepare('INSERT OR REPLACE INTO algorithms(id, unit, j_per_h_low, j_per_h_high, hardware, sources, rules) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const pow = target.prepare('INSERT OR REPLACE INTO power_readings(subscriber, period_start, period_end, kwh, source) VALUES (?, ?, ?, ?, ?)');
     target.transaction(() => {
-      for (const r of src.prepare('SELECT * FROM algorithms').iterate() as IterableIterator<Record<string, unknown>>) alg.run(r.id, r.unit, r.j_per_h_low, r.j_per_h_high, r.hardware, r.sources, r.rules);
-      for (const r of src.prepare('SELECT * FROM power_readings').iterate() as IterableIterator<Record<string, unknown>>) pow.run(r.subscriber, r.period_start, r.period_end, r.kwh, r.source);
+      if (v === SCHEMA_VERSION) {
+        for (const r of src.prepare('SELECT * FROM algorithms').iterate() as IterableIterator<Record<string, unknown>>) alg.run(r.id, r.unit, r.j_per_h_low, r.j_per_h_high, r.hardware, r.sources, r.rules);
+        for (const r of src.prepare('SELECT * FROM power_readings').iterate() as IterableIterator<Record<string, unknown>>) pow.run(r.subscriber, r.period_start, r.period_end, r.kwh, r.source);
+      }
     })();
     if (redecide) applyPeerEvidence(target, redecide);
     rebuildSubscribers(target);

@@ -195,7 +195,14 @@ ALTER TABLE flows ADD COLUMN shares INTEGER;
 ALTER TABLE flows ADD COLUMN share_hashes REAL;
 ALTER TABLE flows ADD COLUMN algorithm TEXT;
 ALTER TABLE flows ADD COLUMN reported_hs REAL;
-DROP TABLE subscribers;
+ALTER TABLE subscribers ADD COLUMN shares INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscribers ADD COLUMN hashrate TEXT;
+ALTER TABLE subscribers ADD COLUMN hashrate_hs REAL;
+ALTER TABLE subscribers ADD COLUMN hashrate_rel_err REAL;
+ALTER TABLE subscribers ADD COLUMN power_w_low REAL;
+ALTER TABLE subscribers ADD COLUMN power_w_high REAL;
+ALTER TABLE subscribers ADD COLUMN power_check TEXT;
+ALTER TABLE subscribers ADD COLUMN power_note TEXT;
 `,
 };
 

@@ -105,8 +105,11 @@ export function rebuildSubscribers(db: Database.Database): void {
       let note: string | null = null;
       const rd = readings.get(sub);
       if (rd && f.wLow !== null && f.wHigh !== null) {
-        const spans = a.work.filter((w) => w.hashes !== null);
-        const c = checkPower(rd, spans, f.wLow, f.wHigh);
+        // Per coin: its power over the time that coin was mined.
+        const estimates = rates
+          .filter((h) => h.powerWLow !== null && h.powerWHigh !== null)
+          .map((h) => ({ spans: a.work.filter((w) => w.hashes !== null && w.coin === h.coin && w.algorithm === h.algorithm), wLow: h.powerWLow!, wHigh: h.powerWHigh! }));
+        const c = checkPower(rd, estimates);
         check = c.check;
         note = c.note;
       } else if (rd) {

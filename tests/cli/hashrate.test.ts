@@ -138,9 +138,19 @@ describe('hashrate and energy', () => {
     d.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     const flowsBefore = (d.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
     d.close();
+    const subsBefore = (new Database(db, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
+    expect(subsBefore).toBeGreaterThan(0);
     const old = await run(['summary', '--db', db]);
     expect(old.code).toBe(2);
     expect(old.err).toMatch(/schema version 3; this minerwatch reads version 4 \(any minerwatch scan or merge into it upgrades it in place\)/);
+    // A v3 report merges as it is.
+    const merged = join(tmp, 'v3-merged.sqlite');
+    expect((await run(['merge', db, '--db', merged])).code).toBe(0);
+    expect((new Database(merged, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n).toBe(subsBefore);
+    // Scanning an input it already holds changes nothing, but the upgrade keeps every subscriber.
+    const again = await run(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db]);
+    expect(again.code).toBe(0);
+    expect((new Database(db, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n).toBe(subsBefore);
     expect((await run(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
     const u = new Database(db, { readonly: true });
     expect((u.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe(String(SCHEMA_VERSION));
