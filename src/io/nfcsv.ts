@@ -221,16 +221,18 @@ export class NfdumpCsvParser {
           break;
         case R_TS:
         case R_TE: {
+          // Times are written to `val` by the readers (a returned double would be boxed).
           const column = role === R_TS ? 0 : 1;
-          let v = NaN;
-          if (to - q >= STAMP && (to - q === STAMP || b[q + STAMP] === COMMA)) v = this.stampAt(b, q, column);
-          if (v === v) k = q + STAMP;
-          else {
-            // Not a bare stamp: the general reader on the whole field.
-            while (k < to && b[k] !== COMMA) k++;
-            v = this.timeAt(b, q, k, column);
+          if (to - q >= STAMP && (to - q === STAMP || b[q + STAMP] === COMMA)) {
+            this.stampAt(b, q, column, role);
+            if (val[role] === val[role]) {
+              k = q + STAMP;
+              break;
+            }
           }
-          val[role] = v;
+          // Not a bare stamp: the general reader on the whole field.
+          while (k < to && b[k] !== COMMA) k++;
+          this.timeAt(b, q, k, column, role);
           break;
         }
         case R_SA:
@@ -336,8 +338,8 @@ export class NfdumpCsvParser {
     this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 });
   }
 
-  /** A bare 19-byte stamp at b[a]: the remembered one of this column, or parsed (NaN when malformed). */
-  private stampAt(b: Uint8Array, a: number, column: 0 | 1): number {
+  /** A bare 19-byte stamp at b[a] into values[role]: the remembered one of this column, or parsed (NaN when malformed). */
+  private stampAt(b: Uint8Array, a: number, column: 0 | 1, role: number): void {
     // The remembered stamp as five overlapping 4-byte words (offsets 0, 4, 8, 12, 15).
     const w = this.stampWords;
     const o = column * 5;
@@ -349,9 +351,12 @@ export class NfdumpCsvParser {
       dv.getInt32(a + 8) === w[o + 2] &&
       dv.getInt32(a + 4) === w[o + 1] &&
       dv.getInt32(a) === w[o]
-    )
-      return this.stampMs[column]!;
-    const v = this.parseStamp(b, a, a + STAMP);
+    ) {
+      this.values[role] = this.stampMs[column]!;
+      return;
+    }
+    this.parseStamp(b, a, a + STAMP, role);
+    const v = this.values[role]!;
     if (v === v) {
       w[o] = dv.getInt32(a);
       w[o + 1] = dv.getInt32(a + 4);
@@ -361,27 +366,29 @@ export class NfdumpCsvParser {
       this.stampMs[column] = v;
       this.stampValid[column] = 1;
     }
-    return v;
   }
 
-  /** "YYYY-MM-DD HH:MM:SS" with optional ".fff…" in b[a, e) (leading spaces allowed), as UTC ms; NaN when malformed. */
-  private timeAt(b: Uint8Array, a: number, e: number, column: 0 | 1): number {
+  /** "YYYY-MM-DD HH:MM:SS" with optional ".fff…" in b[a, e) (leading spaces allowed) into values[role] as UTC ms; NaN when malformed. */
+  private timeAt(b: Uint8Array, a: number, e: number, column: 0 | 1, role: number): void {
     a = skipSpaces(b, a, e);
-    if (e - a === STAMP) return this.stampAt(b, a, column);
-    return this.parseStamp(b, a, e);
+    if (e - a === STAMP) this.stampAt(b, a, column, role);
+    else this.parseStamp(b, a, e, role);
   }
 
-  private parseStamp(b: Uint8Array, a: number, e: number): number {
-    if (e - a < STAMP || b[a + 4] !== 45 || b[a + 7] !== 45 || b[a + 13] !== 58 || b[a + 16] !== 58) return NaN;
+  /** The time at b[a, e) into values[role] (see {@link timeAt}). */
+  private parseStamp(b: Uint8Array, a: number, e: number, role: number): void {
+    const val = this.values;
+    val[role] = NaN;
+    if (e - a < STAMP || b[a + 4] !== 45 || b[a + 7] !== 45 || b[a + 13] !== 58 || b[a + 16] !== 58) return;
     const sep = b[a + 10];
-    if (sep !== 32 && sep !== 84) return NaN;
+    if (sep !== 32 && sep !== 84) return;
     let ms = 0;
     if (e - a > STAMP) {
-      if (b[a + STAMP] !== 46) return NaN;
+      if (b[a + STAMP] !== 46) return;
       let scale = 100;
       for (let i = a + 20; i < e && i < a + 23; i++) {
         const d = b[i]! - 48;
-        if (d < 0 || d > 9) return NaN;
+        if (d < 0 || d > 9) return;
         ms += d * scale;
         scale /= 10;
       }
@@ -392,13 +399,13 @@ export class NfdumpCsvParser {
     const h = digits(b, a + 11, 2);
     const mi = digits(b, a + 14, 2);
     const se = digits(b, a + 17, 2);
-    if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60)) return NaN;
+    if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60)) return;
     const dayKey = y * 10000 + mo * 100 + d;
     if (dayKey !== this.dayKey) {
       this.dayKey = dayKey;
       this.dayMs = Date.UTC(y, mo - 1, d);
     }
-    return this.dayMs + ((h * 60 + mi) * 60 + se) * 1000 + ms;
+    val[role] = this.dayMs + ((h * 60 + mi) * 60 + se) * 1000 + ms;
   }
 }
 
