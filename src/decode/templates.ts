@@ -258,24 +258,29 @@ function viewOf(buf: Uint8Array): DataView {
 }
 
 /**
- * {@link readUnsigned} with the common widths read at once; the same value bit for bit (an 8-byte
- * value of 2^53 or more takes the byte loop, which rounds the way it always did). `dv` views `b`.
+ * {@link readUnsigned} with the common widths read at once, into `v[slot]`; the same value bit for
+ * bit (an 8-byte value of 2^53 or more takes the byte loop, which rounds the way it always did).
+ * `dv` views `b`. It stores rather than returns: a double returned by a call that is not inlined is
+ * boxed, one allocation per field.
  */
-function readUint(dv: DataView, b: Uint8Array, p: number, len: number): number {
+function storeUint(v: Float64Array, slot: number, dv: DataView, b: Uint8Array, p: number, len: number): void {
   switch (len) {
     case 1:
-      return b[p]!;
+      v[slot] = b[p]!;
+      return;
     case 2:
-      return dv.getUint16(p);
+      v[slot] = dv.getUint16(p);
+      return;
     case 4:
-      return dv.getUint32(p);
+      v[slot] = dv.getUint32(p);
+      return;
     case 8: {
       const hi = dv.getUint32(p);
-      if (hi >= 0x200000) return readUnsigned(b, p, 8);
-      return hi * 4294967296 + dv.getUint32(p + 4);
+      v[slot] = hi >= 0x200000 ? readUnsigned(b, p, 8) : hi * 4294967296 + dv.getUint32(p + 4);
+      return;
     }
     default:
-      return readUnsigned(b, p, len);
+      v[slot] = readUnsigned(b, p, len);
   }
 }
 
@@ -290,11 +295,11 @@ export function formatIpv4At(buf: Uint8Array, p: number): string {
 /** Seconds between 1900-01-01 (NTP era 0) and 1970-01-01. */
 const NTP_UNIX_OFFSET = 2208988800;
 
-/** dateTimeMicroseconds / dateTimeNanoseconds: NTP 64-bit timestamp → Unix ms. @see RFC 7011 §6.1.9 */
-function ntpToMs(buf: Uint8Array, p: number): number {
-  const sec = readUnsigned(buf, p, 4);
-  const frac = readUnsigned(buf, p + 4, 4);
-  return (sec - NTP_UNIX_OFFSET) * 1000 + Math.floor((frac * 1000) / 4294967296);
+/** dateTimeMicroseconds / dateTimeNanoseconds: NTP 64-bit timestamp → Unix ms, into `v[slot]`. @see RFC 7011 §6.1.9 */
+function storeNtp(v: Float64Array, slot: number, dv: DataView, p: number): void {
+  const sec = dv.getUint32(p);
+  const frac = dv.getUint32(p + 4);
+  v[slot] = (sec - NTP_UNIX_OFFSET) * 1000 + Math.floor((frac * 1000) / 4294967296);
 }
 
 /*
@@ -681,16 +686,22 @@ function applySpecial(v: Float64Array, k: number, dv: DataView, buf: Uint8Array,
       v[S_POST_DST_LEN] = len;
       return;
     case K_START_SECONDS:
-      if (v[S_START_MS] !== v[S_START_MS]) v[S_START_MS] = readUint(dv, buf, p, len) * 1000;
+      if (v[S_START_MS] !== v[S_START_MS]) {
+        storeUint(v, S_START_MS, dv, buf, p, len);
+        v[S_START_MS] = v[S_START_MS]! * 1000;
+      }
       return;
     case K_END_SECONDS:
-      if (v[S_END_MS] !== v[S_END_MS]) v[S_END_MS] = readUint(dv, buf, p, len) * 1000;
+      if (v[S_END_MS] !== v[S_END_MS]) {
+        storeUint(v, S_END_MS, dv, buf, p, len);
+        v[S_END_MS] = v[S_END_MS]! * 1000;
+      }
       return;
     case K_START_NTP:
-      v[S_START_MS] = ntpToMs(buf, p);
+      storeNtp(v, S_START_MS, dv, p);
       return;
     case K_END_NTP:
-      v[S_END_MS] = ntpToMs(buf, p);
+      storeNtp(v, S_END_MS, dv, p);
       return;
     default:
       return;
@@ -796,7 +807,7 @@ export function decodeDataSet(
       if (c.resetEnd) v[S_END_MS] = NaN;
       for (let i = 0; i < n; i += 3) {
         const k = ops[i]!;
-        if (k < N_STORE) v[k] = readUint(dv, buf, p + ops[i + 1]!, ops[i + 2]!);
+        if (k < N_STORE) storeUint(v, k, dv, buf, p + ops[i + 1]!, ops[i + 2]!);
         else applySpecial(v, k, dv, buf, p + ops[i + 1]!, ops[i + 2]!);
       }
       if (t.options) {
@@ -839,7 +850,7 @@ export function decodeDataSet(
           break;
         }
         if (opTakes(k, len)) {
-          if (k < N_STORE) v[k] = readUint(dv, buf, q, len);
+          if (k < N_STORE) storeUint(v, k, dv, buf, q, len);
           else applySpecial(v, k, dv, buf, q, len);
         }
         q += len;
@@ -909,8 +920,13 @@ function recordTimes(hdr: MessageHeader, dom: DomainState, v: Float64Array): voi
     const upBase = hdr.sysUptime !== null ? null : init === init ? init : dom.sysInitMs;
     const startUp = v[S_START_UP]!;
     const endUp = v[S_END_UP]!;
-    if (first !== first && startUp === startUp) first = upTime(hdr, upBase, startUp);
-    if (last !== last && endUp === endUp) last = upTime(hdr, upBase, endUp);
+    // sysUpTime-relative → Unix ms. v9: the header gives unix_secs and sysUptime at export (RFC
+    // 3954 §5.1); the signed 32-bit difference survives the uptime counter wrapping. IPFIX: the
+    // system init time from the record or from options data; without it, the export time. Written
+    // out here rather than called: a double returned by a call that is not inlined is boxed.
+    const sysUp = hdr.sysUptime;
+    if (first !== first && startUp === startUp) first = sysUp !== null ? hdr.exportMs - ((sysUp - startUp) | 0) : upBase !== null ? upBase + startUp : hdr.exportMs;
+    if (last !== last && endUp === endUp) last = sysUp !== null ? hdr.exportMs - ((sysUp - endUp) | 0) : upBase !== null ? upBase + endUp : hdr.exportMs;
     const startDelta = v[S_START_DELTA_US]!;
     const endDelta = v[S_END_DELTA_US]!;
     if (first !== first && startDelta === startDelta) first = hdr.exportMs - Math.floor(startDelta / 1000);
@@ -1090,17 +1106,6 @@ function natOf(v: Float64Array, buf: Uint8Array): ExportRecord['nat'] {
 
 function addressAt(buf: Uint8Array, p: number, len: number): string {
   return len === 4 ? formatIpv4At(buf, p) : formatIpv6(buf, p);
-}
-
-/**
- * sysUpTime-relative time → Unix ms. v9: the header gives unix_secs and sysUptime at export
- * (RFC 3954 §5.1); the signed 32-bit difference survives the uptime counter wrapping. IPFIX: the
- * system init time from the record or from options data; without it, the export time.
- */
-function upTime(hdr: MessageHeader, initMs: number | null, up: number): number {
-  if (hdr.sysUptime !== null) return hdr.exportMs - ((hdr.sysUptime - up) | 0);
-  if (initMs !== null) return initMs + up;
-  return hdr.exportMs;
 }
 
 /**
