@@ -113,6 +113,8 @@ export class EndpointIndex {
   /** IPv4 IP:port and IP entries keyed by number (address × 65536 + port, and address). */
   private readonly ipPort4 = new Map<number, EndpointEntry>();
   private readonly ip4 = new Map<number, EndpointEntry>();
+  /** 1 for each /16 that some IPv4 entry (address, address:port or network) lies in or covers. */
+  private readonly any16 = new Uint8Array(65536);
   private readonly excludeIp4 = new Set<number>();
   private readonly excludeIp = new Set<string>();
   private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
@@ -153,13 +155,17 @@ export class EndpointIndex {
         if (n4 >= 0) {
           if (m.port !== null) first(this.ipPort4, n4 * 65536 + m.port, e);
           else first(this.ip4, n4, e);
+          this.any16[n4 >>> 16] = 1;
         }
       } else {
         const [a, bits] = ipaddr.parseCIDR(m.cidr);
         if (a.kind() === 'ipv4') {
           let g = this.nets4.find((x) => x.bits === bits);
           if (!g) this.nets4.push((g = { bits, map: new Map() }));
+          const net = maskV4(ipv4ToInt(a.toString()), bits) >>> 0;
           first(g.map, maskV4(ipv4ToInt(a.toString()), bits), e);
+          const span = bits >= 16 ? 1 : 2 ** (16 - bits);
+          for (let i = 0; i < span; i++) this.any16[(net >>> 16) + i] = 1;
         } else {
           let g = this.nets.find((x) => x.bits === bits);
           if (!g) this.nets.push((g = { v6: true, bits, map: new Map() }));
@@ -208,6 +214,7 @@ export class EndpointIndex {
 
   /** IPv4 by number: numeric keys only, no strings built per lookup. */
   address4(n: number, port: number): AddressHit | null {
+    if (this.any16[n >>> 16] === 0) return null;
     if (this.excluded4(n)) return null;
     const ipp = this.ipPort4.get(n * 65536 + port);
     if (ipp) return { entry: ipp, how: 'ip:port' };

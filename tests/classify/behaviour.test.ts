@@ -1,7 +1,8 @@
 /** The behaviour score: every trait measured on the flow, points summed, thresholds from policy.yaml. */
 import { describe, expect, it } from 'vitest';
 import { Classifier } from '../../src/classify/classify.js';
-import { scoreBehaviour } from '../../src/classify/behaviour.js';
+import { behaviourPoints, scoreBehaviour } from '../../src/classify/behaviour.js';
+import { mulberry32 } from '../../src/testing/random.js';
 import type { FlowRecord } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
 
@@ -72,5 +73,24 @@ describe('behaviour score', () => {
     expect(bulk.label).toBe('none');
     const irc = c.classify(exportFlow({ serverPort: 6667 }));
     expect(irc).toMatchObject({ label: 'suspect', confidence: 'low' });
+  });
+});
+
+describe('behaviourPoints (the prefilter score)', () => {
+  it('gives the same sum as scoreBehaviour on 20,000 seeded flows of every shape', () => {
+    const cfg = projectRules().policy.behaviour!;
+    const rnd = mulberry32(20261122);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const n = (): number => pick([0, 0, 1, 2, 5, 30, 200, 5000, Math.floor(rnd() * 1e6)]);
+    for (let i = 0; i < 20_000; i++) {
+      const first = 1.7e12 + Math.floor(rnd() * 1e9);
+      const f = {
+        packetsC2S: n(), packetsS2C: n(), bytesC2S: n() * 60, bytesS2C: n() * 60,
+        firstSeen: first, lastSeen: first + pick([0, 1000, 59_999, 60_000, 600_000, 3_600_000, Math.floor(rnd() * 1e8)]),
+        transport: pick(['tcp', 'udp'] as const), tcpFlagsC2S: pick([0, 0x10, 0x18, 0x1a, 0x02]), tcpFlagsS2C: pick([0, 0x10, 0x18, 0x12]), records: pick([0, 1, 2, 10, 50]),
+      };
+      const facts = { miningPort: rnd() < 0.3, listedAddress: rnd() < 0.2 };
+      expect(behaviourPoints(cfg, f, facts), JSON.stringify({ f, facts })).toBe(scoreBehaviour(cfg, f, facts).score);
+    }
   });
 });
