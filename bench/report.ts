@@ -46,13 +46,15 @@ export function reportCase(dataDir: string, flows = 1_000_000, subscribers = 100
     // Mining flows carry shares (difficulty-valued, as Stratum V1 pools set them), so the rollup computes hashrate and power.
     if (mining) {
       const n = 5 + (i % 40);
-      f.shares = { submitted: n, accepted: n, rejected: 0, answered: true, counted: n, difficulty: n * 1024, hashes: 0, unknownWork: 0, reportedHashrate: null, algorithm: null, firstShare: first, lastShare: first + 590_000, gaps: 0 };
+      // CryptoNote pools set targets (hashes), Stratum V1 pools difficulty.
+      const xmr = (i / 10) % coins.length === 0;
+      f.shares = { submitted: n, accepted: n, rejected: 0, answered: true, counted: n, difficulty: xmr ? 0 : n * 1024, hashes: xmr ? n * 10_000 : 0, unknownWork: 0, reportedHashrate: null, algorithm: null, firstShare: first, lastShare: first + 590_000, gaps: 0 };
     }
     const v: Verdict = mining
       ? {
           label: 'mining', confidence: 'high', outcome: 'two-sided protocol', reason: 'mining: stratum-v1 confirmed both ways',
           evidence: [{ ruleId: 'MW-STRATUM-V1-SUBSCRIBE', rev: 1, kind: 'payload', side: 'client', family: 'stratum-v1', matched: 'mining.subscribe', excerpt: '{"method":"mining.subscribe"}', offset: 0, time: first }],
-          attributes: { coin: coins[i % coins.length]!, agent: 'cgminer/4.10.0', software: 'cgminer 4.10.0', workers: [`w${sub}`], pool: null, serverName: null },
+          attributes: { coin: coins[(i / 10) % coins.length]!, agent: 'cgminer/4.10.0', software: 'cgminer 4.10.0', workers: [`w${sub}`], pool: null, serverName: null },
         }
       : { label: 'none', confidence: 'none', outcome: null, reason: 'no mining evidence', evidence: [], attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null } };
     w.addFlow(f, v, input, client);
