@@ -156,7 +156,7 @@ const EN = {
     'Energy: kWh per day = 24 h × the per-subscriber power range in the report (subscribers.power_w_low … power_w_high) / 1000, summed; subscribers without an estimate are not counted: the total is a lower bound.',
 };
 
-type Catalogue = typeof EN;
+export type Catalogue = typeof EN;
 
 const ZH: Catalogue = {
   summaryTitle: '加密货币挖矿汇总',

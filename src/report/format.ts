@@ -1,4 +1,5 @@
 /** Output formats for query rows (aligned text table, CSV (RFC 4180), JSON lines) and for figures. */
+import type { Catalogue } from '../i18n.js';
 
 type Cell = string | number | null | readonly string[];
 
@@ -61,4 +62,26 @@ export function formatDuration(s: number): string {
   if (s < 120) return `${Math.round(s)} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** One subscriber's hashrate for one coin, as a line is made of it. */
+export interface HashrateLine {
+  coin: string | null;
+  algorithm: string | null;
+  unit: string;
+  shares: number;
+  unvalued: number;
+  seconds: number;
+  hashrateHs: number | null;
+  relErr: number | null;
+  reportedHs: number | null;
+}
+
+/** `XMR (randomx): 67.7 H/s ± 50% from 4 shares over 10 min; miner reports …`, in the catalogue's language. */
+export function hashrateLine(h: HashrateLine, m: Pick<Catalogue, 'unknownCoin' | 'notMeasured' | 'fromShares' | 'unvaluedShares' | 'minerReports'>): string {
+  const what = `${h.coin ?? m.unknownCoin}${h.algorithm ? ` (${h.algorithm})` : ''}`;
+  const unvalued = h.unvalued > 0 ? `; ${m.unvaluedShares(h.unvalued)}` : '';
+  const reported = h.reportedHs !== null ? `; ${m.minerReports} ${formatHashrate(h.reportedHs, h.unit)}` : '';
+  if (h.hashrateHs === null) return `${what}: ${m.notMeasured}${unvalued}${reported}`;
+  return `${what}: ${formatHashrate(h.hashrateHs, h.unit)} ± ${Math.round((h.relErr ?? 0) * 100)}% ${m.fromShares(h.shares, formatDuration(h.seconds))}${unvalued}${reported}`;
 }

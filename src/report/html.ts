@@ -8,8 +8,8 @@
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
-import { formatDuration } from './format.js';
-import { energyText, formatHashrate, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
+import { hashrateLine } from './format.js';
+import { energyText, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
 export const TIMELINE_CAP = 50;
@@ -279,13 +279,9 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
       let extra = '';
       if (hasHs) {
         // One line per coin: rate ± error from N shares over the time mined, and the miner's own figure.
-        const lines = (rates.get(id) ?? []).map((h) => {
-          const what = `${h.coin ?? m.unknownCoin}${h.algorithm ? ` (${h.algorithm})` : ''}`;
-          const rep = h.reported_hs !== null ? `; ${m.minerReports} ${formatHashrate(h.reported_hs, h.unit)}` : '';
-          const unv = h.unvalued > 0 ? `; ${m.unvaluedShares(h.unvalued)}` : '';
-          if (h.hashrate_hs === null) return `${what}: ${m.notMeasured}${unv}${rep}`;
-          return `${what}: ${formatHashrate(h.hashrate_hs, h.unit)} ± ${Math.round((h.rel_err ?? 0) * 100)}% ${m.fromShares(h.shares, formatDuration(h.seconds))}${unv}${rep}`;
-        });
+        const lines = (rates.get(id) ?? []).map((h) =>
+          hashrateLine({ coin: h.coin, algorithm: h.algorithm, unit: h.unit, shares: h.shares, unvalued: h.unvalued, seconds: h.seconds, hashrateHs: h.hashrate_hs, relErr: h.rel_err, reportedHs: h.reported_hs }, m),
+        );
         const hs = num(r.hashrate_hs);
         extra += `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>`;
       }

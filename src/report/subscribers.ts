@@ -6,7 +6,8 @@
 import type Database from 'better-sqlite3';
 import { rollupHashrate, type Efficiency, type HashrateRow, type WorkFlow } from '../aggregate/hashrate.js';
 import { checkPower } from '../aggregate/power.js';
-import { formatDuration, formatHashrate } from './format.js';
+import { hashrateLine } from './format.js';
+import { messages } from '../i18n.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 const LEVEL = ['none', 'low', 'medium', 'high'];
@@ -135,13 +136,8 @@ function unitOf(h: HashrateRow, eff: ReadonlyMap<string, { unit: string }>): str
 function figures(rates: readonly HashrateRow[], eff: ReadonlyMap<string, { unit: string }>): { shares: number; text: string | null; hs: number | null; relErr: number | null; wLow: number | null; wHigh: number | null } {
   const measured = rates.filter((r) => r.hashrateHs !== null);
   const shares = measured.reduce((a, r) => a + r.shares, 0);
-  const parts = rates.map((r) => {
-    const unit = unitOf(r, eff);
-    const what = `${r.coin ?? 'unknown coin'}${r.algorithm ? ` (${r.algorithm})` : ''}`;
-    const unvalued = r.unvalued ? `; ${r.unvalued} share${r.unvalued === 1 ? '' : 's'} not valued (no difficulty seen, or no algorithm known for it)` : '';
-    if (r.hashrateHs === null) return `${what}: not measured${unvalued}${r.reportedHs !== null ? `; miner reports ${formatHashrate(r.reportedHs, unit)}` : ''}`;
-    return `${what}: ${formatHashrate(r.hashrateHs, unit)} ± ${Math.round(r.relErr! * 100)}% from ${r.shares} share${r.shares === 1 ? '' : 's'} over ${formatDuration(r.seconds)}${unvalued}${r.reportedHs !== null ? `; miner reports ${formatHashrate(r.reportedHs, unit)}` : ''}`;
-  });
+  const en = messages('en');
+  const parts = rates.map((r) => hashrateLine({ ...r, unit: unitOf(r, eff) }, en));
   const algs = new Set(measured.map((r) => r.algorithm ?? ''));
   let hs: number | null = null;
   let relErr: number | null = null;
