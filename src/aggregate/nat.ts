@@ -253,6 +253,11 @@ export interface NatEvent {
 const NAT_OPEN: Record<number, 'session' | 'block'> = { 1: 'session', 4: 'session', 6: 'session', 8: 'session', 10: 'session', 16: 'block' };
 const NAT_CLOSE: Record<number, 'session' | 'block'> = { 2: 'session', 5: 'session', 7: 'session', 9: 'session', 11: 'session', 17: 'block' };
 
+/** Does this natEvent close an assignment (session, BIB or port-block delete, address-binding delete)? */
+export function isNatClose(event: number): boolean {
+  return NAT_CLOSE[event] !== undefined || event === 15;
+}
+
 /**
  * Turn NAT events into assignments for {@link NatMapper}: a create/allocation opens one, the matching
  * delete/de-allocation closes it (still open at the end: open-ended); a close without an open covers

@@ -5,7 +5,7 @@ import { SubscriberDirectory } from '../aggregate/directory.js';
 import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
 import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog, type NatEvent } from '../aggregate/nat.js';
 import { Anomalies } from '../anomalies.js';
-import { NatEventSink } from '../flow/natevents.js';
+import { NatEventSink } from '../aggregate/natevents.js';
 import { readCapture } from '../io/input.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { UsageError } from '../errors.js';

@@ -7,9 +7,9 @@
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../decode/packet.js';
 import { FlowExportDecoder, type ExportRecord } from '../decode/flowexport.js';
-import type { NatEvent } from '../aggregate/nat.js';
+import { isNatClose, type NatEvent } from './nat.js';
 import type { InputSink } from '../io/input.js';
-import { packetSource } from './addr.js';
+import { packetSource } from '../flow/addr.js';
 
 export class NatEventSink implements InputSink {
   readonly events: NatEvent[] = [];
@@ -77,10 +77,7 @@ export class NatEventSink implements InputSink {
   }
 }
 
-/** natEvent values that close an assignment (session, BIB or port-block delete). */
-const CLOSING = new Set([2, 5, 7, 9, 11, 15, 17]);
-
 /** When the event happened: a closing event at the record's end, any other at its start. */
 function eventTime(r: ExportRecord): number {
-  return r.nat?.event != null && CLOSING.has(r.nat.event) ? r.lastMs : r.firstMs;
+  return r.nat?.event != null && isNatClose(r.nat.event) ? r.lastMs : r.firstMs;
 }
