@@ -133,12 +133,12 @@ export class ShareMeter {
       d.nextSeq = seq;
     }
     if (((seq - d.nextSeq) | 0) > 0) {
-      if (this.ahead.length < MAX_AHEAD && len <= MAX_AHEAD_BYTES) {
+      // Too much is waiting: give up on the nearest hole of this direction first.
+      if (this.ahead.length >= MAX_AHEAD) this.giveUpHole(dir);
+      if (((seq - d.nextSeq) | 0) > 0 && this.ahead.length < MAX_AHEAD && len <= MAX_AHEAD_BYTES) {
         this.ahead.push({ dir, seq, bytes: buf.slice(off, off + len), ts });
         return;
       }
-      // Too much is waiting: give up on the oldest hole of this direction first.
-      this.giveUpHole(dir);
     }
     this.accept(dir, seq, buf, off, len, ts);
     this.drain(dir);
