@@ -14,10 +14,27 @@ export interface Io {
   err: (s: string) => void;
 }
 
+/** Set when whoever reads our standard output has gone (`minerwatch watchlist | head`). */
+let stdoutGone = false;
+
 const processIo: Io = {
-  out: (s) => process.stdout.write(s),
+  out: (s) => {
+    if (!stdoutGone) process.stdout.write(s);
+  },
   err: (s) => process.stderr.write(s),
 };
+
+/**
+ * A closed pipe on standard output is not an error of ours: stop writing to it and finish the
+ * work (a scan still completes its report). Anything else on the stream still surfaces.
+ */
+function watchStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stdoutGone = true;
+  });
+}
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -220,6 +237,7 @@ Example:
 
 /** Run the program with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  if (io === processIo) watchStdout();
   let code = 0;
   const program = buildProgram(io, (c) => {
     code = c;

@@ -126,6 +126,23 @@ describe('minerwatch CLI', () => {
     expect(j.miningFlows).toBe(1);
   });
 
+  it('a reader that goes away (minerwatch … | head) ends nothing: no error, exit 0, the report is written', async () => {
+    const bin = join(ROOT, 'bin', 'minerwatch');
+    const db = join(tmp, 'epipe.sqlite');
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [bin, 'scan', join(FIXTURES, 'demo'), '--db', db, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Close our end of its standard output before it writes anything.
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const d = new Database(db, { readonly: true });
+    expect((d.prepare("SELECT status FROM runs").get() as { status: string }).status).toBe('complete');
+    d.close();
+  });
+
   it('an unreadable input gives one clear line and exit 1, other inputs are still scanned', async () => {
     const db = join(tmp, 'bad.sqlite');
     const r = await run(['scan', join(FIXTURES, 'bad/garbage.bin'), join(FIXTURES, 'demo/office.pcap'), join(tmp, 'missing.pcap'), '--db', db]);
