@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { checkZone, formatTime, levelName, messages, resolveLang, typeName, type Lang } from '../i18n.js';
 import { renderHtml } from '../report/html.js';
 import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
+import { formatHashrate, kwhRange } from '../report/format.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
@@ -76,7 +77,18 @@ export function summaryText(s: Summary, o: { lang: Lang; tz: string; db: string 
   ];
   for (const [title, col, rows, kind] of sections) {
     out.push('', title);
-    out.push(table([col, m.subscribers, m.flows], rows.map((b) => [label(b, o.lang, kind), String(b.subscribers), String(b.flows)]), new Set([1, 2])).trimEnd());
+    // Hashrate (coins only) and energy columns when the report has estimates for some row.
+    const withHs = rows.some((b) => b.hashrate !== null);
+    const withKwh = rows.some((b) => b.kwhPerDay !== null);
+    const header = [col, m.subscribers, m.flows, ...(withHs ? [m.hashrate] : []), ...(withKwh ? [m.energy] : [])];
+    const body = rows.map((b) => [
+      label(b, o.lang, kind),
+      String(b.subscribers),
+      String(b.flows),
+      ...(withHs ? [b.hashrate ? formatHashrate(b.hashrate.hs, b.hashrate.unit) : m.notMeasured] : []),
+      ...(withKwh ? [b.kwhPerDay ? kwhRange(b.kwhPerDay.low, b.kwhPerDay.high) : m.notMeasured] : []),
+    ]);
+    out.push(table(header, body, new Set([1, 2, 3, 4])).trimEnd());
   }
   out.push('', m.method);
   for (const line of s.method) out.push(`- ${line}`);

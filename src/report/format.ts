@@ -57,6 +57,13 @@ export function formatKwh(v: number): string {
   return v.toPrecision(2);
 }
 
+/** A kWh/day range, `low – high` (one figure when they print the same). */
+export function kwhRange(low: number, high: number): string {
+  const lo = formatKwh(low);
+  const hi = formatKwh(high);
+  return lo === hi ? lo : `${lo} – ${hi}`;
+}
+
 /** A time span in seconds: 42 s, 18 min, 3.5 h. */
 export function formatDuration(s: number): string {
   if (s < 120) return `${Math.round(s)} s`;

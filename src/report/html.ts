@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
-import { hashrateLine } from './format.js';
+import { formatHashrate, hashrateLine, kwhRange } from './format.js';
 import { energyText, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
@@ -133,12 +133,14 @@ export function activityByDay(flows: ReadonlyArray<{ subscriber: string; first_s
   return [...all].sort().map((day) => ({ day, n: perDay.get(day)?.size ?? 0 }));
 }
 
-function breakdownRows(rows: Breakdown[], lang: Lang, kind: 'coin' | 'type' | 'region'): string {
+function breakdownRows(rows: Breakdown[], lang: Lang, kind: 'coin' | 'type' | 'region', withHs: boolean, withKwh: boolean): string {
   const m = messages(lang);
   return rows
     .map((b) => {
       const name = b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, lang) : b.key;
-      return `<tr data-testid="by${kind}-row" data-key="${e(b.key ?? '')}"${b.key === null ? ' data-unknown="1"' : ''}><td>${e(name)}</td><td class="num" data-testid="by${kind}-subscribers">${b.subscribers}</td><td class="num" data-testid="by${kind}-flows">${b.flows}</td></tr>`;
+      const hs = withHs ? `<td class="num" data-testid="by${kind}-hashrate">${e(b.hashrate ? formatHashrate(b.hashrate.hs, b.hashrate.unit) : m.notMeasured)}</td>` : '';
+      const kwh = withKwh ? `<td class="num" data-testid="by${kind}-kwh">${e(b.kwhPerDay ? kwhRange(b.kwhPerDay.low, b.kwhPerDay.high) : m.notMeasured)}</td>` : '';
+      return `<tr data-testid="by${kind}-row" data-key="${e(b.key ?? '')}"${b.key === null ? ' data-unknown="1"' : ''}><td>${e(name)}</td><td class="num" data-testid="by${kind}-subscribers">${b.subscribers}</td><td class="num" data-testid="by${kind}-flows">${b.flows}</td>${hs}${kwh}</tr>`;
     })
     .join('');
 }
@@ -256,8 +258,13 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
   const energyCell = s.energy
     ? `<span data-testid="summary-energy" data-measured="1">${e(energyText(s, o.lang))}</span>`
     : `<span data-testid="summary-energy" data-measured="0">${e(m.notMeasured)}</span>`;
-  const breakdownTable = (title: string, col: string, rows: Breakdown[], kind: 'coin' | 'type' | 'region'): string =>
-    `<div><h3>${e(title)}</h3><table data-testid="by${kind}"><thead><tr><th>${e(col)}</th><th class="num">${e(m.subscribers)}</th><th class="num">${e(m.flows)}</th></tr></thead><tbody>${breakdownRows(rows, o.lang, kind)}</tbody></table></div>`;
+  const breakdownTable = (title: string, col: string, rows: Breakdown[], kind: 'coin' | 'type' | 'region'): string => {
+    // Hashrate (coins only) and energy columns when the report has estimates for some row.
+    const withHs = rows.some((b) => b.hashrate !== null);
+    const withKwh = rows.some((b) => b.kwhPerDay !== null);
+    const extra = `${withHs ? `<th class="num">${e(m.hashrate)}</th>` : ''}${withKwh ? `<th class="num">${e(m.energy)}</th>` : ''}`;
+    return `<div><h3>${e(title)}</h3><table data-testid="by${kind}"><thead><tr><th>${e(col)}</th><th class="num">${e(m.subscribers)}</th><th class="num">${e(m.flows)}</th>${extra}</tr></thead><tbody>${breakdownRows(rows, o.lang, kind, withHs, withKwh)}</tbody></table></div>`;
+  };
 
   // Subscriber table.
   const subHtml = subRows

@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { formatTime, levelName, messages, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
-import { formatHashrate, formatKwh } from './format.js';
+import { formatHashrate, formatKwh, kwhRange } from './format.js';
 
 export { formatHashrate, formatKwh };
 
@@ -20,6 +20,10 @@ export interface Breakdown {
   key: string | null;
   subscribers: number;
   flows: number;
+  /** Energy of the row's subscribers with an estimate (kWh/day range), null when none has one. */
+  kwhPerDay: { low: number; high: number; subscribers: number } | null;
+  /** By coin only: the coin's summed hashrate, null when not measured (or not a coin row). */
+  hashrate: { hs: number; unit: string; subscribers: number } | null;
 }
 
 export interface HashrateGroup {
@@ -97,9 +101,12 @@ export function qualifyingFlows(db: Database.Database, minConfidence: Confidence
     .all(...levels) as Array<{ id: number; subscriber: string; first_seen: number; last_seen: number; coin: string | null }>;
 }
 
-function breakdown(m: Map<string | null, { subs: Set<string>; flows: number }>): Breakdown[] {
+function breakdown(
+  m: Map<string | null, { subs: Set<string>; flows: number }>,
+  figures: (key: string | null, subs: ReadonlySet<string>) => Pick<Breakdown, 'kwhPerDay' | 'hashrate'>,
+): Breakdown[] {
   return [...m.entries()]
-    .map(([key, v]) => ({ key, subscribers: v.subs.size, flows: v.flows }))
+    .map(([key, v]) => ({ key, subscribers: v.subs.size, flows: v.flows, ...figures(key, v.subs) }))
     .sort((a, b) => (a.key === null ? 1 : 0) - (b.key === null ? 1 : 0) || b.subscribers - a.subscribers || b.flows - a.flows || String(a.key).localeCompare(String(b.key)));
 }
 
@@ -146,16 +153,26 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
   // Estimates, only as the report holds them: hashrate per coin (hashes of different coins' algorithms do not add).
   const groups = new Map<string | null, { hs: number; var: number; errKnown: boolean; subs: Set<string>; unit: string }>();
   const hsSubs = new Set<string>();
+  const coinPower = new Map<string, { low: number; high: number; subs: Set<string> }>();
   if (tableColumns(db, 'subscriber_hashrate').size) {
-    for (const r of db.prepare('SELECT subscriber, coin, algorithm, unit, hashrate_hs, rel_err FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').all() as Array<{
+    for (const r of db.prepare('SELECT subscriber, coin, algorithm, unit, hashrate_hs, rel_err, power_w_low, power_w_high FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').all() as Array<{
       subscriber: string;
       coin: string | null;
       algorithm: string | null;
       unit: string;
       hashrate_hs: number;
       rel_err: number | null;
+      power_w_low: number | null;
+      power_w_high: number | null;
     }>) {
       if (!subs.has(r.subscriber)) continue;
+      if (r.coin !== null && r.power_w_low !== null && r.power_w_high !== null) {
+        let pc = coinPower.get(r.coin);
+        if (!pc) coinPower.set(r.coin, (pc = { low: 0, high: 0, subs: new Set() }));
+        pc.low += r.power_w_low;
+        pc.high += r.power_w_high;
+        pc.subs.add(r.subscriber);
+      }
       hsSubs.add(r.subscriber);
       const key = r.coin ?? (r.algorithm ? `(${r.algorithm})` : null);
       let g = groups.get(key);
@@ -188,6 +205,20 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
             .map(([coins, g]) => ({ coins, unit: g.unit, hs: g.hs, errHs: g.errKnown ? Math.sqrt(g.var) : null, subscribers: g.subs.size }))
             .sort((a, b) => (a.coins === null ? 1 : 0) - (b.coins === null ? 1 : 0) || b.hs - a.hs),
         };
+  /** kWh/day of a group of subscribers: each subscriber's own power range, once. */
+  const energyOf = (group: ReadonlySet<string>): Breakdown['kwhPerDay'] => {
+    let low = 0;
+    let high = 0;
+    let n = 0;
+    for (const sub of group) {
+      const i = info.get(sub);
+      if (!i || (i.wLow === null && i.wHigh === null)) continue;
+      low += i.wLow ?? i.wHigh!;
+      high += i.wHigh ?? i.wLow!;
+      n++;
+    }
+    return n ? { low: (low * 24) / 1000, high: (high * 24) / 1000, subscribers: n } : null;
+  };
   const energy = wMeasured === 0 ? null : { kwhPerDayLow: (wLow * 24) / 1000, kwhPerDayHigh: (wHigh * 24) / 1000, measuredSubscribers: wMeasured };
 
   const method = [
@@ -203,9 +234,16 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
     miningSubscribers: subs.size,
     miningFlows: flows.length,
     period: { first, last },
-    byCoin: breakdown(byCoin),
-    byType: breakdown(byType),
-    byRegion: breakdown(byRegion),
+    byCoin: breakdown(byCoin, (coin) => {
+      const g = coin === null ? undefined : groups.get(coin);
+      const pc = coin === null ? undefined : coinPower.get(coin);
+      return {
+        hashrate: g ? { hs: g.hs, unit: g.unit, subscribers: g.subs.size } : null,
+        kwhPerDay: pc ? { low: (pc.low * 24) / 1000, high: (pc.high * 24) / 1000, subscribers: pc.subs.size } : null,
+      };
+    }),
+    byType: breakdown(byType, (_k, group) => ({ hashrate: null, kwhPerDay: energyOf(group) })),
+    byRegion: breakdown(byRegion, (_k, group) => ({ hashrate: null, kwhPerDay: energyOf(group) })),
     hashrate,
     energy,
     method,
@@ -223,9 +261,7 @@ export function hashrateText(s: Summary, lang: Lang): string {
 export function energyText(s: Summary, lang: Lang): string {
   const m = messages(lang);
   if (!s.energy) return m.notMeasured;
-  const lo = formatKwh(s.energy.kwhPerDayLow);
-  const hi = formatKwh(s.energy.kwhPerDayHigh);
-  return `${lo === hi ? lo : `${lo} – ${hi}`} (${m.measuredFor(s.energy.measuredSubscribers, s.miningSubscribers)})`;
+  return `${kwhRange(s.energy.kwhPerDayLow, s.energy.kwhPerDayHigh)} (${m.measuredFor(s.energy.measuredSubscribers, s.miningSubscribers)})`;
 }
 
 export function periodText(s: Summary, lang: Lang, tz: string): string {

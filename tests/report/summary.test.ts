@@ -76,7 +76,7 @@ function expected(path: string, level: string) {
   return { totals, byType: norm(byType), byRegion: norm(byRegion), byCoin: norm(byCoin) };
 }
 
-const sorted = (rows: Row[]) => [...rows].sort((a, b) => String(a.key).localeCompare(String(b.key)));
+const sorted = (rows: Row[]) => rows.map(({ key, subscribers, flows }) => ({ key, subscribers, flows })).sort((a, b) => String(a.key).localeCompare(String(b.key)));
 
 describe('minerwatch summary', () => {
   beforeAll(async () => {
@@ -112,9 +112,22 @@ describe('minerwatch summary', () => {
     const s = await summaryJson(['--db', db, '--min-confidence', 'medium', '--lang', 'en']);
     // HOME-11, CAFE-12, UNIV-10 (three addresses in 10.0.0.0/24) and fd00::1:10 (not in the directory).
     expect(s.miningSubscribers).toBe(4);
-    expect(s.byType.find((r) => r.key === 'university')).toEqual({ key: 'university', subscribers: 1, flows: 4 });
-    expect(s.byType.find((r) => r.key === null)).toEqual({ key: null, subscribers: 1, flows: 1 });
-    expect(s.byRegion.find((r) => r.key === '杭州')).toEqual({ key: '杭州', subscribers: 2, flows: 5 });
+    expect(s.byType.find((r) => r.key === 'university')).toMatchObject({ key: 'university', subscribers: 1, flows: 4 });
+    expect(s.byType.find((r) => r.key === null)).toMatchObject({ key: null, subscribers: 1, flows: 1 });
+    expect(s.byRegion.find((r) => r.key === '杭州')).toMatchObject({ key: '杭州', subscribers: 2, flows: 5 });
+    // Energy per type and region is the sum of those subscribers' own power ranges; hashrate per coin the sum of their rates.
+    const d2 = new Database(db, { readonly: true });
+    const power = d2.prepare('SELECT type, region, power_w_low AS lo, power_w_high AS hi FROM subscribers WHERE power_w_low IS NOT NULL').all() as Array<{ type: string | null; region: string | null; lo: number; hi: number }>;
+    const coinRates = d2.prepare('SELECT coin, sum(hashrate_hs) AS hs FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL AND coin IS NOT NULL GROUP BY coin').all() as Array<{ coin: string; hs: number }>;
+    d2.close();
+    expect(power.length).toBeGreaterThan(0);
+    for (const row of s.byType) {
+      const mine = power.filter((p) => p.type === row.key);
+      if (!mine.length) expect(row.kwhPerDay).toBeNull();
+      else expect(row.kwhPerDay).toEqual({ low: expect.closeTo((mine.reduce((a, p) => a + p.lo, 0) * 24) / 1000, 9), high: expect.closeTo((mine.reduce((a, p) => a + p.hi, 0) * 24) / 1000, 9), subscribers: mine.length });
+    }
+    for (const c of coinRates) expect(s.byCoin.find((r) => r.key === c.coin)!.hashrate!.hs).toBeCloseTo(c.hs, 9);
+    expect(s.byRegion.every((r) => r.hashrate === null)).toBe(true);
     expect(s.byCoin.find((r) => r.key === 'XMR')!.subscribers).toBe(2);
     // Hashrate per coin: the sum of the subscribers' measured rates, as SQL over subscriber_hashrate gives it.
     const d = new Database(db, { readonly: true });
@@ -138,8 +151,10 @@ describe('minerwatch summary', () => {
     expect(en.out).toMatch(/^Hashrate\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(measured for 2 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^Energy \(kWh\/day\)\s+0\.\d+ – 0\.\d+ \(measured for 1 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^By coin$/m);
-    expect(en.out).toMatch(/^university\s+1\s+4$/m);
-    expect(en.out).toMatch(/^unknown\s+1\s+1$/m);
+    expect(en.out).toMatch(/^university\s+1\s+4\s+not measured$/m);
+    expect(en.out).toMatch(/^unknown\s+1\s+1\s+not measured$/m);
+    expect(en.out).toMatch(/^residential\s+1\s+\d+\s+0\.\d+ – 0\.\d+$/m);
+    expect(en.out).toMatch(/^Coin\s+Subscribers\s+Flows\s+Hashrate\s+Energy \(kWh\/day\)$/m);
     expect(en.out).toMatch(/^Method$/m);
     const zh = await run(['summary', '--db', db, '--lang', 'zh-CN']);
     expect(zh.code).toBe(0);
@@ -148,8 +163,8 @@ describe('minerwatch summary', () => {
     expect(zh.out).toMatch(/^算力\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(4 个用户中测得 2 个\)$/m);
     expect(zh.out).toMatch(/^耗电量（千瓦时\/天）\s+0\.\d+ – 0\.\d+ \(4 个用户中测得 1 个\)$/m);
     expect(zh.out).toMatch(/^按币种$/m);
-    expect(zh.out).toMatch(/^高校\s+1\s+4$/m);
-    expect(zh.out).toMatch(/^未知\s+1\s+1$/m);
+    expect(zh.out).toMatch(/^高校\s+1\s+4\s+未测得$/m);
+    expect(zh.out).toMatch(/^未知\s+1\s+1\s+未测得$/m);
     expect(zh.out).toMatch(/^计算方法$/m);
     expect(zh.out).not.toMatch(/not measured|Mining subscribers/);
     // Wide characters are aligned by display width: the value column starts at the same terminal column.
