@@ -120,6 +120,14 @@ export class ShareMeter {
   /** Malformed or unexpected lines seen in a mining session (not errors: counted for the record). */
   private badLines = 0;
 
+  /** Where direction `dir`'s data starts (its SYN + 1), when the handshake was seen: a first data segment lost is then a gap too. */
+  expect(dir: number, seq: number): void {
+    const d = this.dirs[dir]!;
+    if (d.seqSet) return;
+    d.seqSet = true;
+    d.nextSeq = seq;
+  }
+
   /**
    * One TCP segment of direction `dir` (0 or 1). `seq` is the sequence number of its first byte
    * (after any SYN). Bytes already seen are skipped; a segment that arrives ahead of its

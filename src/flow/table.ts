@@ -224,6 +224,12 @@ export class FlowTable {
         return;
       }
       m = new ShareMeter();
+      // Data start where the payload prefixes say (their SYN + 1 when the handshake was seen).
+      const pay = this.payload[slot];
+      if (pay) {
+        if (pay.a.baseSet) m.expect(0, pay.a.base);
+        if (pay.b.baseSet) m.expect(1, pay.b.base);
+      }
       this.meters[slot] = m;
       this.meterState[slot] = 1;
       this.liveMeters++;

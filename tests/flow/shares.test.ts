@@ -75,6 +75,16 @@ describe('share meter', () => {
     expect(f!.shares).toMatchObject({ submitted: 4, gaps: 1 });
   });
 
+  it('with the handshake seen, losing the server\'s first data segment is a counted gap too', () => {
+    const packets = tcpSession({ client: CLIENT, server: SERVER, start: T0, messages: stratumV1(3) });
+    // The subscribe result: the server's first data segment.
+    const i = packets.findIndex((p) => new TextDecoder().decode(p.ip).includes('"id":1,"result":[['));
+    expect(i).toBeGreaterThan(0);
+    packets.splice(i, 1);
+    const [f] = run(packets);
+    expect(f!.shares).toMatchObject({ submitted: 3, accepted: 3, gaps: 1 });
+  });
+
   it('without replies the submitted shares count, and say so', () => {
     const msgs = stratumV1(4).filter((m) => !(m.from === 'server' && String(m.data).includes('"result":true,"error":null}') && !String(m.data).includes('"id":2')));
     const [f] = run(tcpSession({ client: CLIENT, server: SERVER, start: T0, messages: msgs }));
