@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
 import { formatHashrate, hashrateLine, kwhRange } from './format.js';
-import { energyText, formatKwh, hashrateText, periodText, summarize, tableColumns, type Breakdown, type Summary } from './summary.js';
+import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
 export const TIMELINE_CAP = 50;
@@ -225,16 +225,11 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
     if (!l) bySub.set(f.subscriber, (l = []));
     l.push(f);
   }
-  const cols = tableColumns(db, 'subscribers');
-  const hasHs = cols.has('hashrate_hs');
-  const hasW = cols.has('power_w_low') || cols.has('power_w_high');
   const rates = new Map<string, RateRow[]>();
-  if (tableColumns(db, 'subscriber_hashrate').size) {
-    for (const h of db.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all() as Array<RateRow & { subscriber: string }>) {
-      let l = rates.get(h.subscriber);
-      if (!l) rates.set(h.subscriber, (l = []));
-      l.push(h);
-    }
+  for (const h of db.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all() as Array<RateRow & { subscriber: string }>) {
+    let l = rates.get(h.subscriber);
+    if (!l) rates.set(h.subscriber, (l = []));
+    l.push(h);
   }
   const subRows = (db.prepare('SELECT * FROM subscribers').all() as Array<Record<string, unknown>>)
     .filter((r) => bySub.has(r.subscriber as string))
@@ -283,25 +278,21 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
       const timeline = `<details class="tl"><summary>${e(m.timeline)} (${fl.length})</summary><table><thead><tr><th>${e(m.time)}</th><th>${e(m.server)}</th><th>${e(m.confidence)}</th><th>${e(m.coin)}</th><th>${e(m.outcome)}</th><th>${e(m.rules)}</th></tr></thead><tbody>${tl}</tbody></table>${capNote}</details>`;
       const joined = (k: string): string => list(r[k]).map((x) => e(x)).join('<br>');
       const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-      let extra = '';
-      if (hasHs) {
-        // One line per coin: rate ± error from N shares over the time mined, and the miner's own figure.
-        const lines = (rates.get(id) ?? []).map((h) =>
-          hashrateLine({ coin: h.coin, algorithm: h.algorithm, unit: h.unit, shares: h.shares, unvalued: h.unvalued, seconds: h.seconds, hashrateHs: h.hashrate_hs, relErr: h.rel_err, reportedHs: h.reported_hs }, m),
-        );
-        const hs = num(r.hashrate_hs);
-        extra += `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>`;
-      }
-      if (hasW) {
-        const lo = num(r.power_w_low) ?? num(r.power_w_high);
-        const hi = num(r.power_w_high) ?? num(r.power_w_low);
-        extra += `<td class="num">${lo === null || hi === null ? e(m.notMeasured) : e(lo === hi ? formatKwh((lo * 24) / 1000) : `${formatKwh((lo * 24) / 1000)} – ${formatKwh((hi * 24) / 1000)}`)}</td>`;
-      }
+      // One line per coin: rate ± error from N shares over the time mined, and the miner's own figure.
+      const lines = (rates.get(id) ?? []).map((h) =>
+        hashrateLine({ coin: h.coin, algorithm: h.algorithm, unit: h.unit, shares: h.shares, unvalued: h.unvalued, seconds: h.seconds, hashrateHs: h.hashrate_hs, relErr: h.rel_err, reportedHs: h.reported_hs }, m),
+      );
+      const hs = num(r.hashrate_hs);
+      const lo = num(r.power_w_low);
+      const hi = num(r.power_w_high);
+      const extra =
+        `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>` +
+        `<td class="num">${lo === null || hi === null ? e(m.notMeasured) : e(kwhRange((lo * 24) / 1000, (hi * 24) / 1000))}</td>`;
       const type = r.type ? typeName(String(r.type), o.lang) : m.unknown;
       return `<tr data-testid="subscriber-row" data-subscriber="${e(id)}"><td class="nw"><code>${e(id)}</code>${r.account ? `<br><small>${e(r.account)}</small>` : ''}</td><td class="nw">${e(type)}</td><td class="nw">${e(r.region ?? m.unknown)}</td><td class="nw">${e(levelName(String(r.confidence), o.lang))}</td><td>${e(formatTime(r.first_seen as number, o.tz))}</td><td>${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td class="nw">${joined('coins')}</td><td>${joined('pools')}</td><td>${joined('agents')}</td><td class="wk">${joined('workers')}</td>${extra}<td class="ev">${e(r.evidence)}${timeline}</td></tr>`;
     })
     .join('');
-  const extraHead = `${hasHs ? `<th class="num">${e(m.hashrate)}</th>` : ''}${hasW ? `<th class="num">${e(m.energy)}</th>` : ''}`;
+  const extraHead = `<th class="num">${e(m.hashrate)}</th><th class="num">${e(m.energy)}</th>`;
   const now = o.now ?? Date.now();
 
   const html = `<!DOCTYPE html>

@@ -9,9 +9,7 @@
 import type Database from 'better-sqlite3';
 import { formatTime, levelName, messages, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
-import { formatHashrate, formatKwh, kwhRange } from './format.js';
-
-export { formatHashrate, formatKwh };
+import { formatHashrate, kwhRange } from './format.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
@@ -53,39 +51,24 @@ export interface Summary {
   method: string[];
 }
 
-/** Columns of a table (PRAGMA table_info). */
-export function tableColumns(db: Database.Database, table: string): Set<string> {
-  return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
-}
-
 interface SubInfo {
   type: string | null;
   region: string | null;
-  hs: number | null;
-  relErr: number | null;
   wLow: number | null;
   wHigh: number | null;
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'bigint' ? Number(v) : null);
-
-/** The subscribers' directory attributes and estimates, keyed by subscriber. */
-export function subscriberInfo(db: Database.Database): Map<string, SubInfo> {
-  const cols = tableColumns(db, 'subscribers');
-  const pick = (c: string): string => (cols.has(c) ? c : `NULL AS ${c}`);
-  const rows = db
-    .prepare(`SELECT subscriber, type, region, ${pick('hashrate_hs')}, ${pick('hashrate_rel_err')}, ${pick('power_w_low')}, ${pick('power_w_high')} FROM subscribers`)
-    .all() as Array<Record<string, unknown>>;
+/** The subscribers' directory attributes and power estimates, keyed by subscriber. */
+function subscriberInfo(db: Database.Database): Map<string, SubInfo> {
+  const rows = db.prepare('SELECT subscriber, type, region, power_w_low, power_w_high FROM subscribers').all() as Array<{
+    subscriber: string;
+    type: string | null;
+    region: string | null;
+    power_w_low: number | null;
+    power_w_high: number | null;
+  }>;
   const out = new Map<string, SubInfo>();
-  for (const r of rows)
-    out.set(r.subscriber as string, {
-      type: (r.type as string | null) || null,
-      region: (r.region as string | null) || null,
-      hs: num(r.hashrate_hs),
-      relErr: num(r.hashrate_rel_err),
-      wLow: num(r.power_w_low),
-      wHigh: num(r.power_w_high),
-    });
+  for (const r of rows) out.set(r.subscriber, { type: r.type || null, region: r.region || null, wLow: r.power_w_low, wHigh: r.power_w_high });
   return out;
 }
 
@@ -154,34 +137,32 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
   const groups = new Map<string | null, { hs: number; var: number; errKnown: boolean; subs: Set<string>; unit: string }>();
   const hsSubs = new Set<string>();
   const coinPower = new Map<string, { low: number; high: number; subs: Set<string> }>();
-  if (tableColumns(db, 'subscriber_hashrate').size) {
-    for (const r of db.prepare('SELECT subscriber, coin, algorithm, unit, hashrate_hs, rel_err, power_w_low, power_w_high FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').all() as Array<{
-      subscriber: string;
-      coin: string | null;
-      algorithm: string | null;
-      unit: string;
-      hashrate_hs: number;
-      rel_err: number | null;
-      power_w_low: number | null;
-      power_w_high: number | null;
-    }>) {
-      if (!subs.has(r.subscriber)) continue;
-      if (r.coin !== null && r.power_w_low !== null && r.power_w_high !== null) {
-        let pc = coinPower.get(r.coin);
-        if (!pc) coinPower.set(r.coin, (pc = { low: 0, high: 0, subs: new Set() }));
-        pc.low += r.power_w_low;
-        pc.high += r.power_w_high;
-        pc.subs.add(r.subscriber);
-      }
-      hsSubs.add(r.subscriber);
-      const key = r.coin ?? (r.algorithm ? `(${r.algorithm})` : null);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { hs: 0, var: 0, errKnown: true, subs: new Set(), unit: r.unit }));
-      g.hs += r.hashrate_hs;
-      g.subs.add(r.subscriber);
-      if (r.rel_err === null) g.errKnown = false;
-      else g.var += (r.hashrate_hs * r.rel_err) ** 2;
+  for (const r of db.prepare('SELECT subscriber, coin, algorithm, unit, hashrate_hs, rel_err, power_w_low, power_w_high FROM subscriber_hashrate WHERE hashrate_hs IS NOT NULL').all() as Array<{
+    subscriber: string;
+    coin: string | null;
+    algorithm: string | null;
+    unit: string;
+    hashrate_hs: number;
+    rel_err: number | null;
+    power_w_low: number | null;
+    power_w_high: number | null;
+  }>) {
+    if (!subs.has(r.subscriber)) continue;
+    if (r.coin !== null && r.power_w_low !== null && r.power_w_high !== null) {
+      let pc = coinPower.get(r.coin);
+      if (!pc) coinPower.set(r.coin, (pc = { low: 0, high: 0, subs: new Set() }));
+      pc.low += r.power_w_low;
+      pc.high += r.power_w_high;
+      pc.subs.add(r.subscriber);
     }
+    hsSubs.add(r.subscriber);
+    const key = r.coin ?? (r.algorithm ? `(${r.algorithm})` : null);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { hs: 0, var: 0, errKnown: true, subs: new Set(), unit: r.unit }));
+    g.hs += r.hashrate_hs;
+    g.subs.add(r.subscriber);
+    if (r.rel_err === null) g.errKnown = false;
+    else g.var += (r.hashrate_hs * r.rel_err) ** 2;
   }
   const hsMeasured = hsSubs.size;
   let wMeasured = 0;
