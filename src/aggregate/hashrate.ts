@@ -11,6 +11,7 @@
  */
 import type { AlgorithmRule } from '../rules/schema.js';
 import type { ShareCounts } from '../types.js';
+import { overlapMs } from './power.js';
 
 /**
  * Expected hashes behind a flow's counted shares, or null when they cannot be valued: no share with
@@ -112,18 +113,5 @@ export function rollupHashrate(flows: readonly WorkFlow[], efficiency: ReadonlyM
 
 /** Length of the union of the flows' [first, last] spans, in seconds (at least 1). */
 export function unionSeconds(flows: ReadonlyArray<{ first: number; last: number }>): number {
-  if (!flows.length) return 1;
-  const spans = flows.map((f) => [f.first, Math.max(f.first, f.last)] as const).sort((a, b) => a[0] - b[0]);
-  let total = 0;
-  let [s, e] = spans[0]!;
-  for (let i = 1; i < spans.length; i++) {
-    const [a, b] = spans[i]!;
-    if (a > e) {
-      total += e - s;
-      s = a;
-      e = b;
-    } else if (b > e) e = b;
-  }
-  total += e - s;
-  return Math.max(1, total / 1000);
+  return Math.max(1, overlapMs(flows, -Infinity, Infinity) / 1000);
 }
