@@ -218,8 +218,12 @@ export class NatMapper {
       }
     }
     if (found === null) return { status: 'missing', how: `no NAT record for ${ip}:${port} at ${new Date(time).toISOString()}` };
-    if (other !== null) return { status: 'ambiguous', how: `2 NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (${found.source === undefined && other.source === undefined ? `lines ${found.line}, ${other.line}` : `${found.source ?? `NAT log line ${found.line}`}; ${other.source ?? `NAT log line ${other.line}`}`})` };
-    return { status: 'mapped', privateIp: found.privateIp, how: `${found.source ?? `NAT log line ${found.line}`}: ${found.privateIp} → ${ip}:${found.portStart}-${found.portEnd}` };
+    const name = (r: NatRecord): string => r.source ?? `NAT log line ${r.line}`;
+    if (other !== null) {
+      const which = found.source === undefined && other.source === undefined ? `lines ${found.line}, ${other.line}` : `${name(found)}; ${name(other)}`;
+      return { status: 'ambiguous', how: `2 NAT records for ${ip}:${port} at ${new Date(time).toISOString()} (${which})` };
+    }
+    return { status: 'mapped', privateIp: found.privateIp, how: `${name(found)}: ${found.privateIp} → ${ip}:${found.portStart}-${found.portEnd}` };
   }
 }
 
