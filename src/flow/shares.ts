@@ -105,7 +105,6 @@ export class ShareMeter {
   private submitted = 0;
   private accepted = 0;
   private rejected = 0;
-  private unanswered = 0;
   private replies = 0;
   private submittedDiff = 0;
   private submittedHashes = 0;
@@ -117,8 +116,6 @@ export class ShareMeter {
   private lastShare = 0;
   private reported: number | null = null;
   private gaps = 0;
-  /** Malformed or unexpected lines seen in a mining session (not errors: counted for the record). */
-  private badLines = 0;
 
   /** Where direction `dir`'s data starts (its SYN + 1), when the handshake was seen: a first data segment lost is then a gap too. */
   expect(dir: number, seq: number): void {
@@ -135,11 +132,8 @@ export class ShareMeter {
    * the partial line and is counted.
    */
   segment(dir: number, seq: number, buf: Uint8Array, off: number, len: number, ts: number): void {
+    this.expect(dir, seq);
     const d = this.dirs[dir]!;
-    if (!d.seqSet) {
-      d.seqSet = true;
-      d.nextSeq = seq;
-    }
     if (((seq - d.nextSeq) | 0) > 0) {
       // Too much is waiting: give up on the nearest hole of this direction first.
       if (this.ahead.length >= MAX_AHEAD) this.giveUpHole(dir);
@@ -273,15 +267,11 @@ export class ShareMeter {
   private line(dir: number, b: Uint8Array, n: number, ts: number): void {
     let s = 0;
     while (s < n && (b[s] === 0x20 || b[s] === 0x09 || b[s] === 0x0d)) s++;
-    if (s >= n || b[s] !== 0x7b) {
-      if (this.mining) this.badLines++;
-      return;
-    }
+    if (s >= n || b[s] !== 0x7b) return;
     let msg: unknown;
     try {
       msg = JSON.parse(LATIN1.decode(b.subarray(s, n)));
     } catch {
-      if (this.mining) this.badLines++;
       return;
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return;
@@ -415,7 +405,6 @@ export class ShareMeter {
       const [oldKey, oldQ] = this.pending.entries().next().value as [string, unknown[]];
       this.pending.delete(oldKey);
       this.pendingCount -= oldQ.length;
-      this.unanswered += oldQ.length;
     }
     const q = this.pending.get(key);
     if (q) q.push({ ...w, dir });
@@ -455,13 +444,12 @@ export class ShareMeter {
    * what the pool set (difficulty, targets, jobs, algorithm) and the line state.
    */
   restart(): void {
-    this.submitted = this.accepted = this.rejected = this.unanswered = this.replies = 0;
+    this.submitted = this.accepted = this.rejected = this.replies = 0;
     this.submittedDiff = this.submittedHashes = this.acceptedDiff = this.acceptedHashes = 0;
     this.unknownSubmitted = this.unknownAccepted = 0;
     this.firstShare = this.lastShare = 0;
     this.reported = null;
     this.gaps = 0;
-    this.badLines = 0;
     // Replies to submits of the previous piece are still matched, and count in the new one with their work.
   }
 }
