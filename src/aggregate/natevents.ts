@@ -4,12 +4,13 @@
  * records that carry RFC 8158 NAT elements (natEvent, post-NAT source address and port, port
  * ranges) as {@link NatEvent}s for the CGNAT mapping. Everything else in the input is ignored.
  */
-import type { Anomalies, AnomalyCode } from '../anomalies.js';
+import type { Anomalies } from '../anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../decode/packet.js';
 import { FlowExportDecoder, type ExportRecord } from '../decode/flowexport.js';
 import { isNatClose, type NatEvent } from './nat.js';
 import type { InputSink } from '../io/input.js';
 import { packetSource } from '../flow/addr.js';
+import { exportAnomalyCode } from '../flow/exportsource.js';
 
 export class NatEventSink implements InputSink {
   readonly events: NatEvent[] = [];
@@ -41,7 +42,7 @@ export class NatEventSink implements InputSink {
       len,
       exporter,
       (r) => this.add(r),
-      (a) => this.anomalies.add(a.code as AnomalyCode, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`),
+      (a) => this.anomalies.add(exportAnomalyCode(a.code), this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`),
     );
   }
 

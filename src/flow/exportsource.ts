@@ -65,6 +65,11 @@ const KNOWN_CODES = new Set([
   'export.unknown_version',
 ]);
 
+/** The anomaly code of a decoder problem (an unforeseen one counts as `export.unknown_version`). */
+export function exportAnomalyCode(code: string): AnomalyCode {
+  return (KNOWN_CODES.has(code) ? code : 'export.unknown_version') as AnomalyCode;
+}
+
 /** Feeds datagrams to the decoder and records to a sink, counting anomalies per input. */
 export class ExportDatagrams {
   readonly decoder: FlowExportDecoder;
@@ -97,8 +102,7 @@ export class ExportDatagrams {
         if (r.dstAddr !== '') this.onRecord(toFlowInput(r));
       },
       (a) => {
-        const code = (KNOWN_CODES.has(a.code) ? a.code : 'export.unknown_version') as AnomalyCode;
-        this.anomalies?.add(code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
+        this.anomalies?.add(exportAnomalyCode(a.code), this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
       },
       this.onNumeric,
     );
