@@ -30,7 +30,8 @@ export interface DirectoryError {
 
 const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
 
-function splitCsv(line: string): string[] {
+/** One CSV line's fields (RFC 4180 quotes, `""` for a quote), trimmed. */
+export function splitCsv(line: string): string[] {
   const out: string[] = [];
   let cur = '';
   let q = false;

@@ -8,6 +8,7 @@
  *   SUB-0001,2026-11-01,2026-11-02,38.5
  *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
  */
+import { splitCsv } from './directory.js';
 
 export interface PowerReading {
   subscriber: string;
@@ -45,7 +46,7 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
     const raw = lines[i]!.trim();
     const line = i + 1;
     if (!raw || raw.startsWith('#')) continue;
-    const cells = raw.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+    const cells = splitCsv(raw);
     if (!header) {
       header = cells.map((c) => c.toLowerCase());
       col = { subscriber: header.indexOf('subscriber'), start: header.indexOf('start'), end: header.indexOf('end'), kwh: header.indexOf('kwh') };
