@@ -3,7 +3,7 @@
  * and evidence are copied with new ids; an input already in the target (same sha256) is not copied
  * again, nor are its flows. Peer evidence and subscribers are then decided again over the merged
  * flows, so the merged figures equal those of one scan over all the inputs (for inputs whose flows
- * do not span two reports).
+ * do not span two reports). Probe results are copied too, each probe once.
  */
 import Database from 'better-sqlite3';
 import { UsageError } from '../errors.js';
@@ -39,8 +39,9 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         return NaN;
       }
     })();
-    // Version 3 reports merge too: rows are copied by column name, and what version 4 added is rebuilt.
-    if (v !== SCHEMA_VERSION && v !== 3) throw new UsageError(`${source} is not a minerwatch report of schema version 3 or ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
+    // Older reports (from version 3) merge too: rows are copied by column name, and what later
+    // versions added is rebuilt (subscriber figures) or simply absent (probes).
+    if (!(v >= 3 && v <= SCHEMA_VERSION)) throw new UsageError(`${source} is not a minerwatch report of schema version 3 to ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
     const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0 };
     const known = new Set((target.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
     const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
@@ -102,11 +103,20 @@ export function mergeReport(target: Database.Database, source: string, redecide:
     const alg = target.prepare('INSERT OR REPLACE INTO algorithms(id, unit, j_per_h_low, j_per_h_high, hardware, sources, rules) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const pow = target.prepare('INSERT OR REPLACE INTO power_readings(subscriber, period_start, period_end, kwh, source) VALUES (?, ?, ?, ?, ?)');
     target.transaction(() => {
-      if (v === SCHEMA_VERSION) {
+      if (v >= 4) {
         for (const r of src.prepare('SELECT * FROM algorithms').iterate() as IterableIterator<Record<string, unknown>>) alg.run(r.id, r.unit, r.j_per_h_low, r.j_per_h_high, r.hardware, r.sources, r.rules);
         for (const r of src.prepare('SELECT * FROM power_readings').iterate() as IterableIterator<Record<string, unknown>>) pow.run(r.subscriber, r.period_start, r.period_end, r.kwh, r.source);
       }
     })();
+    if (v >= 5) {
+      // A probe is one request at one time: merging the same report twice copies it once.
+      const probe = target.prepare(`INSERT INTO probes(time, server, server_port, protocol, status, matched, rule_id, rev, excerpt, error)
+        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM probes WHERE time = ? AND server = ? AND server_port = ? AND protocol = ?)`);
+      target.transaction(() => {
+        for (const r of src.prepare('SELECT * FROM probes ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>)
+          probe.run(r.time, r.server, r.server_port, r.protocol, r.status, r.matched, r.rule_id, r.rev, r.excerpt, r.error, r.time, r.server, r.server_port, r.protocol);
+      })();
+    }
     if (redecide) applyPeerEvidence(target, redecide);
     rebuildSubscribers(target);
     return counts;

@@ -2,7 +2,25 @@
  * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
  * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
+
+/** `minerwatch probe` results: one row per probe (one protocol's request to one server). */
+const PROBES_SQL = `
+CREATE TABLE IF NOT EXISTS probes (
+  id          INTEGER PRIMARY KEY,
+  time        INTEGER NOT NULL,
+  server      TEXT NOT NULL,
+  server_port INTEGER NOT NULL,
+  protocol    TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  matched     TEXT,
+  rule_id     TEXT,
+  rev         INTEGER,
+  excerpt     TEXT,
+  error       TEXT
+);
+CREATE INDEX IF NOT EXISTS probes_server ON probes(server, server_port);
+`;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -180,11 +198,12 @@ CREATE TABLE IF NOT EXISTS subscribers (
   power_check  TEXT,
   power_note   TEXT
 );
-`;
+${PROBES_SQL}`;
 
 /**
  * Upgrades an older report in place, so daily runs go on across a minerwatch upgrade. Version 3 → 4
- * added share counts and hashrate (flows), algorithms, power readings and the subscriber figures.
+ * added share counts and hashrate (flows), algorithms, power readings and the subscriber figures;
+ * 4 → 5 added the results of `minerwatch probe`.
  */
 export const MIGRATIONS: Record<number, string> = {
   3: `
@@ -204,7 +223,8 @@ ALTER TABLE subscribers ADD COLUMN power_w_high REAL;
 ALTER TABLE subscribers ADD COLUMN power_check TEXT;
 ALTER TABLE subscribers ADD COLUMN power_note TEXT;
 `,
+  4: PROBES_SQL,
 };
 
 /** Every table with its columns, for the schema-doc check. */
-export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscriber_info', 'algorithms', 'power_readings', 'subscriber_hashrate', 'subscribers'] as const;
+export const TABLES = ['meta', 'runs', 'inputs', 'anomalies', 'anomaly_samples', 'flows', 'evidence', 'subscriber_info', 'algorithms', 'power_readings', 'subscriber_hashrate', 'subscribers', 'probes'] as const;
