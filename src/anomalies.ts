@@ -38,6 +38,12 @@ export const ANOMALY_CODES = {
   'export.unknown_version': 'a datagram taken for a flow export carries an unknown version',
   'json.bad_line': 'a JSON-lines flow record that could not be read (not JSON, missing addresses, ports, counters or times); skipped',
   'csv.bad_line': 'a CSV line that could not be read (field count, time, address, port, protocol or counter); skipped',
+  'input.bad_gzip': 'gzip stream cut short or corrupt; what was decompressed before it is kept',
+  'dnstap.bad_frame': 'Frame Streams frame with an impossible length (data frame over 1 MiB, control frame outside 4-512 bytes) or a malformed control frame; the reader looks for the next plausible frame',
+  'dnstap.truncated': 'file ends inside a Frame Streams frame',
+  'dnstap.bad_message': 'data frame that is not a dnstap protobuf message, or a response message without what a lookup needs (response message, 4- or 16-byte client address, a time); skipped',
+  'dns.bad_message': 'DNS response (in a dnstap frame or a captured UDP datagram from port 53) that does not decode, has no question, or is a query where a response was expected; skipped',
+  'zeek.bad_line': 'a Zeek dns.log line (TSV or JSON) that could not be read (field count, time, address, rcode, answers and TTLs); skipped',
 } as const;
 
 export type AnomalyCode = keyof typeof ANOMALY_CODES;
