@@ -134,8 +134,12 @@ async function resolveOne(name: string, query: <T>(p: Promise<T>) => Promise<T>,
     try {
       targets = await query(resolver.resolveCname(cur));
     } catch (e) {
-      // No CNAME here (NODATA) ends the chain; other failures show again in the address queries.
-      if ((e as NodeJS.ErrnoException).code !== 'ENODATA' && chain.length) chainError = `${errorName(e)} (CNAME target ${cur})`;
+      const code = (e as NodeJS.ErrnoException).code;
+      // A resolver that does not answer at all would not answer the address queries either.
+      if (!chain.length && (code === 'ETIMEOUT' || code === 'ECONNREFUSED')) return { name, chain, addresses: [], error: errorName(e), at: now() };
+      // No CNAME here (NODATA) ends the chain; other failures on the name itself show again in the
+      // address queries (some servers answer NXDOMAIN for a type they hold no record of).
+      if (code !== 'ENODATA' && chain.length) chainError = `${errorName(e)} (CNAME target ${cur})`;
       break;
     }
     const target = targets[0]?.toLowerCase().replace(/\.$/, '');
@@ -152,7 +156,7 @@ async function resolveOne(name: string, query: <T>(p: Promise<T>) => Promise<T>,
     cur = target;
   }
   const [v4, v6] = await Promise.allSettled([query(resolver.resolve4(name, { ttl: true })), query(resolver.resolve6(name, { ttl: true }))]);
-  const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = now();
   if (chainError) return { name, chain, addresses: [], error: chainError, at };
   const addresses: ResolvedAddress[] = [];
   for (const [res, family] of [[v4, 4], [v6, 6]] as const) {
@@ -166,4 +170,9 @@ async function resolveOne(name: string, query: <T>(p: Promise<T>) => Promise<T>,
   const errors = [v4, v6].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => errorName(r.reason));
   const telling = errors.find((e) => e !== ERROR_NAMES.ENODATA) ?? errors[0] ?? 'no A/AAAA records';
   return { name, chain, addresses: [], error: telling, at };
+}
+
+/** The time now, ISO 8601 UTC to the second. */
+function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

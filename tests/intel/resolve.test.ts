@@ -235,6 +235,27 @@ describe.skipIf(SKIP)('minerwatch intel resolve with dnsmasq on 127.0.0.1', () =
     expect(r.err).toMatch(/no name resolved via 127\.0\.0\.1:\d+; nothing written \(6 names tried, 0 resolved, 0 addresses written, 0 excluded, 6 failed\)/);
     expect(() => readdirSync(out)).toThrow();
   });
+
+  it('counts a resolver that never answers as timeouts, within the time given', async () => {
+    const silent = createSocket('udp4');
+    let queries = 0;
+    silent.on('message', () => queries++);
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    try {
+      const out = join(tmp, 'intel-silent');
+      const t0 = Date.now();
+      const r = await runIntel(['intel', 'resolve', '--resolver', `127.0.0.1:${silent.address().port}`, '--rules', rulesDir, '--out', out, '--timeout', '1']);
+      const took = Date.now() - t0;
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('eu.alpha-pool.minerwatch.test: timeout');
+      expect(r.err).toMatch(/\(6 names tried, 0 resolved, 0 addresses written, 0 excluded, 6 failed\)/);
+      expect(queries).toBeGreaterThanOrEqual(6);
+      // Six names at once, one second (plus the guard's second) each.
+      expect(took).toBeLessThan(5000);
+    } finally {
+      silent.close();
+    }
+  });
 });
 
 describe('--resolver', () => {
