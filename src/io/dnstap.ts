@@ -338,7 +338,8 @@ export class DnstapParser {
   }
 
   /**
-   * Scan forward for a frame header followed by another plausible one (or the end of the file);
+   * Scan forward for a frame header followed by another plausible one, or by the end of the file,
+   * or a data frame whose bytes decode as a dnstap message (the next frame may be damaged too);
    * consumes the bytes skipped. False while more bytes are needed to judge.
    */
   private resync(win: ByteWindow, final: boolean): boolean {
@@ -357,7 +358,7 @@ export class DnstapParser {
         win.start = q;
         return false;
       }
-      if (next === win.end || (next < win.end && this.plausibleAt(b, next, win.end))) {
+      if (next === win.end || (next < win.end && (this.plausibleAt(b, next, win.end) || (len > 0 && decodesAsDnstap(b, q + 4, len))))) {
         this.anomalies.add('capture.resync_skipped', this.file, this.skipFrom, `skipped ${win.offsetOf(q) - this.skipFrom} bytes to the next plausible frame`);
         win.start = q;
         this.resyncing = false;
@@ -371,6 +372,14 @@ export class DnstapParser {
     } else {
       win.start = Math.max(win.start, win.end - 11);
     }
+    return false;
+  }
+}
+
+function decodesAsDnstap(b: Uint8Array, p: number, len: number): boolean {
+  try {
+    return (DnstapType.decode(b.subarray(p, p + len)) as unknown as DecodedDnstap).type === 1;
+  } catch {
     return false;
   }
 }
