@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Io } from './main.js';
-import { DEFAULT_RULES_DIR } from './paths.js';
+import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
 import type { TargetOutcome } from '../probe/probe.js';
 
 /** Options as commander hands them over (numbers still text; checked in {@link runProbe}). */
@@ -32,7 +32,7 @@ What it sends: to every target, four TCP connections, one per protocol, each car
   ETHPROXY           {"id":1,"jsonrpc":"2.0","method":"eth_submitLogin","params":["minerwatch-probe","x"]}
                      and, only if the server answers that with "result": true, on the same connection
                      {"id":2,"jsonrpc":"2.0","method":"eth_getWork","params":[]}
-  EthereumStratum/2  {"id":1,"method":"mining.hello","params":{"agent":"minerwatch-probe/VERSION","host":"IP","port":"PORT in hex","proto":"EthereumStratum/2.0.0"}}
+  EthereumStratum/2  {"id":1,"method":"mining.hello","params":{"agent":"minerwatch-probe/VERSION","host":"TARGET IP","port":"TARGET PORT in hex","proto":"EthereumStratum/2.0.0"}}
 No shares, no work and no wallet are ever sent. Each reply is read for at most --timeout seconds and
 8 KiB and judged by the rule set's server-side rules (a pool's subscribe result, job, work package
 ...). Probing servers you do not operate contacts third parties: do it only with the authority to.
@@ -63,7 +63,7 @@ export function registerProbe(program: Command, io: Io, setExit: (code: number) 
     .option('--rules <dir>', 'rule folder whose server-side rules judge the replies', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'probe with the valid rules even when some rules are invalid')
     .option('--out <dir>', 'write confirmed pools to DIR/probe-YYYY-MM-DD.yaml (the rules/endpoints schema; merged into it if it exists)')
-    .addHelpText('after', SAFETY)
+    .addHelpText('after', () => SAFETY.replaceAll('VERSION', toolVersion()))
     .action(async (o: ProbeCliOptions) => {
       setExit(await runProbe(o, io));
     });

@@ -127,7 +127,7 @@ export function probeOnce(target: ProbeTarget, request: ProbeRequest, opts: Prob
         coin: hit?.rule.coin ?? null,
         excerpt: hit ? hit.evidence.excerpt : size > 0 ? printable(utf8.decode(bytes.subarray(0, EXCERPT_MAX * 4)), EXCERPT_MAX) : null,
         replyBytes: size,
-        error: timedOut ? `no ${connected ? 'reply' : 'connection'} within ${opts.timeoutMs} ms` : failure ? (failure.code ?? failure.message) : null,
+        error: failure ? (failure.code ?? failure.message) : timedOut && size === 0 ? `no ${connected ? 'reply' : 'connection'} within ${opts.timeoutMs} ms` : null,
       });
     };
 

@@ -376,6 +376,25 @@ describe('minerwatch probe against local services', () => {
     expect(await usage(['--targets', list])).toMatch(/lists no targets/);
   });
 
+  it('--help says exactly what is sent and that probing third parties needs authority', async () => {
+    let help = '';
+    const program = new Command().exitOverride().configureOutput({ writeOut: (x) => (help += x) });
+    registerProbe(program, { out: () => undefined, err: () => undefined }, () => undefined);
+    await program.parseAsync(['probe', '--help'], { from: 'user' }).catch(() => undefined);
+    // The lines a pool actually receives appear in the help verbatim (mining.hello up to the
+    // target's own address, which the help shows as placeholders).
+    const svc = await ethproxyPool();
+    try {
+      await probe(['--target', target(svc), '--timeout', '1', '--rate', '100']);
+      const lines = svc.connections.flat();
+      expect(lines).toHaveLength(5);
+      for (const l of lines) expect(help).toContain(l.includes('mining.hello') ? l.slice(0, l.indexOf('"host"')) : l);
+    } finally {
+      await svc.close();
+    }
+    expect(help).toMatch(/only with the\s+authority/);
+  });
+
   it('reads a targets file (comments, duplicates once)', async () => {
     const list = join(tmp, 'targets-ok.txt');
     writeFileSync(list, `# two pools\n${target(s.stratum!)}   # stratum\n\n${target(s.stratum!)}\n`);
