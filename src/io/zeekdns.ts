@@ -157,7 +157,7 @@ function looksLikeName(s: string): boolean {
   if (s.length === 0 || s.length > 1024) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c <= 0x20 || c === 0x2c || c === 0x22 || c === 0x7f) return false;
+    if (c <= 0x20 || c === 0x22 || c === 0x7f) return false;
   }
   return true;
 }
