@@ -41,7 +41,7 @@ export class Collector {
     readonly source = 'udp',
   ) {
     this.classifier = new Classifier(rules);
-    this.assembler = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, ...opts }, (f) => {
+    this.assembler = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, servicePorts: this.classifier.servicePorts, ...opts }, (f) => {
       const v = this.classifier.classify(f);
       this.flows++;
       if (v.label === 'mining') this.miningFlows++;

@@ -8,6 +8,7 @@
  */
 import type { FlowRecord } from '../types.js';
 import type { NumericExportRecord } from './table.js';
+import { dstIsServer } from './orient.js';
 
 /**
  * One export record, normalised (whatever format it came from), with addresses as text (IPv6, or
@@ -24,6 +25,8 @@ export interface ExportAssemblerOptions {
   /** A record starting within this long after a flow's last activity joins it (ms). */
   joinGapMs: number;
   maxFlows: number;
+  /** Ports services listen on ({@link servicePortSet}), for orienting records. */
+  servicePorts?: Uint8Array | null;
 }
 
 export const DEFAULT_EXPORT_OPTIONS: ExportAssemblerOptions = { joinGapMs: 300_000, maxFlows: 1 << 20 };
@@ -124,11 +127,8 @@ export class ExportFlowAssembler {
   }
 
   private start(r: ExportFlowInput, srcIsA: boolean, inputIndex: number): Agg {
-    // No handshake in an export: the well-known (or else the lower) port is the server.
-    const sp = r.srcPort;
-    const dp = r.dstPort;
-    const dstIsServer = sp < 1024 !== dp < 1024 ? dp < 1024 : dp <= sp;
-    const clientIsA = srcIsA === dstIsServer;
+    // No handshake in an export: the ports decide (src/flow/orient.ts).
+    const clientIsA = srcIsA === dstIsServer(r.srcPort, r.dstPort, this.opts.servicePorts);
     const aAddr = srcIsA ? r.srcAddr : r.dstAddr;
     const aPort = srcIsA ? r.srcPort : r.dstPort;
     const bAddr = srcIsA ? r.dstAddr : r.srcAddr;

@@ -11,6 +11,7 @@ import type { NumericRecord } from '../decode/templates.js';
 import { FlowPayload } from './prefix.js';
 import { ShareMeter } from './shares.js';
 import { formatIpv4, formatIpv6Words } from './addr.js';
+import { dstIsServer } from './orient.js';
 
 export interface FlowTableOptions {
   /** Most flows held at once; beyond it the least recently seen flow is finished early. */
@@ -28,6 +29,8 @@ export interface FlowTableOptions {
    * no TCP close tracking, flows joined while records keep arriving within `idleTimeoutMs`.
    */
   exportRecords?: boolean;
+  /** Ports services listen on ({@link servicePortSet}), for orienting flows whose handshake was not seen. */
+  servicePorts?: Uint8Array | null;
 }
 
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
@@ -330,14 +333,8 @@ export class FlowTable {
       return;
     }
     this.bySyn[slot] = 0;
-    // No handshake seen: the well-known (or else the lower) port is the server.
-    const sp = v.srcPort;
-    const dp = v.dstPort;
-    let dstIsServer: boolean;
-    if (sp < 1024 !== dp < 1024) dstIsServer = dp < 1024;
-    else dstIsServer = dp <= sp;
-    // The packet goes src → dst; side A is the sender when fromA.
-    this.clientIsA[slot] = fromA === dstIsServer ? 1 : 0;
+    // No handshake seen: the ports decide (src/flow/orient.ts). The packet goes src → dst; side A is the sender when fromA.
+    this.clientIsA[slot] = fromA === dstIsServer(v.srcPort, v.dstPort, this.opts.servicePorts) ? 1 : 0;
   }
 
   /** Fill `k` with the canonical key; returns whether the packet's source is side A. */
