@@ -227,6 +227,10 @@ interface RuleFile {
   source: string;
   added: string;
   kind: string;
+  /** `listed`: the list gives no observation dates, `added` is only when it was taken. */
+  dates?: "observed" | "listed";
+  /** Block lists: a domain entry covers its subdomains, as the lists' own consumers apply it. */
+  subdomains?: boolean;
   entries: Entry[];
 }
 
@@ -335,6 +339,8 @@ function renderFile(f: RuleFile): string {
   out.push(`source: ${q(f.source)}`);
   out.push(`added: ${f.added}`);
   out.push(`kind: ${f.kind}`);
+  if (f.dates) out.push(`dates: ${f.dates}`);
+  if (f.subdomains) out.push("subdomains: true");
   if (f.entries.length === 0) {
     out.push("entries: []");
     return out.join("\n") + "\n";
@@ -453,6 +459,8 @@ function importMaltrail(text: string, excl: ExclusionRule[]): RuleFile {
     source: MALTRAIL_SOURCE,
     added: IMPORT_DATE,
     kind: "pool",
+    dates: "listed",
+    subdomains: true,
     entries: c.entries(),
   };
 }
@@ -475,6 +483,8 @@ function importNocoin(text: string, excl: ExclusionRule[]): RuleFile {
     source: NOCOIN_SOURCE,
     added: IMPORT_DATE,
     kind: "browser-mining",
+    dates: "listed",
+    subdomains: true,
     entries: c.entries(),
   };
 }

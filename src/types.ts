@@ -97,7 +97,24 @@ export interface Evidence {
   ruleId: string;
   rev: number;
   /** What kind of matcher produced it. */
-  kind: 'payload' | 'http' | 'handshake' | 'sni' | 'host' | 'dns' | 'dns-query' | 'endpoint' | 'port' | 'behaviour' | 'behaviour-weak' | 'peer';
+  kind:
+    | 'payload'
+    | 'http'
+    | 'handshake'
+    | 'sni'
+    | 'host'
+    | 'dns'
+    | 'dns-query'
+    | 'dns-log'
+    | 'dns-log-shared'
+    | 'endpoint'
+    | 'endpoint-port'
+    | 'port'
+    | 'behaviour'
+    | 'behaviour-weak'
+    | 'peer'
+    | 'session'
+    | 'pool-endpoints';
   /** Which direction carried it. */
   side: Side;
   /** Protocol family the rule belongs to, e.g. `stratum-v1`. */

@@ -19,7 +19,21 @@ export function classesOf(evidence: readonly Pick<Evidence, 'kind' | 'side'>[]):
       case 'sni':
       case 'dns':
       case 'host':
+      case 'dns-log':
         c.add('pool-name');
+        break;
+      case 'dns-log-shared':
+        c.add('pool-address');
+        break;
+      case 'endpoint-port':
+        c.add('pool-endpoint');
+        c.add('pool-address');
+        break;
+      case 'session':
+        c.add('session');
+        break;
+      case 'pool-endpoints':
+        c.add('pool-endpoints');
         break;
       case 'dns-query':
         c.add('dns-query');

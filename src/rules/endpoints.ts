@@ -13,7 +13,11 @@ const ENTRY_KEYS = new Set(['domain', 'suffix', 'ip', 'cidr', 'port', 'pool', 'c
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 export function compileEndpointFile(ctx: FileContext, root: Record<string, unknown>): { good: EndpointEntry[]; bad: number } {
-  for (const k of Object.keys(root)) if (!['source', 'added', 'kind', 'entries', 'description'].includes(k)) ctx.err([k], k, 'unknown field; expected source, added, kind, entries');
+  for (const k of Object.keys(root)) if (!['source', 'added', 'kind', 'entries', 'description', 'dates', 'subdomains'].includes(k)) ctx.err([k], k, 'unknown field; expected source, added, kind, dates, subdomains, entries');
+  const dates = root.dates === undefined ? 'observed' : root.dates;
+  if (dates !== 'observed' && dates !== 'listed') ctx.err(['dates'], 'dates', 'expected observed (each added date is when the fact was seen true) or listed (only when the list was taken)');
+  const subdomains = root.subdomains === undefined ? false : root.subdomains;
+  if (typeof subdomains !== 'boolean') ctx.err(['subdomains'], 'subdomains', 'expected true (a domain entry also covers its subdomains, as block lists mean it) or false');
   const source = root.source;
   const added = dateText(root.added);
   if (typeof source !== 'string' || !source) ctx.err(['source'], 'source', 'expected the list\'s provenance, e.g. source: "maltrail crypto_mining.txt @ 8adace15 (MIT)"');
@@ -88,6 +92,8 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
       source: (e.source as string | undefined) ?? (source as string),
       added: eAdded as string,
       reference: (e.reference as string | undefined) ?? null,
+      dates: dates as EndpointEntry['dates'],
+      subdomains: subdomains === true,
       origin: { file: ctx.file, line: ctx.line(at()) },
     });
   });
@@ -104,6 +110,8 @@ export interface AddressHit {
 export class EndpointIndex {
   private readonly exact = new Map<string, EndpointEntry>();
   private readonly suffix = new Map<string, EndpointEntry>();
+  /** Domain entries of block lists (`subdomains: true`): they cover the names below them too. */
+  private readonly below = new Map<string, EndpointEntry>();
   private readonly ipPort = new Map<string, EndpointEntry>();
   private readonly ip = new Map<string, EndpointEntry>();
   /** IPv6 networks: per prefix length, network text → entry; lengths longest first. */
@@ -146,7 +154,11 @@ export class EndpointIndex {
         }
         continue;
       }
-      if ('domain' in m) first(this.exact, m.domain, e);
+      if ('domain' in m) {
+        first(this.exact, m.domain, e);
+        // Block lists mean a name and everything below it; a curated exact entry stays exact.
+        if (e.subdomains) first(this.below, m.domain, e);
+      }
       else if ('suffix' in m) first(this.suffix, m.suffix, e);
       else if ('ip' in m) {
         if (m.port !== null) first(this.ipPort, `${m.ip}|${m.port}`, e);
@@ -204,11 +216,14 @@ export class EndpointIndex {
     const n = name.toLowerCase().replace(/\.$/, '');
     const e = this.exact.get(n);
     if (e && e.pool !== 'unknown') return e;
+    let under: EndpointEntry | null = null;
     for (let i = -1; ; ) {
-      const s = this.suffix.get(n.slice(i + 1));
+      const rest = n.slice(i + 1);
+      const s = this.suffix.get(rest);
       if (s) return e && s.pool === 'unknown' ? e : s;
+      if (!under && i >= 0 && this.below.size) under = this.below.get(rest) ?? null;
       i = n.indexOf('.', i + 1);
-      if (i < 0) return e ?? null;
+      if (i < 0) return e ?? under;
     }
   }
 

@@ -34,6 +34,9 @@ const FALLBACK_POLICY: Policy = {
   ],
   miningPorts: new Set(),
   behaviour: null,
+  sessions: null,
+  endpoints: null,
+  intelAge: { fullDays: Infinity, halfLifeDays: Infinity, minWeight: 0, listedWeight: 1 },
 };
 
 /** Validate and compile every rule file. Never throws for bad content: errors are returned. */

@@ -79,6 +79,9 @@ export const EVIDENCE_CLASSES = [
   'behaviour-weak',
   'port',
   'peer',
+  'pool-endpoint',
+  'session',
+  'pool-endpoints',
 ] as const;
 export type EvidenceClass = (typeof EVIDENCE_CLASSES)[number];
 
@@ -118,10 +121,62 @@ export interface BehaviourConfig {
   weakAt: number;
 }
 
+export const SESSION_METRICS = [
+  'connected_min',
+  'chained_records',
+  'days',
+  'rate_cv',
+  'packets_per_min',
+  'bytes_per_packet',
+  'both_directions',
+  'flags_ack_psh',
+  'mining_port',
+  'listed_endpoint',
+  'listed_address',
+] as const;
+export type SessionMetric = (typeof SESSION_METRICS)[number];
+
+/**
+ * Session history (rules/policy.yaml `sessions:`): the flows of one subscriber to one server:port
+ * over the whole report, scored as one. At or above `mediumAt` the flows get class `session`.
+ */
+export interface SessionConfig {
+  id: string;
+  rev: number;
+  /** A flow starting at most this long after the previous one ended continues its chain (ms). */
+  chainGapMs: number;
+  traits: ReadonlyArray<{ name: string; metric: SessionMetric; min: number | null; max: number | null; points: number }>;
+  mediumAt: number;
+}
+
+/** Many listed pool endpoints from one subscriber (rules/policy.yaml `endpoints:`). */
+export interface EndpointsConfig {
+  id: string;
+  rev: number;
+  /** Distinct listed pool endpoints (IP:port) with data both ways, within their validity, that give class `pool-endpoints`. */
+  min: number;
+}
+
+/**
+ * How much a listed address still says at the time of a flow (rules/policy.yaml `intel_age:`):
+ * full weight within `fullDays` of its observation, then halving every `halfLifeDays`; below
+ * `minWeight` it is no evidence. Entries of lists that give no observation date weigh at most
+ * `listedWeight`.
+ */
+export interface IntelAge {
+  fullDays: number;
+  halfLifeDays: number;
+  minWeight: number;
+  listedWeight: number;
+}
+
 export interface Policy {
   id: string;
   rev: number;
   behaviour: BehaviourConfig | null;
+  sessions: SessionConfig | null;
+  endpoints: EndpointsConfig | null;
+  intelAge: IntelAge;
   /** Ordered: the first rule whose conditions hold decides. */
   outcomes: readonly PolicyRule[];
   /** Server ports typical of pools: the weakest evidence, on established flows only. */
@@ -140,6 +195,13 @@ export interface EndpointEntry {
   source: string;
   added: string;
   reference: string | null;
+  /**
+   * What `added` means: `observed`, the date the fact was seen true (a resolution, a probe, a proven
+   * flow); `listed`, only the date the list was taken (a block list without dates per line).
+   */
+  dates: 'observed' | 'listed';
+  /** A `domain` entry from a block list also covers the names below it. */
+  subdomains: boolean;
   /** Where the entry is defined. */
   origin: { file: string; line: number };
 }
