@@ -11,6 +11,8 @@ import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler, type ExportAssemblerOption
 import { ExportDatagrams } from './flow/exportsource.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from './flow/table.js';
 import { readCapture, type InputInfo } from './io/input.js';
+import { readDnsLog } from './io/dnslog.js';
+import { ResolverBindings } from './classify/resolverlog.js';
 import type { RuleSet } from './rules/schema.js';
 import type { SubscriberMap } from './aggregate/subscriber.js';
 import type { ReportWriter } from './report/writer.js';
@@ -30,6 +32,40 @@ export interface ScanOptions {
   skipQuietExports?: boolean;
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
+  /** Resolver logs (`--dns-log`) read before the inputs: their lookups of listed names become evidence. */
+  dnsLogs?: readonly string[];
+}
+
+/** What one resolver log yielded. */
+export interface DnsLogSummary {
+  path: string;
+  format: string | null;
+  sha256: string | null;
+  lookups: number;
+  anomalies: Record<string, number>;
+  error: string | null;
+}
+
+/**
+ * Read resolver logs into the classifier's bindings (created on first use). Only lookups of listed
+ * names are kept (src/classify/resolverlog.ts). A log that cannot be read is reported, not thrown.
+ */
+export async function loadResolverLogs(classifier: Classifier, paths: readonly string[], signal?: AbortSignal): Promise<DnsLogSummary[]> {
+  const out: DnsLogSummary[] = [];
+  if (!paths.length) return out;
+  const bindings = (classifier.resolver ??= new ResolverBindings(classifier.index));
+  for (const path of paths) {
+    const anomalies = new Anomalies();
+    const log = bindings.beginLog(path);
+    try {
+      const info = await readDnsLog(path, (l) => bindings.add(l, log), anomalies, { signal });
+      out.push({ path, format: info.format, sha256: info.sha256, lookups: info.lookups, anomalies: anomalies.toObject(), error: null });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      out.push({ path, format: null, sha256: null, lookups: 0, anomalies: anomalies.toObject(), error: e.message });
+    }
+  }
+  return out;
 }
 
 /** What one input yielded. */
@@ -64,6 +100,9 @@ export interface ScanSummary {
   classifier: Classifier;
   /** Export decoder counters (datagrams, records, templates, template misses …), when exports were read. */
   exportStats: Record<string, number> | null;
+  /** Resolver logs read, and what their bindings hold. */
+  dnsLogs: DnsLogSummary[];
+  resolverStats: ResolverBindings['stats'] | null;
 }
 
 /** Consumer of classified flows (the report writer, or a test collecting them). */
@@ -79,6 +118,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
 } = {}): Promise<ScanSummary> {
   const flowOpts = { ...DEFAULT_FLOW_OPTIONS, ...opts.flow };
   const classifier = new Classifier(rules);
+  const dnsLogs = await loadResolverLogs(classifier, opts.dnsLogs ?? [], opts.signal);
   const pdns = classifier.pdns;
   const onDns = (buf: Uint8Array, off: number, len: number, ts: number): void => pdns.observe(buf, off, len, ts);
   const flowsPerInput = new Array<number>(paths.length).fill(0);
@@ -89,12 +129,13 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     flowsPerInput[f.inputIndex]!++;
     consume(f, v, f.inputIndex);
   };
-  const table = new FlowTable(flowOpts, onFlow);
-  const exportOpts = { ...DEFAULT_EXPORT_OPTIONS, ...opts.exports };
+  const servicePorts = classifier.servicePorts;
+  const table = new FlowTable({ ...flowOpts, servicePorts }, onFlow);
+  const exportOpts = { ...DEFAULT_EXPORT_OPTIONS, servicePorts, ...opts.exports };
   const exports = new ExportFlowAssembler(exportOpts, onFlow);
   // IPv4 export records (nearly all of them) go to a typed-array table with numeric keys.
   const exportTable = new FlowTable(
-    { maxFlows: exportOpts.maxFlows, idleTimeoutMs: exportOpts.joinGapMs, activeTimeoutMs: Infinity, closeGraceMs: exportOpts.joinGapMs, payloadBytes: 0, exportRecords: true },
+    { maxFlows: exportOpts.maxFlows, idleTimeoutMs: exportOpts.joinGapMs, activeTimeoutMs: Infinity, closeGraceMs: exportOpts.joinGapMs, payloadBytes: 0, exportRecords: true, servicePorts },
     onFlow,
   );
   if (opts.skipQuietExports) {
@@ -152,5 +193,5 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     summaries[i]!.flows = flowsPerInput[i]!;
     summaries[i]!.anomalies = a.toObject();
   }
-  return { exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  return { dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

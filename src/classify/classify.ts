@@ -12,6 +12,7 @@ import { nameSoftware } from '../rules/agents.js';
 import { EndpointIndex } from '../rules/endpoints.js';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { ExportFlowView } from '../flow/table.js';
+import { servicePortSet } from '../flow/orient.js';
 import type { Attributes, Evidence, FlowRecord, Verdict } from '../types.js';
 import { behaviourPoints, scoreBehaviour } from './behaviour.js';
 import { matchHandshake } from './handshake.js';
@@ -20,6 +21,8 @@ import { jsonMessages, type JsonMessage } from './messages.js';
 import { matchMessages, printable, type PayloadHit } from './payload.js';
 import { PassiveDns, plausibleDnsHeader } from './pdns.js';
 import { classesOf, decide } from './policy.js';
+import { addressWeight } from './intelage.js';
+import type { ResolverBindings } from './resolverlog.js';
 
 const MAX_WORKERS = 8;
 const WORKER_MAX_CHARS = 256;
@@ -34,7 +37,14 @@ export const BUILTIN = {
   address: { id: 'MW-ENDPOINT-ADDRESS', rev: 1 },
   port: { id: 'MW-PORT', rev: 1 },
   peer: { id: 'MW-PEER', rev: 1 },
+  dnsLog: { id: 'MW-DNS-LOG', rev: 1 },
 } as const;
+
+/** What {@link Classifier.flowEvidence} reads of a flow (a flow being classified, or one stored in a report). */
+export type FlowEvidenceInput = Pick<
+  FlowRecord,
+  'client' | 'server' | 'serverPort' | 'firstSeen' | 'lastSeen' | 'source' | 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'transport' | 'records' | 'payloadC2S' | 'payloadS2C'
+>;
 
 /** Swap client and server in place (used when the messages prove the port guess wrong). */
 export function reverseFlow(f: FlowRecord): void {
@@ -60,10 +70,15 @@ function messagesOf(f: FlowRecord, p: Uint8Array): JsonMessage[] {
 export class Classifier {
   readonly index: EndpointIndex;
   readonly pdns: PassiveDns;
+  /** The policy's pool ports as a bitmap, for orienting flows whose handshake was not seen. */
+  readonly servicePorts: Uint8Array;
+  /** Resolver-log bindings (`--dns-log`), when given. */
+  resolver: ResolverBindings | null = null;
 
   constructor(readonly rules: RuleSet) {
     this.index = new EndpointIndex(rules.endpoints);
     this.pdns = new PassiveDns(this.index);
+    this.servicePorts = servicePortSet(rules.policy.miningPorts);
   }
 
   /** Classify a flow. May re-orient it (see {@link reverseFlow}). */
@@ -151,58 +166,10 @@ export class Classifier {
       attrs.serverName ??= q.name;
       poolEntry ??= q.entry;
     }
-    // Listed addresses: weak on their own (pools sit behind shared hosting and CDNs).
-    const addr = this.index.address(flow.server, flow.serverPort);
-    if (addr) {
-      poolEntry ??= addr.entry;
-      evidence.push({
-        ruleId: BUILTIN.address.id,
-        rev: BUILTIN.address.rev,
-        kind: 'endpoint',
-        side: 'server',
-        family: 'endpoint',
-        matched: `${flow.server}:${flow.serverPort} listed (${addr.how}; ${describe(addr.entry)})`,
-        excerpt: provenance(addr.entry),
-        offset: 0,
-        time: flow.firstSeen,
-      });
-    }
-    // A typical pool port, on an established flow that carried data both ways: the weakest evidence.
-    const miningPort = this.rules.policy.miningPorts.has(flow.serverPort);
-    const established =
-      flow.source === 'export' ? flow.packetsC2S > 1 && flow.packetsS2C > 1 : flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0;
-    if (miningPort && established)
-      evidence.push({
-        ruleId: BUILTIN.port.id,
-        rev: BUILTIN.port.rev,
-        kind: 'port',
-        side: 'server',
-        family: 'port',
-        matched: `server port ${flow.serverPort}`,
-        excerpt: '',
-        offset: 0,
-        time: flow.firstSeen,
-      });
-
-    // Behaviour: only where no protocol spoke (exports, encrypted sessions).
-    const cfg = this.rules.policy.behaviour;
-    if (cfg && hits.length === 0 && established) {
-      const b = scoreBehaviour(cfg, flow, { miningPort, listedAddress: addr !== null });
-      if (b.score >= cfg.weakAt) {
-        const strong = b.score >= cfg.strongAt;
-        evidence.push({
-          ruleId: cfg.id,
-          rev: cfg.rev,
-          kind: strong ? 'behaviour' : 'behaviour-weak',
-          side: 'client',
-          family: 'behaviour',
-          matched: `score ${b.score} (${strong ? 'strong' : 'weak'}; strong at ${cfg.strongAt}, weak at ${cfg.weakAt}): ${b.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
-          excerpt: '',
-          offset: 0,
-          time: flow.firstSeen,
-        });
-      }
-    }
+    const fo = this.flowEvidence(flow, hits.length === 0);
+    evidence.push(...fo.evidence);
+    if (fo.serverName) attrs.serverName ??= fo.serverName;
+    poolEntry ??= fo.poolEntry;
 
     if (poolEntry) {
       attrs.pool = poolEntry.pool === 'unknown' ? null : poolEntry.pool;
@@ -220,6 +187,99 @@ export class Classifier {
   }
 
   /**
+   * The evidence a flow's counters and endpoints give, without its payload: a resolver-log lookup
+   * that bound the server to a pool name, a listed address weighed by its age, a pool port, and the
+   * behaviour score (only where no protocol spoke). Used on every flow, and again when a report is
+   * re-decided from its stored flows with new intelligence.
+   */
+  flowEvidence(flow: FlowEvidenceInput, noProtocol: boolean): { evidence: Evidence[]; poolEntry: EndpointEntry | null; serverName: string | null } {
+    const evidence: Evidence[] = [];
+    let poolEntry: EndpointEntry | null = null;
+    let serverName: string | null = null;
+    const policy = this.rules.policy;
+    // Resolver logs: the subscriber's own lookup of a listed name, else anyone's (weaker).
+    const r = this.resolver;
+    if (r) {
+      const own = r.ownBinding(flow.client, flow.server, flow.firstSeen);
+      const b = own ?? r.sharedBinding(flow.server, flow.firstSeen);
+      if (b) {
+        poolEntry = b.entry;
+        serverName = b.name;
+        evidence.push({
+          ruleId: BUILTIN.dnsLog.id,
+          rev: BUILTIN.dnsLog.rev,
+          kind: own ? 'dns-log' : 'dns-log-shared',
+          side: 'server',
+          family: 'endpoint',
+          matched: `${own ? '' : `another subscriber (${b.client}) was told: `}${b.chain} → ${b.address} at ${new Date(b.time).toISOString()}${b.resolver ? ` by ${b.resolver}` : ''}, TTL ${b.ttl} s, window to ${new Date(b.until).toISOString()} (${describe(b.entry)})`,
+          excerpt: printable(`${r.logs[b.log] ?? 'resolver log'}; ${provenance(b.entry)}`, 200),
+          offset: 0,
+          time: b.time,
+        });
+      }
+    }
+    // Listed addresses: weak on their own (pools sit behind shared hosting and CDNs), and weaker with age.
+    const addr = this.index.address(flow.server, flow.serverPort);
+    let listed = false;
+    if (addr) {
+      const w = addressWeight(addr.entry, flow.firstSeen, policy.intelAge);
+      if (w.weight >= policy.intelAge.minWeight && w.weight > 0) {
+        listed = true;
+        poolEntry ??= addr.entry;
+        const exact = addr.how === 'ip:port' || addr.entry.ports.includes(flow.serverPort);
+        evidence.push({
+          ruleId: BUILTIN.address.id,
+          rev: BUILTIN.address.rev,
+          kind: exact ? 'endpoint-port' : 'endpoint',
+          side: 'server',
+          family: 'endpoint',
+          matched: `${flow.server}:${flow.serverPort} listed (${addr.how}${exact && addr.how !== 'ip:port' ? ', documented port' : ''}; ${describe(addr.entry)}; ${w.note})`,
+          excerpt: provenance(addr.entry),
+          offset: 0,
+          time: flow.firstSeen,
+        });
+      }
+    }
+    // A typical pool port, on an established flow that carried data both ways: the weakest evidence.
+    const miningPort = policy.miningPorts.has(flow.serverPort);
+    const established = flow.source === 'export' || flow.payloadC2S.length === 0 && flow.payloadS2C.length === 0
+      ? flow.packetsC2S > 1 && flow.packetsS2C > 1
+      : flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0;
+    if (miningPort && established)
+      evidence.push({
+        ruleId: BUILTIN.port.id,
+        rev: BUILTIN.port.rev,
+        kind: 'port',
+        side: 'server',
+        family: 'port',
+        matched: `server port ${flow.serverPort}`,
+        excerpt: '',
+        offset: 0,
+        time: flow.firstSeen,
+      });
+    // Behaviour: only where no protocol spoke (exports, encrypted sessions).
+    const cfg = policy.behaviour;
+    if (cfg && noProtocol && established) {
+      const b = scoreBehaviour(cfg, flow, { miningPort, listedAddress: listed });
+      if (b.score >= cfg.weakAt) {
+        const strong = b.score >= cfg.strongAt;
+        evidence.push({
+          ruleId: cfg.id,
+          rev: cfg.rev,
+          kind: strong ? 'behaviour' : 'behaviour-weak',
+          side: 'client',
+          family: 'behaviour',
+          matched: `score ${b.score} (${strong ? 'strong' : 'weak'}; strong at ${cfg.strongAt}, weak at ${cfg.weakAt}): ${b.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
+          excerpt: '',
+          offset: 0,
+          time: flow.firstSeen,
+        });
+      }
+    }
+    return { evidence, poolEntry, serverName };
+  }
+
+  /**
    * For an IPv4 export flow, before its record is built: true when no evidence could apply — the
    * server address is not DNS-bound to a pool, not listed, not a pool port, and the behaviour score
    * stays below `weak_at`. Such a flow would be classified `none`; skipping it changes no verdict.
@@ -229,6 +289,7 @@ export class Classifier {
     const ip = v.serverIp4;
     if (this.pdns.size > 0 && this.pdns.lookup(`${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`)) return false;
     if (this.index.address4(ip, v.serverPort)) return false;
+    if (this.resolver && this.resolver.size > 0 && this.resolver.hasAddress(`${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`)) return false;
     const cfg = this.rules.policy.behaviour;
     if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourPoints(cfg, v, { miningPort: false, listedAddress: false }) >= cfg.weakAt) return false;
     return true;
