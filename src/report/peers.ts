@@ -12,7 +12,7 @@ export type Redecide = (evidence: ReadonlyArray<Pick<Evidence, 'kind' | 'side'>>
 
 export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
 
-const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns')";
+const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns', 'dns-log')";
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
 /** Add peer evidence where it applies; returns how many flows changed label or confidence. */

@@ -80,6 +80,22 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
 }
 
 /** Store metered energy readings (replacing readings of the same subscriber and period). */
+type DirectoryRows = ReadonlyArray<{ subscriber: string; account: string | null; type: string | null; region: string | null; prefix: string }>;
+
+/** The subscriber directory as given (one row per id, with its prefixes and the file). */
+export function writeDirectory(db: Db, entries: DirectoryRows, source: string): void {
+  const byId = new Map<string, { account: string | null; type: string | null; region: string | null; prefixes: string[] }>();
+  for (const e of entries) {
+    const cur = byId.get(e.subscriber);
+    if (cur) cur.prefixes.push(e.prefix);
+    else byId.set(e.subscriber, { account: e.account, type: e.type, region: e.region, prefixes: [e.prefix] });
+  }
+  const up = db.prepare('INSERT OR REPLACE INTO subscriber_info(subscriber, account, type, region, prefixes, source) VALUES (?, ?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (const [id, v] of byId) up.run(id, v.account, v.type, v.region, JSON.stringify(v.prefixes.slice(0, 64)), source);
+  })();
+}
+
 export function writePowerReadings(db: Db, readings: ReadonlyArray<{ subscriber: string; start: number; end: number; kwh: number }>, source: string): void {
   const up = db.prepare('INSERT OR REPLACE INTO power_readings(subscriber, period_start, period_end, kwh, source) VALUES (?, ?, ?, ?, ?)');
   db.transaction(() => {
@@ -196,17 +212,8 @@ export class ReportWriter {
   }
 
   /** Store the subscriber directory's entries (id → account, type, region), replacing older ones. */
-  writeDirectory(entries: ReadonlyArray<{ subscriber: string; account: string | null; type: string | null; region: string | null; prefix: string }>, source: string): void {
-    const byId = new Map<string, { account: string | null; type: string | null; region: string | null; prefixes: string[] }>();
-    for (const e of entries) {
-      const cur = byId.get(e.subscriber);
-      if (cur) cur.prefixes.push(e.prefix);
-      else byId.set(e.subscriber, { account: e.account, type: e.type, region: e.region, prefixes: [e.prefix] });
-    }
-    const up = this.db.prepare('INSERT OR REPLACE INTO subscriber_info(subscriber, account, type, region, prefixes, source) VALUES (?, ?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
-      for (const [id, v] of byId) up.run(id, v.account, v.type, v.region, JSON.stringify(v.prefixes.slice(0, 64)), source);
-    })();
+  writeDirectory(entries: DirectoryRows, source: string): void {
+    writeDirectory(this.db, entries, source);
   }
 
   /** Record an input (before reading it); returns its id. */
@@ -262,10 +269,11 @@ export class ReportWriter {
     if (this.pending.length) this.flushTx();
   }
 
-  /** Close the run: peer evidence, totals, subscriber rollup. */
-  finish(totals: { packets: number; anomalies: number; interrupted: boolean }, redecide: Redecide | null = null): void {
+  /** Close the run: peer evidence, `decideAgain` (evidence added up over the report), totals, subscriber rollup. */
+  finish(totals: { packets: number; anomalies: number; interrupted: boolean }, redecide: Redecide | null = null, decideAgain?: (db: Db) => void): void {
     this.flush();
     if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
+    decideAgain?.(this.db);
     this.db
       .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
       .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets, this.flows, totals.anomalies, this.runId);

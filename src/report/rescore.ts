@@ -1,0 +1,61 @@
+/**
+ * Re-deciding a report without scanning again: a subscriber directory or NAT mapping given now maps
+ * every stored flow to its subscriber again; resolver logs and intelligence given now work out each
+ * flow's endpoint evidence again (src/report/redecide.ts); metered power is written; then the
+ * subscribers are rolled up. All of it in one transaction: the report is either as it was, or
+ * wholly re-decided.
+ */
+import type Database from 'better-sqlite3';
+import type { SubscriberMap } from '../aggregate/subscriber.js';
+import type { Classifier } from '../classify/classify.js';
+import { classesOf, decide } from '../classify/policy.js';
+import type { FlowRecord } from '../types.js';
+import { applyPeerEvidence } from './peers.js';
+import { redecideReport, type RedecideResult } from './redecide.js';
+import { rebuildSubscribers } from './subscribers.js';
+import { writeDirectory, writePowerReadings } from './writer.js';
+
+export interface RescoreInput {
+  classifier: Classifier;
+  /** Maps flows to subscribers again (a directory or NAT mapping was given). */
+  subscribers?: SubscriberMap | null;
+  directory?: { entries: Parameters<typeof writeDirectory>[1]; source: string } | null;
+  power?: { readings: Parameters<typeof writePowerReadings>[1]; source: string } | null;
+}
+
+export interface RescoreResult extends RedecideResult {
+  /** Flows whose subscriber changed. */
+  remapped: number;
+  peerChanges: number;
+}
+
+export function rescoreReport(db: Database.Database, input: RescoreInput): RescoreResult {
+  let remapped = 0;
+  let peerChanges = 0;
+  let r: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
+  db.transaction(() => {
+    if (input.directory) writeDirectory(db, input.directory.entries, input.directory.source);
+    if (input.power) writePowerReadings(db, input.power.readings, input.power.source);
+    const map = input.subscribers;
+    if (map) {
+      const rows = db.prepare('SELECT id, client, client_port, server, first_seen, subscriber, nat FROM flows').all() as Array<{ id: number; client: string; client_port: number; server: string; first_seen: number; subscriber: string | null; nat: string | null }>;
+      const up = db.prepare('UPDATE flows SET subscriber = ?, nat = ? WHERE id = ?');
+      for (const f of rows) {
+        const who = map.resolve({ client: f.client, clientPort: f.client_port, server: f.server, firstSeen: f.first_seen } as Pick<FlowRecord, 'client' | 'clientPort' | 'server' | 'firstSeen'>);
+        if (who.subscriber !== f.subscriber || who.nat !== f.nat) {
+          up.run(who.subscriber, who.nat, f.id);
+          remapped++;
+        }
+      }
+    }
+    const policy = input.classifier.rules.policy;
+    r = redecideReport(db, input.classifier, { recompute: true });
+    peerChanges = applyPeerEvidence(db, (ev) => {
+      const d = decide(policy, classesOf(ev));
+      return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
+    });
+    if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
+    rebuildSubscribers(db);
+  })();
+  return { ...r, remapped, peerChanges };
+}
