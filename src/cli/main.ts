@@ -5,6 +5,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InputError, RuleError, UsageError } from '../errors.js';
 import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
+import { registerIntel } from './intel.js';
+import { registerProbe } from './probe.js';
 
 const CONFIDENCE = ['low', 'medium', 'high'];
 
@@ -78,6 +80,8 @@ Examples:
     .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable): start,end,private_ip,public_ip,port_start,port_end', collect, [])
     .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (RFC 8158: sessions, port blocks; an IPFIX file or a capture of export datagrams), repeatable', collect, [])
     .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) with no logs: PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER (repeatable)', collect, [])
+    .option('--dns-log <file>', 'resolver log (repeatable): dnstap (Frame Streams), Zeek dns.log (TSV or JSON), or a capture; a subscriber\'s lookups of listed pool names bind the answered addresses for the TTL plus 30 min', collect, [])
+    .option('--intel <path>', 'dated pool intelligence (repeatable): a folder of endpoint files (minerwatch intel resolve, probe --out) or a report whose payload-proven pool endpoints are learned', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')
     .option('--json', 'print a machine-readable summary on stdout')
@@ -103,6 +107,27 @@ Examples:
     .action(async (inputs: string[], o) => {
       const { runScan } = await import('./scan.js');
       setExit(await runScan(inputs, o, io));
+    });
+
+  program
+    .command('rescore')
+    .description('re-decide an existing report without scanning again: resolver logs, intelligence, a subscriber directory, NAT mappings or metered power given now apply to every stored flow and subscriber, in one transaction')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .option('--dns-log <file>', 'resolver log (repeatable), as for scan', collect, [])
+    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
+    .option('--subscribers <file>', 'subscriber directory CSV: maps every stored flow to its subscriber again')
+    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: the nets of the report\'s last run', collect, [])
+    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable)', collect, [])
+    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (repeatable)', collect, [])
+    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable)', collect, [])
+    .option('--power <file>', 'metered energy CSV: subscriber,start,end,kwh')
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--lenient-rules', 'run with the valid rules even when some rules are invalid')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .addHelpText('after', '\nExamples:\n  minerwatch rescore --db province.sqlite --dns-log resolver-2026-12-01.dnstap --intel intel/\n  minerwatch rescore --db province.sqlite --subscribers directory.csv')
+    .action(async (o) => {
+      const { runRescore } = await import('./scan.js');
+      setExit(await runRescore(o, io));
     });
 
   program
@@ -232,6 +257,8 @@ Example:
       const { runRulesTest } = await import('./rules.js');
       setExit(await runRulesTest(inputs, o, io));
     });
+  registerIntel(program, io, setExit);
+  registerProbe(program, io, setExit);
   return program;
 }
 

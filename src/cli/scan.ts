@@ -14,7 +14,15 @@ import { openReport, ReportWriter, writePowerReadings } from '../report/writer.j
 import { rebuildSubscribers } from '../report/subscribers.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { classesOf, decide } from '../classify/policy.js';
-import { scanInputs } from '../scan.js';
+import { loadResolverLogs, scanInputs, type DnsLogSummary } from '../scan.js';
+import { existsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { Classifier } from '../classify/classify.js';
+import { EndpointIndex } from '../rules/endpoints.js';
+import { loadIntel, type IntelSource } from '../rules/intel.js';
+import type { RuleSet } from '../rules/schema.js';
+import { redecideReport, type RedecideResult } from '../report/redecide.js';
+import { rescoreReport } from '../report/rescore.js';
 import type { Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
@@ -37,6 +45,8 @@ export interface ScanCliOptions {
   exports: boolean;
   joinGap: number;
   keepFlows: 'auto' | 'all' | 'flagged';
+  dnsLog?: string[];
+  intel?: string[];
 }
 
 /**
@@ -138,9 +148,38 @@ export async function loadNat(logs: readonly string[], formulas: readonly string
   return nat;
 }
 
+/**
+ * The rule set with `--intel` folders and reports added to its endpoints (dated, with provenance);
+ * a bad intel file stops the run with its file and line.
+ */
+export function withIntel(ruleSet: RuleSet, paths: readonly string[], io: Io): { ruleSet: RuleSet; sources: IntelSource[] } {
+  if (!paths.length) return { ruleSet, sources: [] };
+  const index = new EndpointIndex(ruleSet.endpoints);
+  const { entries, sources } = loadIntel(paths, { exclude: (a) => index.excluded(a) });
+  for (const s of sources) io.err(`minerwatch: intel ${s.path}: ${s.entries} endpoint(s)${s.skipped ? `, ${s.skipped} skipped (shared front-ends)` : ''}\n`);
+  return { ruleSet: { ...ruleSet, endpoints: [...ruleSet.endpoints, ...entries] }, sources };
+}
+
+/** Per resolver log, one line on stderr (and the run stops being quiet about a log it could not read). */
+function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
+  let failed = 0;
+  for (const l of logs) {
+    if (l.error) {
+      failed++;
+      io.err(`minerwatch: --dns-log ${l.error}\n`);
+      continue;
+    }
+    const an = Object.entries(l.anomalies).map(([k, n]) => `${k}=${n}`).join(' ');
+    io.err(`minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)${an ? `, anomalies: ${an}` : ''}\n`);
+  }
+  return failed;
+}
+
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
   const nets = parseSubscriberNets(o.subscriberNet);
-  const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const { ruleSet, sources: intelSources } = withIntel(loaded.ruleSet, o.intel ?? [], io);
+  const rules = { ...loaded, ruleSet };
   // The whole directory and every NAT log are checked before anything is opened or written.
   const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
   const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
@@ -162,14 +201,18 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     paths.push(p);
   }
   if (paths.length === 0 && alreadyIn > 0) {
-    // Nothing new to scan; metered readings given now still apply to the report's subscribers.
-    if (power && o.power) {
-      writePowerReadings(db, power, o.power);
-      rebuildSubscribers(db);
+    // Nothing new to scan: evidence, mappings and readings given now re-decide the report.
+    const given = rescoreGiven(o);
+    if (!given.length) {
+      db.close();
+      io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
+      return 0;
     }
-    db.close();
-    io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
-    return 0;
+    try {
+      return await rescoreOpenReport(db, o, { ruleSet: rules.ruleSet, directory, nat, power, nets }, io, alreadyIn);
+    } finally {
+      db.close();
+    }
   }
   const subs = new SubscriberMap(nets, directory, nat);
   const writer = new ReportWriter(db, {
@@ -187,6 +230,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       exports: o.exports,
       joinGap: o.joinGap,
       keepFlows: o.keepFlows,
+      dnsLogs: o.dnsLog ?? [],
+      intel: intelSources.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
     },
   });
   if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
@@ -219,6 +264,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         skipQuietExports: o.keepFlows !== 'all',
         collectorPorts: o.collectorPort,
         signal: abort.signal,
+        dnsLogs: o.dnsLog ?? [],
       },
       {
         beginInput: (idx, path) => {
@@ -235,11 +281,19 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         },
       },
     );
+    failed += reportDnsLogs(summary.dnsLogs, io);
     const policy = rules.ruleSet.policy;
-    writer.finish({ packets: summary.packets, anomalies, interrupted: summary.interrupted }, (ev) => {
-      const d = decide(policy, classesOf(ev));
-      return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
-    });
+    let added: RedecideResult | null = null;
+    writer.finish(
+      { packets: summary.packets, anomalies, interrupted: summary.interrupted },
+      (ev) => {
+        const d = decide(policy, classesOf(ev));
+        return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
+      },
+      (d) => {
+        added = redecideReport(d, summary.classifier, { recompute: false });
+      },
+    );
     const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
     if (o.json) {
       io.out(
@@ -257,6 +311,9 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             exportStats: summary.exportStats,
             peerChanges: writer.peerChanges,
             dnsBindings: summary.dnsBindings,
+            dnsLogs: summary.dnsLogs,
+            resolverLog: summary.resolverStats,
+            addedUp: added,
             interrupted: summary.interrupted,
           },
           null,
@@ -280,4 +337,87 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     db.close();
   }
   return failed > 0 || abort.signal.aborted ? 1 : 0;
+}
+
+/** The options that re-decide a report whose inputs are all in it already. */
+function rescoreGiven(o: Partial<ScanCliOptions>): string[] {
+  const given: string[] = [];
+  if (o.dnsLog?.length) given.push('--dns-log');
+  if (o.intel?.length) given.push('--intel');
+  if (o.subscribers) given.push('--subscribers');
+  if (o.natLog?.length || o.natDeterministic?.length || o.natIpfix?.length) given.push('--nat-*');
+  if (o.power) given.push('--power');
+  return given;
+}
+
+/** The subscriber nets of the report's latest run (used when a rescore gives none). */
+function lastNets(db: Database.Database): string[] {
+  const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
+  try {
+    const nets = row ? (JSON.parse(row.options) as { subscriberNets?: unknown }).subscriberNets : undefined;
+    return Array.isArray(nets) ? nets.filter((n): n is string => typeof n === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+interface RescoreSources {
+  ruleSet: RuleSet;
+  directory: SubscriberDirectory | null;
+  nat: NatMapper | null;
+  power: PowerReading[] | null;
+  nets: ReturnType<typeof parseSubscriberNets>;
+}
+
+async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOptions> & { db: string }, src: RescoreSources, io: Io, alreadyIn: number): Promise<number> {
+  const classifier = new Classifier(src.ruleSet);
+  const logs = await loadResolverLogs(classifier, o.dnsLog ?? []);
+  const failed = reportDnsLogs(logs, io);
+  const remap = src.directory || src.nat;
+  const nets = remap && !o.subscriberNet?.length ? parseSubscriberNets(lastNets(db)) : src.nets;
+  const r = rescoreReport(db, {
+    classifier,
+    subscribers: remap ? new SubscriberMap(nets, src.directory, src.nat) : null,
+    directory: src.directory && o.subscribers ? { entries: src.directory.entries, source: o.subscribers } : null,
+    power: src.power && o.power ? { readings: src.power, source: o.power } : null,
+  });
+  const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
+  const what = rescoreGiven(o).join(', ');
+  if (o.json) io.out(JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
+  else
+    io.out(
+      `${alreadyIn ? `all ${alreadyIn} input(s) already in ${o.db}; ` : ''}re-decided with ${what}: ${r.flows} flow(s) looked at, ${r.changed} changed verdict, ${r.remapped} mapped to another subscriber; ${subscribers} subscriber(s) with mining evidence\n`,
+    );
+  return failed ? 1 : 0;
+}
+
+export interface RescoreCliOptions {
+  db: string;
+  rules: string;
+  lenientRules?: boolean;
+  json?: boolean;
+  subscriberNet: string[];
+  subscribers?: string;
+  power?: string;
+  natLog: string[];
+  natDeterministic: string[];
+  natIpfix?: string[];
+  dnsLog?: string[];
+  intel?: string[];
+}
+
+/** `minerwatch rescore`: re-decide an existing report with the evidence, mappings and readings given now. */
+export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> {
+  if (!existsSync(o.db)) throw new UsageError(`no report at ${o.db}; run minerwatch scan first`);
+  const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const { ruleSet } = withIntel(loaded.ruleSet, o.intel ?? [], io);
+  const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
+  const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
+  const power = o.power ? loadPower(o.power) : null;
+  const db = openReport(o.db);
+  try {
+    return await rescoreOpenReport(db, o, { ruleSet, directory, nat, power, nets: parseSubscriberNets(o.subscriberNet) }, io, 0);
+  } finally {
+    db.close();
+  }
 }
