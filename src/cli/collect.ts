@@ -7,7 +7,9 @@ import { openReport, ReportWriter } from '../report/writer.js';
 import type { Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
-import { keepFlow } from './scan.js';
+import { keepFlow, withIntel } from './scan.js';
+import { loadResolverLogs } from '../scan.js';
+import { redecideReport } from '../report/redecide.js';
 
 export interface CollectOptions {
   listen: string;
@@ -20,12 +22,15 @@ export interface CollectOptions {
   joinGap: number;
   quiet?: boolean;
   keepFlows: 'auto' | 'all' | 'flagged';
+  dnsLog?: string[];
+  intel?: string[];
 }
 
 export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const { host, port } = parseListen(o.listen);
   const nets = parseSubscriberNets(o.subscriberNet);
-  const rules = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const rules = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], io).ruleSet };
   const db = openReport(o.db);
   const subs = new SubscriberMap(nets);
   const writer = new ReportWriter(db, {
@@ -33,7 +38,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
     algorithms: rules.ruleSet.algorithms,
-    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap },
+    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
   });
   const inputId = writer.addInput(`udp://${o.listen}`);
   const collector = new Collector(
@@ -46,6 +51,9 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     { joinGapMs: o.joinGap * 1000 },
     `udp://${o.listen}`,
   );
+  // Resolver logs of the period, read before the first datagram is classified.
+  for (const l of await loadResolverLogs(collector.classifier, o.dnsLog ?? []))
+    io.err(l.error ? `minerwatch: --dns-log ${l.error}\n` : `minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)\n`);
   const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
   io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
   const policy = rules.ruleSet.policy;
@@ -80,7 +88,9 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const c = collector.counters();
   writer.finishInput(inputId, null, { packets: c.datagrams, wireBytes: 0, transportPackets: 0, nonIp: 0, ipOther: 0, fragments: 0, malformed: 0, records: c.records, exportPackets: c.datagrams - c.notExport }, null);
   writer.writeAnomalies(inputId, collector.anomalies);
-  writer.finish({ packets: c.datagrams, anomalies: collector.anomalies.total, interrupted: false }, redecide);
+  writer.finish({ packets: c.datagrams, anomalies: collector.anomalies.total, interrupted: false }, redecide, (d) => {
+    redecideReport(d, collector.classifier, { recompute: false });
+  });
   db.close();
   io.err(`minerwatch: ${line()}\n`);
   return 0;

@@ -138,6 +138,8 @@ Examples:
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+    .option('--dns-log <file>', 'resolver log (repeatable), as for scan; read before collecting', collect, [])
+    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
     .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveInt('--commit-interval'), 10)
     .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
     .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
@@ -251,9 +253,11 @@ Example:
     .argument('<input...>', 'capture files or folders')
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--all', 'also list flows without evidence')
+    .option('--dns-log <file>', 'resolver log (repeatable), as for scan', collect, [])
+    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
     .option('--lenient-rules', 'test with the valid rules even when some are invalid')
     .addHelpText('after', '\nExample:\n  minerwatch rules test fixtures/rules/stratum-v1-subscribe.pcap --rules ./my-rules')
-    .action(async (inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean }) => {
+    .action(async (inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog: string[]; intel: string[] }) => {
       const { runRulesTest } = await import('./rules.js');
       setExit(await runRulesTest(inputs, o, io));
     });

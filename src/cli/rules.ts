@@ -46,10 +46,11 @@ export function runRulesList(dir: string, io: Io): number {
 }
 
 /** `rules test INPUT...`: scan in memory and show which rules fired on which flows. */
-export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean }, io: Io): Promise<number> {
+export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog?: string[]; intel?: string[] }, io: Io): Promise<number> {
   const { scanInputs } = await import('../scan.js');
-  const { expandInputs } = await import('./scan.js');
-  const rep = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const { expandInputs, withIntel } = await import('./scan.js');
+  const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const rep = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], io).ruleSet };
   let shown = 0;
   let failed = 0;
   await scanInputs(expandInputs(inputs), rep.ruleSet, (f, v) => {
@@ -58,7 +59,7 @@ export async function runRulesTest(inputs: string[], o: { rules: string; all?: b
     const ep = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
     io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${new Date(f.firstSeen).toISOString()}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
     for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${e.matched}${e.excerpt ? `  | ${e.excerpt.slice(0, 100)}` : ''}\n`);
-  }, {}, {
+  }, { dnsLogs: o.dnsLog ?? [] }, {
     endInput: (_i, _info, _c, _a, error) => {
       if (error) {
         failed++;

@@ -24,7 +24,7 @@ function columns(db: Database.Database, table: string): string[] {
 }
 
 /** Copy `source` into the open target report `target`. */
-export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null): MergeCounts {
+export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null, decideAgain?: (db: Database.Database) => void): MergeCounts {
   let src: Database.Database;
   try {
     src = new Database(source, { readonly: true, fileMustExist: true });
@@ -118,6 +118,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
       })();
     }
     if (redecide) applyPeerEvidence(target, redecide);
+    decideAgain?.(target);
     rebuildSubscribers(target);
     return counts;
   } finally {
