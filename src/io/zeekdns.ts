@@ -20,12 +20,11 @@
  * @see https://docs.zeek.org/en/master/scripts/base/protocols/dns/main.zeek.html (DNS::Info)
  * @see https://docs.zeek.org/en/master/logs/dns.html
  */
-import ipaddr from 'ipaddr.js';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { DnsLookup } from './dnslog.js';
 import { formatIpv6 } from '../decode/dns.js';
-import { addressText } from './dnslookup.js';
+import { addressText, parseIpv6Text } from './dnslookup.js';
 import type { ByteWindow } from './joiner.js';
 
 type Answer = DnsLookup['answers'][number];
@@ -95,10 +94,10 @@ function zeekLookup(r: ZeekRecord): DnsLookup | string {
     const ttl = Math.round(ttlS);
     const c = text.charCodeAt(0);
     if (text.includes(':')) {
-      const v6 = ipv6Text(text);
-      if (v6 !== null) {
+      const aaaa = ipv6Text(text);
+      if (aaaa !== null) {
         // An IPv4-mapped literal is still an AAAA record's data.
-        answers.push({ name: owner, type: 'AAAA', data: v6, ttl });
+        answers.push({ name: owner, type: 'AAAA', data: aaaa, ttl });
         addressSeen = true;
         continue;
       }
@@ -115,20 +114,17 @@ function zeekLookup(r: ZeekRecord): DnsLookup | string {
   return { time: r.rttS === null ? r.tsMs : r.tsMs + r.rttS * 1000, client, resolver, query, qtype: r.qtype, rcode: r.rcode!, answers };
 }
 
+const v6 = new Uint8Array(16);
+
 /** Address text in the form the other readers give: IPv6 per RFC 5952, IPv4-mapped as IPv4. */
 function normaliseAddress(s: string): string | null {
   if (!s.includes(':')) return ipv4Literal(s) ? s : null;
-  try {
-    return addressText(Uint8Array.from(ipaddr.IPv6.parse(s).toByteArray()));
-  } catch {
-    return null;
-  }
+  return parseIpv6Text(s, v6) ? addressText(v6) : null;
 }
 
 /** IPv6 literal as RFC 5952 text, as the DNS decoder writes AAAA data (mapped ones in hex too), or null. */
 function ipv6Text(s: string): string | null {
-  if (!ipaddr.IPv6.isValid(s)) return null;
-  return formatIpv6(Uint8Array.from(ipaddr.IPv6.parse(s).toByteArray()));
+  return parseIpv6Text(s, v6) ? formatIpv6(v6) : null;
 }
 
 /** Dotted-quad IPv4 without leading zeros (as Zeek writes it). */

@@ -15,6 +15,8 @@ import { InputError } from '../../src/errors.js';
 import { readDnsLog, type DnsLookup, type DnsLogInfo } from '../../src/io/dnslog.js';
 import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../../src/testing/builders.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
+import ipaddr from 'ipaddr.js';
+import { parseIpv6Text } from '../../src/io/dnslookup.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'minerwatch-dnslog-'));
 afterAll(() => {
@@ -492,5 +494,30 @@ describe('inputs that are not resolver logs', () => {
     mkdirSync(dir);
     await expect(readDnsLog(dir, () => undefined, new Anomalies())).rejects.toThrow(/is a directory/);
     await expect(readDnsLog(join(DIR, 'missing'), () => undefined, new Anomalies())).rejects.toThrow(/cannot open: ENOENT/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// IPv6 text in Zeek logs, against ipaddr.js
+
+describe('IPv6 text parser', () => {
+  it('agrees with ipaddr.js on edge cases and on seeded random addresses in compressed, full and mixed forms', () => {
+    const cases = ['::', '::1', '1::', '2001:db8::1', '2001:DB8:0:0:0:0:0:1', '::ffff:1.2.3.4', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', 'fe80::1:2', '1::2:3', ':1', '1:', '1:::2', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::', '::1:2:3:4:5:6:7', 'g::1', '::1.2.3', '::1.2.3.256', '1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::0:0:1', ''];
+    let seed = 99;
+    const rnd = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 8;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const bytes = Array.from({ length: 16 }, (_, k) => (rnd() % 3 === 0 && k > 3 ? 0 : rnd() & 255));
+      const addr = new ipaddr.IPv6(Array.from({ length: 8 }, (_, k) => (bytes[2 * k]! << 8) | bytes[2 * k + 1]!));
+      cases.push(addr.toString(), addr.toNormalizedString(), addr.toFixedLengthString(), addr.toString().toUpperCase());
+    }
+    for (const c of cases) {
+      const out = new Uint8Array(16);
+      const ok = parseIpv6Text(c, out);
+      expect(ok, c).toBe(ipaddr.IPv6.isValid(c));
+      if (ok) expect([...out], c).toEqual(ipaddr.IPv6.parse(c).toByteArray());
+    }
   });
 });
