@@ -158,7 +158,7 @@ export function subscriberEvidence(
         kind: 'session',
         side: 'client',
         family: 'behaviour',
-        matched: `session to ${f0.server}:${f0.serverPort}/${f0.transport}: ${m.flows} flow(s), score ${r.score} (at ${s.mediumAt}): ${r.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
+        matched: `session to ${f0.server}:${f0.serverPort}/${f0.transport}: ${m.flows} flow(s), connected ${Math.round(m.values.connected_min ?? 0)} min over ${m.values.days} day(s), score ${r.score} (at ${s.mediumAt}): ${r.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
         excerpt: '',
         offset: 0,
         time: first,

@@ -12,6 +12,8 @@ import { messages } from '../i18n.js';
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 const LEVEL = ['none', 'low', 'medium', 'high'];
 const MAX_LIST = 50;
+/** The strongest flow's reason is quoted in the subscriber's evidence line up to this many characters. */
+const MAX_REASON = 600;
 
 interface Row {
   subscriber: string;
@@ -27,6 +29,7 @@ interface Row {
   confidence: string;
   rules: string;
   reason: string;
+  outcome: string | null;
   shares: number | null;
   share_hashes: number | null;
   algorithm: string | null;
@@ -36,7 +39,7 @@ interface Row {
 export function rebuildSubscribers(db: Database.Database): void {
   const rows = db
     .prepare(
-      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason,
+      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason, outcome,
               shares, share_hashes, algorithm, reported_hs
        FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`,
     )
@@ -53,13 +56,16 @@ export function rebuildSubscribers(db: Database.Database): void {
     rules: Set<string>;
     rank: number;
     byConf: Map<string, number>;
+    outcomes: Map<string, number>;
+    /** The reason of the first flow at the highest confidence. */
+    best: string;
     work: WorkFlow[];
   }
   const acc = new Map<string, Acc>();
   for (const r of rows) {
     let a = acc.get(r.subscriber);
     if (!a) {
-      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), pools: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map(), work: [] };
+      a = { first: r.first_seen, last: r.last_seen, flows: 0, servers: new Set(), pools: new Set(), coins: new Set(), agents: new Set(), workers: new Set(), rules: new Set(), rank: 0, byConf: new Map(), outcomes: new Map(), best: '', work: [] };
       acc.set(r.subscriber, a);
     }
     a.first = Math.min(a.first, r.first_seen);
@@ -72,7 +78,10 @@ export function rebuildSubscribers(db: Database.Database): void {
     if (r.software ?? r.agent) add(a.agents, (r.software ?? r.agent)!);
     for (const w of JSON.parse(r.workers) as string[]) add(a.workers, w);
     for (const id of r.rules.split(',')) if (id) a.rules.add(id);
-    a.rank = Math.max(a.rank, RANK[r.confidence] ?? 0);
+    const rank = RANK[r.confidence] ?? 0;
+    if (rank > a.rank || !a.best) a.best = r.reason;
+    a.rank = Math.max(a.rank, rank);
+    if (r.outcome) a.outcomes.set(r.outcome, (a.outcomes.get(r.outcome) ?? 0) + 1);
     a.byConf.set(r.confidence, (a.byConf.get(r.confidence) ?? 0) + 1);
     if (r.shares !== null || r.reported_hs !== null)
       a.work.push({ first: r.first_seen, last: r.last_seen, coin: r.coin, algorithm: r.algorithm, shares: r.shares ?? 0, hashes: r.share_hashes, reported: r.reported_hs });
@@ -118,7 +127,9 @@ export function rebuildSubscribers(db: Database.Database): void {
         note = `${rd.length} reading(s); no power estimate to compare (no measured hashrate with a documented efficiency)`;
       }
       const conf = [...a.byConf.entries()].sort((x, y) => (RANK[y[0]] ?? 0) - (RANK[x[0]] ?? 0)).map(([c, n]) => `${n} ${c}`).join(', ');
-      const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}`;
+      const outcomes = [...a.outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([o, n]) => `${o} ${n}`).join(', ');
+      const best = a.best.length > MAX_REASON ? `${a.best.slice(0, MAX_REASON)}…` : a.best;
+      const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}${outcomes ? `; outcomes: ${outcomes}` : ''}; strongest: ${best}`;
       const i = info.get(sub) as { account: string | null; type: string | null; region: string | null } | undefined;
       ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence, f.shares, f.text, f.hs, f.relErr, f.wLow, f.wHigh, check, note);
     }
