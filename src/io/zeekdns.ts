@@ -252,7 +252,7 @@ export class ZeekTsvParser {
   ) {}
 
   parse(win: ByteWindow, final: boolean): void {
-    const b = win.buf;
+    const b = asBuffer(win.buf);
     for (;;) {
       const s = win.start;
       let nl = b.indexOf(0x0a, s);
@@ -561,8 +561,25 @@ export class ZeekJsonParser {
   }
 }
 
+/** ASCII/Latin-1 bytes as a string; `b` must be a Buffer (see {@link asBuffer}). */
 function latin1(b: Uint8Array, a: number, z: number): string {
-  return Buffer.prototype.latin1Slice.call(b, a, z) as string;
+  return (b as Buffer).toString('latin1', a, z);
+}
+
+let lastWindow: Uint8Array | null = null;
+let lastBuffer: Buffer | null = null;
+
+/**
+ * The window's bytes as a Buffer over the same memory (no copy), made again only when the window
+ * grows. Buffer methods called on a plain Uint8Array (Buffer.prototype.latin1Slice.call) left a
+ * later gunzip stream stalled in Node 20.
+ */
+function asBuffer(u: Uint8Array): Buffer {
+  if (u !== lastWindow) {
+    lastWindow = u;
+    lastBuffer = Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  }
+  return lastBuffer!;
 }
 
 /** Epoch seconds with an optional fraction as ms, without a string; NaN when not that form. */

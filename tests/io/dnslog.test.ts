@@ -5,6 +5,8 @@
  * shared corpus is present, real captures against tshark's reading of them.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +164,48 @@ describe('Zeek dns.log (TSV)', () => {
     await expect(readDnsLog(file(conn), () => undefined, new Anomalies())).rejects.toThrow(/line 5: a Zeek conn log; expected #path dns/);
     const noQuery = ['#separator \\x09', '#fields\tts\tid.orig_h\trcode', '1\t1.2.3.4\t0', ''].join('\n');
     await expect(readDnsLog(file(noQuery), () => undefined, new Anomalies())).rejects.toThrow(/#fields has no query column/);
+  });
+});
+
+describe('compressed and interrupted reads', () => {
+  const row = (i: number): string[] => [`${1700000000 + i}.000000`, `C${i}`, '100.64.0.11', '1', '10.0.0.53', '53', 'udp', '1', '-', `n${i}.example`, '1', 'C_INTERNET', '1', 'A', '0', 'NOERROR', 'F', 'F', 'T', 'T', '0', '192.0.2.1', '1.000000', 'F'];
+  const text = tsv(...Array.from({ length: 5000 }, (_, i) => row(i)));
+
+  it('a gzip-compressed Zeek log reads like the plain one; size and sha256 are the compressed file', async () => {
+    const gz = gzipSync(Buffer.from(text));
+    const plain = await read(file(text));
+    const z = await read(file(gz, 'log.gz'));
+    expect(z.lookups).toEqual(plain.lookups);
+    expect(z.info).toMatchObject({ format: 'zeek-tsv', lookups: 5000, size: gz.length, sha256: createHash('sha256').update(gz).digest('hex') });
+  });
+
+  it('a cut gzip stream keeps what was decompressed and counts input.bad_gzip', async () => {
+    const gz = gzipSync(Buffer.from(text));
+    const { lookups, anomalies } = await read(file(gz.subarray(0, Math.floor(gz.length / 2)), 'log.gz'));
+    expect(anomalies.counts.get('input.bad_gzip')).toBe(1);
+    expect(lookups.length).toBeGreaterThan(0);
+    expect(lookups.length).toBeLessThan(5000);
+    expect(lookups.map((l) => l.query)).toEqual(Array.from({ length: lookups.length }, (_, i) => `n${i}.example`));
+  });
+
+  it('an aborted read stops where it stands and returns what was read', async () => {
+    const ac = new AbortController();
+    const seen: DnsLookup[] = [];
+    const rows: string[] = [];
+    for (let i = 0; i < 200_000; i++) rows.push(row(i).join('\t'));
+    const big = `${ZEEK_HEADER.join('\n')}\n${rows.join('\n')}\n`;
+    const info = await readDnsLog(
+      file(big),
+      (l) => {
+        seen.push(l);
+        ac.abort();
+      },
+      new Anomalies(),
+      { signal: ac.signal },
+    );
+    expect(info.lookups).toBe(seen.length);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThan(200_000);
   });
 });
 
