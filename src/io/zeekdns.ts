@@ -52,7 +52,9 @@ export function looksLikeZeekJson(head: Uint8Array): boolean {
   let nl = head.indexOf(0x0a, i);
   if (nl < 0) nl = head.length;
   const first = utf8.decode(head.subarray(i, nl));
-  return first.includes('"id.orig_h"') && (first.includes('"rejected"') || first.includes('"trans_id"') || first.includes('"_path":"dns"'));
+  if (!first.includes('"id.orig_h"')) return false;
+  // conn.log and the other Zeek logs share the id fields; these keys are dns.log's own.
+  return ['"query"', '"qtype"', '"rcode"', '"trans_id"', '"rejected"', '"answers"'].some((k) => first.includes(k));
 }
 
 /**

@@ -252,6 +252,17 @@ describe('Zeek dns.log (JSON lines)', () => {
   });
 });
 
+describe('Zeek JSON sniffing', () => {
+  it('a dns.log without the default-valued fields is still Zeek JSON; a conn.log is not a resolver log', async () => {
+    const dns = `${JSON.stringify({ ts: 1700000000, 'id.orig_h': '100.64.0.1', 'id.resp_h': '10.0.0.53', query: 'a.example', qtype: 1, rcode: 0, answers: ['192.0.2.9'], TTLs: [9] })}\n`;
+    const { info, lookups } = await read(file(dns));
+    expect(info.format).toBe('zeek-json');
+    expect(lookups[0]!.answers).toEqual([{ name: 'a.example', type: 'A', data: '192.0.2.9', ttl: 9 }]);
+    const conn = `${JSON.stringify({ ts: 1700000000, uid: 'C1', 'id.orig_h': '100.64.0.1', 'id.orig_p': 1, 'id.resp_h': '10.0.0.53', 'id.resp_p': 53, proto: 'udp', service: 'dns', duration: 0.1 })}\n`;
+    await expect(readDnsLog(file(conn), () => undefined, new Anomalies())).rejects.toThrow(/not a known resolver log/);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // dnstap, encoded from this .proto text (field numbers as in dnstap.pb's dnstap.proto)
 
