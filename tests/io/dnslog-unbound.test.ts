@@ -81,8 +81,8 @@ describe.skipIf(SKIP !== null)('dnstap from unbound', () => {
       expect(l.client).toBe('127.0.0.1');
       expect(l.time).toBeGreaterThanOrEqual(t0 - 1000);
       expect(l.time).toBeLessThanOrEqual(t1 + 1000);
-      // unbound sends the interface address as response_address when it knows it, else the identity.
-      expect(['127.0.0.1', 'resolver-test-1']).toContain(l.resolver);
+      // unbound 1.17 fills response_address with the address it answered from.
+      expect(l.resolver).toBe('127.0.0.1');
     }
     const strip = (l: DnsLookup): Omit<DnsLookup, 'time' | 'client' | 'resolver'> => ({ query: l.query, qtype: l.qtype, rcode: l.rcode, answers: l.answers });
     // unbound rotates the order of an RRset's records: the order is the one dig received.
