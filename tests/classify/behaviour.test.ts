@@ -64,11 +64,22 @@ describe('behaviour score', () => {
     expect(s.score).toBeLessThan(cfg.strongAt);
   });
 
-  it('through the classifier: strong behaviour alone is mining medium, never high; bulk transfer scores nothing', () => {
+  it('through the classifier: strong behaviour on a pool port alone is only suspect (a Redis session on 4444 looks the same); at a listed address it is mining medium, never high; bulk transfer scores nothing', () => {
     const c = new Classifier(rules);
     const v = c.classify(exportFlow({}));
-    expect(v).toMatchObject({ label: 'mining', confidence: 'medium', outcome: 'pool-like behaviour' });
+    expect(v).toMatchObject({ label: 'suspect', confidence: 'low', outcome: 'weak pool-like behaviour' });
     expect(v.evidence.find((e) => e.kind === 'behaviour')!.matched).toMatch(/^score 11 \(strong/);
+    // The same session to a listed pool address observed a month before the flow.
+    const listed = new Classifier({
+      ...rules,
+      endpoints: [
+        ...rules.endpoints,
+        { match: { ip: '198.51.100.200', port: null }, pool: 'Test pool', coins: ['XMR'], ports: [], kind: 'pool', source: 'test', added: '2026-10-21', reference: null, dates: 'observed', subdomains: false, origin: { file: 'test', line: 1 } },
+      ],
+    });
+    const lv = listed.classify(exportFlow({}));
+    expect(lv).toMatchObject({ label: 'mining', confidence: 'medium', outcome: 'pool-like behaviour at a listed address' });
+    expect(lv.evidence.find((e) => e.kind === 'endpoint')!.matched).toMatch(/observed 2026-10-21, 31 days before the flow, weight 1/);
     const bulk = c.classify(exportFlow({ serverPort: 443, lastSeen: exportFlow({}).firstSeen + 20_000, packetsS2C: 9000, bytesS2C: 9000 * 1400 }));
     expect(bulk.label).toBe('none');
     const irc = c.classify(exportFlow({ serverPort: 6667 }));

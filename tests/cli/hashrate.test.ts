@@ -142,7 +142,7 @@ describe('hashrate and energy', () => {
     expect(subsBefore).toBeGreaterThan(0);
     const old = await run(['summary', '--db', db]);
     expect(old.code).toBe(2);
-    expect(old.err).toMatch(/schema version 3; this minerwatch reads version 4 \(any minerwatch scan or merge into it upgrades it in place\)/);
+    expect(old.err).toMatch(new RegExp(`schema version 3; this minerwatch reads version ${SCHEMA_VERSION} \\(any minerwatch scan or merge into it upgrades it in place\\)`));
     // A v3 report merges as it is.
     const merged = join(tmp, 'v3-merged.sqlite');
     expect((await run(['merge', db, '--db', merged])).code).toBe(0);

@@ -87,11 +87,12 @@ describe.skipIf(!HAVE_CORPUS)('pcap corpus', () => {
     expect(flows.filter((f) => f.verdict.label === 'mining' || RANK[f.verdict.confidence]! >= 2).map((f) => f.verdict.reason)).toEqual([]);
   });
 
-  it('takeshi: the miner caught mid-session is re-oriented by its messages (it sends submit)', async () => {
+  it('takeshi: the miner caught mid-session, whose pool port 45700 is above its own 42168, is oriented by the pool port and confirmed by its messages (it sends submit)', async () => {
     const { flows } = await scanFiles([join(CORPUS, 'pcap/mining/takeshi__miner_9816a3d.pcap')]);
     const m = flows.filter((f) => f.verdict.label === 'mining');
     expect(m).toHaveLength(1);
-    expect(m[0]!.flow).toMatchObject({ client: '10.0.0.104', clientPort: 42168, server: '49.12.80.39', serverPort: 45700, orientation: 'payload' });
+    expect(m[0]!.flow).toMatchObject({ client: '10.0.0.104', clientPort: 42168, server: '49.12.80.39', serverPort: 45700, orientation: 'port' });
+    expect(m[0]!.verdict.evidence.some((e) => e.kind === 'payload' && e.side === 'client')).toBe(true);
   });
 });
 

@@ -95,7 +95,8 @@ describe.skipIf(!HAVE_CORPUS)('minerwatch collect', () => {
     const fromScan = (await scanFiles([file])).flows.filter((f) => f.flow.source === 'export');
     expect(flowKeys(db)).toEqual(fromScan.map((f) => [`${f.flow.client}:${f.flow.clientPort}`, `${f.flow.server}:${f.flow.serverPort}`].sort().join(' ') + ` ${f.flow.packetsC2S + f.flow.packetsS2C}`).sort());
     const d = new Database(db, { readonly: true });
-    expect((d.prepare("SELECT count(*) AS n FROM flows WHERE label = 'mining'").get() as { n: number }).n).toBe(4);
+    // The three sessions to listed pool addresses; nanopool's unlisted one on a pool port stays suspect.
+    expect((d.prepare("SELECT count(*) AS n FROM flows WHERE label = 'mining'").get() as { n: number }).n).toBe(3);
     expect(d.prepare('SELECT status, packets FROM runs').get()).toEqual({ status: 'complete', packets: 1 });
     d.close();
   });

@@ -143,11 +143,15 @@ describe.skipIf(!HAVE_CORPUS)('softflowd exports of the corpus captures', () => 
     expect(sniffed.summary.inputs[1]!.records).toBe(30);
   });
 
-  it('the mining sessions of ndpi__mining are found from NetFlow alone, without payload', async () => {
+  it('the mining sessions of ndpi__mining to listed pool addresses are found from NetFlow alone; the unlisted one on a pool port stays suspect', async () => {
     const { flows } = await scanFiles([join(GEN, 'v9', 'ndpi__mining.export.pcap')]);
     const mining = flows.filter((f) => f.flow.source === 'export' && f.verdict.label === 'mining');
-    expect(mining.map((f) => `${f.flow.server}:${f.flow.serverPort}`).sort()).toEqual(['116.211.167.195:3333', '178.32.196.217:9050', '185.71.66.39:9999', '94.23.199.191:3333']);
-    for (const f of mining) expect(f.verdict.evidence.some((e) => e.kind === 'behaviour' || e.kind === 'endpoint')).toBe(true);
+    expect(mining.map((f) => `${f.flow.server}:${f.flow.serverPort}`).sort()).toEqual(['116.211.167.195:3333', '178.32.196.217:9050', '94.23.199.191:3333']);
+    for (const f of mining) expect(f.verdict.evidence.some((e) => e.kind === 'endpoint' || e.kind === 'endpoint-port')).toBe(true);
+    // nanopool's 185.71.66.39 is in no list: pool port and pool-like behaviour alone never list anyone.
+    const eth = flows.find((f) => f.flow.server === '185.71.66.39')!;
+    expect(eth.verdict).toMatchObject({ label: 'suspect', confidence: 'low' });
+    expect(eth.verdict.evidence.map((e) => e.kind).sort()).toEqual(['behaviour', 'port']);
   });
 });
 if (!HAVE_CORPUS) console.warn(CORPUS_SKIP_REASON);
