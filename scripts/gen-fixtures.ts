@@ -1527,6 +1527,73 @@ function nameFixtures(add: (path: string, data: Uint8Array, expected: ExpectedRe
   }
 }
 
+/** A SOCKS5 CONNECT request for a host name (RFC 1928 section 4, ATYP 3). */
+function socks5Connect(host: string, port: number): Uint8Array {
+  const name = utf8(host);
+  return concatBytes(new Uint8Array([5, 1, 0, 3, name.length]), name, new Uint8Array([port >> 8, port & 255]));
+}
+
+/** The proxy's success reply with an IPv4 bound address. */
+const SOCKS5_REPLY = new Uint8Array([5, 0, 0, 1, 198, 51, 100, 80, 0xc3, 0x50]);
+
+function socksFixtures(add: (path: string, data: Uint8Array, expected: ExpectedResult) => void): void {
+  const write = (path: string, scenario: Scenario): void => {
+    const ordered = scenario.ordered();
+    add(path, pcapFile(LinkType.ETHERNET, records(ordered, asEthernet())), { format: 'pcap', ...countsOf(ordered), mining: scenario.mining });
+  };
+  // XMRig told to use a SOCKS5 proxy: greeting, then CONNECT with the pool's name and the login in
+  // one segment (the login glued behind the CONNECT), then the pool's answers behind the proxy's.
+  {
+    const noise = new Noise(0x50c5);
+    const client: [string, number] = ['10.0.0.95', 41095];
+    const proxy: [string, number] = ['198.51.100.80', 1080];
+    const login = ndjson({ id: 1, jsonrpc: '2.0', method: 'login', params: { login: '48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD', pass: 'x', agent: 'XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0', algo: ['rx/0'] } });
+    const scenario = new Scenario().flow(
+      tcpSession({
+        client,
+        server: proxy,
+        start: BASE_TS,
+        rttMs: 35,
+        messages: [
+          { from: 'client', data: new Uint8Array([5, 1, 0]) },
+          { from: 'server', gapMs: 35, data: new Uint8Array([5, 0]) },
+          { from: 'client', gapMs: 1, data: concatBytes(socks5Connect('xmr.pool.minergate.com', 45700), utf8(login)) },
+          { from: 'server', gapMs: 80, data: concatBytes(SOCKS5_REPLY, utf8(ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: 'e1f2', job: moneroJob(noise, 'k1', 3100000), status: 'OK' } }))) },
+          { from: 'client', gapMs: 30_000, data: ndjson({ id: 2, jsonrpc: '2.0', method: 'submit', params: { id: 'e1f2', job_id: 'k1', nonce: noise.hex(4), result: noise.hex(32) } }) },
+          { from: 'server', gapMs: 40, data: ndjson({ id: 2, jsonrpc: '2.0', error: null, result: { status: 'OK' } }) },
+        ],
+      }),
+      'tcp',
+      client,
+      proxy,
+    );
+    write('names/socks5-pool.pcap', scenario.expectMining({ client: client[0], server: proxy[0], serverPort: proxy[1], family: 'monero', confidence: 'high' }));
+  }
+  // The same proxy carrying an ordinary web request: no evidence.
+  {
+    const client: [string, number] = ['10.0.0.96', 41096];
+    const proxy: [string, number] = ['198.51.100.80', 1080];
+    const scenario = new Scenario().flow(
+      tcpSession({
+        client,
+        server: proxy,
+        start: BASE_TS,
+        rttMs: 35,
+        messages: [
+          { from: 'client', data: new Uint8Array([5, 1, 0]) },
+          { from: 'server', gapMs: 35, data: new Uint8Array([5, 0]) },
+          { from: 'client', gapMs: 1, data: concatBytes(socks5Connect('www.example.com', 80), utf8('GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n')) },
+          { from: 'server', gapMs: 80, data: concatBytes(SOCKS5_REPLY, utf8('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>')) },
+        ],
+      }),
+      'tcp',
+      client,
+      proxy,
+    );
+    write('names/socks5-web.pcap', scenario);
+  }
+}
+
 function zabbixFrame(json: string): Uint8Array {
   const body = utf8(json);
   const header = new Uint8Array(13);
@@ -1650,6 +1717,7 @@ export function buildFixtures(): FixtureSet {
   formatFixtures(add);
   ruleFixtures(add);
   nameFixtures(add);
+  socksFixtures(add);
   badFixtures(add);
   return { files, expected };
 }

@@ -7,6 +7,7 @@
  */
 import { decodeDns, decodeDnsOverTcp, dnsDatagrams, type DnsMessage } from '../decode/dns.js';
 import { decodeClientHello, looksLikeTls } from '../decode/tls.js';
+import { socksClientPreamble, socksServerPreamble } from '../decode/socks.js';
 import { DecodeError } from '../errors.js';
 import { nameSoftware } from '../rules/agents.js';
 import { EndpointIndex } from '../rules/endpoints.js';
@@ -38,6 +39,7 @@ export const BUILTIN = {
   port: { id: 'MW-PORT', rev: 1 },
   peer: { id: 'MW-PEER', rev: 1 },
   dnsLog: { id: 'MW-DNS-LOG', rev: 1 },
+  socks: { id: 'MW-NAME-SOCKS', rev: 1 },
 } as const;
 
 /** What {@link Classifier.flowEvidence} reads of a flow (a flow being classified, or one stored in a report). */
@@ -86,14 +88,22 @@ export class Classifier {
     const rules = this.rules.payload;
     let hitsC: PayloadHit[] = [];
     let hitsS: PayloadHit[] = [];
-    if (flow.payloadC2S.length || flow.payloadS2C.length) {
-      const jc = messagesOf(flow, flow.payloadC2S);
-      const js = messagesOf(flow, flow.payloadS2C);
+    // A miner behind a SOCKS proxy: its pool protocol starts after the proxy's preamble.
+    let socks = flow.transport === 'tcp' ? socksClientPreamble(flow.payloadC2S) : null;
+    if (!socks && flow.transport === 'tcp' && flow.orientation === 'port' && socksClientPreamble(flow.payloadS2C)) {
+      reverseFlow(flow);
+      socks = socksClientPreamble(flow.payloadC2S);
+    }
+    const pc = socks ? flow.payloadC2S.subarray(socks.length) : flow.payloadC2S;
+    const ps = socks ? flow.payloadS2C.subarray(socksServerPreamble(flow.payloadS2C, socks.version)) : flow.payloadS2C;
+    if (pc.length || ps.length) {
+      const jc = messagesOf(flow, pc);
+      const js = messagesOf(flow, ps);
       hitsC = matchMessages(rules, 'json', jc, 'client', flow.payloadTimeC2S);
       hitsS = matchMessages(rules, 'json', js, 'server', flow.payloadTimeS2C);
       if (flow.transport === 'tcp') {
-        hitsC.push(...matchMessages(rules, 'http', httpHeads(flow.payloadC2S), 'client', flow.payloadTimeC2S));
-        hitsS.push(...matchMessages(rules, 'http', httpHeads(flow.payloadS2C), 'server', flow.payloadTimeS2C));
+        hitsC.push(...matchMessages(rules, 'http', httpHeads(pc), 'client', flow.payloadTimeC2S));
+        hitsS.push(...matchMessages(rules, 'http', httpHeads(ps), 'server', flow.payloadTimeS2C));
       }
       if (flow.orientation === 'port') {
         const agree = hitsC.filter((h) => h.rule.side === 'client').length + hitsS.filter((h) => h.rule.side === 'server').length;
@@ -133,7 +143,7 @@ export class Classifier {
 
     // Names: TLS SNI and HTTP Host from the client; DNS answers seen for the server's address.
     let poolEntry: EndpointEntry | null = null;
-    const sni = this.sni(flow);
+    const sni = this.sni(flow, pc);
     if (sni) {
       attrs.serverName = sni;
       const e = this.index.domain(sni);
@@ -142,7 +152,16 @@ export class Classifier {
         evidence.push(nameEvidence('sni', BUILTIN.sni, sni, e, flow.payloadTimeC2S));
       }
     }
-    const host = this.httpHost(flow);
+    // The destination a SOCKS client asked its proxy for.
+    if (socks) {
+      attrs.serverName ??= socks.host;
+      const e = this.index.domain(socks.host);
+      if (e && e.kind !== 'exclude') {
+        poolEntry ??= e;
+        evidence.push({ ...nameEvidence('host', BUILTIN.socks, socks.host, e, flow.payloadTimeC2S), matched: `SOCKS${socks.version} CONNECT ${socks.host}:${socks.port} (${describe(e)})` });
+      }
+    }
+    const host = this.httpHost(flow, pc);
     if (host) {
       attrs.serverName ??= host;
       const e = this.index.domain(host);
@@ -295,8 +314,7 @@ export class Classifier {
     return true;
   }
 
-  private sni(flow: FlowRecord): string | null {
-    const p = flow.payloadC2S;
+  private sni(flow: FlowRecord, p: Uint8Array): string | null {
     if (flow.transport !== 'tcp' || !looksLikeTls(p, 0, p.length)) return null;
     try {
       return decodeClientHello(p, 0, p.length).sni;
@@ -306,9 +324,9 @@ export class Classifier {
     }
   }
 
-  private httpHost(flow: FlowRecord): string | null {
+  private httpHost(flow: FlowRecord, p: Uint8Array): string | null {
     if (flow.transport !== 'tcp') return null;
-    const heads = httpHeads(flow.payloadC2S);
+    const heads = httpHeads(p);
     const h = (heads[0]?.value.headers as Record<string, string> | undefined)?.host;
     return h ? h.replace(/:\d+$/, '').toLowerCase() : null;
   }

@@ -31,6 +31,22 @@ describe('pool names', () => {
     expect(query.verdict).toMatchObject({ label: 'suspect', confidence: 'medium', outcome: 'pool name looked up' });
   });
 
+  it('a login glued behind a SOCKS5 CONNECT is parsed; the CONNECT names the pool', async () => {
+    const { flows } = await scanFiles([join(FIXTURES, 'names/socks5-pool.pcap')]);
+    expect(flows).toHaveLength(1);
+    const v = flows[0]!.verdict;
+    expect(v).toMatchObject({ label: 'mining', confidence: 'high', outcome: 'two-sided protocol' });
+    expect(v.evidence.some((e) => e.kind === 'payload' && e.side === 'client' && e.matched === 'login')).toBe(true);
+    expect(v.evidence.some((e) => e.kind === 'payload' && e.side === 'server')).toBe(true);
+    expect(v.evidence.find((e) => e.ruleId === 'MW-NAME-SOCKS')!.matched).toMatch(/^SOCKS5 CONNECT xmr\.pool\.minergate\.com:45700 \(pool MinerGate/);
+    expect(v.attributes).toMatchObject({ serverName: 'xmr.pool.minergate.com', agent: expect.stringMatching(/^XMRig\/6\.21\.0/), coin: 'XMR' });
+  });
+
+  it('a SOCKS5 proxy carrying an ordinary web request is no evidence', async () => {
+    const { flows } = await scanFiles([join(FIXTURES, 'names/socks5-web.pcap')]);
+    expect(flows.map((f) => [f.verdict.label, f.verdict.attributes.serverName])).toEqual([['none', 'www.example.com']]);
+  });
+
   it('an SNI naming an ordinary site is no evidence', async () => {
     const { flows } = await scanFiles([join(FIXTURES, 'names/benign-sni.pcap')]);
     expect(flows.every((f) => f.verdict.label === 'none')).toBe(true);
