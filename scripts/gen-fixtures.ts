@@ -1569,10 +1569,10 @@ function socksFixtures(add: (path: string, data: Uint8Array, expected: ExpectedR
     );
     write('names/socks5-pool.pcap', scenario.expectMining({ client: client[0], server: proxy[0], serverPort: proxy[1], family: 'monero', confidence: 'high' }));
   }
-  // The same proxy carrying an ordinary web request: no evidence.
+  // A proxy carrying an ordinary web request: no evidence.
   {
     const client: [string, number] = ['10.0.0.96', 41096];
-    const proxy: [string, number] = ['198.51.100.80', 1080];
+    const proxy: [string, number] = ['198.51.100.81', 1080];
     const scenario = new Scenario().flow(
       tcpSession({
         client,

@@ -110,11 +110,11 @@ describe('minerwatch summary', () => {
 
   it('groups by directory id, type and region; unknown where the directory says nothing', async () => {
     const s = await summaryJson(['--db', db, '--min-confidence', 'medium', '--lang', 'en']);
-    // HOME-11, CAFE-12, UNIV-10 (three addresses in 10.0.0.0/24) and fd00::1:10 (not in the directory).
+    // HOME-11, CAFE-12, UNIV-10 (four addresses in 10.0.0.0/24: SNI, DNS, peer and SOCKS fixtures) and fd00::1:10 (not in the directory).
     expect(s.miningSubscribers).toBe(4);
-    expect(s.byType.find((r) => r.key === 'university')).toMatchObject({ key: 'university', subscribers: 1, flows: 4 });
+    expect(s.byType.find((r) => r.key === 'university')).toMatchObject({ key: 'university', subscribers: 1, flows: 5 });
     expect(s.byType.find((r) => r.key === null)).toMatchObject({ key: null, subscribers: 1, flows: 1 });
-    expect(s.byRegion.find((r) => r.key === '杭州')).toMatchObject({ key: '杭州', subscribers: 2, flows: 5 });
+    expect(s.byRegion.find((r) => r.key === '杭州')).toMatchObject({ key: '杭州', subscribers: 2, flows: 6 });
     // Energy per type and region is the sum of those subscribers' own power ranges; hashrate per coin the sum of their rates.
     const d2 = new Database(db, { readonly: true });
     const power = d2.prepare('SELECT type, region, power_w_low AS lo, power_w_high AS hi FROM subscribers WHERE power_w_low IS NOT NULL').all() as Array<{ type: string | null; region: string | null; lo: number; hi: number }>;
@@ -147,11 +147,11 @@ describe('minerwatch summary', () => {
     const en = await run(['summary', '--db', db, '--lang', 'en']);
     expect(en.code).toBe(0);
     expect(en.out).toMatch(/^Mining subscribers\s+4$/m);
-    expect(en.out).toMatch(/^Mining flows\s+7$/m);
+    expect(en.out).toMatch(/^Mining flows\s+8$/m);
     expect(en.out).toMatch(/^Hashrate\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(measured for 2 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^Energy \(kWh\/day\)\s+0\.\d+ – 0\.\d+ \(measured for 1 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^By coin$/m);
-    expect(en.out).toMatch(/^university\s+1\s+4\s+not measured$/m);
+    expect(en.out).toMatch(/^university\s+1\s+5\s+not measured$/m);
     expect(en.out).toMatch(/^unknown\s+1\s+1\s+not measured$/m);
     expect(en.out).toMatch(/^residential\s+1\s+\d+\s+0\.\d+ – 0\.\d+$/m);
     expect(en.out).toMatch(/^Coin\s+Subscribers\s+Flows\s+Hashrate\s+Energy \(kWh\/day\)$/m);
@@ -159,11 +159,11 @@ describe('minerwatch summary', () => {
     const zh = await run(['summary', '--db', db, '--lang', 'zh-CN']);
     expect(zh.code).toBe(0);
     expect(zh.out).toMatch(/^挖矿用户数\s+4$/m);
-    expect(zh.out).toMatch(/^挖矿流数\s+7$/m);
+    expect(zh.out).toMatch(/^挖矿流数\s+8$/m);
     expect(zh.out).toMatch(/^算力\s+ETH \d.* MH\/s ± .*; XMR \d.* H\/s ± .* \(4 个用户中测得 2 个\)$/m);
     expect(zh.out).toMatch(/^耗电量（千瓦时\/天）\s+0\.\d+ – 0\.\d+ \(4 个用户中测得 1 个\)$/m);
     expect(zh.out).toMatch(/^按币种$/m);
-    expect(zh.out).toMatch(/^高校\s+1\s+4\s+未测得$/m);
+    expect(zh.out).toMatch(/^高校\s+1\s+5\s+未测得$/m);
     expect(zh.out).toMatch(/^未知\s+1\s+1\s+未测得$/m);
     expect(zh.out).toMatch(/^计算方法$/m);
     expect(zh.out).not.toMatch(/not measured|Mining subscribers/);
