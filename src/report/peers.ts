@@ -46,7 +46,10 @@ export function applyPeerEvidence(db: Database.Database, redecide: Redecide): nu
         // Peer evidence may raise a verdict, never lower one.
         if ((RANK[d.confidence] ?? 0) < (RANK[c.confidence] ?? 0) || (d.label !== 'mining' && c.label === 'mining')) continue;
         const rules = c.rules ? `${c.rules},${PEER_RULE.id}` : PEER_RULE.id;
-        const reason = c.label === 'none' ? `${d.label} (${d.outcome ?? 'peer'}) — peer: ${matched}` : `${c.reason}; peer: ${matched}`;
+        // The head of the reason names the verdict: it is the new one, the facts before stay.
+        const cut = c.reason.indexOf(' — ');
+        const facts = c.label === 'none' || cut < 0 ? '' : `${c.reason.slice(cut + 3)}; `;
+        const reason = `${d.label} (${d.outcome ?? 'peer'}) — ${facts}peer: ${matched}`;
         update.run(d.label, d.confidence, d.outcome, reason, rules, c.id);
         if (d.label !== c.label || d.confidence !== c.confidence) changed++;
       }

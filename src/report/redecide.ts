@@ -3,9 +3,9 @@
  * and many-endpoint evidence are added up over every flow the report holds for a subscriber
  * (src/aggregate/sessions.ts), and with `recompute` the evidence a flow's counters and endpoints
  * give (listed addresses and their age, resolver-log bindings, pool ports, behaviour) is worked out
- * again from the stored flow with the intelligence given now. Evidence that came from payload
- * (protocol messages, TLS SNI, HTTP Host, DNS in the same data, handshakes) and peer evidence stay
- * as they were written. A flow's verdict is whatever the policy makes of its evidence now.
+ * again from the stored flow with the intelligence given now, and peer facts are dropped for the
+ * caller to add again where a proof still stands. Evidence that came from payload (protocol
+ * messages, TLS SNI, HTTP Host, DNS in the same data, handshakes) stays as it was written. A flow's verdict is whatever the policy makes of its evidence now.
  */
 import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
@@ -94,7 +94,8 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
         const own = stored.get(r.id) ?? [];
         let kept: Evidence[] = own.filter((e) => !REPORT_KINDS.has(e.kind));
         if (opts.recompute) {
-          kept = kept.filter((e) => !FLOW_KINDS.has(e.kind));
+          // Peer facts are worked out again after this pass (src/report/peers.ts): their proof may be gone.
+          kept = kept.filter((e) => !FLOW_KINDS.has(e.kind) && e.kind !== 'peer');
           const fo = classifier.flowEvidence(
             {
               client: r.client,

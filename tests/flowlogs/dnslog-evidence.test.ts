@@ -466,9 +466,8 @@ describe.skipIf(SKIP !== null)('resolver-log evidence through the CLI: unbound d
       const line = flowLines(db).find((l) => l.id === c.id)!;
       expect(line.label).toBe('mining');
       expect(line.reason).toContain('peer');
-      // KNOWN FAILURE (reported, src/report/peers.ts): a suspect flow raised to mining by a peer fact
-      // keeps its old reason and only appends "; peer: …", so the line starts "suspect (weak
-      // pool-like behaviour)" on a mining/medium flow (README: `reason`, one human line saying why).
+      // A suspect flow raised to mining by a peer fact says so at the head of its reason
+      // (README: `reason`, one human line saying why).
       expect(line.reason).toMatch(/^mining\b/);
     });
 
@@ -572,10 +571,8 @@ describe.skipIf(SKIP !== null)('resolver-log evidence through the CLI: unbound d
       expect(evidence.filter((e) => e.rule_id === 'MW-DNS-LOG')).toEqual([]);
       expect(a.label).not.toBe('mining');
       const c = flowOf(flows, conv.C)!;
-      // KNOWN FAILURE (reported, src/report/rescore.ts + peers.ts): the peer fact flow C inherited from
-      // flow A stays after A lost the pool-name evidence that proved it, so C stays mining/medium
-      // ("same subscriber and server as proven flow #A" while A is suspect/low) and 127.0.0.1 stays
-      // on the watch list. README: peer evidence is added up again on rescore, from flows proven now.
+      // The peer fact flow C inherited from flow A goes when A loses the pool-name evidence that
+      // proved it (README: peer evidence is added up again on rescore, from flows proven now).
       expect({ label: c.label, peer: evidenceOf(evidence, c).filter((e) => e.kind === 'peer').length }).toEqual({ label: expect.not.stringMatching(/^mining$/), peer: 0 });
       expect(subscribers.map((s) => s.subscriber)).not.toContain(ASKER);
       expect(watchlist(db).map((r) => r.subscriber)).not.toContain(ASKER);
