@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { mulberry32 } from '../src/testing/random.js';
 
 
-export const EXPORT_BENCH_VERSION = 1;
+export const EXPORT_BENCH_VERSION = 2;
 const BASE_MS = Date.UTC(2026, 10, 1, 0, 0, 0);
 /** The exporter booted an hour before the first flow (sysUptime base for v9). */
 const BOOT_MS = BASE_MS - 3_600_000;
@@ -50,6 +50,12 @@ export interface ExportBenchStats {
   miningSessions: number;
   miningRecords: number;
   miningClients: number;
+  /**
+   * The pool servers the mining sessions reach (IPv4, dotted) and their ports: an operator knows
+   * them as listed pool endpoints (the bench writes them as an intel file, dated the day before).
+   */
+  miningServers: string[];
+  miningPorts: number[];
   firstMs: number;
   lastMs: number;
 }
@@ -612,6 +618,8 @@ export function generateExportBench(dir: string, records = 5_000_000, seed = 202
     miningSessions,
     miningRecords,
     miningClients: miningClients.size,
+    miningServers: Array.from(servers.subarray(0, MINING_SERVERS), (a) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`),
+    miningPorts: [3333, 4444],
     firstMs,
     lastMs,
   };

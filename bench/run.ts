@@ -20,6 +20,7 @@ import { generateBenchCapture } from './gen-capture.js';
 import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
+import { generateDnsLogBench } from './gen-dnslog.js';
 
 const ROOT = process.cwd();
 const DATA = join(ROOT, 'bench', 'data');
@@ -28,7 +29,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (c !== 'capture' && c !== 'exports' && c !== 'report' && c !== 'decode') throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, decode, report)`);
+for (const c of CASES) if (!['capture', 'exports', 'report', 'decode', 'dnslog'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, decode, report, dnslog)`);
+const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
 
 mkdirSync(DATA, { recursive: true });
 
@@ -136,7 +138,24 @@ function exportFiles(): ExportFiles {
         `CSV ${(stats.csvBytes / 1e6).toFixed(0)} MB in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`,
     );
   }
+  // The 40 pool servers, as an operator's intel would list them (minerwatch intel resolve of the
+  // pools' names the day before): dated IP:port entries in an intel folder scans load with --intel.
+  mkdirSync(INTEL, { recursive: true });
+  const entries = m.miningServers
+    .flatMap((ip) => m!.miningPorts.map((port) => ({ ip, port })))
+    .sort((a, b) => ipNumber(a.ip) - ipNumber(b.ip) || a.port - b.port)
+    .map((e) => `  - { ip: "${e.ip}", port: ${e.port}, pool: "bench pool" }`);
+  writeFileSync(
+    join(INTEL, 'bench-pools.yaml'),
+    `source: "bench/gen-exports.ts: the pool servers of the generated mining sessions"\nadded: ${new Date(m.firstMs - 86_400_000).toISOString().slice(0, 10)}\nkind: pool\nentries:\n${entries.join('\n')}\n`,
+  );
   return { stats: m, files };
+}
+
+const INTEL = join(DATA, 'intel');
+
+function ipNumber(ip: string): number {
+  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 }
 
 interface ExportResult {
@@ -166,7 +185,7 @@ function exportsCase(): ExportResult[] {
     let b: ExportResult | null = null;
     for (let i = 0; i < RUNS; i++) {
       for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
-      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', f.path, '--db', db, '--json']);
+      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', f.path, '--intel', INTEL, '--db', db, '--json']);
       const j = JSON.parse(r.stdout) as { flows: number; miningFlows: number; subscribers: number; inputs: Array<{ records: number; anomalies: Record<string, number> }> };
       const input = j.inputs[0]!;
       if (input.records !== stats.records) console.warn(`warning: ${f.label}: scan read ${input.records} records, generator wrote ${stats.records}`);
@@ -238,7 +257,68 @@ async function decodeCase(): Promise<void> {
   }
 }
 
+/**
+ * The NetFlow v9 export case with a resolver log of the same size as a city's day beside it
+ * (bench/gen-dnslog.ts: 10 M lookups in dnstap, 0.5 % of them pool names): the log alone, the
+ * exports alone and both in one scan, side by side in one run, with max RSS.
+ */
+function dnslogCase(): void {
+  const { stats, files } = exportFiles();
+  const v9 = files[0]!;
+  const meta = join(DATA, `dnslog-${DNSLOG_LOOKUPS}.json`);
+  type Generated = { lookups: number; poolLookups: number; dnstapBytes: number; dnstapPath: string | null };
+  let g: Generated | null = null;
+  try {
+    g = JSON.parse(readFileSync(meta, 'utf8')) as Generated;
+  } catch {
+    g = null;
+  }
+  if (!g?.dnstapPath || !existsSync(g.dnstapPath) || statSync(g.dnstapPath).size !== g.dnstapBytes) {
+    const t0 = process.hrtime.bigint();
+    g = generateDnsLogBench(DATA, DNSLOG_LOOKUPS, 'dnstap', 20261101, join(ROOT, 'rules'));
+    writeFileSync(meta, JSON.stringify(g));
+    console.log(`generated ${g.dnstapPath}: ${g.lookups} lookups (${g.poolLookups} of pool names), ${(g.dnstapBytes / 1e6).toFixed(0)} MB in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
+  }
+  const dnstap = g.dnstapPath!;
+
+  // A one-record NetFlow file stands in for "no exports", so the log's own cost is measured through the same command.
+  const empty = join(DATA, 'dnslog-empty.csv');
+  writeFileSync(empty, 'ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt\n');
+  const db = join(DATA, 'dnslog.sqlite');
+  const runs: Array<{ label: string; args: string[] }> = [
+    { label: 'resolver log only', args: [empty, '--intel', INTEL, '--dns-log', dnstap] },
+    { label: 'exports only', args: [v9.path, '--intel', INTEL] },
+    { label: 'exports + log', args: [v9.path, '--intel', INTEL, '--dns-log', dnstap] },
+  ];
+  console.log(`\ndnslog: ${g.lookups} lookups (${g.poolLookups} of listed pool names), ${(g.dnstapBytes / 1e6).toFixed(0)} MB dnstap, beside ${stats.records} NetFlow v9 records`);
+  const best = new Map<string, { seconds: number; rssMb: number | null; bindings: number | null }>();
+  for (let i = 0; i < RUNS; i++) {
+    for (const r of runs) {
+      for (const x of ['', '-wal', '-shm']) rmSync(db + x, { force: true });
+      const t = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', ...r.args, '--db', db, '--json']);
+      const j = JSON.parse(t.stdout) as { resolverLog: { bindings: number; listed: number; lookups: number } | null; subscribers: number };
+      const rssMb = t.maxRssKb && t.maxRssKb / 1024;
+      console.log(`${r.label} run ${i + 1}: ${t.seconds.toFixed(2)} s, max RSS ${rssMb ? rssMb.toFixed(0) : 'n/a'} MiB${j.resolverLog ? `, ${j.resolverLog.lookups} lookups, ${j.resolverLog.listed} of listed names, ${j.resolverLog.bindings} bindings` : ''}, ${j.subscribers} subscribers`);
+      const b = best.get(r.label);
+      if (!b || t.seconds < b.seconds) best.set(r.label, { seconds: t.seconds, rssMb, bindings: j.resolverLog?.bindings ?? null });
+    }
+  }
+  for (const x of ['', '-wal', '-shm']) rmSync(db + x, { force: true });
+  const log = best.get('resolver log only')!;
+  const alone = best.get('exports only')!;
+  const both = best.get('exports + log')!;
+  console.log('\ncase                 best s   max RSS MiB   rate');
+  console.log(`${'resolver log only'.padEnd(20)} ${log.seconds.toFixed(2).padStart(6)} ${String(log.rssMb?.toFixed(0) ?? 'n/a').padStart(13)}   ${(g.lookups / log.seconds / 1e6).toFixed(2)} M lookups/s`);
+  console.log(`${'exports only'.padEnd(20)} ${alone.seconds.toFixed(2).padStart(6)} ${String(alone.rssMb?.toFixed(0) ?? 'n/a').padStart(13)}   ${(stats.records / alone.seconds / 1e6).toFixed(2)} M records/s`);
+  const rate = stats.records / (both.seconds - log.seconds);
+  console.log(
+    `${'exports + log'.padEnd(20)} ${both.seconds.toFixed(2).padStart(6)} ${String(both.rssMb?.toFixed(0) ?? 'n/a').padStart(13)}   ${(stats.records / both.seconds / 1e6).toFixed(2)} M records/s over the whole run; ` +
+      `${(rate / 1e6).toFixed(2)} M records/s once the log is read (target ≥ 1 M/s: ${rate >= 1e6 ? 'met' : 'NOT met'})`,
+  );
+}
+
 if (CASES.has('capture')) captureCase();
 if (CASES.has('exports')) exportsCase();
 if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
+if (CASES.has('dnslog')) dnslogCase();
