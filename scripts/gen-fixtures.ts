@@ -1536,6 +1536,23 @@ function socks5Connect(host: string, port: number): Uint8Array {
 /** The proxy's success reply with an IPv4 bound address. */
 const SOCKS5_REPLY = new Uint8Array([5, 0, 0, 1, 198, 51, 100, 80, 0xc3, 0x50]);
 
+/** A client's session through a SOCKS5 proxy: greeting, then the CONNECT with the tunnelled protocol's first message glued behind it. */
+function socksSession(client: [string, number], proxy: [string, number], host: string, port: number, first: Uint8Array, answer: Uint8Array, more: SessionMessage[] = []): TimedPacket[] {
+  return tcpSession({
+    client,
+    server: proxy,
+    start: BASE_TS,
+    rttMs: 35,
+    messages: [
+      { from: 'client', data: new Uint8Array([5, 1, 0]) },
+      { from: 'server', gapMs: 35, data: new Uint8Array([5, 0]) },
+      { from: 'client', gapMs: 1, data: concatBytes(socks5Connect(host, port), first) },
+      { from: 'server', gapMs: 80, data: concatBytes(SOCKS5_REPLY, answer) },
+      ...more,
+    ],
+  });
+}
+
 function socksFixtures(add: (path: string, data: Uint8Array, expected: ExpectedResult) => void): void {
   const write = (path: string, scenario: Scenario): void => {
     const ordered = scenario.ordered();
@@ -1548,49 +1565,21 @@ function socksFixtures(add: (path: string, data: Uint8Array, expected: ExpectedR
     const client: [string, number] = ['10.0.0.95', 41095];
     const proxy: [string, number] = ['198.51.100.80', 1080];
     const login = ndjson({ id: 1, jsonrpc: '2.0', method: 'login', params: { login: '48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD', pass: 'x', agent: 'XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0', algo: ['rx/0'] } });
-    const scenario = new Scenario().flow(
-      tcpSession({
-        client,
-        server: proxy,
-        start: BASE_TS,
-        rttMs: 35,
-        messages: [
-          { from: 'client', data: new Uint8Array([5, 1, 0]) },
-          { from: 'server', gapMs: 35, data: new Uint8Array([5, 0]) },
-          { from: 'client', gapMs: 1, data: concatBytes(socks5Connect('xmr.pool.minergate.com', 45700), utf8(login)) },
-          { from: 'server', gapMs: 80, data: concatBytes(SOCKS5_REPLY, utf8(ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: 'e1f2', job: moneroJob(noise, 'k1', 3100000), status: 'OK' } }))) },
-          { from: 'client', gapMs: 30_000, data: ndjson({ id: 2, jsonrpc: '2.0', method: 'submit', params: { id: 'e1f2', job_id: 'k1', nonce: noise.hex(4), result: noise.hex(32) } }) },
-          { from: 'server', gapMs: 40, data: ndjson({ id: 2, jsonrpc: '2.0', error: null, result: { status: 'OK' } }) },
-        ],
-      }),
-      'tcp',
-      client,
-      proxy,
-    );
+    const job = ndjson({ id: 1, jsonrpc: '2.0', error: null, result: { id: 'e1f2', job: moneroJob(noise, 'k1', 3100000), status: 'OK' } });
+    const session = socksSession(client, proxy, 'xmr.pool.minergate.com', 45700, utf8(login), utf8(job), [
+      { from: 'client', gapMs: 30_000, data: ndjson({ id: 2, jsonrpc: '2.0', method: 'submit', params: { id: 'e1f2', job_id: 'k1', nonce: noise.hex(4), result: noise.hex(32) } }) },
+      { from: 'server', gapMs: 40, data: ndjson({ id: 2, jsonrpc: '2.0', error: null, result: { status: 'OK' } }) },
+    ]);
+    const scenario = new Scenario().flow(session, 'tcp', client, proxy);
     write('names/socks5-pool.pcap', scenario.expectMining({ client: client[0], server: proxy[0], serverPort: proxy[1], family: 'monero', confidence: 'high' }));
   }
   // A proxy carrying an ordinary web request: no evidence.
   {
     const client: [string, number] = ['10.0.0.96', 41096];
     const proxy: [string, number] = ['198.51.100.81', 1080];
-    const scenario = new Scenario().flow(
-      tcpSession({
-        client,
-        server: proxy,
-        start: BASE_TS,
-        rttMs: 35,
-        messages: [
-          { from: 'client', data: new Uint8Array([5, 1, 0]) },
-          { from: 'server', gapMs: 35, data: new Uint8Array([5, 0]) },
-          { from: 'client', gapMs: 1, data: concatBytes(socks5Connect('www.example.com', 80), utf8('GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n')) },
-          { from: 'server', gapMs: 80, data: concatBytes(SOCKS5_REPLY, utf8('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>')) },
-        ],
-      }),
-      'tcp',
-      client,
-      proxy,
-    );
-    write('names/socks5-web.pcap', scenario);
+    const request = utf8('GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n');
+    const page = utf8('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>');
+    write('names/socks5-web.pcap', new Scenario().flow(socksSession(client, proxy, 'www.example.com', 80, request, page), 'tcp', client, proxy));
   }
 }
 

@@ -391,20 +391,11 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
   return failed ? 1 : 0;
 }
 
-export interface RescoreCliOptions {
-  db: string;
-  rules: string;
-  lenientRules?: boolean;
-  json?: boolean;
-  subscriberNet: string[];
-  subscribers?: string;
-  power?: string;
-  natLog: string[];
-  natDeterministic: string[];
-  natIpfix?: string[];
-  dnsLog?: string[];
-  intel?: string[];
-}
+/** What `minerwatch rescore` takes: the scan's evidence, mapping and reading options, no inputs. */
+export type RescoreCliOptions = Pick<
+  ScanCliOptions,
+  'db' | 'rules' | 'lenientRules' | 'json' | 'subscriberNet' | 'subscribers' | 'power' | 'natLog' | 'natDeterministic' | 'natIpfix' | 'dnsLog' | 'intel'
+>;
 
 /** `minerwatch rescore`: re-decide an existing report with the evidence, mappings and readings given now. */
 export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> {
