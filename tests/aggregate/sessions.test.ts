@@ -120,6 +120,7 @@ describe('the project policy on flow-only evidence', () => {
 
   it('many listed endpoints are mining medium; the subscriber\'s own resolver lookup is a pool name', () => {
     expect(verdict(['pool-endpoints'])).toMatchObject({ label: 'mining', confidence: 'medium' });
+    expect(verdict(['pool-endpoints', 'dns-log'])).toMatchObject({ label: 'mining', confidence: 'high' });
     expect(verdict(['dns-log'])).toMatchObject({ label: 'mining', confidence: 'medium' });
   });
 });
