@@ -178,6 +178,7 @@ Example:
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
     .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExample:\n  minerwatch summary --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
     .action(async (o) => {
       const { runSummary } = await import('./summary.js');
@@ -185,12 +186,13 @@ Example:
     });
   program
     .command('report')
-    .description('write one self-contained HTML report (summary, charts, searchable subscriber table with evidence and timelines)')
+    .description('write one self-contained HTML report (summary, charts, searchable subscriber table with evidence and timelines), readable by its owner only (0600)')
     .requiredOption('--html <file>', 'HTML file to write')
     .option('--db <file>', 'report database', 'minerwatch.sqlite')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('medium'))
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
     .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
+    .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExample:\n  minerwatch report --html report.html --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
     .action(async (o) => {
       const { runReport } = await import('./summary.js');
@@ -224,6 +226,7 @@ Example:
     .option('--until <time>', 'only subscribers active at or before this date/time (UTC)')
     .option('--bom', 'CSV: start with a UTF-8 byte-order mark (for Excel)')
     .option('--lang <lang>', 'table and CSV headers in zh-CN or en (default from the locale); JSON keys do not change')
+    .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExamples:\n  minerwatch watchlist --db report.sqlite --format csv --bom > watchlist.csv\n  minerwatch watchlist --db report.sqlite --type university --coin XMR --since 2026-11-01 --format jsonl')
     .action(async (o) => {
       const { runWatchlist } = await import('./query.js');

@@ -1,9 +1,10 @@
 /** `minerwatch flows` and `minerwatch watchlist`: read a report, print rows. */
-import { toCsv, toJsonLines, toTable } from '../report/format.js';
+import { csvHeader, csvLine, inertJson, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
 import { resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
-import { queryFlows, queryWatchlist, type WatchFilter } from '../report/queries.js';
+import { pseudonymiser } from '../report/pseudonym.js';
+import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
@@ -25,6 +26,8 @@ export interface WatchCliOptions {
   prefix?: string;
   bom?: boolean;
   lang?: string;
+  /** Key for subscriber pseudonyms (HMAC-SHA256). */
+  pseudonymise?: string;
 }
 
 function time(flag: string, v: string | undefined): number | undefined {
@@ -54,13 +57,61 @@ function cidr(v: string | undefined): WatchFilter['prefix'] {
   };
 }
 
+/** Output gathered into chunks of about 64 KiB: few writes, and never more than one chunk held. */
+function chunked(out: (s: string) => void): { write: (s: string) => void; flush: () => void } {
+  let buf = '';
+  return {
+    write: (s) => {
+      buf += s;
+      if (buf.length >= 1 << 16) {
+        out(buf);
+        buf = '';
+      }
+    },
+    flush: () => {
+      if (buf) out(buf);
+      buf = '';
+    },
+  };
+}
+
+type Rows = () => Iterable<Record<string, unknown>>;
+
+/**
+ * Rows written as they are read. A table needs its column widths first: it reads the rows twice,
+ * inside one read transaction so both passes see the same report while others write to it.
+ */
+function writeRows(db: ReturnType<typeof openReport>, rows: Rows, format: string, o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean }, io: Io): void {
+  const w = chunked(io.out);
+  db.exec('BEGIN');
+  try {
+    if (format === 'jsonl') for (const r of rows()) w.write(jsonLine(r));
+    else if (format === 'json') {
+      // The layout of JSON.stringify(rows, null, 2), one row at a time.
+      let n = 0;
+      for (const r of rows()) w.write(`${n++ ? ',\n' : '[\n'}${inertJson(r, 2).replace(/^/gm, '  ')}`);
+      w.write(n ? '\n]\n' : '[]\n');
+    } else if (format === 'csv') {
+      // Excel opens UTF-8 CSV correctly only with a byte-order mark.
+      w.write((o.bom ? '\uFEFF' : '') + csvHeader(o.csv, o.headers));
+      for (const r of rows()) w.write(csvLine(o.csv, r as never));
+    } else {
+      const t = new TableLayout(o.table, o.width, o.headers);
+      for (const r of rows()) t.measure(r as never);
+      w.write(t.head());
+      for (const r of rows()) w.write(t.line(r as never));
+    }
+    w.flush();
+  } finally {
+    db.exec('COMMIT');
+  }
+}
+
 export function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string }, io: Io): void {
   const db = openReport(o.db, { readonly: true });
   try {
-    const rows = queryFlows(db, { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? 'none' : o.minConfidence });
-    if (o.format === 'jsonl') io.out(toJsonLines(rows));
-    else if (o.format === 'csv') io.out(toCsv([...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], rows as never));
-    else io.out(toTable(FLOW_COLUMNS, rows as never, 40));
+    const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence };
+    writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40 }, io);
   } finally {
     db.close();
   }
@@ -68,18 +119,14 @@ export function runFlows(o: { db: string; all?: boolean; minConfidence: Confiden
 
 export function runWatchlist(o: WatchCliOptions, io: Io): void {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
+  const pseudonymise = pseudonymiser(o.pseudonymise);
   // Chinese headers for Chinese readers; in English the headers are the field names, the same as
   // the JSON keys, so scripts read both alike.
   const lang = resolveLang(o.lang);
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
-    const rows = queryWatchlist(db, filter);
-    if (o.format === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
-    else if (o.format === 'jsonl') io.out(toJsonLines(rows));
-    // Excel opens UTF-8 CSV correctly only with a byte-order mark.
-    else if (o.format === 'csv') io.out((o.bom ? '\uFEFF' : '') + toCsv(WATCH_COLUMNS, rows as never, headers));
-    else io.out(toTable(WATCH_TABLE, rows as never, 40, headers));
+    writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom }, io);
   } finally {
     db.close();
   }

@@ -1,10 +1,12 @@
 /** `minerwatch summary` (the administration's table) and `minerwatch report --html FILE`. */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkZone, formatTime, levelName, messages, resolveLang, typeName, type Lang } from '../i18n.js';
 import { renderHtml } from '../report/html.js';
 import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
-import { formatHashrate, kwhRange } from '../report/format.js';
+import { formatHashrate, inertJson, inertText, kwhRange } from '../report/format.js';
+import { pseudonymiser } from '../report/pseudonym.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
@@ -15,6 +17,11 @@ export interface SummaryCliOptions {
   lang?: string;
   tz?: string;
   format?: string;
+  /**
+   * Key for subscriber pseudonyms. The summary prints counts by coin, type and region and never a
+   * subscriber id or address; the option is accepted so every export takes the same flags.
+   */
+  pseudonymise?: string;
 }
 
 /** Terminal columns a string takes: East Asian wide and full-width characters take two. */
@@ -41,8 +48,9 @@ const pad = (s: string, w: number, right = false): string => {
   return right ? fill + s : s + fill;
 };
 
-/** An aligned table; numeric columns (given by index) are right-aligned. */
-function table(header: string[], rows: string[][], numeric: ReadonlySet<number>): string {
+/** An aligned table; numeric columns (given by index) are right-aligned. Cells are made inert (coin, type and region names come from the wire and from files). */
+function table(header: string[], body: string[][], numeric: ReadonlySet<number>): string {
+  const rows = body.map((r) => r.map(inertText));
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))));
   const line = (vals: string[]): string => vals.map((v, i) => pad(v, widths[i]!, numeric.has(i))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
@@ -69,7 +77,7 @@ export function summaryText(s: Summary, o: { lang: Lang; tz: string; db: string 
     [m.energy, energyText(s, o.lang)],
   ];
   const w = Math.max(...head.map(([k]) => displayWidth(k)));
-  for (const [k, v] of head) out.push(`${pad(k, w)}  ${v}`);
+  for (const [k, v] of head) out.push(`${pad(k, w)}  ${inertText(v)}`);
   const sections: Array<[string, string, Breakdown[], 'coin' | 'type' | 'region']> = [
     [m.byCoin, m.coin, s.byCoin, 'coin'],
     [m.byType, m.type, s.byType, 'type'],
@@ -91,7 +99,7 @@ export function summaryText(s: Summary, o: { lang: Lang; tz: string; db: string 
     out.push(table(header, body, new Set([1, 2, 3, 4])).trimEnd());
   }
   out.push('', m.method);
-  for (const line of s.method) out.push(`- ${line}`);
+  for (const line of s.method) out.push(`- ${inertText(line)}`);
   return out.join('\n') + '\n';
 }
 
@@ -103,6 +111,7 @@ export function runSummary(o: SummaryCliOptions, io: Io): void {
   const { lang, tz } = common(o);
   const format = o.format ?? 'table';
   if (format !== 'table' && format !== 'json') throw new UsageError(`--format ${JSON.stringify(format)}: expected table or json`);
+  pseudonymiser(o.pseudonymise);
   const db = openReport(o.db, { readonly: true });
   try {
     const s = summarize(db, { minConfidence: o.minConfidence, lang });
@@ -113,29 +122,61 @@ export function runSummary(o: SummaryCliOptions, io: Io): void {
         firstLocal: s.period.first === null ? null : formatTime(s.period.first, tz),
         lastLocal: s.period.last === null ? null : formatTime(s.period.last, tz),
       };
-      io.out(JSON.stringify({ ...s, period, lang, tz }, null, 2) + '\n');
+      io.out(inertJson({ ...s, period, lang, tz }, 2) + '\n');
     } else io.out(summaryText(s, { lang, tz, db: o.db }));
   } finally {
     db.close();
   }
 }
 
-export function runReport(o: { db: string; html: string; minConfidence: Confidence; lang?: string; tz?: string }, io: Io): void {
+/**
+ * Write `data` to `path` readable by its owner only (0600, less the umask): a report lists
+ * subscribers. A regular file is written beside the target and renamed over it, so the page is
+ * whole or absent and an existing file's wider mode does not carry over; anything else (a pipe,
+ * /dev/stdout) is written in place.
+ * @throws UsageError when the file cannot be written.
+ */
+export function writePrivateFile(path: string, data: string): void {
+  let regular = true;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    // Absent: created below.
+  }
+  const target = regular ? join(dirname(path), `.${basename(path)}.${process.pid}.tmp`) : path;
+  let fd: number | undefined;
+  try {
+    fd = openSync(target, regular ? 'wx' : 'w', 0o600);
+    writeSync(fd, data);
+    closeSync(fd);
+    fd = undefined;
+    if (regular) renameSync(target, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    if (regular) {
+      try {
+        unlinkSync(target);
+      } catch {
+        // Never created.
+      }
+    }
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function runReport(o: { db: string; html: string; minConfidence: Confidence; lang?: string; tz?: string; pseudonymise?: string }, io: Io): void {
   const { lang, tz } = common(o);
+  const pseudonymise = pseudonymiser(o.pseudonymise);
   const db = openReport(o.db, { readonly: true });
   let html: string;
   let n: number;
   try {
-    const r = renderHtml(db, { minConfidence: o.minConfidence, lang, tz, title: o.db });
+    const r = renderHtml(db, { minConfidence: o.minConfidence, lang, tz, title: o.db, pseudonymise });
     html = r.html;
     n = r.subscribers;
   } finally {
     db.close();
   }
-  try {
-    writeFileSync(o.html, html);
-  } catch (e) {
-    throw new UsageError(`cannot write ${o.html}: ${(e as Error).message}`);
-  }
-  io.out(`${o.html}: ${n} subscriber(s), ${Buffer.byteLength(html)} bytes\n`);
+  writePrivateFile(o.html, html);
+  io.out(`${inertText(o.html)}: ${n} subscriber(s), ${Buffer.byteLength(html)} bytes\n`);
 }

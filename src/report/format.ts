@@ -1,7 +1,41 @@
-/** Output formats for query rows (aligned text table, CSV (RFC 4180), JSON lines) and for figures. */
+/**
+ * Output formats for query rows (aligned text table, CSV (RFC 4180), JSON lines) and for figures,
+ * and the one place wire strings are made inert for display ({@link inertText}, {@link inertJson}).
+ */
 import type { Catalogue } from '../i18n.js';
 
 type Cell = string | number | null | readonly string[];
+
+/**
+ * Code points that can take over a terminal or change what it shows: C0 controls (ESC, BEL, CR,
+ * tab …), DEL, C1 controls (CSI, OSC …), the bidi marks, embeddings, overrides and isolates
+ * (U+061C, U+200E/U+200F, U+202A–U+202E, U+2066–U+2069), the Unicode line and paragraph
+ * separators and the byte-order mark.
+ */
+const DISPLAY_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/** The same less C0, which `JSON.stringify` always escapes inside strings (and whose newlines indent its output). */
+const JSON_RAW_CONTROLS = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+const uEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text as it may be shown (table, terminal, CSV, HTML): every display control is replaced by a
+ * visible escape such as `\u202e`, so a worker name, agent, SNI or pool name off the wire keeps its
+ * characters but cannot move the cursor, set a title, ring, or reorder the line around it.
+ */
+export function inertText(s: string): string {
+  return s.replace(DISPLAY_CONTROLS, uEscape);
+}
+
+/**
+ * `JSON.stringify` whose output holds no display control: the ones JSON leaves raw (DEL, C1, bidi,
+ * U+2028/U+2029, BOM) are written as `\uXXXX` escapes, which only occur inside string literals, so
+ * the parsed value is unchanged and `cat` of the file cannot control a terminal.
+ */
+export function inertJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(JSON_RAW_CONTROLS, uEscape);
+}
 
 function text(c: Cell): string {
   if (c === null) return '';
@@ -9,33 +43,94 @@ function text(c: Cell): string {
   return String(c);
 }
 
-/** RFC 4180 CSV; list cells are joined with spaces. Cells that look like formulas are prefixed with ' (CSV injection). */
+/**
+ * One CSV field (RFC 4180): display controls escaped; a text cell that a spreadsheet would take
+ * for a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`. Numbers are written as they are.
+ */
+function csvField(c: Cell): string {
+  const s = inertText(text(c));
+  const t = typeof c !== 'number' && /^[=+\-@]/.test(s) ? `'${s}` : s;
+  return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+/** The CSV header line (with CRLF); `headers` renames columns. */
+export function csvHeader(columns: readonly string[], headers?: Readonly<Record<string, string>>): string {
+  return columns.map((c) => csvField(headers?.[c] ?? c)).join(',') + '\r\n';
+}
+
+/** One CSV record (with CRLF); list cells are joined with spaces. */
+export function csvLine(columns: readonly string[], row: Readonly<Record<string, Cell>>): string {
+  return columns.map((c) => csvField(row[c] ?? null)).join(',') + '\r\n';
+}
+
+/** RFC 4180 CSV of all rows (see {@link csvLine}). */
 export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, headers?: Readonly<Record<string, string>>): string {
-  const esc = (s: string): string => {
-    const t = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
-    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
-  };
-  const out = [columns.map((c) => esc(headers?.[c] ?? c)).join(',')];
-  for (const r of rows) out.push(columns.map((c) => esc(text(r[c] ?? null))).join(','));
-  return out.join('\r\n') + '\r\n';
+  let out = csvHeader(columns, headers);
+  for (const r of rows) out += csvLine(columns, r);
+  return out;
+}
+
+/** One JSON line (with newline), display controls escaped. */
+export function jsonLine(row: unknown): string {
+  return inertJson(row) + '\n';
 }
 
 export function toJsonLines(rows: readonly unknown[]): string {
-  return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  return rows.map(jsonLine).join('');
+}
+
+/**
+ * An aligned plain-text table built in two passes over the rows, so rows can be streamed from the
+ * report: {@link TableLayout.measure} every row, then write {@link TableLayout.head} and a
+ * {@link TableLayout.line} per row. Cells are made inert and cut to `maxWidth`.
+ */
+export class TableLayout {
+  private readonly widths: number[];
+  private readonly names: string[];
+
+  constructor(
+    private readonly columns: readonly string[],
+    private readonly maxWidth = 60,
+    headers?: Readonly<Record<string, string>>,
+  ) {
+    this.names = columns.map((c) => inertText(headers?.[c] ?? c));
+    this.widths = this.names.map((n) => n.length);
+  }
+
+  private cells(row: Readonly<Record<string, Cell>>): string[] {
+    return this.columns.map((c) => {
+      const t = inertText(text(row[c] ?? null));
+      return t.length > this.maxWidth ? `${t.slice(0, this.maxWidth - 1)}…` : t;
+    });
+  }
+
+  measure(row: Readonly<Record<string, Cell>>): void {
+    this.cells(row).forEach((t, i) => {
+      if (t.length > this.widths[i]!) this.widths[i] = t.length;
+    });
+  }
+
+  private join(vals: readonly string[]): string {
+    return vals.map((v, i) => v.padEnd(this.widths[i]!)).join('  ').trimEnd() + '\n';
+  }
+
+  /** Header and rule lines. */
+  head(): string {
+    return this.join(this.names) + this.join(this.widths.map((w) => '-'.repeat(w)));
+  }
+
+  line(row: Readonly<Record<string, Cell>>): string {
+    return this.join(this.cells(row));
+  }
 }
 
 /** Aligned plain-text table; long cells are cut to `maxWidth`. */
 export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, maxWidth = 60, headers?: Readonly<Record<string, string>>): string {
-  const cells = rows.map((r) =>
-    columns.map((c) => {
-      const t = text(r[c] ?? null);
-      return t.length > maxWidth ? `${t.slice(0, maxWidth - 1)}…` : t;
-    }),
-  );
-  const names = columns.map((c) => headers?.[c] ?? c);
-  const widths = columns.map((_, i) => Math.max(names[i]!.length, ...cells.map((r) => r[i]!.length)));
-  const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(names), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+  const t = new TableLayout(columns, maxWidth, headers);
+  for (const r of rows) t.measure(r);
+  let out = t.head();
+  for (const r of rows) out += t.line(r);
+  return out;
 }
 
 /** A hashrate with SI prefix: `12.3 kH/s`. */

@@ -8,7 +8,8 @@
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
-import { formatHashrate, hashrateLine, kwhRange } from './format.js';
+import { formatHashrate, hashrateLine, inertText, kwhRange } from './format.js';
+import type { Pseudonymiser } from './pseudonym.js';
 import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
@@ -18,9 +19,13 @@ export const ACTIVITY_DAYS_CAP = 366;
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
-/** Escape text for HTML element content and quoted attribute values. `/` is escaped too, so no value can spell a URL scheme's `//` or close a tag. */
+/**
+ * Escape text for HTML element content and quoted attribute values. `/` is escaped too, so no value
+ * can spell a URL scheme's `//` or close a tag; display controls (ESC, BEL, bidi overrides …)
+ * become visible `\uXXXX` text first, so none reaches the page source or reorders what it shows.
+ */
 export function escapeHtml(v: unknown): string {
-  return String(v ?? '').replace(/[&<>"'/`=]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return inertText(String(v ?? '')).replace(/[&<>"'/`=]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 const e = escapeHtml;
@@ -33,10 +38,13 @@ export interface HtmlOptions {
   title?: string;
   /** Time the page says it was generated (ms); default now. */
   now?: number;
+  /** Subscriber ids, accounts and subscriber addresses shown as keyed pseudonyms. */
+  pseudonymise?: Pseudonymiser | null;
 }
 
 interface FlowLine {
   subscriber: string;
+  client: string;
   first_seen: number;
   last_seen: number;
   server: string;
@@ -215,7 +223,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
   const levels = Object.keys(RANK).filter((k) => RANK[k]! >= min && k !== 'none');
   const flows = db
     .prepare(
-      `SELECT subscriber, first_seen, last_seen, server, server_port, transport, outcome, confidence, coin, rules, pool, server_name FROM flows
+      `SELECT subscriber, client, first_seen, last_seen, server, server_port, transport, outcome, confidence, coin, rules, pool, server_name FROM flows
        WHERE label = 'mining' AND subscriber IS NOT NULL AND confidence IN (${levels.map(() => '?').join(', ')}) ORDER BY first_seen, id`,
     )
     .all(...levels) as FlowLine[];
@@ -266,6 +274,11 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
     .map((r) => {
       const id = r.subscriber as string;
       const fl = bySub.get(id) ?? [];
+      const p = o.pseudonymise ?? null;
+      const account = r.account ? String(r.account) : null;
+      const shownId = p ? p.of(id) : id;
+      const shownAccount = p && account !== null ? p.of(account) : account;
+      const evidence = p ? p.text(String(r.evidence), [id, ...(account ? [account] : []), ...new Set(fl.map((f) => f.client))]) : r.evidence;
       const shown = fl.slice(0, TIMELINE_CAP);
       const tl = shown
         .map((f) => {
@@ -289,7 +302,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
         `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>` +
         `<td class="num">${lo === null || hi === null ? e(m.notMeasured) : e(kwhRange((lo * 24) / 1000, (hi * 24) / 1000))}</td>`;
       const type = r.type ? typeName(String(r.type), o.lang) : m.unknown;
-      return `<tr data-testid="subscriber-row" data-subscriber="${e(id)}"><td class="nw"><code>${e(id)}</code>${r.account ? `<br><small>${e(r.account)}</small>` : ''}</td><td class="nw">${e(type)}</td><td class="nw">${e(r.region ?? m.unknown)}</td><td class="nw">${e(levelName(String(r.confidence), o.lang))}</td><td>${e(formatTime(r.first_seen as number, o.tz))}</td><td>${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td class="nw">${joined('coins')}</td><td>${joined('pools')}</td><td>${joined('agents')}</td><td class="wk">${joined('workers')}</td>${extra}<td class="ev">${e(r.evidence)}${timeline}</td></tr>`;
+      return `<tr data-testid="subscriber-row" data-subscriber="${e(shownId)}"><td class="nw"><code>${e(shownId)}</code>${shownAccount ? `<br><small>${e(shownAccount)}</small>` : ''}</td><td class="nw">${e(type)}</td><td class="nw">${e(r.region ?? m.unknown)}</td><td class="nw">${e(levelName(String(r.confidence), o.lang))}</td><td>${e(formatTime(r.first_seen as number, o.tz))}</td><td>${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td class="nw">${joined('coins')}</td><td>${joined('pools')}</td><td>${joined('agents')}</td><td class="wk">${joined('workers')}</td>${extra}<td class="ev">${e(evidence)}${timeline}</td></tr>`;
     })
     .join('');
   const extraHead = `<th class="num">${e(m.hashrate)}</th><th class="num">${e(m.energy)}</th>`;

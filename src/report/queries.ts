@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import { formatKwh } from './format.js';
 import type { Confidence } from '../types.js';
+import type { Pseudonymiser } from './pseudonym.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
@@ -57,18 +58,23 @@ export interface WatchRow {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): FlowRow[] {
-  const min = RANK[opts.minConfidence] ?? 0;
-  const rows = db
-    .prepare(
-      `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,
-       bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, software, workers, pool, server_name, subscriber, outcome, reason
-       FROM flows ${opts.all ? '' : "WHERE label IN ('mining', 'suspect')"} ORDER BY first_seen, id`,
-    )
-    .all() as Array<Record<string, unknown>>;
-  return rows
-    .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
-    .map((r) => ({
+const levelsFrom = (min: Confidence): string[] => Object.keys(RANK).filter((k) => RANK[k]! >= (RANK[min] ?? 0));
+
+/**
+ * Flows of a report one at a time, in time order (mining and suspect ones unless `all`), at the
+ * minimum confidence or above: a statement iterated, so memory does not grow with the report.
+ */
+export function* iterateFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): IterableIterator<FlowRow> {
+  // At 'none' every flow counts, whatever its confidence column holds.
+  const levels = (RANK[opts.minConfidence] ?? 0) > 0 ? levelsFrom(opts.minConfidence) : [];
+  const where = [...(levels.length ? [`confidence IN (${levels.map(() => '?').join(', ')})`] : []), ...(opts.all ? [] : ["label IN ('mining', 'suspect')"])];
+  const stmt = db.prepare(
+    `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,
+     bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, software, workers, pool, server_name, subscriber, outcome, reason
+     FROM flows ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY first_seen, id`,
+  );
+  for (const r of stmt.iterate(...levels) as IterableIterator<Record<string, unknown>>) {
+    yield {
       id: r.id as number,
       client: r.client as string,
       clientPort: r.client_port as number,
@@ -91,7 +97,13 @@ export function queryFlows(db: Database.Database, opts: { all: boolean; minConfi
       subscriber: (r.subscriber as string | null) ?? null,
       outcome: (r.outcome as string | null) ?? null,
       reason: r.reason as string,
-    }));
+    };
+  }
+}
+
+/** {@link iterateFlows} as an array (small reports, tests). */
+export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): FlowRow[] {
+  return Array.from(iterateFlows(db, opts));
 }
 
 export interface WatchFilter {
@@ -107,31 +119,39 @@ export interface WatchFilter {
   prefix?: { contains: (ip: string) => boolean };
 }
 
-export function queryWatchlist(db: Database.Database, opts: WatchFilter): WatchRow[] {
-  const min = RANK[opts.minConfidence] ?? 0;
-  const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
-  const levels = Object.keys(RANK).filter((k) => k !== 'none' && RANK[k]! >= min);
-  const ids = new Map<string, number[]>();
-  for (const f of db
-    .prepare(`SELECT id, subscriber FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL AND confidence IN (${levels.map(() => '?').join(', ')}) ORDER BY id`)
-    .iterate(...levels) as IterableIterator<{ id: number; subscriber: string }>) {
-    let l = ids.get(f.subscriber);
-    if (!l) ids.set(f.subscriber, (l = []));
-    l.push(f.id);
-  }
+/**
+ * Watch-list rows one at a time, strongest confidence first, then most mining flows, then by
+ * subscriber: sorted and joined to their flow ids by SQLite, so memory does not grow with the report.
+ * With `pseudonymise`, the subscriber, its account and every address of the subscriber in the
+ * evidence are replaced by keyed pseudonyms; servers stay.
+ */
+export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null }): IterableIterator<WatchRow> {
+  const levels = levelsFrom(opts.minConfidence).filter((k) => k !== 'none');
+  const inLevels = `(${levels.map(() => '?').join(', ')})`;
+  const p = opts.pseudonymise ?? null;
+  // The subscriber's own addresses, to find them in the evidence text: only when pseudonymising.
+  const clients = p ? `(SELECT group_concat(client, ' ') FROM (SELECT DISTINCT client FROM flows c WHERE c.subscriber = s.subscriber))` : 'NULL';
+  const stmt = db.prepare(
+    `SELECT s.*, (SELECT group_concat(id) FROM (SELECT id FROM flows f WHERE f.subscriber = s.subscriber AND f.label = 'mining' AND f.confidence IN ${inLevels} ORDER BY id)) AS flow_ids,
+     ${clients} AS client_addresses
+     FROM subscribers s WHERE s.confidence IN ${inLevels}
+     ORDER BY CASE s.confidence WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC, s.mining_flows DESC, s.subscriber`,
+  );
   const kwh = (lo: unknown, hi: unknown): string | null =>
     typeof lo === 'number' && typeof hi === 'number' ? `${formatKwh((lo * 24) / 1000)} – ${formatKwh((hi * 24) / 1000)}` : null;
   const eq = (a: unknown, b: string | undefined): boolean => b === undefined || (typeof a === 'string' && a.toLowerCase() === b.toLowerCase());
-  return rows
-    .filter((r) => (RANK[r.confidence as string] ?? 0) >= min)
-    .filter((r) => eq(r.type, opts.type) && eq(r.region, opts.region))
-    .filter((r) => opts.coin === undefined || (JSON.parse(r.coins as string) as string[]).some((c) => c.toLowerCase() === opts.coin!.toLowerCase()))
-    .filter((r) => (opts.since === undefined || (r.last_seen as number) >= opts.since) && (opts.until === undefined || (r.first_seen as number) <= opts.until))
-    .filter((r) => opts.prefix === undefined || opts.prefix.contains(r.subscriber as string))
-    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number))
-    .map((r) => ({
-      subscriber: r.subscriber as string,
-      account: (r.account as string | null) ?? null,
+  for (const r of stmt.iterate(...levels, ...levels) as IterableIterator<Record<string, unknown>>) {
+    if (!(eq(r.type, opts.type) && eq(r.region, opts.region))) continue;
+    const coins = JSON.parse(r.coins as string) as string[];
+    if (opts.coin !== undefined && !coins.some((c) => c.toLowerCase() === opts.coin!.toLowerCase())) continue;
+    if ((opts.since !== undefined && (r.last_seen as number) < opts.since) || (opts.until !== undefined && (r.first_seen as number) > opts.until)) continue;
+    if (opts.prefix !== undefined && !opts.prefix.contains(r.subscriber as string)) continue;
+    const subscriber = r.subscriber as string;
+    const account = (r.account as string | null) ?? null;
+    const own = [subscriber, ...(account ? [account] : []), ...String(r.client_addresses ?? '').split(' ')];
+    yield {
+      subscriber: p ? p.of(subscriber) : subscriber,
+      account: p && account !== null ? p.of(account) : account,
       type: (r.type as string | null) ?? null,
       region: (r.region as string | null) ?? null,
       confidence: r.confidence as string,
@@ -140,13 +160,19 @@ export function queryWatchlist(db: Database.Database, opts: WatchFilter): WatchR
       miningFlows: r.mining_flows as number,
       servers: JSON.parse(r.servers as string) as string[],
       pools: JSON.parse(r.pools as string) as string[],
-      coins: JSON.parse(r.coins as string) as string[],
+      coins,
       agents: JSON.parse(r.agents as string) as string[],
       workers: JSON.parse(r.workers as string) as string[],
       hashrate: (r.hashrate as string | null) ?? null,
       kwhPerDay: kwh(r.power_w_low, r.power_w_high),
       powerCheck: (r.power_check as string | null) ?? null,
-      evidence: r.evidence as string,
-      flowIds: ids.get(r.subscriber as string) ?? [],
-    }));
+      evidence: p ? p.text(r.evidence as string, own) : (r.evidence as string),
+      flowIds: r.flow_ids ? String(r.flow_ids).split(',').map(Number).sort((a, b) => a - b) : [],
+    };
+  }
+}
+
+/** {@link iterateWatchlist} as an array (small reports, tests, benchmarks). */
+export function queryWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null }): WatchRow[] {
+  return Array.from(iterateWatchlist(db, opts));
 }
