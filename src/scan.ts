@@ -115,12 +115,28 @@ export type FlowConsumer = (flow: FlowRecord, verdict: Verdict, inputIndex: numb
 export async function scanInputs(paths: readonly string[], rules: RuleSet, consume: FlowConsumer, opts: ScanOptions = {}, hooks: {
   beginInput?: (index: number, path: string) => void;
   endInput?: (index: number, info: InputInfo | null, counts: PacketCounts, anomalies: Anomalies, error: string | null) => void;
+  /**
+   * Once per input with decode errors, after every flow is finished: the DNS and TLS payloads that
+   * did not decode (`dns.bad_message`, `tls.bad_client_hello`). Their codes never appear in the
+   * anomalies given to `endInput`; a flow is classified when it finishes, often after its input ended.
+   */
+  decodeAnomalies?: (index: number, anomalies: Anomalies) => void;
 } = {}): Promise<ScanSummary> {
   const flowOpts = { ...DEFAULT_FLOW_OPTIONS, ...opts.flow };
-  const classifier = new Classifier(rules);
+  // Per input; the offset is -1 (not known): the message names the flow or the answer's time.
+  const decodeErrors = paths.map(() => new Anomalies());
+  const classifier = new Classifier(rules, (code, f, message) => decodeErrors[f.inputIndex]?.add(code, paths[f.inputIndex] ?? '', -1, message));
   const dnsLogs = await loadResolverLogs(classifier, opts.dnsLogs ?? [], opts.signal);
   const pdns = classifier.pdns;
-  const onDns = (buf: Uint8Array, off: number, len: number, ts: number): void => pdns.observe(buf, off, len, ts);
+  let current = 0;
+  const onDns = (buf: Uint8Array, off: number, len: number, ts: number): void => {
+    const e = pdns.observe(buf, off, len, ts);
+    // A first fragment, or a snap length, cuts a good answer short: that is not a bad message.
+    // The UDP header sits just before the payload; its length field says what was sent.
+    if (e && e.code === 'dns.truncated' && off >= 8 && ((buf[off - 4]! << 8) | buf[off - 3]!) - 8 > len) return;
+    if (e)
+      decodeErrors[current]!.add('dns.bad_message', paths[current]!, -1, `DNS response from port 53 (${len} bytes) at ${new Date(ts).toISOString()}: ${e.code} at byte ${e.offset - off} of the message: ${e.message}`);
+  };
   const flowsPerInput = new Array<number>(paths.length).fill(0);
   let mining = 0;
   const onFlow = (f: FlowRecord): void => {
@@ -152,6 +168,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   for (let i = 0; i < paths.length; i++) {
     if (opts.signal?.aborted) break;
     const path = paths[i]!;
+    current = i;
     const anomalies = new Anomalies();
     perInput.push(anomalies);
     const ingest = new PacketIngest(table, anomalies, classifier.index.size > 0 ? onDns : null, exports, datagrams, new Set(opts.collectorPorts ?? []), exportTable);
@@ -190,8 +207,10 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   exportTable.flush();
   for (let i = 0; i < summaries.length; i++) {
     const a = perInput[i]!;
+    const d = decodeErrors[i]!;
     summaries[i]!.flows = flowsPerInput[i]!;
-    summaries[i]!.anomalies = a.toObject();
+    if (d.total > 0) hooks.decodeAnomalies?.(i, d);
+    summaries[i]!.anomalies = Object.fromEntries(Object.entries({ ...a.toObject(), ...d.toObject() }).sort(([x], [y]) => x.localeCompare(y)));
   }
   return { dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }

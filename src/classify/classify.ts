@@ -42,6 +42,13 @@ export const BUILTIN = {
   socks: { id: 'MW-NAME-SOCKS', rev: 1 },
 } as const;
 
+/**
+ * Told of a flow payload that looked like a protocol message a matcher reads but did not decode:
+ * `tls.bad_client_hello` (the client's first bytes), `dns.bad_message` (a query to port 53).
+ * `message` names the flow, where in its payload the decoder stopped, and what it expected.
+ */
+export type DecodeErrorSink = (code: 'tls.bad_client_hello' | 'dns.bad_message', flow: FlowRecord, message: string) => void;
+
 /** What {@link Classifier.flowEvidence} reads of a flow (a flow being classified, or one stored in a report). */
 export type FlowEvidenceInput = Pick<
   FlowRecord,
@@ -77,7 +84,11 @@ export class Classifier {
   /** Resolver-log bindings (`--dns-log`), when given. */
   resolver: ResolverBindings | null = null;
 
-  constructor(readonly rules: RuleSet) {
+  /** @param onDecodeError told of every payload that looked like TLS or DNS and did not decode (otherwise they are skipped uncounted). */
+  constructor(
+    readonly rules: RuleSet,
+    private readonly onDecodeError: DecodeErrorSink | null = null,
+  ) {
     this.index = new EndpointIndex(rules.endpoints);
     this.pdns = new PassiveDns(this.index);
     this.servicePorts = servicePortSet(rules.policy.miningPorts);
@@ -319,8 +330,9 @@ export class Classifier {
     try {
       return decodeClientHello(p, 0, p.length).sni;
     } catch (e) {
-      if (e instanceof DecodeError) return null;
-      throw e;
+      if (!(e instanceof DecodeError)) throw e;
+      this.onDecodeError?.('tls.bad_client_hello', flow, `${flowName(flow)}: ClientHello in the client's first ${p.length} payload byte(s): ${e.code} at byte ${e.offset}: ${e.message}`);
+      return null;
     }
   }
 
@@ -334,18 +346,22 @@ export class Classifier {
   private poolQueries(flow: FlowRecord): Array<{ name: string; entry: EndpointEntry }> {
     if (flow.serverPort !== 53 || flow.payloadC2S.length === 0) return [];
     const msgs: DnsMessage[] = [];
-    const tryDecode = (f: () => void): void => {
+    const tryDecode = (what: string, f: () => void): void => {
       try {
         f();
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
+        this.onDecodeError?.('dns.bad_message', flow, `${flowName(flow)}: ${what}: ${e.code} at byte ${e.offset}: ${e.message}`);
       }
     };
     // One malformed datagram must not hide the queries in the others.
     if (flow.transport === 'udp') {
-      for (const d of dnsDatagrams(flow.payloadC2S)) if (plausibleDnsHeader(d, 0, d.length, false)) tryDecode(() => msgs.push(decodeDns(d)));
-    }
-    else tryDecode(() => msgs.push(...decodeDnsOverTcp(flow.payloadC2S)));
+      let n = 0;
+      for (const d of dnsDatagrams(flow.payloadC2S)) {
+        n++;
+        if (plausibleDnsHeader(d, 0, d.length, false)) tryDecode(`DNS query in client datagram ${n} (${d.length} bytes)`, () => msgs.push(decodeDns(d)));
+      }
+    } else tryDecode(`DNS over TCP in the client's first ${flow.payloadC2S.length} payload byte(s)`, () => msgs.push(...decodeDnsOverTcp(flow.payloadC2S)));
     const out = new Map<string, EndpointEntry>();
     for (const m of msgs)
       for (const q of m.questions) {
@@ -398,6 +414,12 @@ function nameEvidence(kind: 'sni' | 'host' | 'dns' | 'dns-query', id: { id: stri
     offset: 0,
     time,
   };
+}
+
+/** `tcp 10.0.0.1:50000 → 192.0.2.1:443, first packet 2024-…Z`: enough to find the flow in the capture. */
+function flowName(f: FlowRecord): string {
+  const at = Number.isFinite(f.firstSeen) ? new Date(f.firstSeen).toISOString() : String(f.firstSeen);
+  return `${f.transport} ${f.client}:${f.clientPort} → ${f.server}:${f.serverPort}, first packet ${at}`;
 }
 
 function describe(e: EndpointEntry): string {

@@ -34,29 +34,30 @@ export interface Binding {
 
 export class PassiveDns {
   private readonly byAddress = new Map<string, Binding>();
-  /** Responses decoded, bindings made, malformed DNS datagrams seen. */
+  /** Responses decoded, bindings made. */
   responses = 0;
   bindings = 0;
-  malformed = 0;
 
   constructor(private readonly index: EndpointIndex) {}
 
-  /** Feed one UDP datagram from port 53. Malformed DNS is counted, never thrown. */
-  observe(buf: Uint8Array, off: number, len: number, time: number): void {
-    if (!plausibleDnsHeader(buf, off, len, true)) return;
+  /**
+   * Feed one UDP datagram from port 53. A datagram whose header looks like a DNS response but whose
+   * body does not decode is returned as its {@link DecodeError} (for the caller to count under
+   * `dns.bad_message`, with the input it came from), never thrown; null otherwise.
+   */
+  observe(buf: Uint8Array, off: number, len: number, time: number): DecodeError | null {
+    if (!plausibleDnsHeader(buf, off, len, true)) return null;
     let m: DnsMessage;
     try {
       m = decodeDns(buf, off, len);
     } catch (e) {
-      if (e instanceof DecodeError) {
-        this.malformed++;
-        return;
-      }
+      if (e instanceof DecodeError) return e;
       throw e;
     }
-    if (!m.response || m.answers.length === 0) return;
+    if (!m.response || m.answers.length === 0) return null;
     this.responses++;
     this.learn(m, time);
+    return null;
   }
 
   /** Learn the pool bindings of one decoded response. */

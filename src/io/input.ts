@@ -175,6 +175,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
   const win = new ByteWindow(CHUNK * 2);
   let parser: CaptureParser | null = null;
   let parsed = 0;
+  let gzipError: string | null = null;
   // An abort must also end a read that is waiting for bytes (a pipe that stays open).
   const onAbort = (): void => {
     stream.destroy();
@@ -199,9 +200,11 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
     const err = e as NodeJS.ErrnoException;
     if (signal?.aborted) {
       // Stopped on purpose: keep what was read.
-    } else if (gz && parser) {
-      // A cut or corrupt gzip stream: keep what was read, count the rest.
-      anomalies.add('pcap.truncated_record', path, parsed, `gzip stream ended early: ${err.message}`);
+    } else if (gz) {
+      // A cut or corrupt gzip stream: keep every byte it gave (even fewer than the sniff needs);
+      // the parser below says what its own format lost at the cut.
+      gzipError = err.message;
+      anomalies.add('input.bad_gzip', path, size, `gzip stream cut short or corrupt after ${size} compressed and ${parsed} decompressed bytes (${err.message}); expected a complete gzip member with its CRC32 and length trailer`);
     } else {
       throw new InputError(path, parsed, `cannot read: ${err.code ?? err.message}`);
     }
@@ -212,6 +215,8 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
     const kind = sniffFormat(win.buf.subarray(win.start, Math.min(win.end, win.start + SNIFF_BYTES)));
     if (kind === null || kind === 'gzip') {
       if (stopped) throw new InputError(path, parsed, 'interrupted before the format could be recognised');
+      if (gzipError !== null)
+        throw new InputError(path, size, `gzip stream cut short or corrupt (${gzipError}) after ${parsed} decompressed byte(s), too few to recognise a capture or flow export`);
       throw unknownFormat(path, win.buf.subarray(win.start, win.end));
     }
     parser = makeParser(kind, path, anomalies, sink);
