@@ -204,8 +204,14 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     // Nothing new to scan: evidence, mappings and readings given now re-decide the report.
     const given = rescoreGiven(o);
     if (!given.length) {
+      // The documented totals, as for a run: this run's flows (none), the report's subscribers.
+      const subscribers = (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
       db.close();
-      io.out(o.json ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [] }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
+      io.out(
+        o.json
+          ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers }, null, 2) + '\n'
+          : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`,
+      );
       return 0;
     }
     try {
@@ -278,6 +284,10 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             failed++;
             io.err(`minerwatch: ${error}\n`);
           }
+        },
+        decodeAnomalies: (idx, a) => {
+          writer.writeAnomalies(inputIds[idx]!, a);
+          anomalies += a.total;
         },
       },
     );
@@ -383,7 +393,7 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
   });
   const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
   const what = rescoreGiven(o).join(', ');
-  if (o.json) io.out(JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
+  if (o.json) io.out(JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers, rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
   else
     io.out(
       `${alreadyIn ? `all ${alreadyIn} input(s) already in ${o.db}; ` : ''}re-decided with ${what}: ${r.flows} flow(s) looked at, ${r.changed} changed verdict, ${r.remapped} mapped to another subscriber; ${subscribers} subscriber(s) with mining evidence\n`,
