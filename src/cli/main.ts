@@ -209,7 +209,7 @@ Example:
     .addHelpText('after', '\nExample:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl')
     .action(async (o) => {
       const { runFlows } = await import('./query.js');
-      runFlows(o, io);
+      await runFlows(o, io);
     });
 
   program
@@ -230,7 +230,7 @@ Example:
     .addHelpText('after', '\nExamples:\n  minerwatch watchlist --db report.sqlite --format csv --bom > watchlist.csv\n  minerwatch watchlist --db report.sqlite --type university --coin XMR --since 2026-11-01 --format jsonl')
     .action(async (o) => {
       const { runWatchlist } = await import('./query.js');
-      runWatchlist(o, io);
+      await runWatchlist(o, io);
     });
 
   const rules = program.command('rules').description('inspect and validate detection rules');

@@ -57,16 +57,36 @@ function cidr(v: string | undefined): WatchFilter['prefix'] {
   };
 }
 
+/**
+ * Room on standard output. Writes to a pipe queue in memory when the reader is slower than the
+ * report is read (`watchlist | ssh …`); past 1 MiB queued, wait until it drains or the reader is gone.
+ */
+async function stdoutRoom(): Promise<void> {
+  const s = process.stdout;
+  if (s.writableLength < 1 << 20 || s.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      s.off('drain', done);
+      s.off('close', done);
+      s.off('error', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+    s.on('error', done);
+  });
+}
+
 /** Output gathered into chunks of about 64 KiB: few writes, and never more than one chunk held. */
-function chunked(out: (s: string) => void): { write: (s: string) => void; flush: () => void } {
+function chunked(out: (s: string) => void): { write: (s: string) => Promise<void> | void; flush: () => void } {
   let buf = '';
   return {
     write: (s) => {
       buf += s;
-      if (buf.length >= 1 << 16) {
-        out(buf);
-        buf = '';
-      }
+      if (buf.length < 1 << 16) return;
+      out(buf);
+      buf = '';
+      return stdoutRoom();
     },
     flush: () => {
       if (buf) out(buf);
@@ -81,25 +101,25 @@ type Rows = () => Iterable<Record<string, unknown>>;
  * Rows written as they are read. A table needs its column widths first: it reads the rows twice,
  * inside one read transaction so both passes see the same report while others write to it.
  */
-function writeRows(db: ReturnType<typeof openReport>, rows: Rows, format: string, o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean }, io: Io): void {
+async function writeRows(db: ReturnType<typeof openReport>, rows: Rows, format: string, o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean }, io: Io): Promise<void> {
   const w = chunked(io.out);
   db.exec('BEGIN');
   try {
-    if (format === 'jsonl') for (const r of rows()) w.write(jsonLine(r));
+    if (format === 'jsonl') for (const r of rows()) await w.write(jsonLine(r));
     else if (format === 'json') {
       // The layout of JSON.stringify(rows, null, 2), one row at a time.
       let n = 0;
-      for (const r of rows()) w.write(`${n++ ? ',\n' : '[\n'}${inertJson(r, 2).replace(/^/gm, '  ')}`);
-      w.write(n ? '\n]\n' : '[]\n');
+      for (const r of rows()) await w.write(`${n++ ? ',\n' : '[\n'}${inertJson(r, 2).replace(/^/gm, '  ')}`);
+      await w.write(n ? '\n]\n' : '[]\n');
     } else if (format === 'csv') {
       // Excel opens UTF-8 CSV correctly only with a byte-order mark.
-      w.write((o.bom ? '\uFEFF' : '') + csvHeader(o.csv, o.headers));
-      for (const r of rows()) w.write(csvLine(o.csv, r as never));
+      await w.write((o.bom ? '\uFEFF' : '') + csvHeader(o.csv, o.headers));
+      for (const r of rows()) await w.write(csvLine(o.csv, r as never));
     } else {
       const t = new TableLayout(o.table, o.width, o.headers);
       for (const r of rows()) t.measure(r as never);
-      w.write(t.head());
-      for (const r of rows()) w.write(t.line(r as never));
+      await w.write(t.head());
+      for (const r of rows()) await w.write(t.line(r as never));
     }
     w.flush();
   } finally {
@@ -107,17 +127,17 @@ function writeRows(db: ReturnType<typeof openReport>, rows: Rows, format: string
   }
 }
 
-export function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string }, io: Io): void {
+export async function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string }, io: Io): Promise<void> {
   const db = openReport(o.db, { readonly: true });
   try {
     const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence };
-    writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40 }, io);
+    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40 }, io);
   } finally {
     db.close();
   }
 }
 
-export function runWatchlist(o: WatchCliOptions, io: Io): void {
+export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
   const pseudonymise = pseudonymiser(o.pseudonymise);
   // Chinese headers for Chinese readers; in English the headers are the field names, the same as
@@ -126,7 +146,7 @@ export function runWatchlist(o: WatchCliOptions, io: Io): void {
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
-    writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom }, io);
+    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom }, io);
   } finally {
     db.close();
   }
