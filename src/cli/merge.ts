@@ -1,8 +1,13 @@
-/** `minerwatch merge`: reports into one. */
+/**
+ * `minerwatch merge`: reports into one, in one transaction. Every input is checked before the
+ * output is opened; a merge that fails leaves an output that existed as it was, and removes one
+ * that it created.
+ */
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { classesOf, decide } from '../classify/policy.js';
-import { UsageError } from '../errors.js';
-import { mergeReport } from '../report/merge.js';
+import { InputError, RuleError, UsageError } from '../errors.js';
+import { checkMergeSource, mergeReport } from '../report/merge.js';
 import { redecideReport } from '../report/redecide.js';
 import { Classifier } from '../classify/classify.js';
 import { openReport } from '../report/writer.js';
@@ -19,14 +24,42 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
     const d = decide(policy, classesOf(ev));
     return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
   };
-  const db = openReport(o.db);
+  for (const r of reports) checkMergeSource(r);
+  const created = !existsSync(o.db);
+  const removeCreated = (): void => {
+    if (!created) return;
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(o.db + suffix, { force: true });
+  };
+  let db: ReturnType<typeof openReport>;
   try {
-    for (const r of reports) {
-      const c = mergeReport(db, r, redecide, (d) => {
-        redecideReport(d, classifier, { recompute: false });
-      });
-      io.out(`${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present), ${c.flows} flows, ${c.evidence} evidence rows\n`);
-    }
+    db = openReport(o.db);
+  } catch (e) {
+    removeCreated();
+    throw e;
+  }
+  const lines: string[] = [];
+  let current = '';
+  try {
+    db.transaction(() => {
+      for (const r of reports) {
+        current = r;
+        const c = mergeReport(db, r, redecide, (d) => {
+          redecideReport(d, classifier, { recompute: false });
+        });
+        lines.push(`${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present), ${c.flows} flows, ${c.evidence} evidence rows\n`);
+      }
+    })();
+  } catch (e) {
+    db.close();
+    removeCreated();
+    const state = created ? `${o.db} was not created` : `${o.db} is unchanged`;
+    if (e instanceof UsageError) throw new UsageError(`${e.message}; ${state}`);
+    if (e instanceof InputError || e instanceof RuleError) throw e;
+    // A source that passed the check but cannot be read through, or a target that cannot be written (disk full).
+    throw new UsageError(`cannot merge ${current} into ${o.db}: ${(e as Error).message}; ${state}`);
+  }
+  try {
+    for (const l of lines) io.out(l);
     const n = (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
     io.out(`${o.db}: ${n} subscriber(s) with mining evidence\n`);
   } finally {

@@ -23,25 +23,45 @@ function columns(db: Database.Database, table: string): string[] {
   return (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
 }
 
-/** Copy `source` into the open target report `target`. */
-export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null, decideAgain?: (db: Database.Database) => void): MergeCounts {
+function openSource(source: string): { src: Database.Database; version: number } {
   let src: Database.Database;
   try {
     src = new Database(source, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new UsageError(`cannot open report ${source}: ${(e as Error).message}`);
   }
+  const v = (() => {
+    try {
+      return Number((src.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value);
+    } catch {
+      return NaN;
+    }
+  })();
+  // Older reports (from version 3) merge too: rows are copied by column name, and what later
+  // versions added is rebuilt (subscriber figures) or simply absent (probes).
+  if (!(v >= 3 && v <= SCHEMA_VERSION)) {
+    src.close();
+    throw new UsageError(`${source} is not a minerwatch report of schema version 3 to ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
+  }
+  return { src, version: v };
+}
+
+/**
+ * Check that `source` opens read-only as a minerwatch report of a version that merges, without
+ * touching any target (so a merge can refuse before it creates its output).
+ * @throws UsageError naming the file and what was expected.
+ */
+export function checkMergeSource(source: string): void {
+  openSource(source).src.close();
+}
+
+/**
+ * Copy `source` into the open target report `target`. Run it inside a transaction of the target
+ * to make several merges one (the transactions here then nest as savepoints).
+ */
+export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null, decideAgain?: (db: Database.Database) => void): MergeCounts {
+  const { src, version: v } = openSource(source);
   try {
-    const v = (() => {
-      try {
-        return Number((src.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value);
-      } catch {
-        return NaN;
-      }
-    })();
-    // Older reports (from version 3) merge too: rows are copied by column name, and what later
-    // versions added is rebuilt (subscriber figures) or simply absent (probes).
-    if (!(v >= 3 && v <= SCHEMA_VERSION)) throw new UsageError(`${source} is not a minerwatch report of schema version 3 to ${SCHEMA_VERSION} (found ${Number.isNaN(v) ? 'none' : v})`);
     const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0 };
     const known = new Set((target.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
     const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
