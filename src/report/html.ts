@@ -239,9 +239,11 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
     if (!l) rates.set(h.subscriber, (l = []));
     l.push(h);
   }
+  // Ties are ordered by what the page shows, so pseudonymised rows do not keep their addresses' order.
+  const shownId = (r: Record<string, unknown>): string => (o.pseudonymise ? o.pseudonymise.of(String(r.subscriber)) : String(r.subscriber));
   const subRows = (db.prepare('SELECT * FROM subscribers').all() as Array<Record<string, unknown>>)
     .filter((r) => bySub.has(r.subscriber as string))
-    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number) || String(a.subscriber).localeCompare(String(b.subscriber)));
+    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number) || shownId(a).localeCompare(shownId(b)));
 
   // Charts.
   const label = (b: Breakdown, kind: 'coin' | 'type' | 'region'): string => (b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, o.lang) : b.key);
