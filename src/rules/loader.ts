@@ -61,7 +61,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
       bad++;
       continue;
     }
-    const root = ctx.doc.toJS() as unknown;
+    const root = ctx.value;
     if (!isObj(root)) {
       ctx.err([], '(file)', 'expected a mapping (signatures: family + rules; endpoints: source + entries; policy: id + outcomes; agents.yaml: agents)');
       errors.push(...ctx.errors);
