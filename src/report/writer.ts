@@ -3,6 +3,8 @@
  * interrupted keeps everything committed up to the last batch; subscribers are rebuilt from all
  * flows in the file at the end of every run, so adding inputs to an existing report stays exact.
  */
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Anomalies } from '../anomalies.js';
 import { UsageError } from '../errors.js';
@@ -30,16 +32,43 @@ const BATCH = 5000;
 
 type Db = Database.Database;
 
-/** Open (or create) a report database and check its schema version. */
+/** The 16 bytes every SQLite 3 database file starts with. */
+const SQLITE_MAGIC = 'SQLite format 3\0';
+/** Largest report read into memory when its folder is read-only and SQLite cannot open it in place. */
+const MAX_IMAGE_BYTES = 1 << 30;
+
+/**
+ * Open (or create) a report database and check its schema version. A file that is not SQLite, or a
+ * SQLite database another program made (tables, no minerwatch `meta`), is refused before anything
+ * is written to it. A new report is created with mode 0600 (less if the umask says so).
+ * @throws UsageError naming the file and what is wrong with it.
+ */
 export function openReport(path: string, opts: { readonly?: boolean } = {}): Db {
+  const readonly = opts.readonly ?? false;
+  checkSqliteHeader(path);
+  if (!readonly && !existsSync(path)) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`cannot create report ${path}: ${(e as Error).message}`);
+    }
+  }
   let db: Db;
   try {
-    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db = new Database(path, { readonly, fileMustExist: true });
   } catch (e) {
     throw new UsageError(`cannot open report ${path}: ${(e as Error).message}`);
   }
-  if (opts.readonly) {
-    const v = readVersion(db);
+  if (readonly) {
+    let v: number | null;
+    try {
+      v = readVersion(db);
+    } catch (e) {
+      db.close();
+      // A WAL report in a read-only folder without its -shm file cannot be opened in place.
+      db = readImage(path, e as Error);
+      v = readVersion(db);
+    }
     if (v === null) throw new UsageError(`${path} is not a minerwatch report (no meta table); run minerwatch scan first`);
     if (v !== SCHEMA_VERSION)
       throw new UsageError(
@@ -47,12 +76,41 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
       );
     return db;
   }
-  db.pragma('journal_mode = WAL');
+  const readOnly = (e: Error) =>
+    new UsageError(`cannot write report ${path}: ${e.message} (a read-only file, folder or file system? summary, watchlist and flows can still read it)`);
+  try {
+    accessSync(path, fsConstants.W_OK);
+    accessSync(dirname(resolve(path)), fsConstants.W_OK);
+  } catch (e) {
+    db.close();
+    throw readOnly(e as Error);
+  }
+  // Nothing is written before the file is known to be empty or a minerwatch report.
+  let v: number | null;
+  try {
+    v = readVersion(db);
+    if (v === null) {
+      const foreign = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number };
+      if (foreign.n > 0) {
+        db.close();
+        throw new UsageError(`${path} is a SQLite database but not a minerwatch report (it has ${foreign.n} table(s) or index(es) and no minerwatch meta table); it was not changed`);
+      }
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    db.close();
+    throw new UsageError(`cannot read report ${path}: ${(e as Error).message}`);
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (e) {
+    db.close();
+    throw readOnly(e as Error);
+  }
   db.pragma('synchronous = NORMAL');
   // Flow rows arrive in time order but their index entries (label, subscriber) land all over the
   // index b-trees: a 64 MiB page cache keeps those pages in memory (bench: report case).
   db.pragma('cache_size = -65536');
-  let v = readVersion(db);
   if (v !== null && v !== SCHEMA_VERSION) {
     // Upgrade in place, one version at a time, in one transaction (all or nothing).
     if (v < SCHEMA_VERSION && [...Array(SCHEMA_VERSION - v).keys()].every((i) => MIGRATIONS[v! + i] !== undefined)) {
@@ -74,8 +132,16 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
       throw new UsageError(`${path} has report schema version ${v}; this minerwatch writes version ${SCHEMA_VERSION}`);
     }
   }
-  db.exec(SCHEMA_SQL);
-  db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  try {
+    // One transaction: a disk that fills up while a new report is laid out leaves it empty, not half made.
+    db.transaction(() => {
+      db.exec(SCHEMA_SQL);
+      db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    })();
+  } catch (e) {
+    db.close();
+    throw new UsageError(`cannot write report ${path}: ${(e as Error).message}; it was not changed`);
+  }
   return db;
 }
 
@@ -103,12 +169,55 @@ export function writePowerReadings(db: Db, readings: ReadonlyArray<{ subscriber:
   })();
 }
 
+/** The schema version, or null when there is no minerwatch meta table; other errors propagate. */
 function readVersion(db: Db): number | null {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  if (!hasMeta) return null;
+  let row: { value: string } | undefined;
   try {
-    const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-    return row ? Number(row.value) : null;
+    row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
   } catch {
     return null;
+  }
+  return row ? Number(row.value) : null;
+}
+
+/** Refuse a file that exists, is not empty and does not start as SQLite does. */
+function checkSqliteHeader(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new UsageError(`cannot open report ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const head = Buffer.alloc(16);
+    const n = readSync(fd, head, 0, 16, 0);
+    if (n === 0) return;
+    if (n < 16 || head.toString('latin1') !== SQLITE_MAGIC) throw new UsageError(`${path} is not a SQLite database (a minerwatch report starts with "SQLite format 3"); it was not changed`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read report ${path}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * SQLite cannot open a WAL database in place when its folder is read-only and no -shm file exists;
+ * a report that was closed cleanly has no WAL content, so its bytes read as a plain database.
+ */
+function readImage(path: string, cause: Error): Db {
+  try {
+    if (statSync(path).size > MAX_IMAGE_BYTES || existsSync(`${path}-wal`)) throw cause;
+    const image = readFileSync(path);
+    // File format bytes 18-19: 2 = WAL, 1 = rollback journal; an in-memory image cannot use WAL.
+    if (image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
+    return new Database(image, { readonly: true });
+  } catch {
+    throw new UsageError(`cannot read report ${path}: ${cause.message} (copy it to a writable folder to read it)`);
   }
 }
 
