@@ -3,6 +3,12 @@
  * flows, classified and written to the report as they finish, like nfcapd feeding a classifier.
  * Flows finish when no record has joined them for the join gap (by the exporters' clocks) or, so
  * that a quiet exporter cannot hold flows forever, for the join gap by the collector's own clock.
+ *
+ * Memory is bounded by the options, whatever arrives: at most `maxFlows` open flows (the least
+ * recently joined is finished early beyond it, and written), `maxTemplates` templates and as many
+ * keys of data sets waiting for their template, `maxPendingPerTemplate` waiting sets per key and
+ * 16 MiB of waiting bytes in all (src/decode/templates.ts); anomalies keep counts and 5 samples per
+ * code. Datagrams are decoded as they arrive, none is queued.
  */
 import { Anomalies } from './anomalies.js';
 import { Classifier } from './classify/classify.js';
@@ -10,6 +16,20 @@ import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler, type ExportAssemblerOption
 import { ExportDatagrams } from './flow/exportsource.js';
 import type { RuleSet } from './rules/schema.js';
 import type { FlowRecord, Verdict } from './types.js';
+
+/** What the collector holds at most (see the module comment). */
+export interface CollectorLimits extends ExportAssemblerOptions {
+  /** Templates kept, over all exporters and observation domains (least recently stored dropped). */
+  maxTemplates: number;
+  /** Data sets buffered per unknown template key until its template arrives. */
+  maxPendingPerTemplate: number;
+}
+
+/**
+ * The collector's defaults: smaller than a file scan's (which reads a bounded input) because a
+ * listening socket takes whatever anyone sends for as long as it runs.
+ */
+export const DEFAULT_COLLECT_LIMITS: CollectorLimits = { ...DEFAULT_EXPORT_OPTIONS, maxFlows: 1 << 16, maxTemplates: 1024, maxPendingPerTemplate: 16 };
 
 export interface CollectorCounters {
   datagrams: number;
@@ -21,6 +41,8 @@ export interface CollectorCounters {
   flows: number;
   miningFlows: number;
   activeFlows: number;
+  /** Flows finished early because `maxFlows` were open (each still classified and written). */
+  evictedFlows: number;
   anomalies: number;
 }
 
@@ -28,7 +50,7 @@ export class Collector {
   readonly anomalies = new Anomalies();
   readonly classifier: Classifier;
   private readonly assembler: ExportFlowAssembler;
-  private readonly datagrams = new ExportDatagrams();
+  private readonly datagrams: ExportDatagrams;
   private notExport = 0;
   private received = 0;
   private miningFlows = 0;
@@ -37,11 +59,13 @@ export class Collector {
   constructor(
     rules: RuleSet,
     consume: (f: FlowRecord, v: Verdict) => void,
-    opts: Partial<ExportAssemblerOptions> = {},
+    opts: Partial<CollectorLimits> = {},
     readonly source = 'udp',
   ) {
+    const limits = { ...DEFAULT_COLLECT_LIMITS, ...opts };
     this.classifier = new Classifier(rules);
-    this.assembler = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, servicePorts: this.classifier.servicePorts, ...opts }, (f) => {
+    this.datagrams = new ExportDatagrams({ maxTemplates: limits.maxTemplates, maxPendingPerTemplate: limits.maxPendingPerTemplate });
+    this.assembler = new ExportFlowAssembler({ joinGapMs: limits.joinGapMs, maxFlows: limits.maxFlows, servicePorts: this.classifier.servicePorts }, (f) => {
       const v = this.classifier.classify(f);
       this.flows++;
       if (v.label === 'mining') this.miningFlows++;
@@ -65,10 +89,14 @@ export class Collector {
     this.assembler.expireBefore(nowMs - this.assemblerGap());
   }
 
-  /** Finish every open flow (on shutdown). */
+  /** Finish every open flow (on shutdown), and count the flows finished early under `flow.evicted`. */
   flush(): void {
     this.assembler.flush();
+    this.anomalies.addCount('flow.evicted', this.assembler.evicted - this.evictedCounted);
+    this.evictedCounted = this.assembler.evicted;
   }
+
+  private evictedCounted = 0;
 
   counters(): CollectorCounters {
     const s = this.datagrams.decoder.stats;
@@ -82,6 +110,7 @@ export class Collector {
       flows: this.flows,
       miningFlows: this.miningFlows,
       activeFlows: this.assembler.active,
+      evictedFlows: this.assembler.evicted,
       anomalies: this.anomalies.total,
     };
   }

@@ -1,7 +1,7 @@
 /** `minerwatch collect`: a live NetFlow/IPFIX collector writing the report as it goes. */
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { classesOf, decide } from '../classify/policy.js';
-import { Collector } from '../collect.js';
+import { Collector, DEFAULT_COLLECT_LIMITS } from '../collect.js';
 import { listenUdp, parseListen } from '../io/udp.js';
 import { openReport, ReportWriter } from '../report/writer.js';
 import type { Io } from './main.js';
@@ -22,6 +22,8 @@ export interface CollectOptions {
   joinGap: number;
   quiet?: boolean;
   keepFlows: 'auto' | 'all' | 'flagged';
+  /** Open flows held at once (default {@link DEFAULT_COLLECT_LIMITS}.maxFlows); beyond it the least recently joined is finished and written. */
+  maxFlows?: number;
   dnsLog?: string[];
   intel?: string[];
 }
@@ -38,7 +40,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
     algorithms: rules.ruleSet.algorithms,
-    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
+    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
   });
   const inputId = writer.addInput(`udp://${o.listen}`);
   const collector = new Collector(
@@ -48,7 +50,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
       const who = subs.resolve(f);
       writer.addFlow(f, v, inputId, who.subscriber, who.nat);
     },
-    { joinGapMs: o.joinGap * 1000 },
+    { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows },
     `udp://${o.listen}`,
   );
   // Resolver logs of the period, read before the first datagram is classified.
@@ -63,7 +65,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   };
   const line = (): string => {
     const c = collector.counters();
-    return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}), anomalies ${c.anomalies}`;
+    return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}, finished early ${c.evictedFlows}), anomalies ${c.anomalies}`;
   };
   const commit = (): void => {
     collector.tick(Date.now());
