@@ -1,5 +1,5 @@
 /** `minerwatch scan`: inputs → report. */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubscriberDirectory } from '../aggregate/directory.js';
 import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
@@ -78,6 +78,39 @@ export function expandInputs(inputs: readonly string[]): string[] {
   };
   for (const i of inputs) if (i === '-') out.push(i);
   else walk(i);
+  return out;
+}
+
+/**
+ * The inputs with each file once: a file named twice (or reached through a link or a folder) is
+ * read once and said so. Sizes are returned for the content check (null for stdin and unreadable
+ * paths, which the reader reports).
+ */
+export function distinctInputs(paths: readonly string[], io: Io): Array<{ path: string; size: number | null }> {
+  const out: Array<{ path: string; size: number | null }> = [];
+  const byReal = new Map<string, string>();
+  for (const p of paths) {
+    if (p === '-') {
+      out.push({ path: p, size: null });
+      continue;
+    }
+    let real: string;
+    let size: number | null;
+    try {
+      real = realpathSync(p);
+      size = statSync(real).size;
+    } catch {
+      out.push({ path: p, size: null });
+      continue;
+    }
+    const first = byReal.get(real);
+    if (first !== undefined) {
+      io.err(`minerwatch: ${p}: the same file as ${first}, read once\n`);
+      continue;
+    }
+    byReal.set(real, p);
+    out.push({ path: p, size });
+  }
   return out;
 }
 
@@ -189,14 +222,26 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
   const paths: string[] = [];
   let alreadyIn = 0;
-  for (const p of expandInputs(inputs)) {
-    if (known.size > 0 && p !== '-') {
+  const named = distinctInputs(expandInputs(inputs), io);
+  // Identical content has the same size: only inputs that share a size with another one (or any,
+  // when the report already holds inputs) are hashed before the scan.
+  const sizes = new Map<number, number>();
+  for (const x of named) if (x.size !== null) sizes.set(x.size, (sizes.get(x.size) ?? 0) + 1);
+  const seen = new Map<string, string>();
+  for (const { path: p, size } of named) {
+    if (p !== '-' && size !== null && (known.size > 0 || (sizes.get(size) ?? 0) > 1)) {
       const h = await hashFileInWorker(p).catch(() => null);
       if (h && known.has(h.sha256)) {
         alreadyIn++;
         io.err(`minerwatch: ${p}: already in ${o.db} (sha256 ${h.sha256.slice(0, 16)}…), not scanned again\n`);
         continue;
       }
+      const twin = h ? seen.get(h.sha256) : undefined;
+      if (twin !== undefined) {
+        io.err(`minerwatch: ${p}: same content as ${twin} (sha256 ${h!.sha256.slice(0, 16)}…), read once\n`);
+        continue;
+      }
+      if (h) seen.set(h.sha256, p);
     }
     paths.push(p);
   }
