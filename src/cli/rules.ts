@@ -49,6 +49,7 @@ export function runRulesList(dir: string, io: Io): number {
 export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog?: string[]; intel?: string[] }, io: Io): Promise<number> {
   const { scanInputs } = await import('../scan.js');
   const { expandInputs, withIntel } = await import('./scan.js');
+  const { inertText } = await import('../report/format.js');
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   const rep = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], io).ruleSet };
   let shown = 0;
@@ -58,7 +59,8 @@ export async function runRulesTest(inputs: string[], o: { rules: string; all?: b
     shown++;
     const ep = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
     io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${new Date(f.firstSeen).toISOString()}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
-    for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${e.matched}${e.excerpt ? `  | ${e.excerpt.slice(0, 100)}` : ''}\n`);
+    // Matched text and excerpts came off the wire: shown inert (src/report/format.ts).
+    for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${inertText(e.matched)}${e.excerpt ? `  | ${inertText(e.excerpt.slice(0, 100))}` : ''}\n`);
   }, { dnsLogs: o.dnsLog ?? [] }, {
     endInput: (_i, _info, _c, _a, error) => {
       if (error) {
