@@ -30,6 +30,8 @@ import { IpProto, TcpFlag, ethernet, ipv4, ipv6, nullLoopback, sll, sll2, tcp, u
 import type { FlowRecord } from '../src/types.js';
 import { FIXTURES, projectRules } from './helpers.js';
 import { mulberry32 } from '../src/testing/random.js';
+// The mutations are shared with `npm run fuzz` (scripts/fuzz.ts).
+import { mutate } from '../src/testing/fuzz.js';
 
 const MUTATIONS_PER_FIXTURE = 300;
 /** A single case slower than this is treated as a hang (the inputs are a few KiB). */
@@ -53,68 +55,6 @@ function listCaptures(dir: string): string[] {
 }
 
 const CAPTURES = listCaptures(FIXTURES);
-
-/** One mutation, described for failure messages. */
-function mutate(src: Uint8Array, rnd: () => number): { bytes: Uint8Array; what: string[] } {
-  const int = (n: number) => Math.floor(rnd() * n);
-  let b: Uint8Array = src.slice();
-  const what: string[] = [];
-  const steps = 1 + int(3);
-  for (let s = 0; s < steps; s++) {
-    const kind = int(6);
-    const len = b.length;
-    if (kind === 0) {
-      const n = 1 + int(8);
-      for (let i = 0; i < n && len > 0; i++) {
-        const at = int(len);
-        const x = 1 + int(255);
-        b[at] = b[at]! ^ x;
-        what.push(`flip@${at}^${x}`);
-      }
-    } else if (kind === 1) {
-      const at = int(len + 1);
-      b = b.slice(0, at);
-      what.push(`truncate@${at}`);
-    } else if (kind === 2) {
-      const n = 1 + int(4);
-      for (let i = 0; i < n && len >= 4; i++) {
-        let at = int(len - 3);
-        if (rnd() < 0.5) at &= ~3; // block/record fields are 4-byte aligned
-        const value = [0xffffffff, 0, 0x7fffffff][int(3)]!;
-        new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(at, value, rnd() < 0.5);
-        what.push(`u32@${at}=${value.toString(16)}`);
-      }
-    } else if (kind === 3 && len > 0) {
-      const a = int(len);
-      const e = Math.min(len, a + 1 + int(256));
-      const at = int(len + 1);
-      b = concat(b.subarray(0, at), b.subarray(a, e), b.subarray(at));
-      what.push(`dup[${a},${e})@${at}`);
-    } else if (kind === 4 && len > 0) {
-      const a = int(len);
-      const e = Math.min(len, a + 1 + int(256));
-      b = concat(b.subarray(0, a), b.subarray(e));
-      what.push(`del[${a},${e})`);
-    } else if (len >= 32) {
-      // Overwrite a field at a record/block boundary: right after a 24-byte pcap header or in a pcapng block header.
-      const at = [24 + 8, 24 + 12, 4, 8 + int(8) * 4][int(4)]!;
-      const value = [0xffffffff, 0, 0x7fffffff][int(3)]!;
-      new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(Math.min(at, len - 4), value, true);
-      what.push(`hdr-u32@${Math.min(at, len - 4)}=${value.toString(16)}`);
-    }
-  }
-  return { bytes: b, what };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 interface Outcome {
   rejected: boolean;

@@ -1,0 +1,44 @@
+/**
+ * A small seeded sample of every `npm run fuzz` target (src/testing/fuzz.ts): each reader reads
+ * mutated inputs to the end or rejects them with an error naming the input; never anything else,
+ * never a case slower than the per-case limit.
+ */
+import { describe, expect, it } from 'vitest';
+import { fuzzTargets, mutate, runCase, type FuzzTarget } from '../../src/testing/fuzz.js';
+import { mulberry32 } from '../../src/testing/random.js';
+import { CORPUS, HAVE_CORPUS, ROOT } from '../helpers.js';
+
+const CASES = 150;
+const CASE_BUDGET_MS = 2_000;
+const CORPUS_TARGETS = new Set(['netflow-in-captures', 'ipfix-file', 'nfdump-csv']);
+const targets: FuzzTarget[] = await fuzzTargets(ROOT, CORPUS);
+
+describe('fuzz targets: a seeded sample of each', () => {
+  it('has every reader', () => {
+    expect(targets.map((t) => t.name)).toEqual(['pcap', 'pcapng', 'netflow-in-captures', 'ipfix-file', 'nfdump-csv', 'json-flows', 'dnstap', 'zeek-dns-tsv', 'zeek-dns-json', 'rule-files']);
+  });
+
+  for (const t of targets) {
+    const skip = CORPUS_TARGETS.has(t.name) && !HAVE_CORPUS;
+    it.skipIf(skip)(`${t.name}: ${CASES} mutations, no uncaught exception, no silent rejection, no hang${skip ? ' (skipped: its seeds come from the shared corpus, which is not there)' : ''}`, () => {
+      expect(t.seeds.length, 'seeds').toBeGreaterThan(0);
+      // Seeds are read (fixtures/bad captures among the pcap seeds are rejected on purpose).
+      expect(t.seeds.slice(0, 8).some((s) => runCase(t, s).kind === 'ok'), t.name).toBe(true);
+      const rnd = mulberry32(0xf022 ^ t.name.length);
+      const failures: string[] = [];
+      let anomalies = 0;
+      for (let i = 0; i < (t.name === 'rule-files' ? 40 : CASES); i++) {
+        const m = mutate(t.seeds[Math.floor(rnd() * t.seeds.length)]!, rnd, t.text);
+        const start = performance.now();
+        const r = runCase(t, m.bytes);
+        const ms = performance.now() - start;
+        if (r.kind === 'uncaught' || r.kind === 'silent') failures.push(`#${i} ${m.what.join(' ')}: ${r.kind}: ${r.message}`);
+        else for (const n of r.anomalies.values()) anomalies += n;
+        if (ms > CASE_BUDGET_MS) failures.push(`#${i} ${m.what.join(' ')}: took ${ms.toFixed(0)} ms`);
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
+      // The mutations reach the readers' checks, not only the format sniffing.
+      expect(anomalies).toBeGreaterThan(0);
+    });
+  }
+});
