@@ -257,7 +257,7 @@ export class DnstapParser {
       return;
     }
     const m = d.message;
-    if (d.type !== 1 || m === undefined) {
+    if (d.type !== 1 || m === undefined || m === null) {
       this.skipped++;
       return;
     }

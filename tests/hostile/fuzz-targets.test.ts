@@ -42,3 +42,15 @@ describe('fuzz targets: a seeded sample of each', () => {
     });
   }
 });
+
+describe('fuzz findings, kept as regressions', () => {
+  it('dnstap: a data frame whose message field decodes to null is skipped, not a TypeError (npm run fuzz, seed 1, dnstap #9744)', () => {
+    const bytes = Buffer.from(
+      '008700000000002200000002000000010000001670726f74156275663a646e737461702e446e73746170000000560a036e73317a4d080622046440000a30c0b8026080e2cfaa0672394d01818000010001000000000467756c660b6d6f6e65726f6f6365616e0673747265616d0000010001c00c0079ffffff7f012c0004cb00714d7801000000000000000400000003',
+      'hex',
+    );
+    const t = targets.find((x) => x.name === 'dnstap')!;
+    const r = runCase(t, new Uint8Array(bytes));
+    expect(r.kind === 'ok' || r.kind === 'rejected', JSON.stringify(r)).toBe(true);
+  });
+});
