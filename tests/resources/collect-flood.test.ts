@@ -209,82 +209,94 @@ describe.skipIf(!BUILT)('collect under a flood', () => {
     expect(valid.size).toBe(200_000);
     const { child, port, received, stderr } = await startCollector(db);
     const pid = child.pid!;
-    const baseline = rssKiB(pid)!;
-    const samples: Array<{ sent: number; rss: number }> = [];
-    const sampler = setInterval(() => {
-      const r = rssKiB(pid);
-      if (r !== null) samples.push({ sent, rss: r });
-    }, 100);
-    // Two batches in flight at most, each well inside the kernel's receive buffer: nothing is dropped.
-    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
-    const batch = Math.max(100, Math.min(2000, Math.floor(rmemMax / 4 / 2048)));
-    const s = createSocket('udp4');
-    let sent = 0;
-    const readers: Array<Promise<{ code: number | null; err: string }>> = [];
-    const started = Date.now();
+    // A failure below must not leave the collector running.
+    const ended = new Promise<void>((r) => child.on('close', () => r()));
     try {
-      while (sent < datagrams.length) {
-        const end = Math.min(datagrams.length, sent + batch);
-        for (; sent < end; sent++) await send(s, port, datagrams[sent]!);
-        const waitFrom = Date.now();
-        while (received() < sent - batch) {
-          if (Date.now() - waitFrom > 10_000) throw new Error(`collector stalled at ${received()} of ${sent} datagrams`);
-          await sleep(5);
-        }
-        // Readers of the live report, a few times during the flood.
-        if (sent % (batch * 40) < batch && readers.length < 8) {
-          readers.push(readReport(['summary', '--db', db]), readReport(['watchlist', '--db', db, '--format', 'csv']));
-        }
-        expect(Date.now() - started, 'flood time').toBeLessThan(240_000);
-      }
-      const waitFrom = Date.now();
-      while (received() < sent && Date.now() - waitFrom < 10_000) await sleep(20);
+      await floodAndCheck();
     } finally {
-      s.close();
-      clearInterval(sampler);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await ended;
+      }
     }
-    expect(received()).toBe(datagrams.length);
+    async function floodAndCheck(): Promise<void> {
+      const baseline = rssKiB(pid)!;
+      const samples: Array<{ sent: number; rss: number }> = [];
+      const sampler = setInterval(() => {
+        const r = rssKiB(pid);
+        if (r !== null) samples.push({ sent, rss: r });
+      }, 100);
+      // Two batches in flight at most, each well inside the kernel's receive buffer: nothing is dropped.
+      const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+      const batch = Math.max(100, Math.min(2000, Math.floor(rmemMax / 4 / 2048)));
+      const s = createSocket('udp4');
+      let sent = 0;
+      const readers: Array<Promise<{ code: number | null; err: string }>> = [];
+      const started = Date.now();
+      try {
+        while (sent < datagrams.length) {
+          const end = Math.min(datagrams.length, sent + batch);
+          for (; sent < end; sent++) await send(s, port, datagrams[sent]!);
+          const waitFrom = Date.now();
+          while (received() < sent - batch) {
+            if (Date.now() - waitFrom > 10_000) throw new Error(`collector stalled at ${received()} of ${sent} datagrams`);
+            await sleep(5);
+          }
+          // Readers of the live report, a few times during the flood.
+          if (sent % (batch * 40) < batch && readers.length < 8) {
+            readers.push(readReport(['summary', '--db', db]), readReport(['watchlist', '--db', db, '--format', 'csv']));
+          }
+          expect(Date.now() - started, 'flood time').toBeLessThan(240_000);
+        }
+        const waitFrom = Date.now();
+        while (received() < sent && Date.now() - waitFrom < 10_000) await sleep(20);
+      } finally {
+        s.close();
+        clearInterval(sampler);
+      }
+      expect(received()).toBe(datagrams.length);
 
-    const closed = new Promise<number | null>((r) => child.on('close', r));
-    child.kill('SIGINT');
-    const code = await Promise.race([closed, sleep(120_000).then(() => 'timeout' as const)]);
-    expect(code, stderr().slice(-2000)).toBe(0);
-    expect(stderr()).toMatch(/SIGINT: stopping, finishing open flows/);
-    expect(stderr()).not.toMatch(/internal error/);
+      const closed = new Promise<number | null>((r) => child.on('close', r));
+      child.kill('SIGINT');
+      const code = await Promise.race([closed, sleep(120_000).then(() => 'timeout' as const)]);
+      expect(code, stderr().slice(-2000)).toBe(0);
+      expect(stderr()).toMatch(/SIGINT: stopping, finishing open flows/);
+      expect(stderr()).not.toMatch(/internal error/);
 
-    // Readers ran while the collector wrote: no errors.
-    expect(readers.length).toBeGreaterThanOrEqual(4);
-    for (const r of await Promise.all(readers)) {
-      expect(r.err).not.toMatch(/error|SQLITE|locked|busy/i);
-      expect(r.code).toBe(0);
+      // Readers ran while the collector wrote: no errors.
+      expect(readers.length).toBeGreaterThanOrEqual(4);
+      for (const r of await Promise.all(readers)) {
+        expect(r.err).not.toMatch(/error|SQLITE|locked|busy/i);
+        expect(r.code).toBe(0);
+      }
+
+      // Every valid record is a flow of the report, once; nothing from the malformed datagrams.
+      const d = new Database(db, { readonly: true });
+      const rows = d.prepare("SELECT client, client_port, server, server_port, records FROM flows WHERE client LIKE '100.%'").all() as Array<{ client: string; client_port: number; server: string; server_port: number; records: number }>;
+      // Whole records before the cut of a cut v5 datagram are kept (198.18.0.0/15); random bytes, random templates and orphan data sets give none.
+      const other = (d.prepare("SELECT count(*) AS n FROM flows WHERE client NOT LIKE '100.%' AND client NOT LIKE '198.18.%' AND client NOT LIKE '198.19.%'").get() as { n: number }).n;
+      const run = d.prepare('SELECT status FROM runs').get() as { status: string };
+      const evicted = (d.prepare("SELECT count(*) AS n FROM flows WHERE end_reason = 'evicted'").get() as { n: number } | undefined)?.n;
+      d.close();
+      expect(rows.length).toBe(valid.size);
+      expect(new Set(rows.map((r) => `${r.client}:${r.client_port}>${r.server}:${r.server_port}`))).toEqual(valid);
+      expect(rows.every((r) => r.records === 1)).toBe(true);
+      expect(other).toBe(0);
+      expect(run.status).toBe('complete');
+      // More distinct flows than the bound: most were finished early at the bound, not held.
+      if (evicted !== undefined) expect(evicted).toBeGreaterThanOrEqual(valid.size - MAX_FLOWS);
+
+      // Memory: the last third of the flood holds no more than the second third (within 15 %), and
+      // stays below the bound the options give over the idle process: the heap limit, SQLite's page
+      // cache (64 MiB), and 64 MiB for V8's young generation, buffers and native allocations.
+      const third = Math.floor(samples.length / 3);
+      const peak = (xs: Array<{ rss: number }>): number => Math.max(...xs.map((x) => x.rss));
+      const middle = peak(samples.slice(third, 2 * third));
+      const last = peak(samples.slice(2 * third));
+      const boundKiB = baseline + ((HEAP_MIB + 64 + 64) * MIB) / 1024;
+      console.log(`collect flood: ${datagrams.length} datagrams in ${((Date.now() - started) / 1000).toFixed(1)} s (batch ${batch}, heap limit ${HEAP_MIB} MiB); RSS MiB by datagrams sent: ${samples.filter((_, i) => i % 20 === 0).map((x) => `${x.sent}:${Math.round(x.rss / 1024)}`).join(' ')}; baseline ${Math.round(baseline / 1024)}, middle-third peak ${Math.round(middle / 1024)}, last-third peak ${Math.round(last / 1024)}, bound ${Math.round(boundKiB / 1024)}`);
+      expect(last).toBeLessThanOrEqual(middle * 1.15);
+      expect(last).toBeLessThan(boundKiB);
     }
-
-    // Every valid record is a flow of the report, once; nothing from the malformed datagrams.
-    const d = new Database(db, { readonly: true });
-    const rows = d.prepare("SELECT client, client_port, server, server_port, records FROM flows WHERE client LIKE '100.%'").all() as Array<{ client: string; client_port: number; server: string; server_port: number; records: number }>;
-    // Whole records before the cut of a cut v5 datagram are kept (198.18.0.0/15); random bytes, random templates and orphan data sets give none.
-    const other = (d.prepare("SELECT count(*) AS n FROM flows WHERE client NOT LIKE '100.%' AND client NOT LIKE '198.18.%' AND client NOT LIKE '198.19.%'").get() as { n: number }).n;
-    const run = d.prepare('SELECT status FROM runs').get() as { status: string };
-    const evicted = (d.prepare("SELECT count(*) AS n FROM flows WHERE end_reason = 'evicted'").get() as { n: number } | undefined)?.n;
-    d.close();
-    expect(rows.length).toBe(valid.size);
-    expect(new Set(rows.map((r) => `${r.client}:${r.client_port}>${r.server}:${r.server_port}`))).toEqual(valid);
-    expect(rows.every((r) => r.records === 1)).toBe(true);
-    expect(other).toBe(0);
-    expect(run.status).toBe('complete');
-    // More distinct flows than the bound: most were finished early at the bound, not held.
-    if (evicted !== undefined) expect(evicted).toBeGreaterThanOrEqual(valid.size - MAX_FLOWS);
-
-    // Memory: the last third of the flood holds no more than the second third (within 15 %), and
-    // stays below the bound the options give over the idle process: the heap limit, SQLite's page
-    // cache (64 MiB), and 64 MiB for V8's young generation, buffers and native allocations.
-    const third = Math.floor(samples.length / 3);
-    const peak = (xs: Array<{ rss: number }>): number => Math.max(...xs.map((x) => x.rss));
-    const middle = peak(samples.slice(third, 2 * third));
-    const last = peak(samples.slice(2 * third));
-    const boundKiB = baseline + ((HEAP_MIB + 64 + 64) * MIB) / 1024;
-    console.log(`collect flood: ${datagrams.length} datagrams in ${((Date.now() - started) / 1000).toFixed(1)} s (batch ${batch}, heap limit ${HEAP_MIB} MiB); RSS MiB by datagrams sent: ${samples.filter((_, i) => i % 20 === 0).map((x) => `${x.sent}:${Math.round(x.rss / 1024)}`).join(' ')}; baseline ${Math.round(baseline / 1024)}, middle-third peak ${Math.round(middle / 1024)}, last-third peak ${Math.round(last / 1024)}, bound ${Math.round(boundKiB / 1024)}`);
-    expect(last).toBeLessThanOrEqual(middle * 1.15);
-    expect(last).toBeLessThan(boundKiB);
   }, 400_000);
 });
