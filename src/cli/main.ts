@@ -138,6 +138,7 @@ Examples:
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+    .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', positiveInt('--max-flows'), 1 << 16)
     .option('--dns-log <file>', 'resolver log (repeatable), as for scan; read before collecting', collect, [])
     .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
     .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveInt('--commit-interval'), 10)
