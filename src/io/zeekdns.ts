@@ -226,32 +226,23 @@ const ROLE_OF: Record<string, number> = {
 };
 
 /**
- * Zeek dns.log TSV reader fed from a {@link ByteWindow}. Header lines may come again (logs
- * concatenated); each `#fields` line sets the columns for the lines after it.
+ * What both Zeek readers share: lines cut from the window (a line longer than {@link MAX_ZEEK_LINE}
+ * is counted once and skipped to its end), numbered for anomalies.
  */
-export class ZeekTsvParser {
-  readonly format = 'zeek-tsv' as const;
+abstract class ZeekLines {
   lookups = 0;
   skipped = 0;
-  private line = 0;
-  private sep = 0x09;
-  private setSep = 0x2c;
-  private empty = '(empty)';
-  private unset = '-';
-  /** Role of each column (0: not read); empty until `#fields`. */
-  private roles: Uint8Array = new Uint8Array(0);
-  /** Start and end of each column on the current line. */
-  private starts = new Int32Array(64);
-  private ends = new Int32Array(64);
-  private lastNeeded = -1;
+  protected line = 0;
   private skipping = false;
-  private readonly rec: ZeekRecord = { tsMs: 0, rttS: null, origH: '', respH: null, query: null, qtype: 0, rcode: null, answers: [], ttls: [] };
 
   constructor(
-    private readonly file: string,
-    private readonly anomalies: Anomalies,
-    private readonly onLookup: (l: DnsLookup) => void,
+    protected readonly file: string,
+    protected readonly anomalies: Anomalies,
+    protected readonly onLookup: (l: DnsLookup) => void,
   ) {}
+
+  /** One line `[s, nl)` of the window (its number in {@link line}). */
+  protected abstract onLine(b: Buffer, s: number, nl: number): void;
 
   parse(win: ByteWindow, final: boolean): void {
     const b = asBuffer(win.buf);
@@ -277,12 +268,39 @@ export class ZeekTsvParser {
         continue;
       }
       this.line++;
-      let e = nl;
-      if (e > s && b[e - 1] === 0x0d) e--;
-      if (e === s) continue;
-      if (b[s] === 0x23) this.header(b, s, e);
-      else this.data(b, s, e);
+      this.onLine(b, s, nl);
     }
+  }
+
+  protected bad(what: string): void {
+    this.anomalies.add('zeek.bad_line', this.file, this.line, `line ${this.line}: ${what}; line skipped`);
+  }
+}
+
+/**
+ * Zeek dns.log TSV reader fed from a {@link ByteWindow}. Header lines may come again (logs
+ * concatenated); each `#fields` line sets the columns for the lines after it.
+ */
+export class ZeekTsvParser extends ZeekLines {
+  readonly format = 'zeek-tsv' as const;
+  private sep = 0x09;
+  private setSep = 0x2c;
+  private empty = '(empty)';
+  private unset = '-';
+  /** Role of each column (0: not read); empty until `#fields`. */
+  private roles: Uint8Array = new Uint8Array(0);
+  /** Start and end of each column on the current line. */
+  private starts = new Int32Array(64);
+  private ends = new Int32Array(64);
+  private lastNeeded = -1;
+  private readonly rec: ZeekRecord = { tsMs: 0, rttS: null, origH: '', respH: null, query: null, qtype: 0, rcode: null, answers: [], ttls: [] };
+
+  protected onLine(b: Buffer, s: number, nl: number): void {
+    let e = nl;
+    if (e > s && b[e - 1] === 0x0d) e--;
+    if (e === s) return;
+    if (b[s] === 0x23) this.header(b, s, e);
+    else this.data(b, s, e);
   }
 
   private header(b: Uint8Array, s: number, e: number): void {
@@ -458,54 +476,17 @@ export class ZeekTsvParser {
     return bytesAre(b, a, z, this.empty);
   }
 
-  private bad(what: string): void {
-    this.anomalies.add('zeek.bad_line', this.file, this.line, `line ${this.line}: ${what}; line skipped`);
-  }
 }
 
 /** Zeek dns.log as JSON lines. */
-export class ZeekJsonParser {
+export class ZeekJsonParser extends ZeekLines {
   readonly format = 'zeek-json' as const;
-  lookups = 0;
-  skipped = 0;
-  private line = 0;
-  private skipping = false;
 
-  constructor(
-    private readonly file: string,
-    private readonly anomalies: Anomalies,
-    private readonly onLookup: (l: DnsLookup) => void,
-  ) {}
-
-  parse(win: ByteWindow, final: boolean): void {
-    const b = win.buf;
-    for (;;) {
-      const s = win.start;
-      let nl = b.indexOf(0x0a, s);
-      if (nl < 0 || nl >= win.end) {
-        if (win.end - s > MAX_ZEEK_LINE) {
-          if (!this.skipping) {
-            this.line++;
-            this.bad(`line longer than ${MAX_ZEEK_LINE} bytes`);
-          }
-          this.skipping = true;
-          win.start = win.end;
-          return;
-        }
-        if (!final || s === win.end) return;
-        nl = win.end;
-      }
-      win.start = nl < win.end ? nl + 1 : nl;
-      if (this.skipping) {
-        this.skipping = false;
-        continue;
-      }
-      this.line++;
-      let a = s;
-      while (a < nl && (b[a] === 0x20 || b[a] === 0x09 || b[a] === 0x0d)) a++;
-      if (a === nl) continue;
-      this.record(utf8.decode(b.subarray(a, nl)));
-    }
+  protected onLine(b: Buffer, s: number, nl: number): void {
+    let a = s;
+    while (a < nl && (b[a] === 0x20 || b[a] === 0x09 || b[a] === 0x0d)) a++;
+    if (a === nl) return;
+    this.record(utf8.decode(b.subarray(a, nl)));
   }
 
   private record(text: string): void {
@@ -558,9 +539,6 @@ export class ZeekJsonParser {
     this.onLookup(l);
   }
 
-  private bad(what: string): void {
-    this.anomalies.add('zeek.bad_line', this.file, this.line, `line ${this.line}: ${what}; line skipped`);
-  }
 }
 
 /** ASCII/Latin-1 bytes as a string; `b` must be a Buffer (see {@link asBuffer}). */
