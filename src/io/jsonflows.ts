@@ -12,6 +12,9 @@ const decoder = new TextDecoder('utf-8');
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, ipv6_icmp: 58, icmpv6: 58, gre: 47, esp: 50 };
 
 /** GoFlow2 and pmacct names for each field, first match wins. */
+/** The largest counter a flow record can carry (NetFlow/IPFIX counters are 64-bit unsigned). */
+const MAX_COUNTER = 2 ** 64;
+
 const KEYS = {
   src: ['src_addr', 'ip_src', 'SrcAddr'],
   dst: ['dst_addr', 'ip_dst', 'DstAddr'],
@@ -115,6 +118,9 @@ export class JsonFlowsParser {
     const lastMs = e ? toMs(e[0], e[1]) : firstMs;
     const sampling = Number(pick(r, KEYS.sampling)?.[1] ?? 1);
     if (![sport, dport, protocol, packets, bytes, firstMs, lastMs].every(Number.isFinite)) return bad('expected numeric ports, protocol, packets, bytes and flow start/end times');
+    // A counter is a count: a negative or absurd one (-1e308) would wipe out the record it joins.
+    if (!(packets >= 0 && packets <= MAX_COUNTER && bytes >= 0 && bytes <= MAX_COUNTER)) return bad(`expected packets and bytes from 0 to 2^64, got ${packets} and ${bytes}`);
+    if (!(sport >= 0 && sport <= 65535 && dport >= 0 && dport <= 65535)) return bad(`expected ports from 0 to 65535, got ${sport} and ${dport}`);
     this.records++;
     this.sink.record({
       ipVersion: src.includes(':') ? 6 : 4,

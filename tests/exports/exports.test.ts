@@ -83,6 +83,8 @@ describe('GoFlow2 and pmacct JSON lines', () => {
       JSON.stringify({ type: 'NETFLOW_V9', time_received_ns: 1714557600000000000, sampling_rate: 0, sampler_address: '192.0.2.1', time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714558800000000000, bytes: 90000, packets: 1000, src_addr: '100.64.0.5', dst_addr: '198.51.100.9', etype: 'IPv4', proto: 'TCP', src_port: 50000, dst_port: 3333, tcp_flags: 24 }),
       '{"broken": ',
       JSON.stringify({ type: 'NETFLOW_V9', time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714558800000000000, bytes: 120000, packets: 800, src_addr: '198.51.100.9', dst_addr: '100.64.0.5', proto: 'TCP', src_port: 3333, dst_port: 50000, tcp_flags: 24 }),
+      // A negative counter must not join (and wipe out) the flow above.
+      JSON.stringify({ type: 'NETFLOW_V9', time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714558800000000000, bytes: -1e308, packets: -1e308, src_addr: '198.51.100.9', dst_addr: '100.64.0.5', proto: 'TCP', src_port: 3333, dst_port: 50000, tcp_flags: 24 }),
     ].join('\n');
     const pmacct = JSON.stringify({ event_type: 'purge', ip_src: '2001:db8::5', ip_dst: '2001:db8:1::9', port_src: 40000, port_dst: 4444, ip_proto: 'tcp', timestamp_start: '2024-05-01 10:00:00.000000', timestamp_end: '2024-05-01 10:30:00.000000', packets: 600, bytes: 54000 });
     const a = join(tmp, 'goflow.jsonl');
@@ -94,7 +96,7 @@ describe('GoFlow2 and pmacct JSON lines', () => {
       ['json-flows', 2],
       ['json-flows', 1],
     ]);
-    expect(summary.inputs[0]!.anomalies).toEqual({ 'json.bad_line': 1 });
+    expect(summary.inputs[0]!.anomalies).toEqual({ 'json.bad_line': 2 });
     const v4 = flows.find((f) => f.flow.ipVersion === 4)!.flow;
     expect(v4).toMatchObject({ client: '100.64.0.5', server: '198.51.100.9', serverPort: 3333, packetsC2S: 1000, packetsS2C: 800, records: 2 });
     expect(v4.lastSeen - v4.firstSeen).toBe(20 * 60_000);
