@@ -103,8 +103,10 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
     if (kind === 'gzip') {
+      // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
+      // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
-      return await readStream(path, createReadStream(path, { fd, autoClose: false, start: 0, highWaterMark: CHUNK }), sink, anomalies, signal);
+      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal);
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     // Hash on the other core while this one parses.
