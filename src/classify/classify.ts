@@ -52,7 +52,7 @@ export type DecodeErrorSink = (code: 'tls.bad_client_hello' | 'dns.bad_message',
 /** What {@link Classifier.flowEvidence} reads of a flow (a flow being classified, or one stored in a report). */
 export type FlowEvidenceInput = Pick<
   FlowRecord,
-  'client' | 'server' | 'serverPort' | 'firstSeen' | 'lastSeen' | 'source' | 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'transport' | 'records' | 'payloadC2S' | 'payloadS2C'
+  'client' | 'server' | 'serverPort' | 'firstSeen' | 'lastSeen' | 'source' | 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'transport' | 'records'
 >;
 
 /** Swap client and server in place (used when the messages prove the port guess wrong). */
@@ -196,7 +196,9 @@ export class Classifier {
       attrs.serverName ??= q.name;
       poolEntry ??= q.entry;
     }
-    const fo = this.flowEvidence(flow, hits.length === 0);
+    // Established: data both ways (payload seen for packet flows; more than one packet each way for exports).
+    const established = flow.source === 'export' ? flow.packetsC2S > 1 && flow.packetsS2C > 1 : flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0;
+    const fo = this.flowEvidence(flow, hits.length === 0, established);
     evidence.push(...fo.evidence);
     if (fo.serverName) attrs.serverName ??= fo.serverName;
     poolEntry ??= fo.poolEntry;
@@ -222,7 +224,7 @@ export class Classifier {
    * behaviour score (only where no protocol spoke). Used on every flow, and again when a report is
    * re-decided from its stored flows with new intelligence.
    */
-  flowEvidence(flow: FlowEvidenceInput, noProtocol: boolean): { evidence: Evidence[]; poolEntry: EndpointEntry | null; serverName: string | null } {
+  flowEvidence(flow: FlowEvidenceInput, noProtocol: boolean, established: boolean): { evidence: Evidence[]; poolEntry: EndpointEntry | null; serverName: string | null } {
     const evidence: Evidence[] = [];
     let poolEntry: EndpointEntry | null = null;
     let serverName: string | null = null;
@@ -272,9 +274,6 @@ export class Classifier {
     }
     // A typical pool port, on an established flow that carried data both ways: the weakest evidence.
     const miningPort = policy.miningPorts.has(flow.serverPort);
-    const established = flow.source === 'export' || flow.payloadC2S.length === 0 && flow.payloadS2C.length === 0
-      ? flow.packetsC2S > 1 && flow.packetsS2C > 1
-      : flow.payloadC2S.length > 0 && flow.payloadS2C.length > 0;
     if (miningPort && established)
       evidence.push({
         ruleId: BUILTIN.port.id,

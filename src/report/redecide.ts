@@ -55,8 +55,6 @@ export interface RedecideResult {
   endpoints: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
 export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean }): RedecideResult {
   const policy = classifier.rules.policy;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
@@ -112,10 +110,10 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
               tcpFlagsS2C: r.flags_s2c,
               transport: r.transport,
               records: r.records,
-              payloadC2S: EMPTY,
-              payloadS2C: EMPTY,
             },
             !kept.some((e) => PROTOCOL_KINDS.has(e.kind)),
+            // A stored flow keeps no payload: data both ways is judged from its counters.
+            r.packets_c2s > 1 && r.packets_s2c > 1,
           );
           kept.push(...fo.evidence);
           found.set(r.id, { pool: fo.poolEntry && fo.poolEntry.pool !== 'unknown' ? fo.poolEntry.pool : null, name: fo.serverName });
