@@ -4,9 +4,10 @@
  *
  * Run from the repository root: `npx tsc -p tsconfig.json && node dist/scripts/gen-fixtures.js`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from '../src/cli/paths.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import {
@@ -1718,19 +1719,8 @@ export function expectedJson(expected: Record<string, ExpectedResult>): string {
   return JSON.stringify(sorted, null, 2) + '\n';
 }
 
-/** The repository root: the nearest ancestor of this script holding package.json. */
-function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (no package.json above the script)');
-    dir = parent;
-  }
-  return dir;
-}
-
 function main(): void {
-  const outDir = resolve(process.argv[2] ?? join(repositoryRoot(), 'fixtures'));
+  const outDir = resolve(process.argv[2] ?? join(PACKAGE_ROOT, 'fixtures'));
   const { files, expected } = buildFixtures();
   for (const [path, data] of files) {
     const target = join(outDir, path);

@@ -8,9 +8,10 @@
  *
  * Run from the repository root: `npx tsc -p tsconfig.json && node dist/scripts/gen-flowlog-fixtures.js`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../src/cli/paths.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import {
@@ -688,19 +689,8 @@ export function buildFlowlogFixtures(): FlowlogFixtureSet {
   return { files, fixtures: built.map((b) => b.fixture) };
 }
 
-/** The repository root: the nearest ancestor of this script holding package.json. */
-function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (no package.json above the script)');
-    dir = parent;
-  }
-  return dir;
-}
-
 function main(): void {
-  const outDir = resolve(process.argv[2] ?? join(repositoryRoot(), 'fixtures', 'flowlogs'));
+  const outDir = resolve(process.argv[2] ?? join(PACKAGE_ROOT, 'fixtures', 'flowlogs'));
   mkdirSync(outDir, { recursive: true });
   const { files } = buildFlowlogFixtures();
   let total = 0;
