@@ -142,6 +142,9 @@ const EN = {
   evidence: 'Evidence',
   powerCheck: 'Metered power',
   flowIds: 'Flow ids',
+  incompleteInputs: (n: number) =>
+    `This report holds ${n} incomplete input${n === 1 ? '' : 's'}; its figures may miss subscribers and flows that ${n === 1 ? 'it holds' : 'they hold'}:`,
+  incompleteMore: (k: number) => `… and ${k} more`,
   method_subscribers: (level: string) =>
     `Mining subscribers: distinct subscribers with at least one flow labelled mining at confidence ${level} or higher; mining flows: those flows. A subscriber is a directory id (--subscribers) or else an address; a flow outside --subscriber-net has none and is not counted.`,
   method_period: 'Period: first and last packet of those flows.',
@@ -220,6 +223,8 @@ const ZH: Catalogue = {
   evidence: '证据',
   powerCheck: '电表核对',
   flowIds: '流编号',
+  incompleteInputs: (n) => `本报告含 ${n} 个不完整的输入，各项数字可能遗漏其中的用户和流：`,
+  incompleteMore: (k) => `… 另有 ${k} 个`,
   method_subscribers: (level) =>
     `挖矿用户数：至少有一条被判定为挖矿且置信度不低于“${level}”的流的不同用户数；挖矿流数：这些流的条数。用户为用户目录（--subscribers）中的编号，否则为地址；不在 --subscriber-net 范围内的流没有用户，不计入。`,
   method_period: '时间范围：这些流的第一个和最后一个数据包的时间。',

@@ -1,10 +1,11 @@
 /** `minerwatch flows` and `minerwatch watchlist`: read a report, print rows. */
-import { csvHeader, csvLine, inertJson, jsonLine, TableLayout } from '../report/format.js';
+import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
 import { resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
+import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
 import { openReport } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
@@ -97,14 +98,46 @@ function chunked(out: (s: string) => void): { write: (s: string) => Promise<void
 
 type Rows = () => Iterable<Record<string, unknown>>;
 
+/** Incomplete inputs named in the one-line warning; the rest are counted. */
+export const WARNING_NAMES = 5;
+
+/** An input's state in a word or two: what its own row says, or what its run's process says. */
+function stateWord(i: IncompleteInput): string {
+  if (i.runStatus === 'running') return 'being read';
+  if (i.runStatus === 'killed' && (i.status === 'reading' || i.status === 'read')) return 'run killed';
+  return i.status;
+}
+
+/**
+ * The one-line stderr warning for a report holding incomplete inputs, or null when every input is
+ * complete. It goes to stderr so standard output stays the list a script reads. Input paths are
+ * file names, not subscriber data: they are shown with or without `--pseudonymise`.
+ */
+export function incompleteWarning(report: string, inputs: readonly IncompleteInput[], what: string): string | null {
+  if (!inputs.length) return null;
+  const named = inputs.slice(0, WARNING_NAMES).map((i) => `${i.path} (${stateWord(i)})`);
+  if (inputs.length > named.length) named.push(`and ${inputs.length - named.length} more`);
+  const n = inputs.length;
+  return inertText(`minerwatch: warning: ${report} holds ${n} incomplete input${n === 1 ? '' : 's'}; the list may miss ${what}: ${named.join(', ')} (minerwatch summary names each)`) + '\n';
+}
+
 /**
  * Rows written as they are read. A table needs its column widths first: it reads the rows twice,
  * inside one read transaction so both passes see the same report while others write to it.
  */
-async function writeRows(db: ReturnType<typeof openReport>, rows: Rows, format: string, o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean }, io: Io): Promise<void> {
+async function writeRows(
+  db: ReturnType<typeof openReport>,
+  rows: Rows,
+  format: string,
+  o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean; report: string; missing: string },
+  io: Io,
+): Promise<void> {
   const w = chunked(io.out);
   db.exec('BEGIN');
   try {
+    // Read in the same transaction as the rows, so the warning speaks of the report they come from.
+    const warning = incompleteWarning(o.report, incompleteInputs(db), o.missing);
+    if (warning) io.err(warning);
     if (format === 'jsonl') for (const r of rows()) await w.write(jsonLine(r));
     else if (format === 'json') {
       // The layout of JSON.stringify(rows, null, 2), one row at a time.
@@ -131,7 +164,7 @@ export async function runFlows(o: { db: string; all?: boolean; minConfidence: Co
   const db = openReport(o.db, { readonly: true });
   try {
     const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence };
-    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40 }, io);
+    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows' }, io);
   } finally {
     db.close();
   }
@@ -146,7 +179,7 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
-    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom }, io);
+    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
   } finally {
     db.close();
   }

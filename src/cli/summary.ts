@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkZone, formatTime, levelName, messages, resolveLang, typeName, type Lang } from '../i18n.js';
 import { renderHtml } from '../report/html.js';
-import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
+import { energyText, hashrateText, incompleteLines, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
 import { formatHashrate, inertJson, inertText, kwhRange } from '../report/format.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { openReport } from '../report/writer.js';
@@ -78,6 +78,13 @@ export function summaryText(s: Summary, o: { lang: Lang; tz: string; db: string 
   ];
   const w = Math.max(...head.map(([k]) => displayWidth(k)));
   for (const [k, v] of head) out.push(`${pad(k, w)}  ${inertText(v)}`);
+  // Right under the figures it qualifies, so nobody reads them as the whole of the inputs.
+  const incomplete = incompleteLines(s, o.lang);
+  if (incomplete) {
+    out.push('', incomplete.heading);
+    for (const line of incomplete.lines) out.push(`- ${inertText(line)}`);
+    if (incomplete.more) out.push(incomplete.more);
+  }
   const sections: Array<[string, string, Breakdown[], 'coin' | 'type' | 'region']> = [
     [m.byCoin, m.coin, s.byCoin, 'coin'],
     [m.byType, m.type, s.byType, 'type'],

@@ -10,7 +10,7 @@ import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../
 import type { Confidence } from '../types.js';
 import { formatHashrate, hashrateLine, inertText, kwhRange } from './format.js';
 import type { Pseudonymiser } from './pseudonym.js';
-import { energyText, hashrateText, periodText, summarize, type Breakdown, type Summary } from './summary.js';
+import { energyText, hashrateText, incompleteLines, periodText, summarize, type Breakdown, type Summary } from './summary.js';
 
 /** Timeline rows shown per subscriber. */
 export const TIMELINE_CAP = 50;
@@ -197,6 +197,8 @@ ol.method{font-size:13px;color:var(--muted);max-width:1100px}
 details summary{cursor:pointer;color:#1a5fb4}
 .tl{margin-top:6px}
 [hidden]{display:none!important}
+.warn{border:2px solid #b35900;background:#fff4e5;border-radius:6px;padding:10px 14px;margin:12px 0;max-width:1100px}
+.warn ul{margin:6px 0 0;padding-left:20px;font-size:13px}
 `;
 
 const JS = `
@@ -308,6 +310,13 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
     })
     .join('');
   const extraHead = `<th class="num">${e(m.hashrate)}</th><th class="num">${e(m.energy)}</th>`;
+  // Above the figures, so they are not read as the whole of the inputs.
+  const incomplete = incompleteLines(s, o.lang);
+  const warning = incomplete
+    ? `<section class="warn" role="alert" data-testid="incomplete-inputs" data-count="${s.incompleteInputs.length}"><strong>${e(incomplete.heading)}</strong><ul>${incomplete.lines
+        .map((line, i) => `<li data-testid="incomplete-input" data-status="${e(s.incompleteInputs[i]!.status)}">${e(line)}</li>`)
+        .join('')}${incomplete.more ? `<li data-testid="incomplete-more">${e(incomplete.more)}</li>` : ''}</ul></section>\n`
+    : '';
   const now = o.now ?? Date.now();
 
   const html = `<!DOCTYPE html>
@@ -323,7 +332,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
 <body>
 <h1>${e(m.reportTitle)}</h1>
 <p class="meta">${o.title ? `${e(m.report)}: <code>${e(o.title)}</code> · ` : ''}${e(m.minConfidence)}: <span data-testid="min-confidence">${e(levelName(o.minConfidence, o.lang))}</span> · ${e(m.timeZone)}: <span data-testid="tz">${e(o.tz)}</span> · ${e(m.generated)}: ${e(formatTime(now, o.tz))}</p>
-<section class="key">
+${warning}<section class="key">
 <div class="card"><div class="v" data-testid="summary-subscribers">${s.miningSubscribers}</div><div class="k">${e(m.miningSubscribers)}</div></div>
 <div class="card"><div class="v" data-testid="summary-flows">${s.miningFlows}</div><div class="k">${e(m.miningFlows)}</div></div>
 <div class="card"><div class="v">${hashrateCell}</div><div class="k">${e(m.hashrate)}</div></div>

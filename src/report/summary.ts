@@ -10,8 +10,12 @@ import type Database from 'better-sqlite3';
 import { formatTime, levelName, messages, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
 import { formatHashrate, kwhRange } from './format.js';
+import { describeIncomplete, incompleteInputs, type IncompleteInput } from './runs.js';
 
 const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
+
+/** Incomplete inputs named one per line in the summary table and the HTML page; the rest are counted. */
+export const INCOMPLETE_LISTED = 20;
 
 /** One row of a breakdown; `key` null means unknown (no coin named, not in the directory). */
 export interface Breakdown {
@@ -49,6 +53,12 @@ export interface Summary {
   energy: { kwhPerDayLow: number; kwhPerDayHigh: number; measuredSubscribers: number } | null;
   /** One sentence per figure: how it was made. */
   method: string[];
+  /**
+   * Inputs whose rows are not the whole of them (interrupted, failed, removed, or still being read),
+   * oldest first; empty when every input is complete. Their paths are file names, not subscriber
+   * data, so they are shown as they are, pseudonymised or not.
+   */
+  incompleteInputs: IncompleteInput[];
 }
 
 interface SubInfo {
@@ -228,7 +238,21 @@ export function summarize(db: Database.Database, opts: { minConfidence: Confiden
     hashrate,
     energy,
     method,
+    incompleteInputs: incompleteInputs(db),
   };
+}
+
+/**
+ * The incomplete-input warning in the language: a heading, then one line per input (in English,
+ * from {@link describeIncomplete}) up to {@link INCOMPLETE_LISTED}, then how many more; null when
+ * every input is complete.
+ */
+export function incompleteLines(s: Pick<Summary, 'incompleteInputs'>, lang: Lang): { heading: string; lines: string[]; more: string | null } | null {
+  const all = s.incompleteInputs;
+  if (!all.length) return null;
+  const m = messages(lang);
+  const shown = all.slice(0, INCOMPLETE_LISTED);
+  return { heading: m.incompleteInputs(all.length), lines: shown.map(describeIncomplete), more: all.length > shown.length ? m.incompleteMore(all.length - shown.length) : null };
 }
 
 /** The hashrate line: per coin group, or "not measured". */
