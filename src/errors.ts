@@ -44,3 +44,12 @@ export class InputError extends Error {
     super(`${file}: at byte ${offset}: ${message}`);
   }
 }
+
+/**
+ * The report could not be written part-way through a run (disk full, I/O error, file made
+ * read-only): names the report and SQLite's reason. What was committed stays consistent; the run is
+ * marked failed (or, if even that cannot be written, is found dead), and the next scan removes it.
+ */
+export class ReportError extends Error {
+  override readonly name = 'ReportError';
+}

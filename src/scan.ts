@@ -94,6 +94,12 @@ export interface ScanSummary {
   packets: number;
   /** True when the scan was stopped early through `signal`. */
   interrupted: boolean;
+  /**
+   * Inputs whose flows are not the whole of them: the one being read when the scan was stopped,
+   * inputs that failed after some records were read, and every input that shares a flow with one of
+   * these (read again, it would give other flows). Indexes into `inputs`, with why.
+   */
+  incomplete: Array<{ index: number; note: string }>;
   /** Addresses bound to pool names by DNS answers seen in the inputs. */
   dnsBindings: number;
   /** The classifier used (its policy decides peer evidence after the scan). */
@@ -138,8 +144,18 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
       decodeErrors[current]!.add('dns.bad_message', paths[current]!, -1, `DNS response from port 53 (${len} bytes) at ${new Date(ts).toISOString()}: ${e.code} at byte ${e.offset - off} of the message: ${e.message}`);
   };
   const flowsPerInput = new Array<number>(paths.length).fill(0);
+  // Flows that run on across inputs tie those inputs together: spanTo[i] is the furthest input a
+  // flow that began in input i reached. After an interruption every flow still open is taken to
+  // reach the input that was cut (read on, it might have gone on there).
+  const spanTo = new Int32Array(paths.length).fill(-1);
+  let cutAt = -1;
+  const span = (first: number, last: number | undefined): void => {
+    const to = cutAt >= 0 ? cutAt : (last ?? first);
+    if (to > first && to > spanTo[first]!) spanTo[first] = to;
+  };
   let mining = 0;
   const onFlow = (f: FlowRecord): void => {
+    span(f.inputIndex, f.lastInputIndex);
     const v = classifier.classify(f);
     if (v.label === 'mining') mining++;
     flowsPerInput[f.inputIndex]!++;
@@ -157,6 +173,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   if (opts.skipQuietExports) {
     exportTable.prefilter = (v) => {
       if (!classifier.exportFlowIsQuiet(v)) return false;
+      span(v.inputIndex, v.lastInputIndex);
       flowsPerInput[v.inputIndex]!++;
       return true;
     };
@@ -202,6 +219,8 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     });
     hooks.endInput?.(i, info, counts, anomalies, error);
   }
+  const interrupted = (opts.signal?.aborted ?? false) && summaries.length > 0;
+  if (interrupted) cutAt = summaries.length - 1;
   table.flush();
   exports.flush();
   exportTable.flush();
@@ -212,5 +231,32 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     if (d.total > 0) hooks.decodeAnomalies?.(i, d);
     summaries[i]!.anomalies = Object.fromEntries(Object.entries({ ...a.toObject(), ...d.toObject() }).sort(([x], [y]) => x.localeCompare(y)));
   }
-  return { dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  const incomplete = incompleteInputs(summaries, spanTo, interrupted);
+  return { incomplete, dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+}
+
+/**
+ * The inputs to mark incomplete: the cut or failed ones, widened over every boundary some flow
+ * crossed (spanTo), since the inputs a flow joins can only be read again together.
+ */
+function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): Array<{ index: number; note: string }> {
+  const n = inputs.length;
+  // crosses[i]: some flow has records in input i and in input i + 1 (or beyond).
+  const crosses = new Uint8Array(n);
+  let reach = -1;
+  for (let i = 0; i < n; i++) {
+    if (spanTo[i]! > reach) reach = spanTo[i]!;
+    if (reach > i) crosses[i] = 1;
+  }
+  const out = new Map<number, string>();
+  const cause = (i: number, why: string): void => {
+    let lo = i;
+    let hi = i;
+    while (lo > 0 && crosses[lo - 1]) lo--;
+    while (hi < n - 1 && crosses[hi]) hi++;
+    for (let j = lo; j <= hi; j++) if (!out.has(j)) out.set(j, j === i ? why : `shares a flow with ${inputs[i]!.path}, which ${why === 'cut' ? 'was cut' : 'failed'}`);
+  };
+  for (let i = 0; i < n; i++) if (inputs[i]!.error && inputs[i]!.packets + inputs[i]!.records > 0) cause(i, 'failed');
+  if (interrupted) cause(n - 1, 'cut');
+  return [...out].sort(([a], [b]) => a - b).map(([index, note]) => ({ index, note: note === 'cut' ? 'the scan was stopped while reading it' : note === 'failed' ? 'reading failed part-way' : note }));
 }

@@ -52,6 +52,8 @@ export interface FlowRecord {
   payloadTimeS2C: number;
   /** Index of the input the flow came from (into the run's input list). */
   inputIndex: number;
+  /** Index of the input of its latest packet or record, when it ran on into a later input (else as inputIndex). */
+  lastInputIndex?: number;
   /** Where the flow came from: packets seen, or flow-export records (NetFlow, IPFIX, nfdump CSV). */
   source: 'packets' | 'export';
   /** Export records merged into this flow (0 for packet flows). */

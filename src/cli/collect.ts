@@ -40,6 +40,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     rulesetDigest: rules.ruleSet.digest,
     rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
     algorithms: rules.ruleSet.algorithms,
+    command: 'collect',
     options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
   });
   const inputId = writer.addInput(`udp://${o.listen}`);

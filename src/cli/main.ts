@@ -1,9 +1,10 @@
 /**
  * The command-line program. This is the one place errors become exit codes:
- * 0 success, 1 an input could not be read or rules are invalid, 2 bad usage.
+ * 0 success, 1 an input could not be read or rules are invalid, 2 bad usage, 3 the report could
+ * not be written part-way (disk full, I/O error), 70 an internal error.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { InputError, RuleError, UsageError } from '../errors.js';
+import { InputError, ReportError, RuleError, UsageError } from '../errors.js';
 import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
 import { registerIntel } from './intel.js';
 import { registerProbe } from './probe.js';
@@ -292,6 +293,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (e instanceof InputError || e instanceof RuleError) {
       io.err(`minerwatch: ${e.message}\n`);
       return 1;
+    }
+    if (e instanceof ReportError) {
+      io.err(`minerwatch: ${e.message}\n`);
+      return 3;
     }
     io.err(`minerwatch: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return 70;

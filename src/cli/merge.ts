@@ -11,6 +11,7 @@ import { checkMergeSource, mergeReport } from '../report/merge.js';
 import { redecideReport } from '../report/redecide.js';
 import { Classifier } from '../classify/classify.js';
 import { openReport } from '../report/writer.js';
+import { reapDeadRuns } from '../report/runs.js';
 import type { Io } from './main.js';
 import { loadRulesForScan } from './rules.js';
 
@@ -41,12 +42,15 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
   let current = '';
   try {
     db.transaction(() => {
+      for (const d of reapDeadRuns(db)) lines.push(`${o.db}: run ${d.run} did not finish (${d.why}): removed the ${d.flows} flow(s) it wrote; scan ${d.inputs.join(', ') || 'its inputs'} again\n`);
       for (const r of reports) {
         current = r;
         const c = mergeReport(db, r, redecide, (d) => {
           redecideReport(d, classifier, { recompute: false });
         });
-        lines.push(`${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present), ${c.flows} flows, ${c.evidence} evidence rows\n`);
+        lines.push(
+          `${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present${c.replacedInputs ? `, ${c.replacedInputs} replacing rows held only in part` : ''}), ${c.flows} flows, ${c.evidence} evidence rows${c.unfinishedRuns ? `; ${c.unfinishedRuns} run(s) that never finished: their scan rows were not copied` : ''}\n`,
+        );
       }
     })();
   } catch (e) {

@@ -8,7 +8,8 @@ import { Anomalies } from '../anomalies.js';
 import { NatEventSink } from '../aggregate/natevents.js';
 import { readCapture } from '../io/input.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
-import { UsageError } from '../errors.js';
+import { ReportError, UsageError } from '../errors.js';
+import { describeIncomplete, incompleteInputs, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { readTextFile } from '../io/textfile.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
 import { rebuildSubscribers } from '../report/subscribers.js';
@@ -218,9 +219,23 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
   const power = o.power ? loadPower(o.power) : null;
   const db = openReport(o.db);
-  // Daily operation: an input already in the report (same sha256) is not scanned again.
-  const known = new Set((db.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
+  let removedRuns: DeadRun[];
+  try {
+    removedRuns = reapDeadRuns(db);
+  } catch (e) {
+    db.close();
+    if (!isWriteFailure(e)) throw e;
+    throw writeFailed(o.db, e, 'removing what a killed run wrote');
+  }
+  for (const r of removedRuns)
+    io.err(`minerwatch: run ${r.run} in ${o.db} did not finish (${r.why}): ${r.flows ? `removed the ${r.flows} flow(s) it wrote from ` : ''}${r.inputs.length} input(s)${r.inputs.length ? ` (${r.inputs.slice(0, 5).join(', ')}${r.inputs.length > 5 ? ', …' : ''})` : ''}; scan them again\n`);
+  // Daily operation: an input already complete in the report (same sha256) is not scanned again; an
+  // input the report holds only in part (interrupted, failed, removed) is scanned again and its new
+  // rows replace the old ones when the run closes.
+  const known = new Map((db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>).map((r) => [r.sha256, r.path]));
+  const partial = db.prepare("SELECT id, path, sha256 FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as Array<{ id: number; path: string; sha256: string | null }>;
   const paths: string[] = [];
+  const replaces: Array<number[]> = [];
   let alreadyIn = 0;
   const named = distinctInputs(expandInputs(inputs), io);
   // Identical content has the same size: only inputs that share a size with another one (or any,
@@ -229,20 +244,25 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   for (const x of named) if (x.size !== null) sizes.set(x.size, (sizes.get(x.size) ?? 0) + 1);
   const seen = new Map<string, string>();
   for (const { path: p, size } of named) {
-    if (p !== '-' && size !== null && (known.size > 0 || (sizes.get(size) ?? 0) > 1)) {
+    let sha: string | null = null;
+    if (p !== '-' && size !== null && (known.size > 0 || partial.length > 0 || (sizes.get(size) ?? 0) > 1)) {
       const h = await hashFileInWorker(p).catch(() => null);
-      if (h && known.has(h.sha256)) {
+      sha = h?.sha256 ?? null;
+      if (sha && known.has(sha)) {
         alreadyIn++;
-        io.err(`minerwatch: ${p}: already in ${o.db} (sha256 ${h.sha256.slice(0, 16)}…), not scanned again\n`);
+        io.err(`minerwatch: ${p}: already in ${o.db} (sha256 ${sha.slice(0, 16)}…), not scanned again\n`);
         continue;
       }
-      const twin = h ? seen.get(h.sha256) : undefined;
+      const twin = sha ? seen.get(sha) : undefined;
       if (twin !== undefined) {
-        io.err(`minerwatch: ${p}: same content as ${twin} (sha256 ${h!.sha256.slice(0, 16)}…), read once\n`);
+        io.err(`minerwatch: ${p}: same content as ${twin} (sha256 ${sha!.slice(0, 16)}…), read once\n`);
         continue;
       }
-      if (h) seen.set(h.sha256, p);
+      if (sha) seen.set(sha, p);
     }
+    const olds = p === '-' ? [] : partial.filter((r) => (sha !== null && r.sha256 === sha) || r.path === p).map((r) => r.id);
+    if (olds.length) io.err(`minerwatch: ${p}: ${o.db} holds it only in part; scanning it again (its earlier rows are replaced when this run closes)\n`);
+    replaces.push(olds);
     paths.push(p);
   }
   if (paths.length === 0 && alreadyIn > 0) {
@@ -266,34 +286,49 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     }
   }
   const subs = new SubscriberMap(nets, directory, nat);
-  const writer = new ReportWriter(db, {
-    toolVersion: toolVersion(),
-    rulesetDigest: rules.ruleSet.digest,
-    rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
-    algorithms: rules.ruleSet.algorithms,
-    options: {
-      subscriberNets: o.subscriberNet,
-      idleTimeout: o.idleTimeout,
-      activeTimeout: o.activeTimeout,
-      maxFlows: o.maxFlows,
-      lenientRules: !!o.lenientRules,
-      collectorPorts: o.collectorPort,
-      exports: o.exports,
-      joinGap: o.joinGap,
-      keepFlows: o.keepFlows,
-      dnsLogs: o.dnsLog ?? [],
-      intel: intelSources.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
-    },
-  });
-  if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
-  if (power && o.power) writePowerReadings(db, power, o.power);
+  let writer: ReportWriter;
+  try {
+    writer = new ReportWriter(db, {
+      toolVersion: toolVersion(),
+      rulesetDigest: rules.ruleSet.digest,
+      rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+      algorithms: rules.ruleSet.algorithms,
+      options: {
+        subscriberNets: o.subscriberNet,
+        idleTimeout: o.idleTimeout,
+        activeTimeout: o.activeTimeout,
+        maxFlows: o.maxFlows,
+        lenientRules: !!o.lenientRules,
+        collectorPorts: o.collectorPort,
+        exports: o.exports,
+        joinGap: o.joinGap,
+        keepFlows: o.keepFlows,
+        dnsLogs: o.dnsLog ?? [],
+        intel: intelSources.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
+      },
+    });
+    if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
+    if (power && o.power) writePowerReadings(db, power, o.power);
+  } catch (e) {
+    db.close();
+    if (!isWriteFailure(e)) throw e;
+    throw writeFailed(o.db, e, 'starting the run');
+  }
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;
   // SIGINT/SIGTERM: stop reading, classify and write what was read, close the run cleanly.
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) {
+      // Quit at once: the run is marked abandoned so the next scan removes what it wrote.
+      try {
+        db.prepare("UPDATE runs SET status = 'abandoned', finished = ? WHERE id = ?").run(Date.now(), writer.runId);
+      } catch {
+        // The next scan finds the run's process gone and removes it all the same.
+      }
+      process.exit(130);
+    }
     io.err(`minerwatch: ${sig}: finishing the flows read so far (again to quit at once)\n`);
     abort.abort();
   };
@@ -339,6 +374,10 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     failed += reportDnsLogs(summary.dnsLogs, io);
     const policy = rules.ruleSet.policy;
     let added: RedecideResult | null = null;
+    const replaceIds = new Map<number, number[]>();
+    replaces.forEach((olds, i) => {
+      if (olds.length && inputIds[i] !== undefined) replaceIds.set(inputIds[i]!, olds);
+    });
     writer.finish(
       { packets: summary.packets, anomalies, interrupted: summary.interrupted },
       (ev) => {
@@ -348,7 +387,20 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       (d) => {
         added = redecideReport(d, summary.classifier, { recompute: false });
       },
+      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), replaces: replaceIds },
     );
+    for (const r of writer.rolledBack) {
+      alreadyIn++;
+      io.err(`minerwatch: ${r.path === '-' ? 'standard input' : r.path}: already in ${o.db} (sha256 ${r.sha256.slice(0, 16)}…, as ${r.sameAs}): its rows were rolled back\n`);
+    }
+    const incomplete = incompleteInputs(db);
+    // This run's own failures and interruption are said above and in its last line; others' here.
+    const older = incomplete.filter((x) => x.run !== writer.runId);
+    if (older.length) {
+      io.err(`minerwatch: warning: ${o.db} also holds ${older.length} incomplete input(s) from earlier runs:\n`);
+      for (const x of older.slice(0, 20)) io.err(`  ${describeIncomplete(x)}\n`);
+      if (older.length > 20) io.err(`  … and ${older.length - 20} more\n`);
+    }
     const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
     if (o.json) {
       io.out(
@@ -370,6 +422,10 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             resolverLog: summary.resolverStats,
             addedUp: added,
             interrupted: summary.interrupted,
+            rolledBack: writer.rolledBack.map((r) => ({ path: r.path, sha256: r.sha256, sameAs: r.sameAs })),
+            replacedInputs: writer.replaced,
+            removedRuns,
+            incompleteInputs: incomplete.map((x) => ({ run: x.run, path: x.path, status: x.status, runStatus: x.runStatus, note: x.note, error: x.error })),
           },
           null,
           2,
@@ -386,12 +442,33 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       }
       io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);
     }
+  } catch (e) {
+    if (!isWriteFailure(e)) throw e;
+    try {
+      db.prepare("UPDATE runs SET status = 'failed', finished = ? WHERE id = ?").run(Date.now(), writer.runId);
+    } catch {
+      // Not even that fits: the next scan finds the run's process gone and removes it all the same.
+    }
+    throw writeFailed(o.db, e, `writing run ${writer.runId}`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     db.close();
   }
   return failed > 0 || abort.signal.aborted ? 1 : 0;
+}
+
+/** SQLite could not write the report file (full, I/O, made read-only, locked for too long). */
+function isWriteFailure(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|CORRUPT|NOTADB)/.test(code);
+}
+
+/** The clear error for a report that could not be written part-way. */
+function writeFailed(db: string, e: unknown, doing: string): ReportError {
+  return new ReportError(
+    `cannot write report ${db} (${doing}): ${(e as Error).message}. What was committed before stays consistent; this run is marked failed and the next scan into ${db} removes what it wrote: free space (or fix the file system) and run the same command again`,
+  );
 }
 
 /** The options that re-decide a report whose inputs are all in it already. */

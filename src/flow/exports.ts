@@ -86,6 +86,7 @@ export class ExportFlowAssembler {
     }
     this.flows.set(key, agg);
     agg.touched = this.arrival;
+    agg.rec.lastInputIndex = inputIndex;
     this.merge(agg, r, srcIsA);
   }
 
@@ -157,6 +158,7 @@ export class ExportFlowAssembler {
       firstSegmentC2S: 0,
       firstSegmentS2C: 0,
       inputIndex,
+      lastInputIndex: inputIndex,
       source: 'export',
       records: 0,
       sampling: 1,

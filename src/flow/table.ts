@@ -74,6 +74,8 @@ export class FlowTable {
   private readonly bySyn: Uint8Array;
   private readonly closed: Uint8Array;
   private readonly input: Int32Array;
+  /** The input of the flow's latest packet or record (a flow may run on across rotated files). */
+  private readonly lastInput: Int32Array;
   /** Export mode: records merged and the largest sampling interval per flow. */
   private readonly recs: Float64Array | null;
   private readonly samp: Float64Array | null;
@@ -124,6 +126,7 @@ export class FlowTable {
     this.closed = new Uint8Array(cap);
     this.list = new Uint8Array(cap);
     this.input = new Int32Array(cap);
+    this.lastInput = new Int32Array(cap);
     this.recs = opts.exportRecords ? new Float64Array(cap) : null;
     this.samp = opts.exportRecords ? new Float64Array(cap) : null;
     this.prefixFull = new Uint8Array(cap * 2);
@@ -189,6 +192,7 @@ export class FlowTable {
     this.bytes[d]! += v.ipLength;
     this.flags[d]! |= flags;
     this.last[slot] = ts > this.last[slot]! ? ts : this.last[slot]!;
+    this.lastInput[slot] = inputIndex;
     if (isTcp && flags & (TCP_RST | TCP_FIN)) {
       const c = (this.closed[slot]! |= flags & TCP_RST ? CLOSED_RST : fromA ? CLOSED_FIN_A : CLOSED_FIN_B);
       if (this.list[slot] === 0 && (c & CLOSED_RST || c === (CLOSED_FIN_A | CLOSED_FIN_B))) {
@@ -318,6 +322,7 @@ export class FlowTable {
     this.pkts[o]! += r.reversePackets * kk;
     this.bytes[o]! += r.reverseBytes * kk;
     if (last > this.last[slot]!) this.last[slot] = last;
+    this.lastInput[slot] = inputIndex;
     this.recs![slot]! += 1;
     if (kk > this.samp![slot]!) this.samp![slot] = kk;
   }
@@ -409,6 +414,7 @@ export class FlowTable {
     this.prefixFull[s * 2] = this.prefixFull[s * 2 + 1] = 0;
     this.closed[s] = 0;
     this.input[s] = inputIndex;
+    this.lastInput[s] = inputIndex;
     if (this.recs) {
       this.recs[s] = 0;
       this.samp![s] = 1;
@@ -457,6 +463,7 @@ export class FlowTable {
   skipped = 0;
   private readonly view: ExportFlowView = {
     inputIndex: 0,
+    lastInputIndex: 0,
     serverIp4: 0,
     serverPort: 0,
     transport: 'tcp',
@@ -528,6 +535,7 @@ export class FlowTable {
     v.tcpFlagsS2C = this.flags[s * 2 + 1 - ca]!;
     v.records = this.recs ? this.recs[s]! : 0;
     v.inputIndex = this.input[s]!;
+    v.lastInputIndex = this.lastInput[s]!;
     return this.prefilter!(v);
   }
 
@@ -571,6 +579,7 @@ export class FlowTable {
       firstSegmentC2S: cp ? cp.firstSegment : 0,
       firstSegmentS2C: sp ? sp.firstSegment : 0,
       inputIndex: this.input[s]!,
+      lastInputIndex: this.lastInput[s]!,
       source: this.recs ? 'export' : 'packets',
       records: this.recs ? this.recs[s]! : 0,
       sampling: this.samp ? this.samp[s]! : 1,
@@ -595,7 +604,7 @@ const EMPTY = new Uint8Array(0);
 export type ExportFlowView = Pick<
   FlowRecord,
   'serverPort' | 'transport' | 'firstSeen' | 'lastSeen' | 'packetsC2S' | 'packetsS2C' | 'bytesC2S' | 'bytesS2C' | 'tcpFlagsC2S' | 'tcpFlagsS2C' | 'records'
-> & { inputIndex: number; serverIp4: number };
+> & { inputIndex: number; lastInputIndex: number; serverIp4: number };
 
 /** An IPv4 flow-export record with numeric addresses (the decoder's, without the exporter). */
 export type NumericExportRecord = Omit<NumericRecord, 'exporter'>;

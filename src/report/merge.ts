@@ -4,12 +4,18 @@
  * again, nor are its flows. Peer evidence and subscribers are then decided again over the merged
  * flows, so the merged figures equal those of one scan over all the inputs (for inputs whose flows
  * do not span two reports). Probe results are copied too, each probe once.
+ *
+ * Input states travel with the rows: only complete inputs count as already in the target, an input
+ * the target holds only in part is replaced by a complete copy from a source, and the rows of a
+ * source's scan run that never finished (killed, abandoned, failed) are not copied: its inputs arrive
+ * as `removed`, so the merged report names them until they are scanned.
  */
 import Database from 'better-sqlite3';
 import { UsageError } from '../errors.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { rebuildSubscribers } from './subscribers.js';
+import { deleteInputs } from './runs.js';
 
 export interface MergeCounts {
   runs: number;
@@ -17,6 +23,10 @@ export interface MergeCounts {
   skippedInputs: number;
   flows: number;
   evidence: number;
+  /** Inputs the target held only in part, replaced by a complete copy. */
+  replacedInputs: number;
+  /** Source runs that never finished (their scan rows are not copied). */
+  unfinishedRuns: number;
 }
 
 function columns(db: Database.Database, table: string): string[] {
@@ -62,8 +72,11 @@ export function checkMergeSource(source: string): void {
 export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null, decideAgain?: (db: Database.Database) => void): MergeCounts {
   const { src, version: v } = openSource(source);
   try {
-    const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0 };
-    const known = new Set((target.prepare('SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL').all() as Array<{ sha256: string }>).map((r) => r.sha256));
+    const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0, replacedInputs: 0, unfinishedRuns: 0 };
+    const known = new Set((target.prepare("SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string }>).map((r) => r.sha256));
+    const partial = target.prepare("SELECT id FROM inputs WHERE sha256 = ? AND status != 'complete'").pluck();
+    const srcRunCols = columns(src, 'runs');
+    const srcHasState = columns(src, 'inputs').includes('status');
     const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
       const cols = columns(src, table).filter((c) => c !== 'id');
       return { cols, insert: target.prepare(`INSERT INTO ${table}(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`) };
@@ -76,34 +89,64 @@ export function mergeReport(target: Database.Database, source: string, redecide:
     const evidence = copy('evidence');
     target.transaction(() => {
       const runMap = new Map<number, number>();
+      // A source's scan run that never finished: its rows are not copied (a scan of its inputs would
+      // give them whole); a collect run's are (live traffic is not read again).
+      const unfinished = new Set<number>();
+      const runStatus = new Map<number, string>();
       for (const r of src.prepare('SELECT * FROM runs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
-        runMap.set(r.id as number, Number(runs.insert.run(...runs.cols.map((c) => r[c])).lastInsertRowid));
+        const row: Record<string, unknown> = { ...r };
+        runStatus.set(r.id as number, r.status as string);
+        if (r.status !== 'complete' && r.status !== 'interrupted' && r.status !== 'killed') {
+          row.status = 'killed';
+          if (!srcRunCols.includes('command') || r.command === 'scan') {
+            unfinished.add(r.id as number);
+            row.flows = row.packets = row.anomalies = 0;
+          }
+          counts.unfinishedRuns++;
+        }
+        runMap.set(r.id as number, Number(runs.insert.run(...runs.cols.map((c) => row[c])).lastInsertRowid));
         counts.runs++;
       }
       const inputMap = new Map<number, number | null>();
+      const replaced: number[] = [];
       for (const r of src.prepare('SELECT * FROM inputs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
-        if (r.sha256 && known.has(r.sha256 as string)) {
+        // Before version 6 an input's state follows its run's (as the in-place upgrade sets it).
+        const rs = runStatus.get(r.run_id as number);
+        const status = srcHasState ? (r.status as string) : r.error !== null ? 'failed' : rs === 'complete' ? 'complete' : rs === 'interrupted' ? 'interrupted' : 'reading';
+        if (status === 'complete' && r.sha256 && known.has(r.sha256 as string)) {
           inputMap.set(r.id as number, null);
           counts.skippedInputs++;
           continue;
         }
-        if (r.sha256) known.add(r.sha256 as string);
-        const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number) };
-        inputMap.set(r.id as number, Number(inputs.insert.run(...inputs.cols.map((c) => row[c])).lastInsertRowid));
+        const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), status };
+        if (unfinished.has(r.run_id as number)) {
+          Object.assign(row, { status: 'removed', packets: 0, wire_bytes: 0, transport_packets: 0, non_ip: 0, ip_other: 0, fragments: 0, malformed: 0, records: 0, export_packets: 0 });
+          row.note = `run ${String(r.run_id)} of ${source} did not finish; nothing of it was merged: scan it again`;
+        }
+        if (row.status === 'complete' && r.sha256) {
+          known.add(r.sha256 as string);
+          replaced.push(...(partial.all(r.sha256) as number[]));
+        }
+        const cols = inputs.cols.includes('status') ? inputs.cols : [...inputs.cols, 'status'];
+        const ins = cols === inputs.cols ? inputs.insert : target.prepare(`INSERT INTO inputs(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+        inputMap.set(r.id as number, Number(ins.run(...cols.map((c) => row[c] ?? null)).lastInsertRowid));
+        if (unfinished.has(r.run_id as number)) inputMap.set(r.id as number, null);
         counts.inputs++;
       }
+      deleteInputs(target, [...new Set(replaced)]);
+      counts.replacedInputs = new Set(replaced).size;
       const keep = (inputId: unknown): boolean => inputId === null || inputMap.get(inputId as number) !== null;
       for (const table of [anomalies, samples] as const) {
         const name = table === anomalies ? 'anomalies' : 'anomaly_samples';
         for (const r of src.prepare(`SELECT * FROM ${name}`).iterate() as IterableIterator<Record<string, unknown>>) {
-          if (!keep(r.input_id)) continue;
+          if (!keep(r.input_id) || unfinished.has(r.run_id as number)) continue;
           const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
           table.insert.run(...table.cols.map((c) => row[c]));
         }
       }
       const flowMap = new Map<number, number>();
       for (const r of src.prepare('SELECT * FROM flows ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
-        if (!keep(r.input_id)) continue;
+        if (!keep(r.input_id) || unfinished.has(r.run_id as number)) continue;
         const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
         flowMap.set(r.id as number, Number(flows.insert.run(...flows.cols.map((c) => row[c])).lastInsertRowid));
         counts.flows++;

@@ -2,7 +2,7 @@
  * The report's SQLite schema, versioned. Times are integer milliseconds since the Unix epoch, UTC.
  * docs in README.md ("SQLite schema") are kept in step with this file; a test checks they agree.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** `minerwatch probe` results: one row per probe (one protocol's request to one server). */
 const PROBES_SQL = `
@@ -38,7 +38,11 @@ CREATE TABLE IF NOT EXISTS runs (
   options        TEXT NOT NULL,
   packets        INTEGER NOT NULL DEFAULT 0,
   flows          INTEGER NOT NULL DEFAULT 0,
-  anomalies      INTEGER NOT NULL DEFAULT 0
+  anomalies      INTEGER NOT NULL DEFAULT 0,
+  command        TEXT NOT NULL DEFAULT 'scan',
+  pid            INTEGER,
+  host           TEXT,
+  proc_start     TEXT
 );
 CREATE TABLE IF NOT EXISTS inputs (
   id                INTEGER PRIMARY KEY,
@@ -57,7 +61,9 @@ CREATE TABLE IF NOT EXISTS inputs (
   malformed         INTEGER NOT NULL DEFAULT 0,
   records           INTEGER NOT NULL DEFAULT 0,
   export_packets    INTEGER NOT NULL DEFAULT 0,
-  error             TEXT
+  error             TEXT,
+  status            TEXT NOT NULL DEFAULT 'reading',
+  note              TEXT
 );
 CREATE TABLE IF NOT EXISTS anomalies (
   run_id   INTEGER NOT NULL REFERENCES runs(id),
@@ -203,7 +209,8 @@ ${PROBES_SQL}`;
 /**
  * Upgrades an older report in place, so daily runs go on across a minerwatch upgrade. Version 3 → 4
  * added share counts and hashrate (flows), algorithms, power readings and the subscriber figures;
- * 4 → 5 added the results of `minerwatch probe`.
+ * 4 → 5 added the results of `minerwatch probe`; 5 → 6 the state of every input and the process
+ * that owns each run (so a killed run is told from a running one).
  */
 export const MIGRATIONS: Record<number, string> = {
   3: `
@@ -224,6 +231,22 @@ ALTER TABLE subscribers ADD COLUMN power_check TEXT;
 ALTER TABLE subscribers ADD COLUMN power_note TEXT;
 `,
   4: PROBES_SQL,
+  // Inputs of runs that ended are taken as complete, except those of interrupted runs (which one
+  // was cut is not recorded: a rerun replaces them all) and those that failed; a run still marked
+  // running has no owner process recorded, so the next scan treats it as killed.
+  5: `
+ALTER TABLE runs ADD COLUMN command TEXT NOT NULL DEFAULT 'scan';
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN proc_start TEXT;
+ALTER TABLE inputs ADD COLUMN status TEXT NOT NULL DEFAULT 'reading';
+ALTER TABLE inputs ADD COLUMN note TEXT;
+UPDATE inputs SET status = CASE
+  WHEN error IS NOT NULL THEN 'failed'
+  WHEN (SELECT status FROM runs WHERE runs.id = inputs.run_id) = 'complete' THEN 'complete'
+  WHEN (SELECT status FROM runs WHERE runs.id = inputs.run_id) = 'interrupted' THEN 'interrupted'
+  ELSE 'reading' END;
+`,
 };
 
 /** Every table with its columns, for the schema-doc check. */

@@ -17,6 +17,7 @@ import { rebuildSubscribers } from './subscribers.js';
 import { algorithmFor } from '../rules/algorithms.js';
 import type { Algorithms } from '../rules/schema.js';
 import { flowHashes } from '../aggregate/hashrate.js';
+import { currentOwner, deleteInputs } from './runs.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -26,6 +27,25 @@ export interface RunInfo {
   options: Record<string, unknown>;
   /** rules/algorithms.yaml: values shares as hashes and hashrate as power. */
   algorithms?: Algorithms | null;
+  /** The command that owns the run (`scan` by default); a killed `scan` run's rows are removed by the next scan, a `collect` run's kept. */
+  command?: 'scan' | 'collect';
+}
+
+/** How a run closes: the state of its inputs and the earlier rows they replace. */
+export interface RunClose {
+  /** This run's inputs (ids) that are not the whole of them, with why; the others that were read are complete. */
+  interrupted?: ReadonlyMap<number, string>;
+  /** For an input of this run (id), the earlier incomplete inputs (ids) of the same content or path whose rows it replaces. */
+  replaces?: ReadonlyMap<number, readonly number[]>;
+}
+
+/** An input of this run whose content was already complete in the report: its rows were taken out again. */
+export interface RolledBack {
+  input: number;
+  path: string;
+  sha256: string;
+  /** The input that already held this content. */
+  sameAs: string;
 }
 
 const BATCH = 5000;
@@ -55,7 +75,8 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
   }
   let db: Db;
   try {
-    db = new Database(path, { readonly, fileMustExist: true });
+    // A second writer (two scans, or a scan beside a collector) waits for the other's batch or close.
+    db = new Database(path, { readonly, fileMustExist: true, timeout: 120_000 });
   } catch (e) {
     throw new UsageError(`cannot open report ${path}: ${(e as Error).message}`);
   }
@@ -231,14 +252,20 @@ export class ReportWriter {
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
   peerChanges = 0;
+  /** Inputs rolled back at the close because their content was already in the report. */
+  rolledBack: RolledBack[] = [];
+  /** Earlier incomplete inputs whose rows this run's inputs replaced. */
+  replaced = 0;
+  private packetsRolledBack = 0;
 
   constructor(
     readonly db: Db,
     run: RunInfo,
   ) {
+    const owner = currentOwner();
     const r = db
-      .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options) VALUES (?, ?, ?, ?, ?)')
-      .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options));
+      .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options, command, pid, host, proc_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart);
     this.runId = Number(r.lastInsertRowid);
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
@@ -327,7 +354,7 @@ export class ReportWriter {
 
   /** Record an input (before reading it); returns its id. */
   addInput(path: string): number {
-    return Number(this.db.prepare('INSERT INTO inputs(run_id, path) VALUES (?, ?)').run(this.runId, path).lastInsertRowid);
+    return Number(this.db.prepare("INSERT INTO inputs(run_id, path, status) VALUES (?, ?, 'reading')").run(this.runId, path).lastInsertRowid);
   }
 
   /** Fill in what was learned about an input after reading it (or the error that stopped it). */
@@ -336,7 +363,7 @@ export class ReportWriter {
     this.db
       .prepare(
         `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
-         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ? WHERE id = ?`,
+         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ?, status = ? WHERE id = ?`,
       )
       .run(
         info?.format ?? null,
@@ -353,6 +380,7 @@ export class ReportWriter {
         counts?.records ?? 0,
         counts?.exportPackets ?? 0,
         error,
+        error ? 'failed' : 'read',
         id,
       );
   }
@@ -378,14 +406,71 @@ export class ReportWriter {
     if (this.pending.length) this.flushTx();
   }
 
-  /** Close the run: peer evidence, `decideAgain` (evidence added up over the report), totals, subscriber rollup. */
-  finish(totals: { packets: number; anomalies: number; interrupted: boolean }, redecide: Redecide | null = null, decideAgain?: (db: Db) => void): void {
+  /**
+   * Close the run, in one transaction: inputs whose content the report already held completely are
+   * rolled back (standard input, a concurrent scan of the same file), the earlier incomplete rows
+   * this run's inputs replace are deleted, every input gets its final state, then peer evidence,
+   * `decideAgain` (evidence added up over the report), totals and the subscriber rollup. A process
+   * killed before the commit leaves the report as it was, plus rows of a run the next scan removes.
+   */
+  finish(
+    totals: { packets: number; anomalies: number; interrupted: boolean },
+    redecide: Redecide | null = null,
+    decideAgain?: (db: Db) => void,
+    close: RunClose = {},
+  ): void {
     this.flush();
-    if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
-    decideAgain?.(this.db);
-    this.db
-      .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
-      .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets, this.flows, totals.anomalies, this.runId);
-    rebuildSubscribers(this.db);
+    this.db.transaction(() => {
+      this.rollBackKnownContent();
+      const del: number[] = [];
+      for (const [id, olds] of close.replaces ?? []) {
+        const st = this.db.prepare('SELECT status FROM inputs WHERE id = ?').pluck().get(id) as string | undefined;
+        // A new read that failed at once (nothing read) does not replace what an earlier one kept.
+        const packets = this.db.prepare('SELECT packets + records FROM inputs WHERE id = ?').pluck().get(id) as number | undefined;
+        if (st === undefined || (st === 'failed' && !packets)) continue;
+        for (const o of olds) {
+          const still = this.db.prepare("SELECT status FROM inputs WHERE id = ? AND status != 'complete' AND run_id != ?").pluck().get(o, this.runId);
+          if (still !== undefined) del.push(o);
+        }
+      }
+      deleteInputs(this.db, [...new Set(del)]);
+      this.replaced = new Set(del).size;
+      const mark = this.db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE id = ? AND status != 'failed'");
+      const note = this.db.prepare('UPDATE inputs SET note = ? WHERE id = ?');
+      for (const [id, why] of close.interrupted ?? []) {
+        mark.run(why, id);
+        note.run(why, id);
+      }
+      // Read to the end and not tied to a cut input: complete. Still marked reading: cut.
+      this.db.prepare("UPDATE inputs SET status = 'complete' WHERE run_id = ? AND status = 'read'").run(this.runId);
+      this.db.prepare("UPDATE inputs SET status = 'interrupted', note = coalesce(note, 'the run stopped while reading it') WHERE run_id = ? AND status = 'reading'").run(this.runId);
+      if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
+      decideAgain?.(this.db);
+      this.db
+        .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
+        .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, this.runId);
+      rebuildSubscribers(this.db);
+    })();
+  }
+
+  /**
+   * An input read in this run whose sha256 a complete input already has (another run's, or an
+   * earlier one of this run) is taken out again: its flows, evidence, anomalies and row.
+   */
+  private rollBackKnownContent(): void {
+    const mine = this.db.prepare("SELECT id, path, sha256 FROM inputs WHERE run_id = ? AND status = 'read' AND sha256 IS NOT NULL ORDER BY id").all(this.runId) as Array<{ id: number; path: string; sha256: string }>;
+    if (!mine.length) return;
+    const other = this.db.prepare("SELECT path FROM inputs WHERE sha256 = ? AND id != ? AND (status = 'complete' OR (run_id = ? AND status = 'read' AND id < ?)) ORDER BY id LIMIT 1");
+    const out: number[] = [];
+    for (const m of mine) {
+      const first = other.pluck().get(m.sha256, m.id, this.runId, m.id) as string | undefined;
+      if (first === undefined) continue;
+      out.push(m.id);
+      this.rolledBack.push({ input: m.id, path: m.path, sha256: m.sha256, sameAs: first });
+    }
+    if (!out.length) return;
+    this.packetsRolledBack = this.db.prepare(`SELECT coalesce(sum(packets), 0) FROM inputs WHERE id IN (${out.map(() => '?').join(',')})`).pluck().get(...out) as number;
+    this.flows -= (this.db.prepare(`SELECT count(*) FROM flows WHERE input_id IN (${out.map(() => '?').join(',')})`).pluck().get(...out) as number);
+    deleteInputs(this.db, out);
   }
 }

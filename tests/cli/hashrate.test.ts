@@ -135,6 +135,9 @@ describe('hashrate and energy', () => {
     for (const c of ['shares_submitted', 'shares_accepted', 'shares_rejected', 'shares', 'share_hashes', 'algorithm', 'reported_hs']) d.exec(`ALTER TABLE flows DROP COLUMN ${c}`);
     for (const t of ['algorithms', 'power_readings', 'subscriber_hashrate']) d.exec(`DROP TABLE ${t}`);
     for (const c of ['shares', 'hashrate', 'hashrate_hs', 'hashrate_rel_err', 'power_w_low', 'power_w_high', 'power_check', 'power_note']) d.exec(`ALTER TABLE subscribers DROP COLUMN ${c}`);
+    // …and what version 6 added: the run owners and the input states.
+    for (const c of ['command', 'pid', 'host', 'proc_start']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
     d.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     const flowsBefore = (d.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
     d.close();

@@ -1,10 +1,13 @@
 /** One identity per input: a file named twice, or the same content under another name, is read once. */
-import { copyFileSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, ROOT } from '../helpers.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -39,4 +42,56 @@ describe('input identity within one scan', () => {
     const j = JSON.parse(r.out) as { inputs: Array<{ path: string; packets: number }> };
     expect(j.inputs.map((i) => [i.path, i.packets])).toEqual([[OFFICE, expected.packets]]);
   });
+});
+
+describe('standard input is hashed as it is read', () => {
+  const BIN = join(ROOT, 'bin', 'minerwatch');
+  const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  /** `scan -` in a child process with `file` piped to its standard input. */
+  const piped = (file: string, db: string): Promise<{ code: number | null; out: string; err: string }> =>
+    new Promise((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'scan', '-', '--db', db, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('exit', (code) => resolve({ code, out, err }));
+      c.stdin.end(readFileSync(file));
+    });
+  const counts = (db: string): { flows: number; mining: number; inputs: number; evidence: number } => {
+    const d = new Database(db, { readonly: true });
+    const r = d.prepare("SELECT count(*) AS flows, sum(label = 'mining') AS mining, (SELECT count(*) FROM inputs) AS inputs, (SELECT count(*) FROM evidence) AS evidence FROM flows").get() as { flows: number; mining: number; inputs: number; evidence: number };
+    d.close();
+    return r;
+  };
+
+  it.skipIf(!BUILT)('the same capture piped twice is counted once: the second is rolled back and said so', async () => {
+    const db = join(tmp, 'stdin-twice.sqlite');
+    const miners = join(FIXTURES, 'demo/home-miners.pcapng');
+    const a = await piped(miners, db);
+    expect(a.code, a.err).toBe(0);
+    const once = counts(db);
+    expect(once.mining).toBeGreaterThan(0);
+    const b = await piped(miners, db);
+    expect(b.code, b.err).toBe(0);
+    expect(b.err).toMatch(/standard input: already in .*stdin-twice\.sqlite \(sha256 [0-9a-f]{16}…, as -\): its rows were rolled back/);
+    const j = JSON.parse(b.out) as { rolledBack: Array<{ path: string; sha256: string }>; alreadyInReport: number };
+    expect(j.rolledBack).toHaveLength(1);
+    expect(j.rolledBack[0]!.sha256).toBe(createHash('sha256').update(readFileSync(miners)).digest('hex'));
+    expect(counts(db)).toEqual(once);
+    // A file with the same content, named after the piped copy, is recognised before it is read.
+    const c = await run(['scan', miners, '--db', db]);
+    expect(c.err).toMatch(/home-miners\.pcapng: already in/);
+    expect(counts(db)).toEqual(once);
+  }, 60_000);
+
+  it.skipIf(!BUILT)('content piped after the same file was scanned is rolled back too', async () => {
+    const db = join(tmp, 'file-then-stdin.sqlite');
+    expect((await run(['scan', OFFICE, '--db', db])).code).toBe(0);
+    const once = counts(db);
+    const b = await piped(OFFICE, db);
+    expect(b.code, b.err).toBe(0);
+    expect(b.err).toMatch(new RegExp(`standard input: already in .*\\(sha256 [0-9a-f]{16}…, as ${OFFICE.replace(/[.]/g, '\\.')}\\): its rows were rolled back`));
+    expect(counts(db)).toEqual(once);
+  }, 60_000);
 });

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { mulberry32 } from '../../src/testing/random.js';
 import { FIXTURES } from '../helpers.js';
+import { generateBenchCapture } from '../../bench/gen-capture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-hostile-db-'));
 const mounts: string[] = [];
@@ -151,4 +152,43 @@ describe.skipIf(!canMount)('reports on read-only and full file systems (tmpfs)',
     expect(sum.rc).toBe(2);
     expect(sum.err).toMatch(/not a minerwatch report|cannot (read|open) report/);
   });
+
+  it('a file system that fills up during the scan: one clear line (exit 3), the run marked failed; with space again the same command gives the clean report', async () => {
+    const big = join(tmp, 'many-flows.pcap');
+    // About 24,000 flows with the short timeouts below: a report of several MiB, written in batches.
+    generateBenchCapture(big, 100e6, 4242);
+    const args = (db: string): string[] => ['scan', big, '--db', db, '--idle-timeout', '2', '--active-timeout', '60'];
+    const cleanDb = join(tmp, 'fill-clean.sqlite');
+    expect((await cli(...args(cleanDb))).rc).toBe(0);
+    // Room for some batches of flows, not for all of them.
+    const dir = tmpfs('3m')!;
+    const db = join(dir, 'r.sqlite');
+    const s = await cli(...args(db));
+    expect(s.err).not.toMatch(/internal error/);
+    expect(s.rc).toBe(3);
+    expect(s.err).toMatch(/cannot write report .*r\.sqlite \(writing run 1\): database or disk is full\. What was committed before stays consistent; this run is marked failed/);
+    expect(s.err.trim().split('\n')).toHaveLength(1);
+    // Readers say the report holds an input that is not whole.
+    const sum = await cli('summary', '--db', db);
+    expect(sum.rc).toBe(0);
+    expect(sum.out).toMatch(/incomplete input/);
+    expect(sum.out).toContain('many-flows.pcap');
+    execFileSync('mount', ['-o', 'remount,size=256m', dir]);
+    const again = await cli(...args(db));
+    expect(again.rc, again.err).toBe(0);
+    expect(again.err).toMatch(/run 1 in .*r\.sqlite did not finish \(the report could not be written\)/);
+    const table = (path: string) => {
+      const d = new Database(path, { readonly: true });
+      const r = {
+        flows: d.prepare("SELECT client, client_port, server, server_port, first_seen, packets_c2s, packets_s2c, label, confidence FROM flows ORDER BY 1, 2, 3, 4, 5").all(),
+        subscribers: d.prepare('SELECT subscriber, mining_flows, confidence, servers FROM subscribers ORDER BY subscriber').all(),
+        inputs: d.prepare('SELECT status, packets, sha256 FROM inputs WHERE status != \'removed\'').all(),
+      };
+      d.close();
+      return r;
+    };
+    const clean = table(cleanDb);
+    expect((clean.flows as unknown[]).length).toBeGreaterThan(10_000);
+    expect(table(db)).toEqual(clean);
+  }, 120_000);
 });

@@ -1,0 +1,205 @@
+/**
+ * The state of runs and inputs. Every input of a report is in one state:
+ * - `reading`: its run is reading it (or was, when the run was killed);
+ * - `read`: read to its end; some of its flows may still be open in the run's flow table;
+ * - `complete`: every flow it holds is written (its run ended);
+ * - `interrupted`: the run stopped while reading it, or it shares a flow with an input that was cut
+ *   or failed (a conversation running on across rotated files), so its rows are not the whole of it;
+ * - `failed`: it could not be read to its end (`error` says why);
+ * - `removed`: its run was killed; what it wrote was removed, nothing of it is counted.
+ *
+ * Only `complete` inputs are "already in the report". A scan of an input whose earlier rows are
+ * incomplete (same sha256 or the same path) replaces those rows when it ends, in the transaction
+ * that closes the run; a run that dies before that leaves the earlier rows as they were, and what it
+ * wrote is removed by the next scan, so any sequence of kills and reruns ends in the report of one
+ * clean run.
+ *
+ * A scan run's owner is its process: pid, host and the process's start time (Linux
+ * `/proc/PID/stat`, so a reused pid is not taken for the owner). A run marked `running` whose owner
+ * is gone was killed (SIGKILL, power loss, out of memory).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import { rebuildSubscribers } from './subscribers.js';
+
+type Db = Database.Database;
+
+/** Input states that are not the whole of the input. */
+export const INCOMPLETE_STATES = ['reading', 'read', 'interrupted', 'failed', 'removed'] as const;
+
+export interface RunOwner {
+  pid: number;
+  host: string;
+  /** The process's start time in clock ticks after boot (Linux), or null when it cannot be read. */
+  procStart: string | null;
+}
+
+/** Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces). */
+function procStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** This process, as a run's owner. */
+export function currentOwner(): RunOwner {
+  return { pid: process.pid, host: hostname(), procStart: procStart(process.pid) };
+}
+
+/**
+ * Whether a run's owner process still runs: `alive`, `gone`, or `unknown` (another host: a report
+ * on a shared file system; it is left alone).
+ */
+export function ownerState(pid: number | null, host: string | null, start: string | null): 'alive' | 'gone' | 'unknown' {
+  if (pid === null) return 'gone';
+  if (host !== null && host !== hostname()) return 'unknown';
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return 'gone';
+  }
+  if (start !== null) {
+    const now = procStart(pid);
+    if (now !== null && now !== start) return 'gone';
+  }
+  return 'alive';
+}
+
+interface RunRow {
+  id: number;
+  command: string;
+  status: string;
+  pid: number | null;
+  host: string | null;
+  proc_start: string | null;
+  started: number;
+}
+
+/** A scan run that will never finish, and what it had written. */
+export interface DeadRun {
+  run: number;
+  status: string;
+  why: string;
+  inputs: string[];
+  flows: number;
+}
+
+/** Runs that ended without closing: killed (owner gone), or marked abandoned or failed by their owner. */
+export function deadRuns(db: Db): Array<RunRow & { why: string }> {
+  const rows = db.prepare("SELECT id, command, status, pid, host, proc_start, started FROM runs WHERE status IN ('running', 'abandoned', 'failed') ORDER BY id").all() as RunRow[];
+  const out: Array<RunRow & { why: string }> = [];
+  for (const r of rows) {
+    if (r.status === 'abandoned') out.push({ ...r, why: 'stopped by a second signal' });
+    else if (r.status === 'failed') out.push({ ...r, why: 'the report could not be written' });
+    else if (ownerState(r.pid, r.host, r.proc_start) === 'gone')
+      out.push({ ...r, why: r.pid === null ? 'no owner process recorded' : `its process ${r.pid} is gone (killed?)` });
+  }
+  return out;
+}
+
+/** Delete the rows of these inputs: their flows and evidence, anomalies and the input rows. */
+export function deleteInputs(db: Db, inputIds: readonly number[]): void {
+  const ev = db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE input_id = ?)');
+  const fl = db.prepare('DELETE FROM flows WHERE input_id = ?');
+  const an = db.prepare('DELETE FROM anomalies WHERE input_id = ?');
+  const sa = db.prepare('DELETE FROM anomaly_samples WHERE input_id = ?');
+  const inp = db.prepare('DELETE FROM inputs WHERE id = ?');
+  for (const id of inputIds) {
+    ev.run(id);
+    fl.run(id);
+    an.run(id);
+    sa.run(id);
+    inp.run(id);
+  }
+}
+
+/**
+ * Remove what dead scan runs wrote, in one transaction: their flows, evidence and anomalies go, their
+ * inputs stay as `removed` (so readers can name them until they are scanned again) and the run is
+ * marked `killed`. A dead `collect` run keeps its rows (live traffic cannot be read again): it is
+ * only marked `killed`. Subscribers are rebuilt when anything was removed.
+ */
+export function reapDeadRuns(db: Db): DeadRun[] {
+  const dead = deadRuns(db);
+  if (!dead.length) return [];
+  const out: DeadRun[] = [];
+  db.transaction(() => {
+    for (const r of dead) {
+      const inputs = db.prepare('SELECT id, path FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string }>;
+      const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE run_id = ?').get(r.id) as { n: number }).n;
+      if (r.command === 'scan') {
+        db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE run_id = ?)').run(r.id);
+        db.prepare('DELETE FROM flows WHERE run_id = ?').run(r.id);
+        db.prepare('DELETE FROM anomalies WHERE run_id = ?').run(r.id);
+        db.prepare('DELETE FROM anomaly_samples WHERE run_id = ?').run(r.id);
+        db.prepare(
+          `UPDATE inputs SET status = 'removed', packets = 0, wire_bytes = 0, transport_packets = 0, non_ip = 0, ip_other = 0, fragments = 0,
+           malformed = 0, records = 0, export_packets = 0, note = ? WHERE run_id = ?`,
+        ).run(`run ${r.id} did not finish (${r.why}); the ${flows} flow(s) it wrote were removed: scan it again`, r.id);
+        db.prepare("UPDATE runs SET status = 'killed', finished = coalesce(finished, ?), flows = 0, packets = 0, anomalies = 0 WHERE id = ?").run(Date.now(), r.id);
+      } else {
+        db.prepare("UPDATE runs SET status = 'killed', finished = coalesce(finished, ?) WHERE id = ?").run(Date.now(), r.id);
+        db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE run_id = ? AND status IN ('reading', 'read')").run(
+          `the collector (run ${r.id}) did not stop cleanly (${r.why}): flows written up to its last commit are kept, flows still open then are lost`,
+          r.id,
+        );
+      }
+      out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: r.command === 'scan' ? flows : 0 });
+    }
+    if (out.some((d) => d.flows > 0)) rebuildSubscribers(db);
+  })();
+  return out;
+}
+
+/** An input whose rows are not the whole of it, for readers to name. */
+export interface IncompleteInput {
+  run: number;
+  input: number;
+  path: string;
+  status: string;
+  /** `running` while its run's process is alive; `killed` when it is gone and the run not yet cleaned. */
+  runStatus: string;
+  /** The command that owns the run (`scan`, `collect`). */
+  command: string;
+  note: string | null;
+  error: string | null;
+}
+
+/** Every input of the report that is not complete, oldest first (empty for a report of version < 6). */
+export function incompleteInputs(db: Db): IncompleteInput[] {
+  const cols = db.prepare("SELECT name FROM pragma_table_info('inputs')").pluck().all() as string[];
+  if (!cols.includes('status')) return [];
+  const rows = db
+    .prepare(
+      `SELECT i.id AS input, i.run_id AS run, i.path, i.status, i.note, i.error, r.status AS run_status, r.command, r.pid, r.host, r.proc_start
+       FROM inputs i JOIN runs r ON r.id = i.run_id WHERE i.status != 'complete' ORDER BY i.id`,
+    )
+    .all() as Array<{ input: number; run: number; path: string; status: string; note: string | null; error: string | null; run_status: string; command: string; pid: number | null; host: string | null; proc_start: string | null }>;
+  return rows.map((r) => {
+    let runStatus = r.run_status;
+    if (runStatus === 'running' && ownerState(r.pid, r.host, r.proc_start) === 'gone') runStatus = 'killed';
+    return { run: r.run, input: r.input, path: r.path, status: r.status, runStatus, command: r.command, note: r.note, error: r.error };
+  });
+}
+
+/** One line per incomplete input, for stderr, the summary and the HTML report. */
+export function describeIncomplete(i: IncompleteInput): string {
+  if (i.runStatus === 'running') return `${i.path}: being read by run ${i.run}, which is still running${i.command === 'collect' ? ' (a collector)' : ''}`;
+  if (i.runStatus === 'killed' && i.command === 'collect' && (i.status === 'reading' || i.status === 'read'))
+    return `${i.path}: the collector (run ${i.run}) did not stop cleanly: flows written up to its last commit are counted, flows open then are lost`;
+  if (i.runStatus === 'killed' && (i.status === 'reading' || i.status === 'read'))
+    return `${i.path}: run ${i.run} was killed while it held this input; what it wrote is incomplete and the next scan into the report removes it: scan it again`;
+  if (i.status === 'failed') {
+    // The reader's error names the file first; it is not said twice.
+    const why = i.error?.startsWith(`${i.path}: `) ? i.error.slice(i.path.length + 2) : i.error;
+    return `${i.path}: failed${why ? ` (${why})` : ''}; scan it again once it can be read`;
+  }
+  if (i.status === 'removed') return `${i.path}: ${i.note ?? `run ${i.run} did not finish; nothing of it is counted`}`;
+  if (i.status === 'interrupted') return `${i.path}: interrupted in run ${i.run}${i.note ? ` (${i.note})` : ''}; only part of it is counted: scan it again to replace it`;
+  return `${i.path}: ${i.status} (run ${i.run}, ${i.runStatus})`;
+}

@@ -1,0 +1,241 @@
+/**
+ * Fault test: a scan killed at any moment (SIGKILL at seeded times, one SIGINT, two SIGINTs, a kill
+ * during the rerun itself) leaves a report that rerunning the same command turns into exactly the
+ * report of one clean run: the same flows, evidence, subscribers, hashrate rows, input counts and
+ * anomalies. Real CLI in child processes, on a generated capture cut into three rotated files (so
+ * conversations run on from one file into the next) and large enough to be mid-write when killed.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBenchCapture } from '../../bench/gen-capture.js';
+import { mulberry32 } from '../../src/testing/random.js';
+import { ROOT } from '../helpers.js';
+
+const BIN = join(ROOT, 'bin', 'minerwatch');
+const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+if (!BUILT) console.warn('skipping the kill-and-rerun fault test: dist/ is not built (npm run build)');
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-kill-'));
+const files = [0, 1, 2].map((i) => join(tmp, `rot-${i}.pcap`));
+// Short timeouts: flows finish (and are written, in batches) while the files are read, as on a long capture.
+const OPTS = ['--idle-timeout', '2', '--active-timeout', '60'];
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+  ms: number;
+}
+
+/** Run the CLI; `act(child)` may signal it while it runs. */
+function cli(args: string[], act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  act?.(child);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err, ms: Date.now() - t0 })));
+}
+
+const scan = (db: string, act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> => cli(['scan', ...files, '--db', db, ...OPTS], act);
+
+/** Everything a report says, without row ids and run numbers, in a stable order. */
+function snapshot(path: string): Record<string, unknown> {
+  const d = new Database(path, { readonly: true });
+  try {
+    // Row ids differ between any two reports; evidence that names a flow by id ("proven flow #123") is compared without it.
+    const noIds = (r: unknown): string => JSON.stringify(r).replace(/flow #\d+/g, 'flow #id');
+    const sorted = (rows: unknown[]): string[] => rows.map(noIds).sort();
+    const flowCols = (d.prepare("SELECT name FROM pragma_table_info('flows')").pluck().all() as string[]).filter((c) => !['id', 'run_id', 'input_id'].includes(c));
+    return {
+      flows: sorted(d.prepare(`SELECT ${flowCols.join(', ')} FROM flows`).all()),
+      evidence: sorted(
+        d.prepare('SELECT f.client, f.client_port, f.server, f.server_port, f.first_seen, e.rule_id, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time FROM evidence e JOIN flows f ON f.id = e.flow_id').all(),
+      ),
+      subscribers: d.prepare('SELECT * FROM subscribers ORDER BY subscriber').all().map(noIds),
+      hashrate: sorted(d.prepare('SELECT * FROM subscriber_hashrate').all()),
+      inputs: d
+        .prepare('SELECT path, status, format, size, sha256, packets, wire_bytes, transport_packets, non_ip, ip_other, fragments, malformed, records, export_packets, error FROM inputs ORDER BY path')
+        .all(),
+      anomalies: sorted(d.prepare('SELECT i.path, a.code, a.count FROM anomalies a LEFT JOIN inputs i ON i.id = a.input_id').all()),
+    };
+  } finally {
+    d.close();
+  }
+}
+
+/** Cut a classic pcap into `n` files of about equal record counts, each with the same header. */
+function split(src: string, out: string[]): void {
+  const b = readFileSync(src);
+  const offsets: number[] = [];
+  for (let p = 24; p + 16 <= b.length; p += 16 + b.readUInt32LE(p + 8)) offsets.push(p);
+  offsets.push(b.length);
+  const per = Math.ceil((offsets.length - 1) / out.length);
+  out.forEach((f, i) => {
+    const fd = openSync(f, 'w');
+    writeSync(fd, b, 0, 24);
+    const from = offsets[Math.min(i * per, offsets.length - 1)]!;
+    const to = offsets[Math.min((i + 1) * per, offsets.length - 1)]!;
+    writeSync(fd, b, from, to - from);
+    closeSync(fd);
+  });
+}
+
+/** Move every record of a classic pcap `seconds` later. */
+function shiftTime(path: string, seconds: number): void {
+  const b = readFileSync(path);
+  for (let p = 24; p + 16 <= b.length; p += 16 + b.readUInt32LE(p + 8)) b.writeUInt32LE(b.readUInt32LE(p) + seconds, p);
+  const fd = openSync(path, 'w');
+  writeSync(fd, b);
+  closeSync(fd);
+}
+
+describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean run', () => {
+  let clean: Record<string, unknown>;
+  let cleanMs = 0;
+
+  beforeAll(async () => {
+    const whole = join(tmp, 'whole.pcap');
+    // About 48,000 flows (with the short timeouts), 54 of them mining, over ten report batches.
+    generateBenchCapture(whole, 200e6);
+    split(whole, files);
+    rmSync(whole);
+    const r = await scan(join(tmp, 'clean.sqlite'));
+    expect(r.code, r.err).toBe(0);
+    cleanMs = r.ms;
+    clean = snapshot(join(tmp, 'clean.sqlite'));
+    // The comparison means something only if the report has all of these.
+    expect((clean.flows as unknown[]).length).toBeGreaterThan(20_000);
+    expect((clean.evidence as unknown[]).length).toBeGreaterThan(0);
+    expect((clean.subscribers as unknown[]).length).toBeGreaterThan(0);
+    expect((clean.inputs as Array<{ status: string }>).map((i) => i.status)).toEqual(['complete', 'complete', 'complete']);
+  }, 180_000);
+
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  // Seeded kill moments across the whole run: setup, reading, batch commits, the closing transaction.
+  const rnd = mulberry32(0x6b11);
+  const points = Array.from({ length: 6 }, (_, i) => (i + rnd()) / 6);
+
+  it.each(points.map((f, i) => ({ i, f })))('SIGKILL at $f of a clean run, then the same command again', async ({ i, f }) => {
+    const db = join(tmp, `kill-${i}.sqlite`);
+    const killed = await scan(db, (c) => setTimeout(() => c.kill('SIGKILL'), Math.max(30, Math.round(f * cleanMs))));
+    let state = 'no report yet';
+    if (killed.signal === 'SIGKILL' && existsSync(db)) {
+      const d = new Database(db, { readonly: true });
+      const hasRuns = d.prepare("SELECT 1 FROM sqlite_master WHERE name = 'runs'").get();
+      const run = hasRuns ? (d.prepare('SELECT status FROM runs ORDER BY id DESC LIMIT 1').pluck().get() as string | undefined) : undefined;
+      const complete = hasRuns ? d.prepare("SELECT count(*) FROM inputs WHERE status = 'complete'").pluck().get() : 0;
+      d.close();
+      state = run ?? 'no run yet';
+      // Killed before its close committed, a run never counts as done, nor does any input of it.
+      if (run === 'running') expect(complete).toBe(0);
+    }
+    const again = await scan(db);
+    expect(again.code, again.err).toBe(0);
+    if (state === 'running') expect(again.err).toMatch(/did not finish \(its process \d+ is gone/);
+    expect(snapshot(db)).toEqual(clean);
+  }, 120_000);
+
+  it('a rerun that is itself killed, then run again, still ends as one clean run', async () => {
+    const db = join(tmp, 'kill-twice.sqlite');
+    await scan(db, (c) => setTimeout(() => c.kill('SIGKILL'), Math.round(cleanMs * 0.5)));
+    await scan(db, (c) => setTimeout(() => c.kill('SIGKILL'), Math.round(cleanMs * 0.3)));
+    const again = await scan(db);
+    expect(again.code, again.err).toBe(0);
+    expect(snapshot(db)).toEqual(clean);
+  }, 120_000);
+
+  it('SIGINT: what was read is written and marked; the rerun replaces the cut inputs and ends as one clean run', async () => {
+    const db = join(tmp, 'sigint.sqlite');
+    const first = await scan(db, (c) => setTimeout(() => c.kill('SIGINT'), Math.round(cleanMs * 0.4)));
+    expect(first.err).toMatch(/SIGINT: finishing the flows read so far/);
+    expect(first.code).toBe(1);
+    const d = new Database(db, { readonly: true });
+    const states = d.prepare('SELECT status FROM inputs ORDER BY id').pluck().all() as string[];
+    const run = d.prepare('SELECT status FROM runs').pluck().get();
+    d.close();
+    expect(run).toBe('interrupted');
+    // The cut input (and any tied to it by a flow) is not complete; it is never "already in".
+    expect(states).toContain('interrupted');
+    const summary = await cli(['summary', '--db', db]);
+    expect(summary.out).toMatch(/incomplete input/);
+    const again = await scan(db);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/holds it only in part; scanning it again/);
+    expect(snapshot(db)).toEqual(clean);
+  }, 120_000);
+
+  it('two SIGINTs: the second quits at once (130), the run is abandoned, and the rerun ends as one clean run', async () => {
+    const db = join(tmp, 'sigint2.sqlite');
+    const first = await scan(db, (c) =>
+      setTimeout(() => {
+        c.kill('SIGINT');
+        setTimeout(() => c.kill('SIGINT'), 5);
+      }, Math.round(cleanMs * 0.4)),
+    );
+    expect(first.code).toBe(130);
+    const d = new Database(db, { readonly: true });
+    expect(d.prepare('SELECT status FROM runs').pluck().get()).toBe('abandoned');
+    d.close();
+    const again = await scan(db);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/did not finish \(stopped by a second signal\)/);
+    expect(snapshot(db)).toEqual(clean);
+  }, 120_000);
+
+  it('SIGINT while the third of three unrelated captures is read: the two read before stay complete, only the cut one is read again', async () => {
+    // Three captures of different traffic an hour apart (as rotated hourly files of different
+    // links would be): no conversation runs from one into another.
+    const own = [1, 2, 3].map((i) => join(tmp, `own-${i}.pcap`));
+    own.forEach((f, i) => {
+      generateBenchCapture(f, 70e6, 7100 + i);
+      shiftTime(f, i * 3600);
+    });
+    const args = (db: string): string[] => ['scan', ...own, '--db', db, ...OPTS, '--json'];
+    const cleanDb = join(tmp, 'own-clean.sqlite');
+    expect((await cli(args(cleanDb))).code).toBe(0);
+    const db = join(tmp, 'own-int.sqlite');
+    const first = await cli(args(db), (c) => {
+      // Signal once the first two are read to their end, by the report's own record of it.
+      const poll = setInterval(() => {
+        if (!existsSync(db)) return;
+        try {
+          const d = new Database(db, { readonly: true, timeout: 1000 });
+          const read = d.prepare("SELECT count(*) FROM inputs WHERE status = 'read'").pluck().get() as number;
+          d.close();
+          if (read >= 2) {
+            clearInterval(poll);
+            c.kill('SIGINT');
+          }
+        } catch {
+          // The schema is not laid out yet.
+        }
+      }, 10);
+      c.on('exit', () => clearInterval(poll));
+    });
+    expect(first.code).toBe(1);
+    const d = new Database(db, { readonly: true });
+    const states = d.prepare('SELECT status FROM inputs ORDER BY id').pluck().all();
+    d.close();
+    expect(states).toEqual(['complete', 'complete', 'interrupted']);
+    const j1 = JSON.parse(first.out) as { interrupted: boolean; incompleteInputs: Array<{ path: string; status: string }> };
+    expect(j1.interrupted).toBe(true);
+    expect(j1.incompleteInputs.map((i) => [i.path, i.status])).toEqual([[own[2], 'interrupted']]);
+    const again = await cli(args(db));
+    expect(again.code, again.err).toBe(0);
+    const j2 = JSON.parse(again.out) as { replacedInputs: number; incompleteInputs: unknown[]; alreadyInReport: number };
+    expect(j2).toMatchObject({ replacedInputs: 1, incompleteInputs: [], alreadyInReport: 2 });
+    expect(again.err).toMatch(/own-1\.pcap: already in/);
+    expect(again.err).toMatch(/own-2\.pcap: already in/);
+    expect(again.err).toMatch(/own-3\.pcap: .* holds it only in part; scanning it again/);
+    expect(snapshot(db)).toEqual(snapshot(cleanDb));
+  }, 180_000);
+});
