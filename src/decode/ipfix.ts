@@ -17,6 +17,7 @@
  * @see RFC 5103 (biflow reverse elements, PEN 29305)
  */
 import {
+  MAX_TEMPLATE_FIELDS,
   handleDataSet,
   makeTemplate,
   storeTemplate,
@@ -141,6 +142,7 @@ function templateSet(
       continue;
     }
     if (id < 256) return bad(ctx, p, off, `template id ${id} below 256`);
+    if (count > MAX_TEMPLATE_FIELDS) return bad(ctx, p + 2, off, `template ${id} declares ${count} fields, more than ${MAX_TEMPLATE_FIELDS}`);
     let q = p + 4;
     let scopeCount = 0;
     if (options) {

@@ -18,6 +18,7 @@
 import type { ExportRecord } from './flowexport.js';
 import {
   VARLEN,
+  MAX_TEMPLATE_FIELDS,
   formatIpv4At,
   newNumericRecord,
   handleDataSet,
@@ -184,6 +185,7 @@ function templateSet(ctx: RecordContext, hdr: MessageHeader, buf: Uint8Array, p:
     if (id === 0 && count === 0) return; // padding
     if (id < 256) return badTemplate(ctx, p, off, `template id ${id} below 256`);
     if (count === 0) return badTemplate(ctx, p + 2, off, `template ${id} has no fields`);
+    if (count > MAX_TEMPLATE_FIELDS) return badTemplate(ctx, p + 2, off, `template ${id} declares ${count} fields, more than ${MAX_TEMPLATE_FIELDS}`);
     if (count * 4 > end - p - 4) {
       return badTemplate(ctx, p + 2, off, `template ${id} declares ${count} fields (${count * 4} bytes), FlowSet has ${end - p - 4} left`);
     }
@@ -210,6 +212,7 @@ function optionsTemplateSet(ctx: RecordContext, hdr: MessageHeader, buf: Uint8Ar
       return badTemplate(ctx, p + 2, off, `options template ${id} needs ${scopeLen + optLen} bytes of fields, FlowSet has ${end - p - 6} left`);
     }
     const scopeCount = scopeLen / 4;
+    if (scopeCount + optLen / 4 > MAX_TEMPLATE_FIELDS) return badTemplate(ctx, p + 2, off, `options template ${id} declares ${scopeCount + optLen / 4} fields, more than ${MAX_TEMPLATE_FIELDS}`);
     const fields = readV9Fields(buf, p + 6, scopeCount + optLen / 4);
     const t = checkedV9Template(ctx, id, true, scopeCount, fields, p, off);
     p += 6 + scopeLen + optLen;

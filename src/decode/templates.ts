@@ -1146,6 +1146,14 @@ export function storeTemplate(ctx: RecordContext, hdr: MessageHeader, t: Templat
   for (const w of waiting) decodeDataSet(ctx, w.header, t, w.body, 0, w.body.length, w.offset);
 }
 
+/**
+ * Most fields one template may hold. Exporters send tens (nfdump's largest, all of Cisco's and
+ * Juniper's well under 100; IPFIX with enterprise fields a little more); a datagram could declare
+ * 16,000. The cap keeps the template cache's memory (`maxTemplates` templates) bounded by the
+ * option, not by what a sender claims.
+ */
+export const MAX_TEMPLATE_FIELDS = 512;
+
 /** Build a template from its field list; null when no record could ever have a byte. */
 export function makeTemplate(version: 9 | 10, id: number, options: boolean, scopeCount: number, fields: FieldSpec[]): Template | null {
   let minLength = 0;

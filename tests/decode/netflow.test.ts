@@ -245,6 +245,18 @@ describe('NetFlow v9', () => {
     expect(r.recs).toHaveLength(1);
   });
 
+  it('a template of more than 512 fields is refused (the template cache stays bounded); 512 is taken', () => {
+    // 513 padding-like fields of IE 210 (paddingOctets), one byte each, then the addresses.
+    const many = (n: number): Array<[number, number]> => [[8, 4], [12, 4], ...Array.from({ length: n - 2 }, (): [number, number] => [210, 1])];
+    const over = run(new FlowExportDecoder(), v9(HDR, [set(0, tpl(300, many(513)))]));
+    expect(over.an.map((a) => a.code)).toEqual(['v9.bad_template']);
+    expect(over.an[0]!.message).toMatch(/template 300 declares 513 fields, more than 512/);
+    const dec = new FlowExportDecoder();
+    const atCap = run(dec, v9(HDR, [set(0, tpl(301, many(512))), set(301, [...ip4('1.1.1.1'), ...ip4('2.2.2.2'), ...new Array<number>(510).fill(0)])]));
+    expect(atCap.an).toEqual([]);
+    expect(atCap.recs.map((x) => [x.srcAddr, x.dstAddr])).toEqual([['1.1.1.1', '2.2.2.2']]);
+  });
+
   it('set length 0 and 65535 are bad set lengths', () => {
     for (const len of [0, 3, 65535]) {
       const dg = v9(HDR, [set(0, tpl(256, T4)), [...u16(256), ...u16(len), 1, 2, 3, 4]]);
