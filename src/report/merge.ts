@@ -74,7 +74,9 @@ export function mergeReport(target: Database.Database, source: string, redecide:
   try {
     const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0, replacedInputs: 0, unfinishedRuns: 0 };
     const known = new Set((target.prepare("SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string }>).map((r) => r.sha256));
-    const partial = target.prepare("SELECT id FROM inputs WHERE sha256 = ? AND status != 'complete'").pluck();
+    // Rows the target holds only in part, that a complete copy replaces: same content, or (a killed
+    // run's, whose hash was never taken) the same path.
+    const partial = target.prepare("SELECT id FROM inputs WHERE status != 'complete' AND (sha256 = ? OR (status = 'removed' AND sha256 IS NULL AND path = ?))").pluck();
     const srcRunCols = columns(src, 'runs');
     const srcHasState = columns(src, 'inputs').includes('status');
     const copy = (table: string): { cols: string[]; insert: Database.Statement } => {
@@ -125,7 +127,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         }
         if (row.status === 'complete' && r.sha256) {
           known.add(r.sha256 as string);
-          replaced.push(...(partial.all(r.sha256) as number[]));
+          replaced.push(...(partial.all(r.sha256, r.path) as number[]));
         }
         const cols = inputs.cols.includes('status') ? inputs.cols : [...inputs.cols, 'status'];
         const ins = cols === inputs.cols ? inputs.insert : target.prepare(`INSERT INTO inputs(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
