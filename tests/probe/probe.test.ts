@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../../src/report/schema.js';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerProbe } from '../../src/cli/probe.js';
@@ -334,12 +335,16 @@ describe('minerwatch probe against local services', () => {
   it('upgrades a version 4 report in place and merge copies its probes once', async () => {
     const db = newReport('v4.sqlite');
     const d = new Database(db);
-    d.exec("DROP TABLE probes; UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+    // What version 4 lacked: the probes table (5) and the run owners and input states (6).
+    d.exec('DROP TABLE probes');
+    for (const c of ['command', 'pid', 'host', 'proc_start']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
+    d.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     d.close();
     const r = await probe(['--db', db, '--target', target(s.stratum!), '--timeout', '1', '--rate', '100']);
     expect(r.code).toBe(0);
     const u = new Database(db, { readonly: true });
-    expect((u.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe('5');
+    expect((u.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe(String(SCHEMA_VERSION));
     u.close();
     expect(probeRows(db).map((w) => w.status)).toEqual(['pool', 'not-pool', 'not-pool', 'not-pool']);
 
