@@ -10,6 +10,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
+import { inertJson } from '../report/format.js';
 
 export const SUBSCRIBER_TYPES = ['residential', 'enterprise', 'government', 'university', 'internet-cafe', 'mobile', 'other'] as const;
 export type SubscriberType = (typeof SUBSCRIBER_TYPES)[number];
@@ -26,6 +27,32 @@ export interface DirectoryEntry {
 export interface DirectoryError {
   line: number;
   message: string;
+}
+
+/**
+ * An address as the file formats document it: IPv6, or IPv4 as four decimal parts without leading
+ * zeros. ipaddr.js alone also reads `1024` as 0.0.4.0, `0x10` and octal `010.1.1.1` (8.1.1.1): a
+ * shifted column or a zero-padded export would be mapped to another address without a word.
+ */
+export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  try {
+    if (text.includes(':')) return ipaddr.IPv6.parse(text);
+    return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An address or CIDR (`100.64.1.0/24`, `2001:db8::/48`, `198.51.100.7`), or null. */
+export function parsePrefix(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+  const slash = text.indexOf('/');
+  const addr = parseAddress(slash < 0 ? text : text.slice(0, slash));
+  if (!addr) return null;
+  const max = addr.kind() === 'ipv4' ? 32 : 128;
+  if (slash < 0) return [addr, max];
+  const bitsText = text.slice(slash + 1);
+  const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
+  return bits <= max ? [addr, bits] : null;
 }
 
 const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
@@ -75,7 +102,7 @@ export class SubscriberDirectory {
         const prefixCol = ['prefix', 'cidr', 'ip'].map((x) => names.indexOf(x)).find((x) => x >= 0) ?? -1;
         const subCol = names.indexOf('subscriber');
         if (prefixCol < 0 || subCol < 0) {
-          errors.push({ line: n, message: `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${JSON.stringify(line)}` });
+          errors.push({ line: n, message: `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${inertJson(line)}` });
           cols = new Map();
           return;
         }
@@ -89,18 +116,12 @@ export class SubscriberDirectory {
         return idx === undefined ? '' : (f[idx] ?? '');
       };
       const prefixText = get('prefix');
-      let addr: ipaddr.IPv4 | ipaddr.IPv6;
-      let bits: number;
-      try {
-        if (prefixText.includes('/')) [addr, bits] = ipaddr.parseCIDR(prefixText);
-        else {
-          addr = ipaddr.parse(prefixText);
-          bits = addr.kind() === 'ipv4' ? 32 : 128;
-        }
-      } catch {
-        errors.push({ line: n, message: `prefix ${JSON.stringify(prefixText)} is not an IP address or CIDR (expected e.g. 100.64.1.0/24 or 2001:db8::/48)` });
+      const parsed = parsePrefix(prefixText);
+      if (!parsed) {
+        errors.push({ line: n, message: `prefix ${inertJson(prefixText)} is not an IP address or CIDR (expected e.g. 100.64.1.0/24, 198.51.100.7 or 2001:db8::/48)` });
         return;
       }
+      const [addr, bits] = parsed;
       const subscriber = get('subscriber');
       if (!subscriber || subscriber.length > 128) {
         errors.push({ line: n, message: 'subscriber id missing or longer than 128 characters' });
@@ -108,12 +129,12 @@ export class SubscriberDirectory {
       }
       const typeText = get('type').toLowerCase().replace(/[ _]/g, '-');
       if (typeText && !SUBSCRIBER_TYPES.includes(typeText as SubscriberType)) {
-        errors.push({ line: n, message: `type ${JSON.stringify(get('type'))}: expected one of ${SUBSCRIBER_TYPES.join(', ')}` });
+        errors.push({ line: n, message: `type ${inertJson(get('type'))}: expected one of ${SUBSCRIBER_TYPES.join(', ')}` });
         return;
       }
       const key = `${addr.toNormalizedString()}/${bits}`;
       if (seen.has(key)) {
-        errors.push({ line: n, message: `prefix ${prefixText} is already mapped on line ${seen.get(key)}: the same range twice is ambiguous` });
+        errors.push({ line: n, message: `prefix ${inertJson(prefixText)} is already mapped on line ${seen.get(key)}: the same range twice is ambiguous` });
         return;
       }
       seen.set(key, n);

@@ -7,6 +7,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
+import { inertJson } from '../report/format.js';
+import { parseAddress } from './directory.js';
 
 export interface NatRecord {
   start: number;
@@ -32,12 +34,15 @@ export interface NatError {
   message: string;
 }
 
+/** Epoch seconds, or an ISO 8601 date or date-time (UTC unless it carries an offset); anything else is NaN (Date.parse would take free-form text as local time). */
 function parseTime(s: string): number {
   const t = s.trim();
   if (t === '') return NaN;
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const iso = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t) ? t.replace(' ', 'T') + 'Z' : t;
-  return Date.parse(iso);
+  const m = /^(\d{4}-\d\d-\d\d)(?:[ T](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(Z|[+-]\d\d:?\d\d)?)?$/.exec(t);
+  if (!m) return NaN;
+  if (!m[2]) return Date.parse(`${m[1]}T00:00:00Z`);
+  return Date.parse(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`);
 }
 
 /** Parse a NAT log CSV: `start,end,private_ip,public_ip,port_start,port_end` (header names, any order). */
@@ -66,12 +71,14 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
     const start = parseTime(get('start'));
     const endText = get('end');
     const end = endText === '' ? Infinity : parseTime(endText);
-    const ps = Number(get('port_start'));
-    const pe = Number(get('port_end'));
+    // Decimal ports only: Number() would take an empty field as 0, and 0x10 or 1e3 as ports.
+    const port = (t: string): number => (/^\d{1,5}$/.test(t) ? Number(t) : NaN);
+    const ps = port(get('port_start'));
+    const pe = port(get('port_end'));
     const priv = get('private_ip');
     const pub = get('public_ip');
     if (!Number.isFinite(start) || Number.isNaN(end) || end < start) return void errors.push({ line: n, message: 'expected start (and end, or empty for open) as ISO UTC times or epoch seconds, end not before start' });
-    if (!ipaddr.isValid(priv) || !ipaddr.isValid(pub)) return void errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, got ${JSON.stringify(priv)}, ${JSON.stringify(pub)}` });
+    if (!parseAddress(priv) || !parseAddress(pub)) return void errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, got ${inertJson(priv)}, ${inertJson(pub)}` });
     if (!Number.isInteger(ps) || !Number.isInteger(pe) || ps < 0 || pe > 65535 || pe < ps) return void errors.push({ line: n, message: 'expected port_start <= port_end within 0-65535' });
     records.push({ start, end, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps, portEnd: pe, line: n });
   });
@@ -102,21 +109,27 @@ interface Formula {
 /** `100.64.0.0/16=203.0.113.0/24:1024-65535/2016` */
 export function parseDeterministic(spec: string): Formula | string {
   const m = /^([\d.]+\/\d+)=([\d.]+\/\d+):(\d+)-(\d+)\/(\d+)$/.exec(spec.trim());
-  if (!m) return `expected PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER, e.g. 100.64.0.0/16=203.0.113.0/24:1024-65535/2016; got ${JSON.stringify(spec)}`;
+  if (!m) return `expected PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER, e.g. 100.64.0.0/16=203.0.113.0/24:1024-65535/2016; got ${inertJson(spec)}`;
   try {
     const [pa, pb] = ipaddr.IPv4.parseCIDR(m[1]!);
     const [qa, qb] = ipaddr.IPv4.parseCIDR(m[2]!);
+    // Four decimal parts (ipaddr.js would read `10/8` as 0.0.0.10/8), and a network address: the
+    // blocks are counted from it, so 100.64.0.5/16 would map to addresses outside the range.
+    for (const [text, a, bits] of [[m[1]!, pa, pb], [m[2]!, qa, qb]] as const) {
+      if (!ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]!)) return `expected IPv4 CIDRs with four decimal parts in ${inertJson(spec)}; got ${text}`;
+      if ((ipv4ToInt(a.toString()) >>> 0) % 2 ** (32 - bits) !== 0) return `${text} has host bits set: expected its network address, ${ipaddr.IPv4.networkAddressFromCIDR(text).toString()}/${bits}`;
+    }
     const first = Number(m[3]);
     const last = Number(m[4]);
     const per = Number(m[5]);
-    if (first < 1 || last > 65535 || last < first || per < 1 || per > last - first + 1) return `ports: expected 1 <= FIRST <= LAST <= 65535 and 1 <= PORTS_PER_SUBSCRIBER <= LAST-FIRST+1 in ${JSON.stringify(spec)}`;
+    if (first < 1 || last > 65535 || last < first || per < 1 || per > last - first + 1) return `ports: expected 1 <= FIRST <= LAST <= 65535 and 1 <= PORTS_PER_SUBSCRIBER <= LAST-FIRST+1 in ${inertJson(spec)}`;
     const blocksPerPublic = Math.floor((last - first + 1) / per);
     const privSize = 2 ** (32 - pb);
     const pubSize = 2 ** (32 - qb);
     if (privSize > pubSize * blocksPerPublic) return `${m[1]} has ${privSize} addresses but ${m[2]} × ${blocksPerPublic} port blocks holds only ${pubSize * blocksPerPublic}`;
     return { text: spec, privBase: ipv4ToInt(pa.toString()) >>> 0, privSize, pubBase: ipv4ToInt(qa.toString()) >>> 0, pubSize, first, last, perSubscriber: per, blocksPerPublic };
   } catch {
-    return `expected IPv4 CIDRs in ${JSON.stringify(spec)}`;
+    return `expected IPv4 CIDRs in ${inertJson(spec)}`;
   }
 }
 

@@ -8,6 +8,7 @@
  *   SUB-0001,2026-11-01,2026-11-02,38.5
  *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
  */
+import { inertJson } from '../report/format.js';
 import { splitCsv } from './directory.js';
 
 export interface PowerReading {
@@ -67,10 +68,10 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
     const kwhText = cells[col.kwh]!;
     const kwh = /^\d+(\.\d+)?$/.test(kwhText) ? Number(kwhText) : NaN;
     if (!subscriber || subscriber.length > 128) errors.push({ line, message: 'subscriber: expected an id of 1 to 128 characters' });
-    else if (Number.isNaN(start)) errors.push({ line, message: `start: expected a date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), got ${JSON.stringify(cells[col.start]!.slice(0, 40))}` });
-    else if (Number.isNaN(end)) errors.push({ line, message: `end: expected a date or date-time, got ${JSON.stringify(cells[col.end]!.slice(0, 40))}` });
+    else if (Number.isNaN(start)) errors.push({ line, message: `start: expected a date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), got ${inertJson(cells[col.start]!.slice(0, 40))}` });
+    else if (Number.isNaN(end)) errors.push({ line, message: `end: expected a date or date-time, got ${inertJson(cells[col.end]!.slice(0, 40))}` });
     else if (end <= start) errors.push({ line, message: `end ${cells[col.end]} is not after start ${cells[col.start]}` });
-    else if (!Number.isFinite(kwh)) errors.push({ line, message: `kwh: expected a non-negative number like 38.5, got ${JSON.stringify(kwhText.slice(0, 40))}` });
+    else if (!Number.isFinite(kwh)) errors.push({ line, message: `kwh: expected a non-negative number like 38.5, got ${inertJson(kwhText.slice(0, 40))}` });
     else readings.push({ subscriber, start, end, kwh, line });
   }
   if (!header) errors.push({ line: 1, message: 'empty file: expected a header subscriber,start,end,kwh and readings' });
@@ -84,7 +85,7 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
   for (const l of bySub.values()) {
     l.sort((a, b) => a.start - b.start);
     for (let i = 1; i < l.length; i++)
-      if (l[i]!.start < l[i - 1]!.end) errors.push({ line: l[i]!.line, message: `period overlaps line ${l[i - 1]!.line} for subscriber ${l[i]!.subscriber}` });
+      if (l[i]!.start < l[i - 1]!.end) errors.push({ line: l[i]!.line, message: `period overlaps line ${l[i - 1]!.line} for subscriber ${inertJson(l[i]!.subscriber)}` });
   }
   errors.sort((a, b) => a.line - b.line);
   return { readings: errors.length ? null : readings, errors };
