@@ -4,7 +4,8 @@
  * replaced so the run goes on. Prints cases, rate, anomalies by code, uncaught exceptions, hangs
  * and silent rejections per target; exits 1 when any of the last three is not 0.
  *
- *   MINERWATCH_FUZZ_CASES=100000 (per reader, default) MINERWATCH_FUZZ_RULE_CASES=10000 MINERWATCH_FUZZ_SEED=1
+ *   MINERWATCH_FUZZ_CASES=100000 (per reader, default) MINERWATCH_FUZZ_RULE_CASES=10000
+ *   MINERWATCH_FUZZ_DB_CASES (report files; default: as per reader) MINERWATCH_FUZZ_SEED=1
  *   MINERWATCH_FUZZ_CASE_MS=2000 MINERWATCH_FUZZ_WORKERS=2 MINERWATCH_FUZZ_TARGETS=pcap,dnstap
  */
 import { availableParallelism } from 'node:os';
@@ -52,7 +53,7 @@ async function worker(): Promise<void> {
     const m = i === job.from && job.from === 0 ? { bytes: seed, what: ['seed'] } : mutate(seed, rnd, t.text);
     clock[0] = i;
     clock[1] = Date.now();
-    const r = runCase(t, m.bytes);
+    const r = await runCase(t, m.bytes);
     clock[1] = 0;
     if (r.kind === 'uncaught' || r.kind === 'silent') parentPort!.postMessage({ type: 'failure', index: i, kind: r.kind, what: m.what.join(' '), message: r.message.slice(0, 2000) } satisfies FromWorker);
     else if (r.kind === 'ok' || r.kind === 'rejected') {
@@ -124,12 +125,14 @@ async function main(): Promise<number> {
   const perTarget = Number(env.MINERWATCH_FUZZ_CASES ?? 100_000);
   // Rule files compile ~100 a second per core (the YAML parser and validators); fewer by default.
   const ruleCases = Number(env.MINERWATCH_FUZZ_RULE_CASES ?? 10_000);
+  // A report case writes a file and runs three commands and a write-mode open (~10 ms).
+  const dbCases = Number(env.MINERWATCH_FUZZ_DB_CASES ?? perTarget);
   const seed = Number(env.MINERWATCH_FUZZ_SEED ?? 1);
   const caseMs = Number(env.MINERWATCH_FUZZ_CASE_MS ?? 2_000);
   const workers = Number(env.MINERWATCH_FUZZ_WORKERS ?? Math.max(1, Math.min(availableParallelism(), 4)));
   const only = env.MINERWATCH_FUZZ_TARGETS?.split(',');
   const targets = (await fuzzTargets(ROOT, CORPUS)).filter((t) => !only || only.includes(t.name));
-  console.log(`minerwatch fuzz: ${perTarget} cases per reader (${ruleCases} for rule files), seed ${seed}, ${caseMs} ms per case, ${workers} worker(s)`);
+  console.log(`minerwatch fuzz: ${perTarget} cases per reader (${ruleCases} for rule files, ${dbCases} for report files), seed ${seed}, ${caseMs} ms per case, ${workers} worker(s)`);
   let bad = 0;
   const rows: string[] = [];
   for (const t of targets) {
@@ -139,7 +142,7 @@ async function main(): Promise<number> {
     }
     const totals: Totals = { cases: 0, rejected: 0, uncaught: [], silent: [], hangs: [], anomalies: {}, ms: 0 };
     const start = Date.now();
-    const n = t.name === 'rule-files' ? ruleCases : perTarget;
+    const n = t.name === 'rule-files' ? ruleCases : t.name === 'report-db' ? dbCases : perTarget;
     const slice = Math.ceil(n / workers);
     const jobs: Promise<void>[] = [];
     for (let k = 0; k < workers; k++) {

@@ -2,14 +2,23 @@
  * Seeded mutation fuzzing of every reader: the targets, their seeds and one case. Shared by
  * `npm run fuzz` (scripts/fuzz.ts, many cases on worker threads) and the small sample in `npm test`.
  * A case passes when the reader reads the bytes to the end (counting anomalies) or rejects them
- * with an InputError/RuleError that names the file; anything else thrown is a failure.
+ * with an InputError/RuleError that names the file; anything else thrown is a failure. The files
+ * the tool validates whole (subscriber directory, NAT log, NAT formula, power readings) pass when
+ * every error names a line and what was expected; report databases pass when each command reads
+ * them or refuses them in one line naming the file (exit 2), and a refusal leaves the file as it was.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { SubscriberDirectory } from '../aggregate/directory.js';
+import { NatMapper, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
+import { checkPower, parsePowerReadings } from '../aggregate/power.js';
 import { Anomalies } from '../anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../decode/packet.js';
-import { InputError, RuleError } from '../errors.js';
+import { InputError, RuleError, UsageError } from '../errors.js';
 import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler } from '../flow/exports.js';
 import { ExportDatagrams } from '../flow/exportsource.js';
 import { PacketIngest } from '../flow/ingest.js';
@@ -34,7 +43,12 @@ export interface FuzzTarget {
   text: boolean;
   seeds: Uint8Array[];
   /** Read `bytes`; returns the anomaly counts by code, or throws what the reader threw. */
-  run(bytes: Uint8Array): Map<string, number>;
+  run(bytes: Uint8Array): Map<string, number> | Promise<Map<string, number>>;
+}
+
+/** Thrown by a target when the tool gave up without saying why: a non-zero exit with nothing on stderr, a refusal without an error. */
+export class SilentFailure extends Error {
+  override readonly name = 'SilentFailure';
 }
 
 /** The outcome of one case. */
@@ -109,10 +123,11 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** Run one case and classify it: an error that does not name the input is a silent one. */
-export function runCase(t: FuzzTarget, bytes: Uint8Array): CaseResult {
+export async function runCase(t: FuzzTarget, bytes: Uint8Array): Promise<CaseResult> {
   try {
-    return { kind: 'ok', anomalies: t.run(bytes) };
+    return { kind: 'ok', anomalies: await t.run(bytes) };
   } catch (e) {
+    if (e instanceof SilentFailure) return { kind: 'silent', message: e.message };
     if (e instanceof InputError || e instanceof RuleError) {
       if (!e.message.includes(e.file) || e.message.trim() === '') return { kind: 'silent', message: e.message };
       return { kind: 'rejected', anomalies: new Map([[`rejected:${e.name}`, 1]]) };
@@ -226,6 +241,196 @@ function dnstapFile(responses: Uint8Array[]): Uint8Array {
   return concat(control(FSTRM_CONTROL.START, true), ...frames, control(FSTRM_CONTROL.STOP, false));
 }
 
+/** What may not reach a terminal from a file's bytes: C0 controls, DEL, C1, bidi marks and overrides, line separators, BOM. */
+const DISPLAY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+
+/** An IPv4 address as the file formats document it: four decimal parts, no leading zeros (ipaddr.js would also take `10`, `0x10`, octal `010.1.1.1`). */
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** The file's text as `readTextFile` gives it (UTF-8, bad sequences replaced). */
+function utf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/**
+ * Check the errors of a file validated whole: each names a line of the file (1 to its last line)
+ * and says what was expected in one line that cannot control a terminal. Counts them by code
+ * (`prefix.kind`, the kind from the first pattern the message matches).
+ */
+function lineErrors(text: string, errors: ReadonlyArray<{ line: number; message: string }>, prefix: string, kinds: ReadonlyArray<[RegExp, string]>): Map<string, number> {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).length;
+  const m = new Map<string, number>();
+  for (const e of errors) {
+    if (!Number.isInteger(e.line) || e.line < 1 || e.line > lines) throw new Error(`${prefix} error names line ${e.line} of a ${lines}-line file: ${e.message}`);
+    if (typeof e.message !== 'string' || e.message.trim() === '') throw new Error(`${prefix} error on line ${e.line} without a message`);
+    if (DISPLAY_CONTROL.test(e.message)) throw new Error(`${prefix} error on line ${e.line} carries a display control from the file: ${JSON.stringify(e.message)}`);
+    const code = `${prefix}.${kinds.find(([re]) => re.test(e.message))?.[1] ?? 'other'}`;
+    m.set(code, (m.get(code) ?? 0) + 1);
+  }
+  return m;
+}
+
+/** Seeds of the subscriber directory: the documented example, quoting, other header names and order, IPv6, BOM and CRLF, and a long generated one. */
+function subscriberSeeds(): Uint8Array[] {
+  const enc = new TextEncoder();
+  const doc = [
+    '# subscriber directory',
+    'prefix,subscriber,account,type,region',
+    '100.64.1.0/24,SUB-0001,ACC-77,residential,Hangzhou',
+    '100.64.1.7,SUB-0002,ACC-78,enterprise,Hangzhou',
+    '198.51.100.7,CAFE-12,,internet-cafe,Wenzhou',
+    '"10.0.0.0/8","SUB, ""quoted""",ACC-1,Internet Cafe,"Ningbo"',
+    '2001:db8::/48,SUB-6,,university,Shanghai',
+    '2001:db8:0:1::/64,SUB-7,ACC-9,mobile,',
+    '192.0.2.0/28,GOV-1,,government,Beijing',
+    '0.0.0.0/0,DEFAULT,,other,',
+    '',
+  ].join('\n');
+  const other = '\uFEFFip,region,subscriber,type,account\r\n203.0.113.9,Suzhou,SUB-9,residential,A9\r\n2001:db8:ffff::1,Suzhou,SUB-10,,\r\n# comment\r\n203.0.113.0/25,Suzhou,SUB-11,other,A11\r\n';
+  const cidr = 'cidr,subscriber,city\n100.64.0.0/10,CGN-POOL,Xiamen\n100.64.2.0/23,SUB-2,Xiamen\n';
+  const gen = ['prefix,subscriber,account,type,region'];
+  for (let i = 0; i < 200; i++) gen.push(`100.${64 + (i >> 6)}.${i & 63}.0/${24 + (i % 9)},SUB-${String(i).padStart(4, '0')},ACC-${i},${['residential', 'enterprise', 'mobile', 'university'][i % 4]},R${i % 7}`);
+  return [doc, other, cidr, gen.join('\n') + '\n'].map((t) => enc.encode(t));
+}
+
+function natSeeds(): Uint8Array[] {
+  const enc = new TextEncoder();
+  const doc = [
+    'start,end,private_ip,public_ip,port_start,port_end',
+    '2026-11-01T00:00:00,2026-11-01T12:00:00,100.64.0.5,203.0.113.1,1024,2047',
+    '2026-11-01T12:00:00,,100.64.0.9,203.0.113.1,1024,2047',
+    '2026-11-01 00:00:00,,100.64.0.6,203.0.113.1,2048,3071',
+    '1793491200,1793494800.5,100.64.0.7,203.0.113.1,3100,3100',
+    '2026-11-01T06:30:00,2026-11-01T08:00:00,100.64.0.8,203.0.113.1,3100,3100',
+    '2026-11-01T00:00:00,,fd00::5,2001:db8::1,0,65535',
+    '',
+  ].join('\n');
+  const other = '# NAT log, other column order\r\npublic_ip,port_start,port_end,private_ip,start,end,proto\r\n198.51.100.2,40000,40999,100.64.9.1,2026-11-02T00:00:00,2026-11-02T01:00:00,tcp\r\n198.51.100.2,41000,41999,100.64.9.2,2026-11-02T00:00:00,,udp\r\n';
+  const gen = ['start,end,private_ip,public_ip,port_start,port_end'];
+  for (let i = 0; i < 200; i++) {
+    const start = 1_793_491_200 + i * 600;
+    gen.push(`${start},${i % 5 === 0 ? '' : start + 3600},100.64.${i >> 6}.${i & 63},203.0.113.${i % 4},${1024 + (i % 63) * 1024},${1024 + (i % 63) * 1024 + 1023}`);
+  }
+  return [doc, other, gen.join('\n') + '\n'].map((t) => enc.encode(t));
+}
+
+function natFormulaSeeds(): Uint8Array[] {
+  return ['100.64.0.0/16=203.0.113.0/24:1024-65535/2016', '100.64.0.0/24=203.0.113.0/29:1024-65535/1024', '10.0.0.0/30=192.0.2.7/32:1-65535/16383', ' 100.64.0.0/10=198.18.0.0/15:1024-65535/4032 '].map((t) => new TextEncoder().encode(t));
+}
+
+function powerSeeds(): Uint8Array[] {
+  const enc = new TextEncoder();
+  const doc = [
+    '# metered energy',
+    'subscriber,start,end,kwh',
+    'SUB-0001,2026-11-01,2026-11-02,38.5',
+    'SUB-0001,2026-11-02,2026-11-03,40',
+    'CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310',
+    'CAFE-12,2026-11-08 00:00:00Z,2026-11-08 12:30,12.25',
+    '"SUB, quoted",2026-11-01T00:00:00.500-0500,2026-11-01T01:00:00-05:00,0',
+    '',
+  ].join('\n');
+  const other = '\uFEFFkwh,end,start,subscriber,meter\r\n1.5,2026-02-28,2026-02-27,SUB-9,M1\r\n2.5,2026-03-01,2026-02-28,SUB-9,M1\r\n';
+  const gen = ['subscriber,start,end,kwh'];
+  for (let i = 0; i < 200; i++) {
+    const day = (d: number) => new Date(Date.UTC(2026, 10, 1 + d)).toISOString().slice(0, 10);
+    gen.push(`SUB-${String(i % 20).padStart(4, '0')},${day(i)},${day(i + 1)},${(i * 7.25).toFixed(2)}`);
+  }
+  return [doc, other, gen.join('\n') + '\n'].map((t) => enc.encode(t));
+}
+
+/** A real small report (office.pcap scanned by the CLI), the same with a rollback journal and with a newer schema version, a database another program made, and a capture given as a report. */
+async function reportSeeds(root: string): Promise<Uint8Array[]> {
+  const { main } = await import('../cli/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'minerwatch-fuzz-seed-'));
+  try {
+    const report = join(dir, 'report.sqlite');
+    const capture = join(root, 'fixtures', 'demo', 'office.pcap');
+    let err = '';
+    const code = await main(['scan', capture, '--db', report], { out: () => undefined, err: (s) => (err += s) });
+    if (code !== 0) throw new Error(`seed scan of ${capture} exited ${code}: ${err}`);
+    const variant = (name: string, sql: (db: Database.Database) => void): Uint8Array => {
+      const p = join(dir, name);
+      copyFileSync(report, p);
+      const db = new Database(p);
+      sql(db);
+      db.close();
+      return new Uint8Array(readFileSync(p));
+    };
+    const rollback = variant('rollback.sqlite', (db) => db.pragma('journal_mode = DELETE'));
+    const newer = variant('newer.sqlite', (db) => db.prepare("UPDATE meta SET value = '999' WHERE key = 'schema_version'").run());
+    const foreignPath = join(dir, 'foreign.sqlite');
+    const foreign = new Database(foreignPath);
+    foreign.exec('CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, address TEXT); CREATE INDEX customers_name ON customers(name); CREATE TABLE meta(k TEXT, v TEXT);');
+    const ins = foreign.prepare('INSERT INTO customers(name, address) VALUES (?, ?)');
+    for (let i = 0; i < 300; i++) ins.run(`customer ${i}`, `100.64.${i >> 8}.${i & 255}`);
+    foreign.close();
+    return [new Uint8Array(readFileSync(report)), rollback, newer, new Uint8Array(readFileSync(foreignPath)), new Uint8Array(readFileSync(capture))];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Why a report was refused, from its one line. */
+function refusal(message: string): string {
+  if (/is not a SQLite database/.test(message)) return 'not-sqlite';
+  if (/not a minerwatch report/.test(message)) return 'not-report';
+  if (/schema version/.test(message)) return 'version';
+  if (/malformed|corrupt|not a database/i.test(message)) return 'corrupt';
+  if (/cannot (open|read)/.test(message)) return 'unreadable';
+  return 'other';
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * A mutated report file: `summary`, `watchlist` and `flows` through the CLI's `main` read it
+ * (exit 0) or refuse it with one stderr line naming it (exit 2), and leave its bytes unchanged;
+ * then `openReport` in write mode opens it, or refuses it without changing a byte.
+ */
+async function reportDbRun(bytes: Uint8Array): Promise<Map<string, number>> {
+  const { main } = await import('../cli/main.js');
+  const { openReport } = await import('../report/writer.js');
+  const m = new Map<string, number>();
+  const count = (k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const dir = mkdtempSync(join(tmpdir(), 'minerwatch-fuzz-db-'));
+  try {
+    const p = join(dir, 'report.sqlite');
+    writeFileSync(p, bytes);
+    const before = sha256(bytes);
+    let summaryRefusal: string | null = null;
+    for (const cmd of ['summary', 'watchlist', 'flows']) {
+      let err = '';
+      const code = await main([cmd, '--db', p], { out: () => undefined, err: (s) => (err += s) });
+      const lines = err.split('\n').filter((l) => l.trim() !== '');
+      if (code === 0) count(`${cmd}.read`);
+      else if (err.trim() === '') throw new SilentFailure(`${cmd}: exit ${code} with nothing on stderr`);
+      else if (code === 2 && lines.length === 1 && lines[0]!.includes(p)) {
+        const why = refusal(lines[0]!);
+        if (cmd === 'summary') summaryRefusal = why;
+        count(`${cmd}.refused.${why}`);
+      } else throw new Error(`${cmd}: exit ${code}, expected 0, or 2 with one line naming the file: ${err.slice(0, 1500)}`);
+    }
+    if (sha256(readFileSync(p)) !== before) throw new Error('summary, watchlist or flows changed the report file');
+    try {
+      openReport(p).close();
+      // Only an empty file, an empty SQLite database or a minerwatch report may be opened for writing.
+      if (summaryRefusal === 'not-sqlite') throw new Error('write mode opened a file that summary found not to be SQLite');
+      count('write.opened');
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      if (!e.message.includes(p) || e.message.includes('\n')) throw new Error(`write mode refused without one line naming the file: ${e.message}`);
+      if (sha256(readFileSync(p)) !== before) throw new Error(`write mode refused (${e.message}) but changed the file`);
+      count(`write.refused.${refusal(e.message)}`);
+    }
+    return m;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Every target with its seeds, from the repository's fixtures and rules, and from the shared corpus
  * when it is there (NetFlow/IPFIX exports and nfdump CSV come from it). A target without seeds is
@@ -287,6 +492,7 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
     return counts(a);
   };
 
+  const dbSeeds = await reportSeeds(root);
   const ruleFiles = readRuleFiles(join(root, 'rules'));
   const policy = ruleFiles.find((f) => f.path === 'policy.yaml');
   const decoder = new TextDecoder();
@@ -322,5 +528,135 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
         return m;
       },
     },
+    {
+      name: 'subscribers-csv',
+      text: true,
+      seeds: subscriberSeeds(),
+      run: (bytes) => {
+        const text = utf8(bytes);
+        const { directory, errors } = SubscriberDirectory.parse(text);
+        const m = lineErrors(text, errors, 'subscribers', [
+          [/^header/, 'header'],
+          [/^empty file/, 'empty'],
+          [/is already mapped/, 'duplicate'],
+          [/^prefix/, 'prefix'],
+          [/^subscriber/, 'subscriber'],
+          [/^type/, 'type'],
+        ]);
+        if (!directory) {
+          if (!errors.length) throw new SilentFailure('subscriber directory refused without an error');
+          return m;
+        }
+        for (const e of directory.entries) {
+          const addr = e.prefix.split('/')[0]!;
+          if (!addr.includes(':') && !DOTTED_QUAD.test(addr)) throw new Error(`line ${e.line}: accepted ${JSON.stringify(e.prefix)}, not a dotted-quad IPv4 address or CIDR`);
+          if (addr.includes(':') || e.prefix.endsWith('/32') || !e.prefix.includes('/')) {
+            const hit = directory.lookup(addr);
+            if (!hit) throw new Error(`line ${e.line}: ${addr} is in the directory but maps to no subscriber`);
+          }
+        }
+        directory.lookup('100.64.1.9');
+        directory.lookup('2001:db8::9');
+        return m;
+      },
+    },
+    {
+      name: 'nat-log-csv',
+      text: true,
+      seeds: natSeeds(),
+      run: (bytes) => {
+        const text = utf8(bytes);
+        const { records, errors } = parseNatLog(text);
+        const m = lineErrors(text, errors, 'nat', [
+          [/^header/, 'header'],
+          [/^empty file/, 'empty'],
+          [/^expected start/, 'time'],
+          [/^expected IP/, 'address'],
+          [/^expected port/, 'port'],
+        ]);
+        if (errors.length) return m;
+        const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+        const nat = new NatMapper();
+        nat.addRecords(records);
+        for (const r of records.slice(0, 64)) {
+          if (!Number.isFinite(r.start) || !(r.end >= r.start) || !Number.isInteger(r.portStart) || !Number.isInteger(r.portEnd) || r.portStart < 0 || r.portEnd > 65535 || r.portStart > r.portEnd)
+            throw new Error(`line ${r.line}: accepted a record out of range: ${JSON.stringify(r)}`);
+          // An IPv4 address is taken only as written (ipaddr.js alone also reads 10, 0x10 or octal 010.1.1.1).
+          for (const ip of [r.privateIp, r.publicIp]) if (!ip.includes(':') && !lines[r.line - 1]!.split(',').some((f) => f.trim() === ip || f.trim().toLowerCase() === `::ffff:${ip}`)) throw new Error(`line ${r.line}: accepted ${ip}, which the line does not hold as written: ${JSON.stringify(lines[r.line - 1])}`);
+          const hit = nat.map(r.publicIp, r.portStart, r.start);
+          if (hit === null || hit.status === 'missing') throw new Error(`line ${r.line}: the record's own public address, port and start map to ${JSON.stringify(hit)}`);
+        }
+        return m;
+      },
+    },
+    {
+      name: 'nat-deterministic',
+      text: true,
+      seeds: natFormulaSeeds(),
+      run: (bytes) => {
+        const spec = utf8(bytes);
+        const f = parseDeterministic(spec);
+        if (typeof f === 'string') {
+          if (f.trim() === '' || DISPLAY_CONTROL.test(f)) throw new Error(`formula refused without a clear one-line reason: ${JSON.stringify(f)}`);
+          return new Map([[`nat-formula.${/^ports/.test(f) ? 'ports' : /holds only/.test(f) ? 'size' : /CIDR/.test(f) ? 'cidr' : 'syntax'}`, 1]]);
+        }
+        const nat = new NatMapper();
+        nat.addFormula(f);
+        // Every public address of the range, at each end of its ports, maps into the private range.
+        const [priv] = spec.trim().split('=');
+        const [privNet, privBits] = priv!.split('/');
+        const size = 2 ** (32 - Number(privBits));
+        const base = ipToUint(privNet!) - (ipToUint(privNet!) % size);
+        const [pubNet, pubBits] = spec.trim().split('=')[1]!.split(':')[0]!.split('/');
+        const pubSize = 2 ** (32 - Number(pubBits));
+        const pubBase = ipToUint(pubNet!) - (ipToUint(pubNet!) % pubSize);
+        for (const j of [0, pubSize - 1]) {
+          const pub = uintToIp(pubBase + j);
+          for (const port of [f.first, f.first + f.perSubscriber * f.blocksPerPublic - 1]) {
+            const r = nat.map(pub, port, 0);
+            if (r === null) throw new Error(`${pub} of ${spec} is not taken as a public address`);
+            if (r.status === 'mapped' && !(ipToUint(r.privateIp) >= base && ipToUint(r.privateIp) < base + size)) throw new Error(`${pub}:${port} maps to ${r.privateIp}, outside ${priv}`);
+          }
+        }
+        return new Map([['nat-formula.accepted', 1]]);
+      },
+    },
+    {
+      name: 'power-csv',
+      text: true,
+      seeds: powerSeeds(),
+      run: (bytes) => {
+        const text = utf8(bytes);
+        const { readings, errors } = parsePowerReadings(text);
+        const m = lineErrors(text, errors, 'power', [
+          [/^header/, 'header'],
+          [/^empty file/, 'empty'],
+          [/^expected \d+ fields/, 'fields'],
+          [/^subscriber/, 'subscriber'],
+          [/^start/, 'start'],
+          [/^end: /, 'end'],
+          [/is not after/, 'order'],
+          [/^kwh/, 'kwh'],
+          [/overlaps/, 'overlap'],
+        ]);
+        if (!readings) {
+          if (!errors.length) throw new SilentFailure('power file refused without an error');
+          return m;
+        }
+        for (const r of readings) if (!(Number.isFinite(r.start) && Number.isFinite(r.end) && r.end > r.start && Number.isFinite(r.kwh) && r.kwh >= 0)) throw new Error(`line ${r.line}: accepted a reading out of range: ${JSON.stringify(r)}`);
+        const first = readings.length ? Math.min(...readings.map((r) => r.start)) : 0;
+        checkPower(readings, [{ spans: [{ first, last: first + 86_400_000 }], wLow: 100, wHigh: 300 }]);
+        return m;
+      },
+    },
+    { name: 'report-db', text: false, seeds: dbSeeds, run: reportDbRun },
   ];
+}
+
+function ipToUint(s: string): number {
+  return s.split('.').reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+function uintToIp(n: number): string {
+  return [n / 2 ** 24, n / 2 ** 16, n / 2 ** 8, n].map((x) => Math.floor(x) % 256).join('.');
 }
