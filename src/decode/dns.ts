@@ -17,6 +17,7 @@
  * @see RFC 5952 §4 (IPv6 text form)
  * @see RFC 7766 §8 (DNS over TCP: two-byte length prefix)
  */
+import { formatIpv6 } from '../ip.js';
 import { DecodeError } from '../errors.js';
 
 /** One decoded DNS message: the header fields the tool uses, questions and answers. */
@@ -162,39 +163,8 @@ export function* dnsDatagrams(prefix: Uint8Array): Generator<Uint8Array> {
   }
 }
 
-/**
- * Format 16 bytes as RFC 5952 text: lower-case hex without leading zeros, the longest run of two
- * or more zero groups written as '::' (the first run when two are equally long). Addresses with an
- * embedded IPv4 address are written in hexadecimal like any other.
- *
- * @see RFC 5952 §4.1–§4.3
- */
-export function formatIpv6(bytes: Uint8Array, off = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(((bytes[off + 2 * i] ?? 0) << 8) | (bytes[off + 2 * i + 1] ?? 0));
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
-}
+/** IPv6 text (RFC 5952; IPv4-mapped as plain IPv4): the one formatter every path uses. */
+export { formatIpv6 };
 
 /** Output of {@link readName}: reused across calls to avoid an allocation per name. */
 interface NameResult {
