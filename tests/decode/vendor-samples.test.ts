@@ -114,6 +114,7 @@ async function decodeFile(path: string): Promise<Decoded> {
       if (!ok) notExport++;
     },
     record(): void {},
+    exportMessage(): void {},
   };
   await readCapture(path, sink, new Anomalies());
   return { records, anomalies, decoder, notExport };

@@ -566,7 +566,7 @@ describe('IPv6 text parser', () => {
     for (let i = 0; i < 2000; i++) {
       const bytes = Array.from({ length: 16 }, (_, k) => (rnd() % 3 === 0 && k > 3 ? 0 : rnd() & 255));
       const addr = new ipaddr.IPv6(Array.from({ length: 8 }, (_, k) => (bytes[2 * k]! << 8) | bytes[2 * k + 1]!));
-      cases.push(addr.toString(), addr.toNormalizedString(), addr.toFixedLengthString(), addr.toString().toUpperCase());
+      cases.push(addr.toString(), addr.toNormalizedString(), (addr as unknown as { toFixedLengthString(): string }).toFixedLengthString(), addr.toString().toUpperCase());
     }
     for (const c of cases) {
       const out = new Uint8Array(16);

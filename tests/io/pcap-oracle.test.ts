@@ -52,6 +52,8 @@ async function ours(path: string): Promise<Pkt[]> {
         const sec = Math.floor(ts / 1000);
         out.push({ sec, usec: Math.round((ts - sec * 1000) * 1000), caplen, orig, sha: createHash('sha1').update(buf.subarray(off, off + caplen)).digest('hex') });
       },
+      record() {},
+      exportMessage() {},
     },
     new Anomalies(),
   );

@@ -24,6 +24,8 @@ interface Row {
   key: string | null;
   subscribers: number;
   flows: number;
+  kwhPerDay?: { low: number; high: number; subscribers: number } | null;
+  hashrate?: { hs: number; unit: string; subscribers: number } | null;
 }
 interface SummaryJson {
   minConfidence: string;

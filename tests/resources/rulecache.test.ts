@@ -37,7 +37,7 @@ describe('compiled-rule cache', () => {
 
     const target = join(compiler, 'loader.ts');
     const bytes = readFileSync(target);
-    bytes[bytes.length - 2] ^= 1;
+    bytes[bytes.length - 2]! ^= 1;
     writeFileSync(target, bytes);
     const after = compilerDigest(compiler);
     expect(after).not.toBe(before);
