@@ -131,10 +131,11 @@ export function reapDeadRuns(db: Db): DeadRun[] {
   db.transaction(() => {
     for (const r of dead) {
       const inputs = db.prepare('SELECT id, path FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string }>;
-      const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE run_id = ?').get(r.id) as { n: number }).n;
+      const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE input_id IN (SELECT id FROM inputs WHERE run_id = ?)').get(r.id) as { n: number }).n;
       if (r.command === 'scan') {
-        db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE run_id = ?)').run(r.id);
-        db.prepare('DELETE FROM flows WHERE run_id = ?').run(r.id);
+        // Through the run's inputs (flows are indexed by input); a scan writes no flow without one.
+        db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT f.id FROM flows f JOIN inputs i ON f.input_id = i.id WHERE i.run_id = ?)').run(r.id);
+        db.prepare('DELETE FROM flows WHERE input_id IN (SELECT id FROM inputs WHERE run_id = ?)').run(r.id);
         db.prepare('DELETE FROM anomalies WHERE run_id = ?').run(r.id);
         db.prepare('DELETE FROM anomaly_samples WHERE run_id = ?').run(r.id);
         db.prepare(

@@ -125,6 +125,7 @@ CREATE TABLE IF NOT EXISTS flows (
 );
 CREATE INDEX IF NOT EXISTS flows_label ON flows(label, confidence);
 CREATE INDEX IF NOT EXISTS flows_subscriber ON flows(subscriber);
+CREATE INDEX IF NOT EXISTS flows_input ON flows(input_id);
 CREATE TABLE IF NOT EXISTS evidence (
   flow_id INTEGER NOT NULL REFERENCES flows(id),
   rule_id TEXT NOT NULL,
