@@ -6,7 +6,7 @@ import { resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
 import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
-import { openReport } from '../report/writer.js';
+import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
 
@@ -165,6 +165,8 @@ export async function runFlows(o: { db: string; all?: boolean; minConfidence: Co
   try {
     const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence };
     await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows' }, io);
+  } catch (e) {
+    throw reportReadError(o.db, e);
   } finally {
     db.close();
   }
@@ -180,6 +182,8 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const db = openReport(o.db, { readonly: true });
   try {
     await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
+  } catch (e) {
+    throw reportReadError(o.db, e);
   } finally {
     db.close();
   }

@@ -7,7 +7,7 @@ import { renderHtml } from '../report/html.js';
 import { energyText, hashrateText, incompleteLines, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
 import { formatHashrate, inertJson, inertText, kwhRange } from '../report/format.js';
 import { pseudonymiser } from '../report/pseudonym.js';
-import { openReport } from '../report/writer.js';
+import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
 
@@ -131,6 +131,8 @@ export function runSummary(o: SummaryCliOptions, io: Io): void {
       };
       io.out(inertJson({ ...s, period, lang, tz }, 2) + '\n');
     } else io.out(summaryText(s, { lang, tz, db: o.db }));
+  } catch (e) {
+    throw reportReadError(o.db, e);
   } finally {
     db.close();
   }
@@ -181,6 +183,8 @@ export function runReport(o: { db: string; html: string; minConfidence: Confiden
     const r = renderHtml(db, { minConfidence: o.minConfidence, lang, tz, title: o.db, pseudonymise });
     html = r.html;
     n = r.subscribers;
+  } catch (e) {
+    throw reportReadError(o.db, e);
   } finally {
     db.close();
   }

@@ -86,9 +86,15 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
       v = readVersion(db);
     } catch (e) {
       db.close();
+      if (isDamaged(e)) throw reportReadError(path, e);
       // A WAL report in a read-only folder without its -shm file cannot be opened in place.
       db = readImage(path, e as Error);
-      v = readVersion(db);
+      try {
+        v = readVersion(db);
+      } catch (e2) {
+        db.close();
+        throw reportReadError(path, e2);
+      }
     }
     if (v === null) throw new UsageError(`${path} is not a minerwatch report (no meta table); run minerwatch scan first`);
     if (v !== SCHEMA_VERSION)
@@ -188,6 +194,22 @@ export function writePowerReadings(db: Db, readings: ReadonlyArray<{ subscriber:
   db.transaction(() => {
     for (const r of readings) up.run(r.subscriber, r.start, r.end, r.kwh, source);
   })();
+}
+
+/** SQLite says the file is not a whole database (cut, overwritten, not SQLite past its header). */
+function isDamaged(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|FORMAT|RANGE)/.test(code);
+}
+
+/**
+ * What a reader (summary, watchlist, flows, report) says when SQLite fails part-way through a
+ * report: one line naming the file (exit 2), never an internal error. Other errors pass through.
+ */
+export function reportReadError(path: string, e: unknown): Error {
+  const code = (e as { code?: unknown }).code;
+  if (e instanceof UsageError || typeof code !== 'string' || !code.startsWith('SQLITE_')) return e as Error;
+  return new UsageError(`cannot read report ${path}: ${(e as Error).message}${isDamaged(e) ? ' (the file is damaged or is not a whole minerwatch report)' : ''}`);
 }
 
 /** The schema version, or null when there is no minerwatch meta table; other errors propagate. */
