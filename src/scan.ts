@@ -100,6 +100,8 @@ export interface ScanSummary {
    * these (read again, it would give other flows). Indexes into `inputs`, with why.
    */
   incomplete: Array<{ index: number; note: string }>;
+  /** Groups of inputs (indexes) that flows tie together: read again, they must be read together. */
+  ties: number[][];
   /** Addresses bound to pool names by DNS answers seen in the inputs. */
   dnsBindings: number;
   /** The classifier used (its policy decides peer evidence after the scan). */
@@ -231,15 +233,15 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     if (d.total > 0) hooks.decodeAnomalies?.(i, d);
     summaries[i]!.anomalies = Object.fromEntries(Object.entries({ ...a.toObject(), ...d.toObject() }).sort(([x], [y]) => x.localeCompare(y)));
   }
-  const incomplete = incompleteInputs(summaries, spanTo, interrupted);
-  return { incomplete, dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
+  const { incomplete, ties } = incompleteInputs(summaries, spanTo, interrupted);
+  return { incomplete, ties, dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }
 
 /**
  * The inputs to mark incomplete: the cut or failed ones, widened over every boundary some flow
  * crossed (spanTo), since the inputs a flow joins can only be read again together.
  */
-function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): Array<{ index: number; note: string }> {
+function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): { incomplete: Array<{ index: number; note: string }>; ties: number[][] } {
   const n = inputs.length;
   // crosses[i]: some flow has records in input i and in input i + 1 (or beyond).
   const crosses = new Uint8Array(n);
@@ -248,6 +250,9 @@ function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, i
     if (spanTo[i]! > reach) reach = spanTo[i]!;
     if (reach > i) crosses[i] = 1;
   }
+  // An input that failed part-way may have cut flows of the one before that would have gone on in
+  // its unread rest (as an interruption would): tie them.
+  for (let i = 1; i < n; i++) if (inputs[i]!.error && inputs[i]!.packets + inputs[i]!.records > 0) crosses[i - 1] = 1;
   const out = new Map<number, string>();
   const cause = (i: number, why: string): void => {
     let lo = i;
@@ -258,5 +263,13 @@ function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, i
   };
   for (let i = 0; i < n; i++) if (inputs[i]!.error && inputs[i]!.packets + inputs[i]!.records > 0) cause(i, 'failed');
   if (interrupted) cause(n - 1, 'cut');
-  return [...out].sort(([a], [b]) => a - b).map(([index, note]) => ({ index, note: note === 'cut' ? 'the scan was stopped while reading it' : note === 'failed' ? 'reading failed part-way' : note }));
+  const ties: number[][] = [];
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j < n - 1 && crosses[j]) j++;
+    if (j > i) ties.push(Array.from({ length: j - i + 1 }, (_, k) => i + k));
+    i = j + 1;
+  }
+  const incomplete = [...out].sort(([a], [b]) => a - b).map(([index, note]) => ({ index, note: note === 'cut' ? 'the scan was stopped while reading it' : note === 'failed' ? 'reading failed part-way' : note }));
+  return { incomplete, ties };
 }

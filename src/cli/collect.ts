@@ -4,6 +4,7 @@ import { classesOf, decide } from '../classify/policy.js';
 import { Collector, DEFAULT_COLLECT_LIMITS } from '../collect.js';
 import { listenUdp, parseListen } from '../io/udp.js';
 import { openReport, ReportWriter } from '../report/writer.js';
+import { ReportError } from '../errors.js';
 import type { Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
@@ -68,9 +69,19 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     const c = collector.counters();
     return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}, finished early ${c.evictedFlows}), anomalies ${c.anomalies}`;
   };
+  // A commit that cannot be written (disk full, I/O error) stops the collector with one clear line
+  // (exit 3); what earlier commits wrote stays, and the run is found dead and marked by the next scan.
+  let writeError: Error | null = null;
+  let stopNow: (() => void) | null = null;
   const commit = (): void => {
-    collector.tick(Date.now());
-    writer.flush();
+    if (writeError) return;
+    try {
+      collector.tick(Date.now());
+      writer.flush();
+    } catch (e) {
+      writeError = e as Error;
+      stopNow?.();
+    }
   };
   const commitTimer = setInterval(commit, o.commitInterval * 1000);
   const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
@@ -83,10 +94,20 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    stopNow = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
   });
   clearInterval(commitTimer);
   if (statsTimer) clearInterval(statsTimer);
   socket.close();
+  if (writeError) {
+    writer.abandon();
+    db.close();
+    throw new ReportError(`cannot write report ${o.db} (collecting on ${o.listen}): ${(writeError as Error).message}; the flows of earlier commits are kept, the collector stopped: free space and start it again`);
+  }
   collector.flush();
   const c = collector.counters();
   writer.finishInput(inputId, null, { packets: c.datagrams, wireBytes: 0, transportPackets: 0, nonIp: 0, ipOther: 0, fragments: 0, malformed: 0, records: c.records, exportPackets: c.datagrams - c.notExport }, null);

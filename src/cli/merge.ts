@@ -52,7 +52,7 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
           `${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present${c.replacedInputs ? `, ${c.replacedInputs} replacing rows held only in part` : ''}), ${c.flows} flows, ${c.evidence} evidence rows${c.unfinishedRuns ? `; ${c.unfinishedRuns} run(s) that never finished: their scan rows were not copied` : ''}\n`,
         );
       }
-    })();
+    }).immediate();
   } catch (e) {
     db.close();
     removeCreated();

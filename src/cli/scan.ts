@@ -9,7 +9,7 @@ import { NatEventSink } from '../aggregate/natevents.js';
 import { readCapture } from '../io/input.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { ReportError, UsageError } from '../errors.js';
-import { describeIncomplete, incompleteInputs, reapDeadRuns, type DeadRun } from '../report/runs.js';
+import { describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { readTextFile } from '../io/textfile.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
 import { rebuildSubscribers } from '../report/subscribers.js';
@@ -234,9 +234,11 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // rows replace the old ones when the run closes.
   const known = new Map((db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>).map((r) => [r.sha256, r.path]));
   const partial = db.prepare("SELECT id, path, sha256 FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as Array<{ id: number; path: string; sha256: string | null }>;
+  // Another live scan reading the same file: not read beside it (the two would count it twice).
+  const elsewhere = inputsBeingRead(db);
   const paths: string[] = [];
-  const replaces: Array<number[]> = [];
   let alreadyIn = 0;
+  let skippedBusy = 0;
   const named = distinctInputs(expandInputs(inputs), io);
   // Identical content has the same size: only inputs that share a size with another one (or any,
   // when the report already holds inputs) are hashed before the scan.
@@ -260,10 +262,21 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       }
       if (sha) seen.set(sha, p);
     }
-    const olds = p === '-' ? [] : partial.filter((r) => (sha !== null && r.sha256 === sha) || r.path === p).map((r) => r.id);
+    const busy = p === '-' ? undefined : elsewhere.find((r) => (sha !== null && r.sha256 === sha) || r.path === p);
+    if (busy) {
+      io.err(`minerwatch: ${p}: run ${busy.run} (process ${busy.pid ?? '?'} on ${busy.host ?? '?'}) is reading it into ${o.db} now; not scanned beside it: run the command again once that run ends\n`);
+      skippedBusy++;
+      continue;
+    }
+    if (p === '-' && partial.some((r) => r.path === '-'))
+      io.err(`minerwatch: warning: ${o.db} holds an interrupted read of standard input; it cannot be matched to this one (only part of it was hashed): if this is the same capture, its flows are counted twice — scan the file by name instead\n`);
+    const olds = p === '-' ? [] : partial.filter((r) => (sha !== null && r.sha256 === sha) || r.path === p);
     if (olds.length) io.err(`minerwatch: ${p}: ${o.db} holds it only in part; scanning it again (its earlier rows are replaced when this run closes)\n`);
-    replaces.push(olds);
     paths.push(p);
+  }
+  if (paths.length === 0 && skippedBusy > 0 && alreadyIn === 0) {
+    db.close();
+    return 1;
   }
   if (paths.length === 0 && alreadyIn > 0) {
     // Nothing new to scan: evidence, mappings and readings given now re-decide the report.
@@ -277,7 +290,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
           ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers }, null, 2) + '\n'
           : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`,
       );
-      return 0;
+      return skippedBusy > 0 ? 1 : 0;
     }
     try {
       return await rescoreOpenReport(db, o, { ruleSet: rules.ruleSet, directory, nat, power, nets }, io, alreadyIn);
@@ -374,10 +387,11 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     failed += reportDnsLogs(summary.dnsLogs, io);
     const policy = rules.ruleSet.policy;
     let added: RedecideResult | null = null;
-    const replaceIds = new Map<number, number[]>();
-    replaces.forEach((olds, i) => {
-      if (olds.length && inputIds[i] !== undefined) replaceIds.set(inputIds[i]!, olds);
-    });
+    const tied = new Map<number, number[]>();
+    for (const group of summary.ties) {
+      const ids = group.map((i) => inputIds[i]!).filter((x) => x !== undefined);
+      for (const id of ids) tied.set(id, ids.filter((x) => x !== id));
+    }
     writer.finish(
       { packets: summary.packets, anomalies, interrupted: summary.interrupted },
       (ev) => {
@@ -387,7 +401,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       (d) => {
         added = redecideReport(d, summary.classifier, { recompute: false });
       },
-      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), replaces: replaceIds },
+      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), tied },
     );
     for (const r of writer.rolledBack) {
       alreadyIn++;
@@ -451,11 +465,12 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     }
     throw writeFailed(o.db, e, `writing run ${writer.runId}`);
   } finally {
+    writer.abandon();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     db.close();
   }
-  return failed > 0 || abort.signal.aborted ? 1 : 0;
+  return failed > 0 || skippedBusy > 0 || abort.signal.aborted ? 1 : 0;
 }
 
 /** SQLite could not write the report file (full, I/O, made read-only, locked for too long). */
@@ -466,6 +481,11 @@ function isWriteFailure(e: unknown): boolean {
 
 /** The clear error for a report that could not be written part-way. */
 function writeFailed(db: string, e: unknown, doing: string): ReportError {
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code))
+    return new ReportError(
+      `cannot write report ${db} (${doing}): another process held it locked for over two minutes (${(e as Error).message}). What was committed before stays consistent; this run is marked failed and the next scan into ${db} removes what it wrote: run the same command again`,
+    );
   return new ReportError(
     `cannot write report ${db} (${doing}): ${(e as Error).message}. What was committed before stays consistent; this run is marked failed and the next scan into ${db} removes what it wrote: free space (or fix the file system) and run the same command again`,
   );
@@ -539,6 +559,8 @@ export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> 
   const power = o.power ? loadPower(o.power) : null;
   const db = openReport(o.db);
   try {
+    // What a killed scan wrote is not evidence: removed before anything is decided again.
+    for (const r of reapDeadRuns(db)) io.err(`minerwatch: run ${r.run} in ${o.db} did not finish (${r.why}): removed the ${r.flows} flow(s) it wrote; scan ${r.inputs.join(', ') || 'its inputs'} again\n`);
     return await rescoreOpenReport(db, o, { ruleSet, directory, nat, power, nets: parseSubscriberNets(o.subscriberNet) }, io, 0);
   } finally {
     db.close();

@@ -115,7 +115,8 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         // Before version 6 an input's state follows its run's (as the in-place upgrade sets it).
         const rs = runStatus.get(r.run_id as number);
         const status = srcHasState ? (r.status as string) : r.error !== null ? 'failed' : rs === 'complete' ? 'complete' : rs === 'interrupted' ? 'interrupted' : 'reading';
-        if (status === 'complete' && r.sha256 && known.has(r.sha256 as string)) {
+        // Content the target already holds whole: a complete copy adds nothing, a partial one would double it.
+        if (r.sha256 && known.has(r.sha256 as string)) {
           inputMap.set(r.id as number, null);
           counts.skippedInputs++;
           continue;

@@ -18,7 +18,7 @@
  * `/proc/PID/stat`, so a reused pid is not taken for the owner). A run marked `running` whose owner
  * is gone was killed (SIGKILL, power loss, out of memory).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { rebuildSubscribers } from './subscribers.js';
@@ -33,7 +33,16 @@ export interface RunOwner {
   host: string;
   /** The process's start time in clock ticks after boot (Linux), or null when it cannot be read. */
   procStart: string | null;
+  /** The kernel's boot id (Linux): another boot means the owner is gone. */
+  bootId: string | null;
+  /** The owner's PID namespace (Linux): its pid means nothing from another namespace. */
+  pidNs: string | null;
 }
+
+/** A run whose owner cannot be checked from here (another host, another PID namespace) is taken as killed once its heartbeat is this old. */
+export const STALE_HEARTBEAT_MS = 5 * 60_000;
+/** How often a running scan or collector writes its heartbeat (besides every batch it commits). */
+export const HEARTBEAT_MS = 30_000;
 
 /** Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces). */
 function procStart(pid: number): string | null {
@@ -46,39 +55,70 @@ function procStart(pid: number): string | null {
   }
 }
 
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
 /** This process, as a run's owner. */
 export function currentOwner(): RunOwner {
-  return { pid: process.pid, host: hostname(), procStart: procStart(process.pid) };
+  return { pid: process.pid, host: hostname(), procStart: procStart(process.pid), bootId: bootId(), pidNs: pidNamespace() };
+}
+
+/** What a run row records of its owner. */
+export interface OwnerRow {
+  pid: number | null;
+  host: string | null;
+  proc_start: string | null;
+  boot_id: string | null;
+  pid_ns: string | null;
+  heartbeat: number | null;
+  started: number;
 }
 
 /**
- * Whether a run's owner process still runs: `alive`, `gone`, or `unknown` (another host: a report
- * on a shared file system; it is left alone).
+ * Whether a run's owner process still runs: `alive`, `gone`, or `unknown`. The pid is checked only
+ * where it means something: the same host, boot and PID namespace (then a reused pid is told by its
+ * start time). From anywhere else (another host on a shared file system, a container with its own
+ * namespace) the owner is `unknown` until its heartbeat is {@link STALE_HEARTBEAT_MS} old, then `gone`.
  */
-export function ownerState(pid: number | null, host: string | null, start: string | null): 'alive' | 'gone' | 'unknown' {
-  if (pid === null) return 'gone';
-  if (host !== null && host !== hostname()) return 'unknown';
+export function ownerState(o: OwnerRow, now = Date.now()): 'alive' | 'gone' | 'unknown' {
+  if (o.pid === null) return 'gone';
+  const me = currentOwner();
+  const stale = now - (o.heartbeat ?? o.started) > STALE_HEARTBEAT_MS;
+  if (o.host !== null && o.host !== me.host) return stale ? 'gone' : 'unknown';
+  if (o.boot_id !== null && me.bootId !== null && o.boot_id !== me.bootId) return 'gone';
+  if (o.pid_ns !== null && me.pidNs !== null && o.pid_ns !== me.pidNs) return stale ? 'gone' : 'unknown';
   try {
-    process.kill(pid, 0);
+    process.kill(o.pid, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return 'gone';
   }
-  if (start !== null) {
-    const now = procStart(pid);
-    if (now !== null && now !== start) return 'gone';
+  if (o.proc_start !== null) {
+    const now = procStart(o.pid);
+    if (now !== null && now !== o.proc_start) return 'gone';
   }
   return 'alive';
 }
 
-interface RunRow {
+interface RunRow extends OwnerRow {
   id: number;
   command: string;
   status: string;
-  pid: number | null;
-  host: string | null;
-  proc_start: string | null;
-  started: number;
 }
+
+const OWNER_COLS = 'pid, host, proc_start, boot_id, pid_ns, heartbeat, started';
 
 /** A scan run that will never finish, and what it had written. */
 export interface DeadRun {
@@ -91,13 +131,21 @@ export interface DeadRun {
 
 /** Runs that ended without closing: killed (owner gone), or marked abandoned or failed by their owner. */
 export function deadRuns(db: Db): Array<RunRow & { why: string }> {
-  const rows = db.prepare("SELECT id, command, status, pid, host, proc_start, started FROM runs WHERE status IN ('running', 'abandoned', 'failed') ORDER BY id").all() as RunRow[];
+  const rows = db.prepare(`SELECT id, command, status, ${OWNER_COLS} FROM runs WHERE status IN ('running', 'abandoned', 'failed') ORDER BY id`).all() as RunRow[];
   const out: Array<RunRow & { why: string }> = [];
   for (const r of rows) {
     if (r.status === 'abandoned') out.push({ ...r, why: 'stopped by a second signal' });
     else if (r.status === 'failed') out.push({ ...r, why: 'the report could not be written' });
-    else if (ownerState(r.pid, r.host, r.proc_start) === 'gone')
-      out.push({ ...r, why: r.pid === null ? 'no owner process recorded' : `its process ${r.pid} is gone (killed?)` });
+    else if (ownerState(r) === 'gone')
+      out.push({
+        ...r,
+        why:
+          r.pid === null
+            ? 'no owner process recorded'
+            : r.host !== currentOwner().host
+              ? `its process ${r.pid} on ${r.host} has not been heard of for over ${STALE_HEARTBEAT_MS / 60_000} minutes`
+              : `its process ${r.pid} is gone (killed?)`,
+      });
   }
   return out;
 }
@@ -153,7 +201,7 @@ export function reapDeadRuns(db: Db): DeadRun[] {
       out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: r.command === 'scan' ? flows : 0 });
     }
     if (out.some((d) => d.flows > 0)) rebuildSubscribers(db);
-  })();
+  }).immediate();
   return out;
 }
 
@@ -177,13 +225,13 @@ export function incompleteInputs(db: Db): IncompleteInput[] {
   if (!cols.includes('status')) return [];
   const rows = db
     .prepare(
-      `SELECT i.id AS input, i.run_id AS run, i.path, i.status, i.note, i.error, r.status AS run_status, r.command, r.pid, r.host, r.proc_start
+      `SELECT i.id AS input, i.run_id AS run, i.path, i.status, i.note, i.error, r.status AS run_status, r.command, r.pid, r.host, r.proc_start, r.boot_id, r.pid_ns, r.heartbeat, r.started
        FROM inputs i JOIN runs r ON r.id = i.run_id WHERE i.status != 'complete' ORDER BY i.id`,
     )
-    .all() as Array<{ input: number; run: number; path: string; status: string; note: string | null; error: string | null; run_status: string; command: string; pid: number | null; host: string | null; proc_start: string | null }>;
+    .all() as Array<OwnerRow & { input: number; run: number; path: string; status: string; note: string | null; error: string | null; run_status: string; command: string }>;
   return rows.map((r) => {
     let runStatus = r.run_status;
-    if (runStatus === 'running' && ownerState(r.pid, r.host, r.proc_start) === 'gone') runStatus = 'killed';
+    if (runStatus === 'running' && ownerState(r) === 'gone') runStatus = 'killed';
     return { run: r.run, input: r.input, path: r.path, status: r.status, runStatus, command: r.command, note: r.note, error: r.error };
   });
 }
@@ -203,4 +251,15 @@ export function describeIncomplete(i: IncompleteInput): string {
   if (i.status === 'removed') return `${i.path}: ${i.note ?? `run ${i.run} did not finish; nothing of it is counted`}`;
   if (i.status === 'interrupted') return `${i.path}: interrupted in run ${i.run}${i.note ? ` (${i.note})` : ''}; only part of it is counted: scan it again to replace it`;
   return `${i.path}: ${i.status} (run ${i.run}, ${i.runStatus})`;
+}
+
+/**
+ * Inputs other runs are reading now (their owner alive, or not checkable from here and heard of
+ * recently): a scan does not read the same file again beside them.
+ */
+export function inputsBeingRead(db: Db): Array<{ run: number; path: string; sha256: string | null; host: string | null; pid: number | null }> {
+  const rows = db
+    .prepare(`SELECT i.path, i.sha256, r.id AS run, r.${OWNER_COLS.split(', ').join(', r.')} FROM inputs i JOIN runs r ON r.id = i.run_id WHERE r.status = 'running' AND i.status IN ('reading', 'read')`)
+    .all() as Array<OwnerRow & { path: string; sha256: string | null; run: number }>;
+  return rows.filter((r) => ownerState(r) !== 'gone').map((r) => ({ run: r.run, path: r.path, sha256: r.sha256, host: r.host, pid: r.pid }));
 }

@@ -42,7 +42,10 @@ CREATE TABLE IF NOT EXISTS runs (
   command        TEXT NOT NULL DEFAULT 'scan',
   pid            INTEGER,
   host           TEXT,
-  proc_start     TEXT
+  proc_start     TEXT,
+  boot_id        TEXT,
+  pid_ns         TEXT,
+  heartbeat      INTEGER
 );
 CREATE TABLE IF NOT EXISTS inputs (
   id                INTEGER PRIMARY KEY,
@@ -240,6 +243,9 @@ ALTER TABLE runs ADD COLUMN command TEXT NOT NULL DEFAULT 'scan';
 ALTER TABLE runs ADD COLUMN pid INTEGER;
 ALTER TABLE runs ADD COLUMN host TEXT;
 ALTER TABLE runs ADD COLUMN proc_start TEXT;
+ALTER TABLE runs ADD COLUMN boot_id TEXT;
+ALTER TABLE runs ADD COLUMN pid_ns TEXT;
+ALTER TABLE runs ADD COLUMN heartbeat INTEGER;
 ALTER TABLE inputs ADD COLUMN status TEXT NOT NULL DEFAULT 'reading';
 ALTER TABLE inputs ADD COLUMN note TEXT;
 UPDATE inputs SET status = CASE

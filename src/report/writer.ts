@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, 
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Anomalies } from '../anomalies.js';
-import { UsageError } from '../errors.js';
+import { ReportError, UsageError } from '../errors.js';
 import type { InputInfo } from '../io/input.js';
 import type { PacketCounts } from '../flow/ingest.js';
 import type { FlowRecord, Verdict } from '../types.js';
@@ -17,7 +17,7 @@ import { rebuildSubscribers } from './subscribers.js';
 import { algorithmFor } from '../rules/algorithms.js';
 import type { Algorithms } from '../rules/schema.js';
 import { flowHashes } from '../aggregate/hashrate.js';
-import { currentOwner, deleteInputs } from './runs.js';
+import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -35,8 +35,8 @@ export interface RunInfo {
 export interface RunClose {
   /** This run's inputs (ids) that are not the whole of them, with why; the others that were read are complete. */
   interrupted?: ReadonlyMap<number, string>;
-  /** For an input of this run (id), the earlier incomplete inputs (ids) of the same content or path whose rows it replaces. */
-  replaces?: ReadonlyMap<number, readonly number[]>;
+  /** For an input of this run (id), the other inputs of this run it shares a flow with. */
+  tied?: ReadonlyMap<number, readonly number[]>;
 }
 
 /** An input of this run whose content was already complete in the report: its rows were taken out again. */
@@ -269,7 +269,7 @@ export class ReportWriter {
   private readonly insFlow: Database.Statement;
   private readonly insEvidence: Database.Statement;
   private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null; nat: string | null }> = [];
-  private readonly flushTx: () => void;
+  private readonly flushTx: Database.Transaction<() => void>;
   private readonly algorithms: Algorithms | null;
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
@@ -279,6 +279,9 @@ export class ReportWriter {
   /** Earlier incomplete inputs whose rows this run's inputs replaced. */
   replaced = 0;
   private packetsRolledBack = 0;
+  private readonly beat: Database.Statement;
+  private readonly runStatus: Database.Statement;
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
     readonly db: Db,
@@ -286,9 +289,20 @@ export class ReportWriter {
   ) {
     const owner = currentOwner();
     const r = db
-      .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options, command, pid, host, proc_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart);
+      .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options, command, pid, host, proc_start, boot_id, pid_ns, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart, owner.bootId, owner.pidNs, Date.now());
     this.runId = Number(r.lastInsertRowid);
+    this.beat = db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
+    this.runStatus = db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
+    // Between batches too (a long read with few finished flows), so a scan elsewhere does not take it for dead.
+    this.heartbeat = setInterval(() => {
+      try {
+        this.beat.run(Date.now(), this.runId);
+      } catch {
+        // A busy or full report: the next batch says so.
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
     this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
       orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
       source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber, nat,
@@ -307,6 +321,8 @@ export class ReportWriter {
       'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.flushTx = db.transaction(() => {
+      this.stillMine();
+      this.beat.run(Date.now(), this.runId);
       for (const { f, v, input, subscriber, nat } of this.pending) {
         // Share work is valued here, with the coin the verdict named and the algorithm table.
         const sh = f.shares;
@@ -385,7 +401,7 @@ export class ReportWriter {
     this.db
       .prepare(
         `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
-         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ?, status = ? WHERE id = ?`,
+         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ?, status = ? WHERE id = ? AND status = 'reading'`,
       )
       .run(
         info?.format ?? null,
@@ -425,15 +441,19 @@ export class ReportWriter {
   }
 
   flush(): void {
-    if (this.pending.length) this.flushTx();
+    // IMMEDIATE: the batch reads the run's state and then writes; a deferred transaction would fail
+    // at once (SQLITE_BUSY) instead of waiting when another scan committed in between.
+    if (this.pending.length) this.flushTx.immediate();
   }
 
   /**
    * Close the run, in one transaction: inputs whose content the report already held completely are
-   * rolled back (standard input, a concurrent scan of the same file), the earlier incomplete rows
-   * this run's inputs replace are deleted, every input gets its final state, then peer evidence,
-   * `decideAgain` (evidence added up over the report), totals and the subscriber rollup. A process
-   * killed before the commit leaves the report as it was, plus rows of a run the next scan removes.
+   * rolled back (standard input, a concurrent scan of the same file), every input gets its final
+   * state, the earlier incomplete rows of the same content or path are deleted (replaced by this
+   * run's), then peer evidence, `decideAgain` (evidence added up over the report), totals and the
+   * subscriber rollup. A process killed before the commit leaves the report as it was, plus rows of
+   * a run the next scan removes.
+   * @throws ReportError when another process took this run for dead and removed it meanwhile.
    */
   finish(
     totals: { packets: number; anomalies: number; interrupted: boolean },
@@ -441,47 +461,80 @@ export class ReportWriter {
     decideAgain?: (db: Db) => void,
     close: RunClose = {},
   ): void {
+    clearInterval(this.heartbeat);
     this.flush();
-    this.db.transaction(() => {
-      this.rollBackKnownContent();
-      const del: number[] = [];
-      for (const [id, olds] of close.replaces ?? []) {
-        const st = this.db.prepare('SELECT status FROM inputs WHERE id = ?').pluck().get(id) as string | undefined;
-        // A new read that failed at once (nothing read) does not replace what an earlier one kept.
-        const packets = this.db.prepare('SELECT packets + records FROM inputs WHERE id = ?').pluck().get(id) as number | undefined;
-        if (st === undefined || (st === 'failed' && !packets)) continue;
-        for (const o of olds) {
-          const still = this.db.prepare("SELECT status FROM inputs WHERE id = ? AND status != 'complete' AND run_id != ?").pluck().get(o, this.runId);
-          if (still !== undefined) del.push(o);
-        }
-      }
-      deleteInputs(this.db, [...new Set(del)]);
-      this.replaced = new Set(del).size;
-      const mark = this.db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE id = ? AND status != 'failed'");
-      const note = this.db.prepare('UPDATE inputs SET note = ? WHERE id = ?');
+    this.db
+      .transaction(() => {
+      this.stillMine();
+      const mark = this.db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE id = ? AND run_id = ? AND status IN ('read', 'reading', 'complete')");
+      const note = this.db.prepare("UPDATE inputs SET note = ? WHERE id = ? AND status = 'failed'");
       for (const [id, why] of close.interrupted ?? []) {
-        mark.run(why, id);
+        mark.run(why, id, this.runId);
         note.run(why, id);
+      }
+      for (const id of this.rollBackKnownContent()) {
+        // What shared a flow with rolled-back rows is not whole without them: read again on rerun.
+        for (const other of close.tied?.get(id) ?? []) mark.run('shared a flow with an input whose content was already in the report (rolled back)', other, this.runId);
       }
       // Read to the end and not tied to a cut input: complete. Still marked reading: cut.
       this.db.prepare("UPDATE inputs SET status = 'complete' WHERE run_id = ? AND status = 'read'").run(this.runId);
       this.db.prepare("UPDATE inputs SET status = 'interrupted', note = coalesce(note, 'the run stopped while reading it') WHERE run_id = ? AND status = 'reading'").run(this.runId);
+      this.replaceEarlier();
       if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
       decideAgain?.(this.db);
       this.db
-        .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ? WHERE id = ?')
-        .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, this.runId);
+        .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ?, heartbeat = ? WHERE id = ?')
+        .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, Date.now(), this.runId);
       rebuildSubscribers(this.db);
-    })();
+    })
+      .immediate();
+  }
+
+  /** Stop the heartbeat of a run that ends without closing (an error, a second signal). */
+  abandon(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  /** The run is still this process's: another scan that took it for dead would have removed it. */
+  private stillMine(): void {
+    const st = this.runStatus.get(this.runId) as string | undefined;
+    if (st !== 'running')
+      throw new ReportError(
+        `run ${this.runId} was taken for dead and removed by another minerwatch process while it ran (its status is now ${st ?? 'gone'}); nothing more of it is written: run the same command again`,
+      );
   }
 
   /**
-   * An input read in this run whose sha256 a complete input already has (another run's, or an
-   * earlier one of this run) is taken out again: its flows, evidence, anomalies and row.
+   * Earlier rows that this run's inputs stand for are deleted: other runs' interrupted, failed or
+   * removed inputs of the same content (sha256) or the same file path, once this run read the input
+   * (whole or in part); and earlier failures of a path that again could not be read at all.
    */
-  private rollBackKnownContent(): void {
-    const mine = this.db.prepare("SELECT id, path, sha256 FROM inputs WHERE run_id = ? AND status = 'read' AND sha256 IS NOT NULL ORDER BY id").all(this.runId) as Array<{ id: number; path: string; sha256: string }>;
-    if (!mine.length) return;
+  private replaceEarlier(): void {
+    const mine = this.db.prepare('SELECT id, path, sha256, status, packets + records AS n FROM inputs WHERE run_id = ?').all(this.runId) as Array<{ id: number; path: string; sha256: string | null; status: string; n: number }>;
+    const same = this.db.prepare(
+      "SELECT id FROM inputs WHERE run_id != ? AND status IN ('interrupted', 'failed', 'removed') AND ((? IS NOT NULL AND sha256 = ?) OR (? != '-' AND path = ?))",
+    );
+    const sameFailure = this.db.prepare("SELECT id FROM inputs WHERE run_id != ? AND status IN ('failed', 'removed') AND packets + records = 0 AND path = ?");
+    const del = new Set<number>();
+    for (const m of mine) {
+      const ids = m.status === 'failed' && m.n === 0 ? sameFailure.pluck().all(this.runId, m.path) : m.status === 'complete' || m.n > 0 ? same.pluck().all(this.runId, m.sha256, m.sha256, m.path, m.path) : [];
+      for (const id of ids as number[]) del.add(id);
+    }
+    deleteInputs(this.db, [...del]);
+    this.replaced = del.size;
+  }
+
+  /**
+   * An input of this run whose sha256 a complete input already has (another run's, or an earlier one
+   * of this run) is taken out again: its flows, evidence, anomalies and row. That covers standard
+   * input (hashed as it is read), a cut read of a file another scan has since completed, and two
+   * concurrent scans of one file. Returns the ids taken out.
+   */
+  private rollBackKnownContent(): number[] {
+    const mine = this.db
+      .prepare("SELECT id, path, sha256 FROM inputs WHERE run_id = ? AND status IN ('read', 'reading', 'interrupted') AND sha256 IS NOT NULL ORDER BY id")
+      .all(this.runId) as Array<{ id: number; path: string; sha256: string }>;
+    if (!mine.length) return [];
     const other = this.db.prepare("SELECT path FROM inputs WHERE sha256 = ? AND id != ? AND (status = 'complete' OR (run_id = ? AND status = 'read' AND id < ?)) ORDER BY id LIMIT 1");
     const out: number[] = [];
     for (const m of mine) {
@@ -490,9 +543,11 @@ export class ReportWriter {
       out.push(m.id);
       this.rolledBack.push({ input: m.id, path: m.path, sha256: m.sha256, sameAs: first });
     }
-    if (!out.length) return;
-    this.packetsRolledBack = this.db.prepare(`SELECT coalesce(sum(packets), 0) FROM inputs WHERE id IN (${out.map(() => '?').join(',')})`).pluck().get(...out) as number;
-    this.flows -= (this.db.prepare(`SELECT count(*) FROM flows WHERE input_id IN (${out.map(() => '?').join(',')})`).pluck().get(...out) as number);
+    if (!out.length) return [];
+    const list = out.map(() => '?').join(',');
+    this.packetsRolledBack = this.db.prepare(`SELECT coalesce(sum(packets), 0) FROM inputs WHERE id IN (${list})`).pluck().get(...out) as number;
+    this.flows -= this.db.prepare(`SELECT count(*) FROM flows WHERE input_id IN (${list})`).pluck().get(...out) as number;
     deleteInputs(this.db, out);
+    return out;
   }
 }

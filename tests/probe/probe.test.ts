@@ -337,7 +337,7 @@ describe('minerwatch probe against local services', () => {
     const d = new Database(db);
     // What version 4 lacked: the probes table (5) and the run owners and input states (6).
     d.exec('DROP TABLE probes');
-    for (const c of ['command', 'pid', 'host', 'proc_start']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
     for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
     d.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     d.close();

@@ -42,7 +42,7 @@ describe('a version-5 report is upgraded with the state of its inputs', () => {
     expect((await run(['scan', MINERS, join(tmp, 'missing.pcap'), '--db', db])).code).toBe(1);
     // What version 5 wrote for a run stopped by SIGINT: no owner, no input states, the run interrupted.
     const d = new Database(db);
-    for (const c of ['command', 'pid', 'host', 'proc_start']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
     for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
     d.exec("UPDATE runs SET status = 'interrupted'");
     d.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
@@ -109,5 +109,40 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
     expect(m2.out).toMatch(/1 replacing rows held only in part/);
     expect(q(target, "SELECT path FROM inputs WHERE status != 'complete'")).toEqual([]);
     expect(q<{ n: number }>(target, 'SELECT count(*) AS n FROM flows')[0]!.n).toBe(before + q<{ n: number }>(whole, 'SELECT count(*) AS n FROM flows')[0]!.n);
+  }, 120_000);
+
+  it('merging a partial copy after a whole one of the same input adds nothing, in either order', async () => {
+    const cap = join(tmp, 'kill-me.pcap');
+    const whole = join(tmp, 'whole.sqlite');
+    const part = join(tmp, 'part.sqlite');
+    // Interrupted once the report holds some of its flows.
+    await new Promise<void>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'scan', cap, '--db', part, '--idle-timeout', '2'], { stdio: 'ignore' });
+      const poll = setInterval(() => {
+        try {
+          const d = new Database(part, { readonly: true, timeout: 1000 });
+          const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
+          d.close();
+          if (n > 0) {
+            clearInterval(poll);
+            c.kill('SIGINT');
+          }
+        } catch {
+          // not laid out yet
+        }
+      }, 10);
+      c.on('exit', () => {
+        clearInterval(poll);
+        resolve();
+      });
+    });
+    expect(q<{ status: string }>(part, 'SELECT status FROM inputs').map((r) => r.status)).toEqual(['interrupted']);
+    const n = (p: string): number => q<{ n: number }>(p, 'SELECT count(*) AS n FROM flows')[0]!.n;
+    for (const order of [[whole, part], [part, whole]]) {
+      const m = join(tmp, `m-${order === undefined ? 0 : order[0] === whole ? 'wp' : 'pw'}.sqlite`);
+      expect((await run(['merge', ...order, '--db', m])).code).toBe(0);
+      expect(n(m)).toBe(n(whole));
+      expect(q(m, "SELECT path FROM inputs WHERE status != 'complete'")).toEqual([]);
+    }
   }, 120_000);
 });
