@@ -207,9 +207,16 @@ function isDamaged(e: unknown): boolean {
  * report: one line naming the file (exit 2), never an internal error. Other errors pass through.
  */
 export function reportReadError(path: string, e: unknown): Error {
+  if (e instanceof UsageError) return e;
   const code = (e as { code?: unknown }).code;
-  if (e instanceof UsageError || typeof code !== 'string' || !code.startsWith('SQLITE_')) return e as Error;
-  return new UsageError(`cannot read report ${path}: ${(e as Error).message}${isDamaged(e) ? ' (the file is damaged or is not a whole minerwatch report)' : ''}`);
+  // SQLite's messages may quote a damaged schema over several lines: one line, bounded.
+  const said = (e as Error).message?.replace(/\s+/g, ' ').slice(0, 300) ?? String(e);
+  if (typeof code === 'string' && code.startsWith('SQLITE_'))
+    return new UsageError(`cannot read report ${path}: ${said}${isDamaged(e) ? ' (the file is damaged or is not a whole minerwatch report)' : ''}`);
+  // A stored value minerwatch wrote as JSON or as a time that no longer parses: the file was changed.
+  if (e instanceof SyntaxError || (e instanceof RangeError && /time value|Invalid/.test(said)))
+    return new UsageError(`cannot read report ${path}: a value in it is not what minerwatch writes (${said}); the file is damaged`);
+  return e as Error;
 }
 
 /** The schema version, or null when there is no minerwatch meta table; other errors propagate. */
