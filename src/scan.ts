@@ -34,6 +34,8 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** Resolver logs (`--dns-log`) read before the inputs: their lookups of listed names become evidence. */
   dnsLogs?: readonly string[];
+  /** Standard input: byte lengths whose prefix sha256 to report (earlier interrupted reads of it). */
+  stdinPrefixes?: readonly number[];
 }
 
 /** What one resolver log yielded. */
@@ -197,7 +199,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     let error: string | null = null;
     const evicted0 = table.evicted + exportTable.evicted;
     try {
-      info = await readCapture(path, ingest, anomalies, opts.signal);
+      info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [] } : {});
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       error = e.message;

@@ -233,7 +233,10 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // input the report holds only in part (interrupted, failed, removed) is scanned again and its new
   // rows replace the old ones when the run closes.
   const known = new Map((db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>).map((r) => [r.sha256, r.path]));
-  const partial = db.prepare("SELECT id, path, sha256 FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as Array<{ id: number; path: string; sha256: string | null }>;
+  const partial = db.prepare("SELECT id, path, sha256, size FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as Array<{ id: number; path: string; sha256: string | null; size: number | null }>;
+  // Earlier interrupted reads of standard input: this read hashes its first bytes to as many, to tell whether it holds them.
+  const stdinParts = partial.filter((r) => r.path === '-' && r.sha256 !== null && (r.size ?? 0) > 0);
+  const supersedes = new Map<number, number[]>();
   // Another live scan reading the same file: not read beside it (the two would count it twice).
   const elsewhere = inputsBeingRead(db);
   const paths: string[] = [];
@@ -268,8 +271,6 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       skippedBusy++;
       continue;
     }
-    if (p === '-' && partial.some((r) => r.path === '-'))
-      io.err(`minerwatch: warning: ${o.db} holds an interrupted read of standard input; it cannot be matched to this one (only part of it was hashed): if this is the same capture, its flows are counted twice — scan the file by name instead\n`);
     const olds = p === '-' ? [] : partial.filter((r) => (sha !== null && r.sha256 === sha) || r.path === p);
     if (olds.length) io.err(`minerwatch: ${p}: ${o.db} holds it only in part; scanning it again (its earlier rows are replaced when this run closes)\n`);
     paths.push(p);
@@ -364,6 +365,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         collectorPorts: o.collectorPort,
         signal: abort.signal,
         dnsLogs: o.dnsLog ?? [],
+        stdinPrefixes: stdinParts.map((r) => r.size!),
       },
       {
         beginInput: (idx, path) => {
@@ -371,6 +373,14 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         },
         endInput: (idx, info, counts, a, error) => {
           writer.finishInput(inputIds[idx]!, info, counts, error);
+          const prefix = info?.prefixSha256;
+          if (prefix) {
+            const held = stdinParts.filter((r) => prefix[r.size!] === r.sha256).map((r) => r.id);
+            if (held.length) {
+              supersedes.set(inputIds[idx]!, held);
+              io.err(`minerwatch: standard input: begins with the ${held.length} interrupted read(s) of standard input ${o.db} holds; their rows are replaced when this run closes\n`);
+            }
+          }
           writer.writeAnomalies(inputIds[idx]!, a);
           anomalies += a.total;
           if (error) {
@@ -401,7 +411,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       (d) => {
         added = redecideReport(d, summary.classifier, { recompute: false });
       },
-      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), tied },
+      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), tied, supersedes },
     );
     for (const r of writer.rolledBack) {
       alreadyIn++;

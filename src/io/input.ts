@@ -32,6 +32,11 @@ export interface InputInfo {
   sha256: string;
   /** Packet records delivered. */
   packets: number;
+  /**
+   * Standard input: sha256 of its first N bytes, for each N asked for (the lengths of earlier,
+   * interrupted reads of standard input, so a later read can tell whether it holds them).
+   */
+  prefixSha256?: Record<number, string>;
 }
 
 const CHUNK = 1 << 22;
@@ -88,8 +93,8 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  * Read one capture and deliver every packet to `sink`. Malformed records are counted in
  * `anomalies`; a file that cannot be read at all raises {@link InputError}.
  */
-export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
-  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal);
+export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[] } = {}): Promise<InputInfo> {
+  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? []);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -149,13 +154,21 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal): Promise<InputInfo> {
+async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = []): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
+  // Hashes of the first N bytes, finished as the stream passes N (a handful at most).
+  const pending = [...new Set(prefixes)].filter((n) => n > 0).map((n) => ({ n, h: createHash('sha256') }));
+  const prefixSha256: Record<number, string> = {};
   async function* raw(): AsyncGenerator<Buffer> {
     for await (const c of stream) {
       const chunk = c as Buffer;
       hash.update(chunk);
+      for (const p of pending) {
+        if (p.n in prefixSha256 || size >= p.n) continue;
+        p.h.update(chunk.subarray(0, Math.min(chunk.length, p.n - size)));
+        if (size + chunk.length >= p.n) prefixSha256[p.n] = p.h.digest('hex');
+      }
       size += chunk.length;
       yield chunk;
     }
@@ -234,5 +247,6 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
     parsedBytes: parsed,
     sha256: hash.digest('hex'),
     packets: parser.packets,
+    ...(pending.length ? { prefixSha256 } : {}),
   };
 }

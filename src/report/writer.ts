@@ -37,6 +37,8 @@ export interface RunClose {
   interrupted?: ReadonlyMap<number, string>;
   /** For an input of this run (id), the other inputs of this run it shares a flow with. */
   tied?: ReadonlyMap<number, readonly number[]>;
+  /** For an input of this run (id), earlier incomplete inputs it is known to hold whole (standard input whose first bytes hash as an interrupted read did). */
+  supersedes?: ReadonlyMap<number, readonly number[]>;
 }
 
 /** An input of this run whose content was already complete in the report: its rows were taken out again. */
@@ -486,7 +488,7 @@ export class ReportWriter {
       // Read to the end and not tied to a cut input: complete. Still marked reading: cut.
       this.db.prepare("UPDATE inputs SET status = 'complete' WHERE run_id = ? AND status = 'read'").run(this.runId);
       this.db.prepare("UPDATE inputs SET status = 'interrupted', note = coalesce(note, 'the run stopped while reading it') WHERE run_id = ? AND status = 'reading'").run(this.runId);
-      this.replaceEarlier();
+      this.replaceEarlier(close.supersedes);
       if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
       decideAgain?.(this.db);
       this.db
@@ -516,7 +518,7 @@ export class ReportWriter {
    * removed inputs of the same content (sha256) or the same file path, once this run read the input
    * (whole or in part); and earlier failures of a path that again could not be read at all.
    */
-  private replaceEarlier(): void {
+  private replaceEarlier(supersedes?: ReadonlyMap<number, readonly number[]>): void {
     const mine = this.db.prepare('SELECT id, path, sha256, status, packets + records AS n FROM inputs WHERE run_id = ?').all(this.runId) as Array<{ id: number; path: string; sha256: string | null; status: string; n: number }>;
     const same = this.db.prepare(
       "SELECT id FROM inputs WHERE run_id != ? AND status IN ('interrupted', 'failed', 'removed') AND ((? IS NOT NULL AND sha256 = ?) OR (? != '-' AND path = ?))",
@@ -526,6 +528,11 @@ export class ReportWriter {
     for (const m of mine) {
       const ids = m.status === 'failed' && m.n === 0 ? sameFailure.pluck().all(this.runId, m.path) : m.status === 'complete' || m.n > 0 ? same.pluck().all(this.runId, m.sha256, m.sha256, m.path, m.path) : [];
       for (const id of ids as number[]) del.add(id);
+    }
+    const stillPartial = this.db.prepare("SELECT 1 FROM inputs WHERE id = ? AND run_id != ? AND status IN ('interrupted', 'failed', 'removed')").pluck();
+    for (const [id, olds] of supersedes ?? []) {
+      if (!mine.some((m) => m.id === id)) continue; // rolled back: what it held stays
+      for (const o of olds) if (stillPartial.get(o, this.runId) !== undefined) del.add(o);
     }
     deleteInputs(this.db, [...del]);
     this.replaced = del.size;

@@ -238,4 +238,50 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
     expect(again.err).toMatch(/own-3\.pcap: .* holds it only in part; scanning it again/);
     expect(snapshot(db)).toEqual(snapshot(cleanDb));
   }, 180_000);
+
+  it('standard input cut by SIGINT, then the whole capture piped again: the new read replaces the cut one', async () => {
+    const bytes = readFileSync(files[0]!);
+    /** `scan -` with `data` on standard input; `keepOpen` leaves the pipe open (a live capture) until `act` is done. */
+    const piped = (db: string, data: Buffer, act?: (c: ReturnType<typeof spawn>) => Promise<void>): Promise<Result> => {
+      const t0 = Date.now();
+      const c = spawn(process.execPath, [BIN, 'scan', '-', '--db', db, ...OPTS], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      c.stdin!.on('error', () => undefined);
+      const done = new Promise<Result>((resolve) => c.on('exit', (code, signal) => resolve({ code, signal, out, err, ms: Date.now() - t0 })));
+      if (act) {
+        c.stdin!.write(data);
+        void act(c);
+      } else c.stdin!.end(data);
+      return done;
+    };
+    const cleanDb = join(tmp, 'stdin-clean.sqlite');
+    expect((await piped(cleanDb, bytes)).code).toBe(0);
+    const db = join(tmp, 'stdin-cut.sqlite');
+    const first = await piped(db, bytes.subarray(0, Math.floor(bytes.length / 2)), async (c) => {
+      // Once the report holds some flows of it, stop it while the pipe is still open.
+      for (let i = 0; i < 3000; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        try {
+          const d = new Database(db, { readonly: true, timeout: 1000 });
+          const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
+          d.close();
+          if (n > 0) break;
+        } catch {
+          // not laid out yet
+        }
+      }
+      c.kill('SIGINT');
+    });
+    expect(first.code, first.err).toBe(1);
+    const d = new Database(db, { readonly: true });
+    expect(d.prepare('SELECT path, status FROM inputs').all()).toEqual([{ path: '-', status: 'interrupted' }]);
+    d.close();
+    const again = await piped(db, bytes);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/standard input: begins with the 1 interrupted read\(s\) of standard input .* holds; their rows are replaced/);
+    expect(snapshot(db)).toEqual(snapshot(cleanDb));
+  }, 120_000);
 });
