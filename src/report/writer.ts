@@ -66,6 +66,16 @@ const MAX_IMAGE_BYTES = 1 << 30;
  * @throws UsageError naming the file and what is wrong with it.
  */
 export function openReport(path: string, opts: { readonly?: boolean } = {}): Db {
+  try {
+    return openReportFile(path, opts);
+  } catch (e) {
+    // SQLite quotes a damaged schema over several lines: the refusal stays one bounded line.
+    if (e instanceof UsageError && /[\r\n]|.{600}/.test(e.message)) throw new UsageError(e.message.replace(/\s+/g, ' ').slice(0, 600));
+    throw e;
+  }
+}
+
+function openReportFile(path: string, opts: { readonly?: boolean }): Db {
   const readonly = opts.readonly ?? false;
   checkSqliteHeader(path);
   if (!readonly && !existsSync(path)) {
