@@ -37,7 +37,7 @@ describe('fuzz targets: a seeded sample of each', () => {
         const start = performance.now();
         const r = await runCase(t, m.bytes);
         const ms = performance.now() - start;
-        if (r.kind === 'uncaught' || r.kind === 'silent') failures.push(`#${i} ${m.what.join(' ')}: ${r.kind}: ${r.message}`);
+        if (!('anomalies' in r)) failures.push(`#${i} ${m.what.join(' ')}: ${r.kind}: ${r.message}`);
         else
           for (const [code, n] of r.anomalies) {
             anomalies += n;
