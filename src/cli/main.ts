@@ -103,7 +103,14 @@ Examples:
 Examples:
   minerwatch scan office.pcap home.pcapng.gz --db report.sqlite
   tcpdump -w - -i eth0 | minerwatch scan - --db live.sqlite
-  minerwatch scan captures/ --subscriber-net 100.64.0.0/10 --subscriber-net 2001:db8::/32 --json`,
+  minerwatch scan captures/ --subscriber-net 100.64.0.0/10 --subscriber-net 2001:db8::/32 --json
+
+An input already complete in the report is not read again; one it holds only in part (interrupted,
+failed, or written by a killed run) is read again and replaces its earlier rows. Ctrl-C writes what
+was read and marks the cut input interrupted (again to quit at once).
+Exit status: 0 every input read; 1 an input could not be read, the scan was interrupted, or rules
+are invalid; 2 bad usage or a file that is not a report; 3 the report could not be written part-way
+(disk full, I/O error); 130 a second signal.`,
     )
     .action(async (inputs: string[], o) => {
       const { runScan } = await import('./scan.js');

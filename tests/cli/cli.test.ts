@@ -224,6 +224,8 @@ describe('minerwatch CLI', () => {
     for (const c of ['scan', 'flows', 'watchlist', 'rules', 'Examples:']) expect(r.out).toContain(c);
     const s = await run(['scan', '--help']);
     expect(s.out).toContain('--subscriber-net');
+    // Every exit status scan returns is documented in its help (main.ts maps ReportError to 3).
+    expect(s.out).toMatch(/Exit status: 0 every input read; 1 .*\n?.* 2 bad usage.* 3 the report could not\s+be written part-way.*130 a second signal/s);
   });
 });
 
