@@ -56,6 +56,6 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
     });
     if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
     rebuildSubscribers(db);
-  })();
+  }).immediate();
   return { ...r, remapped, peerChanges };
 }

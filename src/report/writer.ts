@@ -161,7 +161,7 @@ function openReportFile(path: string, opts: { readonly?: boolean }): Db {
           db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
           // The subscriber figures of the new version, from the flows already there.
           rebuildSubscribers(db);
-        })();
+        }).immediate();
       } catch (e) {
         db.close();
         throw new UsageError(`cannot upgrade ${path} from report schema version ${from} to ${SCHEMA_VERSION} (nothing was changed): ${(e as Error).message}`);
@@ -173,10 +173,12 @@ function openReportFile(path: string, opts: { readonly?: boolean }): Db {
   }
   try {
     // One transaction: a disk that fills up while a new report is laid out leaves it empty, not half made.
+    // IMMEDIATE: it reads the schema, then writes; deferred, it would fail at once (SQLITE_BUSY)
+    // when a scan writing into the same report committed in between, instead of waiting.
     db.transaction(() => {
       db.exec(SCHEMA_SQL);
       db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-    })();
+    }).immediate();
   } catch (e) {
     db.close();
     throw new UsageError(`cannot write report ${path}: ${(e as Error).message}; it was not changed`);
