@@ -47,8 +47,17 @@ export interface GenStats {
   miningClients: number[];
 }
 
+/**
+ * `bulk`: long web sessions (8–600 packets), few flows per GB (the original bench capture).
+ * `subscriber`: what a subscriber link carries: nearly half the flows are DNS or other short UDP
+ * exchanges of 2–4 packets and most TCP sessions are a handshake, a few data packets and a close,
+ * giving more than 80,000 flows per GB.
+ */
+export type CaptureProfile = 'bulk' | 'subscriber';
+
 /** Write the capture to `path`; returns what was generated. */
-export function generateBenchCapture(path: string, targetBytes: number, seed = 20261121): GenStats {
+export function generateBenchCapture(path: string, targetBytes: number, seed = 20261121, profile: CaptureProfile = 'bulk'): GenStats {
+  const many = profile === 'subscriber';
   const rnd = mulberry32(seed);
   const CHUNK = 8 << 20;
   const out = Buffer.alloc(CHUNK + 65536);
@@ -88,12 +97,19 @@ export function generateBenchCapture(path: string, targetBytes: number, seed = 2
     let kind: Session['kind'];
     if (r < 0.002) kind = 'stratum';
     else if (r < 0.004) kind = 'xmr';
-    else if (r < 0.7) kind = 'web';
-    else if (r < 0.75) kind = 'web6';
+    else if (r < (many ? 0.5 : 0.7)) kind = 'web';
+    else if (r < (many ? 0.55 : 0.75)) kind = 'web6';
     else kind = 'udp';
     if (kind === 'stratum' || kind === 'xmr') miningSessions++;
     const sport = kind === 'stratum' ? 3333 : kind === 'xmr' ? 4444 : kind === 'udp' ? (rnd() < 0.5 ? 53 : 443) : rnd() < 0.8 ? 443 : 80;
-    const total = kind === 'udp' ? 2 + Math.floor(rnd() * 40) : kind === 'stratum' || kind === 'xmr' ? 80 + Math.floor(rnd() * 80) : 8 + Math.floor(rnd() * 600);
+    const total =
+      kind === 'udp'
+        ? 2 + Math.floor(rnd() * (many ? 3 : 40))
+        : kind === 'stratum' || kind === 'xmr'
+          ? 80 + Math.floor(rnd() * 80)
+          : many && rnd() < 0.9
+            ? 6 + Math.floor(rnd() * 10)
+            : 8 + Math.floor(rnd() * 600);
     return { kind, client, server, cport, sport, cseq: Math.floor(rnd() * 0xffffffff), sseq: Math.floor(rnd() * 0xffffffff), step: 0, total, msg: 0 };
   };
 

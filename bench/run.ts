@@ -4,6 +4,8 @@
  * - capture: generates (once, deterministically) a ≥1 GiB mixed capture under bench/data, runs
  *   `minerwatch scan` on it end to end (SQLite report included) in a child process, and reports
  *   MB/s, packets/s and peak memory; runs Debian's ndpiReader on the same file when installed.
+ * - flows: the same on a capture with a subscriber link's flow counts (more than 80,000 flows per
+ *   GB: short DNS/UDP exchanges, TCP sessions of a few packets), where per-flow costs dominate.
  * - exports: generates (once) the same ≥5 M flow records as NetFlow v9 and IPFIX datagrams in
  *   captures and as nfdump CSV (bench/gen-exports.ts), scans each end to end and reports records/s
  *   against the targets (1 M records/s for the binary formats, 500 k rows/s for CSV).
@@ -16,7 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateBenchCapture } from './gen-capture.js';
+import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
 import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
@@ -29,7 +31,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'exports', 'report', 'decode', 'dnslog'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, exports, decode, report, dnslog)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog)`);
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
 
 mkdirSync(DATA, { recursive: true });
@@ -47,16 +49,16 @@ function timed(cmd: string, args: string[]): { seconds: number; maxRssKb: number
   return { seconds, maxRssKb: m ? Number(m[1]) : null, cpuSeconds: c ? Number(c[1]) + Number(c[2]) : null, stdout: r.stdout };
 }
 
-function captureCase(): void {
-  const capture = join(DATA, `mixed-${BYTES}.pcap`);
+function captureCase(profile: CaptureProfile = 'bulk'): void {
+  const capture = join(DATA, profile === 'bulk' ? `mixed-${BYTES}.pcap` : `subscriber-${BYTES}.pcap`);
   const meta = `${capture}.json`;
   if (!existsSync(capture) || !existsSync(meta)) {
     const t0 = process.hrtime.bigint();
-    const stats = generateBenchCapture(capture, BYTES);
+    const stats = generateBenchCapture(capture, BYTES, undefined, profile);
     writeFileSync(meta, JSON.stringify({ ...stats, miningClients: stats.miningClients.length }));
     console.log(`generated ${capture}: ${stats.bytes} bytes, ${stats.packets} packets, ${stats.sessions} sessions (${stats.miningSessions} mining) in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
   }
-  const gen = JSON.parse(readFileSync(meta, 'utf8')) as { bytes: number; packets: number; miningSessions: number; miningClients: number };
+  const gen = JSON.parse(readFileSync(meta, 'utf8')) as { bytes: number; packets: number; sessions: number; miningSessions: number; miningClients: number };
   const size = statSync(capture).size;
 
   const mb = size / 1e6;
@@ -89,7 +91,7 @@ function captureCase(): void {
   }
 
   const best = (tool: string) => results.filter((r) => r.tool === tool).sort((a, b) => a.seconds - b.seconds)[0];
-  console.log(`\ncapture: ${(size / 2 ** 30).toFixed(2)} GiB, ${gen.packets} packets, ${gen.miningSessions} mining sessions`);
+  console.log(`\ncapture (${profile}): ${(size / 2 ** 30).toFixed(2)} GiB, ${gen.packets} packets, ${gen.sessions} sessions (${Math.round(gen.sessions / (size / 2 ** 30))} per GiB), ${gen.miningSessions} mining sessions`);
   console.log('tool                 best s   MB/s   Mpkt/s   max RSS MiB');
   for (const tool of ['minerwatch scan', 'ndpiReader -i -q']) {
     const b = best(tool);
@@ -318,6 +320,7 @@ function dnslogCase(): void {
 }
 
 if (CASES.has('capture')) captureCase();
+if (CASES.has('flows')) captureCase('subscriber');
 if (CASES.has('exports')) exportsCase();
 if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
