@@ -77,9 +77,5 @@ export function decide(policy: Policy, classes: ReadonlySet<EvidenceClass>): Dec
   return { label: 'none', confidence: 'none', outcome: null };
 }
 
-const RANK = { none: 0, low: 1, medium: 2, high: 3 } as const;
-
-/** Order of confidence levels, for filters and rollups. */
-export function confidenceRank(c: Confidence): number {
-  return RANK[c];
-}
+/** Order of confidence levels, for filters and rollups (one ordering: src/confidence.ts). */
+export { confidenceRank } from '../confidence.js';

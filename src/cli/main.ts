@@ -6,10 +6,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InputError, ReportError, RuleError, UsageError } from '../errors.js';
 import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
+import { levelsAtLeast } from '../confidence.js';
 import { registerIntel } from './intel.js';
 import { registerProbe } from './probe.js';
 
-const CONFIDENCE = ['low', 'medium', 'high'];
+const CONFIDENCE = levelsAtLeast('low', false);
 
 /** Streams the program writes to (tests pass their own). */
 export interface Io {

@@ -5,6 +5,7 @@
  * from the report is HTML-escaped (workers and agent strings come off the wire); values are
  * rendered into the markup, never into the script, so no value can reach a script context.
  */
+import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
@@ -17,7 +18,6 @@ export const TIMELINE_CAP = 50;
 /** Days drawn in the activity chart (the latest ones). */
 export const ACTIVITY_DAYS_CAP = 366;
 
-const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
 /**
  * Escape text for HTML element content and quoted attribute values. `/` is escaped too, so no value
@@ -221,8 +221,7 @@ const JS = `
 export function renderHtml(db: Database.Database, o: HtmlOptions): { html: string; subscribers: number; summary: Summary } {
   const m = messages(o.lang);
   const s = summarize(db, { minConfidence: o.minConfidence, lang: o.lang });
-  const min = RANK[o.minConfidence] ?? 1;
-  const levels = Object.keys(RANK).filter((k) => RANK[k]! >= min && k !== 'none');
+  const levels = levelsAtLeast(o.minConfidence, false);
   const flows = db
     .prepare(
       `SELECT subscriber, client, first_seen, last_seen, server, server_port, transport, outcome, confidence, coin, rules, pool, server_name FROM flows
@@ -245,7 +244,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
   const shownId = (r: Record<string, unknown>): string => (o.pseudonymise ? o.pseudonymise.of(String(r.subscriber)) : String(r.subscriber));
   const subRows = (db.prepare('SELECT * FROM subscribers').all() as Array<Record<string, unknown>>)
     .filter((r) => bySub.has(r.subscriber as string))
-    .sort((a, b) => (RANK[b.confidence as string] ?? 0) - (RANK[a.confidence as string] ?? 0) || (b.mining_flows as number) - (a.mining_flows as number) || shownId(a).localeCompare(shownId(b)));
+    .sort((a, b) => confidenceRank(b.confidence as string) - confidenceRank(a.confidence as string) || (b.mining_flows as number) - (a.mining_flows as number) || shownId(a).localeCompare(shownId(b)));
 
   // Charts.
   const label = (b: Breakdown, kind: 'coin' | 'type' | 'region'): string => (b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, o.lang) : b.key);

@@ -4,6 +4,7 @@
  * inherit a `peer` fact, and the policy decides again. Runs after each scan, over the whole report,
  * because a flow can finish before the flow that proves its server.
  */
+import { confidenceRank } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import type { Confidence, Evidence, Label } from '../types.js';
 
@@ -13,7 +14,6 @@ export type Redecide = (evidence: ReadonlyArray<Pick<Evidence, 'kind' | 'side'>>
 export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
 
 const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns', 'dns-log')";
-const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
 /** Add peer evidence where it applies; returns how many flows changed label or confidence. */
 export function applyPeerEvidence(db: Database.Database, redecide: Redecide): number {
@@ -44,7 +44,7 @@ export function applyPeerEvidence(db: Database.Database, redecide: Redecide): nu
         addEvidence.run(c.id, PEER_RULE.id, PEER_RULE.rev, 'peer', 'server', 'peer', matched, '', 0, c.first_seen);
         const d = redecide([...ev, { kind: 'peer', side: 'server' }]);
         // Peer evidence may raise a verdict, never lower one.
-        if ((RANK[d.confidence] ?? 0) < (RANK[c.confidence] ?? 0) || (d.label !== 'mining' && c.label === 'mining')) continue;
+        if (confidenceRank(d.confidence) < confidenceRank(c.confidence) || (d.label !== 'mining' && c.label === 'mining')) continue;
         const rules = c.rules ? `${c.rules},${PEER_RULE.id}` : PEER_RULE.id;
         // The head of the reason names the verdict: it is the new one, the facts before stay.
         const cut = c.reason.indexOf(' — ');

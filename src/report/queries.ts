@@ -1,10 +1,10 @@
 /** Read-side queries over a report: flows and the subscriber watch list, as plain rows. */
+import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { formatKwh } from './format.js';
 import type { Confidence } from '../types.js';
 import type { Pseudonymiser } from './pseudonym.js';
 
-const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
 export interface FlowRow {
   id: number;
@@ -58,7 +58,7 @@ export interface WatchRow {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-const levelsFrom = (min: Confidence): string[] => Object.keys(RANK).filter((k) => RANK[k]! >= (RANK[min] ?? 0));
+const levelsFrom = (min: Confidence): string[] => levelsAtLeast(min, true);
 
 /**
  * Flows of a report one at a time, in time order (mining and suspect ones unless `all`), at the
@@ -66,7 +66,7 @@ const levelsFrom = (min: Confidence): string[] => Object.keys(RANK).filter((k) =
  */
 export function* iterateFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): IterableIterator<FlowRow> {
   // At 'none' every flow counts, whatever its confidence column holds.
-  const levels = (RANK[opts.minConfidence] ?? 0) > 0 ? levelsFrom(opts.minConfidence) : [];
+  const levels = confidenceRank(opts.minConfidence) > 0 ? levelsFrom(opts.minConfidence) : [];
   const where = [...(levels.length ? [`confidence IN (${levels.map(() => '?').join(', ')})`] : []), ...(opts.all ? [] : ["label IN ('mining', 'suspect')"])];
   const stmt = db.prepare(
     `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,

@@ -3,14 +3,13 @@
  * inputs are added across runs). A subscriber is the flow's `subscriber` column: the client
  * address, or the address inside `--subscriber-net` when nets were given.
  */
+import { CONFIDENCE_LEVELS, confidenceRank } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { rollupHashrate, type Efficiency, type HashrateRow, type WorkFlow } from '../aggregate/hashrate.js';
 import { checkPower } from '../aggregate/power.js';
 import { hashrateLine } from './format.js';
 import { messages } from '../i18n.js';
 
-const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
-const LEVEL = ['none', 'low', 'medium', 'high'];
 const MAX_LIST = 50;
 /** The strongest flow's reason is quoted in the subscriber's evidence line up to this many characters. */
 const MAX_REASON = 600;
@@ -78,7 +77,7 @@ export function rebuildSubscribers(db: Database.Database): void {
     if (r.software ?? r.agent) add(a.agents, (r.software ?? r.agent)!);
     for (const w of JSON.parse(r.workers) as string[]) add(a.workers, w);
     for (const id of r.rules.split(',')) if (id) a.rules.add(id);
-    const rank = RANK[r.confidence] ?? 0;
+    const rank = confidenceRank(r.confidence);
     if (rank > a.rank || !a.best) a.best = r.reason;
     a.rank = Math.max(a.rank, rank);
     if (r.outcome) a.outcomes.set(r.outcome, (a.outcomes.get(r.outcome) ?? 0) + 1);
@@ -126,12 +125,12 @@ export function rebuildSubscribers(db: Database.Database): void {
         check = 'no-estimate';
         note = `${rd.length} reading(s); no power estimate to compare (no measured hashrate with a documented efficiency)`;
       }
-      const conf = [...a.byConf.entries()].sort((x, y) => (RANK[y[0]] ?? 0) - (RANK[x[0]] ?? 0)).map(([c, n]) => `${n} ${c}`).join(', ');
+      const conf = [...a.byConf.entries()].sort((x, y) => confidenceRank(y[0]) - confidenceRank(x[0])).map(([c, n]) => `${n} ${c}`).join(', ');
       const outcomes = [...a.outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([o, n]) => `${o} ${n}`).join(', ');
       const best = a.best.length > MAX_REASON ? `${a.best.slice(0, MAX_REASON)}…` : a.best;
       const evidence = `${a.flows} mining flow${a.flows === 1 ? '' : 's'} (${conf}) to ${a.servers.size} server${a.servers.size === 1 ? '' : 's'}; rules ${[...a.rules].sort().join(', ')}${outcomes ? `; outcomes: ${outcomes}` : ''}; strongest: ${best}`;
       const i = info.get(sub) as { account: string | null; type: string | null; region: string | null } | undefined;
-      ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), LEVEL[a.rank], evidence, f.shares, f.text, f.hs, f.relErr, f.wLow, f.wHigh, check, note);
+      ins.run(sub, a.first, a.last, a.flows, i?.account ?? null, i?.type ?? null, i?.region ?? null, JSON.stringify([...a.servers]), JSON.stringify([...a.pools].sort()), JSON.stringify([...a.coins].sort()), JSON.stringify([...a.agents]), JSON.stringify([...a.workers]), CONFIDENCE_LEVELS[a.rank], evidence, f.shares, f.text, f.hs, f.relErr, f.wLow, f.wHigh, check, note);
     }
   })();
 }

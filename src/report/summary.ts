@@ -6,13 +6,13 @@
  * `subscribers` power columns (`power_w_low`, `power_w_high`); when they are absent or NULL the
  * figure is `null`, shown as "not measured".
  */
+import { levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { formatTime, levelName, messages, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
 import { formatHashrate, kwhRange } from './format.js';
 import { describeIncomplete, incompleteInputs, type IncompleteInput } from './runs.js';
 
-const RANK: Record<string, number> = { none: 0, low: 1, medium: 2, high: 3 };
 
 /** Incomplete inputs named one per line in the summary table and the HTML page; the rest are counted. */
 export const INCOMPLETE_LISTED = 20;
@@ -84,8 +84,7 @@ function subscriberInfo(db: Database.Database): Map<string, SubInfo> {
 
 /** Mining flows with a subscriber at or above a confidence, in time order. */
 export function qualifyingFlows(db: Database.Database, minConfidence: Confidence): Array<{ id: number; subscriber: string; first_seen: number; last_seen: number; coin: string | null }> {
-  const min = RANK[minConfidence] ?? 1;
-  const levels = Object.keys(RANK).filter((k) => RANK[k]! >= min && k !== 'none');
+  const levels = levelsAtLeast(minConfidence, false);
   return db
     .prepare(
       `SELECT id, subscriber, first_seen, last_seen, coin FROM flows

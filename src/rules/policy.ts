@@ -1,10 +1,12 @@
 /** Compiles `rules/policy.yaml`: ordered outcomes over evidence classes, and the mining ports. */
+import { CONFIDENCE_LEVELS } from '../confidence.js';
 import type { Confidence, Label } from '../types.js';
 import { BEHAVIOUR_METRICS, EVIDENCE_CLASSES, SESSION_METRICS, type BehaviourConfig, type BehaviourMetric, type EndpointsConfig, type EvidenceClass, type IntelAge, type Policy, type PolicyRule, type SessionConfig } from './schema.js';
 import { asList, ID_RE, isObj, type FileContext } from './yamlfile.js';
 
 const LABELS: readonly Label[] = ['mining', 'suspect', 'none'];
-const CONFIDENCES: readonly Confidence[] = ['high', 'medium', 'low', 'none'];
+// Named highest first in error messages.
+const CONFIDENCES: readonly Confidence[] = [...CONFIDENCE_LEVELS].reverse();
 
 export function compilePolicy(ctx: FileContext, root: Record<string, unknown>): Policy | null {
   const id = root.id;
