@@ -14,7 +14,7 @@
  *
  *   npm run build && node dist/bench/gen-dnslog.js [N] [--format dnstap|zeek|both] [--out DIR]
  */
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';

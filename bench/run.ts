@@ -74,7 +74,7 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
     console.log(`minerwatch scan run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
   }
 
-  let ndpi: string | null = null;
+  let ndpi: string | null;
   try {
     ndpi = execFileSync('sh', ['-c', 'command -v ndpiReader'], { encoding: 'utf8' }).trim() || null;
   } catch {
@@ -269,7 +269,7 @@ function dnslogCase(): void {
   const v9 = files[0]!;
   const meta = join(DATA, `dnslog-${DNSLOG_LOOKUPS}.json`);
   type Generated = { lookups: number; poolLookups: number; dnstapBytes: number; dnstapPath: string | null };
-  let g: Generated | null = null;
+  let g: Generated | null;
   try {
     g = JSON.parse(readFileSync(meta, 'utf8')) as Generated;
   } catch {

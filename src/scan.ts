@@ -14,8 +14,6 @@ import { readCapture, type InputInfo } from './io/input.js';
 import { readDnsLog } from './io/dnslog.js';
 import { ResolverBindings } from './classify/resolverlog.js';
 import type { RuleSet } from './rules/schema.js';
-import type { SubscriberMap } from './aggregate/subscriber.js';
-import type { ReportWriter } from './report/writer.js';
 import type { FlowRecord, Verdict } from './types.js';
 
 export interface ScanOptions {

@@ -49,7 +49,7 @@ export function decodeError(fn: () => unknown): DecodeError {
     fn();
   } catch (e) {
     if (e instanceof DecodeError) return e;
-    throw new Error(`expected a DecodeError, got ${String(e)}`);
+    throw new Error(`expected a DecodeError, got ${String(e)}`, { cause: e });
   }
   throw new Error('expected a DecodeError, nothing was thrown');
 }

@@ -87,7 +87,6 @@ export function matchMessages(rules: readonly PayloadRule[], on: 'json' | 'http'
 
 /** Bounded, single-line, printable excerpt. */
 export function printable(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   const t = s.replace(/[\x00-\x1f\x7f]/g, '.');
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }

@@ -12,7 +12,6 @@ import { ReportError, UsageError } from '../errors.js';
 import { describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { readTextFile } from '../io/textfile.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
-import { rebuildSubscribers } from '../report/subscribers.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { classesOf, decide } from '../classify/policy.js';
 import { loadResolverLogs, scanInputs, type DnsLogSummary } from '../scan.js';

@@ -123,17 +123,13 @@ export function parseIpv6Text(s: string, out: Uint8Array): boolean {
       if (dots !== 3 || partDigits === 0) return false;
       out[p] = part;
       groups += 2;
-      i = len;
       break;
     }
     if (digits === 0) return false;
     out[groups * 2] = value >> 8;
     out[groups * 2 + 1] = value & 255;
     groups++;
-    if (j === len) {
-      i = len;
-      break;
-    }
+    if (j === len) break;
     if (s.charCodeAt(j) !== 0x3a) return false;
     if (j + 1 < len && s.charCodeAt(j + 1) === 0x3a) {
       if (gap >= 0) return false;

@@ -24,7 +24,7 @@ export function sniffIntelPath(path: string): 'folder' | 'sqlite' {
   }
   if (st.isDirectory()) return 'folder';
   const head = Buffer.alloc(SQLITE_MAGIC.length);
-  let n = 0;
+  let n: number;
   let fd: number | null = null;
   try {
     fd = openSync(path, 'r');

@@ -148,7 +148,6 @@ export function mergeIntel(existing: IntelFile | null, entries: readonly IntelEn
  * (excerpts come off the wire), so those are escaped as well.
  */
 function quoted(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return JSON.stringify(s).replace(/[\u007f-\u009f\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

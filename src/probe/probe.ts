@@ -100,7 +100,6 @@ export function probeOnce(target: ProbeTarget, request: ProbeRequest, opts: Prob
     let hit: PayloadHit | null = null;
     let quiet: NodeJS.Timeout | null = null;
     const sent: string[] = [];
-    let socket: Socket;
 
     const finish = (): void => {
       if (finished) return;
@@ -136,7 +135,7 @@ export function probeOnce(target: ProbeTarget, request: ProbeRequest, opts: Prob
       finish();
     }, opts.timeoutMs);
 
-    socket = connect({ host: target.host, port: target.port, noDelay: true });
+    const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true });
     socket.on('connect', () => {
       connected = true;
       sent.push(request.method);

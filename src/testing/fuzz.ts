@@ -423,8 +423,8 @@ async function reportDbRun(bytes: Uint8Array): Promise<Map<string, number>> {
       count('write.opened');
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
-      if (!e.message.includes(p) || e.message.includes('\n')) throw new Error(`write mode refused without one line naming the file: ${e.message}`);
-      if (sha256(readFileSync(p)) !== before) throw new Error(`write mode refused (${e.message}) but changed the file`);
+      if (!e.message.includes(p) || e.message.includes('\n')) throw new Error(`write mode refused without one line naming the file: ${e.message}`, { cause: e });
+      if (sha256(readFileSync(p)) !== before) throw new Error(`write mode refused (${e.message}) but changed the file`, { cause: e });
       count(`write.refused.${refusal(e.message)}`);
     }
     return m;

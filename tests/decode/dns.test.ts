@@ -115,7 +115,7 @@ function onlyDecodeErrors(fn: () => unknown, bufLength: number): void {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof DecodeError)) throw new Error(`non-DecodeError thrown: ${String(e)}`);
+    if (!(e instanceof DecodeError)) throw new Error(`non-DecodeError thrown: ${String(e)}`, { cause: e });
     expect(e.code).toMatch(/^dns\.[a-z_]+$/);
     expect(e.offset).toBeGreaterThanOrEqual(0);
     expect(e.offset).toBeLessThanOrEqual(bufLength);

@@ -350,7 +350,7 @@ describe('decodeClientHello', () => {
         const hello = decodeClientHello(bytes);
         expect(hello.extensions.length).toBeLessThanOrEqual(MAX_EXTENSIONS);
       } catch (e) {
-        if (!(e instanceof DecodeError)) throw new Error(`case ${i}: non-DecodeError thrown: ${String(e)}`);
+        if (!(e instanceof DecodeError)) throw new Error(`case ${i}: non-DecodeError thrown: ${String(e)}`, { cause: e });
         expect(e.code).toMatch(/^tls\.[a-z_]+$/);
         codes.add(e.code);
       }

@@ -5,7 +5,7 @@
  * options give, every valid flow is in the report, and SIGINT ends the run cleanly. While it
  * writes, `summary` and `watchlist` read the same report (WAL) without errors.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -124,7 +124,7 @@ export async function startUnbound(opts: UnboundOptions): Promise<RunningUnbound
   const dnstapFile = opts.dnstap ? join(dir, 'dnstap.fstrm') : null;
   let fstrm: ChildProcess | null = null;
   let ub: ChildProcess | null = null;
-  let output: () => string = () => '';
+  let output: () => string;
   try {
     if (opts.dnstap) {
       fstrm = spawn('fstrm_capture', ['-t', 'protobuf:dnstap.Dnstap', '-u', socket, '-w', dnstapFile!], { stdio: ['ignore', 'pipe', 'pipe'] });
