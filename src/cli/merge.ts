@@ -11,7 +11,7 @@ import { checkMergeSource, mergeReport } from '../report/merge.js';
 import { redecideReport } from '../report/redecide.js';
 import { Classifier } from '../classify/classify.js';
 import { openReport } from '../report/writer.js';
-import { reapDeadRuns } from '../report/runs.js';
+import { describeDeadRun, reapDeadRuns } from '../report/runs.js';
 import type { Io } from './main.js';
 import { loadRulesForScan } from './rules.js';
 
@@ -42,7 +42,7 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
   let current = '';
   try {
     db.transaction(() => {
-      for (const d of reapDeadRuns(db)) lines.push(`${o.db}: run ${d.run} did not finish (${d.why}): removed the ${d.flows} flow(s) it wrote; scan ${d.inputs.join(', ') || 'its inputs'} again\n`);
+      for (const d of reapDeadRuns(db)) lines.push(`${describeDeadRun(o.db, d)}\n`);
       for (const r of reports) {
         current = r;
         const c = mergeReport(db, r, redecide, (d) => {

@@ -9,7 +9,7 @@ import { NatEventSink } from '../aggregate/natevents.js';
 import { readCapture } from '../io/input.js';
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { ReportError, UsageError } from '../errors.js';
-import { describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
+import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { readTextFile } from '../io/textfile.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
 import { hashFileInWorker } from '../io/hash.js';
@@ -227,7 +227,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     throw writeFailed(o.db, e, 'removing what a killed run wrote');
   }
   for (const r of removedRuns)
-    io.err(`minerwatch: run ${r.run} in ${o.db} did not finish (${r.why}): ${r.flows ? `removed the ${r.flows} flow(s) it wrote from ` : ''}${r.inputs.length} input(s)${r.inputs.length ? ` (${r.inputs.slice(0, 5).join(', ')}${r.inputs.length > 5 ? ', …' : ''})` : ''}; scan them again\n`);
+    io.err(`minerwatch: ${describeDeadRun(o.db, r)}\n`);
   // Daily operation: an input already complete in the report (same sha256) is not scanned again; an
   // input the report holds only in part (interrupted, failed, removed) is scanned again and its new
   // rows replace the old ones when the run closes.
@@ -569,7 +569,7 @@ export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> 
   const db = openReport(o.db);
   try {
     // What a killed scan wrote is not evidence: removed before anything is decided again.
-    for (const r of reapDeadRuns(db)) io.err(`minerwatch: run ${r.run} in ${o.db} did not finish (${r.why}): removed the ${r.flows} flow(s) it wrote; scan ${r.inputs.join(', ') || 'its inputs'} again\n`);
+    for (const r of reapDeadRuns(db)) io.err(`minerwatch: ${describeDeadRun(o.db, r)}\n`);
     return await rescoreOpenReport(db, o, { ruleSet, directory, nat, power, nets: parseSubscriberNets(o.subscriberNet) }, io, 0);
   } finally {
     db.close();

@@ -71,9 +71,11 @@ function pidNamespace(): string | null {
   }
 }
 
-/** This process, as a run's owner. */
+let self: RunOwner | null = null;
+
+/** This process, as a run's owner (read from /proc once: it does not change while the process runs). */
 export function currentOwner(): RunOwner {
-  return { pid: process.pid, host: hostname(), procStart: procStart(process.pid), bootId: bootId(), pidNs: pidNamespace() };
+  return (self ??= { pid: process.pid, host: hostname(), procStart: procStart(process.pid), bootId: bootId(), pidNs: pidNamespace() });
 }
 
 /** What a run row records of its owner. */
@@ -148,6 +150,12 @@ export function deadRuns(db: Db): Array<RunRow & { why: string }> {
       });
   }
   return out;
+}
+
+/** One line for a dead run that a scan, merge or rescore removed from `report`. */
+export function describeDeadRun(report: string, d: DeadRun): string {
+  const inputs = d.inputs.length ? ` (${d.inputs.slice(0, 5).join(', ')}${d.inputs.length > 5 ? ', …' : ''})` : '';
+  return `run ${d.run} in ${report} did not finish (${d.why}): ${d.flows ? `removed the ${d.flows} flow(s) it wrote from ` : ''}${d.inputs.length} input(s)${inputs}; scan them again`;
 }
 
 /** Delete the rows of these inputs: their flows and evidence, anomalies and the input rows. */
