@@ -1,5 +1,6 @@
 /** Shared test helpers: the corpus location, rule loading, a scan that collects flows in memory. */
 import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRuleFiles } from '../src/io/rulefiles.js';
@@ -52,4 +53,32 @@ export function decodeError(fn: () => unknown): DecodeError {
     throw new Error(`expected a DecodeError, got ${String(e)}`, { cause: e });
   }
   throw new Error('expected a DecodeError, nothing was thrown');
+}
+
+/**
+ * Resolve once `test` holds for the number a report query gives (`SELECT count(*) …`), polled every
+ * 10 ms read-only beside the writer; reject after `ms`. For signalling a scan at a known point.
+ */
+export async function whenReport(db: string, sql: string, test: (n: number) => boolean, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      const d = new Database(db, { readonly: true, timeout: 1000 });
+      try {
+        if (test(d.prepare(sql).pluck().get() as number)) return;
+      } finally {
+        d.close();
+      }
+    } catch {
+      // Not created or not laid out yet.
+    }
+    if (Date.now() - t0 > ms) throw new Error(`${db}: ${sql} did not reach the awaited value within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Remove what report schema version 6 added (run owners, input states), to make an older report. */
+export function dropVersion6(d: Database.Database): void {
+  for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+  for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
 }

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { SCHEMA_VERSION } from '../../src/report/schema.js';
-import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, dropVersion6 } from '../helpers.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -136,8 +136,7 @@ describe('hashrate and energy', () => {
     for (const t of ['algorithms', 'power_readings', 'subscriber_hashrate']) d.exec(`DROP TABLE ${t}`);
     for (const c of ['shares', 'hashrate', 'hashrate_hs', 'hashrate_rel_err', 'power_w_low', 'power_w_high', 'power_check', 'power_note']) d.exec(`ALTER TABLE subscribers DROP COLUMN ${c}`);
     // …and what version 6 added: the run owners and the input states.
-    for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
-    for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
+    dropVersion6(d);
     d.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     const flowsBefore = (d.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
     d.close();

@@ -18,7 +18,7 @@ import { compileEndpointFile } from '../../src/rules/endpoints.js';
 import { FileContext } from '../../src/rules/yamlfile.js';
 import { openReport } from '../../src/report/writer.js';
 import { ethernet, LinkType, pcapFile, tcpSession, type SessionMessage } from '../../src/testing/builders.js';
-import { RULES_DIR, ROOT } from '../helpers.js';
+import { RULES_DIR, ROOT, dropVersion6 } from '../helpers.js';
 import {
   closedPort,
   cryptonotePool,
@@ -337,8 +337,7 @@ describe('minerwatch probe against local services', () => {
     const d = new Database(db);
     // What version 4 lacked: the probes table (5) and the run owners and input states (6).
     d.exec('DROP TABLE probes');
-    for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
-    for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
+    dropVersion6(d);
     d.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     d.close();
     const r = await probe(['--db', db, '--target', target(s.stratum!), '--timeout', '1', '--rate', '100']);

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { main } from '../../src/cli/main.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, ROOT, dropVersion6, whenReport } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-run-states-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -42,8 +42,7 @@ describe('a version-5 report is upgraded with the state of its inputs', () => {
     expect((await run(['scan', MINERS, join(tmp, 'missing.pcap'), '--db', db])).code).toBe(1);
     // What version 5 wrote for a run stopped by SIGINT: no owner, no input states, the run interrupted.
     const d = new Database(db);
-    for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
-    for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
+    dropVersion6(d);
     d.exec("UPDATE runs SET status = 'interrupted'");
     d.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
     d.close();
@@ -72,23 +71,11 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
     generateBenchCapture(cap, 120e6, 99);
     const src = join(tmp, 'killed.sqlite');
     // Kill once the report holds some of its flows.
-    await new Promise<void>((resolve) => {
-      const c = spawn(process.execPath, [BIN, 'scan', cap, '--db', src, '--idle-timeout', '2'], { stdio: 'ignore' });
-      const poll = setInterval(() => {
-        try {
-          const d = new Database(src, { readonly: true, timeout: 1000 });
-          const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
-          d.close();
-          if (n > 0) c.kill('SIGKILL');
-        } catch {
-          // not laid out yet
-        }
-      }, 10);
-      c.on('exit', () => {
-        clearInterval(poll);
-        resolve();
-      });
-    });
+    const killed = spawn(process.execPath, [BIN, 'scan', cap, '--db', src, '--idle-timeout', '2'], { stdio: 'ignore' });
+    const killedExit = new Promise((r) => killed.on('exit', r));
+    await whenReport(src, 'SELECT count(*) FROM flows', (n) => n > 0);
+    killed.kill('SIGKILL');
+    await killedExit;
     const held = q<{ n: number }>(src, 'SELECT count(*) AS n FROM flows')[0]!.n;
     expect(held).toBeGreaterThan(0);
     expect(q<{ status: string }>(src, 'SELECT status FROM runs').map((r) => r.status)).toEqual(['running']);
@@ -116,26 +103,11 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
     const whole = join(tmp, 'whole.sqlite');
     const part = join(tmp, 'part.sqlite');
     // Interrupted once the report holds some of its flows.
-    await new Promise<void>((resolve) => {
-      const c = spawn(process.execPath, [BIN, 'scan', cap, '--db', part, '--idle-timeout', '2'], { stdio: 'ignore' });
-      const poll = setInterval(() => {
-        try {
-          const d = new Database(part, { readonly: true, timeout: 1000 });
-          const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
-          d.close();
-          if (n > 0) {
-            clearInterval(poll);
-            c.kill('SIGINT');
-          }
-        } catch {
-          // not laid out yet
-        }
-      }, 10);
-      c.on('exit', () => {
-        clearInterval(poll);
-        resolve();
-      });
-    });
+    const cut = spawn(process.execPath, [BIN, 'scan', cap, '--db', part, '--idle-timeout', '2'], { stdio: 'ignore' });
+    const cutExit = new Promise((r) => cut.on('exit', r));
+    await whenReport(part, 'SELECT count(*) FROM flows', (n) => n > 0);
+    cut.kill('SIGINT');
+    await cutExit;
     expect(q<{ status: string }>(part, 'SELECT status FROM inputs').map((r) => r.status)).toEqual(['interrupted']);
     const n = (p: string): number => q<{ n: number }>(p, 'SELECT count(*) AS n FROM flows')[0]!.n;
     for (const order of [[whole, part], [part, whole]]) {

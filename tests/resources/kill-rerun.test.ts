@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../../src/testing/random.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, whenReport } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -205,21 +205,10 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
     const db = join(tmp, 'own-int.sqlite');
     const first = await cli(args(db), (c) => {
       // Signal once the first two are read to their end, by the report's own record of it.
-      const poll = setInterval(() => {
-        if (!existsSync(db)) return;
-        try {
-          const d = new Database(db, { readonly: true, timeout: 1000 });
-          const read = d.prepare("SELECT count(*) FROM inputs WHERE status = 'read'").pluck().get() as number;
-          d.close();
-          if (read >= 2) {
-            clearInterval(poll);
-            c.kill('SIGINT');
-          }
-        } catch {
-          // The schema is not laid out yet.
-        }
-      }, 10);
-      c.on('exit', () => clearInterval(poll));
+      void whenReport(db, "SELECT count(*) FROM inputs WHERE status = 'read'", (n) => n >= 2).then(
+        () => c.kill('SIGINT'),
+        () => undefined,
+      );
     });
     expect(first.code).toBe(1);
     const d = new Database(db, { readonly: true });
@@ -262,17 +251,7 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
     const db = join(tmp, 'stdin-cut.sqlite');
     const first = await piped(db, bytes.subarray(0, Math.floor(bytes.length / 2)), async (c) => {
       // Once the report holds some flows of it, stop it while the pipe is still open.
-      for (let i = 0; i < 3000; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        try {
-          const d = new Database(db, { readonly: true, timeout: 1000 });
-          const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
-          d.close();
-          if (n > 0) break;
-        } catch {
-          // not laid out yet
-        }
-      }
+      await whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0);
       c.kill('SIGINT');
     });
     expect(first.code, first.err).toBe(1);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, ROOT, whenReport } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -36,20 +36,7 @@ function run(argv: string[], opts: { prefix?: string[] } = {}): { child: ReturnT
 }
 
 /** Resolve once the report holds a flow (the scan is mid-write). */
-async function writing(db: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    try {
-      const d = new Database(db, { readonly: true, timeout: 1000 });
-      const n = d.prepare('SELECT count(*) FROM flows').pluck().get() as number;
-      d.close();
-      if (n > 0) return;
-    } catch {
-      // not laid out yet
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('the scan never wrote a flow');
-}
+const writing = (db: string): Promise<void> => whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0);
 
 const count = (db: string): number => {
   const d = new Database(db, { readonly: true });
