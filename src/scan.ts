@@ -233,7 +233,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     if (d.total > 0) hooks.decodeAnomalies?.(i, d);
     summaries[i]!.anomalies = Object.fromEntries(Object.entries({ ...a.toObject(), ...d.toObject() }).sort(([x], [y]) => x.localeCompare(y)));
   }
-  const { incomplete, ties } = incompleteInputs(summaries, spanTo, interrupted);
+  const { incomplete, ties } = cutAndTiedInputs(summaries, spanTo, interrupted);
   return { incomplete, ties, dnsLogs, resolverStats: classifier.resolver ? { ...classifier.resolver.stats } : null, exportStats: datagrams ? { ...datagrams.decoder.stats } : null, dnsBindings: pdns.size, classifier, inputs: summaries, flows: table.emitted + exports.emitted + exportTable.emitted, miningFlows: mining, evictedFlows: table.evicted + exports.evicted + exportTable.evicted, packets, interrupted: opts.signal?.aborted ?? false };
 }
 
@@ -241,7 +241,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
  * The inputs to mark incomplete: the cut or failed ones, widened over every boundary some flow
  * crossed (spanTo), since the inputs a flow joins can only be read again together.
  */
-function incompleteInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): { incomplete: Array<{ index: number; note: string }>; ties: number[][] } {
+function cutAndTiedInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): { incomplete: Array<{ index: number; note: string }>; ties: number[][] } {
   const n = inputs.length;
   // crosses[i]: some flow has records in input i and in input i + 1 (or beyond).
   const crosses = new Uint8Array(n);
