@@ -5,7 +5,7 @@
  * (seeded PRNG, fixed start time); packets are written straight into a large output buffer.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mulberry32 } from '../src/testing/random.js';
+import { mulberry32 } from '../tests/support/random.js';
 
 
 interface Session {

@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { DnsLookup } from '../src/io/dnslog.js';
 import { DnstapType, DNSTAP_CONTENT_TYPE, DNSTAP_MESSAGE_TYPE, FSTRM_CONTROL } from '../src/io/dnstap.js';
-import { mulberry32 } from '../src/testing/random.js';
+import { mulberry32 } from '../tests/support/random.js';
 import { zeekDnsHeader, zeekDnsLine } from '../scripts/corpus-dnslog.js';
 
 export const DNSLOG_BENCH_VERSION = 1;

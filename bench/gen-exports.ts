@@ -15,7 +15,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../src/testing/random.js';
+import { mulberry32 } from '../tests/support/random.js';
 
 
 export const EXPORT_BENCH_VERSION = 2;

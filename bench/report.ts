@@ -14,7 +14,7 @@ import { queryWatchlist } from '../src/report/queries.js';
 import { summarize } from '../src/report/summary.js';
 import { openReport, ReportWriter } from '../src/report/writer.js';
 import { compileRules } from '../src/rules/loader.js';
-import { mulberry32 } from '../src/testing/random.js';
+import { mulberry32 } from '../tests/support/random.js';
 import type { FlowRecord, Verdict } from '../src/types.js';
 
 const EMPTY = new Uint8Array(0);

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`: seeded mutation fuzzing of every reader (src/testing/fuzz.ts), each target on a
+ * `npm run fuzz`: seeded mutation fuzzing of every reader (tests/support/fuzz.ts), each target on a
  * worker thread with a per-case time limit: a case that runs longer is a hang, and the worker is
  * replaced so the run goes on. Prints cases, rate, anomalies by code, uncaught exceptions, hangs
  * and silent rejections per target; exits 1 when any of the last three is not 0.
@@ -12,8 +12,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { fuzzTargets, mutate, runCase } from '../src/testing/fuzz.js';
-import { mulberry32 } from '../src/testing/random.js';
+import { fuzzTargets, mutate, runCase } from '../tests/support/fuzz.js';
+import { mulberry32 } from '../tests/support/random.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/scripts -> repository root. */

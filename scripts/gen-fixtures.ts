@@ -37,8 +37,8 @@ import {
   type PcapngPacket,
   type SessionMessage,
   type TimedPacket,
-} from '../src/testing/builders.js';
-import { mulberry32 } from '../src/testing/random.js';
+} from '../tests/support/builders.js';
+import { mulberry32 } from '../tests/support/random.js';
 
 /** Capture time of the first packet in every fixture: 2023-11-14T22:13:20Z. */
 export const BASE_TS = 1_700_000_000_000;

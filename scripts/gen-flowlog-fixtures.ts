@@ -29,8 +29,8 @@ import {
   type Peer,
   type SessionMessage,
   type TimedPacket,
-} from '../src/testing/builders.js';
-import { mulberry32 } from '../src/testing/random.js';
+} from '../tests/support/builders.js';
+import { mulberry32 } from '../tests/support/random.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -28,7 +28,7 @@ import {
   udpExchange,
   utf8,
   type TimedPacket,
-} from '../src/testing/builders.js';
+} from './support/builders.js';
 import { BASE_TS, buildFixtures, expectedJson } from '../scripts/gen-fixtures.js';
 
 const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url));

@@ -26,12 +26,12 @@ import { ByteWindow } from '../src/io/joiner.js';
 import { PcapParser, type CaptureParser } from '../src/io/pcap.js';
 import { PcapngParser } from '../src/io/pcapng.js';
 import { scanInputs } from '../src/scan.js';
-import { IpProto, TcpFlag, ethernet, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp, utf8 } from '../src/testing/builders.js';
+import { IpProto, TcpFlag, ethernet, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp, utf8 } from './support/builders.js';
 import type { FlowRecord } from '../src/types.js';
 import { FIXTURES, projectRules } from './helpers.js';
-import { mulberry32 } from '../src/testing/random.js';
+import { mulberry32 } from './support/random.js';
 // The mutations are shared with `npm run fuzz` (scripts/fuzz.ts).
-import { mutate } from '../src/testing/fuzz.js';
+import { mutate } from './support/fuzz.js';
 
 const MUTATIONS_PER_FIXTURE = 300;
 /** A single case slower than this is treated as a hang (the inputs are a few KiB). */

@@ -21,7 +21,7 @@ import {
   tlsClientHello,
   udpExchange,
   type TimedPacket,
-} from '../../src/testing/builders.js';
+} from '../support/builders.js';
 
 const T0 = Date.UTC(2024, 2, 1, 12, 0, 0);
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { ethernet, LinkType, pcapFile, pcapngFile, seededBytes, udpExchange } from '../../src/testing/builders.js';
+import { ethernet, LinkType, pcapFile, pcapngFile, seededBytes, udpExchange } from '../support/builders.js';
 
 const T0 = Date.UTC(2024, 4, 2, 8, 0, 0);
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Classifier } from '../../src/classify/classify.js';
 import { behaviourPoints, scoreBehaviour } from '../../src/classify/behaviour.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import type { FlowRecord } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
 

@@ -25,7 +25,7 @@ import {
   type RecordContext,
   type Template,
 } from '../../src/decode/templates.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import { decodeDataSet as legacyDecodeDataSet } from './legacy-templates.js';
 
 type Decode = typeof decodeDataSet;

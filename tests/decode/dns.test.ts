@@ -21,8 +21,8 @@ import {
   type DnsMessage,
 } from '../../src/decode/dns.js';
 import { DecodeError } from '../../src/errors.js';
-import { LinkType, ethernet, ipv4, pcapFile, udp, IpProto } from '../../src/testing/builders.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { LinkType, ethernet, ipv4, pcapFile, udp, IpProto } from '../support/builders.js';
+import { mulberry32 } from '../support/random.js';
 import { decodeError } from '../helpers.js';
 
 type Bytes = Uint8Array | number[];

@@ -1,5 +1,5 @@
 /**
- * decodePacket on bytes made by src/testing/builders.ts: every link layer, IPv4 options, IPv6
+ * decodePacket on bytes made by tests/support/builders.ts: every link layer, IPv4 options, IPv6
  * extension header chains and fragments, and each anomaly status.
  */
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import {
   udp,
   utf8,
   type Ipv6ExtHeader,
-} from '../../src/testing/builders.js';
+} from '../support/builders.js';
 
 /** Bytes before and after the frame inside the buffer: offsets must be honoured. */
 const LEAD = 11;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_ALPN_PROTOCOLS, MAX_EXTENSIONS, MAX_HANDSHAKE_BYTES, decodeClientHello, looksLikeTls, type ClientHello } from '../../src/decode/tls.js';
 import { DecodeError } from '../../src/errors.js';
-import { IpProto, LinkType, TcpFlag, ethernet, ipv4, pcapFile, tcp } from '../../src/testing/builders.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { IpProto, LinkType, TcpFlag, ethernet, ipv4, pcapFile, tcp } from '../support/builders.js';
+import { mulberry32 } from '../support/random.js';
 import { decodeError } from '../helpers.js';
 
 type Bytes = Uint8Array | number[];

@@ -15,7 +15,7 @@ import type { ExportFlowInput } from '../../src/flow/exports.js';
 import type { NumericExportRecord } from '../../src/flow/table.js';
 import { ByteWindow } from '../../src/io/joiner.js';
 import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import { NfdumpCsvParser as LegacyParser } from './legacy-nfcsv.js';
 
 const NFDUMP_HEADER =

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { formatIpv6 as dnsFormat } from '../../src/decode/dns.js';
 import { formatIpv6Words } from '../../src/flow/addr.js';
 import { formatIpv6 } from '../../src/ip.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 
 /** What ipaddr.js says the text of these 16 bytes is (the IPv4 host for a mapped address). */
 function oracle(bytes: number[]): string {

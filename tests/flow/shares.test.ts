@@ -1,5 +1,5 @@
 /**
- * The share meter on real packet bytes: sessions are built with src/testing/builders.ts, decoded
+ * The share meter on real packet bytes: sessions are built with tests/support/builders.ts, decoded
  * with decodePacket and fed to a FlowTable, so shares beyond the 4 KiB payload prefix, TCP
  * retransmissions, gaps, active-timeout cuts and long lines all go through the real path.
  */
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LINKTYPE, PacketStatus, PacketView, decodePacket } from '../../src/decode/packet.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from '../../src/flow/table.js';
 import { hashesFromCompactTarget, hashesFromTarget256, MAX_LINE, PROBE_BYTES } from '../../src/flow/shares.js';
-import { tcpSession, type SessionMessage, type TimedPacket } from '../../src/testing/builders.js';
+import { tcpSession, type SessionMessage, type TimedPacket } from '../support/builders.js';
 import type { FlowRecord } from '../../src/types.js';
 
 const T0 = 1_700_000_000_000;

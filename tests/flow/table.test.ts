@@ -1,5 +1,5 @@
 /**
- * FlowTable behaviour on real packet bytes: packets are built with src/testing/builders.ts,
+ * FlowTable behaviour on real packet bytes: packets are built with tests/support/builders.ts,
  * decoded with decodePacket and fed to the table exactly as PacketIngest does.
  */
 import { describe, expect, it } from 'vitest';
@@ -18,9 +18,9 @@ import {
   utf8,
   type SessionMessage,
   type TimedPacket,
-} from '../../src/testing/builders.js';
+} from '../support/builders.js';
 import type { FlowRecord } from '../../src/types.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 
 const T0 = 1_700_000_000_000;
 const { FIN, SYN, RST, PSH, ACK } = TcpFlag;

@@ -14,8 +14,8 @@ import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { LinkType, concatBytes, pcapFile, tcpSession, tlsApplicationData, tlsClientHello, tlsClientHelloSessionId, tlsServerHello, type SessionMessage, type TimedPacket } from '../../src/testing/builders.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { LinkType, concatBytes, pcapFile, tcpSession, tlsApplicationData, tlsClientHello, tlsClientHelloSessionId, tlsServerHello, type SessionMessage, type TimedPacket } from '../support/builders.js';
+import { mulberry32 } from '../support/random.js';
 import { ROOT } from '../helpers.js';
 import { exportToNfdumpCsv, missingFlowTools, readNfdumpCsv } from '../support/softflowd.js';
 import { startUnbound, unboundSkipReason, type RunningUnbound } from '../support/unbound.js';

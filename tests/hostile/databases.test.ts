@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import { FIXTURES } from '../helpers.js';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 

@@ -1,11 +1,11 @@
 /**
- * A small seeded sample of every `npm run fuzz` target (src/testing/fuzz.ts): each reader reads
+ * A small seeded sample of every `npm run fuzz` target (tests/support/fuzz.ts): each reader reads
  * mutated inputs to the end or rejects them with an error naming the input; never anything else,
  * never a case slower than the per-case limit.
  */
 import { describe, expect, it } from 'vitest';
-import { fuzzTargets, mutate, runCase, type FuzzTarget } from '../../src/testing/fuzz.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { fuzzTargets, mutate, runCase, type FuzzTarget } from '../support/fuzz.js';
+import { mulberry32 } from '../support/random.js';
 import { CORPUS, HAVE_CORPUS, ROOT } from '../helpers.js';
 
 const CASES = 150;

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
 import { compileRules } from '../../src/rules/loader.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import { FIXTURES, RULES_DIR } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-hostile-rules-'));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
 import { readDnsLog, type DnsLookup } from '../../src/io/dnslog.js';
-import { concatBytes, dnsAResponse, ethernet, ipv4, LinkType, pcapFile, udp, utf8 } from '../../src/testing/builders.js';
+import { concatBytes, dnsAResponse, ethernet, ipv4, LinkType, pcapFile, udp, utf8 } from '../support/builders.js';
 import { writeZeekDnsLog } from '../../scripts/corpus-dnslog.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT } from '../helpers.js';
 

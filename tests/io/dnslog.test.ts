@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
 import { InputError } from '../../src/errors.js';
 import { readDnsLog, type DnsLookup, type DnsLogInfo } from '../../src/io/dnslog.js';
-import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../../src/testing/builders.js';
+import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../support/builders.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
 import ipaddr from 'ipaddr.js';
 import { parseIpv6Text } from '../../src/io/dnslookup.js';

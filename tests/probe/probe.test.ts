@@ -17,7 +17,7 @@ import { compileRules } from '../../src/rules/loader.js';
 import { compileEndpointFile } from '../../src/rules/endpoints.js';
 import { FileContext } from '../../src/rules/yamlfile.js';
 import { openReport } from '../../src/report/writer.js';
-import { ethernet, LinkType, pcapFile, tcpSession, type SessionMessage } from '../../src/testing/builders.js';
+import { ethernet, LinkType, pcapFile, tcpSession, type SessionMessage } from '../support/builders.js';
 import { RULES_DIR, ROOT, dropVersion6 } from '../helpers.js';
 import {
   closedPort,

@@ -4,7 +4,7 @@
  * header carries the same (raw ESC and BEL bytes: HTTP heads are read as latin1); and a TLS
  * ClientHello whose SNI carries them.
  */
-import { LinkType, pcapFile, tcpSession, tlsClientHello, type SessionMessage, type TimedPacket } from '../../src/testing/builders.js';
+import { LinkType, pcapFile, tcpSession, tlsClientHello, type SessionMessage, type TimedPacket } from '../support/builders.js';
 
 export const RLO = '\u202e';
 export const ANSI = '\x1b[2J\x1b]0;pwned-title\x07';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { mulberry32 } from '../../src/testing/random.js';
+import { mulberry32 } from '../support/random.js';
 import { ROOT, whenReport } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
-import { IpProto, LinkType, ipv4, pcapFile, udp } from '../../src/testing/builders.js';
+import { IpProto, LinkType, ipv4, pcapFile, udp } from './builders.js';
 
 /** NetFlow export version as softflowd's `-v` takes it: 5, 9, or 10 (IPFIX). */
 export type ExportVersion = 5 | 9 | 10;

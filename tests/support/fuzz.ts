@@ -14,28 +14,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
-import { SubscriberDirectory } from '../aggregate/directory.js';
-import { NatMapper, parseDeterministic, parseNatLog } from '../aggregate/nat.js';
-import { checkPower, parsePowerReadings } from '../aggregate/power.js';
-import { Anomalies } from '../anomalies.js';
-import { decodePacket, PacketStatus, PacketView } from '../decode/packet.js';
-import { InputError, RuleError, UsageError } from '../errors.js';
-import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler } from '../flow/exports.js';
-import { ExportDatagrams } from '../flow/exportsource.js';
-import { PacketIngest } from '../flow/ingest.js';
-import { DEFAULT_FLOW_OPTIONS, FlowTable } from '../flow/table.js';
-import { DnstapParser, DnstapType, DNSTAP_CONTENT_TYPE, FSTRM_CONTROL } from '../io/dnstap.js';
-import { sniffFormat } from '../io/input.js';
-import { IpfixFileParser } from '../io/ipfixfile.js';
-import { ByteWindow } from '../io/joiner.js';
-import { JsonFlowsParser } from '../io/jsonflows.js';
-import { NfdumpCsvParser } from '../io/nfcsv.js';
-import { PcapParser, type CaptureParser } from '../io/pcap.js';
-import { PcapngParser } from '../io/pcapng.js';
-import { readRuleFiles } from '../io/rulefiles.js';
-import { ZeekJsonParser, ZeekTsvParser } from '../io/zeekdns.js';
-import { compileRules } from '../rules/loader.js';
-import type { FlowRecord } from '../types.js';
+import { SubscriberDirectory } from '../../src/aggregate/directory.js';
+import { NatMapper, parseDeterministic, parseNatLog } from '../../src/aggregate/nat.js';
+import { checkPower, parsePowerReadings } from '../../src/aggregate/power.js';
+import { Anomalies } from '../../src/anomalies.js';
+import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
+import { InputError, RuleError, UsageError } from '../../src/errors.js';
+import { ExportDatagrams } from '../../src/flow/exportsource.js';
+import { PacketIngest } from '../../src/flow/ingest.js';
+import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable } from '../../src/flow/table.js';
+import { DnstapParser, DnstapType, DNSTAP_CONTENT_TYPE, FSTRM_CONTROL } from '../../src/io/dnstap.js';
+import { sniffFormat } from '../../src/io/input.js';
+import { IpfixFileParser } from '../../src/io/ipfixfile.js';
+import { ByteWindow } from '../../src/io/joiner.js';
+import { JsonFlowsParser } from '../../src/io/jsonflows.js';
+import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
+import { PcapParser, type CaptureParser } from '../../src/io/pcap.js';
+import { PcapngParser } from '../../src/io/pcapng.js';
+import { readRuleFiles } from '../../src/io/rulefiles.js';
+import { ZeekJsonParser, ZeekTsvParser } from '../../src/io/zeekdns.js';
+import { compileRules } from '../../src/rules/loader.js';
+import type { FlowRecord } from '../../src/types.js';
 
 /** One fuzz target: its seeds and how one input is read. */
 export interface FuzzTarget {
@@ -156,10 +155,8 @@ function captureRun(allowed: ReadonlyArray<string>): (bytes: Uint8Array) => Map<
   return (bytes) => {
     const anomalies = new Anomalies();
     const sink = (_f: FlowRecord) => undefined;
-    const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, maxFlows: 64 }, sink);
-    const exports = new ExportFlowAssembler({ ...DEFAULT_EXPORT_OPTIONS, maxFlows: 64 }, sink);
-    const exportTable = new FlowTable({ maxFlows: 64, idleTimeoutMs: 300_000, activeTimeoutMs: Infinity, closeGraceMs: 300_000, payloadBytes: 0, exportRecords: true, servicePorts: null }, sink);
-    const ingest = new PacketIngest(table, anomalies, null, exports, new ExportDatagrams(), new Set(), exportTable);
+    const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, maxFlows: 64, exports: { ...DEFAULT_EXPORT_OPTIONS, maxFlows: 64 } }, sink);
+    const ingest = new PacketIngest(table, anomalies, null, new ExportDatagrams(), new Set());
     ingest.begin(NAME, 0);
     const kind = sniffFormat(bytes.subarray(0, 512));
     if (kind === null || kind === 'gzip' || !allowed.includes(kind)) throw new InputError(NAME, 0, `unrecognised format ${String(kind)}`);
@@ -175,8 +172,6 @@ function captureRun(allowed: ReadonlyArray<string>): (bytes: Uint8Array) => Map<
               : new JsonFlowsParser(NAME, anomalies, ingest);
     feed(parser, bytes);
     table.flush();
-    exportTable.flush();
-    exports.flush();
     return counts(anomalies);
   };
 }
@@ -342,7 +337,7 @@ function powerSeeds(): Uint8Array[] {
 
 /** A real small report (office.pcap scanned by the CLI), the same with a rollback journal and with a newer schema version, a database another program made, and a capture given as a report. */
 async function reportSeeds(root: string): Promise<Uint8Array[]> {
-  const { main } = await import('../cli/main.js');
+  const { main } = await import('../../src/cli/main.js');
   const dir = mkdtempSync(join(tmpdir(), 'minerwatch-fuzz-seed-'));
   try {
     const report = join(dir, 'report.sqlite');
@@ -392,8 +387,8 @@ function sha256(bytes: Uint8Array): string {
  * then `openReport` in write mode opens it, or refuses it without changing a byte.
  */
 async function reportDbRun(bytes: Uint8Array): Promise<Map<string, number>> {
-  const { main } = await import('../cli/main.js');
-  const { openReport } = await import('../report/writer.js');
+  const { main } = await import('../../src/cli/main.js');
+  const { openReport } = await import('../../src/report/writer.js');
   const m = new Map<string, number>();
   const count = (k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const dir = mkdtempSync(join(tmpdir(), 'minerwatch-fuzz-db-'));
