@@ -9,8 +9,11 @@
  */
 import { decodeIpfix, IPFIX_HEADER } from './ipfix.js';
 import { decodeV5, decodeV9, V5_HEADER, V5_MAX_COUNT, V5_RECORD, V9_HEADER } from './netflow.js';
-import { newNumericRecord, Scratch, TemplateCache, type NumericRecord, type RecordContext } from './templates.js';
-export type { NumericRecord } from './templates.js';
+import { Scratch } from './templates/compile.js';
+import { newNumericRecord, type NumericRecord } from './templates/emit.js';
+import { TemplateCache } from './templates/store.js';
+import type { RecordContext } from './templates/walk.js';
+export type { NumericRecord } from './templates/emit.js';
 
 /** One flow record from an export datagram, whatever the protocol version. */
 export interface ExportRecord {

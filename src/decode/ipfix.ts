@@ -16,15 +16,8 @@
  * @see RFC 5655 §7.3 (an IPFIX file is a sequence of messages)
  * @see RFC 5103 (biflow reverse elements, PEN 29305)
  */
-import {
-  MAX_TEMPLATE_FIELDS,
-  handleDataSet,
-  makeTemplate,
-  storeTemplate,
-  type FieldSpec,
-  type MessageHeader,
-  type RecordContext,
-} from './templates.js';
+import { MAX_TEMPLATE_FIELDS, makeTemplate, type FieldSpec, type MessageHeader } from './templates/store.js';
+import { handleDataSet, storeTemplate, type RecordContext } from './templates/walk.js';
 import { u16, u32 } from '../bytes.js';
 
 /** IPFIX message header length. @see RFC 7011 §3.1 */

@@ -16,19 +16,9 @@
  *      §6.1 (options template FlowSet), §8 (field types)
  */
 import type { ExportRecord } from './flowexport.js';
-import {
-  VARLEN,
-  MAX_TEMPLATE_FIELDS,
-  formatIpv4At,
-  newNumericRecord,
-  handleDataSet,
-  makeTemplate,
-  storeTemplate,
-  type FieldSpec,
-  type MessageHeader,
-  type RecordContext,
-  type Template,
-} from './templates.js';
+import { formatIpv4At, newNumericRecord } from './templates/emit.js';
+import { MAX_TEMPLATE_FIELDS, VARLEN, makeTemplate, type FieldSpec, type MessageHeader, type Template } from './templates/store.js';
+import { handleDataSet, storeTemplate, type RecordContext } from './templates/walk.js';
 import { u16, u32 } from '../bytes.js';
 
 /** v5 header length. */
