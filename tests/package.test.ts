@@ -1,10 +1,10 @@
 /**
- * The published package: `npm pack` ships the library and the CLI and nothing of the tests, bench
- * or scripts; installed into a fresh project, `import('minerwatch')` gives the documented API and
- * scans a capture with the bundled rules, and its CLI runs.
+ * The published package: `npm pack` ships the library and the CLI and nothing of the tests (their
+ * support modules included), bench or scripts; installed into a fresh project, `import('minerwatch')`
+ * gives the documented API and scans a capture with the bundled rules, and its CLI runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,12 +24,17 @@ describe.skipIf(!BUILT)('the npm package', () => {
     expect(files).toContain('bin/minerwatch');
     expect(files.some((f) => f.startsWith('rules/'))).toBe(true);
     expect(files.filter((f) => /^(dist\/(bench|scripts|tests)|dist\/src\/testing|tests|fixtures|bench|scripts|src)\//.test(f))).toEqual([]);
+    // No test support (tests/support: packet builders, fuzz targets, the seeded PRNG) under any name.
+    expect(files.filter((f) => /(^|\/)(support|testing)\/|(^|\/)(builders|fuzz|random)\.(js|d\.ts|js\.map)$/.test(f))).toEqual([]);
 
     // A fresh project: the tarball unpacked as node_modules/minerwatch, its dependencies linked from this checkout (no network).
     const proj = join(tmp, 'proj');
     const nm = join(proj, 'node_modules');
     mkdirSync(join(nm, 'minerwatch'), { recursive: true });
     execFileSync('tar', ['-xzf', join(tmp, packed[0]!.filename), '-C', join(nm, 'minerwatch'), '--strip-components=1']);
+    // Nor does any shipped module import it: a library file that did would fail to load once installed.
+    const shipped = files.filter((f) => /\.(js|d\.ts)$/.test(f));
+    expect(shipped.filter((f) => /tests\/support\/|\/testing\/|mulberry32/.test(readFileSync(join(nm, 'minerwatch', f), 'utf8')))).toEqual([]);
     for (const dep of readdirSync(join(ROOT, 'node_modules'))) if (!dep.startsWith('.') && dep !== 'minerwatch') symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep));
     writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'user-project', type: 'module', private: true }));
     const capture = join(FIXTURES, 'demo', 'home-miners.pcapng');
