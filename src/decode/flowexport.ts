@@ -7,6 +7,7 @@
  *      ie.ts (information elements)
  * @see RFC 3954 §5.1, RFC 7011 §3.1 (headers sniffed here)
  */
+import type { AnomalyCode } from '../anomalies.js';
 import { decodeIpfix, IPFIX_HEADER } from './ipfix.js';
 import { decodeV5, decodeV9, V5_HEADER, V5_MAX_COUNT, V5_RECORD, V9_HEADER } from './netflow.js';
 import { Scratch } from './templates/compile.js';
@@ -60,7 +61,8 @@ export interface ExportRecord {
 
 /** A problem found in a datagram; `offset` is within the datagram. */
 export interface ExportAnomaly {
-  code: string;
+  /** One of the export codes of {@link ANOMALY_CODES}: `netflow.*`, `v9.*`, `ipfix.*`, `export.unknown_version`. */
+  code: AnomalyCode;
   offset: number;
   message: string;
 }

@@ -18,6 +18,18 @@
  */
 import { DecodeError } from '../errors.js';
 
+/**
+ * The {@link DecodeError} codes of this decoder (the module comment says when each is thrown). The
+ * container counts them all as the anomaly `tls.bad_client_hello`.
+ */
+export type TlsErrorCode =
+  | 'tls.not_client_hello'
+  | 'tls.truncated'
+  | 'tls.bad_record'
+  | 'tls.bad_length'
+  | 'tls.bad_extension'
+  | 'tls.too_many_extensions';
+
 /** What the tool keeps of a ClientHello. */
 export interface ClientHello {
   /** legacy_version of the ClientHello (0x0303 for TLS 1.2 and 1.3). */
@@ -213,7 +225,7 @@ function parseClientHello(hs: Handshake): ClientHello {
     hello: { version: 0, sni: null, alpn: [], cipherSuites: 0, extensions: [] },
     sniRead: false,
   };
-  const fail = (code: string, at: number, message: string): never => {
+  const fail = (code: TlsErrorCode, at: number, message: string): never => {
     throw new DecodeError(code, hs.base + at, message);
   };
   /** Check that `n` bytes at `pos` lie inside `limit` and were captured. */
@@ -301,7 +313,7 @@ function parseClientHello(hs: Handshake): ClientHello {
   }
 }
 
-type Fail = (code: string, at: number, message: string) => never;
+type Fail = (code: TlsErrorCode, at: number, message: string) => never;
 
 /**
  * The first host_name of a server_name extension held (completely) in `b[pos, end)`, lower-cased,

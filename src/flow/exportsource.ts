@@ -6,7 +6,7 @@
  */
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { FlowExportDecoder, looksLikeFlowExport, type ExportRecord, type NumericRecord } from '../decode/flowexport.js';
-import type { ExportFlowInput } from './exports.js';
+import type { ExportFlowInput } from './records.js';
 
 /** Stricter than the header test: every set of a v9/IPFIX datagram must tile it (padding allowed). */
 export function plausibleExportDatagram(buf: Uint8Array, off: number, len: number): boolean {
@@ -52,22 +52,14 @@ export function toFlowInput(r: ExportRecord): ExportFlowInput {
   };
 }
 
-const KNOWN_CODES = new Set([
-  'netflow.truncated',
-  'netflow.bad_count',
-  'v9.bad_template',
-  'v9.template_missing',
-  'v9.bad_set_length',
-  'ipfix.bad_length',
-  'ipfix.bad_template',
-  'ipfix.template_missing',
-  'ipfix.bad_set_length',
-  'export.unknown_version',
-]);
-
-/** The anomaly code of a decoder problem (an unforeseen one counts as `export.unknown_version`). */
-export function exportAnomalyCode(code: string): AnomalyCode {
-  return (KNOWN_CODES.has(code) ? code : 'export.unknown_version') as AnomalyCode;
+/**
+ * The anomaly code of a decoder problem: the decoders already carry {@link AnomalyCode}s, so this
+ * returns its argument.
+ *
+ * @deprecated Use `ExportAnomaly.code` as it is.
+ */
+export function exportAnomalyCode(code: AnomalyCode): AnomalyCode {
+  return code;
 }
 
 /** Feeds datagrams to the decoder and records to a sink, counting anomalies per input. */
@@ -102,7 +94,7 @@ export class ExportDatagrams {
         if (r.dstAddr !== '') this.onRecord(toFlowInput(r));
       },
       (a) => {
-        this.anomalies?.add(exportAnomalyCode(a.code), this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
+        this.anomalies?.add(a.code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
       },
       this.onNumeric,
     );

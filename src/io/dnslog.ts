@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { Anomalies, AnomalyCode } from '../anomalies.js';
+import type { Anomalies } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PacketStatus, PacketView } from '../decode/packet.js';
 import { InputError } from '../errors.js';
 import { addressText, decodeLookup } from './dnslookup.js';
@@ -270,7 +270,7 @@ class CaptureDnsParser implements PacketSink {
     const st = decodePacket(linktype, buf, off, caplen, origLen, v);
     if (st !== PacketStatus.Transport) {
       const code = PACKET_STATUS_ANOMALY[st];
-      if (code) this.anomalies.add(code as AnomalyCode, this.file, fileOffset + (v.errorOffset - off), `packet ${this.ordinal} (link type ${linktype}): ${code}`);
+      if (code) this.anomalies.add(code, this.file, fileOffset + (v.errorOffset - off), `packet ${this.ordinal} (link type ${linktype}): ${code}`);
       return;
     }
     if (v.proto !== 17 || v.srcPort !== 53 || v.payloadLength === 0) return;
