@@ -1,0 +1,32 @@
+/** JSON-RPC signatures (`on: json`): Stratum, CryptoNote, ETHPROXY and getwork bodies, one message per line. */
+import { dnsDatagrams } from '../../decode/dns.js';
+import type { RuleSet } from '../../rules/schema.js';
+import type { FlowRecord } from '../../types.js';
+import { NEED, rulesOn, type Matcher } from '../matcher.js';
+import { jsonMessages, type JsonMessage } from '../messages.js';
+import { matchMessages } from '../payload.js';
+
+/** JSON messages of one direction; UDP datagrams are split first. */
+function messagesOf(f: FlowRecord, p: Uint8Array): JsonMessage[] {
+  if (f.transport === 'tcp') return jsonMessages(p);
+  const out: JsonMessage[] = [];
+  for (const d of dnsDatagrams(p)) out.push(...jsonMessages(d));
+  return out;
+}
+
+/** The matcher for the rule set's JSON signatures, or null when it has none. */
+export function jsonSignatures(rules: RuleSet): Matcher | null {
+  const json = rulesOn(rules, 'json');
+  if (!json.length) return null;
+  return {
+    name: 'json-signatures',
+    needs: NEED.STREAM,
+    excludes: 0,
+    run(ctx): number {
+      const f = ctx.flow;
+      ctx.hitsC.push(...matchMessages(json, 'json', messagesOf(f, ctx.pc), 'client', f.payloadTimeC2S));
+      ctx.hitsS.push(...matchMessages(json, 'json', messagesOf(f, ctx.ps), 'server', f.payloadTimeS2C));
+      return 0;
+    },
+  };
+}
