@@ -3,12 +3,35 @@
  * mapped by header name, so other nfdump versions and reordered columns work; the trailing
  * `Summary` block is not data. Bad lines are counted with their line number and skipped.
  * Times are read as UTC (nfdump prints the local time of the machine that ran it: run it with TZ=UTC).
+ * Lines are split and fields read by the shared CSV reader (src/io/csv.ts).
  */
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
-import type { ExportFlowInput } from '../flow/exports.js';
+import type { ExportFlowInput } from '../flow/records.js';
 import type { NumericExportRecord } from '../flow/table.js';
 import { newNumericRecord } from '../decode/templates.js';
+import {
+  counterAt,
+  CsvFieldSpans,
+  csvFieldText,
+  csvFieldAt,
+  csvSplitProblem,
+  ipv4At,
+  ipv4Prefix,
+  latin1,
+  NFDUMP_STAMP_BYTES,
+  NfdumpTimeReader,
+  protocolAt,
+  skipBom,
+  skipSpaces,
+  splitCsvFields,
+  TCP_FLAG_CODES,
+  tcpFlagsAt,
+  tcpOrUdp,
+  TEXT_LINE_MAX_BYTES,
+  unsignedAt,
+  unsignedPrefix,
+} from './csv.js';
 import type { ByteWindow } from './joiner.js';
 
 /** Receives every export record an input yields. */
@@ -19,29 +42,28 @@ export interface RecordSink {
 }
 
 const REQUIRED = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr'] as const;
-const MAX_LINE = 64 * 1024;
-const PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, ICMP: 1, ICMP6: 58, IPV6: 41, GRE: 47, ESP: 50, AH: 51, SCTP: 132 };
-/** nfdump prints TCP flags as 8 characters C E U A P R S F, '.' for unset. */
-const FLAG_BITS: Record<string, number> = { C: 0x80, E: 0x40, U: 0x20, A: 0x10, P: 0x08, R: 0x04, S: 0x02, F: 0x01 };
-const decoder = new TextDecoder('utf-8');
+const MAX_LINE = TEXT_LINE_MAX_BYTES;
+/** Bytes of a time stamp without fraction: `YYYY-MM-DD HH:MM:SS`. */
+const STAMP = NFDUMP_STAMP_BYTES;
+const SUMMARY = [0x53, 0x75, 0x6d, 0x6d, 0x61, 0x72, 0x79]; // "Summary"
+
+/** The header's column names, if `b[from, to)` splits as CSV. */
+function headerNames(b: Uint8Array, from: number, to: number): string[] | null {
+  const spans = new CsvFieldSpans();
+  const n = splitCsvFields(b, from, to, spans);
+  if (n < 0 || !spans.complete) return null;
+  return Array.from({ length: n }, (_, i) => csvFieldText(b, spans, i, 'latin1'));
+}
 
 /** Does the text start like an nfdump CSV header? */
 export function looksLikeNfdumpCsv(head: Uint8Array): boolean {
-  const t = decoder.decode(head.subarray(0, Math.min(head.length, 512)));
-  const first = t.split(/\r?\n/, 1)[0] ?? '';
-  const cols = new Set(first.split(',').map((c) => c.trim()));
+  const from = skipBom(head, 0);
+  const lim = Math.min(head.length, 512);
+  let nl = head.indexOf(0x0a, from);
+  if (nl < 0 || nl > lim) nl = lim;
+  if (nl > from && head[nl - 1] === 0x0d) nl--;
+  const cols = new Set(headerNames(head, from, Math.max(from, nl)) ?? []);
   return REQUIRED.every((c) => cols.has(c));
-}
-
-/** nfdump prints large counters as "1.2 M"; plain integers otherwise. */
-function parseCount(s: string | undefined): number {
-  if (s === undefined) return 0;
-  const t = s.trim();
-  if (t === '') return 0;
-  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kKMG]?)$/.exec(t);
-  if (!m) return NaN;
-  const mult = m[2] === 'k' || m[2] === 'K' ? 1e3 : m[2] === 'M' ? 1e6 : m[2] === 'G' ? 1e9 : 1;
-  return Math.round(Number(m[1]) * mult);
 }
 
 /** Column indices the parser reads (-1 when the column is absent). */
@@ -63,7 +85,7 @@ interface Columns {
   obyt: number;
 }
 
-/** What a column holds (the columns the parser reads). */
+/** What a column holds (the columns the parser reads): its slot in the values of a line. */
 const R_NONE = 0;
 const R_TS = 1;
 const R_TE = 2;
@@ -79,23 +101,14 @@ const R_OPKT = 11;
 const R_OBYT = 12;
 const R_COUNT = 13;
 const COMMA = 0x2c;
-const DOT = 0x2e;
-
-/** Bytes of a time stamp without fraction: `YYYY-MM-DD HH:MM:SS`. */
-const STAMP = 19;
-const SUMMARY = [0x53, 0x75, 0x6d, 0x6d, 0x61, 0x72, 0x79]; // "Summary"
-
-/** Bytes `b[a, e)` as text, one character per byte (nfdump writes ASCII). */
-function latin1(b: Uint8Array, a: number, e: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + a, e - a).toString('latin1');
-}
+const QUOTE = 0x22;
 
 /**
  * Parses lines in place on the bytes of the window: lines are found with the native newline search,
- * numbers, times and IPv4 addresses are read from the bytes, so a row costs no string and no object
- * (IPv6 addresses and odd values — scaled counters, protocol names other than TCP and UDP — take the
- * slow path through text, with the same results). Bytes are read as Latin-1 characters, as the text
- * decoder before did. Measured with `npm run bench` (flow-export case).
+ * split by the shared CSV splitter into spans, and numbers, times and IPv4 addresses are read from
+ * the bytes, so a row costs no string and no object (IPv6 addresses and odd values — scaled
+ * counters, protocol names other than TCP and UDP — take the slow path through text, with the same
+ * results). Bytes are read as Latin-1 characters. Measured with `npm run bench` (exports case).
  */
 export class NfdumpCsvParser {
   readonly format = 'nfdump-csv' as const;
@@ -104,25 +117,14 @@ export class NfdumpCsvParser {
   private cols: Columns | null = null;
   private line = 0;
   private done = false;
-  /** Start and end offsets of the fields of the current line (reused). */
-  private starts = new Int32Array(256);
-  private ends = new Int32Array(256);
+  /** Where the fields of the current line lie (reused). */
+  private spans = new CsvFieldSpans(16);
   private readonly numeric: NumericExportRecord = newNumericRecord();
+  private readonly times = new NfdumpTimeReader();
   /** Per column up to the last one read: the value it holds (R_*), R_NONE for the others. */
   private roles = new Uint8Array(0);
   /** The values of the current line by role. */
   private readonly values = new Float64Array(R_COUNT);
-  /**
-   * Rows arrive in time order: the same second repeats, so each time column's last stamp (19 bytes)
-   * and its value are remembered, and the start of the day is computed once per day.
-   */
-  private readonly stampWords = new Int32Array(2 * 5);
-  private readonly stampMs = new Float64Array(2);
-  private readonly stampValid = new Uint8Array(2);
-  private dayKey = -1;
-  private dayMs = 0;
-  /** Big-endian view of the window's valid bytes (set per parse call). */
-  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(
     private readonly file: string,
@@ -139,7 +141,7 @@ export class NfdumpCsvParser {
     const end = win.end;
     // A Node view of the valid bytes, for its native (memchr) newline search: one per call.
     const nb = Buffer.from(b.buffer, b.byteOffset, end);
-    this.dv = new DataView(b.buffer, b.byteOffset, end);
+    this.times.use(b, end);
     let p = win.start;
     while (!this.done && p < end) {
       let nl = nb.indexOf(0x0a, p);
@@ -156,6 +158,8 @@ export class NfdumpCsvParser {
       }
       let le = nl;
       if (le > p && b[le - 1] === 13) le--;
+      // A byte order mark may open the file.
+      if (this.line === 0) p = skipBom(b, p);
       this.line++;
       win.start = nl < end ? nl + 1 : end;
       if (skipSpaces(b, p, le) < le) this.handle(b, p, le);
@@ -170,20 +174,15 @@ export class NfdumpCsvParser {
   }
 
   private header(b: Uint8Array, from: number, to: number): Columns {
-    const names = latin1(b, from, to)
-      .split(',')
-      .map((c) => c.trim());
+    const names = headerNames(b, from, to) ?? [];
     const missing = REQUIRED.filter((c) => !names.includes(c));
     if (missing.length)
       throw new InputError(this.file, 1, `line 1: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
     const at = (n: string): number => names.indexOf(n);
     const idx = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr', 'flg', 'ipkt', 'ibyt', 'opkt', 'obyt'].map(at);
     const needed = Math.max(...idx) + 1;
-    if (needed > this.starts.length) {
-      this.starts = new Int32Array(needed);
-      this.ends = new Int32Array(needed);
-    }
-    // What each column up to the last one read holds (columns other than these are only skipped).
+    if (needed > this.spans.capacity) this.spans = new CsvFieldSpans(needed);
+    // What each column up to the last one read holds (columns other than these are only located).
     this.roles = new Uint8Array(needed);
     const roleOf = [R_TS, R_TE, R_SA, R_DA, R_SP, R_DP, R_PR, R_FLG, R_IPKT, R_IBYT, R_OPKT, R_OBYT];
     for (let i = 0; i < idx.length; i++) if (idx[i]! >= 0) this.roles[idx[i]!] = roleOf[i]!;
@@ -200,96 +199,72 @@ export class NfdumpCsvParser {
       return;
     }
     const c = this.cols;
-    const st = this.starts;
-    const en = this.ends;
+    const spans = this.spans;
+    const st = spans.starts;
+    const en = spans.ends;
     const roles = this.roles;
     const val = this.values;
-    // One pass over the fields up to the last column read (nfdump has ~48, we need ~15): each field
-    // read is parsed where it lies and ends at the byte that stops its parse, a comma or the end of
-    // the line; anything else (spaces, fractions, scaled counters, names) takes the general reader
-    // on the whole field, found by its comma. The values are checked afterwards, in column order.
+    // One pass over the fields up to the last column read (nfdump has ~48, we need ~15): a field
+    // read is parsed where it lies, and a parse that a comma or the line's end stops has also found
+    // where the field ends. Any other field (skipped columns, spaces, quotes, fractions, scaled
+    // counters, names) is located by the CSV splitter and read from its span. The values are
+    // checked afterwards, in column order.
     const want = c.needed;
     let n = 0;
     let q = from;
     while (n < want) {
-      st[n] = q;
-      let k = q;
       const role = roles[n]!;
+      let k = q;
+      let located = false;
       switch (role) {
         case R_NONE:
-          while (k < to && b[k] !== COMMA) k++;
+          while (k < to && b[k] !== COMMA && b[k] !== QUOTE) k++;
+          located = k === to || b[k] === COMMA;
           break;
         case R_TS:
-        case R_TE: {
-          // Times are written to `val` by the readers (a returned double would be boxed).
-          const column = role === R_TS ? 0 : 1;
+        case R_TE:
           if (to - q >= STAMP && (to - q === STAMP || b[q + STAMP] === COMMA)) {
-            this.stampAt(b, q, column, role);
+            this.times.readStamp(b, q, role === R_TS ? 0 : 1, val, role);
             if (val[role] === val[role]) {
               k = q + STAMP;
-              break;
+              located = true;
             }
           }
-          // Not a bare stamp: the general reader on the whole field.
-          while (k < to && b[k] !== COMMA) k++;
-          this.timeAt(b, q, k, column, role);
           break;
-        }
         case R_SA:
-        case R_DA: {
-          let a = 0;
-          let part = 0;
-          let digits = 0;
-          let dots = 0;
-          let ok = true;
-          for (; k < to; k++) {
-            const ch = b[k]!;
-            if (ch === DOT) {
-              if (digits === 0 || ++dots > 3) ok = false;
-              a = a * 256 + part;
-              part = 0;
-              digits = 0;
-            } else if (ch >= 48 && ch <= 57) {
-              part = part * 10 + (ch - 48);
-              if (++digits > 3 || part > 255) ok = false;
-            } else break;
-          }
-          if (k === to || b[k] === COMMA) val[role] = ok && dots === 3 && digits > 0 ? a * 256 + part : -1;
-          else {
-            while (k < to && b[k] !== COMMA) k++;
-            val[role] = ipv4At(b, q, k);
-          }
+        case R_DA:
+          k = ipv4Prefix(b, q, to, val, role);
+          located = k === to || b[k] === COMMA;
           break;
-        }
         case R_FLG: {
           let f = 0;
           for (; k < to; k++) {
             const ch = b[k]!;
-            if (ch === COMMA) break;
-            if (ch < 128) f |= FLAG_CODES[ch]!;
+            if (ch === COMMA || ch === QUOTE) break;
+            if (ch < 128) f |= TCP_FLAG_CODES[ch]!;
           }
           val[role] = f;
+          located = k === to || b[k] === COMMA;
           break;
         }
-        default: {
-          // Ports, protocol and counters: a plain integer in place.
-          let v = 0;
-          for (; k < to; k++) {
-            const d = b[k]! - 48;
-            if (d < 0 || d > 9) break;
-            v = v * 10 + d;
-          }
-          if (k > q && k - q <= 15 && (k === to || b[k] === COMMA)) val[role] = v;
-          else if (role === R_PR && k === q && to - q >= 3 && (to - q === 3 || b[q + 3] === COMMA) && (v = tcpOrUdp(b, q)) > 0) {
+        default:
+          // Ports, protocol and counters: a plain integer in place, or TCP/UDP.
+          k = unsignedPrefix(b, q, to, val, role);
+          if (val[role]! >= 0) located = k === to || b[k] === COMMA;
+          else if (role === R_PR && to - q >= 3 && (to - q === 3 || b[q + 3] === COMMA) && (val[role] = tcpOrUdp(b, q)) > 0) {
             k = q + 3;
-            val[role] = v;
-          } else {
-            while (k < to && b[k] !== COMMA) k++;
-            val[role] = role === R_SP || role === R_DP ? intAt(b, q, k) : role === R_PR ? protocolAt(b, q, k) : countAt(b, q, k);
+            located = true;
           }
-        }
       }
-      en[n] = k;
+      if (located) {
+        st[n] = q;
+        en[n] = k;
+        spans.quoted[n] = 0;
+      } else {
+        k = csvFieldAt(b, q, to, spans, n);
+        if (k < 0) return this.bad(csvSplitProblem(k), b, from, to);
+        if (role !== R_NONE) this.readSpan(b, st[n]!, en[n]!, role);
+      }
       n++;
       if (k >= to) break;
       q = k + 1;
@@ -330,174 +305,43 @@ export class NfdumpCsvParser {
       this.sink.recordNumeric(r);
       return;
     }
-    const sa = latin1(b, st[c.sa]!, en[c.sa]!).trim();
-    const da = latin1(b, st[c.da]!, en[c.da]!).trim();
+    const sa = csvFieldText(b, spans, c.sa, 'latin1');
+    const da = csvFieldText(b, spans, c.da, 'latin1');
     const v6 = sa.includes(':');
     if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return this.bad('expected two addresses of one family in sa and da', b, from, to);
     this.records++;
     this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 });
   }
 
-  /** A bare 19-byte stamp at b[a] into values[role]: the remembered one of this column, or parsed (NaN when malformed). */
-  private stampAt(b: Uint8Array, a: number, column: 0 | 1, role: number): void {
-    // The remembered stamp as five overlapping 4-byte words (offsets 0, 4, 8, 12, 15).
-    const w = this.stampWords;
-    const o = column * 5;
-    const dv = this.dv;
-    if (
-      this.stampValid[column] === 1 &&
-      dv.getInt32(a + 15) === w[o + 4] &&
-      dv.getInt32(a + 12) === w[o + 3] &&
-      dv.getInt32(a + 8) === w[o + 2] &&
-      dv.getInt32(a + 4) === w[o + 1] &&
-      dv.getInt32(a) === w[o]
-    ) {
-      this.values[role] = this.stampMs[column]!;
-      return;
-    }
-    this.parseStamp(b, a, a + STAMP, role);
-    const v = this.values[role]!;
-    if (v === v) {
-      w[o] = dv.getInt32(a);
-      w[o + 1] = dv.getInt32(a + 4);
-      w[o + 2] = dv.getInt32(a + 8);
-      w[o + 3] = dv.getInt32(a + 12);
-      w[o + 4] = dv.getInt32(a + 15);
-      this.stampMs[column] = v;
-      this.stampValid[column] = 1;
-    }
-  }
-
-  /** "YYYY-MM-DD HH:MM:SS" with optional ".fff…" in b[a, e) (leading spaces allowed) into values[role] as UTC ms; NaN when malformed. */
-  private timeAt(b: Uint8Array, a: number, e: number, column: 0 | 1, role: number): void {
-    a = skipSpaces(b, a, e);
-    if (e - a === STAMP) this.stampAt(b, a, column, role);
-    else this.parseStamp(b, a, e, role);
-  }
-
-  /** The time at b[a, e) into values[role] (see {@link timeAt}). */
-  private parseStamp(b: Uint8Array, a: number, e: number, role: number): void {
+  /** The value of the field at `b[a, e)` into its role's slot, by the general readers. */
+  private readSpan(b: Uint8Array, a: number, e: number, role: number): void {
     const val = this.values;
-    val[role] = NaN;
-    if (e - a < STAMP || b[a + 4] !== 45 || b[a + 7] !== 45 || b[a + 13] !== 58 || b[a + 16] !== 58) return;
-    const sep = b[a + 10];
-    if (sep !== 32 && sep !== 84) return;
-    let ms = 0;
-    if (e - a > STAMP) {
-      if (b[a + STAMP] !== 46) return;
-      let scale = 100;
-      for (let i = a + 20; i < e && i < a + 23; i++) {
-        const d = b[i]! - 48;
-        if (d < 0 || d > 9) return;
-        ms += d * scale;
-        scale /= 10;
-      }
+    switch (role) {
+      case R_TS:
+      case R_TE:
+        this.times.read(b, a, e, role === R_TS ? 0 : 1, val, role);
+        break;
+      case R_SA:
+      case R_DA:
+        val[role] = ipv4At(b, a, e);
+        break;
+      case R_FLG:
+        val[role] = tcpFlagsAt(b, a, e);
+        break;
+      case R_SP:
+      case R_DP:
+        val[role] = unsignedAt(b, a, e);
+        break;
+      case R_PR:
+        val[role] = protocolAt(b, a, e);
+        break;
+      default:
+        val[role] = counterAt(b, a, e);
     }
-    const y = digits(b, a, 4);
-    const mo = digits(b, a + 5, 2);
-    const d = digits(b, a + 8, 2);
-    const h = digits(b, a + 11, 2);
-    const mi = digits(b, a + 14, 2);
-    const se = digits(b, a + 17, 2);
-    if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60)) return;
-    const dayKey = y * 10000 + mo * 100 + d;
-    if (dayKey !== this.dayKey) {
-      this.dayKey = dayKey;
-      this.dayMs = Date.UTC(y, mo - 1, d);
-    }
-    val[role] = this.dayMs + ((h * 60 + mi) * 60 + se) * 1000 + ms;
   }
 }
 
 function isSummary(b: Uint8Array, p: number): boolean {
   for (let i = 0; i < SUMMARY.length; i++) if (b[p + i] !== SUMMARY[i]) return false;
   return true;
-}
-
-function skipSpaces(b: Uint8Array, a: number, e: number): number {
-  while (a < e && b[a] === 32) a++;
-  return a;
-}
-
-/** A non-negative integer in b[a, e) (spaces allowed around it), or -1. */
-function intAt(b: Uint8Array, a: number, e: number): number {
-  a = skipSpaces(b, a, e);
-  while (e > a && b[e - 1] === 32) e--;
-  if (a >= e || e - a > 15) return -1;
-  let n = 0;
-  for (let i = a; i < e; i++) {
-    const d = b[i]! - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/** 6 for `TCP`, 17 for `UDP` at b[p, p + 3), else 0. */
-function tcpOrUdp(b: Uint8Array, p: number): number {
-  if (b[p + 1] !== 68 && b[p + 1] !== 67) return 0;
-  if (b[p] === 84 && b[p + 1] === 67 && b[p + 2] === 80) return 6;
-  if (b[p] === 85 && b[p + 1] === 68 && b[p + 2] === 80) return 17;
-  return 0;
-}
-
-/** A protocol number or name (TCP and UDP read in place, other names through text); -1 when unknown. */
-function protocolAt(b: Uint8Array, a: number, e: number): number {
-  const n = intAt(b, a, e);
-  if (n >= 0) return n;
-  const s = skipSpaces(b, a, e);
-  let t = e;
-  while (t > s && b[t - 1] === 32) t--;
-  if (t - s === 3) {
-    const p = tcpOrUdp(b, s);
-    if (p > 0) return p;
-  }
-  const name = latin1(b, a, e).trim().toUpperCase();
-  return PROTOCOLS[name] ?? -1;
-}
-
-/** A counter: an integer, or nfdump's scaled form ("1.2 M"). */
-function countAt(b: Uint8Array, a: number, e: number): number {
-  const n = intAt(b, a, e);
-  if (n >= 0) return n;
-  const v = parseCount(latin1(b, a, e));
-  return Number.isFinite(v) ? v : -1;
-}
-
-/** Dotted-quad IPv4 in b[a, e) as an unsigned 32-bit number, or -1. */
-function ipv4At(b: Uint8Array, a: number, e: number): number {
-  a = skipSpaces(b, a, e);
-  while (e > a && b[e - 1] === 32) e--;
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = a; i < e; i++) {
-    const ch = b[i]!;
-    if (ch === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (ch >= 48 && ch <= 57) {
-      part = part * 10 + (ch - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return n * 256 + part;
-}
-
-const FLAG_CODES = new Int32Array(128);
-for (const [ch, bit] of Object.entries(FLAG_BITS)) FLAG_CODES[ch.charCodeAt(0)] = bit;
-
-
-function digits(b: Uint8Array, i: number, n: number): number {
-  let v = 0;
-  for (let k = 0; k < n; k++) {
-    const d = b[i + k]! - 48;
-    if (d < 0 || d > 9) return NaN;
-    v = v * 10 + d;
-  }
-  return v;
 }
