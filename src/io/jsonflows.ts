@@ -4,17 +4,14 @@
  * tool's keys work. Bad lines are counted with their line number and skipped.
  */
 import type { Anomalies } from '../anomalies.js';
+import { readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
 import type { ByteWindow } from './joiner.js';
 import type { RecordSink } from './nfcsv.js';
 
-const MAX_LINE = 64 * 1024;
+const MAX_LINE = TEXT_LINE_MAX_BYTES;
 const decoder = new TextDecoder('utf-8');
-const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, ipv6_icmp: 58, icmpv6: 58, gre: 47, esp: 50 };
 
 /** GoFlow2 and pmacct names for each field, first match wins. */
-/** The largest counter a flow record can carry (NetFlow/IPFIX counters are 64-bit unsigned). */
-const MAX_COUNTER = 2 ** 64;
-
 const KEYS = {
   src: ['src_addr', 'ip_src', 'SrcAddr'],
   dst: ['dst_addr', 'ip_dst', 'DstAddr'],
@@ -42,20 +39,26 @@ export function looksLikeJsonFlows(head: Uint8Array): boolean {
   return (/"(src_addr|ip_src)"/.test(first) && /"(dst_addr|ip_dst)"/.test(first));
 }
 
-function toMs(key: string, v: unknown): number {
-  if (typeof v === 'number') {
-    if (key.endsWith('_ns')) return v / 1e6;
-    if (key.endsWith('_ms')) return v;
-    // GoFlow2's older `TimeFlowStart` is in seconds; values below 1e11 are seconds.
-    return v < 1e11 ? v * 1000 : v;
+/**
+ * A flow time as UTC ms: a number (or digits) in the unit its key names — `_ns`, `_ms`, else
+ * seconds below 1e11 (GoFlow2's older `TimeFlowStart`) and ms above — or pmacct's text
+ * (`2019-01-01 10:00:00.123456`, UTC unless it carries an offset).
+ */
+function flowTime(key: string, v: unknown): FieldRead<number> {
+  const what = 'a time: epoch seconds, ms or ns as its key says, or a date-time like 2019-01-01 10:00:00.123456';
+  let n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,20}(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  if (typeof v === 'string' && n !== n) {
+    const t = readTime(v);
+    return t.ok ? t : { ok: false, expected: what };
   }
-  if (typeof v === 'string') {
-    // pmacct: "2019-01-01 10:00:00.123456" (UTC) or epoch seconds as text.
-    if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-    const d = Date.parse(v.replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? '' : 'Z'));
-    return d;
-  }
-  return NaN;
+  if (key.endsWith('_ns')) n /= 1e6;
+  else if (!key.endsWith('_ms') && n < 1e11) n *= 1000;
+  return n >= 0 && n <= 8.64e15 ? { ok: true, value: n } : { ok: false, expected: what };
+}
+
+/** A field as text or number for the shared readers: JSON strings and numbers pass, anything else is no value. */
+function scalar(v: unknown): string | number {
+  return typeof v === 'number' || typeof v === 'string' ? v : '';
 }
 
 export class JsonFlowsParser {
@@ -105,22 +108,38 @@ export class JsonFlowsParser {
     const r = o as Record<string, unknown>;
     const src = pick(r, KEYS.src)?.[1];
     const dst = pick(r, KEYS.dst)?.[1];
-    if (typeof src !== 'string' || typeof dst !== 'string' || src.includes(':') !== dst.includes(':')) return bad('expected src_addr/ip_src and dst_addr/ip_dst of one family');
-    const sport = Number(pick(r, KEYS.sport)?.[1] ?? 0);
-    const dport = Number(pick(r, KEYS.dport)?.[1] ?? 0);
-    const pv = pick(r, KEYS.proto)?.[1];
-    const protocol = typeof pv === 'number' ? pv : PROTOCOLS[String(pv ?? '').toLowerCase()] ?? Number(pv);
-    const packets = Number(pick(r, KEYS.packets)?.[1] ?? 0);
-    const bytes = Number(pick(r, KEYS.bytes)?.[1] ?? 0);
+    if (typeof src !== 'string' || typeof dst !== 'string' || src.includes(':') !== dst.includes(':') || !readAddress(src).ok || !readAddress(dst).ok)
+      return bad('expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family');
+    // Each field by its shared reader; the first that fails names its key and what was expected.
+    let failed: string | null = null;
+    const field = <T,>(keys: readonly string[], missing: string | number | null, read: (v: string | number) => FieldRead<T>, fallback: T): T => {
+      if (failed !== null) return fallback;
+      const kv = pick(r, keys);
+      if (!kv && missing === null) {
+        failed = `expected ${keys.join(' or ')}`;
+        return fallback;
+      }
+      const v = kv ? scalar(kv[1]) : missing!;
+      const got = read(v);
+      if (got.ok) return got.value;
+      failed = `${kv?.[0] ?? keys[0]}: expected ${got.expected}, got ${JSON.stringify(kv?.[1])?.slice(0, 40)}`;
+      return fallback;
+    };
+    const sport = field(KEYS.sport, 0, readPort, 0);
+    const dport = field(KEYS.dport, 0, readPort, 0);
+    const protocol = field(KEYS.proto, null, readProtocol, 0);
+    const packets = field(KEYS.packets, 0, readCounter, 0);
+    const bytes = field(KEYS.bytes, 0, readCounter, 0);
+    const tcpFlags = field(KEYS.flags, 0, (v) => readUnsigned(v, 0xffff, 'TCP flags as a number 0-65535'), 0) & 0xff;
+    const sampling = field(KEYS.sampling, 1, (v) => readUnsigned(v, 2 ** 32 - 1, 'a sampling rate 0-4294967295'), 1);
+    if (failed !== null) return bad(failed);
     const s = pick(r, KEYS.start);
     const e = pick(r, KEYS.end);
-    const firstMs = s ? toMs(s[0], s[1]) : NaN;
-    const lastMs = e ? toMs(e[0], e[1]) : firstMs;
-    const sampling = Number(pick(r, KEYS.sampling)?.[1] ?? 1);
-    if (![sport, dport, protocol, packets, bytes, firstMs, lastMs].every(Number.isFinite)) return bad('expected numeric ports, protocol, packets, bytes and flow start/end times');
-    // A counter is a count: a negative or absurd one (-1e308) would wipe out the record it joins.
-    if (!(packets >= 0 && packets <= MAX_COUNTER && bytes >= 0 && bytes <= MAX_COUNTER)) return bad(`expected packets and bytes from 0 to 2^64, got ${packets} and ${bytes}`);
-    if (!(sport >= 0 && sport <= 65535 && dport >= 0 && dport <= 65535)) return bad(`expected ports from 0 to 65535, got ${sport} and ${dport}`);
+    if (!s) return bad(`expected a flow start time (${KEYS.start.join(', ')})`);
+    const first = flowTime(s[0], s[1]);
+    if (!first.ok) return bad(`${s[0]}: expected ${first.expected}`);
+    const last = e ? flowTime(e[0], e[1]) : first;
+    if (!last.ok) return bad(`${e![0]}: expected ${last.expected}`);
     this.records++;
     this.sink.record({
       ipVersion: src.includes(':') ? 6 : 4,
@@ -129,13 +148,13 @@ export class JsonFlowsParser {
       srcPort: sport,
       dstPort: dport,
       protocol,
-      tcpFlags: Number(pick(r, KEYS.flags)?.[1] ?? 0) & 0xff,
+      tcpFlags,
       packets,
       bytes,
       reversePackets: 0,
       reverseBytes: 0,
-      firstMs,
-      lastMs,
+      firstMs: first.value,
+      lastMs: last.value,
       // GoFlow2 leaves counters unscaled and reports the rate; pmacct scales itself when told to.
       sampling: sampling > 1 ? sampling : 1,
     });
