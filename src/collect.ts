@@ -1,8 +1,10 @@
 /**
  * The live collector: NetFlow v5/v9 and IPFIX datagrams received over UDP are decoded, paired into
  * flows, classified and written to the report as they finish, like nfcapd feeding a classifier.
- * Flows finish when no record has joined them for the join gap (by the exporters' clocks) or, so
- * that a quiet exporter cannot hold flows forever, for the join gap by the collector's own clock.
+ * It is the pipeline (src/pipeline.ts) with the UDP datagram source and the flow table's export
+ * flows only. Flows finish when no record has joined them for the join gap (by the exporters'
+ * clocks) or, so that a quiet exporter cannot hold flows forever, for the join gap by the
+ * collector's own clock.
  *
  * Memory is bounded by the options, whatever arrives: at most `maxFlows` open flows (the least
  * recently joined is finished early beyond it, and written), `maxTemplates` templates and as many
@@ -11,14 +13,14 @@
  * code. Datagrams are decoded as they arrive, none is queued.
  */
 import { Anomalies } from './anomalies.js';
-import { Classifier } from './classify/classify.js';
-import { DEFAULT_EXPORT_OPTIONS, ExportFlowAssembler, type ExportAssemblerOptions } from './flow/exports.js';
-import { ExportDatagrams } from './flow/exportsource.js';
+import type { Classifier } from './classify/classify.js';
+import { DEFAULT_EXPORT_OPTIONS, type ExportJoinOptions } from './flow/table.js';
+import { DatagramSource, Pipeline } from './pipeline.js';
 import type { RuleSet } from './rules/schema.js';
 import type { FlowRecord, Verdict } from './types.js';
 
 /** What the collector holds at most (see the module comment). */
-export interface CollectorLimits extends ExportAssemblerOptions {
+export interface CollectorLimits extends ExportJoinOptions {
   /** Templates kept, over all exporters and observation domains (least recently stored dropped). */
   maxTemplates: number;
   /** Data sets buffered per unknown template key until its template arrives. */
@@ -49,12 +51,9 @@ export interface CollectorCounters {
 export class Collector {
   readonly anomalies = new Anomalies();
   readonly classifier: Classifier;
-  private readonly assembler: ExportFlowAssembler;
-  private readonly datagrams: ExportDatagrams;
-  private notExport = 0;
-  private received = 0;
-  private miningFlows = 0;
-  private flows = 0;
+  readonly pipeline: Pipeline;
+  private readonly udp: DatagramSource;
+  private evictedCounted = 0;
 
   constructor(
     rules: RuleSet,
@@ -63,59 +62,45 @@ export class Collector {
     readonly source = 'udp',
   ) {
     const limits = { ...DEFAULT_COLLECT_LIMITS, ...opts };
-    this.classifier = new Classifier(rules);
-    this.datagrams = new ExportDatagrams({ maxTemplates: limits.maxTemplates, maxPendingPerTemplate: limits.maxPendingPerTemplate });
-    this.assembler = new ExportFlowAssembler({ joinGapMs: limits.joinGapMs, maxFlows: limits.maxFlows, servicePorts: this.classifier.servicePorts }, (f) => {
-      const v = this.classifier.classify(f);
-      this.flows++;
-      if (v.label === 'mining') this.miningFlows++;
-      consume(f, v);
-    });
-    this.datagrams.bind(source, this.anomalies, (r) => this.assembler.add(r, 0));
+    // Export flows only: no room is kept for packet flows.
+    this.pipeline = new Pipeline(rules, { flow: { maxFlows: 0 }, exports: { joinGapMs: limits.joinGapMs, maxFlows: limits.maxFlows } });
+    this.pipeline.addSink((f, v) => consume(f, v));
+    this.classifier = this.pipeline.classifier;
+    this.udp = new DatagramSource(this.pipeline, this.anomalies, { maxTemplates: limits.maxTemplates, maxPendingPerTemplate: limits.maxPendingPerTemplate }, source);
   }
 
   /** One received datagram from `exporter`. */
   datagram(buf: Uint8Array, exporter: string, nowMs: number): void {
-    this.received++;
-    this.assembler.arrival = nowMs;
-    const before = this.datagrams.decoder.stats.datagrams;
-    this.datagrams.datagram(buf, 0, buf.length, exporter, 0);
-    if (this.datagrams.decoder.stats.datagrams === before) this.notExport++;
+    this.udp.datagram(buf, exporter, nowMs);
   }
 
   /** Finish idle flows: by the exporters' clocks, and by ours (`nowMs`) for quiet exporters. */
   tick(nowMs: number): void {
-    this.assembler.expire();
-    this.assembler.expireBefore(nowMs - this.assemblerGap());
+    this.udp.tick(nowMs);
   }
 
   /** Finish every open flow (on shutdown), and count the flows finished early under `flow.evicted`. */
   flush(): void {
-    this.assembler.flush();
-    this.anomalies.addCount('flow.evicted', this.assembler.evicted - this.evictedCounted);
-    this.evictedCounted = this.assembler.evicted;
+    this.pipeline.flush();
+    const evicted = this.pipeline.table.evicted;
+    this.anomalies.addCount('flow.evicted', evicted - this.evictedCounted);
+    this.evictedCounted = evicted;
   }
 
-  private evictedCounted = 0;
-
   counters(): CollectorCounters {
-    const s = this.datagrams.decoder.stats;
+    const s = this.udp.datagrams.decoder.stats;
     return {
-      datagrams: this.received,
-      notExport: this.notExport,
+      datagrams: this.udp.received,
+      notExport: this.udp.notExport,
       records: s.records,
       templates: s.templates,
       templateMisses: s.templateMisses,
       pendingDropped: s.pendingDropped,
-      flows: this.flows,
-      miningFlows: this.miningFlows,
-      activeFlows: this.assembler.active,
-      evictedFlows: this.assembler.evicted,
+      flows: this.pipeline.flows,
+      miningFlows: this.pipeline.miningFlows,
+      activeFlows: this.pipeline.table.active,
+      evictedFlows: this.pipeline.table.evicted,
       anomalies: this.anomalies.total,
     };
-  }
-
-  private assemblerGap(): number {
-    return this.assembler.joinGapMs;
   }
 }

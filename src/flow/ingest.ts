@@ -6,11 +6,10 @@
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PACKET_STATUS_COUNT, PacketStatus, PacketView } from '../decode/packet.js';
 import type { PacketSink } from '../io/pcap.js';
-import { packetSource } from './addr.js';
-import type { ExportFlowAssembler, ExportFlowInput } from './exports.js';
+import { packetSource, parseIpv6Words } from './addr.js';
 import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js';
 import { newNumericRecord } from '../decode/templates.js';
-import type { FlowTable, NumericExportRecord } from './table.js';
+import type { ExportFlowInput, FlowTable, NumericExportRecord } from './table.js';
 import { ipv4ToInt } from '../ip.js';
 
 /** Per-input packet counters. */
@@ -42,18 +41,15 @@ export class PacketIngest implements PacketSink {
   private ordinal = 0;
 
   constructor(
+    /** Packets and export records (IPv4 and IPv6) go to this one table. */
     private readonly table: FlowTable,
     private readonly anomalies: Anomalies,
     /** Sees every UDP datagram from port 53 (passive DNS); only those packets pay for it. */
     private readonly onDnsResponse: ((buf: Uint8Array, off: number, len: number, tsMs: number) => void) | null = null,
-    /** Turns export records into flows. */
-    private readonly exports: ExportFlowAssembler | null = null,
     /** Decodes NetFlow/IPFIX datagrams found in captured UDP packets (null: do not look). */
     private readonly exportDatagrams: ExportDatagrams | null = null,
     /** UDP destination ports whose payloads are always taken as export datagrams (`--collector-port`). */
     private readonly collectorPorts: ReadonlySet<number> = new Set(),
-    /** IPv4 export records go here (typed arrays, numeric keys); IPv6 ones to `exports`. */
-    private readonly exportTable: FlowTable | null = null,
   ) {}
 
   /** Export datagrams found in captures so far (this input). */
@@ -65,9 +61,14 @@ export class PacketIngest implements PacketSink {
     this.exportDatagrams?.datagram(buf, off, len, exporter, fileOffset);
   }
 
-  /** One flow-export record (NetFlow/IPFIX/nfdump CSV/JSON). IPv4 goes to the typed-array table. */
-  record(r: ExportFlowInput): void {
-    if (r.ipVersion === 4 && this.exportTable !== null) {
+  /**
+   * One flow-export record with text addresses (nfdump CSV, JSON flows, IPv6 from NetFlow/IPFIX).
+   * The addresses are parsed once into the key's words; a record whose address text is neither
+   * IPv4 nor IPv6 is not a flow: counted in {@link badAddresses} (the scan reports it as a bad line
+   * of its input) and false is returned.
+   */
+  record(r: ExportFlowInput): boolean {
+    if (r.ipVersion === 4) {
       const s = ipv4ToInt(r.srcAddr);
       const d = ipv4ToInt(r.dstAddr);
       if (s >= 0 && d >= 0) {
@@ -86,22 +87,29 @@ export class PacketIngest implements PacketSink {
         n.lastMs = r.lastMs;
         n.sampling = r.sampling;
         this.recordNumeric(n);
-        return;
+        return true;
       }
+    } else if (parseIpv6Words(r.srcAddr, this.words, 0) && parseIpv6Words(r.dstAddr, this.words, 4)) {
+      this.records++;
+      this.table.addRecord6(r, this.words, this.inputIndex);
+      return true;
     }
-    if (!this.exports) return;
     this.records++;
-    this.exports.add(r, this.inputIndex);
-    if ((this.records & 4095) === 0) this.exports.expire();
+    if (this.badAddresses++ === 0) this.firstBadAddress = `${r.srcAddr} → ${r.dstAddr}`;
+    return false;
   }
+
+  /** Records of this input whose address text was not an address, and the first such pair. */
+  badAddresses = 0;
+  firstBadAddress = '';
 
   /** One IPv4 export record with numeric addresses (the fast path: no strings, no objects). */
   recordNumeric(n: NumericExportRecord): void {
     this.records++;
-    if (n.protocol !== 6 && n.protocol !== 17) return;
-    this.exportTable!.addRecord(n, this.inputIndex);
+    this.table.addRecord(n, this.inputIndex);
   }
 
+  private readonly words = new Int32Array(8);
   private readonly numeric: NumericExportRecord = newNumericRecord();
 
   /** Start a new input: counters restart, flows carry on across inputs. */
@@ -113,7 +121,9 @@ export class PacketIngest implements PacketSink {
     this.ordinal = 0;
     this.records = 0;
     this.exportPackets = 0;
-    this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), this.exportTable ? (n) => this.recordNumeric(n) : undefined);
+    this.badAddresses = 0;
+    this.firstBadAddress = '';
+    this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), (n) => this.recordNumeric(n));
   }
 
   packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {

@@ -5,7 +5,7 @@
  */
 import type { Anomalies } from '../../src/anomalies.js';
 import { InputError } from '../../src/errors.js';
-import type { ExportFlowInput } from '../../src/flow/exports.js';
+import type { ExportFlowInput } from '../../src/flow/records.js';
 import type { NumericExportRecord } from '../../src/flow/table.js';
 import { newNumericRecord } from '../../src/decode/templates.js';
 import type { ByteWindow } from '../../src/io/joiner.js';

@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
-import type { ExportFlowInput } from '../../src/flow/exports.js';
+import type { ExportFlowInput } from '../../src/flow/records.js';
 import type { NumericExportRecord } from '../../src/flow/table.js';
 import { ByteWindow } from '../../src/io/joiner.js';
 import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
