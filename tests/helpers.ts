@@ -55,26 +55,56 @@ export function decodeError(fn: () => unknown): DecodeError {
   throw new Error('expected a DecodeError, nothing was thrown');
 }
 
+/** How long {@link waitFor} polls, how often, and what it waits for (named in the failure). */
+export interface WaitForOptions {
+  /** What the wait is for, as the failure message shows it: "the collector to count 12 datagrams". */
+  what: string;
+  /** Deadline in milliseconds; default 60 000. */
+  timeoutMs?: number;
+  /** Poll interval in milliseconds; default 20. */
+  intervalMs?: number;
+}
+
+/**
+ * Resolve once `predicate` holds, polling it every `intervalMs`; reject after `timeoutMs` with
+ * "timed out after N ms waiting for WHAT". A predicate that throws counts as not holding yet (a file
+ * not written yet, a database not laid out yet); the last error it threw is named in the failure.
+ * For waiting on a state another process reaches, instead of sleeping a fixed time.
+ */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, { what, timeoutMs = 60_000, intervalMs = 20 }: WaitForOptions): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await predicate()) return;
+      lastError = undefined;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > end) {
+      const why = lastError === undefined ? '' : ` (the last check threw: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 /**
  * Resolve once `test` holds for the number a report query gives (`SELECT count(*) …`), polled every
  * 10 ms read-only beside the writer; reject after `ms`. For signalling a scan at a known point.
  */
-export async function whenReport(db: string, sql: string, test: (n: number) => boolean, ms = 60_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
+export function whenReport(db: string, sql: string, test: (n: number) => boolean, ms = 60_000): Promise<void> {
+  return waitFor(
+    () => {
       const d = new Database(db, { readonly: true, timeout: 1000 });
       try {
-        if (test(d.prepare(sql).pluck().get() as number)) return;
+        return test(d.prepare(sql).pluck().get() as number);
       } finally {
         d.close();
       }
-    } catch {
-      // Not created or not laid out yet.
-    }
-    if (Date.now() - t0 > ms) throw new Error(`${db}: ${sql} did not reach the awaited value within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    },
+    { what: `${db}: ${sql} to reach the awaited value`, timeoutMs: ms, intervalMs: 10 },
+  );
 }
 
 /** Remove what report schema version 6 added (run owners, input states), to make an older report. */

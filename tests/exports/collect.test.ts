@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { readCapture } from '../../src/io/input.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, scanFiles } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, scanFiles, waitFor } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-'));
 const HAVE_SOFTFLOWD = spawnSync('sh', ['-c', 'command -v softflowd']).status === 0;
@@ -53,6 +53,12 @@ function startCollector(db: string): Promise<{ child: ChildProcess; port: number
   });
 }
 
+/** The datagrams the collector counts in its latest stats line (one every --stats-interval), 0 before the first. */
+function datagramsCounted(stderr: string): number {
+  const lines = [...stderr.matchAll(/datagrams (\d+) \(not export/g)];
+  return lines.length ? Number(lines[lines.length - 1]![1]) : 0;
+}
+
 async function stop(child: ChildProcess): Promise<number | null> {
   const done = new Promise<number | null>((r) => child.on('close', r));
   child.kill('SIGINT');
@@ -87,8 +93,9 @@ describe.skipIf(!HAVE_CORPUS)('minerwatch collect', () => {
     const db = join(tmp, 'replay.sqlite');
     const { child, port, stderr } = await startCollector(db);
     const file = join(CORPUS, 'netflow/generated/v9/ndpi__mining.export.pcap');
-    await sendAll(port, await exportDatagrams(file));
-    await new Promise((r) => setTimeout(r, 1500));
+    const datagrams = await exportDatagrams(file);
+    await sendAll(port, datagrams);
+    await waitFor(() => datagramsCounted(stderr()) >= datagrams.length, { what: `the collector to count the ${datagrams.length} datagrams sent` });
     expect(await stop(child)).toBe(0);
     expect(stderr()).toMatch(/SIGINT: stopping, finishing open flows/);
     expect(stderr()).toMatch(/records 8, templates \d+, template misses 0/);
@@ -103,10 +110,13 @@ describe.skipIf(!HAVE_CORPUS)('minerwatch collect', () => {
 
   it.skipIf(!HAVE_SOFTFLOWD)('softflowd reading a corpus capture exports into the running collector; the flows match nfdump\'s CSV of the same capture', async () => {
     const db = join(tmp, 'softflowd.sqlite');
-    const { child, port } = await startCollector(db);
+    const { child, port, stderr } = await startCollector(db);
     const r = spawnSync('softflowd', ['-r', join(CORPUS, 'pcap/mining/nesfit__zec-eu1.nanopool.org.pcapng'), '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-c', 'none', '-d'], { timeout: 60_000, encoding: 'utf8' });
     expect(r.status).toBe(0);
-    await new Promise((res) => setTimeout(res, 1500));
+    // softflowd's closing statistics: "Flows exported: F (R records) in P packets (0 failures)".
+    const sent = /Flows exported: \d+ \(\d+ records\) in (\d+) packets \(0 failures\)/.exec(r.stdout);
+    expect(sent, r.stdout).not.toBeNull();
+    await waitFor(() => datagramsCounted(stderr()) >= Number(sent![1]), { what: `the collector to count the ${sent![1]} datagrams softflowd sent` });
     expect(await stop(child)).toBe(0);
     const csv = (await scanFiles([join(CORPUS, 'netflow/generated/v9/nesfit__zec-eu1.nanopool.org.csv')])).flows;
     expect(flowKeys(db)).toEqual(csv.map((f) => [`${f.flow.client}:${f.flow.clientPort}`, `${f.flow.server}:${f.flow.serverPort}`].sort().join(' ') + ` ${f.flow.packetsC2S + f.flow.packetsS2C}`).sort());
