@@ -2,8 +2,37 @@
  * The first bytes of one direction of a flow, in TCP sequence order: segments are placed at their
  * sequence offset, out-of-order ones are remembered as a few pending ranges, and the contiguous
  * prefix grows as gaps fill. Buffers are pooled and reused across flows.
+ *
+ * A stream's buffer starts empty and grows (doubling, up to the capacity) as bytes arrive: on a
+ * subscriber link most flows are a DNS exchange or a few-packet session whose payload is a small
+ * part of the capacity, and tens of thousands of them are open at once (bench: flows case, where
+ * a full-capacity buffer per direction was most of the peak memory and a tenth of the time).
  */
 const MAX_PENDING = 8;
+/** First allocation for a stream's bytes: a DNS query or a TLS ClientHello's start fits. */
+const INITIAL_BYTES = 256;
+const NO_BYTES = new Uint8Array(0);
+/** Arrays up to this size are carved from a shared slab. */
+const SLAB_PIECE_MAX = 1024;
+const SLAB_BYTES = 256 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * `size` bytes (contents unspecified). Small ones are views of a shared slab: a new typed array
+ * has its own backing store, several times dearer to make and to collect than a view, and a
+ * subscriber link makes two per flow (bench: flows case). A slab is freed when no view holds it.
+ */
+export function carveBytes(size: number): Uint8Array {
+  if (size > SLAB_PIECE_MAX) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const piece = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return piece;
+}
 
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
@@ -13,7 +42,10 @@ function copyBytes(src: Uint8Array, off: number, n: number, dst: Uint8Array, at:
 }
 
 export class StreamPrefix {
-  readonly buf: Uint8Array;
+  /** The bytes; `buf[0 .. length)` is the prefix. Replaced by a larger array as it grows, so read it after the adds. */
+  buf: Uint8Array = NO_BYTES;
+  /** Most bytes kept. */
+  readonly capacity: number;
   /** Contiguous bytes from the first data byte. */
   length = 0;
   baseSet = false;
@@ -25,19 +57,19 @@ export class StreamPrefix {
   firstSegment = 0;
   /** No more bytes will be kept (capacity reached). */
   full = false;
-  private readonly pendStart = new Int32Array(MAX_PENDING);
-  private readonly pendEnd = new Int32Array(MAX_PENDING);
+  /** Out-of-order ranges as start, end pairs (made on the first one: most streams never have one). */
+  private pend: Int32Array | null = null;
   private npend = 0;
 
   constructor(capacity: number) {
-    this.buf = new Uint8Array(capacity);
+    this.capacity = capacity;
     this.full = capacity === 0;
   }
 
   reset(): void {
     this.length = 0;
     this.firstSegment = 0;
-    this.full = this.buf.length === 0;
+    this.full = this.capacity === 0;
     this.baseSet = false;
     this.base = 0;
     this.time = 0;
@@ -59,7 +91,7 @@ export class StreamPrefix {
       this.base = seq;
       this.baseSet = true;
     }
-    const cap = this.buf.length;
+    const cap = this.capacity;
     let rel = (seq - this.base) >>> 0;
     // Bytes before the base (a retransmission of what preceded the first seen segment) wrap to huge values.
     if (rel >= 0x80000000) {
@@ -75,15 +107,19 @@ export class StreamPrefix {
       this.firstSegment = len;
     }
     const n = Math.min(len, cap - rel);
-    copyBytes(src, off, n, this.buf, rel);
     const endRel = rel + n;
     if (rel <= this.length) {
+      if (endRel > this.buf.length) this.grow(endRel);
+      copyBytes(src, off, n, this.buf, rel);
       if (endRel > this.length) this.length = endRel;
-      this.mergePending();
+      if (this.npend > 0) this.mergePending();
       if (this.length >= cap) this.full = true;
     } else if (this.npend < MAX_PENDING) {
-      this.pendStart[this.npend] = rel;
-      this.pendEnd[this.npend] = endRel;
+      if (endRel > this.buf.length) this.grow(endRel);
+      copyBytes(src, off, n, this.buf, rel);
+      const pend = (this.pend ??= new Int32Array(MAX_PENDING * 2));
+      pend[this.npend * 2] = rel;
+      pend[this.npend * 2 + 1] = endRel;
       this.npend++;
     }
   }
@@ -98,30 +134,51 @@ export class StreamPrefix {
       this.time = ts;
       this.firstSegment = len;
     }
-    const room = this.buf.length - this.length - 2;
+    const room = this.capacity - this.length - 2;
     if (room <= 0) {
       // No room for another length field and a byte: the prefix is complete as it stands.
       this.full = true;
       return;
     }
     const n = Math.min(len, room);
+    if (this.length + 2 + n > this.buf.length) this.grow(this.length + 2 + n);
     this.buf[this.length] = len >>> 8;
     this.buf[this.length + 1] = len & 0xff;
     copyBytes(src, off, n, this.buf, this.length + 2);
     this.length += 2 + n;
-    if (this.length >= this.buf.length) this.full = true;
+    if (this.length >= this.capacity) this.full = true;
+  }
+
+  /** Room for at least `need` bytes (≤ capacity): double from the current size, keeping what is there. */
+  /** A copy of the prefix (`buf[0 .. length)`) that stays valid after the stream is reset and reused. */
+  copy(): Uint8Array {
+    if (this.length === 0) return NO_BYTES;
+    const out = carveBytes(this.length);
+    copyBytes(this.buf, 0, this.length, out, 0);
+    return out;
+  }
+
+  private grow(need: number): void {
+    let size = this.buf.length === 0 ? INITIAL_BYTES : this.buf.length * 2;
+    while (size < need) size *= 2;
+    if (size > this.capacity) size = this.capacity;
+    const next = carveBytes(size);
+    // Pending ranges lie past `length`: copy the whole old array, not just the prefix.
+    if (this.buf.length > 0) next.set(this.buf);
+    this.buf = next;
   }
 
   private mergePending(): void {
+    const pend = this.pend!;
     let merged = true;
     while (merged && this.npend > 0) {
       merged = false;
       for (let i = 0; i < this.npend; i++) {
-        if (this.pendStart[i]! <= this.length) {
-          if (this.pendEnd[i]! > this.length) this.length = this.pendEnd[i]!;
+        if (pend[i * 2]! <= this.length) {
+          if (pend[i * 2 + 1]! > this.length) this.length = pend[i * 2 + 1]!;
           this.npend--;
-          this.pendStart[i] = this.pendStart[this.npend]!;
-          this.pendEnd[i] = this.pendEnd[this.npend]!;
+          pend[i * 2] = pend[this.npend * 2]!;
+          pend[i * 2 + 1] = pend[this.npend * 2 + 1]!;
           merged = true;
           break;
         }
