@@ -1,16 +1,17 @@
 /** `minerwatch collect`: a live NetFlow/IPFIX collector writing the report as it goes. */
-import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
-import { classesOf, decide } from '../classify/policy.js';
+import { loadRunContext } from '../aggregate/load.js';
+import { SubscriberMap } from '../aggregate/subscriber.js';
 import { Collector, DEFAULT_COLLECT_LIMITS } from '../collect.js';
-import { listenUdp, parseListen } from '../io/udp.js';
-import { openReport, ReportWriter } from '../report/writer.js';
 import { ReportError } from '../errors.js';
-import type { Io } from './main.js';
+import { listenUdp, parseListen } from '../io/udp.js';
+import { policyRedecide } from '../report/policy-redecide.js';
+import { redecideReport } from '../report/redecide.js';
+import { openReport, ReportWriter } from '../report/writer.js';
+import { loadResolverLogs } from '../scan.js';
+import { stopOnSignals, type Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
-import { keepFlow, withIntel } from './scan.js';
-import { loadResolverLogs } from '../scan.js';
-import { redecideReport } from '../report/redecide.js';
+import { keepFlow, stderrNote } from './scan.js';
 
 export interface CollectOptions {
   listen: string;
@@ -27,26 +28,33 @@ export interface CollectOptions {
   maxFlows?: number;
   dnsLog?: string[];
   intel?: string[];
+  /** Subscriber directory CSV, as for scan. */
+  subscribers?: string;
+  natLog?: string[];
+  natDeterministic?: string[];
+  natIpfix?: string[];
 }
 
 export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const { host, port } = parseListen(o.listen);
-  const nets = parseSubscriberNets(o.subscriberNet);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const rules = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], io).ruleSet };
+  // The directory and every NAT source are checked before the report is opened.
+  const { ruleSet, nets, directory, nat } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
-  const subs = new SubscriberMap(nets);
+  // Collected flows are mapped to subscribers as a scan maps them: nets, directory, NAT.
+  const subs = new SubscriberMap(nets, directory, nat);
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),
-    rulesetDigest: rules.ruleSet.digest,
-    rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
-    algorithms: rules.ruleSet.algorithms,
+    rulesetDigest: ruleSet.digest,
+    rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+    algorithms: ruleSet.algorithms,
     command: 'collect',
     options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
   });
+  if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
   const inputId = writer.addInput(`udp://${o.listen}`);
   const collector = new Collector(
-    rules.ruleSet,
+    ruleSet,
     (f, v) => {
       if (!keepFlow(o.keepFlows, f.source, v.label)) return;
       const who = subs.resolve(f);
@@ -60,11 +68,6 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     io.err(l.error ? `minerwatch: --dns-log ${l.error}\n` : `minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)\n`);
   const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
   io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
-  const policy = rules.ruleSet.policy;
-  const redecide = (ev: Parameters<typeof classesOf>[0]) => {
-    const d = decide(policy, classesOf(ev));
-    return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
-  };
   const line = (): string => {
     const c = collector.counters();
     return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}, finished early ${c.evictedFlows}), anomalies ${c.anomalies}`;
@@ -85,21 +88,14 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   };
   const commitTimer = setInterval(commit, o.commitInterval * 1000);
   const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
+  // The first signal stops collecting; the open flows are then finished and written without a
+  // pause, so there is nothing for a second signal to cut short.
+  const stop = stopOnSignals({ first: (sig) => io.err(`minerwatch: ${sig}: stopping, finishing open flows\n`) });
   await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals): void => {
-      io.err(`minerwatch: ${sig}: stopping, finishing open flows\n`);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    stopNow = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
+    stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    stopNow = resolve;
   });
+  stop.release();
   clearInterval(commitTimer);
   if (statsTimer) clearInterval(statsTimer);
   socket.close();
@@ -112,7 +108,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const c = collector.counters();
   writer.finishInput(inputId, null, { packets: c.datagrams, wireBytes: 0, transportPackets: 0, nonIp: 0, ipOther: 0, fragments: 0, malformed: 0, records: c.records, exportPackets: c.datagrams - c.notExport }, null);
   writer.writeAnomalies(inputId, collector.anomalies);
-  writer.finish({ packets: c.datagrams, anomalies: collector.anomalies.total, interrupted: false }, redecide, (d) => {
+  writer.finish({ packets: c.datagrams, anomalies: collector.anomalies.total, interrupted: false }, policyRedecide(ruleSet.policy), (d) => {
     redecideReport(d, collector.classifier, { recompute: false });
   });
   db.close();

@@ -1,7 +1,8 @@
 /**
  * The command-line program. This is the one place errors become exit codes:
  * 0 success, 1 an input could not be read or rules are invalid, 2 bad usage, 3 the report could
- * not be written part-way (disk full, I/O error), 70 an internal error.
+ * not be written part-way (disk full, I/O error), 70 an internal error, 130 a second SIGINT or
+ * SIGTERM (the only exit made before a command returns: {@link stopOnSignals}).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { InputError, ReportError, RuleError, UsageError } from '../errors.js';
@@ -16,6 +17,49 @@ const CONFIDENCE = levelsAtLeast('low', false);
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+}
+
+/** Exit status of a command quit at once by a second signal (128 + SIGINT, as shells report it). */
+export const QUIT_AT_ONCE = 130;
+
+/** A long command's hold on SIGINT and SIGTERM (see {@link stopOnSignals}). */
+export interface StopSignals {
+  /** Aborted at the first signal: the command stops reading and finishes what it has. */
+  readonly signal: AbortSignal;
+  /** Give the signals back (the command is done, or failed). */
+  release(): void;
+}
+
+/**
+ * How a long command (scan, collect) stops. The first SIGINT or SIGTERM calls `first` (to say what
+ * happens now) and aborts {@link StopSignals.signal}: the command writes what it read and returns as
+ * usual. A second one quits at once with status {@link QUIT_AT_ONCE}, even while the command is
+ * still finishing, after `lastWords` (which marks the run abandoned, so the next scan removes what
+ * it wrote); a `lastWords` that throws does not keep the process alive.
+ */
+export function stopOnSignals(o: { first: (sig: NodeJS.Signals) => void; lastWords?: () => void }): StopSignals {
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (abort.signal.aborted) {
+      try {
+        o.lastWords?.();
+      } catch {
+        // The next scan finds the run's process gone and removes what it wrote all the same.
+      }
+      process.exit(QUIT_AT_ONCE);
+    }
+    o.first(sig);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: abort.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** Set when whoever reads our standard output has gone (`minerwatch watchlist | head`). */

@@ -5,9 +5,10 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { classesOf, decide } from '../classify/policy.js';
 import { InputError, RuleError, UsageError } from '../errors.js';
 import { checkMergeSource, mergeReport } from '../report/merge.js';
+import { policyRedecide } from '../report/policy-redecide.js';
+import { subscriberCount } from '../report/queries.js';
 import { redecideReport } from '../report/redecide.js';
 import { Classifier } from '../classify/classify.js';
 import { openReport } from '../report/writer.js';
@@ -18,13 +19,9 @@ import { loadRulesForScan } from './rules.js';
 export async function runMerge(reports: string[], o: { db: string; rules: string }, io: Io): Promise<number> {
   if (reports.some((r) => resolve(r) === resolve(o.db))) throw new UsageError(`--db ${o.db} is also an input: merge into a new or different report`);
   const ruleSet = loadRulesForScan(o.rules, false, io).ruleSet;
-  const policy = ruleSet.policy;
   // Sessions and many-endpoint evidence add up over the merged flows (src/report/redecide.ts).
   const classifier = new Classifier(ruleSet);
-  const redecide = (ev: Parameters<typeof classesOf>[0]) => {
-    const d = decide(policy, classesOf(ev));
-    return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
-  };
+  const redecide = policyRedecide(ruleSet.policy);
   for (const r of reports) checkMergeSource(r);
   const created = !existsSync(o.db);
   const removeCreated = (): void => {
@@ -64,7 +61,7 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
   }
   try {
     for (const l of lines) io.out(l);
-    const n = (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
+    const n = subscriberCount(db);
     io.out(`${o.db}: ${n} subscriber(s) with mining evidence\n`);
   } finally {
     db.close();

@@ -48,10 +48,11 @@ export function runRulesList(dir: string, io: Io): number {
 /** `rules test INPUT...`: scan in memory and show which rules fired on which flows. */
 export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog?: string[]; intel?: string[] }, io: Io): Promise<number> {
   const { scanInputs } = await import('../scan.js');
-  const { expandInputs, withIntel } = await import('./scan.js');
+  const { expandInputs, stderrNote } = await import('./scan.js');
+  const { withIntel } = await import('../aggregate/load.js');
   const { inertText } = await import('../report/format.js');
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const rep = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], io).ruleSet };
+  const rep = { ...loaded, ruleSet: withIntel(loaded.ruleSet, o.intel ?? [], stderrNote(io)).ruleSet };
   let shown = 0;
   let failed = 0;
   await scanInputs(expandInputs(inputs), rep.ruleSet, (f, v) => {

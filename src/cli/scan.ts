@@ -1,29 +1,20 @@
 /** `minerwatch scan`: inputs → report. */
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SubscriberDirectory } from '../aggregate/directory.js';
-import { parsePowerReadings, type PowerReading } from '../aggregate/power.js';
-import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog, type NatEvent } from '../aggregate/nat.js';
-import { Anomalies } from '../anomalies.js';
-import { NatEventSink } from '../aggregate/natevents.js';
-import { readCapture } from '../io/input.js';
-import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
-import { ReportError, UsageError } from '../errors.js';
-import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
-import { readTextFile } from '../io/textfile.js';
-import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
-import { hashFileInWorker } from '../io/hash.js';
-import { classesOf, decide } from '../classify/policy.js';
-import { loadResolverLogs, scanInputs, type DnsLogSummary } from '../scan.js';
-import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { loadRunContext, type LoadNote, type RunContext } from '../aggregate/load.js';
+import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { Classifier } from '../classify/classify.js';
-import { EndpointIndex } from '../rules/endpoints.js';
-import { loadIntel, type IntelSource } from '../rules/intel.js';
-import type { RuleSet } from '../rules/schema.js';
+import { ReportError, UsageError } from '../errors.js';
+import { hashFileInWorker } from '../io/hash.js';
+import { policyRedecide } from '../report/policy-redecide.js';
+import { completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { rescoreReport } from '../report/rescore.js';
-import type { Io } from './main.js';
+import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
+import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
+import { loadResolverLogs, scanInputs, type DnsLogSummary } from '../scan.js';
+import { stopOnSignals, type Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
 
@@ -114,83 +105,9 @@ export function distinctInputs(paths: readonly string[], io: Io): Array<{ path: 
   return out;
 }
 
-/** Read and validate a subscriber directory: all of it, or a usage error listing every bad line. */
-export function loadDirectory(path: string): SubscriberDirectory {
-  const { directory, errors } = SubscriberDirectory.parse(readTextFile(path, 'subscribers file'));
-  if (!directory) {
-    const shown = errors.slice(0, 20).map((e) => `${path}:${e.line}: ${e.message}`).join('\n  ');
-    throw new UsageError(`subscribers file not applied (${errors.length} bad line(s)):\n  ${shown}${errors.length > 20 ? `\n  … ${errors.length - 20} more` : ''}`);
-  }
-  return directory;
-}
-
-/** Metered energy readings: all valid, or a usage error listing every bad line. */
-export function loadPower(path: string): PowerReading[] {
-  const { readings, errors } = parsePowerReadings(readTextFile(path, 'power file'));
-  if (!readings) {
-    const shown = errors.slice(0, 20).map((e) => `${path}:${e.line}: ${e.message}`).join('\n  ');
-    throw new UsageError(`power file not applied (${errors.length} bad line(s)):\n  ${shown}${errors.length > 20 ? `\n  … ${errors.length - 20} more` : ''}`);
-  }
-  return readings;
-}
-
-/** NAT logs, NAT event exports and formulas: all of them valid, or a usage error listing every problem. */
-export async function loadNat(logs: readonly string[], formulas: readonly string[], eventFiles: readonly string[] = [], io?: Io): Promise<NatMapper | null> {
-  if (!logs.length && !formulas.length && !eventFiles.length) return null;
-  const nat = new NatMapper();
-  const problems: string[] = [];
-  for (const f of formulas) {
-    const r = parseDeterministic(f);
-    if (typeof r === 'string') problems.push(`--nat-deterministic: ${r}`);
-    else nat.addFormula(r);
-  }
-  for (const path of logs) {
-    const { records, errors } = parseNatLog(readTextFile(path, 'NAT log'));
-    for (const e of errors) problems.push(`${path}:${e.line}: ${e.message}`);
-    if (!errors.length) nat.addRecords(records);
-  }
-  // NAT events of every file together, so a create in one rotated file pairs with its delete in the next.
-  const events: NatEvent[] = [];
-  for (const path of eventFiles) {
-    const anomalies = new Anomalies();
-    const sink = new NatEventSink(anomalies);
-    sink.begin(path);
-    try {
-      await readCapture(path, sink, anomalies);
-    } catch (e) {
-      problems.push(`${path}: ${(e as Error).message}`);
-      continue;
-    }
-    const { records, ignored } = natRecordsFromEvents(sink.events);
-    if (!records.length) {
-      problems.push(
-        `${path}: no NAT translations found in ${sink.records} export record(s): ${sink.withoutNat} without RFC 8158 NAT fields (natEvent, postNATSourceIPv4Address, postNAPTSourceTransportPort, portRangeStart/End), ${ignored} that translate nothing`,
-      );
-      continue;
-    }
-    for (const e of sink.events) events.push({ ...e, ordinal: events.length + 1, exporter: e.exporter });
-    const bad = [...anomalies.counts.values()].reduce((a, b) => a + b, 0);
-    io?.err(`minerwatch: ${path}: ${sink.events.length} NAT event(s)${ignored ? `, ${ignored} that map nothing` : ''}${bad ? `, ${bad} anomal${bad === 1 ? 'y' : 'ies'} while decoding` : ''}\n`);
-  }
-  if (events.length && !problems.length) {
-    const { records } = natRecordsFromEvents(events);
-    nat.addRecords(records);
-    io?.err(`minerwatch: NAT events → ${records.length} assignment(s)\n`);
-  }
-  if (problems.length) throw new UsageError(`NAT mapping not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
-  return nat;
-}
-
-/**
- * The rule set with `--intel` folders and reports added to its endpoints (dated, with provenance);
- * a bad intel file stops the run with its file and line.
- */
-export function withIntel(ruleSet: RuleSet, paths: readonly string[], io: Io): { ruleSet: RuleSet; sources: IntelSource[] } {
-  if (!paths.length) return { ruleSet, sources: [] };
-  const index = new EndpointIndex(ruleSet.endpoints);
-  const { entries, sources } = loadIntel(paths, { exclude: (a) => index.excluded(a) });
-  for (const s of sources) io.err(`minerwatch: intel ${s.path}: ${s.entries} endpoint(s)${s.skipped ? `, ${s.skipped} skipped (shared front-ends)` : ''}\n`);
-  return { ruleSet: { ...ruleSet, endpoints: [...ruleSet.endpoints, ...entries] }, sources };
+/** Progress lines of loading (src/aggregate/load.ts) on stderr, as the program's own. */
+export function stderrNote(io: Io): LoadNote {
+  return (line) => io.err(`minerwatch: ${line}\n`);
 }
 
 /** Per resolver log, one line on stderr (and the run stops being quiet about a log it could not read). */
@@ -209,14 +126,10 @@ function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
 }
 
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
-  const nets = parseSubscriberNets(o.subscriberNet);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const { ruleSet, sources: intelSources } = withIntel(loaded.ruleSet, o.intel ?? [], io);
-  const rules = { ...loaded, ruleSet };
   // The whole directory and every NAT log are checked before anything is opened or written.
-  const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
-  const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
-  const power = o.power ? loadPower(o.power) : null;
+  const ctx = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
+  const { ruleSet, directory, nat, power, nets } = ctx;
   const db = openReport(o.db);
   let removedRuns: DeadRun[];
   try {
@@ -231,8 +144,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // Daily operation: an input already complete in the report (same sha256) is not scanned again; an
   // input the report holds only in part (interrupted, failed, removed) is scanned again and its new
   // rows replace the old ones when the run closes.
-  const known = new Map((db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>).map((r) => [r.sha256, r.path]));
-  const partial = db.prepare("SELECT id, path, sha256, size FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as Array<{ id: number; path: string; sha256: string | null; size: number | null }>;
+  const known = completeInputs(db);
+  const partial = partialInputs(db);
   // Earlier interrupted reads of standard input: this read hashes its first bytes to as many, to tell whether it holds them.
   const stdinParts = partial.filter((r) => r.path === '-' && r.sha256 !== null && (r.size ?? 0) > 0);
   const supersedes = new Map<number, number[]>();
@@ -283,7 +196,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     const given = rescoreGiven(o);
     if (!given.length) {
       // The documented totals, as for a run: this run's flows (none), the report's subscribers.
-      const subscribers = (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
+      const subscribers = subscriberCount(db);
       db.close();
       io.out(
         o.json
@@ -293,7 +206,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       return skippedBusy > 0 ? 1 : 0;
     }
     try {
-      return await rescoreOpenReport(db, o, { ruleSet: rules.ruleSet, directory, nat, power, nets }, io, alreadyIn);
+      return await rescoreOpenReport(db, o, ctx, io, alreadyIn);
     } finally {
       db.close();
     }
@@ -303,9 +216,9 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   try {
     writer = new ReportWriter(db, {
       toolVersion: toolVersion(),
-      rulesetDigest: rules.ruleSet.digest,
-      rules: rules.ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
-      algorithms: rules.ruleSet.algorithms,
+      rulesetDigest: ruleSet.digest,
+      rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+      algorithms: ruleSet.algorithms,
       options: {
         subscriberNets: o.subscriberNet,
         idleTimeout: o.idleTimeout,
@@ -317,7 +230,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         joinGap: o.joinGap,
         keepFlows: o.keepFlows,
         dnsLogs: o.dnsLog ?? [],
-        intel: intelSources.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
+        intel: ctx.intel.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
       },
     });
     if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
@@ -330,27 +243,16 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;
-  // SIGINT/SIGTERM: stop reading, classify and write what was read, close the run cleanly.
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (abort.signal.aborted) {
-      // Quit at once: the run is marked abandoned so the next scan removes what it wrote.
-      try {
-        db.prepare("UPDATE runs SET status = 'abandoned', finished = ? WHERE id = ?").run(Date.now(), writer.runId);
-      } catch {
-        // The next scan finds the run's process gone and removes it all the same.
-      }
-      process.exit(130);
-    }
-    io.err(`minerwatch: ${sig}: finishing the flows read so far (again to quit at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGINT/SIGTERM: stop reading, classify and write what was read, close the run cleanly; a second
+  // signal quits at once, the run marked abandoned so the next scan removes what it wrote.
+  const stop = stopOnSignals({
+    first: (sig) => io.err(`minerwatch: ${sig}: finishing the flows read so far (again to quit at once)\n`),
+    lastWords: () => markRun(db, writer.runId, 'abandoned'),
+  });
   try {
     const summary = await scanInputs(
       paths,
-      rules.ruleSet,
+      ruleSet,
       (f, v, idx) => {
         if (!keepFlow(o.keepFlows, f.source, v.label)) return;
         const who = subs.resolve(f);
@@ -362,7 +264,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         readExports: o.exports,
         skipQuietExports: o.keepFlows !== 'all',
         collectorPorts: o.collectorPort,
-        signal: abort.signal,
+        signal: stop.signal,
         dnsLogs: o.dnsLog ?? [],
         stdinPrefixes: stdinParts.map((r) => r.size!),
       },
@@ -394,7 +296,6 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       },
     );
     failed += reportDnsLogs(summary.dnsLogs, io);
-    const policy = rules.ruleSet.policy;
     let added: RedecideResult | null = null;
     const tied = new Map<number, number[]>();
     for (const group of summary.ties) {
@@ -403,10 +304,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     }
     writer.finish(
       { packets: summary.packets, anomalies, interrupted: summary.interrupted },
-      (ev) => {
-        const d = decide(policy, classesOf(ev));
-        return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
-      },
+      policyRedecide(ruleSet.policy),
       (d) => {
         added = redecideReport(d, summary.classifier, { recompute: false });
       },
@@ -424,14 +322,14 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       for (const x of older.slice(0, 20)) io.err(`  ${describeIncomplete(x)}\n`);
       if (older.length > 20) io.err(`  … and ${older.length - 20} more\n`);
     }
-    const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
+    const subscribers = subscriberCount(db);
     if (o.json) {
       io.out(
         JSON.stringify(
           {
             db: o.db,
             run: writer.runId,
-            rulesetDigest: rules.ruleSet.digest,
+            rulesetDigest: ruleSet.digest,
             inputs: summary.inputs,
             flows: summary.flows,
             miningFlows: summary.miningFlows,
@@ -468,18 +366,17 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   } catch (e) {
     if (!isWriteFailure(e)) throw e;
     try {
-      db.prepare("UPDATE runs SET status = 'failed', finished = ? WHERE id = ?").run(Date.now(), writer.runId);
+      markRun(db, writer.runId, 'failed');
     } catch {
       // Not even that fits: the next scan finds the run's process gone and removes it all the same.
     }
     throw writeFailed(o.db, e, `writing run ${writer.runId}`);
   } finally {
     writer.abandon();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     db.close();
   }
-  return failed > 0 || skippedBusy > 0 || abort.signal.aborted ? 1 : 0;
+  return failed > 0 || skippedBusy > 0 || stop.signal.aborted ? 1 : 0;
 }
 
 /** SQLite could not write the report file (full, I/O, made read-only, locked for too long). */
@@ -511,38 +408,19 @@ function rescoreGiven(o: Partial<ScanCliOptions>): string[] {
   return given;
 }
 
-/** The subscriber nets of the report's latest run (used when a rescore gives none). */
-function lastNets(db: Database.Database): string[] {
-  const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
-  try {
-    const nets = row ? (JSON.parse(row.options) as { subscriberNets?: unknown }).subscriberNets : undefined;
-    return Array.isArray(nets) ? nets.filter((n): n is string => typeof n === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-interface RescoreSources {
-  ruleSet: RuleSet;
-  directory: SubscriberDirectory | null;
-  nat: NatMapper | null;
-  power: PowerReading[] | null;
-  nets: ReturnType<typeof parseSubscriberNets>;
-}
-
-async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOptions> & { db: string }, src: RescoreSources, io: Io, alreadyIn: number): Promise<number> {
+async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOptions> & { db: string }, src: RunContext, io: Io, alreadyIn: number): Promise<number> {
   const classifier = new Classifier(src.ruleSet);
   const logs = await loadResolverLogs(classifier, o.dnsLog ?? []);
   const failed = reportDnsLogs(logs, io);
   const remap = src.directory || src.nat;
-  const nets = remap && !o.subscriberNet?.length ? parseSubscriberNets(lastNets(db)) : src.nets;
+  const nets = remap && !o.subscriberNet?.length ? parseSubscriberNets(lastRunNets(db)) : src.nets;
   const r = rescoreReport(db, {
     classifier,
     subscribers: remap ? new SubscriberMap(nets, src.directory, src.nat) : null,
     directory: src.directory && o.subscribers ? { entries: src.directory.entries, source: o.subscribers } : null,
     power: src.power && o.power ? { readings: src.power, source: o.power } : null,
   });
-  const subscribers = (db.prepare("SELECT count(*) AS n FROM subscribers").get() as { n: number }).n;
+  const subscribers = subscriberCount(db);
   const what = rescoreGiven(o).join(', ');
   if (o.json) io.out(JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers, rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
   else
@@ -562,15 +440,12 @@ export type RescoreCliOptions = Pick<
 export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> {
   if (!existsSync(o.db)) throw new UsageError(`no report at ${o.db}; run minerwatch scan first`);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const { ruleSet } = withIntel(loaded.ruleSet, o.intel ?? [], io);
-  const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
-  const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], io);
-  const power = o.power ? loadPower(o.power) : null;
+  const ctx = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
   try {
     // What a killed scan wrote is not evidence: removed before anything is decided again.
     for (const r of reapDeadRuns(db)) io.err(`minerwatch: ${describeDeadRun(o.db, r)}\n`);
-    return await rescoreOpenReport(db, o, { ruleSet, directory, nat, power, nets: parseSubscriberNets(o.subscriberNet) }, io, 0);
+    return await rescoreOpenReport(db, o, ctx, io, 0);
   } finally {
     db.close();
   }

@@ -1,4 +1,8 @@
-/** Read-side queries over a report: flows and the subscriber watch list, as plain rows. */
+/**
+ * Queries over a report as plain rows: flows and the subscriber watch list for listings, and the
+ * bookkeeping a run reads and sets (inputs already complete or held in part, the subscriber count,
+ * the last run's nets, a run's final status).
+ */
 import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { formatKwh } from './format.js';
@@ -175,4 +179,48 @@ export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { p
 /** {@link iterateWatchlist} as an array (small reports, tests, benchmarks). */
 export function queryWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null }): WatchRow[] {
   return Array.from(iterateWatchlist(db, opts));
+}
+
+/** Inputs the report holds complete, by content: sha256 → the path it was read from. */
+export function completeInputs(db: Database.Database): Map<string, string> {
+  const rows = db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>;
+  return new Map(rows.map((r) => [r.sha256, r.path]));
+}
+
+/** An input the report holds only in part: its rows are replaced when the input is read again. */
+export interface PartialInput {
+  id: number;
+  path: string;
+  sha256: string | null;
+  /** Bytes read (for standard input, the prefix whose sha256 is `sha256`). */
+  size: number | null;
+}
+
+/** Inputs the report holds only in part (interrupted, failed, or removed with a dead run), oldest first. */
+export function partialInputs(db: Database.Database): PartialInput[] {
+  return db.prepare("SELECT id, path, sha256, size FROM inputs WHERE status IN ('interrupted', 'failed', 'removed') ORDER BY id").all() as PartialInput[];
+}
+
+/** Subscribers with mining evidence in the report (rows of the subscribers rollup). */
+export function subscriberCount(db: Database.Database): number {
+  return (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
+}
+
+/** The subscriber nets (CIDR text) of the report's latest run; none when it recorded none or unreadable ones. */
+export function lastRunNets(db: Database.Database): string[] {
+  const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
+  try {
+    const nets = row ? (JSON.parse(row.options) as { subscriberNets?: unknown }).subscriberNets : undefined;
+    return Array.isArray(nets) ? nets.filter((n): n is string => typeof n === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Close a run that will not finish on its own: `abandoned` (quit at once; the next scan removes what
+ * it wrote) or `failed` (the report could not be written).
+ */
+export function markRun(db: Database.Database, run: number, status: 'abandoned' | 'failed'): void {
+  db.prepare('UPDATE runs SET status = ?, finished = ? WHERE id = ?').run(status, Date.now(), run);
 }

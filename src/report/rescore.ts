@@ -8,9 +8,9 @@
 import type Database from 'better-sqlite3';
 import type { SubscriberMap } from '../aggregate/subscriber.js';
 import type { Classifier } from '../classify/classify.js';
-import { classesOf, decide } from '../classify/policy.js';
 import type { FlowRecord } from '../types.js';
 import { applyPeerEvidence } from './peers.js';
+import { policyRedecide } from './policy-redecide.js';
 import { redecideReport, type RedecideResult } from './redecide.js';
 import { rebuildSubscribers } from './subscribers.js';
 import { writeDirectory, writePowerReadings } from './writer.js';
@@ -48,12 +48,8 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
         }
       }
     }
-    const policy = input.classifier.rules.policy;
     r = redecideReport(db, input.classifier, { recompute: true });
-    peerChanges = applyPeerEvidence(db, (ev) => {
-      const d = decide(policy, classesOf(ev));
-      return { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null };
-    });
+    peerChanges = applyPeerEvidence(db, policyRedecide(input.classifier.rules.policy));
     if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
     rebuildSubscribers(db);
   }).immediate();
