@@ -7,8 +7,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
+import { csvLines, readAddress, readPort, readTime } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
-import { parseAddress } from './directory.js';
 
 export interface NatRecord {
   start: number;
@@ -34,28 +34,17 @@ export interface NatError {
   message: string;
 }
 
-/** Epoch seconds, or an ISO 8601 date or date-time (UTC unless it carries an offset); anything else is NaN (Date.parse would take free-form text as local time). */
-function parseTime(s: string): number {
-  const t = s.trim();
-  if (t === '') return NaN;
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const m = /^(\d{4}-\d\d-\d\d)(?:[ T](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(Z|[+-]\d\d:?\d\d)?)?$/.exec(t);
-  if (!m) return NaN;
-  if (!m[2]) return Date.parse(`${m[1]}T00:00:00Z`);
-  return Date.parse(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`);
-}
-
 /** Parse a NAT log CSV: `start,end,private_ip,public_ip,port_start,port_end` (header names, any order). */
 export function parseNatLog(text: string): { records: NatRecord[]; errors: NatError[] } {
   const records: NatRecord[] = [];
   const errors: NatError[] = [];
   let cols: Map<string, number> | null = null;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const n = i + 1;
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const f = line.split(',').map((x) => x.trim());
+  for (const { line: n, fields: f, error } of csvLines(text, { comments: true })) {
+    if (f === null) {
+      errors.push({ line: n, message: `${cols ? '' : 'header: '}${error}` });
+      if (!cols) cols = new Map();
+      continue;
+    }
     if (!cols) {
       const names = f.map((x) => x.toLowerCase());
       const need = ['start', 'private_ip', 'public_ip', 'port_start', 'port_end'];
@@ -64,24 +53,37 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
         errors.push({ line: n, message: `header lacks ${missing.join(', ')}; expected start,end,private_ip,public_ip,port_start,port_end` });
         cols = new Map();
       } else cols = new Map(names.map((x, k) => [x, k]));
-      return;
+      continue;
     }
-    if (cols.size === 0) return;
-    const get = (k: string): string => f[cols!.get(k) ?? -1] ?? '';
-    const start = parseTime(get('start'));
+    if (cols.size === 0) continue;
+    const at = cols;
+    const get = (k: string): string => f[at.get(k) ?? -1] ?? '';
+    // Times: ISO 8601 (UTC unless it carries an offset) or epoch seconds; an empty end is an open assignment.
+    const start = readTime(get('start'), { epochSeconds: true });
     const endText = get('end');
-    const end = endText === '' ? Infinity : parseTime(endText);
-    // Decimal ports only: Number() would take an empty field as 0, and 0x10 or 1e3 as ports.
-    const port = (t: string): number => (/^\d{1,5}$/.test(t) ? Number(t) : NaN);
-    const ps = port(get('port_start'));
-    const pe = port(get('port_end'));
+    const end = endText === '' ? ({ ok: true, value: Infinity } as const) : readTime(endText, { epochSeconds: true });
+    if (!start.ok || !end.ok || end.value < start.value) {
+      const what = start.ok ? (end.ok ? 'times' : end.expected) : start.expected;
+      errors.push({ line: n, message: `expected start (and end, or empty for open) as ${what}, end not before start; got ${inertJson(get('start'))}, ${inertJson(endText)}` });
+      continue;
+    }
     const priv = get('private_ip');
     const pub = get('public_ip');
-    if (!Number.isFinite(start) || Number.isNaN(end) || end < start) return void errors.push({ line: n, message: 'expected start (and end, or empty for open) as ISO UTC times or epoch seconds, end not before start' });
-    if (!parseAddress(priv) || !parseAddress(pub)) return void errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, got ${inertJson(priv)}, ${inertJson(pub)}` });
-    if (!Number.isInteger(ps) || !Number.isInteger(pe) || ps < 0 || pe > 65535 || pe < ps) return void errors.push({ line: n, message: 'expected port_start <= port_end within 0-65535' });
-    records.push({ start, end, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps, portEnd: pe, line: n });
-  });
+    const privAddr = readAddress(priv);
+    const wrong = privAddr.ok ? readAddress(pub) : privAddr;
+    if (!wrong.ok) {
+      errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, each ${wrong.expected}; got ${inertJson(priv)}, ${inertJson(pub)}` });
+      continue;
+    }
+    const ps = readPort(get('port_start'));
+    const pe = readPort(get('port_end'));
+    if (!ps.ok || !pe.ok || pe.value < ps.value) {
+      errors.push({ line: n, message: `expected port_start <= port_end within 0-65535, got ${inertJson(get('port_start'))}, ${inertJson(get('port_end'))}` });
+      continue;
+    }
+    // One text per host: ipaddr.process writes an IPv4-mapped IPv6 address as its IPv4 address.
+    records.push({ start: start.value, end: end.value, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps.value, portEnd: pe.value, line: n });
+  }
   if (!cols) errors.push({ line: 1, message: 'empty file: expected a header start,end,private_ip,public_ip,port_start,port_end' });
   return { records, errors };
 }

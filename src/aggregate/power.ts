@@ -2,14 +2,14 @@
  * Metered power (`--power FILE`): the operator's or utility's energy readings per subscriber, used
  * to corroborate the energy estimate. The whole file is validated before any of it is used.
  *
- * Format (CSV with a header; `#` starts a comment line; times are ISO 8601 dates or date-times, UTC
- * unless they carry an offset; `end` is exclusive):
+ * Format (CSV with a header and RFC 4180 quoting, read by src/io/csv.ts; `#` starts a comment
+ * line; times are ISO 8601 dates or date-times, UTC unless they carry an offset; `end` is exclusive):
  *   subscriber,start,end,kwh
  *   SUB-0001,2026-11-01,2026-11-02,38.5
  *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
  */
+import { csvLines, readDecimal, readTime } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
-import { splitCsv } from './directory.js';
 
 export interface PowerReading {
   subscriber: string;
@@ -24,30 +24,18 @@ export interface PowerError {
   message: string;
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-function parseTime(s: string): number {
-  // A real calendar date (Date.parse would roll 2026-02-30 over to March 2).
-  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
-  if (!(DATE_ONLY.test(s) || DATE_TIME.test(s)) || new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d || m < 1 || m > 12) return NaN;
-  if (DATE_ONLY.test(s)) return Date.parse(`${s}T00:00:00Z`);
-  const t = s.replace(' ', 'T');
-  return Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? t : `${t}Z`);
-}
-
 /** Parse and validate a power file; readings only when there is no error at all. */
 export function parsePowerReadings(text: string): { readings: PowerReading[] | null; errors: PowerError[] } {
   const errors: PowerError[] = [];
   const readings: PowerReading[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   let header: string[] | null = null;
   let col = { subscriber: -1, start: -1, end: -1, kwh: -1 };
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.trim();
-    const line = i + 1;
-    if (!raw || raw.startsWith('#')) continue;
-    const cells = splitCsv(raw);
+  for (const { line, fields: cells, error } of csvLines(text, { comments: true })) {
+    if (cells === null) {
+      errors.push({ line, message: header ? error : `header: ${error}` });
+      if (!header) return { readings: null, errors };
+      continue;
+    }
     if (!header) {
       header = cells.map((c) => c.toLowerCase());
       col = { subscriber: header.indexOf('subscriber'), start: header.indexOf('start'), end: header.indexOf('end'), kwh: header.indexOf('kwh') };
@@ -63,16 +51,18 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
       continue;
     }
     const subscriber = cells[col.subscriber]!;
-    const start = parseTime(cells[col.start]!);
-    const end = parseTime(cells[col.end]!);
+    const startText = cells[col.start]!;
+    const endText = cells[col.end]!;
     const kwhText = cells[col.kwh]!;
-    const kwh = /^\d+(\.\d+)?$/.test(kwhText) ? Number(kwhText) : NaN;
+    const start = readTime(startText);
+    const end = readTime(endText);
+    const kwh = readDecimal(kwhText);
     if (!subscriber || subscriber.length > 128) errors.push({ line, message: 'subscriber: expected an id of 1 to 128 characters' });
-    else if (Number.isNaN(start)) errors.push({ line, message: `start: expected a date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), got ${inertJson(cells[col.start]!.slice(0, 40))}` });
-    else if (Number.isNaN(end)) errors.push({ line, message: `end: expected a date or date-time, got ${inertJson(cells[col.end]!.slice(0, 40))}` });
-    else if (end <= start) errors.push({ line, message: `end ${cells[col.end]} is not after start ${cells[col.start]}` });
-    else if (!Number.isFinite(kwh)) errors.push({ line, message: `kwh: expected a non-negative number like 38.5, got ${inertJson(kwhText.slice(0, 40))}` });
-    else readings.push({ subscriber, start, end, kwh, line });
+    else if (!start.ok) errors.push({ line, message: `start: expected ${start.expected}, got ${inertJson(startText.slice(0, 40))}` });
+    else if (!end.ok) errors.push({ line, message: `end: expected ${end.expected}, got ${inertJson(endText.slice(0, 40))}` });
+    else if (end.value <= start.value) errors.push({ line, message: `end ${inertJson(endText)} is not after start ${inertJson(startText)}` });
+    else if (!kwh.ok) errors.push({ line, message: `kwh: expected ${kwh.expected}, got ${inertJson(kwhText.slice(0, 40))}` });
+    else readings.push({ subscriber, start: start.value, end: end.value, kwh: kwh.value, line });
   }
   if (!header) errors.push({ line: 1, message: 'empty file: expected a header subscriber,start,end,kwh and readings' });
   // Overlapping periods of one subscriber would count the same energy twice.

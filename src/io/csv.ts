@@ -309,8 +309,8 @@ const MAX_DATE_MS = 8.64e15;
  */
 export function readTime(text: string, options: { epochSeconds?: boolean } = {}): FieldRead<number> {
   const what = options.epochSeconds
-    ? 'an ISO 8601 UTC date or date-time (2026-11-01, 2026-11-01T00:00:00+08:00) or epoch seconds'
-    : 'an ISO 8601 date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), UTC unless it carries an offset';
+    ? 'a date or date-time (2026-11-01, 2026-11-01T00:00:00+08:00), ISO 8601, UTC unless it carries an offset, or epoch seconds'
+    : 'a date (2026-11-01) or date-time (2026-11-01T00:00:00+08:00), ISO 8601, UTC unless it carries an offset';
   if (text.length > 40) return expected(what);
   if (options.epochSeconds && /^\d+(\.\d+)?$/.test(text)) {
     const ms = Number(text) * 1000;
