@@ -114,6 +114,8 @@ export function looksLikeFlowExport(buf: Uint8Array, off: number, len: number): 
   return null;
 }
 
+function ignore(): void {}
+
 /**
  * Stateful decoder of export datagrams from any number of exporters. Templates and sampling state
  * are kept per (exporter, observation domain); memory is bounded by `maxTemplates` templates and
@@ -130,13 +132,18 @@ export class FlowExportDecoder {
     const maxTemplates = Math.max(1, Math.floor(opts?.maxTemplates ?? 65536));
     const maxPending = Math.max(0, Math.floor(opts?.maxPendingPerTemplate ?? 64));
     this.cache = new TemplateCache(maxTemplates, maxPending, this.stats);
+    this.ctx = { cache: this.cache, stats: this.stats, onRecord: ignore, onAnomaly: ignore, onNumeric: undefined, scratch: this.scratch, numeric: this.numeric };
   }
+
+  /** One context for every datagram (its callbacks are set per call): a datagram allocates nothing for it. */
+  private readonly ctx: RecordContext;
 
   /**
    * Decode one export datagram (v5, v9 or IPFIX message). Records and anomalies go to the
    * callbacks; never throws for bad bytes. Returns false when the bytes are not a NetFlow/IPFIX
    * datagram at all (fewer than 2 bytes, or a version other than 5, 9 or 10: anomaly
-   * `export.unknown_version`).
+   * `export.unknown_version`). Not reentrant: the callbacks must not call `decode` on this decoder
+   * (the message header and context are reused from call to call).
    */
   decode(
     buf: Uint8Array,
@@ -154,7 +161,10 @@ export class FlowExportDecoder {
       return false;
     }
     const version = (buf[start]! << 8) | buf[start + 1]!;
-    const ctx: RecordContext = { cache: this.cache, stats: this.stats, onRecord, onAnomaly, onNumeric, scratch: this.scratch, numeric: this.numeric };
+    const ctx = this.ctx;
+    ctx.onRecord = onRecord;
+    ctx.onAnomaly = onAnomaly;
+    ctx.onNumeric = onNumeric;
     switch (version) {
       case 5:
         this.stats.datagrams++;

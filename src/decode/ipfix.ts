@@ -16,8 +16,8 @@
  * @see RFC 5655 §7.3 (an IPFIX file is a sequence of messages)
  * @see RFC 5103 (biflow reverse elements, PEN 29305)
  */
-import { MAX_TEMPLATE_FIELDS, makeTemplate, type FieldSpec, type MessageHeader } from './templates/store.js';
-import { handleDataSet, storeTemplate, type RecordContext } from './templates/walk.js';
+import { MAX_TEMPLATE_FIELDS, makeTemplate, type FieldSpec, type MessageHeader, type Template } from './templates/store.js';
+import { handleDataSet, messageHeader, storeTemplate, type RecordContext } from './templates/walk.js';
 import { u16, u32 } from '../bytes.js';
 
 /** IPFIX message header length. @see RFC 7011 §3.1 */
@@ -66,13 +66,12 @@ export function decodeIpfix(ctx: RecordContext, buf: Uint8Array, off: number, le
       message: msgLen > len ? `message length ${msgLen}, only ${len} bytes available` : `message length ${msgLen}, ${len - msgLen} bytes after it ignored`,
     });
   }
-  const hdr: MessageHeader = {
-    version: 10,
-    exporter,
-    domain: u32(buf, off + 12),
-    exportMs: u32(buf, off + 4) * 1000,
-    sysUptime: null,
-  };
+  const hdr = messageHeader(ctx);
+  hdr.version = 10;
+  hdr.exporter = exporter;
+  hdr.domain = u32(buf, off + 12);
+  hdr.exportMs = u32(buf, off + 4) * 1000;
+  hdr.sysUptime = null;
   const end = off + Math.min(len, msgLen);
   let p = off + IPFIX_HEADER;
   while (end - p >= 4) {
@@ -96,6 +95,29 @@ export function decodeIpfix(ctx: RecordContext, buf: Uint8Array, off: number, le
   if (p < end) {
     ctx.onAnomaly({ code: 'ipfix.bad_set_length', offset: p - off, message: `${end - p} bytes after the last set` });
   }
+}
+
+/**
+ * When the field specifiers at `buf[q, end)` are exactly the fields of `t` (count, ids, enterprise
+ * numbers and lengths), none of length 0, the offset after them; otherwise -1.
+ */
+function sameIpfixFields(t: Template, buf: Uint8Array, q: number, end: number): number {
+  const fields = t.fields;
+  for (let i = 0; i < fields.length; i++) {
+    if (end - q < 4) return -1;
+    const f = fields[i]!;
+    const raw = u16(buf, q);
+    const length = u16(buf, q + 2);
+    q += 4;
+    let enterprise = 0;
+    if (raw & 0x8000) {
+      if (end - q < 4) return -1;
+      enterprise = u32(buf, q);
+      q += 4;
+    }
+    if (length === 0 || f.length !== length || f.id !== (raw & 0x7fff) || f.enterprise !== enterprise) return -1;
+  }
+  return q;
 }
 
 function bad(ctx: RecordContext, at: number, off: number, message: string): void {
@@ -149,6 +171,16 @@ function templateSet(
     // Each field specifier is at least 4 bytes: refuse a count the set cannot hold before reading.
     if (count * 4 > end - q) {
       return bad(ctx, p + 2, off, `template ${id} declares ${count} fields (≥ ${count * 4} bytes), set has ${end - q} left`);
+    }
+    const stored = ctx.cache.get(10, hdr.exporter, hdr.domain, id);
+    if (stored !== undefined && stored.fields.length === count && stored.options === options && stored.scopeCount === scopeCount) {
+      const next = sameIpfixFields(stored, buf, q, end);
+      if (next >= 0) {
+        // The periodic refresh of a template already held (most template sets): nothing to build.
+        ctx.cache.refresh(stored);
+        p = next;
+        continue;
+      }
     }
     const fields: FieldSpec[] = [];
     let zero = 0;

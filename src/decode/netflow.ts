@@ -18,7 +18,7 @@
 import type { ExportRecord } from './flowexport.js';
 import { formatIpv4At, newNumericRecord } from './templates/emit.js';
 import { MAX_TEMPLATE_FIELDS, VARLEN, makeTemplate, type FieldSpec, type MessageHeader, type Template } from './templates/store.js';
-import { handleDataSet, storeTemplate, type RecordContext } from './templates/walk.js';
+import { handleDataSet, messageHeader, storeTemplate, type RecordContext } from './templates/walk.js';
 import { u16, u32 } from '../bytes.js';
 
 /** v5 header length. */
@@ -125,13 +125,12 @@ export function decodeV9(ctx: RecordContext, buf: Uint8Array, off: number, len: 
     ctx.onAnomaly({ code: 'netflow.truncated', offset: 0, message: `v9 header needs ${V9_HEADER} bytes, ${len} available` });
     return;
   }
-  const hdr: MessageHeader = {
-    version: 9,
-    exporter,
-    domain: u32(buf, off + 16),
-    exportMs: u32(buf, off + 8) * 1000,
-    sysUptime: u32(buf, off + 4),
-  };
+  const hdr = messageHeader(ctx);
+  hdr.version = 9;
+  hdr.exporter = exporter;
+  hdr.domain = u32(buf, off + 16);
+  hdr.exportMs = u32(buf, off + 8) * 1000;
+  hdr.sysUptime = u32(buf, off + 4);
   const end = off + len;
   let p = off + V9_HEADER;
   while (end - p >= 4) {
@@ -179,6 +178,13 @@ function templateSet(ctx: RecordContext, hdr: MessageHeader, buf: Uint8Array, p:
     if (count * 4 > end - p - 4) {
       return badTemplate(ctx, p + 2, off, `template ${id} declares ${count} fields (${count * 4} bytes), FlowSet has ${end - p - 4} left`);
     }
+    const stored = ctx.cache.get(9, hdr.exporter, hdr.domain, id);
+    if (stored !== undefined && !stored.options && sameV9Fields(stored, buf, p + 4, count)) {
+      // The periodic refresh of a template already held (most template FlowSets): nothing to build.
+      ctx.cache.refresh(stored);
+      p += 4 + count * 4;
+      continue;
+    }
     const fields = readV9Fields(buf, p + 4, count);
     const t = checkedV9Template(ctx, id, false, 0, fields, p, off);
     p += 4 + count * 4;
@@ -211,6 +217,21 @@ function optionsTemplateSet(ctx: RecordContext, hdr: MessageHeader, buf: Uint8Ar
     // RFC 3954 §6.1: the options template record is padded to a 4-byte boundary.
     while (p < end && (p - off) % 4 !== 0 && buf[p] === 0) p++;
   }
+}
+
+/**
+ * Whether the `count` (type, length) pairs at `buf[p]` are exactly the fields of `t`, none of
+ * length 0 (a template with one is rebuilt, so its anomaly is reported on every refresh).
+ */
+function sameV9Fields(t: Template, buf: Uint8Array, p: number, count: number): boolean {
+  const fields = t.fields;
+  if (fields.length !== count) return false;
+  for (let i = 0; i < count; i++) {
+    const f = fields[i]!;
+    const length = u16(buf, p + 4 * i + 2);
+    if (length === 0 || f.length !== length || f.id !== u16(buf, p + 4 * i)) return false;
+  }
+  return true;
 }
 
 function readV9Fields(buf: Uint8Array, p: number, count: number): FieldSpec[] {

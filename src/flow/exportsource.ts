@@ -5,7 +5,7 @@
  * and the offset.
  */
 import type { Anomalies, AnomalyCode } from '../anomalies.js';
-import { FlowExportDecoder, looksLikeFlowExport, type ExportRecord, type NumericRecord } from '../decode/flowexport.js';
+import { FlowExportDecoder, looksLikeFlowExport, type ExportAnomaly, type ExportRecord, type NumericRecord } from '../decode/flowexport.js';
 import type { ExportFlowInput } from './records.js';
 
 /** Stricter than the header test: every set of a v9/IPFIX datagram must tile it (padding allowed). */
@@ -84,19 +84,21 @@ export class ExportDatagrams {
 
   /** Decode one datagram from `exporter`; `fileOffset` locates it in the input for anomalies. */
   datagram(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
-    this.decoder.decode(
-      buf,
-      off,
-      len,
-      exporter,
-      // NAT events without a destination are not flows (they feed `--nat-ipfix`).
-      (r) => {
-        if (r.dstAddr !== '') this.onRecord(toFlowInput(r));
-      },
-      (a) => {
-        this.anomalies?.add(a.code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`);
-      },
-      this.onNumeric,
-    );
+    this.exporter = exporter;
+    this.fileOffset = fileOffset;
+    this.decoder.decode(buf, off, len, exporter, this.recordSink, this.anomalySink, this.onNumeric);
   }
+
+  /** Exporter and input offset of the datagram being decoded (for its anomalies). */
+  private exporter = '';
+  private fileOffset = 0;
+
+  /** NAT events without a destination are not flows (they feed `--nat-ipfix`). */
+  private readonly recordSink = (r: ExportRecord): void => {
+    if (r.dstAddr !== '') this.onRecord(toFlowInput(r));
+  };
+
+  private readonly anomalySink = (a: ExportAnomaly): void => {
+    this.anomalies?.add(a.code, this.file, this.fileOffset + a.offset, `exporter ${this.exporter}: ${a.message}`);
+  };
 }

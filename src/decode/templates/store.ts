@@ -48,6 +48,8 @@ export interface Template {
   varlen: boolean;
   /** Decoding program, compiled from `fields` on first use. */
   compiled?: CompiledTemplate;
+  /** Its key in the store, set when stored (a refresh then builds no key). */
+  storeKey?: string;
 }
 
 /** What the data records of one message need from its header. */
@@ -141,8 +143,10 @@ export class TemplateCache {
     // Exporters re-send their templates every few seconds: an unchanged one keeps its compiled form.
     const old = this.templates.get(k);
     if (old !== undefined && old.compiled !== undefined && t.compiled === undefined && sameFields(old, t)) t.compiled = old.compiled;
+    t.storeKey = k;
     this.templates.delete(k);
     this.templates.set(k, t);
+    this.newest = t;
     this.stats.templates++;
     while (this.templates.size > this.maxTemplates) {
       const oldest = this.templates.keys().next().value;
@@ -154,6 +158,24 @@ export class TemplateCache {
     this.pending.delete(k);
     for (const s of waiting) this.pendingBytes -= s.body.length;
     return waiting;
+  }
+
+  /** The template stored last (the newest in the eviction order). */
+  private newest: Template | undefined = undefined;
+
+  /**
+   * Count a template received again with the same fields as stored template `t` (found with
+   * {@link get}), and make it the most recently defined, as {@link set} would; it builds nothing.
+   * No data set can be waiting for a template that is stored.
+   */
+  refresh(t: Template): void {
+    this.stats.templates++;
+    if (t === this.newest) return;
+    const k = t.storeKey;
+    if (k === undefined || this.templates.get(k) !== t) return;
+    this.templates.delete(k);
+    this.templates.set(k, t);
+    this.newest = t;
   }
 
   /** Forget one template. */
