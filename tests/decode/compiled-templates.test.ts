@@ -16,6 +16,7 @@ import {
   Scratch,
   TemplateCache,
   VARLEN,
+  compileTemplate,
   decodeDataSet,
   makeTemplate,
   newNumericRecord,
@@ -212,5 +213,67 @@ describe('compiled template decoding', () => {
     expect(records).toBeGreaterThan(2000);
     expect(numeric).toBeGreaterThan(1000);
     expect(nat).toBeGreaterThan(0);
+  });
+
+  it('reads fixed IPv4 templates laid out for the numeric sink as the per-field decoder did (1500 seeded templates)', () => {
+    // Templates that get a FlowLayout: both IPv4 addresses and distinct elements the numeric sink
+    // reads (ports, protocol, flags, every counter kind, every time kind), at usual and reduced
+    // lengths, with unread elements between them; options data before them sets the domain's
+    // sampling interval and system init time.
+    const LAID = [
+      IE.sourceTransportPort, IE.destinationTransportPort, IE.protocolIdentifier, IE.tcpControlBits,
+      IE.packetDeltaCount, IE.octetDeltaCount, IE.packetTotalCount, IE.octetTotalCount,
+      IE.initiatorPackets, IE.initiatorOctets, IE.responderPackets, IE.responderOctets,
+      IE.flowStartSysUpTime, IE.flowEndSysUpTime, IE.flowStartSeconds, IE.flowEndSeconds,
+      IE.flowStartMilliseconds, IE.flowEndMilliseconds, IE.flowStartMicroseconds, IE.flowEndNanoseconds,
+      IE.flowStartDeltaMicroseconds, IE.flowEndDeltaMicroseconds,
+    ];
+    const rnd = mulberry32(20261205);
+    let laidOut = 0;
+    let numeric = 0;
+    for (let c = 0; c < 1500; c++) {
+      const version: 9 | 10 = rnd() < 0.5 ? 9 : 10;
+      const hdr: MessageHeader = {
+        version,
+        exporter: '192.0.2.9',
+        domain: 3,
+        exportMs: 1_700_000_000_000 + Math.floor(rnd() * 1e9),
+        sysUptime: version === 9 ? Math.floor(rnd() * 2 ** 32) : null,
+      };
+      const sets: Array<{ hdr: MessageHeader; t: Template; body: Uint8Array; base: number }> = [];
+      if (rnd() < 0.5) {
+        const fields: FieldSpec[] = [
+          { id: 1, enterprise: 0, length: 4 },
+          { id: IE.samplingInterval, enterprise: 0, length: 4 },
+          { id: IE.systemInitTimeMilliseconds, enterprise: 0, length: 8 },
+        ];
+        const o = makeTemplate(version, 300, true, 1, fields)!;
+        sets.push({ hdr, t: o, body: randomBody(rnd, o), base: 0 });
+      }
+      const fields: FieldSpec[] = [
+        { id: IE.sourceIPv4Address, enterprise: 0, length: 4 },
+        { id: IE.destinationIPv4Address, enterprise: 0, length: 4 },
+      ];
+      const pool = [...LAID];
+      const extra = Math.floor(rnd() * 9);
+      for (let i = 0; i < extra && pool.length > 0; i++) {
+        const id = pool.splice(Math.floor(rnd() * pool.length), 1)[0]!;
+        let length = usualLength(id);
+        if (length === 8 && rnd() < 0.3) length = pick(rnd, [1, 2, 4]);
+        fields.splice(Math.floor(rnd() * (fields.length + 1)), 0, { id, enterprise: 0, length });
+        if (rnd() < 0.2) fields.splice(Math.floor(rnd() * (fields.length + 1)), 0, { id: pick(rnd, OTHER), enterprise: 0, length: pick(rnd, [1, 2, 4, 16]) });
+      }
+      if (version === 10 && rnd() < 0.3) fields.push({ id: pick(rnd, [IE.packetDeltaCount, IE.octetDeltaCount]), enterprise: PEN.reverse, length: 8 });
+      const t = makeTemplate(version, 256, false, 0, fields)!;
+      if (compileTemplate(t).layout !== null) laidOut++;
+      sets.push({ hdr, t, body: randomBody(rnd, t), base: 5 });
+      if (rnd() < 0.3) sets.push({ hdr, t, body: randomBody(rnd, t), base: 0 });
+      const want = runSets(legacyDecodeDataSet as Decode, sets, true);
+      const got = runSets(decodeDataSet, sets, true);
+      expect(got, `case ${c}`).toEqual(want);
+      numeric += want.numeric.length;
+    }
+    expect(laidOut).toBeGreaterThan(1000);
+    expect(numeric).toBeGreaterThan(2000);
   });
 });

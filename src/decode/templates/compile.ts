@@ -281,6 +281,114 @@ export interface CompiledTemplate {
    * other templates, which take the general path.
    */
   plan: EmitPlan | null;
+  /**
+   * Fixed IPv4 templates whose every value the numeric sink takes is read straight from the record
+   * (see {@link FlowLayout}); null when the op walk is needed.
+   */
+  layout: FlowLayout | null;
+}
+
+/** How a record of a {@link FlowLayout} carries its start (or end) time: not at all. */
+export const T_NONE = 0;
+/** dateTimeMilliseconds, Unix ms. */
+export const T_MS = 1;
+/** dateTimeSeconds. */
+export const T_SECONDS = 2;
+/** dateTimeMicroseconds/-Nanoseconds: NTP 64-bit. */
+export const T_NTP = 3;
+/** sysUpTime-relative ms (v9 header uptime, or the IPFIX domain's system init time). */
+export const T_UPTIME = 4;
+/** flowStart/EndDeltaMicroseconds: µs before the export time. */
+export const T_DELTA_US = 5;
+
+/**
+ * A fixed IPv4 data template laid out for the numeric sink: where in a record each value lies,
+ * so a record is read field by field without the op walk or the scratch. Only templates that make
+ * this exact get one: each value the sink reads written by at most one field, no sampling element
+ * (the interval is the domain's), no system init or observation time in the record. What
+ * time source (`T_*`) each time takes follows the walk's precedence (absolute, then
+ * sysUpTime-relative, then export-relative).
+ */
+export interface FlowLayout {
+  src4: number;
+  dst4: number;
+  /** [offset, length] per value, offset -1 when absent (then 0): see the `L_*` indices. */
+  at: Int32Array;
+  start: number;
+  end: number;
+}
+
+/** Indices into {@link FlowLayout.at} (each an offset; the length follows it). */
+export const L_SRC_PORT = 0;
+export const L_DST_PORT = 2;
+export const L_PROTOCOL = 4;
+export const L_TCP_FLAGS = 6;
+export const L_PACKETS = 8;
+export const L_BYTES = 10;
+export const L_REV_PACKETS = 12;
+export const L_REV_BYTES = 14;
+export const L_START = 16;
+export const L_END = 18;
+const L_SIZE = 20;
+
+/** Slots the numeric sink reads, directly or through the time and sampling rules. */
+const NUMERIC_SLOTS = [
+  S_SRC4, S_DST4, S_SRC_PORT, S_DST_PORT, S_PROTOCOL, S_TCP_FLAGS,
+  S_DELTA_PACKETS, S_TOTAL_PACKETS, S_INIT_PACKETS, S_DELTA_BYTES, S_TOTAL_BYTES, S_INIT_BYTES,
+  S_REV_DELTA_PACKETS, S_REV_TOTAL_PACKETS, S_RESP_PACKETS, S_REV_DELTA_BYTES, S_REV_TOTAL_BYTES, S_RESP_BYTES,
+  S_START_MS, S_END_MS, S_START_UP, S_END_UP, S_START_DELTA_US, S_END_DELTA_US,
+];
+
+/** The {@link FlowLayout} of fixed ops `ops` ([op, offset, length]×n) with plan `plan`, or null. */
+function flowLayout(ops: readonly number[], plan: EmitPlan): FlowLayout | null {
+  if (!plan.domainSampling) return null;
+  const where = new Map<number, { k: number; off: number; len: number; n: number }>();
+  for (let i = 0; i < ops.length; i += 3) {
+    const slot = slotOf(ops[i]!);
+    const w = where.get(slot);
+    if (w) w.n++;
+    else where.set(slot, { k: ops[i]!, off: ops[i + 1]!, len: ops[i + 2]!, n: 1 });
+  }
+  if (where.has(S_SYS_INIT_MS) || where.has(S_OBS_MS)) return null;
+  for (const s of NUMERIC_SLOTS) if ((where.get(s)?.n ?? 0) > 1) return null;
+  const src = where.get(S_SRC4);
+  const dst = where.get(S_DST4);
+  if (!src || !dst) return null;
+  const at = new Int32Array(L_SIZE).fill(-1);
+  const put = (l: number, slot: number): void => {
+    const w = where.get(slot);
+    if (w) {
+      at[l] = w.off;
+      at[l + 1] = w.len;
+    }
+  };
+  put(L_SRC_PORT, S_SRC_PORT);
+  put(L_DST_PORT, S_DST_PORT);
+  put(L_PROTOCOL, S_PROTOCOL);
+  put(L_TCP_FLAGS, S_TCP_FLAGS);
+  if (plan.packets !== S_ZERO) put(L_PACKETS, plan.packets);
+  if (plan.bytes !== S_ZERO) put(L_BYTES, plan.bytes);
+  if (plan.reversePackets !== S_ZERO) put(L_REV_PACKETS, plan.reversePackets);
+  if (plan.reverseBytes !== S_ZERO) put(L_REV_BYTES, plan.reverseBytes);
+  const time = (l: number, abs: number, up: number, delta: number, seconds: number, ntp: number): number => {
+    const a = where.get(abs);
+    if (a) {
+      put(l, abs);
+      return a.k === seconds ? T_SECONDS : a.k === ntp ? T_NTP : T_MS;
+    }
+    if (where.has(up)) {
+      put(l, up);
+      return T_UPTIME;
+    }
+    if (where.has(delta)) {
+      put(l, delta);
+      return T_DELTA_US;
+    }
+    return T_NONE;
+  };
+  const start = time(L_START, S_START_MS, S_START_UP, S_START_DELTA_US, K_START_SECONDS, K_START_NTP);
+  const end = time(L_END, S_END_MS, S_END_UP, S_END_DELTA_US, K_END_SECONDS, K_END_NTP);
+  return { src4: src.off, dst4: dst.off, at, start, end };
 }
 
 /** Where a fixed IPv4 template's counters are: the first slot it writes of each list, else {@link S_ZERO}. */
@@ -349,5 +457,5 @@ export function compileTemplate(t: Template): CompiledTemplate {
       domainSampling: ![S_SAMPLING, S_SAMPLE_SIZE, S_SAMPLE_POPULATION, S_PACKET_INTERVAL, S_SAMPLER_ID].some((s) => written.has(s)),
     };
   }
-  return { ops: Int32Array.from(ops), resetStart, resetEnd, plan };
+  return { ops: Int32Array.from(ops), resetStart, resetEnd, plan, layout: plan === null ? null : flowLayout(ops, plan) };
 }

@@ -36,9 +36,17 @@ import {
   Scratch,
   compileTemplate,
   opTakes,
+  L_END,
+  L_START,
+  T_DELTA_US,
+  T_MS,
+  T_NTP,
+  T_SECONDS,
+  T_UPTIME,
+  type FlowLayout,
 } from './compile.js';
-import { applyOptions, emitNumeric, emitRecord, type NumericRecord } from './emit.js';
-import { VARLEN, type MessageHeader, type Template, type TemplateCache } from './store.js';
+import { applyOptions, emitNumeric, emitRecord, newNumericRecord, type NumericRecord } from './emit.js';
+import { VARLEN, type DomainState, type MessageHeader, type Template, type TemplateCache } from './store.js';
 import type { ExportAnomaly, ExportRecord, ExportStats } from '../flowexport.js';
 
 /** Big-endian unsigned integer of 1..8 bytes (reduced-size encoding, RFC 7011 §6.2). */
@@ -179,6 +187,114 @@ export interface RecordContext {
   /** Reused per-record state. */
   scratch?: Scratch;
   numeric?: NumericRecord;
+  /**
+   * Reused message header: the decoders fill it per message, so a data set held for its template
+   * keeps a copy.
+   */
+  header?: MessageHeader;
+}
+
+/** Values of the record being read by {@link decodeLaidOutRecords}: 8 per {@link FlowLayout.at} pair, then start and end. */
+const laid = new Float64Array(10);
+
+/**
+ * The records of a fixed IPv4 template with a {@link FlowLayout}, `buf[start, end)`, each read
+ * straight into the reused numeric record: the same values {@link emitNumeric} gives after the op
+ * walk, without the walk. Returns where the whole records end.
+ */
+function decodeLaidOutRecords(
+  ctx: RecordContext,
+  hdr: MessageHeader,
+  dom: DomainState,
+  layout: FlowLayout,
+  dv: DataView,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  min: number,
+  onNumeric: (r: NumericRecord) => void,
+): number {
+  const at = layout.at;
+  const n = ctx.numeric ?? (ctx.numeric = newNumericRecord());
+  const stats = ctx.stats;
+  const exporter = hdr.exporter;
+  // No options record can come between the records of one data set: the domain's state holds.
+  const d = dom.sampling;
+  const interval = d !== null && d >= 1 ? d : 1;
+  const upBase = hdr.sysUptime === null && dom.sysInitMs !== null ? dom.sysInitMs : NaN;
+  const v = laid;
+  let p = start;
+  while (end - p >= min) {
+    for (let i = 0; i < 8; i++) {
+      const o = at[2 * i]!;
+      if (o >= 0) storeUint(v, i, dv, buf, p + o, at[2 * i + 1]!);
+      else v[i] = 0;
+    }
+    storeTime(v, 8, layout.start, dv, buf, p + at[L_START]!, at[L_START + 1]!, hdr, upBase);
+    storeTime(v, 9, layout.end, dv, buf, p + at[L_END]!, at[L_END + 1]!, hdr, upBase);
+    let first = v[8]!;
+    let last = v[9]!;
+    if (first !== first && last !== last) first = last = hdr.exportMs;
+    else if (first !== first) first = last;
+    else if (last !== last) last = first;
+    stats.records++;
+    n.exporter = exporter;
+    n.src4 = dv.getUint32(p + layout.src4);
+    n.dst4 = dv.getUint32(p + layout.dst4);
+    n.srcPort = v[0]!;
+    n.dstPort = v[1]!;
+    n.protocol = v[2]!;
+    n.tcpFlags = v[3]!;
+    n.packets = v[4]!;
+    n.bytes = v[5]!;
+    n.reversePackets = v[6]!;
+    n.reverseBytes = v[7]!;
+    n.firstMs = first;
+    n.lastMs = last;
+    n.sampling = interval;
+    onNumeric(n);
+    p += min;
+  }
+  return p;
+}
+
+/**
+ * A time of source `kind` ({@link T_MS} …) from the `len` bytes at `b[p]`, as Unix ms into
+ * `v[slot]`; NaN when the record has none. The rules are {@link recordTimes}'s: v9 uptimes against the
+ * header (signed 32-bit difference, so a wrapped uptime counter still works), IPFIX uptimes
+ * against the domain's system init time `upBase` (NaN: unknown, then the export time).
+ */
+function storeTime(v: Float64Array, slot: number, kind: number, dv: DataView, b: Uint8Array, p: number, len: number, hdr: MessageHeader, upBase: number): void {
+  switch (kind) {
+    case T_MS:
+      storeUint(v, slot, dv, b, p, len);
+      return;
+    case T_SECONDS:
+      storeUint(v, slot, dv, b, p, len);
+      v[slot] = v[slot]! * 1000;
+      return;
+    case T_NTP:
+      storeNtp(v, slot, dv, p);
+      return;
+    case T_UPTIME: {
+      storeUint(v, slot, dv, b, p, len);
+      const up = v[slot]!;
+      const sysUp = hdr.sysUptime;
+      v[slot] = sysUp !== null ? hdr.exportMs - ((sysUp - up) | 0) : upBase === upBase ? upBase + up : hdr.exportMs;
+      return;
+    }
+    case T_DELTA_US:
+      storeUint(v, slot, dv, b, p, len);
+      v[slot] = hdr.exportMs - Math.floor(v[slot]! / 1000);
+      return;
+    default:
+      v[slot] = NaN;
+  }
+}
+
+/** The context's reused message header (made on first use). */
+export function messageHeader(ctx: RecordContext): MessageHeader {
+  return ctx.header ?? (ctx.header = { version: 9, exporter: '', domain: 0, exportMs: 0, sysUptime: null });
 }
 
 /**
@@ -204,7 +320,9 @@ export function decodeDataSet(
   const ops = c.ops;
   const min = t.minLength;
   let p = start;
-  if (!t.varlen) {
+  if (!t.varlen && c.layout !== null && ctx.onNumeric !== undefined) {
+    p = decodeLaidOutRecords(ctx, hdr, dom, c.layout, dv, buf, start, end, min, ctx.onNumeric);
+  } else if (!t.varlen) {
     // Every record is exactly minLength (> 0) bytes and every op lies inside it. A slot that no op
     // of this template writes keeps its reset value for the whole set; the ops write theirs in
     // every record, except the all-zero flags and the seconds fallbacks, reset per record.
@@ -311,7 +429,7 @@ export function handleDataSet(
   }
   ctx.stats.templateMisses++;
   const held = ctx.cache.hold(hdr.exporter, hdr.domain, {
-    header: hdr,
+    header: { ...hdr },
     templateId: setId,
     body: buf.slice(start, end),
     offset: start - dgram,
