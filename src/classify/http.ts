@@ -9,7 +9,8 @@ import type { JsonMessage } from './messages.js';
 const MAX_HEADS = 8;
 const MAX_HEADERS = 64;
 const METHODS = new Set(['GET', 'POST', 'PUT', 'HEAD', 'OPTIONS', 'PATCH', 'DELETE', 'CONNECT']);
-const latin1 = new TextDecoder('latin1');
+const REQUEST_LINE = /^([A-Z]{3,8}) (\S{1,2048}) (HTTP\/1\.[01])$/;
+const STATUS_LINE = /^(HTTP\/1\.[01]) (\d{3})/;
 
 export function looksLikeHttp(p: Uint8Array): boolean {
   if (p.length < 8) return false;
@@ -23,7 +24,7 @@ export function looksLikeHttp(p: Uint8Array): boolean {
 export function httpHeads(p: Uint8Array): JsonMessage[] {
   const out: JsonMessage[] = [];
   if (!looksLikeHttp(p)) return out;
-  const text = latin1.decode(p);
+  const text = Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1');
   let pos = 0;
   while (pos < text.length && out.length < MAX_HEADS) {
     const end = text.indexOf('\r\n\r\n', pos);
@@ -31,8 +32,8 @@ export function httpHeads(p: Uint8Array): JsonMessage[] {
     const lines = text.slice(pos, end).split('\r\n');
     const first = lines[0] ?? '';
     const value: Record<string, unknown> = {};
-    const req = /^([A-Z]{3,8}) (\S{1,2048}) (HTTP\/1\.[01])$/.exec(first);
-    const res = /^(HTTP\/1\.[01]) (\d{3})/.exec(first);
+    const req = REQUEST_LINE.exec(first);
+    const res = STATUS_LINE.exec(first);
     if (req && METHODS.has(req[1]!)) Object.assign(value, { method: req[1], path: req[2], version: req[3] });
     else if (res) Object.assign(value, { version: res[1], status: Number(res[2]) });
     else break;

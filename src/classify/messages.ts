@@ -14,7 +14,6 @@ export interface JsonMessage {
 }
 
 export const MAX_MESSAGES = 64;
-const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** Cheap test before any parsing: does the prefix hold a `{` at all? */
 export function mayHoldJson(p: Uint8Array): boolean {
@@ -24,6 +23,9 @@ export function mayHoldJson(p: Uint8Array): boolean {
 export function jsonMessages(p: Uint8Array): JsonMessage[] {
   const out: JsonMessage[] = [];
   if (!mayHoldJson(p)) return out;
+  // One Buffer view per prefix: its utf8 toString decodes a line as TextDecoder does (U+FFFD for
+  // bad sequences; a line starts with `{`, so no BOM), without a decoder call per line.
+  const b = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
   let start = 0;
   while (start < p.length && out.length < MAX_MESSAGES) {
     let nl = p.indexOf(0x0a, start);
@@ -36,7 +38,7 @@ export function jsonMessages(p: Uint8Array): JsonMessage[] {
       let e = nl;
       while (e > s && (p[e - 1] === 0x0d || p[e - 1] === 0x20 || p[e - 1] === 0x09)) e--;
       if (p[e - 1] === 0x7d) {
-        const text = decoder.decode(p.subarray(s, e));
+        const text = b.toString('utf8', s, e);
         try {
           const v = JSON.parse(text) as unknown;
           if (typeof v === 'object' && v !== null && !Array.isArray(v)) out.push({ value: v as Record<string, unknown>, offset: s, text });
