@@ -189,6 +189,10 @@ are invalid; 2 bad usage or a file that is not a report; 3 the report could not 
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:2055 or [::]:4739')
     .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
+    .option('--subscribers <file>', 'subscriber directory CSV, as for scan: prefix,subscriber,account,type,region (longest prefix wins)')
+    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable), as for scan', collect, [])
+    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (repeatable), as for scan; read before collecting', collect, [])
+    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable), as for scan', collect, [])
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'run with the valid rules even when some are invalid')
     .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', positiveInt('--max-flows'), 1 << 16)
@@ -204,6 +208,7 @@ are invalid; 2 bad usage or a file that is not a report; 3 the report could not 
       `
 Example:
   minerwatch collect --listen 0.0.0.0:2055 --db live.sqlite --subscriber-net 100.64.0.0/10
+  minerwatch collect --listen 0.0.0.0:2055 --db live.sqlite --subscribers directory.csv --nat-log cgnat.csv
   softflowd -i eth0 -n 127.0.0.1:2055 -v 9     # any NetFlow/IPFIX exporter pointed at it`,
     )
     .action(async (o) => {
