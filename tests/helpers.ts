@@ -89,22 +89,22 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, { wha
   }
 }
 
+/** The number a report query gives (`SELECT count(*) …`), read-only beside a writer; throws while the report is not there yet. */
+export function reportCount(db: string, sql: string): number {
+  const d = new Database(db, { readonly: true, timeout: 1000 });
+  try {
+    return d.prepare(sql).pluck().get() as number;
+  } finally {
+    d.close();
+  }
+}
+
 /**
  * Resolve once `test` holds for the number a report query gives (`SELECT count(*) …`), polled every
  * 10 ms read-only beside the writer; reject after `ms`. For signalling a scan at a known point.
  */
 export function whenReport(db: string, sql: string, test: (n: number) => boolean, ms = 60_000): Promise<void> {
-  return waitFor(
-    () => {
-      const d = new Database(db, { readonly: true, timeout: 1000 });
-      try {
-        return test(d.prepare(sql).pluck().get() as number);
-      } finally {
-        d.close();
-      }
-    },
-    { what: `${db}: ${sql} to reach the awaited value`, timeoutMs: ms, intervalMs: 10 },
-  );
+  return waitFor(() => test(reportCount(db, sql)), { what: `${db}: ${sql} to reach the awaited value`, timeoutMs: ms, intervalMs: 10 });
 }
 
 /** Remove what report schema version 6 added (run owners, input states), to make an older report. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, reportCount, ROOT, waitFor } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -30,7 +30,8 @@ describe.skipIf(!BUILT)('SIGINT during a gzip scan', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Signalled once it has read packets: its first batch of flows is in the report.
+    await waitFor(() => child.exitCode !== null || reportCount(db, 'SELECT count(*) FROM flows') > 0, { what: `the scan to write its first flows into ${db}` });
     expect(child.exitCode, 'still reading when signalled').toBeNull();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

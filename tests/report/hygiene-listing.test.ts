@@ -11,7 +11,8 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { openReport } from '../../src/report/writer.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, ROOT, waitFor } from '../helpers.js';
+import { haveSs, unreadBytes } from '../support/stdio.js';
 
 const FLOWS = 200_000;
 const SUBSCRIBERS = 20_000;
@@ -139,6 +140,9 @@ describe('listing a report of 200 k flows', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     // Read nothing for a while: without waiting for the pipe, the child would queue every line in memory.
     child.stdout.pause();
+    // Once 64 KiB of its output wait unread (where ss can tell), stall a further 1.5 s: the
+    // stalled reader is the behaviour under test, not a wait for a state.
+    if (haveSs()) await waitFor(() => child.exitCode !== null || (unreadBytes(child.pid!, 1) ?? 0) >= 64 * 1024, { what: 'the listing to fill the pipe to its reader' });
     await new Promise((r) => setTimeout(r, 1500));
     let lines = 0;
     child.stdout.on('data', (d: Buffer) => {

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, reportCount, ROOT, waitFor } from '../helpers.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -198,7 +198,7 @@ if (!BUILT) console.warn('skipping the interrupted and killed scan tests of inco
 
 /**
  * A large gzip pcap: the office capture's records repeated (about 150 MB before compression), so a
- * scan is still reading after a second and a half (gzip is read as a stream, which a signal stops).
+ * scan is still reading when it is signalled (gzip is read as a stream, which a signal stops).
  */
 function bigCapture(): string {
   const file = join(tmp, 'big.pcap.gz');
@@ -213,13 +213,13 @@ function bigCapture(): string {
   return file;
 }
 
-/** Start a scan in a child process, signal it once it is reading (after `whileReading`), wait for it to end. */
+/** Start a scan in a child process, signal it once the report shows it reading (after `whileReading`), wait for it to end. */
 async function signalledScan(db: string, signal: NodeJS.Signals, whileReading?: () => Promise<void>): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'scan', bigCapture(), '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
-  await new Promise((r) => setTimeout(r, 1500));
+  await waitFor(() => child.exitCode !== null || reportCount(db, "SELECT count(*) FROM inputs WHERE status = 'reading'") > 0, { what: `the scan into ${db} to begin reading` });
   if (whileReading) await whileReading();
   expect(child.exitCode, 'still reading when signalled').toBeNull();
   child.kill(signal);
