@@ -13,7 +13,7 @@ import type { ExportFlowView } from '../flow/table.js';
 import { servicePortSet } from '../flow/orient.js';
 import type { Evidence, FlowRecord, Verdict } from '../types.js';
 import { behaviourPoints } from './behaviour.js';
-import { FOUND, NEED, factTraits, flowTraits, RETRAIT, selects, type DecodeErrorSink, type FlowEvidenceInput, type FlowFacts, type FlowFindings, type Matcher, type MatchEnv } from './matcher.js';
+import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type DecodeErrorSink, type FlowEvidenceInput, type FlowFacts, type Matcher, type MatchEnv } from './matcher.js';
 import { classifyMatchers, flowMatchers } from './matchers/index.js';
 import type { PayloadHit } from './payload.js';
 import { PassiveDns } from './pdns.js';
@@ -23,8 +23,6 @@ import type { ResolverBindings } from './resolverlog.js';
 export { BUILTIN } from './evidence.js';
 export { NEED, type DecodeErrorSink, type FlowEvidenceInput } from './matcher.js';
 export { reverseFlow } from './reverse.js';
-
-const EMPTY_ATTRIBUTES = (): FlowFindings['attrs'] => ({ coin: null, agent: null, software: null, workers: [], pool: null, serverName: null });
 
 export class Classifier implements MatchEnv {
   readonly index: EndpointIndex;
@@ -52,20 +50,7 @@ export class Classifier implements MatchEnv {
 
   /** Classify a flow. May re-orient it (see {@link reverseFlow}). */
   classify(flow: FlowRecord): Verdict {
-    const ctx: FlowFindings = {
-      flow,
-      evidence: [],
-      poolEntry: null,
-      loggedName: null,
-      listed: false,
-      pc: flow.payloadC2S,
-      ps: flow.payloadS2C,
-      socks: null,
-      hitsC: [],
-      hitsS: [],
-      headsC: null,
-      attrs: EMPTY_ATTRIBUTES(),
-    };
+    const ctx = findingsOf(flow);
     let traits = flowTraits(ctx, this);
     for (const m of this.matchers) {
       if (!selects(m, traits)) continue;
@@ -89,6 +74,15 @@ export class Classifier implements MatchEnv {
       outcome: d.outcome?.name ?? null,
       reason: reason(flow, hitsC, hitsS, evidence, d.label, d.outcome?.name ?? null),
     };
+  }
+
+  /**
+   * Names of the matchers a flow selects by its own traits, in evidence order: what
+   * {@link classify} starts with (a matcher's findings, such as a protocol spoken, can drop later ones).
+   */
+  matchersFor(flow: FlowRecord): string[] {
+    const traits = flowTraits(findingsOf(flow), this);
+    return this.matchers.filter((m) => selects(m, traits)).map((m) => m.name);
   }
 
   /**

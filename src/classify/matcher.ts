@@ -97,6 +97,24 @@ export interface FlowFindings extends FlowFacts {
   attrs: Attributes;
 }
 
+/** A fresh {@link FlowFindings} for a flow: its streams are its payload prefixes until a matcher frames them. */
+export function findingsOf(flow: FlowRecord): FlowFindings {
+  return {
+    flow,
+    evidence: [],
+    poolEntry: null,
+    loggedName: null,
+    listed: false,
+    pc: flow.payloadC2S,
+    ps: flow.payloadS2C,
+    socks: null,
+    hitsC: [],
+    hitsS: [],
+    headsC: null,
+    attrs: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null },
+  };
+}
+
 /** One matcher: the traits it needs and excludes, and what it adds. */
 export interface Matcher<C extends FlowFacts = FlowFindings> {
   readonly name: string;
