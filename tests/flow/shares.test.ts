@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { LINKTYPE, PacketStatus, PacketView, decodePacket } from '../../src/decode/packet.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions } from '../../src/flow/table.js';
 import { hashesFromCompactTarget, hashesFromTarget256, MAX_LINE, PROBE_BYTES } from '../../src/flow/shares.js';
+import { SHARE_METHODS } from '../../src/flow/sharemethods.js';
 import { tcpSession, type SessionMessage, type TimedPacket } from '../support/builders.js';
+import { projectRules } from '../helpers.js';
 import type { FlowRecord } from '../../src/types.js';
 
 const T0 = 1_700_000_000_000;
@@ -240,5 +242,12 @@ describe('share meter', () => {
     expect(hashesFromTarget256('0x')).toBeNaN();
     expect(hashesFromTarget256('00')).toBeNaN();
     expect(hashesFromTarget256(12)).toBeNaN();
+  });
+});
+
+describe('share methods', () => {
+  it('every method the meter reads is one a signature in rules/signatures names (a dialect is detected before it is metered)', () => {
+    const named = new Set(projectRules().payload.flatMap((r) => (r.on === 'json' ? (r.match.methods ?? []) : [])));
+    expect([...SHARE_METHODS.keys()].filter((m) => !named.has(m))).toEqual([]);
   });
 });
