@@ -21,6 +21,8 @@ export type { RuleSet } from './rules/schema.js';
 
 // Pipeline: inputs in, classified flows out.
 export { scanInputs, loadResolverLogs, type ScanOptions, type ScanSummary, type InputSummary, type FlowConsumer, type DnsLogSummary } from './scan.js';
+export { Pipeline, DatagramSource, jsonLinesSink, type FlowSink, type PipelineOptions, type ScanHooks } from './pipeline.js';
+export { Collector, DEFAULT_COLLECT_LIMITS, type CollectorLimits, type CollectorCounters } from './collect.js';
 
 // io: captures, flow exports and resolver logs, recognised by content.
 export { readCapture, sniffFormat, type InputInfo, type InputSink } from './io/input.js';
@@ -30,6 +32,9 @@ export { readDnsLog, sniffDnsLog, type DnsLookup, type DnsLogFormat, type DnsLog
 export { FlowExportDecoder, looksLikeFlowExport, type ExportRecord, type ExportAnomaly, type ExportStats } from './decode/flowexport.js';
 export { decodeDns, decodeDnsOverTcp, type DnsMessage } from './decode/dns.js';
 export { formatIpv4, formatIpv6, formatIpv6Words, ipv4ToInt } from './ip.js';
+
+// flow: the one flow table (packets and export records), and the record it takes from exports.
+export { FlowTable, DEFAULT_FLOW_OPTIONS, DEFAULT_EXPORT_OPTIONS, type FlowTableOptions, type ExportJoinOptions, type ExportFlowInput, type NumericExportRecord, type ExportCounters } from './flow/table.js';
 
 // classify: a flow's verdict with its evidence.
 export { Classifier } from './classify/classify.js';
