@@ -14,10 +14,10 @@ import type { FlowRecord, Verdict } from '../types.js';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
-import { algorithmFor } from '../rules/algorithms.js';
 import type { Algorithms } from '../rules/schema.js';
-import { flowHashes } from '../aggregate/hashrate.js';
 import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
+import { FlowBatch, insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
+import { startWriterThread, type WriterThread } from './writer-main.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -49,8 +49,6 @@ export interface RolledBack {
   /** The input that already held this content. */
   sameAs: string;
 }
-
-const BATCH = 5000;
 
 type Db = Database.Database;
 
@@ -287,11 +285,11 @@ function readImage(path: string, cause: Error): Db {
 
 export class ReportWriter {
   readonly runId: number;
-  private readonly insFlow: Database.Statement;
-  private readonly insEvidence: Database.Statement;
-  private pending: Array<{ f: FlowRecord; v: Verdict; input: number | null; subscriber: string | null; nat: string | null }> = [];
-  private readonly flushTx: Database.Transaction<() => void>;
-  private readonly algorithms: Algorithms | null;
+  private batch: FlowBatch;
+  /** The writer thread, or null when batches are inserted on this thread. */
+  private readonly thread: WriterThread | null;
+  private readonly flowStatements: FlowStatements | null;
+  private readonly flushTx: Database.Transaction<(b: PackedFlows) => void> | null;
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
   peerChanges = 0;
@@ -302,8 +300,13 @@ export class ReportWriter {
   private packetsRolledBack = 0;
   private readonly beat: Database.Statement;
   private readonly runStatus: Database.Statement;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout | null;
 
+  /**
+   * Start a run in the report. Flow batches are inserted by a writer thread with its own
+   * connection when the report is a file (the scan's thread only packs them), else on this thread;
+   * `MINERWATCH_WRITER_THREAD=0` in the environment keeps them on this thread.
+   */
   constructor(
     readonly db: Db,
     run: RunInfo,
@@ -315,95 +318,40 @@ export class ReportWriter {
     this.runId = Number(r.lastInsertRowid);
     this.beat = db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
     this.runStatus = db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
-    // Between batches too (a long read with few finished flows), so a scan elsewhere does not take it for dead.
-    this.heartbeat = setInterval(() => {
-      try {
-        this.beat.run(Date.now(), this.runId);
-      } catch {
-        // A busy or full report: the next batch says so.
-      }
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref();
-    this.insFlow = db.prepare(`INSERT INTO flows(run_id, input_id, client, client_port, server, server_port, transport, ip_version,
-      orientation, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, end_reason,
-      source, records, sampling, label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, subscriber, nat,
-      shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, algorithm, reported_hs)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.algorithms = run.algorithms ?? null;
-    if (this.algorithms) {
+    const algorithms = run.algorithms ?? null;
+    if (algorithms) {
       const up = db.prepare('INSERT OR REPLACE INTO algorithms(id, unit, j_per_h_low, j_per_h_high, hardware, sources, rules) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      const t = this.algorithms;
+      const t = algorithms;
       db.transaction(() => {
         for (const a of t.algorithms)
           up.run(a.id, a.unit, a.efficiencyLow, a.efficiencyHigh, [a.hardwareLow, a.hardwareHigh].filter(Boolean).join(' … ') || null, JSON.stringify(a.sources), `${t.id}@${t.rev} (${t.date}), algorithms.yaml:${a.line}`);
       })();
     }
-    this.insEvidence = db.prepare(
-      'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.flushTx = db.transaction(() => {
-      this.stillMine();
-      this.beat.run(Date.now(), this.runId);
-      for (const { f, v, input, subscriber, nat } of this.pending) {
-        // Share work is valued here, with the coin the verdict named and the algorithm table.
-        const sh = f.shares;
-        let algorithm: string | null = null;
-        let hashes: number | null = null;
-        if (v.label === 'mining' && (sh || v.attributes.coin)) {
-          const a = algorithmFor(this.algorithms, v.attributes.coin, sh?.algorithm ?? null, f.firstSeen);
-          algorithm = a?.id ?? null;
-          if (sh) hashes = flowHashes(sh, a);
+    this.batch = new FlowBatch(algorithms);
+    this.thread = startWriterThread(db, this.runId);
+    if (this.thread) {
+      // The writer thread beats the heartbeat, between batches too.
+      this.heartbeat = null;
+      this.flowStatements = null;
+      this.flushTx = null;
+    } else {
+      // Between batches too (a long read with few finished flows), so a scan elsewhere does not take it for dead.
+      this.heartbeat = setInterval(() => {
+        try {
+          this.beat.run(Date.now(), this.runId);
+        } catch {
+          // A busy or full report: the next batch says so.
         }
-        const res = this.insFlow.run(
-          this.runId,
-          input,
-          f.client,
-          f.clientPort,
-          f.server,
-          f.serverPort,
-          f.transport,
-          f.ipVersion,
-          f.orientation,
-          Math.round(f.firstSeen),
-          Math.round(f.lastSeen),
-          f.packetsC2S,
-          f.packetsS2C,
-          f.bytesC2S,
-          f.bytesS2C,
-          f.tcpFlagsC2S,
-          f.tcpFlagsS2C,
-          f.endReason,
-          f.source,
-          f.records,
-          f.sampling,
-          v.label,
-          v.confidence,
-          v.attributes.coin,
-          v.attributes.agent,
-          v.attributes.software,
-          v.attributes.workers.length ? JSON.stringify(v.attributes.workers) : '[]',
-          v.attributes.pool,
-          v.attributes.serverName,
-          v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '',
-          v.outcome,
-          v.reason,
-          subscriber,
-          nat,
-          sh ? sh.submitted : null,
-          sh && sh.answered ? sh.accepted : null,
-          sh && sh.answered ? sh.rejected : null,
-          sh ? sh.counted : null,
-          hashes,
-          algorithm,
-          sh ? sh.reportedHashrate : null,
-        );
-        if (v.evidence.length) {
-          const id = res.lastInsertRowid;
-          for (const e of v.evidence) this.insEvidence.run(id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
-        }
-      }
-      this.pending = [];
-    });
+      }, HEARTBEAT_MS);
+      this.heartbeat.unref();
+      const st = prepareFlowStatements(db);
+      this.flowStatements = st;
+      this.flushTx = db.transaction((b: PackedFlows) => {
+        this.stillMine();
+        this.beat.run(Date.now(), this.runId);
+        insertFlows(st, this.runId, b);
+      });
+    }
   }
 
   /** Store the subscriber directory's entries (id → account, type, region), replacing older ones. */
@@ -454,17 +402,28 @@ export class ReportWriter {
     })();
   }
 
-  /** Queue one classified flow; written in batches. */
+  /**
+   * Queue one classified flow; written in batches. With a writer thread, a batch that failed there
+   * throws here (or at the next call that waits for it) with the error it failed with.
+   */
   addFlow(f: FlowRecord, v: Verdict, inputId: number | null, subscriber: string | null, nat: string | null = null): void {
-    this.pending.push({ f, v, input: inputId, subscriber, nat });
+    this.batch.add(f, v, inputId, subscriber, nat);
     this.flows++;
-    if (this.pending.length >= BATCH) this.flush();
+    if (this.batch.full) this.send();
   }
 
+  /** Write every queued flow (in batches of one transaction each) and wait until they are committed. */
   flush(): void {
+    if (this.batch.count) this.send();
+    this.thread?.drain();
+  }
+
+  private send(): void {
+    const b = this.batch.take();
+    if (this.thread) this.thread.post(b);
     // IMMEDIATE: the batch reads the run's state and then writes; a deferred transaction would fail
     // at once (SQLITE_BUSY) instead of waiting when another scan committed in between.
-    if (this.pending.length) this.flushTx.immediate();
+    else this.flushTx!.immediate(b);
   }
 
   /**
@@ -482,8 +441,9 @@ export class ReportWriter {
     decideAgain?: (db: Db) => void,
     close: RunClose = {},
   ): void {
-    clearInterval(this.heartbeat);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.flush();
+    this.thread?.close();
     this.db
       .transaction(() => {
       this.stillMine();
@@ -513,7 +473,8 @@ export class ReportWriter {
 
   /** Stop the heartbeat of a run that ends without closing (an error, a second signal). */
   abandon(): void {
-    clearInterval(this.heartbeat);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.thread?.stop();
   }
 
   /** The run is still this process's: another scan that took it for dead would have removed it. */

@@ -1,0 +1,179 @@
+/**
+ * A batch of flow rows for the report, packed so it crosses to the writer thread as a few arrays
+ * (numbers in one typed array, strings as indexes into the batch's own string list) instead of one
+ * object per flow, and the one routine that inserts a batch, used on either thread.
+ */
+import type Database from 'better-sqlite3';
+import { flowHashes } from '../aggregate/hashrate.js';
+import { algorithmFor } from '../rules/algorithms.js';
+import type { Algorithms } from '../rules/schema.js';
+import type { FlowRecord, Verdict } from '../types.js';
+
+/** Numeric columns of a flow row, in `insertFlowSql` order within their kind; null travels as NaN (SQLite stores NaN as NULL). */
+const NUMS = 20;
+/** Text columns (or null) of a flow row. */
+const STRS = 20;
+/** Values of one evidence row after its flow's index in the batch. */
+const EVIDENCE_VALUES = 9;
+
+/** Flow rows this process sends to the report in one transaction. */
+export const BATCH_FLOWS = 5000;
+
+/** The flow row insert; parameter order is `run_id`, then the columns {@link bindFlow} fills. */
+export const INSERT_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client_port, server_port, ip_version, first_seen, last_seen,
+  packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, sampling,
+  shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, reported_hs,
+  client, server, transport, orientation, end_reason, source, label, confidence, coin, agent, software, workers, pool,
+  server_name, rules, outcome, reason, subscriber, nat, algorithm)
+  VALUES (${Array(1 + NUMS + STRS).fill('?').join(', ')})`;
+
+export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** A packed batch as it is posted to the writer thread (the typed arrays are transferred). */
+export interface PackedFlows {
+  count: number;
+  nums: Float64Array;
+  strs: Int32Array;
+  /** The distinct strings of the batch; `strs` holds indexes into it, -1 for null. */
+  dict: unknown[];
+  /** Per evidence row: the flow's index in the batch, then its 9 values. */
+  evidence: unknown[];
+}
+
+/** Fills a batch flow by flow; {@link take} hands it over and starts the next. */
+export class FlowBatch {
+  private nums = new Float64Array(BATCH_FLOWS * NUMS);
+  private strs = new Int32Array(BATCH_FLOWS * STRS);
+  private dict: unknown[] = [];
+  private index = new Map<unknown, number>();
+  private evidence: unknown[] = [];
+  count = 0;
+
+  constructor(private readonly algorithms: Algorithms | null) {}
+
+  get full(): boolean {
+    return this.count >= BATCH_FLOWS;
+  }
+
+  /** Pack one classified flow: share work is valued here, with the coin the verdict named and the algorithm table. */
+  add(f: FlowRecord, v: Verdict, input: number | null, subscriber: string | null, nat: string | null): void {
+    const sh = f.shares;
+    let algorithm: string | null = null;
+    let hashes: number | null = null;
+    if (v.label === 'mining' && (sh || v.attributes.coin)) {
+      const a = algorithmFor(this.algorithms, v.attributes.coin, sh?.algorithm ?? null, f.firstSeen);
+      algorithm = a?.id ?? null;
+      if (sh) hashes = flowHashes(sh, a);
+    }
+    const n = this.nums;
+    let o = this.count * NUMS;
+    n[o++] = input ?? NaN;
+    n[o++] = f.clientPort;
+    n[o++] = f.serverPort;
+    n[o++] = f.ipVersion;
+    n[o++] = Math.round(f.firstSeen);
+    n[o++] = Math.round(f.lastSeen);
+    n[o++] = f.packetsC2S;
+    n[o++] = f.packetsS2C;
+    n[o++] = f.bytesC2S;
+    n[o++] = f.bytesS2C;
+    n[o++] = f.tcpFlagsC2S;
+    n[o++] = f.tcpFlagsS2C;
+    n[o++] = f.records;
+    n[o++] = f.sampling;
+    n[o++] = sh ? sh.submitted : NaN;
+    n[o++] = sh && sh.answered ? sh.accepted : NaN;
+    n[o++] = sh && sh.answered ? sh.rejected : NaN;
+    n[o++] = sh ? sh.counted : NaN;
+    n[o++] = hashes ?? NaN;
+    n[o] = sh ? (sh.reportedHashrate ?? NaN) : NaN;
+    const at = v.attributes;
+    let s = this.count * STRS;
+    this.str(s++, f.client);
+    this.str(s++, f.server);
+    this.str(s++, f.transport);
+    this.str(s++, f.orientation);
+    this.str(s++, f.endReason);
+    this.str(s++, f.source);
+    this.str(s++, v.label);
+    this.str(s++, v.confidence);
+    this.str(s++, at.coin);
+    this.str(s++, at.agent);
+    this.str(s++, at.software);
+    this.str(s++, at.workers.length ? JSON.stringify(at.workers) : '[]');
+    this.str(s++, at.pool);
+    this.str(s++, at.serverName);
+    this.str(s++, v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '');
+    this.str(s++, v.outcome);
+    this.str(s++, v.reason);
+    this.str(s++, subscriber);
+    this.str(s++, nat);
+    this.str(s, algorithm);
+    for (const e of v.evidence) this.evidence.push(this.count, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
+    this.count++;
+  }
+
+  /** The batch so far (empty batches too); this object starts a new one. */
+  take(): PackedFlows {
+    const out: PackedFlows = { count: this.count, nums: this.nums, strs: this.strs, dict: this.dict, evidence: this.evidence };
+    this.nums = new Float64Array(BATCH_FLOWS * NUMS);
+    this.strs = new Int32Array(BATCH_FLOWS * STRS);
+    this.dict = [];
+    this.index.clear();
+    this.evidence = [];
+    this.count = 0;
+    return out;
+  }
+
+  private str(at: number, value: string | null | undefined): void {
+    if (value === null || value === undefined) {
+      this.strs[at] = -1;
+      return;
+    }
+    let i = this.index.get(value);
+    if (i === undefined) {
+      i = this.dict.length;
+      this.dict.push(value);
+      this.index.set(value, i);
+    }
+    this.strs[at] = i;
+  }
+}
+
+/** The statements a batch is inserted with, prepared once per connection. */
+export interface FlowStatements {
+  flow: Database.Statement;
+  evidence: Database.Statement;
+}
+
+export function prepareFlowStatements(db: Database.Database): FlowStatements {
+  return { flow: db.prepare(INSERT_FLOW_SQL), evidence: db.prepare(INSERT_EVIDENCE_SQL) };
+}
+
+/** Insert a packed batch's rows for run `runId` (inside the caller's transaction). */
+export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): void {
+  const args: unknown[] = new Array(1 + NUMS + STRS);
+  args[0] = runId;
+  const ev = b.evidence;
+  const evArgs: unknown[] = new Array(1 + EVIDENCE_VALUES);
+  let e = 0;
+  for (let i = 0; i < b.count; i++) {
+    const no = i * NUMS;
+    for (let k = 0; k < NUMS; k++) {
+      const x = b.nums[no + k]!;
+      args[1 + k] = x === x ? x : null;
+    }
+    const so = i * STRS;
+    for (let k = 0; k < STRS; k++) {
+      const j = b.strs[so + k]!;
+      args[1 + NUMS + k] = j < 0 ? null : b.dict[j];
+    }
+    const res = st.flow.run(args);
+    while (e < ev.length && ev[e] === i) {
+      evArgs[0] = res.lastInsertRowid;
+      for (let k = 0; k < EVIDENCE_VALUES; k++) evArgs[1 + k] = ev[e + 1 + k];
+      st.evidence.run(evArgs);
+      e += 1 + EVIDENCE_VALUES;
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The scan's side of the report writer thread: posts packed flow batches (their typed arrays
+ * transferred, not copied), keeps at most a few in flight, and waits synchronously (Atomics.wait on
+ * a shared cell, replies read with receiveMessageOnPort) when the caller needs them committed, so
+ * the writer's calls stay synchronous. A batch's failure is thrown on this thread as the error it
+ * was: a ReportError, or SQLite's error with its code.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { ReportError } from '../errors.js';
+import type { PackedFlows } from './writer-batch.js';
+import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
+
+/** Batches posted and not yet committed before the scan waits: bounds memory when the disk is slower than the read. */
+const MAX_IN_FLIGHT = 3;
+/** Longest wait for the writer thread without a reply; SQLite's own busy timeout (2 minutes) ends a locked batch well before. */
+const MAX_WAIT_MS = 10 * 60_000;
+
+export class WriterThread {
+  private readonly worker: Worker;
+  private readonly replies: MessagePort;
+  private readonly done: Int32Array;
+  private sent = 0;
+  private error: Error | null = null;
+  private closed = false;
+
+  constructor(path: string, runId: number, script: URL) {
+    const shared = new SharedArrayBuffer(4);
+    this.done = new Int32Array(shared);
+    const { port1, port2 } = new MessageChannel();
+    this.replies = port1;
+    const data: WriterThreadData = { path, runId, done: shared, reply: port2 };
+    this.worker = new Worker(script, { workerData: data, transferList: [port2] });
+    // Every batch is waited for before the run closes; a process that ends without closing the run
+    // (an error) does not wait for the thread either.
+    this.worker.unref();
+    // A thread that dies (out of memory, a crash in the driver) ends the wait with what it said.
+    this.worker.on('error', (e) => {
+      this.error ??= e;
+      this.wake();
+    });
+    this.worker.on('exit', () => {
+      if (!this.closed) this.error ??= new Error('the report writer thread stopped');
+      this.wake();
+    });
+  }
+
+  /** Hand a batch to the thread; throws an earlier batch's failure. */
+  post(b: PackedFlows): void {
+    this.check();
+    this.message({ seq: ++this.sent, batch: b }, [b.nums.buffer as ArrayBuffer, b.strs.buffer as ArrayBuffer]);
+    this.waitFor(this.sent - MAX_IN_FLIGHT);
+  }
+
+  /** Wait until every batch posted is committed; throws the first failure. */
+  drain(): void {
+    this.waitFor(this.sent);
+  }
+
+  /** Commit what is posted, close the thread's connection and let it end. */
+  close(): void {
+    this.drain();
+    this.message({ seq: ++this.sent, close: true }, []);
+    this.waitFor(this.sent);
+    this.closed = true;
+  }
+
+  /** End the thread without waiting (the run is abandoned; an unfinished batch is rolled back). */
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.worker.terminate();
+    this.worker.unref();
+  }
+
+  private message(m: WriterThreadMessage, transfer: ArrayBuffer[]): void {
+    if (this.closed) throw new ReportError('the report writer was closed');
+    this.worker.postMessage(m, transfer);
+  }
+
+  private wake(): void {
+    Atomics.store(this.done, 0, -1);
+    Atomics.notify(this.done, 0);
+  }
+
+  private waitFor(seq: number): void {
+    const started = Date.now();
+    for (;;) {
+      this.check();
+      const at = Atomics.load(this.done, 0);
+      if (at >= seq || at < 0) break;
+      if (Date.now() - started > MAX_WAIT_MS) throw new ReportError(`the report writer thread did not answer for ${MAX_WAIT_MS / 60_000} minutes`);
+      Atomics.wait(this.done, 0, at, 1000);
+    }
+    this.check();
+  }
+
+  /** Read the replies that came in; throw the first failure (again on every later call). */
+  private check(): void {
+    for (let m = receiveMessageOnPort(this.replies); m !== undefined; m = receiveMessageOnPort(this.replies)) {
+      const r = m.message as WriterThreadReply;
+      if (r.error && !this.error) this.error = replyError(r.error);
+    }
+    if (this.error) throw this.error;
+  }
+}
+
+function replyError(e: NonNullable<WriterThreadReply['error']>): Error {
+  if (e.name === 'ReportError') return new ReportError(e.message);
+  if (e.code !== undefined) return new Database.SqliteError(e.message, e.code);
+  return new Error(e.message);
+}
+
+/**
+ * A writer thread for `db`'s run `runId`, or null when flows are better written on this thread: an
+ * in-memory or read-only database, `MINERWATCH_WRITER_THREAD=0`, or no compiled thread script
+ * beside this module (running from the TypeScript sources).
+ */
+export function startWriterThread(db: Database.Database, runId: number): WriterThread | null {
+  if (process.env.MINERWATCH_WRITER_THREAD === '0' || db.memory || db.readonly) return null;
+  const script = new URL('./writer-thread.js', import.meta.url);
+  if (script.protocol !== 'file:' || !existsSync(fileURLToPath(script))) return null;
+  return new WriterThread(db.name, runId, script);
+}

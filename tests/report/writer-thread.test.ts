@@ -1,0 +1,146 @@
+/**
+ * The report writer's thread: a scan whose flow rows are inserted by the writer thread writes the
+ * same report as one that inserts them on its own thread (MINERWATCH_WRITER_THREAD=0), every packet
+ * the generator wrote is counted in the flow rows, and a batch that fails on the thread fails the
+ * writer's call with the error it was (a ReportError for a run taken for dead, SQLite's error and
+ * code otherwise). Real CLI in child processes and the built writer, on a generated capture.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBenchCapture, type GenStats } from '../../bench/gen-capture.js';
+import { ROOT } from '../helpers.js';
+import type { FlowRecord, Verdict } from '../../src/types.js';
+
+const BIN = join(ROOT, 'bin', 'minerwatch');
+const DIST_WRITER = join(ROOT, 'dist', 'src', 'report', 'writer.js');
+const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+if (!BUILT) console.warn('skipping the writer-thread tests: dist/ is not built (npm run build)');
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-writer-thread-'));
+const capture = join(tmp, 'subscriber.pcap');
+let gen: GenStats;
+
+beforeAll(() => {
+  // A subscriber link's mix: many short flows, so the run writes several batches.
+  gen = generateBenchCapture(capture, 6_000_000, 20261205, 'subscriber');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The demo capture has miners (evidence rows); the generated one has many short flows (several batches). */
+const DEMO = join(ROOT, 'fixtures', 'demo', 'home-miners.pcapng');
+
+function scan(db: string, thread: '0' | '1'): { flows: number } {
+  const r = spawnSync(process.execPath, [BIN, 'scan', capture, DEMO, '--db', db, '--json'], { encoding: 'utf8', env: { ...process.env, MINERWATCH_WRITER_THREAD: thread } });
+  expect(r.stderr).not.toMatch(/Error|at .*\.js/);
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as { flows: number };
+}
+
+/** The rows of a report without row ids, sorted. */
+function rows(path: string): { flows: string[]; evidence: string[]; subscribers: string[]; packets: number } {
+  const d = new Database(path, { readonly: true });
+  try {
+    const cols = (d.prepare("SELECT name FROM pragma_table_info('flows')").pluck().all() as string[]).filter((c) => !['id', 'run_id', 'input_id'].includes(c));
+    const sorted = (r: unknown[]): string[] => r.map((x) => JSON.stringify(x).replace(/flow #\d+/g, 'flow #id')).sort();
+    return {
+      flows: sorted(d.prepare(`SELECT ${cols.join(', ')} FROM flows`).all()),
+      evidence: sorted(d.prepare('SELECT f.client, f.client_port, f.server, f.server_port, f.first_seen, e.rule_id, e.rev, e.kind, e.side, e.matched, e.excerpt, e.offset, e.time FROM evidence e JOIN flows f ON f.id = e.flow_id').all()),
+      subscribers: sorted(d.prepare('SELECT * FROM subscribers').all()),
+      packets: d.prepare('SELECT sum(packets_c2s + packets_s2c) FROM flows').pluck().get() as number,
+    };
+  } finally {
+    d.close();
+  }
+}
+
+describe.skipIf(!BUILT)('report writer thread', () => {
+  it('writes the same report as writing on the scan thread, with every generated packet in a flow row', () => {
+    const a = join(tmp, 'thread.sqlite');
+    const b = join(tmp, 'inline.sqlite');
+    const ja = scan(a, '1');
+    const jb = scan(b, '0');
+    const ra = rows(a);
+    const rb = rows(b);
+    expect(ja.flows).toBeGreaterThan(5000);
+    expect(ra.flows.length).toBe(ja.flows);
+    const demoPackets = new Database(a, { readonly: true }).prepare("SELECT transport_packets FROM inputs WHERE path LIKE '%home-miners%'").pluck().get() as number;
+    expect(ra.packets).toBe(gen.packets + demoPackets);
+    expect(ra.evidence.length).toBeGreaterThan(0);
+    expect(jb.flows).toBe(ja.flows);
+    expect(ra.flows).toEqual(rb.flows);
+    expect(ra.evidence).toEqual(rb.evidence);
+    expect(ra.subscribers).toEqual(rb.subscribers);
+  }, 240_000);
+
+  /** A writer from the built code on a new report, with `n` plain flows queued. */
+  async function writerWith(path: string, n: number) {
+    const { openReport, ReportWriter } = (await import(DIST_WRITER)) as typeof import('../../src/report/writer.js');
+    const db = openReport(path);
+    const w = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'test', rules: '', options: {} });
+    writerAdd(w, n, w.addInput('/generated'));
+    return { w, db };
+  }
+
+  it('commits every queued flow at flush, and a run another process took for dead fails the next batch with a ReportError', async () => {
+    const path = join(tmp, 'dead.sqlite');
+    const { w, db } = await writerWith(path, 12_000);
+    w.flush();
+    expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(12_000);
+    // Another process removes the run as dead (as runs.ts does for a run whose owner is gone).
+    const other = new Database(path, { timeout: 10_000 });
+    other.prepare("UPDATE runs SET status = 'abandoned' WHERE id = ?").run(w.runId);
+    other.close();
+    const { ReportError } = (await import(join(ROOT, 'dist', 'src', 'errors.js'))) as typeof import('../../src/errors.js');
+    let thrown: unknown = null;
+    try {
+      // 5000 more fill a batch; the flush waits for it.
+      writerAdd(w, 5000, null);
+      w.flush();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(ReportError);
+    expect(String((thrown as Error).message)).toMatch(/taken for dead/);
+    expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(12_000);
+    w.abandon();
+    db.close();
+  }, 120_000);
+
+  it("a batch SQLite refuses fails the writer's call with SQLite's error and code", async () => {
+    const path = join(tmp, 'refused.sqlite');
+    const { w, db } = await writerWith(path, 0);
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON flows BEGIN SELECT RAISE(ABORT, 'no room for flows'); END");
+    let thrown: unknown = null;
+    try {
+      writerAdd(w, 10, null);
+      w.flush();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(Database.SqliteError);
+    expect((thrown as { code: string }).code).toMatch(/^SQLITE_CONSTRAINT/);
+    expect((thrown as Error).message).toMatch(/no room for flows/);
+    w.abandon();
+    db.close();
+  }, 120_000);
+});
+
+/** Queue `n` plain flows (DNS exchanges of one client) on a writer. */
+function writerAdd(w: import('../../src/report/writer.js').ReportWriter, n: number, input: number | null): void {
+  const verdict = { label: 'unknown', confidence: 'none', evidence: [], attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null }, reason: 'no evidence', outcome: null } as unknown as Verdict;
+  for (let i = 0; i < n; i++)
+    w.addFlow(
+      {
+        client: '10.1.0.1', clientPort: 1024 + (i % 60000), server: '192.0.2.53', serverPort: 53, transport: 'udp', ipVersion: 4, orientation: 'port', firstSeen: 1_700_000_100_000 + i, lastSeen: 1_700_000_100_010 + i,
+        packetsC2S: 1, packetsS2C: 1, bytesC2S: 70, bytesS2C: 120, tcpFlagsC2S: 0, tcpFlagsS2C: 0, endReason: 'eof', payloadC2S: new Uint8Array(0), payloadS2C: new Uint8Array(0),
+        firstSegmentC2S: 0, firstSegmentS2C: 0, payloadTimeC2S: 0, payloadTimeS2C: 0, inputIndex: 0, source: 'packets', records: 0, sampling: 1,
+      } as FlowRecord,
+      verdict,
+      input,
+      null,
+    );
+}
