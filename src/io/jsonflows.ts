@@ -114,7 +114,9 @@ export class JsonFlowsParser {
     let failed: string | null = null;
     const field = <T,>(keys: readonly string[], missing: string | number | null, read: (v: string | number) => FieldRead<T>, fallback: T): T => {
       if (failed !== null) return fallback;
-      const kv = pick(r, keys);
+      // A null value is an absent one (JSON writers print absent fields as null).
+      const found = pick(r, keys);
+      const kv = found && found[1] !== null ? found : null;
       if (!kv && missing === null) {
         failed = `expected ${keys.join(' or ')}`;
         return fallback;
