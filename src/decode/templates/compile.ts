@@ -5,7 +5,8 @@
  * Fixed-length templates (all of NetFlow v9, most of IPFIX) become (op, offset, length) triples
  * for the fields the decoder reads; variable-length templates keep one (op, declared length) pair
  * per field. The slots and ops defined here are the vocabulary the walker (walk.ts) executes and
- * the emitter (emit.ts) reads.
+ * the emitter (emit.ts) reads. Fixed IPv4 data templates may also get a {@link FlowLayout}: the
+ * offsets of what the numeric sink takes, read without the walk.
  *
  * @see RFC 7011 §3.2 (field specifiers), §6.2 (reduced-size encoding), §7 (varlen encoding)
  * @see RFC 3954 §8 (v9 field types)

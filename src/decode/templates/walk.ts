@@ -1,8 +1,11 @@
 /**
  * The data-set walker: runs a compiled template over the records of one data set, field by field,
  * into the per-record scratch, and hands each record to the emitter (or, for options data, to the
- * domain state). Every length is checked against the set before it is read; each record consumes
- * at least one byte, so every loop is bounded by the bytes it walks.
+ * domain state). Fixed IPv4 templates with a {@link FlowLayout}, when the caller takes numeric
+ * records, skip the walk: each value is read from its offset straight into the reused numeric
+ * record (about twice the records per second of the walk on the bench's v9 and IPFIX captures).
+ * Every length is checked against the set before it is read; each record consumes at least one
+ * byte, so every loop is bounded by the bytes it walks.
  *
  * @see RFC 7011 §3.3.1 (set padding), §6.1 (data types), §7 (variable-length encoding)
  * @see RFC 3954 §5.3 (data FlowSet and padding)
