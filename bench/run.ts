@@ -62,7 +62,8 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   const size = statSync(capture).size;
 
   const mb = size / 1e6;
-  const results: Array<{ tool: string; seconds: number; mbps: number; pps: number; rssMb: number | null }> = [];
+  // CPU seconds (user + system, all threads) beside wall time: on a shared machine the wall time says how busy it was as much as how fast the tool is.
+  const results: Array<{ tool: string; seconds: number; mbps: number; pps: number; rssMb: number | null; cpu: number | null }> = [];
   for (let i = 0; i < RUNS; i++) {
     const db = join(DATA, 'bench.sqlite');
     for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
@@ -70,8 +71,8 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
     const j = JSON.parse(r.stdout) as { flows: number; miningFlows: number; subscribers: number; inputs: Array<{ packets: number }> };
     if (j.inputs[0]!.packets !== gen.packets) throw new Error(`scan read ${j.inputs[0]!.packets} packets, generator wrote ${gen.packets}`);
     if (j.subscribers !== gen.miningClients) console.warn(`warning: ${j.subscribers} mining subscribers found, generator made ${gen.miningClients}`);
-    results.push({ tool: 'minerwatch scan', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024 });
-    console.log(`minerwatch scan run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
+    results.push({ tool: 'minerwatch scan', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
+    console.log(`minerwatch scan run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
   }
 
   let ndpi: string | null;
@@ -83,8 +84,8 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   if (ndpi) {
     for (let i = 0; i < Math.min(RUNS, 2); i++) {
       const r = timed(ndpi, ['-i', capture, '-q']);
-      results.push({ tool: 'ndpiReader -i -q', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024 });
-      console.log(`ndpiReader run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(mb / r.seconds).toFixed(0)} MB/s`);
+      results.push({ tool: 'ndpiReader -i -q', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
+      console.log(`ndpiReader run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s`);
     }
   } else {
     console.log('ndpiReader not installed (Debian package libndpi-bin): no comparison');
@@ -92,10 +93,10 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
 
   const best = (tool: string) => results.filter((r) => r.tool === tool).sort((a, b) => a.seconds - b.seconds)[0];
   console.log(`\ncapture (${profile}): ${(size / 2 ** 30).toFixed(2)} GiB, ${gen.packets} packets, ${gen.sessions} sessions (${Math.round(gen.sessions / (size / 2 ** 30))} per GiB), ${gen.miningSessions} mining sessions`);
-  console.log('tool                 best s   MB/s   Mpkt/s   max RSS MiB');
+  console.log('tool                 best s   MB/s   Mpkt/s   max RSS MiB   CPU s');
   for (const tool of ['minerwatch scan', 'ndpiReader -i -q']) {
     const b = best(tool);
-    if (b) console.log(`${tool.padEnd(20)} ${b.seconds.toFixed(2).padStart(6)} ${b.mbps.toFixed(0).padStart(6)} ${(b.pps / 1e6).toFixed(2).padStart(8)} ${b.rssMb ? b.rssMb.toFixed(0).padStart(12) : '         n/a'}`);
+    if (b) console.log(`${tool.padEnd(20)} ${b.seconds.toFixed(2).padStart(6)} ${b.mbps.toFixed(0).padStart(6)} ${(b.pps / 1e6).toFixed(2).padStart(8)} ${b.rssMb ? b.rssMb.toFixed(0).padStart(12) : '         n/a'} ${b.cpu !== null ? b.cpu.toFixed(2).padStart(7) : '    n/a'}`);
   }
   const a = best('minerwatch scan');
   const n = best('ndpiReader -i -q');
