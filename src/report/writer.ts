@@ -1,7 +1,8 @@
 /**
- * Writes the report. Flows are inserted in batched transactions as they finish, so a run that is
- * interrupted keeps everything committed up to the last batch; subscribers are rebuilt from all
- * flows in the file at the end of every run, so adding inputs to an existing report stays exact.
+ * Writes the report. Flows are inserted in batched transactions as they finish (by a writer thread
+ * while the scan reads on; see writer-main.ts), so a run that is interrupted keeps everything
+ * committed up to the last batch; subscribers are rebuilt from all flows in the file at the end of
+ * every run, so adding inputs to an existing report stays exact.
  */
 import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
