@@ -121,6 +121,7 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   // Seeded kill moments across the whole run: setup, reading, batch commits, the closing transaction.
+  // The timed kills below are the behaviour under test (a kill at any moment), not waits for a state.
   const rnd = mulberry32(0x6b11);
   const points = Array.from({ length: 6 }, (_, i) => (i + rnd()) / 6);
 
@@ -155,7 +156,8 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
 
   it('SIGINT: what was read is written and marked; the rerun replaces the cut inputs and ends as one clean run', async () => {
     const db = join(tmp, 'sigint.sqlite');
-    const first = await scan(db, (c) => setTimeout(() => c.kill('SIGINT'), Math.round(cleanMs * 0.4)));
+    // Signalled while it reads: its first batch of flows is in the report.
+    const first = await scan(db, (c) => void whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0).then(() => c.kill('SIGINT'), () => undefined));
     expect(first.err).toMatch(/SIGINT: finishing the flows read so far/);
     expect(first.code).toBe(1);
     const d = new Database(db, { readonly: true });
@@ -175,11 +177,20 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
 
   it('two SIGINTs: the second quits at once (130), the run is abandoned, and the rerun ends as one clean run', async () => {
     const db = join(tmp, 'sigint2.sqlite');
+    // The first signal once it reads (its first batch of flows is in the report); the second as
+    // soon as it says it is finishing what it read.
     const first = await scan(db, (c) =>
-      setTimeout(() => {
+      void whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0).then(() => {
+        let said = '';
+        const onErr = (d: Buffer): void => {
+          said += d.toString();
+          if (!/SIGINT: finishing the flows read so far/.test(said)) return;
+          c.stderr!.off('data', onErr);
+          c.kill('SIGINT');
+        };
+        c.stderr!.on('data', onErr);
         c.kill('SIGINT');
-        setTimeout(() => c.kill('SIGINT'), 5);
-      }, Math.round(cleanMs * 0.4)),
+      }, () => undefined),
     );
     expect(first.code).toBe(130);
     const d = new Database(db, { readonly: true });
