@@ -95,7 +95,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     stop.signal.addEventListener('abort', () => resolve(), { once: true });
     stopNow = resolve;
   });
-  stop.release();
+  await stop.release();
   clearInterval(commitTimer);
   if (statsTimer) clearInterval(statsTimer);
   socket.close();

@@ -26,16 +26,22 @@ export const QUIT_AT_ONCE = 130;
 export interface StopSignals {
   /** Aborted at the first signal: the command stops reading and finishes what it has. */
   readonly signal: AbortSignal;
-  /** Give the signals back (the command is done, or failed). */
-  release(): void;
+  /**
+   * Give the signals back (the command is done, or failed), after one turn of the event loop: a
+   * signal that arrived while the command ran synchronously (closing the run) is acted on then,
+   * not lost with the handlers.
+   */
+  release(): Promise<void>;
 }
 
 /**
  * How a long command (scan, collect) stops. The first SIGINT or SIGTERM calls `first` (to say what
  * happens now) and aborts {@link StopSignals.signal}: the command writes what it read and returns as
- * usual. A second one quits at once with status {@link QUIT_AT_ONCE}, even while the command is
- * still finishing, after `lastWords` (which marks the run abandoned, so the next scan removes what
- * it wrote); a `lastWords` that throws does not keep the process alive.
+ * usual. A second one quits with status {@link QUIT_AT_ONCE} as soon as JavaScript runs again, even
+ * while the command is still finishing, after `lastWords` (which marks the run abandoned, so the next
+ * scan removes what it wrote); a `lastWords` that throws does not keep the process alive. Handlers
+ * run between event-loop turns: a second signal during a synchronous stretch (the closing
+ * transaction) is acted on when it ends.
  */
 export function stopOnSignals(o: { first: (sig: NodeJS.Signals) => void; lastWords?: () => void }): StopSignals {
   const abort = new AbortController();
@@ -55,7 +61,9 @@ export function stopOnSignals(o: { first: (sig: NodeJS.Signals) => void; lastWor
   process.on('SIGTERM', onSignal);
   return {
     signal: abort.signal,
-    release: () => {
+    release: async () => {
+      // Signals caught during the last synchronous stretch are dispatched in the poll phase, before this.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },

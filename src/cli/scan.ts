@@ -373,7 +373,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     throw writeFailed(o.db, e, `writing run ${writer.runId}`);
   } finally {
     writer.abandon();
-    stop.release();
+    await stop.release();
     db.close();
   }
   return failed > 0 || skippedBusy > 0 || stop.signal.aborted ? 1 : 0;
