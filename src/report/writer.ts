@@ -17,7 +17,7 @@ import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 import type { Algorithms } from '../rules/schema.js';
 import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
-import { FlowBatch, insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
+import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from './writer-batch.js';
 import { startWriterThread, type WriterThread } from './writer-main.js';
 
 export interface RunInfo {
@@ -287,10 +287,10 @@ function readImage(path: string, cause: Error): Db {
 export class ReportWriter {
   readonly runId: number;
   private batch: FlowBatch;
-  /** The writer thread, or null when batches are inserted on this thread. */
-  private readonly thread: WriterThread | null;
-  private readonly flowStatements: FlowStatements | null;
-  private readonly flushTx: Database.Transaction<(b: PackedFlows) => void> | null;
+  /** The writer thread once started, or null while batches are inserted on this thread. */
+  private thread: WriterThread | null = null;
+  private threadTried = false;
+  private readonly flushTx: Database.Transaction<(b: PackedFlows) => void>;
   flows = 0;
   /** Flows whose verdict peer evidence raised in this run. */
   peerChanges = 0;
@@ -301,12 +301,13 @@ export class ReportWriter {
   private packetsRolledBack = 0;
   private readonly beat: Database.Statement;
   private readonly runStatus: Database.Statement;
-  private readonly heartbeat: NodeJS.Timeout | null;
+  private heartbeat: NodeJS.Timeout | null;
 
   /**
-   * Start a run in the report. Flow batches are inserted by a writer thread with its own
-   * connection when the report is a file (the scan's thread only packs them), else on this thread;
-   * `MINERWATCH_WRITER_THREAD=0` in the environment keeps them on this thread.
+   * Start a run in the report. Once a run has filled a first batch, its batches are inserted by a
+   * writer thread with its own connection when the report is a file (the scan's thread only packs
+   * them); a small run, an in-memory report or `MINERWATCH_WRITER_THREAD=0` in the environment
+   * inserts on this thread.
    */
   constructor(
     readonly db: Db,
@@ -329,30 +330,21 @@ export class ReportWriter {
       })();
     }
     this.batch = new FlowBatch(algorithms);
-    this.thread = startWriterThread(db, this.runId);
-    if (this.thread) {
-      // The writer thread beats the heartbeat, between batches too.
-      this.heartbeat = null;
-      this.flowStatements = null;
-      this.flushTx = null;
-    } else {
-      // Between batches too (a long read with few finished flows), so a scan elsewhere does not take it for dead.
-      this.heartbeat = setInterval(() => {
-        try {
-          this.beat.run(Date.now(), this.runId);
-        } catch {
-          // A busy or full report: the next batch says so.
-        }
-      }, HEARTBEAT_MS);
-      this.heartbeat.unref();
-      const st = prepareFlowStatements(db);
-      this.flowStatements = st;
-      this.flushTx = db.transaction((b: PackedFlows) => {
-        this.stillMine();
+    // Between batches too (a long read with few finished flows), so a scan elsewhere does not take it for dead.
+    this.heartbeat = setInterval(() => {
+      try {
         this.beat.run(Date.now(), this.runId);
-        insertFlows(st, this.runId, b);
-      });
-    }
+      } catch {
+        // A busy or full report: the next batch says so.
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    const st = prepareFlowStatements(db);
+    this.flushTx = db.transaction((b: PackedFlows) => {
+      this.stillMine();
+      this.beat.run(Date.now(), this.runId);
+      insertFlows(st, this.runId, b);
+    });
   }
 
   /** Store the subscriber directory's entries (id → account, type, region), replacing older ones. */
@@ -410,7 +402,18 @@ export class ReportWriter {
   addFlow(f: FlowRecord, v: Verdict, inputId: number | null, subscriber: string | null, nat: string | null = null): void {
     this.batch.add(f, v, inputId, subscriber, nat);
     this.flows++;
-    if (this.batch.full) this.send();
+    if (this.batch.full) {
+      // A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on).
+      if (!this.threadTried && this.heartbeat !== null) {
+        this.threadTried = true;
+        this.thread = startWriterThread(this.db, this.runId);
+        if (this.thread) {
+          clearInterval(this.heartbeat);
+          this.heartbeat = null;
+        }
+      }
+      this.send();
+    }
   }
 
   /** Write every queued flow (in batches of one transaction each) and wait until they are committed. */
@@ -424,7 +427,7 @@ export class ReportWriter {
     if (this.thread) this.thread.post(b);
     // IMMEDIATE: the batch reads the run's state and then writes; a deferred transaction would fail
     // at once (SQLITE_BUSY) instead of waiting when another scan committed in between.
-    else this.flushTx!.immediate(b);
+    else this.flushTx.immediate(b);
   }
 
   /**

@@ -116,7 +116,8 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     db.exec("CREATE TRIGGER refuse BEFORE INSERT ON flows BEGIN SELECT RAISE(ABORT, 'no room for flows'); END");
     let thrown: unknown = null;
     try {
-      writerAdd(w, 10, null);
+      // More than a batch: the first goes to the writer thread.
+      writerAdd(w, 6000, null);
       w.flush();
     } catch (e) {
       thrown = e;
