@@ -202,6 +202,7 @@ export class NfdumpCsvParser {
     const spans = this.spans;
     const st = spans.starts;
     const en = spans.ends;
+    const qu = spans.quoted;
     const roles = this.roles;
     const val = this.values;
     // One pass over the fields up to the last column read (nfdump has ~48, we need ~15): a field
@@ -218,7 +219,8 @@ export class NfdumpCsvParser {
       let located = false;
       switch (role) {
         case R_NONE:
-          while (k < to && b[k] !== COMMA && b[k] !== QUOTE) k++;
+          // Bytes above the comma (digits, letters, '.', ':') cannot end a field or open a quote.
+          while (k < to && b[k]! > COMMA) k++;
           located = k === to || b[k] === COMMA;
           break;
         case R_TS:
@@ -259,7 +261,7 @@ export class NfdumpCsvParser {
       if (located) {
         st[n] = q;
         en[n] = k;
-        spans.quoted[n] = 0;
+        qu[n] = 0;
       } else {
         k = csvFieldAt(b, q, to, spans, n);
         if (k < 0) return this.bad(csvSplitProblem(k), b, from, to);
