@@ -29,7 +29,8 @@ export function carveBytes(size: number): Uint8Array {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  const piece = slab.subarray(slabUsed, slabUsed + size);
+  // The constructor, not subarray(): subarray looks up a species constructor on every call.
+  const piece = new Uint8Array(slab.buffer, slabUsed, size);
   slabUsed += size;
   return piece;
 }
@@ -156,6 +157,18 @@ export class StreamPrefix {
     const out = carveBytes(this.length);
     copyBytes(this.buf, 0, this.length, out, 0);
     return out;
+  }
+
+  /**
+   * The prefix (`buf[0 .. length)`) handed over without a copy: the stream lets go of its buffer
+   * (the next bytes it keeps go to a new one), so the view stays valid after a reset and reuse.
+   */
+  take(): Uint8Array {
+    const b = this.buf;
+    const n = this.length;
+    this.buf = NO_BYTES;
+    if (n === 0) return NO_BYTES;
+    return n === b.length ? b : new Uint8Array(b.buffer, b.byteOffset, n);
   }
 
   private grow(need: number): void {
