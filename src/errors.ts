@@ -46,6 +46,12 @@ export class InputError extends Error {
 }
 
 /**
+ * A read stopped by its abort signal before the input's format was recognised: nothing was read
+ * from it, and nothing is wrong with it (the scan marks it interrupted, not failed).
+ */
+export class InputInterrupted extends InputError {}
+
+/**
  * The report could not be written part-way through a run (disk full, I/O error, file made
  * read-only): names the report and SQLite's reason. What was committed stays consistent; the run is
  * marked failed (or, if even that cannot be written, is found dead), and the next scan removes it.

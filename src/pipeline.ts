@@ -9,7 +9,7 @@
  */
 import { Anomalies, type AnomalyCode } from './anomalies.js';
 import { Classifier } from './classify/classify.js';
-import { InputError } from './errors.js';
+import { InputError, InputInterrupted } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
 import { ExportDatagrams } from './flow/exportsource.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable, type ExportJoinOptions, type FlowTableOptions } from './flow/table.js';
@@ -306,7 +306,8 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
       info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [] } : {});
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      error = e.message;
+      // Stopped before its format was known: the input is cut (marked interrupted below), not bad.
+      if (!(e instanceof InputInterrupted)) error = e.message;
     }
     anomalies.addCount('flow.evicted', table.evicted - evicted0);
     if (ingest.badAddresses > 0) {

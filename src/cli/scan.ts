@@ -358,7 +358,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         io.out(
           i.error
             ? `${i.path}: not read (${i.error})\n`
-            : `${i.path}: ${i.format}, ${i.packets} packets, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
+            : `${i.path}: ${i.format ?? "stopped before its format was recognised"}, ${i.packets} packets, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
         );
       }
       io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);

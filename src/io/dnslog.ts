@@ -10,7 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PacketStatus, PacketView } from '../decode/packet.js';
-import { InputError } from '../errors.js';
+import { InputError, InputInterrupted } from '../errors.js';
 import { addressText, decodeLookup } from './dnslookup.js';
 import { DnstapParser, looksLikeFrameStreams } from './dnstap.js';
 import { hashFileInWorker } from './hash.js';
@@ -145,7 +145,7 @@ export async function readDnsLog(
     if (parser === null) {
       format = sniffDnsLog(win.buf.subarray(win.start, win.end));
       if (format === null) {
-        if (stopped) throw new InputError(path, read, 'interrupted before the format could be recognised');
+        if (stopped) throw new InputInterrupted(path, read, 'interrupted before the format could be recognised');
         throw unknownFormat(path, win.buf.subarray(win.start, win.end));
       }
       parser = makeParser(format, path, anomalies, onLookup);

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
-import { InputError } from '../errors.js';
+import { InputError, InputInterrupted } from '../errors.js';
 import type { InputFormat } from '../types.js';
 import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
@@ -229,7 +229,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
   if (!parser) {
     const kind = sniffFormat(win.buf.subarray(win.start, Math.min(win.end, win.start + SNIFF_BYTES)));
     if (kind === null || kind === 'gzip') {
-      if (stopped) throw new InputError(path, parsed, 'interrupted before the format could be recognised');
+      if (stopped) throw new InputInterrupted(path, parsed, 'interrupted before the format could be recognised');
       if (gzipError !== null)
         throw new InputError(path, size, `gzip stream cut short or corrupt (${gzipError}) after ${parsed} decompressed byte(s), too few to recognise a capture or flow export`);
       throw unknownFormat(path, win.buf.subarray(win.start, win.end));
