@@ -2,11 +2,16 @@
 
 /** Dotted-quad IPv4 to an unsigned 32-bit number, or -1 when it is not one (no allocation). */
 export function ipv4ToInt(s: string): number {
+  return ipv4ToIntFrom(s, 0);
+}
+
+/** The dotted-quad IPv4 that ends `s` from index `from` (the tail of `::ffff:a.b.c.d`), as {@link ipv4ToInt}. */
+export function ipv4ToIntFrom(s: string, from: number): number {
   let n = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = from; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || ++dots > 3) return -1;

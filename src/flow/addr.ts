@@ -1,6 +1,6 @@
 /** Address text of decoded packets; the forms themselves are in src/ip.ts (one module for every path). */
 
-import { formatIpv4, formatIpv6Words } from '../ip.js';
+import { formatIpv4, formatIpv6Words, ipv4ToIntFrom } from '../ip.js';
 
 export { formatIpv4, formatIpv6Words };
 
@@ -50,7 +50,7 @@ export function parseIpv6Words(text: string, out: Int32Array, at: number): boole
     }
     if (dot) {
       if (groups > 6) return false;
-      const v4 = ipv4Tail(text, i);
+      const v4 = ipv4ToIntFrom(text, i);
       if (v4 < 0) return false;
       g[groups++] = v4 >>> 16;
       g[groups++] = v4 & 0xffff;
@@ -91,27 +91,6 @@ export function parseIpv6Words(text: string, out: Int32Array, at: number): boole
 
 const GROUPS = new Int32Array(8);
 
-/** A dotted-quad IPv4 that ends `text` at `from`, as a 32-bit number, or -1. */
-function ipv4Tail(text: string, from: number): number {
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return n * 256 + part;
-}
 
 /**
  * Address text by value, remembered: flows of one host share one string instead of each formatting
