@@ -39,8 +39,13 @@ export { FlowTable, DEFAULT_FLOW_OPTIONS, DEFAULT_EXPORT_OPTIONS, type FlowTable
 // classify: a flow's verdict with its evidence.
 export { Classifier } from './classify/classify.js';
 
+// aggregate: who a flow belongs to (subscriber nets, directory, CGNAT) and what is loaded for a run.
+export { loadRunContext, type LoadOptions, type RunContext } from './aggregate/load.js';
+export { SubscriberMap, parseSubscriberNets } from './aggregate/subscriber.js';
+
 // report: the SQLite report, its readers and its state.
 export { openReport, ReportWriter, type RunInfo, type RunClose } from './report/writer.js';
+export { policyRedecide } from './report/policy-redecide.js';
 export { SCHEMA_VERSION } from './report/schema.js';
 export { summarize, type Summary } from './report/summary.js';
 export { iterateFlows, iterateWatchlist, type FlowRow, type WatchRow, type WatchFilter } from './report/queries.js';
