@@ -10,7 +10,6 @@ import { FlowExportDecoder, type ExportRecord } from '../decode/flowexport.js';
 import { isNatClose, type NatEvent } from './nat.js';
 import type { InputSink } from '../io/input.js';
 import { packetSource } from '../flow/addr.js';
-import { exportAnomalyCode } from '../flow/exportsource.js';
 
 export class NatEventSink implements InputSink {
   readonly events: NatEvent[] = [];
@@ -42,7 +41,7 @@ export class NatEventSink implements InputSink {
       len,
       exporter,
       (r) => this.add(r),
-      (a) => this.anomalies.add(exportAnomalyCode(a.code), this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`),
+      (a) => this.anomalies.add(a.code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`),
     );
   }
 

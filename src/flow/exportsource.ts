@@ -4,7 +4,7 @@
  * {@link ExportFlowInput} records for the assembler. Anomalies carry their stable code, the exporter
  * and the offset.
  */
-import type { Anomalies, AnomalyCode } from '../anomalies.js';
+import type { Anomalies } from '../anomalies.js';
 import { FlowExportDecoder, looksLikeFlowExport, type ExportAnomaly, type ExportRecord, type NumericRecord } from '../decode/flowexport.js';
 import type { ExportFlowInput } from './records.js';
 
@@ -50,16 +50,6 @@ export function toFlowInput(r: ExportRecord): ExportFlowInput {
     lastMs: r.lastMs,
     sampling: r.samplingInterval > 1 ? r.samplingInterval : 1,
   };
-}
-
-/**
- * The anomaly code of a decoder problem: the decoders already carry {@link AnomalyCode}s, so this
- * returns its argument.
- *
- * @deprecated Use `ExportAnomaly.code` as it is.
- */
-export function exportAnomalyCode(code: AnomalyCode): AnomalyCode {
-  return code;
 }
 
 /** Feeds datagrams to the decoder and records to a sink, counting anomalies per input. */
