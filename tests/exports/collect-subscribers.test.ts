@@ -5,42 +5,21 @@
  * fed the export datagrams of a corpus capture over UDP; the addresses the directory and NAT log
  * name are read from the capture by tshark, not by minerwatch.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Anomalies } from '../../src/anomalies.js';
 import { main } from '../../src/cli/main.js';
-import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
-import { readCapture } from '../../src/io/input.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpers.js';
+import { exportDatagrams, sendAll, startCollector } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-subs-'));
 const HAVE_TSHARK = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
 const EXPORTS = join(CORPUS, 'netflow/generated/v9/ndpi__mining.export.pcap');
 const DEADLINE_MS = 60_000;
-
-/** The UDP payloads of a capture of export datagrams, in order. */
-async function exportDatagrams(path: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const v = new PacketView();
-  await readCapture(
-    path,
-    {
-      packet(lt, _ts, buf, off, caplen, orig) {
-        if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) out.push(Buffer.from(buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)));
-      },
-      record() {},
-      exportMessage() {},
-    },
-    new Anomalies(),
-  );
-  return out;
-}
 
 /** Every flow record's source and destination (address, port) as tshark's NetFlow dissector reads them. */
 function tsharkRecords(path: string): Array<{ src: string; dst: string; srcPort: number; dstPort: number }> {
@@ -56,42 +35,6 @@ function tsharkRecords(path: string): Array<{ src: string; dst: string; srcPort:
     src!.forEach((s, i) => out.push({ src: s, dst: dst![i]!, srcPort: Number(sp![i]), dstPort: Number(dp![i]) }));
   }
   return out;
-}
-
-/** Start the collector on a free loopback port with `extra` options; resolves once it listens. */
-function startCollector(db: string, extra: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'collect', '--listen', '127.0.0.1:0', '--db', db, '--commit-interval', '1', '--stats-interval', '1', '--keep-flows', 'all', ...extra], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${err}`)), DEADLINE_MS);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /collecting NetFlow v5\/v9 and IPFIX on 127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`collector exited ${code}: ${err}`)));
-  });
-}
-
-function sendAll(port: number, datagrams: readonly Buffer[]): Promise<void> {
-  const s = createSocket('udp4');
-  return new Promise((resolve) => {
-    let i = 0;
-    const next = (): void => {
-      if (i >= datagrams.length) {
-        s.close();
-        resolve();
-        return;
-      }
-      s.send(datagrams[i++]!, port, '127.0.0.1', next);
-    };
-    next();
-  });
 }
 
 describe('minerwatch collect with a subscriber directory and a NAT log', () => {
@@ -134,7 +77,7 @@ describe('minerwatch collect with a subscriber directory and a NAT log', () => {
     writeFileSync(natLog, `start,end,private_ip,public_ip,port_start,port_end\n2017-11-01T00:00:00Z,2018-01-31T00:00:00Z,${privateIp},${natted.src},${natted.srcPort},${natted.srcPort}\n`);
 
     const db = join(tmp, 'collect-subs.sqlite');
-    const { child, port, stderr } = await startCollector(db, ['--subscribers', directory, '--nat-log', natLog]);
+    const { child, port, stderr } = await startCollector(db, ['--subscribers', directory, '--nat-log', natLog], DEADLINE_MS);
     await sendAll(port, await exportDatagrams(EXPORTS));
     await waitFor(() => /records 8,/.test(stderr()), { what: 'the collector to count the 8 flow records sent' });
     const closed = new Promise<number | null>((r) => child.on('close', r));

@@ -3,55 +3,17 @@
  * datagrams (replayed from a corpus capture, or produced by softflowd reading a corpus capture),
  * and after SIGINT the report holds the flows. Only loopback traffic.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Anomalies } from '../../src/anomalies.js';
-import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
-import { readCapture } from '../../src/io/input.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, scanFiles, waitFor } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, scanFiles, waitFor } from '../helpers.js';
+import { exportDatagrams, sendAll, startCollector } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-'));
 const HAVE_SOFTFLOWD = spawnSync('sh', ['-c', 'command -v softflowd']).status === 0;
-
-async function exportDatagrams(path: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const v = new PacketView();
-  await readCapture(
-    path,
-    {
-      packet(lt, _ts, buf, off, caplen, orig) {
-        if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) out.push(Buffer.from(buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)));
-      },
-      record() {},
-      exportMessage() {},
-    },
-    new Anomalies(),
-  );
-  return out;
-}
-
-/** Start the collector on a free loopback port; resolves once it listens. */
-function startCollector(db: string): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'collect', '--listen', '127.0.0.1:0', '--db', db, '--commit-interval', '1', '--stats-interval', '1', '--keep-flows', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${err}`)), 20_000);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /collecting NetFlow v5\/v9 and IPFIX on 127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`collector exited ${code}: ${err}`)));
-  });
-}
 
 /** The datagrams the collector counts in its latest stats line (one every --stats-interval), 0 before the first. */
 function datagramsCounted(stderr: string): number {
@@ -63,22 +25,6 @@ async function stop(child: ChildProcess): Promise<number | null> {
   const done = new Promise<number | null>((r) => child.on('close', r));
   child.kill('SIGINT');
   return done;
-}
-
-function sendAll(port: number, datagrams: Buffer[]): Promise<void> {
-  const s = createSocket('udp4');
-  return new Promise((resolve) => {
-    let i = 0;
-    const next = (): void => {
-      if (i >= datagrams.length) {
-        s.close();
-        resolve();
-        return;
-      }
-      s.send(datagrams[i++]!, port, '127.0.0.1', next);
-    };
-    next();
-  });
 }
 
 function flowKeys(db: string): string[] {
