@@ -2,16 +2,11 @@
 
 /** Dotted-quad IPv4 to an unsigned 32-bit number, or -1 when it is not one (no allocation). */
 export function ipv4ToInt(s: string): number {
-  return ipv4ToIntFrom(s, 0);
-}
-
-/** The dotted-quad IPv4 that ends `s` from index `from` (the tail of `::ffff:a.b.c.d`), as {@link ipv4ToInt}. */
-export function ipv4ToIntFrom(s: string, from: number): number {
   let n = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = from; i < s.length; i++) {
+  for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || ++dots > 3) return -1;
@@ -66,4 +61,88 @@ export function formatIpv6Words(w0: number, w1: number, w2: number, w3: number):
 export function formatIpv6(bytes: Uint8Array, off = 0): string {
   const w = (p: number): number => (((bytes[p] ?? 0) << 24) | ((bytes[p + 1] ?? 0) << 16) | ((bytes[p + 2] ?? 0) << 8) | (bytes[p + 3] ?? 0)) >>> 0;
   return formatIpv6Words(w(off), w(off + 4), w(off + 8), w(off + 12));
+}
+
+/**
+ * Parse IPv6 text (RFC 4291 §2.2: groups of up to four hex digits, one `::`, an optional dotted
+ * IPv4 tail) into `out[0, 16)`. No regular expressions, no allocation; false when it is not one.
+ */
+export function parseIpv6Text(s: string, out: Uint8Array): boolean {
+  const len = s.length;
+  if (len < 2 || len > 45) return false;
+  let groups = 0;
+  let gap = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 0x3a) {
+    if (s.charCodeAt(1) !== 0x3a) return false;
+    gap = 0;
+    i = 2;
+    if (i === len) {
+      out.fill(0, 0, 16);
+      return true;
+    }
+  }
+  while (i < len) {
+    if (groups === 8) return false;
+    // A dotted IPv4 tail takes the last two groups.
+    let j = i;
+    let value = 0;
+    let digits = 0;
+    let dotted = false;
+    for (; j < len; j++) {
+      const c = s.charCodeAt(j);
+      const h = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c === 0x2e ? -2 : -1;
+      if (h === -2) {
+        dotted = true;
+        break;
+      }
+      if (h < 0) break;
+      value = value * 16 + h;
+      if (++digits > 4) return false;
+    }
+    if (dotted) {
+      if (groups > 6) return false;
+      let part = 0;
+      let partDigits = 0;
+      let dots = 0;
+      let p = groups * 2;
+      for (j = i; j < len; j++) {
+        const c = s.charCodeAt(j);
+        if (c === 0x2e) {
+          if (partDigits === 0 || ++dots > 3) return false;
+          out[p++] = part;
+          part = 0;
+          partDigits = 0;
+        } else if (c >= 0x30 && c <= 0x39) {
+          part = part * 10 + c - 0x30;
+          if (++partDigits > 3 || part > 255) return false;
+        } else return false;
+      }
+      if (dots !== 3 || partDigits === 0) return false;
+      out[p] = part;
+      groups += 2;
+      break;
+    }
+    if (digits === 0) return false;
+    out[groups * 2] = value >> 8;
+    out[groups * 2 + 1] = value & 255;
+    groups++;
+    if (j === len) break;
+    if (s.charCodeAt(j) !== 0x3a) return false;
+    if (j + 1 < len && s.charCodeAt(j + 1) === 0x3a) {
+      if (gap >= 0) return false;
+      gap = groups;
+      i = j + 2;
+    } else {
+      i = j + 1;
+      if (i === len) return false;
+    }
+  }
+  if (gap < 0) return groups === 8;
+  if (groups > 7) return false;
+  // Move the groups after the gap to the end and zero the gap.
+  const tail = (groups - gap) * 2;
+  out.copyWithin(16 - tail, gap * 2, groups * 2);
+  out.fill(0, gap * 2, 16 - tail);
+  return true;
 }

@@ -1,6 +1,6 @@
 /** Address text of decoded packets; the forms themselves are in src/ip.ts (one module for every path). */
 
-import { formatIpv4, formatIpv6Words, ipv4ToIntFrom } from '../ip.js';
+import { formatIpv4, formatIpv6Words, parseIpv6Text } from '../ip.js';
 
 export { formatIpv4, formatIpv6Words };
 
@@ -14,83 +14,18 @@ function word(b: Uint8Array, p: number): number {
 }
 
 /**
- * Parse IPv6 text (RFC 4291 §2.2: hex groups, one `::`, an optional trailing dotted IPv4) into four
- * big-endian 32-bit words written to `out[at..at+3]` (as int32). Returns false, leaving `out` in an
- * unspecified state, for anything else (zone suffixes, stray characters, too many groups).
- * Allocates nothing.
+ * IPv6 text, as {@link parseIpv6Text} reads it, as four big-endian 32-bit words written to
+ * `out[at..at+3]` (as int32), the flow table's key form. False, leaving `out` as it was, for
+ * anything else. Allocates nothing.
  */
 export function parseIpv6Words(text: string, out: Int32Array, at: number): boolean {
-  const n = text.length;
-  if (n < 2 || n > 45) return false;
-  // Groups before `::` go to the front, groups after it are collected and moved to the back.
-  let groups = 0;
-  let gap = -1;
-  let i = 0;
-  if (text.charCodeAt(0) === 58) {
-    if (text.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-    if (i === n) {
-      out[at] = out[at + 1] = out[at + 2] = out[at + 3] = 0;
-      return true;
-    }
-  }
-  const g = GROUPS;
-  for (;;) {
-    if (groups >= 8) return false;
-    // An IPv4 tail takes the last two groups.
-    let dot = false;
-    for (let j = i; j < n && j < i + 16; j++) {
-      const c = text.charCodeAt(j);
-      if (c === 58) break;
-      if (c === 46) {
-        dot = true;
-        break;
-      }
-    }
-    if (dot) {
-      if (groups > 6) return false;
-      const v4 = ipv4ToIntFrom(text, i);
-      if (v4 < 0) return false;
-      g[groups++] = v4 >>> 16;
-      g[groups++] = v4 & 0xffff;
-      break;
-    }
-    let v = 0;
-    let digits = 0;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-      if (d < 0) break;
-      if (++digits > 4) return false;
-      v = (v << 4) | d;
-      i++;
-    }
-    if (digits === 0) return false;
-    g[groups++] = v;
-    if (i === n) break;
-    if (text.charCodeAt(i) !== 58) return false;
-    i++;
-    if (i < n && text.charCodeAt(i) === 58) {
-      if (gap >= 0) return false;
-      gap = groups;
-      i++;
-      if (i === n) break;
-    } else if (i === n) return false;
-  }
-  if (gap < 0 ? groups !== 8 : groups > 7) return false;
-  // Widen the `::` into the zero groups it stands for.
-  if (gap >= 0) {
-    const tail = groups - gap;
-    for (let k = tail - 1; k >= 0; k--) g[8 - tail + k] = g[gap + k]!;
-    for (let k = gap; k < 8 - tail; k++) g[k] = 0;
-  }
-  for (let w = 0; w < 4; w++) out[at + w] = (g[w * 2]! << 16) | g[w * 2 + 1]!;
+  const b = IPV6_BYTES;
+  if (!parseIpv6Text(text, b)) return false;
+  for (let w = 0; w < 4; w++) out[at + w] = (b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!;
   return true;
 }
 
-const GROUPS = new Int32Array(8);
-
+const IPV6_BYTES = new Uint8Array(16);
 
 /**
  * Address text by value, remembered: flows of one host share one string instead of each formatting

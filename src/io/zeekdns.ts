@@ -24,7 +24,8 @@ import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { DnsLookup } from './dnslog.js';
 import { formatIpv6 } from '../decode/dns.js';
-import { addressText, parseIpv6Text } from './dnslookup.js';
+import { addressText } from './dnslookup.js';
+import { parseIpv6Text } from '../ip.js';
 import type { ByteWindow } from './joiner.js';
 
 type Answer = DnsLookup['answers'][number];

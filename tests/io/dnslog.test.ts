@@ -18,7 +18,7 @@ import { readDnsLog, type DnsLookup, type DnsLogInfo } from '../../src/io/dnslog
 import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../support/builders.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
 import ipaddr from 'ipaddr.js';
-import { parseIpv6Text } from '../../src/io/dnslookup.js';
+import { parseIpv6Text } from '../../src/ip.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'minerwatch-dnslog-'));
 afterAll(() => {
