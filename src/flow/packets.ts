@@ -8,7 +8,7 @@ import type { PacketView } from '../decode/packet.js';
 import { FlowPayload } from './prefix.js';
 import { ShareMeter } from './shares.js';
 import { dstIsServer } from './orient.js';
-import { hashKey, LIST_CLOSED, LIST_OPEN, type FlowSlots } from './slots.js';
+import { B_CLOSED, B_FLAGS, B_FULL, B_LIST, B_METER, B_ORIENT, BW, hashKey, LIST_CLOSED, LIST_OPEN, M_LAST_INPUT, MW, N_BYTES, N_FIRST, N_LAST, N_PKTS, NW, ORIENT_BY_SYN, ORIENT_CLIENT_A, type FlowSlots } from './slots.js';
 
 const SWEEP_EVERY_MS = 1000;
 /** Most share meters alive at once (each holds a few KiB while its flow lasts). */
@@ -37,27 +37,27 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
   const flags = v.tcpFlags;
   const isTcp = v.proto === 6;
   const opts = t.opts;
+  const bits = t.bits;
+  const num = t.num;
   if (slot >= 0) {
-    const c = t.closed[slot]!;
+    const c = bits[slot * BW + B_CLOSED]!;
     const synOnly = isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-    if (ts - t.last[slot]! > opts.idleTimeoutMs) {
+    if (ts - num[slot * NW + N_LAST]! > opts.idleTimeoutMs) {
       // Idle longer than the timeout: the sweep may not have run yet, so end it here.
       t.finish(slot, c !== 0 ? 'closed' : 'idle');
       slot = t.insert(k, h, ts, inputIndex);
       orient(t, slot, fromA, flags, v);
-    } else if (ts - t.first[slot]! > opts.activeTimeoutMs || (synOnly && c !== 0)) {
-      const clientIsA = t.clientIsA[slot]!;
-      const bySyn = t.bySyn[slot]!;
+    } else if (ts - num[slot * NW + N_FIRST]! > opts.activeTimeoutMs || (synOnly && c !== 0)) {
+      const orientation = bits[slot * BW + B_ORIENT]!;
       const meter = t.meters[slot]!;
-      const meterState = t.meterState[slot]!;
+      const meterState = bits[slot * BW + B_METER]!;
       t.finish(slot, synOnly ? 'closed' : 'active');
       slot = t.insert(k, h, ts, inputIndex);
       if (synOnly) orient(t, slot, fromA, flags, v);
       else {
-        t.clientIsA[slot] = clientIsA;
-        t.bySyn[slot] = bySyn;
+        bits[slot * BW + B_ORIENT] = orientation;
         // The connection goes on: so does its share meter (the pool's difficulty stays known).
-        t.meterState[slot] = meterState;
+        bits[slot * BW + B_METER] = meterState;
         if (meter !== null) {
           meter.restart();
           t.meters[slot] = meter;
@@ -71,22 +71,24 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
     slot = t.insert(k, h, ts, inputIndex);
     orient(t, slot, fromA, flags, v);
   }
-  const d = slot * 2 + (fromA ? 0 : 1);
-  t.pkts[d]! += 1;
-  t.bytes[d]! += v.ipLength;
-  t.flags[d]! |= flags;
-  t.last[slot] = ts > t.last[slot]! ? ts : t.last[slot]!;
-  t.lastInput[slot] = inputIndex;
+  const d = fromA ? 0 : 1;
+  const n = slot * NW;
+  const b = slot * BW;
+  num[n + N_PKTS + d]! += 1;
+  num[n + N_BYTES + d]! += v.ipLength;
+  if (ts > num[n + N_LAST]!) num[n + N_LAST] = ts;
+  bits[b + B_FLAGS + d]! |= flags;
+  t.meta[slot * MW + M_LAST_INPUT] = inputIndex;
   if (isTcp && flags & (TCP_RST | TCP_FIN)) {
-    const c = (t.closed[slot]! |= flags & TCP_RST ? CLOSED_RST : fromA ? CLOSED_FIN_A : CLOSED_FIN_B);
-    if (t.list[slot] === LIST_OPEN && (c & CLOSED_RST || c === (CLOSED_FIN_A | CLOSED_FIN_B))) {
+    const c = (bits[b + B_CLOSED]! |= flags & TCP_RST ? CLOSED_RST : fromA ? CLOSED_FIN_A : CLOSED_FIN_B);
+    if (bits[b + B_LIST] === LIST_OPEN && (c & CLOSED_RST || c === (CLOSED_FIN_A | CLOSED_FIN_B))) {
       t.unlink(slot);
       t.linkHead(slot, LIST_CLOSED);
     }
   }
   const plen = v.payloadLength;
   const synSeen = isTcp && (flags & TCP_SYN) !== 0;
-  if ((plen > 0 && t.prefixFull[d] === 0) || synSeen) {
+  if ((plen > 0 && bits[b + B_FULL + d] === 0) || synSeen) {
     let p = t.payload[slot]!;
     if (!p) {
       p = t.pool.pop() ?? new FlowPayload(opts.payloadBytes);
@@ -99,9 +101,9 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
     } else if (!dir.full) {
       dir.datagram(buf, v.payloadOffset, plen, ts);
     }
-    if (dir.full) t.prefixFull[d] = 1;
+    if (dir.full) bits[b + B_FULL + d] = 1;
   }
-  if (isTcp && plen > 0 && t.meterState[slot] !== 2) meter(t, slot, fromA, synSeen, v, buf, ts);
+  if (isTcp && plen > 0 && bits[b + B_METER] !== 2) meter(t, slot, fromA, synSeen, v, buf, ts);
 }
 
 /** Finish every packet flow idle for longer than its timeout at time `now` (ms). */
@@ -117,7 +119,7 @@ function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: 
     // Bounded in total too: beyond MAX_METERS live meters, new flows go unmetered (counted).
     if (!looksJson(buf, v.payloadOffset, v.payloadLength) || t.liveMeters >= MAX_METERS) {
       if (t.liveMeters >= MAX_METERS) t.metersRefused++;
-      t.meterState[slot] = 2;
+      t.bits[slot * BW + B_METER] = 2;
       return;
     }
     m = new ShareMeter();
@@ -128,7 +130,7 @@ function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: 
       if (pay.b.baseSet) m.expect(1, pay.b.base);
     }
     t.meters[slot] = m;
-    t.meterState[slot] = 1;
+    t.bits[slot * BW + B_METER] = 1;
     t.liveMeters++;
   }
   try {
@@ -140,7 +142,7 @@ function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: 
   if (m.dead) {
     if (t.meters[slot] !== null) t.liveMeters--;
     t.meters[slot] = null;
-    t.meterState[slot] = 2;
+    t.bits[slot * BW + B_METER] = 2;
   }
 }
 
@@ -148,13 +150,11 @@ function orient(t: FlowSlots, slot: number, fromA: boolean, flags: number, v: Pa
   if (v.proto === 6 && flags & TCP_SYN) {
     // SYN alone comes from the client; SYN+ACK from the server.
     const senderIsClient = (flags & TCP_ACK) === 0;
-    t.clientIsA[slot] = fromA === senderIsClient ? 1 : 0;
-    t.bySyn[slot] = 1;
+    t.bits[slot * BW + B_ORIENT] = ORIENT_BY_SYN | (fromA === senderIsClient ? ORIENT_CLIENT_A : 0);
     return;
   }
-  t.bySyn[slot] = 0;
   // No handshake seen: the ports decide (src/flow/orient.ts). The packet goes src → dst; side A is the sender when fromA.
-  t.clientIsA[slot] = fromA === dstIsServer(v.srcPort, v.dstPort, t.opts.servicePorts) ? 1 : 0;
+  t.bits[slot * BW + B_ORIENT] = fromA === dstIsServer(v.srcPort, v.dstPort, t.opts.servicePorts) ? ORIENT_CLIENT_A : 0;
 }
 
 /** Fill `k` with the packet's canonical key; returns whether the packet's source is side A. */

@@ -12,7 +12,7 @@
  */
 import type { NumericRecord } from '../decode/templates.js';
 import { dstIsServer } from './orient.js';
-import { hashKey, LIST_EXPORT, SOURCE_EXPORT, type ExportJoinOptions, type FlowSlots } from './slots.js';
+import { B_FLAGS, B_ORIENT, BW, hashKey, LIST_EXPORT, M_LAST_INPUT, M_RECS, MW, N_ARRIVED, N_BYTES, N_FIRST, N_LAST, N_PKTS, N_SAMP, NW, ORIENT_CLIENT_A, SOURCE_EXPORT, type ExportJoinOptions, type FlowSlots } from './slots.js';
 
 /** An IPv4 flow-export record with numeric addresses (the decoder's, without the exporter). */
 export type NumericExportRecord = Omit<NumericRecord, 'exporter'>;
@@ -78,7 +78,7 @@ export function expireRecords(t: FlowSlots, now: number): void {
 /** Finish export flows no record joined since `limitMs` by the arrival clock ({@link FlowSlots.arrival}). */
 export function expireArrivedBefore(t: FlowSlots, limitMs: number): void {
   // The list is least recently joined last, and arrival times only grow, so the walk stops at the first recent flow.
-  for (let s = t.tail[LIST_EXPORT]!; s >= 0 && t.arrived[s]! < limitMs; s = t.tail[LIST_EXPORT]!) t.finish(s, 'idle');
+  for (let s = t.tail[LIST_EXPORT]!; s >= 0 && t.num[s * NW + N_ARRIVED]! < limitMs; s = t.tail[LIST_EXPORT]!) t.finish(s, 'idle');
 }
 
 /** The key's addresses are in `t.scratch[0..7]`; the rest of the key, then the flow, from the record. */
@@ -108,30 +108,31 @@ function merge(t: FlowSlots, r: ExportCounters, fromA: boolean, ipVersion: 4 | 6
   k[9] = (SOURCE_EXPORT << 16) | (r.protocol << 8) | ipVersion;
   const h = hashKey(k);
   let slot = t.lookup(k, h);
-  if (slot >= 0 && first > t.last[slot]! + gap) {
+  const num = t.num;
+  if (slot >= 0 && first > num[slot * NW + N_LAST]! + gap) {
     t.finish(slot, 'idle');
     slot = -1;
   }
   if (slot < 0) {
     slot = t.insert(k, h, first, inputIndex);
-    t.bySyn[slot] = 0;
     // The record goes src → dst; side A is the sender when fromA.
-    t.clientIsA[slot] = fromA === dstIsServer(r.srcPort, r.dstPort, t.opts.servicePorts) ? 1 : 0;
+    t.bits[slot * BW + B_ORIENT] = fromA === dstIsServer(r.srcPort, r.dstPort, t.opts.servicePorts) ? ORIENT_CLIENT_A : 0;
   } else {
-    t.touch(slot);
-    if (first < t.first[slot]!) t.first[slot] = first;
+    t.touchExport(slot);
+    if (first < num[slot * NW + N_FIRST]!) num[slot * NW + N_FIRST] = first;
   }
   const kk = r.sampling > 1 ? r.sampling : 1;
-  const d = slot * 2 + (fromA ? 0 : 1);
-  const o = slot * 2 + (fromA ? 1 : 0);
-  t.pkts[d]! += r.packets * kk;
-  t.bytes[d]! += r.bytes * kk;
-  t.flags[d]! |= r.tcpFlags;
-  t.pkts[o]! += r.reversePackets * kk;
-  t.bytes[o]! += r.reverseBytes * kk;
-  if (last > t.last[slot]!) t.last[slot] = last;
-  t.lastInput[slot] = inputIndex;
-  t.recs[slot]! += 1;
-  if (kk > t.samp[slot]!) t.samp[slot] = kk;
-  t.arrived[slot] = t.arrival;
+  const n = slot * NW;
+  const d = fromA ? 0 : 1;
+  num[n + N_PKTS + d]! += r.packets * kk;
+  num[n + N_BYTES + d]! += r.bytes * kk;
+  num[n + N_PKTS + 1 - d]! += r.reversePackets * kk;
+  num[n + N_BYTES + 1 - d]! += r.reverseBytes * kk;
+  if (last > num[n + N_LAST]!) num[n + N_LAST] = last;
+  if (kk > 1 && kk > num[n + N_SAMP]!) num[n + N_SAMP] = kk;
+  num[n + N_ARRIVED] = t.arrival;
+  t.bits[slot * BW + B_FLAGS + d]! |= r.tcpFlags;
+  const m = slot * MW;
+  t.meta[m + M_LAST_INPUT] = inputIndex;
+  t.meta[m + M_RECS]! += 1;
 }

@@ -58,6 +58,47 @@ export const LIST_OPEN = 0;
 export const LIST_CLOSED = 1;
 export const LIST_EXPORT = 2;
 
+// A slot's state is three rows, not one array per field: a record or packet that finds its flow
+// then touches a few cache lines instead of one per field (the table outgrows the caches long
+// before it fills, so misses are its cost).
+/** Int32 words per slot in `meta`: the key (words 0-9), then these. */
+export const MW = 16;
+export const M_HASH = 10;
+export const M_PREV = 11;
+export const M_NEXT = 12;
+/** The input of the flow's first packet or record, and of its latest (a flow may run on across rotated files). */
+export const M_INPUT = 13;
+export const M_LAST_INPUT = 14;
+/** Export flows: records merged. */
+export const M_RECS = 15;
+/** Float64 numbers per slot in `num`. */
+export const NW = 8;
+export const N_FIRST = 0;
+export const N_LAST = 1;
+/** Packets side A, side B (+1). */
+export const N_PKTS = 2;
+/** Bytes side A, side B (+1). */
+export const N_BYTES = 4;
+/** Export flows: the arrival clock when a record last joined. */
+export const N_ARRIVED = 6;
+/** Export flows: the largest sampling interval of its records (0 until one above 1 is seen). */
+export const N_SAMP = 7;
+/** Bytes per slot in `bits`. */
+export const BW = 8;
+/** Bit 0: side A is the client; bit 1: that was decided by the handshake. */
+export const B_ORIENT = 0;
+export const ORIENT_CLIENT_A = 1;
+export const ORIENT_BY_SYN = 2;
+/** TCP close state (packets.ts). */
+export const B_CLOSED = 1;
+export const B_LIST = 2;
+/** Share meter state: 0 undecided, 1 metered, 2 not JSON-RPC. */
+export const B_METER = 3;
+/** Side A, side B (+1): 1 once that direction's payload prefix is full (skips the prefix object, a likely cache miss). */
+export const B_FULL = 4;
+/** TCP flags seen, side A, side B (+1). */
+export const B_FLAGS = 6;
+
 type EndReason = FlowRecord['endReason'];
 
 /** The numbers of a finished IPv4 export flow, for a prefilter (reused; read during the call). */
@@ -67,48 +108,41 @@ export type ExportFlowView = Pick<
 > & { inputIndex: number; lastInputIndex: number; serverIp4: number };
 
 const EMPTY = new Uint8Array(0);
+/** The hash index's first size (buckets; it doubles as flows come). */
+const MIN_BUCKETS = 1 << 12;
 
 /**
  * Slot storage and its bookkeeping. Fields are the paths' working state (src/flow/packets.ts,
- * src/flow/records.ts), not an API: use {@link FlowTable}.
+ * src/flow/records.ts), not an API: use {@link FlowTable}. Nothing is filled up front: slots are
+ * handed out in order until the first is freed (typed arrays start as untouched zero pages), so a
+ * table sized for a million flows costs nothing until it holds them.
  */
 export class FlowSlots {
   readonly cap: number;
   readonly packetCap: number;
   readonly exportCap: number;
-  readonly mask: number;
-  readonly buckets: Int32Array;
-  readonly keys: Int32Array;
-  readonly hashes: Int32Array;
-  readonly prev: Int32Array;
-  readonly next: Int32Array;
-  readonly first: Float64Array;
-  readonly last: Float64Array;
-  readonly pkts: Float64Array;
-  readonly bytes: Float64Array;
-  readonly flags: Uint8Array;
-  readonly clientIsA: Uint8Array;
-  readonly bySyn: Uint8Array;
-  readonly closed: Uint8Array;
-  readonly input: Int32Array;
-  /** The input of the flow's latest packet or record (a flow may run on across rotated files). */
-  readonly lastInput: Int32Array;
-  /** Export flows: records merged, the largest sampling interval, and the arrival clock when a record last joined. */
-  readonly recs: Float64Array;
-  readonly samp: Float64Array;
-  readonly arrived: Float64Array;
-  /** Per slot and direction: 1 once that direction's payload prefix is full (skips the prefix object, a likely cache miss). */
-  readonly prefixFull: Uint8Array;
-  readonly payload: (FlowPayload | null)[];
-  /** Per slot: share meter state (0 undecided, 1 metered, 2 not JSON-RPC) and the meter. */
-  readonly meterState: Uint8Array;
-  readonly meters: (ShareMeter | null)[];
+  /**
+   * Hash index: per bucket, slot + 1 (0: empty) and the key's hash. It grows with the flows held
+   * (load at most 1/2), not with the capacity: an index sized for the flows actually live stays in
+   * cache, where one sized for a million would miss on every lookup.
+   */
+  buckets: Int32Array;
+  mask: number;
+  /** Most buckets the index grows to (twice the capacity, a power of two). */
+  private readonly maxBuckets: number;
+  readonly meta: Int32Array;
+  readonly num: Float64Array;
+  readonly bits: Uint8Array;
+  /** Per slot, grown as slots are first handed out: its payload prefixes and share meter, if any. */
+  readonly payload: (FlowPayload | null)[] = [];
+  readonly meters: (ShareMeter | null)[] = [];
   readonly pool: FlowPayload[] = [];
+  /** Freed slots (a stack), and the first slot never handed out. */
   readonly free: Int32Array;
-  freeTop: number;
+  freeTop = 0;
+  fresh = 0;
   readonly head = new Int32Array([-1, -1, -1]);
   readonly tail = new Int32Array([-1, -1, -1]);
-  readonly list: Uint8Array;
   readonly scratch = new Int32Array(KW);
   private readonly names = new AddressNames();
   /** Packet clock (newest packet time, ms) and when packet flows were last swept. */
@@ -165,34 +199,14 @@ export class FlowSlots {
     this.cap = cap;
     let nb = 1;
     while (nb < cap * 2) nb <<= 1;
+    this.maxBuckets = nb;
+    nb = Math.min(nb, MIN_BUCKETS);
     this.mask = nb - 1;
-    this.buckets = new Int32Array(nb).fill(-1);
-    this.keys = new Int32Array(cap * KW);
-    this.hashes = new Int32Array(cap);
-    this.prev = new Int32Array(cap);
-    this.next = new Int32Array(cap);
-    this.first = new Float64Array(cap);
-    this.last = new Float64Array(cap);
-    this.pkts = new Float64Array(cap * 2);
-    this.bytes = new Float64Array(cap * 2);
-    this.flags = new Uint8Array(cap * 2);
-    this.clientIsA = new Uint8Array(cap);
-    this.bySyn = new Uint8Array(cap);
-    this.closed = new Uint8Array(cap);
-    this.list = new Uint8Array(cap);
-    this.input = new Int32Array(cap);
-    this.lastInput = new Int32Array(cap);
-    const ex = this.exportCap > 0 ? cap : 0;
-    this.recs = new Float64Array(ex);
-    this.samp = new Float64Array(ex);
-    this.arrived = new Float64Array(ex);
-    this.prefixFull = new Uint8Array(cap * 2);
-    this.payload = new Array<FlowPayload | null>(cap).fill(null);
-    this.meterState = new Uint8Array(cap);
-    this.meters = new Array<ShareMeter | null>(cap).fill(null);
+    this.buckets = new Int32Array(nb * 2);
+    this.meta = new Int32Array(cap * MW);
+    this.num = new Float64Array(cap * NW);
+    this.bits = new Uint8Array(cap * BW);
     this.free = new Int32Array(cap);
-    for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
-    this.freeTop = cap;
   }
 
   /** Flows currently held. */
@@ -201,25 +215,26 @@ export class FlowSlots {
   }
 
   lookup(k: Int32Array, h: number): number {
-    const keys = this.keys;
+    const b = this.buckets;
+    const m = this.meta;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const s = this.buckets[i]!;
-      if (s < 0) return -1;
-      if (this.hashes[s] !== h) continue;
-      const o = s * KW;
+      const s1 = b[i * 2]!;
+      if (s1 === 0) return -1;
+      if (b[i * 2 + 1] !== h) continue;
+      const o = (s1 - 1) * MW;
       if (
-        keys[o + 8] === k[8] &&
-        keys[o] === k[0] &&
-        keys[o + 4] === k[4] &&
-        keys[o + 9] === k[9] &&
-        keys[o + 1] === k[1] &&
-        keys[o + 2] === k[2] &&
-        keys[o + 3] === k[3] &&
-        keys[o + 5] === k[5] &&
-        keys[o + 6] === k[6] &&
-        keys[o + 7] === k[7]
+        m[o + 8] === k[8] &&
+        m[o] === k[0] &&
+        m[o + 4] === k[4] &&
+        m[o + 9] === k[9] &&
+        m[o + 1] === k[1] &&
+        m[o + 2] === k[2] &&
+        m[o + 3] === k[3] &&
+        m[o + 5] === k[5] &&
+        m[o + 6] === k[6] &&
+        m[o + 7] === k[7]
       )
-        return s;
+        return s1 - 1;
     }
   }
 
@@ -233,27 +248,39 @@ export class FlowSlots {
       this.evicted++;
       this.finish(victim, 'evicted');
     }
-    const s = this.free[--this.freeTop]!;
-    this.keys.set(k, s * KW);
-    this.hashes[s] = h;
+    let s: number;
+    if (this.freeTop > 0) s = this.free[--this.freeTop]!;
+    else {
+      s = this.fresh++;
+      this.payload.push(null);
+      this.meters.push(null);
+    }
+    const o = s * MW;
+    const m = this.meta;
+    m.set(k, o);
+    m[o + M_HASH] = h;
+    m[o + M_INPUT] = inputIndex;
+    m[o + M_LAST_INPUT] = inputIndex;
+    m[o + M_RECS] = 0;
+    const n = s * NW;
+    const num = this.num;
+    num[n + N_FIRST] = ts;
+    num[n + N_LAST] = ts;
+    num[n + N_PKTS] = num[n + N_PKTS + 1] = 0;
+    num[n + N_BYTES] = num[n + N_BYTES + 1] = 0;
+    num[n + N_ARRIVED] = 0;
+    num[n + N_SAMP] = 0;
+    // One 8-byte row: orientation, close state, list, meter state, prefixes full, flags.
+    const bo = s * BW;
+    const bits = this.bits;
+    for (let i = 0; i < BW; i++) bits[bo + i] = 0;
+    if ((this.activePackets + this.activeExports + 1) * 2 > this.mask + 1 && this.mask + 1 < this.maxBuckets) this.growIndex();
+    const b = this.buckets;
     let i = h & this.mask;
-    while (this.buckets[i]! >= 0) i = (i + 1) & this.mask;
-    this.buckets[i] = s;
-    this.first[s] = ts;
-    this.last[s] = ts;
-    this.pkts[s * 2] = this.pkts[s * 2 + 1] = 0;
-    this.bytes[s * 2] = this.bytes[s * 2 + 1] = 0;
-    this.flags[s * 2] = this.flags[s * 2 + 1] = 0;
-    this.prefixFull[s * 2] = this.prefixFull[s * 2 + 1] = 0;
-    this.closed[s] = 0;
-    this.input[s] = inputIndex;
-    this.lastInput[s] = inputIndex;
-    this.payload[s] = null;
-    this.meterState[s] = 0;
-    this.meters[s] = null;
+    while (b[i * 2]! !== 0) i = (i + 1) & this.mask;
+    b[i * 2] = s + 1;
+    b[i * 2 + 1] = h;
     if (exported) {
-      this.recs[s] = 0;
-      this.samp[s] = 1;
       this.linkHead(s, LIST_EXPORT);
       this.activeExports++;
     } else {
@@ -263,36 +290,68 @@ export class FlowSlots {
     return s;
   }
 
+  /** Double the hash index and put every entry in its place in it. */
+  private growIndex(): void {
+    const old = this.buckets;
+    const nb = (this.mask + 1) * 2;
+    const b = new Int32Array(nb * 2);
+    const mask = nb - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const s1 = old[j]!;
+      if (s1 === 0) continue;
+      const h = old[j + 1]!;
+      let i = h & mask;
+      while (b[i * 2]! !== 0) i = (i + 1) & mask;
+      b[i * 2] = s1;
+      b[i * 2 + 1] = h;
+    }
+    this.buckets = b;
+    this.mask = mask;
+  }
+
+  /** Move slot `s` to the head of its list (most recently seen). */
   touch(s: number): void {
-    if (this.head[this.list[s]!] === s) return;
-    const l = this.list[s]!;
+    const l = this.bits[s * BW + B_LIST]!;
+    if (this.head[l] === s) return;
     this.unlink(s);
     this.linkHead(s, l);
   }
 
+  /** {@link touch} for an export flow, whose list is known. */
+  touchExport(s: number): void {
+    if (this.head[LIST_EXPORT] === s) return;
+    this.unlinkFrom(s, LIST_EXPORT);
+    this.linkHead(s, LIST_EXPORT);
+  }
+
   linkHead(s: number, l: number): void {
-    this.list[s] = l;
+    this.bits[s * BW + B_LIST] = l;
+    const m = this.meta;
     const h = this.head[l]!;
-    this.prev[s] = -1;
-    this.next[s] = h;
-    if (h >= 0) this.prev[h] = s;
+    m[s * MW + M_PREV] = -1;
+    m[s * MW + M_NEXT] = h;
+    if (h >= 0) m[h * MW + M_PREV] = s;
     else this.tail[l] = s;
     this.head[l] = s;
   }
 
   unlink(s: number): void {
-    const l = this.list[s]!;
-    const p = this.prev[s]!;
-    const n = this.next[s]!;
-    if (p >= 0) this.next[p] = n;
+    this.unlinkFrom(s, this.bits[s * BW + B_LIST]!);
+  }
+
+  private unlinkFrom(s: number, l: number): void {
+    const m = this.meta;
+    const p = m[s * MW + M_PREV]!;
+    const n = m[s * MW + M_NEXT]!;
+    if (p >= 0) m[p * MW + M_NEXT] = n;
     else this.head[l] = n;
-    if (n >= 0) this.prev[n] = p;
+    if (n >= 0) m[n * MW + M_PREV] = p;
     else this.tail[l] = p;
   }
 
   /** Finish the flows of list `l` whose last activity is more than `timeoutMs` before `now`. */
   expireList(l: number, now: number, timeoutMs: number, reason: EndReason): void {
-    for (let s = this.tail[l]!; s >= 0 && now - this.last[s]! > timeoutMs; s = this.tail[l]!) this.finish(s, reason);
+    for (let s = this.tail[l]!; s >= 0 && now - this.num[s * NW + N_LAST]! > timeoutMs; s = this.tail[l]!) this.finish(s, reason);
   }
 
   /** Finish every flow of list `l`. */
@@ -301,7 +360,7 @@ export class FlowSlots {
   }
 
   finish(s: number, reason: EndReason): void {
-    const exported = this.list[s] === LIST_EXPORT;
+    const exported = this.bits[s * BW + B_LIST] === LIST_EXPORT;
     if (exported && this.prefilter !== null && this.canSkip(s)) {
       this.skipped++;
     } else this.onFlow(this.toRecord(s, reason, exported));
@@ -309,30 +368,35 @@ export class FlowSlots {
     this.unlink(s);
     // Remove from the hash index with backward-shift deletion (no tombstones).
     const mask = this.mask;
-    let i = this.hashes[s]! & mask;
-    while (this.buckets[i] !== s) i = (i + 1) & mask;
+    const b = this.buckets;
+    let i = this.meta[s * MW + M_HASH]! & mask;
+    while (b[i * 2] !== s + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const t = this.buckets[j]!;
-      if (t < 0) break;
-      const home = this.hashes[t]! & mask;
-      // Move t back into the hole at i unless its home lies cyclically in (i, j].
+      const t1 = b[j * 2]!;
+      if (t1 === 0) break;
+      const home = b[j * 2 + 1]! & mask;
+      // Move the entry at j back into the hole at i unless its home lies cyclically in (i, j].
       if (i <= j ? home <= i || home > j : home <= i && home > j) {
-        this.buckets[i] = t;
+        b[i * 2] = t1;
+        b[i * 2 + 1] = b[j * 2 + 1]!;
         i = j;
       }
     }
-    this.buckets[i] = -1;
-    const pay = this.payload[s];
-    if (pay) {
-      pay.reset();
-      this.pool.push(pay);
-      this.payload[s] = null;
-    }
-    if (this.meters[s] !== null) {
-      this.meters[s] = null;
-      this.liveMeters--;
+    b[i * 2] = 0;
+    if (!exported) {
+      // Export flows never hold a payload or a meter.
+      const pay = this.payload[s];
+      if (pay) {
+        pay.reset();
+        this.pool.push(pay);
+        this.payload[s] = null;
+      }
+      if (this.meters[s] !== null) {
+        this.meters[s] = null;
+        this.liveMeters--;
+      }
     }
     this.free[this.freeTop++] = s;
     if (exported) this.activeExports--;
@@ -340,26 +404,29 @@ export class FlowSlots {
   }
 
   private canSkip(s: number): boolean {
-    const o = s * KW;
-    const k = this.keys;
+    const o = s * MW;
+    const k = this.meta;
     if ((k[o + 9]! & 0xff) !== 4) return false;
-    const aIsClient = this.clientIsA[s] === 1;
+    const aIsClient = (this.bits[s * BW + B_ORIENT]! & ORIENT_CLIENT_A) !== 0;
     const ca = aIsClient ? 0 : 1;
+    const n = s * NW;
+    const num = this.num;
+    const fl = s * BW + B_FLAGS;
     const v = this.view;
     v.serverIp4 = (aIsClient ? k[o + 4]! : k[o]!) >>> 0;
     v.serverPort = aIsClient ? k[o + 8]! & 0xffff : (k[o + 8]! >>> 16) & 0xffff;
     v.transport = ((k[o + 9]! >> 8) & 0xff) === 6 ? 'tcp' : 'udp';
-    v.firstSeen = this.first[s]!;
-    v.lastSeen = this.last[s]!;
-    v.packetsC2S = this.pkts[s * 2 + ca]!;
-    v.packetsS2C = this.pkts[s * 2 + 1 - ca]!;
-    v.bytesC2S = this.bytes[s * 2 + ca]!;
-    v.bytesS2C = this.bytes[s * 2 + 1 - ca]!;
-    v.tcpFlagsC2S = this.flags[s * 2 + ca]!;
-    v.tcpFlagsS2C = this.flags[s * 2 + 1 - ca]!;
-    v.records = this.recs[s]!;
-    v.inputIndex = this.input[s]!;
-    v.lastInputIndex = this.lastInput[s]!;
+    v.firstSeen = num[n + N_FIRST]!;
+    v.lastSeen = num[n + N_LAST]!;
+    v.packetsC2S = num[n + N_PKTS + ca]!;
+    v.packetsS2C = num[n + N_PKTS + 1 - ca]!;
+    v.bytesC2S = num[n + N_BYTES + ca]!;
+    v.bytesS2C = num[n + N_BYTES + 1 - ca]!;
+    v.tcpFlagsC2S = this.bits[fl + ca]!;
+    v.tcpFlagsS2C = this.bits[fl + 1 - ca]!;
+    v.records = k[o + M_RECS]!;
+    v.inputIndex = k[o + M_INPUT]!;
+    v.lastInputIndex = k[o + M_LAST_INPUT]!;
     return this.prefilter!(v);
   }
 
@@ -369,11 +436,12 @@ export class FlowSlots {
    * one host share its string.
    */
   private toRecord(s: number, endReason: EndReason, exported: boolean): FlowRecord {
-    const o = s * KW;
-    const k = this.keys;
+    const o = s * MW;
+    const k = this.meta;
     const v4 = (k[o + 9]! & 0xff) === 4;
     const names = this.names;
-    const aIsClient = this.clientIsA[s] === 1;
+    const orient = this.bits[s * BW + B_ORIENT]!;
+    const aIsClient = (orient & ORIENT_CLIENT_A) !== 0;
     const c = aIsClient ? o : o + 4;
     const sv = aIsClient ? o + 4 : o;
     const client = v4 ? names.ipv4(k[c]!) : names.ipv6(k[c]!, k[c + 1]!, k[c + 2]!, k[c + 3]!);
@@ -382,10 +450,14 @@ export class FlowSlots {
     const portB = k[o + 8]! & 0xffff;
     const ca = aIsClient ? 0 : 1;
     const sa = 1 - ca;
-    const pay = this.payload[s];
+    const n = s * NW;
+    const num = this.num;
+    const fl = s * BW + B_FLAGS;
+    const pay = exported ? null : this.payload[s]!;
     const cp = pay ? (aIsClient ? pay.a : pay.b) : null;
     const sp = pay ? (aIsClient ? pay.b : pay.a) : null;
-    const meter = this.meters[s]!;
+    const meter = exported ? null : this.meters[s]!;
+    const samp = num[n + N_SAMP]!;
     return {
       client,
       clientPort: aIsClient ? portA : portB,
@@ -393,15 +465,15 @@ export class FlowSlots {
       serverPort: aIsClient ? portB : portA,
       transport: ((k[o + 9]! >> 8) & 0xff) === 6 ? 'tcp' : 'udp',
       ipVersion: v4 ? 4 : 6,
-      orientation: this.bySyn[s] ? 'syn' : 'port',
-      firstSeen: this.first[s]!,
-      lastSeen: this.last[s]!,
-      packetsC2S: this.pkts[s * 2 + ca]!,
-      packetsS2C: this.pkts[s * 2 + sa]!,
-      bytesC2S: this.bytes[s * 2 + ca]!,
-      bytesS2C: this.bytes[s * 2 + sa]!,
-      tcpFlagsC2S: this.flags[s * 2 + ca]!,
-      tcpFlagsS2C: this.flags[s * 2 + sa]!,
+      orientation: orient & ORIENT_BY_SYN ? 'syn' : 'port',
+      firstSeen: num[n + N_FIRST]!,
+      lastSeen: num[n + N_LAST]!,
+      packetsC2S: num[n + N_PKTS + ca]!,
+      packetsS2C: num[n + N_PKTS + sa]!,
+      bytesC2S: num[n + N_BYTES + ca]!,
+      bytesS2C: num[n + N_BYTES + sa]!,
+      tcpFlagsC2S: this.bits[fl + ca]!,
+      tcpFlagsS2C: this.bits[fl + sa]!,
       endReason,
       payloadC2S: cp !== null ? cp.take() : EMPTY,
       payloadS2C: sp !== null ? sp.take() : EMPTY,
@@ -409,11 +481,11 @@ export class FlowSlots {
       payloadTimeS2C: sp ? sp.time : 0,
       firstSegmentC2S: cp ? cp.firstSegment : 0,
       firstSegmentS2C: sp ? sp.firstSegment : 0,
-      inputIndex: this.input[s]!,
-      lastInputIndex: this.lastInput[s]!,
+      inputIndex: k[o + M_INPUT]!,
+      lastInputIndex: k[o + M_LAST_INPUT]!,
       source: exported ? 'export' : 'packets',
-      records: exported ? this.recs[s]! : 0,
-      sampling: exported ? this.samp[s]! : 1,
+      records: exported ? k[o + M_RECS]! : 0,
+      sampling: exported && samp > 1 ? samp : 1,
       shares: meter !== null ? (meter.end() ?? undefined) : undefined,
     };
   }
