@@ -20,9 +20,10 @@ const FLOW_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port', 'port
 const REPORT_KINDS = new Set<Evidence['kind']>(['session', 'pool-endpoints']);
 const PROTOCOL_KINDS = new Set<Evidence['kind']>(['payload', 'http']);
 
+/** What the decision reads of a stored flow (`client` and `source` only when evidence is worked out again). */
 interface FlowRow {
   id: number;
-  client: string;
+  subscriber: string;
   server: string;
   server_port: number;
   transport: 'tcp' | 'udp';
@@ -34,18 +35,14 @@ interface FlowRow {
   bytes_s2c: number;
   flags_c2s: number;
   flags_s2c: number;
-  source: 'packets' | 'export';
   records: number;
   label: string;
   confidence: string;
   outcome: string | null;
-  reason: string;
-  rules: string;
-  pool: string | null;
-  server_name: string | null;
+  /** Read with `recompute` only. */
+  client: string;
+  source: 'packets' | 'export';
 }
-
-type EvidenceRow = Evidence & { flow_id: number };
 
 export interface RedecideResult {
   /** Flows looked at, flows whose verdict changed, flows given session or many-endpoint evidence. */
@@ -55,70 +52,135 @@ export interface RedecideResult {
   endpoints: number;
 }
 
+/**
+ * Flows read at a time, in subscriber order: memory stays bounded by this or by one subscriber's
+ * flows, whichever is larger, and a report takes a few statements per page rather than per subscriber.
+ * Small pages measured faster than large ones (their rows die young).
+ */
+const PAGE_FLOWS = 512;
+/** Evidence rows inserted by one statement, and flows whose evidence one statement reads. */
+const INSERT_ROWS = 32;
+const WHOLE_READ = 1024;
+
+const FLOW_COLUMNS = 'id, subscriber, server, server_port, transport, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, label, confidence, outcome';
+const EVIDENCE_COLUMNS = 'e.rule_id, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time';
+/**
+ * Without `recompute` the decision reads only the kind and side of a flow's own evidence; the whole
+ * rows are read for the few flows that hold report-wide evidence or are rewritten.
+ */
+const FACT_COLUMNS = 'e.kind, e.side';
+
+/** Kind and side: all that the policy (classesOf) and the listing weights read of a piece of evidence. */
+type Fact = Pick<Evidence, 'kind' | 'side'>;
+
+/** A flow's stored evidence: whole rows, or only kinds and sides (then none of REPORT_KINDS is among them). */
+interface Stored {
+  whole: boolean;
+  facts: readonly Fact[];
+}
+
+/** A flow decided anew: what is written for it (`kept` null: its own evidence is read whole first). */
+interface Rewrite {
+  r: FlowRow;
+  label: string;
+  confidence: string;
+  outcome: string | null;
+  kept: Evidence[] | null;
+  extra: Evidence[];
+  pool: string | null;
+  name: string | null;
+}
+
 export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean }): RedecideResult {
   const policy = classifier.rules.policy;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
   // Only flows with evidence can add up, unless the evidence itself is worked out again.
-  const subscribers = db
-    .prepare(`SELECT DISTINCT subscriber FROM flows WHERE subscriber IS NOT NULL${opts.recompute ? '' : " AND rules != ''"}`)
-    .pluck()
-    .all() as string[];
-  const flowsOf = db.prepare(
-    `SELECT id, client, server, server_port, transport, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c,
-            source, records, label, confidence, outcome, reason, rules, pool, server_name
-     FROM flows WHERE subscriber = ?${opts.recompute ? '' : " AND rules != ''"}`,
-  );
-  const evidenceOf = db.prepare(
-    `SELECT e.flow_id, e.rule_id AS ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time
-     FROM evidence e JOIN flows f ON f.id = e.flow_id WHERE f.subscriber = ?${opts.recompute ? '' : " AND f.rules != ''"}`,
-  );
+  const withEvidence = opts.recompute ? '' : " AND rules != ''";
+  const columns = FLOW_COLUMNS + (opts.recompute ? ', client, source' : '');
+  // Rows come as arrays (much cheaper to read than objects) in subscriber order, then flow id order:
+  // the order the flows were decided in before, so rewritten evidence gets the same row ids.
+  const firstPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IS NOT NULL${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
+  const nextPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
+  const flowsOf = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber = ?${withEvidence} ORDER BY id`).raw();
+  // CROSS JOIN keeps flows the outer loop: a page's subscribers are found by index, not by a scan of all evidence.
+  const evidenceColumns = opts.recompute ? EVIDENCE_COLUMNS : FACT_COLUMNS;
+  const flowHasEvidence = opts.recompute ? '' : " AND f.rules != ''";
+  const firstEvidence = db
+    .prepare(`SELECT e.flow_id, ${evidenceColumns} FROM flows f CROSS JOIN evidence e ON e.flow_id = f.id WHERE f.subscriber IS NOT NULL AND f.subscriber <= ?${flowHasEvidence}`)
+    .raw();
+  const nextEvidence = db
+    .prepare(`SELECT e.flow_id, ${evidenceColumns} FROM flows f CROSS JOIN evidence e ON e.flow_id = f.id WHERE f.subscriber > ? AND f.subscriber <= ?${flowHasEvidence}`)
+    .raw();
+  const evidenceOfFlows = db
+    .prepare(`SELECT e.flow_id, ${EVIDENCE_COLUMNS} FROM evidence e WHERE e.flow_id IN (SELECT value FROM json_each(?)) ORDER BY e.flow_id, e.rowid`)
+    .raw();
   const delEvidence = db.prepare('DELETE FROM evidence WHERE flow_id = ?');
-  const addEvidence = db.prepare('INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  // One statement per flow: its rows are inserted in order, so they get the row ids one at a time would.
+  const inserts = new Map<number, Database.Statement>();
+  const addEvidence = (rows: number): Database.Statement => {
+    let st = inserts.get(rows);
+    if (!st) {
+      st = db.prepare(`INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+      inserts.set(rows, st);
+    }
+    return st;
+  };
   const update = db.prepare('UPDATE flows SET label = ?, confidence = ?, outcome = ?, reason = ?, rules = ?, pool = coalesce(pool, ?), server_name = coalesce(server_name, ?) WHERE id = ?');
-  db.transaction(() => {
-    for (const sub of subscribers) {
-      const rows = flowsOf.all(sub) as FlowRow[];
-      const stored = new Map<number, EvidenceRow[]>();
-      for (const e of evidenceOf.all(sub) as EvidenceRow[]) {
-        const l = stored.get(e.flow_id);
-        if (l) l.push(e);
-        else stored.set(e.flow_id, [e]);
-      }
-      const base = new Map<number, Evidence[]>();
+  // The same values written without naming label and confidence, so their index is left alone.
+  const updateSameLabel = db.prepare('UPDATE flows SET outcome = ?, reason = ?, rules = ?, pool = coalesce(pool, ?), server_name = coalesce(server_name, ?) WHERE id = ?');
+  const rowOf = (v: unknown[]): FlowRow => flowOf(v, opts.recompute);
+
+  /** The evidence a flow keeps of its own (and, with `recompute`, what its counters and endpoints give now). */
+  function ownEvidence(r: FlowRow, own: readonly Evidence[], found: Map<number, { pool: string | null; name: string | null }>): Evidence[];
+  function ownEvidence(r: FlowRow, own: readonly Fact[], found: Map<number, { pool: string | null; name: string | null }>): Fact[];
+  function ownEvidence(r: FlowRow, own: readonly Fact[], found: Map<number, { pool: string | null; name: string | null }>): Fact[] {
+    let kept = own.filter((e) => !REPORT_KINDS.has(e.kind));
+    if (!opts.recompute) return kept;
+    // Peer facts are worked out again after this pass (src/report/peers.ts): their proof may be gone.
+    kept = kept.filter((e) => !FLOW_KINDS.has(e.kind) && e.kind !== 'peer');
+    const fo = classifier.flowEvidence(
+      {
+        client: r.client,
+        server: r.server,
+        serverPort: r.server_port,
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+        source: r.source,
+        packetsC2S: r.packets_c2s,
+        packetsS2C: r.packets_s2c,
+        bytesC2S: r.bytes_c2s,
+        bytesS2C: r.bytes_s2c,
+        tcpFlagsC2S: r.flags_c2s,
+        tcpFlagsS2C: r.flags_s2c,
+        transport: r.transport,
+        records: r.records,
+      },
+      !kept.some((e) => PROTOCOL_KINDS.has(e.kind)),
+      // A stored flow keeps no payload: data both ways is judged from its counters.
+      r.packets_c2s > 1 && r.packets_s2c > 1,
+    );
+    kept.push(...fo.evidence);
+    found.set(r.id, { pool: fo.poolEntry && fo.poolEntry.pool !== 'unknown' ? fo.poolEntry.pool : null, name: fo.serverName });
+    return kept;
+  }
+
+  /** Decide the flows of whole subscribers (`rows` in subscriber, id order; `stored` their evidence); the flows to write, in that order. */
+  const decideSubscribers = (rows: readonly FlowRow[], stored: ReadonlyMap<number, Stored>): Rewrite[] => {
+    const none: Stored = { whole: true, facts: [] };
+    const rewrites: Rewrite[] = [];
+    for (let from = 0; from < rows.length; ) {
+      let to = from + 1;
+      while (to < rows.length && rows[to]!.subscriber === rows[from]!.subscriber) to++;
       const found = new Map<number, { pool: string | null; name: string | null }>();
+      const base: (readonly Fact[])[] = [];
       const sessionFlows: SessionFlow[] = [];
-      for (const r of rows) {
+      for (let i = from; i < to; i++) {
+        const r = rows[i]!;
         res.flows++;
-        const own = stored.get(r.id) ?? [];
-        let kept: Evidence[] = own.filter((e) => !REPORT_KINDS.has(e.kind));
-        if (opts.recompute) {
-          // Peer facts are worked out again after this pass (src/report/peers.ts): their proof may be gone.
-          kept = kept.filter((e) => !FLOW_KINDS.has(e.kind) && e.kind !== 'peer');
-          const fo = classifier.flowEvidence(
-            {
-              client: r.client,
-              server: r.server,
-              serverPort: r.server_port,
-              firstSeen: r.first_seen,
-              lastSeen: r.last_seen,
-              source: r.source,
-              packetsC2S: r.packets_c2s,
-              packetsS2C: r.packets_s2c,
-              bytesC2S: r.bytes_c2s,
-              bytesS2C: r.bytes_s2c,
-              tcpFlagsC2S: r.flags_c2s,
-              tcpFlagsS2C: r.flags_s2c,
-              transport: r.transport,
-              records: r.records,
-            },
-            !kept.some((e) => PROTOCOL_KINDS.has(e.kind)),
-            // A stored flow keeps no payload: data both ways is judged from its counters.
-            r.packets_c2s > 1 && r.packets_s2c > 1,
-          );
-          kept.push(...fo.evidence);
-          found.set(r.id, { pool: fo.poolEntry && fo.poolEntry.pool !== 'unknown' ? fo.poolEntry.pool : null, name: fo.serverName });
-        }
-        base.set(r.id, kept);
+        const own = stored.get(r.id) ?? none;
+        // Kinds alone hold no report-wide evidence (Stored): all of them are kept.
+        const kept = own.whole ? ownEvidence(r, own.facts, found) : own.facts;
+        base.push(kept);
         const w = listingWeights(classifier, r, kept);
         sessionFlows.push({
           id: r.id,
@@ -138,30 +200,148 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
         });
       }
       const added = subscriberEvidence(sessionFlows, { sessions: policy.sessions, endpoints: policy.endpoints, miningPorts: policy.miningPorts });
-      for (const r of rows) {
+      for (let i = from; i < to; i++) {
+        const r = rows[i]!;
         const extra = added.get(r.id) ?? [];
         if (extra.some((e) => e.kind === 'session')) res.sessions++;
         if (extra.some((e) => e.kind === 'pool-endpoints')) res.endpoints++;
-        const evidence = [...base.get(r.id)!, ...extra];
-        const before = stored.get(r.id) ?? [];
-        const d = decide(policy, classesOf(evidence));
+        const kept = base[i - from]!;
+        const before = stored.get(r.id) ?? none;
+        const d = decide(policy, classesOf(extra.length ? [...kept, ...extra] : kept));
         const outcome = d.outcome?.name ?? null;
-        const same = d.label === r.label && d.confidence === r.confidence && outcome === r.outcome && sameEvidence(before, evidence);
-        if (same) continue;
+        if (d.label === r.label && d.confidence === r.confidence && outcome === r.outcome) {
+          // Kinds alone hold no report-wide evidence: nothing was dropped, so only an addition changes them.
+          if (before.whole ? sameEvidence(before.facts as Evidence[], [...(kept as Evidence[]), ...extra]) : extra.length === 0) continue;
+        }
         if (d.label !== r.label || d.confidence !== r.confidence) res.changed++;
-        delEvidence.run(r.id);
-        for (const e of evidence) addEvidence.run(r.id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time);
-        const rules = [...new Set(evidence.map((e) => e.ruleId))].join(',');
         const f = found.get(r.id);
-        update.run(d.label, d.confidence, outcome, reasonOf(r, d.label, outcome, evidence), rules, f?.pool ?? null, f?.name ?? null, r.id);
+        rewrites.push({ r, label: d.label, confidence: d.confidence, outcome, kept: before.whole ? (kept as Evidence[]) : null, extra, pool: f?.pool ?? null, name: f?.name ?? null });
       }
+      from = to;
+    }
+    return rewrites;
+  };
+
+  /** Whole evidence rows of these flows, each flow's in row order. */
+  const wholeOfFlows = (ids: readonly number[]): Map<number, Evidence[]> => {
+    const out = new Map<number, Evidence[]>();
+    for (let i = 0; i < ids.length; i += WHOLE_READ) {
+      for (const raw of evidenceOfFlows.all(JSON.stringify(ids.slice(i, i + WHOLE_READ))) as unknown[][]) {
+        const id = raw[0] as number;
+        const e = evidenceOf(raw.slice(1));
+        const l = out.get(id);
+        if (l) l.push(e);
+        else out.set(id, [e]);
+      }
+    }
+    return out;
+  };
+
+  /** Write the flows decided anew, in the order decided (rewritten evidence gets the row ids it got before). */
+  const write = (rewrites: readonly Rewrite[]): void => {
+    const whole = wholeOfFlows(rewrites.filter((w) => w.kept === null).map((w) => w.r.id));
+    for (const w of rewrites) {
+      const kept = w.kept ?? (whole.get(w.r.id) ?? []).filter((e) => !REPORT_KINDS.has(e.kind));
+      const evidence = [...kept, ...w.extra];
+      delEvidence.run(w.r.id);
+      for (let i = 0; i < evidence.length; i += INSERT_ROWS) {
+        const part = evidence.slice(i, i + INSERT_ROWS);
+        const values: unknown[] = [];
+        for (const e of part) values.push(w.r.id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time);
+        addEvidence(part.length).run(values);
+      }
+      const rules = [...new Set(evidence.map((e) => e.ruleId))].join(',');
+      const reason = reasonOf(w.r, w.label, w.outcome, evidence);
+      if (w.label === w.r.label && w.confidence === w.r.confidence) updateSameLabel.run(w.outcome, reason, rules, w.pool, w.name, w.r.id);
+      else update.run(w.label, w.confidence, w.outcome, reason, rules, w.pool, w.name, w.r.id);
+    }
+  };
+
+  /** The stored evidence of a page's flows (`rows`: the subscribers after `after` up to the last row's). */
+  const storedOf = (rows: readonly FlowRow[], after: string | null): Map<number, Stored> => {
+    const upTo = rows[rows.length - 1]!.subscriber;
+    const lists = new Map<number, Fact[]>();
+    for (const raw of (after === null ? firstEvidence.all(upTo) : nextEvidence.all(after, upTo)) as unknown[][]) {
+      const id = raw[0] as number;
+      const e = opts.recompute ? evidenceOf(raw.slice(1)) : { kind: raw[1] as Evidence['kind'], side: raw[2] as Evidence['side'] };
+      const l = lists.get(id);
+      if (l) l.push(e);
+      else lists.set(id, [e]);
+    }
+    const stored = new Map<number, Stored>();
+    const compared: number[] = [];
+    for (const [id, facts] of lists) {
+      if (opts.recompute) stored.set(id, { whole: true, facts });
+      // Report-wide evidence is compared by its text: those flows are read whole.
+      else if (facts.some((e) => REPORT_KINDS.has(e.kind))) compared.push(id);
+      else stored.set(id, { whole: false, facts });
+    }
+    for (const [id, facts] of wholeOfFlows(compared)) stored.set(id, { whole: true, facts });
+    return stored;
+  };
+
+  db.transaction(() => {
+    let after: string | null = null;
+    for (;;) {
+      const page: FlowRow[] = ((after === null ? firstPage.all() : nextPage.all(after)) as unknown[][]).map(rowOf);
+      if (!page.length) break;
+      let rows: FlowRow[] = page;
+      // A full page may end inside a subscriber: that one starts the next page (or, alone on a page, is read whole).
+      if (page.length === PAGE_FLOWS) {
+        const last = page[page.length - 1]!.subscriber;
+        let end = page.length;
+        while (end > 0 && page[end - 1]!.subscriber === last) end--;
+        rows = end > 0 ? page.slice(0, end) : (flowsOf.all(last) as unknown[][]).map(rowOf);
+      }
+      write(decideSubscribers(rows, storedOf(rows, after)));
+      after = rows[rows.length - 1]!.subscriber;
     }
   })();
   return res;
 }
 
+/** One row in FLOW_COLUMNS order, then `client, source` with `recompute`. */
+function flowOf(v: unknown[], recompute: boolean): FlowRow {
+  return {
+    id: v[0] as number,
+    subscriber: v[1] as string,
+    server: v[2] as string,
+    server_port: v[3] as number,
+    transport: v[4] as FlowRow['transport'],
+    first_seen: v[5] as number,
+    last_seen: v[6] as number,
+    packets_c2s: v[7] as number,
+    packets_s2c: v[8] as number,
+    bytes_c2s: v[9] as number,
+    bytes_s2c: v[10] as number,
+    flags_c2s: v[11] as number,
+    flags_s2c: v[12] as number,
+    records: v[13] as number,
+    label: v[14] as string,
+    confidence: v[15] as string,
+    outcome: v[16] as string | null,
+    client: recompute ? (v[17] as string) : '',
+    source: recompute ? (v[18] as FlowRow['source']) : 'export',
+  };
+}
+
+/** One evidence row in EVIDENCE_COLUMNS order. */
+function evidenceOf(v: unknown[]): Evidence {
+  return {
+    ruleId: v[0] as string,
+    rev: v[1] as number,
+    kind: v[2] as Evidence['kind'],
+    side: v[3] as Evidence['side'],
+    family: v[4] as Evidence['family'],
+    matched: v[5] as string,
+    excerpt: v[6] as string,
+    offset: v[7] as number,
+    time: v[8] as number,
+  };
+}
+
 /** The weights of the listings behind a flow's evidence (its age counts: src/classify/intelage.ts). */
-function listingWeights(c: Classifier, r: FlowRow, evidence: readonly Evidence[]): { endpoint: number; address: number } {
+function listingWeights(c: Classifier, r: FlowRow, evidence: readonly Fact[]): { endpoint: number; address: number } {
   let endpoint = 0;
   let address = 0;
   if (evidence.some((e) => e.kind === 'endpoint' || e.kind === 'endpoint-port')) {
