@@ -1,0 +1,106 @@
+/**
+ * Re-deciding a report reads it in pages of flows in subscriber order: a subscriber's flows are added
+ * up together wherever the page boundaries fall, also for one subscriber with more flows than a page.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Classifier } from '../../src/classify/classify.js';
+import { main } from '../../src/cli/main.js';
+import { redecideReport } from '../../src/report/redecide.js';
+import { openReport } from '../../src/report/writer.js';
+import { FIXTURES, projectRules } from '../helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-redecide-'));
+/** Each copy lasts ten minutes, the next starting a second after: chained, steady, on a pool port. */
+const SPAN = 600_000;
+/** Copies per subscriber: small ones that straddle page boundaries, and one larger than several pages. */
+const COPIES = new Map<string, number>([...Array.from({ length: 240 }, (_, k): [string, number] => [`p-${String(k).padStart(4, '0')}`, (k % 9) + 1]), ['p-big', 1_700]]);
+
+/** Copies of one scanned mining flow (and its own evidence, none of it report-wide), back to back per subscriber. */
+function grow(d: Database.Database): void {
+  const cols = (d.prepare('PRAGMA table_info(flows)').all() as Array<{ name: string }>).map((c) => c.name).filter((c) => c !== 'id');
+  const src = (d.prepare("SELECT id FROM flows WHERE label = 'mining' ORDER BY id LIMIT 1").get() as { id: number }).id;
+  const copy = d.prepare(
+    `INSERT INTO flows(${cols.join(', ')}) SELECT ${cols
+      .map((c) => (c === 'subscriber' ? '@sub' : c === 'first_seen' ? `first_seen + @i * ${SPAN}` : c === 'last_seen' ? `first_seen + @i * ${SPAN} + ${SPAN - 1000}` : c))
+      .join(', ')} FROM flows WHERE id = @src`,
+  );
+  const evidence = d.prepare("INSERT INTO evidence SELECT ?, rule_id, rev, kind, side, family, matched, excerpt, offset, time FROM evidence WHERE flow_id = ? AND kind NOT IN ('session', 'pool-endpoints')");
+  d.transaction(() => {
+    // Interleaved, so that each subscriber's flow ids are spread over the table.
+    const left = new Map(COPIES);
+    for (let i = 0; left.size; i++) {
+      for (const [sub, n] of left) {
+        const id = copy.run({ sub, i, src }).lastInsertRowid;
+        evidence.run(id, src);
+        if (n === 1) left.delete(sub);
+        else left.set(sub, n - 1);
+      }
+    }
+  })();
+}
+
+/** Per grown subscriber: its flows, and how many of them name a session of how many flows. */
+function sessions(d: Database.Database): Map<string, { flows: number; named: number[] }> {
+  const out = new Map<string, { flows: number; named: number[] }>();
+  for (const sub of COPIES.keys()) {
+    const flows = (d.prepare('SELECT count(*) AS n FROM flows WHERE subscriber = ?').get(sub) as { n: number }).n;
+    const named = (
+      d.prepare("SELECT e.matched FROM evidence e JOIN flows f ON f.id = e.flow_id WHERE f.subscriber = ? AND e.kind = 'session'").pluck().all(sub) as string[]
+    ).map((m) => Number(/: (\d+) flow\(s\)/.exec(m)?.[1]));
+    out.set(sub, { flows, named });
+  }
+  return out;
+}
+
+function expectWholeSubscribers(d: Database.Database): void {
+  const s = sessions(d);
+  let given = 0;
+  for (const [sub, n] of COPIES) {
+    const got = s.get(sub)!;
+    expect(got.flows, sub).toBe(n);
+    // None of a subscriber's flows, or every one of them, naming all of its flows.
+    if (got.named.length) {
+      given++;
+      expect(got.named, sub).toEqual(Array(n).fill(n));
+    }
+  }
+  expect(s.get('p-big')!.named.length).toBe(1_700);
+  // The subscribers with the most copies hold sessions of an hour or more: not a vacuous check.
+  expect(given).toBeGreaterThan(20);
+}
+
+describe('re-deciding a report page by page', () => {
+  const db = join(tmp, 'grown.sqlite');
+  beforeAll(async () => {
+    let err = '';
+    expect(await main(['scan', join(FIXTURES, 'demo'), '--db', db], { out: () => {}, err: (s) => (err += s) }), err).toBe(0);
+    const d = openReport(db);
+    grow(d);
+    d.close();
+  }, 120_000);
+
+  it('a session is added up over all of a subscriber’s flows wherever pages end, and a second pass changes nothing', () => {
+    const d = openReport(db);
+    try {
+      const classifier = new Classifier(projectRules());
+      const first = redecideReport(d, classifier, { recompute: false });
+      expect(first.sessions).toBeGreaterThan(1_700);
+      expectWholeSubscribers(d);
+      const dump = (): unknown[] => [d.prepare('SELECT * FROM flows ORDER BY id').raw().all(), d.prepare('SELECT rowid, * FROM evidence ORDER BY rowid').raw().all()];
+      const before = dump();
+      const again = redecideReport(d, classifier, { recompute: false });
+      expect(again.changed).toBe(0);
+      expect(again.sessions).toBe(first.sessions);
+      expect(dump()).toEqual(before);
+      // Worked out again from the stored counters: the same sessions.
+      redecideReport(d, classifier, { recompute: true });
+      expectWholeSubscribers(d);
+    } finally {
+      d.close();
+    }
+  }, 120_000);
+});
