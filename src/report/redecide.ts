@@ -60,7 +60,7 @@ export interface RedecideResult {
 const PAGE_FLOWS = 512;
 /** Evidence rows inserted by one statement, and flows whose evidence one statement reads. */
 const INSERT_ROWS = 32;
-const WHOLE_READ = 1024;
+const IDS_READ = 1024;
 
 const FLOW_COLUMNS = 'id, subscriber, server, server_port, transport, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, label, confidence, outcome';
 const EVIDENCE_COLUMNS = 'e.rule_id, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time';
@@ -103,17 +103,11 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const nextPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const flowsOf = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber = ?${withEvidence} ORDER BY id`).raw();
   // CROSS JOIN keeps flows the outer loop: a page's subscribers are found by index, not by a scan of all evidence.
-  const evidenceColumns = opts.recompute ? EVIDENCE_COLUMNS : FACT_COLUMNS;
-  const flowHasEvidence = opts.recompute ? '' : " AND f.rules != ''";
-  const firstEvidence = db
-    .prepare(`SELECT e.flow_id, ${evidenceColumns} FROM flows f CROSS JOIN evidence e ON e.flow_id = f.id WHERE f.subscriber IS NOT NULL AND f.subscriber <= ?${flowHasEvidence}`)
-    .raw();
-  const nextEvidence = db
-    .prepare(`SELECT e.flow_id, ${evidenceColumns} FROM flows f CROSS JOIN evidence e ON e.flow_id = f.id WHERE f.subscriber > ? AND f.subscriber <= ?${flowHasEvidence}`)
-    .raw();
-  const evidenceOfFlows = db
-    .prepare(`SELECT e.flow_id, ${EVIDENCE_COLUMNS} FROM evidence e WHERE e.flow_id IN (SELECT value FROM json_each(?)) ORDER BY e.flow_id, e.rowid`)
-    .raw();
+  // A page's evidence is found by its flows' ids (the evidence index alone, flows are not read again), each flow's in row order.
+  const byIds = (columns: string): Database.Statement =>
+    db.prepare(`SELECT e.flow_id, ${columns} FROM evidence e WHERE e.flow_id IN (SELECT value FROM json_each(?)) ORDER BY e.flow_id, e.rowid`).raw();
+  const factsOfFlows = byIds(FACT_COLUMNS);
+  const evidenceOfFlows = byIds(EVIDENCE_COLUMNS);
   const delEvidence = db.prepare('DELETE FROM evidence WHERE flow_id = ?');
   // One statement per flow: its rows are inserted in order, so they get the row ids one at a time would.
   const inserts = new Map<number, Database.Statement>();
@@ -222,24 +216,26 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     return rewrites;
   };
 
-  /** Whole evidence rows of these flows, each flow's in row order. */
-  const wholeOfFlows = (ids: readonly number[]): Map<number, Evidence[]> => {
-    const out = new Map<number, Evidence[]>();
-    for (let i = 0; i < ids.length; i += WHOLE_READ) {
-      for (const raw of evidenceOfFlows.all(JSON.stringify(ids.slice(i, i + WHOLE_READ))) as unknown[][]) {
+  /** Evidence rows of these flows (whole, or kind and side), each flow's in row order. */
+  function ofFlows(ids: readonly number[], whole: true): Map<number, Evidence[]>;
+  function ofFlows(ids: readonly number[], whole: boolean): Map<number, Fact[]>;
+  function ofFlows(ids: readonly number[], whole: boolean): Map<number, Fact[]> {
+    const out = new Map<number, Fact[]>();
+    for (let i = 0; i < ids.length; i += IDS_READ) {
+      for (const raw of (whole ? evidenceOfFlows : factsOfFlows).all(JSON.stringify(ids.slice(i, i + IDS_READ))) as unknown[][]) {
         const id = raw[0] as number;
-        const e = evidenceOf(raw.slice(1));
+        const e = whole ? evidenceOf(raw.slice(1)) : { kind: raw[1] as Evidence['kind'], side: raw[2] as Evidence['side'] };
         const l = out.get(id);
         if (l) l.push(e);
         else out.set(id, [e]);
       }
     }
     return out;
-  };
+  }
 
   /** Write the flows decided anew, in the order decided (rewritten evidence gets the row ids it got before). */
   const write = (rewrites: readonly Rewrite[]): void => {
-    const whole = wholeOfFlows(rewrites.filter((w) => w.kept === null).map((w) => w.r.id));
+    const whole = ofFlows(rewrites.filter((w) => w.kept === null).map((w) => w.r.id), true);
     for (const w of rewrites) {
       const kept = w.kept ?? (whole.get(w.r.id) ?? []).filter((e) => !REPORT_KINDS.has(e.kind));
       const evidence = [...kept, ...w.extra];
@@ -257,17 +253,9 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     }
   };
 
-  /** The stored evidence of a page's flows (`rows`: the subscribers after `after` up to the last row's). */
-  const storedOf = (rows: readonly FlowRow[], after: string | null): Map<number, Stored> => {
-    const upTo = rows[rows.length - 1]!.subscriber;
-    const lists = new Map<number, Fact[]>();
-    for (const raw of (after === null ? firstEvidence.all(upTo) : nextEvidence.all(after, upTo)) as unknown[][]) {
-      const id = raw[0] as number;
-      const e = opts.recompute ? evidenceOf(raw.slice(1)) : { kind: raw[1] as Evidence['kind'], side: raw[2] as Evidence['side'] };
-      const l = lists.get(id);
-      if (l) l.push(e);
-      else lists.set(id, [e]);
-    }
+  /** The stored evidence of a page's flows. */
+  const storedOf = (rows: readonly FlowRow[]): Map<number, Stored> => {
+    const lists = ofFlows(rows.map((r) => r.id), opts.recompute);
     const stored = new Map<number, Stored>();
     const compared: number[] = [];
     for (const [id, facts] of lists) {
@@ -276,7 +264,7 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
       else if (facts.some((e) => REPORT_KINDS.has(e.kind))) compared.push(id);
       else stored.set(id, { whole: false, facts });
     }
-    for (const [id, facts] of wholeOfFlows(compared)) stored.set(id, { whole: true, facts });
+    for (const [id, facts] of ofFlows(compared, true)) stored.set(id, { whole: true, facts });
     return stored;
   };
 
@@ -293,7 +281,7 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
         while (end > 0 && page[end - 1]!.subscriber === last) end--;
         rows = end > 0 ? page.slice(0, end) : (flowsOf.all(last) as unknown[][]).map(rowOf);
       }
-      write(decideSubscribers(rows, storedOf(rows, after)));
+      write(decideSubscribers(rows, storedOf(rows)));
       after = rows[rows.length - 1]!.subscriber;
     }
   })();
