@@ -102,7 +102,6 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const firstPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IS NOT NULL${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const nextPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const flowsOf = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber = ?${withEvidence} ORDER BY id`).raw();
-  // CROSS JOIN keeps flows the outer loop: a page's subscribers are found by index, not by a scan of all evidence.
   // A page's evidence is found by its flows' ids (the evidence index alone, flows are not read again), each flow's in row order.
   const byIds = (columns: string): Database.Statement =>
     db.prepare(`SELECT e.flow_id, ${columns} FROM evidence e WHERE e.flow_id IN (SELECT value FROM json_each(?)) ORDER BY e.flow_id, e.rowid`).raw();
