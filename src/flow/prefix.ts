@@ -3,36 +3,76 @@
  * sequence offset, out-of-order ones are remembered as a few pending ranges, and the contiguous
  * prefix grows as gaps fill. Buffers are pooled and reused across flows.
  *
- * A stream's buffer starts empty and grows (doubling, up to the capacity) as bytes arrive: on a
- * subscriber link most flows are a DNS exchange or a few-packet session whose payload is a small
- * part of the capacity, and tens of thousands of them are open at once (bench: flows case, where
- * a full-capacity buffer per direction was most of the peak memory and a tenth of the time).
+ * A stream's working buffer starts empty and grows (by fours, up to the capacity) as bytes arrive:
+ * on a subscriber link most flows are a DNS exchange or a few-packet session whose payload is a
+ * small part of the capacity, and tens of thousands of them are open at once. Working buffers come
+ * from free lists by size and go back to them when the stream is reset, so after warm-up a flow
+ * allocates nothing for its bytes; the record of a finished flow gets an exact-size copy carved from
+ * a shared slab (a new typed array with its own backing store costs several microseconds to make and
+ * to collect, a view of a slab a fraction of that: bench, flows case).
  */
 const MAX_PENDING = 8;
 /** First allocation for a stream's bytes: a DNS query or a TLS ClientHello's start fits. */
 const INITIAL_BYTES = 256;
+/** Each growth multiplies the working buffer by this (fewer copies than doubling). */
+const GROWTH = 4;
 const NO_BYTES = new Uint8Array(0);
-/** Arrays up to this size are carved from a shared slab. */
-const SLAB_PIECE_MAX = 1024;
-const SLAB_BYTES = 256 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
 
 /**
- * `size` bytes (contents unspecified). Small ones are views of a shared slab: a new typed array
- * has its own backing store, several times dearer to make and to collect than a view, and a
- * subscriber link makes two per flow (bench: flows case). A slab is freed when no view holds it.
+ * Slabs that hand out byte arrays as views: `size` bytes up to `pieceMax` come from the current
+ * slab, larger ones are arrays of their own. A slab is freed when no view holds it.
  */
-export function carveBytes(size: number): Uint8Array {
-  if (size > SLAB_PIECE_MAX) return new Uint8Array(size);
-  if (slabUsed + size > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
+class Slabs {
+  private slab = new Uint8Array(0);
+  private used = 0;
+  constructor(
+    private readonly slabBytes: number,
+    private readonly pieceMax: number,
+  ) {}
+
+  carve(size: number): Uint8Array {
+    if (size > this.pieceMax) return new Uint8Array(size);
+    if (this.used + size > this.slab.length) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.used = 0;
+    }
+    // The constructor, not subarray(): subarray looks up a species constructor on every call.
+    const piece = new Uint8Array(this.slab.buffer, this.used, size);
+    this.used += size;
+    return piece;
   }
-  // The constructor, not subarray(): subarray looks up a species constructor on every call.
-  const piece = new Uint8Array(slab.buffer, slabUsed, size);
-  slabUsed += size;
-  return piece;
+}
+
+/** Records' payload copies: short-lived, so a slab is soon free; a record kept long pins at most its slab. */
+const recordSlabs = new Slabs(256 * 1024, 4096);
+/** Working buffers: they live on in the free lists, so their slabs do too. */
+const workSlabs = new Slabs(1024 * 1024, 64 * 1024);
+/** Free working buffers by size, and their bytes (bounded: beyond it a released buffer is left to the collector). */
+const freeBySize = new Map<number, Uint8Array[]>();
+let freeBytes = 0;
+const MAX_FREE_BYTES = 64 * 1024 * 1024;
+
+/** A working buffer of `size` bytes (contents unspecified). */
+function acquire(size: number): Uint8Array {
+  const l = freeBySize.get(size);
+  if (l !== undefined && l.length > 0) {
+    freeBytes -= size;
+    return l.pop()!;
+  }
+  return workSlabs.carve(size);
+}
+
+function release(b: Uint8Array): void {
+  if (b.length === 0 || freeBytes + b.length > MAX_FREE_BYTES) return;
+  let l = freeBySize.get(b.length);
+  if (l === undefined) freeBySize.set(b.length, (l = []));
+  l.push(b);
+  freeBytes += b.length;
+}
+
+/** `size` bytes (contents unspecified) for a finished flow's record, carved from a shared slab. */
+export function carveBytes(size: number): Uint8Array {
+  return recordSlabs.carve(size);
 }
 
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
@@ -67,7 +107,10 @@ export class StreamPrefix {
     this.full = capacity === 0;
   }
 
+  /** Empty again, for another flow: the working buffer goes back to the free lists. */
   reset(): void {
+    release(this.buf);
+    this.buf = NO_BYTES;
     this.length = 0;
     this.firstSegment = 0;
     this.full = this.capacity === 0;
@@ -150,7 +193,6 @@ export class StreamPrefix {
     if (this.length >= this.capacity) this.full = true;
   }
 
-  /** Room for at least `need` bytes (≤ capacity): double from the current size, keeping what is there. */
   /** A copy of the prefix (`buf[0 .. length)`) that stays valid after the stream is reset and reused. */
   copy(): Uint8Array {
     if (this.length === 0) return NO_BYTES;
@@ -160,24 +202,24 @@ export class StreamPrefix {
   }
 
   /**
-   * The prefix (`buf[0 .. length)`) handed over without a copy: the stream lets go of its buffer
-   * (the next bytes it keeps go to a new one), so the view stays valid after a reset and reuse.
+   * The prefix (`buf[0 .. length)`) for a finished flow's record: an exact-size copy, so the working
+   * buffer is reused by the next flow.
    */
   take(): Uint8Array {
-    const b = this.buf;
-    const n = this.length;
-    this.buf = NO_BYTES;
-    if (n === 0) return NO_BYTES;
-    return n === b.length ? b : new Uint8Array(b.buffer, b.byteOffset, n);
+    return this.copy();
   }
 
+  /** Room for at least `need` bytes (≤ capacity), keeping what is there. */
   private grow(need: number): void {
-    let size = this.buf.length === 0 ? INITIAL_BYTES : this.buf.length * 2;
-    while (size < need) size *= 2;
+    let size = this.buf.length === 0 ? INITIAL_BYTES : this.buf.length * GROWTH;
+    while (size < need) size *= GROWTH;
     if (size > this.capacity) size = this.capacity;
-    const next = carveBytes(size);
+    const next = acquire(size);
     // Pending ranges lie past `length`: copy the whole old array, not just the prefix.
-    if (this.buf.length > 0) next.set(this.buf);
+    if (this.buf.length > 0) {
+      copyBytes(this.buf, 0, this.buf.length, next, 0);
+      release(this.buf);
+    }
     this.buf = next;
   }
 
