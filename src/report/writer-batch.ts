@@ -46,6 +46,9 @@ export class FlowBatch {
   private strs = new Int32Array(BATCH_FLOWS * STRS);
   private dict: unknown[] = [];
   private index = new Map<unknown, number>();
+  /** Per text column, its last value and that value's index: most columns repeat row after row (identity compare, no hashing). */
+  private lastValue: unknown[] = new Array<unknown>(STRS).fill(undefined);
+  private lastIndex = new Int32Array(STRS);
   private evidence: unknown[] = [];
   count = 0;
 
@@ -120,6 +123,7 @@ export class FlowBatch {
     this.strs = new Int32Array(BATCH_FLOWS * STRS);
     this.dict = [];
     this.index.clear();
+    this.lastValue.fill(undefined);
     this.evidence = [];
     this.count = 0;
     return out;
@@ -130,12 +134,19 @@ export class FlowBatch {
       this.strs[at] = -1;
       return;
     }
+    const col = at % STRS;
+    if (this.lastValue[col] === value) {
+      this.strs[at] = this.lastIndex[col]!;
+      return;
+    }
     let i = this.index.get(value);
     if (i === undefined) {
       i = this.dict.length;
       this.dict.push(value);
       this.index.set(value, i);
     }
+    this.lastValue[col] = value;
+    this.lastIndex[col] = i;
     this.strs[at] = i;
   }
 }
