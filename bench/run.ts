@@ -173,7 +173,8 @@ interface ExportResult {
   subscribers: number;
 }
 
-const TARGET = { binary: 1_000_000, csv: 500_000 } as const;
+/** Records/s end to end on one core: NetFlow v9/IPFIX as issue 11 asks; nfdump CSV as its own issue asked. */
+const TARGET = { binary: 2_000_000, csv: 500_000 } as const;
 
 function exportsCase(): ExportResult[] {
   const { stats, files } = exportFiles();
