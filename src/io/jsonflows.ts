@@ -5,6 +5,7 @@
  */
 import type { Anomalies } from '../anomalies.js';
 import { readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
+import type { ExportFlowInput } from '../flow/records.js';
 import type { ByteWindow } from './joiner.js';
 import type { RecordSink } from './nfcsv.js';
 
@@ -24,6 +25,7 @@ const KEYS = {
   start: ['time_flow_start_ns', 'time_flow_start_ms', 'timestamp_start', 'TimeFlowStart', 'time_flow_start'],
   end: ['time_flow_end_ns', 'time_flow_end_ms', 'timestamp_end', 'TimeFlowEnd', 'time_flow_end'],
   sampling: ['sampling_rate', 'SamplingRate'],
+  received: ['time_received_ns', 'TimeReceived'],
 } as const;
 
 function pick(o: Record<string, unknown>, names: readonly string[]): [string, unknown] | null {
@@ -59,6 +61,98 @@ function flowTime(key: string, v: unknown): FieldRead<number> {
 /** A field as text or number for the shared readers: JSON strings and numbers pass, anything else is no value. */
 function scalar(v: unknown): string | number {
   return typeof v === 'number' || typeof v === 'string' ? v : '';
+}
+
+/** A field read for a JSON flow object: the value, or why not (the key and what was expected). */
+type JsonRead<T> = { ok: true; value: T } | { ok: false; why: string };
+
+const readTcpFlags = (v: string | number): FieldRead<number> => readUnsigned(v, 0xffff, 'TCP flags as a number 0-65535');
+const readSampling = (v: string | number): FieldRead<number> => readUnsigned(v, 2 ** 32 - 1, 'a sampling rate 0-4294967295');
+
+/**
+ * The first of `keys` present (a null value is an absent one: JSON writers print absent fields as
+ * null), read by `read`; when none is, `missing` is read instead, and null makes the field required.
+ */
+function readField<T>(r: Record<string, unknown>, keys: readonly string[], missing: string | number | null, read: (v: string | number) => FieldRead<T>): JsonRead<T> {
+  const found = pick(r, keys);
+  const kv = found && found[1] !== null ? found : null;
+  if (!kv && missing === null) return { ok: false, why: `expected ${keys.join(' or ')}` };
+  const got = read(kv ? scalar(kv[1]) : missing!);
+  if (got.ok) return got;
+  return { ok: false, why: `${kv?.[0] ?? keys[0]}: expected ${got.expected}, got ${JSON.stringify(kv?.[1])?.slice(0, 40)}` };
+}
+
+/** A flow time by the first of `keys` present, or null when none is. */
+function readFlowTime(r: Record<string, unknown>, keys: readonly string[]): JsonRead<number> | null {
+  const kv = pick(r, keys);
+  if (!kv) return null;
+  const t = flowTime(kv[0], kv[1]);
+  return t.ok ? t : { ok: false, why: `${kv[0]}: expected ${t.expected}` };
+}
+
+/**
+ * One flow object as GoFlow2 (`-format=json`) or pmacct writes it, already parsed from JSON, as an
+ * export record; or why it is not one (a key and what was expected). Keys are matched by name, so
+ * either tool's work, and unknown keys are ignored. A flow time of 0 (GoFlow2's sFlow records carry
+ * none) is taken from the time the collector received the record, when there is one.
+ */
+export function readJsonFlowObject(o: unknown): JsonRead<ExportFlowInput> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return { ok: false, why: 'expected a JSON object' };
+  const r = o as Record<string, unknown>;
+  const src = pick(r, KEYS.src)?.[1];
+  const dst = pick(r, KEYS.dst)?.[1];
+  if (typeof src !== 'string' || typeof dst !== 'string' || src.includes(':') !== dst.includes(':') || !readAddress(src).ok || !readAddress(dst).ok)
+    return { ok: false, why: 'expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family' };
+  // Each field by its shared reader; the first that fails names its key and what was expected.
+  const sport = readField(r, KEYS.sport, 0, readPort);
+  if (!sport.ok) return sport;
+  const dport = readField(r, KEYS.dport, 0, readPort);
+  if (!dport.ok) return dport;
+  const protocol = readField(r, KEYS.proto, null, readProtocol);
+  if (!protocol.ok) return protocol;
+  const packets = readField(r, KEYS.packets, 0, readCounter);
+  if (!packets.ok) return packets;
+  const bytes = readField(r, KEYS.bytes, 0, readCounter);
+  if (!bytes.ok) return bytes;
+  const tcpFlags = readField(r, KEYS.flags, 0, readTcpFlags);
+  if (!tcpFlags.ok) return tcpFlags;
+  const sampling = readField(r, KEYS.sampling, 1, readSampling);
+  if (!sampling.ok) return sampling;
+  const first = readFlowTime(r, KEYS.start);
+  if (!first) return { ok: false, why: `expected a flow start time (${KEYS.start.join(', ')})` };
+  if (!first.ok) return first;
+  const last = readFlowTime(r, KEYS.end) ?? first;
+  if (!last.ok) return last;
+  let firstMs = first.value;
+  let lastMs = last.value;
+  if (firstMs === 0 || lastMs === 0) {
+    const received = readFlowTime(r, KEYS.received);
+    if (received && !received.ok) return received;
+    if (received) {
+      if (firstMs === 0) firstMs = received.value;
+      if (lastMs === 0) lastMs = received.value;
+    }
+  }
+  return {
+    ok: true,
+    value: {
+      ipVersion: src.includes(':') ? 6 : 4,
+      srcAddr: src,
+      dstAddr: dst,
+      srcPort: sport.value,
+      dstPort: dport.value,
+      protocol: protocol.value,
+      tcpFlags: tcpFlags.value & 0xff,
+      packets: packets.value,
+      bytes: bytes.value,
+      reversePackets: 0,
+      reverseBytes: 0,
+      firstMs,
+      lastMs,
+      // GoFlow2 leaves counters unscaled and reports the rate; pmacct scales itself when told to.
+      sampling: sampling.value > 1 ? sampling.value : 1,
+    },
+  };
 }
 
 export class JsonFlowsParser {
@@ -105,60 +199,9 @@ export class JsonFlowsParser {
       return bad('not JSON');
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('expected one JSON object per line');
-    const r = o as Record<string, unknown>;
-    const src = pick(r, KEYS.src)?.[1];
-    const dst = pick(r, KEYS.dst)?.[1];
-    if (typeof src !== 'string' || typeof dst !== 'string' || src.includes(':') !== dst.includes(':') || !readAddress(src).ok || !readAddress(dst).ok)
-      return bad('expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family');
-    // Each field by its shared reader; the first that fails names its key and what was expected.
-    let failed: string | null = null;
-    const field = <T,>(keys: readonly string[], missing: string | number | null, read: (v: string | number) => FieldRead<T>, fallback: T): T => {
-      if (failed !== null) return fallback;
-      // A null value is an absent one (JSON writers print absent fields as null).
-      const found = pick(r, keys);
-      const kv = found && found[1] !== null ? found : null;
-      if (!kv && missing === null) {
-        failed = `expected ${keys.join(' or ')}`;
-        return fallback;
-      }
-      const v = kv ? scalar(kv[1]) : missing!;
-      const got = read(v);
-      if (got.ok) return got.value;
-      failed = `${kv?.[0] ?? keys[0]}: expected ${got.expected}, got ${JSON.stringify(kv?.[1])?.slice(0, 40)}`;
-      return fallback;
-    };
-    const sport = field(KEYS.sport, 0, readPort, 0);
-    const dport = field(KEYS.dport, 0, readPort, 0);
-    const protocol = field(KEYS.proto, null, readProtocol, 0);
-    const packets = field(KEYS.packets, 0, readCounter, 0);
-    const bytes = field(KEYS.bytes, 0, readCounter, 0);
-    const tcpFlags = field(KEYS.flags, 0, (v) => readUnsigned(v, 0xffff, 'TCP flags as a number 0-65535'), 0) & 0xff;
-    const sampling = field(KEYS.sampling, 1, (v) => readUnsigned(v, 2 ** 32 - 1, 'a sampling rate 0-4294967295'), 1);
-    if (failed !== null) return bad(failed);
-    const s = pick(r, KEYS.start);
-    const e = pick(r, KEYS.end);
-    if (!s) return bad(`expected a flow start time (${KEYS.start.join(', ')})`);
-    const first = flowTime(s[0], s[1]);
-    if (!first.ok) return bad(`${s[0]}: expected ${first.expected}`);
-    const last = e ? flowTime(e[0], e[1]) : first;
-    if (!last.ok) return bad(`${e![0]}: expected ${last.expected}`);
+    const got = readJsonFlowObject(o);
+    if (!got.ok) return bad(got.why);
     this.records++;
-    this.sink.record({
-      ipVersion: src.includes(':') ? 6 : 4,
-      srcAddr: src,
-      dstAddr: dst,
-      srcPort: sport,
-      dstPort: dport,
-      protocol,
-      tcpFlags,
-      packets,
-      bytes,
-      reversePackets: 0,
-      reverseBytes: 0,
-      firstMs: first.value,
-      lastMs: last.value,
-      // GoFlow2 leaves counters unscaled and reports the rate; pmacct scales itself when told to.
-      sampling: sampling > 1 ? sampling : 1,
-    });
+    this.sink.record(got.value);
   }
 }
