@@ -71,6 +71,8 @@ export interface PipelineOptions {
   exports?: Partial<ExportJoinOptions>;
   /** Told about DNS and TLS payloads that did not decode, with the flow they came in. */
   onDecodeError?: ConstructorParameters<typeof Classifier>[1];
+  /** A classifier to share (several pipelines over one rule set and one set of resolver logs); one is made from the rules otherwise. */
+  classifier?: Classifier;
 }
 
 /** The classifier, the one flow table and the sinks, wired: a finished flow is classified once and handed to every sink. */
@@ -85,7 +87,7 @@ export class Pipeline {
   miningFlows = 0;
 
   constructor(rules: RuleSet, opts: PipelineOptions = {}) {
-    this.classifier = new Classifier(rules, opts.onDecodeError ?? null);
+    this.classifier = opts.classifier ?? new Classifier(rules, opts.onDecodeError ?? null);
     const servicePorts = this.classifier.servicePorts;
     this.table = new FlowTable(
       { ...DEFAULT_FLOW_OPTIONS, ...opts.flow, servicePorts, exports: { ...DEFAULT_EXPORT_OPTIONS, ...opts.exports } },

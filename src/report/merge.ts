@@ -94,6 +94,9 @@ export function mergeReport(target: Database.Database, source: string, redecide:
       // A source's scan run that never finished: its rows are not copied (a scan of its inputs would
       // give them whole); a collect run's are (live traffic is not read again).
       const unfinished = new Set<number>();
+      // A consumer's run that never finished: its complete segments are copied, a segment it was
+      // still reading is not (its messages are read again from Kafka by the partition's next owner).
+      const unfinishedConsume = new Set<number>();
       const runStatus = new Map<number, string>();
       for (const r of src.prepare('SELECT * FROM runs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
         const row: Record<string, unknown> = { ...r };
@@ -103,7 +106,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
           if (!srcRunCols.includes('command') || r.command === 'scan') {
             unfinished.add(r.id as number);
             row.flows = row.packets = row.anomalies = 0;
-          }
+          } else if (r.command === 'consume') unfinishedConsume.add(r.id as number);
           counts.unfinishedRuns++;
         }
         runMap.set(r.id as number, Number(runs.insert.run(...runs.cols.map((c) => row[c])).lastInsertRowid));
@@ -122,6 +125,11 @@ export function mergeReport(target: Database.Database, source: string, redecide:
           continue;
         }
         const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), status };
+        const openSegment = unfinishedConsume.has(r.run_id as number) && status !== 'complete';
+        if (openSegment) {
+          row.status = 'removed';
+          row.note = `segment of consumer run ${String(r.run_id)} of ${source}, which did not finish it; not merged: its messages are read again from Kafka`;
+        }
         if (unfinished.has(r.run_id as number)) {
           Object.assign(row, { status: 'removed', packets: 0, wire_bytes: 0, transport_packets: 0, non_ip: 0, ip_other: 0, fragments: 0, malformed: 0, records: 0, export_packets: 0 });
           row.note = `run ${String(r.run_id)} of ${source} did not finish; nothing of it was merged: scan it again`;
@@ -133,7 +141,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         const cols = inputs.cols.includes('status') ? inputs.cols : [...inputs.cols, 'status'];
         const ins = cols === inputs.cols ? inputs.insert : target.prepare(`INSERT INTO inputs(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
         inputMap.set(r.id as number, Number(ins.run(...cols.map((c) => row[c] ?? null)).lastInsertRowid));
-        if (unfinished.has(r.run_id as number)) inputMap.set(r.id as number, null);
+        if (unfinished.has(r.run_id as number) || openSegment) inputMap.set(r.id as number, null);
         counts.inputs++;
       }
       deleteInputs(target, [...new Set(replaced)]);

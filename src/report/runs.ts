@@ -188,6 +188,25 @@ export function reapDeadRuns(db: Db): DeadRun[] {
     for (const r of dead) {
       const inputs = db.prepare('SELECT id, path FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string }>;
       const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE input_id IN (SELECT id FROM inputs WHERE run_id = ?)').get(r.id) as { n: number }).n;
+      if (r.command === 'consume') {
+        // A consumer's complete segments stay (their offsets may be committed); a segment it was
+        // still reading goes, flows and all: its messages are read again from Kafka.
+        const open = db.prepare("SELECT id FROM inputs WHERE run_id = ? AND status != 'complete'").pluck().all(r.id) as number[];
+        const delEv = db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE input_id = ?)');
+        const delFl = db.prepare('DELETE FROM flows WHERE input_id = ?');
+        let removed = 0;
+        for (const id of open) {
+          delEv.run(id);
+          removed += delFl.run(id).changes;
+        }
+        db.prepare("UPDATE inputs SET status = 'removed', note = ? WHERE run_id = ? AND status != 'complete'").run(
+          `the consumer (run ${r.id}) did not stop cleanly (${r.why}): this segment's flows were removed; its messages are read again from Kafka`,
+          r.id,
+        );
+        db.prepare("UPDATE runs SET status = 'killed', finished = coalesce(finished, ?), flows = (SELECT count(*) FROM flows f JOIN inputs i ON f.input_id = i.id WHERE i.run_id = ?) WHERE id = ?").run(Date.now(), r.id, r.id);
+        out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: removed });
+        continue;
+      }
       if (r.command === 'scan') {
         // Through the run's inputs (flows are indexed by input); a scan writes no flow without one.
         db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT f.id FROM flows f JOIN inputs i ON f.input_id = i.id WHERE i.run_id = ?)').run(r.id);

@@ -385,6 +385,24 @@ export class ReportWriter {
       );
   }
 
+  /**
+   * Make an input whole while the run goes on (a `consume` segment): its queued flows are written
+   * and committed, then its row is filled in and marked complete in one transaction. A process
+   * killed before that leaves the input incomplete, and its flows are removed as a dead run's are.
+   */
+  completeInput(id: number, fields: { path: string; format: string; size: number; sha256: string; records: number; packets: number }): void {
+    this.flush();
+    this.db
+      .transaction(() => {
+        this.stillMine();
+        this.db
+          .prepare("UPDATE inputs SET path = ?, format = ?, size = ?, sha256 = ?, records = ?, packets = ?, status = 'complete' WHERE id = ? AND run_id = ? AND status = 'reading'")
+          .run(fields.path, fields.format, fields.size, fields.sha256, fields.records, fields.packets, id, this.runId);
+        this.beat.run(Date.now(), this.runId);
+      })
+      .immediate();
+  }
+
   /** Record the anomalies counted for one input. */
   writeAnomalies(inputId: number | null, a: Anomalies): void {
     const ins = this.db.prepare('INSERT INTO anomalies(run_id, input_id, code, count) VALUES (?, ?, ?, ?)');
