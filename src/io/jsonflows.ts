@@ -53,7 +53,8 @@ function flowTime(key: string, v: unknown): FieldRead<number> {
     const t = readTime(v);
     return t.ok ? t : { ok: false, expected: what };
   }
-  if (key.endsWith('_ns')) n /= 1e6;
+  // ns beyond 2^53 are not exact as numbers: whole microseconds keep whole milliseconds whole.
+  if (key.endsWith('_ns')) n = Math.round(n / 1e3) / 1e3;
   else if (!key.endsWith('_ms') && n < 1e11) n *= 1000;
   return n >= 0 && n <= 8.64e15 ? { ok: true, value: n } : { ok: false, expected: what };
 }
