@@ -1,0 +1,346 @@
+/**
+ * Apache Kafka, through @platformatic/kafka: a keyed producer, a consumer-group member that hands
+ * out bounded per-partition batches and commits only when told, and topic creation. Every call is
+ * bounded in time, and every failure becomes a {@link KafkaError} that names the bootstrap address
+ * and what was being done.
+ */
+import {
+  Admin,
+  compatibilityPartitioner,
+  Consumer,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+  type Message,
+  type MessagesStream,
+} from '@platformatic/kafka';
+import { InputError, UsageError } from '../errors.js';
+
+/** One record read from a partition. */
+export interface KafkaMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Uint8Array | null;
+  value: Uint8Array;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+/** What a {@link GroupConsumer} calls while it runs. */
+export interface GroupHandlers {
+  /** Messages of ONE partition in offset order (a bounded batch). Resolve when processed; nothing is committed by the wrapper. */
+  batch(msgs: KafkaMessage[]): Promise<void> | void;
+  /** Partitions given to this member. */
+  assigned?(parts: PartitionRef[]): Promise<void> | void;
+  /**
+   * Partitions about to be taken away. Called when the broker announces a rebalance, before the new
+   * assignment is known; the client rejoins meanwhile, so a commit made here can be refused as stale
+   * (its messages are then delivered again to the next owner: at-least-once).
+   */
+  revoked?(parts: PartitionRef[]): Promise<void> | void;
+}
+
+/** A broker that could not be reached or refused a request: exit status 1, as an unreadable input. */
+export class KafkaError extends InputError {
+  constructor(bootstrap: string, message: string) {
+    super(`kafka ${bootstrap}`, 0, message);
+    this.message = `kafka ${bootstrap}: ${message}`;
+  }
+}
+
+/** Time allowed to connect and get metadata, to join a group, and for one send to be acknowledged. */
+export const KAFKA_TIMEOUTS = { requestMs: 15_000, joinMs: 60_000, sendMs: 60_000, closeMs: 15_000 };
+
+/** `host:port` entries, checked; the text as given for messages. */
+export function parseBrokers(list: string[] | string): string[] {
+  const items = (Array.isArray(list) ? list : [list]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new UsageError('--brokers expects host:port[,host:port…], got nothing');
+  for (const b of items) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(b);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--brokers: ${JSON.stringify(b)} is not host:port (e.g. 127.0.0.1:9092)`);
+  }
+  return items;
+}
+
+/** The library's errors carry their causes in `errors[]` (PLT_KFK_MULTIPLE): say the innermost ones. */
+function describe(e: unknown): string {
+  const seen = new Set<string>();
+  const walk = (x: unknown, depth: number): void => {
+    if (depth > 4 || x === null || typeof x !== 'object') {
+      if (x !== undefined && x !== null && typeof x !== 'object') seen.add(String(x));
+      return;
+    }
+    const err = x as { message?: string; errors?: unknown[]; cause?: unknown; code?: string };
+    const inner = [...(Array.isArray(err.errors) ? err.errors : []), ...(err.cause ? [err.cause] : [])];
+    if (inner.length === 0 || depth === 4) seen.add(err.message ?? String(x));
+    for (const i of inner) walk(i, depth + 1);
+  };
+  walk(e, 0);
+  return [...seen].slice(0, 3).join('; ') || 'unknown error';
+}
+
+function fail(brokers: string[], doing: string, e: unknown): KafkaError {
+  if (e instanceof KafkaError) return e;
+  return new KafkaError(brokers.join(','), `${doing}: ${describe(e)}`);
+}
+
+/** `p`, or a {@link KafkaError} after `ms`. */
+async function within<T>(p: Promise<T>, ms: number, brokers: string[], doing: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KafkaError(brokers.join(','), `${doing}: no answer within ${Math.round(ms / 1000)} s (is a Kafka broker listening there?)`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } catch (e) {
+    throw fail(brokers, doing, e);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function asBuffer(v: Uint8Array | string): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+const baseOptions = (brokers: string[], clientId: string) => ({
+  clientId,
+  bootstrapBrokers: brokers,
+  connectTimeout: 10_000,
+  requestTimeout: KAFKA_TIMEOUTS.requestMs,
+  timeout: KAFKA_TIMEOUTS.requestMs,
+  retries: 3,
+  retryDelay: 500,
+});
+
+/**
+ * Create `topic` with `partitions` partitions (replication: up to 3, never more than the brokers),
+ * unless it exists; either way, wait until it has a leader for every partition.
+ * @throws KafkaError when the brokers cannot be reached or refuse; UsageError when it exists with fewer partitions.
+ */
+export async function ensureTopic(brokers: string[], topic: string, partitions: number): Promise<void> {
+  const admin = new Admin(baseOptions(brokers, 'minerwatch-admin'));
+  try {
+    const meta = await within(admin.metadata({ topics: [] }), KAFKA_TIMEOUTS.requestMs, brokers, 'connecting');
+    const replicas = Math.min(3, meta.brokers.size);
+    try {
+      await within(admin.createTopics({ topics: [topic], partitions, replicas }), KAFKA_TIMEOUTS.requestMs, brokers, `creating topic ${topic}`);
+    } catch (e) {
+      if (!/already exists/i.test((e as Error).message)) throw e;
+    }
+    const deadline = Date.now() + KAFKA_TIMEOUTS.requestMs;
+    for (;;) {
+      let t;
+      try {
+        t = (await within(admin.metadata({ topics: [topic], forceUpdate: true }), KAFKA_TIMEOUTS.requestMs, brokers, `reading topic ${topic}`)).topics.get(topic);
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+      if (t && t.partitionsCount < partitions)
+        throw new UsageError(`kafka ${brokers.join(',')}: topic ${topic} exists with ${t.partitionsCount} partition(s), fewer than the ${partitions} asked for`);
+      if (t && t.partitions.every((p) => p.leader >= 0)) return;
+      if (Date.now() > deadline) throw new KafkaError(brokers.join(','), `topic ${topic}: partitions without a leader after ${KAFKA_TIMEOUTS.requestMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/** A keyed producer: acks from all in-sync replicas, keys placed by Java's murmur2 partitioner. */
+export class KafkaProducer {
+  private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly brokers: string[];
+  private readonly compression: 'none' | 'gzip' | 'snappy' | 'lz4';
+
+  constructor(opts: { brokers: string[]; clientId?: string; compression?: 'none' | 'gzip' | 'snappy' | 'lz4' }) {
+    this.brokers = opts.brokers;
+    this.compression = opts.compression ?? 'none';
+    this.producer = new Producer({
+      ...baseOptions(opts.brokers, opts.clientId ?? 'minerwatch'),
+      acks: ProduceAcks.ALL,
+      autocreateTopics: false,
+      // The library's default partitioner takes murmur2 >>> 0; Java's masks the sign bit (& 0x7fffffff),
+      // which puts a key on another partition whenever the hash is negative.
+      partitioner: compatibilityPartitioner,
+    });
+  }
+
+  /** Send keyed messages as one request per partition leader; resolves when the broker acknowledged them. */
+  async send(topic: string, msgs: Array<{ key: Uint8Array | string | null; value: Uint8Array | string }>): Promise<void> {
+    if (msgs.length === 0) return;
+    const messages = msgs.map((m) => ({ topic, key: m.key === null ? undefined : asBuffer(m.key), value: asBuffer(m.value) }));
+    await within(
+      this.producer.send({ messages, ...(this.compression === 'none' ? {} : { compression: this.compression }) }),
+      KAFKA_TIMEOUTS.sendMs,
+      this.brokers,
+      `sending ${msgs.length} message(s) to topic ${topic}`,
+    );
+  }
+
+  async close(): Promise<void> {
+    await within(this.producer.close(), KAFKA_TIMEOUTS.closeMs, this.brokers, 'closing the producer').catch(() => undefined);
+  }
+}
+
+/**
+ * One member of a consumer group on one topic. Messages are prefetched in small amounts
+ * (`maxBatchMessages`, `maxBytes`) and handed out per partition in offset order. After a rebalance the
+ * client reads again from the committed offsets, so messages delivered but not committed come
+ * again: deduplicate by (partition, offset) where it matters.
+ */
+export class GroupConsumer {
+  private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly opts: { brokers: string[]; group: string; topic: string; maxBatchMessages: number };
+  private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
+  private readonly epochs = new Map<number, number>();
+  private owned: PartitionRef[] = [];
+  private closing = false;
+  private stopRun: (() => void) | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private inHandler = false;
+
+  constructor(opts: { brokers: string[]; group: string; topic: string; clientId?: string; maxBatchMessages?: number; maxBytes?: number; sessionTimeoutMs?: number }) {
+    const maxBatchMessages = opts.maxBatchMessages ?? 500;
+    const maxBytes = opts.maxBytes ?? 1 << 20;
+    const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
+    this.opts = { brokers: opts.brokers, group: opts.group, topic: opts.topic, maxBatchMessages };
+    this.consumer = new Consumer({
+      ...baseOptions(opts.brokers, opts.clientId ?? 'minerwatch'),
+      groupId: opts.group,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 3)),
+      rebalanceTimeout: KAFKA_TIMEOUTS.joinMs,
+      maxWaitTime: 500,
+      maxBytes,
+      maxBytesPerPartition: maxBytes,
+      highWaterMark: maxBatchMessages,
+    });
+  }
+
+  /** Join the group and deliver batches until {@link close}; from the committed offsets, or the earliest when none. */
+  async run(h: GroupHandlers): Promise<void> {
+    const { brokers, topic, group, maxBatchMessages } = this.opts;
+    const c = this.consumer;
+    const pending = new Map<number, KafkaMessage[]>();
+    let buffered = 0;
+    let failure: unknown = null;
+    let chain = Promise.resolve();
+    // Handler calls run one at a time, in order; the first failure ends the run.
+    const enqueue = (fn: () => unknown): void => {
+      chain = chain
+        .then(async () => {
+          if (failure !== null) return;
+          this.inHandler = true;
+          try {
+            await fn();
+          } finally {
+            this.inHandler = false;
+          }
+        })
+        .catch((e: unknown) => {
+          failure ??= e;
+          this.stopRun?.();
+        });
+      this.running = chain;
+    };
+    c.on('consumer:group:join', (p: { assignments?: Array<{ topic: string; partitions: number[] }> }) => {
+      this.owned = (p.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions.map((partition) => ({ topic, partition })));
+      // Batches of partitions no longer ours are dropped: their next owner reads them from the commit.
+      for (const k of [...pending.keys()]) if (!this.owned.some((o) => o.partition === k)) pending.delete(k);
+      enqueue(() => h.assigned?.(this.owned));
+    });
+    c.on('consumer:group:rebalance', () => {
+      const parts = this.owned;
+      if (parts.length) enqueue(() => h.revoked?.(parts));
+    });
+    const stream = await within(
+      c.consume({ topics: [topic], autocommit: false, mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST }),
+      KAFKA_TIMEOUTS.joinMs,
+      brokers,
+      `joining consumer group ${group} on topic ${topic}`,
+    );
+    this.stream = stream;
+    const flush = (): void => {
+      if (buffered === 0) return;
+      const batches = [...pending.values()];
+      pending.clear();
+      buffered = 0;
+      stream.pause();
+      for (const b of batches) enqueue(() => h.batch(b));
+      enqueue(() => {
+        if (!this.closing && !stream.destroyed) stream.resume();
+      });
+    };
+    stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      if (this.closing) return;
+      this.epochs.set(m.partition, (m as { leaderEpoch?: number }).leaderEpoch ?? -1);
+      let list = pending.get(m.partition);
+      if (!list) pending.set(m.partition, (list = []));
+      list.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key && m.key.length ? m.key : null, value: m.value ?? Buffer.alloc(0) });
+      if (++buffered >= maxBatchMessages) flush();
+    });
+    const timer = setInterval(flush, 200);
+    try {
+      await new Promise<void>((resolve) => {
+        this.stopRun = resolve;
+        stream.once('error', (e: unknown) => {
+          failure ??= fail(brokers, `consuming topic ${topic} in group ${group}`, e);
+          resolve();
+        });
+        stream.once('close', () => resolve());
+        if (this.closing) resolve();
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    await chain;
+    if (failure !== null) {
+      await this.close();
+      throw failure;
+    }
+  }
+
+  /** Commit: `offset` is the NEXT offset to read (last processed + 1). */
+  async commit(offsets: Array<PartitionRef & { offset: bigint }>): Promise<void> {
+    if (offsets.length === 0) return;
+    await within(
+      this.consumer.commit({ offsets: offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: this.epochs.get(o.partition) ?? -1 })) }),
+      KAFKA_TIMEOUTS.requestMs,
+      this.opts.brokers,
+      `committing offsets of group ${this.opts.group}`,
+    );
+  }
+
+  /** The group's committed offsets (next offset to read) for `partitions`; -1 where none. */
+  async committed(partitions: number[]): Promise<Map<number, bigint>> {
+    const r = await within(
+      this.consumer.listCommittedOffsets({ topics: [{ topic: this.opts.topic, partitions }] }),
+      KAFKA_TIMEOUTS.requestMs,
+      this.opts.brokers,
+      `reading committed offsets of group ${this.opts.group}`,
+    );
+    const list = r.get(this.opts.topic) ?? [];
+    return new Map(partitions.map((p, i) => [p, list[i] ?? -1n]));
+  }
+
+  /** Leave the group cleanly: batches being processed finish first; batches not yet handed out are dropped. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.stopRun?.();
+    // Called from a handler, its own call is still on the chain: waiting for it would never end.
+    if (!this.inHandler) await this.running;
+    const brokers = this.opts.brokers;
+    if (this.stream) await within(this.stream.close(), KAFKA_TIMEOUTS.closeMs, brokers, 'closing the consumer stream').catch(() => undefined);
+    await within(this.consumer.close(), KAFKA_TIMEOUTS.closeMs, brokers, `leaving consumer group ${this.opts.group}`).catch(
+      () => new Promise<void>((resolve) => this.consumer.close(true, () => resolve())),
+    );
+  }
+}
