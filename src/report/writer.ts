@@ -29,7 +29,7 @@ export interface RunInfo {
   /** rules/algorithms.yaml: values shares as hashes and hashrate as power. */
   algorithms?: Algorithms | null;
   /** The command that owns the run (`scan` by default); a killed `scan` run's rows are removed by the next scan, a `collect` run's kept. */
-  command?: 'scan' | 'collect';
+  command?: 'scan' | 'collect' | 'consume';
 }
 
 /** How a run closes: the state of its inputs and the earlier rows they replace. */
