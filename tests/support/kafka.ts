@@ -1,0 +1,60 @@
+/**
+ * A real Apache Kafka for a test file: scripts/kafka-broker.sh (Kafka 4.1.1 jars from Maven
+ * Central, KRaft, 127.0.0.1 on free ports) with its own state folder, so test files never share or
+ * wipe each other's broker. Without Java 17+ or Maven the script exits 3 and the tests skip.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka-broker.sh');
+
+/** Hook timeout for {@link startBroker}: a first run fetches the jars; later starts take seconds. */
+export const BROKER_START_TIMEOUT_MS = 240_000;
+
+export interface Broker {
+  bootstrap: string;
+  /** Seconds the start took. */
+  startSeconds: number;
+  stop(): Promise<void>;
+  stopNode?(k: number): Promise<void>;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(SCRIPT, args, { env, timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
+      done({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Start a broker (or `nodes` of them); `{ skip }` says why when Java or Maven is missing. */
+export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker | { skip: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'minerwatch-kafka-'));
+  const env = { ...process.env, MINERWATCH_KAFKA_DIR: dir };
+  const t0 = Date.now();
+  const r = await run(['start', '--nodes', String(opts.nodes ?? 1)], env, BROKER_START_TIMEOUT_MS - 10_000);
+  const stop = async (): Promise<void> => {
+    await run(['stop'], env, 60_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (r.code === 3) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skip: `Kafka broker not started: ${r.stderr.trim()} (Debian: openjdk-17-jre-headless maven)` };
+  }
+  if (r.code !== 0) {
+    await stop();
+    throw new Error(`scripts/kafka-broker.sh start failed (status ${r.code}):\n${r.stderr}`);
+  }
+  const bootstrap = r.stdout.trim().split('\n').pop()!;
+  return {
+    bootstrap,
+    startSeconds: (Date.now() - t0) / 1000,
+    stop,
+    stopNode: async (k: number) => {
+      await run(['stop', '--node', String(k)], env, 60_000);
+    },
+  };
+}
