@@ -16,8 +16,10 @@
  *   (src/report/runs.ts), and the segment is read again from its first offset by whoever owns the
  *   partition next.
  * Segment boundaries depend on offsets only, so whichever consumer reads a segment reads the same
- * messages. A segment closed early (partitions revoked in a rebalance, shutdown) ends at its last
- * message; the next owner starts after it, so segments never overlap.
+ * messages. A partition taken away in a rebalance drops its open segment (the next owner reads it
+ * whole); at shutdown an open segment is closed at its last message and committed, and the next
+ * owner starts after it. Should that commit fail, the next owner reads the segment again from its
+ * start: two segments of one partition then start at the same offset, and `merge` keeps the longer.
  *
  * Every partition has its own flow table (records of one subscriber land in one partition when
  * producers key by subscriber), sharing one classifier.
@@ -33,6 +35,8 @@ import type { ExportFlowInput } from './flow/table.js';
 import { Pipeline } from './pipeline.js';
 import type { RuleSet } from './rules/schema.js';
 import type { FlowRecord, Verdict } from './types.js';
+
+export { parseSegmentPath, segmentPath } from './report/segments.js';
 
 /** What a Kafka record value holds. */
 export type ConsumeFormat = 'goflow2-pb' | 'goflow2-json' | 'netflow-datagrams';
@@ -69,6 +73,8 @@ export interface SegmentSink {
   flow(f: FlowRecord, v: Verdict, segment: number): void;
   /** The segment's flows were all handed over: make it whole and durable before its offsets are committed. */
   close(segment: number, s: SegmentSummary): void;
+  /** The segment will not be completed here (its partition went to another member): take out what it wrote. */
+  discard(segment: number): void;
 }
 
 export interface ShardOptions {
@@ -175,11 +181,24 @@ export class KafkaShard {
     this.decode(st, seg, m);
   }
 
-  /** Close the partition's open segment now (revoked, shutting down); null when none was open. */
-  closePartition(topic: string, partition: number): SegmentSummary | null {
-    const st = this.parts.get(`${topic}\0${partition}`);
-    if (!st || !st.segment) return null;
-    return this.closeSegment(st, st.segment.last + 1n);
+  /**
+   * The partition went to another member: its open segment is dropped, not completed (the next
+   * owner reads it whole from the last committed offset, so no two reports hold parts of one
+   * segment), and the partition's state goes.
+   */
+  discardPartition(topic: string, partition: number): void {
+    const k = `${topic}\0${partition}`;
+    const st = this.parts.get(k);
+    if (!st) return;
+    if (st.segment) {
+      const id = st.segment.id;
+      // Its flows are finished into the sink first (they carry the segment's id), then taken out with it.
+      st.pipeline.flush();
+      st.segment = null;
+      this.sink.discard(id);
+    }
+    this.parts.delete(k);
+    this.commits.delete(k);
   }
 
   /** Close every open segment (shutdown). */
@@ -193,11 +212,6 @@ export class KafkaShard {
   resumeAfter(topic: string, partition: number, offset: bigint): void {
     const st = this.state(topic, partition);
     if (offset > st.lastOffset) st.lastOffset = offset;
-  }
-
-  /** Forget a partition (revoked): its state goes with it. Close it first. */
-  drop(topic: string, partition: number): void {
-    this.parts.delete(`${topic}\0${partition}`);
   }
 
   /** Offsets to commit for the segments closed since the last call (the next offset to read per partition). */
@@ -292,15 +306,4 @@ export class KafkaShard {
 /** The report input format name of a segment of `format`. */
 export function segmentFormat(format: ConsumeFormat): string {
   return FORMAT_LABEL[format];
-}
-
-/** `kafka://TOPIC/PARTITION/FIRST-LAST`, the path of a segment's input. */
-export function segmentPath(topic: string, partition: number, first: bigint, last: bigint): string {
-  return `kafka://${topic}/${partition}/${first}-${last}`;
-}
-
-/** Parse a segment path; null when `path` is not one. */
-export function parseSegmentPath(path: string): { topic: string; partition: number; first: bigint; last: bigint } | null {
-  const m = /^kafka:\/\/(.+)\/(\d+)\/(\d+)-(\d+)$/.exec(path);
-  return m ? { topic: m[1]!, partition: Number(m[2]), first: BigInt(m[3]!), last: BigInt(m[4]!) } : null;
 }

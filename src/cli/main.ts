@@ -225,6 +225,61 @@ Example:
     });
 
   program
+    .command('consume')
+    .description('join a Kafka consumer group and read flow messages (GoFlow2 protobuf or JSON, or NetFlow/IPFIX datagrams) into this member\'s shard report, exactly once per segment')
+    .requiredOption('--brokers <host:port,...>', 'Kafka bootstrap servers')
+    .requiredOption('--topic <name>', 'topic to read')
+    .requiredOption('--group <id>', 'consumer group: members share the topic\'s partitions')
+    .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
+    .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
+    .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
+    .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
+    .option('--client-id <id>', 'Kafka client id', 'minerwatch')
+    .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveInt('--session-timeout'))
+    .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', positiveInt('--max-messages'))
+    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
+    .option('--subscribers <file>', 'subscriber directory CSV, as for scan')
+    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable), as for scan', collect, [])
+    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (repeatable), as for scan', collect, [])
+    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable), as for scan', collect, [])
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+    .option('--max-flows <n>', 'open flows held per partition; beyond it the least recently joined is finished early and written', positiveInt('--max-flows'), 1 << 16)
+    .option('--dns-log <file>', 'resolver log (repeatable), as for scan; read before consuming', collect, [])
+    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
+    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
+    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
+    .option('--quiet', 'no periodic counters')
+    .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'))
+    .addHelpText(
+      'after',
+      `
+Example (three members of one group, then one report):
+  minerwatch consume --brokers kafka1:9092 --topic flows --group minerwatch --db shard-a.sqlite
+  minerwatch merge shard-a.sqlite shard-b.sqlite shard-c.sqlite --db all.sqlite`,
+    )
+    .action(async (o) => {
+      const { runConsume } = await import('./consume.js');
+      setExit(await runConsume(o, io));
+    });
+
+  program
+    .command('produce')
+    .description('read any input scan reads and publish its flows to Kafka as GoFlow2 flow messages keyed by subscriber (loading files, tests)')
+    .argument('<input...>', 'captures or flow exports, as for scan')
+    .requiredOption('--brokers <host:port,...>', 'Kafka bootstrap servers')
+    .requiredOption('--topic <name>', 'topic to write')
+    .addOption(new Option('--format <format>', 'message encoding').choices(['goflow2-pb', 'goflow2-json']).default('goflow2-pb'))
+    .option('--partitions <n>', 'create the topic with this many partitions when it does not exist', positiveInt('--partitions'))
+    .addOption(new Option('--compression <codec>', 'record batch compression').choices(['none', 'gzip', 'snappy', 'lz4']).default('none'))
+    .option('--batch <n>', 'messages per send', positiveInt('--batch'), 1000)
+    .addHelpText('after', '\nExample:\n  minerwatch produce --brokers 127.0.0.1:9092 --topic flows --partitions 6 day1.pcap exports.csv')
+    .action(async (inputs: string[], o) => {
+      const { runProduce } = await import('./produce.js');
+      setExit(await runProduce({ ...o, inputs }, io));
+    });
+
+  program
     .command('merge')
     .description('combine reports (several days, collectors or operators) into one; inputs already present (same sha256) are not copied twice')
     .argument('<report...>', 'report databases to merge')

@@ -16,6 +16,7 @@ import { applyPeerEvidence, type Redecide } from './peers.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { rebuildSubscribers } from './subscribers.js';
 import { deleteInputs } from './runs.js';
+import { parseSegmentPath } from './segments.js';
 
 export interface MergeCounts {
   runs: number;
@@ -76,6 +77,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
     const known = new Set((target.prepare("SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string }>).map((r) => r.sha256));
     // Rows the target holds only in part, that a complete copy replaces: same content, or (a killed
     // run's, whose hash was never taken) the same path.
+    const sameStart = target.prepare("SELECT id, path FROM inputs WHERE status = 'complete' AND path LIKE ?");
     const partial = target.prepare("SELECT id FROM inputs WHERE status != 'complete' AND (sha256 = ? OR (status = 'removed' AND sha256 IS NULL AND path = ?))").pluck();
     const srcRunCols = columns(src, 'runs');
     const srcHasState = columns(src, 'inputs').includes('status');
@@ -123,6 +125,23 @@ export function mergeReport(target: Database.Database, source: string, redecide:
           inputMap.set(r.id as number, null);
           counts.skippedInputs++;
           continue;
+        }
+        // Kafka segments of one partition that start at one offset hold the same messages up to the
+        // shorter one's end (a consumer whose last commit failed, and the next owner reading on from
+        // the same offset): the longer is kept.
+        const seg = status === 'complete' ? parseSegmentPath(String(r.path)) : null;
+        if (seg) {
+          const same = sameStart.all(`kafka://${seg.topic}/${seg.partition}/${seg.first}-%`) as Array<{ id: number; path: string }>;
+          const lasts = same
+            .map((x) => ({ id: x.id, s: parseSegmentPath(x.path) }))
+            .filter((x) => x.s !== null && x.s.topic === seg.topic && x.s.partition === seg.partition && x.s.first === seg.first)
+            .map((x) => ({ id: x.id, last: x.s!.last }));
+          if (lasts.some((x) => x.last >= seg.last)) {
+            inputMap.set(r.id as number, null);
+            counts.skippedInputs++;
+            continue;
+          }
+          replaced.push(...lasts.map((x) => x.id));
         }
         const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), status };
         const openSegment = unfinishedConsume.has(r.run_id as number) && status !== 'complete';

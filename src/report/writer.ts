@@ -403,6 +403,22 @@ export class ReportWriter {
       .immediate();
   }
 
+  /**
+   * Take an input out while the run goes on (a `consume` segment whose partition went to another
+   * member before it was complete): its flows are written first, then deleted with the input's row,
+   * in one transaction; the partition's next owner reads the segment whole.
+   */
+  dropInput(id: number): void {
+    this.flush();
+    this.db
+      .transaction(() => {
+        this.stillMine();
+        this.flows -= this.db.prepare('SELECT count(*) FROM flows WHERE input_id = ?').pluck().get(id) as number;
+        deleteInputs(this.db, [id]);
+      })
+      .immediate();
+  }
+
   /** Record the anomalies counted for one input. */
   writeAnomalies(inputId: number | null, a: Anomalies): void {
     const ins = this.db.prepare('INSERT INTO anomalies(run_id, input_id, code, count) VALUES (?, ?, ?, ?)');

@@ -64,6 +64,7 @@ function setup(segmentMessages: number) {
     open: (topic, partition, first) => writer.addInput(`kafka://${topic}/${partition}/${first}-`),
     flow: (f, v, id) => writer.addFlow(f, v, id, f.client),
     close: (id, s) => writer.completeInput(id, { path: segmentPath(s.topic, s.partition, s.first, s.last), format: 'kafka goflow2-pb', size: s.bytes, sha256: s.sha256, records: s.records, packets: s.messages }),
+    discard: (id) => writer.dropInput(id),
   });
   return { db, writer, shard };
 }
@@ -115,6 +116,19 @@ describe('Kafka segments', () => {
     const paths = db.prepare('SELECT path FROM inputs ORDER BY id').pluck().all();
     expect(paths).toEqual(['kafka://t/1/40-59']);
     writer.finish({ packets: 20, anomalies: 0, interrupted: false });
+    db.close();
+  });
+
+  it('drops the open segment of a partition taken away, flows and all, and commits nothing for it', () => {
+    const { db, writer, shard } = setup(40);
+    for (let i = 0; i < 60; i++) shard.message(message(3, i));
+    expect(shard.takeCommits()).toEqual([{ topic: 't', partition: 3, offset: 40n }]);
+    shard.discardPartition('t', 3);
+    expect(shard.takeCommits()).toEqual([]);
+    writer.flush();
+    expect(db.prepare('SELECT path, status FROM inputs ORDER BY id').raw().all()).toEqual([['kafka://t/3/0-39', 'complete']]);
+    expect(db.prepare('SELECT count(*) FROM flows f JOIN inputs i ON f.input_id = i.id').pluck().get()).toBe(db.prepare('SELECT count(*) FROM flows').pluck().get());
+    writer.finish({ packets: 60, anomalies: 0, interrupted: false });
     db.close();
   });
 

@@ -1,0 +1,238 @@
+/**
+ * `minerwatch consume`: a member of a Kafka consumer group reading flow messages (GoFlow2 protobuf
+ * or JSON, or raw NetFlow/IPFIX datagrams) into its own shard report, exactly once per segment
+ * (src/consume.ts). Offsets are committed only after the report transaction that completes the
+ * segment holding them. Flagged flows (and, at the end, subscriber rows) can also go to an output
+ * topic as JSON rows.
+ */
+import { loadRunContext } from '../aggregate/load.js';
+import { SubscriberMap } from '../aggregate/subscriber.js';
+import { DEFAULT_COLLECT_LIMITS } from '../collect.js';
+import { KafkaShard, parseSegmentPath, segmentFormat, segmentPath, type ConsumeFormat, type SegmentSummary } from '../consume.js';
+import { ReportError, UsageError } from '../errors.js';
+import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage, type PartitionRef } from '../io/kafka.js';
+import { policyRedecide } from '../report/policy-redecide.js';
+import { redecideReport } from '../report/redecide.js';
+import type Database from 'better-sqlite3';
+import { openReport, ReportWriter } from '../report/writer.js';
+import { loadResolverLogs } from '../scan.js';
+import type { FlowRecord, Verdict } from '../types.js';
+import { stopOnSignals, type Io } from './main.js';
+import { toolVersion } from './paths.js';
+import { loadRulesForScan } from './rules.js';
+import { keepFlow, stderrNote } from './scan.js';
+
+export interface ConsumeOptions {
+  brokers: string;
+  topic: string;
+  group: string;
+  format: ConsumeFormat;
+  db: string;
+  segmentMessages: number;
+  outputTopic?: string;
+  clientId?: string;
+  subscriberNet: string[];
+  subscribers?: string;
+  natLog?: string[];
+  natDeterministic?: string[];
+  natIpfix?: string[];
+  rules: string;
+  lenientRules?: boolean;
+  joinGap: number;
+  maxFlows?: number;
+  dnsLog?: string[];
+  intel?: string[];
+  keepFlows: 'auto' | 'all' | 'flagged';
+  statsInterval: number;
+  quiet?: boolean;
+  /** Seconds without a heartbeat after which the group gives this member's partitions to others. */
+  sessionTimeout?: number;
+  /** Stop once this many messages were read (tests, bounded loads); 0: run until a signal. */
+  maxMessages?: number;
+}
+
+/** One row of the output topic: a flagged flow, or (at the end) a subscriber. Column list: README, "Kafka". */
+export function verdictRow(f: FlowRecord, v: Verdict, subscriber: string | null, segment: string): Record<string, unknown> {
+  return {
+    kind: 'flow',
+    segment,
+    subscriber,
+    client: f.client,
+    client_port: f.clientPort,
+    server: f.server,
+    server_port: f.serverPort,
+    transport: f.transport,
+    first_seen: new Date(f.firstSeen).toISOString(),
+    last_seen: new Date(f.lastSeen).toISOString(),
+    packets_c2s: f.packetsC2S,
+    packets_s2c: f.packetsS2C,
+    bytes_c2s: f.bytesC2S,
+    bytes_s2c: f.bytesS2C,
+    label: v.label,
+    confidence: v.confidence,
+    pool: v.attributes.pool,
+    coin: v.attributes.coin,
+    rules: [...new Set(v.evidence.map((e) => e.ruleId))].join(','),
+    reason: v.reason,
+  };
+}
+
+/** The report's last complete segment per partition of `topic`: messages up to it are in already. */
+export function segmentsDone(db: Database.Database, topic: string): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  const paths = db.prepare("SELECT path FROM inputs WHERE status = 'complete' AND path LIKE 'kafka://%'").pluck().all() as string[];
+  for (const p of paths) {
+    const s = parseSegmentPath(p);
+    if (!s || s.topic !== topic) continue;
+    const had = out.get(s.partition);
+    if (had === undefined || s.last > had) out.set(s.partition, s.last);
+  }
+  return out;
+}
+
+export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
+  const brokers = o.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  if (!brokers.length) throw new UsageError('--brokers: expected host:port[,host:port...]');
+  const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
+  const { ruleSet, nets, directory, nat } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
+  const db = openReport(o.db);
+  const subs = new SubscriberMap(nets, directory, nat);
+  const maxFlows = o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows;
+  const writer = new ReportWriter(db, {
+    toolVersion: toolVersion(),
+    rulesetDigest: ruleSet.digest,
+    rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
+    algorithms: ruleSet.algorithms,
+    command: 'consume',
+    options: { brokers, topic: o.topic, group: o.group, format: o.format, segmentMessages: o.segmentMessages, subscriberNets: o.subscriberNet, joinGap: o.joinGap, maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
+  });
+  if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
+  // Output rows wait with their segment: they go out once it is complete in the report.
+  const pendingRows = new Map<number, Array<Record<string, unknown>>>();
+  const outRows: Array<{ key: string | null; value: string }> = [];
+  const segPaths = new Map<number, string>();
+  let anomalies = 0;
+  const shard = new KafkaShard(ruleSet, { format: o.format, segmentMessages: o.segmentMessages, maxFlows, joinGapMs: o.joinGap * 1000 }, {
+    open: (topic, partition, first) => {
+      const id = writer.addInput(`kafka://${topic}/${partition}/${first}-`);
+      segPaths.set(id, `kafka://${topic}/${partition}/${first}-`);
+      return id;
+    },
+    flow: (f, v, id) => {
+      if (!keepFlow(o.keepFlows, f.source, v.label)) return;
+      const who = subs.resolve(f);
+      writer.addFlow(f, v, id, who.subscriber, who.nat);
+      if (o.outputTopic && v.label !== 'none') {
+        let rows = pendingRows.get(id);
+        if (!rows) pendingRows.set(id, (rows = []));
+        rows.push(verdictRow(f, v, who.subscriber, ''));
+      }
+    },
+    close: (id, s: SegmentSummary) => {
+      const path = segmentPath(s.topic, s.partition, s.first, s.last);
+      segPaths.set(id, path);
+      writer.writeAnomalies(id, s.anomalies);
+      anomalies += s.anomalies.total;
+      writer.completeInput(id, { path, format: segmentFormat(o.format), size: s.bytes, sha256: s.sha256, records: s.records, packets: s.messages });
+      segPaths.delete(id);
+      // The segment's path is known now: its rows carry it.
+      for (const r of pendingRows.get(id) ?? []) {
+        r.segment = path;
+        outRows.push({ key: r.subscriber as string | null, value: JSON.stringify(r) });
+      }
+      pendingRows.delete(id);
+    },
+    discard: (id) => {
+      writer.dropInput(id);
+      segPaths.delete(id);
+      pendingRows.delete(id);
+    },
+  });
+  for (const l of await loadResolverLogs(shard.classifier, o.dnsLog ?? []))
+    io.err(l.error ? `minerwatch: --dns-log ${l.error}\n` : `minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)\n`);
+
+  if (o.outputTopic) await ensureTopic(brokers, o.outputTopic, 1);
+  const producer = o.outputTopic ? new KafkaProducer({ brokers, clientId: `${o.clientId ?? 'minerwatch'}-out` }) : null;
+  const consumer = new GroupConsumer({ brokers, group: o.group, topic: o.topic, clientId: o.clientId ?? 'minerwatch', sessionTimeoutMs: o.sessionTimeout ? o.sessionTimeout * 1000 : undefined });
+  // Report first, output rows next, offsets last: a crash anywhere replays, never loses.
+  const settle = async (): Promise<void> => {
+    const commits = shard.takeCommits();
+    if (producer && outRows.length) await producer.send(o.outputTopic!, outRows.splice(0));
+    if (commits.length) await consumer.commit(commits);
+  };
+  let failure: Error | null = null;
+  const stop = stopOnSignals({ first: (sig) => io.err(`minerwatch: ${sig}: stopping: finishing open segments, committing\n`) });
+  const line = (): string =>
+    `messages ${shard.messages} (replayed, skipped ${shard.replayed}), flows ${shard.flows} (mining ${shard.miningFlows}), open segments ${shard.open}`;
+  const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
+  io.err(`minerwatch: consuming ${o.topic} (${o.format}) as group ${o.group} from ${brokers.join(',')} into ${o.db} (segments of ${o.segmentMessages} offsets; Ctrl-C to stop)\n`);
+  let stopNow: () => void = () => undefined;
+  const stopping = (): boolean => stop.signal.aborted || failure !== null || (o.maxMessages !== undefined && o.maxMessages > 0 && shard.messages + shard.replayed >= o.maxMessages);
+  const running = consumer.run({
+    assigned: (parts: PartitionRef[]) => {
+      io.err(`minerwatch: assigned ${parts.length ? parts.map((p) => `${p.topic}/${p.partition}`).join(' ') : 'no partitions'}\n`);
+      const done = segmentsDone(db, o.topic);
+      for (const p of parts) {
+        const last = done.get(p.partition);
+        if (last !== undefined) shard.resumeAfter(p.topic, p.partition, last);
+      }
+    },
+    revoked: async (parts: PartitionRef[]) => {
+      // Open segments are left whole for the partitions' next owners; closed ones are settled.
+      for (const p of parts) shard.discardPartition(p.topic, p.partition);
+      await settle();
+    },
+    batch: async (msgs: KafkaMessage[]) => {
+      if (stopping()) return;
+      try {
+        for (const m of msgs) shard.message(m);
+        await settle();
+      } catch (e) {
+        failure = e as Error;
+      }
+      if (stopping()) stopNow();
+    },
+  });
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      stopNow = resolve;
+      stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    }),
+    running.then(
+      () => undefined,
+      (e: unknown) => {
+        failure = e as Error;
+      },
+    ),
+  ]);
+  await stop.release();
+  if (statsTimer) clearInterval(statsTimer);
+  try {
+    if (!failure) {
+      shard.closeAll();
+      await settle();
+    }
+  } catch (e) {
+    failure = e as Error;
+  }
+  await consumer.close().catch(() => undefined);
+  if (failure) {
+    await producer?.close().catch(() => undefined);
+    writer.abandon();
+    db.close();
+    const msg = (failure as Error).message;
+    if (failure instanceof ReportError || failure instanceof UsageError) throw failure;
+    throw new ReportError(`consuming ${o.topic} into ${o.db} stopped: ${msg}; complete segments are kept and their offsets committed, the rest is read again on restart`);
+  }
+  writer.finish({ packets: shard.messages, anomalies, interrupted: false }, policyRedecide(ruleSet.policy), (d) => {
+    redecideReport(d, shard.classifier, { recompute: false });
+  });
+  if (producer) {
+    const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+    await producer.send(o.outputTopic!, rows.map((r) => ({ key: String(r.subscriber), value: JSON.stringify({ kind: 'subscriber', ...r }) })));
+    await producer.close();
+  }
+  db.close();
+  io.err(`minerwatch: ${line()}\n`);
+  return 0;
+}
