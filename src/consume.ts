@@ -128,6 +128,8 @@ export class KafkaShard {
   /** Messages read, messages skipped as replays of offsets already read, and flows handed on. */
   messages = 0;
   replayed = 0;
+  /** Messages of segments dropped for other members (read again by them). */
+  dropped = 0;
   flows = 0;
   miningFlows = 0;
 
@@ -192,6 +194,7 @@ export class KafkaShard {
     if (!st) return;
     if (st.segment) {
       const id = st.segment.id;
+      this.dropped += st.segment.messages;
       // Its flows are finished into the sink first (they carry the segment's id), then taken out with it.
       st.pipeline.flush();
       st.segment = null;

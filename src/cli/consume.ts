@@ -163,7 +163,7 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   let failure: Error | null = null;
   const stop = stopOnSignals({ first: (sig) => io.err(`minerwatch: ${sig}: stopping: finishing open segments, committing\n`) });
   const line = (): string =>
-    `messages ${shard.messages} (replayed, skipped ${shard.replayed}), flows ${shard.flows} (mining ${shard.miningFlows}), open segments ${shard.open}`;
+    `messages ${shard.messages} (replayed, skipped ${shard.replayed}; in segments left to other members ${shard.dropped}), flows ${shard.flows} (mining ${shard.miningFlows}), open segments ${shard.open}`;
   const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
   io.err(`minerwatch: consuming ${o.topic} (${o.format}) as group ${o.group} from ${brokers.join(',')} into ${o.db} (segments of ${o.segmentMessages} offsets; Ctrl-C to stop)\n`);
   let stopNow: () => void = () => undefined;

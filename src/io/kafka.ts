@@ -202,6 +202,7 @@ export class GroupConsumer {
   private readonly epochs = new Map<number, number>();
   private owned: PartitionRef[] = [];
   private closing = false;
+  private readonly sessionTimeoutMs: number;
   private stopRun: (() => void) | null = null;
   private running: Promise<void> = Promise.resolve();
   private inHandler = false;
@@ -210,6 +211,7 @@ export class GroupConsumer {
     const maxBatchMessages = opts.maxBatchMessages ?? 500;
     const maxBytes = opts.maxBytes ?? 1 << 20;
     const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
+    this.sessionTimeoutMs = sessionTimeout;
     this.opts = { brokers: opts.brokers, group: opts.group, topic: opts.topic, maxBatchMessages };
     this.consumer = new Consumer({
       ...baseOptions(opts.brokers, opts.clientId ?? 'minerwatch'),
@@ -256,6 +258,25 @@ export class GroupConsumer {
       for (const k of [...pending.keys()]) if (!this.owned.some((o) => o.partition === k)) pending.delete(k);
       enqueue(() => h.assigned?.(this.owned));
     });
+    // @platformatic/kafka 1.35.0 stops heartbeating after a heartbeat error that does not ask for a
+    // rejoin (its #heartbeat cancels the timer, then refreshes the cancelled one): the broker then
+    // drops the member at its session timeout while it goes on as if it owned its partitions, and
+    // partitions of a dead member are never handed out. Rejoining restarts the heartbeats.
+    // The same happens in other paths; a watchdog rejoins whenever no heartbeat has been answered
+    // for a session timeout.
+    let lastBeat = Date.now();
+    const rejoin = (): void => {
+      if (this.closing) return;
+      lastBeat = Date.now();
+      c.joinGroup({}).catch(() => undefined);
+    };
+    c.on('consumer:heartbeat:error', rejoin);
+    c.on('consumer:heartbeat:end', () => (lastBeat = Date.now()));
+    c.on('consumer:group:join', () => (lastBeat = Date.now()));
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastBeat > this.sessionTimeoutMs) rejoin();
+    }, Math.max(500, Math.floor(this.sessionTimeoutMs / 2)));
+    watchdog.unref();
     c.on('consumer:group:rebalance', () => {
       const parts = this.owned;
       if (parts.length) enqueue(() => h.revoked?.(parts));
@@ -299,6 +320,7 @@ export class GroupConsumer {
       });
     } finally {
       clearInterval(timer);
+      clearInterval(watchdog);
     }
     await chain;
     if (failure !== null) {
