@@ -12,6 +12,8 @@
  * - decode: the same files read and decoded only (no flow table, classifier or report; see
  *   bench/decode.ts), to tell the input side of the exports case from the rest.
  *
+ * - kafka: a real Kafka broker; a capture's flows published as GoFlow2 messages, then read by
+ *   consumer groups of 1, 2 and 3 members (bench/kafka.ts).
  * Options via environment: BENCH_CASES, BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 3),
  * BENCH_EXPORT_RECORDS (default 5 000 000).
  */
@@ -21,6 +23,7 @@ import { join } from 'node:path';
 import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
 import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
+import { kafkaCase } from './kafka.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 import { generateDnsLogBench } from './gen-dnslog.js';
 
@@ -31,7 +34,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog', 'kafka'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog, kafka)`);
+/** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
+const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
 
 mkdirSync(DATA, { recursive: true });
@@ -327,3 +332,4 @@ if (CASES.has('exports')) exportsCase();
 if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
 if (CASES.has('dnslog')) dnslogCase();
+if (CASES.has('kafka')) await kafkaCase(ROOT, KAFKA_INPUT);

@@ -92,6 +92,24 @@ function watchStdout(): void {
   });
 }
 
+/** The options `collect` and `consume` share: who flows belong to, the rules and intelligence, flow joining, what is kept and said. */
+function liveOptions(cmd: Command, reading: string): Command {
+  return cmd
+    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
+    .option('--subscribers <file>', 'subscriber directory CSV, as for scan: prefix,subscriber,account,type,region (longest prefix wins)')
+    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable), as for scan', collect, [])
+    .option('--nat-ipfix <file>', `NAT events exported as IPFIX or NetFlow v9 (repeatable), as for scan; read before ${reading}`, collect, [])
+    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable), as for scan', collect, [])
+    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
+    .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+    .option('--dns-log <file>', `resolver log (repeatable), as for scan; read before ${reading}`, collect, [])
+    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
+    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
+    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
+    .option('--quiet', 'no periodic counters')
+    .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'));
+}
+
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
@@ -191,26 +209,16 @@ are invalid; 2 bad usage or a file that is not a report; 3 the report could not 
       setExit(await runRescore(o, io));
     });
 
-  program
-    .command('collect')
-    .description('receive NetFlow v5/v9 and IPFIX over UDP like nfcapd, classify continuously, commit to the report')
-    .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:2055 or [::]:4739')
-    .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
-    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
-    .option('--subscribers <file>', 'subscriber directory CSV, as for scan: prefix,subscriber,account,type,region (longest prefix wins)')
-    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable), as for scan', collect, [])
-    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (repeatable), as for scan; read before collecting', collect, [])
-    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable), as for scan', collect, [])
-    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
-    .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+  liveOptions(
+    program
+      .command('collect')
+      .description('receive NetFlow v5/v9 and IPFIX over UDP like nfcapd, classify continuously, commit to the report')
+      .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:2055 or [::]:4739')
+      .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite'),
+    'collecting',
+  )
     .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', positiveInt('--max-flows'), 1 << 16)
-    .option('--dns-log <file>', 'resolver log (repeatable), as for scan; read before collecting', collect, [])
-    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
     .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveInt('--commit-interval'), 10)
-    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
-    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
-    .option('--quiet', 'no periodic counters')
-    .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'))
     .addHelpText(
       'after',
       `
@@ -224,33 +232,23 @@ Example:
       setExit(await runCollect(o, io));
     });
 
-  program
-    .command('consume')
-    .description('join a Kafka consumer group and read flow messages (GoFlow2 protobuf or JSON, or NetFlow/IPFIX datagrams) into this member\'s shard report, exactly once per segment')
-    .requiredOption('--brokers <host:port,...>', 'Kafka bootstrap servers')
-    .requiredOption('--topic <name>', 'topic to read')
-    .requiredOption('--group <id>', 'consumer group: members share the topic\'s partitions')
-    .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
-    .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
-    .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
-    .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
-    .option('--client-id <id>', 'Kafka client id', 'minerwatch')
-    .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveInt('--session-timeout'))
-    .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', positiveInt('--max-messages'))
-    .option('--subscriber-net <cidr>', 'subscriber address range (repeatable)', collect, [])
-    .option('--subscribers <file>', 'subscriber directory CSV, as for scan')
-    .option('--nat-log <file>', 'carrier-grade NAT log CSV (repeatable), as for scan', collect, [])
-    .option('--nat-ipfix <file>', 'NAT events exported as IPFIX or NetFlow v9 (repeatable), as for scan', collect, [])
-    .option('--nat-deterministic <spec>', 'deterministic NAT (RFC 7422) (repeatable), as for scan', collect, [])
-    .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
-    .option('--lenient-rules', 'run with the valid rules even when some are invalid')
+  liveOptions(
+    program
+      .command('consume')
+      .description('join a Kafka consumer group and read flow messages (GoFlow2 protobuf or JSON, or NetFlow/IPFIX datagrams) into this member\'s shard report, exactly once per segment')
+      .requiredOption('--brokers <host:port,...>', 'Kafka bootstrap servers')
+      .requiredOption('--topic <name>', 'topic to read')
+      .requiredOption('--group <id>', 'consumer group: members share the topic\'s partitions')
+      .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
+      .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
+      .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
+      .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
+      .option('--client-id <id>', 'Kafka client id', 'minerwatch')
+      .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveInt('--session-timeout'))
+      .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', positiveInt('--max-messages')),
+    'consuming',
+  )
     .option('--max-flows <n>', 'open flows held per partition; beyond it the least recently joined is finished early and written', positiveInt('--max-flows'), 1 << 16)
-    .option('--dns-log <file>', 'resolver log (repeatable), as for scan; read before consuming', collect, [])
-    .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
-    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
-    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
-    .option('--quiet', 'no periodic counters')
-    .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'))
     .addHelpText(
       'after',
       `

@@ -162,14 +162,17 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     const made = cli(['produce', '--brokers', bootstrap, '--topic', t3, '--partitions', '6', '--format', 'goflow2-json', join(V9, 'ndpi__dns.export.pcap')]);
     expect(made.code, made.err).toBe(0);
     const before = Number(/produced (\d+) messages/.exec(made.err)?.[1]);
-    const members = [0, 1, 2].map((i) => startConsumer(['--brokers', bootstrap, '--topic', t3, '--group', 'g3', '--format', 'goflow2-json', '--db', join(dir, `shard-${i}.sqlite`), '--session-timeout', '10']));
+    const members = [0, 1, 2].map((i) => startConsumer(['--brokers', bootstrap, '--topic', t3, '--group', 'g3', '--format', 'goflow2-json', '--db', join(dir, `shard-${i}.sqlite`), '--session-timeout', '30']));
     await waitFor(() => members.every((m) => /assigned \S+\/\d/.test(m.err())) && members.reduce((n, m) => n + m.messages(), 0) >= before, { what: 'three members assigned', timeoutMs: 120_000 });
     // Settled: every member holds two partitions (each printed its last assignment).
     await waitFor(() => members.every((m) => (/assigned ([^\n]*)\n(?![\s\S]*assigned)/.exec(m.err())?.[1] ?? '').split(' ').length === 2), { what: 'two partitions each', timeoutMs: 120_000 });
     const p = cli(['produce', '--brokers', bootstrap, '--topic', t3, '--format', 'goflow2-json', ...inputs]);
     expect(p.code, p.err).toBe(0);
     const all = before + Number(/produced (\d+) messages/.exec(p.err)?.[1]);
-    await waitFor(() => members.reduce((n, m) => n + m.messages(), 0) >= all, { what: `the three members to read ${all} messages`, timeoutMs: 120_000 });
+    await waitFor(() => members.reduce((n, m) => n + m.messages(), 0) >= all, {
+      what: `the three members to read ${all} messages (they hold ${members.map((m) => m.messages()).join(' + ')}; their last lines: ${members.map((m) => m.err().trim().split('\n').slice(-4).join(' | ')).join(' || ')})`,
+      timeoutMs: 240_000,
+    });
     // Each member read a share; none read everything.
     for (const m of members) expect(m.messages()).toBeLessThan(all);
     await stopInTurn(members, [0, 1, 2].map((i) => join(dir, `shard-${i}.sqlite`)), all);
@@ -183,7 +186,7 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     // The comparison means something only if the scan found someone.
     expect(one.length).toBeGreaterThan(0);
     expect(watchlist(merged)).toEqual(one);
-  }, 300_000);
+  }, 600_000);
 
   it('a member killed mid-stream loses and doubles nothing', async () => {
     // Small segments, so the killed member has committed some and is inside another.
@@ -198,7 +201,7 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     for (const i of [0, 1, 2]) {
       const m = startConsumer(args(i));
       members.push(m);
-      await waitFor(() => /assigned /.test(m.err()), { what: `member ${i} to join the group`, timeoutMs: 120_000 });
+      await waitFor(() => /assigned /.test(m.err()), { what: `member ${i} to join the group`, timeoutMs: 180_000 });
     }
     // The group settled (no new assignment for 3 s), so the kill is not lost in a rebalance under way.
     let seen = '';
