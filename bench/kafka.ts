@@ -36,7 +36,7 @@ export async function kafkaCase(root: string, input: string, members: number[] =
     console.log('members   seconds   messages/s   shares (messages per member)');
     for (const n of members) {
       const procs = Array.from({ length: n }, (_, i) => {
-        const child = spawn(process.execPath, [bin, 'consume', '--brokers', bootstrap, '--topic', 'flows', '--group', `bench-${n}`, '--db', join(dir, `g${n}-${i}.sqlite`), '--stats-interval', '1', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [bin, 'consume', '--brokers', bootstrap, '--topic', 'flows', '--group', `bench-${n}`, '--db', join(dir, `g${n}-${i}.sqlite`), '--stats-interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         child.stderr.on('data', (b: Buffer) => (err += b.toString()));
         return { child, err: () => err };
