@@ -40,7 +40,6 @@ export { parseSegmentPath, segmentPath } from './report/segments.js';
 
 /** What a Kafka record value holds. */
 export type ConsumeFormat = 'goflow2-pb' | 'goflow2-json' | 'netflow-datagrams';
-export const CONSUME_FORMATS: readonly ConsumeFormat[] = ['goflow2-pb', 'goflow2-json', 'netflow-datagrams'];
 
 /** One Kafka record. */
 export interface StreamMessage {
@@ -88,8 +87,6 @@ export interface ShardOptions {
   maxTemplates?: number;
 }
 
-const FORMAT_LABEL: Record<ConsumeFormat, string> = { 'goflow2-pb': 'kafka goflow2-pb', 'goflow2-json': 'kafka goflow2-json', 'netflow-datagrams': 'kafka netflow-datagrams' };
-
 interface OpenSegment {
   id: number;
   first: bigint;
@@ -106,6 +103,8 @@ class PartitionState {
   segment: OpenSegment | null = null;
   /** The last offset read or already in the report: anything at or before it is a replay, skipped. */
   lastOffset = -1n;
+  /** Flows the partition's table had finished early when its last segment closed. */
+  evictedSeen = 0;
   readonly datagrams: ExportDatagrams | null;
   constructor(
     readonly topic: string,
@@ -180,7 +179,7 @@ export class KafkaShard {
     seg.hash.update(HEADER);
     if (m.key) seg.hash.update(m.key);
     seg.hash.update(m.value);
-    this.decode(st, seg, m);
+    this.decode(seg, m);
   }
 
   /**
@@ -257,8 +256,8 @@ export class KafkaShard {
     // Every flow of the segment ends here, so none holds records of two segments.
     st.pipeline.flush();
     const evicted = st.pipeline.table.evicted;
-    if (evicted > 0) seg.anomalies.addCount('flow.evicted', evicted - (this.evictedSeen.get(st) ?? 0));
-    this.evictedSeen.set(st, evicted);
+    seg.anomalies.addCount('flow.evicted', evicted - st.evictedSeen);
+    st.evictedSeen = evicted;
     const counts: PacketCounts = seg.ingest.counts();
     const s: SegmentSummary = {
       topic: st.topic,
@@ -278,35 +277,41 @@ export class KafkaShard {
     return s;
   }
 
-  private readonly evictedSeen = new Map<PartitionState, number>();
+  /** The segment and message being decoded, for the two callbacks below (made once, not per message). */
+  private seg: OpenSegment | null = null;
+  private msg: StreamMessage | null = null;
+  private readonly onRecord = (r: ExportFlowInput): void => {
+    this.seg!.ingest.record(r);
+  };
+  private readonly onBad = (at: number, expected: string): void => {
+    const seg = this.seg!;
+    const m = this.msg!;
+    seg.anomalies.add('kafka.bad_message', `kafka://${m.topic}/${m.partition}`, Number(m.offset), `offset ${m.offset}, byte ${at} of the value: expected ${expected}`);
+  };
 
-  private decode(st: PartitionState, seg: OpenSegment, m: StreamMessage): void {
-    const where = `kafka://${m.topic}/${m.partition}`;
-    const offset = Number(m.offset);
-    const bad = (at: number, expected: string): void => {
-      seg.anomalies.add('kafka.bad_message', where, offset, `offset ${m.offset}, byte ${at} of the value: expected ${expected}`);
-    };
-    const record = (r: ExportFlowInput): void => {
-      seg.ingest.record(r);
-    };
+  private decode(seg: OpenSegment, m: StreamMessage): void {
+    this.seg = seg;
+    this.msg = m;
     switch (this.opts.format) {
       case 'goflow2-pb':
-        decodeGoflowMessages(m.value, 'delimited', record, bad);
+        decodeGoflowMessages(m.value, 'delimited', this.onRecord, this.onBad);
         break;
       case 'goflow2-json':
-        decodeGoflowJson(m.value, record, bad);
+        decodeGoflowJson(m.value, this.onRecord, this.onBad);
         break;
       case 'netflow-datagrams': {
         // Keyed by exporter, as collectors publish them: templates are per exporter.
         const exporter = m.key && m.key.length ? Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length).toString('utf8') : 'unknown';
-        seg.ingest.exportMessage(m.value, 0, m.value.length, exporter, offset);
+        seg.ingest.exportMessage(m.value, 0, m.value.length, exporter, Number(m.offset));
         break;
       }
     }
+    this.seg = null;
+    this.msg = null;
   }
 }
 
 /** The report input format name of a segment of `format`. */
 export function segmentFormat(format: ConsumeFormat): string {
-  return FORMAT_LABEL[format];
+  return `kafka ${format}`;
 }

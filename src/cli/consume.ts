@@ -10,7 +10,7 @@ import { SubscriberMap } from '../aggregate/subscriber.js';
 import { DEFAULT_COLLECT_LIMITS } from '../collect.js';
 import { KafkaShard, parseSegmentPath, segmentFormat, segmentPath, type ConsumeFormat, type SegmentSummary } from '../consume.js';
 import { ReportError, UsageError } from '../errors.js';
-import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage, type PartitionRef } from '../io/kafka.js';
+import { ensureTopic, GroupConsumer, KafkaProducer, parseBrokers, type KafkaMessage, type PartitionRef } from '../io/kafka.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { redecideReport } from '../report/redecide.js';
 import type Database from 'better-sqlite3';
@@ -91,8 +91,7 @@ export function segmentsDone(db: Database.Database, topic: string): Map<number, 
 }
 
 export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
-  const brokers = o.brokers.split(',').map((b) => b.trim()).filter(Boolean);
-  if (!brokers.length) throw new UsageError('--brokers: expected host:port[,host:port...]');
+  const brokers = parseBrokers(o.brokers);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   const { ruleSet, nets, directory, nat } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
@@ -110,14 +109,9 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   // Output rows wait with their segment: they go out once it is complete in the report.
   const pendingRows = new Map<number, Array<Record<string, unknown>>>();
   const outRows: Array<{ key: string | null; value: string }> = [];
-  const segPaths = new Map<number, string>();
   let anomalies = 0;
   const shard = new KafkaShard(ruleSet, { format: o.format, segmentMessages: o.segmentMessages, maxFlows, joinGapMs: o.joinGap * 1000 }, {
-    open: (topic, partition, first) => {
-      const id = writer.addInput(`kafka://${topic}/${partition}/${first}-`);
-      segPaths.set(id, `kafka://${topic}/${partition}/${first}-`);
-      return id;
-    },
+    open: (topic, partition, first) => writer.addInput(`kafka://${topic}/${partition}/${first}-`),
     flow: (f, v, id) => {
       if (!keepFlow(o.keepFlows, f.source, v.label)) return;
       const who = subs.resolve(f);
@@ -130,11 +124,9 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
     },
     close: (id, s: SegmentSummary) => {
       const path = segmentPath(s.topic, s.partition, s.first, s.last);
-      segPaths.set(id, path);
       writer.writeAnomalies(id, s.anomalies);
       anomalies += s.anomalies.total;
       writer.completeInput(id, { path, format: segmentFormat(o.format), size: s.bytes, sha256: s.sha256, records: s.records, packets: s.messages });
-      segPaths.delete(id);
       // The segment's path is known now: its rows carry it.
       for (const r of pendingRows.get(id) ?? []) {
         r.segment = path;
@@ -144,7 +136,6 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
     },
     discard: (id) => {
       writer.dropInput(id);
-      segPaths.delete(id);
       pendingRows.delete(id);
     },
   });
