@@ -193,20 +193,16 @@ export class StreamPrefix {
     if (this.length >= this.capacity) this.full = true;
   }
 
-  /** A copy of the prefix (`buf[0 .. length)`) that stays valid after the stream is reset and reused. */
-  copy(): Uint8Array {
+  /**
+   * The prefix (`buf[0 .. length)`) for a finished flow's record: an exact-size copy carved from a
+   * shared slab, so it stays valid after the stream is reset and the working buffer goes to the
+   * next flow.
+   */
+  take(): Uint8Array {
     if (this.length === 0) return NO_BYTES;
     const out = carveBytes(this.length);
     copyBytes(this.buf, 0, this.length, out, 0);
     return out;
-  }
-
-  /**
-   * The prefix (`buf[0 .. length)`) for a finished flow's record: an exact-size copy, so the working
-   * buffer is reused by the next flow.
-   */
-  take(): Uint8Array {
-    return this.copy();
   }
 
   /** Room for at least `need` bytes (≤ capacity), keeping what is there. */
