@@ -38,9 +38,11 @@ export interface GroupHandlers {
   /** Partitions given to this member. */
   assigned?(parts: PartitionRef[]): Promise<void> | void;
   /**
-   * Partitions about to be taken away. Called when the broker announces a rebalance, before the new
-   * assignment is known; the client rejoins meanwhile, so a commit made here can be refused as stale
-   * (its messages are then delivered again to the next owner: at-least-once).
+   * Partitions about to be taken away. Called once before each new assignment: when the broker
+   * announces a rebalance (before the new assignment is known), or else as the new assignment
+   * arrives. The client rejoins meanwhile, so a commit made here can be refused as stale (its
+   * messages are then delivered again to the next owner: at-least-once). Nothing fetched before it
+   * is handed out after it.
    */
   revoked?(parts: PartitionRef[]): Promise<void> | void;
 }
@@ -192,8 +194,9 @@ export class KafkaProducer {
 /**
  * One member of a consumer group on one topic. Messages are prefetched in small amounts
  * (`maxBatchMessages`, `maxBytes`) and handed out per partition in offset order. After a rebalance the
- * client reads again from the committed offsets, so messages delivered but not committed come
- * again: deduplicate by (partition, offset) where it matters.
+ * client reads every assigned partition again from its committed offset (the earliest where none),
+ * so messages delivered but not committed come again: deduplicate by (partition, offset) where it
+ * matters.
  */
 export class GroupConsumer {
   private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -206,6 +209,7 @@ export class GroupConsumer {
   private stopRun: (() => void) | null = null;
   private running: Promise<void> = Promise.resolve();
   private inHandler = false;
+  private readonly retiring = new Set<Promise<unknown>>();
 
   constructor(opts: { brokers: string[]; group: string; topic: string; clientId?: string; maxBatchMessages?: number; maxBytes?: number; sessionTimeoutMs?: number }) {
     const maxBatchMessages = opts.maxBatchMessages ?? 500;
@@ -252,11 +256,116 @@ export class GroupConsumer {
         });
       this.running = chain;
     };
+    const stopped = new Promise<void>((resolve) => (this.stopRun = resolve));
+    // Messages are handed out only from the stream of the current assignment: `current` names it,
+    // and anything a stream fetched before a rebalance was announced is dropped (its partitions'
+    // open work is revoked, and they are read again from the commit).
+    let generation = 0;
+    let current = 0;
+    let revokedSinceJoin = false;
+    const dropPending = (): void => {
+      pending.clear();
+      buffered = 0;
+    };
+    const flush = (): void => {
+      if (buffered === 0) return;
+      const batches = [...pending.values()];
+      dropPending();
+      const s = this.stream!;
+      s.pause();
+      for (const b of batches) enqueue(() => h.batch(b));
+      enqueue(() => {
+        if (!this.closing && s === this.stream && !s.destroyed) s.resume();
+      });
+    };
+    const revoke = (): void => {
+      revokedSinceJoin = true;
+      current = -1;
+      dropPending();
+      const parts = this.owned;
+      if (parts.length) enqueue(() => h.revoked?.(parts));
+    };
+    type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    // A stream's error listener goes on as it is made: one made as the client closes fails at once,
+    // and an error nobody listens to would end the process.
+    const open = (doing: string): Promise<Stream> =>
+      within(
+        new Promise<Stream>((resolve, reject) => {
+          c.consume({ topics: [topic], autocommit: false, mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST }, (e, s) => {
+            if (e || !s) {
+              reject(e ?? new Error('no stream'));
+              return;
+            }
+            s.on('error', (err: unknown) => {
+              const error = fail(brokers, `consuming topic ${topic} in group ${group}`, err);
+              // Errors of a stream that no longer delivers are not the run's; one not yet delivering is checked as it starts.
+              if (s !== this.stream) {
+                earlyErrors.set(s, error);
+                return;
+              }
+              failure ??= error;
+              this.stopRun?.();
+            });
+            resolve(s);
+          });
+        }),
+        KAFKA_TIMEOUTS.joinMs,
+        brokers,
+        doing,
+      );
+    const earlyErrors = new WeakMap<Stream, KafkaError>();
+    const attach = (s: Stream, gen: number): void => {
+      s.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
+        if (this.closing || gen !== current) return;
+        this.epochs.set(m.partition, (m as { leaderEpoch?: number }).leaderEpoch ?? -1);
+        let list = pending.get(m.partition);
+        if (!list) pending.set(m.partition, (list = []));
+        list.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key && m.key.length ? m.key : null, value: m.value ?? Buffer.alloc(0) });
+        if (++buffered >= maxBatchMessages) flush();
+      });
+      s.once('close', () => {
+        if (s === this.stream) this.stopRun?.();
+      });
+      if (s.destroyed && !this.closing) {
+        failure ??= earlyErrors.get(s) ?? new KafkaError(brokers.join(','), `consuming topic ${topic} in group ${group}: the stream ended as it started`);
+        this.stopRun?.();
+      }
+    };
     c.on('consumer:group:join', (p: { assignments?: Array<{ topic: string; partitions: number[] }> }) => {
+      // A rejoin the broker did not announce (an unknown member, a stale generation, the watchdog's)
+      // takes partitions away too: their open work is revoked as in an announced rebalance.
+      if (this.stream && !revokedSinceJoin) revoke();
+      revokedSinceJoin = false;
       this.owned = (p.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions.map((partition) => ({ topic, partition })));
-      // Batches of partitions no longer ours are dropped: their next owner reads them from the commit.
-      for (const k of [...pending.keys()]) if (!this.owned.some((o) => o.partition === k)) pending.delete(k);
-      enqueue(() => h.assigned?.(this.owned));
+      dropPending();
+      const parts = this.owned;
+      enqueue(() => h.assigned?.(parts));
+      if (!this.stream || this.closing) return;
+      // @platformatic/kafka 1.35.0's stream, after a rebalance, takes the committed offset of each
+      // assigned partition, but the earliest (the fallback) only for partitions it never read: a
+      // partition without a commit that comes back to this member is read on from where this member
+      // stopped, and the messages between (dropped with their open segment when it was revoked)
+      // would never be read by anyone. A stream made for this assignment starts from the commit,
+      // or the earliest, for every partition.
+      const gen = ++generation;
+      const old = this.stream;
+      open(`reading topic ${topic} in group ${group} after a rebalance`).then(
+        (s) => {
+          if (gen !== generation || this.closing) {
+            this.retire(s);
+            return;
+          }
+          this.stream = s;
+          current = gen;
+          attach(s, gen);
+          this.retire(old);
+        },
+        (e: unknown) => {
+          if (this.closing || gen !== generation) return;
+          failure ??= e;
+          this.stopRun?.();
+        },
+      );
     });
     // @platformatic/kafka 1.35.0 stops heartbeating after a heartbeat error that does not ask for a
     // rejoin (its #heartbeat cancels the timer, then refreshes the cancelled one): the broker then
@@ -271,6 +380,9 @@ export class GroupConsumer {
       c.joinGroup({}).catch(() => undefined);
     };
     c.on('consumer:heartbeat:error', rejoin);
+    // The library emits 'error' when its rejoin after a heartbeat failed for good; unheard, Node
+    // would throw it out of the process. The watchdog rejoins.
+    c.on('error', () => undefined);
     c.on('consumer:heartbeat:end', () => (lastBeat = Date.now()));
     c.on('consumer:group:join', () => (lastBeat = Date.now()));
     const watchdog = setInterval(() => {
@@ -278,46 +390,16 @@ export class GroupConsumer {
     }, Math.max(500, Math.floor(this.sessionTimeoutMs / 2)));
     watchdog.unref();
     c.on('consumer:group:rebalance', () => {
-      const parts = this.owned;
-      if (parts.length) enqueue(() => h.revoked?.(parts));
+      if (this.stream && !revokedSinceJoin) revoke();
     });
-    const stream = await within(
-      c.consume({ topics: [topic], autocommit: false, mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST }),
-      KAFKA_TIMEOUTS.joinMs,
-      brokers,
-      `joining consumer group ${group} on topic ${topic}`,
-    );
-    this.stream = stream;
-    const flush = (): void => {
-      if (buffered === 0) return;
-      const batches = [...pending.values()];
-      pending.clear();
-      buffered = 0;
-      stream.pause();
-      for (const b of batches) enqueue(() => h.batch(b));
-      enqueue(() => {
-        if (!this.closing && !stream.destroyed) stream.resume();
-      });
-    };
-    stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
-      if (this.closing) return;
-      this.epochs.set(m.partition, (m as { leaderEpoch?: number }).leaderEpoch ?? -1);
-      let list = pending.get(m.partition);
-      if (!list) pending.set(m.partition, (list = []));
-      list.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key && m.key.length ? m.key : null, value: m.value ?? Buffer.alloc(0) });
-      if (++buffered >= maxBatchMessages) flush();
-    });
+    const first = await open(`joining consumer group ${group} on topic ${topic}`);
+    this.stream = first;
+    current = generation;
+    attach(first, generation);
     const timer = setInterval(flush, 200);
     try {
-      await new Promise<void>((resolve) => {
-        this.stopRun = resolve;
-        stream.once('error', (e: unknown) => {
-          failure ??= fail(brokers, `consuming topic ${topic} in group ${group}`, e);
-          resolve();
-        });
-        stream.once('close', () => resolve());
-        if (this.closing) resolve();
-      });
+      if (this.closing) this.stopRun?.();
+      await stopped;
     } finally {
       clearInterval(timer);
       clearInterval(watchdog);
@@ -327,6 +409,14 @@ export class GroupConsumer {
       await this.close();
       throw failure;
     }
+  }
+
+  /** Close a stream that no longer delivers; {@link close} waits for it. */
+  private retire(s: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null): void {
+    if (!s || s === this.stream) return;
+    const done = within(s.close(), KAFKA_TIMEOUTS.closeMs, this.opts.brokers, 'closing a consumer stream').catch(() => undefined);
+    this.retiring.add(done);
+    void done.then(() => this.retiring.delete(done));
   }
 
   /** Commit: `offset` is the NEXT offset to read (last processed + 1). */
@@ -361,6 +451,7 @@ export class GroupConsumer {
     if (!this.inHandler) await this.running;
     const brokers = this.opts.brokers;
     if (this.stream) await within(this.stream.close(), KAFKA_TIMEOUTS.closeMs, brokers, 'closing the consumer stream').catch(() => undefined);
+    await Promise.all([...this.retiring]);
     await within(this.consumer.close(), KAFKA_TIMEOUTS.closeMs, brokers, `leaving consumer group ${this.opts.group}`).catch(
       () => new Promise<void>((resolve) => this.consumer.close(true, () => resolve())),
     );

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupConsumer, type KafkaMessage } from '../../src/io/kafka.js';
+import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpers.js';
-import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
+import { BROKER_START_TIMEOUT_MS, describeGroup, startBroker, type Broker } from '../support/kafka.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const V9 = join(CORPUS, 'netflow', 'generated', 'v9');
@@ -84,20 +84,75 @@ function startConsumer(args: string[]): { child: ChildProcess; err: () => string
 
 type Member = ReturnType<typeof startConsumer>;
 
+/** Per partition, the complete segments of a report (count, and the offsets they cover) and the open ones. */
+function reportPartitions(db: string): string {
+  let d: Database.Database | null = null;
+  try {
+    d = new Database(db, { readonly: true });
+    const rows = d.prepare("SELECT path, status, packets FROM inputs WHERE path LIKE 'kafka://%'").all() as Array<{ path: string; status: string; packets: number }>;
+    const byPart = new Map<string, { complete: number; messages: number; first: number; last: number; other: string[] }>();
+    for (const r of rows) {
+      const m = /^kafka:\/\/[^/]+\/(\d+)\/(\d+)-(\d*)$/.exec(r.path);
+      if (!m) continue;
+      let p = byPart.get(m[1]!);
+      if (!p) byPart.set(m[1]!, (p = { complete: 0, messages: 0, first: Infinity, last: -1, other: [] }));
+      if (r.status === 'complete') {
+        p.complete++;
+        p.messages += r.packets;
+        p.first = Math.min(p.first, Number(m[2]));
+        p.last = Math.max(p.last, Number(m[3]));
+      } else p.other.push(`${m[2]}- ${r.status}`);
+    }
+    return (
+      [...byPart.entries()]
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([k, p]) => `${k}: ${p.complete ? `${p.complete} complete (${p.messages} messages, ${p.first}..${p.last})` : 'none complete'}${p.other.length ? `, ${p.other.join(', ')}` : ''}`)
+        .join('; ') || 'no segments'
+    );
+  } catch (e) {
+    return `not readable (${e instanceof Error ? e.message : String(e)})`;
+  } finally {
+    d?.close();
+  }
+}
+
+/** Where the messages are when a wait for them fails: each member's assignments, counters and report, and the broker's view of the group. */
+async function whereMessagesAre(members: Member[], dbs: string[], group: GroupRef): Promise<string> {
+  const lines = members.map((m, i) => {
+    const err = m.err();
+    const state = m.child.signalCode ? `ended by ${m.child.signalCode}` : m.child.exitCode !== null ? `exited ${m.child.exitCode}` : 'running';
+    const assigned = [...err.matchAll(/^minerwatch: (assigned [^\n]*)$/gm)].map((x) => x[1]).join(' → ') || 'never assigned';
+    const counters = [...err.matchAll(/^minerwatch: (messages \d+[^\n]*)$/gm)].pop()?.[1] ?? 'no counters';
+    const other = err.split('\n').filter((l) => l.length > 0 && !/^minerwatch: (assigned|messages \d)/.test(l)).slice(-3).join(' | ');
+    return `member ${i} (${state}): ${assigned}; last counters: ${counters}; report: ${reportPartitions(dbs[i]!)}${other ? `; other lines: ${other}` : ''}`;
+  });
+  return [...lines, await describeGroup(group.bootstrap, group.group, group.topic, group.partitions)].join('\n');
+}
+
+type GroupRef = { bootstrap: string; group: string; topic: string; partitions: number };
+
+/** {@link waitFor}, and when it gives up, where the messages are then (not as they were when it began). */
+async function waitForMembers(predicate: () => boolean, what: string, timeoutMs: number, members: Member[], dbs: string[], group: GroupRef): Promise<void> {
+  try {
+    await waitFor(predicate, { what, timeoutMs });
+  } catch (e) {
+    const running = (m: Member): boolean => m.child.exitCode === null && m.child.signalCode === null;
+    const counts = members.map((x, i) => (running(x) ? `${x.messages()} read` : `${segmentMessages(dbs[i]!)} in its report`)).join(', ');
+    throw new Error(`${(e as Error).message} (held ${counts}):\n${await whereMessagesAre(members, dbs, group)}`);
+  }
+}
+
 /**
  * Stop members one at a time (SIGINT: open segments are completed and committed), each once the
  * others hold every message: a member leaving makes the group move its partitions, and the others
  * drop their open segments and read them again.
  */
-async function stopInTurn(members: Member[], dbs: string[], all: number): Promise<void> {
+async function stopInTurn(members: Member[], dbs: string[], all: number, group: GroupRef): Promise<void> {
   const running = (m: Member): boolean => m.child.exitCode === null && m.child.signalCode === null;
   const held = (): number => members.reduce((n, m, i) => n + (running(m) ? m.messages() : segmentMessages(dbs[i]!)), 0);
   for (const m of members) {
     if (!running(m)) continue;
-    await waitFor(() => held() >= all, {
-      what: `the members to hold all ${all} messages (held ${members.map((x, i) => (running(x) ? `${x.messages()} read` : `${segmentMessages(dbs[i]!)} in its report`)).join(', ')}; last lines: ${members.map((x) => x.err().trim().split('\n').filter((l) => !l.startsWith('minerwatch: messages')).slice(-6).join(' | ') + ' | ' + x.err().trim().split('\n').slice(-1)[0]).join(' || ')})`,
-      timeoutMs: 120_000,
-    });
+    await waitForMembers(() => held() >= all, `the members to hold all ${all} messages`, 120_000, members, dbs, group);
     m.child.kill('SIGINT');
     await m.exited;
   }
@@ -163,19 +218,18 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     expect(made.code, made.err).toBe(0);
     const before = Number(/produced (\d+) messages/.exec(made.err)?.[1]);
     const members = [0, 1, 2].map((i) => startConsumer(['--brokers', bootstrap, '--topic', t3, '--group', 'g3', '--format', 'goflow2-json', '--db', join(dir, `shard-${i}.sqlite`), '--session-timeout', '30']));
-    await waitFor(() => members.every((m) => /assigned \S+\/\d/.test(m.err())) && members.reduce((n, m) => n + m.messages(), 0) >= before, { what: 'three members assigned', timeoutMs: 120_000 });
+    const dbs = [0, 1, 2].map((i) => join(dir, `shard-${i}.sqlite`));
+    const g3: GroupRef = { bootstrap, group: 'g3', topic: t3, partitions: 6 };
+    await waitForMembers(() => members.every((m) => /assigned \S+\/\d/.test(m.err())) && members.reduce((n, m) => n + m.messages(), 0) >= before, `three members assigned, holding the ${before} messages`, 120_000, members, dbs, g3);
     // Settled: every member holds two partitions (each printed its last assignment).
-    await waitFor(() => members.every((m) => (/assigned ([^\n]*)\n(?![\s\S]*assigned)/.exec(m.err())?.[1] ?? '').split(' ').length === 2), { what: 'two partitions each', timeoutMs: 120_000 });
+    await waitForMembers(() => members.every((m) => (/assigned ([^\n]*)\n(?![\s\S]*assigned)/.exec(m.err())?.[1] ?? '').split(' ').length === 2), 'two partitions each', 120_000, members, dbs, g3);
     const p = cli(['produce', '--brokers', bootstrap, '--topic', t3, '--format', 'goflow2-json', ...inputs]);
     expect(p.code, p.err).toBe(0);
     const all = before + Number(/produced (\d+) messages/.exec(p.err)?.[1]);
-    await waitFor(() => members.reduce((n, m) => n + m.messages(), 0) >= all, {
-      what: `the three members to read ${all} messages (they hold ${members.map((m) => m.messages()).join(' + ')}; their last lines: ${members.map((m) => m.err().trim().split('\n').slice(-4).join(' | ')).join(' || ')})`,
-      timeoutMs: 240_000,
-    });
+    await waitForMembers(() => members.reduce((n, m) => n + m.messages(), 0) >= all, `the three members to read ${all} messages`, 240_000, members, dbs, g3);
     // Each member read a share; none read everything.
     for (const m of members) expect(m.messages()).toBeLessThan(all);
-    await stopInTurn(members, [0, 1, 2].map((i) => join(dir, `shard-${i}.sqlite`)), all);
+    await stopInTurn(members, dbs, all, g3);
     const codes = await Promise.all(members.map((m) => m.exited));
     expect(codes, members.map((m) => m.err()).join('\n')).toEqual([0, 0, 0]);
     const merged = join(dir, 'merged3.sqlite');
@@ -188,6 +242,51 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     expect(watchlist(merged)).toEqual(one);
   }, 600_000);
 
+  it('a partition that comes back to a member with nothing committed is read again from its start', async () => {
+    // What the killed-member case needs of the client: a member that read a partition, lost it
+    // (its open work dropped, nothing committed) and got it back must read it from the earliest
+    // offset again, not on from where it had stopped.
+    const t = 'regain';
+    await ensureTopic([bootstrap], t, 2);
+    const producer = new KafkaProducer({ brokers: [bootstrap] });
+    const values = Array.from({ length: 40 }, (_, i) => `message ${i}`);
+    await producer.send(t, values.map((v, i) => ({ key: `key-${i}`, value: v })));
+    await producer.close();
+    // Each message is tagged with the number of assignments made before it (handlers run in order).
+    const seen: Array<{ after: number; partition: number; offset: bigint; value: string }> = [];
+    const assignments: number[][] = [];
+    const member = new GroupConsumer({ brokers: [bootstrap], group: 'g-regain', topic: t, sessionTimeoutMs: 6000, maxBatchMessages: 5 });
+    const done = member.run({
+      batch: (msgs: KafkaMessage[]) => void seen.push(...msgs.map((m) => ({ after: assignments.length, partition: m.partition, offset: m.offset, value: Buffer.from(m.value).toString('utf8') }))),
+      assigned: (parts) => void assignments.push(parts.map((p) => p.partition)),
+    });
+    const other = new GroupConsumer({ brokers: [bootstrap], group: 'g-regain', topic: t, sessionTimeoutMs: 6000 });
+    let otherDone: Promise<void> | null = null;
+    try {
+      await waitFor(() => seen.length >= values.length, { what: `the member alone to read ${values.length} messages`, timeoutMs: 60_000 });
+      // Both partitions hold messages, so whichever one the member loses has some to read again.
+      expect(new Set(seen.map((m) => m.partition)).size).toBe(2);
+      otherDone = other.run({ batch: () => undefined });
+      await waitFor(() => assignments.at(-1)?.length === 1, { what: `the member to keep one partition when another joins`, timeoutMs: 60_000 });
+      await other.close();
+      await waitFor(() => assignments.at(-1)?.length === 2, { what: `the member to get both partitions back`, timeoutMs: 60_000 });
+      const last = assignments.length;
+      // Nothing was committed: after the last rebalance every message comes again, once, in offset order per partition.
+      const again = (): typeof seen => seen.filter((m) => m.after === last);
+      await waitFor(() => again().length >= values.length, { what: `all ${values.length} messages again after the partitions came back`, timeoutMs: 60_000 });
+      expect(again().map((m) => m.value).sort()).toEqual([...values].sort());
+      for (const p of [0, 1]) {
+        const offsets = again().filter((m) => m.partition === p).map((m) => Number(m.offset));
+        expect(offsets).toEqual(offsets.map((_, i) => i));
+      }
+    } finally {
+      await other.close();
+      await otherDone?.catch(() => undefined);
+      await member.close();
+      await done.catch(() => undefined);
+    }
+  }, 240_000);
+
   it('a member killed mid-stream loses and doubles nothing', async () => {
     // Small segments, so the killed member has committed some and is inside another.
     const seg = ['--segment-messages', '40'];
@@ -198,10 +297,12 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
 
     const args = (i: number): string[] => ['--brokers', bootstrap, '--topic', topic, '--group', 'g-kill', '--format', 'goflow2-json', '--db', join(dir, `kill-${i}.sqlite`), '--session-timeout', '6', ...seg];
     const members: Member[] = [];
+    const dbs = [0, 1, 2].map((i) => join(dir, `kill-${i}.sqlite`));
+    const gKill: GroupRef = { bootstrap, group: 'g-kill', topic, partitions: 6 };
     for (const i of [0, 1, 2]) {
       const m = startConsumer(args(i));
       members.push(m);
-      await waitFor(() => /assigned /.test(m.err()), { what: `member ${i} to join the group`, timeoutMs: 180_000 });
+      await waitForMembers(() => /assigned /.test(m.err()), `member ${i} to join the group`, 180_000, members, dbs, gKill);
     }
     // The group settled (no new assignment for 3 s), so the kill is not lost in a rebalance under way.
     let seen = '';
@@ -218,11 +319,11 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
       { what: 'the group to settle', timeoutMs: 120_000 },
     );
     // Killed once it has made a segment durable, while it reads on.
-    await waitFor(() => segmentMessages(join(dir, 'kill-0.sqlite')) >= 40, { what: `the first member to complete a segment (its stderr: ${members[0]!.err().slice(-600)})`, timeoutMs: 120_000 });
+    await waitForMembers(() => segmentMessages(dbs[0]!) >= 40, 'the first member to complete a segment', 120_000, members, dbs, gKill);
     members[0]!.child.kill('SIGKILL');
     await members[0]!.exited;
     // The others take over its partitions once the group notices, from its last committed offsets.
-    await stopInTurn(members, [0, 1, 2].map((i) => join(dir, `kill-${i}.sqlite`)), total);
+    await stopInTurn(members, dbs, total, gKill);
     const codes = await Promise.all(members.slice(1).map((m) => m.exited));
     expect(codes, members.map((m) => m.err()).join('\n')).toEqual([0, 0]);
     const merged = join(dir, 'merged-kill.sqlite');

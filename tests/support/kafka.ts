@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Admin } from '@platformatic/kafka';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka-broker.sh');
 
@@ -57,4 +58,28 @@ export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker
       await run(['stop', '--node', String(k)], env, 60_000);
     },
   };
+}
+
+/**
+ * What the broker says of a consumer group, as one line for a failure message: its state, each
+ * member's assignment, and per partition of `topic` the committed offset against the log's end
+ * (a partition whose commit stays behind with no member reading it is where a test hangs).
+ */
+export async function describeGroup(bootstrap: string, group: string, topic: string, partitions: number): Promise<string> {
+  const admin = new Admin({ clientId: 'minerwatch-test-describe', bootstrapBrokers: [bootstrap], requestTimeout: 10_000, retries: 1 });
+  try {
+    const g = (await admin.describeGroups({ groups: [group] })).get(group);
+    const members = g
+      ? [...g.members.values()].map((m) => `${m.clientId}@${m.id.slice(-8)} [${[...(m.assignments?.values() ?? [])].flatMap((a) => a.partitions.map((p) => `${a.topic}/${p}`)).join(' ')}]`)
+      : [];
+    const parts = Array.from({ length: partitions }, (_, i) => i);
+    const committed = (await admin.listConsumerGroupOffsets({ groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: parts }] }] }))[0]?.topics.find((t) => t.name === topic)?.partitions ?? [];
+    const ends = (await admin.listOffsets({ topics: [{ name: topic, partitions: parts.map((partition) => ({ partitionIndex: partition, timestamp: -1n })) }] }))[0]?.partitions ?? [];
+    const offsets = parts.map((p) => `${p}: ${committed.find((c) => c.partitionIndex === p)?.committedOffset ?? '?'}/${ends.find((e) => e.partitionIndex === p)?.offset ?? '?'}`);
+    return `group ${group} ${g?.state ?? 'unknown'}, members ${members.join(', ') || 'none'}; ${topic} committed/end ${offsets.join(', ')}`;
+  } catch (e) {
+    return `group ${group}: not described (${e instanceof Error ? e.message : String(e)})`;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
