@@ -40,7 +40,8 @@ export interface SessionMeasure {
 
 /** The metrics of one session (flows of one subscriber to one server:port and transport). */
 export function measureSession(flows: readonly SessionFlow[], miningPorts: ReadonlySet<number>, chainGapMs: number): SessionMeasure {
-  const sorted = [...flows].sort((a, b) => a.firstSeen - b.firstSeen);
+  // Ties broken by the flows' own values, never by storage order (a sharded scan stores in another order).
+  const sorted = [...flows].sort((a, b) => a.firstSeen - b.firstSeen || a.lastSeen - b.lastSeen || a.packetsC2S - b.packetsC2S || a.bytesC2S - b.bytesC2S);
   let connected = 0;
   let spanStart = -1;
   let spanEnd = -1;
@@ -175,7 +176,11 @@ export function subscriberEvidence(
       if (live.length) reached.set(k, live);
     }
     if (reached.size >= e.min) {
-      const names = [...reached.values()].map((g) => `${g[0]!.server}:${g[0]!.serverPort}`);
+      // In the order they were first reached (then by name): the same text whatever order the flows were stored in.
+      const names = [...reached.values()]
+        .map((g) => ({ name: `${g[0]!.server}:${g[0]!.serverPort}`, first: Math.min(...g.map((f) => f.firstSeen)) }))
+        .sort((x, y) => x.first - y.first || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+        .map((x) => x.name);
       const ev: Omit<Evidence, 'time'> = {
         ruleId: e.id,
         rev: e.rev,

@@ -19,11 +19,15 @@ const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns', 'dns-log')";
 export function applyPeerEvidence(db: Database.Database, redecide: Redecide): number {
   const proofs = db
     .prepare(
-      `SELECT f.subscriber AS subscriber, f.server AS server, min(f.id) AS proof
-       FROM flows f
-       WHERE f.label = 'mining' AND f.confidence IN ('medium', 'high') AND f.subscriber IS NOT NULL
-         AND EXISTS (SELECT 1 FROM evidence e WHERE e.flow_id = f.id AND e.kind IN ${PROOF_KINDS})
-       GROUP BY f.subscriber, f.server`,
+      // The proof named is the pair's earliest proven flow (by its times and ports, not by storage
+      // order, so a scan with several workers names the same flow).
+      `SELECT subscriber, server, proof FROM (
+         SELECT f.subscriber AS subscriber, f.server AS server, f.id AS proof,
+                row_number() OVER (PARTITION BY f.subscriber, f.server ORDER BY f.first_seen, f.last_seen, f.client_port, f.server_port, f.id) AS n
+         FROM flows f
+         WHERE f.label = 'mining' AND f.confidence IN ('medium', 'high') AND f.subscriber IS NOT NULL
+           AND EXISTS (SELECT 1 FROM evidence e WHERE e.flow_id = f.id AND e.kind IN ${PROOF_KINDS}))
+       WHERE n = 1`,
     )
     .all() as Array<{ subscriber: string; server: string; proof: number }>;
   if (!proofs.length) return 0;
