@@ -12,6 +12,7 @@ import { Classifier } from './classify/classify.js';
 import { InputError, InputInterrupted } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
 import { ExportDatagrams } from './flow/exportsource.js';
+import type { Shard } from './flow/shard.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable, type ExportJoinOptions, type FlowTableOptions } from './flow/table.js';
 import { readCapture, type InputInfo } from './io/input.js';
 import { readDnsLog } from './io/dnslog.js';
@@ -181,6 +182,12 @@ export interface ScanOptions {
   dnsLogs?: readonly string[];
   /** Standard input: byte lengths whose prefix sha256 to report (earlier interrupted reads of it). */
   stdinPrefixes?: readonly number[];
+  /**
+   * Keep only this shard's flows (src/flow/shard.ts; `scan --workers`). Every shard reads every
+   * record and counts it, and sees every DNS answer; shard 0 alone hashes the inputs and counts the
+   * anomalies of DNS answers, which every shard would count alike.
+   */
+  shard?: Shard;
 }
 
 /** What one input yielded. */
@@ -226,6 +233,8 @@ export interface ScanSummary {
   /** Resolver logs read, and what their bindings hold. */
   dnsLogs: DnsLogSummary[];
   resolverStats: ResolverBindings['stats'] | null;
+  /** Per input, the furthest input a flow that began in it reached (-1: none), for joining shards' results. */
+  spanTo: number[];
 }
 
 /** Per-input callbacks of a file scan. */
@@ -248,8 +257,10 @@ export interface ScanHooks {
 export async function scanInputs(paths: readonly string[], rules: RuleSet, consume: FlowConsumer | FlowSink, opts: ScanOptions = {}, hooks: ScanHooks = {}): Promise<ScanSummary> {
   // Per input; the offset is -1 (not known): the message names the flow or the answer's time.
   const decodeErrors = paths.map(() => new Anomalies());
+  const shard = opts.shard && opts.shard.count > 1 ? opts.shard : null;
+  const counting = shard === null || shard.index === 0;
   const pipeline = new Pipeline(rules, {
-    flow: opts.flow,
+    flow: { ...opts.flow, shard },
     exports: opts.exports,
     onDecodeError: (code, f, message) => decodeErrors[f.inputIndex]?.add(code, paths[f.inputIndex] ?? '', -1, message),
   });
@@ -263,7 +274,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     // A first fragment, or a snap length, cuts a good answer short: that is not a bad message.
     // The UDP header sits just before the payload; its length field says what was sent.
     if (e && e.code === 'dns.truncated' && off >= 8 && ((buf[off - 4]! << 8) | buf[off - 3]!) - 8 > len) return;
-    if (e)
+    if (e && counting)
       decodeErrors[current]!.add('dns.bad_message', paths[current]!, -1, `DNS response from port 53 (${len} bytes) at ${new Date(ts).toISOString()}: ${e.code} at byte ${e.offset - off} of the message: ${e.message}`);
   };
   const flowsPerInput = new Array<number>(paths.length).fill(0);
@@ -305,7 +316,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     let error: string | null = null;
     const evicted0 = table.evicted;
     try {
-      info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [] } : {});
+      info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [] } : { hash: counting });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       // Stopped before its format was known: the input is cut (marked interrupted below), not bad.
@@ -346,7 +357,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     if (d.total > 0) hooks.decodeAnomalies?.(i, d);
     summaries[i]!.anomalies = Object.fromEntries(Object.entries({ ...a.toObject(), ...d.toObject() }).sort(([x], [y]) => x.localeCompare(y)));
   }
-  const { incomplete, ties } = cutAndTiedInputs(summaries, spanTo, interrupted);
+  const { incomplete, ties } = cutAndTiedInputs(summaries, spanTo, interrupted ? [summaries.length - 1] : []);
   return {
     incomplete,
     ties,
@@ -361,6 +372,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
     evictedFlows: table.evicted,
     packets,
     interrupted: opts.signal?.aborted ?? false,
+    spanTo: Array.from(spanTo),
   };
 }
 
@@ -368,7 +380,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
  * The inputs to mark incomplete: the cut or failed ones, widened over every boundary some flow
  * crossed (spanTo), since the inputs a flow joins can only be read again together.
  */
-function cutAndTiedInputs(inputs: readonly InputSummary[], spanTo: Int32Array, interrupted: boolean): { incomplete: Array<{ index: number; note: string }>; ties: number[][] } {
+export function cutAndTiedInputs(inputs: readonly InputSummary[], spanTo: ArrayLike<number>, cut: readonly number[]): { incomplete: Array<{ index: number; note: string }>; ties: number[][] } {
   const n = inputs.length;
   // crosses[i]: some flow has records in input i and in input i + 1 (or beyond).
   const crosses = new Uint8Array(n);
@@ -389,7 +401,7 @@ function cutAndTiedInputs(inputs: readonly InputSummary[], spanTo: Int32Array, i
     for (let j = lo; j <= hi; j++) if (!out.has(j)) out.set(j, j === i ? why : `shares a flow with ${inputs[i]!.path}, which ${why === 'cut' ? 'was cut' : 'failed'}`);
   };
   for (let i = 0; i < n; i++) if (inputs[i]!.error && inputs[i]!.packets + inputs[i]!.records > 0) cause(i, 'failed');
-  if (interrupted) cause(n - 1, 'cut');
+  for (const i of cut) cause(i, 'cut');
   const ties: number[][] = [];
   for (let i = 0; i < n; ) {
     let j = i;

@@ -5,6 +5,7 @@
  * prefix from a pool; a JSON-RPC flow gets one share meter).
  */
 import type { PacketView } from '../decode/packet.js';
+import { shardOfKey } from './shard.js';
 import { FlowPayload } from './prefix.js';
 import { ShareMeter } from './shares.js';
 import { dstIsServer } from './orient.js';
@@ -32,6 +33,7 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
   }
   const k = t.scratch;
   const fromA = packetKey(v, buf, k);
+  if (t.shardCount > 1 && shardOfKey(k, t.shardCount) !== t.shardIndex) return;
   const h = hashKey(k);
   let slot = t.lookup(k, h);
   const flags = v.tcpFlags;

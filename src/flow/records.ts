@@ -11,6 +11,7 @@
  * joined for the join gap by the collector's clock), so a quiet exporter cannot hold flows.
  */
 import type { NumericRecord } from '../decode/templates.js';
+import { shardOfKey } from './shard.js';
 import { dstIsServer } from './orient.js';
 import { B_FLAGS, B_ORIENT, BW, hashKey, LIST_EXPORT, M_LAST_INPUT, M_RECS, MW, N_ARRIVED, N_BYTES, N_FIRST, N_LAST, N_PKTS, N_SAMP, NW, ORIENT_CLIENT_A, SOURCE_EXPORT, type ExportJoinOptions, type FlowSlots } from './slots.js';
 
@@ -106,6 +107,7 @@ function merge(t: FlowSlots, r: ExportCounters, fromA: boolean, ipVersion: 4 | 6
   const k = t.scratch;
   k[8] = fromA ? (r.srcPort << 16) | r.dstPort : (r.dstPort << 16) | r.srcPort;
   k[9] = (SOURCE_EXPORT << 16) | (r.protocol << 8) | ipVersion;
+  if (t.shardCount > 1 && shardOfKey(k, t.shardCount) !== t.shardIndex) return;
   const h = hashKey(k);
   let slot = t.lookup(k, h);
   const num = t.num;

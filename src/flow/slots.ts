@@ -6,6 +6,7 @@
  * them together. Memory is bounded by the capacities, never by input size.
  */
 import type { FlowRecord } from '../types.js';
+import type { Shard } from './shard.js';
 import type { FlowPayload } from './prefix.js';
 import type { ShareMeter } from './shares.js';
 import { AddressNames } from './addr.js';
@@ -30,6 +31,11 @@ export interface FlowTableOptions {
   exports?: ExportJoinOptions | null;
   /** Ports services listen on ({@link servicePortSet}), for orienting flows whose handshake was not seen. */
   servicePorts?: Uint8Array | null;
+  /**
+   * Keep only the flows of this shard ({@link shardOfKey}); the others' packets and records still
+   * move the clocks, so flows end exactly when they would in a table that holds every flow.
+   */
+  shard?: Shard | null;
 }
 
 /** How export records are joined into flows, and how many such flows are held. */
@@ -155,6 +161,9 @@ export class FlowSlots {
   recordSweep = 0;
   /** Arrival time of the records being added (ms, a live collector's clock; 0 when reading files). */
   arrival = 0;
+  /** The shard kept ({@link FlowTableOptions.shard}): count 1 keeps every flow. */
+  readonly shardIndex: number;
+  readonly shardCount: number;
   /** Export records that were not TCP or UDP (counted, not flows). */
   otherProtocol = 0;
   /** Packet flows and export flows held now. */
@@ -195,6 +204,8 @@ export class FlowSlots {
     readonly opts: FlowTableOptions,
     readonly onFlow: (f: FlowRecord) => void,
   ) {
+    this.shardIndex = opts.shard?.index ?? 0;
+    this.shardCount = opts.shard && opts.shard.count > 1 ? opts.shard.count : 1;
     this.packetCap = opts.maxFlows > 0 ? Math.max(16, opts.maxFlows | 0) : 0;
     this.exportCap = opts.exports ? Math.max(1, opts.exports.maxFlows | 0) : 0;
     const cap = Math.max(1, this.packetCap + this.exportCap);

@@ -91,9 +91,10 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
 
 /**
  * Read one capture and deliver every packet to `sink`. Malformed records are counted in
- * `anomalies`; a file that cannot be read at all raises {@link InputError}.
+ * `anomalies`; a file that cannot be read at all raises {@link InputError}. `opts.hash: false`
+ * leaves `sha256` empty (a reader whose twin hashes the same file).
  */
-export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[] } = {}): Promise<InputInfo> {
+export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean } = {}): Promise<InputInfo> {
   if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? []);
   let fd: number;
   try {
@@ -111,12 +112,12 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
       // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
-      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal);
+      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], opts.hash ?? true);
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     // Hash on the other core while this one parses.
-    const hashing = hashFileInWorker(path);
-    hashing.catch(() => undefined);
+    const hashing = (opts.hash ?? true) ? hashFileInWorker(path) : null;
+    hashing?.catch(() => undefined);
     const win = new ByteWindow(CHUNK * 2);
     const parser = makeParser(kind, path, anomalies, sink);
     let pos = 0;
@@ -134,8 +135,8 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     }
     const stopped = signal?.aborted ?? false;
     parser.parse(win, !stopped);
-    let sha256: string;
-    try {
+    let sha256 = '';
+    if (hashing) try {
       const h = await hashing;
       // A file that changed while being read is not the file that was parsed: say so.
       // A stopped read hashed the whole file but parsed part of it: the digest still names the file.
@@ -154,7 +155,7 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = []): Promise<InputInfo> {
+async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = [], hashing = true): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
   // Hashes of the first N bytes, finished as the stream passes N (a handful at most).
@@ -163,7 +164,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
   async function* raw(): AsyncGenerator<Buffer> {
     for await (const c of stream) {
       const chunk = c as Buffer;
-      hash.update(chunk);
+      if (hashing) hash.update(chunk);
       for (const p of pending) {
         if (p.n in prefixSha256 || size >= p.n) continue;
         p.h.update(chunk.subarray(0, Math.min(chunk.length, p.n - size)));
