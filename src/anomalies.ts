@@ -76,6 +76,19 @@ export class Anomalies {
     if (n > 0) this.counts.set(code, (this.counts.get(code) ?? 0) + n);
   }
 
+  /** Add another count's occurrences (another thread's, as it crossed: counts and samples), keeping at most {@link samplesPerCode} samples a code. */
+  addAll(other: { readonly counts: ReadonlyMap<string, number>; readonly samples: readonly AnomalySample[] }): void {
+    const kept = new Map<string, number>();
+    for (const s of this.samples) kept.set(s.code, (kept.get(s.code) ?? 0) + 1);
+    for (const s of other.samples) {
+      const k = kept.get(s.code) ?? 0;
+      if (k >= this.samplesPerCode) continue;
+      kept.set(s.code, k + 1);
+      this.samples.push(s);
+    }
+    for (const [code, n] of other.counts) if (n > 0) this.counts.set(code, (this.counts.get(code) ?? 0) + n);
+  }
+
   get total(): number {
     let t = 0;
     for (const n of this.counts.values()) t += n;

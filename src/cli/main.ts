@@ -168,6 +168,11 @@ Examples:
         .choices(['auto', 'all', 'flagged'])
         .default('auto'),
     )
+    .option(
+      '--workers <n>',
+      'worker threads, each holding the flows of a share of client networks (/24, /64); results are those of one worker. Default: the number of cores when the inputs add up to 64 MiB or more, else 1',
+      positiveInt('--workers'),
+    )
     .addHelpText(
       'after',
       `

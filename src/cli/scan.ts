@@ -13,7 +13,9 @@ import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { rescoreReport } from '../report/rescore.js';
 import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
-import { loadResolverLogs, scanInputs, type DnsLogSummary } from '../scan.js';
+import { loadResolverLogs, scanInputs, type DnsLogSummary, type ScanHooks } from '../scan.js';
+import { remapInputs } from '../report/writer-batch.js';
+import { scanInWorkers, scanWorkers } from './scan-workers.js';
 import { stopOnSignals, type Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
@@ -38,6 +40,8 @@ export interface ScanCliOptions {
   keepFlows: 'auto' | 'all' | 'flagged';
   dnsLog?: string[];
   intel?: string[];
+  /** Worker threads (`--workers`); unset: {@link scanWorkers} decides. */
+  workers?: number;
 }
 
 /**
@@ -250,25 +254,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     lastWords: () => markRun(db, writer.runId, 'abandoned'),
   });
   try {
-    const summary = await scanInputs(
-      paths,
-      ruleSet,
-      (f, v, idx) => {
-        if (!keepFlow(o.keepFlows, f.source, v.label)) return;
-        const who = subs.resolve(f);
-        writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
-      },
-      {
-        flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
-        exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
-        readExports: o.exports,
-        skipQuietExports: o.keepFlows !== 'all',
-        collectorPorts: o.collectorPort,
-        signal: stop.signal,
-        dnsLogs: o.dnsLog ?? [],
-        stdinPrefixes: stdinParts.map((r) => r.size!),
-      },
-      {
+    const hooks: ScanHooks = {
         beginInput: (idx, path) => {
           inputIds[idx] = writer.addInput(path);
         },
@@ -293,8 +279,48 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
           writer.writeAnomalies(inputIds[idx]!, a);
           anomalies += a.total;
         },
-      },
-    );
+    };
+    const sizeOf = new Map(named.map((x) => [x.path, x.size]));
+    const workers = scanWorkers(o.workers, paths.map((p) => ({ path: p, size: sizeOf.get(p) ?? null })));
+    if (o.workers !== undefined && o.workers > 1 && workers === 1) io.err('minerwatch: --workers: standard input is read by one worker\n');
+    const summary =
+      workers > 1
+        ? await scanInWorkers({
+            paths,
+            o,
+            workers,
+            signal: stop.signal,
+            hooks,
+            batch: (b) => {
+              remapInputs(b, inputIds);
+              writer.addPacked(b);
+            },
+          }).then(async (s) => {
+            // The workers decided; this thread's classifier (same rules, same resolver logs) decides the report again after the run.
+            const classifier = new Classifier(ruleSet);
+            await loadResolverLogs(classifier, o.dnsLog ?? []);
+            return { ...s, classifier };
+          })
+        : await scanInputs(
+            paths,
+            ruleSet,
+            (f, v, idx) => {
+              if (!keepFlow(o.keepFlows, f.source, v.label)) return;
+              const who = subs.resolve(f);
+              writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
+            },
+            {
+              flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
+              exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
+              readExports: o.exports,
+              skipQuietExports: o.keepFlows !== 'all',
+              collectorPorts: o.collectorPort,
+              signal: stop.signal,
+              dnsLogs: o.dnsLog ?? [],
+              stdinPrefixes: stdinParts.map((r) => r.size!),
+            },
+            hooks,
+          );
     failed += reportDnsLogs(summary.dnsLogs, io);
     let added: RedecideResult | null = null;
     const tied = new Map<number, number[]>();

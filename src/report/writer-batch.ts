@@ -151,6 +151,18 @@ export class FlowBatch {
   }
 }
 
+/**
+ * Point a batch packed with input indexes (a scan worker knows its inputs by position) at the
+ * report's input ids: `ids[index]`.
+ */
+export function remapInputs(b: PackedFlows, ids: readonly number[]): void {
+  const n = b.nums;
+  for (let r = 0, at = 0; r < b.count; r++, at += NUMS) {
+    const i = n[at]!;
+    if (i === i) n[at] = ids[i] ?? NaN;
+  }
+}
+
 /** The statements a batch is inserted with, prepared once per connection. */
 export interface FlowStatements {
   flow: Database.Statement;

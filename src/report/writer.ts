@@ -437,16 +437,29 @@ export class ReportWriter {
     this.batch.add(f, v, inputId, subscriber, nat);
     this.flows++;
     if (this.batch.full) {
-      // A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on).
-      if (!this.threadTried && this.heartbeat !== null) {
-        this.threadTried = true;
-        this.thread = startWriterThread(this.db, this.runId);
-        if (this.thread) {
-          clearInterval(this.heartbeat);
-          this.heartbeat = null;
-        }
-      }
+      this.useThread();
       this.send();
+    }
+  }
+
+  /** Queue a batch packed elsewhere (a scan worker's, its input indexes already made ids: {@link remapInputs}). */
+  addPacked(b: PackedFlows): void {
+    if (b.count === 0) return;
+    if (this.batch.count) this.send();
+    this.flows += b.count;
+    this.useThread();
+    if (this.thread) this.thread.post(b);
+    else this.flushTx.immediate(b);
+  }
+
+  /** A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on). */
+  private useThread(): void {
+    if (this.threadTried || this.heartbeat === null) return;
+    this.threadTried = true;
+    this.thread = startWriterThread(this.db, this.runId);
+    if (this.thread) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
     }
   }
 
