@@ -1,0 +1,123 @@
+/**
+ * `scan --workers N` gives the report of one worker: the same flows, evidence, subscribers,
+ * hashrate rows, inputs (counts, sha256, status) and anomalies, the same watch list and the same
+ * summary; and a sharded scan stopped with SIGINT and run again ends as one clean run. On generated
+ * data (a subscriber capture cut into rotated files, so flows run on across files; NetFlow v9 and
+ * nfdump CSV exports of mining and other sessions) and on the corpus's captures and flow exports.
+ * Real CLI in child processes.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBenchCapture } from '../../bench/gen-capture.js';
+import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
+import { AUTO_WORKERS_MIN_BYTES, scanWorkers } from '../../src/cli/scan-workers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, whenReport } from '../helpers.js';
+import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
+
+const BIN = join(ROOT, 'bin', 'minerwatch');
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-workers-'));
+const rotated = [0, 1, 2].map((i) => join(tmp, `rot-${i}.pcap`));
+// Short timeouts: flows finish while the files are read, and some run on from one file into the next.
+const OPTS = ['--idle-timeout', '2', '--active-timeout', '60'];
+
+interface Result {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function cli(args: string[], act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  act?.(child);
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+}
+
+/** Everything one report says, and what the operator is handed from it: the watch list and the summary. */
+async function everything(db: string): Promise<Record<string, unknown>> {
+  const w = await cli(['watchlist', '--db', db, '--format', 'json']);
+  expect(w.code, w.err).toBe(0);
+  const watch = (JSON.parse(w.out) as Array<Record<string, unknown>>).map(({ flowIds: _ids, ...row }) => row);
+  const s = await cli(['summary', '--db', db, '--format', 'json']);
+  expect(s.code, s.err).toBe(0);
+  // Each report numbers its own flows: evidence that names a flow by id is compared without it.
+  const noIds = (t: string): string => t.replace(/flow #\d+/g, 'flow #id');
+  return { ...reportSnapshot(db), watch: noIds(JSON.stringify(watch)), summary: noIds(s.out) };
+}
+
+/** Scan with 1 worker and with `n`; both must exit 0 and their reports must say the same. */
+async function sameWithWorkers(name: string, inputs: string[], extra: string[], n: number): Promise<Record<string, unknown>> {
+  const reports: Array<Record<string, unknown>> = [];
+  for (const w of [1, n]) {
+    const db = join(tmp, `${name}-w${w}.sqlite`);
+    const r = await cli(['scan', ...inputs, '--db', db, '--workers', String(w), ...extra]);
+    expect(r.code, r.err).toBe(0);
+    reports.push(await everything(db));
+  }
+  expect(reports[1]).toEqual(reports[0]);
+  return reports[0]!;
+}
+
+describe('scan --workers', () => {
+  let exports: ExportBenchStats;
+  const exportDir = join(tmp, 'exports');
+  const intel = join(tmp, 'intel');
+
+  beforeAll(() => {
+    const whole = join(tmp, 'whole.pcap');
+    generateBenchCapture(whole, 40e6, 0x5eed, 'subscriber');
+    splitPcap(whole, rotated);
+    rmSync(whole);
+    mkdirSync(exportDir);
+    exports = generateExportBench(exportDir, 120_000, 0x5eed);
+    // The generated pool servers as an operator's intel lists them (as the bench does).
+    mkdirSync(intel);
+    const entries = exports.miningServers.flatMap((ip) => exports.miningPorts.map((port) => `  - { ip: "${ip}", port: ${port}, pool: "test pool" }`));
+    writeFileSync(join(intel, 'pools.yaml'), `source: "generated pool servers"\nadded: ${new Date(exports.firstMs - 86_400_000).toISOString().slice(0, 10)}\nkind: pool\nentries:\n${entries.join('\n')}\n`);
+  }, 180_000);
+
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('a capture cut into rotated files: 3 workers give the report of 1', async () => {
+    const one = await sameWithWorkers('rotated', rotated, OPTS, 3);
+    // The comparison means something only if the report has all of these.
+    expect((one.flows as unknown[]).length).toBeGreaterThan(5_000);
+    expect((one.evidence as unknown[]).length).toBeGreaterThan(0);
+    expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
+  }, 180_000);
+
+  it('NetFlow v9 and nfdump CSV exports with intel: 2 workers give the report of 1', async () => {
+    const one = await sameWithWorkers('exports', [join(exportDir, 'exports-v9.pcap'), join(exportDir, 'exports.csv')], ['--intel', intel], 2);
+    expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
+    expect((one.inputs as Array<{ records: number }>).map((i) => i.records)).toEqual([exports.records, exports.records]);
+  }, 180_000);
+
+  it.skipIf(!HAVE_CORPUS)(`the corpus's captures and flow exports: 3 workers give the report of 1${HAVE_CORPUS ? '' : ` (skipped: ${CORPUS_SKIP_REASON})`}`, async () => {
+    const one = await sameWithWorkers('corpus', [join(CORPUS, 'pcap'), join(CORPUS, 'netflow')], [], 3);
+    expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
+  }, 300_000);
+
+  it('SIGINT stops every worker; what was read is written, and the rerun ends as one clean run', async () => {
+    const clean = join(tmp, 'rotated-w1.sqlite');
+    const db = join(tmp, 'sigint.sqlite');
+    const first = await cli(['scan', ...rotated, '--db', db, '--workers', '2', ...OPTS], (c) => void whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0).then(() => c.kill('SIGINT'), () => undefined));
+    expect(first.code, first.err).toBe(1);
+    expect(first.err).toMatch(/SIGINT: finishing the flows read so far/);
+    const again = await cli(['scan', ...rotated, '--db', db, '--workers', '2', ...OPTS]);
+    expect(again.code, again.err).toBe(0);
+    expect(await everything(db)).toEqual(await everything(clean));
+  }, 180_000);
+
+  it('how many workers: as asked; one for standard input; by default the cores only for big inputs', () => {
+    expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }])).toBe(3);
+    expect(scanWorkers(4, [{ path: '-', size: null }])).toBe(1);
+    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: 1000 }])).toBe(1);
+    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: AUTO_WORKERS_MIN_BYTES }])).toBeGreaterThanOrEqual(1);
+  });
+});
