@@ -15,10 +15,12 @@
  * - kafka: a real Kafka broker; a capture's flows published as GoFlow2 messages, then read by
  *   consumer groups of 1, 2 and 3 members (bench/kafka.ts).
  * Options via environment: BENCH_CASES, BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 3),
- * BENCH_EXPORT_RECORDS (default 5 000 000).
+ * BENCH_EXPORT_RECORDS (default 5 000 000), BENCH_WORKERS (worker counts of the capture and export
+ * cases' scans, default 1 and the number of cores).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
 import { reportCase } from './report.js';
@@ -38,6 +40,10 @@ for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 
 /** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
 const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
+
+/** Worker counts the capture and export cases run `scan` with (BENCH_WORKERS, default: 1 and the cores). */
+const WORKERS = [...new Set((process.env.BENCH_WORKERS ?? `1,${availableParallelism()}`).split(',').map((w) => Math.max(1, Number(w) | 0)))];
+const scanTool = (w: number): string => `minerwatch scan (${w} worker${w > 1 ? 's' : ''})`;
 
 mkdirSync(DATA, { recursive: true });
 
@@ -69,15 +75,18 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   const mb = size / 1e6;
   // CPU seconds (user + system, all threads) beside wall time: on a shared machine the wall time says how busy it was as much as how fast the tool is.
   const results: Array<{ tool: string; seconds: number; mbps: number; pps: number; rssMb: number | null; cpu: number | null }> = [];
+  const tools = WORKERS.map((w) => ({ w, tool: scanTool(w) }));
   for (let i = 0; i < RUNS; i++) {
-    const db = join(DATA, 'bench.sqlite');
-    for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
-    const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', capture, '--db', db, '--json']);
-    const j = JSON.parse(r.stdout) as { flows: number; miningFlows: number; subscribers: number; inputs: Array<{ packets: number }> };
-    if (j.inputs[0]!.packets !== gen.packets) throw new Error(`scan read ${j.inputs[0]!.packets} packets, generator wrote ${gen.packets}`);
-    if (j.subscribers !== gen.miningClients) console.warn(`warning: ${j.subscribers} mining subscribers found, generator made ${gen.miningClients}`);
-    results.push({ tool: 'minerwatch scan', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
-    console.log(`minerwatch scan run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
+    for (const { w, tool } of tools) {
+      const db = join(DATA, 'bench.sqlite');
+      for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
+      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', capture, '--db', db, '--json', '--workers', String(w)]);
+      const j = JSON.parse(r.stdout) as { flows: number; miningFlows: number; subscribers: number; inputs: Array<{ packets: number }> };
+      if (j.inputs[0]!.packets !== gen.packets) throw new Error(`scan read ${j.inputs[0]!.packets} packets, generator wrote ${gen.packets}`);
+      if (j.subscribers !== gen.miningClients) console.warn(`warning: ${j.subscribers} mining subscribers found, generator made ${gen.miningClients}`);
+      results.push({ tool, seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
+      console.log(`${tool} run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
+    }
   }
 
   let ndpi: string | null;
@@ -98,14 +107,17 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
 
   const best = (tool: string) => results.filter((r) => r.tool === tool).sort((a, b) => a.seconds - b.seconds)[0];
   console.log(`\ncapture (${profile}): ${(size / 2 ** 30).toFixed(2)} GiB, ${gen.packets} packets, ${gen.sessions} sessions (${Math.round(gen.sessions / (size / 2 ** 30))} per GiB), ${gen.miningSessions} mining sessions`);
-  console.log('tool                 best s   MB/s   Mpkt/s   max RSS MiB   CPU s');
-  for (const tool of ['minerwatch scan', 'ndpiReader -i -q']) {
+  console.log('tool                           best s   MB/s   Mpkt/s   max RSS MiB   CPU s');
+  for (const tool of [...tools.map((t) => t.tool), 'ndpiReader -i -q']) {
     const b = best(tool);
-    if (b) console.log(`${tool.padEnd(20)} ${b.seconds.toFixed(2).padStart(6)} ${b.mbps.toFixed(0).padStart(6)} ${(b.pps / 1e6).toFixed(2).padStart(8)} ${b.rssMb ? b.rssMb.toFixed(0).padStart(12) : '         n/a'} ${b.cpu !== null ? b.cpu.toFixed(2).padStart(7) : '    n/a'}`);
+    if (b) console.log(`${tool.padEnd(30)} ${b.seconds.toFixed(2).padStart(6)} ${b.mbps.toFixed(0).padStart(6)} ${(b.pps / 1e6).toFixed(2).padStart(8)} ${b.rssMb ? b.rssMb.toFixed(0).padStart(12) : '         n/a'} ${b.cpu !== null ? b.cpu.toFixed(2).padStart(7) : '    n/a'}`);
   }
-  const a = best('minerwatch scan');
   const n = best('ndpiReader -i -q');
-  if (a && n) console.log(`minerwatch / ndpiReader throughput: ${(n.seconds / a.seconds).toFixed(2)}x`);
+  const one = best(scanTool(1));
+  for (const { w, tool } of tools) {
+    const a = best(tool);
+    if (a && n) console.log(`${tool} / ndpiReader throughput: ${(n.seconds / a.seconds).toFixed(2)}x${w > 1 && one ? `; speed-up over 1 worker: ${(one.seconds / a.seconds).toFixed(2)}x on ${availableParallelism()} cores` : ''}`);
+  }
 }
 
 interface ExportFiles {
@@ -168,6 +180,7 @@ function ipNumber(ip: string): number {
 
 interface ExportResult {
   label: string;
+  workers: number;
   kind: 'binary' | 'csv';
   records: number;
   seconds: number;
@@ -190,11 +203,11 @@ function exportsCase(): ExportResult[] {
   );
   const db = join(DATA, 'exports.sqlite');
   const best: ExportResult[] = [];
-  for (const f of files) {
+  for (const f of files.flatMap((x) => WORKERS.map((w) => ({ ...x, w, label: w > 1 ? `${x.label}, ${w} workers` : x.label })))) {
     let b: ExportResult | null = null;
     for (let i = 0; i < RUNS; i++) {
       for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
-      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', f.path, '--intel', INTEL, '--db', db, '--json']);
+      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', f.path, '--intel', INTEL, '--db', db, '--json', '--workers', String(f.w)]);
       const j = JSON.parse(r.stdout) as { flows: number; miningFlows: number; subscribers: number; inputs: Array<{ records: number; anomalies: Record<string, number> }> };
       const input = j.inputs[0]!;
       if (input.records !== stats.records) console.warn(`warning: ${f.label}: scan read ${input.records} records, generator wrote ${stats.records}`);
@@ -203,6 +216,7 @@ function exportsCase(): ExportResult[] {
       if (j.subscribers !== stats.miningClients) console.warn(`warning: ${f.label}: ${j.subscribers} mining subscribers found, generator made ${stats.miningClients} mining clients`);
       const res: ExportResult = {
         label: f.label,
+        workers: f.w,
         kind: f.kind,
         records: input.records,
         seconds: r.seconds,
@@ -236,18 +250,21 @@ function exportsCase(): ExportResult[] {
       'reference, not measured here: `nfdump -r FILE \'port 3333\'` ~7 M records/s reading, `nfdump -o csv` ~60 k records/s writing CSV',
   );
 
-  console.log('\ncase               records   best s   CPU s   records/s   max RSS MiB   target');
+  console.log('\ncase                          records   best s   CPU s   records/s   max RSS MiB   target (one core) or speed-up');
   for (const r of best) {
     const rate = r.records / r.seconds;
     const target = TARGET[r.kind];
+    const alone = best.find((x) => x.workers === 1 && x.kind === r.kind && r.label.startsWith(x.label));
     console.log(
-      `${r.label.padEnd(16)} ${String(r.records).padStart(9)} ${r.seconds.toFixed(2).padStart(8)} ${(r.cpuSeconds?.toFixed(2) ?? 'n/a').padStart(7)} ` +
+      `${r.label.padEnd(27)} ${String(r.records).padStart(9)} ${r.seconds.toFixed(2).padStart(8)} ${(r.cpuSeconds?.toFixed(2) ?? 'n/a').padStart(7)} ` +
         `${(rate / 1e6).toFixed(2).padStart(9)} M ${(r.rssMb ? r.rssMb.toFixed(0) : 'n/a').padStart(13)}   ` +
-        `${rate >= target ? 'met' : 'NOT met'} (≥ ${target / 1e6} M/s, ${((100 * rate) / target).toFixed(0)} %)`,
+        (r.workers === 1
+          ? `${rate >= target ? 'met' : 'NOT met'} (≥ ${target / 1e6} M/s, ${((100 * rate) / target).toFixed(0)} %)`
+          : `${alone ? (alone.seconds / r.seconds).toFixed(2) : '?'}x over 1 worker on ${availableParallelism()} cores`),
     );
   }
-  console.log(`${'nfdump -r (ref.)'.padEnd(16)} ${'—'.padStart(9)} ${'—'.padStart(8)} ${'—'.padStart(7)} ${'~7.00'.padStart(9)} M ${'—'.padStart(13)}   reference, not measured here`);
-  console.log(`${'nfdump -o csv'.padEnd(16)} ${'—'.padStart(9)} ${'—'.padStart(8)} ${'—'.padStart(7)} ${'~0.06'.padStart(9)} M ${'—'.padStart(13)}   reference (writing CSV), not measured here`);
+  console.log(`${'nfdump -r (ref.)'.padEnd(27)} ${'—'.padStart(9)} ${'—'.padStart(8)} ${'—'.padStart(7)} ${'~7.00'.padStart(9)} M ${'—'.padStart(13)}   reference, not measured here`);
+  console.log(`${'nfdump -o csv'.padEnd(27)} ${'—'.padStart(9)} ${'—'.padStart(8)} ${'—'.padStart(7)} ${'~0.06'.padStart(9)} M ${'—'.padStart(13)}   reference (writing CSV), not measured here`);
   return best;
 }
 
