@@ -9,7 +9,9 @@
  * - an input is ended once every worker has ended it;
  * - after an interruption, every input some worker had not finished is cut.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Anomalies } from '../anomalies.js';
 import { cutAndTiedInputs, type InputSummary, type ScanHooks, type ScanSummary } from '../pipeline.js';
@@ -23,13 +25,22 @@ export const AUTO_WORKERS_MIN_BYTES = 64 << 20;
 /** Most workers a scan starts. */
 export const MAX_WORKERS = 64;
 
+/** The workers' compiled script, beside this module. */
+const SCRIPT = new URL('./scan-worker.js', import.meta.url);
+
+/** Whether workers can start: not when running from the TypeScript sources (no compiled script beside this module). */
+export function workersAvailable(): boolean {
+  return SCRIPT.protocol === 'file:' && existsSync(fileURLToPath(SCRIPT));
+}
+
 /**
  * How many workers a scan uses: `asked` when given (1 when an input is standard input, which only
  * one reader can read); otherwise the machine's cores when the inputs are files that add up to
  * {@link AUTO_WORKERS_MIN_BYTES} or more, and 1 for less (starting workers costs more than it saves).
+ * Always 1 when workers cannot start (`available`).
  */
-export function scanWorkers(asked: number | undefined, inputs: ReadonlyArray<{ path: string; size: number | null }>): number {
-  if (inputs.some((x) => x.path === '-')) return 1;
+export function scanWorkers(asked: number | undefined, inputs: ReadonlyArray<{ path: string; size: number | null }>, available = workersAvailable()): number {
+  if (!available || inputs.some((x) => x.path === '-')) return 1;
   if (asked !== undefined) return Math.min(Math.max(1, asked), MAX_WORKERS);
   const bytes = inputs.reduce((n, x) => n + (x.size ?? 0), 0);
   return bytes >= AUTO_WORKERS_MIN_BYTES ? Math.min(availableParallelism(), MAX_WORKERS) : 1;
@@ -120,12 +131,11 @@ export function scanInWorkers(job: {
           return;
       }
     };
-    const script = new URL('./scan-worker.js', import.meta.url);
     for (let k = 0; k < n; k++) {
       const acked = new SharedArrayBuffer(4);
       acks.push(new Int32Array(acked));
       const data: ShardJob = { paths, o, shard: { index: k, count: n }, acked };
-      const w = new Worker(script, { workerData: data });
+      const w = new Worker(SCRIPT, { workerData: data });
       threads.push(w);
       w.on('message', (m: ShardMessage) => {
         if (failure !== null) return;

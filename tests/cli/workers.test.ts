@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
@@ -114,10 +114,11 @@ describe('scan --workers', () => {
     expect(await everything(db)).toEqual(await everything(clean));
   }, 180_000);
 
-  it('how many workers: as asked; one for standard input; by default the cores only for big inputs', () => {
-    expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }])).toBe(3);
-    expect(scanWorkers(4, [{ path: '-', size: null }])).toBe(1);
-    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: 1000 }])).toBe(1);
-    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: AUTO_WORKERS_MIN_BYTES }])).toBeGreaterThanOrEqual(1);
+  it('how many workers: as asked; one for standard input; by default the cores only for big inputs; one when workers cannot start', () => {
+    expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }], true)).toBe(3);
+    expect(scanWorkers(4, [{ path: 'a.pcap', size: 10 }, { path: '-', size: null }], true)).toBe(1);
+    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: 1000 }], true)).toBe(1);
+    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }, { path: 'b.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }], true)).toBe(availableParallelism());
+    expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }], false)).toBe(1);
   });
 });
