@@ -15,11 +15,24 @@
  * - a consumer killed mid-segment leaves an incomplete input, which the report machinery removes
  *   (src/report/runs.ts), and the segment is read again from its first offset by whoever owns the
  *   partition next.
- * Segment boundaries depend on offsets only, so whichever consumer reads a segment reads the same
- * messages. A partition taken away in a rebalance drops its open segment (the next owner reads it
- * whole); at shutdown an open segment is closed at its last message and committed, and the next
- * owner starts after it. Should that commit fail, the next owner reads the segment again from its
- * start: two segments of one partition then start at the same offset, and `merge` keeps the longer.
+ * Segment boundaries at multiples of N depend on offsets only, so whichever consumer reads a segment
+ * reads the same messages. A partition taken away in a rebalance drops its open segment (the next
+ * owner reads it whole).
+ *
+ * Two other cuts bound what is held back: a segment open `segmentMs` (by the consumer's clock) is
+ * closed at its last message ({@link KafkaShard.aged}, {@link KafkaShard.cutAt}), so a quiet
+ * partition's verdicts are committed within about that long; and at shutdown an open segment is
+ * closed at its last message. Such a cut depends on timing, not on offsets, so it is made only
+ * where the consumer has read its partition to the end (its last offset + 1 is the partition's end
+ * offset, asked of the broker just before; the caller checks, {@link KafkaShard.cutAt} refuses
+ * otherwise). That makes it exact too: should the member die before its commit, the partition's
+ * next owner reads from the last commit, i.e. from the same first offset, and cannot cut before
+ * the old last offset, since it cuts only at a multiple of N (and the old segment ended before the
+ * next one) or where it too has read to the end, which is now at least one past the old last
+ * offset (the broker had that message). So its segment has the same start and is at least as long,
+ * and `merge` keeps the longer of two segments of one partition that start at one offset
+ * (src/report/merge.ts): each message once. The next segment after a time cut starts at the next
+ * offset and ends at the next multiple of N (or earlier by time again).
  *
  * Every partition has its own flow table (records of one subscriber land in one partition when
  * producers key by subscriber), sharing one classifier.
@@ -85,6 +98,18 @@ export interface ShardOptions {
   joinGapMs: number;
   /** Templates held per partition (netflow-datagrams). */
   maxTemplates?: number;
+  /** Milliseconds after which an open segment may be cut at its last message ({@link KafkaShard.aged}); 0 or absent: never. */
+  segmentMs?: number;
+  /** The consumer's clock in milliseconds (tests give their own); default `Date.now`. */
+  clock?: () => number;
+}
+
+/** Where a partition's open segment stands: its first and last offset read. */
+export interface OpenSegmentRef {
+  topic: string;
+  partition: number;
+  first: bigint;
+  last: bigint;
 }
 
 interface OpenSegment {
@@ -94,6 +119,8 @@ interface OpenSegment {
   index: bigint;
   messages: number;
   bytes: number;
+  /** When it opened, by the shard's clock (ms). */
+  openedAt: number;
   hash: Hash;
   anomalies: Anomalies;
   ingest: PacketIngest;
@@ -124,6 +151,7 @@ export class KafkaShard {
   readonly classifier: Classifier;
   private readonly parts = new Map<string, PartitionState>();
   private readonly commits = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  private readonly clock: () => number;
   /** Messages read, messages skipped as replays of offsets already read, and flows handed on. */
   messages = 0;
   replayed = 0;
@@ -139,6 +167,7 @@ export class KafkaShard {
     classifier?: Classifier,
   ) {
     if (!(opts.segmentMessages >= 1)) throw new RangeError('segmentMessages must be at least 1');
+    this.clock = opts.clock ?? Date.now;
     this.classifier = classifier ?? new Classifier(rules, null);
   }
 
@@ -203,7 +232,42 @@ export class KafkaShard {
     this.commits.delete(k);
   }
 
-  /** Close every open segment (shutdown). */
+  /**
+   * The open segments, or (with `now`) those open at least `segmentMs` by then: the segments to cut
+   * at their last message once their partitions are known to be read to the end.
+   */
+  openSegments(now?: number): OpenSegmentRef[] {
+    const out: OpenSegmentRef[] = [];
+    const ms = this.opts.segmentMs ?? 0;
+    if (now !== undefined && !(ms > 0)) return out;
+    for (const st of this.parts.values()) {
+      const seg = st.segment;
+      if (seg && (now === undefined || now - seg.openedAt >= ms)) out.push({ topic: st.topic, partition: st.partition, first: seg.first, last: seg.last });
+    }
+    return out;
+  }
+
+  /** The segments open `segmentMs` or longer by the shard's clock. */
+  aged(): OpenSegmentRef[] {
+    return this.openSegments(this.clock());
+  }
+
+  /**
+   * Cut the partition's open segment at its last message, as if that were a cut point: its flows
+   * finished, the segment closed into the sink, its commit queued. Only when it is still the segment
+   * that starts at `first` (a batch or a rebalance may have closed or dropped it since it was
+   * named) and the partition's end offset `end`, asked of the broker after that segment was named,
+   * is not past its last offset + 1 (the module comment says why that makes the cut exact). Returns
+   * the closed segment, or null when nothing was cut.
+   */
+  cutAt(topic: string, partition: number, first: bigint, end: bigint): SegmentSummary | null {
+    const st = this.parts.get(`${topic}\0${partition}`);
+    const seg = st?.segment;
+    if (!st || !seg || seg.first !== first || seg.last + 1n < end) return null;
+    return this.closeSegment(st, seg.last + 1n);
+  }
+
+  /** Close every open segment (tests; `consume` cuts only partitions read to their end, {@link cutAt}). */
   closeAll(): SegmentSummary[] {
     const out: SegmentSummary[] = [];
     for (const st of this.parts.values()) if (st.segment) out.push(this.closeSegment(st, st.segment.last + 1n));
@@ -214,6 +278,17 @@ export class KafkaShard {
   resumeAfter(topic: string, partition: number, offset: bigint): void {
     const st = this.state(topic, partition);
     if (offset > st.lastOffset) st.lastOffset = offset;
+  }
+
+  /**
+   * Put back commits taken by {@link takeCommits} that the broker refused, for partitions still
+   * held whose commit was not overtaken by a later segment's (they go with the next call then).
+   */
+  restoreCommits(commits: Array<{ topic: string; partition: number; offset: bigint }>): void {
+    for (const c of commits) {
+      const k = `${c.topic}\0${c.partition}`;
+      if (this.parts.has(k) && !this.commits.has(k)) this.commits.set(k, c);
+    }
   }
 
   /** Offsets to commit for the segments closed since the last call (the next offset to read per partition). */
@@ -247,7 +322,7 @@ export class KafkaShard {
     ingest.begin(`kafka://${st.topic}/${st.partition}/${first}-`, id);
     const hash = createHash('sha256');
     hash.update(`${st.topic}\0${st.partition}\0`);
-    st.segment = { id, first, last: first - 1n, index, messages: 0, bytes: 0, hash, anomalies, ingest };
+    st.segment = { id, first, last: first - 1n, index, messages: 0, bytes: 0, openedAt: this.clock(), hash, anomalies, ingest };
     return st.segment;
   }
 

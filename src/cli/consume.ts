@@ -11,6 +11,7 @@ import { DEFAULT_COLLECT_LIMITS } from '../collect.js';
 import { KafkaShard, parseSegmentPath, segmentFormat, segmentPath, type ConsumeFormat, type SegmentSummary } from '../consume.js';
 import { ReportError, UsageError } from '../errors.js';
 import { ensureTopic, GroupConsumer, KafkaProducer, parseBrokers, type KafkaMessage, type PartitionRef } from '../io/kafka.js';
+import { PartitionEnds } from '../io/kafka-ends.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { redecideReport } from '../report/redecide.js';
 import type Database from 'better-sqlite3';
@@ -29,6 +30,8 @@ export interface ConsumeOptions {
   format: ConsumeFormat;
   db: string;
   segmentMessages: number;
+  /** Seconds a segment may stay open before it is cut at its last message (once its partition is read to the end). */
+  segmentSeconds: number;
   outputTopic?: string;
   clientId?: string;
   subscriberNet: string[];
@@ -103,14 +106,14 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
     rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
     algorithms: ruleSet.algorithms,
     command: 'consume',
-    options: { brokers, topic: o.topic, group: o.group, format: o.format, segmentMessages: o.segmentMessages, subscriberNets: o.subscriberNet, joinGap: o.joinGap, maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
+    options: { brokers, topic: o.topic, group: o.group, format: o.format, segmentMessages: o.segmentMessages, segmentSeconds: o.segmentSeconds, subscriberNets: o.subscriberNet, joinGap: o.joinGap, maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
   });
   if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
   // Output rows wait with their segment: they go out once it is complete in the report.
   const pendingRows = new Map<number, Array<Record<string, unknown>>>();
   const outRows: Array<{ key: string | null; value: string }> = [];
   let anomalies = 0;
-  const shard = new KafkaShard(ruleSet, { format: o.format, segmentMessages: o.segmentMessages, maxFlows, joinGapMs: o.joinGap * 1000 }, {
+  const shard = new KafkaShard(ruleSet, { format: o.format, segmentMessages: o.segmentMessages, segmentMs: o.segmentSeconds * 1000, maxFlows, joinGapMs: o.joinGap * 1000 }, {
     open: (topic, partition, first) => writer.addInput(`kafka://${topic}/${partition}/${first}-`),
     flow: (f, v, id) => {
       if (!keepFlow(o.keepFlows, f.source, v.label)) return;
@@ -145,18 +148,60 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   if (o.outputTopic) await ensureTopic(brokers, o.outputTopic, 1);
   const producer = o.outputTopic ? new KafkaProducer({ brokers, clientId: `${o.clientId ?? 'minerwatch'}-out` }) : null;
   const consumer = new GroupConsumer({ brokers, group: o.group, topic: o.topic, clientId: o.clientId ?? 'minerwatch', sessionTimeoutMs: o.sessionTimeout ? o.sessionTimeout * 1000 : undefined });
-  // Report first, output rows next, offsets last: a crash anywhere replays, never loses.
-  const settle = async (): Promise<void> => {
-    const commits = shard.takeCommits();
-    if (producer && outRows.length) await producer.send(o.outputTopic!, outRows.splice(0));
-    if (commits.length) await consumer.commit(commits);
+  const ends = new PartitionEnds(brokers, o.topic, `${o.clientId ?? 'minerwatch'}-ends`);
+  // Report first, output rows next, offsets last: a crash anywhere replays, never loses. One settle
+  // at a time (batches, rebalances and the segment timer all settle), so commits go out in the
+  // order their segments closed and a partition's commit never goes back.
+  let settling: Promise<void> = Promise.resolve();
+  const settle = (): Promise<void> => {
+    const next = settling.then(async () => {
+      const commits = shard.takeCommits();
+      if (producer && outRows.length) await producer.send(o.outputTopic!, outRows.splice(0));
+      try {
+        if (commits.length) await consumer.commit(commits);
+      } catch (e) {
+        shard.restoreCommits(commits);
+        throw e;
+      }
+    });
+    settling = next.catch(() => undefined);
+    return next;
   };
   let failure: Error | null = null;
-  const stop = stopOnSignals({ first: (sig) => io.err(`minerwatch: ${sig}: stopping: finishing open segments, committing\n`) });
+  const stop = stopOnSignals({ first: (sig) => io.err(`minerwatch: ${sig}: stopping: finishing open segments read to their partition's end, committing\n`) });
   const line = (): string =>
     `messages ${shard.messages} (replayed, skipped ${shard.replayed}; in segments left to other members ${shard.dropped}), flows ${shard.flows} (mining ${shard.miningFlows}), open segments ${shard.open}`;
   const statsTimer = o.quiet ? null : setInterval(() => io.err(`minerwatch: ${line()}\n`), o.statsInterval * 1000);
-  io.err(`minerwatch: consuming ${o.topic} (${o.format}) as group ${o.group} from ${brokers.join(',')} into ${o.db} (segments of ${o.segmentMessages} offsets; Ctrl-C to stop)\n`);
+  io.err(
+    `minerwatch: consuming ${o.topic} (${o.format}) as group ${o.group} from ${brokers.join(',')} into ${o.db} (segments of ${o.segmentMessages} offsets or ${o.segmentSeconds} s; Ctrl-C to stop)\n`,
+  );
+  // A quiet partition's open segment is cut by time, checked whether or not messages come. The cut
+  // is made only where the partition is read to its end (src/consume.ts says why that is exact):
+  // a partition with messages still to read reaches its end or a multiple of --segment-messages.
+  // A refused commit is not fatal here (a rebalance under way): it is put back and goes with the
+  // next settle, or, the partition gone, its next owner reads the segment again whole and longer.
+  let cutting: Promise<void> | null = null;
+  const cutAged = async (): Promise<void> => {
+    const aged = shard.aged();
+    if (aged.length === 0 || stopping()) return;
+    try {
+      const end = await ends.ends([...new Set(aged.map((a) => a.partition))]);
+      let cut = 0;
+      for (const a of aged) {
+        const e = end.get(a.partition);
+        if (e !== undefined && shard.cutAt(a.topic, a.partition, a.first, e)) cut++;
+      }
+      if (cut) await settle();
+    } catch (e) {
+      io.err(`minerwatch: cutting segments open ${o.segmentSeconds} s: ${(e as Error).message}; trying again\n`);
+    }
+  };
+  const segmentTimer = setInterval(
+    () => {
+      if (cutting === null) cutting = cutAged().finally(() => (cutting = null));
+    },
+    Math.min(1000, o.segmentSeconds * 500),
+  );
   let stopNow: () => void = () => undefined;
   const stopping = (): boolean => stop.signal.aborted || failure !== null || (o.maxMessages !== undefined && o.maxMessages > 0 && shard.messages + shard.replayed >= o.maxMessages);
   const running = consumer.run({
@@ -198,14 +243,31 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   ]);
   await stop.release();
   if (statsTimer) clearInterval(statsTimer);
+  clearInterval(segmentTimer);
+  await cutting;
   try {
     if (!failure) {
-      shard.closeAll();
+      // An open segment is completed only where its partition is read to the end, as a time cut
+      // (exact for the same reason); elsewhere it is dropped, and the next owner reads it whole.
+      const open = shard.openSegments();
+      let end = new Map<number, bigint>();
+      if (open.length) {
+        try {
+          end = await ends.ends([...new Set(open.map((x) => x.partition))]);
+        } catch (e) {
+          io.err(`minerwatch: ${(e as Error).message}: open segments are left to the partitions' next owners\n`);
+        }
+      }
+      for (const x of open) {
+        const e = end.get(x.partition);
+        if (e === undefined || !shard.cutAt(x.topic, x.partition, x.first, e)) shard.discardPartition(x.topic, x.partition);
+      }
       await settle();
     }
   } catch (e) {
     failure = e as Error;
   }
+  await ends.close();
   await consumer.close().catch(() => undefined);
   if (failure) {
     await producer?.close().catch(() => undefined);

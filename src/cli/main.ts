@@ -247,6 +247,7 @@ Example:
       .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
       .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
       .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
+      .option('--segment-seconds <s>', 'a segment open this long is cut at its last message once its partition is read to the end: bounds the time from a message to its committed verdict on a quiet partition', positiveInt('--segment-seconds'), 60)
       .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
       .option('--client-id <id>', 'Kafka client id', 'minerwatch')
       .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveInt('--session-timeout'))
