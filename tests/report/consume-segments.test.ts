@@ -1,12 +1,16 @@
 /**
  * Kafka segments into a report without a broker (the broker tests are tests/kafka): where segments
- * are cut, what each input row says, what is committed, and that a replayed offset is read once.
+ * are cut, what each input row says, what is committed, that a replayed offset is read once, and
+ * that a segment cut by time is cut only where its partition is read to the end, and merges with
+ * the longer segment another member read from the same offset without counting a message twice.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { main } from '../../src/cli/main.js';
 import { KafkaShard, segmentPath, type StreamMessage } from '../../src/consume.js';
 import { encodeGoflowMessage } from '../../src/decode/goflow2.js';
 import { openReport, ReportWriter } from '../../src/report/writer.js';
@@ -55,18 +59,43 @@ function segmentSha(msgs: StreamMessage[]): string {
   return h.digest('hex');
 }
 
-function setup(segmentMessages: number) {
+function setup(segmentMessages: number, time?: { segmentMs: number; clock: () => number }) {
   const dir = mkdtempSync(join(tmpdir(), 'mw-seg-'));
   dirs.push(dir);
-  const db = openReport(join(dir, 'r.sqlite'));
+  const path = join(dir, 'r.sqlite');
+  const db = openReport(path);
   const writer = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'x', rules: '', command: 'consume', options: {} });
-  const shard = new KafkaShard(projectRules(), { format: 'goflow2-pb', segmentMessages, maxFlows: 1024, joinGapMs: 300_000 }, {
+  const shard = new KafkaShard(projectRules(), { format: 'goflow2-pb', segmentMessages, maxFlows: 1024, joinGapMs: 300_000, ...time }, {
     open: (topic, partition, first) => writer.addInput(`kafka://${topic}/${partition}/${first}-`),
     flow: (f, v, id) => writer.addFlow(f, v, id, f.client),
     close: (id, s) => writer.completeInput(id, { path: segmentPath(s.topic, s.partition, s.first, s.last), format: 'kafka goflow2-pb', size: s.bytes, sha256: s.sha256, records: s.records, packets: s.messages }),
     discard: (id) => writer.dropInput(id),
   });
-  return { db, writer, shard };
+  return { db, writer, shard, path };
+}
+
+/** Complete Kafka segments of a report: [path, messages] in offset order. */
+function completeSegments(path: string): Array<[string, number]> {
+  const d = new Database(path, { readonly: true });
+  try {
+    return (d.prepare("SELECT path, packets FROM inputs WHERE status = 'complete' AND path LIKE 'kafka://%'").raw().all() as Array<[string, number]>).sort(
+      (a, b) => Number(/\/(\d+)-/.exec(a[0])![1]) - Number(/\/(\d+)-/.exec(b[0])![1]),
+    );
+  } finally {
+    d.close();
+  }
+}
+
+/** Every flow of a report as sorted lines of what identifies and measures it. */
+function flowLines(path: string): string[] {
+  const d = new Database(path, { readonly: true });
+  try {
+    return (d.prepare('SELECT client, client_port, server, server_port, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, label FROM flows').raw().all() as unknown[][])
+      .map((r) => JSON.stringify(r))
+      .sort();
+  } finally {
+    d.close();
+  }
 }
 
 describe('Kafka segments', () => {
@@ -142,5 +171,69 @@ describe('Kafka segments', () => {
     expect(s!.anomalies.samples[0]!.message).toMatch(/^offset 0, byte 0 of the value: expected /);
     writer.finish({ packets: 2, anomalies: 1, interrupted: false });
     db.close();
+  });
+
+  it('cuts a segment open long enough at its last message only where its partition is read to the end; the next one runs to the next cut point', () => {
+    let now = 1_000_000;
+    const { db, writer, shard } = setup(40, { segmentMs: 2000, clock: () => now });
+    for (let i = 0; i < 5; i++) shard.message(message(0, i));
+    now += 1999;
+    expect(shard.aged()).toEqual([]);
+    now += 1;
+    expect(shard.aged()).toEqual([{ topic: 't', partition: 0, first: 0n, last: 4n }]);
+    // Offset 5 is in the log but not read yet: no cut (a replay from offset 0 could not cut before it either).
+    expect(shard.cutAt('t', 0, 0n, 6n)).toBeNull();
+    // A segment that is not the one named (another start) is not cut.
+    expect(shard.cutAt('t', 0, 1n, 5n)).toBeNull();
+    expect(shard.cutAt('t', 0, 0n, 5n)?.last).toBe(4n);
+    expect(shard.takeCommits()).toEqual([{ topic: 't', partition: 0, offset: 5n }]);
+    expect(shard.open).toBe(0);
+    // The next segment starts at the next offset and ends at the next multiple of 40.
+    for (let i = 5; i < 45; i++) shard.message(message(0, i));
+    expect(shard.takeCommits()).toEqual([{ topic: 't', partition: 0, offset: 40n }]);
+    shard.closeAll();
+    expect(db.prepare("SELECT path, packets FROM inputs WHERE status = 'complete' ORDER BY id").raw().all()).toEqual([
+      ['kafka://t/0/0-4', 5],
+      ['kafka://t/0/5-39', 35],
+      ['kafka://t/0/40-44', 5],
+    ]);
+    writer.finish({ packets: 45, anomalies: 0, interrupted: false });
+    db.close();
+  });
+
+  it('a member that cut a segment by time and died before its commit, and the next owner reading on from the same offset, merge with each message once', async () => {
+    // Member A: offsets 0-4 were the partition's end when its segment had been open 2 s; it cut
+    // there, completed the segment in its report, and died before committing offset 5.
+    let now = 0;
+    const a = setup(40, { segmentMs: 2000, clock: () => now });
+    for (let i = 0; i < 5; i++) a.shard.message(message(0, i));
+    now += 2000;
+    expect(a.shard.cutAt('t', 0, 0n, 5n)).not.toBeNull();
+    a.writer.flush();
+    a.db.close();
+    // Member B, the next owner, reads from the last commit (offset 0) on: by then 60 messages.
+    const b = setup(40);
+    for (let i = 0; i < 60; i++) b.shard.message(message(0, i));
+    b.shard.closeAll();
+    b.writer.finish({ packets: 60, anomalies: 0, interrupted: false });
+    b.db.close();
+    expect(completeSegments(a.path)).toEqual([['kafka://t/0/0-4', 5]]);
+    expect(completeSegments(b.path)).toEqual([
+      ['kafka://t/0/0-39', 40],
+      ['kafka://t/0/40-59', 20],
+    ]);
+    for (const order of [
+      [a.path, b.path],
+      [b.path, a.path],
+    ]) {
+      const merged = join(dirs[dirs.length - 1]!, `merged-${order[0] === a.path ? 'ab' : 'ba'}.sqlite`);
+      expect(await main(['merge', ...order, '--db', merged], { out: () => undefined, err: () => undefined })).toBe(0);
+      // The longer segment is kept: offsets 0-59 once each, and B's flows exactly (A's short segment's flows went with it).
+      expect(completeSegments(merged)).toEqual([
+        ['kafka://t/0/0-39', 40],
+        ['kafka://t/0/40-59', 20],
+      ]);
+      expect(flowLines(merged)).toEqual(flowLines(b.path));
+    }
   });
 });
