@@ -54,6 +54,9 @@ export interface ConsumeOptions {
   maxMessages?: number;
 }
 
+/** Bytes of output rows per send, well under a broker's default message.max.bytes (1 MiB). */
+const OUTPUT_SEND_BYTES = 256 * 1024;
+
 /** One row of the output topic: a flagged flow, or (at the end) a subscriber. Column list: README, "Kafka". */
 export function verdictRow(f: FlowRecord, v: Verdict, subscriber: string | null, segment: string): Record<string, unknown> {
   return {
@@ -156,10 +159,18 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   const settle = (): Promise<void> => {
     const next = settling.then(async () => {
       const commits = shard.takeCommits();
-      if (producer && outRows.length) await producer.send(o.outputTopic!, outRows.splice(0));
       try {
+        // In sends of at most OUTPUT_SEND_BYTES: a broker refuses a request larger than its
+        // message.max.bytes (1 MiB by default), and a segment can flag thousands of flows.
+        while (producer && outRows.length) {
+          let n = 0;
+          for (let bytes = 0; n < outRows.length && (n === 0 || bytes + outRows[n]!.value.length <= OUTPUT_SEND_BYTES); n++) bytes += outRows[n]!.value.length + 64;
+          await producer.send(o.outputTopic!, outRows.slice(0, n));
+          outRows.splice(0, n);
+        }
         if (commits.length) await consumer.commit(commits);
       } catch (e) {
+        // Rows not sent stay for the next settle, commits are put back (the timer's failures are not fatal).
         shard.restoreCommits(commits);
         throw e;
       }
@@ -181,6 +192,7 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   // A refused commit is not fatal here (a rebalance under way): it is put back and goes with the
   // next settle, or, the partition gone, its next owner reads the segment again whole and longer.
   let cutting: Promise<void> | null = null;
+  let lastCutError = '';
   const cutAged = async (): Promise<void> => {
     const aged = shard.aged();
     if (aged.length === 0 || stopping()) return;
@@ -192,8 +204,12 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
         if (e !== undefined && shard.cutAt(a.topic, a.partition, a.first, e)) cut++;
       }
       if (cut) await settle();
+      lastCutError = '';
     } catch (e) {
-      io.err(`minerwatch: cutting segments open ${o.segmentSeconds} s: ${(e as Error).message}; trying again\n`);
+      // Said once while it lasts (the check runs every second).
+      const msg = (e as Error).message;
+      if (msg !== lastCutError) io.err(`minerwatch: cutting segments open ${o.segmentSeconds} s: ${msg}; trying again\n`);
+      lastCutError = msg;
     }
   };
   const segmentTimer = setInterval(
