@@ -12,6 +12,7 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
+  UserError,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
@@ -88,7 +89,21 @@ function describe(e: unknown): string {
 
 function fail(brokers: string[], doing: string, e: unknown): KafkaError {
   if (e instanceof KafkaError) return e;
-  return new KafkaError(brokers.join(','), `${doing}: ${describe(e)}`);
+  // The client's own error stays reachable (what a failed send had written yet: `produced`).
+  return Object.assign(new KafkaError(brokers.join(','), `${doing}: ${describe(e)}`), { cause: e });
+}
+
+/**
+ * A failure of the cluster's reachability, not of the request: a broker gone (refused, reset,
+ * closed), no answer in time, leadership or the group coordinator moving. Worth trying again over
+ * fresh metadata while another broker can take over.
+ */
+export function transientKafkaError(e: unknown): boolean {
+  const raw = (e as { cause?: unknown } | null)?.cause ?? e;
+  const g = raw as { findBy?: (property: string, value: unknown) => unknown } | null;
+  if (g && typeof g.findBy === 'function')
+    return Boolean(g.findBy('code', 'PLT_KFK_NETWORK') ?? g.findBy('code', 'PLT_KFK_TIMEOUT') ?? g.findBy('hasStaleMetadata', true));
+  return e instanceof KafkaError && /no answer within|ECONNREFUSED|ECONNRESET|Connection closed/.test(e.message);
 }
 
 /** `p`, or a {@link KafkaError} after `ms`. */
@@ -155,11 +170,21 @@ export async function ensureTopic(brokers: string[], topic: string, partitions: 
   }
 }
 
-/** A keyed producer: acks from all in-sync replicas, keys placed by Java's murmur2 partitioner. */
+/**
+ * A keyed producer: acks from all in-sync replicas, keys placed by Java's murmur2 partitioner.
+ * Idempotent (the broker drops a batch it already wrote when it comes again), so a send that failed
+ * part-way (a broker gone, leadership moving) is sent again, for the partitions not yet
+ * acknowledged, over fresh metadata, until {@link KAFKA_TIMEOUTS.sendMs} has passed: nothing is
+ * lost and nothing written twice when a broker of the cluster fails.
+ */
 export class KafkaProducer {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly brokers: string[];
   private readonly compression: 'none' | 'gzip' | 'snappy' | 'lz4';
+  /** Partitions per topic, as the metadata said when first asked. */
+  private readonly partitions = new Map<string, number>();
+  /** Messages without a key go round the partitions. */
+  private roundRobin = 0;
 
   constructor(opts: { brokers: string[]; clientId?: string; compression?: 'none' | 'gzip' | 'snappy' | 'lz4' }) {
     this.brokers = opts.brokers;
@@ -167,6 +192,7 @@ export class KafkaProducer {
     this.producer = new Producer({
       ...baseOptions(opts.brokers, opts.clientId ?? 'minerwatch'),
       acks: ProduceAcks.ALL,
+      idempotent: true,
       autocreateTopics: false,
       // The library's default partitioner takes murmur2 >>> 0; Java's masks the sign bit (& 0x7fffffff),
       // which puts a key on another partition whenever the hash is negative.
@@ -174,16 +200,41 @@ export class KafkaProducer {
     });
   }
 
-  /** Send keyed messages as one request per partition leader; resolves when the broker acknowledged them. */
+  /** Send keyed messages as one request per partition leader; resolves when the broker acknowledged them all. */
   async send(topic: string, msgs: Array<{ key: Uint8Array | string | null; value: Uint8Array | string }>): Promise<void> {
     if (msgs.length === 0) return;
-    const messages = msgs.map((m) => ({ topic, key: m.key === null ? undefined : asBuffer(m.key), value: asBuffer(m.value) }));
-    await within(
-      this.producer.send({ messages, ...(this.compression === 'none' ? {} : { compression: this.compression }) }),
-      KAFKA_TIMEOUTS.sendMs,
-      this.brokers,
-      `sending ${msgs.length} message(s) to topic ${topic}`,
-    );
+    const doing = `sending ${msgs.length} message(s) to topic ${topic}`;
+    const deadline = Date.now() + KAFKA_TIMEOUTS.sendMs;
+    let count = this.partitions.get(topic);
+    if (count === undefined) {
+      const meta = await within(this.producer.metadata({ topics: [topic] }), KAFKA_TIMEOUTS.requestMs, this.brokers, `reading the metadata of topic ${topic}`);
+      count = Math.max(1, meta.topics.get(topic)?.partitionsCount ?? 1);
+      this.partitions.set(topic, count);
+    }
+    // Each message's partition is fixed here, so a message sent again goes where it went first.
+    let pending = msgs.map((m) => {
+      const key = m.key === null ? undefined : asBuffer(m.key);
+      const partition = (key ? compatibilityPartitioner(undefined as never, key) : this.roundRobin++) % count;
+      return { topic, key, value: asBuffer(m.value), partition };
+    });
+    for (;;) {
+      try {
+        await within(
+          this.producer.send({ messages: pending, ...(this.compression === 'none' ? {} : { compression: this.compression }) }),
+          Math.max(1_000, deadline - Date.now()),
+          this.brokers,
+          doing,
+        );
+        return;
+      } catch (e) {
+        const raw = (e as { cause?: unknown }).cause ?? e;
+        if (Date.now() >= deadline || raw instanceof UserError) throw fail(this.brokers, doing, e);
+        const written = new Set(((raw as { produced?: { offsets?: Array<{ partition: number }> } }).produced?.offsets ?? []).map((o) => o.partition));
+        pending = pending.filter((m) => !written.has(m.partition));
+        this.producer.clearMetadata();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -303,6 +354,11 @@ export class GroupConsumer {
                 earlyErrors.set(s, error);
                 return;
               }
+              // A broker of the cluster gone: read on through the others.
+              if (transientKafkaError(err) && !this.closing) {
+                recover(s, error);
+                return;
+              }
               failure ??= error;
               this.stopRun?.();
             });
@@ -314,6 +370,48 @@ export class GroupConsumer {
         doing,
       );
     const earlyErrors = new WeakMap<Stream, KafkaError>();
+    // A stream that failed because a broker went away is replaced, over fresh metadata, by one that
+    // starts from the commits: what it had fetched but not handed out is dropped and the open work
+    // of its partitions revoked (read again from the commit), then the same partitions are assigned
+    // again. Given up (the run fails) when no new stream could start for a join timeout.
+    const broken = new WeakSet<Stream>();
+    let brokenSince = 0;
+    const recover = (s: Stream, error: KafkaError): void => {
+      broken.add(s);
+      if (brokenSince === 0) brokenSince = Date.now();
+      if (Date.now() - brokenSince > KAFKA_TIMEOUTS.joinMs) {
+        failure ??= error;
+        this.stopRun?.();
+        return;
+      }
+      revoke();
+      const gen = ++generation;
+      c.clearMetadata();
+      setTimeout(() => {
+        if (this.closing || gen !== generation) return;
+        open(`reading topic ${topic} in group ${group} again after a broker failure`).then(
+          (n) => {
+            if (gen !== generation || this.closing) {
+              this.retire(n);
+              return;
+            }
+            const old = this.stream;
+            this.stream = n;
+            current = gen;
+            brokenSince = 0;
+            revokedSinceJoin = false;
+            const parts = this.owned;
+            enqueue(() => h.assigned?.(parts));
+            attach(n, gen);
+            this.retire(old);
+          },
+          (e: unknown) => {
+            if (this.closing || gen !== generation) return;
+            recover(s, fail(brokers, `consuming topic ${topic} in group ${group}`, e));
+          },
+        );
+      }, 1_000).unref();
+    };
     const attach = (s: Stream, gen: number): void => {
       s.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
         if (this.closing || gen !== current) return;
@@ -324,7 +422,7 @@ export class GroupConsumer {
         if (++buffered >= maxBatchMessages) flush();
       });
       s.once('close', () => {
-        if (s === this.stream) this.stopRun?.();
+        if (s === this.stream && !broken.has(s)) this.stopRun?.();
       });
       if (s.destroyed && !this.closing) {
         failure ??= earlyErrors.get(s) ?? new KafkaError(brokers.join(','), `consuming topic ${topic} in group ${group}: the stream ended as it started`);
@@ -422,12 +520,23 @@ export class GroupConsumer {
   /** Commit: `offset` is the NEXT offset to read (last processed + 1). */
   async commit(offsets: Array<PartitionRef & { offset: bigint }>): Promise<void> {
     if (offsets.length === 0) return;
-    await within(
-      this.consumer.commit({ offsets: offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: this.epochs.get(o.partition) ?? -1 })) }),
-      KAFKA_TIMEOUTS.requestMs,
-      this.opts.brokers,
-      `committing offsets of group ${this.opts.group}`,
-    );
+    // A coordinator that went away (its broker failed) is looked up again while another takes over.
+    const deadline = Date.now() + KAFKA_TIMEOUTS.joinMs;
+    for (;;) {
+      try {
+        await within(
+          this.consumer.commit({ offsets: offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: this.epochs.get(o.partition) ?? -1 })) }),
+          KAFKA_TIMEOUTS.requestMs,
+          this.opts.brokers,
+          `committing offsets of group ${this.opts.group}`,
+        );
+        return;
+      } catch (e) {
+        if (this.closing || Date.now() >= deadline || !transientKafkaError(e)) throw e;
+        this.consumer.clearMetadata();
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
   }
 
   /** The group's committed offsets (next offset to read) for `partitions`; -1 where none. */
