@@ -4,7 +4,9 @@
 # JVM, bounded heap) on 127.0.0.1 only.
 #
 #   scripts/kafka-broker.sh start [--nodes N]   start N nodes (default 1); prints the bootstrap address
-#   scripts/kafka-broker.sh stop [--node K]     stop every node, or node K only (to test a failure)
+#   scripts/kafka-broker.sh stop [--node K] [--kill]
+#                                               stop every node, or node K only (to test a failure);
+#                                               --kill: SIGKILL at once, as a crash (no clean shutdown)
 #   scripts/kafka-broker.sh status              print the bootstrap address of a running cluster
 #
 # Environment: MINERWATCH_KAFKA_DIR (state: data, logs, pids; default ${TMPDIR:-/tmp}/minerwatch-kafka),
@@ -127,10 +129,11 @@ PROPS
 }
 
 stop() {
-  local only=""
+  local only="" sig=TERM
   while [ $# -gt 0 ]; do
     case $1 in
       --node) only=$2; shift 2 ;;
+      --kill) sig=KILL; shift ;;
       *) say "unknown option $1"; exit 2 ;;
     esac
   done
@@ -138,7 +141,7 @@ stop() {
   for p in "$dir"/node-*/pid; do
     [ -f "$p" ] || continue
     if [ -n "$only" ] && [ "$p" != "$dir/node-$only/pid" ]; then continue; fi
-    if alive "$p"; then kill "$(cat "$p")" 2>/dev/null || true; pids+=("$(cat "$p")"); fi
+    if alive "$p"; then kill -s "$sig" "$(cat "$p")" 2>/dev/null || true; pids+=("$(cat "$p")"); fi
     rm -f "$p"
   done
   # A clean shutdown takes a few seconds; then it is killed.
@@ -157,5 +160,5 @@ case ${1:-} in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
   status) if bootstrap >/dev/null && ls "$dir"/node-*/pid >/dev/null 2>&1; then bootstrap; else say "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start [--nodes N] | stop [--node K] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--nodes N] | stop [--node K] [--kill] | status" >&2; exit 2 ;;
 esac

@@ -19,7 +19,8 @@ export interface Broker {
   /** Seconds the start took. */
   startSeconds: number;
   stop(): Promise<void>;
-  stopNode?(k: number): Promise<void>;
+  /** Stop node `k` (1-based): cleanly, or with SIGKILL as a crash when `crash`. */
+  stopNode?(k: number, crash?: boolean): Promise<void>;
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,8 +55,8 @@ export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker
     bootstrap,
     startSeconds: (Date.now() - t0) / 1000,
     stop,
-    stopNode: async (k: number) => {
-      await run(['stop', '--node', String(k)], env, 60_000);
+    stopNode: async (k: number, crash = false) => {
+      await run(['stop', '--node', String(k), ...(crash ? ['--kill'] : [])], env, 60_000);
     },
   };
 }
@@ -66,7 +67,7 @@ export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker
  * (a partition whose commit stays behind with no member reading it is where a test hangs).
  */
 export async function describeGroup(bootstrap: string, group: string, topic: string, partitions: number): Promise<string> {
-  const admin = new Admin({ clientId: 'minerwatch-test-describe', bootstrapBrokers: [bootstrap], requestTimeout: 10_000, retries: 1 });
+  const admin = new Admin({ clientId: 'minerwatch-test-describe', bootstrapBrokers: bootstrap.split(','), requestTimeout: 10_000, retries: 1 });
   try {
     const g = (await admin.describeGroups({ groups: [group] })).get(group);
     const members = g
