@@ -260,6 +260,8 @@ export class GroupConsumer {
   private stopRun: (() => void) | null = null;
   private running: Promise<void> = Promise.resolve();
   private inHandler = false;
+  /** Removes the process hook {@link run} sets for the client's lost-coordinator failure. */
+  private unhook: (() => void) | null = null;
   private readonly retiring = new Set<Promise<unknown>>();
 
   constructor(opts: { brokers: string[]; group: string; topic: string; clientId?: string; maxBatchMessages?: number; maxBytes?: number; sessionTimeoutMs?: number }) {
@@ -490,6 +492,24 @@ export class GroupConsumer {
     c.on('consumer:group:rebalance', () => {
       if (this.stream && !revokedSinceJoin) revoke();
     });
+    // 1.35.0 never looks the group coordinator up again: once its broker is gone from the metadata,
+    // a group request dereferences the missing broker and throws out of a callback. That is this
+    // member's end, said as one (the run fails with a KafkaError), not a crash of the process.
+    const lost = (e: unknown): void => {
+      if (!(e instanceof TypeError) || !/@platformatic[\\/]kafka/.test(e.stack ?? '')) {
+        // Not ours: as if nobody had listened (the process ends with it).
+        process.off('uncaughtException', lost);
+        process.nextTick(() => {
+          throw e;
+        });
+        return;
+      }
+      failure ??= new KafkaError(brokers.join(','), `group ${group}: the group's coordinator (a broker of the cluster) went away, and this client cannot look up the new one (${e.message}); start this member again`);
+      this.stopRun?.();
+    };
+    // Kept until the client is closed: leaving the group goes to the lost coordinator too.
+    process.on('uncaughtException', lost);
+    this.unhook = () => process.off('uncaughtException', lost);
     const first = await open(`joining consumer group ${group} on topic ${topic}`);
     this.stream = first;
     current = generation;
@@ -564,5 +584,6 @@ export class GroupConsumer {
     await within(this.consumer.close(), KAFKA_TIMEOUTS.closeMs, brokers, `leaving consumer group ${this.opts.group}`).catch(
       () => new Promise<void>((resolve) => this.consumer.close(true, () => resolve())),
     );
+    this.unhook?.();
   }
 }

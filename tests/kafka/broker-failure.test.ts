@@ -85,3 +85,41 @@ describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped
     expect(watchlist(merged)).toEqual(one);
   }, 600_000);
 });
+
+describe.skipIf(skip !== null)(`consume when the group's coordinator crashes${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let cluster: Broker | null = null;
+  const dir = mkdtempSync(join(tmpdir(), 'mw-coordinator-failure-'));
+
+  beforeAll(async () => {
+    const b = await startBroker({ nodes: 3 });
+    if ('skip' in b) throw new Error(b.skip);
+    cluster = b;
+  }, BROKER_START_TIMEOUT_MS + 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('the member ends with an error that says so (no crash), its complete segments kept', async () => {
+    const bootstrap = cluster!.bootstrap;
+    const topic = 'flows';
+    const p = cli(['produce', '--brokers', bootstrap, '--topic', topic, '--partitions', '6', '--format', 'goflow2-json', join(V9, 'ndpi__mining.export.pcap'), join(V9, 'ndpi__dns.export.pcap')]);
+    expect(p.code, p.err).toBe(0);
+    const all = Number(/produced (\d+) messages/.exec(p.err)?.[1]);
+    const db = join(dir, 'member.sqlite');
+    const m = startConsumer(['--brokers', bootstrap, '--topic', topic, '--group', 'gc', '--format', 'goflow2-json', '--db', db, '--session-timeout', '10', '--segment-messages', '4', '--segment-seconds', '1']);
+    const g: GroupRef = { bootstrap, group: 'gc', topic, partitions: 6 };
+    await waitForMembers(() => segmentMessages(db) >= all, `the member to commit all ${all} messages`, 120_000, [m], [db], g);
+    const probe = new Consumer({ clientId: 'minerwatch-test-coordinator', bootstrapBrokers: bootstrap.split(','), groupId: 'gc', requestTimeout: 10_000 });
+    const coordinator = await probe.findGroupCoordinator();
+    await new Promise<void>((resolve) => probe.close(true, () => resolve()));
+    await cluster!.stopNode!(coordinator, true);
+    const code = await Promise.race([m.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 180 s'), 180_000))]);
+    expect(code, m.err()).toBe(3);
+    expect(m.err()).toMatch(/coordinator|no answer|ECONNREFUSED/);
+    // Said as an error of the run, not as a crash with a stack trace.
+    expect(m.err()).not.toMatch(/^\s+at /m);
+    expect(segmentMessages(db)).toBe(all);
+  }, 420_000);
+});
