@@ -170,7 +170,7 @@ Examples:
     )
     .option(
       '--workers <n>',
-      'worker threads, each holding the flows of a share of client networks (/24, /64); results are those of one worker. Default: the number of cores when the inputs add up to 64 MiB or more, else 1',
+      'worker threads, each holding the flows of a share of client networks (/24, /64); results are those of one worker. Default: the cores less 2 (the writer and hash threads), at least 1, when the inputs add up to 64 MiB or more, else 1',
       positiveInt('--workers'),
     )
     .addHelpText(

@@ -34,16 +34,25 @@ export function workersAvailable(): boolean {
 }
 
 /**
+ * Cores a scan keeps for its other threads when it chooses how many workers to start: the report's
+ * writer thread and the input's sha256 thread. One worker already keeps about one and a half cores
+ * busy with them (`npm run bench`, the flows case: 7.4 CPU s in 5.0 s), and on 2 cores a second
+ * worker made the scan slower (5.2 s), since every worker also reads and decodes every record.
+ */
+export const CORES_FOR_OTHER_THREADS = 2;
+
+/**
  * How many workers a scan uses: `asked` when given (1 when an input is standard input, which only
- * one reader can read); otherwise the machine's cores when the inputs are files that add up to
- * {@link AUTO_WORKERS_MIN_BYTES} or more, and 1 for less (starting workers costs more than it saves).
- * Always 1 when workers cannot start (`available`).
+ * one reader can read); otherwise, when the inputs are files that add up to
+ * {@link AUTO_WORKERS_MIN_BYTES} or more, the machine's cores less {@link CORES_FOR_OTHER_THREADS}
+ * (at least 1), and 1 for less (starting workers costs more than it saves). Always 1 when workers
+ * cannot start (`available`).
  */
 export function scanWorkers(asked: number | undefined, inputs: ReadonlyArray<{ path: string; size: number | null }>, available = workersAvailable()): number {
   if (!available || inputs.some((x) => x.path === '-')) return 1;
   if (asked !== undefined) return Math.min(Math.max(1, asked), MAX_WORKERS);
   const bytes = inputs.reduce((n, x) => n + (x.size ?? 0), 0);
-  return bytes >= AUTO_WORKERS_MIN_BYTES ? Math.min(availableParallelism(), MAX_WORKERS) : 1;
+  return bytes >= AUTO_WORKERS_MIN_BYTES ? Math.min(Math.max(1, availableParallelism() - CORES_FOR_OTHER_THREADS), MAX_WORKERS) : 1;
 }
 
 type End = Extract<ShardMessage, { t: 'end' }>;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
-import { AUTO_WORKERS_MIN_BYTES, scanWorkers } from '../../src/cli/scan-workers.js';
+import { AUTO_WORKERS_MIN_BYTES, CORES_FOR_OTHER_THREADS, scanWorkers } from '../../src/cli/scan-workers.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, whenReport } from '../helpers.js';
 import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
 
@@ -114,11 +114,11 @@ describe('scan --workers', () => {
     expect(await everything(db)).toEqual(await everything(clean));
   }, 180_000);
 
-  it('how many workers: as asked; one for standard input; by default the cores only for big inputs; one when workers cannot start', () => {
+  it('how many workers: as asked; one for standard input; by default the cores left to workers, only for big inputs; one when workers cannot start', () => {
     expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }], true)).toBe(3);
     expect(scanWorkers(4, [{ path: 'a.pcap', size: 10 }, { path: '-', size: null }], true)).toBe(1);
     expect(scanWorkers(undefined, [{ path: 'a.pcap', size: 1000 }], true)).toBe(1);
-    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }, { path: 'b.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }], true)).toBe(availableParallelism());
+    expect(scanWorkers(undefined, [{ path: 'a.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }, { path: 'b.pcap', size: AUTO_WORKERS_MIN_BYTES / 2 }], true)).toBe(Math.max(1, availableParallelism() - CORES_FOR_OTHER_THREADS));
     expect(scanWorkers(3, [{ path: 'a.pcap', size: 10 }], false)).toBe(1);
   });
 });
