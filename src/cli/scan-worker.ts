@@ -16,7 +16,7 @@ import type { InputInfo } from '../io/input.js';
 import { scanInputs, type ScanSummary } from '../pipeline.js';
 import { FlowBatch, type PackedFlows } from '../report/writer-batch.js';
 import { loadRulesForScan } from './rules.js';
-import { keepFlow, type ScanCliOptions } from './scan.js';
+import { keepFlow, scanOptionsOf, type ScanCliOptions } from './scan.js';
 
 /** Batches a worker may have posted that the scan's thread has not yet queued. */
 export const MAX_UNACKED = 4;
@@ -82,16 +82,7 @@ async function run(): Promise<void> {
         batch.add(f, v, idx, who.subscriber, who.nat);
         if (batch.full) post();
       },
-      {
-        flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
-        exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
-        readExports: o.exports,
-        skipQuietExports: o.keepFlows !== 'all',
-        collectorPorts: o.collectorPort,
-        signal: stop.signal,
-        dnsLogs: o.dnsLog ?? [],
-        shard,
-      },
+      { ...scanOptionsOf(o, stop.signal), shard },
       {
         beginInput: (i, path) => send({ t: 'begin', i, path }),
         endInput: (i, info, counts, anomalies, error) => {

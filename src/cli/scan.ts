@@ -13,7 +13,7 @@ import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { rescoreReport } from '../report/rescore.js';
 import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
-import { loadResolverLogs, scanInputs, type DnsLogSummary, type ScanHooks } from '../scan.js';
+import { loadResolverLogs, scanInputs, type DnsLogSummary, type ScanHooks, type ScanOptions } from '../scan.js';
 import { remapInputs } from '../report/writer-batch.js';
 import { scanInWorkers, scanWorkers } from './scan-workers.js';
 import { stopOnSignals, type Io } from './main.js';
@@ -52,6 +52,19 @@ export interface ScanCliOptions {
 export function keepFlow(mode: ScanCliOptions['keepFlows'], source: 'packets' | 'export', label: string): boolean {
   if (mode === 'all' || label !== 'none') return true;
   return mode === 'auto' && source === 'packets';
+}
+
+/** How the scan's options read inputs and hold flows (the same in every worker of a scan). */
+export function scanOptionsOf(o: ScanCliOptions, signal: AbortSignal): ScanOptions {
+  return {
+    flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
+    exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
+    readExports: o.exports,
+    skipQuietExports: o.keepFlows !== 'all',
+    collectorPorts: o.collectorPort,
+    signal,
+    dnsLogs: o.dnsLog ?? [],
+  };
 }
 
 /** Folders expand to the files below them (sorted, hidden files skipped); `-` stays stdin. */
@@ -309,16 +322,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               const who = subs.resolve(f);
               writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
             },
-            {
-              flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
-              exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
-              readExports: o.exports,
-              skipQuietExports: o.keepFlows !== 'all',
-              collectorPorts: o.collectorPort,
-              signal: stop.signal,
-              dnsLogs: o.dnsLog ?? [],
-              stdinPrefixes: stdinParts.map((r) => r.size!),
-            },
+            { ...scanOptionsOf(o, stop.signal), stdinPrefixes: stdinParts.map((r) => r.size!) },
             hooks,
           );
     failed += reportDnsLogs(summary.dnsLogs, io);

@@ -36,26 +36,30 @@ async function nodeToKill(bootstrap: string, topic: string, group: string): Prom
   }
 }
 
+/** A 3-node cluster for the describe block it is called in, and a folder, both removed after it. */
+function threeNodes(prefix: string): { dir: string; cluster: () => Broker } {
+  let started: Broker | null = null;
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  beforeAll(async () => {
+    const b = await startBroker({ nodes: 3 });
+    if ('skip' in b) throw new Error(b.skip);
+    started = b;
+  }, BROKER_START_TIMEOUT_MS + 60_000);
+  afterAll(async () => {
+    await started?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+  return { dir, cluster: () => started! };
+}
+
 describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let cluster: Broker | null = null;
-  const dir = mkdtempSync(join(tmpdir(), 'mw-broker-failure-'));
+  const { dir, cluster } = threeNodes('mw-broker-failure-');
   const inputs = readdirSync(V9)
     .filter((f) => f.endsWith('.export.pcap'))
     .map((f) => join(V9, f));
 
-  beforeAll(async () => {
-    const b = await startBroker({ nodes: 3 });
-    if ('skip' in b) throw new Error(b.skip);
-    cluster = b;
-  }, BROKER_START_TIMEOUT_MS + 60_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
-
   it('a node killed mid-stream: nothing lost or doubled, the watch list of one scan', async () => {
-    const bootstrap = cluster!.bootstrap;
+    const bootstrap = cluster().bootstrap;
     expect(bootstrap.split(',')).toHaveLength(3);
     const topic = 'flows';
     const half = Math.ceil(inputs.length / 2);
@@ -67,7 +71,7 @@ describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped
     const g: GroupRef = { bootstrap, group: 'g', topic, partitions: 6 };
     await waitForMembers(() => members.reduce((n, m) => n + m.messages(), 0) >= before, `the two members to read the first ${before} messages`, 180_000, members, dbs, g);
     // A crash, not a shutdown: no leadership handed over, no clean leave.
-    await cluster!.stopNode!(await nodeToKill(bootstrap, topic, 'g'), true);
+    await cluster().stopNode!(await nodeToKill(bootstrap, topic, 'g'), true);
     const rest = cli(['produce', '--brokers', bootstrap, '--topic', topic, '--format', 'goflow2-json', ...inputs.slice(half)]);
     expect(rest.code, rest.err).toBe(0);
     const all = before + Number(/produced (\d+) messages/.exec(rest.err)?.[1]);
@@ -87,22 +91,10 @@ describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped
 });
 
 describe.skipIf(skip !== null)(`consume when the group's coordinator crashes${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let cluster: Broker | null = null;
-  const dir = mkdtempSync(join(tmpdir(), 'mw-coordinator-failure-'));
-
-  beforeAll(async () => {
-    const b = await startBroker({ nodes: 3 });
-    if ('skip' in b) throw new Error(b.skip);
-    cluster = b;
-  }, BROKER_START_TIMEOUT_MS + 60_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+  const { dir, cluster } = threeNodes('mw-coordinator-failure-');
 
   it('the member ends with an error that says so (no crash), its complete segments kept', async () => {
-    const bootstrap = cluster!.bootstrap;
+    const bootstrap = cluster().bootstrap;
     const topic = 'flows';
     const p = cli(['produce', '--brokers', bootstrap, '--topic', topic, '--partitions', '6', '--format', 'goflow2-json', join(V9, 'ndpi__mining.export.pcap'), join(V9, 'ndpi__dns.export.pcap')]);
     expect(p.code, p.err).toBe(0);
@@ -114,7 +106,7 @@ describe.skipIf(skip !== null)(`consume when the group's coordinator crashes${sk
     const probe = new Consumer({ clientId: 'minerwatch-test-coordinator', bootstrapBrokers: bootstrap.split(','), groupId: 'gc', requestTimeout: 10_000 });
     const coordinator = await probe.findGroupCoordinator();
     await new Promise<void>((resolve) => probe.close(true, () => resolve()));
-    await cluster!.stopNode!(coordinator, true);
+    await cluster().stopNode!(coordinator, true);
     const code = await Promise.race([m.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 180 s'), 180_000))]);
     expect(code, m.err()).toBe(3);
     expect(m.err()).toMatch(/coordinator|no answer|ECONNREFUSED/);
