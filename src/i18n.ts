@@ -30,10 +30,34 @@ export function resolveLang(flag?: string, env: NodeJS.ProcessEnv = process.env)
 
 const zoneCache = new Map<string, Intl.DateTimeFormat>();
 
-/** Check an IANA zone name (`UTC`, `Asia/Shanghai` …) and return its canonical form; a bad name is a UsageError naming it. */
+/** A fixed offset: `+08:00`, `+0800`, `+8`, `UTC+8`, `GMT-05:30`. */
+const OFFSET = /^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$/i;
+
+/**
+ * Check a time zone and return its canonical form: an IANA name (`UTC`, `Asia/Shanghai` …) or a
+ * fixed offset, written `+08:00`. Abbreviations (CST, EST, IST …) are refused: CST alone is China,
+ * US Central or Cuba standard time, and the platform would silently take one of them.
+ * @throws UsageError naming the zone and what is expected.
+ */
 export function checkZone(tz: string | undefined): string {
-  const zone = tz === undefined || tz === '' ? 'UTC' : tz;
+  const zone = tz === undefined || tz === '' ? 'UTC' : tz.trim();
+  const off = OFFSET.exec(zone);
+  if (off) {
+    const h = Number(off[2]);
+    const m = Number(off[3] ?? 0);
+    if (h > 14 || m > 59) throw new UsageError(`--tz ${JSON.stringify(zone)}: an offset is at most ±14:00; expected e.g. +08:00`);
+    return `${off[1]}${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
+  }
+  if (/^[A-Za-z]{2,5}$/.test(zone) && !/^(UTC|GMT|Z)$/i.test(zone))
+    throw new UsageError(`--tz ${JSON.stringify(zone)}: a zone abbreviation is ambiguous (CST is China, US Central and Cuba standard time); give an IANA name such as Asia/Shanghai, or an offset such as +08:00`);
+  if (/^z$/i.test(zone)) return 'UTC';
   return formatter(zone).resolvedOptions().timeZone;
+}
+
+/** Minutes east of UTC of a fixed-offset zone as {@link checkZone} writes it, or null for a named zone. */
+function offsetMinutes(tz: string): number | null {
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(tz);
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : null;
 }
 
 function formatter(zone: string): Intl.DateTimeFormat {
@@ -61,7 +85,9 @@ function formatter(zone: string): Intl.DateTimeFormat {
 
 function parts(ms: number, tz: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of formatter(tz).formatToParts(new Date(ms))) out[p.type] = p.value;
+  const fixed = offsetMinutes(tz);
+  for (const p of formatter(fixed === null ? tz : 'UTC').formatToParts(new Date(fixed === null ? ms : ms + fixed * 60_000))) out[p.type] = p.value;
+  if (fixed !== null) out.timeZoneName = fixed === 0 ? 'GMT' : `GMT${tz}`;
   return out;
 }
 

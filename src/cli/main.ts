@@ -302,7 +302,7 @@ Example (three members of one group, then one report):
     .option('--db <file>', 'report database', 'minerwatch.sqlite')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence counted').choices(CONFIDENCE).default('medium'))
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
-    .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
+    .option('--tz <zone>', 'time zone times are shown in: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous)', 'UTC')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExample:\n  minerwatch summary --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
@@ -317,7 +317,7 @@ Example (three members of one group, then one report):
     .option('--db <file>', 'report database', 'minerwatch.sqlite')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('medium'))
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
-    .option('--tz <zone>', 'IANA time zone times are shown in, e.g. Asia/Shanghai', 'UTC')
+    .option('--tz <zone>', 'time zone times are shown in: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous)', 'UTC')
     .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExample:\n  minerwatch report --html report.html --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
     .action(async (o) => {
@@ -332,6 +332,7 @@ Example (three members of one group, then one report):
     .option('--all', 'every flow, not only mining/suspect')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('low'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'jsonl']).default('table'))
+    .option('--tz <zone>', 'write times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
     .addHelpText('after', '\nExample:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl')
     .action(async (o) => {
       const { runFlows } = await import('./query.js');
@@ -352,6 +353,7 @@ Example (three members of one group, then one report):
     .option('--until <time>', 'only subscribers active at or before this date/time (UTC)')
     .option('--bom', 'CSV: start with a UTF-8 byte-order mark (for Excel)')
     .option('--lang <lang>', 'table and CSV headers in zh-CN or en (default from the locale); JSON keys do not change')
+    .option('--tz <zone>', 'write times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
     .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
     .addHelpText('after', '\nExamples:\n  minerwatch watchlist --db report.sqlite --format csv --bom > watchlist.csv\n  minerwatch watchlist --db report.sqlite --type university --coin XMR --since 2026-11-01 --format jsonl')
     .action(async (o) => {

@@ -2,7 +2,7 @@
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
-import { resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
+import { checkZone, resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
 import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
@@ -29,6 +29,8 @@ export interface WatchCliOptions {
   lang?: string;
   /** Key for subscriber pseudonyms (HMAC-SHA256). */
   pseudonymise?: string;
+  /** Zone times are written in (IANA name or offset); ISO 8601 UTC when not given. */
+  tz?: string;
 }
 
 function time(flag: string, v: string | undefined): number | undefined {
@@ -160,10 +162,11 @@ async function writeRows(
   }
 }
 
-export async function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string }, io: Io): Promise<void> {
+export async function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string; tz?: string }, io: Io): Promise<void> {
+  const tz = o.tz === undefined ? undefined : checkZone(o.tz);
   const db = openReport(o.db, { readonly: true });
   try {
-    const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence };
+    const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence, tz };
     await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows' }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
@@ -175,13 +178,14 @@ export async function runFlows(o: { db: string; all?: boolean; minConfidence: Co
 export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
   const pseudonymise = pseudonymiser(o.pseudonymise);
+  const tz = o.tz === undefined ? undefined : checkZone(o.tz);
   // Chinese headers for Chinese readers; in English the headers are the field names, the same as
   // the JSON keys, so scripts read both alike.
   const lang = resolveLang(o.lang);
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
-    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
+    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise, tz }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {

@@ -5,6 +5,7 @@
  */
 import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
+import { formatTime } from '../i18n.js';
 import { formatKwh } from './format.js';
 import type { Confidence } from '../types.js';
 import type { Pseudonymiser } from './pseudonym.js';
@@ -62,13 +63,17 @@ export interface WatchRow {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** How a row's times are written: ISO 8601 UTC, or in zone `tz` (checked by {@link checkZone}) as `2026-11-21 08:00:00 +08:00`. */
+const timeIn = (tz: string | undefined): ((ms: number) => string) => (tz === undefined ? iso : (ms) => formatTime(ms, tz));
+
 const levelsFrom = (min: Confidence): string[] => levelsAtLeast(min, true);
 
 /**
  * Flows of a report one at a time, in time order (mining and suspect ones unless `all`), at the
  * minimum confidence or above: a statement iterated, so memory does not grow with the report.
  */
-export function* iterateFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): IterableIterator<FlowRow> {
+export function* iterateFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence; tz?: string }): IterableIterator<FlowRow> {
+  const at = timeIn(opts.tz);
   // At 'none' every flow counts, whatever its confidence column holds.
   const levels = confidenceRank(opts.minConfidence) > 0 ? levelsFrom(opts.minConfidence) : [];
   const where = [...(levels.length ? [`confidence IN (${levels.map(() => '?').join(', ')})`] : []), ...(opts.all ? [] : ["label IN ('mining', 'suspect')"])];
@@ -85,8 +90,8 @@ export function* iterateFlows(db: Database.Database, opts: { all: boolean; minCo
       server: r.server as string,
       serverPort: r.server_port as number,
       transport: r.transport as string,
-      firstSeen: iso(r.first_seen as number),
-      lastSeen: iso(r.last_seen as number),
+      firstSeen: at(r.first_seen as number),
+      lastSeen: at(r.last_seen as number),
       packets: r.packets as number,
       bytes: r.bytes as number,
       label: r.label as string,
@@ -106,7 +111,7 @@ export function* iterateFlows(db: Database.Database, opts: { all: boolean; minCo
 }
 
 /** {@link iterateFlows} as an array (small reports, tests). */
-export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence }): FlowRow[] {
+export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence; tz?: string }): FlowRow[] {
   return Array.from(iterateFlows(db, opts));
 }
 
@@ -129,7 +134,8 @@ export interface WatchFilter {
  * With `pseudonymise`, the subscriber, its account and every address of the subscriber in the
  * evidence are replaced by keyed pseudonyms; servers stay.
  */
-export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null }): IterableIterator<WatchRow> {
+export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null; tz?: string }): IterableIterator<WatchRow> {
+  const at = timeIn(opts.tz);
   const levels = levelsFrom(opts.minConfidence).filter((k) => k !== 'none');
   const inLevels = `(${levels.map(() => '?').join(', ')})`;
   const p = opts.pseudonymise ?? null;
@@ -159,8 +165,8 @@ export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { p
       type: (r.type as string | null) ?? null,
       region: (r.region as string | null) ?? null,
       confidence: r.confidence as string,
-      firstSeen: iso(r.first_seen as number),
-      lastSeen: iso(r.last_seen as number),
+      firstSeen: at(r.first_seen as number),
+      lastSeen: at(r.last_seen as number),
       miningFlows: r.mining_flows as number,
       servers: JSON.parse(r.servers as string) as string[],
       pools: JSON.parse(r.pools as string) as string[],
@@ -177,7 +183,7 @@ export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { p
 }
 
 /** {@link iterateWatchlist} as an array (small reports, tests, benchmarks). */
-export function queryWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null }): WatchRow[] {
+export function queryWatchlist(db: Database.Database, opts: WatchFilter & { pseudonymise?: Pseudonymiser | null; tz?: string }): WatchRow[] {
   return Array.from(iterateWatchlist(db, opts));
 }
 
