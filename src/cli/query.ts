@@ -1,4 +1,5 @@
 /** `minerwatch flows` and `minerwatch watchlist`: read a report, print rows. */
+import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
@@ -175,6 +176,25 @@ export async function runFlows(o: { db: string; all?: boolean; minConfidence: Co
   }
 }
 
+/**
+ * `--type`, `--region` and `--coin` values no subscriber of the report has (compared as the filter
+ * compares, ignoring case): one line each, with the values the report does hold, so an empty list
+ * is not taken for "no miners of that kind".
+ */
+function unmatchedFilters(db: Database.Database, o: WatchCliOptions): string[] {
+  const out: string[] = [];
+  const check = (flag: string, value: string | undefined, sql: string): void => {
+    if (value === undefined) return;
+    const held = (db.prepare(sql).pluck().all() as string[]).filter((x) => typeof x === 'string');
+    if (held.some((x) => x.toLowerCase() === value.toLowerCase())) return;
+    out.push(`${flag} ${JSON.stringify(value)} matches no subscriber in ${o.db} (${held.length ? `it holds: ${held.sort().join(', ')}` : 'it holds none'})`);
+  };
+  check('--type', o.type, 'SELECT DISTINCT type FROM subscribers WHERE type IS NOT NULL');
+  check('--region', o.region, 'SELECT DISTINCT region FROM subscribers WHERE region IS NOT NULL');
+  check('--coin', o.coin, 'SELECT DISTINCT c.value FROM subscribers s, json_each(s.coins) c');
+  return out;
+}
+
 export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
   const pseudonymise = pseudonymiser(o.pseudonymise);
@@ -185,6 +205,7 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
   const db = openReport(o.db, { readonly: true });
   try {
+    for (const line of unmatchedFilters(db, o)) io.err(`minerwatch: ${line}\n`);
     await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise, tz }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
   } catch (e) {
     throw reportReadError(o.db, e);

@@ -1,0 +1,54 @@
+/**
+ * `watchlist --type/--region/--coin` with a value no subscriber of the report has says so on stderr,
+ * with the values the report does hold, so an empty list is not taken for "no miners of that kind";
+ * a value some subscriber has (in any case) says nothing. The coins and types held are read from
+ * the report with SQL here.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, ROOT } from '../helpers.js';
+
+const BIN = join(ROOT, 'bin', 'minerwatch');
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-filters-'));
+const db = join(tmp, 'report.sqlite');
+
+function cli(args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('watchlist filters that match nothing', () => {
+  let coins: string[];
+
+  beforeAll(() => {
+    const s = cli(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db]);
+    expect(s.code, s.err).toBe(0);
+    const d = new Database(db, { readonly: true });
+    coins = (d.prepare('SELECT DISTINCT c.value FROM subscribers s, json_each(s.coins) c ORDER BY 1').pluck().all() as string[]).filter(Boolean);
+    d.close();
+    expect(coins.length).toBeGreaterThan(0);
+  });
+
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('says which values match no subscriber, and what the report holds', () => {
+    const absent = ['DOGE', 'XMR', 'ETH', 'BTC'].find((c) => !coins.includes(c))!;
+    const r = cli(['watchlist', '--db', db, '--coin', absent, '--type', 'university', '--region', 'Nowhere', '--format', 'json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([]);
+    expect(r.err).toContain(`--coin "${absent}" matches no subscriber in ${db} (it holds: ${coins.join(', ')})`);
+    expect(r.err).toContain(`--type "university" matches no subscriber in ${db} (it holds none)`);
+    expect(r.err).toContain(`--region "Nowhere" matches no subscriber`);
+  });
+
+  it('says nothing for a value some subscriber has, whatever its case', () => {
+    const r = cli(['watchlist', '--db', db, '--coin', coins[0]!.toLowerCase(), '--format', 'json']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toMatch(/matches no subscriber/);
+    expect((JSON.parse(r.out) as unknown[]).length).toBeGreaterThan(0);
+  });
+});
