@@ -158,6 +158,7 @@ const EN = {
   // Watch-list columns.
   subscriber: 'Subscriber',
   account: 'Account',
+  addresses: 'Addresses (first – last seen)',
   firstSeen: 'First seen',
   lastSeen: 'Last seen',
   servers: 'Servers',
@@ -239,6 +240,7 @@ const ZH: Catalogue = {
   types: { residential: '家庭宽带', enterprise: '企业', government: '政府机关', university: '高校', 'internet-cafe': '网吧', mobile: '移动网络', other: '其他' },
   subscriber: '用户',
   account: '账号',
+  addresses: '地址（首次–最后发现）',
   firstSeen: '首次发现',
   lastSeen: '最后发现',
   servers: '服务器',
@@ -285,6 +287,7 @@ export function levelName(level: string, lang: Lang): string {
 export const WATCHLIST_KEYS = [
   'subscriber',
   'account',
+  'addresses',
   'type',
   'region',
   'confidence',
@@ -310,6 +313,7 @@ export function watchlistHeaders(lang: Lang): Record<WatchlistKey, string> {
   return {
     subscriber: m.subscriber,
     account: m.account,
+    addresses: m.addresses,
     type: m.type,
     region: m.region,
     confidence: m.confidence,

@@ -14,7 +14,7 @@ import type { Io } from './main.js';
 const FLOW_COLUMNS = ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'];
 const FLOW_CSV_EXTRA = ['software', 'workers', 'pool', 'serverName', 'subscriber', 'outcome', 'reason'];
 const WATCH_COLUMNS = [...WATCHLIST_KEYS];
-const WATCH_TABLE = ['subscriber', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'hashrate', 'evidence'];
+const WATCH_TABLE = ['subscriber', 'addresses', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'hashrate', 'evidence'];
 
 export interface WatchCliOptions {
   db: string;

@@ -39,6 +39,11 @@ export interface FlowRow {
 export interface WatchRow {
   subscriber: string;
   account: string | null;
+  /**
+   * The client addresses the subscriber's flows were seen with, each with its period
+   * (`ADDRESS FIRST – LAST`), first seen first; at most {@link MAX_ADDRESSES}, then `… N more`.
+   */
+  addresses: string[];
   type: string | null;
   region: string | null;
   confidence: string;
@@ -62,6 +67,9 @@ export interface WatchRow {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Addresses listed per watch-list row (a subscriber behind a whole prefix can have thousands). */
+export const MAX_ADDRESSES = 16;
 
 /** How a row's times are written: ISO 8601 UTC, or in zone `tz` (checked by {@link checkZone}) as `2026-11-21 08:00:00 +08:00`. */
 const timeIn = (tz: string | undefined): ((ms: number) => string) => (tz === undefined ? iso : (ms) => formatTime(ms, tz));
@@ -124,7 +132,7 @@ export interface WatchFilter {
   /** Active at some time in [since, until] (ms). */
   since?: number;
   until?: number;
-  /** Only subscribers whose id is an address inside this CIDR. */
+  /** Only subscribers whose id is an address inside this CIDR, or that were seen with an address inside it. */
   prefix?: { contains: (ip: string) => boolean };
 }
 
@@ -139,11 +147,11 @@ export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { p
   const levels = levelsFrom(opts.minConfidence).filter((k) => k !== 'none');
   const inLevels = `(${levels.map(() => '?').join(', ')})`;
   const p = opts.pseudonymise ?? null;
-  // The subscriber's own addresses, to find them in the evidence text: only when pseudonymising.
-  const clients = p ? `(SELECT group_concat(client, ' ') FROM (SELECT DISTINCT client FROM flows c WHERE c.subscriber = s.subscriber))` : 'NULL';
+  // Every address the subscriber's flows were seen with, and when: listed, matched by --prefix,
+  // and found in the evidence text when pseudonymising.
   const stmt = db.prepare(
     `SELECT s.*, (SELECT group_concat(id) FROM (SELECT id FROM flows f WHERE f.subscriber = s.subscriber AND f.label = 'mining' AND f.confidence IN ${inLevels} ORDER BY id)) AS flow_ids,
-     ${clients} AS client_addresses
+     (SELECT json_group_array(json_array(client, first, last)) FROM (SELECT client, min(first_seen) AS first, max(last_seen) AS last FROM flows c WHERE c.subscriber = s.subscriber GROUP BY client ORDER BY first, client)) AS client_addresses
      FROM subscribers s WHERE s.confidence IN ${inLevels}
      ORDER BY CASE s.confidence WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC, s.mining_flows DESC, s.subscriber`,
   );
@@ -155,13 +163,18 @@ export function* iterateWatchlist(db: Database.Database, opts: WatchFilter & { p
     const coins = JSON.parse(r.coins as string) as string[];
     if (opts.coin !== undefined && !coins.some((c) => c.toLowerCase() === opts.coin!.toLowerCase())) continue;
     if ((opts.since !== undefined && (r.last_seen as number) < opts.since) || (opts.until !== undefined && (r.first_seen as number) > opts.until)) continue;
-    if (opts.prefix !== undefined && !opts.prefix.contains(r.subscriber as string)) continue;
+    const seen = (JSON.parse((r.client_addresses as string | null) ?? '[]') as Array<[string, number, number]>).filter((x) => typeof x[0] === 'string');
+    // The subscriber's id when it is an address, or any address it was seen with, whatever the directory calls it.
+    if (opts.prefix !== undefined && !opts.prefix.contains(r.subscriber as string) && !seen.some((x) => opts.prefix!.contains(x[0]))) continue;
     const subscriber = r.subscriber as string;
     const account = (r.account as string | null) ?? null;
-    const own = [subscriber, ...(account ? [account] : []), ...String(r.client_addresses ?? '').split(' ')];
+    const own = [subscriber, ...(account ? [account] : []), ...seen.map((x) => x[0])];
+    const addresses = seen.slice(0, MAX_ADDRESSES).map(([a, f, l]) => `${p ? p.of(a) : a} ${at(f)} – ${at(l)}`);
+    if (seen.length > MAX_ADDRESSES) addresses.push(`… ${seen.length - MAX_ADDRESSES} more`);
     yield {
       subscriber: p ? p.of(subscriber) : subscriber,
       account: p && account !== null ? p.of(account) : account,
+      addresses,
       type: (r.type as string | null) ?? null,
       region: (r.region as string | null) ?? null,
       confidence: r.confidence as string,

@@ -47,7 +47,7 @@ describe('minerwatch CLI', () => {
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
     const xmr = rows.find((x) => x.subscriber === '100.64.0.11')!;
-    expect(Object.keys(xmr)).toEqual(['subscriber', 'account', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'hashrate', 'kwhPerDay', 'powerCheck', 'evidence', 'flowIds']);
+    expect(Object.keys(xmr)).toEqual(['subscriber', 'account', 'addresses', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'pools', 'coins', 'agents', 'workers', 'hashrate', 'kwhPerDay', 'powerCheck', 'evidence', 'flowIds']);
     // The flows behind the row are the subscriber's mining flows in the report.
     const d = new Database(demoDb, { readonly: true });
     const ids = (d.prepare("SELECT id FROM flows WHERE subscriber = '100.64.0.11' AND label = 'mining' ORDER BY id").all() as Array<{ id: number }>).map((x) => x.id);
@@ -65,7 +65,7 @@ describe('minerwatch CLI', () => {
   it('watchlist --format csv has a header and one row per subscriber', async () => {
     const r = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'en']);
     const lines = r.out.trim().split('\r\n');
-    expect(lines[0]).toBe('subscriber,account,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,hashrate,kwhPerDay,powerCheck,evidence,flowIds');
+    expect(lines[0]).toBe('subscriber,account,addresses,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,hashrate,kwhPerDay,powerCheck,evidence,flowIds');
     expect(lines).toHaveLength(4);
     const zh = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'zh-CN']);
     expect(zh.out.split('\r\n')[0]).toMatch(/^\S+,/);

@@ -5,7 +5,7 @@
  * the report with SQL here.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -50,5 +50,50 @@ describe('watchlist filters that match nothing', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).not.toMatch(/matches no subscriber/);
     expect((JSON.parse(r.out) as unknown[]).length).toBeGreaterThan(0);
+  });
+});
+
+describe('watch-list addresses', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'minerwatch-addresses-'));
+  const report = join(dir, 'report.sqlite');
+  let client = '';
+
+  beforeAll(() => {
+    // Find a mining client first, then name its whole /112 in a directory, as an operator's would.
+    const probe = join(dir, 'probe.sqlite');
+    expect(cli(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', probe]).code).toBe(0);
+    const d = new Database(probe, { readonly: true });
+    client = d.prepare("SELECT client FROM flows WHERE label = 'mining' AND client LIKE '%:%' ORDER BY first_seen LIMIT 1").pluck().get() as string;
+    d.close();
+    expect(client).toMatch(/:/);
+    const directory = join(dir, 'directory.csv');
+    writeFileSync(directory, `prefix,subscriber,account,type,region\n${client}/112,home-42,acct-42,residential,Kashgar\n`);
+    const s = cli(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', report, '--subscribers', directory]);
+    expect(s.code, s.err).toBe(0);
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('every row names the addresses its subscriber was seen with, and when', () => {
+    const d = new Database(report, { readonly: true });
+    const expected = (d.prepare("SELECT client, min(first_seen) AS f, max(last_seen) AS l FROM flows WHERE subscriber = 'home-42' GROUP BY client ORDER BY f, client").all() as Array<{ client: string; f: number; l: number }>).map(
+      (x) => `${x.client} ${new Date(x.f).toISOString()} – ${new Date(x.l).toISOString()}`,
+    );
+    d.close();
+    const r = cli(['watchlist', '--db', report, '--format', 'json']);
+    expect(r.code, r.err).toBe(0);
+    const row = (JSON.parse(r.out) as Array<{ subscriber: string; addresses: string[] }>).find((x) => x.subscriber === 'home-42');
+    expect(row?.addresses).toEqual(expected);
+    expect(expected.some((a) => a.startsWith(`${client} `))).toBe(true);
+  });
+
+  it('--prefix matches the addresses whatever the directory calls the subscriber', () => {
+    for (const prefix of [`${client}/128`, `${client}/112`]) {
+      const r = cli(['watchlist', '--db', report, '--format', 'json', '--prefix', prefix]);
+      expect(r.code, r.err).toBe(0);
+      expect((JSON.parse(r.out) as Array<{ subscriber: string }>).map((x) => x.subscriber)).toContain('home-42');
+    }
+    const none = cli(['watchlist', '--db', report, '--format', 'json', '--prefix', '192.0.2.0/24']);
+    expect(JSON.parse(none.out)).toEqual([]);
   });
 });
