@@ -1,4 +1,5 @@
 /** Shared test helpers: the corpus location, rule loading, a scan that collects flows in memory. */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
@@ -111,4 +112,10 @@ export function whenReport(db: string, sql: string, test: (n: number) => boolean
 export function dropVersion6(d: Database.Database): void {
   for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
   for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
+}
+
+/** Run the built CLI (bin/minerwatch) to its end: exit status, stdout and stderr. */
+export function runCli(args: readonly string[], timeoutMs = 120_000): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }

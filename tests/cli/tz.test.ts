@@ -5,7 +5,6 @@
  * `--tz`. The expected local times are worked out here from the stored epoch times, by plain
  * arithmetic on the offset, not by the code that formats them.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,16 +12,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkZone } from '../../src/i18n.js';
 import { UsageError } from '../../src/errors.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, runCli } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'minerwatch');
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-tz-'));
 const db = join(tmp, 'report.sqlite');
 
-function cli(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, 60_000);
 
 /** `YYYY-MM-DD hh:mm:ss ±hh:mm` of epoch ms at a fixed offset of `minutes` east of UTC. */
 function atOffset(ms: number, minutes: number): string {

@@ -4,22 +4,17 @@
  * a value some subscriber has (in any case) says nothing. The coins and types held are read from
  * the report with SQL here.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, runCli } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'minerwatch');
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-filters-'));
 const db = join(tmp, 'report.sqlite');
 
-function cli(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, 60_000);
 
 describe('watchlist filters that match nothing', () => {
   let coins: string[];

@@ -9,16 +9,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { GroupConsumer, type KafkaMessage } from '../../src/io/kafka.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, runCli, waitFor } from '../helpers.js';
 import { describeGroup } from './kafka.js';
 
 export const BIN = join(ROOT, 'bin', 'minerwatch');
 export const V9 = join(CORPUS, 'netflow', 'generated', 'v9');
 
-export function cli(args: string[], timeoutMs = 120_000): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+export const cli = (args: string[], timeoutMs = 120_000): ReturnType<typeof runCli> => runCli(args, timeoutMs);
 
 /** The watch list of a report, the operator's deliverable, without the flow ids (each report numbers its own flows). */
 export function watchlist(db: string): Array<Record<string, unknown>> {
