@@ -246,7 +246,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
     compression: gz ? 'gzip' : 'none',
     size,
     parsedBytes: parsed,
-    sha256: hash.digest('hex'),
+    sha256: hashing ? hash.digest('hex') : '',
     packets: parser.packets,
     ...(pending.length ? { prefixSha256 } : {}),
   };
