@@ -295,7 +295,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     };
     const sizeOf = new Map(named.map((x) => [x.path, x.size]));
     const workers = scanWorkers(o.workers, paths.map((p) => ({ path: p, size: sizeOf.get(p) ?? null })));
-    if (o.workers !== undefined && o.workers > 1 && workers === 1) io.err('minerwatch: --workers: standard input is read by one worker\n');
+    if (o.workers !== undefined && o.workers > 1 && paths.includes('-')) io.err('minerwatch: --workers: standard input is read by one worker\n');
     const summary =
       workers > 1
         ? await scanInWorkers({
