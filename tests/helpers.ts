@@ -1,5 +1,5 @@
 /** Shared test helpers: the corpus location, rule loading, a scan that collects flows in memory. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
@@ -118,4 +118,25 @@ export function dropVersion6(d: Database.Database): void {
 export function runCli(args: readonly string[], timeoutMs = 120_000): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** What a CLI run started with {@link spawnCli} ended with, and how long it took. */
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+  ms: number;
+}
+
+/** Run the built CLI in a child process; `act(child)` may signal it while it runs. */
+export function spawnCli(args: readonly string[], act?: (child: ChildProcess) => void): Promise<CliRun> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  act?.(child);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err, ms: Date.now() - t0 })));
 }

@@ -6,7 +6,6 @@
  * nfdump CSV exports of mining and other sessions) and on the corpus's captures and flow exports.
  * Real CLI in child processes.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,30 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
 import { AUTO_WORKERS_MIN_BYTES, CORES_FOR_OTHER_THREADS, scanWorkers } from '../../src/cli/scan-workers.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, whenReport } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, spawnCli, whenReport } from '../helpers.js';
 import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
 
-const BIN = join(ROOT, 'bin', 'minerwatch');
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-workers-'));
 const rotated = [0, 1, 2].map((i) => join(tmp, `rot-${i}.pcap`));
 // Short timeouts: flows finish while the files are read, and some run on from one file into the next.
 const OPTS = ['--idle-timeout', '2', '--active-timeout', '60'];
 
-interface Result {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function cli(args: string[], act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  act?.(child);
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
-}
+const cli = spawnCli;
 
 /** Everything one report says, and what the operator is handed from it: the watch list and the summary. */
 async function everything(db: string): Promise<Record<string, unknown>> {

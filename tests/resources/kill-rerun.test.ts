@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../support/random.js';
 import { reportSnapshot as snapshot, splitPcap as split } from '../support/report-snapshot.js';
-import { ROOT, whenReport } from '../helpers.js';
+import { ROOT, spawnCli, whenReport, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -25,25 +25,8 @@ const files = [0, 1, 2].map((i) => join(tmp, `rot-${i}.pcap`));
 // Short timeouts: flows finish (and are written, in batches) while the files are read, as on a long capture.
 const OPTS = ['--idle-timeout', '2', '--active-timeout', '60'];
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-  ms: number;
-}
-
-/** Run the CLI; `act(child)` may signal it while it runs. */
-function cli(args: string[], act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> {
-  const t0 = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  act?.(child);
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err, ms: Date.now() - t0 })));
-}
+const cli = spawnCli;
+type Result = CliRun;
 
 const scan = (db: string, act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> => cli(['scan', ...files, '--db', db, ...OPTS], act);
 
