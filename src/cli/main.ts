@@ -173,6 +173,7 @@ Examples:
       'worker threads, each holding the flows of a share of client networks (/24, /64); results are those of one worker. Default: the cores less 2 (the writer and hash threads), at least 1, when the inputs add up to 64 MiB or more, else 1',
       positiveInt('--workers'),
     )
+    .option('--quiet', 'no progress line on standard error (shown only when it is a terminal)')
     .addHelpText(
       'after',
       `
@@ -289,8 +290,9 @@ Example (three members of one group, then one report):
     .argument('<report...>', 'report databases to merge')
     .requiredOption('--db <file>', 'the merged report (created, or added to)')
     .option('--rules <dir>', 'rule folder whose policy decides peer evidence again', DEFAULT_RULES_DIR)
+    .option('--quiet', 'no progress line on standard error (shown only when it is a terminal)')
     .addHelpText('after', '\nExample:\n  minerwatch merge day1.sqlite day2.sqlite collector-b.sqlite --db week.sqlite')
-    .action(async (reports: string[], o: { db: string; rules: string }) => {
+    .action(async (reports: string[], o: { db: string; rules: string; quiet?: boolean }) => {
       const { runMerge } = await import('./merge.js');
       setExit(await runMerge(reports, o, io));
     });
