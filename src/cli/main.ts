@@ -122,6 +122,15 @@ function positiveInt(name: string) {
   };
 }
 
+/** A UDP or TCP port: a whole number from 1 to 65535. */
+function portNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${name} expects a port from 1 to 65535, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command();
   program
@@ -160,7 +169,7 @@ Examples:
     .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveInt('--idle-timeout'), 300)
     .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveInt('--active-timeout'), 1800)
     .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', positiveInt('--max-flows'), 1 << 19)
-    .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, positiveInt('--collector-port')(v)], [] as number[])
+    .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, portNumber('--collector-port')(v)], [] as number[])
     .option('--no-exports', 'do not decode NetFlow/IPFIX datagrams found in captures')
     .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveInt('--join-gap'), 300)
     .addOption(
