@@ -1,6 +1,7 @@
 /**
  * What a run is told about the network besides its inputs: who sits behind an address (subscriber
- * nets, the subscriber directory, NAT logs, NAT event exports, deterministic NAT), metered power, and
+ * nets, the subscriber directory, NAT logs, NAT event exports, deterministic NAT, RADIUS accounting),
+ * metered power, and
  * dated pool intelligence. Every file is read and checked before a report is opened, so a bad line
  * stops the run before anything is written; `scan`, `rescore` and `collect` load them here alike.
  */
@@ -8,6 +9,7 @@ import { SubscriberDirectory } from './directory.js';
 import { NatMapper, natRecordsFromEvents, parseDeterministic, parseNatLog, type NatEvent } from './nat.js';
 import { NatEventSink } from './natevents.js';
 import { parsePowerReadings, type PowerReading } from './power.js';
+import { parseRadiusLog, RadiusIndex, radiusSessionsFromEvents, type RadiusEvent } from './radius.js';
 import { parseSubscriberNets, type SubscriberNet } from './subscriber.js';
 import { Anomalies } from '../anomalies.js';
 import { UsageError } from '../errors.js';
@@ -33,6 +35,8 @@ export interface LoadOptions {
   natIpfix?: readonly string[];
   /** Intel folders or reports whose proven pool endpoints are learned. */
   intel?: readonly string[];
+  /** RADIUS accounting: FreeRADIUS detail files or the RADIUS CSV. */
+  radius?: readonly string[];
 }
 
 /** Everything {@link loadRunContext} read, checked. */
@@ -43,12 +47,14 @@ export interface RunContext {
   nets: SubscriberNet[];
   directory: SubscriberDirectory | null;
   nat: NatMapper | null;
+  /** Who held a dynamic address when (RADIUS accounting); null when none was given. */
+  radius: RadiusIndex | null;
   power: PowerReading[] | null;
 }
 
 /**
  * Read and check everything the options name, in this order: subscriber nets, intel, the subscriber
- * directory, NAT (logs, formulas, event exports), power readings.
+ * directory, NAT (logs, formulas, event exports), RADIUS accounting, power readings.
  *
  * @throws UsageError naming the option or each bad file line (up to 20 of them); an intel file that
  *   does not validate throws as {@link loadIntel} does, with its file and line.
@@ -58,8 +64,9 @@ export async function loadRunContext(ruleSet: RuleSet, o: LoadOptions, note: Loa
   const withIntelAdded = withIntel(ruleSet, o.intel ?? [], note);
   const directory = o.subscribers ? loadDirectory(o.subscribers) : null;
   const nat = await loadNat(o.natLog ?? [], o.natDeterministic ?? [], o.natIpfix ?? [], note);
+  const radius = loadRadius(o.radius ?? [], note);
   const power = o.power ? loadPower(o.power) : null;
-  return { ruleSet: withIntelAdded.ruleSet, intel: withIntelAdded.sources, nets, directory, nat, power };
+  return { ruleSet: withIntelAdded.ruleSet, intel: withIntelAdded.sources, nets, directory, nat, radius, power };
 }
 
 /** The first 20 bad lines of a file, one per line, and how many more. */
@@ -137,6 +144,35 @@ export async function loadNat(logs: readonly string[], formulas: readonly string
   }
   if (problems.length) throw new UsageError(`NAT mapping not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
   return nat;
+}
+
+/**
+ * RADIUS accounting files (FreeRADIUS detail or the RADIUS CSV), all of them valid; null when none
+ * is given. The records of every file are paired together, so a Start in one rotated file pairs with
+ * its Stop in the next. Unknown detail attributes and records that map nothing are skipped (counted
+ * in the note); a line that cannot be read stops the run.
+ * @throws UsageError listing every bad line (up to 20) with its file and line.
+ */
+export function loadRadius(paths: readonly string[], note?: LoadNote): RadiusIndex | null {
+  if (!paths.length) return null;
+  const problems: string[] = [];
+  const events: RadiusEvent[] = [];
+  for (const path of paths) {
+    const r = parseRadiusLog(readTextFile(path, 'RADIUS accounting file'), path);
+    for (const e of r.errors) problems.push(`${path}:${e.line}: ${e.message}`);
+    if (r.errors.length) continue;
+    for (const e of r.events) events.push(e);
+    const kinds = new Map<string, number>();
+    for (const e of r.events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+    const parts = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
+    note?.(
+      `${path}: ${r.format === 'detail' ? 'FreeRADIUS detail' : 'RADIUS CSV'}, ${r.events.length} accounting record(s)${parts ? ` (${parts})` : ''}${r.skipped ? `, ${r.skipped} that map nothing (other status types, no address)` : ''}${r.timeFallbacks ? `, ${r.timeFallbacks} Event-Timestamp(s) not read (zone abbreviation), timed by Timestamp instead` : ''}`,
+    );
+  }
+  if (problems.length) throw new UsageError(`RADIUS accounting not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);
+  const { sessions, unpaired } = radiusSessionsFromEvents(events);
+  note?.(`RADIUS accounting → ${sessions.length} session(s)${unpaired ? `, ${unpaired} Stop(s) without a Start or Acct-Session-Time that map nothing` : ''}`);
+  return new RadiusIndex(sessions);
 }
 
 /**

@@ -1,12 +1,16 @@
 /**
  * Who is the subscriber of a flow: by default its client address; with subscriber nets, the
- * endpoint inside them (longest prefix wins when nets overlap), and no one when neither is.
+ * endpoint inside them (longest prefix wins when nets overlap), and no one when neither is. Behind
+ * CGNAT the public address is first mapped back to the private one; a dynamic address is mapped to
+ * the account that held it then (RADIUS accounting), and that account to the directory's subscriber.
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
 import type { FlowRecord } from '../types.js';
-import type { SubscriberDirectory } from './directory.js';
+import type { DirectoryEntry, SubscriberDirectory } from './directory.js';
 import type { NatMapper } from './nat.js';
+import type { RadiusIndex, RadiusResult } from './radius.js';
+import { inertJson } from '../report/format.js';
 
 export interface SubscriberNet {
   text: string;
@@ -31,20 +35,65 @@ export class SubscriberMap {
     private readonly nets: readonly SubscriberNet[],
     private readonly directory: SubscriberDirectory | null = null,
     private readonly nat: NatMapper | null = null,
+    private readonly radius: RadiusIndex | null = null,
   ) {}
+
+  /** Directory entries by account (built at the first RADIUS match): the subscriber id an account maps to, or null when several do. */
+  private byAccount: Map<string, DirectoryEntry | null> | null = null;
 
   /**
    * Who a flow belongs to. Behind carrier-grade NAT the client address is a public one: it is first
    * mapped back to the private address with the flow's client port and start time; when that
-   * mapping is missing or ambiguous the flow stays on the public address and `nat` says why.
+   * mapping is missing or ambiguous the flow stays on the public address and `nat` says why. The
+   * address (the private one after NAT) is then looked up in the RADIUS sessions at the flow's start
+   * (the server address when the client is in none, as a capture caught mid-session may swap them):
+   * the account that held it is the subscriber, or the directory's subscriber whose account column
+   * names it. `nat` is the whole attribution chain, its steps joined by `; `: the NAT step as before,
+   * then `radius mapped: …` (account, session id, address, the Start and Stop records by file:line
+   * and time), `radius ambiguous: …` or `radius missing: …`; null when no step applied.
    */
   resolve(f: Pick<FlowRecord, 'client' | 'clientPort' | 'server' | 'firstSeen'>): { subscriber: string | null; nat: string | null } {
+    let client = f.client;
+    let chain: string | null = null;
     if (this.nat && !this.nat.empty && this.nat.isPublic(f.client)) {
       const r = this.nat.map(f.client, f.clientPort, f.firstSeen);
-      if (r && r.status === 'mapped') return { subscriber: this.subscriberOf(r.privateIp, f.server), nat: `mapped: ${r.how}` };
-      if (r) return { subscriber: this.subscriberOf(f.client, f.server), nat: `${r.status}: ${r.how}` };
+      if (r && r.status === 'mapped') {
+        client = r.privateIp;
+        chain = `mapped: ${r.how}`;
+      } else if (r) chain = `${r.status}: ${r.how}`;
     }
-    return { subscriber: this.subscriberOf(f.client, f.server), nat: null };
+    if (this.radius && !this.radius.empty) {
+      const r: RadiusResult = this.radius.lookup(client, f.firstSeen) ?? this.radius.lookup(f.server, f.firstSeen);
+      if (r) {
+        let step = `radius ${r.status}: ${r.how}`;
+        let subscriber: string | null = null;
+        if (r.status === 'mapped') {
+          const { id, how } = this.accountSubscriber(r.session.account);
+          subscriber = id;
+          if (how) step += `; ${how}`;
+        }
+        chain = chain === null ? step : `${chain}; ${step}`;
+        if (subscriber !== null) return { subscriber, nat: chain };
+      }
+    }
+    return { subscriber: this.subscriberOf(client, f.server), nat: chain };
+  }
+
+  /** The subscriber of an account: the directory's id for it (its account column), else the account itself. */
+  private accountSubscriber(account: string): { id: string; how: string | null } {
+    if (!this.directory) return { id: account, how: null };
+    if (!this.byAccount) {
+      this.byAccount = new Map();
+      for (const e of this.directory.entries) {
+        if (e.account === null) continue;
+        const had = this.byAccount.get(e.account);
+        this.byAccount.set(e.account, had === undefined || (had !== null && had.subscriber === e.subscriber) ? (had ?? e) : null);
+      }
+    }
+    const e = this.byAccount.get(account);
+    if (e === undefined) return { id: account, how: null };
+    if (e === null) return { id: account, how: `account in the directory under several subscribers: kept as ${inertJson(account)}` };
+    return { id: e.subscriber, how: `directory line ${e.line}: account ${inertJson(account)} is subscriber ${inertJson(e.subscriber)}` };
   }
 
   /**

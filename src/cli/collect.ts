@@ -39,10 +39,10 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const { host, port } = parseListen(o.listen);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The directory and every NAT source are checked before the report is opened.
-  const { ruleSet, nets, directory, nat } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
+  const { ruleSet, nets, directory, nat, radius } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
-  // Collected flows are mapped to subscribers as a scan maps them: nets, directory, NAT.
-  const subs = new SubscriberMap(nets, directory, nat);
+  // Collected flows are mapped to subscribers as a scan maps them: nets, directory, NAT, RADIUS.
+  const subs = new SubscriberMap(nets, directory, nat, radius);
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),
     rulesetDigest: ruleSet.digest,

@@ -99,9 +99,9 @@ export function segmentsDone(db: Database.Database, topic: string): Map<number, 
 export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   const brokers = parseBrokers(o.brokers);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
-  const { ruleSet, nets, directory, nat } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
+  const { ruleSet, nets, directory, nat, radius } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
-  const subs = new SubscriberMap(nets, directory, nat);
+  const subs = new SubscriberMap(nets, directory, nat, radius);
   const maxFlows = o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows;
   const writer = new ReportWriter(db, {
     toolVersion: toolVersion(),

@@ -64,7 +64,7 @@ async function run(): Promise<void> {
     const quiet = { out: () => undefined, err: () => undefined };
     const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, quiet);
     const ctx = await loadRunContext(loaded.ruleSet, o, () => undefined);
-    const subs = new SubscriberMap(ctx.nets, ctx.directory, ctx.nat);
+    const subs = new SubscriberMap(ctx.nets, ctx.directory, ctx.nat, ctx.radius);
     const batch = new FlowBatch(ctx.ruleSet.algorithms ?? null);
     let posted = 0;
     const post = (): void => {

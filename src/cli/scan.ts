@@ -28,6 +28,8 @@ export interface ScanCliOptions {
   natLog: string[];
   natDeterministic: string[];
   natIpfix?: string[];
+  /** RADIUS accounting (`--radius`): FreeRADIUS detail files or the RADIUS CSV. */
+  radius?: string[];
   rules: string;
   lenientRules?: boolean;
   json?: boolean;
@@ -146,7 +148,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The whole directory and every NAT log are checked before anything is opened or written.
   const ctx = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
-  const { ruleSet, directory, nat, power, nets } = ctx;
+  const { ruleSet, directory, nat, radius, power, nets } = ctx;
   const db = openReport(o.db);
   let removedRuns: DeadRun[];
   try {
@@ -228,7 +230,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       db.close();
     }
   }
-  const subs = new SubscriberMap(nets, directory, nat);
+  const subs = new SubscriberMap(nets, directory, nat, radius);
   let writer: ReportWriter;
   try {
     writer = new ReportWriter(db, {
@@ -434,6 +436,7 @@ function rescoreGiven(o: Partial<ScanCliOptions>): string[] {
   if (o.intel?.length) given.push('--intel');
   if (o.subscribers) given.push('--subscribers');
   if (o.natLog?.length || o.natDeterministic?.length || o.natIpfix?.length) given.push('--nat-*');
+  if (o.radius?.length) given.push('--radius');
   if (o.power) given.push('--power');
   return given;
 }
@@ -442,11 +445,11 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
   const classifier = new Classifier(src.ruleSet);
   const logs = await loadResolverLogs(classifier, o.dnsLog ?? []);
   const failed = reportDnsLogs(logs, io);
-  const remap = src.directory || src.nat;
+  const remap = src.directory || src.nat || src.radius;
   const nets = remap && !o.subscriberNet?.length ? parseSubscriberNets(lastRunNets(db)) : src.nets;
   const r = rescoreReport(db, {
     classifier,
-    subscribers: remap ? new SubscriberMap(nets, src.directory, src.nat) : null,
+    subscribers: remap ? new SubscriberMap(nets, src.directory, src.nat, src.radius) : null,
     directory: src.directory && o.subscribers ? { entries: src.directory.entries, source: o.subscribers } : null,
     power: src.power && o.power ? { readings: src.power, source: o.power } : null,
   });
@@ -463,7 +466,7 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
 /** What `minerwatch rescore` takes: the scan's evidence, mapping and reading options, no inputs. */
 export type RescoreCliOptions = Pick<
   ScanCliOptions,
-  'db' | 'rules' | 'lenientRules' | 'json' | 'subscriberNet' | 'subscribers' | 'power' | 'natLog' | 'natDeterministic' | 'natIpfix' | 'dnsLog' | 'intel'
+  'db' | 'rules' | 'lenientRules' | 'json' | 'subscriberNet' | 'subscribers' | 'power' | 'natLog' | 'natDeterministic' | 'natIpfix' | 'radius' | 'dnsLog' | 'intel'
 >;
 
 /** `minerwatch rescore`: re-decide an existing report with the evidence, mappings and readings given now. */

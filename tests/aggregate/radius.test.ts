@@ -1,0 +1,288 @@
+/**
+ * RADIUS accounting attribution: FreeRADIUS detail files and the RADIUS CSV read, sessions from
+ * Start/Interim-Update/Stop (open sessions, interim alone, next Start for the address,
+ * Accounting-On), IPv6 prefixes by containment, and the chain CGNAT → private address → account →
+ * directory subscriber, with the session as evidence.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SubscriberDirectory } from '../../src/aggregate/directory.js';
+import { loadRadius } from '../../src/aggregate/load.js';
+import { NatMapper, parseNatLog } from '../../src/aggregate/nat.js';
+import { parseRadiusCsv, parseRadiusDetail, parseRadiusLog, RadiusIndex, radiusSessionsFromEvents } from '../../src/aggregate/radius.js';
+import { SubscriberMap } from '../../src/aggregate/subscriber.js';
+import { UsageError } from '../../src/errors.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-radius-'));
+const T = (s: string): number => Date.parse(`${s}Z`);
+
+/** As FreeRADIUS 3.2 writes it (header `%t`, tab-indented attributes, `Timestamp` last), with vendor and unknown attributes. */
+const DETAIL = [
+  'Sat Dec  5 08:00:03 2026',
+  '\tAcct-Status-Type = Start',
+  '\tUser-Name = "alice@isp"',
+  '\tAcct-Session-Id = "4F2A0001"',
+  '\tNAS-IP-Address = 192.0.2.1',
+  '\tNAS-Port-Type = Virtual',
+  '\tFramed-IP-Address = 100.64.7.9',
+  '\tDelegated-IPv6-Prefix = 2001:db8:7:100::/56',
+  '\tCisco-AVPair = "client-mac-address=0011.2233.4455"',
+  '\tAttr-26.2011.99 = 0x0102',
+  '\tEvent-Timestamp = "Dec  5 2026 08:00:00 UTC"',
+  '\tTimestamp = 1796457603',
+  '',
+  'Sat Dec  5 08:00:05 2026',
+  '\tPacket-Type = Access-Request',
+  '\tUser-Name = "bob"',
+  '\tTimestamp = 1796457605',
+  '',
+  'Sat Dec  5 09:00:02 2026',
+  '\tAcct-Status-Type = Stop',
+  '\tUser-Name = "alice@isp"',
+  '\tAcct-Session-Id = "4F2A0001"',
+  '\tNAS-IP-Address = 192.0.2.1',
+  '\tFramed-IP-Address = 100.64.7.9',
+  '\tAcct-Session-Time = 3600',
+  '\tEvent-Timestamp = "Dec  5 2026 09:00:00 UTC"',
+  '\tTimestamp = 1796461202',
+  '',
+  'Sat Dec  5 09:30:10 2026',
+  '\tAcct-Status-Type = Start',
+  '\tUser-Name = "carol \\"the miner\\""',
+  '\tAcct-Session-Id = "4F2A0002"',
+  '\tNAS-IP-Address = 192.0.2.1',
+  '\tFramed-IP-Address = 100.64.7.9',
+  '\tEvent-Timestamp = "Dec  5 2026 17:30:00 CST"',
+  '\tAcct-Delay-Time = 10',
+  '\tTimestamp = 1796463010',
+  '',
+].join('\n');
+
+describe('FreeRADIUS detail files', () => {
+  const r = parseRadiusDetail(DETAIL, 'detail-20261205');
+
+  it('reads Start and Stop records, skipping unknown attributes and records that are not accounting', () => {
+    expect(r.errors).toEqual([]);
+    expect(r.skipped).toBe(1); // the Access-Request record
+    expect(r.events.map((e) => [e.kind, e.account, e.session, e.line])).toEqual([
+      ['start', 'alice@isp', '4F2A0001', 1],
+      ['stop', 'alice@isp', '4F2A0001', 19],
+      ['start', 'carol "the miner"', '4F2A0002', 29],
+    ]);
+    expect(r.events[0]!.addresses.map((a) => a.text)).toEqual(['100.64.7.9', '2001:db8:7:100::/56']);
+    expect(r.events[0]!.nas).toBe('192.0.2.1');
+  });
+
+  it('times a record by Event-Timestamp; one in a zone abbreviation by Timestamp less Acct-Delay-Time', () => {
+    expect(r.events[0]!.time).toBe(T('2026-12-05T08:00:00'));
+    expect(r.events[1]!.time).toBe(T('2026-12-05T09:00:00'));
+    // CST is China, Cuba or US Central: not read. Timestamp 1796463010 is 09:30:10 UTC, less 10 s of delay.
+    expect(r.events[2]!.time).toBe(T('2026-12-05T09:30:00'));
+    expect(r.events[2]!.timeFrom).toBe('Timestamp - Acct-Delay-Time');
+    expect(r.timeFallbacks).toBe(1);
+  });
+
+  it('falls back to the date line (as UTC) when a record has no other time', () => {
+    const d = parseRadiusDetail('Sat Dec  5 10:11:12 2026\n\tAcct-Status-Type = Interim-Update\n\tUser-Name = "dave"\n\tFramed-IP-Address = 100.64.8.1\n', 'd');
+    expect(d.errors).toEqual([]);
+    expect(d.events[0]).toMatchObject({ kind: 'interim', time: T('2026-12-05T10:11:12'), account: 'dave' });
+  });
+
+  it('names every bad line with what was expected, and is told from a CSV by its first line', () => {
+    const bad = parseRadiusLog(
+      ['Sat Dec  5 08:00:03 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "eve"', '\tFramed-IP-Address = 100.64.7.300', '', 'garbage here', 'Sat Dec  5 08:00:04 2026', '\tno equals sign', ''].join('\n'),
+      'detail',
+    );
+    expect(bad.format).toBe('detail');
+    expect(bad.errors.map((e) => e.line)).toEqual([4, 6, 8]);
+    expect(bad.errors[0]!.message).toContain('Framed-IP-Address: expected an IPv4 address like 100.64.7.9; got "100.64.7.300"');
+    expect(bad.errors[1]!.message).toContain('expected a date line opening a record');
+    expect(bad.errors[2]!.message).toContain('expected an attribute line');
+    const neither = parseRadiusLog('hello world\n', 'x');
+    expect(neither.errors[0]!.message).toContain('expected a FreeRADIUS detail file');
+  });
+});
+
+describe('the RADIUS CSV', () => {
+  it('reads ISO and epoch times, several addresses per row, columns in any order', () => {
+    const r = parseRadiusCsv(
+      '# exported from the BRAS\naddress,time,event,account,session\n"100.64.1.2 2001:db8:1::/56",2026-12-05T08:00:00+08:00,start,u1,S1\n,1796428800,stop,,S1\n',
+      'sessions.csv',
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.events.map((e) => [e.kind, e.time, e.account, e.session, e.addresses.length, e.line])).toEqual([
+      ['start', T('2026-12-05T00:00:00'), 'u1', 'S1', 2, 3],
+      ['stop', 1796428800_000, null, 'S1', 0, 4],
+    ]);
+  });
+
+  it('refuses bad rows with their line and what was expected', () => {
+    const r = parseRadiusCsv('time,event,account,session,address\nyesterday,start,u1,S1,100.64.1.2\n2026-12-05,begin,u1,S1,100.64.1.2\n2026-12-05,start,u1,S1,\n2026-12-05,start,u1,S1,100.64.1\n', 'c.csv');
+    expect(r.errors.map((e) => e.line)).toEqual([2, 3, 4, 5]);
+    expect(r.errors[0]!.message).toMatch(/^time: expected a date/);
+    expect(r.errors[1]!.message).toContain('event: expected start, interim, stop, accounting-on or accounting-off; got "begin"');
+    expect(r.errors[2]!.message).toBe('a start row needs an address');
+    expect(r.errors[3]!.message).toContain('address: expected an IP address or CIDR');
+    expect(parseRadiusCsv('time,account\n', 'c').errors[0]!.message).toContain('header lacks event, address');
+  });
+});
+
+/** Sessions over a day, written as an operator's CSV. */
+const DAY = `time,event,account,session,address,nas
+2026-12-05T08:00:00Z,start,alice,A1,100.64.7.9,bras1
+2026-12-05T09:00:00Z,stop,alice,A1,100.64.7.9,bras1
+2026-12-05T10:00:00Z,start,bob,B1,100.64.7.9,bras1
+2026-12-05T12:00:00Z,start,carol,C1,100.64.7.9,bras1
+2026-12-05T11:00:00Z,interim,dave,D1,100.64.9.9,bras2
+2026-12-05T11:30:00Z,interim,dave,D1,2001:db8:9:100::/56,bras2
+2026-12-05T08:00:00Z,start,erin,E1,100.64.5.5,bras1
+2026-12-05T13:00:00Z,accounting-on,,,,bras1
+2026-12-05T14:00:00Z,stop,frank,F1,100.64.6.6,bras2
+2026-12-05T10:00:00Z,start,gina,G1,2001:db8:9:1ff::1,bras3
+`;
+
+describe('sessions', () => {
+  const parsed = parseRadiusCsv(DAY, 'day.csv');
+  const { sessions, unpaired } = radiusSessionsFromEvents(parsed.events);
+  const index = new RadiusIndex(sessions);
+  const who = (ip: string, t: string): string | null => {
+    const r = index.lookup(ip, T(t));
+    return r && r.status === 'mapped' ? r.session.account : r ? r.status : null;
+  };
+
+  it('maps an address to the account holding it between Start and Stop, and to no one after', () => {
+    expect(parsed.errors).toEqual([]);
+    expect(who('100.64.7.9', '2026-12-05T08:30:00')).toBe('alice');
+    expect(who('100.64.7.9', '2026-12-05T09:30:00')).toBe('missing');
+    expect(who('100.64.7.9', '2026-12-05T07:59:59')).toBe('missing');
+    expect(who('100.64.200.1', '2026-12-05T08:30:00')).toBeNull();
+  });
+
+  it('keeps a session without a Stop open until the next Start for the address', () => {
+    expect(who('100.64.7.9', '2026-12-05T11:59:59')).toBe('bob');
+    expect(who('100.64.7.9', '2026-12-05T12:00:00')).toBe('carol');
+    const bob = sessions.find((s) => s.account === 'bob')!;
+    expect(bob.end).toBe(T('2026-12-05T12:00:00'));
+    expect(bob.closed).toMatchObject({ file: 'day.csv', line: 5 });
+  });
+
+  it('ends every open session of a NAS at its Accounting-On; others stay open', () => {
+    expect(who('100.64.5.5', '2026-12-05T12:59:00')).toBe('erin');
+    expect(who('100.64.5.5', '2026-12-05T13:00:01')).toBe('missing');
+    expect(who('100.64.7.9', '2026-12-05T13:00:01')).toBe('missing');
+    expect(who('100.64.9.9', '2026-12-06T00:00:00')).toBe('dave');
+  });
+
+  it('opens a session at an Interim-Update alone and adds the prefix a later one names', () => {
+    expect(who('100.64.9.9', '2026-12-05T10:59:59')).toBe('missing');
+    expect(who('100.64.9.9', '2026-12-05T11:00:00')).toBe('dave');
+    expect(sessions.filter((s) => s.account === 'dave')).toHaveLength(1);
+    // Any address inside the /56 from the second interim on.
+    expect(who('2001:db8:9:1aa:1234::5', '2026-12-05T11:45:00')).toBe('dave');
+    expect(who('2001:db8:9:1aa::5', '2026-12-05T11:15:00')).toBe('missing');
+    expect(who('2001:db8:9:200::1', '2026-12-05T11:45:00')).toBeNull();
+  });
+
+  it('takes the longest prefix: a /128 inside the /56 is its own account', () => {
+    expect(who('2001:db8:9:1ff::1', '2026-12-05T11:45:00')).toBe('gina');
+    expect(who('2001:db8:9:1ff::2', '2026-12-05T11:45:00')).toBe('dave');
+  });
+
+  it('counts a Stop with neither a Start nor Acct-Session-Time, and maps nothing from it', () => {
+    expect(unpaired).toBe(1);
+    expect(who('100.64.6.6', '2026-12-05T13:59:00')).toBeNull();
+  });
+
+  it('dates a Stop alone by its Acct-Session-Time, and says ambiguous when two accounts held an address', () => {
+    const d = parseRadiusDetail(
+      [
+        'Sat Dec  5 10:00:00 2026',
+        '\tAcct-Status-Type = Stop',
+        '\tUser-Name = "hal"',
+        '\tAcct-Session-Id = "H1"',
+        '\tFramed-IP-Address = 100.64.3.3',
+        '\tAcct-Session-Time = 1800',
+        '\tTimestamp = 1796464800',
+        '',
+        'Sat Dec  5 09:00:00 2026',
+        '\tAcct-Status-Type = Stop',
+        '\tUser-Name = "ivy"',
+        '\tAcct-Session-Id = "I1"',
+        '\tFramed-IP-Address = 100.64.3.3',
+        '\tAcct-Session-Time = 3600',
+        '\tTimestamp = 1796464800',
+        '',
+      ].join('\n'),
+      'd',
+    );
+    const ix = new RadiusIndex(radiusSessionsFromEvents(d.events).sessions);
+    // Timestamp 1796464800 is 10:00 UTC: hal held it 09:30-10:00, ivy 09:00-10:00.
+    expect(ix.lookup('100.64.3.3', T('2026-12-05T09:15:00'))).toMatchObject({ status: 'mapped', session: { account: 'ivy' } });
+    expect(ix.lookup('100.64.3.3', T('2026-12-05T09:45:00'))).toMatchObject({ status: 'ambiguous' });
+  });
+});
+
+describe('attribution chain', () => {
+  const radius = new RadiusIndex(radiusSessionsFromEvents(parseRadiusDetail(DETAIL, 'detail-20261205').events).sessions);
+  const flow = (client: string, clientPort: number, t: string) => ({ client, clientPort, server: '198.51.100.80', firstSeen: T(t) });
+
+  it('names the account, session, address and the Start and Stop records by file:line', () => {
+    const map = new SubscriberMap([], null, null, radius);
+    const r = map.resolve(flow('100.64.7.9', 40000, '2026-12-05T08:30:00'));
+    expect(r.subscriber).toBe('alice@isp');
+    expect(r.nat).toBe('radius mapped: "alice@isp" (session "4F2A0001") held 100.64.7.9 from detail-20261205:1 Start 2026-12-05T08:00:00Z to detail-20261205:19 Stop 2026-12-05T09:00:00Z');
+    const open = map.resolve(flow('100.64.7.9', 40000, '2026-12-05T10:00:00'));
+    expect(open.subscriber).toBe('carol "the miner"');
+    expect(open.nat).toContain('from detail-20261205:29 Start 2026-12-05T09:30:00Z still open (no Stop)');
+    // Outside every session the flow keeps its address, and says so.
+    const before = map.resolve(flow('100.64.7.9', 40000, '2026-12-05T07:00:00'));
+    expect(before.subscriber).toBe('100.64.7.9');
+    expect(before.nat).toMatch(/^radius missing: no session held 100\.64\.7\.9 at 2026-12-05T07:00:00Z/);
+    // An address RADIUS never named: no step.
+    expect(map.resolve(flow('100.64.99.1', 1, '2026-12-05T08:30:00'))).toEqual({ subscriber: '100.64.99.1', nat: null });
+    // The delegated prefix, by containment.
+    expect(map.resolve(flow('2001:db8:7:1ab::42', 1, '2026-12-05T08:30:00')).subscriber).toBe('alice@isp');
+  });
+
+  it('composes with CGNAT: public address, port and time → private address → account → directory subscriber', () => {
+    const { records, errors } = parseNatLog('start,end,private_ip,public_ip,port_start,port_end\n2026-12-05T00:00:00Z,,100.64.7.9,203.0.113.1,1024,2047\n2026-12-05T00:00:00Z,,100.64.7.10,203.0.113.1,2048,3071\n');
+    expect(errors).toEqual([]);
+    const nat = new NatMapper();
+    nat.addRecords(records);
+    const { directory } = SubscriberDirectory.parse('prefix,subscriber,account,type,region\n100.64.0.0/10,BRAS-POOL,,residential,Hangzhou\n198.51.100.0/24,SUB-0042,alice@isp,enterprise,Wenzhou\n');
+    const map = new SubscriberMap([], directory, nat, radius);
+    const r = map.resolve(flow('203.0.113.1', 1500, '2026-12-05T08:30:00'));
+    expect(r.subscriber).toBe('SUB-0042');
+    expect(r.nat).toBe(
+      'mapped: NAT log line 2: 100.64.7.9 → 203.0.113.1:1024-2047; radius mapped: "alice@isp" (session "4F2A0001") held 100.64.7.9 from detail-20261205:1 Start 2026-12-05T08:00:00Z to detail-20261205:19 Stop 2026-12-05T09:00:00Z; directory line 3: account "alice@isp" is subscriber "SUB-0042"',
+    );
+    // The other port block is another private address, which no session held: the directory's prefix decides.
+    const other = map.resolve(flow('203.0.113.1', 2500, '2026-12-05T08:30:00'));
+    expect(other.subscriber).toBe('BRAS-POOL');
+    expect(other.nat).toBe('mapped: NAT log line 3: 100.64.7.10 → 203.0.113.1:2048-3071');
+    // After the Stop: the NAT step, the RADIUS step says missing, the directory's pool entry decides.
+    const after = map.resolve(flow('203.0.113.1', 1500, '2026-12-05T09:10:00'));
+    expect(after.subscriber).toBe('BRAS-POOL');
+    expect(after.nat).toMatch(/^mapped: NAT log line 2: .*; radius missing: no session held 100\.64\.7\.9/);
+  });
+});
+
+describe('loadRadius', () => {
+  it('pairs records across rotated files and refuses every file with a bad line, naming file and line', () => {
+    const a = join(tmp, 'detail-1');
+    const b = join(tmp, 'detail-2');
+    writeFileSync(a, DETAIL.split('\n\nSat Dec  5 09:00:02 2026')[0] + '\n');
+    writeFileSync(b, 'Sat Dec  5 09:00:02 2026' + DETAIL.split('\n\nSat Dec  5 09:00:02 2026')[1]);
+    const notes: string[] = [];
+    const index = loadRadius([a, b], (l) => notes.push(l))!;
+    expect(index.lookup('100.64.7.9', T('2026-12-05T08:30:00'))).toMatchObject({ status: 'mapped', session: { account: 'alice@isp', closed: { file: b, line: 1 } } });
+    expect(notes.at(-1)).toBe('RADIUS accounting → 2 session(s)');
+    const bad = join(tmp, 'bad.csv');
+    writeFileSync(bad, 'time,event,account,session,address\n2026-12-05T08:00:00Z,start,u,S,100.64.1.1\n2026-12-05T08:00:00Z,start,u,S,not-an-ip\n');
+    expect(() => loadRadius([a, bad])).toThrow(UsageError);
+    expect(() => loadRadius([a, bad])).toThrow(`RADIUS accounting not applied (1 problem(s)):\n  ${bad}:3: address: expected`);
+    expect(loadRadius([])).toBeNull();
+  });
+});
