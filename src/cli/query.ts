@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { checkZone, resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
@@ -62,41 +62,79 @@ function cidr(v: string | undefined): WatchFilter['prefix'] {
 }
 
 /**
- * Room on standard output. Writes to a pipe queue in memory when the reader is slower than the
- * report is read (`watchlist | ssh …`); past 1 MiB queued, wait until it drains or the reader is gone.
+ * Standard output as listings write it: gathered into chunks of about 64 KiB (few writes, never
+ * more than one chunk held), waiting for a slow reader, and telling the listing when the reader has
+ * gone (`minerwatch flows | head`), so it stops reading the report instead of running to its end.
  */
-async function stdoutRoom(): Promise<void> {
-  const s = process.stdout;
-  if (s.writableLength < 1 << 20 || s.destroyed) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      s.off('drain', done);
-      s.off('close', done);
-      s.off('error', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-    s.on('error', done);
-  });
+export class ListingOutput {
+  private buf = '';
+  private gone = false;
+  private readonly onError = (): void => {
+    this.gone = true;
+  };
+
+  constructor(private readonly out: (s: string) => void) {
+    // main.ts turns EPIPE into silence; this listener only learns that nothing more can be written.
+    process.stdout.on('error', this.onError);
+  }
+
+  /** True once standard output has failed (its reader closed the pipe): nothing more will arrive. */
+  get closed(): boolean {
+    return this.gone;
+  }
+
+  /** Add `s`; every 64 KiB, write the chunk and wait until standard output has room for more. */
+  write(s: string): Promise<void> | void {
+    this.buf += s;
+    if (this.buf.length < 1 << 16) return;
+    this.out(this.buf);
+    this.buf = '';
+    return this.room();
+  }
+
+  /** Write what is gathered and stop listening to standard output. */
+  end(): void {
+    if (this.buf && !this.gone) this.out(this.buf);
+    this.buf = '';
+    process.stdout.off('error', this.onError);
+  }
+
+  /**
+   * Wait while a write to standard output has returned false (writes to a pipe queue in memory when
+   * the reader is slower than the report is read), until it drains or fails. Otherwise yield one
+   * turn of the event loop: a failed write is reported as an event, which a loop that never yields
+   * would not see until its end.
+   */
+  private async room(): Promise<void> {
+    const s = process.stdout;
+    if (this.gone || s.destroyed) return;
+    if (!s.writableNeedDrain) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        s.off('drain', done);
+        s.off('close', done);
+        s.off('error', done);
+        resolve();
+      };
+      s.on('drain', done);
+      s.on('close', done);
+      s.on('error', done);
+    });
+  }
 }
 
-/** Output gathered into chunks of about 64 KiB: few writes, and never more than one chunk held. */
-function chunked(out: (s: string) => void): { write: (s: string) => Promise<void> | void; flush: () => void } {
-  let buf = '';
-  return {
-    write: (s) => {
-      buf += s;
-      if (buf.length < 1 << 16) return;
-      out(buf);
-      buf = '';
-      return stdoutRoom();
-    },
-    flush: () => {
-      if (buf) out(buf);
-      buf = '';
-    },
-  };
+/**
+ * A subscriber, address or flow asked for that the report does not hold (exit status 1): the
+ * message names the report first, as an unreadable input's does, without a byte offset.
+ */
+export class NotInReport extends InputError {
+  constructor(report: string, message: string) {
+    super(report, 0, message);
+    this.message = `${report}: ${message}`;
+  }
 }
 
 type Rows = () => Iterable<Record<string, unknown>>;
@@ -132,43 +170,87 @@ async function writeRows(
   db: ReturnType<typeof openReport>,
   rows: Rows,
   format: string,
-  o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean; report: string; missing: string },
+  o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean; report: string; missing: string; empty?: string },
   io: Io,
 ): Promise<void> {
-  const w = chunked(io.out);
+  const w = new ListingOutput(io.out);
   db.exec('BEGIN');
   try {
     // Read in the same transaction as the rows, so the warning speaks of the report they come from.
     const warning = incompleteWarning(o.report, incompleteInputs(db), o.missing);
     if (warning) io.err(warning);
-    if (format === 'jsonl') for (const r of rows()) await w.write(jsonLine(r));
-    else if (format === 'json') {
+    if (format === 'jsonl') {
+      for (const r of rows()) {
+        await w.write(jsonLine(r));
+        if (w.closed) return;
+      }
+    } else if (format === 'json') {
       // The layout of JSON.stringify(rows, null, 2), one row at a time.
       let n = 0;
-      for (const r of rows()) await w.write(`${n++ ? ',\n' : '[\n'}${inertJson(r, 2).replace(/^/gm, '  ')}`);
+      for (const r of rows()) {
+        await w.write(`${n++ ? ',\n' : '[\n'}${inertJson(r, 2).replace(/^/gm, '  ')}`);
+        if (w.closed) return;
+      }
       await w.write(n ? '\n]\n' : '[]\n');
     } else if (format === 'csv') {
       // Excel opens UTF-8 CSV correctly only with a byte-order mark.
       await w.write((o.bom ? '\uFEFF' : '') + csvHeader(o.csv, o.headers));
-      for (const r of rows()) await w.write(csvLine(o.csv, r as never));
+      for (const r of rows()) {
+        await w.write(csvLine(o.csv, r as never));
+        if (w.closed) return;
+      }
     } else {
       const t = new TableLayout(o.table, o.width, o.headers);
-      for (const r of rows()) t.measure(r as never);
+      let n = 0;
+      for (const r of rows()) {
+        t.measure(r as never);
+        n++;
+      }
+      // A bare header would read as a broken listing; say what was looked for instead.
+      if (n === 0 && o.empty !== undefined) {
+        await w.write(o.empty + '\n');
+        return;
+      }
       await w.write(t.head());
-      for (const r of rows()) await w.write(t.line(r as never));
+      for (const r of rows()) {
+        await w.write(t.line(r as never));
+        if (w.closed) return;
+      }
     }
-    w.flush();
   } finally {
+    w.end();
     db.exec('COMMIT');
   }
 }
 
-export async function runFlows(o: { db: string; all?: boolean; minConfidence: Confidence; format: string; tz?: string }, io: Io): Promise<void> {
+/** Options of `minerwatch flows`. */
+export interface FlowsCliOptions {
+  db: string;
+  all?: boolean;
+  minConfidence: Confidence;
+  format: string;
+  tz?: string;
+  /** Only this subscriber's flows (its id as the report stores it). */
+  subscriber?: string;
+  /** Only these flows (`flows.id`), whatever their label and confidence. */
+  id?: number[];
+}
+
+export async function runFlows(o: FlowsCliOptions, io: Io): Promise<void> {
   const tz = o.tz === undefined ? undefined : checkZone(o.tz);
+  const ids = o.id !== undefined && o.id.length ? o.id : undefined;
   const db = openReport(o.db, { readonly: true });
   try {
-    const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence, tz };
-    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows' }, io);
+    if (o.subscriber !== undefined && !db.prepare('SELECT 1 FROM flows WHERE subscriber = ? LIMIT 1').get(o.subscriber))
+      throw new NotInReport(o.db, `no flow of subscriber ${JSON.stringify(inertText(o.subscriber))} in the report (minerwatch explain also finds a subscriber by client address or account)`);
+    if (ids) {
+      const held = new Set(db.prepare('SELECT id FROM flows WHERE id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(ids)) as number[]);
+      const missing = ids.filter((i) => !held.has(i));
+      if (missing.length) throw new NotInReport(o.db, `no flow with id ${missing.join(', ')} in the report`);
+    }
+    const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence, tz, subscriber: o.subscriber, ids };
+    const empty = `no ${o.all ? '' : 'mining or suspect '}flow${o.minConfidence !== 'low' && !ids ? ` at confidence ≥ ${o.minConfidence}` : ''}${o.subscriber !== undefined ? ` of subscriber ${o.subscriber}` : ''} in ${o.db}`;
+    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows', empty: inertText(empty) }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {
@@ -206,7 +288,9 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const db = openReport(o.db, { readonly: true });
   try {
     for (const line of unmatchedFilters(db, o)) io.err(`minerwatch: ${line}\n`);
-    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise, tz }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers' }, io);
+    const filters = [o.type && `--type ${o.type}`, o.region && `--region ${o.region}`, o.coin && `--coin ${o.coin}`, o.prefix && `--prefix ${o.prefix}`, o.since && `--since ${o.since}`, o.until && `--until ${o.until}`].filter(Boolean);
+    const empty = `no subscriber at ≥ ${o.minConfidence}${filters.length ? ` matching ${filters.join(' ')}` : ''} in ${o.db}`;
+    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise, tz }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers', empty: inertText(empty) }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {

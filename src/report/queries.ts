@@ -76,21 +76,49 @@ const timeIn = (tz: string | undefined): ((ms: number) => string) => (tz === und
 
 const levelsFrom = (min: Confidence): string[] => levelsAtLeast(min, true);
 
+/** Which flows a listing reads. */
+export interface FlowQuery {
+  /** Every flow, not only mining and suspect ones. */
+  all: boolean;
+  minConfidence: Confidence;
+  tz?: string;
+  /** Only the flows of this subscriber (`flows.subscriber`, exact). */
+  subscriber?: string;
+  /** Only these flows (`flows.id`), whatever their label and confidence. */
+  ids?: readonly number[];
+}
+
 /**
  * Flows of a report one at a time, in time order (mining and suspect ones unless `all`), at the
  * minimum confidence or above: a statement iterated, so memory does not grow with the report.
+ * Flows asked for by id are given whatever their label and confidence.
  */
-export function* iterateFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence; tz?: string }): IterableIterator<FlowRow> {
+export function* iterateFlows(db: Database.Database, opts: FlowQuery): IterableIterator<FlowRow> {
   const at = timeIn(opts.tz);
-  // At 'none' every flow counts, whatever its confidence column holds.
-  const levels = confidenceRank(opts.minConfidence) > 0 ? levelsFrom(opts.minConfidence) : [];
-  const where = [...(levels.length ? [`confidence IN (${levels.map(() => '?').join(', ')})`] : []), ...(opts.all ? [] : ["label IN ('mining', 'suspect')"])];
+  const where: string[] = [];
+  const args: Array<string | number> = [];
+  if (opts.ids !== undefined) {
+    where.push(`id IN (SELECT value FROM json_each(?))`);
+    args.push(JSON.stringify(opts.ids));
+  } else {
+    // At 'none' every flow counts, whatever its confidence column holds.
+    const levels = confidenceRank(opts.minConfidence) > 0 ? levelsFrom(opts.minConfidence) : [];
+    if (levels.length) {
+      where.push(`confidence IN (${levels.map(() => '?').join(', ')})`);
+      args.push(...levels);
+    }
+    if (!opts.all) where.push("label IN ('mining', 'suspect')");
+  }
+  if (opts.subscriber !== undefined) {
+    where.push('subscriber = ?');
+    args.push(opts.subscriber);
+  }
   const stmt = db.prepare(
     `SELECT id, client, client_port, server, server_port, transport, first_seen, last_seen, packets_c2s + packets_s2c AS packets,
      bytes_c2s + bytes_s2c AS bytes, label, confidence, rules, coin, agent, software, workers, pool, server_name, subscriber, outcome, reason
      FROM flows ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY first_seen, id`,
   );
-  for (const r of stmt.iterate(...levels) as IterableIterator<Record<string, unknown>>) {
+  for (const r of stmt.iterate(...args) as IterableIterator<Record<string, unknown>>) {
     yield {
       id: r.id as number,
       client: r.client as string,
@@ -119,7 +147,7 @@ export function* iterateFlows(db: Database.Database, opts: { all: boolean; minCo
 }
 
 /** {@link iterateFlows} as an array (small reports, tests). */
-export function queryFlows(db: Database.Database, opts: { all: boolean; minConfidence: Confidence; tz?: string }): FlowRow[] {
+export function queryFlows(db: Database.Database, opts: FlowQuery): FlowRow[] {
   return Array.from(iterateFlows(db, opts));
 }
 
