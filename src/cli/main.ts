@@ -347,10 +347,37 @@ Example (three members of one group, then one report):
     .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('low'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'jsonl']).default('table'))
     .option('--tz <zone>', 'write times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
-    .addHelpText('after', '\nExample:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl')
+    .option('--subscriber <id>', 'only the flows of this subscriber (its id as the report stores it)')
+    .option('--id <n>', 'only the flow with this flows.id, whatever its label (repeatable)', (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)], [] as number[])
+    .addHelpText('after', '\nExamples:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl\n  minerwatch flows --db report.sqlite --subscriber 100.64.0.11 --all\n  minerwatch flows --db report.sqlite --id 5 --id 8 --format jsonl')
     .action(async (o) => {
       const { runFlows } = await import('./query.js');
       await runFlows(o, io);
+    });
+
+  program
+    .command('explain')
+    .description('everything the report holds behind one subscriber\'s verdict: why, each mining flow with its evidence (rule id@rev, what matched, excerpt, endpoint entry, resolver-log lookup), the hashrate arithmetic and the attribution chain')
+    .argument('<subscriber-or-address>', 'a subscriber id, a directory account, a client address, or (with --pseudonymise) a pseudonym of one')
+    .option('--db <file>', 'report database', 'minerwatch.sqlite')
+    .option('--all', 'every flow of the subscriber, not only mining/suspect')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--tz <zone>', 'write times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
+    .option('--pseudonymise <key>', 'show keyed pseudonyms instead of subscriber ids, accounts and subscriber addresses (as watchlist does; servers stay); the argument may then be a pseudonym')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  minerwatch explain 100.64.0.11 --db report.sqlite
+  minerwatch explain alice --db report.sqlite --tz Asia/Shanghai --format json
+  minerwatch explain p-3f2a9c0d1e4b5a67 --db report.sqlite --pseudonymise "$(cat region-key.txt)"
+
+Exit status: 0 explained; 1 the report holds no such subscriber or address, or the argument matches
+several (they are listed); 2 bad usage or a file that is not a report.`,
+    )
+    .action(async (target: string, o) => {
+      const { runExplain } = await import('./explain.js');
+      await runExplain(target, o, io);
     });
 
   program
