@@ -46,6 +46,15 @@ export const ANOMALY_CODES = {
   'tls.bad_client_hello': 'a flow whose client payload starts like a TLS ClientHello that does not decode (malformed, or cut before its server_name extension); its SNI is not known',
   'kafka.bad_message': 'a Kafka record value that is not what the consumer\'s --format says (varint framing, FlowMessage protobuf, GoFlow2 JSON, address length); skipped',
   'zeek.bad_line': 'a Zeek dns.log line (TSV or JSON) that could not be read (field count, time, address, rcode, answers and TTLs); skipped',
+  'nfcapd.bad_block': 'nfdump file block header that cannot be right (size 0 or over 5 MiB, no records, unknown type); the reader looks for the next plausible block header',
+  'nfcapd.truncated_block': 'nfdump file ends inside a block header or block',
+  'nfcapd.resync_skipped': 'bytes of an nfdump file skipped while looking for the next plausible block header',
+  'nfcapd.unsupported_block': 'nfdump file block of another layout (type 2, nfdump 1.6 records) in a version 2 file; skipped',
+  'nfcapd.codec_unavailable': 'nfdump file block in a compression this tool cannot decompress (LZO); skipped',
+  'nfcapd.bad_compressed_block': 'nfdump file block that does not decompress (corrupt, or over nfdump\'s 5 MiB block size); skipped',
+  'nfcapd.bad_record': 'nfdump file record whose size runs past its block, or V3 flow record with a bad element or without times or addresses; skipped (a bad size skips the rest of its block)',
+  'nfcapd.unknown_record': 'nfdump file record of a type that is neither a V3 flow nor nfdump metadata; skipped',
+  'nfcapd.unknown_extension': 'V3 flow record with an extension element id nfdump 1.7 does not define; the element is skipped, the record kept',
 } as const;
 
 export type AnomalyCode = keyof typeof ANOMALY_CODES;

@@ -10,7 +10,7 @@ export type Transport = 'tcp' | 'udp';
 export type Side = 'client' | 'server';
 
 /** Detected container format of an input. */
-export type InputFormat = 'pcap' | 'pcapng' | 'nfdump-csv' | 'ipfix' | 'json-flows';
+export type InputFormat = 'pcap' | 'pcapng' | 'nfdump-csv' | 'nfcapd' | 'ipfix' | 'json-flows';
 
 /**
  * The canonical record between the flow stage and everything after it: one bidirectional

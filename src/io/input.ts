@@ -14,6 +14,7 @@ import { hashFileInWorker } from './hash.js';
 import { ByteWindow } from './joiner.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
+import { loadNfcapdCodecs, looksLikeNffile, NfcapdParser, type NfcapdCodecs } from './nfcapd.js';
 import { looksLikeNfdumpCsv, NfdumpCsvParser, type RecordSink } from './nfcsv.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type CaptureParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -44,6 +45,7 @@ const CHUNK = 1 << 22;
 /** Identify a container from its first bytes. */
 export function sniffFormat(head: Uint8Array): InputFormat | 'gzip' | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (looksLikeNffile(head)) return 'nfcapd';
   if (looksLikeNfdumpCsv(head)) return 'nfdump-csv';
   if (looksLikeIpfixFile(head)) return 'ipfix';
   if (looksLikeJsonFlows(head)) return 'json-flows';
@@ -65,8 +67,15 @@ export type InputSink = PacketSink & RecordSink & ExportMessageSink;
 /** Bytes looked at to recognise a format (a CSV header needs more than a magic number). */
 const SNIFF_BYTES = 512;
 
-function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: InputSink): CaptureParser {
+/** Block decompressors for nfdump files, loaded only when one is read. */
+async function codecsFor(format: InputFormat): Promise<NfcapdCodecs | null> {
+  return format === 'nfcapd' ? loadNfcapdCodecs() : null;
+}
+
+function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: InputSink, codecs: NfcapdCodecs | null): CaptureParser {
   switch (format) {
+    case 'nfcapd':
+      return new NfcapdParser(path, anomalies, sink, codecs!);
     case 'pcap':
       return new PcapParser(path, anomalies, sink);
     case 'pcapng':
@@ -80,22 +89,23 @@ function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sin
   }
 }
 
+/** Every format an input may be in, for the messages that refuse one. */
+export const SUPPORTED_FORMATS =
+  'pcap (magic a1b2c3d4 or a1b23c4d), pcapng (0a0d0d0a), an nfdump binary file as nfcapd writes it (0ca5 0200, nfdump 1.7), an nfdump CSV header (ts,te,…,sa,da,sp,dp,pr,…), an IPFIX file (RFC 5655: version 10 messages), JSON lines of flows, or any of these gzipped (1f8b)';
+
 function unknownFormat(path: string, head: Uint8Array): InputError {
-  if (head.length === 0) return new InputError(path, 0, 'empty input: expected a pcap or pcapng capture or an nfdump CSV export');
-  return new InputError(
-    path,
-    0,
-    `unrecognised format (first bytes ${hex(head)}); expected pcap (magic a1b2c3d4 or a1b23c4d), pcapng (0a0d0d0a), an nfdump CSV header (ts,te,…,sa,da,sp,dp,pr,…) or gzip (1f8b)`,
-  );
+  if (head.length === 0) return new InputError(path, 0, `empty input: expected ${SUPPORTED_FORMATS}`);
+  return new InputError(path, 0, `unrecognised format (first bytes ${hex(head)}); expected ${SUPPORTED_FORMATS}`);
 }
 
 /**
  * Read one capture and deliver every packet to `sink`. Malformed records are counted in
  * `anomalies`; a file that cannot be read at all raises {@link InputError}. `opts.hash: false`
- * leaves `sha256` empty (a reader whose twin hashes the same file).
+ * leaves `sha256` empty (a reader whose twin hashes the same file). `opts.progress.bytes` is set to
+ * the bytes read so far as stored (compressed for gzip) after each chunk, for a progress display.
  */
-export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean } = {}): Promise<InputInfo> {
-  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? []);
+export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean; progress?: { bytes: number } } = {}): Promise<InputInfo> {
+  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? [], true, opts.progress);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -112,14 +122,14 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
       // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
-      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], opts.hash ?? true);
+      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], opts.hash ?? true, opts.progress);
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     // Hash on the other core while this one parses.
     const hashing = (opts.hash ?? true) ? hashFileInWorker(path) : null;
     hashing?.catch(() => undefined);
     const win = new ByteWindow(CHUNK * 2);
-    const parser = makeParser(kind, path, anomalies, sink);
+    const parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
     let pos = 0;
     let chunks = 0;
     for (;;) {
@@ -131,6 +141,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       if (got === 0) break;
       win.end += got;
       pos += got;
+      if (opts.progress) opts.progress.bytes = pos;
       parser.parse(win, false);
     }
     const stopped = signal?.aborted ?? false;
@@ -155,7 +166,7 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = [], hashing = true): Promise<InputInfo> {
+async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = [], hashing = true, progress?: { bytes: number }): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
   // Hashes of the first N bytes, finished as the stream passes N (a handful at most).
@@ -171,6 +182,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
         if (size + chunk.length >= p.n) prefixSha256[p.n] = p.h.digest('hex');
       }
       size += chunk.length;
+      if (progress) progress.bytes = size;
       yield chunk;
     }
   }
@@ -207,7 +219,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
         if (win.available < SNIFF_BYTES) continue;
         const kind = sniffFormat(win.buf.subarray(win.start, win.start + SNIFF_BYTES));
         if (kind === null || kind === 'gzip') throw unknownFormat(path, win.buf.subarray(win.start, win.start + 8));
-        parser = makeParser(kind, path, anomalies, sink);
+        parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
       }
       parser.parse(win, false);
     }
@@ -235,7 +247,7 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
         throw new InputError(path, size, `gzip stream cut short or corrupt (${gzipError}) after ${parsed} decompressed byte(s), too few to recognise a capture or flow export`);
       throw unknownFormat(path, win.buf.subarray(win.start, win.end));
     }
-    parser = makeParser(kind, path, anomalies, sink);
+    parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
   }
   // A stop mid-record is not a truncated file: only a real end of input is final.
   parser.parse(win, !stopped);

@@ -6,6 +6,7 @@
  *
  * @see https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/ (PCAP Capture File Format)
  */
+import type { InputFormat } from '../types.js';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { ByteWindow } from './joiner.js';
@@ -18,7 +19,7 @@ export interface PacketSink {
 
 /** An incremental container parser fed from a {@link ByteWindow}. */
 export interface CaptureParser {
-  readonly format: 'pcap' | 'pcapng' | 'nfdump-csv' | 'ipfix' | 'json-flows';
+  readonly format: InputFormat;
   /** Parse every complete record the window holds; `final` means no more bytes will come. */
   parse(win: ByteWindow, final: boolean): void;
   /** Packets (or, for flow exports, records) delivered so far. */

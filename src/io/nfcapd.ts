@@ -1,0 +1,276 @@
+/**
+ * nfdump's binary flow files, as nfcapd writes them (`nfcapd.YYYYMMDDhhmm`) and `nfdump -w`
+ * writes them: the nfdump 1.7 layout (version 2) is read block by block, each block decompressed
+ * (LZ4, BZ2 or ZSTD; LZO blocks are refused, see below) and its V3 flow records delivered as the
+ * same export records the nfdump CSV reader gives. The nfdump 1.6 layout (version 1) is
+ * recognised and refused with the conversion to use.
+ *
+ * Bad input is counted and passed over: a block header that cannot be right starts a search for
+ * the next plausible one; a block that does not decompress, or a record whose size or elements
+ * run past their block or record, is skipped. Block sizes are bounded by nfdump's own 5 MiB
+ * buffer before anything is allocated or waited for.
+ * @see ../decode/nfcapd.ts for the layout
+ */
+import Bzip2 from '@foxglove/wasm-bz2';
+import { decompressBlock as lz4DecompressBlock } from 'lz4js';
+import type { Anomalies } from '../anomalies.js';
+import { InputError } from '../errors.js';
+import { formatIpv4 } from '../ip.js';
+import { newNumericRecord } from '../decode/templates.js';
+import {
+  decodeNfBlockHeader,
+  decodeNffileHeaderV2,
+  decodeNfV3Record,
+  isBigEndianNffile,
+  isNfMetadataRecord,
+  nfBlockHeaderProblem,
+  nfCompressionName,
+  NfCompression,
+  NFFILE_BLOCK_HEADER_BYTES,
+  NFFILE_BLOCK_TYPE_3,
+  NFFILE_HEADER_V2_BYTES,
+  NFFILE_LAYOUT_V1,
+  NFFILE_LAYOUT_V2,
+  NFFILE_MAX_BLOCK_BYTES,
+  NfRecordType,
+  type NfBlockHeader,
+  type NffileHeaderV2,
+  type NfV3Flow,
+} from '../decode/nfcapd.js';
+import type { ByteWindow } from './joiner.js';
+import type { RecordSink } from './nfcsv.js';
+
+export { looksLikeNffile } from '../decode/nfcapd.js';
+
+/** Block decompressors, loaded once (the WebAssembly ones compile asynchronously). */
+export interface NfcapdCodecs {
+  /** Decompress `src` into `dst`; returns the bytes written, throws on bad data or overflow. */
+  lz4(src: Uint8Array, dst: Uint8Array): number;
+  bz2(src: Uint8Array, capacity: number): Uint8Array;
+  zstd(src: Uint8Array, capacity: number): Uint8Array;
+}
+
+let codecs: Promise<NfcapdCodecs> | null = null;
+
+/** The block decompressors, loaded on first use. */
+export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
+  codecs ??= (async () => {
+    const zstdModule = (await import('@foxglove/wasm-zstd')) as unknown as { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array; default?: { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array } };
+    const zstd = zstdModule.default ?? zstdModule;
+    const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);
+    return {
+      lz4(src, dst) {
+        const n = lz4DecompressBlock(src, dst, 0, src.length, 0);
+        // The decoder does not stop at the end of `dst`: a count beyond it means the block claims more.
+        if (!(n >= 0 && n <= dst.length)) throw new Error(`LZ4 block decompresses to more than ${dst.length} bytes`);
+        return n;
+      },
+      bz2: (src, capacity) => bz2.decompress(src, capacity),
+      zstd: (src, capacity) => zstd.decompress(src, capacity),
+    };
+  })();
+  return codecs;
+}
+
+/** What each compression code is read with; LZO has no maintained pure-JS or WebAssembly decoder on npm. */
+const LZO_REFUSAL =
+  'LZO-compressed block (nfcapd -z) not read: no maintained pure-JavaScript or WebAssembly LZO1X decoder exists on npm; convert the file with `nfdump -r FILE -y -w NEW` (LZ4) or `-J 0` and scan that';
+
+/**
+ * Reads an nfdump file from a byte window, delivering flow records to the sink. `packets` counts
+ * flow records delivered.
+ */
+export class NfcapdParser {
+  readonly format = 'nfcapd' as const;
+  /** Flow records delivered. */
+  records = 0;
+  /** Blocks read whole (data and appendix). */
+  blocks = 0;
+  private header: NffileHeaderV2 | null = null;
+  private failed = false;
+  private resyncing = false;
+  private readonly block: NfBlockHeader = { numRecords: 0, size: 0, type: 0, flags: 0 };
+  private readonly flow: NfV3Flow = { rec: newNumericRecord(), ipVersion: 4, src6: '', dst6: '', unknownExtension: 0 };
+  /** One output buffer for decompressed LZ4 blocks, made at the first one. */
+  private lz4Out: Uint8Array | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly anomalies: Anomalies,
+    private readonly sink: RecordSink,
+    private readonly codecs: NfcapdCodecs,
+  ) {}
+
+  get packets(): number {
+    return this.records;
+  }
+
+  parse(win: ByteWindow, final: boolean): void {
+    if (this.failed) {
+      win.start = win.end;
+      return;
+    }
+    if (!this.header) {
+      if (win.available < NFFILE_HEADER_V2_BYTES) {
+        if (final) {
+          this.anomalies.add('input.truncated_header', this.file, win.offsetOf(win.start), `nfdump file of ${win.available} bytes ends inside its ${NFFILE_HEADER_V2_BYTES}-byte header`);
+          win.start = win.end;
+        }
+        return;
+      }
+      this.header = this.readHeader(win);
+    }
+    const b = win.buf;
+    for (;;) {
+      const s = win.start;
+      if (this.resyncing) {
+        let q = s;
+        while (q + NFFILE_BLOCK_HEADER_BYTES <= win.end && !this.plausibleBlock(b, q)) q++;
+        if (q + NFFILE_BLOCK_HEADER_BYTES > win.end) {
+          if (final) {
+            this.anomalies.add('nfcapd.resync_skipped', this.file, win.offsetOf(s), `skipped the last ${win.end - s} bytes: no plausible block header (type 3, size 1-${NFFILE_MAX_BLOCK_BYTES}, records 1 to size/4) in them`);
+            win.start = win.end;
+          } else win.start = Math.max(s, win.end - NFFILE_BLOCK_HEADER_BYTES + 1);
+          return;
+        }
+        if (q > s) this.anomalies.add('nfcapd.resync_skipped', this.file, win.offsetOf(s), `skipped ${q - s} bytes to the next plausible block header at byte ${win.offsetOf(q)}`);
+        win.start = q;
+        this.resyncing = false;
+        continue;
+      }
+      if (win.end - s < NFFILE_BLOCK_HEADER_BYTES) {
+        if (final && win.end > s)
+          this.anomalies.add('nfcapd.truncated_block', this.file, win.offsetOf(s), `file ends ${win.end - s} bytes into a block header; expected ${NFFILE_BLOCK_HEADER_BYTES} bytes (NumRecords, size, type, flags)`);
+        if (final) win.start = win.end;
+        return;
+      }
+      const h = decodeNfBlockHeader(b, s, this.block);
+      const problem = nfBlockHeaderProblem(h);
+      if (problem) {
+        this.anomalies.add('nfcapd.bad_block', this.file, win.offsetOf(s), `${problem} (records ${h.numRecords}, type ${h.type}); expected a block header with size 1-${NFFILE_MAX_BLOCK_BYTES}, at least one record, type 3; looking for the next block`);
+        win.start = s + 1;
+        this.resyncing = true;
+        continue;
+      }
+      const total = NFFILE_BLOCK_HEADER_BYTES + h.size;
+      if (win.end - s < total) {
+        if (final) {
+          this.anomalies.add('nfcapd.truncated_block', this.file, win.offsetOf(s), `file ends ${win.end - s - NFFILE_BLOCK_HEADER_BYTES} bytes into a block of ${h.size} bytes (${h.numRecords} records); expected the whole block`);
+          win.start = win.end;
+        }
+        return;
+      }
+      win.start = s + total;
+      this.blocks++;
+      if (h.type !== NFFILE_BLOCK_TYPE_3) {
+        this.anomalies.add('nfcapd.unsupported_block', this.file, win.offsetOf(s), `block type ${h.type} (nfdump 1.6 records) in a version 2 file; expected type 3; skipped`);
+        continue;
+      }
+      const data = this.blockData(b, s + NFFILE_BLOCK_HEADER_BYTES, h.size, win.offsetOf(s));
+      if (data) this.records3(data, h.numRecords, win.offsetOf(s));
+    }
+  }
+
+  private readHeader(win: ByteWindow): NffileHeaderV2 | null {
+    const b = win.buf;
+    const at = win.offsetOf(win.start);
+    const stop = (why: string): never => {
+      this.failed = true;
+      win.start = win.end;
+      throw new InputError(this.file, at, why);
+    };
+    if (isBigEndianNffile(b.subarray(win.start, win.start + 2))) stop('nfdump file written on a big-endian host (magic bytes a5 0c); only little-endian files (magic 0c a5) are read');
+    const h = decodeNffileHeaderV2(b, win.start);
+    if (h.version === NFFILE_LAYOUT_V1)
+      stop('nfdump 1.6 file (layout version 1) not read; expected layout version 2 (nfdump 1.7): convert it with nfdump 1.7 `nfdump -r FILE -w NEW` and scan NEW');
+    if (h.version !== NFFILE_LAYOUT_V2) stop(`nfdump file layout version ${h.version}; expected 2 (nfdump 1.7)`);
+    if (h.encryption !== 0) stop(`encrypted nfdump file (encryption ${h.encryption}); expected 0`);
+    if (h.compression > NfCompression.zstd) stop(`unknown block compression ${h.compression}; expected 0 (none), 1 (LZO), 2 (BZ2), 3 (LZ4) or 4 (ZSTD)`);
+    win.start += NFFILE_HEADER_V2_BYTES;
+    return h;
+  }
+
+  private plausibleBlock(b: Uint8Array, p: number): boolean {
+    const h = decodeNfBlockHeader(b, p, this.block);
+    return h.type === NFFILE_BLOCK_TYPE_3 && h.flags <= 7 && nfBlockHeaderProblem(h) === null && h.numRecords <= h.size / 4;
+  }
+
+  /** The block's records, decompressed; null (counted) when they cannot be had. */
+  private blockData(b: Uint8Array, p: number, size: number, at: number): Uint8Array | null {
+    const src = b.subarray(p, p + size);
+    const compression = this.header!.compression;
+    try {
+      switch (compression) {
+        case NfCompression.none:
+          return src;
+        case NfCompression.lz4: {
+          this.lz4Out ??= new Uint8Array(NFFILE_MAX_BLOCK_BYTES);
+          const n = this.codecs.lz4(src, this.lz4Out);
+          return this.lz4Out.subarray(0, n);
+        }
+        case NfCompression.bz2:
+          return this.codecs.bz2(src, NFFILE_MAX_BLOCK_BYTES);
+        case NfCompression.zstd:
+          return this.codecs.zstd(src, NFFILE_MAX_BLOCK_BYTES);
+        default:
+          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, LZO_REFUSAL);
+          return null;
+      }
+    } catch (e) {
+      this.anomalies.add('nfcapd.bad_compressed_block', this.file, at, `${nfCompressionName(compression).toUpperCase()} block of ${size} bytes does not decompress (${e instanceof Error ? e.message : String(e)}); expected nfdump's compressed records, at most ${NFFILE_MAX_BLOCK_BYTES} bytes of them; block skipped`);
+      return null;
+    }
+  }
+
+  /** Deliver the flow records of one block's decompressed bytes (`at`: the block's file offset). */
+  private records3(d: Uint8Array, numRecords: number, at: number): void {
+    const flow = this.flow;
+    let p = 0;
+    for (let i = 0; i < numRecords; i++) {
+      if (p === d.length) {
+        this.anomalies.add('nfcapd.bad_record', this.file, at, `block holds ${i} records in ${d.length} bytes; its header says ${numRecords}`);
+        return;
+      }
+      if (p + 4 > d.length) {
+        this.anomalies.add('nfcapd.bad_record', this.file, at, `record ${i + 1} of ${numRecords} at block byte ${p}: ${d.length - p} bytes left, expected a 4-byte record header; rest of block skipped`);
+        return;
+      }
+      const type = d[p]! | (d[p + 1]! << 8);
+      const size = d[p + 2]! | (d[p + 3]! << 8);
+      if (size < 4 || p + size > d.length) {
+        this.anomalies.add('nfcapd.bad_record', this.file, at, `record ${i + 1} of ${numRecords} at block byte ${p}: size ${size}, expected 4 to ${d.length - p} (the block's end); rest of block skipped`);
+        return;
+      }
+      if (type === NfRecordType.v3) {
+        const problem = decodeNfV3Record(d, p, size, flow);
+        if (problem) this.anomalies.add('nfcapd.bad_record', this.file, at, `record ${i + 1} of ${numRecords} at block byte ${p}: ${problem}; skipped`);
+        else {
+          if (flow.unknownExtension)
+            this.anomalies.add('nfcapd.unknown_extension', this.file, at, `record ${i + 1} at block byte ${p}: extension id ${flow.unknownExtension}, expected 1-42 (nfdump 1.7); element skipped, record kept`);
+          this.deliver(flow);
+        }
+      } else if (!isNfMetadataRecord(type)) {
+        this.anomalies.add('nfcapd.unknown_record', this.file, at, `record ${i + 1} of ${numRecords} at block byte ${p}: type ${type}, expected 11 (V3 flow) or nfdump metadata; skipped`);
+      }
+      p += size;
+    }
+  }
+
+  private deliver(flow: NfV3Flow): void {
+    const r = flow.rec;
+    this.records++;
+    if (flow.ipVersion === 4) {
+      if (this.sink.recordNumeric) {
+        this.sink.recordNumeric(r);
+        return;
+      }
+      this.sink.record({ ...countersOf(r), ipVersion: 4, srcAddr: formatIpv4(r.src4), dstAddr: formatIpv4(r.dst4) });
+      return;
+    }
+    this.sink.record({ ...countersOf(r), ipVersion: 6, srcAddr: flow.src6, dstAddr: flow.dst6 });
+  }
+}
+
+function countersOf(r: NfV3Flow['rec']): Omit<NfV3Flow['rec'], 'src4' | 'dst4'> {
+  return { srcPort: r.srcPort, dstPort: r.dstPort, protocol: r.protocol, tcpFlags: r.tcpFlags, packets: r.packets, bytes: r.bytes, reversePackets: r.reversePackets, reverseBytes: r.reverseBytes, firstMs: r.firstMs, lastMs: r.lastMs, sampling: r.sampling };
+}
