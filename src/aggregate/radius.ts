@@ -453,8 +453,9 @@ function prefixKey(p: RadiusPrefix): string {
 
 const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
 
-function netKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
-  if (a.kind() === 'ipv4') return String((ipv4ToInt(a.toString()) & MASKS[bits]!) >>> 0);
+/** The network of an address at a prefix length: a number for IPv4 (no allocation per lookup), the masked bytes for IPv6. */
+function netKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string | number {
+  if (a.kind() === 'ipv4') return (ipv4ToInt(a.toString()) & MASKS[bits]!) >>> 0;
   const b = a.toByteArray();
   for (let i = 0; i < 16; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
@@ -479,7 +480,7 @@ interface Held {
 
 interface Group {
   bits: number;
-  map: Map<string, { held: Held[]; maxEnd: Float64Array }>;
+  map: Map<string | number, { held: Held[]; maxEnd: Float64Array }>;
 }
 
 /** Sessions indexed by address or prefix: who held an address at a time (longest prefix first). */
@@ -490,7 +491,7 @@ export class RadiusIndex {
 
   constructor(sessions: readonly RadiusSession[]) {
     this.sessions = sessions.length;
-    const lists = new Map<string, { group: Group; key: string; held: Held[] }>();
+    const lists = new Map<string, { group: Group; key: string | number; held: Held[] }>();
     for (const s of sessions) {
       for (const p of s.prefixes) {
         const groups = p.addr.kind() === 'ipv4' ? this.v4 : this.v6;
@@ -527,11 +528,11 @@ export class RadiusIndex {
    */
   lookup(ip: string, time: number): RadiusResult {
     let groups: Group[];
-    let keyOf: (bits: number) => string;
+    let keyOf: (bits: number) => string | number;
     const n = ipv4ToInt(ip);
     if (n >= 0) {
       groups = this.v4;
-      keyOf = (bits) => String((n & MASKS[bits]!) >>> 0);
+      keyOf = (bits) => (n & MASKS[bits]!) >>> 0;
     } else {
       if (!this.v6.length) return null;
       let a: ipaddr.IPv4 | ipaddr.IPv6;

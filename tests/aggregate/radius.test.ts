@@ -4,16 +4,19 @@
  * Accounting-On), IPv6 prefixes by containment, and the chain CGNAT → private address → account →
  * directory subscriber, with the session as evidence.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SubscriberDirectory } from '../../src/aggregate/directory.js';
 import { loadRadius } from '../../src/aggregate/load.js';
 import { NatMapper, parseNatLog } from '../../src/aggregate/nat.js';
 import { parseRadiusCsv, parseRadiusDetail, parseRadiusLog, RadiusIndex, radiusSessionsFromEvents } from '../../src/aggregate/radius.js';
 import { SubscriberMap } from '../../src/aggregate/subscriber.js';
+import { main } from '../../src/cli/main.js';
 import { UsageError } from '../../src/errors.js';
+import { FIXTURES } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-radius-'));
 const T = (s: string): number => Date.parse(`${s}Z`);
@@ -284,5 +287,45 @@ describe('loadRadius', () => {
     expect(() => loadRadius([a, bad])).toThrow(UsageError);
     expect(() => loadRadius([a, bad])).toThrow(`RADIUS accounting not applied (1 problem(s)):\n  ${bad}:3: address: expected`);
     expect(loadRadius([])).toBeNull();
+  });
+});
+
+describe('the commands', () => {
+  it('scan and collect refuse a bad RADIUS line before anything is opened (exit 2, file and line named)', async () => {
+    const bad = join(tmp, 'bad-detail');
+    writeFileSync(bad, 'Sat Dec  5 08:00:03 2026\n\tAcct-Status-Type = Start\n\tUser-Name = "u"\n\tFramed-IPv6-Prefix = 100.64.1.1\n');
+    for (const args of [['scan', join(FIXTURES, 'demo/home-miners.pcapng')], ['collect', '--listen', '127.0.0.1:0']]) {
+      const db = join(tmp, `never-${args[0]}.sqlite`);
+      let err = '';
+      const code = await main([...args, '--db', db, '--radius', bad], { out: () => undefined, err: (s) => (err += s) });
+      expect(code).toBe(2);
+      expect(err).toContain(`RADIUS accounting not applied (1 problem(s)):\n  ${bad}:4: Framed-IPv6-Prefix: expected an IPv6 prefix like 2001:db8:7::/56; got "100.64.1.1"`);
+      expect(existsSync(db)).toBe(false);
+    }
+  });
+
+  it('rescore --radius maps the stored flows of an address to the account of their time', async () => {
+    const db = join(tmp, 'rescore.sqlite');
+    expect(await main(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), '--db', db], { out: () => undefined, err: () => undefined })).toBe(0);
+    const d = new Database(db, { readonly: true });
+    const flows = d.prepare("SELECT client, first_seen FROM flows WHERE label = 'mining' ORDER BY first_seen").all() as Array<{ client: string; first_seen: number }>;
+    d.close();
+    expect(flows.length).toBeGreaterThan(0);
+    const { client, first_seen: t } = flows[0]!;
+    const csv = join(tmp, 'sessions.csv');
+    // A session of that address from a second before its first mining flow, for a minute.
+    writeFileSync(csv, `time,event,account,session,address\n${(t - 1000) / 1000},start,acct-9,S9,${client}\n${(t + 59_000) / 1000},stop,acct-9,S9,${client}\n`);
+    let out = '';
+    expect(await main(['rescore', '--db', db, '--radius', csv], { out: (s) => (out += s), err: () => undefined })).toBe(0);
+    expect(out).toContain('re-decided with --radius');
+    const after = new Database(db, { readonly: true });
+    const rows = after.prepare('SELECT subscriber, nat, first_seen FROM flows WHERE client = ?').all(client) as Array<{ subscriber: string; nat: string; first_seen: number }>;
+    after.close();
+    for (const r of rows) {
+      const inside = r.first_seen >= t - 1000 && r.first_seen < t + 59_000;
+      expect(r.subscriber).toBe(inside ? 'acct-9' : client);
+      if (inside) expect(r.nat).toContain(`radius mapped: "acct-9" (session "S9") held ${client} from ${csv}:2 Start`);
+    }
+    expect(rows.some((r) => r.subscriber === 'acct-9')).toBe(true);
   });
 });
