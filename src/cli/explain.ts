@@ -8,6 +8,7 @@ import { checkZone, formatTime } from '../i18n.js';
 import { UsageError } from '../errors.js';
 import { formatHashrate, formatKwh, inertJson, inertText } from '../report/format.js';
 import {
+  attributionSteps,
   explainAttribution,
   explainHashrate,
   explainTally,
@@ -125,14 +126,11 @@ function flowText(f: ExplainFlow, show: Shown, own: readonly string[]): string {
     ].filter(Boolean);
     lines.push(`  shares: ${parts.join(', ')}`);
   }
-  const chain = [`client ${cli}:${f.clientPort}`];
-  for (const [k, v] of Object.entries(f.attribution)) {
-    if (k === 'subscriber') continue;
-    chain.push(`${k} ${v === null ? 'none' : t(String(v))}`);
-  }
+  lines.push(`  attribution: client ${cli}:${f.clientPort} at ${show.at(f.firstSeen)}`);
+  for (const step of attributionSteps(f.attribution.nat === null || f.attribution.nat === undefined ? null : String(f.attribution.nat))) lines.push(`    → ${t(step)}`);
+  for (const [k, v] of Object.entries(f.attribution)) if (k !== 'subscriber' && k !== 'nat' && v !== null) lines.push(`    → ${inertText(k)}: ${t(String(v))}`);
   const sub = f.attribution.subscriber;
-  chain.push(sub === null || sub === undefined ? 'no subscriber (outside the subscriber nets)' : `subscriber ${show.id(String(sub))}`);
-  lines.push(`  attribution: ${chain.join(' → ')}`);
+  lines.push(`    → ${sub === null || sub === undefined ? 'no subscriber (neither endpoint in the subscriber nets)' : `subscriber ${show.id(String(sub))}`}`);
   return lines.join('\n') + '\n\n';
 }
 
@@ -140,9 +138,11 @@ function flowJson(f: ExplainFlow, show: Shown, own: readonly string[]): unknown 
   const t = (v: string): string => show.text(v, own);
   const attribution: Record<string, string | number | null> = {};
   for (const [k, v] of Object.entries(f.attribution)) attribution[k] = v === null ? null : k === 'subscriber' ? show.id(String(v)) : typeof v === 'string' ? t(v) : v;
+  const nat = f.attribution.nat;
   return {
     ...f,
     client: show.id(f.client),
+    attributionSteps: attributionSteps(typeof nat === 'string' ? nat : null).map(t),
     firstSeen: show.at(f.firstSeen),
     lastSeen: show.at(f.lastSeen),
     reason: t(f.reason),
@@ -170,7 +170,7 @@ function hashrateText(rows: readonly ExplainHashrate[]): string {
     const what = `${inertText(h.coin ?? 'unknown coin')}${h.algorithm ? ` (${inertText(h.algorithm)})` : ''}`;
     const unit = h.unit;
     if (w.rateHs !== null) {
-      lines.push(`  ${what}: ${h.hashes} expected hashes ÷ ${h.seconds} s mined (the union of its ${h.flows} flow${h.flows === 1 ? '' : 's'}' spans) = ${formatHashrate(w.rateHs, unit)}`);
+      lines.push(`  ${what}: ${h.hashes} expected hashes ÷ ${h.seconds} s mined (${h.flows === 1 ? 'the span of its flow' : `the union of its ${h.flows} flows' spans`}) = ${formatHashrate(w.rateHs, unit)}`);
       lines.push(`    error: 1/√${h.shares} shares = ±${Math.round(w.relErr! * 100)}%${h.unvalued ? `; ${h.unvalued} share${h.unvalued === 1 ? '' : 's'} not valued (no difficulty seen, or the algorithm is unknown)` : ''}`);
     } else lines.push(`  ${what}: not measured from shares (${h.shares} valued, ${h.unvalued} not valued) over ${h.seconds} s of ${h.flows} flow${h.flows === 1 ? '' : 's'}`);
     if (h.reportedHs !== null) lines.push(`    the miner's own figure: ${formatHashrate(h.reportedHs, unit)} (each flow's rate × its duration, summed, ÷ the time mined)`);
@@ -230,7 +230,7 @@ function attributionText(a: ReturnType<typeof explainAttribution>, c: ExplainCan
   lines.push(`  client addresses (first seen first):`);
   for (const x of a.addresses) lines.push(`    ${show.id(x.address)} ${show.at(x.firstSeen)} – ${show.at(x.lastSeen)}, ${x.flows} flow${x.flows === 1 ? '' : 's'}`);
   if (a.moreAddresses) lines.push(`    … ${a.moreAddresses} more`);
-  lines.push(`  carrier-grade NAT: ${a.nat.map((x) => `${inertText(show.text(x.outcome, own))} ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (each flow's mapping is on its attribution line)`);
+  lines.push(`  attribution steps (NAT record, accounting session, directory line): ${a.steps.map((x) => `${inertText(show.text(x.outcome, own))} ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (per flow on its attribution lines)`);
   return lines.join('\n') + '\n';
 }
 
@@ -291,7 +291,7 @@ export async function runExplain(target: string, o: ExplainCliOptions, io: Io): 
           directory,
           addresses: attribution.addresses.map((x) => ({ ...x, address: show.id(x.address), firstSeen: show.at(x.firstSeen), lastSeen: show.at(x.lastSeen) })),
           moreAddresses: attribution.moreAddresses,
-          nat: attribution.nat,
+          steps: attribution.steps,
         },
       };
       await out.write('],' + inertJson(tail).slice(1) + '\n');

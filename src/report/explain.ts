@@ -303,29 +303,55 @@ export function explainHashrate(db: Database.Database, s: ExplainSubject): Expla
     .all(s.subscriber) as ExplainHashrate[];
 }
 
+/**
+ * The steps of a flow's attribution chain as `flows.nat` holds them, in order: the NAT mapping
+ * (`mapped: …`, `missing: …`, `ambiguous: …`, naming the NAT record), then the RADIUS accounting
+ * session (`radius mapped: …` …) and the directory line that names its account's subscriber.
+ * Steps are joined by `; ` in the column; a `; ` inside a step (two sessions of an ambiguous
+ * lookup) stays in its step.
+ */
+export function attributionSteps(nat: string | null): string[] {
+  if (nat === null || nat === '') return [];
+  return nat.split(/; (?=(?:radius )?(?:mapped|missing|ambiguous): |directory line |account in the directory )/);
+}
+
+/** What a step of {@link attributionSteps} is: the words before its first colon (`mapped`, `radius missing`, `directory line 12`). */
+export function stepOutcome(step: string): string {
+  const i = step.indexOf(':');
+  return i < 0 ? step : step.slice(0, i);
+}
+
 /** How flows came to the subject, beyond each flow's own fields. */
 export interface ExplainAttribution {
   /** The subscriber directory entry, every column as stored (prefixes and source among them), or null. */
   directory: Record<string, unknown> | null;
   /** Client addresses its flows were seen with, first seen first: address, first, last, flows. */
   addresses: Array<{ address: string; firstSeen: number; lastSeen: number; flows: number }>;
-  /** NAT outcomes of its flows (`flows.nat` up to its first colon: mapped, missing, ambiguous, or none). */
-  nat: Array<{ outcome: string; flows: number }>;
+  /** Client addresses beyond those listed. */
+  moreAddresses: number;
+  /**
+   * The attribution steps of its flows counted by outcome (`mapped`, `radius mapped`, `directory
+   * line 12` …; `none` for flows no step applied to), most flows first.
+   */
+  steps: Array<{ outcome: string; flows: number }>;
 }
 
 /** Client addresses listed in {@link ExplainAttribution.addresses}; the rest are counted. */
 export const EXPLAIN_ADDRESSES = 64;
 
-/** The directory entry, the addresses seen and the NAT outcomes of the subject's flows. */
-export function explainAttribution(db: Database.Database, s: ExplainSubject): ExplainAttribution & { moreAddresses: number } {
+/** The directory entry, the addresses seen and the attribution steps of the subject's flows. */
+export function explainAttribution(db: Database.Database, s: ExplainSubject): ExplainAttribution {
   const [w, v] = where(s);
   const directory = s.kind === 'subscriber' ? ((db.prepare('SELECT * FROM subscriber_info WHERE subscriber = ?').get(s.subscriber) as Record<string, unknown> | undefined) ?? null) : null;
   const addresses = db
     .prepare(`SELECT client AS address, min(first_seen) AS firstSeen, max(last_seen) AS lastSeen, count(*) AS flows FROM flows WHERE ${w} GROUP BY client ORDER BY firstSeen, client LIMIT ?`)
-    .all(v, EXPLAIN_ADDRESSES + 1) as ExplainAttribution['addresses'];
-  const total = (db.prepare(`SELECT count(DISTINCT client) FROM flows WHERE ${w}`).pluck().get(v) as number) ?? 0;
-  const nat = db
-    .prepare(`SELECT CASE WHEN nat IS NULL THEN 'none' WHEN instr(nat, ':') > 0 THEN substr(nat, 1, instr(nat, ':') - 1) ELSE nat END AS outcome, count(*) AS flows FROM flows WHERE ${w} GROUP BY outcome ORDER BY flows DESC`)
-    .all(v) as ExplainAttribution['nat'];
-  return { directory, addresses: addresses.slice(0, EXPLAIN_ADDRESSES), moreAddresses: Math.max(0, total - EXPLAIN_ADDRESSES), nat };
+    .all(v, EXPLAIN_ADDRESSES) as ExplainAttribution['addresses'];
+  const total = db.prepare(`SELECT count(DISTINCT client) FROM flows WHERE ${w}`).pluck().get(v) as number;
+  const counts = new Map<string, number>();
+  for (const r of db.prepare(`SELECT nat, count(*) AS n FROM flows WHERE ${w} GROUP BY nat`).iterate(v) as IterableIterator<{ nat: string | null; n: number }>) {
+    const steps = attributionSteps(r.nat);
+    for (const o of steps.length ? steps.map(stepOutcome) : ['none']) counts.set(o, (counts.get(o) ?? 0) + r.n);
+  }
+  const steps = [...counts].map(([outcome, flows]) => ({ outcome, flows })).sort((a, b) => b.flows - a.flows || a.outcome.localeCompare(b.outcome));
+  return { directory, addresses, moreAddresses: Math.max(0, total - addresses.length), steps };
 }
