@@ -188,7 +188,30 @@ export interface ScanOptions {
    * anomalies of DNS answers, which every shard would count alike.
    */
   shard?: Shard;
+  /**
+   * Counters for a progress display, at the slots of {@link SCAN_PROGRESS} (over a SharedArrayBuffer
+   * when the scan runs in a worker). Written from counters the scan keeps anyway, at each input's
+   * start and end and every {@link SCAN_PROGRESS_MS} ms between: never per packet.
+   */
+  progress?: Float64Array;
 }
+
+/** Where {@link ScanOptions.progress} holds each counter; `slots` is the array's length. */
+export const SCAN_PROGRESS = {
+  /** Bytes of the inputs read, as stored (compressed for gzip). */
+  bytes: 0,
+  /** Packets and flow-export records read. */
+  records: 1,
+  /** Flows finished (as the summary's `flows`). */
+  flows: 2,
+  miningFlows: 3,
+  /** Inputs read to their end (or failed). */
+  inputsDone: 4,
+  slots: 5,
+} as const;
+
+/** How often a scan writes its progress counters. */
+export const SCAN_PROGRESS_MS = 250;
 
 /** What one input yielded. */
 export interface InputSummary {
@@ -303,53 +326,81 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
   const summaries: InputSummary[] = [];
   const perInput: Anomalies[] = [];
   let packets = 0;
-  for (let i = 0; i < paths.length; i++) {
-    if (opts.signal?.aborted) break;
-    const path = paths[i]!;
-    current = i;
-    const anomalies = new Anomalies();
-    perInput.push(anomalies);
-    const ingest = pipeline.intake(anomalies, { onDnsResponse: classifier.index.size > 0 ? onDns : null, datagrams, collectorPorts: opts.collectorPorts });
-    ingest.begin(path, i);
-    hooks.beginInput?.(i, path);
-    let info: InputInfo | null = null;
-    let error: string | null = null;
-    const evicted0 = table.evicted;
-    try {
-      info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [] } : { hash: counting });
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      // Stopped before its format was known: the input is cut (marked interrupted below), not bad.
-      if (!(e instanceof InputInterrupted)) error = e.message;
+  const progress = opts.progress ?? null;
+  const reading = { bytes: 0 };
+  let bytesBefore = 0;
+  let recordsBefore = 0;
+  let reader: PacketIngest | null = null;
+  const publish = (): void => {
+    if (progress === null) return;
+    const c = reader?.counts();
+    progress[SCAN_PROGRESS.bytes] = bytesBefore + reading.bytes;
+    progress[SCAN_PROGRESS.records] = recordsBefore + (c ? c.packets + c.records : 0);
+    progress[SCAN_PROGRESS.flows] = table.emitted;
+    progress[SCAN_PROGRESS.miningFlows] = pipeline.miningFlows;
+    progress[SCAN_PROGRESS.inputsDone] = summaries.length;
+  };
+  const ticker = progress === null ? null : setInterval(publish, SCAN_PROGRESS_MS).unref();
+  try {
+    for (let i = 0; i < paths.length; i++) {
+      if (opts.signal?.aborted) break;
+      const path = paths[i]!;
+      current = i;
+      const anomalies = new Anomalies();
+      perInput.push(anomalies);
+      const ingest = pipeline.intake(anomalies, { onDnsResponse: classifier.index.size > 0 ? onDns : null, datagrams, collectorPorts: opts.collectorPorts });
+      ingest.begin(path, i);
+      reader = ingest;
+      reading.bytes = 0;
+      publish();
+      hooks.beginInput?.(i, path);
+      let info: InputInfo | null = null;
+      let error: string | null = null;
+      const evicted0 = table.evicted;
+      try {
+        info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [], progress: reading } : { hash: counting, progress: reading });
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        // Stopped before its format was known: the input is cut (marked interrupted below), not bad.
+        if (!(e instanceof InputInterrupted)) error = e.message;
+      }
+      anomalies.addCount('flow.evicted', table.evicted - evicted0);
+      if (ingest.badAddresses > 0) {
+        // Only text sources (nfdump CSV, JSON lines) carry address text; their bad-line code says it.
+        const code: AnomalyCode = info?.format === 'json-flows' ? 'json.bad_line' : 'csv.bad_line';
+        anomalies.add(code, path, -1, `record with addresses ${JSON.stringify(ingest.firstBadAddress)}: expected IPv4 or IPv6 addresses; skipped`);
+        anomalies.addCount(code, ingest.badAddresses - 1);
+      }
+      const counts = ingest.counts();
+      packets += counts.packets;
+      summaries.push({
+        path,
+        format: info?.format ?? null,
+        size: info?.size ?? null,
+        sha256: info?.sha256 ?? null,
+        packets: counts.packets,
+        bytes: counts.wireBytes,
+        transportPackets: counts.transportPackets,
+        records: counts.records,
+        exportPackets: counts.exportPackets,
+        flows: 0,
+        anomalies: {},
+        error,
+      });
+      reader = null;
+      bytesBefore += info?.size ?? reading.bytes;
+      reading.bytes = 0;
+      recordsBefore += counts.packets + counts.records;
+      publish();
+      hooks.endInput?.(i, info, counts, anomalies, error);
     }
-    anomalies.addCount('flow.evicted', table.evicted - evicted0);
-    if (ingest.badAddresses > 0) {
-      // Only text sources (nfdump CSV, JSON lines) carry address text; their bad-line code says it.
-      const code: AnomalyCode = info?.format === 'json-flows' ? 'json.bad_line' : 'csv.bad_line';
-      anomalies.add(code, path, -1, `record with addresses ${JSON.stringify(ingest.firstBadAddress)}: expected IPv4 or IPv6 addresses; skipped`);
-      anomalies.addCount(code, ingest.badAddresses - 1);
-    }
-    const counts = ingest.counts();
-    packets += counts.packets;
-    summaries.push({
-      path,
-      format: info?.format ?? null,
-      size: info?.size ?? null,
-      sha256: info?.sha256 ?? null,
-      packets: counts.packets,
-      bytes: counts.wireBytes,
-      transportPackets: counts.transportPackets,
-      records: counts.records,
-      exportPackets: counts.exportPackets,
-      flows: 0,
-      anomalies: {},
-      error,
-    });
-    hooks.endInput?.(i, info, counts, anomalies, error);
+  } finally {
+    if (ticker !== null) clearInterval(ticker);
   }
   const interrupted = (opts.signal?.aborted ?? false) && summaries.length > 0;
   if (interrupted) cutAt = summaries.length - 1;
   pipeline.flush();
+  publish();
   for (let i = 0; i < summaries.length; i++) {
     const a = perInput[i]!;
     const d = decodeErrors[i]!;

@@ -3,7 +3,7 @@
  * output is opened; a merge that fails leaves an output that existed as it was, and removes one
  * that it created.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError, RuleError, UsageError } from '../errors.js';
 import { checkMergeSource, mergeReport } from '../report/merge.js';
@@ -15,8 +15,9 @@ import { openReport } from '../report/writer.js';
 import { describeDeadRun, reapDeadRuns } from '../report/runs.js';
 import type { Io } from './main.js';
 import { loadRulesForScan } from './rules.js';
+import { startProgress } from './progress.js';
 
-export async function runMerge(reports: string[], o: { db: string; rules: string }, io: Io): Promise<number> {
+export async function runMerge(reports: string[], o: { db: string; rules: string; quiet?: boolean }, io: Io): Promise<number> {
   if (reports.some((r) => resolve(r) === resolve(o.db))) throw new UsageError(`--db ${o.db} is also an input: merge into a new or different report`);
   const ruleSet = loadRulesForScan(o.rules, false, io).ruleSet;
   // Sessions and many-endpoint evidence add up over the merged flows (src/report/redecide.ts).
@@ -37,20 +38,39 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
   }
   const lines: string[] = [];
   let current = '';
+  // The merge is one synchronous transaction: the line is drawn as each report begins, from the
+  // first (no timer runs meanwhile), by the bytes of the reports merged so far.
+  const sizes = reports.map((r) => statSync(r).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let merged = 0;
+  let bytes = 0;
+  let flows = 0;
+  const line = await startProgress(io, {
+    label: 'merge',
+    quiet: o.quiet,
+    delayMs: 0,
+    sample: () => ({ done: bytes, total, unit: 'bytes', stage: `report ${Math.min(merged + 1, reports.length)} of ${reports.length} (${current})`, found: [`${flows} flows`] }),
+  });
+  io = line.io;
   try {
     db.transaction(() => {
       for (const d of reapDeadRuns(db)) lines.push(`${describeDeadRun(o.db, d)}\n`);
       for (const r of reports) {
         current = r;
+        line.draw();
         const c = mergeReport(db, r, redecide, (d) => {
           redecideReport(d, classifier, { recompute: false });
         });
+        bytes += sizes[merged]!;
+        merged++;
+        flows += c.flows;
         lines.push(
           `${r}: ${c.runs} run(s), ${c.inputs} input(s) (${c.skippedInputs} already present${c.replacedInputs ? `, ${c.replacedInputs} replacing rows held only in part` : ''}), ${c.flows} flows, ${c.evidence} evidence rows${c.unfinishedRuns ? `; ${c.unfinishedRuns} run(s) that never finished: their scan rows were not copied` : ''}\n`,
         );
       }
     }).immediate();
   } catch (e) {
+    line.stop();
     db.close();
     removeCreated();
     const state = created ? `${o.db} was not created` : `${o.db} is unchanged`;
@@ -59,6 +79,7 @@ export async function runMerge(reports: string[], o: { db: string; rules: string
     // A source that passed the check but cannot be read through, or a target that cannot be written (disk full).
     throw new UsageError(`cannot merge ${current} into ${o.db}: ${(e as Error).message}; ${state}`);
   }
+  line.stop();
   try {
     for (const l of lines) io.out(l);
     const n = subscriberCount(db);

@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Anomalies } from '../anomalies.js';
-import { cutAndTiedInputs, type InputSummary, type ScanHooks, type ScanSummary } from '../pipeline.js';
+import { cutAndTiedInputs, SCAN_PROGRESS, type InputSummary, type ScanHooks, type ScanSummary } from '../pipeline.js';
 import type { PackedFlows } from '../report/writer-batch.js';
 import type { ScanCliOptions } from './scan.js';
 import type { ShardCommand, ShardJob, ShardMessage } from './scan-worker.js';
@@ -61,6 +61,8 @@ type End = Extract<ShardMessage, { t: 'end' }>;
  * Scan `paths` with `workers` shards. `batch` gets each packed batch of flows with input indexes
  * (not ids) in its input column; `hooks` are called as by {@link scanInputs}, on this thread.
  * Rejects with the first failure of a worker or of a callback, after stopping every worker.
+ * `progress`, over a SharedArrayBuffer, holds {@link SCAN_PROGRESS}'s slots for each worker in turn,
+ * written by the workers as they read.
  */
 export function scanInWorkers(job: {
   paths: string[];
@@ -69,6 +71,7 @@ export function scanInWorkers(job: {
   signal: AbortSignal;
   hooks: ScanHooks;
   batch: (b: PackedFlows) => void;
+  progress?: Float64Array;
 }): Promise<Omit<ScanSummary, 'classifier'>> {
   const { paths, o, workers: n, signal, hooks } = job;
   const threads: Worker[] = [];
@@ -143,7 +146,8 @@ export function scanInWorkers(job: {
     for (let k = 0; k < n; k++) {
       const acked = new SharedArrayBuffer(4);
       acks.push(new Int32Array(acked));
-      const data: ShardJob = { paths, o, shard: { index: k, count: n }, acked };
+      const counters = job.progress && new Float64Array(job.progress.buffer, job.progress.byteOffset + k * SCAN_PROGRESS.slots * Float64Array.BYTES_PER_ELEMENT, SCAN_PROGRESS.slots);
+      const data: ShardJob = { paths, o: { ...o, progress: counters }, shard: { index: k, count: n }, acked };
       const w = new Worker(SCRIPT, { workerData: data });
       threads.push(w);
       w.on('message', (m: ShardMessage) => {

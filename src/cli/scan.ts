@@ -14,9 +14,11 @@ import { rescoreReport } from '../report/rescore.js';
 import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
 import { loadResolverLogs, scanInputs, type DnsLogSummary, type ScanHooks, type ScanOptions } from '../scan.js';
+import { SCAN_PROGRESS } from '../pipeline.js';
 import { remapInputs } from '../report/writer-batch.js';
 import { scanInWorkers, scanWorkers } from './scan-workers.js';
 import { stopOnSignals, type Io } from './main.js';
+import { startProgress, type ProgressSample } from './progress.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
 
@@ -44,6 +46,13 @@ export interface ScanCliOptions {
   intel?: string[];
   /** Worker threads (`--workers`); unset: {@link scanWorkers} decides. */
   workers?: number;
+  /** `--quiet`: no progress line. */
+  quiet?: boolean;
+  /**
+   * Not an option of the command line: this scan's (or worker's) progress counters
+   * ({@link ScanOptions.progress}), shared with the scan's thread when it runs in a worker.
+   */
+  progress?: Float64Array;
 }
 
 /**
@@ -66,6 +75,7 @@ export function scanOptionsOf(o: ScanCliOptions, signal: AbortSignal): ScanOptio
     collectorPorts: o.collectorPort,
     signal,
     dnsLogs: o.dnsLog ?? [],
+    progress: o.progress,
   };
 }
 
@@ -262,6 +272,20 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   const inputIds: number[] = [];
   let failed = 0;
   let anomalies = 0;
+  const sizeOf = new Map(named.map((x) => [x.path, x.size]));
+  const workers = scanWorkers(o.workers, paths.map((p) => ({ path: p, size: sizeOf.get(p) ?? null })));
+  const inputSizes = paths.map((p) => sizeOf.get(p) ?? null);
+  const total = inputSizes.every((x) => x !== null) ? inputSizes.reduce<number>((a, b) => a + b!, 0) : null;
+  let stage: string | null = null;
+  // Per worker (one without workers), the counters of src/pipeline.ts; set only when the line is shown.
+  let counters: Float64Array | undefined;
+  const line = await startProgress(io, {
+    label: 'scan',
+    quiet: o.quiet,
+    sample: () => scanProgress(counters, workers, paths.length, total, stage),
+  });
+  if (line.shown) counters = new Float64Array(new SharedArrayBuffer(workers * SCAN_PROGRESS.slots * Float64Array.BYTES_PER_ELEMENT));
+  io = line.io;
   // SIGINT/SIGTERM: stop reading, classify and write what was read, close the run cleanly; a second
   // signal quits at once, the run marked abandoned so the next scan removes what it wrote.
   const stop = stopOnSignals({
@@ -295,8 +319,6 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
           anomalies += a.total;
         },
     };
-    const sizeOf = new Map(named.map((x) => [x.path, x.size]));
-    const workers = scanWorkers(o.workers, paths.map((p) => ({ path: p, size: sizeOf.get(p) ?? null })));
     if (o.workers !== undefined && o.workers > 1 && paths.includes('-')) io.err('minerwatch: --workers: standard input is read by one worker\n');
     const summary =
       workers > 1
@@ -306,6 +328,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             workers,
             signal: stop.signal,
             hooks,
+            progress: counters,
             batch: (b) => {
               remapInputs(b, inputIds);
               writer.addPacked(b);
@@ -324,10 +347,12 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               const who = subs.resolve(f);
               writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
             },
-            { ...scanOptionsOf(o, stop.signal), stdinPrefixes: stdinParts.map((r) => r.size!) },
+            { ...scanOptionsOf(o, stop.signal), stdinPrefixes: stdinParts.map((r) => r.size!), progress: counters },
             hooks,
           );
     failed += reportDnsLogs(summary.dnsLogs, io);
+    stage = 'writing the report';
+    line.draw();
     let added: RedecideResult | null = null;
     const tied = new Map<number, number[]>();
     for (const group of summary.ties) {
@@ -342,6 +367,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       },
       { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), tied, supersedes },
     );
+    line.stop();
     for (const r of writer.rolledBack) {
       alreadyIn++;
       io.err(`minerwatch: ${r.path === '-' ? 'standard input' : r.path}: already in ${o.db} (sha256 ${r.sha256.slice(0, 16)}…, as ${r.sameAs}): its rows were rolled back\n`);
@@ -404,11 +430,40 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     }
     throw writeFailed(o.db, e, `writing run ${writer.runId}`);
   } finally {
+    line.stop();
     writer.abandon();
     await stop.release();
     db.close();
   }
   return failed > 0 || skippedBusy > 0 || stop.signal.aborted ? 1 : 0;
+}
+
+/**
+ * What the progress line of a scan shows, from each worker's counters (src/pipeline.ts): every
+ * worker reads every input, so the slowest one says how much is read; each keeps its own flows.
+ */
+function scanProgress(counters: Float64Array | undefined, workers: number, inputs: number, total: number | null, stage: string | null): ProgressSample {
+  const S = SCAN_PROGRESS;
+  let bytes = Infinity;
+  let records = Infinity;
+  let done = Infinity;
+  let flows = 0;
+  let mining = 0;
+  for (let k = 0; k < workers; k++) {
+    const at = k * S.slots;
+    bytes = Math.min(bytes, counters?.[at + S.bytes] ?? 0);
+    records = Math.min(records, counters?.[at + S.records] ?? 0);
+    done = Math.min(done, counters?.[at + S.inputsDone] ?? 0);
+    flows += counters?.[at + S.flows] ?? 0;
+    mining += counters?.[at + S.miningFlows] ?? 0;
+  }
+  return {
+    done: bytes,
+    total,
+    unit: 'bytes',
+    stage: stage ?? (inputs > 1 ? `input ${Math.min(done + 1, inputs)} of ${inputs}` : undefined),
+    found: [`${records} packets/records`, `${flows} flows`, `${mining} mining`],
+  };
 }
 
 /** SQLite could not write the report file (full, I/O, made read-only, locked for too long). */
