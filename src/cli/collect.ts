@@ -4,6 +4,7 @@ import { SubscriberMap } from '../aggregate/subscriber.js';
 import { Collector, DEFAULT_COLLECT_LIMITS } from '../collect.js';
 import { ReportError } from '../errors.js';
 import { listenUdp, parseListen } from '../io/udp.js';
+import { LiveRollup } from '../report/live-rollup.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { redecideReport } from '../report/redecide.js';
 import { openReport, ReportWriter } from '../report/writer.js';
@@ -39,7 +40,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   const { host, port } = parseListen(o.listen);
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The directory and every NAT source are checked before the report is opened.
-  const { ruleSet, nets, directory, nat, radius } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
+  const { ruleSet, nets, directory, nat, radius, intel } = await loadRunContext(loaded.ruleSet, o, stderrNote(io));
   const db = openReport(o.db);
   // Collected flows are mapped to subscribers as a scan maps them: nets, directory, NAT, RADIUS.
   const subs = new SubscriberMap(nets, directory, nat, radius);
@@ -49,16 +50,34 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
     algorithms: ruleSet.algorithms,
     command: 'collect',
-    options: { collect: o.listen, subscriberNets: o.subscriberNet, commitInterval: o.commitInterval, joinGap: o.joinGap, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows, dnsLogs: o.dnsLog ?? [], intel: o.intel ?? [] },
+    // As a scan records them: the intel by content, so the run can be reproduced.
+    options: {
+      collect: o.listen,
+      subscriberNets: o.subscriberNet,
+      commitInterval: o.commitInterval,
+      joinGap: o.joinGap,
+      maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows,
+      lenientRules: !!o.lenientRules,
+      keepFlows: o.keepFlows,
+      dnsLogs: o.dnsLog ?? [],
+      intel: intel.map((x) => ({ path: x.path, kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null })),
+    },
   });
   if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
   const inputId = writer.addInput(`udp://${o.listen}`);
-  const collector = new Collector(
+  // Settled at every commit as the close settles the report (peer evidence, evidence added up), so
+  // the watch list is current while the collector runs; `collector` exists by the first commit.
+  const live = new LiveRollup(db, {
+    redecide: policyRedecide(ruleSet.policy),
+    decideAgain: (d) => void redecideReport(d, collector.classifier, { recompute: false }),
+  });
+  const collector: Collector = new Collector(
     ruleSet,
     (f, v) => {
       if (!keepFlow(o.keepFlows, f.source, v.label)) return;
       const who = subs.resolve(f);
       writer.addFlow(f, v, inputId, who.subscriber, who.nat);
+      live.saw(who.subscriber);
     },
     { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows },
     `udp://${o.listen}`,
@@ -74,6 +93,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   };
   // A commit that cannot be written (disk full, I/O error) stops the collector with one clear line
   // (exit 3); what earlier commits wrote stays, and the run is found dead and marked by the next scan.
+  // A commit writes the flows finished since the last one, then rolls up their subscribers.
   let writeError: Error | null = null;
   let stopNow: (() => void) | null = null;
   const commit = (): void => {
@@ -81,6 +101,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     try {
       collector.tick(Date.now());
       writer.flush();
+      live.commit();
     } catch (e) {
       writeError = e as Error;
       stopNow?.();

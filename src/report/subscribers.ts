@@ -35,14 +35,27 @@ interface Row {
   reported_hs: number | null;
 }
 
-export function rebuildSubscribers(db: Database.Database): void {
-  const rows = db
-    .prepare(
-      `SELECT subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason, outcome,
-              shares, share_hashes, algorithm, reported_hs
-       FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`,
-    )
-    .iterate() as IterableIterator<Row>;
+/**
+ * Rebuild the `subscribers` and `subscriber_hashrate` rows from the report's mining flows: of every
+ * subscriber, or, with `only`, of those subscribers alone (their rows are replaced, a subscriber left
+ * with no mining flow loses its row; the others' rows stay as they are). The rows of a subscriber are
+ * the same whichever way they were built: a subscriber's rollup reads its own flows only.
+ *
+ * `only` is what a live collector uses at each commit (the subscribers of the flows it committed
+ * since the last one): its cost follows those subscribers' flows, found by the subscriber index,
+ * not the report's size.
+ */
+export function rebuildSubscribers(db: Database.Database, only?: Iterable<string>): void {
+  const subset = only === undefined ? null : JSON.stringify([...only]);
+  if (subset === '[]') return;
+  const columns = `subscriber, first_seen, last_seen, server, server_port, coin, agent, software, pool, workers, confidence, rules, reason, outcome,
+              shares, share_hashes, algorithm, reported_hs`;
+  const rows = (
+    subset === null
+      ? db.prepare(`SELECT ${columns} FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`).iterate()
+      : // `+label`: found by the subscriber index, not by reading every mining flow through the label index.
+        db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IN (SELECT value FROM json_each(?)) AND +label = 'mining' ORDER BY subscriber, first_seen`).iterate(subset)
+  ) as IterableIterator<Row>;
   interface Acc {
     first: number;
     last: number;
@@ -89,7 +102,11 @@ export function rebuildSubscribers(db: Database.Database): void {
   for (const e of db.prepare('SELECT id, unit, j_per_h_low, j_per_h_high FROM algorithms').all() as Array<{ id: string; unit: string; j_per_h_low: number | null; j_per_h_high: number | null }>)
     efficiency.set(e.id, { low: e.j_per_h_low, high: e.j_per_h_high, unit: e.unit });
   const readings = new Map<string, Array<{ start: number; end: number; kwh: number }>>();
-  for (const p of db.prepare('SELECT subscriber, period_start, period_end, kwh FROM power_readings ORDER BY period_start').all() as Array<{ subscriber: string; period_start: number; period_end: number; kwh: number }>) {
+  const readingRows =
+    subset === null
+      ? db.prepare('SELECT subscriber, period_start, period_end, kwh FROM power_readings ORDER BY period_start').all()
+      : db.prepare('SELECT subscriber, period_start, period_end, kwh FROM power_readings WHERE subscriber IN (SELECT value FROM json_each(?)) ORDER BY period_start').all(subset);
+  for (const p of readingRows as Array<{ subscriber: string; period_start: number; period_end: number; kwh: number }>) {
     let l = readings.get(p.subscriber);
     if (!l) readings.set(p.subscriber, (l = []));
     l.push({ start: p.period_start, end: p.period_end, kwh: p.kwh });
@@ -104,8 +121,13 @@ export function rebuildSubscribers(db: Database.Database): void {
   );
   const info = db.prepare('SELECT account, type, region FROM subscriber_info WHERE subscriber = ?');
   db.transaction(() => {
-    db.exec('DELETE FROM subscribers');
-    db.exec('DELETE FROM subscriber_hashrate');
+    if (subset === null) {
+      db.exec('DELETE FROM subscribers');
+      db.exec('DELETE FROM subscriber_hashrate');
+    } else {
+      db.prepare('DELETE FROM subscribers WHERE subscriber IN (SELECT value FROM json_each(?))').run(subset);
+      db.prepare('DELETE FROM subscriber_hashrate WHERE subscriber IN (SELECT value FROM json_each(?))').run(subset);
+    }
     for (const [sub, a] of acc) {
       const rates = rollupHashrate(a.work, efficiency);
       for (const h of rates) insRate.run(sub, h.coin, h.algorithm, unitOf(h, efficiency), h.flows, h.shares, h.unvalued, h.hashes, h.seconds, h.hashrateHs, h.relErr, h.reportedHs, h.powerWLow, h.powerWHigh);

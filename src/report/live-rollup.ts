@@ -1,0 +1,103 @@
+/**
+ * The subscriber rollup of a run that is still going (`collect`): after each commit of flows, the
+ * rows of the subscribers whose flows were committed since the last rollup are rebuilt, so the watch
+ * list (subscriber rows) and the summary (mining flows) agree while the run goes on.
+ *
+ * A run's close also settles the report: peer evidence, then evidence added up over each
+ * subscriber's flows (sessions, many pool endpoints), which can raise a verdict. That settle is made
+ * here too, before the rows are rebuilt, so the live watch list is the one the close would give; but
+ * it reads the whole report (about 3.5 s at 100 k flagged flows on a loaded 2-core machine, see
+ * bench/live-rollup.ts), so it is made only while it takes at most {@link SETTLE_SHARE} of the
+ * collector's time: with a small report at every commit, with a large one every so many commits. The
+ * rows rebuilt after a settle are those of every subscriber whose flows came since the previous one
+ * (a subscriber's settle reads only its own flows, so the others' are as the last settle left them).
+ */
+import type Database from 'better-sqlite3';
+import { applyPeerEvidence, type Redecide } from './peers.js';
+import { rebuildSubscribers } from './subscribers.js';
+
+/** The share of wall time the report-wide settle may take: beyond it, settles are spaced out. */
+export const SETTLE_SHARE = 0.1;
+/** Subscribers remembered as waiting for a settle; beyond it the settle's rollup rebuilds every row. */
+export const MAX_WAITING_SUBSCRIBERS = 100_000;
+
+/** How a report is decided again after new flows (as the run's close does it: ReportWriter.finish). */
+export interface LiveSettle {
+  /** The policy applied to peer evidence (src/report/policy-redecide.ts). */
+  redecide: Redecide;
+  /** Evidence added up over the report (src/report/redecide.ts, without `recompute`). */
+  decideAgain: (db: Database.Database) => void;
+}
+
+/** What one rollup did. */
+export interface LiveRollupResult {
+  /** Subscribers whose rows were rebuilt (-1: all of them). */
+  subscribers: number;
+  /** Whether peer evidence and added-up evidence were worked out again first. */
+  settled: boolean;
+  /** Wall time of the transaction, milliseconds. */
+  ms: number;
+}
+
+/**
+ * Keeps the subscriber rows of a live report current. Call {@link LiveRollup.saw} for every flow
+ * written and {@link LiveRollup.commit} once the flows are committed (after `ReportWriter.flush`).
+ */
+export class LiveRollup {
+  /** Subscribers of the flows written since the last rollup. */
+  private sinceRollup = new Set<string>();
+  /** Subscribers of the flows written since the last settle (null: more than MAX_WAITING_SUBSCRIBERS). */
+  private sinceSettle: Set<string> | null = new Set<string>();
+  private lastSettleMs = 0;
+  private lastSettleEnd = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly settle: LiveSettle,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** A flow of `subscriber` was written (null: a flow with no subscriber, rolled up by nobody). */
+  saw(subscriber: string | null): void {
+    if (subscriber === null) return;
+    this.sinceRollup.add(subscriber);
+    if (this.sinceSettle) {
+      this.sinceSettle.add(subscriber);
+      if (this.sinceSettle.size > MAX_WAITING_SUBSCRIBERS) this.sinceSettle = null;
+    }
+  }
+
+  /**
+   * Roll up the subscribers of the flows committed since the last call, after a settle when one is
+   * due, in one IMMEDIATE transaction: a reader sees the rows before it or after it. Nothing is done
+   * when no flow with a subscriber came.
+   * @throws what SQLite throws (a full disk); the report is then as it was, and the subscribers stay
+   *   waiting for the next call.
+   */
+  commit(): LiveRollupResult {
+    const waiting = this.sinceSettle === null || this.sinceSettle.size > 0;
+    const start = this.now();
+    const due = waiting && start - this.lastSettleEnd >= (this.lastSettleMs * (1 - SETTLE_SHARE)) / SETTLE_SHARE;
+    if (!this.sinceRollup.size && !due) return { subscribers: 0, settled: false, ms: 0 };
+    const rows = due ? this.sinceSettle : this.sinceRollup;
+    this.db
+      .transaction(() => {
+        if (due) {
+          applyPeerEvidence(this.db, this.settle.redecide);
+          this.settle.decideAgain(this.db);
+        }
+        if (rows === null) rebuildSubscribers(this.db);
+        else rebuildSubscribers(this.db, rows);
+      })
+      .immediate();
+    const end = this.now();
+    const result = { subscribers: rows === null ? -1 : rows.size, settled: due, ms: end - start };
+    this.sinceRollup = new Set();
+    if (due) {
+      this.sinceSettle = new Set();
+      this.lastSettleMs = end - start;
+      this.lastSettleEnd = end;
+    }
+    return result;
+  }
+}
