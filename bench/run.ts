@@ -12,6 +12,9 @@
  * - decode: the same files read and decoded only (no flow table, classifier or report; see
  *   bench/decode.ts), to tell the input side of the exports case from the rest.
  *
+ * - nfcapd: the exports case's NetFlow v9 datagrams replayed into Debian's nfcapd (LZ4) once, then
+ *   nfdump's own read of that file (`nfdump -r FILE -q -o csv`) and `minerwatch scan FILE` side by
+ *   side, records/s and max RSS (bench/nfcapd.ts).
  * - kafka: a real Kafka broker; a capture's flows published as GoFlow2 messages, then read by
  *   consumer groups of 1, 2 and 3 members (bench/kafka.ts).
  * Options via environment: BENCH_CASES, BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 3),
@@ -26,6 +29,7 @@ import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
 import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
 import { kafkaCase } from './kafka.js';
+import { nfcapdCase } from './nfcapd.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 import { generateDnsLogBench } from './gen-dnslog.js';
 
@@ -36,7 +40,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog', 'kafka'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog, kafka)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog, kafka, nfcapd)`);
 /** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
 const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
@@ -350,3 +354,7 @@ if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
 if (CASES.has('dnslog')) dnslogCase();
 if (CASES.has('kafka')) await kafkaCase(ROOT, KAFKA_INPUT);
+if (CASES.has('nfcapd')) {
+  const { stats, files } = exportFiles();
+  await nfcapdCase({ root: ROOT, data: DATA, v9Pcap: files[0]!.path, records: stats.records, miningClients: stats.miningClients, intel: INTEL, runs: RUNS });
+}

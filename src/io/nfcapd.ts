@@ -11,8 +11,6 @@
  * buffer before anything is allocated or waited for.
  * @see ../decode/nfcapd.ts for the layout
  */
-import Bzip2 from '@foxglove/wasm-bz2';
-import { decompressBlock as lz4DecompressBlock } from 'lz4js';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import { formatIpv4 } from '../ip.js';
@@ -52,9 +50,11 @@ export interface NfcapdCodecs {
 
 let codecs: Promise<NfcapdCodecs> | null = null;
 
-/** The block decompressors, loaded on first use. */
+/** The block decompressors, loaded on first use (so that reading other formats never loads them). */
 export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
   codecs ??= (async () => {
+    const { default: Bzip2 } = await import('@foxglove/wasm-bz2');
+    const { decompressBlock: lz4DecompressBlock } = await import('lz4js');
     const zstdModule = (await import('@foxglove/wasm-zstd')) as unknown as { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array; default?: { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array } };
     const zstd = zstdModule.default ?? zstdModule;
     const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);

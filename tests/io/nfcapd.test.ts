@@ -76,8 +76,8 @@ async function minerwatchRecords(file: string): Promise<Read> {
   return { lines: lines.sort(), anomalies, format: info.format, records: info.packets };
 }
 
-function runSoftflowd(capture: string, port: number, dir: string, extra: readonly string[] = []): Promise<void> {
-  const args = ['-r', capture, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-c', 'none', '-t', 'maxlife=1800', '-m', '16', '-p', join(dir, 'softflowd.pid'), ...extra];
+function runSoftflowd(capture: string, port: number, dir: string, exportArgs: readonly string[]): Promise<void> {
+  const args = ['-r', capture, '-n', `127.0.0.1:${port}`, ...exportArgs, '-a', '-c', 'none', '-t', 'maxlife=1800', '-m', '16', '-p', join(dir, 'softflowd.pid')];
   return new Promise((resolve, reject) => {
     const child = spawn('softflowd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -94,13 +94,16 @@ function runSoftflowd(capture: string, port: number, dir: string, extra: readonl
 
 const DEMO = [join(FIXTURES, 'demo', 'home-miners.pcapng'), join(FIXTURES, 'demo', 'office.pcap')];
 
-/** nfcapd with `compression` fed softflowd's NetFlow v9 exports of the demo captures; its one file. */
-async function demoFile(compression: NfcapdCompression): Promise<string> {
+/**
+ * nfcapd with `compression` fed softflowd's exports of the demo captures (NetFlow v9 unless
+ * `exportArgs` says otherwise); its one file.
+ */
+async function demoFile(compression: NfcapdCompression, exportArgs: readonly string[] = ['-v', '9']): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `minerwatch-nfcapd-${compression}-`));
   const nfcapd = await startNfcapd(dir, NFCAPD_COMPRESSION[compression]);
-  let log = '';
+  let log: string;
   try {
-    for (const c of DEMO) await runSoftflowd(c, nfcapd.port, dir);
+    for (const c of DEMO) await runSoftflowd(c, nfcapd.port, dir, exportArgs);
     await sendPaced(nfcapd.port, []);
   } finally {
     log = await nfcapd.stop();
@@ -138,6 +141,15 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.lines).toEqual(expected);
     expect(expected.some((l) => l.includes(':'))).toBe(true);
   });
+
+  it('bidirectional IPFIX (softflowd -v 10 -b): the reverse counters nfdump prints as opkt/obyt come through', async () => {
+    const file = await demoFile('lz4', ['-v', '10', '-b']);
+    const expected = nfdumpRecords(file);
+    expect(expected.some((l) => !l.endsWith('|0|0'))).toBe(true);
+    const got = await minerwatchRecords(file);
+    expect(got.anomalies.toObject()).toEqual({});
+    expect(got.lines).toEqual(expected);
+  }, 60_000);
 
   it('compression LZO (nfcapd -z): every block refused with a counted anomaly naming the file, its offset and why', async () => {
     const file = files.get('lzo')!;
