@@ -12,6 +12,8 @@ export interface IntelResolveOptions {
   rules: string;
   concurrency: number;
   timeout: number;
+  /** Zone of the file's date (its name and `added`) and of the resolution time in its source line; UTC without it. */
+  tz?: string;
 }
 
 /** Failures and exclusions listed on standard error before the rest are only counted. */
@@ -38,6 +40,7 @@ export function registerIntel(program: Command, io: Io, setExit: (code: number) 
     .option('--rules <dir>', 'rule folder whose endpoint lists name the hosts', DEFAULT_RULES_DIR)
     .option('--concurrency <n>', 'names resolved at once', boundedNumber('--concurrency', MAX_CONCURRENCY, true), 16)
     .option('--timeout <seconds>', 'most time one DNS query may take, retries included', boundedNumber('--timeout', MAX_TIMEOUT_S, false), 5)
+    .option('--tz <zone>', "the day of the file (its name and added:) and the resolution time in its source line in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous). Default: UTC")
     .addHelpText('after', '\nExamples:\n  minerwatch intel resolve --out intel/\n  minerwatch intel resolve --resolver 192.0.2.53:53 --concurrency 32\n  minerwatch scan capture.pcap --intel intel/')
     .action(async (o: IntelResolveOptions) => {
       setExit(await runIntelResolve(o, io));
@@ -50,11 +53,14 @@ export async function runIntelResolve(o: IntelResolveOptions, io: Io): Promise<n
   const { namesToResolve, renderResolvedFile, resolvedFileName } = await import('../rules/resolved.js');
   const { EndpointIndex } = await import('../rules/endpoints.js');
   const { loadRulesForScan } = await import('./rules.js');
+  const { checkZone, dayOf, formatTime } = await import('../i18n.js');
+  const tz = o.tz === undefined ? undefined : checkZone(o.tz);
   const server = o.resolver === undefined ? null : parseResolverAddress(o.resolver);
   const rules = loadRulesForScan(o.rules, false, io).ruleSet;
   const index = new EndpointIndex(rules.endpoints);
   const names = namesToResolve(rules.endpoints);
   const started = new Date();
+  const day = tz === undefined ? started.toISOString().slice(0, 10) : dayOf(started.getTime(), tz);
   const resolver = resolverLabel(server);
   const answers = await resolveNames(
     names.map((n) => n.name),
@@ -63,8 +69,8 @@ export async function runIntelResolve(o: IntelResolveOptions, io: Io): Promise<n
   const failed = answers.filter((a) => a.error !== null);
   const file = renderResolvedFile(names, answers, {
     resolver,
-    date: started.toISOString().slice(0, 10),
-    time: started.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    date: day,
+    time: tz === undefined ? started.toISOString().replace(/\.\d{3}Z$/, 'Z') : formatTime(started.getTime(), tz),
     rules: o.rules,
     excluded: (a) => index.excluded(a),
   });
@@ -78,7 +84,7 @@ export async function runIntelResolve(o: IntelResolveOptions, io: Io): Promise<n
     io.err(`minerwatch: intel resolve: no name resolved via ${resolver}; nothing written (${counts})\n`);
     return 1;
   }
-  const path = join(o.out, resolvedFileName(started.toISOString().slice(0, 10)));
+  const path = join(o.out, resolvedFileName(day));
   try {
     mkdirSync(o.out, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

@@ -23,6 +23,10 @@ export interface ProbeCliOptions {
   rules?: string;
   lenientRules?: boolean;
   out?: string;
+  /** Zone of the times on the per-target lines (ISO 8601 UTC without it). */
+  tz?: string;
+  /** No progress line. */
+  quiet?: boolean;
 }
 
 const SAFETY = `
@@ -63,6 +67,8 @@ export function registerProbe(program: Command, io: Io, setExit: (code: number) 
     .option('--rules <dir>', 'rule folder whose server-side rules judge the replies', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'probe with the valid rules even when some rules are invalid')
     .option('--out <dir>', 'write confirmed pools to DIR/probe-YYYY-MM-DD.yaml (the rules/endpoints schema; merged into it if it exists)')
+    .option('--tz <zone>', 'write the times of the per-target lines in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
+    .option('--quiet', 'no progress line on standard error (shown only when it is a terminal)')
     .addHelpText('after', () => SAFETY.replaceAll('VERSION', toolVersion()))
     .action(async (o: ProbeCliOptions) => {
       setExit(await runProbe(o, io));
@@ -91,6 +97,8 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
   const rate = amount('--rate', o.rate, 5, 1000);
   const concurrency = count('--concurrency', o.concurrency, 4, 1024);
   const timeoutS = amount('--timeout', o.timeout, 5, 600);
+  const { checkZone, formatTime } = await import('../i18n.js');
+  const tz = o.tz === undefined ? undefined : checkZone(o.tz);
 
   const { existsSync, mkdirSync, renameSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
@@ -136,6 +144,15 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
       `minerwatch probe: ${targets.length} target(s), ${PROBE_REQUESTS.map((r) => `${r.protocol} ${r.method}`).join(', ')}; ` +
         `${rate}/s, ${concurrency} at once, ${timeoutS} s each; ${rules.length} server-side rules\n`,
     );
+    const { startProgress } = await import('./progress.js');
+    let probed = 0;
+    let pools = 0;
+    const line = await startProgress(io, {
+      label: 'probe',
+      quiet: o.quiet,
+      sample: () => ({ done: probed, total: targets.length, unit: 'targets', found: [`${pools} pool(s)`] }),
+    });
+    io = line.io;
     const abort = new AbortController();
     const onSignal = (): void => {
       io.err('minerwatch probe: interrupted; no new connections, recording the probes made\n');
@@ -146,11 +163,14 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
     const logged = new Set<string>();
     const log = (t: TargetOutcome): void => {
       logged.add(targetText(t.target));
-      const pools = t.results.filter((r) => r.status === 'pool');
-      const detail = pools.length
-        ? `${pools.map((r) => r.protocol).join(',')} ${pools.map((r) => `${r.ruleId}@${r.rev}`).join(',')}`
+      probed++;
+      if (t.status === 'pool') pools++;
+      const proofs = t.results.filter((r) => r.status === 'pool');
+      const detail = proofs.length
+        ? `${proofs.map((r) => r.protocol).join(',')} ${proofs.map((r) => `${r.ruleId}@${r.rev}`).join(',')}`
         : `(${t.results.map((r) => `${r.protocol} ${r.status}${r.error ? `: ${r.error}` : ''}`).join('; ')})`;
-      io.err(`${new Date(t.results[0]?.time ?? Date.now()).toISOString()} ${targetText(t.target)} ${t.status} ${detail}\n`);
+      const at = t.results[0]?.time ?? Date.now();
+      io.err(`${tz === undefined ? new Date(at).toISOString() : formatTime(at, tz)} ${targetText(t.target)} ${t.status} ${detail}\n`);
     };
     let outcomes: TargetOutcome[];
     try {
@@ -158,6 +178,7 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
     } finally {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      line.stop();
     }
     for (const t of outcomes) if (!logged.has(targetText(t.target))) log(t);
 
