@@ -24,6 +24,14 @@ export interface RadiusPrefix {
   text: string;
   addr: ipaddr.IPv4 | ipaddr.IPv6;
   bits: number;
+  /** The network at `bits` (a number for IPv4), and with the kind and length: one key per prefix, made once. */
+  net: string | number;
+  key: string;
+}
+
+function radiusPrefix(text: string, addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): RadiusPrefix {
+  const net = netKey(addr, bits);
+  return { text, addr, bits, net, key: `${addr.kind()}|${net}/${bits}` };
 }
 
 /** One accounting record that can open, extend or close a session. */
@@ -241,7 +249,7 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
         const v4only = name === 'framed-ip-address';
         if (!p.ok || (v4only && (p.value[0].kind() !== 'ipv4' || v.includes('/'))) || (!v4only && p.value[0].kind() !== 'ipv6')) {
           bad(line, `${displayName(name)}: expected ${v4only ? 'an IPv4 address like 100.64.7.9' : name === 'framed-ipv6-address' ? 'an IPv6 address like 2001:db8::7' : 'an IPv6 prefix like 2001:db8:7::/56'}; got ${inertJson(v.slice(0, 80))}`);
-        } else addresses.push({ text: v, addr: p.value[0], bits: p.value[1] });
+        } else addresses.push(radiusPrefix(v, p.value[0], p.value[1]));
       }
     }
   }
@@ -321,7 +329,7 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
     let badAddress: string | null = null;
     for (const a of get('address').split(/\s+/).filter(Boolean)) {
       const p = readPrefix(a);
-      if (p.ok) addresses.push({ text: a, addr: p.value[0], bits: p.value[1] });
+      if (p.ok) addresses.push(radiusPrefix(a, p.value[0], p.value[1]));
       else badAddress = `address: expected ${p.expected} (several separated by spaces); got ${inertJson(a.slice(0, 60))}`;
     }
     if (badAddress) {
@@ -388,18 +396,18 @@ export function radiusSessionsFromEvents(events: readonly RadiusEvent[]): { sess
   const byKey = new Map<string, RadiusSession>();
   const byAddress = new Map<string, RadiusSession>();
   let unpaired = 0;
-  const keyOf = (e: RadiusEvent): string => (e.session !== null ? `s|${e.nas ?? ''}|${e.session}` : `a|${e.account ?? ''}|${e.addresses[0] ? prefixKey(e.addresses[0]) : ''}`);
+  const keyOf = (e: RadiusEvent): string => (e.session !== null ? `s|${e.nas ?? ''}|${e.session}` : `a|${e.account ?? ''}|${e.addresses[0] ? e.addresses[0].key : ''}`);
   const mark = (e: RadiusEvent, what: string): RadiusMark => ({ file: e.file, line: e.line, what, time: e.time });
   const close = (s: RadiusSession, m: RadiusMark): void => {
     if (s.closed) return;
     s.end = Math.max(s.start, m.time);
     s.closed = m;
-    for (const p of s.prefixes) if (byAddress.get(prefixKey(p)) === s) byAddress.delete(prefixKey(p));
+    for (const p of s.prefixes) if (byAddress.get(p.key) === s) byAddress.delete(p.key);
   };
   const claim = (s: RadiusSession, e: RadiusEvent): void => {
     for (const p of e.addresses) {
-      const k = prefixKey(p);
-      if (!s.prefixes.some((q) => prefixKey(q) === k)) s.prefixes.push({ ...p, since: e.time });
+      const k = p.key;
+      if (!s.prefixes.some((q) => q.key === k)) s.prefixes.push({ ...p, since: e.time });
       const holder = byAddress.get(k);
       if (holder && holder !== s) close(holder, mark(e, `next ${statusName(e.kind)} for ${p.text} (${e.account ?? '?'})`));
       byAddress.set(k, s);
@@ -423,7 +431,7 @@ export function radiusSessionsFromEvents(events: readonly RadiusEvent[]): { sess
     if (e.kind === 'stop') {
       if (s) {
         // A Stop may name addresses the session had not: added, but they take nothing from a later holder.
-        for (const p of e.addresses) if (!s.prefixes.some((q) => prefixKey(q) === prefixKey(p))) s.prefixes.push({ ...p, since: e.time });
+        for (const p of e.addresses) if (!s.prefixes.some((q) => q.key === p.key)) s.prefixes.push({ ...p, since: e.time });
         close(s, mark(e, 'Stop'));
         byKey.delete(key);
       } else if (e.sessionTime !== null && e.addresses.length && e.account) {
@@ -445,10 +453,6 @@ export function radiusSessionsFromEvents(events: readonly RadiusEvent[]): { sess
 
 function statusName(k: RadiusEventKind): string {
   return k === 'start' ? 'Start' : k === 'interim' ? 'Interim-Update' : k === 'stop' ? 'Stop' : k === 'accounting-on' ? 'Accounting-On' : 'Accounting-Off';
-}
-
-function prefixKey(p: RadiusPrefix): string {
-  return `${netKey(p.addr, p.bits)}/${p.bits}`;
 }
 
 const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
@@ -478,6 +482,8 @@ interface Held {
   from: number;
 }
 
+const EMPTY = new Float64Array(0);
+
 interface Group {
   bits: number;
   map: Map<string | number, { held: Held[]; maxEnd: Float64Array }>;
@@ -491,29 +497,27 @@ export class RadiusIndex {
 
   constructor(sessions: readonly RadiusSession[]) {
     this.sessions = sessions.length;
-    const lists = new Map<string, { group: Group; key: string | number; held: Held[] }>();
     for (const s of sessions) {
       for (const p of s.prefixes) {
         const groups = p.addr.kind() === 'ipv4' ? this.v4 : this.v6;
         let g = groups.find((x) => x.bits === p.bits);
         if (!g) {
           groups.push((g = { bits: p.bits, map: new Map() }));
-          groups.sort((a, b) => b.bits - a.bits);
+          groups.sort((x, y) => y.bits - x.bits);
         }
-        const key = netKey(p.addr, p.bits);
-        const id = `${p.addr.kind()}|${p.bits}|${key}`;
-        let l = lists.get(id);
-        if (!l) lists.set(id, (l = { group: g, key, held: [] }));
+        let l = g.map.get(p.net);
+        if (!l) g.map.set(p.net, (l = { held: [], maxEnd: EMPTY }));
         l.held.push({ session: s, prefix: p, from: Math.max(s.start, p.since) });
       }
     }
-    for (const { group, key, held } of lists.values()) {
-      held.sort((a, b) => a.from - b.from);
-      // Latest end among the sessions up to each one: the backward scan stops where nothing earlier reaches the time.
-      const maxEnd = new Float64Array(held.length);
-      let m = -Infinity;
-      held.forEach((h, k) => (maxEnd[k] = m = Math.max(m, h.session.end)));
-      group.map.set(key, { held, maxEnd });
+    for (const g of [...this.v4, ...this.v6]) {
+      for (const l of g.map.values()) {
+        if (l.held.length > 1) l.held.sort((x, y) => x.from - y.from);
+        // Latest end among the sessions up to each one: the backward scan stops where nothing earlier reaches the time.
+        l.maxEnd = new Float64Array(l.held.length);
+        let m = -Infinity;
+        for (let k = 0; k < l.held.length; k++) l.maxEnd[k] = m = Math.max(m, l.held[k]!.session.end);
+      }
     }
   }
 
