@@ -52,9 +52,9 @@ export function rebuildSubscribers(db: Database.Database, only?: Iterable<string
               shares, share_hashes, algorithm, reported_hs`;
   const rows = (
     subset === null
-      ? db.prepare(`SELECT ${columns} FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen`).iterate()
+      ? db.prepare(`SELECT ${columns} FROM flows WHERE label = 'mining' AND subscriber IS NOT NULL ORDER BY subscriber, first_seen, id`).iterate()
       : // `+label`: found by the subscriber index, not by reading every mining flow through the label index.
-        db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IN (SELECT value FROM json_each(?)) AND +label = 'mining' ORDER BY subscriber, first_seen`).iterate(subset)
+        db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IN (SELECT value FROM json_each(?)) AND +label = 'mining' ORDER BY subscriber, first_seen, id`).iterate(subset)
   ) as IterableIterator<Row>;
   interface Acc {
     first: number;
