@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { checkZone, formatTime, levelName, messages, resolveLang, typeName, type Lang } from '../i18n.js';
 import { renderHtml } from '../report/html.js';
 import { energyText, hashrateText, incompleteLines, periodText, summarize, type Breakdown, type Summary } from '../report/summary.js';
-import { formatHashrate, inertJson, inertText, kwhRange } from '../report/format.js';
+import { displayWidth, formatHashrate, inertJson, inertText, kwhRange } from '../report/format.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
@@ -24,24 +24,8 @@ export interface SummaryCliOptions {
   pseudonymise?: string;
 }
 
-/** Terminal columns a string takes: East Asian wide and full-width characters take two. */
-export function displayWidth(s: string): number {
-  let w = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    const wide =
-      (c >= 0x1100 && c <= 0x115f) ||
-      (c >= 0x2e80 && c <= 0xa4cf && c !== 0x303f) ||
-      (c >= 0xac00 && c <= 0xd7a3) ||
-      (c >= 0xf900 && c <= 0xfaff) ||
-      (c >= 0xfe30 && c <= 0xfe4f) ||
-      (c >= 0xff00 && c <= 0xff60) ||
-      (c >= 0xffe0 && c <= 0xffe6) ||
-      (c >= 0x20000 && c <= 0x3fffd);
-    w += wide ? 2 : 1;
-  }
-  return w;
-}
+/** Re-exported from its shared place for the callers that took it from here. */
+export { displayWidth };
 
 const pad = (s: string, w: number, right = false): string => {
   const fill = ' '.repeat(Math.max(0, w - displayWidth(s)));

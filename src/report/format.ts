@@ -79,44 +79,146 @@ export function toJsonLines(rows: readonly unknown[]): string {
   return rows.map(jsonLine).join('');
 }
 
+/** Terminal columns a string takes: East Asian wide and full-width characters take two. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += charWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+function charWidth(c: number): number {
+  const wide =
+    (c >= 0x1100 && c <= 0x115f) ||
+    (c >= 0x2e80 && c <= 0xa4cf && c !== 0x303f) ||
+    (c >= 0xac00 && c <= 0xd7a3) ||
+    (c >= 0xf900 && c <= 0xfaff) ||
+    (c >= 0xfe30 && c <= 0xfe4f) ||
+    (c >= 0xff00 && c <= 0xff60) ||
+    (c >= 0xffe0 && c <= 0xffe6) ||
+    (c >= 0x20000 && c <= 0x3fffd);
+  return wide ? 2 : 1;
+}
+
+/** `s` padded with spaces to `width` display columns (on the left when `right`). */
+export function padDisplay(s: string, width: number, right = false): string {
+  const fill = ' '.repeat(Math.max(0, width - displayWidth(s)));
+  return right ? fill + s : s + fill;
+}
+
+/**
+ * `s` cut to at most `width` display columns, ending in `…` when cut; a wide character that would
+ * straddle the edge is left out rather than split.
+ */
+export function cutDisplay(s: string, width: number): string {
+  if (displayWidth(s) <= width) return s;
+  if (width <= 0) return '';
+  let out = '';
+  let w = 0;
+  for (const ch of s) {
+    const cw = charWidth(ch.codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    out += ch;
+    w += cw;
+  }
+  return `${out}…`;
+}
+
+/** Narrowest a text column is cut to when a table is fitted (a narrower one is left whole). */
+export const MIN_CUT_WIDTH = 8;
+
+/**
+ * The line width a table on `stream` is fitted to: the terminal's columns when it is one; else
+ * `COLUMNS` from the environment when set to a number; else none (Infinity), so a table written to a
+ * pipe or a file keeps its cells whole, as `ls` and `ps` do.
+ */
+export function terminalColumns(stream: { isTTY?: boolean; columns?: number } = process.stdout, env: NodeJS.ProcessEnv = process.env): number {
+  if (stream.isTTY && typeof stream.columns === 'number' && stream.columns > 0) return stream.columns;
+  const cols = Number(env.COLUMNS);
+  return Number.isInteger(cols) && cols > 0 ? cols : Infinity;
+}
+
+/** How a table is fitted to a line. */
+export interface TableFit {
+  /** Display columns a line may take (Infinity: no limit); default {@link terminalColumns}. */
+  width?: number;
+}
+
+const GAP = 2;
+
 /**
  * An aligned plain-text table built in two passes over the rows, so rows can be streamed from the
  * report: {@link TableLayout.measure} every row, then write {@link TableLayout.head} and a
- * {@link TableLayout.line} per row. Cells are made inert and cut to `maxWidth`.
+ * {@link TableLayout.line} per row. Cells are made inert and padded by display width (a Chinese
+ * character takes two columns). When the widest line would not fit `fit.width`, the widest text
+ * columns are narrowed to one common width, never below {@link MIN_CUT_WIDTH}, and their longer
+ * cells end in `…`; columns holding only numbers are never cut. A table whose narrowed columns
+ * still do not fit is left wider than the line rather than cut further.
  */
 export class TableLayout {
-  private readonly widths: number[];
+  private readonly natural: number[];
+  private readonly numeric: boolean[];
   private readonly names: string[];
+  private readonly lineWidth: number;
+  private fitted: number[] | null = null;
 
+  /**
+   * @param fit the line width to fit (a number is the per-cell cap of earlier versions; it is
+   * accepted and not applied, since cells are now cut only as far as the line width needs).
+   */
   constructor(
     private readonly columns: readonly string[],
-    private readonly maxWidth = 60,
+    fit: TableFit | number = {},
     headers?: Readonly<Record<string, string>>,
   ) {
     this.names = columns.map((c) => inertText(headers?.[c] ?? c));
-    this.widths = this.names.map((n) => n.length);
+    this.natural = this.names.map(displayWidth);
+    this.numeric = columns.map(() => true);
+    this.lineWidth = typeof fit === 'number' ? terminalColumns() : (fit.width ?? terminalColumns());
   }
 
   private cells(row: Readonly<Record<string, Cell>>): string[] {
-    return this.columns.map((c) => {
-      const t = inertText(text(row[c] ?? null));
-      return t.length > this.maxWidth ? `${t.slice(0, this.maxWidth - 1)}…` : t;
-    });
+    return this.columns.map((c) => inertText(text(row[c] ?? null)));
   }
 
   measure(row: Readonly<Record<string, Cell>>): void {
-    this.cells(row).forEach((t, i) => {
-      if (t.length > this.widths[i]!) this.widths[i] = t.length;
+    this.fitted = null;
+    this.columns.forEach((c, i) => {
+      const v = row[c] ?? null;
+      if (v !== null && typeof v !== 'number') this.numeric[i] = false;
+      const w = displayWidth(inertText(text(v)));
+      if (w > this.natural[i]!) this.natural[i] = w;
     });
   }
 
+  /** Column widths after fitting: the largest common cap on text columns that lets a line fit. */
+  widths(): readonly number[] {
+    if (this.fitted) return this.fitted;
+    const floor = this.natural.map((w, i) => (this.numeric[i] ? w : Math.min(w, MIN_CUT_WIDTH)));
+    const at = (cap: number): number[] => this.natural.map((w, i) => Math.max(floor[i]!, Math.min(w, cap)));
+    const total = (ws: readonly number[]): number => ws.reduce((a, w) => a + w, 0) + GAP * Math.max(0, ws.length - 1);
+    let lo = 0;
+    let hi = Math.max(0, ...this.natural);
+    if (total(at(hi)) > this.lineWidth) {
+      // Largest cap whose table fits; at(0) is the floors, the narrowest the table gets.
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (total(at(mid)) <= this.lineWidth) lo = mid;
+        else hi = mid - 1;
+      }
+      hi = lo;
+    }
+    this.fitted = at(hi);
+    return this.fitted;
+  }
+
   private join(vals: readonly string[]): string {
-    return vals.map((v, i) => v.padEnd(this.widths[i]!)).join('  ').trimEnd() + '\n';
+    const ws = this.widths();
+    return vals.map((v, i) => padDisplay(cutDisplay(v, ws[i]!), ws[i]!)).join(' '.repeat(GAP)).trimEnd() + '\n';
   }
 
   /** Header and rule lines. */
   head(): string {
-    return this.join(this.names) + this.join(this.widths.map((w) => '-'.repeat(w)));
+    return this.join(this.names) + this.join(this.widths().map((w) => '-'.repeat(w)));
   }
 
   line(row: Readonly<Record<string, Cell>>): string {
@@ -124,9 +226,9 @@ export class TableLayout {
   }
 }
 
-/** Aligned plain-text table; long cells are cut to `maxWidth`. */
-export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, maxWidth = 60, headers?: Readonly<Record<string, string>>): string {
-  const t = new TableLayout(columns, maxWidth, headers);
+/** Aligned plain-text table fitted to a line (see {@link TableLayout}). */
+export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, fit: TableFit | number = {}, headers?: Readonly<Record<string, string>>): string {
+  const t = new TableLayout(columns, fit, headers);
   for (const r of rows) t.measure(r);
   let out = t.head();
   for (const r of rows) out += t.line(r);
