@@ -139,6 +139,48 @@ const EN = {
   chartByType: 'Mining subscribers by type',
   chartByRegion: 'Mining subscribers by region',
   chartDaysCapped: (shown: number, total: number) => `last ${shown} of ${total} days shown`,
+  chartActivityWeek: 'Mining subscribers active per week',
+  chartActivityMonth: 'Mining subscribers active per month',
+  chartBinsNote: (unit: 'day' | 'week' | 'month', bins: number, days: number) =>
+    unit === 'day'
+      ? `${days} days`
+      : unit === 'week'
+        ? `${bins} weeks (Monday to Sunday) over ${days} days: a subscriber active on any day of a week counts once in it`
+        : `${bins} calendar months over ${days} days: a subscriber active on any day of a month counts once in it`,
+  // Evidence lines (the report stores them in English; see translateEvidence).
+  evidenceKinds: {
+    payload: 'payload',
+    http: 'http',
+    handshake: 'handshake',
+    sni: 'sni',
+    host: 'host',
+    dns: 'dns',
+    'dns-query': 'dns-query',
+    'dns-log': 'dns-log',
+    'dns-log-shared': 'dns-log-shared',
+    endpoint: 'endpoint',
+    'endpoint-port': 'endpoint-port',
+    port: 'port',
+    behaviour: 'behaviour',
+    'behaviour-weak': 'behaviour-weak',
+    peer: 'peer',
+    session: 'session',
+    'pool-endpoints': 'pool-endpoints',
+  } as Record<string, string>,
+  labels: { mining: 'mining', suspect: 'suspect', none: 'none' } as Record<string, string>,
+  evSubscriber: (flows: number, byLevel: string, servers: number, rules: string, outcomes: string | null, strongest: string) =>
+    `${flows} mining flow${flows === 1 ? '' : 's'} (${byLevel}) to ${servers} server${servers === 1 ? '' : 's'}; rules ${rules}${outcomes ? `; outcomes: ${outcomes}` : ''}; strongest: ${strongest}`,
+  evLevelCount: (n: number, level: string) => `${n} ${level}`,
+  evOutcomeCount: (outcome: string, n: number) => `${outcome} ${n}`,
+  evListSep: ', ',
+  evReason: (label: string, outcome: string | null, families: string | null, server: string | null, facts: string) =>
+    `${label}${outcome ? ` (${outcome})` : ''}${families ? `: ${families}` : ''}${server ? ` with ${server}` : ''} — ${facts}`,
+  evFactSep: '; ',
+  evSent: (side: 'client' | 'server', what: string) => `${side} sent ${what}`,
+  evKindFact: (kind: string, matched: string) => `${kind}: ${matched}`,
+  evServerPort: (port: string) => `server port ${port}`,
+  evListed: (endpoint: string, how: string) => `${endpoint} listed (${how})`,
+  evNone: 'no mining evidence',
   noData: 'no data',
   subscriberTable: 'Subscribers',
   search: 'Search',
@@ -222,6 +264,47 @@ const ZH: Catalogue = {
   chartByType: '各类型挖矿用户数',
   chartByRegion: '各地区挖矿用户数',
   chartDaysCapped: (shown, total) => `共 ${total} 天，显示最近 ${shown} 天`,
+  chartActivityWeek: '每周活跃挖矿用户数',
+  chartActivityMonth: '每月活跃挖矿用户数',
+  chartBinsNote: (unit, bins, days) =>
+    unit === 'day'
+      ? `共 ${days} 天`
+      : unit === 'week'
+        ? `共 ${days} 天，按周（周一至周日）分为 ${bins} 组：一周内任一天活跃的用户在该周计一次`
+        : `共 ${days} 天，按自然月分为 ${bins} 组：一月内任一天活跃的用户在该月计一次`,
+  evidenceKinds: {
+    payload: '载荷特征',
+    http: 'HTTP 特征',
+    handshake: '握手特征',
+    sni: 'TLS 服务器名（SNI）',
+    host: 'HTTP 主机名',
+    dns: 'DNS 应答',
+    'dns-query': 'DNS 查询',
+    'dns-log': '解析日志',
+    'dns-log-shared': '解析日志（共享地址）',
+    endpoint: '已知矿池地址',
+    'endpoint-port': '已知矿池地址和端口',
+    port: '矿池端口',
+    behaviour: '流量行为',
+    'behaviour-weak': '流量行为（弱）',
+    peer: '同一用户已证实的服务器',
+    session: '会话特征',
+    'pool-endpoints': '多个矿池地址',
+  },
+  labels: { mining: '挖矿', suspect: '疑似挖矿', none: '无' },
+  evSubscriber: (flows, byLevel, servers, rules, outcomes, strongest) =>
+    `${flows} 条挖矿流（${byLevel}），连接 ${servers} 个服务器；规则 ${rules}${outcomes ? `；判定依据：${outcomes}` : ''}；最强证据：${strongest}`,
+  evLevelCount: (n, level) => `${level} ${n} 条`,
+  evOutcomeCount: (outcome, n) => `${outcome} ${n} 条`,
+  evListSep: '，',
+  evReason: (label, outcome, families, server, facts) =>
+    `${label}${outcome ? `（${outcome}）` : ''}${families ? `：${families}` : ''}${server ? `，服务器 ${server}` : ''} — ${facts}`,
+  evFactSep: '；',
+  evSent: (side, what) => `${side === 'client' ? '客户端' : '服务器'}发送 ${what}`,
+  evKindFact: (kind, matched) => `${kind}：${matched}`,
+  evServerPort: (port) => `服务器端口 ${port}`,
+  evListed: (endpoint, how) => `${endpoint} 在列表中（${how}）`,
+  evNone: '无挖矿证据',
   noData: '无数据',
   subscriberTable: '用户列表',
   search: '搜索',
@@ -282,6 +365,93 @@ export function typeName(type: string, lang: Lang): string {
 /** A confidence level shown in the language. */
 export function levelName(level: string, lang: Lang): string {
   return messages(lang).levels[level] ?? level;
+}
+
+/** Splits `s` at `sep` where no parenthesis is open (a fact such as `sni: x (pool P; domain d)` holds the separator). */
+function splitTop(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (depth === 0 && s.startsWith(sep, i)) {
+      out.push(s.slice(from, i));
+      from = i + sep.length;
+      i += sep.length - 1;
+    }
+  }
+  out.push(s.slice(from));
+  return out;
+}
+
+const SUBSCRIBER_LINE = /^(\d+) mining flows? \(([^()]*)\) to (\d+) servers?; rules (.*?)(?:; outcomes: (.*?))?; strongest: ([\s\S]*)$/;
+const REASON_LINE = /^(mining|suspect|none)(?: \(([^()]*)\))?(?:: ([A-Za-z0-9+._-]+))?(?: with (\S+))? — ([\s\S]*)$/;
+const LEVEL_COUNT = /^(\d+) (high|medium|low|none)$/;
+const OUTCOME_COUNT = /^(.+) (\d+)$/;
+const SENT_FACT = /^(client|server) sent ([\s\S]*)$/;
+const KIND_FACT = /^([a-z][a-z-]*): ([\s\S]*)$/;
+const SERVER_PORT = /^server port (\d+)$/;
+const LISTED = /^(\S+) listed \(([\s\S]*)\)$/;
+
+/** The matched text of the kinds whose matcher writes a fixed shape; other matched text is a value. */
+function translateMatched(kind: string, matched: string, m: Catalogue): string {
+  const port = kind === 'port' ? SERVER_PORT.exec(matched) : null;
+  if (port) return m.evServerPort(port[1]!);
+  const listed = kind === 'endpoint' || kind === 'endpoint-port' ? LISTED.exec(matched) : null;
+  if (listed) return m.evListed(listed[1]!, listed[2]!);
+  return matched;
+}
+
+function translateFact(fact: string, m: Catalogue): string {
+  const sent = SENT_FACT.exec(fact);
+  if (sent) return m.evSent(sent[1] as 'client' | 'server', sent[2]!);
+  const k = KIND_FACT.exec(fact);
+  if (k && Object.hasOwn(m.evidenceKinds, k[1]!)) return m.evKindFact(m.evidenceKinds[k[1]!]!, translateMatched(k[1]!, k[2]!, m));
+  return fact;
+}
+
+function translateReason(reason: string, m: Catalogue): string {
+  if (reason === EN.evNone) return m.evNone;
+  const r = REASON_LINE.exec(reason);
+  if (!r) return reason;
+  const facts = splitTop(r[5]!, EN.evFactSep).map((f) => translateFact(f, m)).join(m.evFactSep);
+  return m.evReason(m.labels[r[1]!] ?? r[1]!, r[2] ?? null, r[3] ?? null, r[4] ?? null, facts);
+}
+
+/**
+ * A stored evidence line (the report keeps it in English) in the language. Only the lines the
+ * report writes are recognised — a subscriber's rollup (`3 mining flows (2 high, 1 medium) to 1
+ * server; rules …; strongest: …`) and a flow's reason (`mining (confirmed): stratum-v1 with
+ * 192.0.2.1:3333 — client sent …; sni: …`) — and their words are replaced from the catalogue, per
+ * evidence kind, with the values (counts, rule ids, outcome names, addresses, matched names, bytes
+ * off the wire) kept as they are. A line or fact of any other shape is returned unchanged; nothing
+ * is machine-translated.
+ */
+export function translateEvidence(text: string, lang: Lang): string {
+  if (lang === 'en') return text;
+  const m = messages(lang);
+  const s = SUBSCRIBER_LINE.exec(text);
+  if (!s) return translateReason(text, m);
+  const levels = s[2]!
+    .split(', ')
+    .map((x) => {
+      const l = LEVEL_COUNT.exec(x);
+      return l ? m.evLevelCount(Number(l[1]), levelName(l[2]!, lang)) : x;
+    })
+    .join(m.evListSep);
+  const outcomes =
+    s[5] === undefined
+      ? null
+      : s[5]
+          .split(', ')
+          .map((x) => {
+            const o = OUTCOME_COUNT.exec(x);
+            return o ? m.evOutcomeCount(o[1]!, Number(o[2])) : x;
+          })
+          .join(m.evListSep);
+  return m.evSubscriber(Number(s[1]), levels, Number(s[3]), s[4]!, outcomes, translateReason(s[6]!, m));
 }
 
 export const WATCHLIST_KEYS = [

@@ -7,7 +7,7 @@
  */
 import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
-import { dayOf, formatTime, levelName, messages, typeName, type Lang } from '../i18n.js';
+import { dayOf, formatTime, levelName, messages, translateEvidence, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
 import { formatHashrate, hashrateLine, inertText, kwhRange } from './format.js';
 import type { Pseudonymiser } from './pseudonym.js';
@@ -15,8 +15,10 @@ import { energyText, hashrateText, incompleteLines, periodText, summarize, type 
 
 /** Timeline rows shown per subscriber. */
 export const TIMELINE_CAP = 50;
-/** Days drawn in the activity chart (the latest ones). */
-export const ACTIVITY_DAYS_CAP = 366;
+/** A period of at most this many days is charted per day. */
+export const DAILY_BINS_MAX_DAYS = 120;
+/** A longer period of at most this many days (about two years) is charted per week; a longer one per month. */
+export const WEEKLY_BINS_MAX_DAYS = 731;
 
 
 /**
@@ -88,37 +90,37 @@ export function barChart(title: string, items: ReadonlyArray<{ label: string; va
   return `<figure><figcaption>${e(title)}</figcaption><svg data-testid="${e(testid)}" role="img" aria-label="${e(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${body}</svg></figure>`;
 }
 
-/** Vertical bars, one per day: mining subscribers active that day. */
-export function activityChart(title: string, days: ReadonlyArray<{ day: string; n: number }>, note: string | null, noData: string): string {
-  const W = 1100;
-  const H = 220;
-  const top = 20;
-  const bottom = 40;
-  const left = 40;
-  const max = Math.max(1, ...days.map((d) => d.n));
-  const slot = days.length ? (W - left - 10) / days.length : 0;
-  const bw = Math.min(48, Math.max(1, slot * 0.8));
-  const y = (n: number): number => top + (H - top - bottom) * (1 - n / max);
-  let body = '';
-  if (!days.length) body = `<text x="10" y="20">${e(noData)}</text>`;
-  else {
-    body += `<line x1="${left}" y1="${H - bottom}" x2="${W - 10}" y2="${H - bottom}" class="axis"></line>`;
-    body += `<text x="${left - 6}" y="${y(max) + 4}" text-anchor="end">${max}</text><text x="${left - 6}" y="${H - bottom + 4}" text-anchor="end">0</text>`;
-    days.forEach((d, i) => {
-      const x = left + i * slot + (slot - bw) / 2;
-      body += `<rect x="${x.toFixed(1)}" y="${y(d.n).toFixed(1)}" width="${bw.toFixed(1)}" height="${(H - bottom - y(d.n)).toFixed(1)}" class="bar"><title>${e(d.day)}: ${d.n}</title></rect>`;
-    });
-    const labels = days.length === 1 ? [0] : [0, Math.floor((days.length - 1) / 2), days.length - 1];
-    for (const i of [...new Set(labels)]) {
-      const x = left + i * slot + slot / 2;
-      body += `<text x="${x.toFixed(1)}" y="${H - bottom + 18}" text-anchor="middle">${e(days[i]!.day)}</text>`;
-    }
-  }
-  return `<figure class="wide"><figcaption>${e(title)}${note ? ` <small>(${e(note)})</small>` : ''}</figcaption><svg data-testid="chart-activity" role="img" aria-label="${e(title)}" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet">${body}</svg></figure>`;
+/** How long one bar of the activity chart is. */
+export type ActivityUnit = 'day' | 'week' | 'month';
+
+/** One bar of the activity chart: the days of the period it covers (`YYYY-MM-DD`, in the zone) and its count. */
+export interface ActivityBin {
+  /** First and last day of the period inside the bin. */
+  start: string;
+  end: string;
+  /** Distinct mining subscribers active on any of those days. */
+  n: number;
 }
 
-/** Mining subscribers active per calendar day in the zone (a flow counts on every day it spans). */
-export function activityByDay(flows: ReadonlyArray<{ subscriber: string; first_seen: number; last_seen: number }>, tz: string): Array<{ day: string; n: number }> {
+/** The activity chart's bars over the whole period of the report's mining flows. */
+export interface Activity {
+  unit: ActivityUnit;
+  /** Calendar days from the first to the last mining flow, both included. */
+  days: number;
+  bins: ActivityBin[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** Monday of the week of a `YYYY-MM-DD` day (weeks as ISO 8601 counts them). */
+function weekOf(day: string): string {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  const back = (new Date(t).getUTCDay() + 6) % 7;
+  return new Date(t - back * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Mining subscribers active per calendar day in the zone (a flow counts on every day it spans), every day of the period. */
+export function activityByDay(flows: ReadonlyArray<{ subscriber: string; first_seen: number; last_seen: number }>, tz: string): Array<{ day: string; subscribers: ReadonlySet<string> }> {
   if (!flows.length) return [];
   const STEP = 6 * 3600_000; // shorter than any day, so stepping never skips one
   const perDay = new Map<string, Set<string>>();
@@ -135,10 +137,74 @@ export function activityByDay(flows: ReadonlyArray<{ subscriber: string; first_s
       s.add(f.subscriber);
     }
   }
-  // Every day of the period, with zeros, in order.
   const all = new Set<string>([dayOf(last, tz)]);
   for (let t = first; t < last; t += STEP) all.add(dayOf(t, tz));
-  return [...all].sort().map((day) => ({ day, n: perDay.get(day)?.size ?? 0 }));
+  const none: ReadonlySet<string> = new Set();
+  return [...all].sort().map((day) => ({ day, subscribers: perDay.get(day) ?? none }));
+}
+
+/**
+ * The activity chart's bars: one per day up to {@link DAILY_BINS_MAX_DAYS} days, one per week
+ * (Monday to Sunday) up to {@link WEEKLY_BINS_MAX_DAYS}, else one per calendar month, so the whole
+ * period is always drawn. A bar counts the distinct subscribers active on any of its days.
+ */
+export function activityBins(flows: ReadonlyArray<{ subscriber: string; first_seen: number; last_seen: number }>, tz: string): Activity {
+  const days = activityByDay(flows, tz);
+  const unit: ActivityUnit = days.length <= DAILY_BINS_MAX_DAYS ? 'day' : days.length <= WEEKLY_BINS_MAX_DAYS ? 'week' : 'month';
+  const keyOf = unit === 'day' ? (d: string) => d : unit === 'week' ? weekOf : (d: string) => d.slice(0, 7);
+  const bins: Array<ActivityBin & { who: Set<string> }> = [];
+  let key = '';
+  for (const d of days) {
+    const k = keyOf(d.day);
+    if (!bins.length || k !== key) {
+      bins.push({ start: d.day, end: d.day, n: 0, who: new Set() });
+      key = k;
+    }
+    const b = bins[bins.length - 1]!;
+    b.end = d.day;
+    for (const s of d.subscribers) b.who.add(s);
+  }
+  return { unit, days: days.length, bins: bins.map((b) => ({ start: b.start, end: b.end, n: b.who.size })) };
+}
+
+/** Label under a bar: the day, the week's first day, or the month. */
+function binLabel(b: ActivityBin, unit: ActivityUnit): string {
+  return unit === 'month' ? b.start.slice(0, 7) : b.start;
+}
+
+/** Vertical bars over the whole period, one per day, week or month (see {@link activityBins}). */
+export function activityChart(title: string, a: Activity, note: string | null, noData: string): string {
+  const W = 1100;
+  const H = 220;
+  const top = 20;
+  const bottom = 40;
+  const left = 40;
+  const bins = a.bins;
+  const max = Math.max(1, ...bins.map((d) => d.n));
+  const slot = bins.length ? (W - left - 10) / bins.length : 0;
+  const bw = Math.min(48, Math.max(1, slot * 0.8));
+  const y = (n: number): number => top + (H - top - bottom) * (1 - n / max);
+  let body = '';
+  if (!bins.length) body = `<text x="10" y="20">${e(noData)}</text>`;
+  else {
+    body += `<line x1="${left}" y1="${H - bottom}" x2="${W - 10}" y2="${H - bottom}" class="axis"></line>`;
+    body += `<text x="${left - 6}" y="${y(max) + 4}" text-anchor="end">${max}</text><text x="${left - 6}" y="${H - bottom + 4}" text-anchor="end">0</text>`;
+    bins.forEach((d, i) => {
+      const x = left + i * slot + (slot - bw) / 2;
+      const span = d.start === d.end ? d.start : `${d.start} – ${d.end}`;
+      body += `<rect data-testid="activity-bin" data-start="${e(d.start)}" data-end="${e(d.end)}" data-n="${d.n}" x="${x.toFixed(1)}" y="${y(d.n).toFixed(1)}" width="${bw.toFixed(1)}" height="${(H - bottom - y(d.n)).toFixed(1)}" class="bar"><title>${e(span)}: ${d.n}</title></rect>`;
+    });
+    // At most about seven labels, evenly spaced, first and last included.
+    const step = Math.max(1, Math.ceil((bins.length - 1) / 6));
+    const labels = new Set<number>([0, bins.length - 1]);
+    for (let i = step; i < bins.length - step / 2; i += step) labels.add(i);
+    for (const i of [...labels].sort((p, q) => p - q)) {
+      const x = left + i * slot + slot / 2;
+      const anchor = bins.length > 1 && i === 0 ? 'start' : bins.length > 1 && i === bins.length - 1 ? 'end' : 'middle';
+      body += `<text x="${(anchor === 'start' ? left : anchor === 'end' ? W - 10 : x).toFixed(1)}" y="${H - bottom + 18}" text-anchor="${anchor}">${e(binLabel(bins[i]!, a.unit))}</text>`;
+    }
+  }
+  return `<figure class="wide"><figcaption>${e(title)}${note ? ` <small data-testid="activity-note">(${e(note)})</small>` : ''}</figcaption><svg data-testid="chart-activity" data-unit="${a.unit}" data-bins="${bins.length}" data-days="${a.days}" role="img" aria-label="${e(title)}" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet">${body}</svg></figure>`;
 }
 
 function breakdownRows(rows: Breakdown[], lang: Lang, kind: 'coin' | 'type' | 'region', withHs: boolean, withKwh: boolean): string {
@@ -189,10 +255,15 @@ svg text{font-size:12px;fill:var(--fg)}
 svg .bar{fill:var(--bar)}svg .axis{stroke:var(--muted)}
 ol.method{font-size:13px;color:var(--muted);max-width:1100px}
 #q{font-size:14px;padding:6px 8px;width:420px;max-width:100%}
-.subs td{max-width:260px;overflow-wrap:break-word;word-break:break-word}
-.subs td.nw,th{white-space:nowrap}
-.subs td.ev{min-width:360px;max-width:520px}.subs td.wk{min-width:180px}.subs td.hr{min-width:220px}
-.scroll{overflow-x:auto}
+.scroll{overflow:auto;max-width:100%;max-height:85vh;border:1px solid var(--line)}
+.subs thead th{position:sticky;top:0;z-index:1}
+.subs td{overflow-wrap:normal;word-break:normal}
+th,.subs td.nw,.subs .nw{white-space:nowrap}
+.subs td.wk{min-width:160px;max-width:240px;overflow-wrap:anywhere}
+.subs td.ev{min-width:320px;max-width:640px;overflow-wrap:anywhere}
+.subs td.hr{min-width:200px}
+.tlbox{overflow-x:auto;max-width:100%}
+.tl td{white-space:nowrap}
 .subs code,.tl code{font-size:12px}
 details summary{cursor:pointer;color:#1a5fb4}
 .tl{margin-top:6px}
@@ -248,11 +319,10 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
 
   // Charts.
   const label = (b: Breakdown, kind: 'coin' | 'type' | 'region'): string => (b.key === null ? m.unknown : kind === 'type' ? typeName(b.key, o.lang) : b.key);
-  let days = activityByDay(flows, o.tz);
-  const totalDays = days.length;
-  if (days.length > ACTIVITY_DAYS_CAP) days = days.slice(-ACTIVITY_DAYS_CAP);
+  const activity = activityBins(flows, o.tz);
+  const activityTitle = activity.unit === 'day' ? m.chartActivity : activity.unit === 'week' ? m.chartActivityWeek : m.chartActivityMonth;
   const charts = [
-    activityChart(m.chartActivity, days, totalDays > days.length ? m.chartDaysCapped(days.length, totalDays) : null, m.noData),
+    activityChart(activityTitle, activity, activity.days ? m.chartBinsNote(activity.unit, activity.bins.length, activity.days) : null, m.noData),
     barChart(m.chartByCoin, s.byCoin.map((b) => ({ label: label(b, 'coin'), value: b.subscribers })), m.noData, 'chart-coin'),
     barChart(m.chartByType, s.byType.map((b) => ({ label: label(b, 'type'), value: b.subscribers })), m.noData, 'chart-type'),
     barChart(m.chartByRegion, s.byRegion.map((b) => ({ label: label(b, 'region'), value: b.subscribers })), m.noData, 'chart-region'),
@@ -281,7 +351,8 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
       const account = r.account ? String(r.account) : null;
       const shownId = p ? p.of(id) : id;
       const shownAccount = p && account !== null ? p.of(account) : account;
-      const evidence = p ? p.text(String(r.evidence), [id, ...(account ? [account] : []), ...new Set(fl.map((f) => f.client))]) : r.evidence;
+      const stored = String(r.evidence ?? '');
+      const evidence = translateEvidence(p ? p.text(stored, [id, ...(account ? [account] : []), ...new Set(fl.map((f) => f.client))]) : stored, o.lang);
       const shown = fl.slice(0, TIMELINE_CAP);
       const tl = shown
         .map((f) => {
@@ -291,8 +362,9 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
         })
         .join('');
       const capNote = fl.length > shown.length ? `<p data-testid="timeline-capped">${e(m.timelineCapped(shown.length, fl.length))}</p>` : '';
-      const timeline = `<details class="tl"><summary>${e(m.timeline)} (${fl.length})</summary><table><thead><tr><th>${e(m.time)}</th><th>${e(m.server)}</th><th>${e(m.confidence)}</th><th>${e(m.coin)}</th><th>${e(m.outcome)}</th><th>${e(m.rules)}</th></tr></thead><tbody>${tl}</tbody></table>${capNote}</details>`;
-      const joined = (k: string): string => list(r[k]).map((x) => e(x)).join('<br>');
+      const timeline = `<details class="tl"><summary>${e(m.timeline)} (${fl.length})</summary><div class="tlbox"><table><thead><tr><th>${e(m.time)}</th><th>${e(m.server)}</th><th>${e(m.confidence)}</th><th>${e(m.coin)}</th><th>${e(m.outcome)}</th><th>${e(m.rules)}</th></tr></thead><tbody>${tl}</tbody></table></div>${capNote}</details>`;
+      const joined = (k: string): string => list(r[k]).map((x) => `<span class="nw">${e(x)}</span>`).join('<br>');
+      const listed = (k: string): string => list(r[k]).map((x) => e(x)).join('<br>');
       const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
       // One line per coin: rate ± error from N shares over the time mined, and the miner's own figure.
       const lines = (rates.get(id) ?? []).map((h) =>
@@ -305,7 +377,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
         `<td class="hr" data-testid="subscriber-hashrate"${hs !== null ? ` data-hs="${hs}"` : ''}>${lines.length ? lines.map((l) => e(l)).join('<br>') : e(m.notMeasured)}</td>` +
         `<td class="num">${lo === null || hi === null ? e(m.notMeasured) : e(kwhRange((lo * 24) / 1000, (hi * 24) / 1000))}</td>`;
       const type = r.type ? typeName(String(r.type), o.lang) : m.unknown;
-      return `<tr data-testid="subscriber-row" data-subscriber="${e(shownId)}"><td class="nw"><code>${e(shownId)}</code>${shownAccount ? `<br><small>${e(shownAccount)}</small>` : ''}</td><td class="nw">${e(type)}</td><td class="nw">${e(r.region ?? m.unknown)}</td><td class="nw">${e(levelName(String(r.confidence), o.lang))}</td><td>${e(formatTime(r.first_seen as number, o.tz))}</td><td>${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td class="nw">${joined('coins')}</td><td>${joined('pools')}</td><td>${joined('agents')}</td><td class="wk">${joined('workers')}</td>${extra}<td class="ev">${e(evidence)}${timeline}</td></tr>`;
+      return `<tr data-testid="subscriber-row" data-subscriber="${e(shownId)}"><td class="nw" data-col="subscriber"><code>${e(shownId)}</code>${shownAccount ? `<br><small>${e(shownAccount)}</small>` : ''}</td><td class="nw" data-col="type">${e(type)}</td><td class="nw" data-col="region">${e(r.region ?? m.unknown)}</td><td class="nw" data-col="confidence">${e(levelName(String(r.confidence), o.lang))}</td><td class="nw" data-col="firstSeen">${e(formatTime(r.first_seen as number, o.tz))}</td><td class="nw" data-col="lastSeen">${e(formatTime(r.last_seen as number, o.tz))}</td><td class="num" data-testid="subscriber-flows">${fl.length}</td><td data-col="coins">${joined('coins')}</td><td data-col="pools">${joined('pools')}</td><td data-col="agents">${listed('agents')}</td><td class="wk" data-col="workers">${listed('workers')}</td>${extra}<td class="ev" data-col="evidence">${e(evidence)}${timeline}</td></tr>`;
     })
     .join('');
   const extraHead = `<th class="num">${e(m.hashrate)}</th><th class="num">${e(m.energy)}</th>`;
