@@ -428,8 +428,9 @@ several (they are listed); 2 bad usage or a file that is not a report.`,
     .option('--dns-log <file>', 'resolver log (repeatable), as for scan', collect, [])
     .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
     .option('--lenient-rules', 'test with the valid rules even when some are invalid')
+    .option('--tz <zone>', 'write flow times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
     .addHelpText('after', '\nExample:\n  minerwatch rules test fixtures/rules/stratum-v1-subscribe.pcap --rules ./my-rules')
-    .action(async (inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog: string[]; intel: string[] }) => {
+    .action(async (inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog: string[]; intel: string[]; tz?: string }) => {
       const { runRulesTest } = await import('./rules.js');
       setExit(await runRulesTest(inputs, o, io));
     });
