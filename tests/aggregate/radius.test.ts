@@ -17,6 +17,7 @@ import { SubscriberMap } from '../../src/aggregate/subscriber.js';
 import { main } from '../../src/cli/main.js';
 import { UsageError } from '../../src/errors.js';
 import { FIXTURES } from '../helpers.js';
+import { mulberry32 } from '../support/random.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-radius-'));
 const T = (s: string): number => Date.parse(`${s}Z`);
@@ -327,5 +328,25 @@ describe('the commands', () => {
       if (inside) expect(r.nat).toContain(`radius mapped: "acct-9" (session "S9") held ${client} from ${csv}:2 Start`);
     }
     expect(rows.some((r) => r.subscriber === 'acct-9')).toBe(true);
+  });
+});
+
+describe('hostile accounting files', () => {
+  it('damaged detail and CSV text gives file lines and errors, never an exception', () => {
+    const rand = mulberry32(0x7ad1);
+    const csv = Buffer.from(DAY, 'utf8');
+    const detail = Buffer.from(DETAIL, 'utf8');
+    for (let k = 0; k < 2000; k++) {
+      const src = k % 2 ? csv : detail;
+      const b = Buffer.from(src);
+      for (let j = 1 + Math.floor(rand() * 8); j > 0; j--) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      const cut = b.subarray(0, Math.floor(rand() * b.length) + 1).toString('utf8');
+      const r = parseRadiusLog(cut, 'fuzz');
+      for (const e of r.errors) expect(e.line).toBeGreaterThan(0);
+      const { sessions } = radiusSessionsFromEvents(r.events);
+      const ix = new RadiusIndex(sessions);
+      ix.lookup('100.64.7.9', T('2026-12-05T08:30:00'));
+      ix.lookup('2001:db8:9:1aa::1', T('2026-12-05T11:45:00'));
+    }
   });
 });
