@@ -34,6 +34,8 @@ export interface CollectOptions {
   natLog?: string[];
   natDeterministic?: string[];
   natIpfix?: string[];
+  /** RADIUS accounting files, as for scan. */
+  radius?: string[];
 }
 
 export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
