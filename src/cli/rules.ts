@@ -46,7 +46,9 @@ export function runRulesList(dir: string, io: Io): number {
 }
 
 /** `rules test INPUT...`: scan in memory and show which rules fired on which flows. */
-export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog?: string[]; intel?: string[] }, io: Io): Promise<number> {
+export async function runRulesTest(inputs: string[], o: { rules: string; all?: boolean; lenientRules?: boolean; dnsLog?: string[]; intel?: string[]; tz?: string }, io: Io): Promise<number> {
+  const { checkZone, formatTime } = await import('../i18n.js');
+  const tz = o.tz === undefined ? undefined : checkZone(o.tz);
   const { scanInputs } = await import('../scan.js');
   const { expandInputs, stderrNote } = await import('./scan.js');
   const { withIntel } = await import('../aggregate/load.js');
@@ -59,7 +61,7 @@ export async function runRulesTest(inputs: string[], o: { rules: string; all?: b
     if (!v.evidence.length && !o.all) return;
     shown++;
     const ep = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
-    io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${new Date(f.firstSeen).toISOString()}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
+    io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${tz === undefined ? new Date(f.firstSeen).toISOString() : formatTime(f.firstSeen, tz)}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
     // Matched text and excerpts came off the wire: shown inert (src/report/format.ts).
     for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${inertText(e.matched)}${e.excerpt ? `  | ${inertText(e.excerpt.slice(0, 100))}` : ''}\n`);
   }, { dnsLogs: o.dnsLog ?? [] }, {

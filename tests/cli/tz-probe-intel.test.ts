@@ -1,11 +1,12 @@
 /**
- * `--tz` on `probe` and `intel resolve`, through the real CLI. probe writes the time of each
- * target's line in the zone given (ISO 8601 UTC without it); intel resolve dates its file (name and
- * `added:`) and writes the resolution time of its source line in the zone given (UTC without it).
- * Zone abbreviations are refused on both, before anything is sent. The expected local times are
- * worked out here from epoch times (the probes stored in the report; the clock around a resolution)
- * by plain arithmetic on the offset. Only loopback traffic: pools started here, Debian's dnsmasq
- * on 127.0.0.1.
+ * `--tz` on `probe`, `intel resolve` and `rules test`, through the real CLI. probe writes the time
+ * of each target's line in the zone given (ISO 8601 UTC without it); intel resolve dates its file
+ * (name and `added:`) and writes the resolution time of its source line in the zone given (UTC
+ * without it); rules test writes each flow's first time in it. Zone abbreviations are refused,
+ * before anything is sent. The expected local times are worked out here from epoch times (the
+ * probes stored in the report; the clock around a resolution; the UTC times rules test prints
+ * without --tz) by plain arithmetic on the offset. Only loopback traffic: pools started here,
+ * Debian's dnsmasq on 127.0.0.1.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -195,5 +196,30 @@ describe.skipIf(SKIP_DNS)('intel resolve --tz', () => {
       expect(r.err).toContain('Asia/Shanghai');
       expect(() => readdirSync(out)).toThrow();
     }
+  }, 60_000);
+});
+
+describe('rules test --tz', () => {
+  it('each flow\'s first time in the zone given; ISO 8601 UTC without it; abbreviations refused', () => {
+    const input = join(RULES_DIR, '..', 'fixtures', 'demo', 'office.pcap');
+    const plain = runCli(['rules', 'test', input]);
+    expect(plain.code, plain.err).toBe(0);
+    const flowLine = /^(\S+ -> \S+ \S+) (\S+)  (.+)$/;
+    const flows = plain.out.split('\n').map((l) => flowLine.exec(l)).filter((m) => m !== null);
+    expect(flows.length).toBeGreaterThan(0);
+    for (const m of flows) expect(m[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    for (const [tz, minutes] of [['Asia/Shanghai', 480], ['-05:30', -330]] as const) {
+      const r = runCli(['rules', 'test', input, '--tz', tz]);
+      expect(r.code, r.err).toBe(0);
+      const expected = plain.out.split('\n').map((l) => {
+        const m = flowLine.exec(l);
+        return m ? `${m[1]} ${atOffset(Date.parse(m[2]!), minutes)}  ${m[3]}` : l;
+      });
+      expect(r.out.split('\n'), tz).toEqual(expected);
+    }
+    const refused = runCli(['rules', 'test', input, '--tz', 'CST']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('--tz "CST"');
+    expect(refused.out).toBe('');
   }, 60_000);
 });
