@@ -39,9 +39,10 @@ export { FlowTable, DEFAULT_FLOW_OPTIONS, DEFAULT_EXPORT_OPTIONS, type FlowTable
 // classify: a flow's verdict with its evidence.
 export { Classifier } from './classify/classify.js';
 
-// aggregate: who a flow belongs to (subscriber nets, directory, CGNAT) and what is loaded for a run.
+// aggregate: who a flow belongs to (subscriber nets, directory, CGNAT, RADIUS accounting) and what is loaded for a run.
 export { loadRunContext, type LoadOptions, type RunContext } from './aggregate/load.js';
 export { SubscriberMap, parseSubscriberNets } from './aggregate/subscriber.js';
+export { RadiusIndex, parseRadiusLog, parseRadiusDetail, parseRadiusCsv, radiusSessionsFromEvents, type RadiusSession, type RadiusResult } from './aggregate/radius.js';
 
 // report: the SQLite report, its readers and its state.
 export { openReport, ReportWriter, type RunInfo, type RunClose } from './report/writer.js';
