@@ -258,3 +258,55 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
   }
   return null;
 }
+
+/**
+ * The bytes an LZ4 block (the raw block format nfdump writes with `LZ4_compress_default`) would
+ * decompress to, found by walking its sequence lengths without copying anything; or a message
+ * saying why the block is not a valid one within `limit` bytes (a length running past the input,
+ * a match reaching before the output's start, an output over `limit`). The decoder library does
+ * not stop at the end of its output buffer, so a hostile block claiming gigabytes would keep it
+ * busy for seconds: blocks are checked with this first. The walk stops as soon as `limit` is
+ * passed, so it costs at most one pass over the input.
+ * @see https://github.com/lz4/lz4/blob/dev/doc/lz4_Block_format.md
+ */
+export function lz4BlockOutputSize(src: Uint8Array, limit: number): number | string {
+  const end = src.length;
+  let p = 0;
+  let out = 0;
+  while (p < end) {
+    const token = src[p++]!;
+    let literals = token >> 4;
+    if (literals === 15) {
+      for (;;) {
+        if (p >= end) return 'literal length runs past the block';
+        const x = src[p++]!;
+        literals += x;
+        if (x !== 255) break;
+        if (out + literals > limit) return `output over ${limit} bytes`;
+      }
+    }
+    if (p + literals > end) return 'literals run past the block';
+    p += literals;
+    out += literals;
+    if (out > limit) return `output over ${limit} bytes`;
+    // The last sequence has literals only.
+    if (p === end) return out;
+    if (p + 2 > end) return 'match offset runs past the block';
+    const offset = src[p]! | (src[p + 1]! << 8);
+    p += 2;
+    if (offset === 0 || offset > out) return `match offset ${offset} before the start of the output (at output byte ${out})`;
+    let match = (token & 15) + 4;
+    if ((token & 15) === 15) {
+      for (;;) {
+        if (p >= end) return 'match length runs past the block';
+        const x = src[p++]!;
+        match += x;
+        if (x !== 255) break;
+        if (out + match > limit) return `output over ${limit} bytes`;
+      }
+    }
+    out += match;
+    if (out > limit) return `output over ${limit} bytes`;
+  }
+  return 'block ends after a match; expected a last sequence of literals';
+}

@@ -20,6 +20,7 @@ import {
   decodeNffileHeaderV2,
   decodeNfV3Record,
   isBigEndianNffile,
+  lz4BlockOutputSize,
   isNfMetadataRecord,
   nfBlockHeaderProblem,
   nfCompressionName,
@@ -60,9 +61,10 @@ export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
     const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);
     return {
       lz4(src, dst) {
+        const size = lz4BlockOutputSize(src, dst.length);
+        if (typeof size === 'string') throw new Error(`not an LZ4 block: ${size}`);
         const n = lz4DecompressBlock(src, dst, 0, src.length, 0);
-        // The decoder does not stop at the end of `dst`: a count beyond it means the block claims more.
-        if (!(n >= 0 && n <= dst.length)) throw new Error(`LZ4 block decompresses to more than ${dst.length} bytes`);
+        if (n !== size) throw new Error(`LZ4 block decoded to ${n} bytes, its sequences say ${size}`);
         return n;
       },
       bz2: (src, capacity) => bz2.decompress(src, capacity),

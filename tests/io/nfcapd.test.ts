@@ -237,6 +237,25 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.anomalies.samples[0]!.message).toMatch(/BZ2 block of \d+ bytes does not decompress/);
   });
 
+  it('an LZ4 block whose sequences claim more than nfdump\'s 5 MiB block is refused before it is decoded, at its offset; the next block is read', async () => {
+    const bytes = readFileSync(files.get('lz4')!);
+    const data = blocksOf(bytes)[0]!;
+    const copy = Buffer.from(bytes.subarray(data.at, data.at + 12 + data.size));
+    // One literal, then a match of offset 1 whose length bytes (255 each) add up to about 1 GB.
+    const bomb = Buffer.alloc(4 << 20, 0xff);
+    bomb.set([0x1f, 0x41, 0x01, 0x00], 0);
+    bomb[bomb.length - 1] = 0;
+    const head = Buffer.from(copy.subarray(0, 12));
+    head.writeUInt32LE(bomb.length, 4);
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-bomb-')), 'nfcapd.bomb');
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, 40), head, bomb, copy, bytes.subarray(data.at + 12 + data.size)]));
+    const got = await minerwatchRecords(file);
+    expect(got.lines).toEqual(nfdumpRecords(files.get('lz4')!));
+    expect(got.anomalies.toObject()).toEqual({ 'nfcapd.bad_compressed_block': 1 });
+    expect(got.anomalies.samples[0]).toMatchObject({ file, offset: 40 });
+    expect(got.anomalies.samples[0]!.message).toMatch(/LZ4 block of 4194304 bytes does not decompress \(not an LZ4 block: output over 5242868 bytes\)/);
+  });
+
   it('record size 0, a record past its block, and an unknown extension id: each counted with the block offset, the rest read', async () => {
     const original = files.get('none')!;
     const bytes = readFileSync(original);
