@@ -4,6 +4,7 @@
  * excerpt, the endpoint entry, the resolver-log lookup), the hashrate arithmetic and the
  * attribution chain — as text or one JSON document, written as it is read.
  */
+import ipaddr from 'ipaddr.js';
 import { checkZone, formatTime } from '../i18n.js';
 import { UsageError } from '../errors.js';
 import { formatHashrate, formatKwh, inertJson, inertText } from '../report/format.js';
@@ -47,14 +48,24 @@ const TEXT_OFFSETS = 8;
 interface Shown {
   at: (ms: number) => string;
   id: (v: string) => string;
+  /** Text naming the subject (`own`: its ids and addresses), and any other subscriber a shared lookup names. */
   text: (v: string, own: readonly string[]) => string;
+  /** An attribution step: with a key, every address in it (the private one a NAT record names, a RADIUS session's) as well. */
+  chain: (v: string, own: readonly string[]) => string;
 }
 
+/** Address-like tokens: dotted quads, and colon-separated hex groups checked as IPv6 below. */
+const ADDRESS_TOKEN = /\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}/g;
+
 function shown(tz: string | undefined, p: Pseudonymiser | null): Shown {
+  // A resolver-log binding seen by another client names that client (`another subscriber (ADDRESS) was told`).
+  const others = (v: string): string => v.replace(/another subscriber \(([^)]+)\)/g, (_, a: string) => `another subscriber (${p!.of(a)})`);
   return {
     at: tz === undefined ? (ms) => new Date(ms).toISOString() : (ms) => formatTime(ms, tz),
     id: p ? (v) => p.of(v) : (v) => v,
-    text: p ? (v, own) => p.text(v, own) : (v) => v,
+    text: p ? (v, own) => p.text(others(v), own) : (v) => v,
+    // A range (`10.0.0.0/23` of a deterministic NAT rule) is the operator's configuration, not one subscriber's address.
+    chain: p ? (v, own) => p.text(v, own).replace(ADDRESS_TOKEN, (t, at: number, all: string) => (all[at + t.length] !== '/' && ipaddr.isValid(t) ? p.of(t) : t)) : (v) => v,
   };
 }
 
@@ -127,8 +138,9 @@ function flowText(f: ExplainFlow, show: Shown, own: readonly string[]): string {
     lines.push(`  shares: ${parts.join(', ')}`);
   }
   lines.push(`  attribution: client ${cli}:${f.clientPort} at ${show.at(f.firstSeen)}`);
-  for (const step of attributionSteps(f.attribution.nat === null || f.attribution.nat === undefined ? null : String(f.attribution.nat))) lines.push(`    → ${t(step)}`);
-  for (const [k, v] of Object.entries(f.attribution)) if (k !== 'subscriber' && k !== 'nat' && v !== null) lines.push(`    → ${inertText(k)}: ${t(String(v))}`);
+  const c = (v: string): string => inertText(show.chain(v, own));
+  for (const step of attributionSteps(f.attribution.nat === null || f.attribution.nat === undefined ? null : String(f.attribution.nat))) lines.push(`    → ${c(step)}`);
+  for (const [k, v] of Object.entries(f.attribution)) if (k !== 'subscriber' && k !== 'nat' && v !== null) lines.push(`    → ${inertText(k)}: ${c(String(v))}`);
   const sub = f.attribution.subscriber;
   lines.push(`    → ${sub === null || sub === undefined ? 'no subscriber (neither endpoint in the subscriber nets)' : `subscriber ${show.id(String(sub))}`}`);
   return lines.join('\n') + '\n\n';
@@ -136,13 +148,14 @@ function flowText(f: ExplainFlow, show: Shown, own: readonly string[]): string {
 
 function flowJson(f: ExplainFlow, show: Shown, own: readonly string[]): unknown {
   const t = (v: string): string => show.text(v, own);
+  const c = (v: string): string => show.chain(v, own);
   const attribution: Record<string, string | number | null> = {};
-  for (const [k, v] of Object.entries(f.attribution)) attribution[k] = v === null ? null : k === 'subscriber' ? show.id(String(v)) : typeof v === 'string' ? t(v) : v;
+  for (const [k, v] of Object.entries(f.attribution)) attribution[k] = v === null ? null : k === 'subscriber' ? show.id(String(v)) : typeof v === 'string' ? c(v) : v;
   const nat = f.attribution.nat;
   return {
     ...f,
     client: show.id(f.client),
-    attributionSteps: attributionSteps(typeof nat === 'string' ? nat : null).map(t),
+    attributionSteps: attributionSteps(typeof nat === 'string' ? nat : null).map(c),
     firstSeen: show.at(f.firstSeen),
     lastSeen: show.at(f.lastSeen),
     reason: t(f.reason),
@@ -230,7 +243,7 @@ function attributionText(a: ReturnType<typeof explainAttribution>, c: ExplainCan
   lines.push(`  client addresses (first seen first):`);
   for (const x of a.addresses) lines.push(`    ${show.id(x.address)} ${show.at(x.firstSeen)} – ${show.at(x.lastSeen)}, ${x.flows} flow${x.flows === 1 ? '' : 's'}`);
   if (a.moreAddresses) lines.push(`    … ${a.moreAddresses} more`);
-  lines.push(`  attribution steps (NAT record, accounting session, directory line): ${a.steps.map((x) => `${inertText(show.text(x.outcome, own))} ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (per flow on its attribution lines)`);
+  lines.push(`  attribution steps (NAT record, accounting session, directory line): ${a.steps.map((x) => `${inertText(show.chain(x.outcome, own))} ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (per flow on its attribution lines)`);
   return lines.join('\n') + '\n';
 }
 
@@ -267,7 +280,8 @@ export async function runExplain(target: string, o: ExplainCliOptions, io: Io): 
       const subject = s.kind === 'subscriber' ? { subscriber: show.id(s.subscriber), account: account === null ? null : show.id(account) } : { client: show.id(s.client) };
       const head = {
         report: o.db,
-        query: target,
+        // The argument as typed may be the id or address a pseudonymised output must not name.
+        query: p && !/^p-[0-9a-f]{16}$/.test(target) ? p.of(target) : target,
         matched: c.matched,
         ...subject,
         verdict: verdict && { ...verdict, account: account === null ? null : show.id(account), evidence: show.text(verdict.evidence, own), firstSeen: show.at(verdict.firstSeen), lastSeen: show.at(verdict.lastSeen) },

@@ -273,6 +273,26 @@ describe('explain on the generated demo capture, behind a NAT and a subscriber d
     for (const f of query<{ id: number }>(db, 'SELECT id FROM flows WHERE subscriber = ?', quiet!.subscriber)) expect(r.out).toContain(`Flow ${f.id}:`);
   }, 60_000);
 
+  it('with a key, the attribution chain names no subscriber address: not the private one a NAT record maps back to', () => {
+    const natDb = join(tmp, 'natlog.sqlite');
+    const natLog = join(tmp, 'nat.csv');
+    // One port block of the public address 100.64.0.11 held by 10.0.1.5 all day.
+    writeFileSync(natLog, 'start,end,private_ip,public_ip,port_start,port_end\n2023-11-14T00:00:00Z,2023-11-15T00:00:00Z,10.0.1.5,100.64.0.11,1024,65535\n');
+    const scan = runCli(['scan', join(FIXTURES, 'demo', 'home-miners.pcapng'), '--db', natDb, '--subscribers', dir, '--nat-log', natLog]);
+    expect(scan.code, scan.err).toBe(0);
+    const [row] = query<{ subscriber: string; nat: string; client: string }>(natDb, "SELECT subscriber, nat, client FROM flows WHERE client = '100.64.0.11' AND label = 'mining'");
+    expect(row!.nat).toContain('10.0.1.5');
+    const plain = runCli(['explain', row!.subscriber, '--db', natDb]);
+    expect(plain.out).toContain(`→ ${row!.nat}`);
+    const key = 'explain-test-key-0123456789';
+    for (const format of ['text', 'json']) {
+      const r = runCli(['explain', row!.subscriber, '--db', natDb, '--pseudonymise', key, '--format', format]);
+      expect(r.code, r.err).toBe(0);
+      for (const secret of [row!.subscriber, '10.0.1.5', row!.client, 'FAMILY-7']) expect(r.out, `${format} output names ${secret}`).not.toContain(secret);
+      expect(r.out).toContain(`p-${createHmac('sha256', key).update('10.0.1.5').digest('hex').slice(0, 16)}`);
+    }
+  }, 60_000);
+
   it('an empty watch list says so in a table; CSV keeps its header', () => {
     // A JSON-RPC echo service: a lookalike that is not mining.
     const dbEmpty = join(tmp, 'echo.sqlite');
