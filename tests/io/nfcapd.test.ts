@@ -184,6 +184,16 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
 
   it.skip('layout version 1 (nfdump 1.6): not tested, nfdump 1.7.1 writes only layout 2 (`nfdump -w` has no option for layout 1); the reader refuses layout 1 with the conversion to use', () => {});
 
+  it('a file whose header says layout 1 (nfdump 1.6) is refused whole, naming the file, offset 0 and the conversion', async () => {
+    const bytes = Buffer.from(readFileSync(files.get('none')!));
+    bytes.writeUInt16LE(1, 2);
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-v1-')), 'nfcapd.v1');
+    writeFileSync(file, bytes);
+    const e = await minerwatchRecords(file).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as InputError).message).toBe(`${file}: at byte 0: nfdump 1.6 file (layout version 1) not read; expected layout version 2 (nfdump 1.7): convert it with nfdump 1.7 \`nfdump -r FILE -w NEW\` and scan NEW`);
+  });
+
   it('a file cut inside its data block: anomaly nfcapd.truncated_block at the block offset, the run goes on', async () => {
     const bytes = readFileSync(files.get('lz4')!);
     const [first] = blocksOf(bytes);
