@@ -119,7 +119,10 @@ export function progressText(label: string, s: ProgressSample, history: Readonly
   const amount = (n: number): string => (s.unit === 'bytes' ? bytesText(n) : `${Math.round(n)} ${s.unit}`);
   const parts: string[] = [];
   if (s.stage) parts.push(s.stage);
-  parts.push(s.total === null ? amount(s.done) : `${amount(s.done)} of ${amount(s.total)} (${s.total > 0 ? Math.floor((100 * Math.min(s.done, s.total)) / s.total) : 100}%)`);
+  const percent = s.total === null ? '' : ` (${s.total > 0 ? Math.floor((100 * Math.min(s.done, s.total)) / s.total) : 100}%)`;
+  if (s.total === null) parts.push(amount(s.done));
+  else if (s.unit === 'bytes') parts.push(`${amount(s.done)} of ${amount(s.total)}${percent}`);
+  else parts.push(`${Math.round(s.done)} of ${amount(s.total)}${percent}`);
   const first = history[0];
   const last = history[history.length - 1];
   const rate = first && last && last.t > first.t ? ((last.done - first.done) * 1000) / (last.t - first.t) : null;

@@ -4,7 +4,8 @@
  * capture (several seconds) shows a line with the bytes read of the total and a rate; what the
  * terminal finally shows, once its erase sequences are played back, is exactly the standard error
  * of the same scan into a pipe. With `--quiet`, or with standard error not a terminal, not a byte
- * of the line is written: standard error is the same as with progress off.
+ * of the line is written: standard error is the same as with progress off. probe (against closed
+ * loopback ports, paced by --rate) and merge show theirs the same way.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { ROOT, runCli } from '../helpers.js';
+import { closedPort } from '../probe/services.js';
 
 const PYTHON = spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim();
 const SKIP = PYTHON ? false : 'python3 not installed (Debian package python3): progress-line tests skipped';
@@ -133,6 +135,25 @@ describe.skipIf(SKIP)('progress line', () => {
       expect(e).not.toMatch(/\/s\b|ETA/);
     }
   }, 300_000);
+
+  it('probe on a terminal: targets done of the total, a rate, pools found; each target\'s line intact', async () => {
+    // Closed loopback ports: every connection is refused at once, and the rate paces the run (24 connections at 8/s).
+    const ports = new Set<number>();
+    while (ports.size < 6) ports.add(await closedPort());
+    const args = ['probe', ...[...ports].flatMap((p) => ['--target', `127.0.0.1:${p}`]), '--rate', '8', '--timeout', '1'];
+    const t = onTerminal(args);
+    expect(t.code, t.tty).toBe(0);
+    expect(t.tty).toMatch(/probe: [1-5] of 6 targets \(\d+%\), [\d.]+ targets\/s, 0 pool\(s\), ETA \d+:\d\d/);
+    const lines = screen(t.tty).split('\n').filter((l) => l !== '');
+    expect(lines[0]).toMatch(/^minerwatch probe: 6 target\(s\)/);
+    for (const p of ports) expect(lines.filter((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z 127\\.0\\.0\\.1:${p} refused \\(`).test(l)), t.tty).toHaveLength(1);
+    expect(lines).toHaveLength(7);
+    expect(t.out).toBe('6 target(s) probed: 0 pool, 0 not-pool, 0 silent, 6 refused, 0 timeout, 0 error\n');
+    const q = onTerminal([...args, '--quiet']);
+    expect(q.code, q.tty).toBe(0);
+    expect(q.tty).not.toContain('\x1b');
+    expect(q.tty).not.toMatch(/targets\/s/);
+  }, 120_000);
 
   it('merge on a terminal: one line as each report begins, cleared at the end', () => {
     const a = join(tmp, 'merge-a.sqlite');

@@ -204,7 +204,7 @@ describe('rules test --tz', () => {
     const input = join(RULES_DIR, '..', 'fixtures', 'demo', 'office.pcap');
     const plain = runCli(['rules', 'test', input]);
     expect(plain.code, plain.err).toBe(0);
-    const flowLine = /^(\S+ -> \S+ \S+) (\S+)  (.+)$/;
+    const flowLine = /^(\S+ -> \S+ \S+) (\S+) {2}(.+)$/;
     const flows = plain.out.split('\n').map((l) => flowLine.exec(l)).filter((m) => m !== null);
     expect(flows.length).toBeGreaterThan(0);
     for (const m of flows) expect(m[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
