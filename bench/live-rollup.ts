@@ -58,6 +58,11 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
     live?.saw(client);
   };
   const seconds = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
+  // CPU time as well as wall time: on a loaded machine the wall time is mostly waiting for a core.
+  const cpuMs = (c: NodeJS.CpuUsage): string => {
+    const d = process.cpuUsage(c);
+    return `${((d.user + d.system) / 1000).toFixed(0)} ms CPU`;
+  };
   let t = process.hrtime.bigint();
   for (let i = 0; i < flows; i++) add(i);
   w.flush();
@@ -75,20 +80,25 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
     for (let i = 0; i < commit; i++) add(flows + round * commit + i);
     w.flush();
     const parts: string[] = [];
+    let c = process.cpuUsage();
     const r = live.commit();
-    parts.push(`commit of ${commit} flows (${r.subscribers} subscribers): live rollup ${r.ms.toFixed(0)} ms (${r.settled ? 'with' : 'without'} the report-wide settle)`);
+    parts.push(`commit of ${commit} flows (${r.subscribers} subscribers): live rollup ${r.ms.toFixed(0)} ms, ${cpuMs(c)} (${r.settled ? 'with' : 'without'} the report-wide settle)`);
     t = process.hrtime.bigint();
+    c = process.cpuUsage();
     applyPeerEvidence(w.db, settle.redecide);
-    parts.push(`repeated apart: peer evidence ${(seconds(t) * 1000).toFixed(0)} ms`);
+    parts.push(`repeated apart: peer evidence ${(seconds(t) * 1000).toFixed(0)} ms, ${cpuMs(c)}`);
     t = process.hrtime.bigint();
+    c = process.cpuUsage();
     redecideReport(w.db, classifier, { recompute: false });
-    parts.push(`evidence added up over the report ${(seconds(t) * 1000).toFixed(0)} ms`);
+    parts.push(`evidence added up over the report ${(seconds(t) * 1000).toFixed(0)} ms, ${cpuMs(c)}`);
     t = process.hrtime.bigint();
+    c = process.cpuUsage();
     rebuildSubscribers(w.db, touched);
-    parts.push(`rows of its subscribers ${(seconds(t) * 1000).toFixed(0)} ms`);
+    parts.push(`rows of its subscribers ${(seconds(t) * 1000).toFixed(0)} ms, ${cpuMs(c)}`);
     t = process.hrtime.bigint();
+    c = process.cpuUsage();
     rebuildSubscribers(w.db);
-    parts.push(`(whole-report rebuild instead ${(seconds(t) * 1000).toFixed(0)} ms)`);
+    parts.push(`(whole-report rebuild instead ${(seconds(t) * 1000).toFixed(0)} ms, ${cpuMs(c)})`);
     lines.push(parts.join(', '));
   }
   w.finish({ packets: 0, anomalies: 0, interrupted: false });
