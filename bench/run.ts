@@ -13,7 +13,7 @@
  *   bench/decode.ts), to tell the input side of the exports case from the rest.
  *
  * - nfcapd: the exports case's NetFlow v9 datagrams replayed into Debian's nfcapd (LZ4) once, then
- *   nfdump's own read of that file (`nfdump -r FILE -q -o csv`) and `minerwatch scan FILE` side by
+ *   nfdump's own read of that file (`nfdump -r FILE -q -o null`, `-o csv`) and `minerwatch scan FILE` side by
  *   side, records/s and max RSS (bench/nfcapd.ts).
  * - kafka: a real Kafka broker; a capture's flows published as GoFlow2 messages, then read by
  *   consumer groups of 1, 2 and 3 members (bench/kafka.ts).
