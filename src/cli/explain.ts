@@ -243,7 +243,7 @@ function attributionText(a: ReturnType<typeof explainAttribution>, c: ExplainCan
   lines.push(`  client addresses (first seen first):`);
   for (const x of a.addresses) lines.push(`    ${show.id(x.address)} ${show.at(x.firstSeen)} – ${show.at(x.lastSeen)}, ${x.flows} flow${x.flows === 1 ? '' : 's'}`);
   if (a.moreAddresses) lines.push(`    … ${a.moreAddresses} more`);
-  lines.push(`  attribution steps (NAT record, accounting session, directory line): ${a.steps.map((x) => `${inertText(show.chain(x.outcome, own))} ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (per flow on its attribution lines)`);
+  lines.push(`  attribution steps (NAT record, accounting session, directory line): ${a.steps.map((x) => `${inertText(show.chain(x.outcome, own))}: ${x.flows} flow${x.flows === 1 ? '' : 's'}`).join(', ')} (per flow on its attribution lines)`);
   return lines.join('\n') + '\n';
 }
 

@@ -273,23 +273,32 @@ describe('explain on the generated demo capture, behind a NAT and a subscriber d
     for (const f of query<{ id: number }>(db, 'SELECT id FROM flows WHERE subscriber = ?', quiet!.subscriber)) expect(r.out).toContain(`Flow ${f.id}:`);
   }, 60_000);
 
-  it('with a key, the attribution chain names no subscriber address: not the private one a NAT record maps back to', () => {
-    const natDb = join(tmp, 'natlog.sqlite');
+  it('the chain through a NAT log, a RADIUS accounting session and the directory; with a key it names no subscriber, account or address', () => {
+    const chainDb = join(tmp, 'chain.sqlite');
     const natLog = join(tmp, 'nat.csv');
-    // One port block of the public address 100.64.0.11 held by 10.0.1.5 all day.
+    const radius = join(tmp, 'radius.csv');
+    const directory = join(tmp, 'accounts.csv');
+    // The public address 100.64.0.11 was 10.0.1.5's all day; 10.0.1.5 was dora@isp's from 20:00 to 23:00.
     writeFileSync(natLog, 'start,end,private_ip,public_ip,port_start,port_end\n2023-11-14T00:00:00Z,2023-11-15T00:00:00Z,10.0.1.5,100.64.0.11,1024,65535\n');
-    const scan = runCli(['scan', join(FIXTURES, 'demo', 'home-miners.pcapng'), '--db', natDb, '--subscribers', dir, '--nat-log', natLog]);
+    writeFileSync(radius, 'time,event,account,session,address\n2023-11-14T20:00:00Z,start,dora@isp,S-1,10.0.1.5\n2023-11-14T23:00:00Z,stop,dora@isp,S-1,10.0.1.5\n');
+    writeFileSync(directory, 'prefix,subscriber,account,type,region\n10.0.2.0/24,dora,dora@isp,residential,east\n');
+    const scan = runCli(['scan', join(FIXTURES, 'demo', 'home-miners.pcapng'), '--db', chainDb, '--subscribers', directory, '--nat-log', natLog, '--radius', radius]);
     expect(scan.code, scan.err).toBe(0);
-    const [row] = query<{ subscriber: string; nat: string; client: string }>(natDb, "SELECT subscriber, nat, client FROM flows WHERE client = '100.64.0.11' AND label = 'mining'");
-    expect(row!.nat).toContain('10.0.1.5');
-    const plain = runCli(['explain', row!.subscriber, '--db', natDb]);
-    expect(plain.out).toContain(`→ ${row!.nat}`);
+    const [row] = query<{ subscriber: string; nat: string; client: string }>(chainDb, "SELECT subscriber, nat, client FROM flows WHERE client = '100.64.0.11' AND label = 'mining'");
+    expect(row!.subscriber).toBe('dora');
+    expect(row!.nat).toContain('radius mapped');
+    checkSubscriber(chainDb, row!.subscriber, ruleRevisions());
+    const plain = runCli(['explain', row!.subscriber, '--db', chainDb]);
+    // Each step on its own line, in the order the report holds them, then the subscriber.
+    const steps = row!.nat.split(/; (?=radius |directory line )/);
+    expect(steps.length).toBe(3);
+    expect(plain.out).toContain(steps.map((x) => `    → ${x}\n`).join('') + `    → subscriber ${row!.subscriber}\n`);
     const key = 'explain-test-key-0123456789';
     for (const format of ['text', 'json']) {
-      const r = runCli(['explain', row!.subscriber, '--db', natDb, '--pseudonymise', key, '--format', format]);
+      const r = runCli(['explain', row!.subscriber, '--db', chainDb, '--pseudonymise', key, '--format', format]);
       expect(r.code, r.err).toBe(0);
-      for (const secret of [row!.subscriber, '10.0.1.5', row!.client, 'FAMILY-7']) expect(r.out, `${format} output names ${secret}`).not.toContain(secret);
-      expect(r.out).toContain(`p-${createHmac('sha256', key).update('10.0.1.5').digest('hex').slice(0, 16)}`);
+      for (const secret of ['dora', '10.0.1.5', row!.client]) expect(r.out, `${format} output names ${secret}`).not.toContain(secret);
+      for (const held of ['10.0.1.5', 'dora@isp']) expect(r.out).toContain(`p-${createHmac('sha256', key).update(held).digest('hex').slice(0, 16)}`);
     }
   }, 60_000);
 
