@@ -38,8 +38,17 @@ export interface ProgressLine {
 /** How often the line is drawn. */
 export const PROGRESS_DRAW_MS = 250;
 
-/** The line appears only once the work has taken this long (a quick command shows none). */
+/**
+ * The line appears only once the work has taken this long (a quick command shows none); the
+ * environment's MINERWATCH_PROGRESS_AFTER_MS (milliseconds, 0 for at once) overrides it.
+ */
 export const PROGRESS_DELAY_MS = 1000;
+
+function delayFromEnvironment(): number {
+  const v = process.env.MINERWATCH_PROGRESS_AFTER_MS;
+  const n = v === undefined || v.trim() === '' ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : PROGRESS_DELAY_MS;
+}
 
 /** The rate is taken over this much of the most recent work. */
 const RATE_WINDOW_MS = 5000;
@@ -54,7 +63,7 @@ export interface ProgressOptions {
   sample: () => ProgressSample;
   /** Where the line goes; process.stderr unless given. Nothing is drawn unless it is a terminal. */
   stream?: NodeJS.WriteStream;
-  /** Overrides {@link PROGRESS_DELAY_MS}. */
+  /** Overrides {@link PROGRESS_DELAY_MS} and the environment. */
   delayMs?: number;
 }
 
@@ -70,8 +79,9 @@ export async function startProgress(io: Io, o: ProgressOptions): Promise<Progres
   // The cursor stays as it is: hiding it would make log-update install exit and signal handlers.
   const render = createLogUpdate(stream, { showCursor: true });
   const started = Date.now();
-  const delay = o.delayMs ?? PROGRESS_DELAY_MS;
-  const history: Array<{ t: number; done: number }> = [];
+  const delay = o.delayMs ?? delayFromEnvironment();
+  // From the start: the first line drawn already has a rate.
+  const history: Array<{ t: number; done: number }> = [{ t: started, done: o.sample().done }];
   let drawn = false;
   let stopped = false;
   const clear = (): void => {
