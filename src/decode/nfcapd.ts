@@ -263,10 +263,10 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
  * The bytes an LZ4 block (the raw block format nfdump writes with `LZ4_compress_default`) would
  * decompress to, found by walking its sequence lengths without copying anything; or a message
  * saying why the block is not a valid one within `limit` bytes (a length running past the input,
- * a match reaching before the output's start, an output over `limit`). The decoder library does
- * not stop at the end of its output buffer, so a hostile block claiming gigabytes would keep it
- * busy for seconds: blocks are checked with this first. The walk stops as soon as `limit` is
- * passed, so it costs at most one pass over the input.
+ * a match reaching before the output's start, an output over `limit`). nfdump does not store a
+ * block's decompressed size and the decoder library needs it exactly (it allocates that much), so
+ * blocks are walked with this first; the walk stops as soon as `limit` is passed, so a hostile
+ * block claiming gigabytes costs at most one pass over its input.
  * @see https://github.com/lz4/lz4/blob/dev/doc/lz4_Block_format.md
  */
 export function lz4BlockOutputSize(src: Uint8Array, limit: number): number | string {

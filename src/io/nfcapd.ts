@@ -43,8 +43,8 @@ export { looksLikeNffile } from '../decode/nfcapd.js';
 
 /** Block decompressors, loaded once (the WebAssembly ones compile asynchronously). */
 export interface NfcapdCodecs {
-  /** Decompress `src` into `dst`; returns the bytes written, throws on bad data or overflow. */
-  lz4(src: Uint8Array, dst: Uint8Array): number;
+  /** Each decompresses one block of at most `capacity` bytes; throws on bad data or a larger output. */
+  lz4(src: Uint8Array, capacity: number): Uint8Array;
   bz2(src: Uint8Array, capacity: number): Uint8Array;
   zstd(src: Uint8Array, capacity: number): Uint8Array;
 }
@@ -55,17 +55,25 @@ let codecs: Promise<NfcapdCodecs> | null = null;
 export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
   codecs ??= (async () => {
     const { default: Bzip2 } = await import('@foxglove/wasm-bz2');
-    const { decompressBlock: lz4DecompressBlock } = await import('lz4js');
+    const lz4 = await import('lz4-wasm-nodejs');
     const zstdModule = (await import('@foxglove/wasm-zstd')) as unknown as { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array; default?: { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array } };
     const zstd = zstdModule.default ?? zstdModule;
     const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);
     return {
-      lz4(src, dst) {
-        const size = lz4BlockOutputSize(src, dst.length);
+      lz4(src, capacity) {
+        // nfdump stores no decompressed size, and the decoder wants the exact one (LZ4 bytes after
+        // a 4-byte size): the walk finds it, bounded by `capacity`, before anything is decoded.
+        const size = lz4BlockOutputSize(src, capacity);
         if (typeof size === 'string') throw new Error(`not an LZ4 block: ${size}`);
-        const n = lz4DecompressBlock(src, dst, 0, src.length, 0);
-        if (n !== size) throw new Error(`LZ4 block decoded to ${n} bytes, its sequences say ${size}`);
-        return n;
+        const framed = new Uint8Array(src.length + 4);
+        new DataView(framed.buffer).setUint32(0, size, true);
+        framed.set(src, 4);
+        try {
+          return lz4.decompress(framed);
+        } catch (e) {
+          // The WebAssembly decoder throws its message as a string.
+          throw new Error(String(e), { cause: e });
+        }
       },
       bz2: (src, capacity) => bz2.decompress(src, capacity),
       zstd: (src, capacity) => zstd.decompress(src, capacity),
@@ -93,8 +101,6 @@ export class NfcapdParser {
   private resyncing = false;
   private readonly block: NfBlockHeader = { numRecords: 0, size: 0, type: 0, flags: 0 };
   private readonly flow: NfV3Flow = { rec: newNumericRecord(), ipVersion: 4, src6: '', dst6: '', unknownExtension: 0 };
-  /** One output buffer for decompressed LZ4 blocks, made at the first one. */
-  private lz4Out: Uint8Array | null = null;
 
   constructor(
     private readonly file: string,
@@ -205,11 +211,8 @@ export class NfcapdParser {
       switch (compression) {
         case NfCompression.none:
           return src;
-        case NfCompression.lz4: {
-          this.lz4Out ??= new Uint8Array(NFFILE_MAX_BLOCK_BYTES);
-          const n = this.codecs.lz4(src, this.lz4Out);
-          return this.lz4Out.subarray(0, n);
-        }
+        case NfCompression.lz4:
+          return this.codecs.lz4(src, NFFILE_MAX_BLOCK_BYTES);
         case NfCompression.bz2:
           return this.codecs.bz2(src, NFFILE_MAX_BLOCK_BYTES);
         case NfCompression.zstd:
