@@ -459,7 +459,8 @@ function scanProgress(counters: Float64Array | undefined, workers: number, input
   }
   return {
     done: bytes,
-    total,
+    // Standard input's size is known once it is read.
+    total: total ?? (stage !== null ? bytes : null),
     unit: 'bytes',
     stage: stage ?? (inputs > 1 ? `input ${Math.min(done + 1, inputs)} of ${inputs}` : undefined),
     found: [`${records} packets/records`, `${flows} flows`, `${mining} mining`],
