@@ -327,7 +327,7 @@ Example (three members of one group, then one report):
   program
     .command('report')
     .description('write one self-contained HTML report (summary, charts, searchable subscriber table with evidence and timelines), readable by its owner only (0600)')
-    .requiredOption('--html <file>', 'HTML file to write')
+    .requiredOption('--html <file>', 'HTML file to write (- for standard output)')
     .option('--db <file>', 'report database', 'minerwatch.sqlite')
     .addOption(new Option('--min-confidence <level>', 'lowest confidence shown').choices(CONFIDENCE).default('medium'))
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')

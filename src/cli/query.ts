@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { InputError, UsageError } from '../errors.js';
-import { checkZone, resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../i18n.js';
+import { checkZone, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
 import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
@@ -170,7 +170,7 @@ async function writeRows(
   db: ReturnType<typeof openReport>,
   rows: Rows,
   format: string,
-  o: { table: string[]; csv: string[]; width: number; headers?: Record<string, string>; bom?: boolean; report: string; missing: string; empty?: string },
+  o: { table: string[]; csv: string[]; headers?: Record<string, string>; bom?: boolean; report: string; missing: string; empty?: string },
   io: Io,
 ): Promise<void> {
   const w = new ListingOutput(io.out);
@@ -200,7 +200,7 @@ async function writeRows(
         if (w.closed) return;
       }
     } else {
-      const t = new TableLayout(o.table, o.width, o.headers);
+      const t = new TableLayout(o.table, {}, o.headers);
       let n = 0;
       for (const r of rows()) {
         t.measure(r as never);
@@ -250,7 +250,7 @@ export async function runFlows(o: FlowsCliOptions, io: Io): Promise<void> {
     }
     const opts = { all: !!o.all, minConfidence: o.all && o.minConfidence === 'low' ? ('none' as const) : o.minConfidence, tz, subscriber: o.subscriber, ids };
     const empty = `no ${o.all ? '' : 'mining or suspect '}flow${o.minConfidence !== 'low' && !ids ? ` at confidence ≥ ${o.minConfidence}` : ''}${o.subscriber !== undefined ? ` of subscriber ${o.subscriber}` : ''} in ${o.db}`;
-    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], width: 40, report: o.db, missing: 'flows', empty: inertText(empty) }, io);
+    await writeRows(db, () => iterateFlows(db, opts) as Iterable<never>, o.format, { table: FLOW_COLUMNS, csv: [...FLOW_COLUMNS, ...FLOW_CSV_EXTRA], report: o.db, missing: 'flows', empty: inertText(empty) }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {
@@ -277,6 +277,12 @@ function unmatchedFilters(db: Database.Database, o: WatchCliOptions): string[] {
   return out;
 }
 
+/** Watch-list rows with their evidence translated for `lang` (as they are when `lang` is null). */
+function* watchRows<R extends { evidence?: unknown }>(rows: Iterable<R>, lang: Lang | null): Iterable<R> {
+  if (lang === null) return yield* rows;
+  for (const r of rows) yield typeof r.evidence === 'string' ? { ...r, evidence: translateEvidence(r.evidence, lang) } : r;
+}
+
 export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   const filter: WatchFilter = { minConfidence: o.minConfidence, type: o.type, region: o.region, coin: o.coin, since: time('--since', o.since), until: time('--until', o.until), prefix: cidr(o.prefix) };
   const pseudonymise = pseudonymiser(o.pseudonymise);
@@ -285,12 +291,15 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   // the JSON keys, so scripts read both alike.
   const lang = resolveLang(o.lang);
   const headers = lang === 'en' ? undefined : (watchlistHeaders(lang) as Record<string, string>);
+  // Evidence is stored in English; readers of a Chinese table or CSV get its recognised lines in
+  // Chinese (values kept). JSON keeps the stored text, as scripts compare it.
+  const translate: Lang | null = lang !== 'en' && (o.format === 'csv' || o.format === 'table') ? lang : null;
   const db = openReport(o.db, { readonly: true });
   try {
     for (const line of unmatchedFilters(db, o)) io.err(`minerwatch: ${line}\n`);
     const filters = [o.type && `--type ${o.type}`, o.region && `--region ${o.region}`, o.coin && `--coin ${o.coin}`, o.prefix && `--prefix ${o.prefix}`, o.since && `--since ${o.since}`, o.until && `--until ${o.until}`].filter(Boolean);
     const empty = `no subscriber at ≥ ${o.minConfidence}${filters.length ? ` matching ${filters.join(' ')}` : ''} in ${o.db}`;
-    await writeRows(db, () => iterateWatchlist(db, { ...filter, pseudonymise, tz }) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, width: 40, headers, bom: o.bom, report: o.db, missing: 'subscribers', empty: inertText(empty) }, io);
+    await writeRows(db, () => watchRows(iterateWatchlist(db, { ...filter, pseudonymise, tz }), translate) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, headers, bom: o.bom, report: o.db, missing: 'subscribers', empty: inertText(empty) }, io);
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {

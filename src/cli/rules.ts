@@ -40,7 +40,7 @@ export function runRulesCheck(dir: string, io: Io): number {
 export function runRulesList(dir: string, io: Io): number {
   const rep = loadRuleDir(dir);
   const rows = rep.ruleSet.payload.map((r) => ({ id: r.id, rev: r.rev, family: r.family, side: r.side, description: r.description }));
-  io.out(toTable(['id', 'rev', 'family', 'side', 'description'], rows, 100));
+  io.out(toTable(['id', 'rev', 'family', 'side', 'description'], rows));
   for (const e of rep.errors) io.err(`minerwatch: rule error: ${e.message}\n`);
   return rep.errors.length ? 1 : 0;
 }

@@ -172,6 +172,12 @@ export function runReport(o: { db: string; html: string; minConfidence: Confiden
   } finally {
     db.close();
   }
+  if (o.html === '-') {
+    // The page alone on standard output, so a pipe gets only HTML; the count goes to standard error.
+    io.out(html);
+    io.err(`minerwatch: HTML report on standard output: ${n} subscriber(s), ${Buffer.byteLength(html)} bytes\n`);
+    return;
+  }
   writePrivateFile(o.html, html);
   io.out(`${inertText(o.html)}: ${n} subscriber(s), ${Buffer.byteLength(html)} bytes\n`);
 }

@@ -161,19 +161,16 @@ export class TableLayout {
   private readonly lineWidth: number;
   private fitted: number[] | null = null;
 
-  /**
-   * @param fit the line width to fit (a number is the per-cell cap of earlier versions; it is
-   * accepted and not applied, since cells are now cut only as far as the line width needs).
-   */
+  /** @param fit the line width to fit (default: the terminal's, see {@link terminalColumns}). */
   constructor(
     private readonly columns: readonly string[],
-    fit: TableFit | number = {},
+    fit: TableFit = {},
     headers?: Readonly<Record<string, string>>,
   ) {
     this.names = columns.map((c) => inertText(headers?.[c] ?? c));
     this.natural = this.names.map(displayWidth);
     this.numeric = columns.map(() => true);
-    this.lineWidth = typeof fit === 'number' ? terminalColumns() : (fit.width ?? terminalColumns());
+    this.lineWidth = fit.width ?? terminalColumns();
   }
 
   private cells(row: Readonly<Record<string, Cell>>): string[] {
@@ -227,7 +224,7 @@ export class TableLayout {
 }
 
 /** Aligned plain-text table fitted to a line (see {@link TableLayout}). */
-export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, fit: TableFit | number = {}, headers?: Readonly<Record<string, string>>): string {
+export function toTable(columns: readonly string[], rows: ReadonlyArray<Record<string, Cell>>, fit: TableFit = {}, headers?: Readonly<Record<string, string>>): string {
   const t = new TableLayout(columns, fit, headers);
   for (const r of rows) t.measure(r);
   let out = t.head();

@@ -1,4 +1,4 @@
-/** Small usage checks: option values that cannot be right are refused before anything is read. */
+/** Small usage checks: option values that cannot be right are refused before anything is read; `-` outputs. */
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,5 +31,27 @@ describe('port options', () => {
     const r = await run(['scan', capture, '--collector-port', '65535', '--db', join(tmp, 'ok.sqlite')]);
     expect(r.err).not.toMatch(/collector-port/);
     expect(r.code).toBe(0);
+  });
+});
+
+describe('report --html -', () => {
+  it('writes the page alone to standard output and its count to standard error, and makes no file called -', async () => {
+    const db = join(tmp, 'html-stdout.sqlite');
+    const scan = await run(['scan', join(ROOT, 'fixtures', 'demo', 'home-miners.pcapng'), '--subscriber-net', '100.64.0.0/10', '--db', db]);
+    expect(scan.code, scan.err).toBe(0);
+    const cwd = process.cwd();
+    process.chdir(tmp);
+    try {
+      const r = await run(['report', '--html', '-', '--db', db]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out.startsWith('<!DOCTYPE html>') || r.out.startsWith('<!doctype html>')).toBe(true);
+      expect(r.out.trimEnd().endsWith('</html>')).toBe(true);
+      const rows = r.out.match(/<tr data-testid="subscriber-row"/g) ?? [];
+      expect(r.err).toMatch(new RegExp(`HTML report on standard output: ${rows.length} subscriber\\(s\\), ${Buffer.byteLength(r.out)} bytes`));
+      expect(rows.length).toBeGreaterThan(0);
+      expect(existsSync(join(tmp, '-'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

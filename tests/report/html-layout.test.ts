@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { watchlistHeaders } from '../../src/i18n.js';
 import { ROOT } from '../helpers.js';
 import { FIRST, LAST, POOLS, SUBSCRIBERS, subscriberId, writeLayoutInputs } from './html-layout-capture.js';
 
@@ -176,7 +177,43 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
     }
   });
 
-  it.todo('watchlist --format csv --lang zh-CN: the evidence column is Chinese (needs src/cli/query.ts to pass rows through translateEvidence)');
+  it('watchlist --format csv --lang zh-CN: every evidence cell is Chinese, with its values kept; JSON keeps the stored English', async () => {
+    const r = await run(['watchlist', '--db', db, '--format', 'csv', '--lang', 'zh-CN']);
+    expect(r.code, r.err).toBe(0);
+    // RFC 4180 fields, read here: quoted fields may hold commas, doubled quotes and line breaks.
+    const records: string[][] = [];
+    let field = '';
+    let rec: string[] = [];
+    let quoted = false;
+    const text = r.out.replace(/^\uFEFF/, '');
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (quoted) {
+        if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+        else if (c === '"') quoted = false;
+        else field += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ',') rec.push(field), (field = '');
+      else if (c === '\n' || c === '\r') {
+        if (c === '\r' && text[i + 1] === '\n') i++;
+        rec.push(field), records.push(rec), (rec = []), (field = '');
+      } else field += c;
+    }
+    if (field !== '' || rec.length > 0) rec.push(field), records.push(rec);
+    const [head, ...rows] = records;
+    // The Chinese CSV's headers are the catalogue's; the column is found by it, its cells checked below.
+    const ev = head!.indexOf((watchlistHeaders('zh-CN') as Record<string, string>).evidence!);
+    expect(ev, `header: ${head!.join(',')}`).toBeGreaterThanOrEqual(0);
+    expect(rows).toHaveLength(SUBSCRIBERS);
+    for (const row of rows) {
+      expect(row[ev]).toMatch(/^\d+ 条挖矿流（高 \d+ 条），连接 \d+ 个服务器；规则 MW-/);
+      expect(row[ev]).toContain('客户端发送 mining.subscribe, mining.authorize');
+      expect(row[ev]).not.toContain('mining flow');
+    }
+    const json = await run(['watchlist', '--db', db, '--format', 'json', '--lang', 'zh-CN']);
+    const parsed = JSON.parse(json.out) as Array<{ evidence: string }>;
+    expect(parsed[0]!.evidence).toMatch(/^\d+ mining flows? \(/);
+  });
 
   for (const width of [1280, 1400, 1600]) {
     it.skipIf(!HAVE_CHROMIUM)(`fits ${width} px: no page-wide horizontal scroll, the table scrolls in its own box, no name or time breaks`, () => {
