@@ -55,7 +55,7 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
     const v: Verdict = { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null, reason: `${d.label} — ${kind}`, evidence, attributes: { coin: 'XMR', agent: null, software: null, workers: [], pool: null, serverName: null } };
     w.addFlow(f, v, input, client);
     touched.add(client);
-    live?.saw(client);
+    live?.saw(client, v.label);
   };
   const seconds = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
   // CPU time as well as wall time: on a loaded machine the wall time is mostly waiting for a core.
@@ -70,7 +70,7 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
   const settle = { redecide: policyRedecide(rules.policy), decideAgain: (d: typeof w.db) => void redecideReport(d, classifier, { recompute: false }) };
   // Every flow so far waits for the first rollup: it settles the whole report once.
   live = new LiveRollup(w.db, settle);
-  for (const s of touched) live.saw(s);
+  for (const s of touched) live.saw(s, 'mining');
   t = process.hrtime.bigint();
   live.commit();
   const first = seconds(t);

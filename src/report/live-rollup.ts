@@ -13,13 +13,17 @@
  * (a subscriber's settle reads only its own flows, so the others' are as the last settle left them).
  */
 import type Database from 'better-sqlite3';
+import type { Label } from '../types.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 
 /** The share of wall time the report-wide settle may take: beyond it, settles are spaced out. */
 export const SETTLE_SHARE = 0.1;
-/** Subscribers remembered as waiting for a settle; beyond it the settle's rollup rebuilds every row. */
-export const MAX_WAITING_SUBSCRIBERS = 100_000;
+/**
+ * Subscribers remembered as waiting for a rollup or a settle (about 1.5 MiB of ids); beyond it that
+ * rollup rebuilds every row instead (about 1 s of CPU at 100 k flows, bench/live-rollup.ts).
+ */
+export const MAX_WAITING_SUBSCRIBERS = 16_384;
 
 /** How a report is decided again after new flows (as the run's close does it: ReportWriter.finish). */
 export interface LiveSettle {
@@ -44,8 +48,8 @@ export interface LiveRollupResult {
  * written and {@link LiveRollup.commit} once the flows are committed (after `ReportWriter.flush`).
  */
 export class LiveRollup {
-  /** Subscribers of the flows written since the last rollup. */
-  private sinceRollup = new Set<string>();
+  /** Subscribers of the flows written since the last rollup (null: more than MAX_WAITING_SUBSCRIBERS). */
+  private sinceRollup: Set<string> | null = new Set<string>();
   /** Subscribers of the flows written since the last settle (null: more than MAX_WAITING_SUBSCRIBERS). */
   private sinceSettle: Set<string> | null = new Set<string>();
   private lastSettleMs = 0;
@@ -57,10 +61,17 @@ export class LiveRollup {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** A flow of `subscriber` was written (null: a flow with no subscriber, rolled up by nobody). */
-  saw(subscriber: string | null): void {
+  /**
+   * A flow of `subscriber` was written with `label` (a null subscriber: rolled up by nobody). A flow
+   * labelled `none` changes no subscriber row by itself, only through a settle (peer evidence can
+   * raise it), so it waits for the next settle alone.
+   */
+  saw(subscriber: string | null, label: Label): void {
     if (subscriber === null) return;
-    this.sinceRollup.add(subscriber);
+    if (label !== 'none' && this.sinceRollup) {
+      this.sinceRollup.add(subscriber);
+      if (this.sinceRollup.size > MAX_WAITING_SUBSCRIBERS) this.sinceRollup = null;
+    }
     if (this.sinceSettle) {
       this.sinceSettle.add(subscriber);
       if (this.sinceSettle.size > MAX_WAITING_SUBSCRIBERS) this.sinceSettle = null;
@@ -78,7 +89,9 @@ export class LiveRollup {
     const waiting = this.sinceSettle === null || this.sinceSettle.size > 0;
     const start = this.now();
     const due = waiting && start - this.lastSettleEnd >= (this.lastSettleMs * (1 - SETTLE_SHARE)) / SETTLE_SHARE;
-    if (!this.sinceRollup.size && !due) return { subscribers: 0, settled: false, ms: 0 };
+    if (this.sinceRollup?.size === 0 && !due) return { subscribers: 0, settled: false, ms: 0 };
+    // After a settle, every subscriber seen since the last one (the settle may have changed their
+    // flows); it holds those of the last commits, and has overflowed when they have.
     const rows = due ? this.sinceSettle : this.sinceRollup;
     this.db
       .transaction(() => {

@@ -75,17 +75,19 @@ describe.skipIf(!HAVE_CORPUS)('the live subscriber rollup', () => {
       const live = new LiveRollup(db, { redecide: policyRedecide(projectRules().policy), decideAgain: () => void settles++ }, now);
       expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
 
-      live.saw(subs[0]!);
-      live.saw(null);
+      live.saw(subs[0]!, 'mining');
+      live.saw(null, 'mining');
       expect(live.commit()).toEqual({ subscribers: 1, settled: true, ms: 10 });
       expect(settles).toBe(1);
       // Within (1 - share) / share of the last settle's 10 ms: the rows alone.
-      live.saw(subs[1]!);
+      live.saw(subs[1]!, 'suspect');
+      // A flow labelled none changes no row until a settle.
+      live.saw(subs[2] ?? subs[0]!, 'none');
       expect(live.commit()).toEqual({ subscribers: 1, settled: false, ms: 10 });
       clock += (10 * (1 - SETTLE_SHARE)) / SETTLE_SHARE;
-      live.saw(subs[0]!);
+      live.saw(subs[0]!, 'mining');
       // Settled: the rows of every subscriber seen since the last settle.
-      expect(live.commit()).toEqual({ subscribers: 2, settled: true, ms: 10 });
+      expect(live.commit()).toEqual({ subscribers: new Set([subs[0], subs[1], subs[2] ?? subs[0]]).size, settled: true, ms: 10 });
       expect(settles).toBe(2);
       clock += 1_000;
       // Nothing seen since: nothing to do.
