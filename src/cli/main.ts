@@ -333,10 +333,11 @@ Example (three members of one group, then one report):
     .option('--lang <lang>', 'zh-CN or en (default: from LC_ALL/LC_MESSAGES/LANG)')
     .option('--tz <zone>', 'time zone times are shown in: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous)', 'UTC')
     .option('--pseudonymise <key>', 'replace subscriber ids, accounts and subscriber addresses with keyed pseudonyms (p- + 16 hex of HMAC-SHA256; same key, same pseudonym, so regions can join lists; servers stay); key of at least 16 bytes, kept secret')
+    .option('--quiet', 'no progress line on a terminal')
     .addHelpText('after', '\nExample:\n  minerwatch report --html report.html --db report.sqlite --lang zh-CN --tz Asia/Shanghai')
     .action(async (o) => {
       const { runReport } = await import('./summary.js');
-      runReport(o, io);
+      await runReport(o, io);
     });
 
   program

@@ -10,6 +10,7 @@ import { pseudonymiser } from '../report/pseudonym.js';
 import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
+import { startProgress, type ProgressSample } from './progress.js';
 
 export interface SummaryCliOptions {
   db: string;
@@ -157,19 +158,36 @@ export function writePrivateFile(path: string, data: string): void {
   }
 }
 
-export function runReport(o: { db: string; html: string; minConfidence: Confidence; lang?: string; tz?: string; pseudonymise?: string }, io: Io): void {
+export async function runReport(o: { db: string; html: string; minConfidence: Confidence; lang?: string; tz?: string; pseudonymise?: string; quiet?: boolean }, outer: Io): Promise<void> {
   const { lang, tz } = common(o);
   const pseudonymise = pseudonymiser(o.pseudonymise);
   const db = openReport(o.db, { readonly: true });
+  // Rendering holds the thread, so the line is drawn from the renderer's own calls, not a timer.
+  const at: ProgressSample = { done: 0, total: null, unit: 'subscribers', stage: 'opening the report' };
+  const line = await startProgress(outer, { label: 'report', quiet: o.quiet, sample: () => at });
+  const io = line.io;
   let html: string;
   let n: number;
   try {
-    const r = renderHtml(db, { minConfidence: o.minConfidence, lang, tz, title: o.db, pseudonymise });
+    const r = renderHtml(db, {
+      minConfidence: o.minConfidence,
+      lang,
+      tz,
+      title: o.db,
+      pseudonymise,
+      progress: (stage, done, total) => {
+        at.stage = stage;
+        at.done = done;
+        at.total = total;
+        line.draw();
+      },
+    });
     html = r.html;
     n = r.subscribers;
   } catch (e) {
     throw reportReadError(o.db, e);
   } finally {
+    line.stop();
     db.close();
   }
   if (o.html === '-') {

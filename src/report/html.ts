@@ -42,7 +42,15 @@ export interface HtmlOptions {
   now?: number;
   /** Subscriber ids, accounts and subscriber addresses shown as keyed pseudonyms. */
   pseudonymise?: Pseudonymiser | null;
+  /**
+   * Told where the page stands: each step's name as it begins, then subscriber rows done of the
+   * whole every {@link PROGRESS_ROWS} rows (a progress line draws from it; rendering holds the thread).
+   */
+  progress?: (stage: string, done: number, total: number | null) => void;
 }
+
+/** Subscriber rows rendered between two progress calls. */
+const PROGRESS_ROWS = 64;
 
 interface FlowLine {
   subscriber: string;
@@ -291,7 +299,9 @@ const JS = `
 /** The whole page; also returns the number of subscriber rows. */
 export function renderHtml(db: Database.Database, o: HtmlOptions): { html: string; subscribers: number; summary: Summary } {
   const m = messages(o.lang);
+  o.progress?.('summing up the report', 0, null);
   const s = summarize(db, { minConfidence: o.minConfidence, lang: o.lang });
+  o.progress?.('reading mining flows', 0, null);
   const levels = levelsAtLeast(o.minConfidence, false);
   const flows = db
     .prepare(
@@ -343,8 +353,10 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
   };
 
   // Subscriber table.
+  o.progress?.('subscriber rows', 0, subRows.length);
   const subHtml = subRows
-    .map((r) => {
+    .map((r, i) => {
+      if (i > 0 && i % PROGRESS_ROWS === 0) o.progress?.('subscriber rows', i, subRows.length);
       const id = r.subscriber as string;
       const fl = bySub.get(id) ?? [];
       const p = o.pseudonymise ?? null;

@@ -8,7 +8,7 @@
  * loopback ports, paced by --rate) and merge show theirs the same way.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,5 +182,26 @@ describe.skipIf(SKIP)('progress line', () => {
     expect(q.code, q.tty).toBe(0);
     expect(q.tty).toBe('');
     expect(q.out.replaceAll('merged-quiet', 'merged-tty')).toBe(t.out);
+  }, 120_000);
+
+  it('report on a terminal: the step it is at, then subscriber rows done of the whole; cleared at the end', () => {
+    const db = join(tmp, 'report-src.sqlite');
+    const scan = runCli(['scan', join(ROOT, 'fixtures', 'demo', 'home-miners.pcapng'), '--subscriber-net', '100.64.0.0/10', '--subscriber-net', 'fd00::/8', '--db', db]);
+    expect(scan.code, scan.err).toBe(0);
+    const html = join(tmp, 'report-tty.html');
+    const t = onTerminal(['report', '--html', html, '--db', db], { MINERWATCH_PROGRESS_AFTER_MS: '0' });
+    expect(t.code, t.tty).toBe(0);
+    const rows = (readFileSync(html, 'utf8').match(/<tr data-testid="subscriber-row"/g) ?? []).length;
+    expect(rows).toBeGreaterThan(0);
+    expect(t.tty).toContain('report: summing up the report');
+    expect(t.tty).toContain('report: reading mining flows');
+    expect(t.tty).toContain(`report: subscriber rows, 0 of ${rows} subscribers (0%)`);
+    expect(screen(t.tty).replace(/\n+$/, '')).toBe('');
+    const q = onTerminal(['report', '--html', join(tmp, 'report-quiet.html'), '--db', db, '--quiet'], { MINERWATCH_PROGRESS_AFTER_MS: '0' });
+    expect(q.code, q.tty).toBe(0);
+    expect(q.tty).toBe('');
+    // The same page either way, but for the minute it says it was generated.
+    const page = (f: string): string => readFileSync(f, 'utf8').replace(/Generated: [^<]*<\/p>/, 'Generated: </p>');
+    expect(page(join(tmp, 'report-quiet.html'))).toBe(page(html));
   }, 120_000);
 });
