@@ -416,7 +416,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         io.out(
           i.error
             ? `${i.path}: not read (${i.error})\n`
-            : `${i.path}: ${i.format ?? "stopped before its format was recognised"}, ${i.packets} packets, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
+            : `${i.path}: ${i.format ?? "stopped before its format was recognised"}, ${readText(i)}, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
         );
       }
       io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);
@@ -538,4 +538,11 @@ export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> 
   } finally {
     db.close();
   }
+}
+
+/** What an input yielded, in its own units: packets for captures, records for flow exports, both for captures of export datagrams. */
+function readText(i: { packets: number; records: number; exportPackets: number }): string {
+  if (i.records === 0) return `${i.packets} packets`;
+  if (i.packets === 0) return `${i.records} records`;
+  return `${i.packets} packets (${i.exportPackets} carrying flow exports: ${i.records} records)`;
 }
