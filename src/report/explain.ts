@@ -9,6 +9,7 @@
 import type Database from 'better-sqlite3';
 import ipaddr from 'ipaddr.js';
 import type { Pseudonymiser } from './pseudonym.js';
+import { flowAttributes, flowEndpoints } from './queries.js';
 
 /** Who an argument of `explain` names: a subscriber, or a client address whose flows have none. */
 export type ExplainSubject = { kind: 'subscriber'; subscriber: string } | { kind: 'client'; client: string };
@@ -231,12 +232,7 @@ export function* iterateExplainFlows(db: Database.Database, s: ExplainSubject, a
     for (const c of extra) attribution[c] = (r[c] as string | number | null) ?? null;
     const num = (x: unknown): number | null => (typeof x === 'number' ? x : null);
     yield {
-      id: r.id as number,
-      client: r.client as string,
-      clientPort: r.client_port as number,
-      server: r.server as string,
-      serverPort: r.server_port as number,
-      transport: r.transport as string,
+      ...flowEndpoints(r),
       firstSeen: r.first_seen as number,
       lastSeen: r.last_seen as number,
       packets: (r.packets_c2s as number) + (r.packets_s2c as number),
@@ -246,12 +242,7 @@ export function* iterateExplainFlows(db: Database.Database, s: ExplainSubject, a
       confidence: r.confidence as string,
       outcome: (r.outcome as string | null) ?? null,
       reason: r.reason as string,
-      coin: (r.coin as string | null) ?? null,
-      agent: (r.agent as string | null) ?? null,
-      software: (r.software as string | null) ?? null,
-      workers: JSON.parse(r.workers as string) as string[],
-      pool: (r.pool as string | null) ?? null,
-      serverName: (r.server_name as string | null) ?? null,
+      ...flowAttributes(r),
       sharesSubmitted: num(r.shares_submitted),
       sharesAccepted: num(r.shares_accepted),
       sharesRejected: num(r.shares_rejected),

@@ -7,7 +7,7 @@ import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { formatTime } from '../i18n.js';
 import { formatKwh } from './format.js';
-import type { Confidence } from '../types.js';
+import type { Attributes, Confidence } from '../types.js';
 import type { Pseudonymiser } from './pseudonym.js';
 
 
@@ -76,6 +76,30 @@ const timeIn = (tz: string | undefined): ((ms: number) => string) => (tz === und
 
 const levelsFrom = (min: Confidence): string[] => levelsAtLeast(min, true);
 
+/** A `flows` row's identity and endpoints, as listings and `explain` show them. */
+export function flowEndpoints(r: Record<string, unknown>): { id: number; client: string; clientPort: number; server: string; serverPort: number; transport: string } {
+  return {
+    id: r.id as number,
+    client: r.client as string,
+    clientPort: r.client_port as number,
+    server: r.server as string,
+    serverPort: r.server_port as number,
+    transport: r.transport as string,
+  };
+}
+
+/** A `flows` row's classifier attributes (coin, agent, software, workers, pool, server name). */
+export function flowAttributes(r: Record<string, unknown>): Attributes {
+  return {
+    coin: (r.coin as string | null) ?? null,
+    agent: (r.agent as string | null) ?? null,
+    software: (r.software as string | null) ?? null,
+    workers: JSON.parse(r.workers as string) as string[],
+    pool: (r.pool as string | null) ?? null,
+    serverName: (r.server_name as string | null) ?? null,
+  };
+}
+
 /** Which flows a listing reads. */
 export interface FlowQuery {
   /** Every flow, not only mining and suspect ones. */
@@ -120,12 +144,7 @@ export function* iterateFlows(db: Database.Database, opts: FlowQuery): IterableI
   );
   for (const r of stmt.iterate(...args) as IterableIterator<Record<string, unknown>>) {
     yield {
-      id: r.id as number,
-      client: r.client as string,
-      clientPort: r.client_port as number,
-      server: r.server as string,
-      serverPort: r.server_port as number,
-      transport: r.transport as string,
+      ...flowEndpoints(r),
       firstSeen: at(r.first_seen as number),
       lastSeen: at(r.last_seen as number),
       packets: r.packets as number,
@@ -133,12 +152,7 @@ export function* iterateFlows(db: Database.Database, opts: FlowQuery): IterableI
       label: r.label as string,
       confidence: r.confidence as string,
       rules: (r.rules as string) ? (r.rules as string).split(',') : [],
-      coin: (r.coin as string | null) ?? null,
-      agent: (r.agent as string | null) ?? null,
-      software: (r.software as string | null) ?? null,
-      workers: JSON.parse(r.workers as string) as string[],
-      pool: (r.pool as string | null) ?? null,
-      serverName: (r.server_name as string | null) ?? null,
+      ...flowAttributes(r),
       subscriber: (r.subscriber as string | null) ?? null,
       outcome: (r.outcome as string | null) ?? null,
       reason: r.reason as string,
