@@ -88,7 +88,7 @@ export function rollupHashrate(flows: readonly WorkFlow[], efficiency: ReadonlyM
     const shares = measured.reduce((a, f) => a + f.shares, 0);
     const hashes = measured.reduce((a, f) => a + f.hashes!, 0);
     const seconds = unionSeconds(measured);
-    const hs = measured.length && shares > 0 ? hashes / seconds : null;
+    const hs = shareHashrate(hashes, seconds, shares);
     const rep = g.filter((f) => f.reported !== null);
     const repSeconds = unionSeconds(rep);
     const reportedHs = rep.length ? rep.reduce((a, f) => a + f.reported! * Math.max(1, (f.last - f.first) / 1000), 0) / repSeconds : null;
@@ -102,13 +102,23 @@ export function rollupHashrate(flows: readonly WorkFlow[], efficiency: ReadonlyM
       hashes,
       seconds,
       hashrateHs: hs,
-      relErr: hs !== null ? 1 / Math.sqrt(shares) : null,
+      relErr: shareRelErr(shares),
       reportedHs,
       powerWLow: hs !== null && eff?.low != null ? hs * eff.low : null,
       powerWHigh: hs !== null && eff?.high != null ? hs * eff.high : null,
     });
   }
   return out.sort((a, b) => String(a.coin ?? '~').localeCompare(String(b.coin ?? '~')) || String(a.algorithm).localeCompare(String(b.algorithm)));
+}
+
+/** Hashrate (H/s) of `hashes` expected hashes over `seconds` mined, or null when no share was valued. */
+export function shareHashrate(hashes: number, seconds: number, shares: number): number | null {
+  return seconds > 0 && shares > 0 ? hashes / seconds : null;
+}
+
+/** Relative standard error of a rate measured from `shares` shares (a Poisson count): 1/√shares, or null for none. */
+export function shareRelErr(shares: number): number | null {
+  return shares > 0 ? 1 / Math.sqrt(shares) : null;
 }
 
 /** Length of the union of the flows' [first, last] spans, in seconds (at least 1). */

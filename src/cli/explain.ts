@@ -26,6 +26,7 @@ import { pseudonymiser, type Pseudonymiser } from '../report/pseudonym.js';
 import { incompleteInputs } from '../report/runs.js';
 import { openReport, reportReadError } from '../report/writer.js';
 import { CONFIDENCE_LEVELS, confidenceRank } from '../confidence.js';
+import { shareHashrate, shareRelErr } from '../aggregate/hashrate.js';
 import type { Io } from './main.js';
 import { incompleteWarning, ListingOutput, NotInReport } from './query.js';
 
@@ -166,10 +167,10 @@ function flowJson(f: ExplainFlow, show: Shown, own: readonly string[]): unknown 
 
 /** The figures behind a hashrate row, worked out again from the stored hashes, time and shares. */
 function hashrateWork(h: ExplainHashrate): { rateHs: number | null; relErr: number | null; kwhPerDayLow: number | null; kwhPerDayHigh: number | null } {
-  const rateHs = h.seconds > 0 && h.shares > 0 ? h.hashes / h.seconds : null;
+  const rateHs = shareHashrate(h.hashes, h.seconds, h.shares);
   return {
     rateHs,
-    relErr: h.shares > 0 ? 1 / Math.sqrt(h.shares) : null,
+    relErr: shareRelErr(h.shares),
     kwhPerDayLow: h.powerWLow !== null ? (h.powerWLow * 24) / 1000 : null,
     kwhPerDayHigh: h.powerWHigh !== null ? (h.powerWHigh * 24) / 1000 : null,
   };

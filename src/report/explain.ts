@@ -10,6 +10,8 @@ import type Database from 'better-sqlite3';
 import ipaddr from 'ipaddr.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { flowAttributes, flowEndpoints } from './queries.js';
+import type { HashrateRow } from '../aggregate/hashrate.js';
+import type { Attributes } from '../types.js';
 
 /** Who an argument of `explain` names: a subscriber, or a client address whose flows have none. */
 export type ExplainSubject = { kind: 'subscriber'; subscriber: string } | { kind: 'client'; client: string };
@@ -177,7 +179,7 @@ export const KNOWN_FLOW_COLUMNS: ReadonlySet<string> = new Set([
 ]);
 
 /** One flow of the subject with everything stored about it. */
-export interface ExplainFlow {
+export interface ExplainFlow extends Attributes {
   id: number;
   client: string;
   clientPort: number;
@@ -193,12 +195,6 @@ export interface ExplainFlow {
   confidence: string;
   outcome: string | null;
   reason: string;
-  coin: string | null;
-  agent: string | null;
-  software: string | null;
-  workers: string[];
-  pool: string | null;
-  serverName: string | null;
   sharesSubmitted: number | null;
   sharesAccepted: number | null;
   sharesRejected: number | null;
@@ -257,23 +253,9 @@ export function* iterateExplainFlows(db: Database.Database, s: ExplainSubject, a
   }
 }
 
-/** One hashrate row of the subject with the efficiency it was turned into power with. */
-export interface ExplainHashrate {
-  coin: string | null;
-  algorithm: string | null;
+/** One hashrate row of the subject (a {@link HashrateRow} as stored) with the efficiency it was turned into power with. */
+export interface ExplainHashrate extends HashrateRow {
   unit: string;
-  flows: number;
-  shares: number;
-  unvalued: number;
-  /** Expected hashes of the valued shares. */
-  hashes: number;
-  /** Time mined: the union of the flows' spans, seconds. */
-  seconds: number;
-  hashrateHs: number | null;
-  relErr: number | null;
-  reportedHs: number | null;
-  powerWLow: number | null;
-  powerWHigh: number | null;
   /** The algorithm's efficiency range (J per hash) and where it comes from, when the report holds it. */
   jPerHLow: number | null;
   jPerHHigh: number | null;
