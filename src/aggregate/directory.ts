@@ -10,6 +10,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
 import { csvLines, readAddress, readPrefix } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
 
@@ -45,7 +46,6 @@ export function parsePrefix(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] |
   return r.ok ? r.value : null;
 }
 
-const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
 
 export class SubscriberDirectory {
   private readonly v4: Array<{ bits: number; map: Map<number, DirectoryEntry> }> = [];
@@ -121,14 +121,14 @@ export class SubscriberDirectory {
         this.v4.push((g = { bits, map: new Map() }));
         this.v4.sort((a, b) => b.bits - a.bits);
       }
-      g.map.set(ipv4ToInt(addr.toString()) & MASKS[bits]!, e);
+      g.map.set(ipv4ToInt(addr.toString()) & IPV4_MASKS[bits]!, e);
     } else {
       let g = this.v6.find((x) => x.bits === bits);
       if (!g) {
         this.v6.push((g = { bits, map: new Map() }));
         this.v6.sort((a, b) => b.bits - a.bits);
       }
-      g.map.set(net6(addr as ipaddr.IPv6, bits), e);
+      g.map.set(ipv6NetKey(addr as ipaddr.IPv6, bits), e);
     }
   }
 
@@ -137,7 +137,7 @@ export class SubscriberDirectory {
     const n = ipv4ToInt(ip);
     if (n >= 0) {
       for (const g of this.v4) {
-        const e = g.map.get(n & MASKS[g.bits]!);
+        const e = g.map.get(n & IPV4_MASKS[g.bits]!);
         if (e) return e;
       }
       return null;
@@ -151,18 +151,9 @@ export class SubscriberDirectory {
     }
     if (a.kind() !== 'ipv6') return this.lookup(a.toString());
     for (const g of this.v6) {
-      const e = g.map.get(net6(a as ipaddr.IPv6, g.bits));
+      const e = g.map.get(ipv6NetKey(a as ipaddr.IPv6, g.bits));
       if (e) return e;
     }
     return null;
   }
-}
-
-function net6(a: ipaddr.IPv6, bits: number): string {
-  const b = a.toByteArray();
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    b[i] = b[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return b.join('.');
 }

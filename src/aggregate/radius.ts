@@ -14,6 +14,7 @@
 import ipaddr from 'ipaddr.js';
 import { csvLines, readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
 import { ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
 import { inertJson } from '../report/format.js';
 
 /** What an accounting record says happened (Acct-Status-Type, RFC 2866 §5.1). */
@@ -455,17 +456,10 @@ function statusName(k: RadiusEventKind): string {
   return k === 'start' ? 'Start' : k === 'interim' ? 'Interim-Update' : k === 'stop' ? 'Stop' : k === 'accounting-on' ? 'Accounting-On' : 'Accounting-Off';
 }
 
-const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
-
 /** The network of an address at a prefix length: a number for IPv4 (no allocation per lookup), the masked bytes for IPv6. */
 function netKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string | number {
-  if (a.kind() === 'ipv4') return (ipv4ToInt(a.toString()) & MASKS[bits]!) >>> 0;
-  const b = a.toByteArray();
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    b[i] = b[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return b.join('.');
+  if (a.kind() === 'ipv4') return (ipv4ToInt(a.toString()) & IPV4_MASKS[bits]!) >>> 0;
+  return ipv6NetKey(a as ipaddr.IPv6, bits);
 }
 
 /** What {@link RadiusIndex.lookup} found for an address at a time; null when no session ever held it. */
@@ -536,7 +530,7 @@ export class RadiusIndex {
     const n = ipv4ToInt(ip);
     if (n >= 0) {
       groups = this.v4;
-      keyOf = (bits) => (n & MASKS[bits]!) >>> 0;
+      keyOf = (bits) => (n & IPV4_MASKS[bits]!) >>> 0;
     } else {
       if (!this.v6.length) return null;
       let a: ipaddr.IPv4 | ipaddr.IPv6;
