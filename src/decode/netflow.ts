@@ -20,6 +20,7 @@ import { formatIpv4At, newNumericRecord } from './templates/emit.js';
 import { MAX_TEMPLATE_FIELDS, VARLEN, makeTemplate, type FieldSpec, type MessageHeader, type Template } from './templates/store.js';
 import { handleDataSet, messageHeader, storeTemplate, type RecordContext } from './templates/walk.js';
 import { u16, u32 } from '../bytes.js';
+import { uptimeAgeMs } from './uptime.js';
 
 /** v5 header length. */
 export const V5_HEADER = 24;
@@ -79,8 +80,8 @@ export function decodeV5(ctx: RecordContext, buf: Uint8Array, off: number, len: 
       r.reversePackets = 0;
       r.reverseBytes = 0;
       r.sampling = sampling === 0 ? 1 : sampling;
-      r.firstMs = exportMs - ((sysUptime - first) | 0);
-      r.lastMs = exportMs - ((sysUptime - last) | 0);
+      r.firstMs = exportMs - uptimeAgeMs(sysUptime, first);
+      r.lastMs = exportMs - uptimeAgeMs(sysUptime, last);
       ctx.stats.records++;
       ctx.onNumeric(r);
       continue;
@@ -102,9 +103,8 @@ export function decodeV5(ctx: RecordContext, buf: Uint8Array, off: number, len: 
       reversePackets: 0,
       reverseBytes: 0,
       samplingInterval: sampling === 0 ? 1 : sampling,
-      // Signed 32-bit difference: correct across a sysUptime wrap.
-      firstMs: exportMs - ((sysUptime - first) | 0),
-      lastMs: exportMs - ((sysUptime - last) | 0),
+      firstMs: exportMs - uptimeAgeMs(sysUptime, first),
+      lastMs: exportMs - uptimeAgeMs(sysUptime, last),
       direction: null,
       nat: null,
     };

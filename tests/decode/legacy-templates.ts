@@ -518,7 +518,12 @@ function emitRecord(ctx: RecordContext, hdr: MessageHeader, t: Template, dom: Do
  * system init time from the record or from options data; without it, the export time.
  */
 function upTime(hdr: MessageHeader, initMs: number | null, up: number): number {
-  if (hdr.sysUptime !== null) return hdr.exportMs - ((hdr.sysUptime - up) | 0);
+  if (hdr.sysUptime !== null) {
+    // Written out here, not taken from src/decode/uptime.ts: the signed 32-bit difference, unless
+    // that lies more than an hour after the export (then the unsigned one).
+    const age = (hdr.sysUptime - up) | 0;
+    return hdr.exportMs - (age < -3_600_000 ? age + 2 ** 32 : age);
+  }
   if (initMs !== null) return initMs + up;
   return hdr.exportMs;
 }

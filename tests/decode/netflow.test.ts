@@ -124,6 +124,18 @@ describe('NetFlow v5', () => {
     expect(recs[0]!.samplingInterval).toBe(1);
   });
 
+  it('reads a time far before an uptime past 24.8 days as that far before, not as a wrap into the future', () => {
+    // softflowd exporting an old capture: uptime 3,772,054.195 s, a flow at uptime 0. Signed, the
+    // difference would put it 6 days after its own export; it lies 43.7 days before (nfdump's reading).
+    const dg = v5({ sysUptime: 3_772_054_195, secs: 1_514_197_279, nsecs: 0 }, [{ ...REC, first: 0, last: 295_926 }]);
+    const { recs } = run(new FlowExportDecoder(), dg);
+    expect(recs[0]!.firstMs).toBe(1_514_197_279_000 - 3_772_054_195);
+    expect(recs[0]!.lastMs).toBe(1_514_197_279_000 - 3_772_054_195 + 295_926);
+    // A time a little after the header's uptime (stamped early) stays a little after.
+    const late = run(new FlowExportDecoder(), v5({ sysUptime: 3_772_054_195, secs: 1_514_197_279, nsecs: 0 }, [{ ...REC, first: 3_772_054_000, last: 3_772_055_195 }]));
+    expect(late.recs[0]!.lastMs).toBe(1_514_197_279_000 + 1000);
+  });
+
   it('refuses count 31 (and 0)', () => {
     const recs31 = new Array(31).fill(REC) as V5Rec[];
     const dg = v5({ sysUptime: 1, secs: 1, nsecs: 0 }, recs31);
@@ -180,6 +192,17 @@ describe('NetFlow v9', () => {
       },
     ]);
     expect(dec.stats).toEqual({ datagrams: 1, records: 2, templates: 1, templateMisses: 0, pendingDropped: 0, optionsRecords: 0 });
+  });
+
+  it('a record time far before an uptime past 24.8 days is read as before the export, on both decoding paths', () => {
+    const hdr = { sysUptime: 3_772_054_195, secs: 1_514_197_279, sourceId: 7 };
+    const dg = v9(hdr, [set(0, tpl(256, T4)), set(256, rec4('100.64.0.5', '203.0.113.10', 40000, 3333, 5, 900, 0, 295_926))]);
+    const exportMs = 1_514_197_279_000;
+    const { recs } = run(new FlowExportDecoder(), dg);
+    expect([recs[0]!.firstMs, recs[0]!.lastMs]).toEqual([exportMs - 3_772_054_195, exportMs - 3_772_054_195 + 295_926]);
+    const numeric: Array<[number, number]> = [];
+    new FlowExportDecoder().decode(dg, 0, dg.length, '192.0.2.9', () => undefined, () => undefined, (n) => numeric.push([n.firstMs, n.lastMs]));
+    expect(numeric).toEqual([[exportMs - 3_772_054_195, exportMs - 3_772_054_195 + 295_926]]);
   });
 
   it('IPv6 records are written in RFC 5952 form', () => {

@@ -61,6 +61,7 @@ import {
 } from './compile.js';
 import { MAX_SAMPLERS, type DomainState, type MessageHeader, type Template } from './store.js';
 import type { RecordContext } from './walk.js';
+import { uptimeAgeMs } from '../uptime.js';
 
 function formatIpv4N(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -152,12 +153,12 @@ function recordTimes(hdr: MessageHeader, dom: DomainState, v: Float64Array): voi
     const startUp = v[S_START_UP]!;
     const endUp = v[S_END_UP]!;
     // sysUpTime-relative → Unix ms. v9: the header gives unix_secs and sysUptime at export (RFC
-    // 3954 §5.1); the signed 32-bit difference survives the uptime counter wrapping. IPFIX: the
+    // 3954 §5.1); {@link uptimeAgeMs} reads the 32-bit difference across a wrap. IPFIX: the
     // system init time from the record or from options data; without it, the export time. Written
     // out here rather than called: a double returned by a call that is not inlined is boxed.
     const sysUp = hdr.sysUptime;
-    if (first !== first && startUp === startUp) first = sysUp !== null ? hdr.exportMs - ((sysUp - startUp) | 0) : upBase !== null ? upBase + startUp : hdr.exportMs;
-    if (last !== last && endUp === endUp) last = sysUp !== null ? hdr.exportMs - ((sysUp - endUp) | 0) : upBase !== null ? upBase + endUp : hdr.exportMs;
+    if (first !== first && startUp === startUp) first = sysUp !== null ? hdr.exportMs - uptimeAgeMs(sysUp, startUp) : upBase !== null ? upBase + startUp : hdr.exportMs;
+    if (last !== last && endUp === endUp) last = sysUp !== null ? hdr.exportMs - uptimeAgeMs(sysUp, endUp) : upBase !== null ? upBase + endUp : hdr.exportMs;
     const startDelta = v[S_START_DELTA_US]!;
     const endDelta = v[S_END_DELTA_US]!;
     if (first !== first && startDelta === startDelta) first = hdr.exportMs - Math.floor(startDelta / 1000);

@@ -52,6 +52,7 @@ import {
 import { applyOptions, emitNumeric, emitRecord, newNumericRecord, type NumericRecord } from './emit.js';
 import { VARLEN, type DomainState, type MessageHeader, type Template, type TemplateCache } from './store.js';
 import type { ExportAnomaly, ExportRecord, ExportStats } from '../flowexport.js';
+import { uptimeAgeMs } from '../uptime.js';
 
 /** Big-endian unsigned integer of 1..8 bytes (reduced-size encoding, RFC 7011 §6.2). */
 export function readUnsigned(buf: Uint8Array, p: number, len: number): number {
@@ -265,7 +266,7 @@ function decodeLaidOutRecords(
 /**
  * A time of source `kind` ({@link T_MS} …) from the `len` bytes at `b[p]`, as Unix ms into
  * `v[slot]`; NaN when the record has none. The rules are {@link recordTimes}'s: v9 uptimes against the
- * header (signed 32-bit difference, so a wrapped uptime counter still works), IPFIX uptimes
+ * header ({@link uptimeAgeMs}: a wrapped uptime counter still works), IPFIX uptimes
  * against the domain's system init time `upBase` (NaN: unknown, then the export time).
  */
 function storeTime(v: Float64Array, slot: number, kind: number, dv: DataView, b: Uint8Array, p: number, len: number, hdr: MessageHeader, upBase: number): void {
@@ -284,7 +285,7 @@ function storeTime(v: Float64Array, slot: number, kind: number, dv: DataView, b:
       storeUint(v, slot, dv, b, p, len);
       const up = v[slot]!;
       const sysUp = hdr.sysUptime;
-      v[slot] = sysUp !== null ? hdr.exportMs - ((sysUp - up) | 0) : upBase === upBase ? upBase + up : hdr.exportMs;
+      v[slot] = sysUp !== null ? hdr.exportMs - uptimeAgeMs(sysUp, up) : upBase === upBase ? upBase + up : hdr.exportMs;
       return;
     }
     case T_DELTA_US:
