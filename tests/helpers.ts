@@ -120,6 +120,18 @@ export function runCli(args: readonly string[], timeoutMs = 120_000): { code: nu
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
+/**
+ * Run `main(args)` in this process with its output collected: exit status, stdout and stderr. The
+ * CLI module is imported on first use, so test files that never run it do not load it.
+ */
+export async function runMain(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../src/cli/main.js');
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
 /** What a CLI run started with {@link spawnCli} ended with, and how long it took. */
 export interface CliRun {
   code: number | null;

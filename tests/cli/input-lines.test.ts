@@ -8,18 +8,11 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, runMain } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-input-lines-'));
 const HAVE_TSHARK = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 /** nfdump 1.7's `-o csv` header, and one record line for a client port. */
 const HEADER = 'ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr';
@@ -31,7 +24,7 @@ describe('scan: one line per input in its own units', () => {
     const csv = join(tmp, 'flows.csv');
     const lines = [50001, 50002, 50003].map(line);
     writeFileSync(csv, [HEADER, ...lines].join('\n') + '\nSummary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n3,15000,54,0,0,0\n');
-    const r = await run(['scan', csv, join(ROOT, 'fixtures', 'demo', 'office.pcap'), '--db', join(tmp, 'a.sqlite')]);
+    const r = await runMain(['scan', csv, join(ROOT, 'fixtures', 'demo', 'office.pcap'), '--db', join(tmp, 'a.sqlite')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`${csv}: nfdump-csv, ${lines.length} records, `);
     expect(r.out).not.toMatch(/flows\.csv: nfdump-csv, 0 packets/);
@@ -45,7 +38,7 @@ describe('scan: one line per input in its own units', () => {
     const port = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'udp.dstport'], { encoding: 'utf8' }).stdout.trim().split('\n');
     const recs = spawnSync('tshark', ['-r', file, '-d', `udp.port==${port[0]},cflow`, '-T', 'fields', '-e', 'cflow.srcaddr'], { encoding: 'utf8' });
     const records = recs.stdout.trim().split('\n').filter(Boolean).reduce((n, l) => n + l.split(',').length, 0);
-    const r = await run(['scan', file, '--db', join(tmp, 'b.sqlite')]);
+    const r = await runMain(['scan', file, '--db', join(tmp, 'b.sqlite')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`ndpi__mining.export.pcap: pcap, ${port.length} packets (${port.length} carrying flow exports: ${records} records), `);
   });

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { watchlistHeaders } from '../../src/i18n.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, runMain } from '../helpers.js';
 import { FIRST, LAST, POOLS, SUBSCRIBERS, subscriberId, writeLayoutInputs } from './html-layout-capture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,12 +24,6 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-layout-'));
 const db = join(tmp, 'report.sqlite');
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 function chromium(args: string[]): { stdout: string; stderr: string; status: number | null } {
   const profile = mkdtempSync(join(tmp, 'profile-'));
@@ -114,10 +107,10 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
 
   beforeAll(async () => {
     const inputs = writeLayoutInputs(tmp);
-    const scan = await run(['scan', inputs.capture, '--db', db, '--subscribers', inputs.directory, '--rules', inputs.rules]);
+    const scan = await runMain(['scan', inputs.capture, '--db', db, '--subscribers', inputs.directory, '--rules', inputs.rules]);
     expect(scan.code, scan.err).toBe(0);
     const file = join(tmp, 'report.html');
-    const r = await run(['report', '--html', file, '--db', db, '--lang', 'en']);
+    const r = await runMain(['report', '--html', file, '--db', db, '--lang', 'en']);
     expect(r.code, r.err).toBe(0);
     page = readFileSync(file, 'utf8');
   }, 300_000);
@@ -151,7 +144,7 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
 
   it('in zh-CN, the evidence of every subscriber is Chinese, with its values kept', async () => {
     const file = join(tmp, 'report-zh.html');
-    const r = await run(['report', '--html', file, '--db', db, '--lang', 'zh-CN']);
+    const r = await runMain(['report', '--html', file, '--db', db, '--lang', 'zh-CN']);
     expect(r.code, r.err).toBe(0);
     const zh = readFileSync(file, 'utf8');
     const cells = [...zh.matchAll(/<td class="ev" data-col="evidence">([^<]*)</g)].map((m) => m[1]!);
@@ -178,7 +171,7 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
   });
 
   it('watchlist --format csv --lang zh-CN: every evidence cell is Chinese, with its values kept; JSON keeps the stored English', async () => {
-    const r = await run(['watchlist', '--db', db, '--format', 'csv', '--lang', 'zh-CN']);
+    const r = await runMain(['watchlist', '--db', db, '--format', 'csv', '--lang', 'zh-CN']);
     expect(r.code, r.err).toBe(0);
     // RFC 4180 fields, read here: quoted fields may hold commas, doubled quotes and line breaks.
     const records: string[][] = [];
@@ -210,7 +203,7 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
       expect(row[ev]).toContain('客户端发送 mining.subscribe, mining.authorize');
       expect(row[ev]).not.toContain('mining flow');
     }
-    const json = await run(['watchlist', '--db', db, '--format', 'json', '--lang', 'zh-CN']);
+    const json = await runMain(['watchlist', '--db', db, '--format', 'json', '--lang', 'zh-CN']);
     const parsed = JSON.parse(json.out) as Array<{ evidence: string }>;
     expect(parsed[0]!.evidence).toMatch(/^\d+ mining flows? \(/);
   });

@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { TableLayout, toTable } from '../../src/report/format.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
 /** Terminal cells of the characters these tests use: CJK ideographs and full-width forms take two. */
 function cells(s: string): string[] {
@@ -101,15 +100,9 @@ describe('watchlist --format table --lang zh-CN', () => {
   const db = join(tmp, 'report.sqlite');
   const saved = process.env.COLUMNS;
 
-  async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  }
 
   beforeAll(async () => {
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', db]);
     expect(r.code, r.err).toBe(0);
   });
 
@@ -120,7 +113,7 @@ describe('watchlist --format table --lang zh-CN', () => {
 
   it('fits COLUMNS, lines up the Chinese headers with the rows, and CSV keeps the whole evidence', async () => {
     process.env.COLUMNS = '150';
-    const r = await run(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'table', '--lang', 'zh-CN']);
+    const r = await runMain(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'table', '--lang', 'zh-CN']);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trimEnd().split('\n');
     expect(lines.length).toBeGreaterThan(2);
@@ -134,7 +127,7 @@ describe('watchlist --format table --lang zh-CN', () => {
     expect(evidenceCells.every((c) => c.endsWith('…'))).toBe(true);
 
     delete process.env.COLUMNS;
-    const csv = await run(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'csv']);
+    const csv = await runMain(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'csv']);
     expect(csv.code, csv.err).toBe(0);
     const d = new Database(db, { readonly: true });
     const stored = d.prepare('SELECT evidence FROM subscribers').pluck().all() as string[];
@@ -145,7 +138,7 @@ describe('watchlist --format table --lang zh-CN', () => {
 
   it('writes whole cells to a pipe when COLUMNS is not set', async () => {
     delete process.env.COLUMNS;
-    const r = await run(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'table']);
+    const r = await runMain(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'table']);
     expect(r.code, r.err).toBe(0);
     const d = new Database(db, { readonly: true });
     const stored = d.prepare('SELECT evidence FROM subscribers').pluck().all() as string[];
