@@ -6,8 +6,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { freeUdpPort, udpReceiveQueue } from './udp.js';
 
 /** nfcapd's compression flags as nfdump 1.7.1's `nfcapd -h` lists them (ZSTD is not built in). */
 export const NFCAPD_COMPRESSION = { none: [] as string[], lzo: ['-z'], bz2: ['-j'], lz4: ['-y'] } as const;
@@ -19,39 +20,12 @@ export function missingNfdump(): string | null {
   return missing.length ? `${missing.join(', ')} not installed (Debian package nfdump)` : null;
 }
 
-/** Receive queue (bytes) of the UDP socket on 127.0.0.1:`port`, undefined when there is none. */
-export function udpReceiveQueue(port: number): number | undefined {
-  let table: string;
-  try {
-    table = readFileSync('/proc/net/udp', 'utf8');
-  } catch {
-    return undefined;
-  }
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of table.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === local) return parseInt((f[4] ?? '0:0').split(':')[1] ?? '0', 16);
-  }
-  return undefined;
-}
-
 async function until(what: string, deadlineMs: number, check: () => boolean): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** A running nfcapd. */

@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { IpProto, LinkType, ipv4, pcapFile, udp } from './builders.js';
+import { freeUdpPort, udpReceiveQueue } from './udp.js';
 
 /** NetFlow export version as softflowd's `-v` takes it: 5, 9, or 10 (IPFIX). */
 export type ExportVersion = 5 | 9 | 10;
@@ -107,36 +108,6 @@ function plainCapture(path: string, dir: string): string {
 }
 
 /** A UDP port on 127.0.0.1 that was free a moment ago. */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-/**
- * The receive queue (bytes) of the UDP socket bound to 127.0.0.1:`port`, from /proc/net/udp, or
- * undefined when no such socket exists.
- */
-function udpReceiveQueue(port: number): number | undefined {
-  let table: string;
-  try {
-    table = readFileSync('/proc/net/udp', 'utf8');
-  } catch {
-    return undefined;
-  }
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of table.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] === local) return parseInt((fields[4] ?? '0:0').split(':')[1] ?? '0', 16);
-  }
-  return undefined;
-}
-
 /** Runs softflowd on one capture, sending to 127.0.0.1:`port`; resolves with its statistics. */
 function runSoftflowd(capture: string, port: number, opts: Required<ExportOptions>, workDir: string): Promise<SoftflowdRun> {
   const args = ['-r', capture, '-n', `127.0.0.1:${port}`, '-v', String(opts.version), '-a', '-c', 'none', '-t', `maxlife=${opts.activeTimeoutS}`, '-m', String(opts.maxFlows), '-p', join(workDir, 'softflowd.pid')];
