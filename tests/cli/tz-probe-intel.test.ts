@@ -8,8 +8,7 @@
  * without --tz) by plain arithmetic on the offset. Only loopback traffic: pools started here,
  * Debian's dnsmasq on 127.0.0.1.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openReport } from '../../src/report/writer.js';
 import { RULES_DIR, runCli, spawnCli } from '../helpers.js';
+import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq, stopDnsmasq } from '../support/dnsmasq.js';
 import { echoService, stratumPool, type Service } from '../probe/services.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-tz-probe-'));
@@ -89,20 +89,8 @@ describe('probe --tz', () => {
   }, 30_000);
 });
 
-const DNSMASQ = spawnSync('sh', ['-c', 'command -v dnsmasq || command -v /usr/sbin/dnsmasq'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
 const SKIP_DNS = DNSMASQ ? false : 'dnsmasq not installed (Debian package dnsmasq-base): intel resolve --tz tests skipped';
 if (SKIP_DNS) console.warn(SKIP_DNS);
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    sock.once('error', reject);
-    sock.bind(0, '127.0.0.1', () => {
-      const { port } = sock.address();
-      sock.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(SKIP_DNS)('intel resolve --tz', () => {
   const rulesDir = join(tmp, 'rules');
@@ -116,31 +104,12 @@ describe.skipIf(SKIP_DNS)('intel resolve --tz', () => {
       join(rulesDir, 'endpoints', 'test-pools.yaml'),
       'source: "minerwatch tz test pool"\nadded: 2026-01-02\nkind: pool\nentries:\n  - domain: "xmr.tz-pool.minerwatch.test"\n    pool: "TzPool"\n    coins: ["XMR"]\n    ports: [3333]\n',
     );
-    for (let attempt = 0; attempt < 5 && !dnsmasq; attempt++) {
-      port = await freeUdpPort();
-      const child = spawn(DNSMASQ, ['--no-daemon', '--no-resolv', '--no-hosts', '--listen-address=127.0.0.1', `--port=${port}`, '--bind-interfaces', '--conf-file=/dev/null', '--pid-file=', '--local=/minerwatch.test/', '--host-record=xmr.tz-pool.minerwatch.test,192.0.2.77'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const started = await new Promise<boolean>((resolve) => {
-        let text = '';
-        const timer = setTimeout(() => resolve(false), 5000);
-        child.stderr!.on('data', (d: Buffer) => {
-          text += d.toString();
-          if (/started, version/.test(text)) {
-            clearTimeout(timer);
-            resolve(true);
-          }
-        });
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-      });
-      if (started) dnsmasq = child;
-      else child.kill('SIGKILL');
-    }
-    expect(dnsmasq, 'dnsmasq did not start').not.toBeNull();
+    const started = await startDnsmasq((p) => [...dnsmasqBaseArgs(p), '--local=/minerwatch.test/', '--host-record=xmr.tz-pool.minerwatch.test,192.0.2.77']);
+    dnsmasq = started.child;
+    port = started.port;
   }, 30_000);
-  afterAll(() => {
-    dnsmasq?.kill('SIGTERM');
+  afterAll(async () => {
+    if (dnsmasq) await stopDnsmasq(dnsmasq);
   });
 
   /** Resolve into a fresh folder; the file written, parsed, and the clock before and after. */

@@ -5,7 +5,7 @@
  * file is checked against what dnsmasq was told, then loaded by the project's validator and by
  * loadIntel. Only loopback traffic.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,9 @@ import { EndpointIndex } from '../../src/rules/endpoints.js';
 import { loadIntel } from '../../src/rules/intel.js';
 import { compileRules } from '../../src/rules/loader.js';
 import { RULES_DIR } from '../helpers.js';
+import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq, stopDnsmasq } from '../support/dnsmasq.js';
+import { freeUdpPort } from '../support/udp.js';
 
-const DNSMASQ = spawnSync('sh', ['-c', 'command -v dnsmasq || command -v /usr/sbin/dnsmasq'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
 const SKIP = DNSMASQ ? false : 'dnsmasq not installed (Debian package dnsmasq-base): intel resolve tests skipped';
 if (SKIP) console.warn(SKIP);
 
@@ -61,14 +62,7 @@ const lineOf = (needle: string): number => POOLS.split('\n').findIndex((l) => l.
 /** TTLs dnsmasq is told to give: local names 600 s unless a record says otherwise. */
 const LOCAL_TTL = 600;
 const dnsmasqArgs = (port: number): string[] => [
-  '--no-daemon',
-  '--no-resolv',
-  '--no-hosts',
-  '--listen-address=127.0.0.1',
-  `--port=${port}`,
-  '--bind-interfaces',
-  '--conf-file=/dev/null',
-  '--pid-file=',
+  ...dnsmasqBaseArgs(port),
   '--local=/minerwatch.test/',
   `--local-ttl=${LOCAL_TTL}`,
   '--host-record=xmr.alpha-pool.minerwatch.test,192.0.2.10,2001:db8::10,3600',
@@ -79,54 +73,6 @@ const dnsmasqArgs = (port: number): string[] => [
   // 104.16.0.0/13 is a Cloudflare range in rules/endpoints/exclude.yaml.
   '--host-record=fronted.minerwatch.test,104.16.1.1',
 ];
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Start dnsmasq on a free loopback port; resolves once it says it started. */
-async function startDnsmasq(): Promise<{ child: ChildProcess; port: number }> {
-  let last = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freeUdpPort();
-    const child = spawn(DNSMASQ, dnsmasqArgs(port), { stdio: ['ignore', 'ignore', 'pipe'] });
-    const ok = await new Promise<boolean>((resolve) => {
-      let text = '';
-      const timer = setTimeout(() => resolve(false), 5000);
-      child.stderr!.on('data', (d: Buffer) => {
-        text += d.toString();
-        if (/started, version/.test(text)) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-      child.once('exit', () => {
-        clearTimeout(timer);
-        last = text;
-        resolve(false);
-      });
-    });
-    if (ok) return { child, port };
-    child.kill('SIGKILL');
-  }
-  throw new Error(`dnsmasq did not start: ${last}`);
-}
-
-async function stopDnsmasq(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function runIntel(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -146,7 +92,7 @@ describe.skipIf(SKIP)('minerwatch intel resolve with dnsmasq on 127.0.0.1', () =
     for (const f of ['policy.yaml', 'agents.yaml', 'algorithms.yaml', 'signatures']) cpSync(join(RULES_DIR, f), join(rulesDir, f), { recursive: true });
     cpSync(join(RULES_DIR, 'endpoints', 'exclude.yaml'), join(rulesDir, 'endpoints', 'exclude.yaml'));
     writeFileSync(join(rulesDir, 'endpoints', 'test-pools.yaml'), POOLS);
-    dnsmasq = await startDnsmasq();
+    dnsmasq = await startDnsmasq(dnsmasqArgs);
   });
   afterAll(async () => {
     if (dnsmasq) await stopDnsmasq(dnsmasq.child);
