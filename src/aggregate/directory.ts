@@ -11,7 +11,8 @@
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
-import { csvLines, readAddress, readPrefix } from '../io/csv.js';
+import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
+import { readAddress, readPrefix } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
 
 export const SUBSCRIBER_TYPES = ['residential', 'enterprise', 'government', 'university', 'internet-cafe', 'mobile', 'other'] as const;
@@ -56,33 +57,15 @@ export class SubscriberDirectory {
   static parse(text: string): { directory: SubscriberDirectory | null; errors: DirectoryError[] } {
     const errors: DirectoryError[] = [];
     const dir = new SubscriberDirectory();
-    let cols: Map<string, number> | null = null;
     const seen = new Map<string, number>();
-    for (const { line: n, fields: f, error } of csvLines(text, { comments: true })) {
-      if (f === null) {
-        errors.push({ line: n, message: `${cols ? '' : 'header: '}${error}` });
-        if (!cols) cols = new Map();
-        continue;
-      }
-      if (!cols) {
-        const names = f.map((x) => x.toLowerCase());
-        const prefixCol = ['prefix', 'cidr', 'ip'].map((x) => names.indexOf(x)).find((x) => x >= 0) ?? -1;
-        const subCol = names.indexOf('subscriber');
-        if (prefixCol < 0 || subCol < 0) {
-          errors.push({ line: n, message: `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${inertJson(f.join(','))}` });
-          cols = new Map();
-          continue;
-        }
-        cols = new Map(names.map((x, k) => [x, k]));
-        cols.set('prefix', prefixCol);
-        continue;
-      }
-      if (cols.size === 0) continue;
-      const at = cols;
-      const get = (k: string): string => {
-        const idx = at.get(k);
-        return idx === undefined ? '' : (f[idx] ?? '');
-      };
+    const columns = (names: string[], fields: string[]): Map<string, number> | string => {
+      const prefixCol = ['prefix', 'cidr', 'ip'].map((x) => names.indexOf(x)).find((x) => x >= 0) ?? -1;
+      const subCol = names.indexOf('subscriber');
+      if (prefixCol < 0 || subCol < 0) return `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${inertJson(fields.join(','))}`;
+      return columnsByName(names).set('prefix', prefixCol);
+    };
+    const empty = 'empty file: expected a header "prefix,subscriber,account,type,region" and one line per range';
+    for (const { line: n, get } of headedCsvRows(text, columns, empty, errors)) {
       const prefixText = get('prefix');
       const parsed = readPrefix(prefixText);
       if (!parsed.ok) {
@@ -109,7 +92,6 @@ export class SubscriberDirectory {
       const e: DirectoryEntry = { prefix: prefixText, subscriber, account: get('account') || null, type: (typeText || null) as SubscriberType | null, region: get('region') || get('city') || null, line: n };
       dir.add(addr, bits, e);
     }
-    if (!cols) errors.push({ line: 1, message: 'empty file: expected a header "prefix,subscriber,account,type,region" and one line per range' });
     return errors.length ? { directory: null, errors } : { directory: dir, errors };
   }
 

@@ -7,8 +7,9 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
-import { csvLines, readAddress, readPort, readTime } from '../io/csv.js';
+import { readAddress, readPort, readTime } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
+import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 
 export interface NatRecord {
   start: number;
@@ -38,26 +39,13 @@ export interface NatError {
 export function parseNatLog(text: string): { records: NatRecord[]; errors: NatError[] } {
   const records: NatRecord[] = [];
   const errors: NatError[] = [];
-  let cols: Map<string, number> | null = null;
-  for (const { line: n, fields: f, error } of csvLines(text, { comments: true })) {
-    if (f === null) {
-      errors.push({ line: n, message: `${cols ? '' : 'header: '}${error}` });
-      if (!cols) cols = new Map();
-      continue;
-    }
-    if (!cols) {
-      const names = f.map((x) => x.toLowerCase());
-      const need = ['start', 'private_ip', 'public_ip', 'port_start', 'port_end'];
-      const missing = need.filter((x) => !names.includes(x));
-      if (missing.length) {
-        errors.push({ line: n, message: `header lacks ${missing.join(', ')}; expected start,end,private_ip,public_ip,port_start,port_end` });
-        cols = new Map();
-      } else cols = new Map(names.map((x, k) => [x, k]));
-      continue;
-    }
-    if (cols.size === 0) continue;
-    const at = cols;
-    const get = (k: string): string => f[at.get(k) ?? -1] ?? '';
+  const columns = (names: string[]): Map<string, number> | string => {
+    const need = ['start', 'private_ip', 'public_ip', 'port_start', 'port_end'];
+    const missing = need.filter((x) => !names.includes(x));
+    return missing.length ? `header lacks ${missing.join(', ')}; expected start,end,private_ip,public_ip,port_start,port_end` : columnsByName(names);
+  };
+  const empty = 'empty file: expected a header start,end,private_ip,public_ip,port_start,port_end';
+  for (const { line: n, get } of headedCsvRows(text, columns, empty, errors)) {
     // Times: ISO 8601 (UTC unless it carries an offset) or epoch seconds; an empty end is an open assignment.
     const start = readTime(get('start'), { epochSeconds: true });
     const endText = get('end');
@@ -84,7 +72,6 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
     // One text per host: ipaddr.process writes an IPv4-mapped IPv6 address as its IPv4 address.
     records.push({ start: start.value, end: end.value, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps.value, portEnd: pe.value, line: n });
   }
-  if (!cols) errors.push({ line: 1, message: 'empty file: expected a header start,end,private_ip,public_ip,port_start,port_end' });
   return { records, errors };
 }
 

@@ -12,9 +12,10 @@
  *   1796544000,stop,alice@isp,4F2A0001,
  */
 import ipaddr from 'ipaddr.js';
-import { csvLines, readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
+import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
+import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
 
 /** What an accounting record says happened (Acct-Status-Type, RFC 2866 §5.1). */
@@ -297,25 +298,11 @@ function eventProblem(e: RadiusEvent): string | 'skip' | null {
 export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
   const out: RadiusParseResult = { format: 'csv', events: [], skipped: 0, timeFallbacks: 0, errors: [] };
   const header = 'time,event,account,session,address';
-  let cols: Map<string, number> | null = null;
-  for (const { line: n, fields: f, error } of csvLines(text, { comments: true })) {
-    if (f === null) {
-      out.errors.push({ line: n, message: `${cols ? '' : 'header: '}${error}` });
-      if (!cols) cols = new Map();
-      continue;
-    }
-    if (!cols) {
-      const names = f.map((x) => x.toLowerCase());
-      const missing = ['time', 'event', 'account', 'address'].filter((x) => !names.includes(x));
-      if (missing.length) {
-        out.errors.push({ line: n, message: `header lacks ${missing.join(', ')}; expected ${header} (session and nas optional)` });
-        cols = new Map();
-      } else cols = new Map(names.map((x, k) => [x, k]));
-      continue;
-    }
-    if (cols.size === 0) continue;
-    const at = cols;
-    const get = (k: string): string => f[at.get(k) ?? -1] ?? '';
+  const columns = (names: string[]): Map<string, number> | string => {
+    const missing = ['time', 'event', 'account', 'address'].filter((x) => !names.includes(x));
+    return missing.length ? `header lacks ${missing.join(', ')}; expected ${header} (session and nas optional)` : columnsByName(names);
+  };
+  for (const { line: n, get } of headedCsvRows(text, columns, `empty file: expected a header ${header}`, out.errors)) {
     const t = readTime(get('time'), { epochSeconds: true });
     if (!t.ok) {
       out.errors.push({ line: n, message: `time: expected ${t.expected}; got ${inertJson(get('time').slice(0, 40))}` });
@@ -350,7 +337,6 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
     } else if (problem) out.errors.push({ line: n, message: problem });
     else out.events.push(e);
   }
-  if (!cols) out.errors.push({ line: 1, message: `empty file: expected a header ${header}` });
   return out;
 }
 
