@@ -1,7 +1,7 @@
 /**
  * nfdump's binary flow files, as nfcapd writes them (`nfcapd.YYYYMMDDhhmm`) and `nfdump -w`
  * writes them: the nfdump 1.7 layout (version 2) is read block by block, each block decompressed
- * (LZ4, BZ2 or ZSTD; LZO blocks are refused, see below) and its V3 flow records delivered as the
+ * (LZ4, BZ2, ZSTD, or LZO through the optional package `lzo`) and its V3 flow records delivered as the
  * same export records the nfdump CSV reader gives. The nfdump 1.6 layout (version 1) is
  * recognised and refused with the conversion to use.
  *
@@ -11,6 +11,7 @@
  * buffer before anything is allocated or waited for.
  * @see ../decode/nfcapd.ts for the layout
  */
+import { createRequire } from 'node:module';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import { formatIpv4 } from '../ip.js';
@@ -41,18 +42,32 @@ import type { RecordSink } from './nfcsv.js';
 
 export { looksLikeNffile } from '../decode/nfcapd.js';
 
+/** Decompresses one block into at most `capacity` bytes; throws on bad data or a larger output. */
+export type NfBlockDecompressor = (src: Uint8Array, capacity: number) => Uint8Array;
+
 /** Block decompressors, loaded once (the WebAssembly ones compile asynchronously). */
 export interface NfcapdCodecs {
-  /** Each decompresses one block of at most `capacity` bytes; throws on bad data or a larger output. */
-  lz4(src: Uint8Array, capacity: number): Uint8Array;
-  bz2(src: Uint8Array, capacity: number): Uint8Array;
-  zstd(src: Uint8Array, capacity: number): Uint8Array;
+  lz4: NfBlockDecompressor;
+  bz2: NfBlockDecompressor;
+  zstd: NfBlockDecompressor;
+  /**
+   * LZO1X (`nfcapd -z`), from the optional native package `lzo`; or why there is none (the
+   * package is not installed or did not load, or {@link NO_LZO_ENV} is set).
+   */
+  lzo: { decompress: NfBlockDecompressor } | { unavailable: string };
 }
 
-let codecs: Promise<NfcapdCodecs> | null = null;
+/** Set to `1`, nfdump files' LZO blocks are refused as if the optional package `lzo` were absent. */
+export const NO_LZO_ENV = 'MINERWATCH_NFCAPD_NO_LZO';
 
-/** The block decompressors, loaded on first use (so that reading other formats never loads them). */
-export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
+let codecs: Promise<Omit<NfcapdCodecs, 'lzo'>> | null = null;
+let lzo: NfcapdCodecs['lzo'] | null = null;
+
+/**
+ * The block decompressors, loaded on first use (so that reading other formats never loads them).
+ * {@link NO_LZO_ENV} is read at every call, the `lzo` package loaded at most once.
+ */
+export async function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
   codecs ??= (async () => {
     const { default: Bzip2 } = await import('@foxglove/wasm-bz2');
     const lz4 = await import('lz4-wasm-nodejs');
@@ -60,7 +75,7 @@ export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
     const zstd = zstdModule.default ?? zstdModule;
     const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);
     return {
-      lz4(src, capacity) {
+      lz4(src: Uint8Array, capacity: number) {
         // nfdump stores no decompressed size, and the decoder wants the exact one (LZ4 bytes after
         // a 4-byte size): the walk finds it, bounded by `capacity`, before anything is decoded.
         const size = lz4BlockOutputSize(src, capacity);
@@ -75,16 +90,42 @@ export function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
           throw new Error(String(e), { cause: e });
         }
       },
-      bz2: (src, capacity) => bz2.decompress(src, capacity),
-      zstd: (src, capacity) => zstd.decompress(src, capacity),
+      bz2: (src: Uint8Array, capacity: number) => bz2.decompress(src, capacity),
+      zstd: (src: Uint8Array, capacity: number) => zstd.decompress(src, capacity),
     };
   })();
-  return codecs;
+  const base = await codecs;
+  return { ...base, lzo: process.env[NO_LZO_ENV] === '1' ? { unavailable: `the optional package \`lzo\` is treated as missing (${NO_LZO_ENV}=1)` } : (lzo ??= loadLzo()) };
 }
 
-/** What each compression code is read with; LZO has no maintained pure-JS or WebAssembly decoder on npm. */
-const LZO_REFUSAL =
-  'LZO-compressed block (nfcapd -z) not read: no maintained pure-JavaScript or WebAssembly LZO1X decoder exists on npm; convert the file with `nfdump -r FILE -y -w NEW` (LZ4) or `-J 0` and scan that';
+/** The exports of the `lzo` package used here (it ships no types). */
+interface LzoPackage {
+  /** lzo1x_decompress_safe into a new buffer of `length` bytes; throws naming the LZO error code. */
+  decompress(input: Buffer, length: number): Buffer;
+}
+
+/** The optional native `lzo` package (minilzo), or why it cannot be had. */
+function loadLzo(): NfcapdCodecs['lzo'] {
+  let pkg: LzoPackage;
+  try {
+    pkg = createRequire(import.meta.url)('lzo') as LzoPackage;
+  } catch (e) {
+    return { unavailable: `the optional package \`lzo\` is missing: not installed, or its native build did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
+  }
+  return {
+    // nfdump stores only the compressed size; its decompressor writes into its block buffer, and so
+    // does this one, failing with LZO_E_OUTPUT_OVERRUN past `capacity`.
+    decompress(src, capacity) {
+      if (src.length === 0) throw new Error('empty LZO block');
+      return pkg.decompress(Buffer.from(src.buffer, src.byteOffset, src.length), capacity);
+    },
+  };
+}
+
+/** Why an LZO block is not read, and the conversion that makes the file readable. */
+function lzoRefusal(why: string): string {
+  return `LZO-compressed block (nfcapd -z) not read: ${why}; install it (a native build: \`npm install lzo\` where a C compiler is available) or convert the file with \`nfdump -r FILE -y -w NEW\` (LZ4) and scan NEW`;
+}
 
 /**
  * Reads an nfdump file from a byte window, delivering flow records to the sink. `packets` counts
@@ -217,9 +258,12 @@ export class NfcapdParser {
           return this.codecs.bz2(src, NFFILE_MAX_BLOCK_BYTES);
         case NfCompression.zstd:
           return this.codecs.zstd(src, NFFILE_MAX_BLOCK_BYTES);
-        default:
-          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, LZO_REFUSAL);
+        default: {
+          const lzo = this.codecs.lzo;
+          if ('decompress' in lzo) return lzo.decompress(src, NFFILE_MAX_BLOCK_BYTES);
+          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, lzoRefusal(lzo.unavailable));
           return null;
+        }
       }
     } catch (e) {
       this.anomalies.add('nfcapd.bad_compressed_block', this.file, at, `${nfCompressionName(compression).toUpperCase()} block of ${size} bytes does not decompress (${e instanceof Error ? e.message : String(e)}); expected nfdump's compressed records, at most ${NFFILE_MAX_BLOCK_BYTES} bytes of them; block skipped`);

@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +16,22 @@ import { Anomalies } from '../../src/anomalies.js';
 import { InputError } from '../../src/errors.js';
 import { formatIpv4 } from '../../src/ip.js';
 import { readCapture, type InputSink } from '../../src/io/input.js';
+import { NO_LZO_ENV } from '../../src/io/nfcapd.js';
 import { exportDatagrams } from '../support/collector.js';
 import { missingNfdump, NFCAPD_COMPRESSION, nfcapdFiles, sendPaced, startNfcapd, storedFlows, type NfcapdCompression } from '../support/nfcapd.js';
 import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, runCli } from '../helpers.js';
 
 const MISSING = missingNfdump() ?? (spawnSync('sh', ['-c', 'command -v softflowd'], { stdio: 'ignore' }).status !== 0 ? 'softflowd not installed (Debian package softflowd)' : null);
 if (MISSING) console.warn(`nfcapd tests skipped: ${MISSING}`);
+/** The optional native package `lzo` (minilzo), used by the reader for LZO blocks and here to build an oversized block. */
+const LZO = ((): { compress(b: Buffer): Buffer } | null => {
+  try {
+    return createRequire(import.meta.url)('lzo') as { compress(b: Buffer): Buffer };
+  } catch {
+    return null;
+  }
+})();
+if (!LZO) console.warn('nfcapd LZO reading tests skipped: the optional package lzo is not installed (its native build needs a C compiler)');
 const HAVE_ZSTD_CLI = spawnSync('sh', ['-c', 'command -v zstd'], { stdio: 'ignore' }).status === 0;
 
 const FMT = 'fmt:%ts|%te|%sa|%da|%sp|%dp|%pr|%flg|%ipkt|%ibyt|%opkt|%obyt';
@@ -151,16 +162,70 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.lines).toEqual(expected);
   }, 60_000);
 
-  it('compression LZO (nfcapd -z): every block refused with a counted anomaly naming the file, its offset and why', async () => {
+  it.skipIf(!LZO)('compression LZO (nfcapd -z): every record nfdump prints, IPv4 and IPv6, and nothing else', async () => {
+    const file = files.get('lzo')!;
+    const expected = nfdumpRecords(file);
+    expect(expected.length).toBeGreaterThan(10);
+    expect(nfdumpVerify(file).compression).toBe('lzo compressed');
+    const got = await minerwatchRecords(file);
+    expect(got.format).toBe('nfcapd');
+    expect(got.anomalies.toObject()).toEqual({});
+    expect(got.lines).toEqual(expected);
+    expect(expected.some((l) => l.includes(':'))).toBe(true);
+  });
+
+  it(`compression LZO with the optional package lzo missing (${NO_LZO_ENV}=1): every block refused with a counted anomaly naming the file, its offset, the package and the conversion`, async () => {
     const file = files.get('lzo')!;
     const v = nfdumpVerify(file);
     expect(v.compression).toBe('lzo compressed');
-    const got = await minerwatchRecords(file);
+    const before = process.env[NO_LZO_ENV];
+    process.env[NO_LZO_ENV] = '1';
+    let got: Read;
+    try {
+      got = await minerwatchRecords(file);
+    } finally {
+      if (before === undefined) delete process.env[NO_LZO_ENV];
+      else process.env[NO_LZO_ENV] = before;
+    }
     expect(got.lines).toEqual([]);
     expect(got.anomalies.toObject()).toEqual({ 'nfcapd.codec_unavailable': v.blocks });
     const first = got.anomalies.samples[0]!;
     expect(first).toMatchObject({ file, offset: 40 });
-    expect(first.message).toMatch(/LZO-compressed block .* not read: no maintained .* LZO1X decoder .*`nfdump -r FILE -y -w NEW`/);
+    expect(first.message).toMatch(/LZO-compressed block \(nfcapd -z\) not read: the optional package `lzo` is treated as missing .*`nfdump -r FILE -y -w NEW`/);
+  });
+
+  it.skipIf(!LZO)('an LZO block whose bytes are damaged is skipped with a counted anomaly at its offset; the next block is read', async () => {
+    const bytes = readFileSync(files.get('lzo')!);
+    const data = blocksOf(bytes)[0]!;
+    const copy = Buffer.from(bytes.subarray(data.at, data.at + 12 + data.size));
+    // An LZO1X stream ends with the instruction 11 00 00; damaged there and throughout.
+    expect([...copy.subarray(copy.length - 3)]).toEqual([0x11, 0, 0]);
+    const damaged = Buffer.from(copy);
+    for (let i = 12 + 20; i < damaged.length; i += 7) damaged[i] = damaged[i]! ^ 0x5a;
+    damaged.fill(0xff, damaged.length - 3);
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-bad-')), 'nfcapd.lzobad');
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, 40), damaged, copy, bytes.subarray(data.at + 12 + data.size)]));
+    const got = await minerwatchRecords(file);
+    expect(got.lines).toEqual(nfdumpRecords(files.get('lzo')!));
+    expect(got.anomalies.toObject()).toEqual({ 'nfcapd.bad_compressed_block': 1 });
+    expect(got.anomalies.samples[0]).toMatchObject({ file, offset: 40 });
+    expect(got.anomalies.samples[0]!.message).toMatch(/^LZO block of \d+ bytes does not decompress \(Decompression failed with code: LZO_E_\w+\)/);
+  });
+
+  it.skipIf(!LZO)("an LZO block that decompresses to more than nfdump's 5 MiB block is refused at its offset without growing past it; the next block is read", async () => {
+    const bytes = readFileSync(files.get('lzo')!);
+    const data = blocksOf(bytes)[0]!;
+    const copy = Buffer.from(bytes.subarray(data.at, data.at + 12 + data.size));
+    const bomb = LZO!.compress(Buffer.alloc(6 << 20));
+    const head = Buffer.from(copy.subarray(0, 12));
+    head.writeUInt32LE(bomb.length, 4);
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-bomb-')), 'nfcapd.lzobomb');
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, 40), head, bomb, copy, bytes.subarray(data.at + 12 + data.size)]));
+    const got = await minerwatchRecords(file);
+    expect(got.lines).toEqual(nfdumpRecords(files.get('lzo')!));
+    expect(got.anomalies.toObject()).toEqual({ 'nfcapd.bad_compressed_block': 1 });
+    expect(got.anomalies.samples[0]).toMatchObject({ file, offset: 40 });
+    expect(got.anomalies.samples[0]!.message).toMatch(/LZO block of \d+ bytes does not decompress \(Decompression failed with code: LZO_E_OUTPUT_OVERRUN\)/);
   });
 
   it.skipIf(!HAVE_ZSTD_CLI)('compression ZSTD: each block of the uncompressed file recompressed by the zstd tool (nfdump 1.7.1 has no ZSTD) reads as nfdump reads the original', async () => {
