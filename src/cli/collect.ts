@@ -67,11 +67,12 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   });
   if (directory && o.subscribers) writer.writeDirectory(directory.entries, o.subscribers);
   const inputId = writer.addInput(`udp://${o.listen}`);
-  // Settled at every commit as the close settles the report (peer evidence, evidence added up), so
-  // the watch list is current while the collector runs; `collector` exists by the first commit.
+  // The commit's subscribers are settled at every commit as the close settles the report (peer
+  // evidence, evidence added up), so the watch list is current while the collector runs;
+  // `collector` exists by the first commit.
   const live = new LiveRollup(db, {
     redecide: policyRedecide(ruleSet.policy),
-    decideAgain: (d) => void redecideReport(d, collector.classifier, { recompute: false }),
+    decideAgain: (d, subscribers) => void redecideReport(d, collector.classifier, { recompute: false, subscribers }),
   });
   const collector: Collector = new Collector(
     ruleSet,

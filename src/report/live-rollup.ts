@@ -1,28 +1,26 @@
 /**
  * The subscriber rollup of a run that is still going (`collect`): after each commit of flows, the
- * rows of the subscribers whose flows were committed since the last rollup are rebuilt, so the watch
- * list (subscriber rows) and the summary (mining flows) agree while the run goes on.
+ * subscribers whose flows were committed since the last rollup are settled as a run's close settles
+ * the report (peer evidence, then evidence added up over each subscriber's flows: sessions, many
+ * pool endpoints, which can raise a verdict), and their rows are rebuilt, so the watch list
+ * (subscriber rows) and the summary (mining flows) are the ones the close would give while the run
+ * goes on.
  *
- * A run's close also settles the report: peer evidence, then evidence added up over each
- * subscriber's flows (sessions, many pool endpoints), which can raise a verdict. That settle is made
- * here too, before the rows are rebuilt, so the live watch list is the one the close would give; but
- * it reads the whole report (about 2–2.6 s of CPU at 100 k flagged flows, against 0.1–0.2 s for the
- * rows of a commit's thousand flows: bench/live-rollup.ts), so it is made only while it takes at most
- * {@link SETTLE_SHARE} of the collector's time: with a small report at every commit, with a large one
- * every so many commits. Between settles the rows follow each flow's own verdict. The
- * rows rebuilt after a settle are those of every subscriber whose flows came since the previous one
- * (a subscriber's settle reads only its own flows, so the others' are as the last settle left them).
+ * Both parts of the settle read only one subscriber's flows (a peer proof and the flows it lifts
+ * share a subscriber; sessions are a subscriber's), so settling the commit's subscribers leaves every
+ * other subscriber as its own last settle left it, and what the close's whole-report settle gives.
+ * Scoped this way a commit of a thousand flows settles in tens of milliseconds whatever the report's
+ * size (bench/live-rollup.ts), where the whole report took about 2 s at 100 k flows.
  */
 import type Database from 'better-sqlite3';
 import type { Label } from '../types.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 
-/** The share of wall time the report-wide settle may take: beyond it, settles are spaced out. */
-export const SETTLE_SHARE = 0.1;
 /**
- * Subscribers remembered as waiting for a rollup or a settle (about 1.5 MiB of ids); beyond it that
- * rollup rebuilds every row instead (about 1 s of CPU at 100 k flows, bench/live-rollup.ts).
+ * Subscribers remembered as waiting for a rollup (about 1.5 MiB of ids); beyond it that rollup
+ * settles the whole report and rebuilds every row instead (about 2 s and 1 s of CPU at 100 k flows,
+ * bench/live-rollup.ts).
  */
 export const MAX_WAITING_SUBSCRIBERS = 16_384;
 
@@ -30,15 +28,18 @@ export const MAX_WAITING_SUBSCRIBERS = 16_384;
 export interface LiveSettle {
   /** The policy applied to peer evidence (src/report/policy-redecide.ts). */
   redecide: Redecide;
-  /** Evidence added up over the report (src/report/redecide.ts, without `recompute`). */
-  decideAgain: (db: Database.Database) => void;
+  /**
+   * Evidence added up over these subscribers' flows, or over the whole report when absent
+   * (src/report/redecide.ts, without `recompute`).
+   */
+  decideAgain: (db: Database.Database, subscribers?: ReadonlySet<string>) => void;
 }
 
 /** What one rollup did. */
 export interface LiveRollupResult {
-  /** Subscribers whose rows were rebuilt (-1: all of them). */
+  /** Subscribers settled and rebuilt (-1: the whole report). */
   subscribers: number;
-  /** Whether peer evidence and added-up evidence were worked out again first. */
+  /** Whether peer evidence and added-up evidence were worked out again first (whenever a subscriber waited). */
   settled: boolean;
   /** Wall time of the transaction, milliseconds. */
   ms: number;
@@ -50,11 +51,7 @@ export interface LiveRollupResult {
  */
 export class LiveRollup {
   /** Subscribers of the flows written since the last rollup (null: more than MAX_WAITING_SUBSCRIBERS). */
-  private sinceRollup: Set<string> | null = new Set<string>();
-  /** Subscribers of the flows written since the last settle (null: more than MAX_WAITING_SUBSCRIBERS). */
-  private sinceSettle: Set<string> | null = new Set<string>();
-  private lastSettleMs = 0;
-  private lastSettleEnd = Number.NEGATIVE_INFINITY;
+  private waiting: Set<string> | null = new Set<string>();
 
   constructor(
     private readonly db: Database.Database,
@@ -63,55 +60,42 @@ export class LiveRollup {
   ) {}
 
   /**
-   * A flow of `subscriber` was written with `label` (a null subscriber: rolled up by nobody). A flow
-   * labelled `none` changes no subscriber row by itself, only through a settle (peer evidence can
-   * raise it), so it waits for the next settle alone.
+   * A flow of `subscriber` was written (a null subscriber: rolled up by nobody). Whatever its
+   * `label`, its subscriber is settled: a flow labelled `none` can be raised by peer or added-up
+   * evidence, and can raise others.
    */
-  saw(subscriber: string | null, label: Label): void {
-    if (subscriber === null) return;
-    if (label !== 'none' && this.sinceRollup) {
-      this.sinceRollup.add(subscriber);
-      if (this.sinceRollup.size > MAX_WAITING_SUBSCRIBERS) this.sinceRollup = null;
-    }
-    if (this.sinceSettle) {
-      this.sinceSettle.add(subscriber);
-      if (this.sinceSettle.size > MAX_WAITING_SUBSCRIBERS) this.sinceSettle = null;
-    }
+  saw(subscriber: string | null, _label: Label): void {
+    if (subscriber === null || this.waiting === null) return;
+    this.waiting.add(subscriber);
+    if (this.waiting.size > MAX_WAITING_SUBSCRIBERS) this.waiting = null;
   }
 
   /**
-   * Roll up the subscribers of the flows committed since the last call, after a settle when one is
-   * due, in one IMMEDIATE transaction: a reader sees the rows before it or after it. Nothing is done
-   * when no flow with a subscriber came.
+   * Settle the subscribers of the flows committed since the last call and rebuild their rows, in one
+   * IMMEDIATE transaction: a reader sees the report before it or after it. Nothing is done when no
+   * flow with a subscriber came.
    * @throws what SQLite throws (a full disk); the report is then as it was, and the subscribers stay
    *   waiting for the next call.
    */
   commit(): LiveRollupResult {
-    const waiting = this.sinceSettle === null || this.sinceSettle.size > 0;
+    const subs = this.waiting;
+    if (subs?.size === 0) return { subscribers: 0, settled: false, ms: 0 };
     const start = this.now();
-    const due = waiting && start - this.lastSettleEnd >= (this.lastSettleMs * (1 - SETTLE_SHARE)) / SETTLE_SHARE;
-    if (this.sinceRollup?.size === 0 && !due) return { subscribers: 0, settled: false, ms: 0 };
-    // After a settle, every subscriber seen since the last one (the settle may have changed their
-    // flows); it holds those of the last commits, and has overflowed when they have.
-    const rows = due ? this.sinceSettle : this.sinceRollup;
     this.db
       .transaction(() => {
-        if (due) {
+        if (subs === null) {
           applyPeerEvidence(this.db, this.settle.redecide);
           this.settle.decideAgain(this.db);
+          rebuildSubscribers(this.db);
+        } else {
+          applyPeerEvidence(this.db, this.settle.redecide, subs);
+          this.settle.decideAgain(this.db, subs);
+          rebuildSubscribers(this.db, subs);
         }
-        if (rows === null) rebuildSubscribers(this.db);
-        else rebuildSubscribers(this.db, rows);
       })
       .immediate();
     const end = this.now();
-    const result = { subscribers: rows === null ? -1 : rows.size, settled: due, ms: end - start };
-    this.sinceRollup = new Set();
-    if (due) {
-      this.sinceSettle = new Set();
-      this.lastSettleMs = end - start;
-      this.lastSettleEnd = end;
-    }
-    return result;
+    this.waiting = new Set();
+    return { subscribers: subs === null ? -1 : subs.size, settled: true, ms: end - start };
   }
 }

@@ -2,7 +2,9 @@
  * Peer evidence: once a (subscriber, server) pair is proven by a flow's own evidence (protocol
  * messages or a pool name), the subscriber's other flows to that server address in the same report
  * inherit a `peer` fact, and the policy decides again. Runs after each scan, over the whole report,
- * because a flow can finish before the flow that proves its server.
+ * because a flow can finish before the flow that proves its server; a live collector runs it over
+ * the subscribers of each commit (a pair's proof and candidates are all flows of one subscriber, so
+ * settling subscriber by subscriber gives what the whole report gives).
  */
 import { confidenceRank } from '../confidence.js';
 import type Database from 'better-sqlite3';
@@ -15,8 +17,14 @@ export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
 
 const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns', 'dns-log')";
 
-/** Add peer evidence where it applies; returns how many flows changed label or confidence. */
-export function applyPeerEvidence(db: Database.Database, redecide: Redecide): number {
+/**
+ * Add peer evidence where it applies; returns how many flows changed label or confidence.
+ * @param subscribers only these subscribers' flows (read by the subscriber index); all when absent.
+ */
+export function applyPeerEvidence(db: Database.Database, redecide: Redecide, subscribers?: Iterable<string>): number {
+  const only = subscribers === undefined ? null : JSON.stringify([...subscribers]);
+  // With a list the label is not indexed (`+`): the planner reads the subscriber index instead.
+  const which = only === null ? "f.label = 'mining' AND f.subscriber IS NOT NULL" : "f.subscriber IN (SELECT value FROM json_each(?)) AND +f.label = 'mining'";
   const proofs = db
     .prepare(
       // The proof named is the pair's earliest proven flow (by its times and ports, not by storage
@@ -25,12 +33,13 @@ export function applyPeerEvidence(db: Database.Database, redecide: Redecide): nu
          SELECT f.subscriber AS subscriber, f.server AS server, f.id AS proof,
                 row_number() OVER (PARTITION BY f.subscriber, f.server ORDER BY f.first_seen, f.last_seen, f.client_port, f.server_port, f.id) AS n
          FROM flows f
-         WHERE f.label = 'mining' AND f.confidence IN ('medium', 'high') AND f.subscriber IS NOT NULL
+         WHERE ${which} AND f.confidence IN ('medium', 'high')
            AND EXISTS (SELECT 1 FROM evidence e WHERE e.flow_id = f.id AND e.kind IN ${PROOF_KINDS}))
        WHERE n = 1`,
     )
-    .all() as Array<{ subscriber: string; server: string; proof: number }>;
+    .all(...(only === null ? [] : [only])) as Array<{ subscriber: string; server: string; proof: number }>;
   if (!proofs.length) return 0;
+  // Scoped by the proofs: only the proven pairs' subscribers are read.
   const candidates = db.prepare(
     `SELECT f.id, f.first_seen, f.reason, f.rules, f.label, f.confidence FROM flows f
      WHERE f.subscriber = ? AND f.server = ? AND f.packets_c2s > 0 AND f.packets_s2c > 0

@@ -91,7 +91,14 @@ interface Rewrite {
   name: string | null;
 }
 
-export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean }): RedecideResult {
+/**
+ * Decide the flows again (see the module comment), in one transaction.
+ * @param opts.recompute work out the flow-level evidence again, not only what is added up.
+ * @param opts.subscribers only these subscribers, each read by the subscriber index (a live
+ *   collector's commit); every subscriber when absent. A subscriber's flows are decided from its own
+ *   flows alone, so the outcome for each is what the whole-report pass gives it.
+ */
+export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; subscribers?: Iterable<string> }): RedecideResult {
   const policy = classifier.rules.policy;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
   // Only flows with evidence can add up, unless the evidence itself is worked out again.
@@ -268,6 +275,14 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   };
 
   db.transaction(() => {
+    if (opts.subscribers !== undefined) {
+      // In subscriber order, as the whole-report pass goes: rewritten evidence gets row ids in the same order.
+      for (const s of [...new Set(opts.subscribers)].sort(bySubscriber)) {
+        const rows = (flowsOf.all(s) as unknown[][]).map(rowOf);
+        if (rows.length) write(decideSubscribers(rows, storedOf(rows)));
+      }
+      return;
+    }
     let after: string | null = null;
     for (;;) {
       const page: FlowRow[] = ((after === null ? firstPage.all() : nextPage.all(after)) as unknown[][]).map(rowOf);
@@ -285,6 +300,11 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     }
   })();
   return res;
+}
+
+/** SQLite's default (BINARY) order of text: by UTF-8 bytes, which UTF-16 code unit order is not. */
+function bySubscriber(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** One row in FLOW_COLUMNS order, then `client, source` with `recompute`. */

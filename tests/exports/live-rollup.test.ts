@@ -1,9 +1,10 @@
 /**
- * The rollup a running collector makes at each commit (src/report/live-rollup.ts) rebuilds only the
- * rows of the subscribers it is given: on a report the real scan wrote from the corpus's mining
+ * The rollup a running collector makes at each commit (src/report/live-rollup.ts) settles and
+ * rebuilds only the subscribers it is given: on a report the real scan wrote from the corpus's mining
  * captures, rebuilding subscriber by subscriber gives exactly the rows of a whole-report rebuild,
- * other subscribers' rows are left alone, and the report-wide settle is spaced out to a tenth of the
- * time. The rows compared are the report's own before and after, not values worked out here.
+ * other subscribers' rows are left alone, and settling subscriber by subscriber (peer evidence and
+ * evidence added up, scoped) gives exactly the flows, evidence and rows of the whole-report settle.
+ * The rows compared are the report's own, from the two paths, not values worked out here.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { LiveRollup, SETTLE_SHARE } from '../../src/report/live-rollup.js';
+import { Classifier } from '../../src/classify/classify.js';
+import { classesOf, decide } from '../../src/classify/policy.js';
+import { LiveRollup } from '../../src/report/live-rollup.js';
+import { applyPeerEvidence } from '../../src/report/peers.js';
 import { policyRedecide } from '../../src/report/policy-redecide.js';
+import { redecideReport } from '../../src/report/redecide.js';
 import { rebuildSubscribers } from '../../src/report/subscribers.js';
+import type { Evidence } from '../../src/types.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, projectRules } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-live-rollup-'));
@@ -24,6 +30,43 @@ function rollup(db: Database.Database): { subscribers: unknown[]; hashrate: unkn
     subscribers: db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all(),
     hashrate: db.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all(),
   };
+}
+
+/** The flows' verdicts and their evidence, in a fixed order. */
+function flowRows(db: Database.Database): { flows: unknown[]; evidence: unknown[] } {
+  return {
+    flows: db.prepare('SELECT id, subscriber, label, confidence, outcome, reason, rules, pool, server_name FROM flows ORDER BY id').all(),
+    evidence: db.prepare('SELECT flow_id, rule_id, rev, kind, side, family, matched, time FROM evidence ORDER BY flow_id, rowid').all(),
+  };
+}
+
+/** Peer and report-wide evidence kinds, and the kinds that prove a pair (src/report/peers.ts). */
+const SETTLED_KINDS = ['peer', 'session', 'pool-endpoints'];
+const PROOF_KINDS = ['payload', 'http', 'sni', 'host', 'dns', 'dns-log'];
+
+/**
+ * The report as it stands before a settle, with pairs to prove: the evidence a settle adds is
+ * dropped, and of each (subscriber, server) pair with several proven flows only the first keeps its
+ * proof (as if the others' payload had not been captured); every flow is then decided by the policy
+ * from what it keeps.
+ */
+function unsettle(db: Database.Database): void {
+  const policy = projectRules().policy;
+  const inList = (kinds: string[]): string => `(${kinds.map((k) => `'${k}'`).join(', ')})`;
+  db.transaction(() => {
+    db.exec(`DELETE FROM evidence WHERE kind IN ${inList(SETTLED_KINDS)}`);
+    db.exec(`DELETE FROM evidence WHERE kind IN ${inList(PROOF_KINDS)} AND flow_id IN (
+      SELECT f.id FROM flows f WHERE f.subscriber IS NOT NULL AND EXISTS (
+        SELECT 1 FROM flows g JOIN evidence e ON e.flow_id = g.id
+        WHERE g.subscriber = f.subscriber AND g.server = f.server AND g.id < f.id AND e.kind IN ${inList(PROOF_KINDS)}))`);
+    const evidenceOf = db.prepare('SELECT rule_id AS ruleId, kind, side FROM evidence WHERE flow_id = ? ORDER BY rowid');
+    const update = db.prepare('UPDATE flows SET label = ?, confidence = ?, outcome = ?, rules = ? WHERE id = ?');
+    for (const id of db.prepare('SELECT id FROM flows').pluck().all() as number[]) {
+      const ev = evidenceOf.all(id) as Array<Pick<Evidence, 'ruleId' | 'kind' | 'side'>>;
+      const d = decide(policy, classesOf(ev));
+      update.run(d.label, d.confidence, d.outcome?.name ?? null, [...new Set(ev.map((e) => e.ruleId))].join(','), id);
+    }
+  })();
 }
 
 async function scannedReport(name: string): Promise<Database.Database> {
@@ -63,39 +106,60 @@ describe.skipIf(!HAVE_CORPUS)('the live subscriber rollup', () => {
     }
   }, 120_000);
 
-  it('settles the report (peer evidence, added-up evidence) at the first commit, then no more than a tenth of the time', async () => {
-    const db = await scannedReport('spacing');
+  it('settling subscriber by subscriber (scoped peer evidence and added-up evidence) gives the flows, evidence and rows of the whole-report settle', async () => {
+    const scanned = await scannedReport('scoped-settle');
+    const rules = projectRules();
+    const classifier = new Classifier(rules);
     try {
-      const whole = rollup(db);
-      const subs = (whole.subscribers as Array<{ subscriber: string }>).map((s) => s.subscriber);
-      let clock = 1_000;
-      // Each reading of the clock moves it 10 ms on: every rollup "takes" 10 ms.
-      const now = (): number => (clock += 10);
-      let settles = 0;
-      const live = new LiveRollup(db, { redecide: policyRedecide(projectRules().policy), decideAgain: () => void settles++ }, now);
-      expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
+      unsettle(scanned);
+      const unsettled = flowRows(scanned);
+      // Two identical copies of the unsettled report.
+      const copies = ['whole', 'scoped'].map((n) => join(tmp, `scoped-settle-${n}.sqlite`));
+      for (const c of copies) scanned.prepare('VACUUM INTO ?').run(c);
+      const whole = new Database(copies[0]!);
+      const scoped = new Database(copies[1]!);
+      try {
+        applyPeerEvidence(whole, policyRedecide(rules.policy));
+        redecideReport(whole, classifier, { recompute: false });
+        rebuildSubscribers(whole);
+        const settled = flowRows(whole);
+        // Not vacuous: the settle raised flows by peer evidence and by evidence added up.
+        expect(settled.flows).not.toEqual(unsettled.flows);
+        const kinds = new Set((settled.evidence as Array<{ kind: string }>).map((e) => e.kind));
+        expect(kinds).toContain('peer');
+        expect(kinds).toContain('pool-endpoints');
 
-      live.saw(subs[0]!, 'mining');
-      live.saw(null, 'mining');
-      expect(live.commit()).toEqual({ subscribers: 1, settled: true, ms: 10 });
-      expect(settles).toBe(1);
-      // Within (1 - share) / share of the last settle's 10 ms: the rows alone.
-      live.saw(subs[1]!, 'suspect');
-      // A flow labelled none changes no row until a settle.
-      live.saw(subs[2] ?? subs[0]!, 'none');
-      expect(live.commit()).toEqual({ subscribers: 1, settled: false, ms: 10 });
-      clock += (10 * (1 - SETTLE_SHARE)) / SETTLE_SHARE;
-      live.saw(subs[0]!, 'mining');
-      // Settled: the rows of every subscriber seen since the last settle.
-      expect(live.commit()).toEqual({ subscribers: new Set([subs[0], subs[1], subs[2] ?? subs[0]]).size, settled: true, ms: 10 });
-      expect(settles).toBe(2);
-      clock += 1_000;
-      // Nothing seen since: nothing to do.
-      expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
-      expect(settles).toBe(2);
-      expect(rollup(db)).toEqual(whole);
+        const subs = scoped.prepare('SELECT DISTINCT subscriber FROM flows WHERE subscriber IS NOT NULL ORDER BY subscriber DESC').pluck().all() as string[];
+        expect(subs.length).toBeGreaterThan(1);
+        const asked: string[][] = [];
+        const live = new LiveRollup(scoped, {
+          redecide: policyRedecide(rules.policy),
+          decideAgain: (d, only) => {
+            asked.push(only ? [...only] : ['(whole report)']);
+            redecideReport(d, classifier, { recompute: false, subscribers: only });
+          },
+        });
+        expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
+        for (const s of subs) {
+          live.saw(null, 'mining');
+          live.saw(s, 'none');
+          live.saw(s, 'mining');
+          const r = live.commit();
+          expect(r.subscribers).toBe(1);
+          expect(r.settled).toBe(true);
+        }
+        // Each commit settled exactly its own subscriber.
+        expect(asked).toEqual(subs.map((s) => [s]));
+        expect(flowRows(scoped)).toEqual(settled);
+        expect(rollup(scoped)).toEqual(rollup(whole));
+        // Nothing seen since: nothing to do.
+        expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
+      } finally {
+        whole.close();
+        scoped.close();
+      }
     } finally {
-      db.close();
+      scanned.close();
     }
   }, 120_000);
 });
