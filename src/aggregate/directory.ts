@@ -10,7 +10,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
-import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
+import { IPV4_MASKS, ipv6NetKey, parseLookupAddress } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { readAddress, readPrefix } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
@@ -125,12 +125,8 @@ export class SubscriberDirectory {
       return null;
     }
     if (!this.v6.length) return null;
-    let a: ipaddr.IPv4 | ipaddr.IPv6;
-    try {
-      a = ipaddr.process(ip);
-    } catch {
-      return null;
-    }
+    const a = parseLookupAddress(ip);
+    if (a === null) return null;
     if (a.kind() !== 'ipv6') return this.lookup(a.toString());
     for (const g of this.v6) {
       const e = g.map.get(ipv6NetKey(a as ipaddr.IPv6, g.bits));

@@ -14,7 +14,7 @@
 import ipaddr from 'ipaddr.js';
 import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
 import { ipv4ToInt } from '../ip.js';
-import { IPV4_MASKS, ipv6NetKey } from './netkey.js';
+import { IPV4_MASKS, ipv6NetKey, parseLookupAddress } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
 
@@ -519,12 +519,8 @@ export class RadiusIndex {
       keyOf = (bits) => (n & IPV4_MASKS[bits]!) >>> 0;
     } else {
       if (!this.v6.length) return null;
-      let a: ipaddr.IPv4 | ipaddr.IPv6;
-      try {
-        a = ipaddr.process(ip);
-      } catch {
-        return null;
-      }
+      const a = parseLookupAddress(ip);
+      if (a === null) return null;
       if (a.kind() === 'ipv4') return this.lookup(a.toString(), time);
       groups = this.v6;
       const addr = a;
