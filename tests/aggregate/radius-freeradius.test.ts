@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
+import { stopChild } from '../support/child.js';
 
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const HAVE_RADIUS = have('freeradius') && have('radclient') && existsSync('/etc/freeradius/3.0/dictionary');
@@ -153,18 +154,8 @@ async function startFreeradius(dir: string): Promise<ChildProcess> {
   return child;
 }
 
-/** Stop the server: SIGTERM, then SIGKILL after 5 s. */
-async function stopFreeradius(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
 afterAll(async () => {
-  if (server) await stopFreeradius(server);
+  if (server) await stopChild(server);
 });
 
 describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIUS', () => {
@@ -207,7 +198,7 @@ describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIU
       expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
       expect(r.stdout).toContain('Received Accounting-Response');
     }
-    await stopFreeradius(server);
+    await stopChild(server);
     server = null;
 
     const detail = join(conf, 'radacct', 'detail');

@@ -17,7 +17,8 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openReport } from '../../src/report/writer.js';
 import { RULES_DIR, runCli, spawnCli } from '../helpers.js';
-import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq, stopDnsmasq } from '../support/dnsmasq.js';
+import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq } from '../support/dnsmasq.js';
+import { stopChild } from '../support/child.js';
 import { echoService, stratumPool, type Service } from '../probe/services.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-tz-probe-'));
@@ -109,7 +110,7 @@ describe.skipIf(SKIP_DNS)('intel resolve --tz', () => {
     port = started.port;
   }, 30_000);
   afterAll(async () => {
-    if (dnsmasq) await stopDnsmasq(dnsmasq);
+    if (dnsmasq) await stopChild(dnsmasq);
   });
 
   /** Resolve into a fresh folder; the file written, parsed, and the clock before and after. */

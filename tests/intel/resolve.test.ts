@@ -21,7 +21,8 @@ import { EndpointIndex } from '../../src/rules/endpoints.js';
 import { loadIntel } from '../../src/rules/intel.js';
 import { compileRules } from '../../src/rules/loader.js';
 import { RULES_DIR } from '../helpers.js';
-import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq, stopDnsmasq } from '../support/dnsmasq.js';
+import { DNSMASQ, dnsmasqBaseArgs, startDnsmasq } from '../support/dnsmasq.js';
+import { stopChild } from '../support/child.js';
 import { freeUdpPort } from '../support/udp.js';
 
 const SKIP = DNSMASQ ? false : 'dnsmasq not installed (Debian package dnsmasq-base): intel resolve tests skipped';
@@ -95,7 +96,7 @@ describe.skipIf(SKIP)('minerwatch intel resolve with dnsmasq on 127.0.0.1', () =
     dnsmasq = await startDnsmasq(dnsmasqArgs);
   });
   afterAll(async () => {
-    if (dnsmasq) await stopDnsmasq(dnsmasq.child);
+    if (dnsmasq) await stopChild(dnsmasq.child);
   });
 
   it('writes one dated ip entry per address, merges names, follows the CNAME, leaves out excluded addresses and counts failures', async () => {

@@ -43,13 +43,3 @@ export async function startDnsmasq(args: (port: number) => string[]): Promise<{ 
   }
   throw new Error(`dnsmasq did not start: ${last}`);
 }
-
-/** Stop dnsmasq: SIGTERM, then SIGKILL if it has not exited within 5 s; resolves once it has. */
-export async function stopDnsmasq(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
