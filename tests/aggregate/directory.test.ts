@@ -4,17 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SubscriberDirectory } from '../../src/aggregate/directory.js';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-dir-'));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('subscriber directory', () => {
   it('longest prefix wins, for IPv4 and IPv6; BOM, quotes and comments are fine', () => {
@@ -40,23 +33,23 @@ describe('subscriber directory', () => {
     const file = join(tmp, 'subs.csv');
     writeFileSync(file, 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3,university,Hangzhou\nfd00::/8,OFFICE,ACC-9,enterprise,Ningbo\n');
     const db = join(tmp, 'dir.sqlite');
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', db, '--subscribers', file])).code).toBe(0);
-    const all = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as Array<Record<string, unknown>>;
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', db, '--subscribers', file])).code).toBe(0);
+    const all = JSON.parse((await runMain(['watchlist', '--db', db, '--format', 'json'])).out) as Array<Record<string, unknown>>;
     expect(all.map((r) => [r.subscriber, r.type, r.region]).sort()).toEqual([
       ['HOME-BLOCK', 'residential', 'Hangzhou'],
       ['OFFICE', 'enterprise', 'Ningbo'],
       ['UNI-LAB-3', 'university', 'Hangzhou'],
     ]);
-    const uni = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json', '--type', 'university'])).out) as Array<Record<string, unknown>>;
+    const uni = JSON.parse((await runMain(['watchlist', '--db', db, '--format', 'json', '--type', 'university'])).out) as Array<Record<string, unknown>>;
     expect(uni.map((r) => r.subscriber)).toEqual(['UNI-LAB-3']);
-    const xmr = (await run(['watchlist', '--db', db, '--format', 'jsonl', '--coin', 'xmr'])).out.trim().split('\n');
+    const xmr = (await runMain(['watchlist', '--db', db, '--format', 'jsonl', '--coin', 'xmr'])).out.trim().split('\n');
     expect(xmr.map((l) => (JSON.parse(l) as { subscriber: string }).subscriber)).toEqual(['HOME-BLOCK']);
-    expect((await run(['watchlist', '--db', db, '--format', 'json', '--since', '2030-01-01'])).out.trim()).toBe('[]');
-    const csv = (await run(['watchlist', '--db', db, '--format', 'csv', '--bom'])).out;
+    expect((await runMain(['watchlist', '--db', db, '--format', 'json', '--since', '2030-01-01'])).out.trim()).toBe('[]');
+    const csv = (await runMain(['watchlist', '--db', db, '--format', 'csv', '--bom'])).out;
     expect(csv.charCodeAt(0)).toBe(0xfeff);
     const bad = join(tmp, 'bad.csv');
     writeFileSync(bad, 'prefix,subscriber\nnot-an-ip,X\n');
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'bad.sqlite'), '--subscribers', bad]);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'bad.sqlite'), '--subscribers', bad]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/subscribers file not applied \(1 bad line\(s\)\):\n {2}.*bad\.csv:2: prefix "not-an-ip" is not an IP address or CIDR/);
   });

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import {
   concatBytes,
   dnsAResponse,
@@ -22,6 +21,7 @@ import {
   udpExchange,
   type TimedPacket,
 } from '../support/builders.js';
+import { runMain } from '../helpers.js';
 
 const T0 = Date.UTC(2024, 2, 1, 12, 0, 0);
 
@@ -80,12 +80,6 @@ function capture(): Uint8Array {
   return pcapFile(LinkType.ETHERNET, packets.map((p) => ({ ts: p.ts, data: ethernet(p.ip) })));
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('DNS and TLS decode errors', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-decode-anomalies-'));
@@ -94,7 +88,7 @@ describe('DNS and TLS decode errors', () => {
 
   it('are counted per input in scan --json and in the report, with samples naming what was expected', async () => {
     const db = join(tmp, 'r.sqlite');
-    const r = await run(['scan', pcap, '--db', db, '--json']);
+    const r = await runMain(['scan', pcap, '--db', db, '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { inputs: Array<{ anomalies: Record<string, number> }> };
     // 3 broken answers from port 53 and 1 broken query to it; 1 broken ClientHello.

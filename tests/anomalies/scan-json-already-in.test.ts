@@ -4,22 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('scan --json with nothing new to scan', () => {
   it('prints flows, miningFlows, evictedFlows (0: this run) and subscribers (the report\'s)', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'minerwatch-already-')), 'r.sqlite');
-    const first = await run(['scan', join(FIXTURES, 'demo'), '--db', db, '--json']);
+    const first = await runMain(['scan', join(FIXTURES, 'demo'), '--db', db, '--json']);
     expect(first.code).toBe(0);
-    const again = await run(['scan', join(FIXTURES, 'demo'), '--db', db, '--json']);
+    const again = await runMain(['scan', join(FIXTURES, 'demo'), '--db', db, '--json']);
     expect(again.code).toBe(0);
     const j = JSON.parse(again.out) as Record<string, unknown>;
     const d = new Database(db, { readonly: true });

@@ -5,29 +5,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES, ROOT, waitFor } from '../helpers.js';
+import { FIXTURES, ROOT, runMain, waitFor } from '../helpers.js';
 import { haveSs, unreadBytes } from '../support/stdio.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-cli-'));
 const demoDb = join(tmp, 'demo.sqlite');
 
 describe('minerwatch CLI', () => {
   beforeAll(async () => {
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', demoDb]);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', demoDb]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
   });
 
   it('scan --json summarises every input', async () => {
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'j.sqlite'), '--json']);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'j.sqlite'), '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { inputs: Array<Record<string, unknown>>; miningFlows: number; subscribers: number; rulesetDigest: string };
     expect(j.inputs.map((i) => [String(i.path).split('/').pop(), i.format, i.packets, i.flows])).toEqual([
@@ -42,7 +35,7 @@ describe('minerwatch CLI', () => {
   });
 
   it('watchlist --format json lists each subscriber with evidence', async () => {
-    const r = await run(['watchlist', '--db', demoDb, '--format', 'json']);
+    const r = await runMain(['watchlist', '--db', demoDb, '--format', 'json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12', 'fd00::1:10']);
@@ -63,18 +56,18 @@ describe('minerwatch CLI', () => {
   });
 
   it('watchlist --format csv has a header and one row per subscriber', async () => {
-    const r = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'en']);
+    const r = await runMain(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'en']);
     const lines = r.out.trim().split('\r\n');
     expect(lines[0]).toBe('subscriber,account,addresses,type,region,confidence,firstSeen,lastSeen,miningFlows,servers,pools,coins,agents,workers,hashrate,kwhPerDay,powerCheck,evidence,flowIds');
     expect(lines).toHaveLength(4);
-    const zh = await run(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'zh-CN']);
+    const zh = await runMain(['watchlist', '--db', demoDb, '--format', 'csv', '--lang', 'zh-CN']);
     expect(zh.out.split('\r\n')[0]).toMatch(/^\S+,/);
     expect(zh.out.split('\r\n')[0]).not.toBe(lines[0]);
     expect(zh.out.split('\r\n')[0]).toMatch(/[\u4e00-\u9fff]/);
   });
 
   it('flows --format jsonl carries the documented fields; --all adds benign flows', async () => {
-    const r = await run(['flows', '--db', demoDb, '--format', 'jsonl']);
+    const r = await runMain(['flows', '--db', demoDb, '--format', 'jsonl']);
     const rows = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows).toHaveLength(3);
     for (const k of ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'])
@@ -82,9 +75,9 @@ describe('minerwatch CLI', () => {
     const eth = rows.find((x) => x.server === '2001:db8::3333')!;
     expect(eth).toMatchObject({ client: 'fd00::1:10', serverPort: 8008, label: 'mining', confidence: 'high', coin: 'ETH', transport: 'tcp' });
     expect(eth.rules).toEqual(expect.arrayContaining(['MW-ETHPROXY-SUBMITLOGIN', 'MW-ETHPROXY-WORK']));
-    const all = await run(['flows', '--db', demoDb, '--all', '--format', 'jsonl']);
+    const all = await runMain(['flows', '--db', demoDb, '--all', '--format', 'jsonl']);
     expect(all.out.trim().split('\n')).toHaveLength(8);
-    const high = await run(['flows', '--db', demoDb, '--min-confidence', 'high', '--format', 'csv']);
+    const high = await runMain(['flows', '--db', demoDb, '--min-confidence', 'high', '--format', 'csv']);
     expect(high.out.trim().split('\r\n')).toHaveLength(4);
   });
 
@@ -108,9 +101,9 @@ describe('minerwatch CLI', () => {
 
   it('--subscriber-net picks the endpoint inside the nets as the subscriber', async () => {
     const db = join(tmp, 'nets.sqlite');
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', db, '--subscriber-net', '100.64.0.0/24', '--json']);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', db, '--subscriber-net', '100.64.0.0/24', '--json']);
     expect(r.code).toBe(0);
-    const w = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as Array<{ subscriber: string }>;
+    const w = JSON.parse((await runMain(['watchlist', '--db', db, '--format', 'json'])).out) as Array<{ subscriber: string }>;
     expect(w.map((x) => x.subscriber).sort()).toEqual(['100.64.0.11', '100.64.0.12']);
   });
 
@@ -146,7 +139,7 @@ describe('minerwatch CLI', () => {
 
   it('an unreadable input gives one clear line and exit 1, other inputs are still scanned', async () => {
     const db = join(tmp, 'bad.sqlite');
-    const r = await run(['scan', join(FIXTURES, 'bad/garbage.bin'), join(FIXTURES, 'demo/office.pcap'), join(tmp, 'missing.pcap'), '--db', db]);
+    const r = await runMain(['scan', join(FIXTURES, 'bad/garbage.bin'), join(FIXTURES, 'demo/office.pcap'), join(tmp, 'missing.pcap'), '--db', db]);
     expect(r.code).toBe(1);
     const errLines = r.err.trim().split('\n');
     expect(errLines).toHaveLength(2);
@@ -156,12 +149,12 @@ describe('minerwatch CLI', () => {
   });
 
   it('bad usage exits 2 with one line', async () => {
-    expect((await run(['scan'])).code).toBe(2);
-    const bad = await run(['scan', join(FIXTURES, 'demo'), '--subscriber-net', 'not-a-cidr', '--db', join(tmp, 'x.sqlite')]);
+    expect((await runMain(['scan'])).code).toBe(2);
+    const bad = await runMain(['scan', join(FIXTURES, 'demo'), '--subscriber-net', 'not-a-cidr', '--db', join(tmp, 'x.sqlite')]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--subscriber-net "not-a-cidr" is not a CIDR/);
-    expect((await run(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
-    expect((await run(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);
+    expect((await runMain(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
+    expect((await runMain(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);
   });
 
   it('invalid rules stop a scan unless --lenient-rules', async () => {
@@ -170,27 +163,27 @@ describe('minerwatch CLI', () => {
     cpSync(join(ROOT, 'rules'), dir, { recursive: true });
     const f = join(dir, 'signatures/monero.yaml');
     writeFileSync(f, readFileSync(f, 'utf8').replace('side: server', 'side: pool'));
-    const strict = await run(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--db', join(tmp, 'r1.sqlite')]);
+    const strict = await runMain(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--db', join(tmp, 'r1.sqlite')]);
     expect(strict.code).toBe(1);
     expect(strict.err).toMatch(/signatures\/monero\.yaml:\d+: rules\[\d\]\.side: expected client or server/);
-    const lenient = await run(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--lenient-rules', '--db', join(tmp, 'r2.sqlite')]);
+    const lenient = await runMain(['scan', join(FIXTURES, 'demo'), '--rules', dir, '--lenient-rules', '--db', join(tmp, 'r2.sqlite')]);
     expect(lenient.code).toBe(0);
-    const check = await run(['rules', 'check', dir]);
+    const check = await runMain(['rules', 'check', dir]);
     expect(check.code).toBe(1);
     expect(check.out).toMatch(/1 invalid/);
-    expect((await run(['rules', 'check'])).code).toBe(0);
+    expect((await runMain(['rules', 'check'])).code).toBe(0);
   });
 
   it('scanning more inputs into the same report adds to it', async () => {
     const db = join(tmp, 'add.sqlite');
-    await run(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', db]);
-    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), '--db', db]);
-    const w = JSON.parse((await run(['watchlist', '--db', db, '--format', 'json'])).out) as unknown[];
+    await runMain(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', db]);
+    await runMain(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), '--db', db]);
+    const w = JSON.parse((await runMain(['watchlist', '--db', db, '--format', 'json'])).out) as unknown[];
     expect(w).toHaveLength(3);
   });
 
   it('rules test shows which rules fired on which flows', async () => {
-    const r = await run(['rules', 'test', join(FIXTURES, 'demo/home-miners.pcapng')]);
+    const r = await runMain(['rules', 'test', join(FIXTURES, 'demo/home-miners.pcapng')]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/100\.64\.0\.11:51234 -> 203\.0\.113\.10:3333 tcp .* mining\/high \(two-sided protocol\)/);
     expect(r.out).toMatch(/ {4}MW-XMR-LOGIN@1 {2}payload\/client {2}login/);
@@ -199,7 +192,7 @@ describe('minerwatch CLI', () => {
 
   it('scanning an input already in the report (same sha256) changes nothing', async () => {
     const db = join(tmp, 'again.sqlite');
-    await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    await runMain(['scan', join(FIXTURES, 'demo'), '--db', db]);
     const snapshot = (): unknown => {
       const d = new Database(db, { readonly: true });
       const r = { flows: d.prepare('SELECT count(*) AS n FROM flows').get(), runs: d.prepare('SELECT count(*) AS n FROM runs').get(), subs: d.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() };
@@ -207,23 +200,23 @@ describe('minerwatch CLI', () => {
       return r;
     };
     const before = snapshot();
-    const again = await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    const again = await runMain(['scan', join(FIXTURES, 'demo'), '--db', db]);
     expect(again.code).toBe(0);
     expect(again.err).toMatch(/home-miners\.pcapng: already in .* not scanned again/);
     expect(again.out).toMatch(/all 2 input\(s\) already in/);
     expect(snapshot()).toEqual(before);
     // A new input next to known ones: only the new one is read.
-    const more = await run(['scan', join(FIXTURES, 'demo'), join(FIXTURES, 'rules/ethproxy.pcap'), '--db', db, '--json']);
+    const more = await runMain(['scan', join(FIXTURES, 'demo'), join(FIXTURES, 'rules/ethproxy.pcap'), '--db', db, '--json']);
     const j = JSON.parse(more.out) as { alreadyInReport: number; inputs: Array<{ path: string }> };
     expect(j.alreadyInReport).toBe(2);
     expect(j.inputs.map((i) => i.path.split('/').pop())).toEqual(['ethproxy.pcap']);
   });
 
   it('--help shows every command with examples', async () => {
-    const r = await run(['--help']);
+    const r = await runMain(['--help']);
     expect(r.code).toBe(0);
     for (const c of ['scan', 'flows', 'watchlist', 'rules', 'Examples:']) expect(r.out).toContain(c);
-    const s = await run(['scan', '--help']);
+    const s = await runMain(['scan', '--help']);
     expect(s.out).toContain('--subscriber-net');
     // Every exit status scan returns is documented in its help (main.ts maps ReportError to 3).
     expect(s.out).toMatch(/Exit status: 0 every input read; 1 .*\n?.* 2 bad usage.* 3 the report could not\s+be written part-way.*130 a second signal/s);
@@ -266,10 +259,10 @@ describe('minerwatch merge', () => {
     const b = join(tmp, 'm-b.sqlite');
     const all = join(tmp, 'm-all.sqlite');
     const merged = join(tmp, 'm-merged.sqlite');
-    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), '--db', a]);
-    await run(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', b]);
-    await run(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), join(FIXTURES, 'demo/office.pcap'), '--db', all]);
-    const m = await run(['merge', a, b, a, '--db', merged]);
+    await runMain(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), '--db', a]);
+    await runMain(['scan', join(FIXTURES, 'demo/office.pcap'), '--db', b]);
+    await runMain(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), join(FIXTURES, 'demo/office.pcap'), '--db', all]);
+    const m = await runMain(['merge', a, b, a, '--db', merged]);
     expect(m.code).toBe(0);
     expect(m.out).toMatch(/m-a\.sqlite: 1 run\(s\), 0 input\(s\) \(2 already present\), 0 flows/);
     const figures = (p: string): unknown => {
@@ -283,6 +276,6 @@ describe('minerwatch merge', () => {
       return r;
     };
     expect(figures(merged)).toEqual(figures(all));
-    expect((await run(['merge', a, '--db', a])).code).toBe(2);
+    expect((await runMain(['merge', a, '--db', a])).code).toBe(2);
   });
 });

@@ -7,16 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { SCHEMA_VERSION } from '../../src/report/schema.js';
-import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, dropVersion6 } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, dropVersion6, FIXTURES, HAVE_CORPUS, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-hashrate-'));
 const DEMO_MINERS = join(FIXTURES, 'demo', 'home-miners.pcapng');
@@ -32,7 +25,7 @@ function occurrences(file: string, needle: string): number {
 describe('hashrate and energy', () => {
   it('counts the shares of every mining flow and rolls them up per subscriber and coin', async () => {
     const db = join(tmp, 'demo.sqlite');
-    expect((await run(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
     const d = new Database(db, { readonly: true });
     const submitted = (d.prepare('SELECT sum(shares_submitted) AS n FROM flows').get() as { n: number }).n;
     // Every submit in the capture is counted once (CryptoNote `submit`, Stratum `mining.submit`, ETHPROXY `eth_submitWork`).
@@ -63,7 +56,7 @@ describe('hashrate and energy', () => {
 
   it('--power marks metered use that fits or contradicts the estimate, and a bad file applies nothing', async () => {
     const db = join(tmp, 'power.sqlite');
-    expect((await run(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
     const d = new Database(db);
     const subs = d.prepare('SELECT subscriber, first_seen, power_w_low FROM subscribers WHERE power_w_low IS NOT NULL ORDER BY subscriber').all() as Array<{ subscriber: string; first_seen: number; power_w_low: number }>;
     const none = d.prepare('SELECT subscriber FROM subscribers WHERE power_w_low IS NULL').get() as { subscriber: string } | undefined;
@@ -76,7 +69,7 @@ describe('hashrate and energy', () => {
     const power = join(tmp, 'power.csv');
     writeFileSync(power, lines.join('\n') + '\n');
     // The input is already in the report: the readings still apply.
-    const r = await run(['scan', DEMO_MINERS, '--db', db, '--power', power]);
+    const r = await runMain(['scan', DEMO_MINERS, '--db', db, '--power', power]);
     expect(r.code).toBe(0);
     const check = (s: string): { power_check: string; power_note: string } => {
       const d2 = new Database(db, { readonly: true });
@@ -89,13 +82,13 @@ describe('hashrate and energy', () => {
     expect(check(none!.subscriber).power_check).toBe('no-estimate');
     // A later reading for the same period replaces the earlier one: nothing metered contradicts mining.
     writeFileSync(power, `subscriber,start,end,kwh\n${subs[0]!.subscriber},${day},${next},0\n`);
-    expect((await run(['scan', DEMO_MINERS, '--db', db, '--power', power])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, '--db', db, '--power', power])).code).toBe(0);
     expect(check(subs[0]!.subscriber).power_check).toBe('contradicts');
     expect(check(subs[0]!.subscriber).power_note).toMatch(/metered 0.00 kWh < mining estimate/);
 
     const bad = join(tmp, 'bad-power.csv');
     writeFileSync(bad, 'subscriber,start,end,kwh\nX,2026-11-01,2026-11-02,1\nY,2026-13-01,2026-11-02,1\n');
-    const b = await run(['scan', DEMO_MINERS, '--db', join(tmp, 'bad.sqlite'), '--power', bad]);
+    const b = await runMain(['scan', DEMO_MINERS, '--db', join(tmp, 'bad.sqlite'), '--power', bad]);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/power file not applied \(1 bad line\(s\)\):\n\s+.*bad-power\.csv:3: start: expected a date/);
   });
@@ -108,10 +101,10 @@ describe('hashrate and energy', () => {
     const b = join(tmp, 'mb.sqlite');
     const all = join(tmp, 'mall.sqlite');
     const merged = join(tmp, 'mmerged.sqlite');
-    expect((await run(['scan', DEMO_MINERS, '--db', a, '--power', power])).code).toBe(0);
-    expect((await run(['scan', office, '--db', b])).code).toBe(0);
-    expect((await run(['scan', DEMO_MINERS, office, '--db', all, '--power', power])).code).toBe(0);
-    expect((await run(['merge', a, b, '--db', merged])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, '--db', a, '--power', power])).code).toBe(0);
+    expect((await runMain(['scan', office, '--db', b])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, office, '--db', all, '--power', power])).code).toBe(0);
+    expect((await runMain(['merge', a, b, '--db', merged])).code).toBe(0);
     const figures = (p: string): unknown => {
       const d = new Database(p, { readonly: true });
       const r = {
@@ -129,7 +122,7 @@ describe('hashrate and energy', () => {
 
   it('a report of schema version 3 is upgraded in place by the next scan, keeping its flows', async () => {
     const db = join(tmp, 'v3.sqlite');
-    expect((await run(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db])).code).toBe(0);
     // Make it what version 3 wrote: no share columns, no hashrate tables, the old subscribers table.
     const d = new Database(db);
     for (const c of ['shares_submitted', 'shares_accepted', 'shares_rejected', 'shares', 'share_hashes', 'algorithm', 'reported_hs']) d.exec(`ALTER TABLE flows DROP COLUMN ${c}`);
@@ -142,18 +135,18 @@ describe('hashrate and energy', () => {
     d.close();
     const subsBefore = (new Database(db, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
     expect(subsBefore).toBeGreaterThan(0);
-    const old = await run(['summary', '--db', db]);
+    const old = await runMain(['summary', '--db', db]);
     expect(old.code).toBe(2);
     expect(old.err).toMatch(new RegExp(`schema version 3; this minerwatch reads version ${SCHEMA_VERSION} \\(any minerwatch scan or merge into it upgrades it in place\\)`));
     // A v3 report merges as it is.
     const merged = join(tmp, 'v3-merged.sqlite');
-    expect((await run(['merge', db, '--db', merged])).code).toBe(0);
+    expect((await runMain(['merge', db, '--db', merged])).code).toBe(0);
     expect((new Database(merged, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n).toBe(subsBefore);
     // Scanning an input it already holds changes nothing, but the upgrade keeps every subscriber.
-    const again = await run(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db]);
+    const again = await runMain(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db]);
     expect(again.code).toBe(0);
     expect((new Database(db, { readonly: true }).prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n).toBe(subsBefore);
-    expect((await run(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', DEMO_MINERS, '--db', db])).code).toBe(0);
     const u = new Database(db, { readonly: true });
     expect((u.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe(String(SCHEMA_VERSION));
     expect((u.prepare('SELECT count(*) AS n FROM flows WHERE run_id = 1').get() as { n: number }).n).toBe(flowsBefore);
@@ -177,7 +170,7 @@ describe.skipIf(!HAVE_CORPUS)('shares in the corpus captures', () => {
   ];
   it.each(cases)('$file to $server: $submitted submitted, $accepted accepted', async (c) => {
     const db = join(tmp, `corpus-${c.server}.sqlite`);
-    expect((await run(['scan', join(CORPUS, c.file), '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', join(CORPUS, c.file), '--db', db])).code).toBe(0);
     const d = new Database(db, { readonly: true });
     const f = d.prepare('SELECT shares_submitted, shares_accepted, shares_rejected, share_hashes FROM flows WHERE server = ?').get(c.server) as Record<string, number>;
     d.close();
@@ -187,7 +180,7 @@ describe.skipIf(!HAVE_CORPUS)('shares in the corpus captures', () => {
 
   it('the Equihash session: 6 shares at the pool target 0x0004189300… are 6 × 2^256/target solutions', async () => {
     const db = join(tmp, 'corpus-zec.sqlite');
-    expect((await run(['scan', join(CORPUS, 'pcap/mining/nesfit__zec-eu1.nanopool.org.pcapng'), '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', join(CORPUS, 'pcap/mining/nesfit__zec-eu1.nanopool.org.pcapng'), '--db', db])).code).toBe(0);
     const d = new Database(db, { readonly: true });
     const h = d.prepare("SELECT * FROM subscriber_hashrate WHERE coin = 'ZEC'").get() as Record<string, number | string>;
     d.close();

@@ -6,15 +6,8 @@ import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, ROOT, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-identity-'));
 const OFFICE = join(FIXTURES, 'demo/office.pcap');
@@ -25,7 +18,7 @@ describe('input identity within one scan', () => {
   it('the same file named twice, or through a link, is read once', async () => {
     const link = join(tmp, 'office-link.pcap');
     symlinkSync(OFFICE, link);
-    const r = await run(['scan', OFFICE, OFFICE, link, '--db', join(tmp, 'twice.sqlite'), '--json']);
+    const r = await runMain(['scan', OFFICE, OFFICE, link, '--db', join(tmp, 'twice.sqlite'), '--json']);
     expect(r.code).toBe(0);
     expect(r.err).toContain(`${OFFICE}: the same file as ${OFFICE}, read once`);
     expect(r.err).toContain(`${link}: the same file as ${OFFICE}, read once`);
@@ -36,7 +29,7 @@ describe('input identity within one scan', () => {
   it('identical content under another name is recognised and read once', async () => {
     const copy = join(tmp, 'office-copy.pcap');
     copyFileSync(OFFICE, copy);
-    const r = await run(['scan', OFFICE, copy, '--db', join(tmp, 'copy.sqlite'), '--json']);
+    const r = await runMain(['scan', OFFICE, copy, '--db', join(tmp, 'copy.sqlite'), '--json']);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(new RegExp(`office-copy\\.pcap: same content as .*office\\.pcap \\(sha256 [0-9a-f]{16}…\\), read once`));
     const j = JSON.parse(r.out) as { inputs: Array<{ path: string; packets: number }> };
@@ -80,14 +73,14 @@ describe('standard input is hashed as it is read', () => {
     expect(j.rolledBack[0]!.sha256).toBe(createHash('sha256').update(readFileSync(miners)).digest('hex'));
     expect(counts(db)).toEqual(once);
     // A file with the same content, named after the piped copy, is recognised before it is read.
-    const c = await run(['scan', miners, '--db', db]);
+    const c = await runMain(['scan', miners, '--db', db]);
     expect(c.err).toMatch(/home-miners\.pcapng: already in/);
     expect(counts(db)).toEqual(once);
   }, 60_000);
 
   it.skipIf(!BUILT)('content piped after the same file was scanned is rolled back too', async () => {
     const db = join(tmp, 'file-then-stdin.sqlite');
-    expect((await run(['scan', OFFICE, '--db', db])).code).toBe(0);
+    expect((await runMain(['scan', OFFICE, '--db', db])).code).toBe(0);
     const once = counts(db);
     const b = await piped(OFFICE, db);
     expect(b.code, b.err).toBe(0);

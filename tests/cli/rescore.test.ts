@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-rescore-'));
 const DIRECTORY = join(tmp, 'directory.csv');
@@ -37,12 +30,12 @@ function tables(db: string): unknown {
 describe('re-deciding a report', () => {
   it('a directory given after the first scan applies (it was silently ignored before), exactly as if given at once', async () => {
     const later = join(tmp, 'later.sqlite');
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', later])).code).toBe(0);
-    const r = await run(['scan', join(FIXTURES, 'demo'), '--db', later, '--subscribers', DIRECTORY]);
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', later])).code).toBe(0);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', later, '--subscribers', DIRECTORY]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/all 2 input\(s\) already in .*; re-decided with --subscribers: \d+ flow\(s\) looked at, 0 changed verdict, [1-9]\d* mapped to another subscriber; 3 subscriber\(s\)/);
     const once = join(tmp, 'once.sqlite');
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', once, '--subscribers', DIRECTORY])).code).toBe(0);
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', once, '--subscribers', DIRECTORY])).code).toBe(0);
     expect(tables(later)).toEqual(tables(once));
     const subs = (tables(later) as { subscribers: Array<{ subscriber: string; type: string | null; region: string | null }> }).subscribers;
     expect(subs.map((s) => [s.subscriber, s.type, s.region])).toEqual([
@@ -54,23 +47,23 @@ describe('re-deciding a report', () => {
 
   it('rescore is one transaction that can be run again without changing anything', async () => {
     const db = join(tmp, 'twice.sqlite');
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', db])).code).toBe(0);
-    const a = await run(['rescore', '--db', db, '--subscribers', DIRECTORY, '--json']);
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', db])).code).toBe(0);
+    const a = await runMain(['rescore', '--db', db, '--subscribers', DIRECTORY, '--json']);
     expect(a.code).toBe(0);
     const j = JSON.parse(a.out) as { rescored: { given: string; remapped: number; subscribers: number } };
     expect(j.rescored).toMatchObject({ given: '--subscribers', subscribers: 3 });
     expect(j.rescored.remapped).toBeGreaterThan(0);
     const first = tables(db);
-    const b = await run(['rescore', '--db', db, '--subscribers', DIRECTORY, '--json']);
+    const b = await runMain(['rescore', '--db', db, '--subscribers', DIRECTORY, '--json']);
     expect(JSON.parse(b.out).rescored).toMatchObject({ remapped: 0, changed: 0 });
     expect(tables(db)).toEqual(first);
   });
 
   it('says clearly when there is nothing to re-decide with, or no report', async () => {
     const db = join(tmp, 'nothing.sqlite');
-    await run(['scan', join(FIXTURES, 'demo'), '--db', db]);
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', db])).out).toMatch(/all 2 input\(s\) already in .*: nothing to do/);
-    const missing = await run(['rescore', '--db', join(tmp, 'absent.sqlite')]);
+    await runMain(['scan', join(FIXTURES, 'demo'), '--db', db]);
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', db])).out).toMatch(/all 2 input\(s\) already in .*: nothing to do/);
+    const missing = await runMain(['rescore', '--db', join(tmp, 'absent.sqlite')]);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/no report at .*absent\.sqlite; run minerwatch scan first/);
   });

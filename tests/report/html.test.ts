@@ -10,17 +10,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { escapeHtml, renderHtml, TIMELINE_CAP } from '../../src/report/html.js';
 import { formatHashrate, formatKwh } from '../../src/report/format.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -67,13 +60,13 @@ describe('minerwatch report --html', () => {
     const names = readdirSync(join(FIXTURES, 'names'))
       .filter((f) => f.endsWith('.pcap'))
       .map((f) => join(FIXTURES, 'names', f));
-    const r = await run(['scan', join(FIXTURES, 'demo'), ...names, '--db', db]);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), ...names, '--db', db]);
     expect(r.code).toBe(0);
   });
 
   it('writes one self-contained file with no remote references, in the chosen language', async () => {
     const file = join(tmp, 'en.html');
-    const r = await run(['report', '--html', file, '--db', db, '--lang', 'en']);
+    const r = await runMain(['report', '--html', file, '--db', db, '--lang', 'en']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const page = readFileSync(file, 'utf8');
@@ -87,7 +80,7 @@ describe('minerwatch report --html', () => {
     expect(page).toContain('<svg data-testid="chart-region"');
     expect(page).toContain('not measured; 6 shares not valued (no difficulty seen, or no algorithm known for it)');
     const zh = join(tmp, 'zh.html');
-    expect((await run(['report', '--html', zh, '--db', db, '--lang', 'zh-CN', '--tz', 'Asia/Shanghai'])).code).toBe(0);
+    expect((await runMain(['report', '--html', zh, '--db', db, '--lang', 'zh-CN', '--tz', 'Asia/Shanghai'])).code).toBe(0);
     const zpage = readFileSync(zh, 'utf8');
     expect(zpage).toMatch(/<html lang="zh-CN">/);
     expect(zpage).toContain('未测得');
@@ -136,7 +129,7 @@ describe('minerwatch report --html', () => {
 
   it.skipIf(!HAVE_CHROMIUM)('headless chromium shows the database numbers after the page script ran, and takes a screenshot', async () => {
     const file = join(tmp, 'browser.html');
-    expect((await run(['report', '--html', file, '--db', db, '--lang', 'en', '--tz', 'Asia/Shanghai'])).code).toBe(0);
+    expect((await runMain(['report', '--html', file, '--db', db, '--lang', 'en', '--tz', 'Asia/Shanghai'])).code).toBe(0);
     const url = pathToFileURL(file).href;
     expect(url.startsWith('file://')).toBe(true);
     const r = chromium(['--dump-dom', url]);

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { ANSI, HOSTILE_AGENT, HOSTILE_HOST, HOSTILE_SNI, HOSTILE_WORKER, hostileCapture, RLO } from './hygiene-capture.js';
+import { runMain } from '../helpers.js';
 
 /**
  * What may not reach an output raw: C0 controls other than the line ends that structure the
@@ -21,12 +21,6 @@ import { ANSI, HOSTILE_AGENT, HOSTILE_HOST, HOSTILE_SNI, HOSTILE_WORKER, hostile
  */
 const RAW = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -56,7 +50,7 @@ describe('wire strings in every output', () => {
 
   beforeAll(async () => {
     writeFileSync(capture, hostileCapture());
-    const r = await run(['scan', capture, '--db', db]);
+    const r = await runMain(['scan', capture, '--db', db]);
     expect(r.code, r.err).toBe(0);
     const d = new Database(db, { readonly: true });
     const mining = d.prepare("SELECT agent, workers FROM flows WHERE label = 'mining' AND agent IS NOT NULL").get() as { agent: string; workers: string };
@@ -85,7 +79,7 @@ describe('wire strings in every output', () => {
 
   it('watch list: JSON and JSON lines keep the exact values, table and CSV show visible escapes; none holds a raw control', async () => {
     for (const format of ['json', 'jsonl']) {
-      const r = await run(['watchlist', '--db', db, '--min-confidence', 'low', '--format', format]);
+      const r = await runMain(['watchlist', '--db', db, '--min-confidence', 'low', '--format', format]);
       expect(r.code, r.err).toBe(0);
       expect(rawControls(r.out), format).toEqual([]);
       const rows = (format === 'json' ? JSON.parse(r.out) : r.out.trim().split('\n').map((l) => JSON.parse(l))) as Array<{ agents: string[]; workers: string[] }>;
@@ -94,11 +88,11 @@ describe('wire strings in every output', () => {
       expect(rows[0]!.agents.join('')).toContain(stored.agent);
       expect(r.out).toContain('\\u202e');
     }
-    const table = await run(['watchlist', '--db', db, '--min-confidence', 'low']);
+    const table = await runMain(['watchlist', '--db', db, '--min-confidence', 'low']);
     expect(table.code).toBe(0);
     expect(rawControls(table.out)).toEqual([]);
     expect(table.out).toContain('\\u202e4evilwallet.rig1<script>');
-    const csv = await run(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'csv']);
+    const csv = await runMain(['watchlist', '--db', db, '--min-confidence', 'low', '--format', 'csv']);
     expect(csv.code).toBe(0);
     expect(rawControls(csv.out)).toEqual([]);
     // Whole values, escaped; a cell a spreadsheet would run as a formula starts with '.
@@ -108,25 +102,25 @@ describe('wire strings in every output', () => {
   });
 
   it('flows: JSON lines keep the exact host name; table and CSV show it escaped; none holds a raw control', async () => {
-    const jsonl = await run(['flows', '--db', db, '--all', '--format', 'jsonl']);
+    const jsonl = await runMain(['flows', '--db', db, '--all', '--format', 'jsonl']);
     expect(jsonl.code, jsonl.err).toBe(0);
     expect(rawControls(jsonl.out)).toEqual([]);
     const rows = jsonl.out.trim().split('\n').map((l) => JSON.parse(l) as { serverName: string | null; agent: string | null; workers: string[] });
     expect(rows.map((r) => r.serverName)).toContain(stored.serverName);
     expect(rows.map((r) => r.agent)).toContain(stored.agent);
     for (const format of ['table', 'csv']) {
-      const r = await run(['flows', '--db', db, '--all', '--format', format]);
+      const r = await runMain(['flows', '--db', db, '--all', '--format', format]);
       expect(r.code, r.err).toBe(0);
       expect(rawControls(r.out), format).toEqual([]);
       expect(r.out).toContain('\\u202e');
     }
-    const csv = await run(['flows', '--db', db, '--all', '--format', 'csv']);
+    const csv = await runMain(['flows', '--db', db, '--all', '--format', 'csv']);
     expect(csv.out).toContain("<svg onload=document.title='pwned-host'>\\u001b[2j\\u001b]0;pwned-title\\u0007.c3pool.com");
   });
 
   it('summary (table and JSON) holds no raw control', async () => {
     for (const format of ['table', 'json']) {
-      const r = await run(['summary', '--db', db, '--min-confidence', 'low', '--format', format]);
+      const r = await runMain(['summary', '--db', db, '--min-confidence', 'low', '--format', format]);
       expect(r.code, r.err).toBe(0);
       expect(rawControls(r.out), format).toEqual([]);
     }
@@ -137,7 +131,7 @@ describe('wire strings in every output', () => {
     // An existing world-readable file does not pass its mode on.
     writeFileSync(file, 'old');
     chmodSync(file, 0o644);
-    const r = await run(['report', '--html', file, '--db', db, '--min-confidence', 'low']);
+    const r = await runMain(['report', '--html', file, '--db', db, '--min-confidence', 'low']);
     expect(r.code, r.err).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const page = readFileSync(file, 'utf8');
@@ -156,17 +150,17 @@ describe('wire strings in every output', () => {
     d.prepare("UPDATE flows SET pool = NULL, server_name = ?, coin = ? WHERE label = 'mining'").run(stored.serverName, `X${ANSI}`);
     d.close();
     const file2 = join(tmp, 'tampered.html');
-    expect((await run(['report', '--html', file2, '--db', copy, '--min-confidence', 'low'])).code).toBe(0);
+    expect((await runMain(['report', '--html', file2, '--db', copy, '--min-confidence', 'low'])).code).toBe(0);
     const page2 = readFileSync(file2, 'utf8');
     expect(rawControls(page2)).toEqual([]);
     expect(page2).toContain('\\u001b[2j\\u001b]0;pwned-title\\u0007');
-    for (const format of ['table', 'json']) expect(rawControls((await run(['summary', '--db', copy, '--min-confidence', 'low', '--format', format])).out)).toEqual([]);
-    for (const format of ['table', 'csv', 'json', 'jsonl']) expect(rawControls((await run(['watchlist', '--db', copy, '--min-confidence', 'low', '--format', format])).out)).toEqual([]);
+    for (const format of ['table', 'json']) expect(rawControls((await runMain(['summary', '--db', copy, '--min-confidence', 'low', '--format', format])).out)).toEqual([]);
+    for (const format of ['table', 'csv', 'json', 'jsonl']) expect(rawControls((await runMain(['watchlist', '--db', copy, '--min-confidence', 'low', '--format', format])).out)).toEqual([]);
   });
 
   it.skipIf(!HAVE_CHROMIUM)('headless chromium: the page script runs, no handler from the data does', async () => {
     const file = join(tmp, 'browser.html');
-    expect((await run(['report', '--html', file, '--db', db, '--min-confidence', 'low'])).code).toBe(0);
+    expect((await runMain(['report', '--html', file, '--db', db, '--min-confidence', 'low'])).code).toBe(0);
     const url = pathToFileURL(file).href;
     expect(url.startsWith('file://')).toBe(true);
     const r = chromiumDom(url);

@@ -11,15 +11,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES, reportCount, ROOT, waitFor } from '../helpers.js';
+import { FIXTURES, reportCount, ROOT, runMain, waitFor } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const OFFICE = join(FIXTURES, 'demo/office.pcap');
 const KEY = 'a-region-key-of-32-bytes-or-so!!';
@@ -36,7 +29,7 @@ interface Listed {
 }
 
 async function summaryJson(db: string, extra: string[] = []): Promise<{ miningSubscribers: number; incompleteInputs: Listed[] }> {
-  const r = await run(['summary', '--db', db, '--format', 'json', ...extra]);
+  const r = await runMain(['summary', '--db', db, '--format', 'json', ...extra]);
   expect(r.code).toBe(0);
   expect(r.err).toBe('');
   return JSON.parse(r.out) as { miningSubscribers: number; incompleteInputs: Listed[] };
@@ -44,7 +37,7 @@ async function summaryJson(db: string, extra: string[] = []): Promise<{ miningSu
 
 async function htmlOf(db: string, extra: string[] = []): Promise<string> {
   const file = join(tmp, `page-${Math.random().toString(36).slice(2)}.html`);
-  const r = await run(['report', '--db', db, '--html', file, ...extra]);
+  const r = await runMain(['report', '--db', db, '--html', file, ...extra]);
   expect(r.code).toBe(0);
   return readFileSync(file, 'utf8');
 }
@@ -62,20 +55,20 @@ function inputRows(db: string): Array<{ id: number; run_id: number; path: string
 describe('a complete report', () => {
   const db = join(tmp, 'complete.sqlite');
   beforeAll(async () => {
-    const r = await run(['scan', OFFICE, '--db', db]);
+    const r = await runMain(['scan', OFFICE, '--db', db]);
     expect(r.code).toBe(0);
   });
 
   it('every input is complete and nothing warns', async () => {
     expect(inputRows(db).map((i) => i.status)).toEqual(['complete']);
-    const table = await run(['summary', '--db', db]);
+    const table = await runMain(['summary', '--db', db]);
     expect(table.code).toBe(0);
     expect(table.out).not.toMatch(/incomplete input/);
     expect((await summaryJson(db)).incompleteInputs).toEqual([]);
-    const zh = await run(['summary', '--db', db, '--lang', 'zh-CN']);
+    const zh = await runMain(['summary', '--db', db, '--lang', 'zh-CN']);
     expect(zh.out).not.toMatch(/不完整/);
     for (const cmd of [['watchlist', '--format', 'jsonl'], ['flows', '--format', 'jsonl']]) {
-      const r = await run([...cmd, '--db', db]);
+      const r = await runMain([...cmd, '--db', db]);
       expect(r.code).toBe(0);
       expect(r.err).toBe('');
     }
@@ -89,8 +82,8 @@ describe('a report with a failed input (a file that does not exist)', () => {
   // Characters that mean something in HTML, so the page must escape the name.
   const missing = join(tmp, '<b>missing&"capture.pcap');
   beforeAll(async () => {
-    expect((await run(['scan', OFFICE, '--db', complete])).code).toBe(0);
-    const r = await run(['scan', OFFICE, missing, '--db', db]);
+    expect((await runMain(['scan', OFFICE, '--db', complete])).code).toBe(0);
+    const r = await runMain(['scan', OFFICE, missing, '--db', db]);
     expect(r.code).toBe(1);
     expect(r.out + r.err).toContain('ENOENT');
   });
@@ -103,7 +96,7 @@ describe('a report with a failed input (a file that does not exist)', () => {
   });
 
   it('summary: a block after the figures names it; JSON lists it with its run, row and error', async () => {
-    const r = await run(['summary', '--db', db]);
+    const r = await runMain(['summary', '--db', db]);
     expect(r.code).toBe(0);
     const lines = r.out.split('\n');
     const heading = lines.findIndex((l) => l.startsWith('This report holds 1 incomplete input;'));
@@ -123,7 +116,7 @@ describe('a report with a failed input (a file that does not exist)', () => {
   });
 
   it('summary --lang zh-CN: a Chinese heading over the same line', async () => {
-    const r = await run(['summary', '--db', db, '--lang', 'zh-CN']);
+    const r = await runMain(['summary', '--db', db, '--lang', 'zh-CN']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('本报告含 1 个不完整的输入');
     expect(r.out).toMatch(/missing&"capture\.pcap: failed/);
@@ -135,8 +128,8 @@ describe('a report with a failed input (a file that does not exist)', () => {
       ['flows', 'flows'],
     ] as const) {
       for (const format of ['jsonl', 'csv', 'table']) {
-        const r = await run([cmd, '--db', db, '--format', format]);
-        const clean = await run([cmd, '--db', complete, '--format', format]);
+        const r = await runMain([cmd, '--db', db, '--format', format]);
+        const clean = await runMain([cmd, '--db', complete, '--format', format]);
         expect(r.code).toBe(0);
         expect(r.out).toBe(clean.out);
         expect(r.err).toBe(`minerwatch: warning: ${db} holds 1 incomplete input; the list may miss ${what}: ${missing} (failed) (minerwatch summary names each)\n`);
@@ -157,9 +150,9 @@ describe('a report with a failed input (a file that does not exist)', () => {
   });
 
   it('--pseudonymise keeps input paths (file names, not subscriber data)', async () => {
-    const s = await run(['summary', '--db', db, '--pseudonymise', KEY]);
+    const s = await runMain(['summary', '--db', db, '--pseudonymise', KEY]);
     expect(s.out).toMatch(/missing&"capture\.pcap: failed/);
-    const w = await run(['watchlist', '--db', db, '--format', 'jsonl', '--pseudonymise', KEY]);
+    const w = await runMain(['watchlist', '--db', db, '--format', 'jsonl', '--pseudonymise', KEY]);
     expect(w.err).toContain(`${missing} (failed)`);
     expect(await htmlOf(db, ['--pseudonymise', KEY])).toContain('&#60;b&#62;missing&#38;&#34;capture.pcap');
   });
@@ -169,11 +162,11 @@ describe('many failed inputs', () => {
   const db = join(tmp, 'many.sqlite');
   const missing = Array.from({ length: 25 }, (_, i) => join(tmp, `gone-${String(i).padStart(2, '0')}.pcap`));
   beforeAll(async () => {
-    expect((await run(['scan', OFFICE, ...missing, '--db', db])).code).toBe(1);
+    expect((await runMain(['scan', OFFICE, ...missing, '--db', db])).code).toBe(1);
   });
 
   it('summary names 20 and counts the rest; the stderr warning names 5', async () => {
-    const r = await run(['summary', '--db', db]);
+    const r = await runMain(['summary', '--db', db]);
     expect(r.out).toContain('This report holds 25 incomplete inputs;');
     const named = r.out.split('\n').filter((l) => /^- .*gone-\d\d\.pcap: failed/.test(l));
     expect(named).toHaveLength(20);
@@ -182,7 +175,7 @@ describe('many failed inputs', () => {
     expect(r.out).toContain('\n… and 5 more\n');
     expect((await summaryJson(db)).incompleteInputs.map((i) => i.path)).toEqual(missing);
 
-    const w = await run(['watchlist', '--db', db]);
+    const w = await runMain(['watchlist', '--db', db]);
     expect(w.err).toBe(
       `minerwatch: warning: ${db} holds 25 incomplete inputs; the list may miss subscribers: ${missing.slice(0, 5).map((p) => `${p} (failed)`).join(', ')}, and 20 more (minerwatch summary names each)\n`,
     );
@@ -234,8 +227,8 @@ describe.skipIf(!BUILT)('a scan stopped part-way', () => {
     const { code, stderr } = await signalledScan(db, 'SIGINT', async () => {
       const [i] = (await summaryJson(db)).incompleteInputs;
       expect(i).toMatchObject({ path: big, runStatus: 'running' });
-      expect((await run(['summary', '--db', db])).out).toMatch(/big\.pcap\.gz: being read by run \d+\b.*, which is still running/);
-      expect((await run(['watchlist', '--db', db, '--format', 'jsonl'])).err).toContain(`${big} (being read)`);
+      expect((await runMain(['summary', '--db', db])).out).toMatch(/big\.pcap\.gz: being read by run \d+\b.*, which is still running/);
+      expect((await runMain(['watchlist', '--db', db, '--format', 'jsonl'])).err).toContain(`${big} (being read)`);
     });
     expect(stderr).not.toMatch(/internal error/);
     expect(code).toBe(1);
@@ -243,10 +236,10 @@ describe.skipIf(!BUILT)('a scan stopped part-way', () => {
 
     const j = await summaryJson(db);
     expect(j.incompleteInputs.map((i) => [i.path, i.status])).toEqual([[big, 'interrupted']]);
-    const table = await run(['summary', '--db', db]);
+    const table = await runMain(['summary', '--db', db]);
     expect(table.out).toContain('This report holds 1 incomplete input;');
     expect(table.out).toMatch(/big\.pcap\.gz: interrupted in run \d+.*only part of it is counted/);
-    const w = await run(['watchlist', '--db', db, '--format', 'jsonl']);
+    const w = await runMain(['watchlist', '--db', db, '--format', 'jsonl']);
     expect(w.code).toBe(0);
     expect(w.err).toBe(`minerwatch: warning: ${db} holds 1 incomplete input; the list may miss subscribers: ${big} (interrupted) (minerwatch summary names each)\n`);
     for (const line of w.out.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
@@ -266,9 +259,9 @@ describe.skipIf(!BUILT)('a scan stopped part-way', () => {
 
     const [i] = (await summaryJson(db)).incompleteInputs;
     expect(i).toMatchObject({ path: big, runStatus: 'killed' });
-    const table = await run(['summary', '--db', db]);
+    const table = await runMain(['summary', '--db', db]);
     expect(table.out).toMatch(/big\.pcap\.gz: run \d+ was killed while it held this input/);
-    const w = await run(['watchlist', '--db', db, '--format', 'csv']);
+    const w = await runMain(['watchlist', '--db', db, '--format', 'csv']);
     expect(w.err).toContain(`${big} (run killed)`);
     expect(await htmlOf(db)).toMatch(/data-testid="incomplete-input" data-status="(reading|read)">[^<]*big\.pcap\.gz: run \d+ was killed/);
   }, 120_000);

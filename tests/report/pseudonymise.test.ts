@@ -9,16 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { escapeHtml } from '../../src/report/html.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const KEY = 'east-and-west-region-shared-key-2026';
 const OTHER_KEY = 'a-different-key-for-another-pair';
@@ -56,16 +49,16 @@ function leaks(output: string, values: readonly string[]): string[] {
 describe('--pseudonymise', () => {
   beforeAll(async () => {
     // Two regions whose captures share subscribers: east saw the home miners, west saw them and the office.
-    expect((await run(['scan', HOME, '--db', east])).code).toBe(0);
-    expect((await run(['scan', HOME, OFFICE, '--db', west])).code).toBe(0);
+    expect((await runMain(['scan', HOME, '--db', east])).code).toBe(0);
+    expect((await runMain(['scan', HOME, OFFICE, '--db', west])).code).toBe(0);
     const dir = join(tmp, 'directory.csv');
     writeFileSync(dir, 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,ACC-HB-77,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3-4411,university,Hangzhou\nfd00::/8,OFFICE,ACC-9-0042,enterprise,Ningbo\n');
-    expect((await run(['scan', HOME, OFFICE, '--subscribers', dir, '--db', directory])).code).toBe(0);
+    expect((await runMain(['scan', HOME, OFFICE, '--subscribers', dir, '--db', directory])).code).toBe(0);
   });
 
   it('lists from two regions pseudonymised with one key join on the pseudonyms', async () => {
     const rows = async (db: string, key: string): Promise<Array<{ subscriber: string; workers: string[] }>> => {
-      const r = await run(['watchlist', '--db', db, '--format', 'json', '--pseudonymise', key]);
+      const r = await runMain(['watchlist', '--db', db, '--format', 'json', '--pseudonymise', key]);
       expect(r.code, r.err).toBe(0);
       return JSON.parse(r.out) as Array<{ subscriber: string; workers: string[] }>;
     };
@@ -96,19 +89,19 @@ describe('--pseudonymise', () => {
       expect(secret.length).toBeGreaterThan(2);
       const servers = column<string>(db, "SELECT DISTINCT server FROM flows WHERE label = 'mining' AND confidence IN ('medium', 'high') AND subscriber IS NOT NULL");
       for (const format of ['table', 'csv', 'json', 'jsonl']) {
-        const r = await run(['watchlist', '--db', db, '--format', format, '--pseudonymise', KEY]);
+        const r = await runMain(['watchlist', '--db', db, '--format', format, '--pseudonymise', KEY]);
         expect(r.code, r.err).toBe(0);
         expect(leaks(r.out, secret), `${db} watchlist ${format}`).toEqual([]);
         expect(r.out).toContain('p-');
         if (format === 'json') for (const s of servers) expect(r.out).toContain(s);
       }
       for (const format of ['table', 'json']) {
-        const r = await run(['summary', '--db', db, '--format', format, '--pseudonymise', KEY]);
+        const r = await runMain(['summary', '--db', db, '--format', format, '--pseudonymise', KEY]);
         expect(r.code, r.err).toBe(0);
         expect(leaks(r.out, secret), `${db} summary ${format}`).toEqual([]);
       }
       const html = join(tmp, 'report.html');
-      const r = await run(['report', '--html', html, '--db', db, '--pseudonymise', KEY]);
+      const r = await runMain(['report', '--html', html, '--db', db, '--pseudonymise', KEY]);
       expect(r.code, r.err).toBe(0);
       const page = readFileSync(html, 'utf8');
       expect(leaks(page, secret), `${db} html`).toEqual([]);
@@ -117,12 +110,12 @@ describe('--pseudonymise', () => {
       for (const s of servers) expect(page).toContain(escapeHtml(s));
     }
     // Without the option the same outputs do name them (the check above can see a leak).
-    const plain = await run(['watchlist', '--db', directory, '--format', 'json']);
+    const plain = await runMain(['watchlist', '--db', directory, '--format', 'json']);
     expect(leaks(plain.out, personal(directory)).length).toBeGreaterThan(0);
   });
 
   it('directory ids and accounts become pseudonyms of their own', async () => {
-    const r = await run(['watchlist', '--db', directory, '--format', 'json', '--min-confidence', 'low', '--pseudonymise', KEY]);
+    const r = await runMain(['watchlist', '--db', directory, '--format', 'json', '--min-confidence', 'low', '--pseudonymise', KEY]);
     const rows = JSON.parse(r.out) as Array<{ subscriber: string; account: string | null }>;
     const real = new Database(directory, { readonly: true }).prepare('SELECT subscriber, account FROM subscribers').all() as Array<{ subscriber: string; account: string | null }>;
     expect(real.some((x) => x.account !== null)).toBe(true);
@@ -136,16 +129,16 @@ describe('--pseudonymise', () => {
     const sub = (d.prepare("SELECT subscriber FROM subscribers WHERE subscriber LIKE '100.64.0.%' ORDER BY subscriber LIMIT 1").get() as { subscriber: string }).subscriber;
     d.prepare('UPDATE subscribers SET evidence = ? WHERE subscriber = ?').run(`seen from ${sub}:51234 and [${sub}]; not ${sub}9 nor 1${sub}`, sub);
     d.close();
-    const r = await run(['watchlist', '--db', copy, '--format', 'json', '--pseudonymise', KEY]);
+    const r = await runMain(['watchlist', '--db', copy, '--format', 'json', '--pseudonymise', KEY]);
     const row = (JSON.parse(r.out) as Array<{ subscriber: string; evidence: string }>).find((x) => x.subscriber === pseudonym(KEY, sub))!;
     const p = pseudonym(KEY, sub);
     expect(row.evidence).toBe(`seen from ${p}:51234 and [${p}]; not ${sub}9 nor 1${sub}`);
   });
 
   it('refuses a short key, and --help documents the option', async () => {
-    const r = await run(['watchlist', '--db', east, '--pseudonymise', 'short']);
+    const r = await runMain(['watchlist', '--db', east, '--pseudonymise', 'short']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--pseudonymise: the key must be at least 16 bytes/);
-    for (const cmd of ['watchlist', 'summary', 'report']) expect((await run([cmd, '--help'])).out, cmd).toContain('--pseudonymise <key>');
+    for (const cmd of ['watchlist', 'summary', 'report']) expect((await runMain([cmd, '--help'])).out, cmd).toContain('--pseudonymise <key>');
   });
 });

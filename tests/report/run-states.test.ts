@@ -10,20 +10,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES, ROOT, dropVersion6, whenReport } from '../helpers.js';
+import { dropVersion6, FIXTURES, ROOT, runMain, whenReport } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-run-states-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const OFFICE = join(FIXTURES, 'demo/office.pcap');
 const MINERS = join(FIXTURES, 'demo/home-miners.pcapng');
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const q = <T>(db: string, sql: string): T[] => {
   const d = new Database(db, { readonly: true });
@@ -37,19 +30,19 @@ const q = <T>(db: string, sql: string): T[] => {
 describe('a version-5 report is upgraded with the state of its inputs', () => {
   it('inputs of an interrupted run become interrupted, a failed one failed; a rescan replaces the interrupted one exactly', async () => {
     const ref = join(tmp, 'ref.sqlite');
-    expect((await run(['scan', MINERS, '--db', ref])).code).toBe(0);
+    expect((await runMain(['scan', MINERS, '--db', ref])).code).toBe(0);
     const db = join(tmp, 'v5.sqlite');
-    expect((await run(['scan', MINERS, join(tmp, 'missing.pcap'), '--db', db])).code).toBe(1);
+    expect((await runMain(['scan', MINERS, join(tmp, 'missing.pcap'), '--db', db])).code).toBe(1);
     // What version 5 wrote for a run stopped by SIGINT: no owner, no input states, the run interrupted.
     const d = new Database(db);
     dropVersion6(d);
     d.exec("UPDATE runs SET status = 'interrupted'");
     d.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
     d.close();
-    const sum = await run(['summary', '--db', db]);
+    const sum = await runMain(['summary', '--db', db]);
     expect(sum.code).toBe(2);
     expect(sum.err).toMatch(/schema version 5; this minerwatch reads version 6 \(any minerwatch scan or merge into it upgrades it in place\)/);
-    const again = await run(['scan', MINERS, '--db', db, '--json']);
+    const again = await runMain(['scan', MINERS, '--db', db, '--json']);
     expect(again.code, again.err).toBe(0);
     expect(again.err).toMatch(/home-miners\.pcapng: .* holds it only in part; scanning it again/);
     const j = JSON.parse(again.out) as { replacedInputs: number; incompleteInputs: Array<{ path: string; status: string }> };
@@ -80,19 +73,19 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
     expect(held).toBeGreaterThan(0);
     expect(q<{ status: string }>(src, 'SELECT status FROM runs').map((r) => r.status)).toEqual(['running']);
     const target = join(tmp, 'merged.sqlite');
-    expect((await run(['scan', OFFICE, '--db', target])).code).toBe(0);
+    expect((await runMain(['scan', OFFICE, '--db', target])).code).toBe(0);
     const before = q<{ n: number }>(target, 'SELECT count(*) AS n FROM flows')[0]!.n;
-    const m = await run(['merge', src, '--db', target]);
+    const m = await runMain(['merge', src, '--db', target]);
     expect(m.code, m.err).toBe(0);
     expect(m.out).toMatch(/1 run\(s\) that never finished: their scan rows were not copied/);
     expect(q<{ n: number }>(target, 'SELECT count(*) AS n FROM flows')[0]!.n).toBe(before);
     expect(q<{ path: string; status: string }>(target, "SELECT path, status FROM inputs WHERE status != 'complete'")).toEqual([{ path: cap, status: 'removed' }]);
-    const sum = await run(['summary', '--db', target]);
+    const sum = await runMain(['summary', '--db', target]);
     expect(sum.out).toContain(cap);
     // The same capture scanned whole elsewhere and merged in replaces the removed row.
     const whole = join(tmp, 'whole.sqlite');
-    expect((await run(['scan', cap, '--db', whole, '--idle-timeout', '2'])).code).toBe(0);
-    const m2 = await run(['merge', whole, '--db', target]);
+    expect((await runMain(['scan', cap, '--db', whole, '--idle-timeout', '2'])).code).toBe(0);
+    const m2 = await runMain(['merge', whole, '--db', target]);
     expect(m2.out).toMatch(/1 replacing rows held only in part/);
     expect(q(target, "SELECT path FROM inputs WHERE status != 'complete'")).toEqual([]);
     expect(q<{ n: number }>(target, 'SELECT count(*) AS n FROM flows')[0]!.n).toBe(before + q<{ n: number }>(whole, 'SELECT count(*) AS n FROM flows')[0]!.n);
@@ -112,7 +105,7 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
     const n = (p: string): number => q<{ n: number }>(p, 'SELECT count(*) AS n FROM flows')[0]!.n;
     for (const order of [[whole, part], [part, whole]]) {
       const m = join(tmp, `m-${order === undefined ? 0 : order[0] === whole ? 'wp' : 'pw'}.sqlite`);
-      expect((await run(['merge', ...order, '--db', m])).code).toBe(0);
+      expect((await runMain(['merge', ...order, '--db', m])).code).toBe(0);
       expect(n(m)).toBe(n(whole));
       expect(q(m, "SELECT path FROM inputs WHERE status != 'complete'")).toEqual([]);
     }

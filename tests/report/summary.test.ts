@@ -4,17 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { checkZone, formatTime, messages, resolveLang, watchlistHeaders, WATCHLIST_KEYS } from '../../src/i18n.js';
 import { UsageError } from '../../src/errors.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-summary-'));
 const db = join(tmp, 'report.sqlite');
@@ -43,7 +36,7 @@ interface SummaryJson {
 }
 
 async function summaryJson(args: string[]): Promise<SummaryJson> {
-  const r = await run(['summary', '--format', 'json', ...args]);
+  const r = await runMain(['summary', '--format', 'json', ...args]);
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.out) as SummaryJson;
@@ -89,7 +82,7 @@ describe('minerwatch summary', () => {
     const names = readdirSync(join(FIXTURES, 'names'))
       .filter((f) => f.endsWith('.pcap'))
       .map((f) => join(FIXTURES, 'names', f));
-    const r = await run(['scan', join(FIXTURES, 'demo'), ...names, '--db', db, '--subscribers', directory]);
+    const r = await runMain(['scan', join(FIXTURES, 'demo'), ...names, '--db', db, '--subscribers', directory]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
   });
@@ -146,7 +139,7 @@ describe('minerwatch summary', () => {
   });
 
   it('prints the table in English and in Chinese, with the method', async () => {
-    const en = await run(['summary', '--db', db, '--lang', 'en']);
+    const en = await runMain(['summary', '--db', db, '--lang', 'en']);
     expect(en.code).toBe(0);
     expect(en.out).toMatch(/^Mining subscribers\s+4$/m);
     expect(en.out).toMatch(/^Mining flows\s+8$/m);
@@ -158,7 +151,7 @@ describe('minerwatch summary', () => {
     expect(en.out).toMatch(/^residential\s+1\s+\d+\s+0\.\d+ – 0\.\d+$/m);
     expect(en.out).toMatch(/^Coin\s+Subscribers\s+Flows\s+Hashrate\s+Energy \(kWh\/day\)$/m);
     expect(en.out).toMatch(/^Method$/m);
-    const zh = await run(['summary', '--db', db, '--lang', 'zh-CN']);
+    const zh = await runMain(['summary', '--db', db, '--lang', 'zh-CN']);
     expect(zh.code).toBe(0);
     expect(zh.out).toMatch(/^挖矿用户数\s+4$/m);
     expect(zh.out).toMatch(/^挖矿流数\s+8$/m);
@@ -190,20 +183,20 @@ describe('minerwatch summary', () => {
     const wall = (s: string): number => Date.parse(`${s.slice(0, 10)}T${s.slice(11, 19)}Z`);
     expect(wall(sh.period.firstLocal) - wall(utc.period.firstLocal)).toBe(8 * 3600_000);
     expect(wall(sh.period.lastLocal) - wall(utc.period.lastLocal)).toBe(8 * 3600_000);
-    const t = await run(['summary', '--db', db, '--tz', 'Asia/Shanghai']);
+    const t = await runMain(['summary', '--db', db, '--tz', 'Asia/Shanghai']);
     expect(t.out).toContain(sh.period.firstLocal);
   });
 
   it('bad --tz, --lang or report exit 2 with one line naming the problem', async () => {
-    const tz = await run(['summary', '--db', db, '--tz', 'Mars/Olympus_Mons']);
+    const tz = await runMain(['summary', '--db', db, '--tz', 'Mars/Olympus_Mons']);
     expect(tz.code).toBe(2);
     expect(tz.err.trim().split('\n')).toHaveLength(1);
     expect(tz.err).toMatch(/--tz "Mars\/Olympus_Mons"/);
-    const lang = await run(['summary', '--db', db, '--lang', 'fr']);
+    const lang = await runMain(['summary', '--db', db, '--lang', 'fr']);
     expect(lang.code).toBe(2);
     expect(lang.err).toMatch(/--lang "fr"/);
-    expect((await run(['summary', '--db', join(tmp, 'missing.sqlite')])).code).toBe(2);
-    expect((await run(['report', '--db', db, '--html', join(tmp, 'x.html'), '--tz', 'Nowhere/City'])).code).toBe(2);
+    expect((await runMain(['summary', '--db', join(tmp, 'missing.sqlite')])).code).toBe(2);
+    expect((await runMain(['report', '--db', db, '--html', join(tmp, 'x.html'), '--tz', 'Nowhere/City'])).code).toBe(2);
   });
 
   it('sums hashrate and energy when the report has them, per coin, and says for how many subscribers', async () => {
@@ -226,10 +219,10 @@ describe('minerwatch summary', () => {
     expect(s.hashrate!.measuredSubscribers).toBe(2);
     expect(s.hashrate!.groups).toEqual([{ coins: 'XMR', unit: 'H/s', hs: 7000, errHs: expect.closeTo(Math.sqrt(300 ** 2 + 300 ** 2), 6), subscribers: 2 }]);
     expect(s.energy).toEqual({ kwhPerDayLow: expect.closeTo(4.32, 6), kwhPerDayHigh: expect.closeTo(6.48, 6), measuredSubscribers: 2 });
-    const en = await run(['summary', '--db', copy, '--lang', 'en']);
+    const en = await runMain(['summary', '--db', copy, '--lang', 'en']);
     expect(en.out).toMatch(/^Hashrate\s+XMR 7\.00 kH\/s ± 424 H\/s \(measured for 2 of 4 subscribers\)$/m);
     expect(en.out).toMatch(/^Energy \(kWh\/day\)\s+4\.3 – 6\.5 \(measured for 2 of 4 subscribers\)$/m);
-    const zh = await run(['summary', '--db', copy, '--lang', 'zh-CN']);
+    const zh = await runMain(['summary', '--db', copy, '--lang', 'zh-CN']);
     expect(zh.out).toMatch(/^算力\s+XMR 7\.00 kH\/s ± 424 H\/s \(4 个用户中测得 2 个\)$/m);
     // Columns present but NULL everywhere: still not measured.
     const d2 = new Database(copy);

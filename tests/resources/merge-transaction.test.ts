@@ -7,15 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, runMain } from '../helpers.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 /** Every row of every table, for comparing a report before and after. */
 function dump(path: string): Record<string, unknown[]> {
@@ -36,8 +29,8 @@ const broken = join(tmp, 'broken.sqlite');
 
 describe('merge is all or nothing', () => {
   beforeAll(async () => {
-    expect((await run(['scan', join(FIXTURES, 'demo'), '--db', dayA])).code).toBe(0);
-    expect((await run(['scan', join(FIXTURES, 'rules', 'ethproxy.pcap'), '--db', dayB])).code).toBe(0);
+    expect((await runMain(['scan', join(FIXTURES, 'demo'), '--db', dayA])).code).toBe(0);
+    expect((await runMain(['scan', join(FIXTURES, 'rules', 'ethproxy.pcap'), '--db', dayB])).code).toBe(0);
     writeFileSync(notSqlite, 'subscriber,notes\n100.64.0.1,not a database\n');
     // A closed WAL report is one file; copy it and drop a table the copy needs.
     copyFileSync(dayB, broken);
@@ -49,7 +42,7 @@ describe('merge is all or nothing', () => {
 
   it('leaves no output behind when an input is not a report', async () => {
     const out = join(tmp, 'new1.sqlite');
-    const r = await run(['merge', dayA, notSqlite, '--db', out]);
+    const r = await runMain(['merge', dayA, notSqlite, '--db', out]);
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBe(70);
     expect(r.err).toContain(notSqlite);
@@ -58,7 +51,7 @@ describe('merge is all or nothing', () => {
 
   it('leaves no output behind when an input fails half-way', async () => {
     const out = join(tmp, 'new2.sqlite');
-    const r = await run(['merge', dayA, broken, '--db', out]);
+    const r = await runMain(['merge', dayA, broken, '--db', out]);
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBe(70);
     expect(r.err).toContain(`cannot merge ${broken}`);
@@ -69,18 +62,18 @@ describe('merge is all or nothing', () => {
 
   it('keeps an existing output exactly as it was when a later input fails', async () => {
     const out = join(tmp, 'week.sqlite');
-    expect((await run(['merge', dayA, '--db', out])).code).toBe(0);
+    expect((await runMain(['merge', dayA, '--db', out])).code).toBe(0);
     const before = dump(out);
     expect((before.flows ?? []).length).toBeGreaterThan(0);
     // dayB alone would merge; the broken report after it makes the whole merge fail.
-    const r = await run(['merge', dayB, broken, '--db', out]);
+    const r = await runMain(['merge', dayB, broken, '--db', out]);
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBe(70);
     expect(r.err).toMatch(/is unchanged/);
     expect(r.out).toBe('');
     expect(dump(out)).toEqual(before);
     // And the same merge without the broken input goes through.
-    expect((await run(['merge', dayB, '--db', out])).code).toBe(0);
+    expect((await runMain(['merge', dayB, '--db', out])).code).toBe(0);
     expect(dump(out).flows!.length).toBeGreaterThan(before.flows!.length);
   });
 });
