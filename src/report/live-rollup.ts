@@ -9,8 +9,9 @@
  * Both parts of the settle read only one subscriber's flows (a peer proof and the flows it lifts
  * share a subscriber; sessions are a subscriber's), so settling the commit's subscribers leaves every
  * other subscriber as its own last settle left it, and what the close's whole-report settle gives.
- * Scoped this way a commit of a thousand flows settles in tens of milliseconds whatever the report's
- * size (bench/live-rollup.ts), where the whole report took about 2 s at 100 k flows.
+ * Scoped this way a commit of a thousand flows (about 950 subscribers) takes about 0.5–0.8 s of CPU
+ * in all, settle and rows, in a report of 100 k flows, and grows with the commit, not the report
+ * (bench/live-rollup.ts); settling the whole report took 2–2.6 s there.
  */
 import type Database from 'better-sqlite3';
 import type { Label } from '../types.js';
