@@ -178,21 +178,32 @@ describe('report --html layout with 1,000 subscribers over 1,412 days', () => {
     let field = '';
     let rec: string[] = [];
     let quoted = false;
+    const endField = (): void => {
+      rec.push(field);
+      field = '';
+    };
+    const endRecord = (): void => {
+      endField();
+      records.push(rec);
+      rec = [];
+    };
     const text = r.out.replace(/^\uFEFF/, '');
     for (let i = 0; i < text.length; i++) {
       const c = text[i]!;
       if (quoted) {
-        if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-        else if (c === '"') quoted = false;
+        if (c === '"' && text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else if (c === '"') quoted = false;
         else field += c;
       } else if (c === '"') quoted = true;
-      else if (c === ',') rec.push(field), (field = '');
+      else if (c === ',') endField();
       else if (c === '\n' || c === '\r') {
         if (c === '\r' && text[i + 1] === '\n') i++;
-        rec.push(field), records.push(rec), (rec = []), (field = '');
+        endRecord();
       } else field += c;
     }
-    if (field !== '' || rec.length > 0) rec.push(field), records.push(rec);
+    if (field !== '' || rec.length > 0) endRecord();
     const [head, ...rows] = records;
     // The Chinese CSV's headers are the catalogue's; the column is found by it, its cells checked below.
     const ev = head!.indexOf((watchlistHeaders('zh-CN') as Record<string, string>).evidence!);
