@@ -53,6 +53,7 @@ export { iterateFlows, iterateWatchlist, type FlowRow, type WatchRow, type Watch
 export { incompleteInputs, describeIncomplete, type IncompleteInput } from './report/runs.js';
 export { mergeReport } from './report/merge.js';
 export { renderHtml, type HtmlOptions } from './report/html.js';
+export { findExplainCandidates, explainVerdict, explainTally, iterateExplainFlows, explainHashrate, explainAttribution, attributionSteps, type ExplainSubject } from './report/explain.js';
 
 // Errors and anomalies.
 export { DecodeError, InputError, ReportError, RuleError, UsageError } from './errors.js';
