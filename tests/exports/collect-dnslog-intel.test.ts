@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpers.js';
-import { exportDatagrams, sendAll, startCollector } from '../support/collector.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT } from '../helpers.js';
+import { collectAll } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-dnslog-intel-'));
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -45,17 +45,8 @@ interface FlowRow {
 /** Collect a capture's datagrams with `extra` options; the stored row of the conversation's flow and its evidence kinds. */
 async function collectWith(name: string, c: Conversation, extra: string[]): Promise<{ flow: FlowRow; kinds: string[] }> {
   const db = join(tmp, `${name}.sqlite`);
-  const { child, port, stderr } = await startCollector(db, ['--join-gap', '1', ...extra], DEADLINE_MS);
-  const closed = new Promise<number | null>((r) => child.on('close', r));
-  try {
-    const datagrams = await exportDatagrams(join(V9, `${c.capture}.export.pcap`));
-    await sendAll(port, datagrams);
-    await waitFor(() => new RegExp(`datagrams ${datagrams.length} \\(`).test(stderr()) && /open 0,/.test(stderr()), { what: `the collector (${name}) to receive every datagram and finish every flow`, timeoutMs: DEADLINE_MS });
-    child.kill('SIGINT');
-    expect(await closed, stderr()).toBe(0);
-  } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  const run = await collectAll(db, extra, join(V9, `${c.capture}.export.pcap`), name, DEADLINE_MS);
+  expect(run.code, run.stderr).toBe(0);
   const d = new Database(db, { readonly: true });
   try {
     const flows = d.prepare('SELECT id, label, confidence, rules, reason FROM flows WHERE client = ? AND server = ? AND server_port = ?').all(c.client, c.server, c.serverPort) as Array<FlowRow & { id: number }>;

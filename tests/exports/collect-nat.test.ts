@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpers.js';
-import { exportDatagrams, sendAll, startCollector } from '../support/collector.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT } from '../helpers.js';
+import { collectAll } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-nat-'));
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -28,17 +28,8 @@ const SERVER = '94.23.199.191';
 /** Collect the capture with `extra` options; the mining flow's subscriber and NAT note, and the subscriber rows. */
 async function collectWith(name: string, extra: string[]): Promise<{ subscriber: string | null; nat: string | null; rows: Array<{ subscriber: string; account: string | null }> }> {
   const db = join(tmp, `${name}.sqlite`);
-  const { child, port, stderr } = await startCollector(db, ['--join-gap', '1', ...extra], DEADLINE_MS);
-  const closed = new Promise<number | null>((r) => child.on('close', r));
-  try {
-    const datagrams = await exportDatagrams(EXPORTS);
-    await sendAll(port, datagrams);
-    await waitFor(() => new RegExp(`datagrams ${datagrams.length} \\(`).test(stderr()) && /open 0,/.test(stderr()), { what: `the collector (${name}) to receive every datagram and finish every flow`, timeoutMs: DEADLINE_MS });
-    child.kill('SIGINT');
-    expect(await closed, stderr()).toBe(0);
-  } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  const run = await collectAll(db, extra, EXPORTS, name, DEADLINE_MS);
+  expect(run.code, run.stderr).toBe(0);
   const d = new Database(db, { readonly: true });
   try {
     const flow = d.prepare('SELECT subscriber, nat, label FROM flows WHERE client = ? AND client_port = ? AND server = ?').get(PUBLIC_IP, PUBLIC_PORT, SERVER) as { subscriber: string | null; nat: string | null; label: string } | undefined;

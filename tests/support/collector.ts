@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Anomalies } from '../../src/anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { readCapture } from '../../src/io/input.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, waitFor } from '../helpers.js';
 
 /** The UDP payloads of a capture of export datagrams, in order. */
 export async function exportDatagrams(path: string): Promise<Buffer[]> {
@@ -66,4 +66,23 @@ export function sendAll(port: number, datagrams: readonly Buffer[]): Promise<voi
     };
     next();
   });
+}
+
+/**
+ * Run `collect` into `db` (with `extra` options), send it every export datagram of the capture
+ * `exports`, wait until it has received them all and finished every flow, then stop it with SIGINT;
+ * resolves to its exit code and standard error. A collector that does not stop is killed.
+ */
+export async function collectAll(db: string, extra: readonly string[], exports: string, name: string, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  const { child, port, stderr } = await startCollector(db, ['--join-gap', '1', ...extra], timeoutMs);
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  try {
+    const datagrams = await exportDatagrams(exports);
+    await sendAll(port, datagrams);
+    await waitFor(() => new RegExp(`datagrams ${datagrams.length} \\(`).test(stderr()) && /open 0,/.test(stderr()), { what: `the collector (${name}) to receive every datagram and finish every flow`, timeoutMs });
+    child.kill('SIGINT');
+    return { code: await closed, stderr: stderr() };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 }
