@@ -23,7 +23,7 @@ export interface ProbeCliOptions {
   rules?: string;
   lenientRules?: boolean;
   out?: string;
-  /** Zone of the times on the per-target lines (ISO 8601 UTC without it). */
+  /** Zone of the times on the per-target lines and of the --out file's day (UTC without it). */
   tz?: string;
   /** No progress line. */
   quiet?: boolean;
@@ -67,7 +67,7 @@ export function registerProbe(program: Command, io: Io, setExit: (code: number) 
     .option('--rules <dir>', 'rule folder whose server-side rules judge the replies', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'probe with the valid rules even when some rules are invalid')
     .option('--out <dir>', 'write confirmed pools to DIR/probe-YYYY-MM-DD.yaml (the rules/endpoints schema; merged into it if it exists)')
-    .option('--tz <zone>', 'write the times of the per-target lines in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
+    .option('--tz <zone>', 'write the times of the per-target lines, and the day of the --out file (its name and added:), in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
     .option('--quiet', 'no progress line on standard error (shown only when it is a terminal)')
     .addHelpText('after', () => SAFETY.replaceAll('VERSION', toolVersion()))
     .action(async (o: ProbeCliOptions) => {
@@ -97,7 +97,7 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
   const rate = amount('--rate', o.rate, 5, 1000);
   const concurrency = count('--concurrency', o.concurrency, 4, 1024);
   const timeoutS = amount('--timeout', o.timeout, 5, 600);
-  const { checkZone, formatTime } = await import('../i18n.js');
+  const { checkZone, dayOf, formatTime } = await import('../i18n.js');
   const tz = o.tz === undefined ? undefined : checkZone(o.tz);
 
   const { existsSync, mkdirSync, renameSync, writeFileSync } = await import('node:fs');
@@ -194,10 +194,11 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
     if (o.out && confirmed.length) {
       const { intelEntries, intelFileName, mergeIntel, parseIntelFile, renderIntelFile } = await import('../probe/intel.js');
       mkdirSync(o.out, { recursive: true });
-      const path = join(o.out, intelFileName(started));
+      // The file's day, and each entry's, in the zone asked for (as intel resolve dates its file).
+      const path = join(o.out, intelFileName(started, tz));
       const existing = existsSync(path) ? parseIntelFile(readTextFile(path, 'intel file', 64 << 20), path) : null;
-      const day = new Date(started).toISOString().slice(0, 10);
-      const file = mergeIntel(existing, intelEntries(confirmed), { source: `minerwatch probe ${version}: servers that answered a mining-protocol request as pools`, added: day });
+      const day = dayOf(started, tz);
+      const file = mergeIntel(existing, intelEntries(confirmed, tz), { source: `minerwatch probe ${version}: servers that answered a mining-protocol request as pools`, added: day });
       const tmp = `${path}.tmp-${process.pid}`;
       writeFileSync(tmp, renderIntelFile(file));
       renameSync(tmp, path);

@@ -6,6 +6,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import { dayOf } from '../i18n.js';
 import { compileEndpointFile } from '../rules/endpoints.js';
 import { FileContext, dateText, isObj } from '../rules/yamlfile.js';
 import type { TargetOutcome } from './probe.js';
@@ -37,12 +38,8 @@ export interface IntelFile {
 const KEY_ORDER = ['domain', 'suffix', 'ip', 'cidr', 'port', 'pool', 'coins', 'ports', 'kind', 'added', 'source', 'reference'] as const;
 
 /** `probe-YYYY-MM-DD.yaml` for a time (UTC date). */
-export function intelFileName(time: number): string {
-  return `probe-${isoDate(time)}.yaml`;
-}
-
-function isoDate(time: number): string {
-  return new Date(time).toISOString().slice(0, 10);
+export function intelFileName(time: number, tz = 'UTC'): string {
+  return `probe-${dayOf(time, tz)}.yaml`;
 }
 
 /**
@@ -50,7 +47,7 @@ function isoDate(time: number): string {
  * what the server answered, to which request, the rule with its revision and the reply excerpt;
  * `coins` are those the confirming rules name.
  */
-export function intelEntries(outcomes: readonly TargetOutcome[]): IntelEntry[] {
+export function intelEntries(outcomes: readonly TargetOutcome[], tz = 'UTC'): IntelEntry[] {
   const out: IntelEntry[] = [];
   for (const o of outcomes) {
     const pools = o.results.filter((r) => r.status === 'pool');
@@ -61,7 +58,7 @@ export function intelEntries(outcomes: readonly TargetOutcome[]): IntelEntry[] {
     const sent = first.sent.length ? first.sent.join(', ') : request.method;
     const e: IntelEntry = { ip: o.target.host, port: o.target.port, pool: 'unknown' };
     if (coins.length) e.coins = coins;
-    e.added = isoDate(first.time);
+    e.added = dayOf(first.time, tz);
     e.source = `minerwatch probe at ${new Date(first.time).toISOString()}: answered ${first.matched} to ${first.protocol} ${sent} (${first.ruleId}@${first.rev}): ${first.excerpt ?? ''}`;
     out.push(e);
   }

@@ -74,6 +74,28 @@ describe('probe --tz', () => {
     expect(stratumLine).toMatch(/ pool /);
   }, 60_000);
 
+  it('--out: the intel file is named and its entries dated by the day in the zone given (UTC without it)', async () => {
+    for (const [tz, minutes] of [[[], 0], [['--tz', '+14:00'], 840], [['--tz', '-11:00'], -660]] as const) {
+      const db = join(tmp, `out${minutes}.sqlite`);
+      const out = join(tmp, `intel${minutes}`);
+      openReport(db).close();
+      const target = `127.0.0.1:${s.stratum!.port}`;
+      const r = await spawnCli(['probe', '--target', target, '--db', db, '--out', out, '--timeout', '1', '--rate', '100', ...tz]);
+      expect(r.code, r.err).toBe(0);
+      const d = new Database(db, { readonly: true });
+      const times = d.prepare("SELECT time FROM probes WHERE status = 'pool' ORDER BY id").pluck().all() as number[];
+      d.close();
+      expect(times.length, r.err).toBeGreaterThan(0);
+      // The probe's start lies within a second of its first pool answer, but may cross midnight: take the file's name as the run gives it and check it is one of the two days.
+      const day = (ms: number): string => atOffset(ms, minutes).slice(0, 10);
+      const files = readdirSync(out);
+      expect(files).toHaveLength(1);
+      expect([day(times[0]! - 1000), day(times[0]!)].map((x) => `probe-${x}.yaml`)).toContain(files[0]);
+      const doc = parse(readFileSync(join(out, files[0]!), 'utf8')) as { entries: Array<{ added: string }> };
+      expect(doc.entries.map((e) => String(e.added))).toEqual([day(times[0]!)]);
+    }
+  }, 60_000);
+
   it('zone abbreviations are refused before anything is sent', async () => {
     const db = join(tmp, 'refused.sqlite');
     openReport(db).close();
