@@ -55,7 +55,7 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
     const v: Verdict = { label: d.label, confidence: d.confidence, outcome: d.outcome?.name ?? null, reason: `${d.label} — ${kind}`, evidence, attributes: { coin: 'XMR', agent: null, software: null, workers: [], pool: null, serverName: null } };
     w.addFlow(f, v, input, client);
     touched.add(client);
-    live?.saw(client, v.label);
+    live?.saw(client);
   };
   const seconds = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
   // CPU time as well as wall time: on a loaded machine the wall time is mostly waiting for a core.
@@ -73,7 +73,7 @@ export function liveRollupCase(dataDir: string, flows: number, subscribers: numb
   };
   // Every flow so far waits for the first rollup: it settles every subscriber once, one at a time.
   live = new LiveRollup(w.db, settle);
-  for (const s of touched) live.saw(s, 'mining');
+  for (const s of touched) live.saw(s);
   t = process.hrtime.bigint();
   live.commit();
   const first = seconds(t);

@@ -80,7 +80,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
       if (!keepFlow(o.keepFlows, f.source, v.label)) return;
       const who = subs.resolve(f);
       writer.addFlow(f, v, inputId, who.subscriber, who.nat);
-      live.saw(who.subscriber, v.label);
+      live.saw(who.subscriber);
     },
     { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows },
     `udp://${o.listen}`,

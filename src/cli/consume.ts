@@ -12,11 +12,10 @@ import { KafkaShard, parseSegmentPath, segmentFormat, segmentPath, type ConsumeF
 import { ReportError, UsageError } from '../errors.js';
 import { ensureTopic, GroupConsumer, KafkaProducer, parseBrokers, type KafkaMessage, type PartitionRef } from '../io/kafka.js';
 import { PartitionEnds } from '../io/kafka-ends.js';
-import { MAX_WAITING_SUBSCRIBERS } from '../report/live-rollup.js';
+import { rebuildWaiting, WaitingSubscribers } from '../report/live-rollup.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { redecideReport } from '../report/redecide.js';
 import type Database from 'better-sqlite3';
-import { rebuildSubscribers } from '../report/subscribers.js';
 import { openReport, ReportWriter } from '../report/writer.js';
 import { loadResolverLogs } from '../scan.js';
 import type { FlowRecord, Verdict } from '../types.js';
@@ -118,16 +117,16 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   const pendingRows = new Map<number, Array<Record<string, unknown>>>();
   const outRows: Array<{ key: string | null; value: string }> = [];
   let anomalies = 0;
-  // Subscribers with flagged flows in each open segment (null: more than MAX_WAITING_SUBSCRIBERS, then
-  // every row): their rows are rebuilt when it is complete, so `watchlist` follows the committed
-  // segments while the member runs, and again when it is dropped, so no row counts its flows. Rows
-  // only: peer and added-up evidence wait for the close, since a settle now would read the flows of
-  // segments still open, which a rebalance can drop, and keep what they proved.
-  const segmentSubscribers = new Map<number, Set<string> | null>();
+  // Subscribers with flagged flows in each open segment: their rows are rebuilt when it is complete,
+  // so `watchlist` follows the committed segments while the member runs, and again when it is
+  // dropped, so no row counts its flows. Rows only: peer and added-up evidence wait for the close,
+  // since a settle now would read the flows of segments still open, which a rebalance can drop, and
+  // keep what they proved.
+  const segmentSubscribers = new Map<number, WaitingSubscribers>();
   const rollUp = (id: number): void => {
-    const subscribers = segmentSubscribers.get(id);
-    if (subscribers === undefined) return;
-    db.transaction(() => (subscribers === null ? rebuildSubscribers(db) : rebuildSubscribers(db, subscribers))).immediate();
+    const waiting = segmentSubscribers.get(id);
+    if (waiting === undefined) return;
+    db.transaction(() => rebuildWaiting(db, waiting)).immediate();
     segmentSubscribers.delete(id);
   };
   const shard = new KafkaShard(ruleSet, { format: o.format, segmentMessages: o.segmentMessages, segmentMs: o.segmentSeconds * 1000, maxFlows, joinGapMs: o.joinGap * 1000 }, {
@@ -138,9 +137,9 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
       writer.addFlow(f, v, id, who.subscriber, who.nat);
       // A flow labelled none is in no subscriber row.
       if (who.subscriber !== null && v.label !== 'none') {
-        let subscribers = segmentSubscribers.get(id);
-        if (subscribers === undefined) segmentSubscribers.set(id, (subscribers = new Set()));
-        if (subscribers !== null && subscribers.add(who.subscriber).size > MAX_WAITING_SUBSCRIBERS) segmentSubscribers.set(id, null);
+        let waiting = segmentSubscribers.get(id);
+        if (waiting === undefined) segmentSubscribers.set(id, (waiting = new WaitingSubscribers()));
+        waiting.add(who.subscriber);
       }
       if (o.outputTopic && v.label !== 'none') {
         let rows = pendingRows.get(id);

@@ -14,7 +14,6 @@
  * (bench/live-rollup.ts); settling the whole report took 2–2.6 s there.
  */
 import type Database from 'better-sqlite3';
-import type { Label } from '../types.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 
@@ -24,6 +23,33 @@ import { rebuildSubscribers } from './subscribers.js';
  * bench/live-rollup.ts).
  */
 export const MAX_WAITING_SUBSCRIBERS = 16_384;
+
+/**
+ * Subscribers whose rows wait for a rollup, bounded: past {@link MAX_WAITING_SUBSCRIBERS} only
+ * "every subscriber" is remembered. `collect`'s commits and `consume`'s segments keep them alike.
+ */
+export class WaitingSubscribers {
+  private set: Set<string> | null = new Set<string>();
+
+  /** A flow of `subscriber` was written (null: a flow of nobody's, rolled up by no row). */
+  add(subscriber: string | null): void {
+    if (subscriber === null || this.set === null) return;
+    this.set.add(subscriber);
+    if (this.set.size > MAX_WAITING_SUBSCRIBERS) this.set = null;
+  }
+
+  /** The subscribers waiting, or null for every subscriber (more than the bound came). */
+  get subscribers(): ReadonlySet<string> | null {
+    return this.set;
+  }
+}
+
+/** Rebuild the rows of the subscribers `w` holds (every row when it holds more than the bound). */
+export function rebuildWaiting(db: Database.Database, w: WaitingSubscribers): void {
+  const subs = w.subscribers;
+  if (subs === null) rebuildSubscribers(db);
+  else rebuildSubscribers(db, subs);
+}
 
 /** How a report is decided again after new flows (as the run's close does it: ReportWriter.finish). */
 export interface LiveSettle {
@@ -51,8 +77,8 @@ export interface LiveRollupResult {
  * written and {@link LiveRollup.commit} once the flows are committed (after `ReportWriter.flush`).
  */
 export class LiveRollup {
-  /** Subscribers of the flows written since the last rollup (null: more than MAX_WAITING_SUBSCRIBERS). */
-  private waiting: Set<string> | null = new Set<string>();
+  /** Subscribers of the flows written since the last rollup. */
+  private waiting = new WaitingSubscribers();
 
   constructor(
     private readonly db: Database.Database,
@@ -61,14 +87,12 @@ export class LiveRollup {
   ) {}
 
   /**
-   * A flow of `subscriber` was written (a null subscriber: rolled up by nobody). Whatever its
-   * `label`, its subscriber is settled: a flow labelled `none` can be raised by peer or added-up
+   * A flow of `subscriber` was written (a null subscriber: rolled up by nobody). Whatever the flow's
+   * label, its subscriber is settled: a flow labelled `none` can be raised by peer or added-up
    * evidence, and can raise others.
    */
-  saw(subscriber: string | null, _label: Label): void {
-    if (subscriber === null || this.waiting === null) return;
+  saw(subscriber: string | null): void {
     this.waiting.add(subscriber);
-    if (this.waiting.size > MAX_WAITING_SUBSCRIBERS) this.waiting = null;
   }
 
   /**
@@ -79,7 +103,7 @@ export class LiveRollup {
    *   waiting for the next call.
    */
   commit(): LiveRollupResult {
-    const subs = this.waiting;
+    const subs = this.waiting.subscribers;
     if (subs?.size === 0) return { subscribers: 0, settled: false, ms: 0 };
     const start = this.now();
     this.db
@@ -87,16 +111,15 @@ export class LiveRollup {
         if (subs === null) {
           applyPeerEvidence(this.db, this.settle.redecide);
           this.settle.decideAgain(this.db);
-          rebuildSubscribers(this.db);
         } else {
           applyPeerEvidence(this.db, this.settle.redecide, subs);
           this.settle.decideAgain(this.db, subs);
-          rebuildSubscribers(this.db, subs);
         }
+        rebuildWaiting(this.db, this.waiting);
       })
       .immediate();
     const end = this.now();
-    this.waiting = new Set();
+    this.waiting = new WaitingSubscribers();
     return { subscribers: subs === null ? -1 : subs.size, settled: true, ms: end - start };
   }
 }

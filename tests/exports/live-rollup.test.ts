@@ -141,9 +141,9 @@ describe.skipIf(!HAVE_CORPUS)('the live subscriber rollup', () => {
         });
         expect(live.commit()).toEqual({ subscribers: 0, settled: false, ms: 0 });
         for (const s of subs) {
-          live.saw(null, 'mining');
-          live.saw(s, 'none');
-          live.saw(s, 'mining');
+          live.saw(null);
+          live.saw(s);
+          live.saw(s);
           const r = live.commit();
           expect(r.subscribers).toBe(1);
           expect(r.settled).toBe(true);
