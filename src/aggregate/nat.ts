@@ -10,6 +10,10 @@ import { ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
+import { lastAtMost } from '../search.js';
+
+const portStartOf = (b: { portStart: number }): number => b.portStart;
+const startOf = (r: { start: number }): number => r.start;
 
 export interface NatRecord {
   start: number;
@@ -187,13 +191,7 @@ export class NatMapper {
     const blocks = this.byPublic.get(ip);
     if (!blocks) return null;
     // Last block whose first port is <= port; blocks of other sizes may start earlier and still cover it.
-    let lo = 0;
-    let hi = blocks.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (blocks[mid]!.portStart <= port) lo = mid + 1;
-      else hi = mid - 1;
-    }
+    const hi = lastAtMost(blocks, portStartOf, port);
     // The matching assignment, and whether another private address matches too (ambiguity).
     let found: NatRecord | null = null;
     let other: NatRecord | null = null;
@@ -205,13 +203,7 @@ export class NatMapper {
       if (blk.portEnd < port) continue;
       const recs = blk.recs;
       // Last assignment that started at or before the time.
-      let l = 0;
-      let h = recs.length - 1;
-      while (l <= h) {
-        const mid = (l + h) >> 1;
-        if (recs[mid]!.start <= time) l = mid + 1;
-        else h = mid - 1;
-      }
+      const h = lastAtMost(recs, startOf, time);
       for (let r = h; r >= 0 && other === null; r--) {
         const rec = recs[r]!;
         if (rec.end < time) break;

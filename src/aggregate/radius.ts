@@ -17,6 +17,9 @@ import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6NetKey, parseLookupAddress } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
+import { lastAtMost } from '../search.js';
+
+const fromOf = (h: Held): number => h.from;
 
 /** What an accounting record says happened (Acct-Status-Type, RFC 2866 §5.1). */
 export type RadiusEventKind = 'start' | 'interim' | 'stop' | 'accounting-on' | 'accounting-off';
@@ -532,13 +535,7 @@ export class RadiusIndex {
       if (!list) continue;
       known += list.held.length;
       const { held, maxEnd } = list;
-      let lo = 0;
-      let hi = held.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (held[mid]!.from <= time) lo = mid + 1;
-        else hi = mid - 1;
-      }
+      const hi = lastAtMost(held, fromOf, time);
       let found: Held | null = null;
       for (let r = hi; r >= 0 && maxEnd[r]! > time; r--) {
         const h = held[r]!;

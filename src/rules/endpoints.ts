@@ -7,6 +7,9 @@ import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
+import { lastAtMost } from '../search.js';
+
+const itself = (x: number): number => x;
 
 const KINDS: readonly EndpointKind[] = ['pool', 'browser-mining', 'proxy', 'exclude'];
 const ENTRY_KEYS = new Set(['domain', 'suffix', 'ip', 'cidr', 'port', 'pool', 'coins', 'ports', 'kind', 'source', 'added', 'reference']);
@@ -243,14 +246,7 @@ export class EndpointIndex {
   }
 
   private excluded4(n: number): boolean {
-    const starts = this.excludeStarts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid]! <= n) lo = mid + 1;
-      else hi = mid - 1;
-    }
+    const hi = lastAtMost(this.excludeStarts, itself, n);
     return hi >= 0 && n <= this.excludeEnds[hi]!;
   }
 
