@@ -5,10 +5,13 @@
  * another), so a scan does not re-parse ~12,000 lines of endpoint YAML each time (about 0.6 s).
  * Only rule sets that compiled without errors are cached. The cache lives in the user's cache folder
  * (`$XDG_CACHE_HOME/minerwatch` or `~/.cache/minerwatch`, mode 0700); any problem reading or writing
- * it falls back to compiling. `MINERWATCH_NO_RULE_CACHE=1` turns it off.
+ * it falls back to compiling. `MINERWATCH_NO_RULE_CACHE=1` turns it off. The folder is bounded: a
+ * hit marks its entry used (its modification time), and storing an entry removes the least recently
+ * used ones beyond {@link MAX_ENTRIES} (each rule set with ~12,000 endpoints is about 1.2 MB, and
+ * intel updated daily, or a rule edit, makes a new one).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +19,9 @@ import type { RuleSet } from '../rules/schema.js';
 import type { RuleFile } from './rulefiles.js';
 
 const FORMAT = 3;
+/** Compiled rule sets kept in the cache folder; beyond it the least recently used are removed. */
+export const MAX_ENTRIES = 8;
+const ENTRY = /^rules-.*\.json$/;
 
 /** The rule compiler's modules: src/rules (dist/rules when built), beside this module's folder. */
 const COMPILER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'rules');
@@ -73,6 +79,7 @@ export function loadCachedRules(digest: string, toolVersion: string, compiler: s
     const o = JSON.parse(readFileSync(fileFor(dir, digest, toolVersion, compiler), 'utf8')) as { format: number; compiler: string; ruleSet: RuleSet & { policy: { miningPorts: number[] } } };
     if (o.format !== FORMAT || o.compiler !== compiler || o.ruleSet.digest !== digest) return null;
     const rs = o.ruleSet;
+    markUsed(fileFor(dir, digest, toolVersion, compiler));
     return { ...rs, policy: { ...rs.policy, miningPorts: new Set(rs.policy.miningPorts) } };
   } catch {
     return null;
@@ -90,7 +97,55 @@ export function storeCachedRules(rs: RuleSet, toolVersion: string, compiler: str
     const json = JSON.stringify({ format: FORMAT, compiler, ruleSet: { ...rs, policy: { ...rs.policy, miningPorts: [...rs.policy.miningPorts] } } });
     writeFileSync(tmp, json, { mode: 0o600 });
     renameSync(tmp, path);
+    pruneCache(dir, MAX_ENTRIES);
   } catch {
     // A read-only home or a full disk only costs the next scan the compile time.
+  }
+}
+
+/** A cache hit is a use: its modification time says when it was last used (best effort). */
+function markUsed(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // Read-only cache: entries then age by when they were written.
+  }
+}
+
+/**
+ * Remove the least recently used rule-set entries of `dir` beyond `keep` (and temporary files of
+ * writers that died more than an hour ago). Best effort: a file another process removed first is
+ * skipped. Returns the names removed.
+ */
+export function pruneCache(dir: string, keep: number): string[] {
+  const entries: Array<{ name: string; used: number }> = [];
+  const removed: string[] = [];
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of readdirSync(dir)) {
+    const stale = name.startsWith('rules-') && name.endsWith('.tmp');
+    if (!ENTRY.test(name) && !stale) continue;
+    let used: number;
+    try {
+      used = statSync(join(dir, name)).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (stale) {
+      if (used < hourAgo && remove(join(dir, name))) removed.push(name);
+    } else entries.push({ name, used });
+  }
+  // Newest first; ties by name, so two processes pruning at once remove the same entries.
+  entries.sort((a, b) => b.used - a.used || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries.slice(Math.max(0, keep))) if (remove(join(dir, e.name))) removed.push(e.name);
+  return removed;
+}
+
+function remove(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
