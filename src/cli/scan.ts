@@ -333,12 +333,13 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               remapInputs(b, inputIds);
               writer.addPacked(b);
             },
-          }).then(async (s) => {
-            // The workers decided; this thread's classifier (same rules, same resolver logs) decides the report again after the run.
-            const classifier = new Classifier(ruleSet);
-            await loadResolverLogs(classifier, o.dnsLog ?? []);
-            return { ...s, classifier };
-          })
+          }).then((s) => ({
+            ...s,
+            // The workers decided each flow; after the run this thread adds up evidence over the
+            // report with the same rules. That pass reads the evidence the workers stored and never
+            // looks a lookup up, so the resolver logs (each worker's, read in full) are not read here.
+            classifier: new Classifier(ruleSet),
+          }))
         : await scanInputs(
             paths,
             ruleSet,

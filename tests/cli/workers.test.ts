@@ -11,9 +11,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
+import { poolNames } from '../../bench/gen-dnslog.js';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
+import { zeekDnsHeader, zeekDnsLine } from '../../scripts/corpus-dnslog.js';
 import { AUTO_WORKERS_MIN_BYTES, CORES_FOR_OTHER_THREADS, scanWorkers } from '../../src/cli/scan-workers.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, spawnCli, whenReport } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, RULES_DIR, spawnCli, whenReport } from '../helpers.js';
 import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-workers-'));
@@ -80,6 +82,27 @@ describe('scan --workers', () => {
     const one = await sameWithWorkers('exports', [join(exportDir, 'exports-v9.pcap'), join(exportDir, 'exports.csv')], ['--intel', intel], 2);
     expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
     expect((one.inputs as Array<{ records: number }>).map((i) => i.records)).toEqual([exports.records, exports.records]);
+  }, 180_000);
+
+  it('NetFlow v9 exports with a resolver log: 2 workers give the report of 1', async () => {
+    // A Zeek dns.log (written from Zeek's documented dns.log schema): every 10 minutes of the
+    // exports, a subscriber looks up a listed pool name and is answered with one of the pool servers.
+    const names = poolNames(RULES_DIR);
+    const log = join(tmp, 'pools.dns.log');
+    const lines = [zeekDnsHeader(exports.firstMs)];
+    let n = 0;
+    for (let t = exports.firstMs - 60_000; t < exports.lastMs; t += 600_000) {
+      exports.miningServers.forEach((server, i) => {
+        const query = names[i % names.length]!;
+        lines.push(zeekDnsLine({ time: t, client: '100.64.0.1', resolver: '10.0.0.53', query, qtype: 1, rcode: 0, answers: [{ name: query, type: 'A', data: server, ttl: 60 }] }, ++n));
+      });
+    }
+    writeFileSync(log, `${lines.join('\n')}\n`);
+    const one = await sameWithWorkers('dnslog', [join(exportDir, 'exports-v9.pcap')], ['--dns-log', log], 2);
+    // The log is what convicts here (no intel given): its evidence must be in the report compared.
+    const kinds = new Set((one.evidence as string[]).map((e) => (JSON.parse(e) as { kind: string }).kind));
+    expect([...kinds].filter((k) => k.startsWith('dns-log'))).not.toHaveLength(0);
+    expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
   }, 180_000);
 
   it.skipIf(!HAVE_CORPUS)(`the corpus's captures and flow exports: 3 workers give the report of 1${HAVE_CORPUS ? '' : ` (skipped: ${CORPUS_SKIP_REASON})`}`, async () => {
