@@ -115,6 +115,13 @@ export class EndpointIndex {
   private readonly suffix = new Map<string, EndpointEntry>();
   /** Domain entries of block lists (`subdomains: true`): they cover the names below them too. */
   private readonly below = new Map<string, EndpointEntry>();
+  /**
+   * The fewest labels of any listed name or suffix, and the last that many labels of each: a name
+   * whose own last labels are not among them matches no entry, which {@link domain} tells with one
+   * lookup (nearly every name a resolver answers is not a pool's).
+   */
+  private tailLabels = Infinity;
+  private readonly tails = new Set<string>();
   private readonly ipPort = new Map<string, EndpointEntry>();
   private readonly ip = new Map<string, EndpointEntry>();
   /** IPv6 networks: per prefix length, network text → entry; lengths longest first. */
@@ -188,6 +195,8 @@ export class EndpointIndex {
         }
       }
     }
+    for (const names of [this.exact, this.suffix, this.below]) for (const n of names.keys()) this.tailLabels = Math.min(this.tailLabels, n.split('.').length);
+    for (const names of [this.exact, this.suffix, this.below]) for (const n of names.keys()) this.tails.add(lastLabels(n, this.tailLabels)!);
     this.nets.sort((a, b) => b.bits - a.bits);
     this.nets4.sort((a, b) => b.bits - a.bits);
     this.excludeNets.sort((a, b) => b.bits - a.bits);
@@ -216,7 +225,11 @@ export class EndpointIndex {
    * list knows more than a threat feed that only says "mining").
    */
   domain(name: string): EndpointEntry | null {
-    const n = name.toLowerCase().replace(/\.$/, '');
+    let n = name.toLowerCase();
+    if (n.endsWith('.')) n = n.slice(0, -1);
+    // An entry that matches is the name itself or one of its suffixes, so it ends in the name's last labels.
+    const tail = lastLabels(n, this.tailLabels);
+    if (tail === null || !this.tails.has(tail)) return null;
     const e = this.exact.get(n);
     if (e && e.pool !== 'unknown') return e;
     let under: EndpointEntry | null = null;
@@ -313,4 +326,15 @@ function networkKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
     out.push(bytes[i]! & ((0xff << (8 - keep)) & 0xff));
   }
   return out.join('.');
+}
+
+/** The last `k` labels of `name` (the whole name when it has exactly `k`); null when it has fewer. */
+function lastLabels(name: string, k: number): string | null {
+  if (!(k < Infinity)) return null;
+  let at = name.length;
+  for (let i = 0; i < k; i++) {
+    if (at < 0) return null;
+    at = name.lastIndexOf('.', at - 1);
+  }
+  return name.slice(at + 1);
 }

@@ -46,6 +46,31 @@ describe('endpoint lists', () => {
     expect(idx.domain('www.f2pool.com')).toBeNull();
   });
 
+  it('finds names of every length: longer and shorter than the shortest listed name, by suffix and below a block-list name', () => {
+    const rep = compileRules([
+      POLICY,
+      { path: 'endpoints/test.yaml', text: LIST },
+      { path: 'endpoints/block.yaml', text: 'source: "block list"\nadded: 2026-11-21\nsubdomains: true\nentries:\n  - { domain: miner.bad.example.net, pool: unknown }\n' },
+    ]);
+    expect(rep.errors).toEqual([]);
+    const idx = new EndpointIndex(rep.ruleSet.endpoints);
+    // Fewer labels than any entry: no entry can match.
+    expect(idx.domain('org')).toBeNull();
+    expect(idx.domain('')).toBeNull();
+    // The shortest entry itself, and names many labels below it.
+    expect(idx.domain('nanopool.org')?.pool).toBe('nanopool');
+    expect(idx.domain('a.b.c.d.xmr.nanopool.org')?.pool).toBe('nanopool');
+    // Its last labels are those of a listed name, and still no entry: exact names are exact.
+    expect(idx.domain('f2pool.com')).toBeNull();
+    expect(idx.domain('eth.f2pool.com')).toBeNull();
+    expect(idx.domain('BTC.F2POOL.COM.')?.pool).toBe('F2Pool');
+    // A block-list name covers the names below it, not the ones above.
+    expect(idx.domain('miner.bad.example.net')?.source).toBe('block list');
+    expect(idx.domain('x.y.miner.bad.example.net')?.source).toBe('block list');
+    expect(idx.domain('bad.example.net')).toBeNull();
+    expect(idx.domain('example.net')).toBeNull();
+  });
+
   it('prefers IP:port over IP over the longest CIDR, and honours exclusions', () => {
     const idx = new EndpointIndex(load(LIST).ruleSet.endpoints);
     expect(idx.address('198.51.100.7', 3333)).toMatchObject({ how: 'ip:port', entry: { pool: 'ip-port-pool' } });
