@@ -117,31 +117,202 @@ export const DNSTAP_SCHEMA = {
 /** The `dnstap.Dnstap` type, for decoding and (bench, tests) encoding. */
 export const DnstapType = protobuf.Root.fromJSON(DNSTAP_SCHEMA).lookupType('dnstap.Dnstap');
 
+/** `dnstap.Policy`: decoded (and so checked) where a message carries one; nothing of it is used. */
+const PolicyType = protobuf.Root.fromJSON(DNSTAP_SCHEMA).lookupType('dnstap.Policy');
+
 /** A uint64 as protobufjs hands it over: a number, or a Long when long.js is installed. */
 type U64 = number | { low: number; high: number };
 
-interface DecodedMessage {
+/**
+ * What a lookup needs of one `dnstap.Dnstap` frame, read in place by {@link readDnstapFields}:
+ * byte fields as offset and length into the frame's buffer (length -1: absent). One object is
+ * reused for every frame, so a frame costs no allocation beyond the reader.
+ */
+interface DnstapFields {
   type: number;
-  queryAddress?: Uint8Array;
-  responseAddress?: Uint8Array;
-  queryTimeSec?: U64;
-  queryTimeNsec?: number;
-  responseTimeSec?: U64;
-  responseTimeNsec?: number;
-  responseMessage?: Uint8Array;
+  hasMessage: boolean;
+  identityOff: number;
+  identityLen: number;
+  /** `Message.type`, and whether a message of the frame gave one. */
+  messageType: number;
+  messageHasType: boolean;
+  queryAddressOff: number;
+  queryAddressLen: number;
+  responseAddressOff: number;
+  responseAddressLen: number;
+  /** Seconds (-1: absent) and nanoseconds of the query and response times. */
+  queryTimeSec: number;
+  queryTimeNsec: number;
+  responseTimeSec: number;
+  responseTimeNsec: number;
+  responseMessageOff: number;
+  responseMessageLen: number;
 }
 
-interface DecodedDnstap {
-  type: number;
-  identity?: Uint8Array;
-  message?: DecodedMessage;
+function newFields(): DnstapFields {
+  return {
+    type: 0,
+    hasMessage: false,
+    identityOff: 0,
+    identityLen: -1,
+    messageType: 0,
+    messageHasType: false,
+    queryAddressOff: 0,
+    queryAddressLen: -1,
+    responseAddressOff: 0,
+    responseAddressLen: -1,
+    queryTimeSec: -1,
+    queryTimeNsec: 0,
+    responseTimeSec: -1,
+    responseTimeNsec: 0,
+    responseMessageOff: 0,
+    responseMessageLen: -1,
+  };
+}
+
+/**
+ * Read the fields of the `dnstap.Dnstap` message in `b[p, p + len)` into `f`, exactly as
+ * protobufjs' decoder generated from {@link DNSTAP_SCHEMA} reads them (tests/io/dnstap-fields.test.ts
+ * holds the two side by side): a known field with another wire type is skipped as unknown, an empty
+ * byte field or a zero uint64 is absent, a repeated `message` is merged into the first, an embedded
+ * message must end where its length says, a missing required `type` is an error, an embedded
+ * `Policy` is decoded by protobufjs. What differs: byte fields are not copied out, and fields no
+ * lookup reads are not kept. Throws what protobufjs' reader throws on bytes that are no message.
+ */
+export function readDnstapFields(b: Uint8Array, p: number, len: number, f: DnstapFields): void {
+  const r = protobuf.Reader.create(b.subarray(p, p + len));
+  let hasType = false;
+  f.hasMessage = false;
+  f.messageHasType = false;
+  f.identityLen = -1;
+  f.queryAddressLen = -1;
+  f.responseAddressLen = -1;
+  f.queryTimeSec = -1;
+  f.queryTimeNsec = 0;
+  f.responseTimeSec = -1;
+  f.responseTimeNsec = 0;
+  f.responseMessageLen = -1;
+  while (r.pos < r.len) {
+    const t = r.tag();
+    const u = t & 7;
+    const field = t >>> 3;
+    switch (field) {
+      case 1: {
+        if (u !== 2) break;
+        const n = r.size();
+        const at = r.pos;
+        r.skip(n);
+        f.identityOff = p + at;
+        f.identityLen = n > 0 ? n : -1;
+        continue;
+      }
+      case 2:
+      case 3:
+        if (u !== 2) break;
+        r.skip(r.size());
+        continue;
+      case 14:
+        if (u !== 2) break;
+        readMessage(r, p, r.size(), f, 1);
+        f.hasMessage = true;
+        continue;
+      case 15:
+        if (u !== 0) break;
+        f.type = r.int32();
+        hasType = true;
+        continue;
+    }
+    r.skipType(u, 0, field);
+  }
+  if (!hasType) throw new Error("missing required 'type'");
+}
+
+/** The `Message` of {@link readDnstapFields}: `n` bytes from the reader's position, at nesting `depth`. */
+function readMessage(r: protobuf.Reader, p: number, n: number, f: DnstapFields, depth: number): void {
+  if (depth > protobuf.Reader.recursionLimit) throw new Error('max depth exceeded');
+  const end = r.pos + n;
+  if (end > r.len) throw new RangeError('index out of range');
+  const outer = r.len;
+  r.len = end;
+  while (r.pos < end) {
+    const t = r.tag();
+    const u = t & 7;
+    const field = t >>> 3;
+    switch (field) {
+      case 1:
+        if (u !== 0) break;
+        f.messageType = r.int32();
+        f.messageHasType = true;
+        continue;
+      case 2:
+      case 3:
+      case 16:
+        if (u !== 0) break;
+        r.int32();
+        continue;
+      case 4:
+      case 5:
+      case 14: {
+        if (u !== 2) break;
+        const k = r.size();
+        const at = p + r.pos;
+        r.skip(k);
+        const l = k > 0 ? k : -1;
+        if (field === 4) {
+          f.queryAddressOff = at;
+          f.queryAddressLen = l;
+        } else if (field === 5) {
+          f.responseAddressOff = at;
+          f.responseAddressLen = l;
+        } else {
+          f.responseMessageOff = at;
+          f.responseMessageLen = l;
+        }
+        continue;
+      }
+      case 6:
+      case 7:
+        if (u !== 0) break;
+        r.uint32();
+        continue;
+      case 8:
+      case 12: {
+        if (u !== 0) break;
+        const v = u64(r.uint64() as U64);
+        if (field === 8) f.queryTimeSec = v !== 0 ? v : -1;
+        else f.responseTimeSec = v !== 0 ? v : -1;
+        continue;
+      }
+      case 9:
+        if (u !== 5) break;
+        f.queryTimeNsec = r.fixed32();
+        continue;
+      case 13:
+        if (u !== 5) break;
+        f.responseTimeNsec = r.fixed32();
+        continue;
+      case 10:
+      case 11:
+        if (u !== 2) break;
+        r.skip(r.size());
+        continue;
+      case 15:
+        if (u !== 2) break;
+        // Decoded (so checked) as protobufjs would, one level deeper; nothing of it is kept.
+        (PolicyType.decode as unknown as (r: protobuf.Reader, l: number, z: undefined, depth: number) => unknown)(r, r.size(), undefined, depth + 1);
+        continue;
+    }
+    r.skipType(u, depth, field);
+  }
+  if (r.pos !== end) throw new RangeError('index out of range');
+  r.len = outer;
+  if (!f.messageHasType) throw new Error("missing required 'type'");
 }
 
 function u64(v: U64): number {
   return typeof v === 'number' ? v : (v.high >>> 0) * 4294967296 + (v.low >>> 0);
 }
 
-const has = Object.prototype.hasOwnProperty;
 const utf8 = new TextDecoder('utf-8');
 
 /** Does the input start like a Frame Streams file (escape, then a plausible control frame)? */
@@ -247,51 +418,49 @@ export class DnstapParser {
     return true;
   }
 
+  private readonly fields = newFields();
+
   private dataFrame(b: Uint8Array, p: number, len: number, fileOffset: number): void {
     this.dataFrames++;
-    let d: DecodedDnstap;
+    const f = this.fields;
     try {
-      d = DnstapType.decode(b.subarray(p, p + len)) as unknown as DecodedDnstap;
+      readDnstapFields(b, p, len, f);
     } catch (e) {
       this.anomalies.add('dnstap.bad_message', this.file, fileOffset, `data frame of ${len} bytes is not a dnstap protobuf message: ${(e as Error).message}`);
       return;
     }
-    const m = d.message;
-    if (d.type !== 1 || m === undefined || m === null) {
+    if (f.type !== 1 || !f.hasMessage) {
       this.skipped++;
       return;
     }
-    const t = m.type;
+    const t = f.messageType;
     if (t !== DNSTAP_MESSAGE_TYPE.CLIENT_RESPONSE && t !== DNSTAP_MESSAGE_TYPE.STUB_RESPONSE && t !== DNSTAP_MESSAGE_TYPE.TOOL_RESPONSE) {
       this.skipped++;
       return;
     }
-    const wire = m.responseMessage;
-    if (wire === undefined || !has.call(m, 'responseMessage') || wire.length === 0) {
+    if (f.responseMessageLen <= 0) {
       this.anomalies.add('dnstap.bad_message', this.file, fileOffset, `${typeName(t)} without response_message (field 14)`);
       return;
     }
-    const qa = has.call(m, 'queryAddress') ? m.queryAddress : undefined;
-    const client = qa === undefined ? null : addressText(qa);
+    const client = f.queryAddressLen < 0 ? null : addressText(b, f.queryAddressOff, f.queryAddressLen);
     if (client === null) {
       this.anomalies.add(
         'dnstap.bad_message',
         this.file,
         fileOffset,
-        `${typeName(t)} without a usable query_address (field 4): expected 4 or 16 bytes, got ${qa === undefined ? 'none' : qa.length}`,
+        `${typeName(t)} without a usable query_address (field 4): expected 4 or 16 bytes, got ${f.queryAddressLen < 0 ? 'none' : f.queryAddressLen}`,
       );
       return;
     }
     let time: number;
-    if (has.call(m, 'responseTimeSec')) time = u64(m.responseTimeSec!) * 1000 + (m.responseTimeNsec ?? 0) / 1e6;
-    else if (has.call(m, 'queryTimeSec')) time = u64(m.queryTimeSec!) * 1000 + (m.queryTimeNsec ?? 0) / 1e6;
+    if (f.responseTimeSec >= 0) time = f.responseTimeSec * 1000 + f.responseTimeNsec / 1e6;
+    else if (f.queryTimeSec >= 0) time = f.queryTimeSec * 1000 + f.queryTimeNsec / 1e6;
     else {
       this.anomalies.add('dnstap.bad_message', this.file, fileOffset, `${typeName(t)} without response_time_sec (field 12) or query_time_sec (field 8)`);
       return;
     }
-    const ra = has.call(m, 'responseAddress') ? m.responseAddress : undefined;
-    const resolver = (ra !== undefined ? addressText(ra) : null) ?? this.identity(d);
-    const r = decodeLookup(wire, 0, wire.length, time, client, resolver);
+    const resolver = (f.responseAddressLen >= 0 ? addressText(b, f.responseAddressOff, f.responseAddressLen) : null) ?? this.identity(b, f.identityOff, f.identityLen);
+    const r = decodeLookup(b, f.responseMessageOff, f.responseMessageLen, time, client, resolver);
     if (r.kind === 'lookup') {
       this.lookups++;
       this.onLookup(r.lookup);
@@ -302,18 +471,17 @@ export class DnstapParser {
     }
   }
 
-  /** The log's identity as text, decoded once while it stays the same. */
-  private identity(d: DecodedDnstap): string | null {
-    const id = has.call(d, 'identity') ? d.identity : undefined;
-    if (id === undefined || id.length === 0) return null;
+  /** The log's identity (`b[off, off + len)`, len -1: none) as text, decoded once while it stays the same. */
+  private identity(b: Uint8Array, off: number, len: number): string | null {
+    if (len <= 0) return null;
     const prev = this.identityBytes;
-    if (prev !== null && prev.length === id.length) {
+    if (prev !== null && prev.length === len) {
       let same = true;
-      for (let i = 0; i < id.length && same; i++) same = prev[i] === id[i];
+      for (let i = 0; i < len && same; i++) same = prev[i] === b[off + i];
       if (same) return this.identityText;
     }
-    this.identityBytes = id.slice();
-    this.identityText = utf8.decode(id);
+    this.identityBytes = b.slice(off, off + len);
+    this.identityText = utf8.decode(this.identityBytes);
     return this.identityText;
   }
 
@@ -376,9 +544,12 @@ export class DnstapParser {
   }
 }
 
+const probe = newFields();
+
 function decodesAsDnstap(b: Uint8Array, p: number, len: number): boolean {
   try {
-    return (DnstapType.decode(b.subarray(p, p + len)) as unknown as DecodedDnstap).type === 1;
+    readDnstapFields(b, p, len, probe);
+    return probe.type === 1;
   } catch {
     return false;
   }
