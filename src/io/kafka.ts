@@ -177,6 +177,17 @@ export async function ensureTopic(brokers: string[], topic: string, partitions: 
  * acknowledged, over fresh metadata, until {@link KAFKA_TIMEOUTS.sendMs} has passed: nothing is
  * lost and nothing written twice when a broker of the cluster fails.
  */
+/**
+ * Bytes of keys and values in one produce request: under a broker's default `message.max.bytes`
+ * (1 MiB) with room for the record batch's own overhead.
+ */
+export const KAFKA_REQUEST_BYTES = 900 * 1024;
+
+/** A message's share of a request: key, value and a record's framing (varints, headers count). */
+function recordBytes(m: { key: Buffer | undefined; value: Buffer }): number {
+  return (m.key?.length ?? 0) + m.value.length + 32;
+}
+
 export class KafkaProducer {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly brokers: string[];
@@ -200,11 +211,15 @@ export class KafkaProducer {
     });
   }
 
-  /** Send keyed messages as one request per partition leader; resolves when the broker acknowledged them all. */
+  /**
+   * Send keyed messages, in order; resolves when the broker acknowledged them all. They go in
+   * requests of at most {@link KAFKA_REQUEST_BYTES} of keys and values (a broker refuses a record
+   * batch above its `message.max.bytes`, 1 MiB by default), each one request per partition leader;
+   * a request is sent once the one before it was acknowledged, so a partition's messages keep
+   * their order. A single message above the limit goes alone, and the broker's refusal names it.
+   */
   async send(topic: string, msgs: Array<{ key: Uint8Array | string | null; value: Uint8Array | string }>): Promise<void> {
     if (msgs.length === 0) return;
-    const doing = `sending ${msgs.length} message(s) to topic ${topic}`;
-    const deadline = Date.now() + KAFKA_TIMEOUTS.sendMs;
     let count = this.partitions.get(topic);
     if (count === undefined) {
       const meta = await within(this.producer.metadata({ topics: [topic] }), KAFKA_TIMEOUTS.requestMs, this.brokers, `reading the metadata of topic ${topic}`);
@@ -212,11 +227,24 @@ export class KafkaProducer {
       this.partitions.set(topic, count);
     }
     // Each message's partition is fixed here, so a message sent again goes where it went first.
-    let pending = msgs.map((m) => {
+    const all = msgs.map((m) => {
       const key = m.key === null ? undefined : asBuffer(m.key);
       const partition = (key ? compatibilityPartitioner(undefined as never, key) : this.roundRobin++) % count;
       return { topic, key, value: asBuffer(m.value), partition };
     });
+    for (let from = 0; from < all.length; ) {
+      let to = from;
+      for (let bytes = 0; to < all.length && (to === from || bytes + recordBytes(all[to]!) <= KAFKA_REQUEST_BYTES); to++) bytes += recordBytes(all[to]!);
+      await this.request(topic, all.slice(from, to), from, all.length);
+      from = to;
+    }
+  }
+
+  /** One produce request, sent again (the partitions not yet written) until acknowledged or the send timeout. */
+  private async request(topic: string, part: Array<{ topic: string; key: Buffer | undefined; value: Buffer; partition: number }>, at: number, total: number): Promise<void> {
+    const doing = `sending ${total > part.length ? `messages ${at + 1}-${at + part.length} of ${total}` : `${total} message(s)`} to topic ${topic}`;
+    const deadline = Date.now() + KAFKA_TIMEOUTS.sendMs;
+    let pending = part;
     for (;;) {
       try {
         await within(

@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decodeGoflowJson, decodeGoflowMessages } from '../../src/decode/goflow2.js';
-import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
+import { ensureTopic, GroupConsumer, KAFKA_REQUEST_BYTES, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
 import { CORPUS, FIXTURES, HAVE_CORPUS } from '../helpers.js';
 import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
 
@@ -227,5 +227,23 @@ describe('GroupConsumer', () => {
     expect(await committedSum()).toBe(BigInt(N));
     await Promise.all(members.map((c) => c.close()));
     await Promise.all(runs);
+  }, 180_000);
+
+  it("one send of more than a broker takes in a request (message.max.bytes, 1 MiB): delivered whole and in order", async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const brokers = [broker!.bootstrap];
+    const topic = 'big-send';
+    await ensureTopic(brokers, topic, 1);
+    // 4.5 MB for one partition: four times the broker's default limit for one record batch.
+    const N = 3000;
+    const value = (i: number): string => `${String(i).padStart(6, '0')}:${'x'.repeat(1500)}`;
+    expect(N * 1507).toBeGreaterThan(4 * KAFKA_REQUEST_BYTES);
+    const producer = new KafkaProducer({ brokers });
+    await producer.send(topic, Array.from({ length: N }, (_, i) => ({ key: 'one-subscriber', value: value(i) })));
+    await producer.close();
+    const got = await readAll(brokers[0]!, topic, N);
+    expect(got.size).toBe(N);
+    const inOrder = [...got.values()].sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((m) => Buffer.from(m.value).toString().slice(0, 6));
+    expect(inOrder).toEqual(Array.from({ length: N }, (_, i) => String(i).padStart(6, '0')));
   }, 180_000);
 });
