@@ -98,6 +98,13 @@ const STATUS: Record<string, RadiusEventKind> = {
 };
 /** Attributes whose value is an address or prefix the session holds. */
 const ADDRESS_ATTRIBUTES = new Set(['framed-ip-address', 'framed-ipv6-address', 'framed-ipv6-prefix', 'delegated-ipv6-prefix']);
+/**
+ * Attributes that give the session a routed network: Framed-IP-Netmask (RFC 2865 §5.9: the user is
+ * a router to the network of its Framed-IP-Address under that mask), Framed-Route and
+ * Framed-IPv6-Route (RFC 2865 §5.22, RFC 3162 §2.5: "prefix[/length] gateway metrics", the prefix
+ * routed to the user; a prefix without a length is the one address).
+ */
+const ROUTE_ATTRIBUTES = new Set(['framed-ip-netmask', 'framed-route', 'framed-ipv6-route']);
 const MAX_ACCOUNT = 253;
 
 /**
@@ -206,12 +213,14 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   let delay = 0;
   let sessionTime: number | null = null;
   const addresses: RadiusPrefix[] = [];
+  let netmask: { bits: number; line: number } | null = null;
+  let framedIp: RadiusPrefix | null = null;
   const before = out.errors.length;
   const bad = (line: number, message: string): void => {
     out.errors.push({ line, message });
   };
   for (const [name, rawValue, line] of r.attrs) {
-    const known = name === 'acct-status-type' || name === 'user-name' || name === 'acct-session-id' || name === 'nas-ip-address' || name === 'nas-ipv6-address' || name === 'nas-identifier' || name === 'event-timestamp' || name === 'timestamp' || name === 'acct-delay-time' || name === 'acct-session-time' || ADDRESS_ATTRIBUTES.has(name);
+    const known = name === 'acct-status-type' || name === 'user-name' || name === 'acct-session-id' || name === 'nas-ip-address' || name === 'nas-ipv6-address' || name === 'nas-identifier' || name === 'event-timestamp' || name === 'timestamp' || name === 'acct-delay-time' || name === 'acct-session-time' || ADDRESS_ATTRIBUTES.has(name) || ROUTE_ATTRIBUTES.has(name);
     if (!known) continue;
     const v = detailValue(rawValue);
     if (v === null) {
@@ -249,13 +258,41 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
         else sessionTime = u.value;
         break;
       }
+      case 'framed-ip-netmask': {
+        const bits = maskBits(v);
+        if (bits === null) bad(line, `Framed-IP-Netmask: expected an IPv4 netmask like 255.255.255.248 (/1 to /32); got ${inertJson(v.slice(0, 40))}`);
+        else netmask = { bits, line };
+        break;
+      }
+      case 'framed-route':
+      case 'framed-ipv6-route': {
+        const v6 = name === 'framed-ipv6-route';
+        const dest = v.trim().split(/\s+/)[0] ?? '';
+        const p = readPrefix(dest);
+        if (!p.ok || (p.value[0].kind() === 'ipv6') !== v6) bad(line, `${v6 ? 'Framed-IPv6-Route' : 'Framed-Route'}: expected "prefix[/length] gateway metrics" with an ${v6 ? 'IPv6 prefix like 2001:db8:7::/48' : 'IPv4 prefix like 192.0.2.0/29'} first; got ${inertJson(v.slice(0, 80))}`);
+        else addresses.push(radiusPrefix(dest, p.value[0], p.value[1]));
+        break;
+      }
       default: {
         const p = readPrefix(v);
         const v4only = name === 'framed-ip-address';
         if (!p.ok || (v4only && (p.value[0].kind() !== 'ipv4' || v.includes('/'))) || (!v4only && p.value[0].kind() !== 'ipv6')) {
           bad(line, `${displayName(name)}: expected ${v4only ? 'an IPv4 address like 100.64.7.9' : name === 'framed-ipv6-address' ? 'an IPv6 address like 2001:db8::7' : 'an IPv6 prefix like 2001:db8:7::/56'}; got ${inertJson(v.slice(0, 80))}`);
-        } else addresses.push(radiusPrefix(v, p.value[0], p.value[1]));
+        } else {
+          const a = radiusPrefix(v, p.value[0], p.value[1]);
+          addresses.push(a);
+          if (v4only) framedIp = a;
+        }
       }
+    }
+  }
+  if (netmask !== null && netmask.bits < 32) {
+    // The user routes the network of its address under that mask (a mask of all ones is the address alone).
+    const own: RadiusPrefix | null = framedIp;
+    if (own === null) bad(netmask.line, 'Framed-IP-Netmask: expected a Framed-IP-Address in the same record to apply it to');
+    else {
+      const net = ipaddr.IPv4.networkAddressFromCIDR(`${own.addr.toString()}/${netmask.bits}`);
+      addresses.push(radiusPrefix(`${net.toString()}/${netmask.bits}`, net, netmask.bits));
     }
   }
   if (out.errors.length > before) return;
@@ -282,6 +319,16 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   if (problem === 'skip') out.skipped++;
   else if (problem) bad(r.line, problem);
   else out.events.push(event);
+}
+
+/** The prefix length of a contiguous IPv4 netmask (`255.255.255.248` → 29); null for anything else. */
+function maskBits(v: string): number | null {
+  const n = ipv4ToInt(v.trim());
+  if (n < 0) return null;
+  const inv = ~n >>> 0;
+  // Contiguous: the host part, plus one, is a power of two.
+  if ((inv & (inv + 1)) !== 0 || inv === 0xffffffff) return null;
+  return 32 - Math.log2(inv + 1);
 }
 
 function displayName(lower: string): string {

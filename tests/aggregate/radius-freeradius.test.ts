@@ -2,7 +2,7 @@
  * `--radius` against a real FreeRADIUS: Debian's freeradius runs in the foreground on 127.0.0.1
  * (free ports, a config written to a temp dir beside the packaged dictionary), its `detail` module
  * writes the accounting records that radclient sends (Start, Stop, an Interim-Update alone, a Start
- * left open) for the client addresses of the mining flows in a corpus capture, timed around those
+ * left open, routed networks by Framed-Route, Framed-IP-Netmask and Framed-IPv6-Route) for the client addresses of the mining flows in a corpus capture, timed around those
  * flows as tshark reads them; the scan with `--radius DETAILFILE` must name each flow's account for
  * the session's window and not outside it. Needs the Debian packages freeradius and freeradius-utils.
  */
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseRadiusDetail, RadiusIndex, radiusSessionsFromEvents } from '../../src/aggregate/radius.js';
 import { main } from '../../src/cli/main.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
 import { stopChild } from '../support/child.js';
@@ -187,8 +188,10 @@ describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIU
       ['Acct-Status-Type = Stop', 'User-Name = "alice"', 'Acct-Session-Id = "A-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 192.168.2.148', 'Acct-Session-Time = 64', `Event-Timestamp = ${s(first) + 4}`],
       // bob's session on the same address is known only from an Interim-Update, a second before the second pool session.
       ['Acct-Status-Type = Interim-Update', 'User-Name = "bob"', 'Acct-Session-Id = "B-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 192.168.2.148', 'Acct-Session-Time = 600', `Event-Timestamp = ${s(second) - 1}`],
-      // carol's Start has no Stop: open.
-      ['Acct-Status-Type = Start', 'User-Name = "carol"', 'Acct-Session-Id = "C-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 192.168.2.92', `Event-Timestamp = ${s(other) - 30}`],
+      // carol's Start has no Stop: open. Her line is routed: 192.168.2.0/25 behind her router's address.
+      ['Acct-Status-Type = Start', 'User-Name = "carol"', 'Acct-Session-Id = "C-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 10.1.1.1', 'Framed-Route = "192.168.2.0/25 10.1.1.1 1"', `Event-Timestamp = ${s(other) - 30}`],
+      // frank routes a network by netmask and an IPv6 route; no capture address is in them.
+      ['Acct-Status-Type = Start', 'User-Name = "frank"', 'Acct-Session-Id = "F-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 198.51.100.9', 'Framed-IP-Netmask = 255.255.255.248', 'Framed-IPv6-Route = "2001:db8:f::/48 :: 1"', `Event-Timestamp = ${s(other) - 30}`],
       // dave held 147.229.13.222 only long after that address's pool session.
       ['Acct-Status-Type = Start', 'User-Name = "dave"', 'Acct-Session-Id = "D-1"', 'NAS-IP-Address = 127.0.0.1', 'Framed-IP-Address = 147.229.13.222', `Event-Timestamp = ${s(old) + 86_400}`],
     ];
@@ -203,14 +206,29 @@ describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIU
 
     const detail = join(conf, 'radacct', 'detail');
     const text = readFileSync(detail, 'utf8');
-    expect(text.match(/^\tAcct-Status-Type = /gm)).toHaveLength(5);
+    expect(text.match(/^\tAcct-Status-Type = /gm)).toHaveLength(6);
     expect(text).toContain('\tDelegated-IPv6-Prefix = 2001:db8:a::/56');
+    expect(text).toContain('\tFramed-Route = "192.168.2.0/25 10.1.1.1 1"');
+    expect(text).toContain('\tFramed-IP-Netmask = 255.255.255.248');
+
+    // frank's networks, as read back from the file FreeRADIUS wrote.
+    const parsed = parseRadiusDetail(text, detail);
+    expect(parsed.errors).toEqual([]);
+    const index = new RadiusIndex(radiusSessionsFromEvents(parsed.events).sessions);
+    const who = (ip: string): string | null => {
+      const r = index.lookup(ip, s(other) * 1000);
+      return r && r.status === 'mapped' ? `${r.session.account} ${r.prefix.text}` : r ? r.status : null;
+    };
+    expect(who('198.51.100.14')).toBe('frank 198.51.100.8/29');
+    expect(who('198.51.100.16')).toBeNull();
+    expect(who('2001:db8:f:42::1')).toBe('frank 2001:db8:f::/48');
+    expect(who('192.168.2.92')).toBe('carol 192.168.2.0/25');
 
     const db = join(tmp, 'report.sqlite');
     let err = '';
     const code = await main(['scan', CAPTURE, '--db', db, '--radius', detail], { out: () => undefined, err: (x) => (err += x) });
     expect(code, err).toBe(0);
-    expect(err).toContain(`${detail}: FreeRADIUS detail, 5 accounting record(s)`);
+    expect(err).toContain(`${detail}: FreeRADIUS detail, 6 accounting record(s)`);
 
     const d = new Database(db, { readonly: true });
     try {
@@ -218,7 +236,7 @@ describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIU
         d.prepare('SELECT subscriber, nat, label FROM flows WHERE client = ? AND server = ?').get(client, server) as { subscriber: string; nat: string | null; label: string };
       // Records are in the order sent: alice's Start and Stop open with the first and second date lines.
       const dateLines = text.split('\n').flatMap((l, k) => (/^\S/.test(l) ? [k + 1] : []));
-      expect(dateLines).toHaveLength(5);
+      expect(dateLines).toHaveLength(6);
       const a = flow('192.168.2.148', '94.23.199.191');
       expect(a.label).toBe('mining');
       expect(a.subscriber).toBe('alice');
@@ -233,6 +251,8 @@ describe.skipIf(SKIP !== null)('--radius with a detail file written by FreeRADIU
       const c = flow('192.168.2.92', '178.32.196.217');
       expect(c.subscriber).toBe('carol');
       expect(c.nat).toContain('still open (no Stop)');
+      // Through the route: the flow's address is not the one the session was given.
+      expect(c.nat).toContain('"carol" (session "C-1") held 192.168.2.0/25');
       // Outside dave's session: the flow stays on its address, and says why.
       const o = flow('147.229.13.222', '185.71.66.39');
       expect(o.subscriber).toBe('147.229.13.222');

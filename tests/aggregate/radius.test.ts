@@ -332,6 +332,72 @@ describe('the commands', () => {
 });
 
 describe('hostile accounting files', () => {
+  it('routed networks: Framed-IP-Netmask on the Framed-IP-Address, Framed-Route and Framed-IPv6-Route, by containment', () => {
+    const text = [
+      'Sat Dec  5 08:00:00 2026',
+      '\tAcct-Status-Type = Start',
+      '\tUser-Name = "cafe"',
+      '\tAcct-Session-Id = "R-1"',
+      '\tFramed-IP-Address = 198.51.100.9',
+      '\tFramed-IP-Netmask = 255.255.255.248',
+      '\tFramed-Route = "192.0.2.64/26 198.51.100.9 1"',
+      '\tFramed-Route = "203.0.113.77 198.51.100.9 1"',
+      '\tFramed-IPv6-Route = "2001:db8:ca:fe00::/56 :: 1"',
+      '\tEvent-Timestamp = 1796457600',
+      '',
+      'Sat Dec  5 08:00:00 2026',
+      '\tAcct-Status-Type = Start',
+      '\tUser-Name = "host"',
+      '\tAcct-Session-Id = "R-2"',
+      '\tFramed-IP-Address = 198.51.100.12',
+      '\tFramed-IP-Netmask = 255.255.255.255',
+      '\tEvent-Timestamp = 1796457600',
+      '',
+    ].join('\n');
+    const p = parseRadiusDetail(text, 'routes.detail');
+    expect(p.errors).toEqual([]);
+    expect(p.events[0]!.addresses.map((a) => a.text)).toEqual(['198.51.100.9', '192.0.2.64/26', '203.0.113.77', '2001:db8:ca:fe00::/56', '198.51.100.8/29']);
+    // A mask of all ones is the address alone.
+    expect(p.events[1]!.addresses.map((a) => a.text)).toEqual(['198.51.100.12']);
+    const index = new RadiusIndex(radiusSessionsFromEvents(p.events).sessions);
+    const at = (ip: string): string | null => {
+      const r = index.lookup(ip, T('2026-12-05T09:00:00'));
+      return r && r.status === 'mapped' ? `${r.session.account} ${r.prefix.text}` : r ? r.status : null;
+    };
+    // The netmask's network holds the café's other addresses; the host's own /32 is the longer prefix.
+    expect(at('198.51.100.14')).toBe('cafe 198.51.100.8/29');
+    expect(at('198.51.100.8')).toBe('cafe 198.51.100.8/29');
+    expect(at('198.51.100.12')).toBe('host 198.51.100.12');
+    expect(at('198.51.100.16')).toBeNull();
+    expect(at('192.0.2.64')).toBe('cafe 192.0.2.64/26');
+    expect(at('192.0.2.127')).toBe('cafe 192.0.2.64/26');
+    expect(at('192.0.2.128')).toBeNull();
+    expect(at('203.0.113.77')).toBe('cafe 203.0.113.77');
+    expect(at('203.0.113.78')).toBeNull();
+    expect(at('2001:db8:ca:fe42::1')).toBe('cafe 2001:db8:ca:fe00::/56');
+    expect(at('2001:db8:ca:ff00::1')).toBeNull();
+  });
+
+  it('refuses a bad netmask or route with its line and what was expected', () => {
+    const record = (attrs: string[]): string => ['Sat Dec  5 08:00:00 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "x"', ...attrs.map((a) => `\t${a}`), '\tEvent-Timestamp = 1796457600', ''].join('\n');
+    const cases: Array<[string[], RegExp]> = [
+      [['Framed-IP-Address = 198.51.100.9', 'Framed-IP-Netmask = 255.0.255.0'], /^Framed-IP-Netmask: expected an IPv4 netmask/],
+      [['Framed-IP-Address = 198.51.100.9', 'Framed-IP-Netmask = 0.0.0.0'], /^Framed-IP-Netmask: expected an IPv4 netmask/],
+      [['Framed-IP-Netmask = 255.255.255.0', 'Framed-IPv6-Prefix = 2001:db8::/64'], /^Framed-IP-Netmask: expected a Framed-IP-Address in the same record/],
+      [['Framed-Route = "2001:db8::/48 :: 1"'], /^Framed-Route: expected "prefix\[\/length\] gateway metrics" with an IPv4 prefix/],
+      [['Framed-IPv6-Route = "192.0.2.0/24 0.0.0.0 1"'], /^Framed-IPv6-Route: expected .* IPv6 prefix/],
+      [['Framed-Route = "192.0.2.0/33 0.0.0.0 1"'], /^Framed-Route: expected/],
+    ];
+    for (const [attrs, message] of cases) {
+      const p = parseRadiusDetail(record(attrs), 'bad.detail');
+      expect(p.events).toEqual([]);
+      expect(p.errors).toHaveLength(1);
+      expect(p.errors[0]!.message).toMatch(message);
+      // The line of the attribute at fault: the date line is 1, Acct-Status-Type 2, User-Name 3.
+      expect(p.errors[0]!.line).toBe(4 + attrs.findIndex((a) => /Netmask|Route/.test(a)));
+    }
+  });
+
   it('damaged detail and CSV text gives file lines and errors, never an exception', () => {
     const rand = mulberry32(0x7ad1);
     const csv = Buffer.from(DAY, 'utf8');
