@@ -80,7 +80,18 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   // CPU seconds (user + system, all threads) beside wall time: on a shared machine the wall time says how busy it was as much as how fast the tool is.
   const results: Array<{ tool: string; seconds: number; mbps: number; pps: number; rssMb: number | null; cpu: number | null }> = [];
   const tools = WORKERS.map((w) => ({ w, tool: scanTool(w) }));
+  let ndpi: string | null;
+  try {
+    ndpi = execFileSync('sh', ['-c', 'command -v ndpiReader'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    ndpi = null;
+  }
+  if (!ndpi) console.log('ndpiReader not installed (Debian package libndpi-bin): no comparison');
+  // Rounds alternate the tools (each minerwatch run, then ndpiReader): a shared machine's speed drifts
+  // over minutes, and the ratio within a round compares the two under the same conditions.
+  const paired: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    let oneWorker: number | null = null;
     for (const { w, tool } of tools) {
       const db = join(DATA, 'bench.sqlite');
       for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
@@ -89,24 +100,15 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
       if (j.inputs[0]!.packets !== gen.packets) throw new Error(`scan read ${j.inputs[0]!.packets} packets, generator wrote ${gen.packets}`);
       if (j.subscribers !== gen.miningClients) console.warn(`warning: ${j.subscribers} mining subscribers found, generator made ${gen.miningClients}`);
       results.push({ tool, seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
+      if (w === 1) oneWorker = r.seconds;
       console.log(`${tool} run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s, ${(gen.packets / r.seconds / 1e6).toFixed(2)} Mpackets/s, ${j.flows} flows, ${j.miningFlows} mining, ${j.subscribers} subscribers, max RSS ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) + ' MiB' : 'n/a'}`);
     }
-  }
-
-  let ndpi: string | null;
-  try {
-    ndpi = execFileSync('sh', ['-c', 'command -v ndpiReader'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    ndpi = null;
-  }
-  if (ndpi) {
-    for (let i = 0; i < Math.min(RUNS, 2); i++) {
+    if (ndpi) {
       const r = timed(ndpi, ['-i', capture, '-q']);
       results.push({ tool: 'ndpiReader -i -q', seconds: r.seconds, mbps: mb / r.seconds, pps: gen.packets / r.seconds, rssMb: r.maxRssKb && r.maxRssKb / 1024, cpu: r.cpuSeconds });
       console.log(`ndpiReader run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(mb / r.seconds).toFixed(0)} MB/s`);
+      if (oneWorker !== null) paired.push(r.seconds / oneWorker);
     }
-  } else {
-    console.log('ndpiReader not installed (Debian package libndpi-bin): no comparison');
   }
 
   const best = (tool: string) => results.filter((r) => r.tool === tool).sort((a, b) => a.seconds - b.seconds)[0];
@@ -120,7 +122,12 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   const one = best(scanTool(1));
   for (const { w, tool } of tools) {
     const a = best(tool);
-    if (a && n) console.log(`${tool} / ndpiReader throughput: ${(n.seconds / a.seconds).toFixed(2)}x${w > 1 && one ? `; speed-up over 1 worker: ${(one.seconds / a.seconds).toFixed(2)}x on ${availableParallelism()} cores` : ''}`);
+    if (a && n) console.log(`${tool} / ndpiReader throughput: ${(n.seconds / a.seconds).toFixed(2)}x (best of each)${w > 1 && one ? `; speed-up over 1 worker: ${(one.seconds / a.seconds).toFixed(2)}x on ${availableParallelism()} cores` : ''}`);
+  }
+  if (paired.length) {
+    const sorted = [...paired].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    console.log(`${scanTool(1)} / ndpiReader within each round: ${paired.map((x) => `${x.toFixed(2)}x`).join(', ')}; median ${median.toFixed(2)}x`);
   }
 }
 
