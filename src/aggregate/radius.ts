@@ -514,6 +514,13 @@ interface Held {
 
 const EMPTY = new Float64Array(0);
 
+/**
+ * How far apart a flow's time and a session's start or end may be when no session held the address
+ * at the flow's time: the accounting server and the flow exporter keep their own clocks (as a
+ * resolver log's answers are given 5 s: src/classify/resolverlog.ts).
+ */
+export const RADIUS_CLOCK_ALLOWANCE_MS = 5_000;
+
 interface Group {
   bits: number;
   map: Map<string | number, { held: Held[]; maxEnd: Float64Array }>;
@@ -558,9 +565,29 @@ export class RadiusIndex {
   /**
    * The account that held an address (flow text: dotted IPv4 or IPv6) at a time (ms): the session
    * of the longest prefix holding it then; `ambiguous` when two accounts did; `missing` when
-   * sessions held it but none then; null when none ever did.
+   * sessions held it but none then; null when none ever did. When no session held it then, one that
+   * began at most {@link RADIUS_CLOCK_ALLOWANCE_MS} after that time, or ended at most that long
+   * before it, is taken (the accounting server's clock and the exporter's differ by seconds), and
+   * says so; two such sessions of different accounts are `ambiguous`.
    */
   lookup(ip: string, time: number): RadiusResult {
+    const exact = this.lookupAt(ip, time);
+    if (exact === null || exact.status !== 'missing') return exact;
+    const a = RADIUS_CLOCK_ALLOWANCE_MS;
+    // Held a little later: the session began in (time, time + a]; held a little earlier: it ended in (time - a, time].
+    const later = this.lookupAt(ip, time + a);
+    const earlier = this.lookupAt(ip, time - a);
+    const near = [later, earlier].filter((r): r is Extract<RadiusResult, { status: 'mapped' }> => r !== null && r.status === 'mapped');
+    if (!near.length) return exact;
+    if (near.length === 2 && near[0]!.session.account !== near[1]!.session.account)
+      return { status: 'ambiguous', how: `${ip} at ${iso(time)} held by no account; within ${a / 1000} s of it by 2: ${near[0]!.how}; ${near[1]!.how}` };
+    const r = near[0]!;
+    const gap = r === later ? Math.max(r.session.start, r.prefix.since) - time : time - r.session.end;
+    const side = r === later ? `${gap / 1000} s before the session began` : `${gap / 1000} s after it ended`;
+    return { ...r, how: `${r.how} (the flow began ${side}: within the ${a / 1000} s allowed for the clocks of the accounting server and the exporter)` };
+  }
+
+  private lookupAt(ip: string, time: number): RadiusResult {
     let groups: Group[];
     let keyOf: (bits: number) => string | number;
     const n = ipv4ToInt(ip);
@@ -571,7 +598,7 @@ export class RadiusIndex {
       if (!this.v6.length) return null;
       const a = parseLookupAddress(ip);
       if (a === null) return null;
-      if (a.kind() === 'ipv4') return this.lookup(a.toString(), time);
+      if (a.kind() === 'ipv4') return this.lookupAt(a.toString(), time);
       groups = this.v6;
       const addr = a;
       keyOf = (bits) => netKey(addr, bits);

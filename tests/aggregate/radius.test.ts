@@ -160,7 +160,8 @@ describe('sessions', () => {
     expect(parsed.errors).toEqual([]);
     expect(who('100.64.7.9', '2026-12-05T08:30:00')).toBe('alice');
     expect(who('100.64.7.9', '2026-12-05T09:30:00')).toBe('missing');
-    expect(who('100.64.7.9', '2026-12-05T07:59:59')).toBe('missing');
+    // Beyond the clock allowance (5 s) before the Start.
+    expect(who('100.64.7.9', '2026-12-05T07:59:54')).toBe('missing');
     expect(who('100.64.200.1', '2026-12-05T08:30:00')).toBeNull();
   });
 
@@ -174,19 +175,51 @@ describe('sessions', () => {
 
   it('ends every open session of a NAS at its Accounting-On; others stay open', () => {
     expect(who('100.64.5.5', '2026-12-05T12:59:00')).toBe('erin');
-    expect(who('100.64.5.5', '2026-12-05T13:00:01')).toBe('missing');
-    expect(who('100.64.7.9', '2026-12-05T13:00:01')).toBe('missing');
+    expect(who('100.64.5.5', '2026-12-05T13:00:06')).toBe('missing');
+    expect(who('100.64.7.9', '2026-12-05T13:00:06')).toBe('missing');
     expect(who('100.64.9.9', '2026-12-06T00:00:00')).toBe('dave');
   });
 
   it('opens a session at an Interim-Update alone and adds the prefix a later one names', () => {
-    expect(who('100.64.9.9', '2026-12-05T10:59:59')).toBe('missing');
+    expect(who('100.64.9.9', '2026-12-05T10:59:54')).toBe('missing');
     expect(who('100.64.9.9', '2026-12-05T11:00:00')).toBe('dave');
     expect(sessions.filter((s) => s.account === 'dave')).toHaveLength(1);
     // Any address inside the /56 from the second interim on.
     expect(who('2001:db8:9:1aa:1234::5', '2026-12-05T11:45:00')).toBe('dave');
     expect(who('2001:db8:9:1aa::5', '2026-12-05T11:15:00')).toBe('missing');
     expect(who('2001:db8:9:200::1', '2026-12-05T11:45:00')).toBeNull();
+  });
+
+  it('allows 5 s between the clocks: a flow just before a Start or just after a Stop is that session\'s, and says so', () => {
+    const near = (ip: string, t: string): string => {
+      const r = index.lookup(ip, T(t));
+      return r && r.status === 'mapped' ? `${r.session.account}: ${r.how}` : String(r?.status ?? null);
+    };
+    // alice's Start is at 08:00:00: 1 s before it, and 5 s (the allowance) before it.
+    expect(near('100.64.7.9', '2026-12-05T07:59:59')).toMatch(/^alice: .* \(the flow began 1 s before the session began: within the 5 s allowed for the clocks of the accounting server and the exporter\)$/);
+    expect(who('100.64.7.9', '2026-12-05T07:59:55')).toBe('alice');
+    expect(who('100.64.7.9', '2026-12-05T07:59:54.999')).toBe('missing');
+    // Her Stop is at 09:00:00 and nobody holds the address until 09:30: 3 s after is still hers.
+    expect(near('100.64.7.9', '2026-12-05T09:00:03')).toMatch(/^alice: .* \(the flow began 3 s after it ended: within the 5 s/);
+    expect(who('100.64.7.9', '2026-12-05T09:00:05.001')).toBe('missing');
+    // At the Accounting-On (13:00:00) every session of the NAS ended: 1 s after is erin's, not another's.
+    expect(who('100.64.5.5', '2026-12-05T13:00:01')).toBe('erin');
+    // At a time some session holds the address, the allowance changes nothing: bob until 12:00, carol from then.
+    expect(who('100.64.7.9', '2026-12-05T11:59:59')).toBe('bob');
+    expect(who('100.64.7.9', '2026-12-05T12:00:00')).toBe('carol');
+  });
+
+  it("says ambiguous when one account's session ended and another's began, both within the allowance", () => {
+    const events = parseRadiusCsv(
+      ['time,event,account,session,address', '2026-12-05T08:00:00Z,start,ann,S1,100.64.1.1', '2026-12-05T09:00:00Z,stop,ann,S1,100.64.1.1', '2026-12-05T09:00:06Z,start,ben,S2,100.64.1.1'].join('\n'),
+      'handover.csv',
+    ).events;
+    const idx = new RadiusIndex(radiusSessionsFromEvents(events).sessions);
+    const r = idx.lookup('100.64.1.1', T('2026-12-05T09:00:03'));
+    expect(r?.status).toBe('ambiguous');
+    expect(r?.how).toMatch(/held by no account; within 5 s of it by 2: "ben" .*; "ann" /);
+    expect(idx.lookup('100.64.1.1', T('2026-12-05T09:00:00.5'))).toMatchObject({ status: 'mapped', session: { account: 'ann' } });
+    expect(idx.lookup('100.64.1.1', T('2026-12-05T09:00:05.5'))).toMatchObject({ status: 'mapped', session: { account: 'ben' } });
   });
 
   it('takes the longest prefix: a /128 inside the /56 is its own account', () => {
