@@ -166,7 +166,7 @@ export function loadRadius(paths: readonly string[], note?: LoadNote): RadiusInd
     for (const e of r.events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
     const parts = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
     note?.(
-      `${path}: ${r.format === 'detail' ? 'FreeRADIUS detail' : 'RADIUS CSV'}, ${r.events.length} accounting record(s)${parts ? ` (${parts})` : ''}${r.skipped ? `, ${r.skipped} that map nothing (other status types, no address)` : ''}${r.timeFallbacks ? `, ${r.timeFallbacks} Event-Timestamp(s) not read (zone abbreviation), timed by Timestamp instead` : ''}`,
+      `${path}: ${r.format === 'detail' ? 'FreeRADIUS detail' : 'RADIUS CSV'}, ${r.events.length} accounting record(s)${parts ? ` (${parts})` : ''}${r.skipped ? `, ${r.skipped} that map nothing (other status types, no address)` : ''}${r.timeFallbacks ? `, ${r.timeFallbacks} Event-Timestamp(s) not read (zone abbreviation), timed by Timestamp instead` : ''}${r.routesIgnored ? `, ${r.routesIgnored} routed network(s) not taken (the rest of their records read), the first ${r.firstIgnoredRoute}` : ''}`,
     );
   }
   if (problems.length) throw new UsageError(`RADIUS accounting not applied (${problems.length} problem(s)):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ''}`);

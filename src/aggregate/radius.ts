@@ -74,6 +74,12 @@ export interface RadiusParseResult {
   skipped: number;
   /** Records whose Event-Timestamp was not read (a zone abbreviation, say) and whose time came from another attribute. */
   timeFallbacks: number;
+  /**
+   * Routed-network attributes (Framed-Route, Framed-IPv6-Route, Framed-IP-Netmask) not taken, and the
+   * first of them with why: the rest of their record is read as without them.
+   */
+  routesIgnored: number;
+  firstIgnoredRoute: string | null;
   errors: RadiusError[];
 }
 
@@ -121,6 +127,8 @@ export function parseRadiusLog(text: string, file: string): RadiusParseResult {
     events: [],
     skipped: 0,
     timeFallbacks: 0,
+    routesIgnored: 0,
+    firstIgnoredRoute: null,
     errors: [
       {
         line,
@@ -132,7 +140,7 @@ export function parseRadiusLog(text: string, file: string): RadiusParseResult {
 
 /** Parse a FreeRADIUS `detail` file: records separated by blank lines, each a date line then `\tAttribute = value` lines. Unknown attributes are skipped. */
 export function parseRadiusDetail(text: string, file: string): RadiusParseResult {
-  const out: RadiusParseResult = { format: 'detail', events: [], skipped: 0, timeFallbacks: 0, errors: [] };
+  const out: RadiusParseResult = { format: 'detail', events: [], skipped: 0, timeFallbacks: 0, routesIgnored: 0, firstIgnoredRoute: null, errors: [] };
   let record: { line: number; dateMs: number; attrs: Array<[string, string, number]> } | null = null;
   const lines = text.split('\n');
   if (lines[0]?.startsWith('\uFEFF')) lines[0] = lines[0].slice(1);
@@ -219,6 +227,10 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   const bad = (line: number, message: string): void => {
     out.errors.push({ line, message });
   };
+  // A routed network that cannot be taken costs only itself: the record's own address still maps.
+  const ignoreRoute = (line: number, why: string): void => {
+    if (out.routesIgnored++ === 0) out.firstIgnoredRoute = `${file}:${line}: ${why}`;
+  };
   for (const [name, rawValue, line] of r.attrs) {
     const known = name === 'acct-status-type' || name === 'user-name' || name === 'acct-session-id' || name === 'nas-ip-address' || name === 'nas-ipv6-address' || name === 'nas-identifier' || name === 'event-timestamp' || name === 'timestamp' || name === 'acct-delay-time' || name === 'acct-session-time' || ADDRESS_ATTRIBUTES.has(name) || ROUTE_ATTRIBUTES.has(name);
     if (!known) continue;
@@ -260,17 +272,15 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
       }
       case 'framed-ip-netmask': {
         const bits = maskBits(v);
-        if (bits === null) bad(line, `Framed-IP-Netmask: expected an IPv4 netmask like 255.255.255.248 (/1 to /32); got ${inertJson(v.slice(0, 40))}`);
+        if (bits === null) ignoreRoute(line, `Framed-IP-Netmask ${inertJson(v.slice(0, 40))}: not a netmask like 255.255.255.248`);
         else netmask = { bits, line };
         break;
       }
       case 'framed-route':
       case 'framed-ipv6-route': {
-        const v6 = name === 'framed-ipv6-route';
-        const dest = v.trim().split(/\s+/)[0] ?? '';
-        const p = readPrefix(dest);
-        if (!p.ok || (p.value[0].kind() === 'ipv6') !== v6) bad(line, `${v6 ? 'Framed-IPv6-Route' : 'Framed-Route'}: expected "prefix[/length] gateway metrics" with an ${v6 ? 'IPv6 prefix like 2001:db8:7::/48' : 'IPv4 prefix like 192.0.2.0/29'} first; got ${inertJson(v.slice(0, 80))}`);
-        else addresses.push(radiusPrefix(dest, p.value[0], p.value[1]));
+        const route = routePrefix(v, name === 'framed-ipv6-route');
+        if (typeof route === 'string') ignoreRoute(line, `${name === 'framed-route' ? 'Framed-Route' : 'Framed-IPv6-Route'} ${inertJson(v.slice(0, 80))}: ${route}`);
+        else addresses.push(route);
         break;
       }
       default: {
@@ -289,7 +299,8 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   if (netmask !== null && netmask.bits < 32) {
     // The user routes the network of its address under that mask (a mask of all ones is the address alone).
     const own: RadiusPrefix | null = framedIp;
-    if (own === null) bad(netmask.line, 'Framed-IP-Netmask: expected a Framed-IP-Address in the same record to apply it to');
+    if (own === null) ignoreRoute(netmask.line, 'Framed-IP-Netmask without a Framed-IP-Address in its record to apply it to');
+    else if (netmask.bits < MIN_ROUTE_BITS_V4) ignoreRoute(netmask.line, `Framed-IP-Netmask of /${netmask.bits}: shorter than /${MIN_ROUTE_BITS_V4}, no subscriber's network`);
     else {
       const net = ipaddr.IPv4.networkAddressFromCIDR(`${own.addr.toString()}/${netmask.bits}`);
       addresses.push(radiusPrefix(`${net.toString()}/${netmask.bits}`, net, netmask.bits));
@@ -321,6 +332,33 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   else out.events.push(event);
 }
 
+/** Routed networks shorter than these are no subscriber's (a default route would take every address). */
+const MIN_ROUTE_BITS_V4 = 8;
+const MIN_ROUTE_BITS_V6 = 16;
+
+/**
+ * The network a Framed-Route or Framed-IPv6-Route value routes to the user: RFC 2865's
+ * "prefix[/length] gateway metrics", or the "prefix mask gateway metrics" some NAS write; a prefix
+ * with neither length nor mask is the one address. A string says why it cannot be taken.
+ */
+function routePrefix(v: string, v6: boolean): RadiusPrefix | string {
+  const [dest = '', second = ''] = v.trim().split(/\s+/);
+  const p = readPrefix(dest);
+  if (!p.ok) return `expected "prefix[/length] gateway metrics" with an ${v6 ? 'IPv6 prefix like 2001:db8:7::/48' : 'IPv4 prefix like 192.0.2.0/29'} first`;
+  if ((p.value[0].kind() === 'ipv6') !== v6) return `the prefix is not ${v6 ? 'IPv6' : 'IPv4'}`;
+  let [addr, bits] = p.value;
+  let text = dest;
+  const mask = !v6 && !dest.includes('/') ? maskBits(second) : null;
+  if (mask !== null) {
+    bits = mask;
+    text = `${dest}/${mask}`;
+  }
+  const min = v6 ? MIN_ROUTE_BITS_V6 : MIN_ROUTE_BITS_V4;
+  if (bits < min) return `a /${bits} route is shorter than /${min}, no subscriber's network`;
+  if (mask !== null) addr = ipaddr.IPv4.networkAddressFromCIDR(text);
+  return radiusPrefix(text, addr, bits);
+}
+
 /** The prefix length of a contiguous IPv4 netmask (`255.255.255.248` → 29); null for anything else. */
 function maskBits(v: string): number | null {
   const n = ipv4ToInt(v.trim());
@@ -346,7 +384,7 @@ function eventProblem(e: RadiusEvent): string | 'skip' | null {
 
 /** Parse the RADIUS CSV: `time,event,account,session,address` (and an optional `nas` column). */
 export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
-  const out: RadiusParseResult = { format: 'csv', events: [], skipped: 0, timeFallbacks: 0, errors: [] };
+  const out: RadiusParseResult = { format: 'csv', events: [], skipped: 0, timeFallbacks: 0, routesIgnored: 0, firstIgnoredRoute: null, errors: [] };
   const header = 'time,event,account,session,address';
   const columns = (names: string[]): Map<string, number> | string => {
     const missing = ['time', 'event', 'account', 'address'].filter((x) => !names.includes(x));

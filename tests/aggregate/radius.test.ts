@@ -411,24 +411,45 @@ describe('hostile accounting files', () => {
     expect(at('2001:db8:ca:ff00::1')).toBeNull();
   });
 
-  it('refuses a bad netmask or route with its line and what was expected', () => {
-    const record = (attrs: string[]): string => ['Sat Dec  5 08:00:00 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "x"', ...attrs.map((a) => `\t${a}`), '\tEvent-Timestamp = 1796457600', ''].join('\n');
-    const cases: Array<[string[], RegExp]> = [
-      [['Framed-IP-Address = 198.51.100.9', 'Framed-IP-Netmask = 255.0.255.0'], /^Framed-IP-Netmask: expected an IPv4 netmask/],
-      [['Framed-IP-Address = 198.51.100.9', 'Framed-IP-Netmask = 0.0.0.0'], /^Framed-IP-Netmask: expected an IPv4 netmask/],
-      [['Framed-IP-Netmask = 255.255.255.0', 'Framed-IPv6-Prefix = 2001:db8::/64'], /^Framed-IP-Netmask: expected a Framed-IP-Address in the same record/],
-      [['Framed-Route = "2001:db8::/48 :: 1"'], /^Framed-Route: expected "prefix\[\/length\] gateway metrics" with an IPv4 prefix/],
-      [['Framed-IPv6-Route = "192.0.2.0/24 0.0.0.0 1"'], /^Framed-IPv6-Route: expected .* IPv6 prefix/],
-      [['Framed-Route = "192.0.2.0/33 0.0.0.0 1"'], /^Framed-Route: expected/],
+  it('a routed network it cannot take is counted with its line and why; the rest of the record still maps', () => {
+    const record = (attrs: string[]): string => ['Sat Dec  5 08:00:00 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "x"', '\tFramed-IP-Address = 198.51.100.9', ...attrs.map((a) => `\t${a}`), '\tEvent-Timestamp = 1796457600', ''].join('\n');
+    const cases: Array<[string, RegExp]> = [
+      ['Framed-IP-Netmask = 255.0.255.0', /^bad\.detail:5: Framed-IP-Netmask "255\.0\.255\.0": not a netmask/],
+      ['Framed-IP-Netmask = 0.0.0.0', /^bad\.detail:5: Framed-IP-Netmask "0\.0\.0\.0": not a netmask/],
+      ['Framed-IP-Netmask = 254.0.0.0', /^bad\.detail:5: Framed-IP-Netmask of \/7: shorter than \/8/],
+      ['Framed-Route = "2001:db8::/48 :: 1"', /^bad\.detail:5: Framed-Route "2001:db8::\/48 :: 1": the prefix is not IPv4/],
+      ['Framed-IPv6-Route = "192.0.2.0/24 0.0.0.0 1"', /^bad\.detail:5: Framed-IPv6-Route .*: the prefix is not IPv6/],
+      ['Framed-Route = "192.0.2.0/33 0.0.0.0 1"', /^bad\.detail:5: Framed-Route .*: expected "prefix\[\/length\] gateway metrics"/],
+      ['Framed-Route = "0.0.0.0/0 192.0.2.1 1"', /^bad\.detail:5: Framed-Route .*: a \/0 route is shorter than \/8/],
+      ['Framed-IPv6-Route = "::/0 :: 1"', /^bad\.detail:5: Framed-IPv6-Route .*: a \/0 route is shorter than \/16/],
     ];
-    for (const [attrs, message] of cases) {
-      const p = parseRadiusDetail(record(attrs), 'bad.detail');
-      expect(p.events).toEqual([]);
-      expect(p.errors).toHaveLength(1);
-      expect(p.errors[0]!.message).toMatch(message);
-      // The line of the attribute at fault: the date line is 1, Acct-Status-Type 2, User-Name 3.
-      expect(p.errors[0]!.line).toBe(4 + attrs.findIndex((a) => /Netmask|Route/.test(a)));
+    for (const [attr, why] of cases) {
+      const p = parseRadiusDetail(record([attr]), 'bad.detail');
+      expect(p.errors).toEqual([]);
+      expect(p.routesIgnored).toBe(1);
+      expect(p.firstIgnoredRoute).toMatch(why);
+      // The record's own address is still its session's.
+      expect(p.events[0]!.addresses.map((a) => a.text)).toEqual(['198.51.100.9']);
     }
+    // A netmask with no address to apply it to.
+    const alone = parseRadiusDetail(['Sat Dec  5 08:00:00 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "x"', '\tFramed-IP-Netmask = 255.255.255.0', '\tDelegated-IPv6-Prefix = 2001:db8::/56', ''].join('\n'), 'alone.detail');
+    expect(alone.firstIgnoredRoute).toBe('alone.detail:4: Framed-IP-Netmask without a Framed-IP-Address in its record to apply it to');
+    expect(alone.events[0]!.addresses.map((a) => a.text)).toEqual(['2001:db8::/56']);
+    // "prefix mask gateway metrics", as some NAS write it, is the prefix under that mask.
+    const masked = parseRadiusDetail(record(['Framed-Route = "192.0.2.77 255.255.255.192 198.51.100.9 1"']), 'masked.detail');
+    expect(masked.routesIgnored).toBe(0);
+    expect(masked.events[0]!.addresses.map((a) => a.text)).toEqual(['198.51.100.9', '192.0.2.77/26']);
+    const idx = new RadiusIndex(radiusSessionsFromEvents(masked.events).sessions);
+    expect(idx.lookup('192.0.2.100', T('2026-12-05T09:00:00'))).toMatchObject({ status: 'mapped', session: { account: 'x' } });
+    expect(idx.lookup('192.0.2.128', T('2026-12-05T09:00:00'))).toBeNull();
+  });
+
+  it('says on stderr how many routed networks it did not take, and the first', async () => {
+    const file = join(tmp, 'routes.detail');
+    writeFileSync(file, ['Sat Dec  5 08:00:00 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "x"', '\tFramed-IP-Address = 198.51.100.9', '\tFramed-Route = "0.0.0.0/0 198.51.100.1 1"', '\tEvent-Timestamp = 1796457600', ''].join('\n'));
+    const notes: string[] = [];
+    expect(loadRadius([file], (l) => notes.push(l))?.sessions).toBe(1);
+    expect(notes[0]).toBe(`${file}: FreeRADIUS detail, 1 accounting record(s) (1 start), 1 routed network(s) not taken (the rest of their records read), the first ${file}:5: Framed-Route "0.0.0.0/0 198.51.100.1 1": a /0 route is shorter than /8, no subscriber's network`);
   });
 
   it('damaged detail and CSV text gives file lines and errors, never an exception', () => {
