@@ -182,6 +182,8 @@ const EN = {
   evListed: (endpoint: string, how: string) => `${endpoint} listed (${how})`,
   evNone: 'no mining evidence',
   noData: 'no data',
+  /** An empty watch list in a table: what was looked for, and in which report. */
+  watchlistEmpty: (level: string, filters: string, db: string) => `no subscriber at ≥ ${level}${filters ? ` matching ${filters}` : ''} in ${db}`,
   subscriberTable: 'Subscribers',
   search: 'Search',
   searchPlaceholder: 'address, type, region, coin, pool, worker …',
@@ -306,6 +308,7 @@ const ZH: Catalogue = {
   evListed: (endpoint, how) => `${endpoint} 在列表中（${how}）`,
   evNone: '无挖矿证据',
   noData: '无数据',
+  watchlistEmpty: (level: string, filters: string, db: string) => `${db} 中没有置信度 ≥ ${level}${filters ? `且符合 ${filters}` : ''} 的用户`,
   subscriberTable: '用户列表',
   search: '搜索',
   searchPlaceholder: '地址、类型、地区、币种、矿池、矿工名 …',

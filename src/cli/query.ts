@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { InputError, UsageError } from '../errors.js';
-import { checkZone, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
+import { checkZone, levelName, messages, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
 import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
 import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
@@ -298,7 +298,7 @@ export async function runWatchlist(o: WatchCliOptions, io: Io): Promise<void> {
   try {
     for (const line of unmatchedFilters(db, o)) io.err(`minerwatch: ${line}\n`);
     const filters = [o.type && `--type ${o.type}`, o.region && `--region ${o.region}`, o.coin && `--coin ${o.coin}`, o.prefix && `--prefix ${o.prefix}`, o.since && `--since ${o.since}`, o.until && `--until ${o.until}`].filter(Boolean);
-    const empty = `no subscriber at ≥ ${o.minConfidence}${filters.length ? ` matching ${filters.join(' ')}` : ''} in ${o.db}`;
+    const empty = messages(lang).watchlistEmpty(lang === 'en' ? o.minConfidence : levelName(o.minConfidence, lang), filters.join(' '), o.db);
     await writeRows(db, () => watchRows(iterateWatchlist(db, { ...filter, pseudonymise, tz }), translate) as Iterable<never>, o.format, { table: WATCH_TABLE, csv: WATCH_COLUMNS, headers, bom: o.bom, report: o.db, missing: 'subscribers', empty: inertText(empty) }, io);
   } catch (e) {
     throw reportReadError(o.db, e);

@@ -302,7 +302,7 @@ describe('explain on the generated demo capture, behind a NAT and a subscriber d
     }
   }, 60_000);
 
-  it('an empty watch list says so in a table; CSV keeps its header', () => {
+  it('an empty watch list says so in a table, in English or Chinese; CSV keeps its header', () => {
     // A JSON-RPC echo service: a lookalike that is not mining.
     const dbEmpty = join(tmp, 'echo.sqlite');
     expect(runCli(['scan', join(FIXTURES, 'rules', 'jsonrpc-echo.pcap'), '--db', dbEmpty]).code).toBe(0);
@@ -310,6 +310,12 @@ describe('explain on the generated demo capture, behind a NAT and a subscriber d
     const table = runCli(['watchlist', '--db', dbEmpty]);
     expect(table.code, table.err).toBe(0);
     expect(table.out).toBe(`no subscriber at ≥ medium in ${dbEmpty}\n`);
+    // In Chinese for Chinese readers, as the table's headers are.
+    const zh = runCli(['watchlist', '--db', dbEmpty, '--lang', 'zh-CN']);
+    expect(zh.code, zh.err).toBe(0);
+    expect(zh.out).toBe(`${dbEmpty} 中没有置信度 ≥ 中 的用户\n`);
+    const zhHigh = runCli(['watchlist', '--db', db, '--min-confidence', 'high', '--coin', 'DOGE', '--lang', 'zh-CN']);
+    expect(zhHigh.out).toBe(`${db} 中没有置信度 ≥ 高且符合 --coin DOGE 的用户\n`);
     // Filters that leave nothing of a list that has rows are named too.
     const high = runCli(['watchlist', '--db', db, '--min-confidence', 'high', '--coin', 'DOGE']);
     expect(high.code, high.err).toBe(0);
