@@ -108,13 +108,10 @@ export class LiveRollup {
     const start = this.now();
     this.db
       .transaction(() => {
-        if (subs === null) {
-          applyPeerEvidence(this.db, this.settle.redecide);
-          this.settle.decideAgain(this.db);
-        } else {
-          applyPeerEvidence(this.db, this.settle.redecide, subs);
-          this.settle.decideAgain(this.db, subs);
-        }
+        // Past the bound (null) every subscriber: both take an absent set as the whole report.
+        const only = subs ?? undefined;
+        applyPeerEvidence(this.db, this.settle.redecide, only);
+        this.settle.decideAgain(this.db, only);
         rebuildWaiting(this.db, this.waiting);
       })
       .immediate();
