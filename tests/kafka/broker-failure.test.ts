@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, readTopicWith, segmentMessages, skip, startConsumer, stopInTurn, V9, waitForMembers, watchlist, type GroupRef } from '../support/consumers.js';
 import { Admin, Consumer } from '@platformatic/kafka';
-import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
+import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
 
 /** A node that leads a partition of `topic` and is not `group`'s coordinator (as the broker names it now). */
 async function nodeToKill(bootstrap: string, topic: string, group: string): Promise<number> {
@@ -41,9 +41,7 @@ function threeNodes(prefix: string): { dir: string; cluster: () => Broker } {
   let started: Broker | null = null;
   const dir = mkdtempSync(join(tmpdir(), prefix));
   beforeAll(async () => {
-    const b = await startBroker({ nodes: 3 });
-    if ('skip' in b) throw new Error(b.skip);
-    started = b;
+    started = await requireBroker({ nodes: 3 });
   }, BROKER_START_TIMEOUT_MS + 60_000);
   afterAll(async () => {
     await started?.stop();

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic } from '../../src/io/kafka.js';
 import { CORPUS, reportCount, waitFor } from '../helpers.js';
 import { BIN, cli, skip, watchlist } from '../support/consumers.js';
-import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
+import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
 
 const MINING = join(CORPUS, 'netflow', 'generated', 'v9', 'ndpi__mining.export.pcap');
 
@@ -31,10 +31,8 @@ describe.skipIf(skip !== null)(`the watch list of a running consume member${skip
     const s = cli(['scan', MINING, '--db', join(dir, 'scan.sqlite')]);
     expect(s.code, s.err).toBe(0);
     scanned = watchlist(join(dir, 'scan.sqlite'));
-    const b = await startBroker();
-    if ('skip' in b) throw new Error(b.skip);
-    broker = b;
-    bootstrap = b.bootstrap;
+    broker = await requireBroker();
+    bootstrap = broker.bootstrap;
   }, BROKER_START_TIMEOUT_MS + 60_000);
 
   afterAll(async () => {

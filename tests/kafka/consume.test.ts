@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
 import { waitFor } from '../helpers.js';
 import { cli, flowLines, readTopicWith, segmentMessages, skip, startConsumer, stopInTurn, V9, waitForMembers, watchlist, type GroupRef, type Member } from '../support/consumers.js';
-import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
+import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
 
 describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let broker: Broker | null = null;
@@ -29,10 +29,8 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
   const readTopic = (t: string, count: number, name: string): Promise<Array<Record<string, unknown>>> => readTopicWith(bootstrap, dir, t, count, name);
 
   beforeAll(async () => {
-    const b = await startBroker();
-    if ('skip' in b) throw new Error(b.skip);
-    broker = b;
-    bootstrap = b.bootstrap;
+    broker = await requireBroker();
+    bootstrap = broker.bootstrap;
     const p = cli(['produce', '--brokers', bootstrap, '--topic', topic, '--partitions', '6', '--format', 'goflow2-json', ...inputs]);
     expect(p.code, p.err).toBe(0);
     total = Number(/produced (\d+) messages/.exec(p.err)?.[1] ?? -1);

@@ -15,7 +15,7 @@ import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic, GroupConsumer, type KafkaMessage } from '../../src/io/kafka.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, reportCount, waitFor } from '../helpers.js';
-import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
+import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const MINING = join(CORPUS, 'netflow', 'generated', 'v9', 'ndpi__mining.export.pcap');
@@ -52,10 +52,8 @@ describe.skipIf(skip !== null)(`consume --segment-seconds on a real Kafka broker
     const s = cli(['scan', MINING, '--db', join(dir, 'scan.sqlite')]);
     expect(s.code, s.err).toBe(0);
     miningFlows = reportCount(join(dir, 'scan.sqlite'), "SELECT count(*) FROM flows WHERE label = 'mining'");
-    const b = await startBroker();
-    if ('skip' in b) throw new Error(b.skip);
-    broker = b;
-    bootstrap = b.bootstrap;
+    broker = await requireBroker();
+    bootstrap = broker.bootstrap;
   }, BROKER_START_TIMEOUT_MS + 60_000);
 
   afterAll(async () => {

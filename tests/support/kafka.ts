@@ -62,6 +62,16 @@ export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker
 }
 
 /**
+ * {@link startBroker} for tests that must run with a broker (CI installs Java and Maven): a missing
+ * one fails the test with the reason instead of skipping it.
+ */
+export async function requireBroker(opts: { nodes?: number } = {}): Promise<Broker> {
+  const b = await startBroker(opts);
+  if ('skip' in b) throw new Error(b.skip);
+  return b;
+}
+
+/**
  * What the broker says of a consumer group, as one line for a failure message: its state, each
  * member's assignment, and per partition of `topic` the committed offset against the log's end
  * (a partition whose commit stays behind with no member reading it is where a test hangs).
