@@ -10,13 +10,12 @@
  * `#coordinatorId` is never looked up again), so a member cannot outlive its coordinator's crash
  * (README, Kafka: what is not handled).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli, readTopicWith, segmentMessages, skip, startConsumer, stopInTurn, V9, waitForMembers, watchlist, type GroupRef } from '../support/consumers.js';
 import { Admin, Consumer } from '@platformatic/kafka';
-import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
+import { brokerForSuite } from '../support/kafka.js';
 
 /** A node that leads a partition of `topic` and is not `group`'s coordinator (as the broker names it now). */
 async function nodeToKill(bootstrap: string, topic: string, group: string): Promise<number> {
@@ -36,22 +35,8 @@ async function nodeToKill(bootstrap: string, topic: string, group: string): Prom
   }
 }
 
-/** A 3-node cluster for the describe block it is called in, and a folder, both removed after it. */
-function threeNodes(prefix: string): { dir: string; cluster: () => Broker } {
-  let started: Broker | null = null;
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  beforeAll(async () => {
-    started = await requireBroker({ nodes: 3 });
-  }, BROKER_START_TIMEOUT_MS + 60_000);
-  afterAll(async () => {
-    await started?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
-  return { dir, cluster: () => started! };
-}
-
 describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const { dir, cluster } = threeNodes('mw-broker-failure-');
+  const { dir, broker: cluster } = brokerForSuite('mw-broker-failure-', { nodes: 3 });
   const inputs = readdirSync(V9)
     .filter((f) => f.endsWith('.export.pcap'))
     .map((f) => join(V9, f));
@@ -89,7 +74,7 @@ describe.skipIf(skip !== null)(`consume across a broker crash${skip ? ` (skipped
 });
 
 describe.skipIf(skip !== null)(`consume when the group's coordinator crashes${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const { dir, cluster } = threeNodes('mw-coordinator-failure-');
+  const { dir, broker: cluster } = brokerForSuite('mw-coordinator-failure-', { nodes: 3 });
 
   it('the member ends with an error that says so (no crash), its complete segments kept', async () => {
     const bootstrap = cluster().bootstrap;

@@ -9,21 +9,18 @@
  * `minerwatch produce`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic } from '../../src/io/kafka.js';
 import { CORPUS, reportCount, waitFor } from '../helpers.js';
 import { BIN, cli, skip, watchlist } from '../support/consumers.js';
-import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
+import { brokerForSuite } from '../support/kafka.js';
 
 const MINING = join(CORPUS, 'netflow', 'generated', 'v9', 'ndpi__mining.export.pcap');
 
 describe.skipIf(skip !== null)(`the watch list of a running consume member${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let broker: Broker | null = null;
+  const { dir, broker } = brokerForSuite('mw-consume-watch-');
   let bootstrap = '';
-  const dir = mkdtempSync(join(tmpdir(), 'mw-consume-watch-'));
   /** The watch list of one `scan` of the capture. */
   let scanned: Array<Record<string, unknown>> = [];
 
@@ -31,14 +28,8 @@ describe.skipIf(skip !== null)(`the watch list of a running consume member${skip
     const s = cli(['scan', MINING, '--db', join(dir, 'scan.sqlite')]);
     expect(s.code, s.err).toBe(0);
     scanned = watchlist(join(dir, 'scan.sqlite'));
-    broker = await requireBroker();
-    bootstrap = broker.bootstrap;
-  }, BROKER_START_TIMEOUT_MS + 60_000);
-
-  afterAll(async () => {
-    await broker?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+    bootstrap = broker().bootstrap;
+  }, 60_000);
 
   it('lists the mining subscribers once their segment is complete, while the member runs, and leaves them when stopped', async () => {
     // The test means something only if the capture has mining subscribers.

@@ -7,20 +7,18 @@
  * - flagged flows and subscriber rows reach the output topic.
  * The messages are the corpus's softflowd NetFlow v9 exports, published by `minerwatch produce`.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic, GroupConsumer, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
 import { waitFor } from '../helpers.js';
 import { cli, flowLines, readTopicWith, segmentMessages, skip, startConsumer, stopInTurn, V9, waitForMembers, watchlist, type GroupRef, type Member } from '../support/consumers.js';
-import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
+import { brokerForSuite } from '../support/kafka.js';
 
 describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let broker: Broker | null = null;
+  const { dir, broker } = brokerForSuite('mw-consume-');
   let bootstrap = '';
-  const dir = mkdtempSync(join(tmpdir(), 'mw-consume-'));
   const inputs = readdirSync(V9)
     .filter((f) => f.endsWith('.export.pcap'))
     .map((f) => join(V9, f));
@@ -29,18 +27,12 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
   const readTopic = (t: string, count: number, name: string): Promise<Array<Record<string, unknown>>> => readTopicWith(bootstrap, dir, t, count, name);
 
   beforeAll(async () => {
-    broker = await requireBroker();
-    bootstrap = broker.bootstrap;
+    bootstrap = broker().bootstrap;
     const p = cli(['produce', '--brokers', bootstrap, '--topic', topic, '--partitions', '6', '--format', 'goflow2-json', ...inputs]);
     expect(p.code, p.err).toBe(0);
     total = Number(/produced (\d+) messages/.exec(p.err)?.[1] ?? -1);
     expect(total).toBeGreaterThan(100);
-  }, BROKER_START_TIMEOUT_MS + 180_000);
-
-  afterAll(async () => {
-    await broker?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+  }, 180_000);
 
   it('three members over six partitions give the watch list of one scan of the same messages', async () => {
     // The members join first, so the topic's partitions are shared before any message comes.

@@ -8,14 +8,12 @@
  * `minerwatch produce`; what counts as a mining flow is what `scan` finds in the same file.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic, GroupConsumer, type KafkaMessage } from '../../src/io/kafka.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, reportCount, waitFor } from '../helpers.js';
-import { BROKER_START_TIMEOUT_MS, requireBroker, type Broker } from '../support/kafka.js';
+import { brokerForSuite } from '../support/kafka.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const MINING = join(CORPUS, 'netflow', 'generated', 'v9', 'ndpi__mining.export.pcap');
@@ -42,9 +40,8 @@ const missing = ['java', 'mvn'].filter((t) => spawnSync('sh', ['-c', `command -v
 const skip = !HAVE_CORPUS ? CORPUS_SKIP_REASON : missing.length ? `${missing.join(' and ')} not installed (Debian: openjdk-17-jre-headless maven): no Kafka broker` : null;
 
 describe.skipIf(skip !== null)(`consume --segment-seconds on a real Kafka broker${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let broker: Broker | null = null;
+  const { dir, broker } = brokerForSuite('mw-latency-');
   let bootstrap = '';
-  const dir = mkdtempSync(join(tmpdir(), 'mw-latency-'));
   /** Mining flows in the capture, as one `scan` of it finds them. */
   let miningFlows = 0;
 
@@ -52,14 +49,8 @@ describe.skipIf(skip !== null)(`consume --segment-seconds on a real Kafka broker
     const s = cli(['scan', MINING, '--db', join(dir, 'scan.sqlite')]);
     expect(s.code, s.err).toBe(0);
     miningFlows = reportCount(join(dir, 'scan.sqlite'), "SELECT count(*) FROM flows WHERE label = 'mining'");
-    broker = await requireBroker();
-    bootstrap = broker.bootstrap;
-  }, BROKER_START_TIMEOUT_MS + 60_000);
-
-  afterAll(async () => {
-    await broker?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+    bootstrap = broker().bootstrap;
+  }, 60_000);
 
   it('commits a quiet partition\'s segment and sends its verdicts within the bound, without being stopped; SIGINT still exits 0', async () => {
     // The test means something only if the capture holds mining flows.

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { afterAll, beforeAll } from 'vitest';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka-broker.sh');
 
@@ -62,13 +63,23 @@ export async function startBroker(opts: { nodes?: number } = {}): Promise<Broker
 }
 
 /**
- * {@link startBroker} for tests that must run with a broker (CI installs Java and Maven): a missing
- * one fails the test with the reason instead of skipping it.
+ * A broker (or `nodes` of them) for the describe block this is called in, started before its tests
+ * and stopped after them, and a folder removed after them. CI installs Java and Maven: a broker that
+ * cannot start fails the block with the reason instead of skipping it.
  */
-export async function requireBroker(opts: { nodes?: number } = {}): Promise<Broker> {
-  const b = await startBroker(opts);
-  if ('skip' in b) throw new Error(b.skip);
-  return b;
+export function brokerForSuite(prefix: string, opts: { nodes?: number } = {}): { dir: string; broker: () => Broker } {
+  let started: Broker | null = null;
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  beforeAll(async () => {
+    const b = await startBroker(opts);
+    if ('skip' in b) throw new Error(b.skip);
+    started = b;
+  }, BROKER_START_TIMEOUT_MS + 60_000);
+  afterAll(async () => {
+    await started?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+  return { dir, broker: () => started! };
 }
 
 /**
