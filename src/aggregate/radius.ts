@@ -18,6 +18,7 @@ import { IPV4_MASKS, ipv6NetKey, parseLookupAddress } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
 import { lastAtMost } from '../search.js';
+import { LOG_CLOCK_ALLOWANCE_MS } from '../classify/resolverlog.js';
 
 const fromOf = (h: Held): number => h.from;
 
@@ -552,12 +553,6 @@ interface Held {
 
 const EMPTY = new Float64Array(0);
 
-/**
- * How far apart a flow's time and a session's start or end may be when no session held the address
- * at the flow's time: the accounting server and the flow exporter keep their own clocks (as a
- * resolver log's answers are given 5 s: src/classify/resolverlog.ts).
- */
-export const RADIUS_CLOCK_ALLOWANCE_MS = 5_000;
 
 interface Group {
   bits: number;
@@ -604,14 +599,14 @@ export class RadiusIndex {
    * The account that held an address (flow text: dotted IPv4 or IPv6) at a time (ms): the session
    * of the longest prefix holding it then; `ambiguous` when two accounts did; `missing` when
    * sessions held it but none then; null when none ever did. When no session held it then, one that
-   * began at most {@link RADIUS_CLOCK_ALLOWANCE_MS} after that time, or ended at most that long
+   * began at most {@link LOG_CLOCK_ALLOWANCE_MS} (5 s) after that time, or ended at most that long
    * before it, is taken (the accounting server's clock and the exporter's differ by seconds), and
    * says so; two such sessions of different accounts are `ambiguous`.
    */
   lookup(ip: string, time: number): RadiusResult {
     const exact = this.lookupAt(ip, time);
     if (exact === null || exact.status !== 'missing') return exact;
-    const a = RADIUS_CLOCK_ALLOWANCE_MS;
+    const a = LOG_CLOCK_ALLOWANCE_MS;
     // Held a little later: the session began in (time, time + a]; held a little earlier: it ended in (time - a, time].
     const later = this.lookupAt(ip, time + a);
     const earlier = this.lookupAt(ip, time - a);

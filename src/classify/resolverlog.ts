@@ -45,8 +45,12 @@ export interface ResolverLogOptions {
 }
 
 export const DEFAULT_RESOLVER_LOG: ResolverLogOptions = { graceMs: 30 * 60_000, maxTtlS: 86_400, maxBindings: 1 << 21 };
-/** A flow may start this much before the answer's time stamp (clocks of resolver and exporter differ). */
-const SKEW_MS = 5_000;
+/**
+ * How far a log's time stamps and a flow's may disagree: the resolver (or accounting server) and the
+ * exporter keep their own clocks. A flow may start this much before a lookup's answer; RADIUS
+ * sessions are given the same allowance (src/aggregate/radius.ts).
+ */
+export const LOG_CLOCK_ALLOWANCE_MS = 5_000;
 const MAX_CHAIN = 16;
 
 export class ResolverBindings {
@@ -131,13 +135,13 @@ export class ResolverBindings {
   /** The binding of `client`'s own lookup that answered `server`, if `time` is in its window. */
   ownBinding(client: string, server: string, time: number): LookupBinding | null {
     const b = this.own.get(`${client}|${server}`);
-    return b && time >= b.time - SKEW_MS && time <= b.until ? b : null;
+    return b && time >= b.time - LOG_CLOCK_ALLOWANCE_MS && time <= b.until ? b : null;
   }
 
   /** Any subscriber's binding of `server` whose span covers `time`. */
   sharedBinding(server: string, time: number): LookupBinding | null {
     const s = this.shared.get(server);
-    return s && time >= s.first.time - SKEW_MS && time <= s.until ? s.first : null;
+    return s && time >= s.first.time - LOG_CLOCK_ALLOWANCE_MS && time <= s.until ? s.first : null;
   }
 
   /** Is `server` bound at all (for prefilters)? */
