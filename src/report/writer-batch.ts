@@ -108,7 +108,7 @@ export class FlowBatch {
     this.str(s++, at.serverName);
     this.str(s++, v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '');
     this.str(s++, v.outcome);
-    this.str(s++, v.reason);
+    this.unique(s++, v.reason);
     this.str(s++, subscriber);
     this.str(s++, nat);
     this.str(s, algorithm);
@@ -127,6 +127,24 @@ export class FlowBatch {
     this.evidence = [];
     this.count = 0;
     return out;
+  }
+
+  /**
+   * A text column whose values seldom repeat (a verdict's reason names the server and the evidence):
+   * added to the batch's strings without the dictionary, whose lookup would hash the whole string
+   * for nothing. A value equal to the row before's is still shared.
+   */
+  private unique(at: number, value: string | null | undefined): void {
+    const col = at % STRS;
+    if (value === null || value === undefined) this.strs[at] = -1;
+    else if (this.lastValue[col] === value) this.strs[at] = this.lastIndex[col]!;
+    else {
+      const i = this.dict.length;
+      this.dict.push(value);
+      this.lastValue[col] = value;
+      this.lastIndex[col] = i;
+      this.strs[at] = i;
+    }
   }
 
   private str(at: number, value: string | null | undefined): void {
