@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { DnsLookup } from '../src/io/dnslog.js';
-import { DnstapType, DNSTAP_CONTENT_TYPE, DNSTAP_MESSAGE_TYPE, FSTRM_CONTROL } from '../src/io/dnstap.js';
+import { dnstapType, DNSTAP_CONTENT_TYPE, DNSTAP_MESSAGE_TYPE, FSTRM_CONTROL } from '../src/io/dnstap.js';
 import { mulberry32 } from '../tests/support/random.js';
 import { zeekDnsHeader, zeekDnsLine } from '../scripts/corpus-dnslog.js';
 
@@ -192,7 +192,7 @@ export function generateDnsLogBench(outDir: string, n = 10_000_000, format: 'dns
       const sec = Math.floor(time / 1000);
       const nsec = Math.round((time - sec * 1000) * 1e6);
       const qsec = Math.floor((time - 2) / 1000);
-      const payload = DnstapType.encode({
+      const payload = dnstapType().encode({
         identity,
         type: 1,
         message: {

@@ -18,7 +18,8 @@
  * @see https://github.com/farsightsec/fstrm (Frame Streams protocol, fstrm/control.h)
  * @see https://github.com/dnstap/dnstap.pb (dnstap.proto)
  */
-import protobuf from 'protobufjs/light.js';
+import { createRequire } from 'node:module';
+import type { Reader, Root, Type } from 'protobufjs/light.js';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { DnsLookup } from './dnslog.js';
@@ -114,14 +115,34 @@ export const DNSTAP_SCHEMA = {
   },
 };
 
-/** The schema's types, made once. */
-const DNSTAP_ROOT = protobuf.Root.fromJSON(DNSTAP_SCHEMA);
+/** protobufjs (light build), the schema's root and the types read. */
+interface Schema {
+  Reader: typeof Reader;
+  root: Root;
+  dnstap: Type;
+  /** `dnstap.Policy`: decoded (and so checked) where a message carries one; nothing of it is used. */
+  policy: Type;
+}
+
+let schema: Schema | null = null;
+
+/**
+ * The schema's types, made on first use: protobufjs is loaded then, not when a scan starts (most
+ * scans read no dnstap, and loading it costs a short scan a tenth of its start-up).
+ */
+function dnstapSchema(): Schema {
+  if (schema === null) {
+    const protobuf = createRequire(import.meta.url)('protobufjs/light.js') as { Reader: typeof Reader; Root: typeof Root };
+    const root = protobuf.Root.fromJSON(DNSTAP_SCHEMA);
+    schema = { Reader: protobuf.Reader, root, dnstap: root.lookupType('dnstap.Dnstap'), policy: root.lookupType('dnstap.Policy') };
+  }
+  return schema;
+}
 
 /** The `dnstap.Dnstap` type: protobufjs' own encoder and decoder (bench, tests; the reader uses {@link readDnstapFields}). */
-export const DnstapType = DNSTAP_ROOT.lookupType('dnstap.Dnstap');
-
-/** `dnstap.Policy`: decoded (and so checked) where a message carries one; nothing of it is used. */
-const PolicyType = DNSTAP_ROOT.lookupType('dnstap.Policy');
+export function dnstapType(): Type {
+  return dnstapSchema().dnstap;
+}
 
 /** A uint64 as protobufjs hands it over: a number, or a Long when long.js is installed. */
 type U64 = number | { low: number; high: number };
@@ -183,7 +204,8 @@ function newFields(): DnstapFields {
  * lookup reads are not kept. Throws what protobufjs' reader throws on bytes that are no message.
  */
 export function readDnstapFields(b: Uint8Array, p: number, len: number, f: DnstapFields): void {
-  const r = protobuf.Reader.create(b.subarray(p, p + len));
+  const pb = dnstapSchema();
+  const r = pb.Reader.create(b.subarray(p, p + len));
   let hasType = false;
   f.hasMessage = false;
   f.messageHasType = false;
@@ -231,8 +253,10 @@ export function readDnstapFields(b: Uint8Array, p: number, len: number, f: Dnsta
 }
 
 /** The `Message` of {@link readDnstapFields}: `n` bytes from the reader's position, at nesting `depth`. */
-function readMessage(r: protobuf.Reader, p: number, n: number, f: DnstapFields, depth: number): void {
-  if (depth > protobuf.Reader.recursionLimit) throw new Error('max depth exceeded');
+function readMessage(r: Reader, p: number, n: number, f: DnstapFields, depth: number): void {
+  // Called from readDnstapFields, which loaded the schema.
+  const pb = schema!;
+  if (depth > pb.Reader.recursionLimit) throw new Error('max depth exceeded');
   const end = r.pos + n;
   if (end > r.len) throw new RangeError('index out of range');
   const outer = r.len;
@@ -302,7 +326,7 @@ function readMessage(r: protobuf.Reader, p: number, n: number, f: DnstapFields, 
       case 15:
         if (u !== 2) break;
         // Decoded (so checked) as protobufjs would, one level deeper; nothing of it is kept.
-        (PolicyType.decode as unknown as (r: protobuf.Reader, l: number, z: undefined, depth: number) => unknown)(r, r.size(), undefined, depth + 1);
+        (pb.policy.decode as unknown as (r: Reader, l: number, z: undefined, depth: number) => unknown)(r, r.size(), undefined, depth + 1);
         continue;
     }
     r.skipType(u, depth, field);

@@ -7,7 +7,7 @@
  */
 import protobuf from 'protobufjs/light.js';
 import { describe, expect, it } from 'vitest';
-import { DnstapType, readDnstapFields } from '../../src/io/dnstap.js';
+import { dnstapType, readDnstapFields } from '../../src/io/dnstap.js';
 import { mulberry32 } from '../support/random.js';
 
 type Fields = Parameters<typeof readDnstapFields>[3];
@@ -16,7 +16,7 @@ type Fields = Parameters<typeof readDnstapFields>[3];
 function byProtobufjs(frame: Uint8Array): Record<string, unknown> | null {
   let d: Record<string, unknown> & { message?: Record<string, unknown> | null };
   try {
-    d = DnstapType.decode(frame) as unknown as typeof d;
+    d = dnstapType().decode(frame) as unknown as typeof d;
   } catch {
     return null;
   }
@@ -65,7 +65,7 @@ function byFields(frame: Uint8Array): Record<string, unknown> | null {
   };
 }
 
-const Policy = DnstapType.root.lookupType('dnstap.Policy');
+const Policy = dnstapType().root.lookupType('dnstap.Policy');
 
 /** A frame with a random choice of fields (each present or not), sometimes with extras protobufjs skips. */
 function frame(rnd: () => number): Uint8Array {
@@ -87,10 +87,10 @@ function frame(rnd: () => number): Uint8Array {
   const top: Record<string, unknown> = { type: 1, message };
   if (pick(0.5)) top.identity = bytes(Math.floor(rnd() * 12));
   if (pick(0.2)) top.version = bytes(4);
-  let out = DnstapType.encode(DnstapType.create(top)).finish();
+  let out = dnstapType().encode(dnstapType().create(top)).finish();
   // A field the schema does not know (number 20, length-delimited), and a field written twice.
   if (pick(0.2)) out = Uint8Array.from([...out, 0xa2, 0x01, 2, 9, 9]);
-  if (pick(0.2)) out = Uint8Array.from([...out, ...DnstapType.encode(DnstapType.create({ type: 1, identity: bytes(3) })).finish()]);
+  if (pick(0.2)) out = Uint8Array.from([...out, ...dnstapType().encode(dnstapType().create({ type: 1, identity: bytes(3) })).finish()]);
   return out;
 }
 

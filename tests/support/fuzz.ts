@@ -23,7 +23,7 @@ import { InputError, RuleError, UsageError } from '../../src/errors.js';
 import { ExportDatagrams } from '../../src/flow/exportsource.js';
 import { PacketIngest } from '../../src/flow/ingest.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable } from '../../src/flow/table.js';
-import { DnstapParser, DnstapType, DNSTAP_CONTENT_TYPE, FSTRM_CONTROL } from '../../src/io/dnstap.js';
+import { DnstapParser, dnstapType, DNSTAP_CONTENT_TYPE, FSTRM_CONTROL } from '../../src/io/dnstap.js';
 import { sniffFormat } from '../../src/io/input.js';
 import { IpfixFileParser } from '../../src/io/ipfixfile.js';
 import { ByteWindow } from '../../src/io/joiner.js';
@@ -225,8 +225,8 @@ function dnstapFile(responses: Uint8Array[]): Uint8Array {
     return concat(be32(0), be32(body.length), body);
   };
   const frames = responses.map((wire, i) => {
-    const msg = DnstapType.encode(
-      DnstapType.create({
+    const msg = dnstapType().encode(
+      dnstapType().create({
         identity: new TextEncoder().encode('ns1'),
         type: 1,
         message: { type: 6, socketFamily: 1, socketProtocol: 1, queryAddress: new Uint8Array([100, 64, 0, 10 + (i % 5)]), queryPort: 40000 + i, responseTimeSec: 1_700_000_000 + i, responseTimeNsec: 0, responseMessage: wire },
