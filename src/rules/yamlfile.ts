@@ -1,5 +1,6 @@
 /** Shared YAML handling for rule files: parse with line positions, report errors at file:line. */
-import { Document, LineCounter, isAlias, isCollection, isPair, parseDocument, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
 import { RuleError } from '../errors.js';
 
 export const ID_RE = /^[A-Z0-9][A-Z0-9-]{2,63}$/;
@@ -58,9 +59,19 @@ export function precheckYaml(text: string): [number, string] | null {
   return null;
 }
 
+let yamlModule: typeof import('yaml') | null = null;
+
+/**
+ * The yaml library, loaded on first use: a scan whose compiled rules come from the rule cache
+ * parses no YAML, and loading the library costs a short scan a tenth of its start-up.
+ */
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
+
 /** One rule file being compiled: its parsed document, line lookup and collected errors. */
 export class FileContext {
-  readonly lc = new LineCounter();
+  readonly lc: LineCounter = new (yaml().LineCounter)();
   readonly doc: Document;
   readonly errors: RuleError[] = [];
   /** The document as plain data; undefined when it has errors. */
@@ -72,15 +83,15 @@ export class FileContext {
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const bad = precheckYaml(text);
     if (bad) {
-      this.doc = new Document(null);
+      this.doc = new (yaml().Document)(null);
       this.errors.push(new RuleError(file, bad[0], '(file)', bad[1]));
       return;
     }
     try {
       // The core schema only: no custom tags, so a rule file cannot construct objects or code.
-      this.doc = parseDocument(text, { lineCounter: this.lc, uniqueKeys: true, prettyErrors: false, strict: true, schema: 'core' });
+      this.doc = yaml().parseDocument(text, { lineCounter: this.lc, uniqueKeys: true, prettyErrors: false, strict: true, schema: 'core' });
     } catch (e) {
-      this.doc = new Document(null);
+      this.doc = new (yaml().Document)(null);
       this.errors.push(new RuleError(file, 1, '(yaml)', `cannot be parsed: ${(e as Error).message}`));
       return;
     }
@@ -136,6 +147,7 @@ export class FileContext {
 
 function visitAliases(node: unknown, f: (n: { source: string; range?: [number, number, number] }) => void, depth = 0): void {
   if (!node || typeof node !== 'object' || depth > 10_000) return;
+  const { isAlias, isCollection, isPair } = yaml();
   if (isAlias(node)) f(node as unknown as { source: string; range?: [number, number, number] });
   else if (isCollection(node)) for (const it of node.items) visitAliases(it, f, depth + 1);
   else if (isPair(node)) {
