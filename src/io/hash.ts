@@ -2,40 +2,100 @@
  * sha256 of a file on the second core: a worker thread reads the file itself (from the page cache,
  * as the parser reads it too) so hashing does not slow the packet path. Measured with
  * `npm run bench`: hashing inline cost ~17% of scan time.
+ *
+ * One worker serves every file of the process, one file after another in the order asked: starting
+ * a thread costs tens of milliseconds, more than parsing a small file takes, and a folder of
+ * rotated nfcapd files is hundreds of small files. The worker keeps the process alive only while a
+ * file is being hashed; one that fails is replaced at the next request.
  */
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-try {
-  const fd = openSync(workerData.path, 'r');
-  const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 22);
-  let pos = 0;
-  for (;;) {
-    const n = readSync(fd, buf, 0, buf.length, pos);
-    if (n === 0) break;
-    h.update(buf.subarray(0, n));
-    pos += n;
+const buf = Buffer.allocUnsafe(1 << 22);
+parentPort.on('message', ({ id, path }) => {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const h = createHash('sha256');
+    let pos = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    parentPort.postMessage({ id, sha256: h.digest('hex'), size: pos });
+  } catch (e) {
+    parentPort.postMessage({ id, error: String((e && e.message) || e) });
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
-  closeSync(fd);
-  parentPort.postMessage({ sha256: h.digest('hex'), size: pos });
-} catch (e) {
-  parentPort.postMessage({ error: String(e && e.message || e) });
-}
+});
 `;
 
-/** Hash `path` in a worker thread; resolves to hex sha256 and the byte count hashed. */
-export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } });
-    w.once('message', (m: { sha256?: string; size?: number; error?: string }) => {
-      if (m.error !== undefined) reject(new Error(m.error));
-      else resolve({ sha256: m.sha256!, size: m.size! });
-      void w.terminate();
+interface Pending {
+  resolve: (r: { sha256: string; size: number }) => void;
+  reject: (e: Error) => void;
+}
+
+class HashWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  /** The thread failed or exited: every waiting request was rejected, and no more are taken. */
+  dead = false;
+
+  constructor() {
+    // No execArgv: the source is CommonJS, whatever --input-type the process was started with.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    this.worker.unref();
+    this.worker.on('message', (m: { id: number; sha256?: string; size?: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve({ sha256: m.sha256!, size: m.size! });
     });
-    w.once('error', reject);
-  });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => this.fail(new Error(`the hashing thread exited (code ${code})`)));
+  }
+
+  hash(path: string): Promise<{ sha256: string; size: number }> {
+    return new Promise((resolve, reject) => {
+      const id = this.next++;
+      this.pending.set(id, { resolve, reject });
+      // Keep the process alive while a result is owed.
+      this.worker.ref();
+      this.worker.postMessage({ id, path });
+    });
+  }
+
+  private fail(e: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    void this.worker.terminate();
+  }
+}
+
+let shared: HashWorker | null = null;
+let started = 0;
+
+/** Hashing threads this process has started (one, unless one failed). */
+export function hashThreadsStarted(): number {
+  return started;
+}
+
+/** Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. */
+export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
+  if (shared === null || shared.dead) {
+    shared = new HashWorker();
+    started++;
+  }
+  return shared.hash(path);
 }
