@@ -11,7 +11,7 @@ import type { Anomalies } from '../anomalies.js';
 import { InputError, InputInterrupted } from '../errors.js';
 import type { InputFormat } from '../types.js';
 import { hashFileInWorker } from './hash.js';
-import { ByteWindow } from './joiner.js';
+import { ByteWindow, releaseWindow, takeWindow } from './joiner.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
 import { loadNfcapdCodecs, looksLikeNffile, NfcapdParser, type NfcapdCodecs } from './nfcapd.js';
@@ -112,6 +112,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
   } catch (e) {
     throw new InputError(path, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  let win: ByteWindow | null = null;
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new InputError(path, 0, 'is a directory');
@@ -128,7 +129,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     // Hash on the other core while this one parses.
     const hashing = (opts.hash ?? true) ? hashFileInWorker(path) : null;
     hashing?.catch(() => undefined);
-    const win = new ByteWindow(CHUNK * 2);
+    win = takeWindow(CHUNK * 2);
     const parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
     let pos = 0;
     let chunks = 0;
@@ -158,6 +159,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256, packets: parser.packets };
   } finally {
     closeSync(fd);
+    if (win !== null) releaseWindow(win);
   }
 }
 

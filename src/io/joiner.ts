@@ -50,3 +50,26 @@ export class ByteWindow {
     this.end += chunk.length;
   }
 }
+
+/** The window of the last input read, free for the next one (inputs are read one after another). */
+let spare: ByteWindow | null = null;
+/** A window larger than this (grown for a huge record) is not kept for the next input. */
+const MAX_SPARE_BYTES = 1 << 24;
+
+/**
+ * An empty window of at least `capacity` bytes: the one {@link releaseWindow} gave back when it is
+ * free, else a new one. Making and first touching megabytes of zeroed memory costs a small input
+ * several milliseconds, and a folder of rotated flow files is hundreds of small inputs.
+ */
+export function takeWindow(capacity: number): ByteWindow {
+  const w = spare;
+  if (w === null || w.buf.length < capacity) return new ByteWindow(capacity);
+  spare = null;
+  w.start = w.end = w.base = 0;
+  return w;
+}
+
+/** Give a window back once nothing reads it any more (its bytes are not kept). */
+export function releaseWindow(w: ByteWindow): void {
+  if (w.buf.length <= MAX_SPARE_BYTES) spare = w;
+}
