@@ -12,6 +12,9 @@
  * - decode: the same files read and decoded only (no flow table, classifier or report; see
  *   bench/decode.ts), to tell the input side of the exports case from the rest.
  *
+ * - files: the exports case's NetFlow v9 capture cut into BENCH_FILES files (default 288, a day of
+ *   five-minute rotations), scanned as a folder against the one file, in alternating runs: what
+ *   each input costs beyond its records (bench/files.ts).
  * - nfcapd: the exports case's NetFlow v9 datagrams replayed into Debian's nfcapd (LZ4) once, then
  *   nfdump's own read of that file (`nfdump -r FILE -q -o null`, `-o csv`) and `minerwatch scan FILE` side by
  *   side, records/s and max RSS (bench/nfcapd.ts).
@@ -30,6 +33,7 @@ import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
 import { kafkaCase } from './kafka.js';
 import { nfcapdCase } from './nfcapd.js';
+import { splitFolder } from './files.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 import { generateDnsLogBench } from './gen-dnslog.js';
 
@@ -40,7 +44,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'flows', 'exports', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, decode, report, dnslog, kafka, nfcapd)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'files', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, files, decode, report, dnslog, kafka, nfcapd)`);
 /** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
 const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
@@ -279,6 +283,31 @@ function exportsCase(): ExportResult[] {
   return best;
 }
 
+/** One file against the same records cut into many (bench/files.ts), alternating, 1 worker. */
+function filesCase(): void {
+  const { stats, files } = exportFiles();
+  const parts = Math.max(2, Number(process.env.BENCH_FILES ?? 288) | 0);
+  const folder = splitFolder(files[0]!.path, join(DATA, `exports-v9-${parts}`), parts);
+  console.log(`\nfiles: the NetFlow v9 capture (${stats.records} records) as one file and as ${parts} files`);
+  const db = join(DATA, 'files.sqlite');
+  const times: Record<'one' | 'many', number[]> = { one: [], many: [] };
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, input] of [['one', files[0]!.path], ['many', folder]] as const) {
+      for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
+      const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', input, '--intel', INTEL, '--db', db, '--json', '--workers', '1']);
+      const j = JSON.parse(r.stdout) as { inputs: Array<{ records: number }>; subscribers: number };
+      const records = j.inputs.reduce((a, x) => a + x.records, 0);
+      if (records !== stats.records) console.warn(`warning: ${k}: scan read ${records} records, generator wrote ${stats.records}`);
+      times[k].push(r.seconds);
+      console.log(`${k === 'one' ? 'one file' : `${j.inputs.length} files`} run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? 'n/a'} s), ${(records / r.seconds / 1e6).toFixed(2)} M records/s, ${j.subscribers} subscribers`);
+    }
+  }
+  for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
+  const one = Math.min(...times.one);
+  const many = Math.min(...times.many);
+  console.log(`best: one file ${one.toFixed(2)} s, ${parts} files ${many.toFixed(2)} s: ${(((many - one) / parts) * 1000).toFixed(1)} ms per extra input`);
+}
+
 async function decodeCase(): Promise<void> {
   const { stats, files } = exportFiles();
   console.log('\ndecode only (readers and decoders, records counted; no flow table, classifier or report)');
@@ -357,6 +386,7 @@ function dnslogCase(): void {
 if (CASES.has('capture')) captureCase();
 if (CASES.has('flows')) captureCase('subscriber');
 if (CASES.has('exports')) exportsCase();
+if (CASES.has('files')) filesCase();
 if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
 if (CASES.has('dnslog')) dnslogCase();
