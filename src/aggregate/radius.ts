@@ -406,8 +406,13 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
     let badAddress: string | null = null;
     for (const a of get('address').split(/\s+/).filter(Boolean)) {
       const p = readPrefix(a);
-      if (p.ok) addresses.push(radiusPrefix(a, p.value[0], p.value[1]));
-      else badAddress = `address: expected ${p.expected} (several separated by spaces); got ${inertJson(a.slice(0, 60))}`;
+      if (!p.ok) badAddress = `address: expected ${p.expected} (several separated by spaces); got ${inertJson(a.slice(0, 60))}`;
+      else {
+        // As for routed networks in detail files: a prefix this short would take every address around it.
+        const min = p.value[0].kind() === 'ipv6' ? MIN_ROUTE_BITS_V6 : MIN_ROUTE_BITS_V4;
+        if (p.value[1] < min) badAddress = `address: ${inertJson(a.slice(0, 60))} is shorter than /${min}, no subscriber's network; expected an address or a prefix of /${min} or longer`;
+        else addresses.push(radiusPrefix(a, p.value[0], p.value[1]));
+      }
     }
     if (badAddress) {
       out.errors.push({ line: n, message: badAddress });

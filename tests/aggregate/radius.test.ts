@@ -131,6 +131,15 @@ describe('the RADIUS CSV', () => {
     expect(r.errors[3]!.message).toContain('address: expected an IP address or CIDR');
     expect(parseRadiusCsv('time,account\n', 'c').errors[0]!.message).toContain('header lacks event, address');
   });
+
+  it('refuses a prefix shorter than /8 (IPv4) or /16 (IPv6): it would take every address around it', () => {
+    const rows = ['0.0.0.0/0', '10.0.0.0/7', '10.0.0.0/8', '::/0', '2001:db8::/15', '2001:db8::/16', '100.64.1.2 0.0.0.0/0'];
+    const r = parseRadiusCsv(`time,event,account,session,address\n${rows.map((a, i) => `2026-12-05,start,u${i},S${i},${a}`).join('\n')}\n`, 'c.csv');
+    expect(r.errors.map((e) => e.line)).toEqual([2, 3, 5, 6, 8]);
+    expect(r.errors[0]!.message).toBe('address: "0.0.0.0/0" is shorter than /8, no subscriber\'s network; expected an address or a prefix of /8 or longer');
+    expect(r.errors[2]!.message).toContain('"::/0" is shorter than /16');
+    expect(r.events.map((e) => e.addresses.map((a) => a.text))).toEqual([['10.0.0.0/8'], ['2001:db8::/16']]);
+  });
 });
 
 /** Sessions over a day, written as an operator's CSV. */
