@@ -2,7 +2,8 @@
  * The packet path into the flow table: one decoded TCP/UDP packet updates its flow's counters, TCP
  * close state, payload prefixes and share meter. Flows are oriented by the handshake when it is
  * seen, else by ports (src/flow/orient.ts). Nothing is allocated per packet (a flow takes a payload
- * prefix from a pool; a JSON-RPC flow gets one share meter).
+ * prefix from a pool; a JSON-RPC flow gets one share meter), except the view Node's Buffer#copy
+ * makes when a packet's payload is copied into a prefix that is not yet full (src/flow/prefix.ts).
  */
 import type { PacketView } from '../decode/packet.js';
 import { shardOfKey } from './shard.js';
