@@ -94,7 +94,12 @@ export function hashThreadsStarted(): number {
 /** Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. */
 export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
   if (shared === null || shared.dead) {
-    shared = new HashWorker();
+    try {
+      shared = new HashWorker();
+    } catch (e) {
+      // A thread that cannot be started (a process or thread limit) fails this request, as a read would.
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     started++;
   }
   return shared.hash(path);
