@@ -8,7 +8,10 @@
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Cut the classic pcap `src` into `parts` files of about equal size under `dir` (whole packets, the same global header). */
+/**
+ * Cut the classic pcap `src` into about `parts` files of about equal size under `dir` (whole
+ * packets, the same global header); fewer when packets are large against the share of each.
+ */
 export function splitPcap(src: string, dir: string, parts: number): string[] {
   const buf = readFileSync(src);
   const magic = buf.readUInt32LE(0);
@@ -32,13 +35,13 @@ export function splitPcap(src: string, dir: string, parts: number): string[] {
   return out;
 }
 
-/** The folder of `parts` files cut from `src`, made once (kept while its files add up to the source's records). */
+/** The folder of files cut from `src`, made once (kept while its files add up to the source's packets). */
 export function splitFolder(src: string, dir: string, parts: number): string {
   const want = statSync(src).size - 24;
   let have = -1;
   try {
     const names = readdirSync(dir).filter((n) => n.endsWith('.pcap'));
-    if (names.length === parts) have = names.reduce((a, n) => a + statSync(join(dir, n)).size - 24, 0);
+    if (names.length > 0) have = names.reduce((a, n) => a + statSync(join(dir, n)).size - 24, 0);
   } catch {
     // Not made yet.
   }

@@ -34,7 +34,7 @@ export interface PackedFlows {
   count: number;
   nums: Float64Array;
   strs: Int32Array;
-  /** The distinct strings of the batch; `strs` holds indexes into it, -1 for null. */
+  /** The strings of the batch (each once, but for reasons: see `unique`); `strs` holds indexes into it, -1 for null. */
   dict: unknown[];
   /** Per evidence row: the flow's index in the batch, then its 9 values. */
   evidence: unknown[];
