@@ -6,7 +6,7 @@
  * decodePacket itself must return a PacketStatus for any bytes of any length, and must not look at
  * bytes beyond the captured length.
  *
- * readCapture hashes each file on a worker thread (~40 ms a call), so the bulk of the mutations run
+ * readCapture needs each case written to a file, and hashes it, so the bulk of the mutations run
  * through the same reader classes readCapture drives (sniffFormat + PcapParser/PcapngParser over a
  * ByteWindow + PacketIngest + FlowTable), whole and in random chunks; readCapture itself and
  * scanInputs (with the project rules) run on the originals and on a sample of the mutations.

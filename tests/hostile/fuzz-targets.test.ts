@@ -17,7 +17,7 @@ const targets: FuzzTarget[] = await fuzzTargets(ROOT, CORPUS);
 
 describe('fuzz targets: a seeded sample of each', () => {
   it('has every reader', () => {
-    expect(targets.map((t) => t.name)).toEqual(['pcap', 'pcapng', 'netflow-in-captures', 'ipfix-file', 'nfdump-csv', 'json-flows', 'dnstap', 'zeek-dns-tsv', 'zeek-dns-json', 'rule-files', 'subscribers-csv', 'nat-log-csv', 'nat-deterministic', 'power-csv', 'report-db']);
+    expect(targets.map((t) => t.name)).toEqual(['pcap', 'pcapng', 'netflow-in-captures', 'ipfix-file', 'nfdump-csv', 'json-flows', 'dnstap', 'zeek-dns-tsv', 'zeek-dns-json', 'rule-files', 'subscribers-csv', 'nat-log-csv', 'nat-deterministic', 'power-csv', 'radius-detail', 'radius-csv', 'report-db']);
   });
 
   for (const t of targets) {

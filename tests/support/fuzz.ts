@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { SubscriberDirectory } from '../../src/aggregate/directory.js';
 import { NatMapper, parseDeterministic, parseNatLog } from '../../src/aggregate/nat.js';
 import { checkPower, parsePowerReadings } from '../../src/aggregate/power.js';
+import { parseRadiusLog, RadiusIndex, radiusSessionsFromEvents } from '../../src/aggregate/radius.js';
 import { Anomalies } from '../../src/anomalies.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { InputError, RuleError, UsageError } from '../../src/errors.js';
@@ -264,6 +265,110 @@ function lineErrors(text: string, errors: ReadonlyArray<{ line: number; message:
     m.set(code, (m.get(code) ?? 0) + 1);
   }
   return m;
+}
+
+/**
+ * RADIUS accounting, either format (told apart by the first line): bad lines named with their line
+ * and why; every event dated, on a line of the file, with addresses of a subscriber's length; the
+ * sessions paired from them and the index over them answer a lookup of each event's addresses at
+ * its time (and 5 s either side) without throwing.
+ */
+function radiusRun(bytes: Uint8Array): Map<string, number> {
+  const text = utf8(bytes);
+  const r = parseRadiusLog(text, NAME);
+  const m = lineErrors(text, r.errors, 'radius', [
+    [/^empty file/, 'empty'],
+    [/^header/, 'header'],
+    [/^time/, 'time'],
+    [/^event/, 'event'],
+    [/^address/, 'address'],
+    [/^account/, 'account'],
+    [/expected a value in double quotes/, 'quoting'],
+    [/needs/, 'incomplete'],
+  ]);
+  if (r.routesIgnored) m.set('radius.route-ignored', r.routesIgnored);
+  if (r.skipped) m.set('radius.skipped', r.skipped);
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).length;
+  for (const e of r.events) {
+    if (!Number.isFinite(e.time)) throw new Error(`line ${e.line}: an event with time ${e.time}`);
+    if (!Number.isInteger(e.line) || e.line < 1 || e.line > lines) throw new Error(`an event on line ${e.line} of a ${lines}-line file`);
+    for (const a of e.addresses) {
+      const v6 = a.addr.kind() === 'ipv6';
+      // A host's own address is any length; a routed network or a CSV prefix is /8 (/16) or longer.
+      if (!(a.bits >= 0 && a.bits <= (v6 ? 128 : 32))) throw new Error(`line ${e.line}: accepted ${a.text} as a /${a.bits}`);
+    }
+  }
+  const { sessions } = radiusSessionsFromEvents(r.events);
+  const index = new RadiusIndex(sessions);
+  for (const e of r.events.slice(0, 64)) for (const a of e.addresses.slice(0, 4)) for (const dt of [0, -5_000, 5_000]) index.lookup(a.addr.toString(), e.time + dt);
+  m.set('radius.events', r.events.length);
+  return m;
+}
+
+/** RADIUS seeds: a FreeRADIUS detail file as the `detail` module writes it (routes, a netmask, IPv6, other records). */
+function radiusDetailSeeds(): Uint8Array[] {
+  const rec = (date: string, attrs: string[]): string => [date, ...attrs.map((a) => `\t${a}`), ''].join('\n');
+  const doc = [
+    rec('Sat Dec  5 08:00:03 2026', [
+      'Acct-Status-Type = Start',
+      'User-Name = "alice@isp"',
+      'Acct-Session-Id = "4F2A0001"',
+      'NAS-IP-Address = 192.0.2.1',
+      'Framed-IP-Address = 100.64.7.9',
+      'Delegated-IPv6-Prefix = 2001:db8:7:100::/56',
+      'Event-Timestamp = "Dec  5 2026 08:00:00 UTC"',
+      'Timestamp = 1796457603',
+    ]),
+    rec('Sat Dec  5 08:00:05 2026', ['Packet-Type = Access-Request', 'User-Name = "bob"', 'Timestamp = 1796457605']),
+    rec('Sat Dec  5 08:10:00 2026', [
+      'Acct-Status-Type = Interim-Update',
+      'User-Name = "dave"',
+      'Acct-Session-Id = "S9"',
+      'NAS-Identifier = "bras-2"',
+      'Framed-IP-Address = 100.64.9.1',
+      'Framed-IP-Netmask = 255.255.255.248',
+      'Framed-Route = "198.51.100.0/25 100.64.9.1 1"',
+      'Framed-IPv6-Route = "2001:db8:99::/48 :: 1"',
+      'Event-Timestamp = 1796458200',
+    ]),
+    rec('Sat Dec  5 09:00:02 2026', [
+      'Acct-Status-Type = Stop',
+      'User-Name = "alice@isp"',
+      'Acct-Session-Id = "4F2A0001"',
+      'NAS-IP-Address = 192.0.2.1',
+      'Framed-IP-Address = 100.64.7.9',
+      'Acct-Session-Time = 3600',
+      'Event-Timestamp = "Dec  5 2026 09:00:00 UTC"',
+      'Timestamp = 1796461202',
+    ]),
+    rec('Sat Dec  5 09:30:10 2026', [
+      'Acct-Status-Type = Start',
+      'User-Name = "carol \\"the miner\\""',
+      'Acct-Session-Id = "4F2A0002"',
+      'NAS-IP-Address = 192.0.2.1',
+      'Framed-IP-Address = 100.64.7.9',
+      'Event-Timestamp = "Dec  5 2026 17:30:00 CST"',
+      'Acct-Delay-Time = 10',
+      'Timestamp = 1796463010',
+    ]),
+    rec('Sat Dec  5 10:00:00 2026', ['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 192.0.2.1', 'Timestamp = 1796464800']),
+  ].join('\n');
+  return [new TextEncoder().encode(doc)];
+}
+
+/** RADIUS seeds: the CSV of the README, with quoting, offsets, epoch times, a NAS column and CRLF. */
+function radiusCsvSeeds(): Uint8Array[] {
+  const doc = [
+    '# RADIUS accounting',
+    'time,event,account,session,address,nas',
+    '2026-12-05T08:00:00Z,start,alice@isp,4F2A0001,100.64.7.9 2001:db8:7:100::/56,bras-1',
+    '2026-12-05T08:30:00+08:00,interim,bob,S2,100.64.7.10,bras-1',
+    '1796461200,stop,alice@isp,4F2A0001,,bras-1',
+    '"2026-12-05T10:00:00Z","start","carol ""x""",S3,"198.51.100.0/25",bras-2',
+    '2026-12-05T11:00:00Z,accounting-off,,,,bras-1',
+    '',
+  ].join('\r\n');
+  return [new TextEncoder().encode(doc)];
 }
 
 /** Seeds of the subscriber directory: the documented example, quoting, other header names and order, IPv6, BOM and CRLF, and a long generated one. */
@@ -646,6 +751,8 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
         return m;
       },
     },
+    { name: 'radius-detail', text: true, seeds: radiusDetailSeeds(), run: radiusRun },
+    { name: 'radius-csv', text: true, seeds: radiusCsvSeeds(), run: radiusRun },
     { name: 'report-db', text: false, seeds: dbSeeds, run: reportDbRun },
   ];
 }
