@@ -29,6 +29,7 @@ import { sniffFormat } from '../../src/io/input.js';
 import { IpfixFileParser } from '../../src/io/ipfixfile.js';
 import { ByteWindow } from '../../src/io/joiner.js';
 import { JsonFlowsParser } from '../../src/io/jsonflows.js';
+import { loadNfcapdCodecs, NfcapdParser, type NfcapdCodecs } from '../../src/io/nfcapd.js';
 import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
 import { PcapParser, type CaptureParser } from '../../src/io/pcap.js';
 import { PcapngParser } from '../../src/io/pcapng.js';
@@ -36,6 +37,7 @@ import { readRuleFiles } from '../../src/io/rulefiles.js';
 import { ZeekJsonParser, ZeekTsvParser } from '../../src/io/zeekdns.js';
 import { compileRules } from '../../src/rules/loader.js';
 import type { FlowRecord } from '../../src/types.js';
+import { missingNfdump, NFCAPD_COMPRESSION, nfcapdFiles, sendPaced, startNfcapd } from './nfcapd.js';
 
 /** One fuzz target: its seeds and how one input is read. */
 export interface FuzzTarget {
@@ -175,6 +177,46 @@ function captureRun(allowed: ReadonlyArray<string>): (bytes: Uint8Array) => Map<
     table.flush();
     return counts(anomalies);
   };
+}
+
+/** An nfdump binary file read as a scan reads one (its blocks decompressed by the same codecs), its records into the flow table. */
+function nfcapdRun(codecs: NfcapdCodecs): (bytes: Uint8Array) => Map<string, number> {
+  return (bytes) => {
+    const anomalies = new Anomalies();
+    const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, maxFlows: 64, exports: { ...DEFAULT_EXPORT_OPTIONS, maxFlows: 64 } }, () => undefined);
+    const ingest = new PacketIngest(table, anomalies, null, new ExportDatagrams(), new Set());
+    ingest.begin(NAME, 0);
+    if (sniffFormat(bytes.subarray(0, 512)) !== 'nfcapd') throw new InputError(NAME, 0, 'not an nfdump file');
+    feed(new NfcapdParser(NAME, anomalies, ingest, codecs), bytes);
+    table.flush();
+    return counts(anomalies);
+  };
+}
+
+/**
+ * nfdump binary files as Debian's nfcapd writes them, uncompressed, LZ4 and BZ2, from the corpus's
+ * NetFlow v9 export datagrams sent to it on 127.0.0.1; none without nfcapd or the corpus.
+ */
+async function nfcapdSeeds(v9Captures: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  if (missingNfdump() !== null) return [];
+  const datagrams = v9Captures.flatMap((c) => udpPayloads(c, () => true)).slice(0, 400);
+  if (!datagrams.length) return [];
+  const out: Uint8Array[] = [];
+  for (const flags of [NFCAPD_COMPRESSION.none, NFCAPD_COMPRESSION.lz4, NFCAPD_COMPRESSION.bz2]) {
+    const dir = mkdtempSync(join(tmpdir(), 'minerwatch-fuzz-nfcapd-'));
+    try {
+      const nfcapd = await startNfcapd(dir, flags);
+      try {
+        await sendPaced(nfcapd.port, datagrams, 60_000);
+      } finally {
+        await nfcapd.stop();
+      }
+      for (const f of nfcapdFiles(dir)) out.push(new Uint8Array(readFileSync(f)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
 }
 
 function listFiles(dir: string, keep: (name: string) => boolean): string[] {
@@ -550,6 +592,7 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
     .map((c) => concat(...udpPayloads(c, () => true)))
     .filter((b) => b.length > 0);
   const csvs = listFiles(gen, (n) => n.endsWith('.csv')).slice(0, 8).map(plain);
+  const nfcapdFileSeeds = await nfcapdSeeds(exportPcaps('v9'));
 
   // JSON flows (GoFlow2 keys) from the flows of the demo captures.
   const jsonLines: string[] = [];
@@ -604,6 +647,7 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
     { name: 'pcapng', text: false, seeds: pcapngs, run: captureRun(['pcapng']) },
     { name: 'netflow-in-captures', text: false, seeds: exportsInCaptures, run: captureRun(['pcap', 'pcapng']) },
     { name: 'ipfix-file', text: false, seeds: ipfixFiles, run: captureRun(['ipfix']) },
+    { name: 'nfcapd', text: false, seeds: nfcapdFileSeeds, run: nfcapdRun(await loadNfcapdCodecs()) },
     { name: 'nfdump-csv', text: true, seeds: csvs, run: captureRun(['nfdump-csv']) },
     { name: 'json-flows', text: true, seeds: jsonSeeds, run: captureRun(['json-flows']) },
     { name: 'dnstap', text: false, seeds: dnstapSeeds, run: dnsRun((a, on) => new DnstapParser(NAME, a, on)) },
