@@ -34,7 +34,7 @@ export interface PackedFlows {
   count: number;
   nums: Float64Array;
   strs: Int32Array;
-  /** The strings of the batch (each once, but for reasons: see `unique`); `strs` holds indexes into it, -1 for null. */
+  /** The strings of the batch (each once, but for reasons: see `str`); `strs` holds indexes into it, -1 for null. */
   dict: unknown[];
   /** Per evidence row: the flow's index in the batch, then its 9 values. */
   evidence: unknown[];
@@ -108,7 +108,7 @@ export class FlowBatch {
     this.str(s++, at.serverName);
     this.str(s++, v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '');
     this.str(s++, v.outcome);
-    this.unique(s++, v.reason);
+    this.str(s++, v.reason, false);
     this.str(s++, subscriber);
     this.str(s++, nat);
     this.str(s, algorithm);
@@ -130,24 +130,12 @@ export class FlowBatch {
   }
 
   /**
-   * A text column whose values seldom repeat (a verdict's reason names the server and the evidence):
-   * added to the batch's strings without the dictionary, whose lookup would hash the whole string
-   * for nothing. A value equal to the row before's is still shared.
+   * A text value's index among the batch's strings (-1 for null), shared with the column's value of
+   * the row before when equal. Otherwise it is looked up in the dictionary; with `shared` false (a
+   * column whose values seldom repeat: a verdict's reason names the server and the evidence) it is
+   * added without the lookup, which would hash the whole string for nothing.
    */
-  private unique(at: number, value: string | null | undefined): void {
-    const col = at % STRS;
-    if (value === null || value === undefined) this.strs[at] = -1;
-    else if (this.lastValue[col] === value) this.strs[at] = this.lastIndex[col]!;
-    else {
-      const i = this.dict.length;
-      this.dict.push(value);
-      this.lastValue[col] = value;
-      this.lastIndex[col] = i;
-      this.strs[at] = i;
-    }
-  }
-
-  private str(at: number, value: string | null | undefined): void {
+  private str(at: number, value: string | null | undefined, shared = true): void {
     if (value === null || value === undefined) {
       this.strs[at] = -1;
       return;
@@ -157,11 +145,11 @@ export class FlowBatch {
       this.strs[at] = this.lastIndex[col]!;
       return;
     }
-    let i = this.index.get(value);
+    let i = shared ? this.index.get(value) : undefined;
     if (i === undefined) {
       i = this.dict.length;
       this.dict.push(value);
-      this.index.set(value, i);
+      if (shared) this.index.set(value, i);
     }
     this.lastValue[col] = value;
     this.lastIndex[col] = i;
