@@ -171,13 +171,6 @@ export async function ensureTopic(brokers: string[], topic: string, partitions: 
 }
 
 /**
- * A keyed producer: acks from all in-sync replicas, keys placed by Java's murmur2 partitioner.
- * Idempotent (the broker drops a batch it already wrote when it comes again), so a send that failed
- * part-way (a broker gone, leadership moving) is sent again, for the partitions not yet
- * acknowledged, over fresh metadata, until {@link KAFKA_TIMEOUTS.sendMs} has passed: nothing is
- * lost and nothing written twice when a broker of the cluster fails.
- */
-/**
  * Bytes of keys and values in one produce request: under a broker's default `message.max.bytes`
  * (1 MiB) with room for the record batch's own overhead.
  */
@@ -188,6 +181,13 @@ function recordBytes(m: { key: Buffer | undefined; value: Buffer }): number {
   return (m.key?.length ?? 0) + m.value.length + 32;
 }
 
+/**
+ * A keyed producer: acks from all in-sync replicas, keys placed by Java's murmur2 partitioner.
+ * Idempotent (the broker drops a batch it already wrote when it comes again), so a send that failed
+ * part-way (a broker gone, leadership moving) is sent again, for the partitions not yet
+ * acknowledged, over fresh metadata, until {@link KAFKA_TIMEOUTS.sendMs} has passed: nothing is
+ * lost and nothing written twice when a broker of the cluster fails.
+ */
 export class KafkaProducer {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly brokers: string[];
