@@ -337,6 +337,11 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
 const MIN_ROUTE_BITS_V4 = 8;
 const MIN_ROUTE_BITS_V6 = 16;
 
+/** The shortest network a session may hold: routed networks in detail files and prefixes in the CSV alike. */
+function minRouteBits(v6: boolean): number {
+  return v6 ? MIN_ROUTE_BITS_V6 : MIN_ROUTE_BITS_V4;
+}
+
 /**
  * The network a Framed-Route or Framed-IPv6-Route value routes to the user: RFC 2865's
  * "prefix[/length] gateway metrics", or the "prefix mask gateway metrics" some NAS write; a prefix
@@ -354,7 +359,7 @@ function routePrefix(v: string, v6: boolean): RadiusPrefix | string {
     bits = mask;
     text = `${dest}/${mask}`;
   }
-  const min = v6 ? MIN_ROUTE_BITS_V6 : MIN_ROUTE_BITS_V4;
+  const min = minRouteBits(v6);
   if (bits < min) return `a /${bits} route is shorter than /${min}, no subscriber's network`;
   if (mask !== null) addr = ipaddr.IPv4.networkAddressFromCIDR(text);
   return radiusPrefix(text, addr, bits);
@@ -409,7 +414,7 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
       if (!p.ok) badAddress = `address: expected ${p.expected} (several separated by spaces); got ${inertJson(a.slice(0, 60))}`;
       else {
         // As for routed networks in detail files: a prefix this short would take every address around it.
-        const min = p.value[0].kind() === 'ipv6' ? MIN_ROUTE_BITS_V6 : MIN_ROUTE_BITS_V4;
+        const min = minRouteBits(p.value[0].kind() === 'ipv6');
         if (p.value[1] < min) badAddress = `address: ${inertJson(a.slice(0, 60))} is shorter than /${min}, no subscriber's network; expected an address or a prefix of /${min} or longer`;
         else addresses.push(radiusPrefix(a, p.value[0], p.value[1]));
       }
@@ -557,7 +562,6 @@ interface Held {
 }
 
 const EMPTY = new Float64Array(0);
-
 
 interface Group {
   bits: number;
