@@ -238,7 +238,7 @@ export function readDnstapFields(b: Uint8Array, p: number, len: number, f: Dnsta
         continue;
       case 14:
         if (u !== 2) break;
-        readMessage(r, p, r.size(), f, 1);
+        readMessage(pb, r, p, r.size(), f, 1);
         f.hasMessage = true;
         continue;
       case 15:
@@ -253,9 +253,7 @@ export function readDnstapFields(b: Uint8Array, p: number, len: number, f: Dnsta
 }
 
 /** The `Message` of {@link readDnstapFields}: `n` bytes from the reader's position, at nesting `depth`. */
-function readMessage(r: Reader, p: number, n: number, f: DnstapFields, depth: number): void {
-  // Called from readDnstapFields, which loaded the schema.
-  const pb = schema!;
+function readMessage(pb: Schema, r: Reader, p: number, n: number, f: DnstapFields, depth: number): void {
   if (depth > pb.Reader.recursionLimit) throw new Error('max depth exceeded');
   const end = r.pos + n;
   if (end > r.len) throw new RangeError('index out of range');
