@@ -153,8 +153,11 @@ function feed(parser: { parse(win: ByteWindow, final: boolean): void }, bytes: U
   parser.parse(win, true);
 }
 
-/** A capture or flow-export reader wired as a scan wires it (flows, export records, datagrams in captures). */
-function captureRun(allowed: ReadonlyArray<string>): (bytes: Uint8Array) => Map<string, number> {
+/**
+ * A capture or flow-export reader wired as a scan wires it (flows, export records, datagrams in
+ * captures); nfdump binary files with the block codecs a scan loads for them.
+ */
+function captureRun(allowed: ReadonlyArray<string>, codecs: NfcapdCodecs | null = null): (bytes: Uint8Array) => Map<string, number> {
   return (bytes) => {
     const anomalies = new Anomalies();
     const sink = (_f: FlowRecord) => undefined;
@@ -163,31 +166,24 @@ function captureRun(allowed: ReadonlyArray<string>): (bytes: Uint8Array) => Map<
     ingest.begin(NAME, 0);
     const kind = sniffFormat(bytes.subarray(0, 512));
     if (kind === null || kind === 'gzip' || !allowed.includes(kind)) throw new InputError(NAME, 0, `unrecognised format ${String(kind)}`);
-    const parser: CaptureParser =
-      kind === 'pcap'
-        ? new PcapParser(NAME, anomalies, ingest)
-        : kind === 'pcapng'
-          ? new PcapngParser(NAME, anomalies, ingest)
-          : kind === 'nfdump-csv'
-            ? new NfdumpCsvParser(NAME, anomalies, ingest)
-            : kind === 'ipfix'
-              ? new IpfixFileParser(NAME, anomalies, ingest)
-              : new JsonFlowsParser(NAME, anomalies, ingest);
+    const parser = ((): CaptureParser => {
+      switch (kind) {
+        case 'pcap':
+          return new PcapParser(NAME, anomalies, ingest);
+        case 'pcapng':
+          return new PcapngParser(NAME, anomalies, ingest);
+        case 'nfcapd':
+          if (codecs === null) throw new Error('an nfcapd reader needs the block codecs');
+          return new NfcapdParser(NAME, anomalies, ingest, codecs);
+        case 'nfdump-csv':
+          return new NfdumpCsvParser(NAME, anomalies, ingest);
+        case 'ipfix':
+          return new IpfixFileParser(NAME, anomalies, ingest);
+        default:
+          return new JsonFlowsParser(NAME, anomalies, ingest);
+      }
+    })();
     feed(parser, bytes);
-    table.flush();
-    return counts(anomalies);
-  };
-}
-
-/** An nfdump binary file read as a scan reads one (its blocks decompressed by the same codecs), its records into the flow table. */
-function nfcapdRun(codecs: NfcapdCodecs): (bytes: Uint8Array) => Map<string, number> {
-  return (bytes) => {
-    const anomalies = new Anomalies();
-    const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, maxFlows: 64, exports: { ...DEFAULT_EXPORT_OPTIONS, maxFlows: 64 } }, () => undefined);
-    const ingest = new PacketIngest(table, anomalies, null, new ExportDatagrams(), new Set());
-    ingest.begin(NAME, 0);
-    if (sniffFormat(bytes.subarray(0, 512)) !== 'nfcapd') throw new InputError(NAME, 0, 'not an nfdump file');
-    feed(new NfcapdParser(NAME, anomalies, ingest, codecs), bytes);
     table.flush();
     return counts(anomalies);
   };
@@ -311,7 +307,7 @@ function lineErrors(text: string, errors: ReadonlyArray<{ line: number; message:
 
 /**
  * RADIUS accounting, either format (told apart by the first line): bad lines named with their line
- * and why; every event dated, on a line of the file, with addresses of a subscriber's length; the
+ * and why; every event dated, on a line of the file, with prefix lengths its address family has; the
  * sessions paired from them and the index over them answer a lookup of each event's addresses at
  * its time (and 5 s either side) without throwing.
  */
@@ -647,7 +643,7 @@ export async function fuzzTargets(root: string, corpus: string): Promise<FuzzTar
     { name: 'pcapng', text: false, seeds: pcapngs, run: captureRun(['pcapng']) },
     { name: 'netflow-in-captures', text: false, seeds: exportsInCaptures, run: captureRun(['pcap', 'pcapng']) },
     { name: 'ipfix-file', text: false, seeds: ipfixFiles, run: captureRun(['ipfix']) },
-    { name: 'nfcapd', text: false, seeds: nfcapdFileSeeds, run: nfcapdRun(await loadNfcapdCodecs()) },
+    { name: 'nfcapd', text: false, seeds: nfcapdFileSeeds, run: captureRun(['nfcapd'], await loadNfcapdCodecs()) },
     { name: 'nfdump-csv', text: true, seeds: csvs, run: captureRun(['nfdump-csv']) },
     { name: 'json-flows', text: true, seeds: jsonSeeds, run: captureRun(['json-flows']) },
     { name: 'dnstap', text: false, seeds: dnstapSeeds, run: dnsRun((a, on) => new DnstapParser(NAME, a, on)) },
