@@ -72,7 +72,8 @@ async function codecsFor(format: InputFormat): Promise<NfcapdCodecs | null> {
   return format === 'nfcapd' ? loadNfcapdCodecs() : null;
 }
 
-function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: InputSink, codecs: NfcapdCodecs | null): CaptureParser {
+/** The reader of one input format (an nfdump file needs its block codecs: {@link loadNfcapdCodecs}). */
+export function makeParser(format: InputFormat, path: string, anomalies: Anomalies, sink: InputSink, codecs: NfcapdCodecs | null): CaptureParser {
   switch (format) {
     case 'nfcapd':
       return new NfcapdParser(path, anomalies, sink, codecs!);

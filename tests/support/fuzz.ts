@@ -25,14 +25,10 @@ import { ExportDatagrams } from '../../src/flow/exportsource.js';
 import { PacketIngest } from '../../src/flow/ingest.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable } from '../../src/flow/table.js';
 import { DnstapParser, dnstapType, DNSTAP_CONTENT_TYPE, FSTRM_CONTROL } from '../../src/io/dnstap.js';
-import { sniffFormat } from '../../src/io/input.js';
-import { IpfixFileParser } from '../../src/io/ipfixfile.js';
+import { makeParser, sniffFormat } from '../../src/io/input.js';
 import { ByteWindow } from '../../src/io/joiner.js';
-import { JsonFlowsParser } from '../../src/io/jsonflows.js';
-import { loadNfcapdCodecs, NfcapdParser, type NfcapdCodecs } from '../../src/io/nfcapd.js';
-import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
-import { PcapParser, type CaptureParser } from '../../src/io/pcap.js';
-import { PcapngParser } from '../../src/io/pcapng.js';
+import { loadNfcapdCodecs, type NfcapdCodecs } from '../../src/io/nfcapd.js';
+import { PcapParser } from '../../src/io/pcap.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
 import { ZeekJsonParser, ZeekTsvParser } from '../../src/io/zeekdns.js';
 import { compileRules } from '../../src/rules/loader.js';
@@ -166,23 +162,7 @@ function captureRun(allowed: ReadonlyArray<string>, codecs: NfcapdCodecs | null 
     ingest.begin(NAME, 0);
     const kind = sniffFormat(bytes.subarray(0, 512));
     if (kind === null || kind === 'gzip' || !allowed.includes(kind)) throw new InputError(NAME, 0, `unrecognised format ${String(kind)}`);
-    const parser = ((): CaptureParser => {
-      switch (kind) {
-        case 'pcap':
-          return new PcapParser(NAME, anomalies, ingest);
-        case 'pcapng':
-          return new PcapngParser(NAME, anomalies, ingest);
-        case 'nfcapd':
-          if (codecs === null) throw new Error('an nfcapd reader needs the block codecs');
-          return new NfcapdParser(NAME, anomalies, ingest, codecs);
-        case 'nfdump-csv':
-          return new NfdumpCsvParser(NAME, anomalies, ingest);
-        case 'ipfix':
-          return new IpfixFileParser(NAME, anomalies, ingest);
-        default:
-          return new JsonFlowsParser(NAME, anomalies, ingest);
-      }
-    })();
+    const parser = makeParser(kind, NAME, anomalies, ingest, codecs);
     feed(parser, bytes);
     table.flush();
     return counts(anomalies);
