@@ -34,7 +34,7 @@ export interface PackedFlows {
   count: number;
   nums: Float64Array;
   strs: Int32Array;
-  /** The strings of the batch (each once, but for reasons: see `str`); `strs` holds indexes into it, -1 for null. */
+  /** The strings of the batch (each once, but for addresses and reasons: see `str`); `strs` holds indexes into it, -1 for null. */
   dict: unknown[];
   /** Per evidence row: the flow's index in the batch, then its 9 values. */
   evidence: unknown[];
@@ -91,9 +91,11 @@ export class FlowBatch {
     n[o++] = hashes ?? NaN;
     n[o] = sh ? (sh.reportedHashrate ?? NaN) : NaN;
     const at = v.attributes;
-    let s = this.count * STRS;
-    this.str(s++, f.client);
-    this.str(s++, f.server);
+    const row = this.count * STRS;
+    let s = row;
+    // Addresses seldom repeat within a batch but in the row before (kept by `str`): no dictionary.
+    this.str(s++, f.client, false);
+    this.str(s++, f.server, false);
     this.str(s++, f.transport);
     this.str(s++, f.orientation);
     this.str(s++, f.endReason);
@@ -109,7 +111,9 @@ export class FlowBatch {
     this.str(s++, v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '');
     this.str(s++, v.outcome);
     this.str(s++, v.reason, false);
-    this.str(s++, subscriber);
+    // With no directory the subscriber is the client address: its string is already in the batch.
+    if (subscriber !== null && subscriber === f.client) this.strs[s++] = this.strs[row]!;
+    else this.str(s++, subscriber);
     this.str(s++, nat);
     this.str(s, algorithm);
     for (const e of v.evidence) this.evidence.push(this.count, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
@@ -132,8 +136,9 @@ export class FlowBatch {
   /**
    * A text value's index among the batch's strings (-1 for null), shared with the column's value of
    * the row before when equal. Otherwise it is looked up in the dictionary; with `shared` false (a
-   * column whose values seldom repeat: a verdict's reason names the server and the evidence) it is
-   * added without the lookup, which would hash the whole string for nothing.
+   * column whose values seldom repeat further back: addresses, and a verdict's reason, which names
+   * the server and the evidence) it is added without the lookup. The lookup hashes the string, and
+   * a dictionary of every address of a batch is rebuilt, larger and larger, for every batch.
    */
   private str(at: number, value: string | null | undefined, shared = true): void {
     if (value === null || value === undefined) {
