@@ -19,6 +19,8 @@ export const messageSides: Matcher = {
   needs: NEED.STREAM,
   excludes: 0,
   run(ctx, env): number {
+    // No hits: nothing to turn round, filter or add, and the attributes stay the empty ones the flow began with.
+    if (ctx.hitsC.length === 0 && ctx.hitsS.length === 0) return 0;
     let found = 0;
     if (ctx.flow.orientation === 'port') {
       const agree = ctx.hitsC.filter((h) => h.rule.side === 'client').length + ctx.hitsS.filter((h) => h.rule.side === 'server').length;
