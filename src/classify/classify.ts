@@ -17,7 +17,7 @@ import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type
 import { classifyMatchers, flowMatchers } from './matchers/index.js';
 import type { PayloadHit } from './payload.js';
 import { PassiveDns } from './pdns.js';
-import { classesOf, decide } from './policy.js';
+import { classesOf, decide, NO_EVIDENCE_REASON } from './policy.js';
 import type { ResolverBindings } from './resolverlog.js';
 
 export { BUILTIN } from './evidence.js';
@@ -124,7 +124,7 @@ function distinct(hits: readonly PayloadHit[]): string {
 }
 
 function reason(flow: FlowRecord, c: readonly PayloadHit[], s: readonly PayloadHit[], evidence: readonly Evidence[], label: string, outcome: string | null): string {
-  if (!evidence.length) return 'no mining evidence';
+  if (!evidence.length) return NO_EVIDENCE_REASON;
   const parts: string[] = [];
   if (c.length) parts.push(`client sent ${distinct(c)}`);
   if (s.length) parts.push(`server sent ${distinct(s)}`);

@@ -62,6 +62,9 @@ export function classesOf(evidence: readonly Pick<Evidence, 'kind' | 'side'>[]):
   return c;
 }
 
+/** A verdict's reason when no evidence was found (the report writes such rows with it as a constant). */
+export const NO_EVIDENCE_REASON = 'no mining evidence';
+
 export interface Decision {
   label: Label;
   confidence: Confidence;

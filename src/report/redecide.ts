@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
 import type { Classifier } from '../classify/classify.js';
 import { addressWeight } from '../classify/intelage.js';
-import { classesOf, decide } from '../classify/policy.js';
+import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { Evidence } from '../types.js';
 
 /** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`). */
@@ -372,7 +372,7 @@ function sameEvidence(a: readonly Evidence[], b: readonly Evidence[]): boolean {
 }
 
 function reasonOf(r: FlowRow, label: string, outcome: string | null, evidence: readonly Evidence[]): string {
-  if (!evidence.length) return 'no mining evidence';
+  if (!evidence.length) return NO_EVIDENCE_REASON;
   const parts = evidence.map((e) => (e.kind === 'payload' || e.kind === 'http' ? `${e.side} sent ${e.matched}` : `${e.kind}: ${e.matched}`));
   return `${label}${outcome ? ` (${outcome})` : ''} with ${r.server}:${r.server_port} — ${[...new Set(parts)].join('; ')}`;
 }

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { flowHashes } from '../aggregate/hashrate.js';
 import { algorithmFor } from '../rules/algorithms.js';
+import { NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { Algorithms } from '../rules/schema.js';
 import type { FlowRecord, Verdict } from '../types.js';
 
@@ -15,17 +16,39 @@ const NUMS = 20;
 const STRS = 20;
 /** Values of one evidence row after its flow's index in the batch. */
 const EVIDENCE_VALUES = 9;
+/** Of the numeric columns, those a plain row binds (input .. sampling; its share columns are NULL). */
+const PLAIN_NUMS = 14;
+/** Text columns: the ones a plain row binds, and the label column, which marks a plain row. */
+const S_SOURCE = 5;
+const S_LABEL = 6;
+const S_SUBSCRIBER = 17;
+/** In the label column of `strs`: the row is plain (see {@link INSERT_PLAIN_FLOW_SQL}). */
+const PLAIN = -2;
 
 /** Flow rows this process sends to the report in one transaction. */
 export const BATCH_FLOWS = 5000;
 
-/** The flow row insert; parameter order is `run_id`, then the columns {@link bindFlow} fills. */
+/** The flow row insert; parameter order is `run_id`, then the numeric and text columns {@link FlowBatch.add} packs, in their order. */
 export const INSERT_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client_port, server_port, ip_version, first_seen, last_seen,
   packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, sampling,
   shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, reported_hs,
   client, server, transport, orientation, end_reason, source, label, confidence, coin, agent, software, workers, pool,
   server_name, rules, outcome, reason, subscriber, nat, algorithm)
   VALUES (${Array(1 + NUMS + STRS).fill('?').join(', ')})`;
+
+/**
+ * A plain row: a flow with no evidence, no attributes, no shares and no NAT (most of a subscriber
+ * link's flows). Its verdict columns are constants in the statement, so a plain row binds 22 values
+ * instead of 41; the values are those {@link INSERT_FLOW_SQL} would write for it.
+ */
+export const INSERT_PLAIN_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client_port, server_port, ip_version, first_seen, last_seen,
+  packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, sampling,
+  client, server, transport, orientation, end_reason, source, subscriber,
+  label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, nat, algorithm,
+  shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, reported_hs)
+  VALUES (${Array(1 + PLAIN_NUMS + S_SOURCE + 2).fill('?').join(', ')},
+  'none', 'none', NULL, NULL, NULL, '[]', NULL, NULL, '', NULL, '${NO_EVIDENCE_REASON}', NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL)`;
 
 export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
@@ -100,6 +123,26 @@ export class FlowBatch {
     this.str(s++, f.orientation);
     this.str(s++, f.endReason);
     this.str(s++, f.source);
+    if (
+      v.label === 'none' &&
+      v.confidence === 'none' &&
+      v.evidence.length === 0 &&
+      v.outcome == null &&
+      v.reason === NO_EVIDENCE_REASON &&
+      !sh &&
+      nat === null &&
+      at.coin == null &&
+      at.agent == null &&
+      at.software == null &&
+      at.workers.length === 0 &&
+      at.pool == null &&
+      at.serverName == null
+    ) {
+      this.strs[row + S_LABEL] = PLAIN;
+      this.subscriber(row, f.client, subscriber);
+      this.count++;
+      return;
+    }
     this.str(s++, v.label);
     this.str(s++, v.confidence);
     this.str(s++, at.coin);
@@ -111,9 +154,8 @@ export class FlowBatch {
     this.str(s++, v.evidence.length ? [...new Set(v.evidence.map((e) => e.ruleId))].join(',') : '');
     this.str(s++, v.outcome);
     this.str(s++, v.reason, false);
-    // With no directory the subscriber is the client address: its string is already in the batch.
-    if (subscriber !== null && subscriber === f.client) this.strs[s++] = this.strs[row]!;
-    else this.str(s++, subscriber);
+    this.subscriber(row, f.client, subscriber);
+    s++;
     this.str(s++, nat);
     this.str(s, algorithm);
     for (const e of v.evidence) this.evidence.push(this.count, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
@@ -131,6 +173,12 @@ export class FlowBatch {
     this.evidence = [];
     this.count = 0;
     return out;
+  }
+
+  /** The subscriber column of the row at `row`: with no directory it is the client address, whose string is already in the batch. */
+  private subscriber(row: number, client: string, subscriber: string | null): void {
+    if (subscriber !== null && subscriber === client) this.strs[row + S_SUBSCRIBER] = this.strs[row]!;
+    else this.str(row + S_SUBSCRIBER, subscriber);
   }
 
   /**
@@ -177,27 +225,43 @@ export function remapInputs(b: PackedFlows, ids: readonly number[]): void {
 /** The statements a batch is inserted with, prepared once per connection. */
 export interface FlowStatements {
   flow: Database.Statement;
+  plain: Database.Statement;
   evidence: Database.Statement;
 }
 
 export function prepareFlowStatements(db: Database.Database): FlowStatements {
-  return { flow: db.prepare(INSERT_FLOW_SQL), evidence: db.prepare(INSERT_EVIDENCE_SQL) };
+  return { flow: db.prepare(INSERT_FLOW_SQL), plain: db.prepare(INSERT_PLAIN_FLOW_SQL), evidence: db.prepare(INSERT_EVIDENCE_SQL) };
 }
 
 /** Insert a packed batch's rows for run `runId` (inside the caller's transaction). */
 export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): void {
   const args: unknown[] = new Array(1 + NUMS + STRS);
   args[0] = runId;
+  const plainArgs: unknown[] = new Array(1 + PLAIN_NUMS + S_SOURCE + 2);
+  plainArgs[0] = runId;
   const ev = b.evidence;
   const evArgs: unknown[] = new Array(1 + EVIDENCE_VALUES);
   let e = 0;
   for (let i = 0; i < b.count; i++) {
     const no = i * NUMS;
+    const so = i * STRS;
+    if (b.strs[so + S_LABEL] === PLAIN) {
+      // No evidence follows a plain row.
+      for (let k = 0; k < PLAIN_NUMS; k++) {
+        const x = b.nums[no + k]!;
+        plainArgs[1 + k] = x === x ? x : null;
+      }
+      for (let k = 0; k <= S_SOURCE + 1; k++) {
+        const j = b.strs[so + (k <= S_SOURCE ? k : S_SUBSCRIBER)]!;
+        plainArgs[1 + PLAIN_NUMS + k] = j < 0 ? null : b.dict[j];
+      }
+      st.plain.run(plainArgs);
+      continue;
+    }
     for (let k = 0; k < NUMS; k++) {
       const x = b.nums[no + k]!;
       args[1 + k] = x === x ? x : null;
     }
-    const so = i * STRS;
     for (let k = 0; k < STRS; k++) {
       const j = b.strs[so + k]!;
       args[1 + NUMS + k] = j < 0 ? null : b.dict[j];
