@@ -4,7 +4,7 @@
  * independent of the list size (hash lookups per domain label and per prefix length).
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4ToInt } from '../ip.js';
+import { ipv4ToInt, parseIpv6Text } from '../ip.js';
 import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
 import { lastAtMost } from '../search.js';
@@ -137,6 +137,10 @@ export class EndpointIndex {
   private readonly excludeIp = new Set<string>();
   private readonly excludeNets: Array<{ v6: boolean; bits: number; set: Set<string> }> = [];
   private readonly excludeNets4: Array<{ bits: number; set: Set<number> }> = [];
+  /** 1 for each first 16-bit group of IPv6 that some IPv6 network or excluded network lies in or covers. */
+  private readonly any6 = new Uint8Array(65536);
+  /** An IPv6 address being looked up, as bytes (parsed once per lookup, without ipaddr's regular expressions). */
+  private readonly v6 = new Uint8Array(16);
   /** The IPv4 exclusions merged into sorted, disjoint [start, end] ranges (binary search). */
   private excludeStarts = new Float64Array(0);
   private excludeEnds = new Float64Array(0);
@@ -160,6 +164,7 @@ export class EndpointIndex {
             let g = this.excludeNets.find((x) => x.v6 && x.bits === bits);
             if (!g) this.excludeNets.push((g = { v6: true, bits, set: new Set() }));
             g.set.add(networkKey(a, bits));
+            this.markV6(a, bits);
           }
         }
         continue;
@@ -192,6 +197,7 @@ export class EndpointIndex {
           let g = this.nets.find((x) => x.bits === bits);
           if (!g) this.nets.push((g = { v6: true, bits, map: new Map() }));
           first(g.map, networkKey(a, bits), e);
+          this.markV6(a, bits);
         }
       }
     }
@@ -213,6 +219,31 @@ export class EndpointIndex {
     }
     this.excludeStarts = Float64Array.from(merged.map((r) => r[0]));
     this.excludeEnds = Float64Array.from(merged.map((r) => r[1]));
+  }
+
+  /** Mark the first 16-bit groups an IPv6 network covers in {@link any6}. */
+  private markV6(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): void {
+    const b = a.toByteArray();
+    const group = ((b[0]! << 8) | b[1]!) & (bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff);
+    const span = bits >= 16 ? 1 : 2 ** (16 - bits);
+    for (let i = 0; i < span; i++) this.any6[group + i] = 1;
+  }
+
+  /**
+   * Parse IPv6 text into {@link v6}: 1 when it is an IPv6 address, 0 when it is an IPv4-mapped one
+   * (ipaddr.process makes those IPv4, which no IPv6 network matches), -1 when the fast parser does
+   * not read it (a zone index, say): the caller then parses with ipaddr as before.
+   */
+  private parseV6(ip: string): number {
+    const b = this.v6;
+    if (!parseIpv6Text(ip, b)) return -1;
+    for (let i = 0; i < 10; i++) if (b[i] !== 0) return 1;
+    return b[10] === 0xff && b[11] === 0xff ? 0 : 1;
+  }
+
+  /** Could an IPv6 network (entry or exclusion) hold the address in {@link v6}? */
+  private v6Covered(): boolean {
+    return this.any6[(this.v6[0]! << 8) | this.v6[1]!] === 1;
   }
 
   get size(): number {
@@ -269,6 +300,9 @@ export class EndpointIndex {
     const n = ipv4ToInt(ip);
     if (n >= 0) return this.excluded4(n);
     if (!this.excludeNets.length) return false;
+    const fast = this.parseV6(ip);
+    if (fast === 0 || (fast === 1 && !this.v6Covered())) return false;
+    if (fast === 1) return this.excludeNets.some((g) => g.v6 && g.set.has(bytesKey(this.v6, g.bits)));
     const a = parse(ip);
     if (!a) return false;
     const v6 = a.kind() === 'ipv6';
@@ -285,6 +319,16 @@ export class EndpointIndex {
     const e = this.ip.get(ip);
     if (e) return { entry: e, how: 'ip' };
     if (!this.nets.length) return null;
+    const fast = this.parseV6(ip);
+    if (fast === 0 || (fast === 1 && !this.v6Covered())) return null;
+    if (fast === 1) {
+      for (const g of this.nets) {
+        if (!g.v6) continue;
+        const hit = g.map.get(bytesKey(this.v6, g.bits));
+        if (hit) return { entry: hit, how: 'cidr' };
+      }
+      return null;
+    }
     const a = parse(ip);
     if (!a) return null;
     const v6 = a.kind() === 'ipv6';
@@ -319,13 +363,17 @@ function parse(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 
 /** The network part of `a` under a prefix length, as text. */
 function networkKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
-  const bytes = a.toByteArray();
-  const out: number[] = [];
+  return bytesKey(a.toByteArray(), bits);
+}
+
+/** The network part of an address's bytes under a prefix length, as text: the bytes past the prefix cleared, dot-joined. */
+function bytesKey(bytes: ArrayLike<number>, bits: number): string {
+  let out = '';
   for (let i = 0; i < bytes.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
-    out.push(bytes[i]! & ((0xff << (8 - keep)) & 0xff));
+    out += `${i ? '.' : ''}${bytes[i]! & ((0xff << (8 - keep)) & 0xff)}`;
   }
-  return out.join('.');
+  return out;
 }
 
 /** The last `k` labels of `name` (the whole name when it has exactly `k`); null when it has fewer. */

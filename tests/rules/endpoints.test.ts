@@ -4,6 +4,8 @@ import { EndpointIndex } from '../../src/rules/endpoints.js';
 import { compileRules } from '../../src/rules/loader.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
 import { RULES_DIR } from '../helpers.js';
+import ipaddr from 'ipaddr.js';
+import { mulberry32 } from '../support/random.js';
 
 const POLICY = { path: 'policy.yaml', text: 'id: MW-POLICY\nrev: 1\noutcomes:\n  - { name: x, all: [protocol], label: mining, confidence: medium }\n' };
 
@@ -106,5 +108,55 @@ entries:
     ]);
     expect(rep.endpoints).toBe(1);
     expect(rep.badEndpoints).toBe(6);
+  });
+
+  it('IPv6 servers: the longest listed network and the exclusions, as ipaddr matches them, for addresses in and around the networks', () => {
+    const nets = ['2001:db8:aa::/48', '2001:db8:aa:100::/56', '2001:db8:f000::/36', '2a01:4f8::/29', '2a0e::/15', '2a1e::/12', 'fd00:1:2:3:4:5:6:0/112', '::ffff:0:0/96'];
+    const excluded = ['2001:db8:aa:1::/64', '2a01:4f8:10::/44'];
+    const text = [
+      'source: "v6 list"',
+      'added: 2026-11-21',
+      'entries:',
+      ...nets.map((c, i) => `  - { cidr: "${c}", pool: net${i} }`),
+      ...excluded.map((c) => `  - { cidr: "${c}", pool: n/a, kind: exclude }`),
+      '  - { ip: "2001:db8:aa::1", pool: one-ip }',
+    ].join('\n');
+    const rep = load(text);
+    expect(rep.errors).toEqual([]);
+    const idx = new EndpointIndex(rep.ruleSet.endpoints);
+    const parsedNets = nets.map((c, i) => ({ net: ipaddr.parseCIDR(c), bits: Number(c.split('/')[1]), pool: `net${i}` }));
+    const parsedEx = excluded.map((c) => ipaddr.parseCIDR(c));
+    // What the lookup should say, from ipaddr's own CIDR match: exclusions first, then the exact IP, then the longest network.
+    const reference = (ip: string): string | null => {
+      const a = ipaddr.parse(ip);
+      if (a.kind() !== 'ipv6' || (a as ipaddr.IPv6).isIPv4MappedAddress()) return null;
+      if (parsedEx.some((n) => a.match(n))) return null;
+      if (ip === '2001:db8:aa::1') return 'one-ip';
+      const hits = parsedNets.filter((n) => a.match(n.net)).sort((x, y) => y.bits - x.bits);
+      return hits[0]?.pool ?? null;
+    };
+    const rnd = mulberry32(42);
+    const addrs: string[] = ['2001:db8:aa::1', '::ffff:192.0.2.1', '::ffff:c000:201', '::', '::1', 'fe80::1'];
+    for (const [base, bits] of [...parsedNets.map((n) => n.net), ...parsedEx]) {
+      for (let k = 0; k < 40; k++) {
+        const b = base.toByteArray();
+        // Vary the bits around the prefix boundary, inside and outside it.
+        const flip = Math.max(0, Math.min(127, bits - 8 + Math.floor(rnd() * 24)));
+        b[flip >> 3]! ^= 0x80 >> (flip & 7);
+        for (let i = 15; i > (bits >> 3) + 1; i--) b[i] = Math.floor(rnd() * 256);
+        addrs.push(ipaddr.fromByteArray(b).toString());
+      }
+    }
+    for (let k = 0; k < 200; k++) addrs.push(ipaddr.fromByteArray(Array.from({ length: 16 }, () => Math.floor(rnd() * 256))).toString());
+    let listed = 0;
+    for (const ip of addrs) {
+      const want = reference(ip);
+      if (want) listed++;
+      expect(idx.address(ip, 443)?.entry.pool ?? null, ip).toBe(want);
+      expect(idx.excluded(ip), ip).toBe(ipaddr.parse(ip).kind() === 'ipv6' && !(ipaddr.parse(ip) as ipaddr.IPv6).isIPv4MappedAddress() && parsedEx.some((n) => ipaddr.parse(ip).match(n)));
+    }
+    // Both outcomes were exercised many times.
+    expect(listed).toBeGreaterThan(100);
+    expect(addrs.length - listed).toBeGreaterThan(200);
   });
 });
