@@ -13,8 +13,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
-import { ipv4ToInt } from '../ip.js';
-import { IPV4_MASKS, ipv6NetKey, parseLookupAddress } from './netkey.js';
+import { formatIpv4, ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
 import { lastAtMost } from '../search.js';
@@ -638,12 +638,18 @@ export class RadiusIndex {
       keyOf = (bits) => (n & IPV4_MASKS[bits]!) >>> 0;
     } else {
       if (!this.v6.length) return null;
-      const a = parseLookupAddress(ip);
-      if (a === null) return null;
-      if (a.kind() === 'ipv4') return this.lookupAt(a.toString(), time);
+      const b = new Uint8Array(16);
+      const fast = parseLookupV6(ip, b);
+      if (fast === 0) return this.lookupAt(formatIpv4(((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0), time);
       groups = this.v6;
-      const addr = a;
-      keyOf = (bits) => netKey(addr, bits);
+      if (fast === 1) keyOf = (bits) => ipv6BytesKey(b, bits);
+      else {
+        const a = parseLookupAddress(ip);
+        if (a === null) return null;
+        if (a.kind() === 'ipv4') return this.lookupAt(a.toString(), time);
+        const addr = a;
+        keyOf = (bits) => netKey(addr, bits);
+      }
     }
     let known = 0;
     for (const g of groups) {

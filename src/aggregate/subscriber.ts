@@ -6,6 +6,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import { ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, inIpv6Net, parseLookupV6 } from './netkey.js';
 import type { FlowRecord } from '../types.js';
 import type { DirectoryEntry, SubscriberDirectory } from './directory.js';
 import type { NatMapper } from './nat.js';
@@ -113,7 +115,41 @@ export class SubscriberMap {
     return c >= s ? client : server;
   }
 
+  /** The nets as numbers (IPv4: network and mask) and bytes (IPv6), made at the first lookup. */
+  private v4Nets: Array<{ net: number; mask: number; bits: number }> | null = null;
+  private v6Nets: Array<{ bytes: number[]; bits: number }> = [];
+  private readonly v6 = new Uint8Array(16);
+
+  /**
+   * The longest subscriber net holding the address (its prefix length), -1 for none. Dotted quads
+   * and IPv6 text are read without ipaddr (an IPv4-mapped address stays IPv6, as ipaddr.parse
+   * leaves it); any other form is parsed by ipaddr as before.
+   */
   private bestPrefix(ip: string): number {
+    if (this.v4Nets === null) {
+      this.v4Nets = [];
+      for (const n of this.nets) {
+        if (n.addr.kind() === 'ipv4') {
+          const mask = IPV4_MASKS[n.bits]!;
+          this.v4Nets.push({ net: ipv4ToInt(n.addr.toString()) & mask, mask, bits: n.bits });
+        } else this.v6Nets.push({ bytes: n.addr.toByteArray(), bits: n.bits });
+      }
+    }
+    const n4 = ipv4ToInt(ip);
+    if (n4 >= 0) {
+      let best = -1;
+      for (const n of this.v4Nets) if (n.bits > best && (n4 & n.mask) === n.net) best = n.bits;
+      return best;
+    }
+    if (parseLookupV6(ip, this.v6) >= 0) {
+      let best = -1;
+      for (const n of this.v6Nets) if (n.bits > best && inIpv6Net(this.v6, n.bytes, n.bits)) best = n.bits;
+      return best;
+    }
+    return this.bestPrefixParsed(ip);
+  }
+
+  private bestPrefixParsed(ip: string): number {
     let addr: ipaddr.IPv4 | ipaddr.IPv6;
     try {
       addr = ipaddr.parse(ip);

@@ -4,7 +4,8 @@
  * independent of the list size (hash lookups per domain label and per prefix length).
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4ToInt, parseIpv6Text } from '../ip.js';
+import { ipv4ToInt } from '../ip.js';
+import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';
 import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
 import { lastAtMost } from '../search.js';
@@ -230,15 +231,11 @@ export class EndpointIndex {
   }
 
   /**
-   * Parse IPv6 text into {@link v6}: 1 when it is an IPv6 address, 0 when it is an IPv4-mapped one
-   * (ipaddr.process makes those IPv4, which no IPv6 network matches), -1 when the fast parser does
-   * not read it (a zone index, say): the caller then parses with ipaddr as before.
+   * Parse IPv6 text into {@link v6} ({@link parseLookupV6}): an IPv4-mapped address (0) matches no
+   * IPv6 network, as ipaddr.process makes it IPv4; -1 sends the caller to ipaddr.
    */
   private parseV6(ip: string): number {
-    const b = this.v6;
-    if (!parseIpv6Text(ip, b)) return -1;
-    for (let i = 0; i < 10; i++) if (b[i] !== 0) return 1;
-    return b[10] === 0xff && b[11] === 0xff ? 0 : 1;
+    return parseLookupV6(ip, this.v6);
   }
 
   /** Could an IPv6 network (entry or exclusion) hold the address in {@link v6}? */
@@ -302,7 +299,7 @@ export class EndpointIndex {
     if (!this.excludeNets.length) return false;
     const fast = this.parseV6(ip);
     if (fast === 0 || (fast === 1 && !this.v6Covered())) return false;
-    if (fast === 1) return this.excludeNets.some((g) => g.v6 && g.set.has(bytesKey(this.v6, g.bits)));
+    if (fast === 1) return this.excludeNets.some((g) => g.v6 && g.set.has(ipv6BytesKey(this.v6, g.bits)));
     const a = parse(ip);
     if (!a) return false;
     const v6 = a.kind() === 'ipv6';
@@ -324,7 +321,7 @@ export class EndpointIndex {
     if (fast === 1) {
       for (const g of this.nets) {
         if (!g.v6) continue;
-        const hit = g.map.get(bytesKey(this.v6, g.bits));
+        const hit = g.map.get(ipv6BytesKey(this.v6, g.bits));
         if (hit) return { entry: hit, how: 'cidr' };
       }
       return null;
@@ -361,19 +358,9 @@ function parse(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   }
 }
 
-/** The network part of `a` under a prefix length, as text. */
+/** The network part of an IPv6 address under a prefix length, as text (IPv4 networks are keyed by number). */
 function networkKey(a: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
-  return bytesKey(a.toByteArray(), bits);
-}
-
-/** The network part of an address's bytes under a prefix length, as text: the bytes past the prefix cleared, dot-joined. */
-function bytesKey(bytes: ArrayLike<number>, bits: number): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    out += `${i ? '.' : ''}${bytes[i]! & ((0xff << (8 - keep)) & 0xff)}`;
-  }
-  return out;
+  return ipv6BytesKey(a.toByteArray(), bits);
 }
 
 /** The last `k` labels of `name` (the whole name when it has exactly `k`); null when it has fewer. */
