@@ -129,6 +129,9 @@ CREATE TABLE IF NOT EXISTS flows (
 CREATE INDEX IF NOT EXISTS flows_label ON flows(label, confidence);
 CREATE INDEX IF NOT EXISTS flows_subscriber ON flows(subscriber);
 CREATE INDEX IF NOT EXISTS flows_input ON flows(input_id);
+-- Flows with evidence by subscriber, for the pass that decides them again at the end of a run
+-- (src/report/redecide.ts): partial, so a flow with none (most of them) adds nothing to it.
+CREATE INDEX IF NOT EXISTS flows_evidence ON flows(subscriber, id) WHERE rules != '';
 CREATE TABLE IF NOT EXISTS evidence (
   flow_id INTEGER NOT NULL REFERENCES flows(id),
   rule_id TEXT NOT NULL,
