@@ -5,16 +5,12 @@ import { behaviourPoints, scoreBehaviour } from '../../src/classify/behaviour.js
 import { mulberry32 } from '../support/random.js';
 import type { FlowRecord } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
+import { flowRecord } from '../support/records.js';
 
 function exportFlow(p: Partial<FlowRecord>): FlowRecord {
   const t0 = Date.UTC(2026, 10, 21);
-  return {
-    client: '100.64.1.2',
-    clientPort: 50123,
-    server: '198.51.100.200',
+  return flowRecord({
     serverPort: 3333,
-    transport: 'tcp',
-    ipVersion: 4,
     orientation: 'port',
     firstSeen: t0,
     lastSeen: t0 + 45 * 60_000,
@@ -25,18 +21,10 @@ function exportFlow(p: Partial<FlowRecord>): FlowRecord {
     tcpFlagsC2S: 0x18,
     tcpFlagsS2C: 0x18,
     endReason: 'eof',
-    payloadC2S: new Uint8Array(0),
-    payloadS2C: new Uint8Array(0),
-    payloadTimeC2S: 0,
-    payloadTimeS2C: 0,
-    firstSegmentC2S: 0,
-    firstSegmentS2C: 0,
-    inputIndex: 0,
     source: 'export',
     records: 3,
-    sampling: 1,
     ...p,
-  };
+  });
 }
 
 describe('behaviour score', () => {

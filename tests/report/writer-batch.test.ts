@@ -9,38 +9,21 @@ import { describe, expect, it } from 'vitest';
 import { FlowBatch, insertFlows, prepareFlowStatements } from '../../src/report/writer-batch.js';
 import { SCHEMA_SQL } from '../../src/report/schema.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
+import { flowRecord } from '../support/records.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
-  return {
+  return flowRecord({
     client: `100.64.0.${i}`,
     clientPort: 40000 + i,
     server: `198.51.100.${i}`,
-    serverPort: 443,
-    transport: 'tcp',
-    ipVersion: 4,
-    orientation: 'syn',
     firstSeen: 1_700_000_000_000 + i * 1000,
     lastSeen: 1_700_000_000_500 + i * 1000,
     packetsC2S: 3 + i,
     packetsS2C: 5 + i,
     bytesC2S: 300 + i,
     bytesS2C: 5000 + i,
-    tcpFlagsC2S: 0x1b,
-    tcpFlagsS2C: 0x1a,
-    endReason: 'closed',
-    payloadC2S: new Uint8Array(0),
-    payloadS2C: new Uint8Array(0),
-    payloadTimeC2S: 0,
-    payloadTimeS2C: 0,
-    firstSegmentC2S: 0,
-    firstSegmentS2C: 0,
-    inputIndex: 0,
-    lastInputIndex: 0,
-    source: 'packets',
-    records: 0,
-    sampling: 1,
     ...over,
-  };
+  });
 }
 
 const NONE: Verdict = {
