@@ -3,7 +3,7 @@
  * sequence offset, out-of-order ones are remembered as a few pending ranges, and the contiguous
  * prefix grows as gaps fill. Buffers are pooled and reused across flows.
  *
- * A stream's working buffer starts empty and grows (by fours, up to the capacity) as bytes arrive:
+ * A stream's working buffer starts empty and grows (doubling, up to the capacity) as bytes arrive:
  * on a subscriber link most flows are a DNS exchange or a few-packet session whose payload is a
  * small part of the capacity, and tens of thousands of them are open at once. Working buffers come
  * from free lists by size and go back to them when the stream is reset, so after warm-up a flow
@@ -14,8 +14,14 @@
 const MAX_PENDING = 8;
 /** First allocation for a stream's bytes: a DNS query or a TLS ClientHello's start fits. */
 const INITIAL_BYTES = 256;
-/** Each growth multiplies the working buffer by this (fewer copies than doubling). */
-const GROWTH = 4;
+/**
+ * Each growth multiplies the working buffer by this. Doubling copies more than growing by fours, but
+ * leaves less of each buffer unused: the buffers of the flows open at once are most of a scan's
+ * fresh memory, and memory touched for the first time is what costs (flows case: 75,500 page faults
+ * by fours, 66,000–68,500 doubling; 25 MiB less at the peak, and 0.1–0.2 s less of the scan thread
+ * over five alternated runs).
+ */
+const GROWTH = 2;
 const NO_BYTES = new Uint8Array(0);
 
 /**
