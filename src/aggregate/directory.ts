@@ -32,7 +32,6 @@ export interface DirectoryError {
   message: string;
 }
 
-
 /** An IPv6 address being looked up, as bytes (lookups run one at a time). */
 const V6_BYTES = new Uint8Array(16);
 /**

@@ -23,10 +23,12 @@ export function ipv6BytesKey(b: ArrayLike<number>, bits: number): string {
 /**
  * IPv6 text read for a lookup into `out` (16 bytes) without ipaddr's regular expressions: 1 for an
  * IPv6 address, 0 for an IPv4-mapped one (its IPv4 address in `out[12..16)`; ipaddr.process makes
- * it IPv4), -1 when the fast parser does not read it (a zone index, say): parse it with ipaddr then.
+ * it IPv4), -1 for text to parse with ipaddr as before: a zone index, and any dotted IPv4 tail
+ * (ipaddr reads `::1.2.3.4` as `::ffff:1.2.3.4`, RFC 4291's reading is `::102:304`). Addresses a
+ * flow carries are canonical text, which has neither.
  */
 export function parseLookupV6(ip: string, out: Uint8Array): number {
-  if (!parseIpv6Text(ip, out)) return -1;
+  if (ip.indexOf('.') >= 0 || !parseIpv6Text(ip, out)) return -1;
   for (let i = 0; i < 10; i++) if (out[i] !== 0) return 1;
   return out[10] === 0xff && out[11] === 0xff ? 0 : 1;
 }

@@ -22,6 +22,9 @@ import { LOG_CLOCK_ALLOWANCE_MS } from '../classify/resolverlog.js';
 
 const fromOf = (h: Held): number => h.from;
 
+/** An IPv6 address being looked up, as bytes (a lookup reads them before it returns). */
+const V6_BYTES = new Uint8Array(16);
+
 /** What an accounting record says happened (Acct-Status-Type, RFC 2866 §5.1). */
 export type RadiusEventKind = 'start' | 'interim' | 'stop' | 'accounting-on' | 'accounting-off';
 
@@ -638,7 +641,7 @@ export class RadiusIndex {
       keyOf = (bits) => (n & IPV4_MASKS[bits]!) >>> 0;
     } else {
       if (!this.v6.length) return null;
-      const b = new Uint8Array(16);
+      const b = V6_BYTES;
       const fast = parseLookupV6(ip, b);
       if (fast === 0) return this.lookupAt(formatIpv4(((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0), time);
       groups = this.v6;

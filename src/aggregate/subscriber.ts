@@ -123,7 +123,8 @@ export class SubscriberMap {
   /**
    * The longest subscriber net holding the address (its prefix length), -1 for none. Dotted quads
    * and IPv6 text are read without ipaddr (an IPv4-mapped address stays IPv6, as ipaddr.parse
-   * leaves it); any other form is parsed by ipaddr as before.
+   * leaves it); any other form (a part with a leading zero, which ipaddr reads as octal, a dotted
+   * IPv6 tail, a zone index) is parsed by ipaddr as before.
    */
   private bestPrefix(ip: string): number {
     if (this.v4Nets === null) {
@@ -136,7 +137,7 @@ export class SubscriberMap {
       }
     }
     const n4 = ipv4ToInt(ip);
-    if (n4 >= 0) {
+    if (n4 >= 0 && !leadingZero(ip)) {
       let best = -1;
       for (const n of this.v4Nets) if (n.bits > best && (n4 & n.mask) === n.net) best = n.bits;
       return best;
@@ -163,4 +164,12 @@ export class SubscriberMap {
     }
     return best;
   }
+}
+
+/** Does a dotted quad have a part with a leading zero (`010.1.2.3`)? */
+function leadingZero(ip: string): boolean {
+  for (let i = 0; i + 1 < ip.length; i++) {
+    if (ip.charCodeAt(i) === 0x30 && (i === 0 || ip.charCodeAt(i - 1) === 0x2e) && ip.charCodeAt(i + 1) !== 0x2e) return true;
+  }
+  return false;
 }

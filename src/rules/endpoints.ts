@@ -140,7 +140,7 @@ export class EndpointIndex {
   private readonly excludeNets4: Array<{ bits: number; set: Set<number> }> = [];
   /** 1 for each first 16-bit group of IPv6 that some IPv6 network or excluded network lies in or covers. */
   private readonly any6 = new Uint8Array(65536);
-  /** An IPv6 address being looked up, as bytes (parsed once per lookup, without ipaddr's regular expressions). */
+  /** An IPv6 address being looked up, as bytes (parsed without ipaddr's regular expressions). */
   private readonly v6 = new Uint8Array(16);
   /** The IPv4 exclusions merged into sorted, disjoint [start, end] ranges (binary search). */
   private excludeStarts = new Float64Array(0);

@@ -13,7 +13,8 @@ import { mulberry32 } from '../support/random.js';
 /** Addresses near each network's prefix boundary (one bit flipped around it, the rest random), mapped forms and random ones. */
 function around(cidrs: readonly string[], seed: number): string[] {
   const rnd = mulberry32(seed);
-  const out = ['::ffff:192.0.2.1', '::ffff:c000:201', '::ffff:100.64.1.2', '::', '::1', 'fe80::1', '100.64.1.2', '198.51.100.7'];
+  // Dotted tails as well: ipaddr reads `::1.2.3.4` as the mapped `::ffff:1.2.3.4`, RFC 4291 as `::102:304`.
+  const out = ['::ffff:192.0.2.1', '::ffff:c000:201', '::ffff:100.64.1.2', '::100.64.1.2', '::0.0.0.1', '0::1.2.3.4', '::0:100.64.1.2', '2001:db8:aa::1.2.3.4', '::', '::1', 'fe80::1', '100.64.1.2', '198.51.100.7'];
   for (const c of cidrs) {
     const [base, bits] = ipaddr.parseCIDR(c);
     for (let k = 0; k < 40; k++) {
@@ -37,10 +38,17 @@ describe('IPv6 lookups without ipaddr', () => {
     const map = new SubscriberMap(parseSubscriberNets(cidrs));
     const nets = cidrs.map((c) => ipaddr.parseCIDR(c));
     const best = (ip: string): number => {
-      const a = ipaddr.parse(ip);
+      // The subscriber nets took an address ipaddr cannot parse as in none.
+      let a: ipaddr.IPv4 | ipaddr.IPv6;
+      try {
+        a = ipaddr.parse(ip);
+      } catch {
+        return -1;
+      }
       return Math.max(-1, ...nets.filter(([n, b]) => n.kind() === a.kind() && (a as ipaddr.IPv4).match(n as ipaddr.IPv4, b)).map(([, b]) => b));
     };
-    const addrs = around(cidrs.filter((c) => c !== '0.0.0.0/0'), 7);
+    // Leading zeros: ipaddr reads `010` as octal and refuses `08`.
+    const addrs = [...around(cidrs.filter((c) => c !== '0.0.0.0/0'), 7), '100.064.1.2', '198.51.100.7', '0100.64.1.2', '198.51.100.8', '08.1.2.3', '10.0.0.1', '100.64.01.2', '0.0.0.0'];
     let inNets = 0;
     for (let i = 0; i + 1 < addrs.length; i += 2) {
       const client = addrs[i]!;
@@ -52,6 +60,11 @@ describe('IPv6 lookups without ipaddr', () => {
       expect(map.subscriberOf(client, server), `${client} ${server}`).toBe(want);
     }
     expect(inNets).toBeGreaterThan(100);
+    // A leading zero is octal to ipaddr: 100.064.1.2 is 100.52.1.2, outside 100.64.0.0/10.
+    const cgnat = new SubscriberMap(parseSubscriberNets(['100.64.0.0/10']));
+    expect(cgnat.subscriberOf('100.064.1.2', '203.0.113.1')).toBeNull();
+    expect(cgnat.subscriberOf('100.64.1.2', '203.0.113.1')).toBe('100.64.1.2');
+    expect(cgnat.subscriberOf('08.1.2.3', '100.64.0.9')).toBe('100.64.0.9');
   });
 
   it('the subscriber directory: the longest IPv6 prefix, and a mapped address looked up as its IPv4 address', () => {
