@@ -108,9 +108,10 @@ function compileTraits<M extends string>(ctx: FileContext, at0: string, v: unkno
     if (!isObj(t)) return ctx.err(at, f, `expected { name, metric, min?, max?, points }`);
     if (typeof t.name !== 'string' || !t.name) ctx.err([...at, 'name'], `${f}.name`, 'expected a short name shown in evidence');
     if (!metrics.includes(t.metric as M)) ctx.err([...at, 'metric'], `${f}.metric`, `expected one of ${metrics.join(', ')}, got ${JSON.stringify(t.metric)}`);
-    for (const k of ['min', 'max']) if (t[k] !== undefined && typeof t[k] !== 'number') ctx.err([...at, k], `${f}.${k}`, 'expected a number');
+    // NaN (YAML `.nan`) is a number that no value is at least or at most: refused, not a silent never.
+    for (const k of ['min', 'max']) if (t[k] !== undefined && (typeof t[k] !== 'number' || Number.isNaN(t[k]))) ctx.err([...at, k], `${f}.${k}`, 'expected a number');
     if (t.min === undefined && t.max === undefined) ctx.err(at, f, 'give min and/or max');
-    if (typeof t.points !== 'number' || t.points <= 0) ctx.err([...at, 'points'], `${f}.points`, 'expected positive points');
+    if (typeof t.points !== 'number' || !(t.points > 0)) ctx.err([...at, 'points'], `${f}.points`, 'expected positive points');
     for (const k of Object.keys(t)) if (!['name', 'metric', 'min', 'max', 'points', 'note'].includes(k)) ctx.err([...at, k], `${f}.${k}`, 'unknown field; expected name, metric, min, max, points, note');
     traits.push({ name: t.name as string, metric: t.metric as M, min: (t.min as number | undefined) ?? null, max: (t.max as number | undefined) ?? null, points: t.points as number });
   });

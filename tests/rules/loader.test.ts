@@ -96,6 +96,12 @@ rules:
     expect(bad.errors[1]!.message).toMatch(/unknown evidence class "protocl"/);
   });
 
+  it('refuses a behaviour trait whose bound is NaN or whose points are not positive numbers, naming the field', () => {
+    const text = `${POLICY.text}behaviour:\n  id: MW-BEHAVIOUR\n  rev: 1\n  strong_at: 10\n  weak_at: 2\n  traits:\n    - { name: a, metric: both_directions, min: 1, points: 1 }\n    - { name: b, metric: duration_min, min: .nan, points: 5 }\n    - { name: c, metric: duration_min, max: 3, points: .nan }\n`;
+    const rep = compileRules([{ path: 'policy.yaml', text }, sig(GOOD_RULE)]);
+    expect(rep.errors.map((e) => `${e.line}:${e.field}`)).toEqual(['13:behaviour.traits[1].min', '14:behaviour.traits[2].points']);
+  });
+
   it('the digest changes when a rule changes', () => {
     const a = compileRules([POLICY, sig(GOOD_RULE)]).ruleSet.digest;
     const b = compileRules([POLICY, sig(GOOD_RULE.replace('rev: 1', 'rev: 2'))]).ruleSet.digest;

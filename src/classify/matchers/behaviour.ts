@@ -16,6 +16,7 @@ export function behaviourScore(cfg: BehaviourConfig | null): Matcher<FlowFacts> 
       // The sum alone first (nothing allocated): most flows score below weak_at and need no list of traits.
       if (behaviourPoints(cfg, flow, facts) < cfg.weakAt) return 0;
       const b = scoreBehaviour(cfg, flow, facts);
+      if (b.score < cfg.weakAt) return 0;
       const strong = b.score >= cfg.strongAt;
       ctx.evidence.push({
         ruleId: cfg.id,
