@@ -101,8 +101,9 @@ interface Rewrite {
 export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; subscribers?: Iterable<string> }): RedecideResult {
   const policy = classifier.rules.policy;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
-  // Only flows with evidence can add up, unless the evidence itself is worked out again; those are
-  // read by their own partial index (flows_evidence), not by walking every flow's row.
+  // Only flows with evidence can add up, unless the evidence itself is worked out again; the pages
+  // of the whole-report pass find them by their own partial index (flows_evidence), not by walking
+  // every flow's row.
   const withEvidence = opts.recompute ? '' : " AND rules != ''";
   const columns = FLOW_COLUMNS + (opts.recompute ? ', client, source' : '');
   // Rows come as arrays (much cheaper to read than objects) in subscriber order, then flow id order:

@@ -47,7 +47,7 @@ export const INSERT_PLAIN_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client
   label, confidence, coin, agent, software, workers, pool, server_name, rules, outcome, reason, nat, algorithm,
   shares_submitted, shares_accepted, shares_rejected, shares, share_hashes, reported_hs)
   VALUES (${Array(1 + PLAIN_NUMS + S_SOURCE + 2).fill('?').join(', ')},
-  'none', 'none', NULL, NULL, NULL, '[]', NULL, NULL, '', NULL, '${NO_EVIDENCE_REASON}', NULL, NULL,
+  'none', 'none', NULL, NULL, NULL, '[]', NULL, NULL, '', NULL, '${NO_EVIDENCE_REASON.replace(/'/g, "''")}', NULL, NULL,
   NULL, NULL, NULL, NULL, NULL, NULL)`;
 
 export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';

@@ -113,6 +113,8 @@ describe('flow batches', () => {
         nat: null,
         plain: false,
       },
+      // Plain again, right after a row with evidence.
+      { f: flow(10), v: NONE, sub: '100.64.0.10', nat: null, plain: true },
     ];
     const batch = new FlowBatch(null);
     for (const c of cases) batch.add(c.f, c.v, 7, c.sub, c.nat);
