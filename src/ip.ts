@@ -22,6 +22,18 @@ export function ipv4ToInt(s: string): number {
   return n * 256 + part;
 }
 
+/**
+ * {@link ipv4ToInt} of a dotted quad written without leading zeros, else -1: the form every reader
+ * takes the same way (ipaddr.js reads `010.1.1.1` as octal, 8.1.1.1).
+ */
+export function canonicalIpv4ToInt(s: string): number {
+  const n = ipv4ToInt(s);
+  if (n < 0) return -1;
+  for (let i = 0; i + 1 < s.length; i++) {
+    if (s.charCodeAt(i) === 0x30 && (i === 0 || s.charCodeAt(i - 1) === 0x2e) && s.charCodeAt(i + 1) !== 0x2e) return -1;
+  }
+  return n;
+}
 
 /** Dotted-quad text of an unsigned 32-bit IPv4 address. */
 export function formatIpv4(a: number): string {

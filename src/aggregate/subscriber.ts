@@ -6,7 +6,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
-import { ipv4ToInt } from '../ip.js';
+import { canonicalIpv4ToInt, ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, inIpv6Net, parseLookupV6 } from './netkey.js';
 import type { FlowRecord } from '../types.js';
 import type { DirectoryEntry, SubscriberDirectory } from './directory.js';
@@ -136,8 +136,8 @@ export class SubscriberMap {
         } else this.v6Nets.push({ bytes: n.addr.toByteArray(), bits: n.bits });
       }
     }
-    const n4 = ipv4ToInt(ip);
-    if (n4 >= 0 && !leadingZero(ip)) {
+    const n4 = canonicalIpv4ToInt(ip);
+    if (n4 >= 0) {
       let best = -1;
       for (const n of this.v4Nets) if (n.bits > best && (n4 & n.mask) === n.net) best = n.bits;
       return best;
@@ -164,12 +164,4 @@ export class SubscriberMap {
     }
     return best;
   }
-}
-
-/** Does a dotted quad have a part with a leading zero (`010.1.2.3`)? */
-function leadingZero(ip: string): boolean {
-  for (let i = 0; i + 1 < ip.length; i++) {
-    if (ip.charCodeAt(i) === 0x30 && (i === 0 || ip.charCodeAt(i - 1) === 0x2e) && ip.charCodeAt(i + 1) !== 0x2e) return true;
-  }
-  return false;
 }

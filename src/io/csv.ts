@@ -14,7 +14,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc4180#section-2
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4ToInt } from '../ip.js';
+import { canonicalIpv4ToInt } from '../ip.js';
 
 /** The longest line any text input reads; a longer one is refused before it is split. */
 export const TEXT_LINE_MAX_BYTES = 64 * 1024;
@@ -277,7 +277,7 @@ export function readAddress(text: string): FieldRead<ipaddr.IPv4 | ipaddr.IPv6> 
   if (text.length > 64) return expected(what);
   try {
     if (text.includes(':')) return ok(ipaddr.IPv6.parse(text));
-    if (ipv4ToInt(text) >= 0 && !/(^|\.)0\d/.test(text)) return ok(ipaddr.IPv4.parse(text));
+    if (canonicalIpv4ToInt(text) >= 0) return ok(ipaddr.IPv4.parse(text));
   } catch {
     // Not an address: said below.
   }
