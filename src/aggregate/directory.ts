@@ -9,8 +9,8 @@
  *   198.51.100.7,CAFE-12,,internet-cafe,Wenzhou
  */
 import ipaddr from 'ipaddr.js';
-import { formatIpv4, ipv4ToInt } from '../ip.js';
-import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, parseLookupAddress, parseLookupV6 } from './netkey.js';
+import { ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { readAddress, readPrefix } from '../io/csv.js';
 import { inertJson } from '../report/format.js';
@@ -34,6 +34,7 @@ export interface DirectoryError {
 
 /** An IPv6 address being looked up, as bytes (lookups run one at a time). */
 const V6_BYTES = new Uint8Array(16);
+
 /**
  * An address as the file formats document it: IPv6, or IPv4 as four decimal parts without leading
  * zeros (see `readAddress` in src/io/csv.ts); null when it is not one.
@@ -129,7 +130,7 @@ export class SubscriberDirectory {
     if (!this.v6.length) return null;
     const b = V6_BYTES;
     const fast = parseLookupV6(ip, b);
-    if (fast === 0) return this.lookup(formatIpv4(((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0));
+    if (fast === 0) return this.lookup(mappedIpv4Text(b));
     if (fast === 1) {
       for (const g of this.v6) {
         const e = g.map.get(ipv6BytesKey(b, g.bits));

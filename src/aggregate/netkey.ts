@@ -1,6 +1,6 @@
 /** Keys of an address's network at a prefix length, for the longest-prefix maps of the directory and the RADIUS index. */
 import ipaddr from 'ipaddr.js';
-import { parseIpv6Text } from '../ip.js';
+import { formatIpv4, parseIpv6Text } from '../ip.js';
 
 /** IPv4 netmasks by prefix length (0..32), as signed 32-bit numbers to `&` with an address. */
 export const IPV4_MASKS: Int32Array = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (32 - b)) | 0));
@@ -31,6 +31,11 @@ export function parseLookupV6(ip: string, out: Uint8Array): number {
   if (ip.indexOf('.') >= 0 || !parseIpv6Text(ip, out)) return -1;
   for (let i = 0; i < 10; i++) if (out[i] !== 0) return 1;
   return out[10] === 0xff && out[11] === 0xff ? 0 : 1;
+}
+
+/** The dotted-quad text of the IPv4 address in an IPv4-mapped address's bytes (`b[12..16)`). */
+export function mappedIpv4Text(b: Uint8Array): string {
+  return formatIpv4(((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0);
 }
 
 /** Does `b` (16 bytes) lie in the IPv6 network `net` (16 bytes) of `bits` prefix bits? */

@@ -13,8 +13,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
-import { formatIpv4, ipv4ToInt } from '../ip.js';
-import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, parseLookupAddress, parseLookupV6 } from './netkey.js';
+import { ipv4ToInt } from '../ip.js';
+import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { inertJson } from '../report/format.js';
 import { lastAtMost } from '../search.js';
@@ -643,7 +643,7 @@ export class RadiusIndex {
       if (!this.v6.length) return null;
       const b = V6_BYTES;
       const fast = parseLookupV6(ip, b);
-      if (fast === 0) return this.lookupAt(formatIpv4(((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0), time);
+      if (fast === 0) return this.lookupAt(mappedIpv4Text(b), time);
       groups = this.v6;
       if (fast === 1) keyOf = (bits) => ipv6BytesKey(b, bits);
       else {
