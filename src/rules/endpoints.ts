@@ -231,16 +231,37 @@ export class EndpointIndex {
   }
 
   /**
-   * Parse IPv6 text into {@link v6} ({@link parseLookupV6}): an IPv4-mapped address (0) matches no
-   * IPv6 network, as ipaddr.process makes it IPv4; -1 sends the caller to ipaddr.
+   * Read an address that is not a dotted quad, once per lookup, for {@link inV6Nets}:
+   * {@link parseLookupV6} into {@link v6} (1), an IPv4-mapped address (0: it matches no IPv6
+   * network, as ipaddr.process makes it IPv4), or another form parsed by ipaddr into {@link parsed} (-1).
    */
-  private parseV6(ip: string): number {
-    return parseLookupV6(ip, this.v6);
+  private readV6(ip: string): number {
+    const r = parseLookupV6(ip, this.v6);
+    this.parsed = r === -1 ? parse(ip) : null;
+    return r;
   }
 
-  /** Could an IPv6 network (entry or exclusion) hold the address in {@link v6}? */
-  private v6Covered(): boolean {
-    return this.any6[(this.v6[0]! << 8) | this.v6[1]!] === 1;
+  /** What ipaddr made of the address {@link readV6} read last when the fast parser did not read it. */
+  private parsed: ipaddr.IPv4 | ipaddr.IPv6 | null = null;
+
+  /** The first of `groups` (IPv6 networks, longest first) that `get` finds the address read as `r` in. */
+  private inV6Nets<G extends { v6: boolean; bits: number }, T>(r: number, groups: readonly G[], get: (g: G, key: string) => T | undefined): T | undefined {
+    let key: (bits: number) => string;
+    if (r === 1) {
+      // No IPv6 network covers the address's first 16 bits: no key is made.
+      if (this.any6[(this.v6[0]! << 8) | this.v6[1]!] !== 1) return undefined;
+      key = (bits) => ipv6BytesKey(this.v6, bits);
+    } else {
+      const a = r === -1 ? this.parsed : null;
+      if (a === null || a.kind() !== 'ipv6') return undefined;
+      key = (bits) => networkKey(a, bits);
+    }
+    for (const g of groups) {
+      if (!g.v6) continue;
+      const x = get(g, key(g.bits));
+      if (x !== undefined) return x;
+    }
+    return undefined;
   }
 
   get size(): number {
@@ -296,45 +317,23 @@ export class EndpointIndex {
     if (this.excludeIp.has(ip)) return true;
     const n = ipv4ToInt(ip);
     if (n >= 0) return this.excluded4(n);
-    if (!this.excludeNets.length) return false;
-    const fast = this.parseV6(ip);
-    if (fast === 0 || (fast === 1 && !this.v6Covered())) return false;
-    if (fast === 1) return this.excludeNets.some((g) => g.v6 && g.set.has(ipv6BytesKey(this.v6, g.bits)));
-    const a = parse(ip);
-    if (!a) return false;
-    const v6 = a.kind() === 'ipv6';
-    return this.excludeNets.some((g) => g.v6 === v6 && g.set.has(networkKey(a, g.bits)));
+    return this.excludeNets.length > 0 && this.inV6Nets(this.readV6(ip), this.excludeNets, inSet) === true;
   }
 
   /** The entry for a server address and port: IP:port, then IP, then the longest CIDR. */
   address(ip: string, port: number): AddressHit | null {
     const n = ipv4ToInt(ip);
     if (n >= 0) return this.address4(n, port);
-    if (this.excluded(ip)) return null;
+    if (this.excludeIp.has(ip)) return null;
+    // Read once for the exclusions and the networks (nothing to read when the lists have neither).
+    const r = this.excludeNets.length > 0 || this.nets.length > 0 ? this.readV6(ip) : 0;
+    if (this.inV6Nets(r, this.excludeNets, inSet) === true) return null;
     const ipp = this.ipPort.get(`${ip}|${port}`);
     if (ipp) return { entry: ipp, how: 'ip:port' };
     const e = this.ip.get(ip);
     if (e) return { entry: e, how: 'ip' };
-    if (!this.nets.length) return null;
-    const fast = this.parseV6(ip);
-    if (fast === 0 || (fast === 1 && !this.v6Covered())) return null;
-    if (fast === 1) {
-      for (const g of this.nets) {
-        if (!g.v6) continue;
-        const hit = g.map.get(ipv6BytesKey(this.v6, g.bits));
-        if (hit) return { entry: hit, how: 'cidr' };
-      }
-      return null;
-    }
-    const a = parse(ip);
-    if (!a) return null;
-    const v6 = a.kind() === 'ipv6';
-    for (const g of this.nets) {
-      if (g.v6 !== v6) continue;
-      const hit = g.map.get(networkKey(a, g.bits));
-      if (hit) return { entry: hit, how: 'cidr' };
-    }
-    return null;
+    const hit = this.inV6Nets(r, this.nets, inMap);
+    return hit ? { entry: hit, how: 'cidr' } : null;
   }
 }
 
@@ -345,6 +344,10 @@ const MASKS = Int32Array.from({ length: 33 }, (_, b) => (b === 0 ? 0 : (-1 << (3
 function maskV4(n: number, bits: number): number {
   return n & MASKS[bits]!;
 }
+
+/** {@link EndpointIndex}'s network lookups: is the key an excluded network, and the entry of a listed one. */
+const inSet = (g: { set: Set<string> }, key: string): true | undefined => (g.set.has(key) ? true : undefined);
+const inMap = (g: { map: Map<string, EndpointEntry> }, key: string): EndpointEntry | undefined => g.map.get(key);
 
 function first<K, V>(m: Map<K, V>, k: K, v: V): void {
   if (!m.has(k)) m.set(k, v);
