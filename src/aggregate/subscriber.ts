@@ -38,7 +38,19 @@ export class SubscriberMap {
     private readonly directory: SubscriberDirectory | null = null,
     private readonly nat: NatMapper | null = null,
     private readonly radius: RadiusIndex | null = null,
-  ) {}
+  ) {
+    for (const n of nets) {
+      if (n.addr.kind() === 'ipv4') {
+        const mask = IPV4_MASKS[n.bits]!;
+        this.v4Nets.push({ net: ipv4ToInt(n.addr.toString()) & mask, mask, bits: n.bits });
+      } else this.v6Nets.push({ bytes: n.addr.toByteArray(), bits: n.bits });
+    }
+  }
+
+  /** The subscriber nets as numbers (IPv4: network and mask) and bytes (IPv6), for {@link bestPrefix}. */
+  private readonly v4Nets: Array<{ net: number; mask: number; bits: number }> = [];
+  private readonly v6Nets: Array<{ bytes: number[]; bits: number }> = [];
+  private readonly v6 = new Uint8Array(16);
 
   /** Directory entries by account (built at the first RADIUS match): the subscriber id an account maps to, or null when several do. */
   private byAccount: Map<string, DirectoryEntry | null> | null = null;
@@ -115,11 +127,6 @@ export class SubscriberMap {
     return c >= s ? client : server;
   }
 
-  /** The nets as numbers (IPv4: network and mask) and bytes (IPv6), made at the first lookup. */
-  private v4Nets: Array<{ net: number; mask: number; bits: number }> | null = null;
-  private v6Nets: Array<{ bytes: number[]; bits: number }> = [];
-  private readonly v6 = new Uint8Array(16);
-
   /**
    * The longest subscriber net holding the address (its prefix length), -1 for none. Dotted quads
    * and IPv6 text are read without ipaddr (an IPv4-mapped address stays IPv6, as ipaddr.parse
@@ -127,15 +134,6 @@ export class SubscriberMap {
    * IPv6 tail, a zone index) is parsed by ipaddr as before.
    */
   private bestPrefix(ip: string): number {
-    if (this.v4Nets === null) {
-      this.v4Nets = [];
-      for (const n of this.nets) {
-        if (n.addr.kind() === 'ipv4') {
-          const mask = IPV4_MASKS[n.bits]!;
-          this.v4Nets.push({ net: ipv4ToInt(n.addr.toString()) & mask, mask, bits: n.bits });
-        } else this.v6Nets.push({ bytes: n.addr.toByteArray(), bits: n.bits });
-      }
-    }
     const n4 = canonicalIpv4ToInt(ip);
     if (n4 >= 0) {
       let best = -1;
