@@ -117,6 +117,7 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const factsOfFlows = byIds(FACT_COLUMNS);
   const evidenceOfFlows = byIds(EVIDENCE_COLUMNS);
   const delEvidence = db.prepare('DELETE FROM evidence WHERE flow_id = ?');
+  const delReportEvidence = db.prepare(`DELETE FROM evidence WHERE flow_id = ? AND kind IN (${[...REPORT_KINDS].map((k) => `'${k}'`).join(', ')})`);
   // One statement per flow: its rows are inserted in order, so they get the row ids one at a time would.
   const inserts = new Map<number, Database.Statement>();
   const addEvidence = (rows: number): Database.Statement => {
@@ -241,18 +242,35 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     return out;
   }
 
-  /** Write the flows decided anew, in the order decided (rewritten evidence gets the row ids it got before). */
+  /** Insert evidence rows of flow `id`, in order. */
+  const insertEvidence = (id: number, evidence: readonly Evidence[]): void => {
+    for (let i = 0; i < evidence.length; i += INSERT_ROWS) {
+      const part = evidence.slice(i, i + INSERT_ROWS);
+      const values: unknown[] = [];
+      for (const e of part) values.push(id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time);
+      addEvidence(part.length).run(values);
+    }
+  };
+
+  /**
+   * Write the flows decided anew, in the order decided. Without `recompute` a flow keeps its own
+   * rows as they are (only report-wide ones are replaced): what is added up is appended, so a flow's
+   * rows stay in the order a rewrite of them all would give, and the pages of the rows kept are not
+   * written again (on a report of many flows with evidence, most of the evidence table). With
+   * `recompute` its flow-level rows change among the others: they are all written again.
+   */
   const write = (rewrites: readonly Rewrite[]): void => {
     const whole = ofFlows(rewrites.filter((w) => w.kept === null).map((w) => w.r.id), true);
     for (const w of rewrites) {
       const kept = w.kept ?? (whole.get(w.r.id) ?? []).filter((e) => !REPORT_KINDS.has(e.kind));
       const evidence = [...kept, ...w.extra];
-      delEvidence.run(w.r.id);
-      for (let i = 0; i < evidence.length; i += INSERT_ROWS) {
-        const part = evidence.slice(i, i + INSERT_ROWS);
-        const values: unknown[] = [];
-        for (const e of part) values.push(w.r.id, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time);
-        addEvidence(part.length).run(values);
+      if (opts.recompute) {
+        delEvidence.run(w.r.id);
+        insertEvidence(w.r.id, evidence);
+      } else {
+        // Read whole (kept not null): it may hold report-wide rows, which the extra rows replace.
+        if (w.kept !== null) delReportEvidence.run(w.r.id);
+        insertEvidence(w.r.id, w.extra);
       }
       const rules = [...new Set(evidence.map((e) => e.ruleId))].join(',');
       const reason = reasonOf(w.r, w.label, w.outcome, evidence);

@@ -104,3 +104,58 @@ describe('re-deciding a report page by page', () => {
     }
   }, 120_000);
 });
+
+describe('what re-deciding writes', () => {
+  const db = join(tmp, 'kept.sqlite');
+  const REPORT_WIDE = "('session', 'pool-endpoints')";
+  beforeAll(async () => {
+    let err = '';
+    expect(await main(['scan', join(FIXTURES, 'demo'), '--db', db], { out: () => {}, err: (s) => (err += s) }), err).toBe(0);
+    const d = openReport(db);
+    grow(d);
+    d.close();
+  }, 120_000);
+
+  it('keeps a flow’s own evidence rows where they are and appends what is added up; a later pass replaces only that', () => {
+    const d = openReport(db);
+    try {
+      const classifier = new Classifier(projectRules());
+      const own = (): unknown[] => d.prepare(`SELECT rowid, * FROM evidence WHERE kind NOT IN ${REPORT_WIDE} ORDER BY rowid`).raw().all();
+      const ownBefore = own();
+      expect(ownBefore.length).toBeGreaterThan(1_700);
+      const first = redecideReport(d, classifier, { recompute: false });
+      expect(first.sessions).toBeGreaterThan(1_700);
+      // Not one of the rows a flow had of its own was written again: same row ids, same values.
+      expect(own()).toEqual(ownBefore);
+      // Each flow's added-up rows come after all of its own, as a rewrite of them all in order would put them.
+      const misplaced = d
+        .prepare(`SELECT count(*) FROM evidence r WHERE r.kind IN ${REPORT_WIDE} AND EXISTS (SELECT 1 FROM evidence o WHERE o.flow_id = r.flow_id AND o.kind NOT IN ${REPORT_WIDE} AND o.rowid > r.rowid)`)
+        .pluck()
+        .get();
+      expect(misplaced).toBe(0);
+      // One more flow for a subscriber: its session now counts one flow more, and replaces the old row on every flow.
+      const sub = 'p-0008';
+      const n = COPIES.get(sub)!;
+      const sessionRows = (): number => d.prepare("SELECT count(*) FROM evidence e JOIN flows f ON f.id = e.flow_id WHERE f.subscriber = ? AND e.kind = 'session'").pluck().get(sub) as number;
+      expect(sessionRows()).toBe(n);
+      const last = d.prepare('SELECT id FROM flows WHERE subscriber = ? ORDER BY first_seen DESC LIMIT 1').pluck().get(sub) as number;
+      const cols = (d.prepare('PRAGMA table_info(flows)').all() as Array<{ name: string }>).map((c) => c.name).filter((c) => c !== 'id');
+      const added = d
+        .prepare(`INSERT INTO flows(${cols.join(', ')}) SELECT ${cols.map((c) => (c === 'first_seen' ? `first_seen + ${SPAN}` : c === 'last_seen' ? `last_seen + ${SPAN}` : c)).join(', ')} FROM flows WHERE id = ?`)
+        .run(last).lastInsertRowid;
+      d.prepare(`INSERT INTO evidence SELECT ?, rule_id, rev, kind, side, family, matched, excerpt, offset, time FROM evidence WHERE flow_id = ? AND kind NOT IN ${REPORT_WIDE}`).run(added, last);
+      const ownAgain = own();
+      redecideReport(d, classifier, { recompute: false });
+      expect(own()).toEqual(ownAgain);
+      const named = d
+        .prepare("SELECT f.id, e.matched FROM evidence e JOIN flows f ON f.id = e.flow_id WHERE f.subscriber = ? AND e.kind = 'session' ORDER BY f.id")
+        .raw()
+        .all(sub) as Array<[number, string]>;
+      expect(named.length).toBe(n + 1);
+      expect(named.map(([id]) => id)).toEqual(d.prepare('SELECT id FROM flows WHERE subscriber = ? ORDER BY id').pluck().all(sub));
+      for (const [, m] of named) expect(m).toContain(`: ${n + 1} flow(s)`);
+    } finally {
+      d.close();
+    }
+  }, 120_000);
+});
