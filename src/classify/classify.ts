@@ -12,7 +12,7 @@ import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { ExportFlowView } from '../flow/table.js';
 import { servicePortSet } from '../flow/orient.js';
 import type { Evidence, FlowRecord, Verdict } from '../types.js';
-import { behaviourPoints } from './behaviour.js';
+import { behaviourFacts, behaviourPoints } from './behaviour.js';
 import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type DecodeErrorSink, type FlowEvidenceInput, type FlowFacts, type Matcher, type MatchEnv } from './matcher.js';
 import { classifyMatchers, flowMatchers } from './matchers/index.js';
 import type { PayloadHit } from './payload.js';
@@ -114,7 +114,7 @@ export class Classifier implements MatchEnv {
     if (this.index.address4(ip, v.serverPort)) return false;
     if (logged && this.resolver!.hasAddress(dotted)) return false;
     const cfg = this.rules.policy.behaviour;
-    if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourPoints(cfg, v, { miningPort: false, listedAddress: false }) >= cfg.weakAt) return false;
+    if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourPoints(cfg, v, behaviourFacts(false, false)) >= cfg.weakAt) return false;
     return true;
   }
 }

@@ -1,6 +1,6 @@
 /** The behaviour score, only where no protocol spoke (exports, encrypted sessions) and data went both ways. */
 import type { BehaviourConfig } from '../../rules/schema.js';
-import { behaviourPoints, scoreBehaviour } from '../behaviour.js';
+import { behaviourFacts, behaviourPoints, scoreBehaviour } from '../behaviour.js';
 import { NEED, type FlowFacts, type Matcher } from '../matcher.js';
 
 /** The matcher for the policy's behaviour score, or null when the policy has none. */
@@ -12,7 +12,7 @@ export function behaviourScore(cfg: BehaviourConfig | null): Matcher<FlowFacts> 
     excludes: NEED.PROTOCOL,
     run(ctx, _env, traits): number {
       const flow = ctx.flow;
-      const facts = { miningPort: (traits & NEED.MINING_PORT) !== 0, listedAddress: ctx.listed };
+      const facts = behaviourFacts((traits & NEED.MINING_PORT) !== 0, ctx.listed);
       // The sum alone first (nothing allocated): most flows score below weak_at and need no list of traits.
       if (behaviourPoints(cfg, flow, facts) < cfg.weakAt) return 0;
       const b = scoreBehaviour(cfg, flow, facts);
