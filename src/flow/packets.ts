@@ -48,14 +48,16 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
     if (ts - num[slot * NW + N_LAST]! > opts.idleTimeoutMs) {
       // Idle longer than the timeout: the sweep may not have run yet, so end it here.
       t.finish(slot, c !== 0 ? 'closed' : 'idle');
-      slot = t.insert(k, h, ts, inputIndex);
+      slot = t.insert(k, h, inputIndex);
+      num[slot * NW + N_FIRST] = num[slot * NW + N_LAST] = ts;
       orient(t, slot, fromA, flags, v);
     } else if (ts - num[slot * NW + N_FIRST]! > opts.activeTimeoutMs || (synOnly && c !== 0)) {
       const orientation = bits[slot * BW + B_ORIENT]!;
       const meter = t.meters[slot]!;
       const meterState = bits[slot * BW + B_METER]!;
       t.finish(slot, synOnly ? 'closed' : 'active');
-      slot = t.insert(k, h, ts, inputIndex);
+      slot = t.insert(k, h, inputIndex);
+      num[slot * NW + N_FIRST] = num[slot * NW + N_LAST] = ts;
       if (synOnly) orient(t, slot, fromA, flags, v);
       else {
         bits[slot * BW + B_ORIENT] = orientation;
@@ -71,7 +73,8 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
       t.touch(slot);
     }
   } else {
-    slot = t.insert(k, h, ts, inputIndex);
+    slot = t.insert(k, h, inputIndex);
+    num[slot * NW + N_FIRST] = num[slot * NW + N_LAST] = ts;
     orient(t, slot, fromA, flags, v);
   }
   const d = fromA ? 0 : 1;

@@ -116,7 +116,8 @@ function merge(t: FlowSlots, r: ExportCounters, fromA: boolean, ipVersion: 4 | 6
     slot = -1;
   }
   if (slot < 0) {
-    slot = t.insert(k, h, first, inputIndex);
+    slot = t.insert(k, h, inputIndex);
+    num[slot * NW + N_FIRST] = num[slot * NW + N_LAST] = first;
     // The record goes src → dst; side A is the sender when fromA.
     t.bits[slot * BW + B_ORIENT] = fromA === dstIsServer(r.srcPort, r.dstPort, t.opts.servicePorts) ? ORIENT_CLIENT_A : 0;
   } else {

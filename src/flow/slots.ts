@@ -252,8 +252,12 @@ export class FlowSlots {
     }
   }
 
-  /** A new slot for key `k` (source from its word 9), finishing the least recent flow of that source when its share is full. */
-  insert(k: Int32Array, h: number, ts: number, inputIndex: number): number {
+  /**
+   * A new slot for key `k` (source from its word 9), finishing the least recent flow of that source
+   * when its share is full. The caller writes the flow's first and last time (`num`): a time passed
+   * as an argument would be boxed as a new heap number on every call, one per flow.
+   */
+  insert(k: Int32Array, h: number, inputIndex: number): number {
     const exported = k[9]! >> 16 === SOURCE_EXPORT;
     if (exported ? this.activeExports >= this.exportCap : this.activePackets >= this.packetCap) {
       // Closed flows go first: they are finished anyway.
@@ -288,8 +292,6 @@ export class FlowSlots {
     m[o + M_RECS] = 0;
     const n = s * NW;
     const num = this.num;
-    num[n + N_FIRST] = ts;
-    num[n + N_LAST] = ts;
     num[n + N_PKTS] = num[n + N_PKTS + 1] = 0;
     num[n + N_BYTES] = num[n + N_BYTES + 1] = 0;
     num[n + N_ARRIVED] = 0;
