@@ -91,8 +91,12 @@ void EVERY_METRIC;
 
 /** A behaviour config's traits as numbers: metric code, min, max (NaN for none) and points, per trait. */
 const compiled = new WeakMap<BehaviourConfig, Float64Array>();
+/** The config compiled last: a scan asks about one config for every flow, and an identity test is cheaper than a WeakMap lookup. */
+let lastConfig: BehaviourConfig | null = null;
+let lastCompiled: Float64Array = new Float64Array(0);
 
 function compile(cfg: BehaviourConfig): Float64Array {
+  if (cfg === lastConfig) return lastCompiled;
   let c = compiled.get(cfg);
   if (!c) {
     c = new Float64Array(cfg.traits.length * 4);
@@ -104,6 +108,8 @@ function compile(cfg: BehaviourConfig): Float64Array {
     });
     compiled.set(cfg, c);
   }
+  lastConfig = cfg;
+  lastCompiled = c;
   return c;
 }
 
