@@ -6,14 +6,24 @@
  * One worker serves every file of the process, one file after another in the order asked: starting
  * a thread costs tens of milliseconds, more than parsing a small file takes, and a folder of
  * rotated nfcapd files is hundreds of small files. The worker keeps the process alive only while a
- * file is being hashed; one that fails is replaced at the next request.
+ * file is being hashed; one that fails is replaced at the next request. It runs at a lower CPU
+ * priority than the thread that reads the file (src/priority.ts).
  */
 import { Worker } from 'node:worker_threads';
+import { helperNice } from '../priority.js';
 
+// The thread lowers its own priority first, as lowerThreadPriority (src/priority.ts) does: this
+// source is evaluated as CommonJS and cannot import the module.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
+if (workerData.nice > 0) {
+  try {
+    const os = require('node:os');
+    os.setPriority(Math.min(19, os.getPriority() + workerData.nice));
+  } catch {}
+}
 const buf = Buffer.allocUnsafe(1 << 22);
 parentPort.on('message', ({ id, path }) => {
   let fd = -1;
@@ -50,7 +60,7 @@ class HashWorker {
 
   constructor() {
     // No execArgv: the source is CommonJS, whatever --input-type the process was started with.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { nice: helperNice() } });
     this.worker.unref();
     this.worker.on('message', (m: { id: number; sha256?: string; size?: number; error?: string }) => {
       const p = this.pending.get(m.id);

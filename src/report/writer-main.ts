@@ -26,12 +26,12 @@ export class WriterThread {
   private error: Error | null = null;
   private closed = false;
 
-  constructor(path: string, runId: number, script: URL) {
+  constructor(path: string, runId: number, script: URL, nice: number) {
     const shared = new SharedArrayBuffer(4);
     this.done = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
-    const data: WriterThreadData = { path, runId, done: shared, reply: port2 };
+    const data: WriterThreadData = { path, runId, done: shared, reply: port2, nice };
     this.worker = new Worker(script, { workerData: data, transferList: [port2] });
     // Every batch is waited for before the run closes; a process that ends without closing the run
     // (an error) does not wait for the thread either.
@@ -116,11 +116,12 @@ function replyError(e: NonNullable<WriterThreadReply['error']>): Error {
 /**
  * A writer thread for `db`'s run `runId`, or null when flows are better written on this thread: an
  * in-memory or read-only database, `MINERWATCH_WRITER_THREAD=0`, or no compiled thread script
- * beside this module (running from the TypeScript sources).
+ * beside this module (running from the TypeScript sources). The thread raises its nice value by
+ * `nice` (src/priority.ts): a file scan's writer works behind the reading thread.
  */
-export function startWriterThread(db: Database.Database, runId: number): WriterThread | null {
+export function startWriterThread(db: Database.Database, runId: number, nice = 0): WriterThread | null {
   if (process.env.MINERWATCH_WRITER_THREAD === '0' || db.memory || db.readonly) return null;
   const script = new URL('./writer-thread.js', import.meta.url);
   if (script.protocol !== 'file:' || !existsSync(fileURLToPath(script))) return null;
-  return new WriterThread(db.name, runId, script);
+  return new WriterThread(db.name, runId, script, nice);
 }

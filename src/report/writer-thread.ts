@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { lowerThreadPriority } from '../priority.js';
 import { HEARTBEAT_MS } from './runs.js';
 import { insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
 
@@ -16,6 +17,8 @@ export interface WriterThreadData {
   /** Int32Array over a SharedArrayBuffer: [0] = the sequence number of the last message handled. */
   done: SharedArrayBuffer;
   reply: MessagePort;
+  /** How much the thread raises its nice value ({@link lowerThreadPriority}); 0 for none. */
+  nice: number;
 }
 
 /** A message to the writer thread. */
@@ -28,7 +31,8 @@ export interface WriterThreadReply {
 }
 
 function run(): void {
-  const { path, runId, done, reply } = workerData as WriterThreadData;
+  const { path, runId, done, reply, nice } = workerData as WriterThreadData;
+  lowerThreadPriority(nice);
   const doneCell = new Int32Array(done);
   const answer = (seq: number, error?: unknown): void => {
     const r: WriterThreadReply = { seq };

@@ -19,6 +19,7 @@ import type { Algorithms } from '../rules/schema.js';
 import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
 import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from './writer-batch.js';
 import { startWriterThread, type WriterThread } from './writer-main.js';
+import { helperNice } from '../priority.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -302,12 +303,16 @@ export class ReportWriter {
   private readonly beat: Database.Statement;
   private readonly runStatus: Database.Statement;
   private heartbeat: NodeJS.Timeout | null;
+  /** How much the writer thread lowers its priority: a scan's by {@link helperNice}, a live collector's not at all. */
+  private readonly threadNice: number;
 
   /**
    * Start a run in the report. Once a run has filled a first batch, its batches are inserted by a
    * writer thread with its own connection when the report is a file (the scan's thread only packs
    * them); a small run, an in-memory report or `MINERWATCH_WRITER_THREAD=0` in the environment
-   * inserts on this thread.
+   * inserts on this thread. A scan's writer thread runs at a lower CPU priority than the scan
+   * (src/priority.ts); a collector's or consumer's, whose writes keep pace with arriving records,
+   * at the same.
    */
   constructor(
     readonly db: Db,
@@ -318,6 +323,7 @@ export class ReportWriter {
       .prepare('INSERT INTO runs(started, tool_version, ruleset_digest, rules, options, command, pid, host, proc_start, boot_id, pid_ns, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart, owner.bootId, owner.pidNs, Date.now());
     this.runId = Number(r.lastInsertRowid);
+    this.threadNice = (run.command ?? 'scan') === 'scan' ? helperNice() : 0;
     this.beat = db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
     this.runStatus = db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
     const algorithms = run.algorithms ?? null;
@@ -456,7 +462,7 @@ export class ReportWriter {
   private useThread(): void {
     if (this.threadTried || this.heartbeat === null) return;
     this.threadTried = true;
-    this.thread = startWriterThread(this.db, this.runId);
+    this.thread = startWriterThread(this.db, this.runId, this.threadNice);
     if (this.thread) {
       clearInterval(this.heartbeat);
       this.heartbeat = null;

@@ -1,0 +1,129 @@
+/**
+ * A scan's helper threads run behind its reading thread: on Linux the report writer's thread of a
+ * scan and the input's hashing thread raise their own nice value by 10 (MINERWATCH_HELPER_NICE sets
+ * the step, 0 turns it off), and a live collector's writer thread keeps the process's. Each thread's
+ * nice value is read from the kernel's record of it (/proc/self/task/TID/stat), for the threads the
+ * built writer and the hashing code start in this process.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hashFileInWorker } from '../../src/io/hash.js';
+import { DEFAULT_HELPER_NICE, helperNice } from '../../src/priority.js';
+import type { Verdict } from '../../src/types.js';
+import { ROOT } from '../helpers.js';
+import { flowRecord } from '../support/records.js';
+
+const LINUX = process.platform === 'linux' && existsSync('/proc/self/task');
+const DIST = join(ROOT, 'dist', 'src', 'report');
+const BUILT = existsSync(join(DIST, 'writer-thread.js'));
+if (!LINUX) console.warn('skipping the helper-priority thread tests: per-thread nice values are Linux’s');
+if (!BUILT) console.warn('skipping the writer-thread priority tests: dist/ is not built (npm run build)');
+
+const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-priority-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Every thread of this process and its nice value (field 19 of its stat line). */
+function threadNice(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces), from field 3 (state) on.
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), Number(f[19 - 3]));
+    } catch {
+      // The thread ended while listed.
+    }
+  }
+  return out;
+}
+
+/** The nice values of threads started since `before` and still running, once at least one is there (waits up to 10 s). */
+async function newThreads(before: Map<number, number>): Promise<number[]> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const now = threadNice();
+    const fresh = [...now].filter(([t]) => !before.has(t)).map(([, n]) => n);
+    if (fresh.length || Date.now() > until) return fresh;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const NONE: Verdict = {
+  label: 'none',
+  confidence: 'none',
+  evidence: [],
+  attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null },
+  reason: 'no evidence',
+  outcome: null,
+};
+
+describe('helper thread priority', () => {
+  it('is a step of 10 on Linux by default, MINERWATCH_HELPER_NICE from 0 to 19 otherwise, and none elsewhere', () => {
+    expect(DEFAULT_HELPER_NICE).toBe(10);
+    expect(helperNice({}, 'linux')).toBe(10);
+    expect(helperNice({ MINERWATCH_HELPER_NICE: '0' }, 'linux')).toBe(0);
+    expect(helperNice({ MINERWATCH_HELPER_NICE: '4' }, 'linux')).toBe(4);
+    expect(helperNice({ MINERWATCH_HELPER_NICE: '40' }, 'linux')).toBe(19);
+    // Not a step: the default.
+    expect(helperNice({ MINERWATCH_HELPER_NICE: '-5' }, 'linux')).toBe(10);
+    expect(helperNice({ MINERWATCH_HELPER_NICE: 'low' }, 'linux')).toBe(10);
+    // A nice value is the whole process's there: the reading thread would be slowed too.
+    expect(helperNice({}, 'darwin')).toBe(0);
+    expect(helperNice({ MINERWATCH_HELPER_NICE: '5' }, 'win32')).toBe(0);
+  });
+
+  it.skipIf(!LINUX)('the hashing thread runs 10 below the thread that reads', async () => {
+    const base = getPriority();
+    const file = join(tmp, 'input.bin');
+    writeFileSync(file, Buffer.alloc(1 << 20, 7));
+    const before = threadNice();
+    const h = await hashFileInWorker(file);
+    expect(h.size).toBe(1 << 20);
+    expect(await newThreads(before)).toContain(Math.min(19, base + 10));
+  });
+
+  describe.skipIf(!LINUX || !BUILT)('the report writer thread', () => {
+    /** Start a run of `command` and fill one batch, so the writer thread starts; the new threads' nice values. */
+    async function writerThreadNice(command: 'scan' | 'collect', env: Record<string, string> = {}): Promise<number[]> {
+      const { openReport, ReportWriter } = (await import(join(DIST, 'writer.js'))) as typeof import('../../src/report/writer.js');
+      const { BATCH_FLOWS } = (await import(join(DIST, 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      const db = openReport(join(tmp, `${command}-${Object.values(env).join('-') || 'default'}.sqlite`));
+      try {
+        const w = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'test', rules: '', options: {}, command });
+        const before = threadNice();
+        for (let i = 0; i < BATCH_FLOWS; i++) w.addFlow(flowRecord({ clientPort: 1024 + (i % 60000), firstSeen: Date.UTC(2026, 10, 21) + i }), NONE, null, '100.64.1.2');
+        // Committed by the thread: it has started (and set its priority) and is still there.
+        w.flush();
+        expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(BATCH_FLOWS);
+        const fresh = await newThreads(before);
+        w.finish({ packets: 0, anomalies: 0, interrupted: false });
+        return fresh;
+      } finally {
+        process.env = saved;
+        db.close();
+      }
+    }
+
+    it('of a scan runs 10 below the scan', async () => {
+      expect(await writerThreadNice('scan')).toContain(Math.min(19, getPriority() + 10));
+    });
+
+    it('of a live collector keeps the process’s priority', async () => {
+      const fresh = await writerThreadNice('collect');
+      expect(fresh.length).toBeGreaterThan(0);
+      expect(new Set(fresh)).toEqual(new Set([getPriority()]));
+    });
+
+    it('of a scan keeps the process’s priority with MINERWATCH_HELPER_NICE=0, and takes the step it gives', async () => {
+      const off = await writerThreadNice('scan', { MINERWATCH_HELPER_NICE: '0' });
+      expect(off.length).toBeGreaterThan(0);
+      expect(new Set(off)).toEqual(new Set([getPriority()]));
+      expect(await writerThreadNice('scan', { MINERWATCH_HELPER_NICE: '3' })).toContain(Math.min(19, getPriority() + 3));
+    });
+  });
+});
