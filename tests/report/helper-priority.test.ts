@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashFileInWorker } from '../../src/io/hash.js';
 import { DEFAULT_HELPER_NICE, helperNice } from '../../src/priority.js';
-import type { Verdict } from '../../src/types.js';
 import { ROOT } from '../helpers.js';
-import { flowRecord } from '../support/records.js';
+import { flowRecord, noneVerdict } from '../support/records.js';
 
 const LINUX = process.platform === 'linux' && existsSync('/proc/self/task');
 const DIST = join(ROOT, 'dist', 'src', 'report');
@@ -51,14 +50,7 @@ async function newThreads(before: Map<number, number>): Promise<number[]> {
   }
 }
 
-const NONE: Verdict = {
-  label: 'none',
-  confidence: 'none',
-  evidence: [],
-  attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null },
-  reason: 'no evidence',
-  outcome: null,
-};
+const NONE = noneVerdict();
 
 describe('helper thread priority', () => {
   it('is a step of 10 on Linux by default, MINERWATCH_HELPER_NICE from 0 to 19 otherwise, and none elsewhere', () => {

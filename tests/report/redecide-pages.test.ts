@@ -73,8 +73,8 @@ function expectWholeSubscribers(d: Database.Database): void {
   expect(given).toBeGreaterThan(20);
 }
 
-describe('re-deciding a report page by page', () => {
-  const db = join(tmp, 'grown.sqlite');
+/** A report of the demo captures, grown by {@link grow}, at `db` (before the tests of a block). */
+function scannedAndGrown(db: string): void {
   beforeAll(async () => {
     let err = '';
     expect(await main(['scan', join(FIXTURES, 'demo'), '--db', db], { out: () => {}, err: (s) => (err += s) }), err).toBe(0);
@@ -82,6 +82,11 @@ describe('re-deciding a report page by page', () => {
     grow(d);
     d.close();
   }, 120_000);
+}
+
+describe('re-deciding a report page by page', () => {
+  const db = join(tmp, 'grown.sqlite');
+  scannedAndGrown(db);
 
   it('a session is added up over all of a subscriber’s flows wherever pages end, and a second pass changes nothing', () => {
     const d = openReport(db);
@@ -108,13 +113,7 @@ describe('re-deciding a report page by page', () => {
 describe('what re-deciding writes', () => {
   const db = join(tmp, 'kept.sqlite');
   const REPORT_WIDE = "('session', 'pool-endpoints')";
-  beforeAll(async () => {
-    let err = '';
-    expect(await main(['scan', join(FIXTURES, 'demo'), '--db', db], { out: () => {}, err: (s) => (err += s) }), err).toBe(0);
-    const d = openReport(db);
-    grow(d);
-    d.close();
-  }, 120_000);
+  scannedAndGrown(db);
 
   it('keeps a flow’s own evidence rows where they are and appends what is added up; a later pass replaces only that', () => {
     const d = openReport(db);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { FlowBatch, insertFlows, prepareFlowStatements } from '../../src/report/writer-batch.js';
 import { SCHEMA_SQL } from '../../src/report/schema.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
-import { flowRecord } from '../support/records.js';
+import { flowRecord, noneVerdict } from '../support/records.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   return flowRecord({
@@ -26,14 +26,7 @@ function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   });
 }
 
-const NONE: Verdict = {
-  label: 'none',
-  confidence: 'none',
-  evidence: [],
-  attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null },
-  reason: 'no mining evidence',
-  outcome: null,
-};
+const NONE: Verdict = noneVerdict();
 
 /** The row a flow should get, from the record and verdict (not from the batch code). */
 function expected(f: FlowRecord, v: Verdict, input: number, subscriber: string | null, nat: string | null): Record<string, unknown> {

@@ -1,5 +1,5 @@
 /** Flow records for tests of the stages after the flow table: every field set, no payload, overridable. */
-import type { FlowRecord } from '../../src/types.js';
+import type { FlowRecord, Verdict } from '../../src/types.js';
 
 /** A TCP flow of one IPv4 client to a server, from packets, with no payload; `over` sets any field. */
 export function flowRecord(over: Partial<FlowRecord> = {}): FlowRecord {
@@ -32,5 +32,20 @@ export function flowRecord(over: Partial<FlowRecord> = {}): FlowRecord {
     records: 0,
     sampling: 1,
     ...over,
+  };
+}
+
+/**
+ * The verdict of a flow no evidence applied to, written out here (not taken from the classifier's
+ * constants, so a test that expects the report's plain row notices when they change).
+ */
+export function noneVerdict(): Verdict {
+  return {
+    label: 'none',
+    confidence: 'none',
+    evidence: [],
+    attributes: { coin: null, agent: null, software: null, workers: [], pool: null, serverName: null },
+    reason: 'no mining evidence',
+    outcome: null,
   };
 }
