@@ -16,15 +16,15 @@ export interface BehaviourFacts {
  * The four sets of facts, made once: a scan asks for a score for nearly every flow, and a new
  * object per call is garbage the young generation must sweep up (NetFlow v9 bench: one per flow).
  */
-const FACTS: readonly BehaviourFacts[] = [
-  { miningPort: false, listedAddress: false },
-  { miningPort: true, listedAddress: false },
-  { miningPort: false, listedAddress: true },
-  { miningPort: true, listedAddress: true },
+const FACTS: readonly Readonly<BehaviourFacts>[] = [
+  Object.freeze({ miningPort: false, listedAddress: false }),
+  Object.freeze({ miningPort: true, listedAddress: false }),
+  Object.freeze({ miningPort: false, listedAddress: true }),
+  Object.freeze({ miningPort: true, listedAddress: true }),
 ];
 
-/** The shared {@link BehaviourFacts} object with these values. */
-export function behaviourFacts(miningPort: boolean, listedAddress: boolean): BehaviourFacts {
+/** The shared {@link BehaviourFacts} object with these values (frozen: every caller shares it). */
+export function behaviourFacts(miningPort: boolean, listedAddress: boolean): Readonly<BehaviourFacts> {
   return FACTS[(miningPort ? 1 : 0) | (listedAddress ? 2 : 0)]!;
 }
 

@@ -107,7 +107,8 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const withEvidence = opts.recompute ? '' : " AND rules != ''";
   const columns = FLOW_COLUMNS + (opts.recompute ? ', client, source' : '');
   // Rows come as arrays (much cheaper to read than objects) in subscriber order, then flow id order:
-  // the order the flows were decided in before, so rewritten evidence gets the same row ids.
+  // the order the flows were decided in before, so the evidence rows written (appended ones, or with
+  // `recompute` every row of a flow) get the same row ids as in that pass.
   const firstPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IS NOT NULL${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const nextPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const flowsOf = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber = ?${withEvidence} ORDER BY id`).raw();
@@ -296,7 +297,7 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
 
   db.transaction(() => {
     if (opts.subscribers !== undefined) {
-      // In subscriber order, as the whole-report pass goes: rewritten evidence gets row ids in the same order.
+      // In subscriber order, as the whole-report pass goes: the evidence rows written get row ids in the same order.
       for (const s of [...new Set(opts.subscribers)].sort(bySubscriber)) {
         const rows = (flowsOf.all(s) as unknown[][]).map(rowOf);
         if (rows.length) write(decideSubscribers(rows, storedOf(rows)));

@@ -52,6 +52,22 @@ async function newThreads(before: Map<number, number>): Promise<number[]> {
 
 const NONE = noneVerdict();
 
+/**
+ * Run `f` with MINERWATCH_HELPER_NICE as given (unset for undefined, as by default), whatever the
+ * caller's environment holds, then put the variable back as it was.
+ */
+async function withStep<T>(step: string | undefined, f: () => Promise<T>): Promise<T> {
+  const saved = process.env.MINERWATCH_HELPER_NICE;
+  if (step === undefined) delete process.env.MINERWATCH_HELPER_NICE;
+  else process.env.MINERWATCH_HELPER_NICE = step;
+  try {
+    return await f();
+  } finally {
+    if (saved === undefined) delete process.env.MINERWATCH_HELPER_NICE;
+    else process.env.MINERWATCH_HELPER_NICE = saved;
+  }
+}
+
 describe('helper thread priority', () => {
   it('is a step of 10 on Linux by default, MINERWATCH_HELPER_NICE from 0 to 19 otherwise, and none elsewhere', () => {
     expect(DEFAULT_HELPER_NICE).toBe(10);
@@ -72,33 +88,32 @@ describe('helper thread priority', () => {
     const file = join(tmp, 'input.bin');
     writeFileSync(file, Buffer.alloc(1 << 20, 7));
     const before = threadNice();
-    const h = await hashFileInWorker(file);
+    const h = await withStep(undefined, () => hashFileInWorker(file));
     expect(h.size).toBe(1 << 20);
     expect(await newThreads(before)).toContain(Math.min(19, base + 10));
   });
 
   describe.skipIf(!LINUX || !BUILT)('the report writer thread', () => {
     /** Start a run of `command` and fill one batch, so the writer thread starts; the new threads' nice values. */
-    async function writerThreadNice(command: 'scan' | 'collect', env: Record<string, string> = {}): Promise<number[]> {
+    async function writerThreadNice(command: 'scan' | 'collect', step?: string): Promise<number[]> {
       const { openReport, ReportWriter } = (await import(join(DIST, 'writer.js'))) as typeof import('../../src/report/writer.js');
       const { BATCH_FLOWS } = (await import(join(DIST, 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
-      const saved = { ...process.env };
-      Object.assign(process.env, env);
-      const db = openReport(join(tmp, `${command}-${Object.values(env).join('-') || 'default'}.sqlite`));
-      try {
-        const w = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'test', rules: '', options: {}, command });
-        const before = threadNice();
-        for (let i = 0; i < BATCH_FLOWS; i++) w.addFlow(flowRecord({ clientPort: 1024 + (i % 60000), firstSeen: Date.UTC(2026, 10, 21) + i }), NONE, null, '100.64.1.2');
-        // Committed by the thread: it has started (and set its priority) and is still there.
-        w.flush();
-        expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(BATCH_FLOWS);
-        const fresh = await newThreads(before);
-        w.finish({ packets: 0, anomalies: 0, interrupted: false });
-        return fresh;
-      } finally {
-        process.env = saved;
-        db.close();
-      }
+      return withStep(step, async () => {
+        const db = openReport(join(tmp, `${command}-${step ?? 'default'}.sqlite`));
+        try {
+          const w = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'test', rules: '', options: {}, command });
+          const before = threadNice();
+          for (let i = 0; i < BATCH_FLOWS; i++) w.addFlow(flowRecord({ clientPort: 1024 + (i % 60000), firstSeen: Date.UTC(2026, 10, 21) + i }), NONE, null, '100.64.1.2');
+          // Committed by the thread: it has started (and set its priority) and is still there.
+          w.flush();
+          expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(BATCH_FLOWS);
+          const fresh = await newThreads(before);
+          w.finish({ packets: 0, anomalies: 0, interrupted: false });
+          return fresh;
+        } finally {
+          db.close();
+        }
+      });
     }
 
     it('of a scan runs 10 below the scan', async () => {
@@ -112,10 +127,10 @@ describe('helper thread priority', () => {
     });
 
     it('of a scan keeps the process’s priority with MINERWATCH_HELPER_NICE=0, and takes the step it gives', async () => {
-      const off = await writerThreadNice('scan', { MINERWATCH_HELPER_NICE: '0' });
+      const off = await writerThreadNice('scan', '0');
       expect(off.length).toBeGreaterThan(0);
       expect(new Set(off)).toEqual(new Set([getPriority()]));
-      expect(await writerThreadNice('scan', { MINERWATCH_HELPER_NICE: '3' })).toContain(Math.min(19, getPriority() + 3));
+      expect(await writerThreadNice('scan', '3')).toContain(Math.min(19, getPriority() + 3));
     });
   });
 });
