@@ -221,9 +221,12 @@ export class StreamPrefix {
     while (size < need) size *= GROWTH;
     if (size > this.capacity) size = this.capacity;
     const next = acquire(size);
-    // Pending ranges lie past `length`: copy the whole old array, not just the prefix.
     if (this.buf.length > 0) {
-      copyBytes(this.buf, 0, this.buf.length, next, 0);
+      // What was written: the prefix, and the pending ranges past it (the rest of the old array is
+      // unspecified; on a subscriber link a quarter of what growing copied).
+      let used = this.length;
+      for (let i = 0; i < this.npend; i++) if (this.pend![i * 2 + 1]! > used) used = this.pend![i * 2 + 1]!;
+      if (used > 0) copyBytes(this.buf, 0, used, next, 0);
       release(this.buf);
     }
     this.buf = next;
