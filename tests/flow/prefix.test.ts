@@ -25,18 +25,14 @@ class Model {
     if (this.base < 0) this.base = (seq + 1) >>> 0;
   }
   tcp(seq: number, data: Uint8Array): void {
-    let off = 0;
-    let len = data.length;
-    if (len === 0) return;
+    if (data.length === 0) return;
     if (this.base < 0) this.base = seq >>> 0;
-    let rel = (seq - this.base) >>> 0;
-    if (rel >= 0x80000000) {
-      const before = 0x100000000 - rel;
-      if (before >= len) return;
-      off += before;
-      len -= before;
-      rel = 0;
-    }
+    // The signed distance from the first byte (sequence numbers wrap): bytes before it are dropped.
+    const dist = (seq - this.base) | 0;
+    const off = dist < 0 ? -dist : 0;
+    if (off >= data.length) return;
+    const len = data.length - off;
+    const rel = dist < 0 ? 0 : dist;
     if (rel >= this.cap) return;
     const end = rel + Math.min(len, this.cap - rel);
     if (rel > this.length) {
