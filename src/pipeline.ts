@@ -26,7 +26,8 @@ export type FlowConsumer = (flow: FlowRecord, verdict: Verdict, inputIndex: numb
 /**
  * Where classified flows go. Registered with {@link Pipeline.addSink}; every sink sees every flow,
  * in the order flows finish, during the call that finished it (read what you need then: the record
- * is yours to keep, the pipeline does not touch it again).
+ * is yours to keep, the pipeline does not touch it again, except its payload arrays when the flow
+ * options ask for `payloadViews`: those are valid during the call only).
  */
 export interface FlowSink {
   flow(flow: FlowRecord, verdict: Verdict, inputIndex: number): void;

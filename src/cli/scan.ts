@@ -68,7 +68,9 @@ export function keepFlow(mode: ScanCliOptions['keepFlows'], source: 'packets' | 
 /** How the scan's options read inputs and hold flows (the same in every worker of a scan). */
 export function scanOptionsOf(o: ScanCliOptions, signal: AbortSignal): ScanOptions {
   return {
-    flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows },
+    // The consumers of a scan (the report batch, the subscriber map) read a record's payload only
+    // while they are called: records borrow the flow table's buffers instead of copying them.
+    flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows, payloadViews: true },
     exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
     readExports: o.exports,
     skipQuietExports: o.keepFlows !== 'all',

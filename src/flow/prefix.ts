@@ -7,9 +7,10 @@
  * on a subscriber link most flows are a DNS exchange or a few-packet session whose payload is a
  * small part of the capacity, and tens of thousands of them are open at once. Working buffers come
  * from free lists by size and go back to them when the stream is reset, so after warm-up a flow
- * allocates nothing for its bytes; the record of a finished flow gets an exact-size copy carved from
- * a shared slab (a new typed array with its own backing store costs several microseconds to make and
- * to collect, a view of a slab a fraction of that: bench, flows case).
+ * allocates nothing for its bytes. The record of a finished flow gets a view of the working buffer
+ * when the table lends its buffers ({@link StreamPrefix.view}, a scan), or else an exact-size copy
+ * carved from a shared slab (a new typed array with its own backing store costs several microseconds
+ * to make and to collect, a view of a slab a fraction of that: bench, flows case).
  */
 const MAX_PENDING = 8;
 /** First allocation for a stream's bytes: a DNS query or a TLS ClientHello's start fits. */
@@ -213,6 +214,16 @@ export class StreamPrefix {
     const out = carveBytes(this.length);
     copyBytes(this.buf, 0, this.length, out, 0);
     return out;
+  }
+
+  /**
+   * The prefix as a view of the working buffer, with no copy: valid only until the stream is reset
+   * or given more bytes (a growing buffer is replaced, and a reset one goes to the next flow).
+   */
+  view(): Uint8Array {
+    if (this.length === 0) return NO_BYTES;
+    // The constructor, not subarray(): subarray looks up a species constructor on every call.
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
   }
 
   /** Room for at least `need` bytes (≤ capacity), keeping what is there. */

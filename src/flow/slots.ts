@@ -23,6 +23,12 @@ export interface FlowTableOptions {
   /** Bytes of payload kept per direction. */
   payloadBytes: number;
   /**
+   * A finished flow's `payloadC2S`/`payloadS2C` are views of the table's working buffers, valid
+   * only until `onFlow` returns (the buffers then go to the next flows): no copy per flow. Without
+   * it each record gets its own copy, which stays valid for as long as the record is kept.
+   */
+  payloadViews?: boolean;
+  /**
    * Flows built from flow-export records ({@link FlowTable.addRecord}): none unless given. They have
    * no payload and no TCP close tracking, are held apart from packet flows (a packet flow and an
    * export flow of one 5-tuple are two flows), and join records while each starts within
@@ -482,6 +488,7 @@ export class FlowSlots {
     const sp = pay ? (aIsClient ? pay.b : pay.a) : null;
     const meter = exported ? null : this.meters[s]!;
     const samp = num[n + N_SAMP]!;
+    const views = this.opts.payloadViews === true;
     return {
       client,
       clientPort: aIsClient ? portA : portB,
@@ -499,8 +506,8 @@ export class FlowSlots {
       tcpFlagsC2S: this.bits[fl + ca]!,
       tcpFlagsS2C: this.bits[fl + sa]!,
       endReason,
-      payloadC2S: cp !== null ? cp.take() : EMPTY,
-      payloadS2C: sp !== null ? sp.take() : EMPTY,
+      payloadC2S: cp !== null ? (views ? cp.view() : cp.take()) : EMPTY,
+      payloadS2C: sp !== null ? (views ? sp.view() : sp.take()) : EMPTY,
       payloadTimeC2S: cp ? cp.time : 0,
       payloadTimeS2C: sp ? sp.time : 0,
       firstSegmentC2S: cp ? cp.firstSegment : 0,

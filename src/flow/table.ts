@@ -16,7 +16,7 @@ export { DEFAULT_FLOW_OPTIONS, type ExportFlowView, type ExportJoinOptions, type
 export { DEFAULT_EXPORT_OPTIONS, type ExportCounters, type ExportFlowInput, type NumericExportRecord } from './records.js';
 
 export class FlowTable extends FlowSlots {
-  /** `onFlow` gets every finished flow, once, as it finishes. */
+  /** `onFlow` gets every finished flow, once, as it finishes (its payload borrowed for the call only with `payloadViews`). */
   constructor(opts: FlowTableOptions, onFlow: (f: FlowRecord) => void) {
     super(opts, onFlow);
   }
