@@ -13,6 +13,7 @@ import { applyPeerEvidence } from './peers.js';
 import { policyRedecide } from './policy-redecide.js';
 import { redecideReport, type RedecideResult } from './redecide.js';
 import { rebuildSubscribers } from './subscribers.js';
+import { withMappedReads } from './mapped.js';
 import { writeDirectory, writePowerReadings } from './writer.js';
 
 export interface RescoreInput {
@@ -33,7 +34,7 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
   let remapped = 0;
   let peerChanges = 0;
   let r: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
-  db.transaction(() => {
+  const rescore = db.transaction(() => {
     if (input.directory) writeDirectory(db, input.directory.entries, input.directory.source);
     if (input.power) writePowerReadings(db, input.power.readings, input.power.source);
     const map = input.subscribers;
@@ -52,6 +53,7 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
     peerChanges = applyPeerEvidence(db, policyRedecide(input.classifier.rules.policy));
     if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
     rebuildSubscribers(db);
-  }).immediate();
+  });
+  withMappedReads(db, () => rescore.immediate());
   return { ...r, remapped, peerChanges };
 }

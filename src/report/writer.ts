@@ -20,6 +20,7 @@ import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
 import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from './writer-batch.js';
 import { startWriterThread, type WriterThread } from './writer-main.js';
 import { helperNice } from '../priority.js';
+import { withMappedReads } from './mapped.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -501,8 +502,7 @@ export class ReportWriter {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.flush();
     this.thread?.close();
-    this.db
-      .transaction(() => {
+    const closeRun = this.db.transaction(() => {
       this.stillMine();
       const mark = this.db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE id = ? AND run_id = ? AND status IN ('read', 'reading', 'complete')");
       const note = this.db.prepare("UPDATE inputs SET note = ? WHERE id = ? AND status = 'failed'");
@@ -524,8 +524,9 @@ export class ReportWriter {
         .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ?, heartbeat = ? WHERE id = ?')
         .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, Date.now(), this.runId);
       rebuildSubscribers(this.db);
-    })
-      .immediate();
+    });
+    // The pass reads the run's flows and evidence, which the writer thread's connection wrote.
+    withMappedReads(this.db, () => closeRun.immediate());
   }
 
   /** Stop the heartbeat of a run that ends without closing (an error, a second signal). */
