@@ -15,6 +15,7 @@ import { ExportDatagrams } from './flow/exportsource.js';
 import type { Shard } from './flow/shard.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable, type ExportJoinOptions, type FlowTableOptions } from './flow/table.js';
 import { readCapture, type InputInfo } from './io/input.js';
+import { prefaultWorkBuffers } from './flow/touched.js';
 import { readDnsLog } from './io/dnslog.js';
 import { ResolverBindings } from './classify/resolverlog.js';
 import type { RuleSet } from './rules/schema.js';
@@ -177,6 +178,12 @@ export interface ScanOptions {
    * `none`): only counted. For reports that keep flagged export flows only.
    */
   skipQuietExports?: boolean;
+  /**
+   * Take the payload prefixes' working memory from slabs a helper thread touched first, so the
+   * reading thread does not take their page faults (src/flow/touched.ts). On from the scan that
+   * asks for it for the rest of the thread's life; a command scanning real traffic turns it on.
+   */
+  prefaultWorkBuffers?: boolean;
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
   /** Resolver logs (`--dns-log`) read before the inputs: their lookups of listed names become evidence. */
@@ -280,6 +287,7 @@ export interface ScanHooks {
  */
 export async function scanInputs(paths: readonly string[], rules: RuleSet, consume: FlowConsumer | FlowSink, opts: ScanOptions = {}, hooks: ScanHooks = {}): Promise<ScanSummary> {
   // Per input; the offset is -1 (not known): the message names the flow or the answer's time.
+  if (opts.prefaultWorkBuffers) prefaultWorkBuffers(true);
   const decodeErrors = paths.map(() => new Anomalies());
   const shard = opts.shard && opts.shard.count > 1 ? opts.shard : null;
   const counting = shard === null || shard.index === 0;

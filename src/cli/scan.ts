@@ -73,6 +73,8 @@ export function scanOptionsOf(o: ScanCliOptions, signal: AbortSignal): ScanOptio
     flow: { idleTimeoutMs: o.idleTimeout * 1000, activeTimeoutMs: o.activeTimeout * 1000, maxFlows: o.maxFlows, payloadViews: true },
     exports: { joinGapMs: o.joinGap * 1000, maxFlows: o.maxFlows * 2 },
     readExports: o.exports,
+    // MINERWATCH_PREFAULT=0 leaves the page faults of payload buffers on the reading thread.
+    prefaultWorkBuffers: process.env.MINERWATCH_PREFAULT !== '0',
     skipQuietExports: o.keepFlows !== 'all',
     collectorPorts: o.collectorPort,
     signal,

@@ -12,6 +12,8 @@
  * carved from a shared slab (a new typed array with its own backing store costs several microseconds
  * to make and to collect, a view of a slab a fraction of that: bench, flows case).
  */
+import { TouchedSlabs, type PrefaultStats } from './touched.js';
+
 const MAX_PENDING = 8;
 /** First allocation for a stream's bytes: a DNS query or a TLS ClientHello's start fits. */
 const INITIAL_BYTES = 256;
@@ -30,17 +32,20 @@ const NO_BYTES = new Uint8Array(0);
  * slab, larger ones are arrays of their own. A slab is freed when no view holds it.
  */
 class Slabs {
-  private slab = new Uint8Array(0);
+  private slab: Uint8Array = new Uint8Array(0);
   private used = 0;
   constructor(
     private readonly slabBytes: number,
     private readonly pieceMax: number,
+    /** Slabs a helper thread touched (src/flow/touched.ts), when it has one ready. */
+    private readonly touched: TouchedSlabs | null = null,
   ) {}
 
   carve(size: number): Uint8Array {
     if (size > this.pieceMax) return new Uint8Array(size);
     if (this.used + size > this.slab.length) {
-      this.slab = new Uint8Array(this.slabBytes);
+      const ready = this.touched?.take() ?? null;
+      this.slab = ready !== null ? new Uint8Array(ready) : new Uint8Array(this.slabBytes);
       this.used = 0;
     }
     // The constructor, not subarray(): subarray looks up a species constructor on every call.
@@ -53,7 +58,14 @@ class Slabs {
 /** Records' payload copies: short-lived, so a slab is soon free; a record kept long pins at most its slab. */
 const recordSlabs = new Slabs(256 * 1024, 4096);
 /** Working buffers: they live on in the free lists, so their slabs do too. */
-const workSlabs = new Slabs(1024 * 1024, 64 * 1024);
+const WORK_SLAB_BYTES = 1024 * 1024;
+const workTouched = new TouchedSlabs(WORK_SLAB_BYTES);
+const workSlabs = new Slabs(WORK_SLAB_BYTES, 64 * 1024, workTouched);
+
+/** What the helper that touches working-buffer slabs did in this thread (src/flow/touched.ts). */
+export function workSlabStats(): PrefaultStats {
+  return workTouched.stats();
+}
 /** Free working buffers by size, and their bytes (bounded: beyond it a released buffer is left to the collector). */
 const freeBySize = new Map<number, Uint8Array[]>();
 let freeBytes = 0;

@@ -1,6 +1,6 @@
 /**
  * A scan's helper threads run behind its reading thread: on Linux the report writer's thread of a
- * scan and the input's hashing thread raise their own nice value by 10 (MINERWATCH_HELPER_NICE sets
+ * scan, the input's hashing thread and the thread that touches payload slabs raise their own nice value by 10 (MINERWATCH_HELPER_NICE sets
  * the step, 0 turns it off), and a live collector's writer thread keeps the process's. Each thread's
  * nice value is read from the kernel's record of it (/proc/self/task/TID/stat), for the threads the
  * built writer and the hashing code start in this process.
@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { prefaultWorkBuffers, TouchedSlabs } from '../../src/flow/touched.js';
 import { hashFileInWorker } from '../../src/io/hash.js';
 import { DEFAULT_HELPER_NICE, helperNice } from '../../src/priority.js';
 import { ROOT } from '../helpers.js';
@@ -91,6 +92,28 @@ describe('helper thread priority', () => {
     const h = await withStep(undefined, () => hashFileInWorker(file));
     expect(h.size).toBe(1 << 20);
     expect(await newThreads(before)).toContain(Math.min(19, base + 10));
+  });
+
+  it.skipIf(!LINUX)('the thread that touches payload slabs runs 10 below the thread that reads', async () => {
+    const base = getPriority();
+    prefaultWorkBuffers(true);
+    try {
+      const slabs = new TouchedSlabs(1 << 16);
+      const before = threadNice();
+      // The second request starts the thread.
+      await withStep(undefined, async () => {
+        slabs.take();
+        slabs.take();
+      });
+      expect(slabs.stats().started).toBe(true);
+      // The thread exists before its first statement lowers its priority: wait for that (up to 10 s).
+      const want = Math.min(19, base + 10);
+      let seen = await newThreads(before);
+      for (const until = Date.now() + 10_000; !seen.includes(want) && Date.now() < until; seen = await newThreads(before)) await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toContain(want);
+    } finally {
+      prefaultWorkBuffers(false);
+    }
   });
 
   describe.skipIf(!LINUX || !BUILT)('the report writer thread', () => {
