@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       const found = new Set<string>();
       const extra = new Map<string, number>();
       const subs = new Set<string>();
+      // Read as the scan command reads: records borrow the payload buffers during this call.
       await scanInputs([file], rules, (f, v) => {
         const key = [`${f.client}:${f.clientPort}`, `${f.server}:${f.serverPort}`].sort().join(' ');
         const strong = v.label === 'mining' && RANK[v.confidence]! >= 2;
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
           const why = `${v.label}/${v.confidence}: ${v.outcome ?? ''}`;
           extra.set(why, (extra.get(why) ?? 0) + 1);
         }
-      });
+      }, { flow: { payloadViews: true }, prefaultWorkBuffers: true });
       const n = ndpi(file);
       const ex = [...extra].map(([w, c]) => `${c}× ${w}`).join('; ') || '0';
       rows.push(`| ${rel} | ${want.size} | ${found.size} | ${ex} | ${subs.size} | ${n ? `${n.flows} / ${n.mining}` : 'n/a'} |`);

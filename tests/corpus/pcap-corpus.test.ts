@@ -12,7 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, packetsOf, scanFiles } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, packetsOf, projectRules, scanFiles } from '../helpers.js';
+import { scanInputs, type ScanOptions } from '../../src/scan.js';
 
 const TSHARK: Record<string, number> = {
   'pcap/benign/ndpi__bittorrent.pcap': 299,
@@ -85,6 +86,26 @@ describe.skipIf(!HAVE_CORPUS)('pcap corpus', () => {
   it.each(Object.keys(TSHARK).filter((f) => !f.startsWith('pcap/mining/')))('%s yields no flow at medium or above and no mining subscriber', async (file) => {
     const { flows } = await scanFiles([join(CORPUS, file)]);
     expect(flows.filter((f) => f.verdict.label === 'mining' || RANK[f.verdict.confidence]! >= 2).map((f) => f.verdict.reason)).toEqual([]);
+  });
+
+  it('every capture gives the same verdicts, evidence and reasons when records borrow the payload buffers (as the scan command reads)', async () => {
+    const verdicts = async (file: string, opts: ScanOptions): Promise<string[]> => {
+      const out: string[] = [];
+      // Read during the call: a borrowed payload is valid only then.
+      await scanInputs([join(CORPUS, file)], projectRules(), (f, v) => out.push(JSON.stringify([f.client, f.clientPort, f.server, f.serverPort, f.payloadC2S.length, f.payloadS2C.length, v])), opts);
+      return out;
+    };
+    let flows = 0;
+    let withPayload = 0;
+    for (const file of Object.keys(TSHARK)) {
+      const copied = await verdicts(file, {});
+      const borrowed = await verdicts(file, { flow: { payloadViews: true }, prefaultWorkBuffers: true });
+      expect(borrowed, file).toEqual(copied);
+      flows += copied.length;
+      withPayload += copied.filter((c) => !c.includes(',0,0,{')).length;
+    }
+    expect(flows).toBeGreaterThan(2000);
+    expect(withPayload).toBeGreaterThan(500);
   });
 
   it('takeshi: the miner caught mid-session, whose pool port 45700 is above its own 42168, is oriented by the pool port and confirmed by its messages (it sends submit)', async () => {
