@@ -1,12 +1,14 @@
 /**
  * The CPU priority of helper threads. A file scan's reading thread is its critical path; the
- * report writer and the files' hashing thread work beside it on work that can wait (the writer is
- * held a few batches behind at most, a file's hash is needed when the file ends). On Linux a thread
- * has its own nice value, so each helper raises its own by {@link helperNice} when it starts: where
- * the cores are short (two here, with V8's compiler and collector threads also running), the reading
- * thread is then run first instead of waiting its turn behind them. The hashing thread does so in
- * every command (it hashes files read before anything else runs: a collector's resolver logs too);
- * the writer thread only for a scan.
+ * report writer, the files' hashing thread and the thread that touches payload slabs
+ * (src/flow/touched.ts) work beside it on work that can wait (the writer is held a few batches
+ * behind at most, a file's hash is needed when the file ends, a slab not ready is made by the
+ * reader). On Linux a thread has its own nice value, so each helper raises its own by
+ * {@link helperNice} when it starts: where the cores are short (two here, with V8's compiler and
+ * collector threads also running), the reading thread is then run first instead of waiting its turn
+ * behind them. The hashing and touching threads do so in every command that starts them (the hashing
+ * thread hashes files read before anything else runs: a collector's resolver logs too); the writer
+ * thread only for a scan.
  *
  * The nice value only orders threads that compete within one scheduling group (with the kernel's
  * autogroups, a session; under systemd, a service's cgroup): another CPU-bound job in the same

@@ -35,6 +35,8 @@ const make = () => {
   const sab = new SharedArrayBuffer(bytes);
   const u = new Uint8Array(sab);
   for (let i = 0; i < bytes; i += 4096) u[i] = 0;
+  // The memory need not start on a page: the last one may begin after the last 4 KiB step.
+  u[bytes - 1] = 0;
   port.postMessage(sab);
 };
 for (let i = 0; i < ahead; i++) make();

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, packetsOf, projectRules, scanFiles } from '../helpers.js';
 import { scanInputs, type ScanOptions } from '../../src/scan.js';
+import { prefaultWorkBuffers } from '../../src/flow/touched.js';
 
 const TSHARK: Record<string, number> = {
   'pcap/benign/ndpi__bittorrent.pcap': 299,
@@ -98,12 +99,14 @@ describe.skipIf(!HAVE_CORPUS)('pcap corpus', () => {
     let flows = 0;
     let withPayload = 0;
     for (const file of Object.keys(TSHARK)) {
+      prefaultWorkBuffers(false);
       const copied = await verdicts(file, {});
       const borrowed = await verdicts(file, { flow: { payloadViews: true }, prefaultWorkBuffers: true });
       expect(borrowed, file).toEqual(copied);
       flows += copied.length;
       withPayload += copied.filter((c) => !c.includes(',0,0,{')).length;
     }
+    prefaultWorkBuffers(false);
     expect(flows).toBeGreaterThan(2000);
     expect(withPayload).toBeGreaterThan(500);
   });

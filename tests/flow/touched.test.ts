@@ -38,7 +38,7 @@ describe('slabs touched by a helper thread', () => {
     expect(t.take()).toBeNull();
     expect(t.take()).toBeNull();
     const slabs: SharedArrayBuffer[] = [];
-    for (let waited = 0; slabs.length < 6 && waited < 5000; ) {
+    for (let waited = 0; slabs.length < 6 && waited < 10_000; ) {
       const s = t.take();
       if (s !== null) slabs.push(s);
       else {
@@ -70,8 +70,10 @@ describe('slabs touched by a helper thread', () => {
     const r = mulberry32(4242);
     const pool = Uint8Array.from({ length: 1 << 16 }, () => Math.floor(r() * 256));
     const streams: Array<{ p: StreamPrefix; want: Buffer }> = [];
-    // Two rounds with a pause between, so the helper (started by the first) has slabs ready for the second.
-    for (let round = 0; round < 2; round++) {
+    // Rounds until the helper (started by the first) has handed out slabs, each after a pause: a
+    // busy machine may take a while to start it (up to 10 s).
+    const until = Date.now() + 10_000;
+    for (let round = 0; round < 2 || (workSlabStats().taken === 0 && Date.now() < until); round++) {
       for (let i = 0; i < 1500; i++) {
         const p = new StreamPrefix(4096);
         const parts: Uint8Array[] = [];
@@ -85,7 +87,7 @@ describe('slabs touched by a helper thread', () => {
         }
         streams.push({ p, want: Buffer.concat(parts).subarray(0, 4096) });
       }
-      await sleep(200);
+      await sleep(round < 2 ? 200 : 50);
     }
     const wrong = streams.filter(({ p, want }) => !want.equals(p.view())).length;
     expect(wrong).toBe(0);

@@ -21,6 +21,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const mapped = (db: ReturnType<typeof openReport>): number => db.pragma('mmap_size', { simple: true }) as number;
 
 describe('reads through a memory map', () => {
+  it('keep a connection’s own map size: a larger one stays during the pass and comes back after', () => {
+    const db = openReport(join(dir, 'c.sqlite'));
+    try {
+      db.pragma(`mmap_size = ${2 ** 31 - 2 ** 20}`);
+      const own = mapped(db);
+      expect(own).toBeGreaterThan(2 ** 30);
+      expect(withMappedReads(db, () => mapped(db))).toBe(own);
+      expect(mapped(db)).toBe(own);
+      db.pragma('mmap_size = 4096');
+      expect(withMappedReads(db, () => mapped(db))).toBe(2 ** 30);
+      expect(mapped(db)).toBe(4096);
+    } finally {
+      db.close();
+    }
+  });
+
   it('are on while the function runs and off after it, also when it throws', () => {
     const db = openReport(join(dir, 'a.sqlite'));
     try {
