@@ -286,8 +286,8 @@ export interface ScanHooks {
  * after another into one flow table, so a conversation split across rotated files stays one flow.
  */
 export async function scanInputs(paths: readonly string[], rules: RuleSet, consume: FlowConsumer | FlowSink, opts: ScanOptions = {}, hooks: ScanHooks = {}): Promise<ScanSummary> {
-  // Per input; the offset is -1 (not known): the message names the flow or the answer's time.
   if (opts.prefaultWorkBuffers) prefaultWorkBuffers(true);
+  // Per input; the offset is -1 (not known): the message names the flow or the answer's time.
   const decodeErrors = paths.map(() => new Anomalies());
   const shard = opts.shard && opts.shard.count > 1 ? opts.shard : null;
   const counting = shard === null || shard.index === 0;

@@ -2,8 +2,9 @@
  * Reads of a report through a memory map, for the passes that read much of it at once (deciding a
  * run's flows again at its end, `rescore`).
  *
- * Those passes run on the scan's own connection, whose page cache is empty: the rows were written
- * by the writer thread's connection. Every page read then costs a fresh page-cache buffer (memory
+ * Those passes run on a connection whose page cache is empty: at the end of a run (a scan's, a live
+ * collector's, a consumer's) the rows were written by the writer thread's own connection, and
+ * `rescore` opens the report afresh. Every page read then costs a fresh page-cache buffer (memory
  * touched for the first time, about 10 µs a page on the project's machine) and a copy. Mapped, a
  * page is read where the operating system's cache holds it. Only the pass runs mapped: SQLite turns
  * an I/O error under a map into a signal rather than an error code, so the map is kept to the
