@@ -34,6 +34,20 @@ export function helperNice(env: NodeJS.ProcessEnv = process.env, platform: NodeJ
 }
 
 /**
+ * {@link lowerThreadPriority} as source text, for helper threads whose code is evaluated as CommonJS
+ * and cannot import this module (src/io/hash.ts, src/flow/touched.ts): it raises the thread's nice
+ * value by `workerData.nice`, up to 19, and ignores a refusal. Needs `workerData` in scope.
+ */
+export const LOWER_PRIORITY_SOURCE = `
+if (workerData.nice > 0) {
+  try {
+    const os = require('node:os');
+    os.setPriority(Math.min(${LOWEST_PRIORITY}, os.getPriority() + workerData.nice));
+  } catch {}
+}
+`;
+
+/**
  * Raise the calling thread's nice value by `by` (from the one it inherited), up to 19. Call it on
  * the helper thread itself; nothing happens for 0. A refusal (a sandbox without the system call) is
  * ignored: the thread keeps its priority.

@@ -14,22 +14,16 @@
  * so a small input never starts it. Each JavaScript thread (a scan worker) has its own.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { helperNice } from '../priority.js';
+import { helperNice, LOWER_PRIORITY_SOURCE } from '../priority.js';
 
 /** Slabs touched and posted ahead of the reading thread's need (each a slab's bytes of memory). */
 const AHEAD = 8;
 
-// The thread lowers its own priority first, as src/io/hash.ts's does (this source is CommonJS and
-// cannot import src/priority.ts). A byte written per 4 KiB takes each page's fault; larger pages
-// take theirs at the first.
+// The thread lowers its own priority first (src/priority.ts). A byte written per 4 KiB takes each
+// page's fault; larger pages take theirs at the first.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-if (workerData.nice > 0) {
-  try {
-    const os = require('node:os');
-    os.setPriority(Math.min(19, os.getPriority() + workerData.nice));
-  } catch {}
-}
+${LOWER_PRIORITY_SOURCE}
 const { port, bytes, ahead } = workerData;
 const make = () => {
   const sab = new SharedArrayBuffer(bytes);

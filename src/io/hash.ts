@@ -10,20 +10,14 @@
  * priority than the thread that reads the file (src/priority.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { helperNice } from '../priority.js';
+import { helperNice, LOWER_PRIORITY_SOURCE } from '../priority.js';
 
-// The thread lowers its own priority first, as lowerThreadPriority (src/priority.ts) does: this
-// source is evaluated as CommonJS and cannot import the module.
+// The thread lowers its own priority first (src/priority.ts).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-if (workerData.nice > 0) {
-  try {
-    const os = require('node:os');
-    os.setPriority(Math.min(19, os.getPriority() + workerData.nice));
-  } catch {}
-}
+${LOWER_PRIORITY_SOURCE}
 const buf = Buffer.allocUnsafe(1 << 22);
 parentPort.on('message', ({ id, path }) => {
   let fd = -1;
