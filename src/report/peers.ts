@@ -1,21 +1,23 @@
 /**
  * Peer evidence: once a (subscriber, server) pair is proven by a flow's own evidence (protocol
  * messages or a pool name), the subscriber's other flows to that server address in the same report
- * inherit a `peer` fact, and the policy decides again. Runs after each scan, over the whole report,
- * because a flow can finish before the flow that proves its server; a live collector runs it over
- * the subscribers of each commit (a pair's proof and candidates are all flows of one subscriber, so
- * settling subscriber by subscriber gives what the whole report gives).
+ * inherit a `peer` fact, and the policy decides again. Runs at each scan's close, over the whole
+ * report or over the run's subscribers (src/report/settle.ts), because a flow can finish before the
+ * flow that proves its server; a live collector runs it over the subscribers of each commit (a
+ * pair's proof and candidates are all flows of one subscriber, so settling subscriber by subscriber
+ * gives what the whole report gives).
  */
 import { confidenceRank } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import type { Confidence, Evidence, Label } from '../types.js';
+import { PROOF_KINDS as PROOF_KIND_SET } from './settle.js';
 
 /** The policy, as the report needs it: evidence kinds and sides in, outcome out. */
 export type Redecide = (evidence: ReadonlyArray<Pick<Evidence, 'kind' | 'side'>>) => { label: Label; confidence: Confidence; outcome: string | null };
 
 export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
 
-const PROOF_KINDS = "('payload', 'http', 'sni', 'host', 'dns', 'dns-log')";
+const PROOF_KINDS = `(${[...PROOF_KIND_SET].map((k) => `'${k}'`).join(', ')})`;
 
 /**
  * Add peer evidence where it applies; returns how many flows changed label or confidence.

@@ -13,6 +13,7 @@ import type { Classifier } from '../classify/classify.js';
 import { addressWeight } from '../classify/intelage.js';
 import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { Evidence } from '../types.js';
+import { isProof } from './settle.js';
 
 /** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`). */
 const FLOW_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port', 'port', 'behaviour', 'behaviour-weak', 'dns-log', 'dns-log-shared']);
@@ -50,6 +51,11 @@ export interface RedecideResult {
   changed: number;
   sessions: number;
   endpoints: number;
+  /**
+   * Flows raised to a medium or high mining verdict that hold proof evidence (src/report/settle.ts):
+   * the next peer evidence pass may find new proven pairs in them.
+   */
+  newProofs: number;
 }
 
 /**
@@ -100,7 +106,7 @@ interface Rewrite {
  */
 export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; subscribers?: Iterable<string> }): RedecideResult {
   const policy = classifier.rules.policy;
-  const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
+  const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
   // Only flows with evidence can add up, unless the evidence itself is worked out again; the pages
   // of the whole-report pass find them by their own partial index (flows_evidence), not by walking
   // every flow's row.
@@ -217,7 +223,10 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
           // Kinds alone hold no report-wide evidence: nothing was dropped, so only an addition changes them.
           if (before.whole ? sameEvidence(before.facts as Evidence[], [...(kept as Evidence[]), ...extra]) : extra.length === 0) continue;
         }
-        if (d.label !== r.label || d.confidence !== r.confidence) res.changed++;
+        if (d.label !== r.label || d.confidence !== r.confidence) {
+          res.changed++;
+          if (isProof(d.label, d.confidence, kept) && !isProof(r.label, r.confidence, kept)) res.newProofs++;
+        }
         const f = found.get(r.id);
         rewrites.push({ r, label: d.label, confidence: d.confidence, outcome, kept: before.whole ? (kept as Evidence[]) : null, extra, pool: f?.pool ?? null, name: f?.name ?? null });
       }
