@@ -10,6 +10,7 @@ import { hashFileInWorker } from '../io/hash.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
+import { settleContext } from '../report/settle.js';
 import { rescoreReport } from '../report/rescore.js';
 import { describeDeadRun, describeIncomplete, incompleteInputs, inputsBeingRead, reapDeadRuns, type DeadRun } from '../report/runs.js';
 import { openReport, ReportWriter, writePowerReadings } from '../report/writer.js';
@@ -367,10 +368,13 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     writer.finish(
       { packets: summary.packets, anomalies, interrupted: summary.interrupted },
       policyRedecide(ruleSet.policy),
-      (d) => {
-        added = redecideReport(d, summary.classifier, { recompute: false });
+      (d, subscribers) => (added = redecideReport(d, summary.classifier, { recompute: false, subscribers })),
+      {
+        interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])),
+        tied,
+        supersedes,
+        settle: { context: settleContext(toolVersion(), ruleSet.digest, ctx.intel.map((x) => ({ kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null }))), allRows: !!(directory && o.subscribers) || !!(power && o.power) },
       },
-      { interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])), tied, supersedes },
     );
     line.stop();
     for (const r of writer.rolledBack) {
@@ -405,6 +409,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             dnsLogs: summary.dnsLogs,
             resolverLog: summary.resolverStats,
             addedUp: added,
+            settledSubscribers: writer.settledSubscribers,
             interrupted: summary.interrupted,
             rolledBack: writer.rolledBack.map((r) => ({ path: r.path, sha256: r.sha256, sameAs: r.sameAs })),
             replacedInputs: writer.replaced,

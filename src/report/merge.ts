@@ -15,6 +15,7 @@ import { UsageError } from '../errors.js';
 import { applyPeerEvidence, type Redecide } from './peers.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { rebuildSubscribers } from './subscribers.js';
+import { clearSettled } from './settle.js';
 import { deleteInputs } from './runs.js';
 import { parseSegmentPath } from './segments.js';
 
@@ -73,6 +74,8 @@ export function checkMergeSource(source: string): void {
 export function mergeReport(target: Database.Database, source: string, redecide: Redecide | null, decideAgain?: (db: Database.Database) => void): MergeCounts {
   const { src, version: v } = openSource(source);
   try {
+    // Before any row comes in (under the source's settle, which a scan's may not be): the next scan settles the whole report.
+    clearSettled(target);
     const counts: MergeCounts = { runs: 0, inputs: 0, skippedInputs: 0, flows: 0, evidence: 0, replacedInputs: 0, unfinishedRuns: 0 };
     const known = new Set((target.prepare("SELECT sha256 FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string }>).map((r) => r.sha256));
     // Rows the target holds only in part, that a complete copy replaces: same content, or (a killed

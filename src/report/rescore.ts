@@ -14,6 +14,7 @@ import { policyRedecide } from './policy-redecide.js';
 import { redecideReport, type RedecideResult } from './redecide.js';
 import { rebuildSubscribers } from './subscribers.js';
 import { withMappedReads } from './mapped.js';
+import { clearSettled } from './settle.js';
 import { writeDirectory, writePowerReadings } from './writer.js';
 
 export interface RescoreInput {
@@ -33,7 +34,7 @@ export interface RescoreResult extends RedecideResult {
 export function rescoreReport(db: Database.Database, input: RescoreInput): RescoreResult {
   let remapped = 0;
   let peerChanges = 0;
-  let r: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0 };
+  let r: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
   const rescore = db.transaction(() => {
     if (input.directory) writeDirectory(db, input.directory.entries, input.directory.source);
     if (input.power) writePowerReadings(db, input.power.readings, input.power.source);
@@ -53,6 +54,8 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
     peerChanges = applyPeerEvidence(db, policyRedecide(input.classifier.rules.policy));
     if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
     rebuildSubscribers(db);
+    // Decided with this command's intelligence, which the next scan's may not be: that scan settles the whole report.
+    clearSettled(db);
   });
   withMappedReads(db, () => rescore.immediate());
   return { ...r, remapped, peerChanges };

@@ -22,6 +22,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { rebuildSubscribers } from './subscribers.js';
+import { clearSettled } from './settle.js';
 
 type Db = Database.Database;
 
@@ -228,6 +229,8 @@ export function reapDeadRuns(db: Db): DeadRun[] {
       out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: r.command === 'scan' ? flows : 0 });
     }
     if (out.some((d) => d.flows > 0)) rebuildSubscribers(db);
+    // Flows gone, or a collector's kept as its last commit left them: the next scan settles the whole report.
+    clearSettled(db);
   }).immediate();
   return out;
 }

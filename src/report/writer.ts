@@ -21,6 +21,7 @@ import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from 
 import { startWriterThread, type WriterThread } from './writer-main.js';
 import { helperNice } from '../priority.js';
 import { withMappedReads } from './mapped.js';
+import { clearSettled, closeScope, markSettled } from './settle.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -42,6 +43,13 @@ export interface RunClose {
   tied?: ReadonlyMap<number, readonly number[]>;
   /** For an input of this run (id), earlier incomplete inputs it is known to hold whole (standard input whose first bytes hash as an interrupted read did). */
   supersedes?: ReadonlyMap<number, readonly number[]>;
+  /**
+   * A scan's: what its settle depends on besides the flows ({@link settleContext}), so that it may
+   * settle only its own subscribers (src/report/settle.ts); and whether every subscriber row is
+   * rebuilt anyway (the run wrote a directory or power readings). Without it the whole report is
+   * settled and the report is no longer known settled.
+   */
+  settle?: { context: string | null; allRows: boolean };
 }
 
 /** An input of this run whose content was already complete in the report: its rows were taken out again. */
@@ -300,6 +308,8 @@ export class ReportWriter {
   rolledBack: RolledBack[] = [];
   /** Earlier incomplete inputs whose rows this run's inputs replaced. */
   replaced = 0;
+  /** Subscribers the close settled one by one (null: the whole report), once closed. */
+  settledSubscribers: number | null = null;
   private packetsRolledBack = 0;
   private readonly beat: Database.Statement;
   private readonly runStatus: Database.Statement;
@@ -488,15 +498,16 @@ export class ReportWriter {
    * Close the run, in one transaction: inputs whose content the report already held completely are
    * rolled back (standard input, a concurrent scan of the same file), every input gets its final
    * state, the earlier incomplete rows of the same content or path are deleted (replaced by this
-   * run's), then peer evidence, `decideAgain` (evidence added up over the report), totals and the
-   * subscriber rollup. A process killed before the commit leaves the report as it was, plus rows of
-   * a run the next scan removes.
+   * run's), then peer evidence, `decideAgain` (evidence added up over the report, or over the given
+   * subscribers' flows), totals and the subscriber rollup. With `close.settle` those settle only the
+   * run's subscribers when the report is known settled otherwise (src/report/settle.ts). A process
+   * killed before the commit leaves the report as it was, plus rows of a run the next scan removes.
    * @throws ReportError when another process took this run for dead and removed it meanwhile.
    */
   finish(
     totals: { packets: number; anomalies: number; interrupted: boolean },
     redecide: Redecide | null = null,
-    decideAgain?: (db: Db) => void,
+    decideAgain?: (db: Db, subscribers?: readonly string[]) => { newProofs: number } | void,
     close: RunClose = {},
   ): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -504,6 +515,8 @@ export class ReportWriter {
     this.thread?.close();
     const closeRun = this.db.transaction(() => {
       this.stillMine();
+      // Before any of the run's rows are rolled back: their subscribers are settled too.
+      let scope = close.settle ? closeScope(this.db, this.runId, close.settle.context) : null;
       const mark = this.db.prepare("UPDATE inputs SET status = 'interrupted', note = ? WHERE id = ? AND run_id = ? AND status IN ('read', 'reading', 'complete')");
       const note = this.db.prepare("UPDATE inputs SET note = ? WHERE id = ? AND status = 'failed'");
       for (const [id, why] of close.interrupted ?? []) {
@@ -518,12 +531,17 @@ export class ReportWriter {
       this.db.prepare("UPDATE inputs SET status = 'complete' WHERE run_id = ? AND status = 'read'").run(this.runId);
       this.db.prepare("UPDATE inputs SET status = 'interrupted', note = coalesce(note, 'the run stopped while reading it') WHERE run_id = ? AND status = 'reading'").run(this.runId);
       this.replaceEarlier(close.supersedes);
-      if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide);
-      decideAgain?.(this.db);
+      // Earlier rows deleted: their subscribers' other flows are settled again, with every other.
+      if (this.replaced > 0) scope = null;
+      this.settledSubscribers = scope === null ? null : scope.length;
+      if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide, scope ?? undefined);
+      const added = decideAgain?.(this.db, scope ?? undefined);
       this.db
         .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ?, heartbeat = ? WHERE id = ?')
         .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, Date.now(), this.runId);
-      rebuildSubscribers(this.db);
+      rebuildSubscribers(this.db, scope === null || close.settle?.allRows ? undefined : scope);
+      if (close.settle && redecide && added) markSettled(this.db, this.runId, close.settle.context, added.newProofs);
+      else clearSettled(this.db);
     });
     // The pass reads the run's flows and evidence, which the writer thread's connection wrote.
     withMappedReads(this.db, () => closeRun.immediate());
