@@ -15,6 +15,9 @@
  * - files: the exports case's NetFlow v9 capture cut into BENCH_FILES files (default 288, a day of
  *   five-minute rotations), scanned as a folder against the one file, in alternating runs: what
  *   each input costs beyond its records (bench/files.ts).
+ * - rotated: the same parts scanned one run each into one growing report, side by side with a report
+ *   whose every close settles the whole report; the two reports compared (bench/rotated.ts).
+ *   BENCH_ROTATED_FILES takes only the first parts.
  * - nfcapd: the exports case's NetFlow v9 datagrams replayed into Debian's nfcapd (LZ4) once, then
  *   nfdump's own read of that file (`nfdump -r FILE -q -o null`, `-o csv`) and `minerwatch scan FILE` side by
  *   side, records/s and max RSS (bench/nfcapd.ts).
@@ -34,6 +37,7 @@ import { decodeOnly } from './decode.js';
 import { kafkaCase } from './kafka.js';
 import { nfcapdCase } from './nfcapd.js';
 import { splitFolder } from './files.js';
+import { rotatedCase } from './rotated.js';
 import { EXPORT_BENCH_VERSION, generateExportBench, type ExportBenchStats } from './gen-exports.js';
 import { generateDnsLogBench } from './gen-dnslog.js';
 
@@ -44,7 +48,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'flows', 'exports', 'files', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, files, decode, report, dnslog, kafka, nfcapd)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'files', 'rotated', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, files, rotated, decode, report, dnslog, kafka, nfcapd)`);
 /** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
 const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
@@ -394,6 +398,12 @@ if (CASES.has('capture')) captureCase();
 if (CASES.has('flows')) captureCase('subscriber');
 if (CASES.has('exports')) exportsCase();
 if (CASES.has('files')) filesCase();
+if (CASES.has('rotated')) {
+  const { files } = exportFiles();
+  const parts = Math.max(2, Number(process.env.BENCH_FILES ?? 288) | 0);
+  const folder = splitFolder(files[0]!.path, join(DATA, `exports-v9-${parts}`), parts);
+  rotatedCase({ root: ROOT, folder, intel: INTEL, data: DATA, files: Number(process.env.BENCH_ROTATED_FILES ?? parts) | 0 });
+}
 if (CASES.has('decode')) await decodeCase();
 if (CASES.has('report')) reportCase(DATA);
 if (CASES.has('dnslog')) dnslogCase();
