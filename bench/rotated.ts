@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { decidedRows, forgetSettled } from '../tests/support/report-snapshot.js';
 
 export interface RotatedCase {
   root: string;
@@ -38,35 +38,11 @@ function scan(root: string, input: string, intel: string, db: string): Run {
   return { ms, lookedAt: j.addedUp?.flows ?? 0, settled: j.settledSubscribers };
 }
 
-function forgetSettled(db: string): void {
-  const d = new Database(db);
-  try {
-    d.prepare("DELETE FROM meta WHERE key = 'settled'").run();
-  } finally {
-    d.close();
-  }
-}
-
 /** What two reports decided, compared table by table. */
 function compare(a: string, b: string): Array<{ table: string; rows: number; same: boolean }> {
-  const x = new Database(a, { readonly: true });
-  const y = new Database(b, { readonly: true });
-  try {
-    const queries: Record<string, string> = {
-      flows: 'SELECT id, subscriber, label, confidence, outcome, reason, rules, pool, server_name FROM flows ORDER BY id',
-      evidence: 'SELECT rowid, flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time FROM evidence ORDER BY rowid',
-      subscribers: 'SELECT * FROM subscribers ORDER BY subscriber',
-      subscriber_hashrate: 'SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm',
-    };
-    return Object.entries(queries).map(([table, q]) => {
-      const rx = x.prepare(q).raw().all();
-      const ry = y.prepare(q).raw().all();
-      return { table, rows: rx.length, same: JSON.stringify(rx) === JSON.stringify(ry) };
-    });
-  } finally {
-    x.close();
-    y.close();
-  }
+  const x = decidedRows(a);
+  const y = decidedRows(b);
+  return (Object.keys(x) as Array<keyof typeof x>).map((table) => ({ table, rows: x[table].length, same: JSON.stringify(x[table]) === JSON.stringify(y[table]) }));
 }
 
 export function rotatedCase(c: RotatedCase): void {

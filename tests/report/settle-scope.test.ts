@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentOwner } from '../../src/report/runs.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, runMain } from '../helpers.js';
+import { decidedRows, forgetSettled } from '../support/report-snapshot.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-settle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,27 +49,6 @@ async function scan(db: string, input: string, extra: string[] = []): Promise<Sc
   return JSON.parse(r.out) as ScanOut;
 }
 
-function forgetSettled(db: string): void {
-  const d = new Database(db);
-  d.prepare("DELETE FROM meta WHERE key = 'settled'").run();
-  d.close();
-}
-
-/** What a report decided: every flow's verdict, every evidence row with its row id, every subscriber row. */
-function decided(db: string): { flows: unknown[]; evidence: unknown[]; subscribers: unknown[]; hashrate: unknown[] } {
-  const d = new Database(db, { readonly: true });
-  try {
-    return {
-      flows: d.prepare('SELECT id, subscriber, label, confidence, outcome, reason, rules, pool, server_name FROM flows ORDER BY id').all(),
-      evidence: d.prepare('SELECT rowid, flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time FROM evidence ORDER BY rowid').all(),
-      subscribers: d.prepare('SELECT * FROM subscribers ORDER BY subscriber').all(),
-      hashrate: d.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all(),
-    };
-  } finally {
-    d.close();
-  }
-}
-
 function settledMarker(db: string): string | undefined {
   const d = new Database(db, { readonly: true });
   try {
@@ -93,8 +73,8 @@ describe.skipIf(!HAVE_CORPUS)('a scan settles its own subscribers when the repor
   }, 300_000);
 
   it('gives the report that settling the whole report at every close gives', () => {
-    const a = decided(scoped);
-    const b = decided(whole);
+    const a = decidedRows(scoped);
+    const b = decidedRows(whole);
     // Not a report of nothing: evidence of several kinds was added up and lifted.
     expect(a.flows.length).toBeGreaterThan(200);
     const kinds = new Set((a.evidence as Array<{ kind: string }>).map((e) => e.kind));

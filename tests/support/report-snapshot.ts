@@ -4,6 +4,7 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { clearSettled } from '../../src/report/settle.js';
 
 /** Everything a report says, without row ids and run numbers, in a stable order. */
 export function reportSnapshot(path: string): Record<string, unknown> {
@@ -25,6 +26,36 @@ export function reportSnapshot(path: string): Record<string, unknown> {
         .all(),
       anomalies: sorted(d.prepare('SELECT i.path, a.code, a.count FROM anomalies a LEFT JOIN inputs i ON i.id = a.input_id').all()),
     };
+  } finally {
+    d.close();
+  }
+}
+
+/**
+ * What a report decided, for two reports made of the same runs in the same order (a scan's close
+ * settling its own subscribers, or the whole report): every flow's verdict, every evidence row with
+ * its row id, every subscriber and hashrate row. Row ids are kept: the same inserts in the same
+ * order give the same ids, so a settle that wrote rows the other did not shows.
+ */
+export function decidedRows(path: string): { flows: unknown[]; evidence: unknown[]; subscribers: unknown[]; hashrate: unknown[] } {
+  const d = new Database(path, { readonly: true });
+  try {
+    return {
+      flows: d.prepare('SELECT id, subscriber, label, confidence, outcome, reason, rules, pool, server_name FROM flows ORDER BY id').all(),
+      evidence: d.prepare('SELECT rowid, flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time FROM evidence ORDER BY rowid').all(),
+      subscribers: d.prepare('SELECT * FROM subscribers ORDER BY subscriber').all(),
+      hashrate: d.prepare('SELECT * FROM subscriber_hashrate ORDER BY subscriber, coin, algorithm').all(),
+    };
+  } finally {
+    d.close();
+  }
+}
+
+/** Remove the report's settled marker (src/report/settle.ts), so that its next scan's close settles the whole report. */
+export function forgetSettled(path: string): void {
+  const d = new Database(path);
+  try {
+    clearSettled(d);
   } finally {
     d.close();
   }
