@@ -373,7 +373,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])),
         tied,
         supersedes,
-        settle: { context: settleContext(toolVersion(), ruleSet.digest, ctx.intel.map((x) => ({ kind: x.kind, entries: x.entries, sha256: x.sha256 ?? null }))), allRows: !!(directory && o.subscribers) || !!(power && o.power) },
+        settle: { context: settleContext(toolVersion(), ruleSet.digest, ctx.intel), allRows: !!(directory && o.subscribers) || !!(power && o.power) },
       },
     );
     line.stop();

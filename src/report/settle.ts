@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import type { IntelSource } from '../rules/intel.js';
 import type { Confidence, Evidence, Label } from '../types.js';
 
 const KEY = 'settled';
@@ -51,8 +52,8 @@ export function isProof(label: Label | string, confidence: Confidence | string, 
  * whose file digest does not cover what its write-ahead log holds (then every close settles the
  * whole report).
  */
-export function settleContext(toolVersion: string, rulesetDigest: string, intel: ReadonlyArray<{ kind: string; entries: number; sha256: string | null }>): string | null {
-  if (intel.some((x) => x.sha256 === null || x.kind === 'report')) return null;
+export function settleContext(toolVersion: string, rulesetDigest: string, intel: ReadonlyArray<Pick<IntelSource, 'kind' | 'entries' | 'sha256'>>): string | null {
+  if (intel.some((x) => x.sha256 === undefined || x.kind === 'report')) return null;
   return createHash('sha256')
     .update(JSON.stringify([toolVersion, rulesetDigest, intel.map((x) => [x.kind, x.entries, x.sha256])]))
     .digest('hex');
