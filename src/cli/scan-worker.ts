@@ -14,7 +14,7 @@ import type { PacketCounts } from '../flow/ingest.js';
 import type { Shard } from '../flow/shard.js';
 import type { InputInfo } from '../io/input.js';
 import { scanInputs, type ScanSummary } from '../pipeline.js';
-import { FlowBatch, type PackedFlows } from '../report/writer-batch.js';
+import { FlowBatch, packedTransfer, type PackedFlows } from '../report/writer-batch.js';
 import { loadRulesForScan } from './rules.js';
 import { keepFlow, scanOptionsOf, type ScanCliOptions } from './scan.js';
 
@@ -69,7 +69,7 @@ async function run(): Promise<void> {
     let posted = 0;
     const post = (): void => {
       const b = batch.take();
-      send({ t: 'batch', b }, [b.nums.buffer as ArrayBuffer, b.strs.buffer as ArrayBuffer]);
+      send({ t: 'batch', b }, packedTransfer(b));
       posted++;
       for (let seen = Atomics.load(acked, 0); posted - seen > MAX_UNACKED; seen = Atomics.load(acked, 0)) Atomics.wait(acked, 0, seen, 1000);
     };

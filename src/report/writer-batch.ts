@@ -8,14 +8,18 @@ import { flowHashes } from '../aggregate/hashrate.js';
 import { algorithmFor } from '../rules/algorithms.js';
 import { NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { Algorithms } from '../rules/schema.js';
-import type { FlowRecord, Verdict } from '../types.js';
+import type { Evidence, FlowRecord, Verdict } from '../types.js';
 
 /** Numeric columns of a flow row, in `insertFlowSql` order within their kind; null travels as NaN (SQLite stores NaN as NULL). */
 const NUMS = 20;
 /** Text columns (or null) of a flow row. */
 const STRS = 20;
-/** Values of one evidence row after its flow's index in the batch. */
-const EVIDENCE_VALUES = 9;
+/** Numbers of one evidence row: its flow's index in the batch, rev, offset, time. */
+const EV_NUMS = 4;
+/** Text of one evidence row, as indexes into the batch's strings: rule id, kind, side, family, matched, excerpt. */
+const EV_STRS = 6;
+/** Evidence rows a batch has room for at first (it doubles as needed). */
+const EV_ROWS = 4096;
 /** Of the numeric columns, those a plain row binds (input .. sampling; its share columns are NULL). */
 const PLAIN_NUMS = 14;
 /** Text columns: the ones a plain row binds, and the label column, which marks a plain row. */
@@ -52,15 +56,27 @@ export const INSERT_PLAIN_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client
 
 export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
-/** A packed batch as it is posted to the writer thread (the typed arrays are transferred). */
+/**
+ * A packed batch as it is posted to the writer thread (the typed arrays are transferred:
+ * {@link packedTransfer}). Evidence is packed like the rows: a structured clone writes every string
+ * value in full, and most evidence columns repeat a few values (its kinds, sides and rule ids) tens
+ * of thousands of times per batch.
+ */
 export interface PackedFlows {
   count: number;
   nums: Float64Array;
   strs: Int32Array;
-  /** The strings of the batch (each once, but for addresses and reasons: see `str`); `strs` holds indexes into it, -1 for null. */
+  /** The strings of the batch (each once, but for addresses, reasons and evidence text: see `str`); `strs` and `evStrs` hold indexes into it, -1 for null. */
   dict: unknown[];
-  /** Per evidence row: the flow's index in the batch, then its 9 values. */
-  evidence: unknown[];
+  /** Evidence rows, in the order of their flows; per row {@link EV_NUMS} numbers and {@link EV_STRS} string indexes. */
+  evidenceCount: number;
+  evNums: Float64Array;
+  evStrs: Int32Array;
+}
+
+/** The buffers to transfer with a batch posted to another thread (they are not usable here after). */
+export function packedTransfer(b: PackedFlows): ArrayBuffer[] {
+  return [b.nums.buffer as ArrayBuffer, b.strs.buffer as ArrayBuffer, b.evNums.buffer as ArrayBuffer, b.evStrs.buffer as ArrayBuffer];
 }
 
 /** Fills a batch flow by flow; {@link take} hands it over and starts the next. */
@@ -69,10 +85,12 @@ export class FlowBatch {
   private strs = new Int32Array(BATCH_FLOWS * STRS);
   private dict: unknown[] = [];
   private index = new Map<unknown, number>();
-  /** Per text column, its last value and that value's index: most columns repeat row after row (identity compare, no hashing). */
-  private lastValue: unknown[] = new Array<unknown>(STRS).fill(undefined);
-  private lastIndex = new Int32Array(STRS);
-  private evidence: unknown[] = [];
+  /** Per text column (a row's, then an evidence row's), its last value and that value's index: most columns repeat row after row (identity compare, no hashing). */
+  private lastValue: unknown[] = new Array<unknown>(STRS + EV_STRS).fill(undefined);
+  private lastIndex = new Int32Array(STRS + EV_STRS);
+  private evNums = new Float64Array(EV_ROWS * EV_NUMS);
+  private evStrs = new Int32Array(EV_ROWS * EV_STRS);
+  private evidenceCount = 0;
   count = 0;
 
   constructor(private readonly algorithms: Algorithms | null) {}
@@ -158,19 +176,49 @@ export class FlowBatch {
     s++;
     this.str(s++, nat);
     this.str(s, algorithm);
-    for (const e of v.evidence) this.evidence.push(this.count, e.ruleId, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, Math.round(e.time));
+    for (const e of v.evidence) this.addEvidence(e);
     this.count++;
+  }
+
+  /** One evidence row of the flow being added. */
+  private addEvidence(e: Evidence): void {
+    if (this.evidenceCount * EV_NUMS === this.evNums.length) {
+      const nums = new Float64Array(this.evNums.length * 2);
+      nums.set(this.evNums);
+      this.evNums = nums;
+      const strs = new Int32Array(this.evStrs.length * 2);
+      strs.set(this.evStrs);
+      this.evStrs = strs;
+    }
+    const n = this.evNums;
+    const no = this.evidenceCount * EV_NUMS;
+    n[no] = this.count;
+    n[no + 1] = e.rev;
+    n[no + 2] = e.offset;
+    n[no + 3] = Math.round(e.time);
+    const so = this.evidenceCount * EV_STRS;
+    const t = this.evStrs;
+    t[so] = this.index0(STRS, e.ruleId, true);
+    t[so + 1] = this.index0(STRS + 1, e.kind, true);
+    t[so + 2] = this.index0(STRS + 2, e.side, true);
+    t[so + 3] = this.index0(STRS + 3, e.family, true);
+    // Matched text names the flow's own numbers: it seldom repeats.
+    t[so + 4] = this.index0(STRS + 4, e.matched, false);
+    t[so + 5] = this.index0(STRS + 5, e.excerpt, e.excerpt === '');
+    this.evidenceCount++;
   }
 
   /** The batch so far (empty batches too); this object starts a new one. */
   take(): PackedFlows {
-    const out: PackedFlows = { count: this.count, nums: this.nums, strs: this.strs, dict: this.dict, evidence: this.evidence };
+    const out: PackedFlows = { count: this.count, nums: this.nums, strs: this.strs, dict: this.dict, evidenceCount: this.evidenceCount, evNums: this.evNums, evStrs: this.evStrs };
     this.nums = new Float64Array(BATCH_FLOWS * NUMS);
     this.strs = new Int32Array(BATCH_FLOWS * STRS);
     this.dict = [];
     this.index.clear();
     this.lastValue.fill(undefined);
-    this.evidence = [];
+    this.evNums = new Float64Array(EV_ROWS * EV_NUMS);
+    this.evStrs = new Int32Array(EV_ROWS * EV_STRS);
+    this.evidenceCount = 0;
     this.count = 0;
     return out;
   }
@@ -189,15 +237,13 @@ export class FlowBatch {
    * a dictionary of every address of a batch is rebuilt, larger and larger, for every batch.
    */
   private str(at: number, value: string | null | undefined, shared = true): void {
-    if (value === null || value === undefined) {
-      this.strs[at] = -1;
-      return;
-    }
-    const col = at % STRS;
-    if (this.lastValue[col] === value) {
-      this.strs[at] = this.lastIndex[col]!;
-      return;
-    }
+    this.strs[at] = this.index0(at % STRS, value, shared);
+  }
+
+  /** {@link str}'s index of `value` for text column `col` (a row's, or STRS + an evidence row's). */
+  private index0(col: number, value: string | null | undefined, shared: boolean): number {
+    if (value === null || value === undefined) return -1;
+    if (this.lastValue[col] === value) return this.lastIndex[col]!;
     let i = shared ? this.index.get(value) : undefined;
     if (i === undefined) {
       i = this.dict.length;
@@ -206,7 +252,7 @@ export class FlowBatch {
     }
     this.lastValue[col] = value;
     this.lastIndex[col] = i;
-    this.strs[at] = i;
+    return i;
   }
 }
 
@@ -239,8 +285,12 @@ export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): 
   args[0] = runId;
   const plainArgs: unknown[] = new Array(1 + PLAIN_NUMS + S_SOURCE + 2);
   plainArgs[0] = runId;
-  const ev = b.evidence;
-  const evArgs: unknown[] = new Array(1 + EVIDENCE_VALUES);
+  const evNums = b.evNums;
+  const evStrs = b.evStrs;
+  const dict = b.dict;
+  const text = (j: number): unknown => (j < 0 ? null : dict[j]);
+  // The flow's row id, then the evidence row's numbers but its batch index, and its text.
+  const evArgs: unknown[] = new Array(EV_NUMS + EV_STRS);
   let e = 0;
   for (let i = 0; i < b.count; i++) {
     const no = i * NUMS;
@@ -267,11 +317,21 @@ export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): 
       args[1 + NUMS + k] = j < 0 ? null : b.dict[j];
     }
     const res = st.flow.run(args);
-    while (e < ev.length && ev[e] === i) {
+    // INSERT_EVIDENCE_SQL order: flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time.
+    for (; e < b.evidenceCount && evNums[e * EV_NUMS] === i; e++) {
+      const no = e * EV_NUMS;
+      const so = e * EV_STRS;
       evArgs[0] = res.lastInsertRowid;
-      for (let k = 0; k < EVIDENCE_VALUES; k++) evArgs[1 + k] = ev[e + 1 + k];
+      evArgs[1] = text(evStrs[so]!);
+      evArgs[2] = evNums[no + 1]!;
+      evArgs[3] = text(evStrs[so + 1]!);
+      evArgs[4] = text(evStrs[so + 2]!);
+      evArgs[5] = text(evStrs[so + 3]!);
+      evArgs[6] = text(evStrs[so + 4]!);
+      evArgs[7] = text(evStrs[so + 5]!);
+      evArgs[8] = evNums[no + 2]!;
+      evArgs[9] = evNums[no + 3]!;
       st.evidence.run(evArgs);
-      e += 1 + EVIDENCE_VALUES;
     }
   }
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ReportError } from '../errors.js';
-import type { PackedFlows } from './writer-batch.js';
+import { packedTransfer, type PackedFlows } from './writer-batch.js';
 import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
 
 /** Batches posted and not yet committed before the scan waits: bounds memory when the disk is slower than the read. */
@@ -50,7 +50,7 @@ export class WriterThread {
   /** Hand a batch to the thread; throws an earlier batch's failure. */
   post(b: PackedFlows): void {
     this.check();
-    this.message({ seq: ++this.sent, batch: b }, [b.nums.buffer as ArrayBuffer, b.strs.buffer as ArrayBuffer]);
+    this.message({ seq: ++this.sent, batch: b }, packedTransfer(b));
     this.waitFor(this.sent - MAX_IN_FLIGHT);
   }
 

@@ -126,4 +126,38 @@ describe('flow batches', () => {
     expect(db.prepare('SELECT f.client, e.rule_id, e.kind FROM evidence e JOIN flows f ON f.id = e.flow_id').all()).toEqual([{ client: '100.64.0.9', rule_id: 'BEH-1', kind: 'behaviour-weak' }]);
     db.close();
   });
+
+  it('writes every evidence row of every flow, in order, with each of its values, past the first room for evidence', () => {
+    const db = new Database(':memory:');
+    db.exec(SCHEMA_SQL);
+    db.prepare("INSERT INTO runs(id, started, tool_version, ruleset_digest, rules, options, status) VALUES (1, 0, 'test', '', '', '{}', 'running')").run();
+    db.prepare("INSERT INTO inputs(id, run_id, path, format) VALUES (7, 1, 'x.pcap', 'pcap')").run();
+    // 1,500 flows with evidence, every fifth one plain between them: 4,500 evidence rows, more than a batch first has room for (4,096).
+    const batch = new FlowBatch(null);
+    const want: Array<{ client: string; rule_id: string; rev: number; kind: string; side: string; family: string; matched: string; excerpt: string; offset: number; time: number }> = [];
+    for (let i = 0; i < 1875; i++) {
+      const f = flow(i, { client: `100.64.${i >> 8}.${i & 255}` });
+      if (i % 5 === 4) {
+        batch.add(f, NONE, 7, f.client, null);
+        continue;
+      }
+      const evidence: Verdict['evidence'] = [
+        { ruleId: 'MW-PAYLOAD-1', rev: 3, kind: 'payload', side: 'client', family: 'stratum', matched: `mining.subscribe #${i}`, excerpt: `{"id":${i},"method":"mining.subscribe"}`, offset: i % 7, time: 1_700_000_000_000 + i * 1000.4 },
+        { ruleId: 'MW-BEHAVIOUR', rev: 1, kind: 'behaviour-weak', side: 'server', family: 'behaviour', matched: `score ${i % 9}`, excerpt: '', offset: 0, time: 1_700_000_000_000 + i },
+        { ruleId: i % 2 ? 'MW-PORT' : 'MW-ENDPOINT', rev: 1 + (i % 2), kind: i % 2 ? 'port' : 'endpoint', side: 'server', family: 'endpoint', matched: i % 2 ? 'pool port 3333' : `listed 198.51.100.${i & 255}`, excerpt: '', offset: 0, time: 0 },
+      ];
+      const v: Verdict = { label: 'mining', confidence: 'medium', evidence, attributes: { ...NONE.attributes }, reason: `mining #${i}`, outcome: 'protocol' };
+      batch.add(f, v, 7, f.client, null);
+      for (const e of evidence) want.push({ client: f.client, rule_id: e.ruleId, rev: e.rev, kind: e.kind, side: e.side, family: e.family, matched: e.matched, excerpt: e.excerpt, offset: e.offset, time: Math.round(e.time) });
+    }
+    const packed = batch.take();
+    expect(packed.evidenceCount).toBe(4500);
+    db.transaction(() => insertFlows(prepareFlowStatements(db), 1, packed))();
+    const got = db.prepare('SELECT f.client, e.rule_id, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time FROM evidence e JOIN flows f ON f.id = e.flow_id ORDER BY e.rowid').all();
+    expect(got).toEqual(want);
+    expect(db.prepare("SELECT count(*) FROM flows WHERE label = 'none'").pluck().get()).toBe(375);
+    // A batch taken after starts empty.
+    expect(batch.take().evidenceCount).toBe(0);
+    db.close();
+  });
 });
