@@ -9,19 +9,28 @@
  * hit marks its entry used (its modification time), and storing an entry removes the least recently
  * used ones beyond {@link MAX_ENTRIES} (each rule set with ~12,000 endpoints is about 1.2 MB, and
  * intel updated daily, or a rule edit, makes a new one).
+ *
+ * Intel folders (`--intel DIR`) are cached the same way, apart: an entry holds the endpoint entries
+ * a folder compiled to (before `--intel`'s exclusions, which depend on the scan's options), keyed by
+ * the folder's path as given (each entry names its file) and its files' paths and bytes, and by the
+ * compiler's digest. A folder that is read daily (a resolved list, what probes learned) then costs
+ * a scan a JSON read instead of YAML parsing, and a scan whose rules come from the cache loads no
+ * YAML parser at all. The folder keeps the {@link MAX_ENTRIES} most recently used intel entries too.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RuleSet } from '../rules/schema.js';
+import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { RuleFile } from './rulefiles.js';
 
 const FORMAT = 3;
-/** Compiled rule sets kept in the cache folder; beyond it the least recently used are removed. */
+/** Compiled rule sets kept in the cache folder, and compiled intel folders; beyond it the least recently used of each are removed. */
 export const MAX_ENTRIES = 8;
-const ENTRY = /^rules-.*\.json$/;
+/** What the cache folder keeps: compiled rule sets, and compiled intel folders. */
+type EntryKind = 'rules' | 'intel';
+const ENTRY: Record<EntryKind, RegExp> = { rules: /^rules-.*\.json$/, intel: /^intel-.*\.json$/ };
 
 /** The rule compiler's modules: src/rules (dist/rules when built), beside this module's folder. */
 const COMPILER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'rules');
@@ -90,17 +99,53 @@ export function loadCachedRules(digest: string, toolVersion: string, compiler: s
 export function storeCachedRules(rs: RuleSet, toolVersion: string, compiler: string = compilerDigest()): void {
   const dir = cacheDir();
   if (!dir) return;
+  store(dir, fileFor(dir, rs.digest, toolVersion, compiler), 'rules', () =>
+    JSON.stringify({ format: FORMAT, compiler, ruleSet: { ...rs, policy: { ...rs.policy, miningPorts: [...rs.policy.miningPorts] } } }),
+  );
+}
+
+/** Write an entry through a temporary file (a reader never sees half of one), then prune its kind (best effort). */
+function store(dir: string, path: string, kind: EntryKind, json: () => string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = fileFor(dir, rs.digest, toolVersion, compiler);
     const tmp = `${path}.${process.pid}.tmp`;
-    const json = JSON.stringify({ format: FORMAT, compiler, ruleSet: { ...rs, policy: { ...rs.policy, miningPorts: [...rs.policy.miningPorts] } } });
-    writeFileSync(tmp, json, { mode: 0o600 });
+    writeFileSync(tmp, json(), { mode: 0o600 });
     renameSync(tmp, path);
-    pruneCache(dir, MAX_ENTRIES);
+    pruneCache(dir, MAX_ENTRIES, kind);
   } catch {
     // A read-only home or a full disk only costs the next scan the compile time.
   }
+}
+
+/** The cache key of an intel folder: the folder's path as given (its entries name their files by it), and its files' paths and bytes. */
+export function intelFolderKey(folder: string, files: readonly RuleFile[]): string {
+  return createHash('sha256').update(`${folder}\0`).update(ruleFilesDigest(files)).digest('hex');
+}
+
+function intelFileFor(dir: string, key: string, compiler: string): string {
+  return join(dir, `intel-${createHash('sha256').update(compiler).digest('hex').slice(0, 16)}-${key}.json`);
+}
+
+/** The endpoint entries an intel folder compiled to ({@link intelFolderKey}), by this compiler, or null. */
+export function loadCachedIntel(key: string, compiler: string = compilerDigest()): EndpointEntry[] | null {
+  const dir = cacheDir();
+  if (!dir) return null;
+  try {
+    const path = intelFileFor(dir, key, compiler);
+    const o = JSON.parse(readFileSync(path, 'utf8')) as { format: number; compiler: string; key: string; entries: EndpointEntry[] };
+    if (o.format !== FORMAT || o.compiler !== compiler || o.key !== key || !Array.isArray(o.entries)) return null;
+    markUsed(path);
+    return o.entries;
+  } catch {
+    return null;
+  }
+}
+
+/** Store what an intel folder compiled to, when every file compiled cleanly (best effort). */
+export function storeCachedIntel(key: string, entries: readonly EndpointEntry[], compiler: string = compilerDigest()): void {
+  const dir = cacheDir();
+  if (!dir) return;
+  store(dir, intelFileFor(dir, key, compiler), 'intel', () => JSON.stringify({ format: FORMAT, compiler, key, entries }));
 }
 
 /** A cache hit is a use: its modification time says when it was last used (best effort). */
@@ -114,17 +159,17 @@ function markUsed(path: string): void {
 }
 
 /**
- * Remove the least recently used rule-set entries of `dir` beyond `keep` (and temporary files of
- * writers that died more than an hour ago). Best effort: a file another process removed first is
- * skipped. Returns the names removed.
+ * Remove the least recently used entries of one kind (rule sets unless said) of `dir` beyond `keep`
+ * (and that kind's temporary files of writers that died more than an hour ago). Best effort: a file
+ * another process removed first is skipped. Returns the names removed.
  */
-export function pruneCache(dir: string, keep: number): string[] {
+export function pruneCache(dir: string, keep: number, kind: EntryKind = 'rules'): string[] {
   const entries: Array<{ name: string; used: number }> = [];
   const removed: string[] = [];
   const hourAgo = Date.now() - 3_600_000;
   for (const name of readdirSync(dir)) {
-    const stale = name.startsWith('rules-') && name.endsWith('.tmp');
-    if (!ENTRY.test(name) && !stale) continue;
+    const stale = name.startsWith(`${kind}-`) && name.endsWith('.tmp');
+    if (!ENTRY[kind].test(name) && !stale) continue;
     let used: number;
     try {
       used = statSync(join(dir, name)).mtimeMs;

@@ -6,8 +6,8 @@
 import { basename, join } from 'node:path';
 import { RuleError } from '../errors.js';
 import { sha256OfFile, sniffIntelPath } from '../io/intelpath.js';
-import { ruleFilesDigest } from '../io/rulecache.js';
-import { readRuleFiles } from '../io/rulefiles.js';
+import { intelFolderKey, loadCachedIntel, ruleFilesDigest, storeCachedIntel } from '../io/rulecache.js';
+import { readRuleFiles, type RuleFile } from '../io/rulefiles.js';
 import { readLearnedEndpoints, type LearnedEndpoint } from '../report/learned.js';
 import { compileEndpointFile } from './endpoints.js';
 import { compareAddresses } from './resolved.js';
@@ -48,19 +48,28 @@ export function loadIntel(paths: readonly string[], opts: { exclude: (address: s
 
 function loadIntelFolder(path: string, exclude: (address: string) => boolean): { entries: EndpointEntry[]; source: IntelSource } {
   const files = readRuleFiles(path);
-  const errors: RuleError[] = [];
+  // A folder read before, unchanged, comes compiled from the cache (src/io/rulecache.ts).
+  const key = intelFolderKey(path, files);
+  const compiled = loadCachedIntel(key) ?? compileIntelFolder(path, files, key);
   const entries: EndpointEntry[] = [];
   let skipped = 0;
+  for (const e of compiled) {
+    if ('ip' in e.match && exclude(e.match.ip)) skipped++;
+    else entries.push(e);
+  }
+  return { entries, source: { path, kind: 'folder', entries: entries.length, sha256: ruleFilesDigest(files), skipped } };
+}
+
+/** Every entry of an intel folder's files, cached under `key` when all of them are valid. @throws RuleError as {@link loadIntel} does. */
+function compileIntelFolder(path: string, files: readonly RuleFile[], key: string): EndpointEntry[] {
+  const errors: RuleError[] = [];
+  const entries: EndpointEntry[] = [];
   for (const f of files) {
     const ctx = new FileContext(join(path, f.path), f.text);
     if (!ctx.errors.length) {
       const root = ctx.doc.toJS() as unknown;
       if (!isObj(root)) ctx.err([], '(file)', 'expected an endpoint list: source, added, kind and entries (see rules/endpoints/README.md)');
-      else
-        for (const e of compileEndpointFile(ctx, root).good) {
-          if ('ip' in e.match && exclude(e.match.ip)) skipped++;
-          else entries.push(e);
-        }
+      else for (const e of compileEndpointFile(ctx, root).good) entries.push(e);
     }
     errors.push(...ctx.errors);
   }
@@ -69,7 +78,8 @@ function loadIntelFolder(path: string, exclude: (address: string) => boolean): {
     const own = first.message.slice(`${first.file}:${first.line}: ${first.field}: `.length);
     throw new RuleError(first.file, first.line, first.field, errors.length > 1 ? `${own} (${errors.length} errors in intel folder ${path})` : own);
   }
-  return { entries, source: { path, kind: 'folder', entries: entries.length, sha256: ruleFilesDigest(files), skipped } };
+  storeCachedIntel(key, entries);
+  return entries;
 }
 
 function loadIntelReport(path: string, exclude: (address: string) => boolean): { entries: EndpointEntry[]; source: IntelSource } {

@@ -1,24 +1,29 @@
-/** The compiled-rule cache is keyed by the compiler's own bytes as well as the rules and the version. */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+/**
+ * The compiled-rule cache is keyed by the compiler's own bytes as well as the rules and the version;
+ * compiled intel folders are cached beside the rule sets, keyed by the folder's path and bytes.
+ */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compilerDigest, loadCachedRules, MAX_ENTRIES, ruleFilesDigest, storeCachedRules } from '../../src/io/rulecache.js';
+import { compilerDigest, intelFolderKey, loadCachedIntel, loadCachedRules, MAX_ENTRIES, ruleFilesDigest, storeCachedIntel, storeCachedRules } from '../../src/io/rulecache.js';
+import { RuleError } from '../../src/errors.js';
+import { loadIntel } from '../../src/rules/intel.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
 import { compileRules } from '../../src/rules/loader.js';
 import { ROOT, RULES_DIR } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-rulecache-'));
 
+const files = readRuleFiles(RULES_DIR);
+const digest = ruleFilesDigest(files);
+const rep = compileRules(files);
+
 describe('compiled-rule cache', () => {
   beforeAll(() => {
     delete process.env.MINERWATCH_NO_RULE_CACHE;
     process.env.XDG_CACHE_HOME = join(tmp, 'cache');
   });
-
-  const files = readRuleFiles(RULES_DIR);
-  const digest = ruleFilesDigest(files);
-  const rep = compileRules(files);
 
   it('serves a rule set only to the compiler that compiled it', () => {
     expect(rep.errors).toEqual([]);
@@ -91,5 +96,94 @@ describe('compiled-rule cache', () => {
     for (const d of [digests[0]!, ...digests.slice(2)]) expect(loadCachedRules(d, '9.9.6', own)?.digest).toBe(d);
     expect(left).not.toContain(`rules-9.9.6-x-${'e'.repeat(64)}.json.1.tmp`);
     expect(left).toContain(`rules-9.9.6-x-${'f'.repeat(64)}.json.2.tmp`);
+  });
+});
+
+describe('compiled intel cache', () => {
+  const yaml = (pool: string, ip: string): string => `source: "test list"\nadded: 2026-11-01\nkind: pool\nentries:\n  - { ip: "${ip}", port: 3333, pool: "${pool}" }\n  - { domain: "pool.example", pool: "${pool}" }\n`;
+  const none = { exclude: (): boolean => false };
+
+  it('serves a folder read before, unchanged, from the cache, and compiles it again when it changes', () => {
+    process.env.XDG_CACHE_HOME = join(tmp, 'intel-cache');
+    delete process.env.MINERWATCH_NO_RULE_CACHE;
+    const dir = join(tmp, 'intel');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.yaml'), yaml('first pool', '192.0.2.10'));
+    const compiled = loadIntel([dir], none);
+    expect(compiled.entries.map((e) => e.pool)).toEqual(['first pool', 'first pool']);
+    expect(compiled.entries[0]!.origin).toEqual({ file: join(dir, 'a.yaml'), line: 5 });
+    const cacheDir = join(tmp, 'intel-cache', 'minerwatch');
+    const stored = readdirSync(cacheDir).filter((n) => n.startsWith('intel-'));
+    expect(stored).toHaveLength(1);
+    // The stored entry is what the next load returns: changed in the cache, the change shows.
+    const key = intelFolderKey(dir, readRuleFiles(dir));
+    expect(loadCachedIntel(key)).toEqual(compiled.entries);
+    const path = join(cacheDir, stored[0]!);
+    const o = JSON.parse(readFileSync(path, 'utf8')) as { entries: Array<{ pool: string }> };
+    for (const e of o.entries) e.pool = 'from the cache';
+    writeFileSync(path, JSON.stringify(o));
+    const hit = loadIntel([dir], none);
+    expect(hit.entries.map((e) => e.pool)).toEqual(['from the cache', 'from the cache']);
+    expect(hit.sources[0]!.sha256).toBe(compiled.sources[0]!.sha256);
+    // Exclusions apply to cached entries as to compiled ones.
+    const excluded = loadIntel([dir], { exclude: (a) => a === '192.0.2.10' });
+    expect(excluded.entries.map((e) => e.match)).toEqual([{ domain: 'pool.example' }]);
+    expect(excluded.sources[0]!.skipped).toBe(1);
+    // One byte changed in the folder: compiled again, stored as another entry.
+    writeFileSync(join(dir, 'a.yaml'), yaml('second pool', '192.0.2.10'));
+    expect(loadIntel([dir], none).entries.map((e) => e.pool)).toEqual(['second pool', 'second pool']);
+    expect(readdirSync(cacheDir).filter((n) => n.startsWith('intel-'))).toHaveLength(2);
+    // The same files at another path are another entry (each entry names its file).
+    const copy = join(tmp, 'intel-copy');
+    mkdirSync(copy);
+    writeFileSync(join(copy, 'a.yaml'), yaml('second pool', '192.0.2.10'));
+    expect(loadIntel([copy], none).entries[0]!.origin.file).toBe(join(copy, 'a.yaml'));
+    // Another compiler never reads this one's entry.
+    expect(loadCachedIntel(key, 'f'.repeat(64))).toBeNull();
+    // With the cache turned off, nothing is read from it.
+    process.env.MINERWATCH_NO_RULE_CACHE = '1';
+    writeFileSync(path, JSON.stringify(o));
+    writeFileSync(join(dir, 'a.yaml'), yaml('first pool', '192.0.2.10'));
+    expect(loadIntel([dir], none).entries.map((e) => e.pool)).toEqual(['first pool', 'first pool']);
+    delete process.env.MINERWATCH_NO_RULE_CACHE;
+  });
+
+  it('caches no folder with an invalid file, which fails with its file and line every time', () => {
+    process.env.XDG_CACHE_HOME = join(tmp, 'intel-bad');
+    const dir = join(tmp, 'intel-invalid');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.yaml'), yaml('a pool', '192.0.2.11'));
+    writeFileSync(join(dir, 'b.yaml'), 'source: "x"\nadded: 2026-11-01\nkind: pool\nentries:\n  - { ip: "not an address", port: 3333, pool: "p" }\n');
+    for (let i = 0; i < 2; i++) {
+      const e = (() => {
+        try {
+          loadIntel([dir], none);
+        } catch (x) {
+          return x;
+        }
+        return null;
+      })();
+      expect(e).toBeInstanceOf(RuleError);
+      expect((e as RuleError).file).toBe(join(dir, 'b.yaml'));
+      expect((e as RuleError).line).toBe(5);
+    }
+    const cacheDir = join(tmp, 'intel-bad', 'minerwatch');
+    expect(existsSync(cacheDir) ? readdirSync(cacheDir).filter((n) => n.startsWith('intel-')) : []).toEqual([]);
+  });
+
+  it('keeps at most MAX_ENTRIES intel entries, beside as many rule sets', () => {
+    process.env.XDG_CACHE_HOME = join(tmp, 'intel-bounded');
+    const dir = join(tmp, 'intel-bounded', 'minerwatch');
+    const own = compilerDigest();
+    const t0 = Date.now() / 1000 - 10_000;
+    for (let i = 0; i < MAX_ENTRIES; i++) {
+      storeCachedRules({ ...rep.ruleSet, digest: `${i}`.padStart(64, 'r') }, '9.9.5', own);
+      for (const n of readdirSync(dir)) utimesSync(join(dir, n), t0 + i, t0 + i);
+    }
+    for (let i = 0; i <= MAX_ENTRIES; i++) storeCachedIntel(`${i}`.padStart(64, 'k'), [], own);
+    const names = readdirSync(dir);
+    expect(names.filter((n) => n.startsWith('intel-'))).toHaveLength(MAX_ENTRIES);
+    // The intel entries did not push any rule set out.
+    expect(names.filter((n) => n.startsWith('rules-'))).toHaveLength(MAX_ENTRIES);
   });
 });
