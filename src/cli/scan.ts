@@ -8,7 +8,7 @@ import { Classifier } from '../classify/classify.js';
 import { ReportError, UsageError } from '../errors.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { policyRedecide } from '../report/policy-redecide.js';
-import { completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
+import { completeInputSizes, completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { settleContext } from '../report/settle.js';
 import { rescoreReport } from '../report/rescore.js';
@@ -189,14 +189,18 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   let alreadyIn = 0;
   let skippedBusy = 0;
   const named = distinctInputs(expandInputs(inputs), io);
-  // Identical content has the same size: only inputs that share a size with another one (or any,
-  // when the report already holds inputs) are hashed before the scan.
+  // Identical content has the same size: only inputs that share a size with another one named, or
+  // with an input the report holds complete, are hashed before the scan (any, when the report holds
+  // inputs in part). A new capture of a size the report has not seen is read at once, not hashed
+  // first: its sha256 is taken as it is read, on the other core, as into a new report.
   const sizes = new Map<number, number>();
   for (const x of named) if (x.size !== null) sizes.set(x.size, (sizes.get(x.size) ?? 0) + 1);
+  const knownSizes = known.size > 0 ? completeInputSizes(db) : new Set<number>();
   const seen = new Map<string, string>();
   for (const { path: p, size } of named) {
     let sha: string | null = null;
-    if (p !== '-' && size !== null && (known.size > 0 || partial.length > 0 || (sizes.get(size) ?? 0) > 1)) {
+    const mayBeKnown = known.size > 0 && (knownSizes === null || (size !== null && knownSizes.has(size)));
+    if (p !== '-' && size !== null && (mayBeKnown || partial.length > 0 || (sizes.get(size) ?? 0) > 1)) {
       const h = await hashFileInWorker(p).catch(() => null);
       sha = h?.sha256 ?? null;
       if (sha && known.has(sha)) {

@@ -89,14 +89,21 @@ class HashWorker {
 
 let shared: HashWorker | null = null;
 let started = 0;
+let requests = 0;
 
 /** Hashing threads this process has started (one, unless one failed). */
 export function hashThreadsStarted(): number {
   return started;
 }
 
+/** Files this process has asked its hashing thread to hash. */
+export function hashRequests(): number {
+  return requests;
+}
+
 /** Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. */
 export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
+  requests++;
   if (shared === null || shared.dead) {
     try {
       shared = new HashWorker();

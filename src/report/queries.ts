@@ -248,6 +248,16 @@ export function completeInputs(db: Database.Database): Map<string, string> {
   return new Map(rows.map((r) => [r.sha256, r.path]));
 }
 
+/**
+ * The sizes of the inputs the report holds complete (their bytes as stored, which their sha256
+ * covers), or null when one of them has no size recorded: content identical to one of them has one
+ * of these sizes.
+ */
+export function completeInputSizes(db: Database.Database): Set<number> | null {
+  const sizes = db.prepare("SELECT size FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").pluck().all() as Array<number | null>;
+  return sizes.includes(null) ? null : new Set(sizes as number[]);
+}
+
 /** An input the report holds only in part: its rows are replaced when the input is read again. */
 export interface PartialInput {
   id: number;

@@ -1,11 +1,12 @@
 /** One identity per input: a file named twice, or the same content under another name, is read once. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashRequests } from '../../src/io/hash.js';
 import { FIXTURES, ROOT, runMain } from '../helpers.js';
 
 
@@ -34,6 +35,46 @@ describe('input identity within one scan', () => {
     expect(r.err).toMatch(new RegExp(`office-copy\\.pcap: same content as .*office\\.pcap \\(sha256 [0-9a-f]{16}…\\), read once`));
     const j = JSON.parse(r.out) as { inputs: Array<{ path: string; packets: number }> };
     expect(j.inputs.map((i) => [i.path, i.packets])).toEqual([[OFFICE, expected.packets]]);
+  });
+});
+
+describe('inputs hashed before the scan', () => {
+  const HOME = join(FIXTURES, 'demo/home-miners.pcapng');
+  const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+  /** Scan `path` into `db` in this process; how many files were hashed meanwhile, and what was said. */
+  const scan = async (path: string, db: string): Promise<{ hashed: number; err: string; sha256: string[] }> => {
+    const before = hashRequests();
+    const r = await runMain(['scan', path, '--db', db, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { inputs: Array<{ sha256: string }> };
+    return { hashed: hashRequests() - before, err: r.err, sha256: j.inputs.map((i) => i.sha256) };
+  };
+
+  it('are those whose size is that of an input the report holds complete; others are hashed as they are read', async () => {
+    expect(statSync(HOME).size).not.toBe(statSync(OFFICE).size);
+    const db = join(tmp, 'sizes.sqlite');
+    // Into a new report: hashed once, as it is read.
+    expect(await scan(OFFICE, db)).toEqual({ hashed: 1, err: '', sha256: [sha(OFFICE)] });
+    // A capture of another size: the report cannot hold its content, so it is read at once and hashed once.
+    expect(await scan(HOME, db)).toEqual({ hashed: 1, err: '', sha256: [sha(HOME)] });
+    // Other content of the same size as one the report holds: hashed first (not the same), then read.
+    const sameSize = join(tmp, 'office-changed.pcap');
+    const bytes = readFileSync(OFFICE);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(sameSize, bytes);
+    expect(await scan(sameSize, db)).toEqual({ hashed: 2, err: '', sha256: [sha(sameSize)] });
+    // The same content again, under another name: hashed first, and not read.
+    const copy = join(tmp, 'home-again.pcapng');
+    copyFileSync(HOME, copy);
+    const again = await scan(copy, db);
+    expect(again.hashed).toBe(1);
+    expect(again.sha256).toEqual([]);
+    expect(again.err).toMatch(/home-again\.pcapng: already in .* not scanned again/);
+    const d = new Database(db, { readonly: true });
+    expect(d.prepare("SELECT path, size, sha256 FROM inputs WHERE status = 'complete' ORDER BY id").all()).toEqual(
+      [OFFICE, HOME, sameSize].map((p) => ({ path: p, size: statSync(p).size, sha256: sha(p) })),
+    );
+    d.close();
   });
 });
 
