@@ -18,10 +18,12 @@
  * YAML parser at all. The folder keeps the {@link MAX_ENTRIES} most recently used intel entries too.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { RuleFile } from './rulefiles.js';
 
@@ -37,9 +39,34 @@ const COMPILER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'rules'
 
 let ownCompiler: string | null = null;
 
+/** The packages the compiler parses and normalises with (YAML; addresses): another version may read a file otherwise. */
+const COMPILER_PACKAGES = ['yaml', 'ipaddr.js'] as const;
+
+/**
+ * Name and version of each of {@link COMPILER_PACKAGES} as installed, from the package.json above
+ * its resolved entry point ("name@?" when it cannot be found).
+ */
+export function packageVersions(): string {
+  const req = createRequire(import.meta.url);
+  return COMPILER_PACKAGES.map((name) => {
+    try {
+      for (let d = dirname(req.resolve(name)); d !== dirname(d); d = dirname(d)) {
+        const pkg = join(d, 'package.json');
+        if (!existsSync(pkg)) continue;
+        const j = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
+        if (j.name === name) return `${name}@${j.version ?? '?'}`;
+      }
+    } catch {
+      // Unresolvable: its own name below.
+    }
+    return `${name}@?`;
+  }).join(',');
+}
+
 /**
  * sha256 over the name and bytes of every module (`.js`, or `.ts` when run from source; not `.d.ts`)
- * in `dir`, in name order, and over this cache module itself. Default `dir`: the compiler this
+ * in `dir`, in name order, over this cache module itself, and over the installed versions of the
+ * packages the compiler parses with ({@link COMPILER_PACKAGES}). Default `dir`: the compiler this
  * process runs, hashed once per process. A folder that cannot be read gives a digest of its own
  * (`unreadable:…`) that matches no cache entry written by a readable one.
  */
@@ -53,6 +80,7 @@ export function compilerDigest(dir?: string): string {
       .sort();
     for (const n of names) h.update(`${n}\0`).update(readFileSync(join(from, n))).update('\0');
     h.update(readFileSync(fileURLToPath(import.meta.url)));
+    h.update(`\0${packageVersions()}`);
   } catch (e) {
     return `unreadable:${(e as Error).message}`;
   }
@@ -106,20 +134,25 @@ export function storeCachedRules(rs: RuleSet, toolVersion: string, compiler: str
 
 /** Write an entry through a temporary file (a reader never sees half of one), then prune its kind (best effort). */
 function store(dir: string, path: string, kind: EntryKind, json: () => string): void {
+  // Per thread: the scan workers of one process share its pid.
+  const tmp = `${path}.${process.pid}-${threadId}.tmp`;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, json(), { mode: 0o600 });
     renameSync(tmp, path);
     pruneCache(dir, MAX_ENTRIES, kind);
   } catch {
     // A read-only home or a full disk only costs the next scan the compile time.
+    remove(tmp);
   }
 }
 
-/** The cache key of an intel folder: the folder's path as given (its entries name their files by it), and its files' paths and bytes. */
-export function intelFolderKey(folder: string, files: readonly RuleFile[]): string {
-  return createHash('sha256').update(`${folder}\0`).update(ruleFilesDigest(files)).digest('hex');
+/**
+ * The cache key of an intel folder: the folder's path as given (its entries name their files by
+ * it), and `filesDigest`, its files' {@link ruleFilesDigest}.
+ */
+export function intelFolderKey(folder: string, filesDigest: string): string {
+  return createHash('sha256').update(`${folder}\0${filesDigest}`).digest('hex');
 }
 
 function intelFileFor(dir: string, key: string, compiler: string): string {

@@ -18,8 +18,8 @@ const STRS = 20;
 const EV_NUMS = 4;
 /** Text of one evidence row, as indexes into the batch's strings: rule id, kind, side, family, matched, excerpt. */
 const EV_STRS = 6;
-/** Evidence rows a batch has room for at first (it doubles as needed). */
-const EV_ROWS = 4096;
+/** Evidence rows a batch has room for at first (it doubles as needed): most batches of a live collector carry few. */
+const EV_ROWS = 1024;
 /** Of the numeric columns, those a plain row binds (input .. sampling; its share columns are NULL). */
 const PLAIN_NUMS = 14;
 /** Text columns: the ones a plain row binds, and the label column, which marks a plain row. */
@@ -290,7 +290,7 @@ export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): 
   const dict = b.dict;
   const text = (j: number): unknown => (j < 0 ? null : dict[j]);
   // The flow's row id, then the evidence row's numbers but its batch index, and its text.
-  const evArgs: unknown[] = new Array(EV_NUMS + EV_STRS);
+  const evArgs: unknown[] = new Array(1 + (EV_NUMS - 1) + EV_STRS);
   let e = 0;
   for (let i = 0; i < b.count; i++) {
     const no = i * NUMS;

@@ -48,8 +48,9 @@ export function loadIntel(paths: readonly string[], opts: { exclude: (address: s
 
 function loadIntelFolder(path: string, exclude: (address: string) => boolean): { entries: EndpointEntry[]; source: IntelSource } {
   const files = readRuleFiles(path);
+  const sha256 = ruleFilesDigest(files);
   // A folder read before, unchanged, comes compiled from the cache (src/io/rulecache.ts).
-  const key = intelFolderKey(path, files);
+  const key = intelFolderKey(path, sha256);
   const compiled = loadCachedIntel(key) ?? compileIntelFolder(path, files, key);
   const entries: EndpointEntry[] = [];
   let skipped = 0;
@@ -57,7 +58,7 @@ function loadIntelFolder(path: string, exclude: (address: string) => boolean): {
     if ('ip' in e.match && exclude(e.match.ip)) skipped++;
     else entries.push(e);
   }
-  return { entries, source: { path, kind: 'folder', entries: entries.length, sha256: ruleFilesDigest(files), skipped } };
+  return { entries, source: { path, kind: 'folder', entries: entries.length, sha256, skipped } };
 }
 
 /** Every entry of an intel folder's files, cached under `key` when all of them are valid. @throws RuleError as {@link loadIntel} does. */

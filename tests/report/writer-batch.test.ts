@@ -132,7 +132,7 @@ describe('flow batches', () => {
     db.exec(SCHEMA_SQL);
     db.prepare("INSERT INTO runs(id, started, tool_version, ruleset_digest, rules, options, status) VALUES (1, 0, 'test', '', '', '{}', 'running')").run();
     db.prepare("INSERT INTO inputs(id, run_id, path, format) VALUES (7, 1, 'x.pcap', 'pcap')").run();
-    // 1,500 flows with evidence, every fifth one plain between them: 4,500 evidence rows, more than a batch first has room for (4,096).
+    // 1,500 flows with evidence, every fifth one plain between them: 4,500 evidence rows, more than a batch first has room for (1,024), so its room doubles twice.
     const batch = new FlowBatch(null);
     const want: Array<{ client: string; rule_id: string; rev: number; kind: string; side: string; family: string; matched: string; excerpt: string; offset: number; time: number }> = [];
     for (let i = 0; i < 1875; i++) {

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compilerDigest, intelFolderKey, loadCachedIntel, loadCachedRules, MAX_ENTRIES, ruleFilesDigest, storeCachedIntel, storeCachedRules } from '../../src/io/rulecache.js';
+import { compilerDigest, intelFolderKey, loadCachedIntel, loadCachedRules, MAX_ENTRIES, packageVersions, ruleFilesDigest, storeCachedIntel, storeCachedRules } from '../../src/io/rulecache.js';
 import { RuleError } from '../../src/errors.js';
 import { loadIntel } from '../../src/rules/intel.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
@@ -55,6 +55,11 @@ describe('compiled-rule cache', () => {
     expect(compilerDigest(compiler)).not.toBe(before);
     // The first compiler still gets its own entry.
     expect(loadCachedRules(digest, '9.9.9', before)).not.toBeNull();
+  });
+
+  it('names the installed versions of the packages the compiler parses with', () => {
+    const version = (name: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(packageVersions()).toBe(`yaml@${version('yaml')},ipaddr.js@${version('ipaddr.js')}`);
   });
 
   it('keys the running compiler by default, hashed once', () => {
@@ -116,7 +121,7 @@ describe('compiled intel cache', () => {
     const stored = readdirSync(cacheDir).filter((n) => n.startsWith('intel-'));
     expect(stored).toHaveLength(1);
     // The stored entry is what the next load returns: changed in the cache, the change shows.
-    const key = intelFolderKey(dir, readRuleFiles(dir));
+    const key = intelFolderKey(dir, ruleFilesDigest(readRuleFiles(dir)));
     expect(loadCachedIntel(key)).toEqual(compiled.entries);
     const path = join(cacheDir, stored[0]!);
     const o = JSON.parse(readFileSync(path, 'utf8')) as { entries: Array<{ pool: string }> };
