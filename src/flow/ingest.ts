@@ -11,6 +11,7 @@ import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js
 import { newNumericRecord } from '../decode/templates.js';
 import type { ExportFlowInput, FlowTable, NumericExportRecord } from './table.js';
 import { ipv4ToInt } from '../ip.js';
+import { isFlowTime, MAX_DATE_MS } from '../time.js';
 
 /** Per-input packet counters. */
 export interface PacketCounts {
@@ -58,6 +59,7 @@ export class PacketIngest implements PacketSink {
   /** One whole export message from a flow-export file (IPFIX). */
   exportMessage(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
     this.exportPackets++;
+    this.recordAt = fileOffset;
     this.exportDatagrams?.datagram(buf, off, len, exporter, fileOffset);
   }
 
@@ -91,6 +93,7 @@ export class PacketIngest implements PacketSink {
       }
     } else if (parseIpv6Words(r.srcAddr, this.words, 0) && parseIpv6Words(r.dstAddr, this.words, 4)) {
       this.records++;
+      if (this.badTime(r.firstMs, r.lastMs)) return true;
       this.table.addRecord6(r, this.words, this.inputIndex);
       return true;
     }
@@ -106,8 +109,27 @@ export class PacketIngest implements PacketSink {
   /** One IPv4 export record with numeric addresses (the fast path: no strings, no objects). */
   recordNumeric(n: NumericExportRecord): void {
     this.records++;
+    if (this.badTime(n.firstMs, n.lastMs)) return;
     this.table.addRecord(n, this.inputIndex);
   }
+
+  /**
+   * A record time no report can hold (a datagram's absolute times, or its uptime arithmetic, out of
+   * range): counted and said with the datagram that carried it, and the record is not a flow.
+   */
+  private badTime(first: number, last: number): boolean {
+    if (isFlowTime(first) && isFlowTime(last)) return false;
+    this.anomalies.add(
+      'export.bad_time',
+      this.file,
+      this.recordAt,
+      `export record ${this.records} of the input${this.recordAt >= 0 ? ', in the export message at this offset' : ''}: start ${first} ms, end ${last} ms; expected times from 0 to ${MAX_DATE_MS} ms since 1970 (up to the year 275760); skipped`,
+    );
+    return true;
+  }
+
+  /** File offset of the export message whose records are being read (-1: the source gives none). */
+  private recordAt = -1;
 
   private readonly words = new Int32Array(8);
   private readonly numeric: NumericExportRecord = newNumericRecord();
@@ -123,6 +145,7 @@ export class PacketIngest implements PacketSink {
     this.exportPackets = 0;
     this.badAddresses = 0;
     this.firstBadAddress = '';
+    this.recordAt = -1;
     this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), (n) => this.recordNumeric(n));
   }
 
@@ -154,6 +177,7 @@ export class PacketIngest implements PacketSink {
 
   private exportDatagram(buf: Uint8Array, v: PacketView, fileOffset: number): void {
     this.exportPackets++;
+    this.recordAt = fileOffset;
     this.exportDatagrams!.datagram(buf, v.payloadOffset, v.payloadLength, packetSource(v, buf), fileOffset);
   }
 

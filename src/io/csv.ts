@@ -13,6 +13,7 @@
  * readers of bytes (`…At`) are the hot path of nfdump CSV: they return -1 (or write NaN) instead.
  * @see https://www.rfc-editor.org/rfc/rfc4180#section-2
  */
+import { MAX_DATE_MS } from '../time.js';
 import ipaddr from 'ipaddr.js';
 import { canonicalIpv4ToInt } from '../ip.js';
 
@@ -298,8 +299,6 @@ export function readPrefix(text: string): FieldRead<[ipaddr.IPv4 | ipaddr.IPv6, 
 }
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
-/** The range of a JavaScript Date, in ms either side of 1970. */
-const MAX_DATE_MS = 8.64e15;
 
 /**
  * A time as UTC ms: an ISO 8601 date (`2026-11-01`, midnight UTC) or date-time (`2026-11-01T08:00`,

@@ -4,6 +4,7 @@
  * to in, a mining protocol), grouped by server and port. The report is opened read-only and never
  * written; peer, name and port evidence do not count, so the list never feeds on itself.
  */
+import { MAX_DATE_MS } from '../time.js';
 import Database from 'better-sqlite3';
 import ipaddr from 'ipaddr.js';
 import { InputError } from '../errors.js';
@@ -30,8 +31,6 @@ export const MAX_LISTED_FLOWS = 10;
 /** Endpoints read from one report before it is refused as not a report this tool wrote. */
 const MAX_ENDPOINTS = 1_000_000;
 const MAX_NAMES = 8;
-/** The largest time a JavaScript Date holds (ms). */
-const MAX_TIME_MS = 8.64e15;
 const MAX_NAME_CHARS = 100;
 
 /** Oldest report schema version whose flows and evidence columns this query reads (they are unchanged since). */
@@ -77,7 +76,7 @@ export function readLearnedEndpoints(path: string, skip: (address: string) => bo
     const skippedKeys = new Set<string>();
     for (const [id, server, port, firstSeen, pool, coin] of rows) {
       const address = normalise(server);
-      if (address === null || typeof id !== 'number' || !Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535 || typeof firstSeen !== 'number' || !(Math.abs(firstSeen) <= MAX_TIME_MS)) {
+      if (address === null || typeof id !== 'number' || !Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535 || typeof firstSeen !== 'number' || !(Math.abs(firstSeen) <= MAX_DATE_MS)) {
         skippedKeys.add(`bad row ${String(id)}`);
         continue;
       }
