@@ -47,7 +47,7 @@ export const ANOMALY_CODES = {
   'dns.bad_message': 'DNS message that does not decode: a response in a dnstap frame or a captured UDP datagram from port 53 (resolver logs: also one with no question, or a query where a response was expected), or a query in a flow to port 53 of a scanned capture; skipped',
   'tls.bad_client_hello': 'a flow whose client payload starts like a TLS ClientHello that does not decode (malformed, or cut before its server_name extension); its SNI is not known',
   'kafka.bad_message': 'a Kafka record value that is not what the consumer\'s --format says (varint framing, FlowMessage protobuf, GoFlow2 JSON, address length); skipped',
-  'zeek.bad_line': 'a Zeek dns.log line (TSV or JSON) that could not be read (field count, time, address, rcode, answers and TTLs); skipped',
+  'zeek.bad_line': 'a Zeek dns.log line (TSV or JSON) that could not be read (field count, time, answer time rtt, address, rcode, answers and TTLs); skipped',
   'nfcapd.bad_block': 'nfdump file block header that cannot be right (size 0 or over 5 MiB, no records, unknown type); the reader looks for the next plausible block header',
   'nfcapd.truncated_block': 'nfdump file ends inside a block header or block',
   'nfcapd.resync_skipped': 'bytes of an nfdump file skipped while looking for the next plausible block header',

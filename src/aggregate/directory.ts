@@ -13,7 +13,7 @@ import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { readAddress, readPrefix } from '../io/csv.js';
-import { inertJson } from '../report/format.js';
+import { quotedExcerpt } from '../report/format.js';
 
 export const SUBSCRIBER_TYPES = ['residential', 'enterprise', 'government', 'university', 'internet-cafe', 'mobile', 'other'] as const;
 export type SubscriberType = (typeof SUBSCRIBER_TYPES)[number];
@@ -64,7 +64,7 @@ export class SubscriberDirectory {
     const columns = (names: string[], fields: string[]): Map<string, number> | string => {
       const prefixCol = ['prefix', 'cidr', 'ip'].map((x) => names.indexOf(x)).find((x) => x >= 0) ?? -1;
       const subCol = names.indexOf('subscriber');
-      if (prefixCol < 0 || subCol < 0) return `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${inertJson(fields.join(','))}`;
+      if (prefixCol < 0 || subCol < 0) return `header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got ${quotedExcerpt(fields.join(','))}`;
       return columnsByName(names).set('prefix', prefixCol);
     };
     const empty = 'empty file: expected a header "prefix,subscriber,account,type,region" and one line per range';
@@ -72,7 +72,7 @@ export class SubscriberDirectory {
       const prefixText = get('prefix');
       const parsed = readPrefix(prefixText);
       if (!parsed.ok) {
-        errors.push({ line: n, message: `prefix ${inertJson(prefixText)} is not an IP address or CIDR (expected ${parsed.expected})` });
+        errors.push({ line: n, message: `prefix ${quotedExcerpt(prefixText)} is not an IP address or CIDR (expected ${parsed.expected})` });
         continue;
       }
       const [addr, bits] = parsed.value;
@@ -83,12 +83,12 @@ export class SubscriberDirectory {
       }
       const typeText = get('type').toLowerCase().replace(/[ _]/g, '-');
       if (typeText && !SUBSCRIBER_TYPES.includes(typeText as SubscriberType)) {
-        errors.push({ line: n, message: `type ${inertJson(get('type'))}: expected one of ${SUBSCRIBER_TYPES.join(', ')}` });
+        errors.push({ line: n, message: `type ${quotedExcerpt(get('type'))}: expected one of ${SUBSCRIBER_TYPES.join(', ')}` });
         continue;
       }
       const key = `${addr.toNormalizedString()}/${bits}`;
       if (seen.has(key)) {
-        errors.push({ line: n, message: `prefix ${inertJson(prefixText)} is already mapped on line ${seen.get(key)}: the same range twice is ambiguous` });
+        errors.push({ line: n, message: `prefix ${quotedExcerpt(prefixText)} is already mapped on line ${seen.get(key)}: the same range twice is ambiguous` });
         continue;
       }
       seen.set(key, n);

@@ -8,7 +8,7 @@
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
-import { inertJson } from '../report/format.js';
+import { quotedExcerpt } from '../report/format.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
 import { lastAtMost } from '../search.js';
 
@@ -56,7 +56,7 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
     const end = endText === '' ? ({ ok: true, value: Infinity } as const) : readTime(endText, { epochSeconds: true });
     if (!start.ok || !end.ok || end.value < start.value) {
       const what = start.ok ? (end.ok ? 'times' : end.expected) : start.expected;
-      errors.push({ line: n, message: `expected start (and end, or empty for open) as ${what}, end not before start; got ${inertJson(get('start'))}, ${inertJson(endText)}` });
+      errors.push({ line: n, message: `expected start (and end, or empty for open) as ${what}, end not before start; got ${quotedExcerpt(get('start'))}, ${quotedExcerpt(endText)}` });
       continue;
     }
     const priv = get('private_ip');
@@ -64,13 +64,13 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
     const privAddr = readAddress(priv);
     const wrong = privAddr.ok ? readAddress(pub) : privAddr;
     if (!wrong.ok) {
-      errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, each ${wrong.expected}; got ${inertJson(priv)}, ${inertJson(pub)}` });
+      errors.push({ line: n, message: `expected IP addresses in private_ip and public_ip, each ${wrong.expected}; got ${quotedExcerpt(priv)}, ${quotedExcerpt(pub)}` });
       continue;
     }
     const ps = readPort(get('port_start'));
     const pe = readPort(get('port_end'));
     if (!ps.ok || !pe.ok || pe.value < ps.value) {
-      errors.push({ line: n, message: `expected port_start <= port_end within 0-65535, got ${inertJson(get('port_start'))}, ${inertJson(get('port_end'))}` });
+      errors.push({ line: n, message: `expected port_start <= port_end within 0-65535, got ${quotedExcerpt(get('port_start'))}, ${quotedExcerpt(get('port_end'))}` });
       continue;
     }
     // One text per host: ipaddr.process writes an IPv4-mapped IPv6 address as its IPv4 address.
@@ -102,27 +102,27 @@ interface Formula {
 /** `100.64.0.0/16=203.0.113.0/24:1024-65535/2016` */
 export function parseDeterministic(spec: string): Formula | string {
   const m = /^([\d.]+\/\d+)=([\d.]+\/\d+):(\d+)-(\d+)\/(\d+)$/.exec(spec.trim());
-  if (!m) return `expected PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER, e.g. 100.64.0.0/16=203.0.113.0/24:1024-65535/2016; got ${inertJson(spec)}`;
+  if (!m) return `expected PRIVATE_CIDR=PUBLIC_CIDR:FIRST_PORT-LAST_PORT/PORTS_PER_SUBSCRIBER, e.g. 100.64.0.0/16=203.0.113.0/24:1024-65535/2016; got ${quotedExcerpt(spec)}`;
   try {
     const [pa, pb] = ipaddr.IPv4.parseCIDR(m[1]!);
     const [qa, qb] = ipaddr.IPv4.parseCIDR(m[2]!);
     // Four decimal parts (ipaddr.js would read `10/8` as 0.0.0.10/8), and a network address: the
     // blocks are counted from it, so 100.64.0.5/16 would map to addresses outside the range.
     for (const [text, a, bits] of [[m[1]!, pa, pb], [m[2]!, qa, qb]] as const) {
-      if (!ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]!)) return `expected IPv4 CIDRs with four decimal parts in ${inertJson(spec)}; got ${text}`;
+      if (!ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]!)) return `expected IPv4 CIDRs with four decimal parts in ${quotedExcerpt(spec)}; got ${text}`;
       if ((ipv4ToInt(a.toString()) >>> 0) % 2 ** (32 - bits) !== 0) return `${text} has host bits set: expected its network address, ${ipaddr.IPv4.networkAddressFromCIDR(text).toString()}/${bits}`;
     }
     const first = Number(m[3]);
     const last = Number(m[4]);
     const per = Number(m[5]);
-    if (first < 1 || last > 65535 || last < first || per < 1 || per > last - first + 1) return `ports: expected 1 <= FIRST <= LAST <= 65535 and 1 <= PORTS_PER_SUBSCRIBER <= LAST-FIRST+1 in ${inertJson(spec)}`;
+    if (first < 1 || last > 65535 || last < first || per < 1 || per > last - first + 1) return `ports: expected 1 <= FIRST <= LAST <= 65535 and 1 <= PORTS_PER_SUBSCRIBER <= LAST-FIRST+1 in ${quotedExcerpt(spec)}`;
     const blocksPerPublic = Math.floor((last - first + 1) / per);
     const privSize = 2 ** (32 - pb);
     const pubSize = 2 ** (32 - qb);
     if (privSize > pubSize * blocksPerPublic) return `${m[1]} has ${privSize} addresses but ${m[2]} × ${blocksPerPublic} port blocks holds only ${pubSize * blocksPerPublic}`;
     return { text: spec, privBase: ipv4ToInt(pa.toString()) >>> 0, privSize, pubBase: ipv4ToInt(qa.toString()) >>> 0, pubSize, first, last, perSubscriber: per, blocksPerPublic };
   } catch {
-    return `expected IPv4 CIDRs in ${inertJson(spec)}`;
+    return `expected IPv4 CIDRs in ${quotedExcerpt(spec)}`;
   }
 }
 

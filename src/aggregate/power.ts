@@ -9,7 +9,7 @@
  *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
  */
 import { csvLines, readDecimal, readTime } from '../io/csv.js';
-import { inertJson } from '../report/format.js';
+import { inertJson, quotedExcerpt } from '../report/format.js';
 
 export interface PowerReading {
   subscriber: string;
@@ -60,7 +60,7 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
     if (!subscriber || subscriber.length > 128) errors.push({ line, message: 'subscriber: expected an id of 1 to 128 characters' });
     else if (!start.ok) errors.push({ line, message: `start: expected ${start.expected}, got ${inertJson(startText.slice(0, 40))}` });
     else if (!end.ok) errors.push({ line, message: `end: expected ${end.expected}, got ${inertJson(endText.slice(0, 40))}` });
-    else if (end.value <= start.value) errors.push({ line, message: `end ${inertJson(endText)} is not after start ${inertJson(startText)}` });
+    else if (end.value <= start.value) errors.push({ line, message: `end ${quotedExcerpt(endText)} is not after start ${quotedExcerpt(startText)}` });
     else if (!kwh.ok) errors.push({ line, message: `kwh: expected ${kwh.expected}, got ${inertJson(kwhText.slice(0, 40))}` });
     else readings.push({ subscriber, start: start.value, end: end.value, kwh: kwh.value, line });
   }
@@ -75,7 +75,7 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
   for (const l of bySub.values()) {
     l.sort((a, b) => a.start - b.start);
     for (let i = 1; i < l.length; i++)
-      if (l[i]!.start < l[i - 1]!.end) errors.push({ line: l[i]!.line, message: `period overlaps line ${l[i - 1]!.line} for subscriber ${inertJson(l[i]!.subscriber)}` });
+      if (l[i]!.start < l[i - 1]!.end) errors.push({ line: l[i]!.line, message: `period overlaps line ${l[i - 1]!.line} for subscriber ${quotedExcerpt(l[i]!.subscriber)}` });
   }
   errors.sort((a, b) => a.line - b.line);
   return { readings: errors.length ? null : readings, errors };

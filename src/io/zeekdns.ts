@@ -26,6 +26,8 @@ import type { DnsLookup } from './dnslog.js';
 import { formatIpv6 } from '../decode/dns.js';
 import { addressText } from './dnslookup.js';
 import { parseIpv6Text } from '../ip.js';
+import { quotedExcerpt } from '../report/format.js';
+import { isFlowTime, MAX_DATE_MS } from '../time.js';
 import type { ByteWindow } from './joiner.js';
 
 type Answer = DnsLookup['answers'][number];
@@ -74,14 +76,19 @@ interface ZeekRecord {
   ttls: number[];
 }
 
+/** The longest answer time (`rtt`) taken as one: a resolver gives up within seconds, so more is not a time. */
+const MAX_RTT_S = 3600;
+
 /** The lookup a Zeek line describes, or a reason it is malformed. */
 function zeekLookup(r: ZeekRecord): DnsLookup | string {
+  if (!isFlowTime(r.tsMs)) return `ts ${r.tsMs / 1000} s is outside the dates a report holds; expected epoch seconds from 0 to ${MAX_DATE_MS / 1000}`;
+  if (r.rttS !== null && !(r.rttS >= 0 && r.rttS <= MAX_RTT_S)) return `rtt ${r.rttS} s; expected the seconds a resolver took to answer, 0 to ${MAX_RTT_S}`;
   const client = normaliseAddress(r.origH);
-  if (client === null) return `id.orig_h ${JSON.stringify(r.origH)} is not an IP address`;
+  if (client === null) return `id.orig_h ${quotedExcerpt(r.origH)} is not an IP address`;
   let resolver: string | null = null;
   if (r.respH !== null) {
     resolver = normaliseAddress(r.respH);
-    if (resolver === null) return `id.resp_h ${JSON.stringify(r.respH)} is not an IP address`;
+    if (resolver === null) return `id.resp_h ${quotedExcerpt(r.respH)} is not an IP address`;
   }
   if (r.answers.length > MAX_ANSWERS) return `${r.answers.length} answers; at most ${MAX_ANSWERS} are read`;
   if (r.ttls.length !== r.answers.length && r.ttls.length !== 0) return `${r.answers.length} answers but ${r.ttls.length} TTLs; expected one TTL per answer`;
@@ -234,6 +241,8 @@ abstract class ZeekLines {
   lookups = 0;
   skipped = 0;
   protected line = 0;
+  /** Byte offset of the current line's start in the input. */
+  protected lineAt = 0;
   private skipping = false;
 
   constructor(
@@ -269,6 +278,7 @@ abstract class ZeekLines {
         continue;
       }
       this.line++;
+      this.lineAt = win.offsetOf(s);
       this.onLine(b, s, nl);
     }
   }
@@ -307,7 +317,7 @@ export class ZeekTsvParser extends ZeekLines {
   private header(b: Uint8Array, s: number, e: number): void {
     if (startsWith(b, s, '#separator ')) {
       const v = unescapeZeek(utf8.decode(b.subarray(s + 11, e)));
-      if (v.length !== 1 || v.charCodeAt(0) > 0x7f) throw new InputError(this.file, this.line, `line ${this.line}: separator ${JSON.stringify(v)}; expected one ASCII character`);
+      if (v.length !== 1 || v.charCodeAt(0) > 0x7f) throw new InputError(this.file, this.lineAt, `line ${this.line}: separator ${quotedExcerpt(v)}; expected one ASCII character`);
       this.sep = v.charCodeAt(0);
       return;
     }
@@ -318,7 +328,7 @@ export class ZeekTsvParser extends ZeekLines {
     switch (key) {
       case '#set_separator': {
         const v = unescapeZeek(value[0] ?? '');
-        if (v.length !== 1) throw new InputError(this.file, this.line, `line ${this.line}: set separator ${JSON.stringify(v)}; expected one character`);
+        if (v.length !== 1) throw new InputError(this.file, this.lineAt, `line ${this.line}: set separator ${quotedExcerpt(v)}; expected one character`);
         this.setSep = v.charCodeAt(0);
         return;
       }
@@ -329,7 +339,7 @@ export class ZeekTsvParser extends ZeekLines {
         this.unset = value[0] ?? '-';
         return;
       case '#path':
-        if (value[0] !== 'dns') throw new InputError(this.file, this.line, `line ${this.line}: a Zeek ${value[0] ?? '(unnamed)'} log; expected #path dns`);
+        if (value[0] !== 'dns') throw new InputError(this.file, this.lineAt, `line ${this.line}: a Zeek ${value[0] === undefined ? '(unnamed)' : quotedExcerpt(value[0])} log; expected #path dns`);
         return;
       case '#fields': {
         const roles = new Uint8Array(value.length);
@@ -343,7 +353,7 @@ export class ZeekTsvParser extends ZeekLines {
         });
         for (const needed of ['ts', 'id.orig_h', 'query', 'rcode'] as const) {
           if (!value.includes(needed)) {
-            throw new InputError(this.file, this.line, `line ${this.line}: #fields has no ${needed} column; a Zeek dns.log has ts, id.orig_h, id.resp_h, query, qtype, rcode, answers, TTLs`);
+            throw new InputError(this.file, this.lineAt, `line ${this.line}: #fields has no ${needed} column; a Zeek dns.log has ts, id.orig_h, id.resp_h, query, qtype, rcode, answers, TTLs`);
           }
         }
         this.roles = roles;
@@ -413,7 +423,7 @@ export class ZeekTsvParser extends ZeekLines {
           break;
         case COL_RTT:
           r.rttS = decimal(b, a, z);
-          if (Number.isNaN(r.rttS)) return this.bad(`rtt ${JSON.stringify(utf8.decode(b.subarray(a, z)))} is not a number of seconds`);
+          if (Number.isNaN(r.rttS)) return this.bad(`rtt ${quotedExcerpt(utf8.decode(b.subarray(a, z)))} is not a number of seconds`);
           break;
         case COL_ORIG_H:
           r.origH = latin1(b, a, z);
@@ -426,11 +436,11 @@ export class ZeekTsvParser extends ZeekLines {
           break;
         case COL_QTYPE:
           r.qtype = integer(b, a, z);
-          if (r.qtype < 0) return this.bad(`qtype ${JSON.stringify(utf8.decode(b.subarray(a, z)))} is not a number`);
+          if (r.qtype < 0) return this.bad(`qtype ${quotedExcerpt(utf8.decode(b.subarray(a, z)))} is not a number`);
           break;
         case COL_RCODE:
           r.rcode = integer(b, a, z);
-          if (r.rcode < 0) return this.bad(`rcode ${JSON.stringify(utf8.decode(b.subarray(a, z)))} is not a number`);
+          if (r.rcode < 0) return this.bad(`rcode ${quotedExcerpt(utf8.decode(b.subarray(a, z)))} is not a number`);
           break;
         case COL_ANSWERS:
           if (!this.isEmpty(b, a, z)) r.answers = this.set(b, a, z, (x, y) => this.text(b, x, y));
@@ -440,7 +450,7 @@ export class ZeekTsvParser extends ZeekLines {
           break;
       }
     }
-    if (Number.isNaN(r.tsMs)) return this.bad(`ts ${JSON.stringify(utf8.decode(b.subarray(starts[roles.indexOf(COL_TS)]!, ends[roles.indexOf(COL_TS)]!)))} is not epoch seconds or an ISO 8601 time`);
+    if (Number.isNaN(r.tsMs)) return this.bad(`ts ${quotedExcerpt(utf8.decode(b.subarray(starts[roles.indexOf(COL_TS)]!, ends[roles.indexOf(COL_TS)]!)))} is not epoch seconds or an ISO 8601 time`);
     if (r.origH === '') return this.bad('id.orig_h is unset; expected the client address');
     if (r.rcode === null || r.query === null) {
       this.skipped++;
@@ -500,10 +510,10 @@ export class ZeekJsonParser extends ZeekLines {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) return this.bad('expected one JSON object per line');
     const v = o as Record<string, unknown>;
     const path = v['_path'];
-    if (path !== undefined && path !== 'dns') return this.bad(`a Zeek ${String(path)} record; expected _path dns`);
+    if (path !== undefined && path !== 'dns') return this.bad(`a Zeek ${quotedExcerpt(String(path))} record; expected _path dns`);
     const ts = v['ts'];
     const tsMs = typeof ts === 'number' ? ts * 1000 : typeof ts === 'string' ? Date.parse(ts) : NaN;
-    if (!Number.isFinite(tsMs)) return this.bad(`ts ${JSON.stringify(ts)}; expected epoch seconds or an ISO 8601 time`);
+    if (!Number.isFinite(tsMs)) return this.bad(`ts ${quotedExcerpt(String(ts))}; expected epoch seconds or an ISO 8601 time`);
     const origH = v['id.orig_h'];
     if (typeof origH !== 'string') return this.bad('id.orig_h missing; expected the client address');
     const respH = v['id.resp_h'];

@@ -37,6 +37,14 @@ export function inertJson(value: unknown, space?: number): string {
   return JSON.stringify(value, null, space).replace(JSON_RAW_CONTROLS, uEscape);
 }
 
+/**
+ * Input text quoted for a message ({@link inertJson}): its first `max` characters, with its length
+ * said when it is longer, so a megabyte-long header value or field gives one short line.
+ */
+export function quotedExcerpt(text: string, max = 80): string {
+  return text.length > max ? `${inertJson(text.slice(0, max))}… (${text.length} characters)` : inertJson(text);
+}
+
 function text(c: Cell): string {
   if (c === null) return '';
   if (Array.isArray(c)) return c.join(' ');

@@ -29,6 +29,20 @@ describe('subscriber directory', () => {
     expect(errors[3]!.message).toMatch(/already mapped on line 5/);
   });
 
+  it('a value off a bad line is quoted by its start and its length: a huge header or field gives one short message', () => {
+    const header = SubscriberDirectory.parse(`prefix,${'\u0000'.repeat(60_000)}\n10.0.0.1,A\n`);
+    expect(header.directory).toBeNull();
+    expect(header.errors).toHaveLength(1);
+    expect(header.errors[0]!.message).toBe(`header needs a prefix (or cidr, ip) and a subscriber column, e.g. "prefix,subscriber,account,type,region"; got "prefix,${'\\u0000'.repeat(73)}"… (60007 characters)`);
+    const field = SubscriberDirectory.parse(`prefix,subscriber,type\n${'9'.repeat(10_000)},A,residential\n10.0.0.2,B,${'x'.repeat(5000)}\n`);
+    expect(field.errors.map((e) => [e.line, e.message.length < 300])).toEqual([
+      [2, true],
+      [3, true],
+    ]);
+    expect(field.errors[0]!.message).toContain('… (10000 characters)');
+    expect(field.errors[1]!.message).toContain('… (5000 characters)');
+  });
+
   it('a scan maps subscribers by id with attributes; the watchlist filters by them; a bad file stops the scan', async () => {
     const file = join(tmp, 'subs.csv');
     writeFileSync(file, 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3,university,Hangzhou\nfd00::/8,OFFICE,ACC-9,enterprise,Ningbo\n');

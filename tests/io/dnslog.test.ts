@@ -161,9 +161,72 @@ describe('Zeek dns.log (TSV)', () => {
 
   it('a Zeek log of another kind, or one without the needed columns, is not a resolver log', async () => {
     const conn = ZEEK_HEADER.map((l) => (l === '#path\tdns' ? '#path\tconn' : l)).join('\n');
-    await expect(readDnsLog(file(conn), () => undefined, new Anomalies())).rejects.toThrow(/line 5: a Zeek conn log; expected #path dns/);
+    await expect(readDnsLog(file(conn), () => undefined, new Anomalies())).rejects.toThrow(/line 5: a Zeek "conn" log; expected #path dns/);
     const noQuery = ['#separator \\x09', '#fields\tts\tid.orig_h\trcode', '1\t1.2.3.4\t0', ''].join('\n');
     await expect(readDnsLog(file(noQuery), () => undefined, new Anomalies())).rejects.toThrow(/#fields has no query column/);
+  });
+});
+
+describe('Zeek header and field values in messages', () => {
+  /** The error a log with these header lines gives (ZEEK_HEADER with line `at` replaced). */
+  async function headerError(at: number, line: string): Promise<InputError> {
+    const lines = [...ZEEK_HEADER];
+    lines[at] = line;
+    const e = await readDnsLog(file(`${lines.join('\n')}\n`), () => undefined, new Anomalies()).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  /** Bytes of the header lines before line `at` (0-based), with their newlines. */
+  const offsetOf = (at: number): number => ZEEK_HEADER.slice(0, at).reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
+
+  it('a header value is quoted inert: no escape sequence reaches the terminal; the error names the line and its byte offset', async () => {
+    const e = await headerError(4, '#path\t\u001b[2J\u001b]0;owned\u0007\u001b[31mdns');
+    expect(e.offset).toBe(offsetOf(4));
+    expect(e.message).toContain(`at byte ${offsetOf(4)}: line 5: a Zeek "\\u001b[2J\\u001b]0;owned\\u0007\\u001b[31mdns" log; expected #path dns`);
+    expect(e.message).not.toMatch(/[\u0000-\u001f\u007f]/);
+  });
+
+  it('a megabyte-long header value is said by its start and its length, on one short line', async () => {
+    for (const [at, line, what] of [
+      [1, `#set_separator\t,${'A'.repeat(1 << 20)}`, 'set separator'],
+      [4, `#path\t${'B'.repeat(1 << 20)}`, 'a Zeek'],
+    ] as const) {
+      const e = await headerError(at, line);
+      expect(e.offset).toBe(offsetOf(at));
+      expect(e.message).toContain(what);
+      expect(e.message).toContain(`… (${(1 << 20) + (at === 1 ? 1 : 0)} characters)`);
+      expect(e.message.length).toBeLessThan(300);
+    }
+  });
+
+  it('an rtt that is no answer time, or a ts past the last date, makes a bad line; the rest is read', async () => {
+    const good = ['1700000000.000000', 'C1', '100.64.0.11', '1', '10.0.0.53', '53', 'udp', '1', '0.010000', 'ok.example', '1', 'C_INTERNET', '1', 'A', '0', 'NOERROR', 'F', 'F', 'T', 'T', '0', '192.0.2.1', '1.000000', 'F'];
+    const rows = [
+      good.map((v, i) => (i === 8 ? '1e400' : v)),
+      good.map((v, i) => (i === 8 ? '-0.5' : v)),
+      good.map((v, i) => (i === 0 ? '10000000000000.000000' : v)),
+      good,
+    ];
+    const { lookups, anomalies } = await read(file(tsv(...rows)));
+    expect(lookups.map((l) => l.time)).toEqual([1700000000010]);
+    expect(anomalies.counts.get('zeek.bad_line')).toBe(3);
+    expect(anomalies.samples.map((x) => x.message)).toEqual([
+      'line 9: rtt Infinity s; expected the seconds a resolver took to answer, 0 to 3600; line skipped',
+      'line 10: rtt -0.5 s; expected the seconds a resolver took to answer, 0 to 3600; line skipped',
+      'line 11: ts "10000000000000.000000" is not epoch seconds or an ISO 8601 time; line skipped',
+    ]);
+    // The same in JSON lines, where such a ts is a number.
+    const json = [
+      { ts: 1700000000, 'id.orig_h': '100.64.0.11', query: 'ok.example', qtype: 1, rcode: 0, answers: ['192.0.2.1'], TTLs: [1], rtt: -3 },
+      { ts: 1e13, 'id.orig_h': '100.64.0.11', query: 'ok.example', qtype: 1, rcode: 0, answers: ['192.0.2.1'], TTLs: [1] },
+      { ts: 1700000000, 'id.orig_h': '100.64.0.11', query: 'ok.example', qtype: 1, rcode: 0, answers: ['192.0.2.1'], TTLs: [1], rtt: 0.02 },
+    ];
+    const j = await read(file(json.map((o) => JSON.stringify(o)).join('\n') + '\n'));
+    expect(j.lookups.map((l) => l.time)).toEqual([1700000000020]);
+    expect(j.anomalies.samples.map((x) => x.message)).toEqual([
+      'line 1: rtt -3 s; expected the seconds a resolver took to answer, 0 to 3600; line skipped',
+      'line 2: ts 10000000000000 s is outside the dates a report holds; expected epoch seconds from 0 to 8640000000000; line skipped',
+    ]);
   });
 });
 
