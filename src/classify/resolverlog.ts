@@ -7,6 +7,7 @@
  * listed names are kept, at most `maxBindings`, oldest dropped first, so memory stays bounded on a
  * province's log (10^8 lookups a day, nearly all of them not pools).
  */
+import { MAX_DATE_MS } from '../time.js';
 import type { EndpointIndex } from '../rules/endpoints.js';
 import type { EndpointEntry } from '../rules/schema.js';
 
@@ -105,7 +106,8 @@ export class ResolverBindings {
         continue;
       }
       const ttl = Math.max(0, Math.min(a.ttl, this.opts.maxTtlS));
-      const until = l.time + ttl * 1000 + this.opts.graceMs;
+      // Never past the last date (a lookup near it, plus TTL and grace): the window is written as one.
+      const until = Math.min(l.time + ttl * 1000 + this.opts.graceMs, MAX_DATE_MS);
       const key = `${l.client}|${a.data}`;
       const prev = this.own.get(key);
       const b: LookupBinding = { client: l.client, name, chain: chain.join(' → '), entry: hit, address: a.data, time: l.time, until, ttl, resolver: l.resolver, log };

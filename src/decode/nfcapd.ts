@@ -7,7 +7,7 @@
  * @see https://github.com/phaag/nfdump/blob/master/src/libnffile/nffileV2.h
  * @see https://github.com/phaag/nfdump/blob/master/src/libnffile/nfxV3.h
  */
-import { isFlowTime, MAX_DATE_MS } from '../time.js';
+import { isDateMs, MAX_DATE_MS } from '../time.js';
 import { formatIpv6Words } from '../ip.js';
 import type { NumericExportRecord } from '../flow/records.js';
 
@@ -234,7 +234,7 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
   if (v4 < 0 && v6 < 0) return 'V3 record without an ipv4Flow or ipv6Flow element (addresses)';
   r.firstMs = u64(b, generic);
   r.lastMs = u64(b, generic + 8);
-  if (!isFlowTime(r.firstMs) || !isFlowTime(r.lastMs)) return `start ${r.firstMs} ms or end ${r.lastMs} ms outside the dates a report holds (expected 0 to ${MAX_DATE_MS} ms since 1970)`;
+  if (!isDateMs(r.firstMs) || !isDateMs(r.lastMs)) return `start ${r.firstMs} ms or end ${r.lastMs} ms outside the dates a report holds (expected within ${MAX_DATE_MS} ms of 1970)`;
   r.packets = u64(b, generic + 24);
   r.bytes = u64(b, generic + 32);
   r.srcPort = u16(b, generic + 40);

@@ -11,7 +11,7 @@ import { plausibleExportDatagram, type ExportDatagrams } from './exportsource.js
 import { newNumericRecord } from '../decode/templates.js';
 import type { ExportFlowInput, FlowTable, NumericExportRecord } from './table.js';
 import { ipv4ToInt } from '../ip.js';
-import { isFlowTime, MAX_DATE_MS } from '../time.js';
+import { isDateMs, MAX_DATE_MS } from '../time.js';
 
 /** Per-input packet counters. */
 export interface PacketCounts {
@@ -118,12 +118,12 @@ export class PacketIngest implements PacketSink {
    * range): counted and said with the datagram that carried it, and the record is not a flow.
    */
   private badTime(first: number, last: number): boolean {
-    if (isFlowTime(first) && isFlowTime(last)) return false;
+    if (isDateMs(first) && isDateMs(last)) return false;
     this.anomalies.add(
       'export.bad_time',
       this.file,
       this.recordAt,
-      `export record ${this.records} of the input${this.recordAt >= 0 ? ', in the export message at this offset' : ''}: start ${first} ms, end ${last} ms; expected times from 0 to ${MAX_DATE_MS} ms since 1970 (up to the year 275760); skipped`,
+      `export record ${this.records} of the input${this.recordAt >= 0 ? ', in the export message at this offset' : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
     );
     return true;
   }

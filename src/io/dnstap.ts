@@ -18,6 +18,7 @@
  * @see https://github.com/farsightsec/fstrm (Frame Streams protocol, fstrm/control.h)
  * @see https://github.com/dnstap/dnstap.pb (dnstap.proto)
  */
+import { isDateMs, MAX_DATE_MS } from '../time.js';
 import { createRequire } from 'node:module';
 import type { Reader, Root, Type } from 'protobufjs/light.js';
 import type { Anomalies } from '../anomalies.js';
@@ -482,6 +483,10 @@ export class DnstapParser {
     else if (f.queryTimeSec >= 0) time = f.queryTimeSec * 1000 + f.queryTimeNsec / 1e6;
     else {
       this.anomalies.add('dnstap.bad_message', this.file, fileOffset, `${typeName(t)} without response_time_sec (field 12) or query_time_sec (field 8)`);
+      return;
+    }
+    if (!isDateMs(time)) {
+      this.anomalies.add('dnstap.bad_message', this.file, fileOffset, `${typeName(t)} timed ${time / 1000} s, outside the dates a report holds; expected within ${MAX_DATE_MS / 1000} s of 1970`);
       return;
     }
     const resolver = (f.responseAddressLen >= 0 ? addressText(b, f.responseAddressOff, f.responseAddressLen) : null) ?? this.identity(b, f.identityOff, f.identityLen);

@@ -3,7 +3,7 @@
  * printer/kafka output) write them: one object per line; fields are mapped by name, so either
  * tool's keys work. Bad lines are counted with their line number and skipped.
  */
-import { isFlowTime } from '../time.js';
+import { isDateMs } from '../time.js';
 import type { Anomalies } from '../anomalies.js';
 import { readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
 import type { ExportFlowInput } from '../flow/records.js';
@@ -57,7 +57,7 @@ function flowTime(key: string, v: unknown): FieldRead<number> {
   // ns beyond 2^53 are not exact as numbers: whole microseconds keep whole milliseconds whole.
   if (key.endsWith('_ns')) n = Math.round(n / 1e3) / 1e3;
   else if (!key.endsWith('_ms') && n < 1e11) n *= 1000;
-  return isFlowTime(n) ? { ok: true, value: n } : { ok: false, expected: what };
+  return n >= 0 && isDateMs(n) ? { ok: true, value: n } : { ok: false, expected: what };
 }
 
 /** A field as text or number for the shared readers: JSON strings and numbers pass, anything else is no value. */

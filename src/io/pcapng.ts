@@ -6,7 +6,7 @@
  *
  * @see https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/ (PCAP Next Generation Dump File Format)
  */
-import { isFlowTime, MAX_DATE_MS } from '../time.js';
+import { isDateMs, MAX_DATE_MS } from '../time.js';
 import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { ByteWindow } from './joiner.js';
@@ -124,12 +124,12 @@ export class PcapngParser implements CaptureParser {
         }
         const ts = (this.u32(b, s + 12) * 4294967296 + this.u32(b, s + 16)) / iface.units;
         const ms = (ts + iface.offsetSec) * 1000;
-        if (!isFlowTime(ms)) {
+        if (!isDateMs(ms)) {
           this.anomalies.add(
             'pcapng.bad_time',
             this.file,
             win.offsetOf(s),
-            `packet time ${ts + iface.offsetSec} s (interface ${id}: ${iface.units} units per second, offset ${iface.offsetSec} s) is outside the dates a report holds; expected 0 to ${MAX_DATE_MS / 1000} s since 1970; skipped`,
+            `packet time ${ts + iface.offsetSec} s (interface ${id}: ${iface.units} units per second, offset ${iface.offsetSec} s) is outside the dates a report holds; expected within ${MAX_DATE_MS / 1000} s of 1970; skipped`,
           );
           return;
         }

@@ -27,7 +27,7 @@ import { formatIpv6 } from '../decode/dns.js';
 import { addressText } from './dnslookup.js';
 import { parseIpv6Text } from '../ip.js';
 import { quotedExcerpt } from '../report/format.js';
-import { isFlowTime, MAX_DATE_MS } from '../time.js';
+import { isDateMs, MAX_DATE_MS } from '../time.js';
 import type { ByteWindow } from './joiner.js';
 
 type Answer = DnsLookup['answers'][number];
@@ -81,7 +81,6 @@ const MAX_RTT_S = 3600;
 
 /** The lookup a Zeek line describes, or a reason it is malformed. */
 function zeekLookup(r: ZeekRecord): DnsLookup | string {
-  if (!isFlowTime(r.tsMs)) return `ts ${r.tsMs / 1000} s is outside the dates a report holds; expected epoch seconds from 0 to ${MAX_DATE_MS / 1000}`;
   if (r.rttS !== null && !(r.rttS >= 0 && r.rttS <= MAX_RTT_S)) return `rtt ${r.rttS} s; expected the seconds a resolver took to answer, 0 to ${MAX_RTT_S}`;
   const client = normaliseAddress(r.origH);
   if (client === null) return `id.orig_h ${quotedExcerpt(r.origH)} is not an IP address`;
@@ -121,7 +120,9 @@ function zeekLookup(r: ZeekRecord): DnsLookup | string {
     answers.push({ name: owner, type: 'CNAME', data: target, ttl });
     owner = target;
   }
-  return { time: r.rttS === null ? r.tsMs : r.tsMs + r.rttS * 1000, client, resolver, query, qtype: r.qtype, rcode: r.rcode!, answers };
+  const time = r.rttS === null ? r.tsMs : r.tsMs + r.rttS * 1000;
+  if (!isDateMs(time)) return `ts ${r.tsMs / 1000} s${r.rttS === null ? '' : ` + rtt ${r.rttS} s`} is outside the dates a report holds; expected epoch seconds within ${MAX_DATE_MS / 1000} of 1970`;
+  return { time, client, resolver, query, qtype: r.qtype, rcode: r.rcode!, answers };
 }
 
 const v6 = new Uint8Array(16);
@@ -505,7 +506,8 @@ export class ZeekJsonParser extends ZeekLines {
     try {
       o = JSON.parse(text);
     } catch (e) {
-      return this.bad(`not JSON (${(e as Error).message})`);
+      // V8's message quotes the line raw: only its start is said, inert.
+      return this.bad(`not JSON: the line starts ${quotedExcerpt(text, 40)}`);
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) return this.bad('expected one JSON object per line');
     const v = o as Record<string, unknown>;

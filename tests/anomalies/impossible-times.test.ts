@@ -1,9 +1,10 @@
 /**
- * Times no date can hold (past 8.64e15 ms, the year 275760) in a pcapng interface's timestamps, in
- * IPFIX records and in an nfdump file written by Debian's nfcapd are counted anomalies, with the
- * file and the offset: the packet or record is skipped, the rest is read, and the report stays one
- * every report command can read (before, such flows were stored and `summary`, `watchlist` and
- * `flows` refused the report as damaged).
+ * Times no date can hold (more than 8.64e15 ms from 1970, past the year 275760) in a pcapng
+ * interface's timestamps, in IPFIX records and in an nfdump file written by Debian's nfcapd are
+ * counted anomalies, with the file and the offset: the packet or record is skipped, the rest is
+ * read, and the report stays one every report command can read (before, such flows were stored and
+ * `summary`, `watchlist` and `flows` refused the report as damaged). Times before 1970, which an
+ * exporter without a clock sends, are still flows.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,7 @@ describe('times no date can hold', () => {
     const before = pcapngFile([{ interfaces, packets: section.packets.slice(0, 1) }]).length;
     const [s] = samples(db);
     expect(s).toMatchObject({ code: 'pcapng.bad_time', offset: before });
-    expect(s!.message).toMatch(/packet time 10000000000000 s \(interface 0: 1 units per second, offset 0 s\) is outside the dates a report holds; expected 0 to 8640000000000 s since 1970; skipped/);
+    expect(s!.message).toMatch(/packet time 10000000000000 s \(interface 0: 1 units per second, offset 0 s\) is outside the dates a report holds; expected within 8640000000000 s of 1970; skipped/);
   });
 
   it('IPFIX in a capture: a record with a start or end past any date is counted with its message, the others are flows', async () => {
@@ -92,7 +93,24 @@ describe('times no date can hold', () => {
       ['export.bad_time', 82],
       ['export.bad_time', 82],
     ]);
-    expect(got[0]!.message).toBe('export record 2 of the input, in the export message at this offset: start 10000000000000000 ms, end ' + T0 + ' ms; expected times from 0 to 8640000000000000 ms since 1970 (up to the year 275760); skipped');
+    expect(got[0]!.message).toBe('export record 2 of the input, in the export message at this offset: start 10000000000000000 ms, end ' + T0 + ' ms; expected times within 8640000000000000 ms of 1970 (the dates a report holds, to the year 275760); skipped');
+  });
+
+  it('NetFlow v5 from an exporter whose clock was never set: its records are flows dated before 1970, not dropped', async () => {
+    // RFC-less but fixed layout (Cisco): a 24-byte header, then 48-byte records; times are the
+    // exporter's uptime (ms) at the flow's first and last packet, unix_secs 0 (clock not set).
+    const header = [...u16(5), ...u16(1), ...u32(10_000_000), ...u32(0), ...u32(0), ...u32(0), 0, 0, ...u16(0)];
+    const record = [100, 64, 0, 20, 198, 51, 100, 7, 0, 0, 0, 0, ...u16(1), ...u16(2), ...u32(40), ...u32(4000), ...u32(9_000_000), ...u32(9_500_000), ...u16(40001), ...u16(3333), 0, 0x18, 6, 0, ...u16(0), ...u16(0), 24, 24, ...u16(0)];
+    const frame = ethernet(ipv4('192.0.2.1', '192.0.2.9', 17, udp(9995, 2055, Uint8Array.from([...header, ...record]))));
+    const path = join(tmp, 'v5-no-clock.pcap');
+    writeFileSync(path, pcapFile(LinkType.ETHERNET, [{ ts: T0, data: frame }]));
+    const { input, db } = await scanAndRead(path, ['--keep-flows', 'all']);
+    expect(input.anomalies).toEqual({});
+    expect(input.records).toBe(1);
+    const d = new Database(db, { readonly: true });
+    // Export time 0 less the uptime between each packet and the export.
+    expect(d.prepare("SELECT first_seen, last_seen FROM flows WHERE source = 'export'").all()).toEqual([{ first_seen: -1_000_000, last_seen: -500_000 }]);
+    d.close();
   });
 
   it.skipIf(missingNfdump() !== null)('nfcapd file: a record nfcapd stored with such a time is a bad record of its block', async () => {
@@ -105,7 +123,7 @@ describe('times no date can hold', () => {
     const { input, db } = await scanAndRead(file!, ['--keep-flows', 'all']);
     expect(input.anomalies).toEqual({ 'nfcapd.bad_record': 1 });
     const [s] = samples(db);
-    expect(s!.message).toMatch(/^record \d+ of \d+ at block byte \d+: start 10000000000000000 ms or end 10000000000001000 ms outside the dates a report holds \(expected 0 to 8640000000000000 ms since 1970\); skipped$/);
+    expect(s!.message).toMatch(/^record \d+ of \d+ at block byte \d+: start 10000000000000000 ms or end 10000000000001000 ms outside the dates a report holds \(expected within 8640000000000000 ms of 1970\); skipped$/);
     const d = new Database(db, { readonly: true });
     expect(d.prepare('SELECT first_seen, last_seen FROM flows').all()).toEqual([{ first_seen: T0, last_seen: T0 + 300_000 }]);
     d.close();

@@ -225,7 +225,7 @@ describe('Zeek header and field values in messages', () => {
     expect(j.lookups.map((l) => l.time)).toEqual([1700000000020]);
     expect(j.anomalies.samples.map((x) => x.message)).toEqual([
       'line 1: rtt -3 s; expected the seconds a resolver took to answer, 0 to 3600; line skipped',
-      'line 2: ts 10000000000000 s is outside the dates a report holds; expected epoch seconds from 0 to 8640000000000; line skipped',
+      'line 2: ts 10000000000000 s is outside the dates a report holds; expected epoch seconds within 8640000000000 of 1970; line skipped',
     ]);
   });
 });
@@ -458,6 +458,8 @@ describe('dnstap (Frame Streams)', () => {
     parts.push(frame(clientResponse(dnsAResponse(3, 'c.example', ['192.0.2.3']), new Uint8Array([1, 2, 3]))));
     at('noWire');
     parts.push(frame(tap({ type: 6, query_address: parseIpv4('100.64.0.4'), response_time_sec: T })));
+    at('farTime');
+    parts.push(frame(clientResponse(dnsAResponse(5, 'e.example', ['192.0.2.5']), parseIpv4('100.64.0.6'), { response_time_sec: 10_000_000_000_000 })));
     at('queryAsResponse');
     parts.push(frame(clientResponse(dnsQuery(4, 'd.example'), parseIpv4('100.64.0.5'))));
     parts.push(good);
@@ -473,7 +475,8 @@ describe('dnstap (Frame Streams)', () => {
     const bytes = concatBytes(...parts);
     const { lookups, anomalies } = await read(file(bytes, 'fstrm'));
     const first = (code: string): number[] => anomalies.samples.filter((s) => s.code === code).map((s) => s.offset);
-    expect(first('dnstap.bad_message')).toEqual([offsets.notProtobuf, offsets.missingType, offsets.noClient, offsets.noWire]);
+    expect(first('dnstap.bad_message')).toEqual([offsets.notProtobuf, offsets.missingType, offsets.noClient, offsets.noWire, offsets.farTime]);
+    expect(anomalies.samples.find((s) => s.offset === offsets.farTime)!.message).toMatch(/^CLIENT_RESPONSE timed 10000000000000(\.\d+)? s, outside the dates a report holds; expected within 8640000000000 s of 1970$/);
     expect(first('dns.bad_message')).toEqual([offsets.badDns, offsets.queryAsResponse]);
     expect(first('dnstap.bad_frame')).toEqual([offsets.oversized, offsets.badControl]);
     expect(first('capture.resync_skipped')).toEqual([offsets.oversized, offsets.badControl]);
