@@ -8,7 +8,7 @@ import { Classifier } from '../classify/classify.js';
 import { ReportError, UsageError } from '../errors.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { policyRedecide } from '../report/policy-redecide.js';
-import { completeInputSizes, completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
+import { completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { settleContext } from '../report/settle.js';
 import { rescoreReport } from '../report/rescore.js';
@@ -178,7 +178,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // Daily operation: an input already complete in the report (same sha256) is not scanned again; an
   // input the report holds only in part (interrupted, failed, removed) is scanned again and its new
   // rows replace the old ones when the run closes.
-  const known = completeInputs(db);
+  const { bySha: known, sizes: knownSizes } = completeInputs(db);
   const partial = partialInputs(db);
   // Earlier interrupted reads of standard input: this read hashes its first bytes to as many, to tell whether it holds them.
   const stdinParts = partial.filter((r) => r.path === '-' && r.sha256 !== null && (r.size ?? 0) > 0);
@@ -195,12 +195,10 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
   // first: its sha256 is taken as it is read, on the other core, as into a new report.
   const sizes = new Map<number, number>();
   for (const x of named) if (x.size !== null) sizes.set(x.size, (sizes.get(x.size) ?? 0) + 1);
-  const knownSizes = known.size > 0 ? completeInputSizes(db) : new Set<number>();
   const seen = new Map<string, string>();
   for (const { path: p, size } of named) {
     let sha: string | null = null;
-    const mayBeKnown = known.size > 0 && (knownSizes === null || (size !== null && knownSizes.has(size)));
-    if (p !== '-' && size !== null && (mayBeKnown || partial.length > 0 || (sizes.get(size) ?? 0) > 1)) {
+    if (p !== '-' && size !== null && (knownSizes === null || knownSizes.has(size) || partial.length > 0 || (sizes.get(size) ?? 0) > 1)) {
       const h = await hashFileInWorker(p).catch(() => null);
       sha = h?.sha256 ?? null;
       if (sha && known.has(sha)) {

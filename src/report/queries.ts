@@ -242,20 +242,14 @@ export function queryWatchlist(db: Database.Database, opts: WatchFilter & { pseu
   return Array.from(iterateWatchlist(db, opts));
 }
 
-/** Inputs the report holds complete, by content: sha256 → the path it was read from. */
-export function completeInputs(db: Database.Database): Map<string, string> {
-  const rows = db.prepare("SELECT sha256, path FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string }>;
-  return new Map(rows.map((r) => [r.sha256, r.path]));
-}
-
 /**
- * The sizes of the inputs the report holds complete (their bytes as stored, which their sha256
- * covers), or null when one of them has no size recorded: content identical to one of them has one
- * of these sizes.
+ * Inputs the report holds complete, by content: sha256 → the path it was read from; and their sizes
+ * (their bytes as stored, which their sha256 covers), or null when one of them has no size recorded:
+ * content identical to one of them has one of these sizes.
  */
-export function completeInputSizes(db: Database.Database): Set<number> | null {
-  const sizes = db.prepare("SELECT size FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").pluck().all() as Array<number | null>;
-  return sizes.includes(null) ? null : new Set(sizes as number[]);
+export function completeInputs(db: Database.Database): { bySha: Map<string, string>; sizes: Set<number> | null } {
+  const rows = db.prepare("SELECT sha256, path, size FROM inputs WHERE sha256 IS NOT NULL AND status = 'complete'").all() as Array<{ sha256: string; path: string; size: number | null }>;
+  return { bySha: new Map(rows.map((r) => [r.sha256, r.path])), sizes: rows.some((r) => r.size === null) ? null : new Set(rows.map((r) => r.size!)) };
 }
 
 /** An input the report holds only in part: its rows are replaced when the input is read again. */
