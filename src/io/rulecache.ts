@@ -101,8 +101,28 @@ function cacheDir(): string | null {
   return base ? join(base, 'minerwatch') : null;
 }
 
+/** The compiler digest as it appears in entry names. */
+function compilerTag(compiler: string): string {
+  return createHash('sha256').update(compiler).digest('hex').slice(0, 16);
+}
+
 function fileFor(dir: string, digest: string, toolVersion: string, compiler: string): string {
-  return join(dir, `rules-${toolVersion}-${createHash('sha256').update(compiler).digest('hex').slice(0, 16)}-${digest}.json`);
+  return join(dir, `rules-${toolVersion}-${compilerTag(compiler)}-${digest}.json`);
+}
+
+/**
+ * The entry {@link store} wrote at `path` for this compiler when `valid` says it is the one asked
+ * for (it is then marked used), else null: a missing, unreadable or foreign entry is a miss.
+ */
+function load<T>(path: string, compiler: string, valid: (o: T) => boolean): T | null {
+  try {
+    const o = JSON.parse(readFileSync(path, 'utf8')) as T & { format: number; compiler: string };
+    if (o.format !== FORMAT || o.compiler !== compiler || !valid(o)) return null;
+    markUsed(path);
+    return o;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -112,15 +132,10 @@ function fileFor(dir: string, digest: string, toolVersion: string, compiler: str
 export function loadCachedRules(digest: string, toolVersion: string, compiler: string = compilerDigest()): RuleSet | null {
   const dir = cacheDir();
   if (!dir) return null;
-  try {
-    const o = JSON.parse(readFileSync(fileFor(dir, digest, toolVersion, compiler), 'utf8')) as { format: number; compiler: string; ruleSet: RuleSet & { policy: { miningPorts: number[] } } };
-    if (o.format !== FORMAT || o.compiler !== compiler || o.ruleSet.digest !== digest) return null;
-    const rs = o.ruleSet;
-    markUsed(fileFor(dir, digest, toolVersion, compiler));
-    return { ...rs, policy: { ...rs.policy, miningPorts: new Set(rs.policy.miningPorts) } };
-  } catch {
-    return null;
-  }
+  const o = load<{ ruleSet: RuleSet & { policy: { miningPorts: number[] } } }>(fileFor(dir, digest, toolVersion, compiler), compiler, (x) => x.ruleSet.digest === digest);
+  if (!o) return null;
+  const rs = o.ruleSet;
+  return { ...rs, policy: { ...rs.policy, miningPorts: new Set(rs.policy.miningPorts) } };
 }
 
 /** Store a rule set that compiled cleanly, under the compiler that compiled it (best effort; errors are ignored). */
@@ -156,22 +171,14 @@ export function intelFolderKey(folder: string, filesDigest: string): string {
 }
 
 function intelFileFor(dir: string, key: string, compiler: string): string {
-  return join(dir, `intel-${createHash('sha256').update(compiler).digest('hex').slice(0, 16)}-${key}.json`);
+  return join(dir, `intel-${compilerTag(compiler)}-${key}.json`);
 }
 
 /** The endpoint entries an intel folder compiled to ({@link intelFolderKey}), by this compiler, or null. */
 export function loadCachedIntel(key: string, compiler: string = compilerDigest()): EndpointEntry[] | null {
   const dir = cacheDir();
   if (!dir) return null;
-  try {
-    const path = intelFileFor(dir, key, compiler);
-    const o = JSON.parse(readFileSync(path, 'utf8')) as { format: number; compiler: string; key: string; entries: EndpointEntry[] };
-    if (o.format !== FORMAT || o.compiler !== compiler || o.key !== key || !Array.isArray(o.entries)) return null;
-    markUsed(path);
-    return o.entries;
-  } catch {
-    return null;
-  }
+  return load<{ key: string; entries: EndpointEntry[] }>(intelFileFor(dir, key, compiler), compiler, (x) => x.key === key && Array.isArray(x.entries))?.entries ?? null;
 }
 
 /** Store what an intel folder compiled to, when every file compiled cleanly (best effort). */
