@@ -16,8 +16,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decodeGoflowJson, decodeGoflowMessages } from '../../src/decode/goflow2.js';
-import { ensureTopic, GroupConsumer, KAFKA_REQUEST_BYTES, KafkaProducer, type KafkaMessage } from '../../src/io/kafka.js';
-import { CORPUS, FIXTURES, HAVE_CORPUS } from '../helpers.js';
+import { ensureTopic, GroupConsumer, KAFKA_REQUEST_BYTES, KafkaProducer, type KafkaMessage, type PartitionRef } from '../../src/io/kafka.js';
+import { CORPUS, FIXTURES, HAVE_CORPUS, waitFor } from '../helpers.js';
 import { BROKER_START_TIMEOUT_MS, startBroker, type Broker } from '../support/kafka.js';
 
 let broker: Broker | null = null;
@@ -191,8 +191,16 @@ describe('GroupConsumer', () => {
     let leftAt = -1;
     const members = [0, 1].map((i) => new GroupConsumer({ brokers, group, topic, clientId: `m${i}`, maxBatchMessages: 50 }));
     const seenBy = [0, 0];
+    // Each member's latest assignment (the partitions it was last given, none after a revocation).
+    const owns: PartitionRef[][] = [[], []];
     const runs = members.map((c, i) =>
       c.run({
+        assigned: (parts) => {
+          owns[i] = parts;
+        },
+        revoked: () => {
+          owns[i] = [];
+        },
         batch: async (msgs) => {
           for (const m of msgs) processed.add(`${m.partition}:${m.offset}`);
           seenBy[i]! += msgs.length;
@@ -207,8 +215,10 @@ describe('GroupConsumer', () => {
         },
       }),
     );
-    // Both members in the group before the messages arrive.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Both members in the group, the topic's partitions shared between them, before the messages arrive.
+    await waitFor(() => owns[0]!.length > 0 && owns[1]!.length > 0 && new Set(owns.flat().map((p) => p.partition)).size === 4, {
+      what: 'both members to be given partitions of the topic',
+    });
     const producer = new KafkaProducer({ brokers });
     for (let b = 0; b < N; b += 200)
       await producer.send(
