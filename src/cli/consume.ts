@@ -15,6 +15,7 @@ import { PartitionEnds } from '../io/kafka-ends.js';
 import { rebuildWaiting, WaitingSubscribers } from '../report/live-rollup.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { redecideReport } from '../report/redecide.js';
+import { completeKafkaInputs, subscriberRows } from '../report/queries.js';
 import type Database from 'better-sqlite3';
 import { openReport, ReportWriter } from '../report/writer.js';
 import { loadResolverLogs } from '../scan.js';
@@ -87,8 +88,7 @@ export function verdictRow(f: FlowRecord, v: Verdict, subscriber: string | null,
 /** The report's last complete segment per partition of `topic`: messages up to it are in already. */
 export function segmentsDone(db: Database.Database, topic: string): Map<number, bigint> {
   const out = new Map<number, bigint>();
-  const paths = db.prepare("SELECT path FROM inputs WHERE status = 'complete' AND path LIKE 'kafka://%'").pluck().all() as string[];
-  for (const p of paths) {
+  for (const p of completeKafkaInputs(db)) {
     const s = parseSegmentPath(p);
     if (!s || s.topic !== topic) continue;
     const had = out.get(s.partition);
@@ -318,7 +318,7 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
     redecideReport(d, shard.classifier, { recompute: false });
   });
   if (producer) {
-    const rows = db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+    const rows = subscriberRows(db);
     await producer.send(o.outputTopic!, rows.map((r) => ({ key: String(r.subscriber), value: JSON.stringify({ kind: 'subscriber', ...r }) })));
     await producer.close();
   }

@@ -24,6 +24,7 @@ import {
 } from '../report/explain.js';
 import { pseudonymiser, type Pseudonymiser } from '../report/pseudonym.js';
 import { incompleteInputs } from '../report/runs.js';
+import { beginRead } from '../report/queries.js';
 import { openReport, reportReadError } from '../report/writer.js';
 import { CONFIDENCE_LEVELS, confidenceRank } from '../confidence.js';
 import { shareHashrate, shareRelErr } from '../aggregate/hashrate.js';
@@ -260,7 +261,7 @@ export async function runExplain(target: string, o: ExplainCliOptions, io: Io): 
   const show = shown(tz, p);
   const db = openReport(o.db, { readonly: true });
   const out = new ListingOutput(io.out);
-  db.exec('BEGIN');
+  const endRead = beginRead(db);
   try {
     const found = findExplainCandidates(db, target, p);
     if (!found.length)
@@ -326,7 +327,7 @@ export async function runExplain(target: string, o: ExplainCliOptions, io: Io): 
     throw reportReadError(o.db, e);
   } finally {
     out.end();
-    db.exec('COMMIT');
+    endRead();
     db.close();
   }
 }

@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { InputError, UsageError } from '../errors.js';
 import { checkZone, levelName, messages, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
-import { iterateFlows, iterateWatchlist, type WatchFilter } from '../report/queries.js';
+import { beginRead, hasSubscriberFlows, heldFlowIds, iterateFlows, iterateWatchlist, subscriberValues, type WatchFilter } from '../report/queries.js';
 import { incompleteInputs, type IncompleteInput } from '../report/runs.js';
 import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
@@ -174,7 +174,7 @@ async function writeRows(
   io: Io,
 ): Promise<void> {
   const w = new ListingOutput(io.out);
-  db.exec('BEGIN');
+  const endRead = beginRead(db);
   try {
     // Read in the same transaction as the rows, so the warning speaks of the report they come from.
     const warning = incompleteWarning(o.report, incompleteInputs(db), o.missing);
@@ -219,7 +219,7 @@ async function writeRows(
     }
   } finally {
     w.end();
-    db.exec('COMMIT');
+    endRead();
   }
 }
 
@@ -241,10 +241,10 @@ export async function runFlows(o: FlowsCliOptions, io: Io): Promise<void> {
   const ids = o.id !== undefined && o.id.length ? o.id : undefined;
   const db = openReport(o.db, { readonly: true });
   try {
-    if (o.subscriber !== undefined && !db.prepare('SELECT 1 FROM flows WHERE subscriber = ? LIMIT 1').get(o.subscriber))
+    if (o.subscriber !== undefined && !hasSubscriberFlows(db, o.subscriber))
       throw new NotInReport(o.db, `no flow of subscriber ${JSON.stringify(inertText(o.subscriber))} in the report (minerwatch explain also finds a subscriber by client address or account)`);
     if (ids) {
-      const held = new Set(db.prepare('SELECT id FROM flows WHERE id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(ids)) as number[]);
+      const held = heldFlowIds(db, ids);
       const missing = ids.filter((i) => !held.has(i));
       if (missing.length) throw new NotInReport(o.db, `no flow with id ${missing.join(', ')} in the report`);
     }
@@ -265,15 +265,15 @@ export async function runFlows(o: FlowsCliOptions, io: Io): Promise<void> {
  */
 function unmatchedFilters(db: Database.Database, o: WatchCliOptions): string[] {
   const out: string[] = [];
-  const check = (flag: string, value: string | undefined, sql: string): void => {
+  const check = (flag: string, value: string | undefined, field: 'type' | 'region' | 'coin'): void => {
     if (value === undefined) return;
-    const held = (db.prepare(sql).pluck().all() as string[]).filter((x) => typeof x === 'string');
+    const held = subscriberValues(db, field);
     if (held.some((x) => x.toLowerCase() === value.toLowerCase())) return;
     out.push(`${flag} ${JSON.stringify(value)} matches no subscriber in ${o.db} (${held.length ? `it holds: ${held.sort().join(', ')}` : 'it holds none'})`);
   };
-  check('--type', o.type, 'SELECT DISTINCT type FROM subscribers WHERE type IS NOT NULL');
-  check('--region', o.region, 'SELECT DISTINCT region FROM subscribers WHERE region IS NOT NULL');
-  check('--coin', o.coin, 'SELECT DISTINCT c.value FROM subscribers s, json_each(s.coins) c');
+  check('--type', o.type, 'type');
+  check('--region', o.region, 'region');
+  check('--coin', o.coin, 'coin');
   return out;
 }
 

@@ -289,3 +289,47 @@ export function lastRunNets(db: Database.Database): string[] {
 export function markRun(db: Database.Database, run: number, status: 'abandoned' | 'failed'): void {
   db.prepare('UPDATE runs SET status = ?, finished = ? WHERE id = ?').run(status, Date.now(), run);
 }
+
+/**
+ * Begin a read transaction on `db`: every query until the returned call ends it sees one state of
+ * the report while other processes write to it (a listing that reads its rows twice, an
+ * explanation that reads several tables). For output written with awaits between the reads, where
+ * a synchronous `db.transaction` cannot hold.
+ */
+export function beginRead(db: Database.Database): () => void {
+  db.exec('BEGIN');
+  return () => {
+    db.exec('COMMIT');
+  };
+}
+
+/** True when the report holds a flow of `subscriber` (its id as stored). */
+export function hasSubscriberFlows(db: Database.Database, subscriber: string): boolean {
+  return db.prepare('SELECT 1 FROM flows WHERE subscriber = ? LIMIT 1').get(subscriber) !== undefined;
+}
+
+/** Which of these flow ids the report holds. */
+export function heldFlowIds(db: Database.Database, ids: readonly number[]): Set<number> {
+  return new Set(db.prepare('SELECT id FROM flows WHERE id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(ids)) as number[]);
+}
+
+/** The distinct values the report's subscribers hold of a watch-list filter's field (coins: each coin). */
+export function subscriberValues(db: Database.Database, field: 'type' | 'region' | 'coin'): string[] {
+  const sql =
+    field === 'coin'
+      ? 'SELECT DISTINCT c.value FROM subscribers s, json_each(s.coins) c'
+      : field === 'type'
+        ? 'SELECT DISTINCT type FROM subscribers WHERE type IS NOT NULL'
+        : 'SELECT DISTINCT region FROM subscribers WHERE region IS NOT NULL';
+  return (db.prepare(sql).pluck().all() as unknown[]).filter((x): x is string => typeof x === 'string');
+}
+
+/** Paths of the complete inputs read from Kafka (`kafka://` segment names). */
+export function completeKafkaInputs(db: Database.Database): string[] {
+  return db.prepare("SELECT path FROM inputs WHERE status = 'complete' AND path LIKE 'kafka://%'").pluck().all() as string[];
+}
+
+/** Every row of the subscriber rollup, as stored, in subscriber order. */
+export function subscriberRows(db: Database.Database): Array<Record<string, unknown>> {
+  return db.prepare('SELECT * FROM subscribers ORDER BY subscriber').all() as Array<Record<string, unknown>>;
+}
