@@ -9,6 +9,7 @@
  * file is being hashed; one that fails is replaced at the next request. It runs at a lower CPU
  * priority than the thread that reads the file (src/priority.ts).
  */
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { helperNice, LOWER_PRIORITY_SOURCE } from '../priority.js';
 
@@ -101,8 +102,33 @@ export function hashRequests(): number {
   return requests;
 }
 
-/** Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. */
+/**
+ * Digests this process took, by the file's identity (device, inode, size, modification and change
+ * times, in ns): a file hashed before a scan (src/cli/scan.ts) is not read a second time to hash it
+ * as it is scanned. Any write to the file changes its modification time, so a changed file is
+ * hashed again. Bounded: past {@link MAX_KNOWN} entries the oldest go.
+ */
+const known = new Map<string, { sha256: string; size: number }>();
+const MAX_KNOWN = 4096;
+
+/** The file's identity as {@link known} keys it, and its size; null when it is not a regular file (a FIFO, a device) or cannot be read. */
+function identity(path: string): { key: string; size: number } | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return st.isFile() ? { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, size: Number(st.size) } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. A
+ * file this process hashed already, unchanged since, is not hashed again.
+ */
 export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
+  const id = identity(path);
+  const had = id === null ? undefined : known.get(id.key);
+  if (had !== undefined) return Promise.resolve({ ...had });
   requests++;
   if (shared === null || shared.dead) {
     try {
@@ -113,5 +139,16 @@ export function hashFileInWorker(path: string): Promise<{ sha256: string; size: 
     }
     started++;
   }
-  return shared.hash(path);
+  const p = shared.hash(path);
+  if (id !== null)
+    p.then(
+      (r) => {
+        // Kept only when the file is as it was before the hash began, and whole: what was hashed is what it holds.
+        if (r.size !== id.size || identity(path)?.key !== id.key) return;
+        if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);
+        known.set(id.key, { sha256: r.sha256, size: r.size });
+      },
+      () => undefined,
+    );
+  return p;
 }

@@ -120,16 +120,17 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     const head = new Uint8Array(SNIFF_BYTES);
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
+    // Hash on the other core while this one parses (the stored bytes, compressed or not).
+    const hashing = kind !== null && (opts.hash ?? true) ? hashFileInWorker(path) : null;
+    hashing?.catch(() => undefined);
     if (kind === 'gzip') {
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
       // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
-      return await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], opts.hash ?? true, opts.progress);
+      const info = await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], false, opts.progress);
+      return { ...info, sha256: await digestOf(path, hashing, info.size, signal?.aborted ?? false) };
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
-    // Hash on the other core while this one parses.
-    const hashing = (opts.hash ?? true) ? hashFileInWorker(path) : null;
-    hashing?.catch(() => undefined);
     win = takeWindow(CHUNK * 2);
     const parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
     let pos = 0;
@@ -148,15 +149,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     }
     const stopped = signal?.aborted ?? false;
     parser.parse(win, !stopped);
-    let sha256 = '';
-    if (hashing) try {
-      const h = await hashing;
-      // A file that changed while being read is not the file that was parsed: say so.
-      // A stopped read hashed the whole file but parsed part of it: the digest still names the file.
-      sha256 = h.size === pos || stopped ? h.sha256 : `changed-while-reading:${h.sha256}`;
-    } catch (e) {
-      throw new InputError(path, pos, `cannot hash: ${(e as Error).message}`);
-    }
+    const sha256 = await digestOf(path, hashing, pos, stopped);
     return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256, packets: parser.packets };
   } finally {
     closeSync(fd);
@@ -164,11 +157,31 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
   }
 }
 
-/** Read from a stream (stdin or a file), gunzipping when the first bytes say gzip. */
+/**
+ * The sha256 the hashing thread took of a file `read` bytes of which were read ('' when it was not
+ * asked for). A file that changed while being read is not the file that was parsed: its digest says
+ * so. A stopped read hashed the whole file but parsed part of it: the digest still names the file.
+ */
+async function digestOf(path: string, hashing: Promise<{ sha256: string; size: number }> | null, read: number, stopped: boolean): Promise<string> {
+  if (hashing === null) return '';
+  try {
+    const h = await hashing;
+    return h.size === read || stopped ? h.sha256 : `changed-while-reading:${h.sha256}`;
+  } catch (e) {
+    throw new InputError(path, read, `cannot hash: ${(e as Error).message}`);
+  }
+}
+
+/** Let pending events (a signal) run before the next chunk. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Read from a stream (standard input, or a gzipped file), gunzipping when the first bytes say gzip.
+ * With `hashing` the bytes are hashed as they pass (standard input, which cannot be read again);
+ * a file is hashed by the caller, on the hashing thread.
+ */
 async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = [], hashing = true, progress?: { bytes: number }): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;

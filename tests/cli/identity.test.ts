@@ -1,7 +1,8 @@
 /** One identity per input: a file named twice, or the same content under another name, is read once. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,6 @@ describe('input identity within one scan', () => {
 });
 
 describe('inputs hashed before the scan', () => {
-  const HOME = join(FIXTURES, 'demo/home-miners.pcapng');
   const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
   /** Scan `path` into `db` in this process; how many files were hashed meanwhile, and what was said. */
   const scan = async (path: string, db: string): Promise<{ hashed: number; err: string; sha256: string[] }> => {
@@ -51,18 +51,24 @@ describe('inputs hashed before the scan', () => {
   };
 
   it('are those whose size is that of an input the report holds complete; others are hashed as they are read', async () => {
+    // Copies of the fixtures: a file this process hashed before (another test) is known unchanged and not hashed again.
+    const OFFICE = join(tmp, 'sizes-office.pcap');
+    const HOME = join(tmp, 'sizes-home.pcapng');
+    copyFileSync(join(FIXTURES, 'demo/office.pcap'), OFFICE);
+    copyFileSync(join(FIXTURES, 'demo/home-miners.pcapng'), HOME);
     expect(statSync(HOME).size).not.toBe(statSync(OFFICE).size);
     const db = join(tmp, 'sizes.sqlite');
     // Into a new report: hashed once, as it is read.
     expect(await scan(OFFICE, db)).toEqual({ hashed: 1, err: '', sha256: [sha(OFFICE)] });
     // A capture of another size: the report cannot hold its content, so it is read at once and hashed once.
     expect(await scan(HOME, db)).toEqual({ hashed: 1, err: '', sha256: [sha(HOME)] });
-    // Other content of the same size as one the report holds: hashed first (not the same), then read.
+    // Other content of the same size as one the report holds: hashed first (not the same), then
+    // read, and not hashed again as it is read (the file is as it was when hashed).
     const sameSize = join(tmp, 'office-changed.pcap');
     const bytes = readFileSync(OFFICE);
     bytes[bytes.length - 1]! ^= 0xff;
     writeFileSync(sameSize, bytes);
-    expect(await scan(sameSize, db)).toEqual({ hashed: 2, err: '', sha256: [sha(sameSize)] });
+    expect(await scan(sameSize, db)).toEqual({ hashed: 1, err: '', sha256: [sha(sameSize)] });
     // The same content again, under another name: hashed first, and not read.
     const copy = join(tmp, 'home-again.pcapng');
     copyFileSync(HOME, copy);
@@ -75,6 +81,30 @@ describe('inputs hashed before the scan', () => {
       [OFFICE, HOME, sameSize].map((p) => ({ path: p, size: statSync(p).size, sha256: sha(p) })),
     );
     d.close();
+  });
+
+  it('a file written after it was hashed is hashed again; a gzipped input is hashed on the hashing thread, as stored', async () => {
+    const db = join(tmp, 'rewritten.sqlite');
+    const file = join(tmp, 'rewritten.pcap');
+    copyFileSync(OFFICE, file);
+    expect(await scan(file, db)).toEqual({ hashed: 1, err: '', sha256: [sha(file)] });
+    // The same size, other bytes, written after that scan hashed it (the modification time set
+    // apart, as a write a clock tick later sets it).
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(file, bytes);
+    const { mtimeMs } = statSync(file);
+    utimesSync(file, new Date(), new Date(mtimeMs + 5000));
+    // Hashed before the scan (its size is a complete input's), found new, and read: its own digest.
+    expect(await scan(file, db)).toEqual({ hashed: 1, err: '', sha256: [sha(file)] });
+    // A gzipped capture: its stored bytes are hashed once, on the thread, and the same content again is known.
+    const gz = join(tmp, 'office.pcap.gz');
+    expect(existsSync(gz)).toBe(false);
+    writeFileSync(gz, gzipSync(readFileSync(OFFICE)));
+    expect(await scan(gz, join(tmp, 'gz.sqlite'))).toEqual({ hashed: 1, err: '', sha256: [sha(gz)] });
+    const again = await scan(gz, join(tmp, 'gz.sqlite'));
+    expect(again.hashed).toBe(0);
+    expect(again.err).toMatch(/office\.pcap\.gz: already in .* not scanned again/);
   });
 });
 

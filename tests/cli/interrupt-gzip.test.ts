@@ -1,6 +1,7 @@
 /** SIGINT during a gzip scan: the run stops cleanly as interrupted, never an internal error (EBADF). */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -40,10 +41,26 @@ describe.skipIf(!BUILT)('SIGINT during a gzip scan', () => {
     expect(code).toBe(1);
     const d = new Database(db, { readonly: true });
     expect(d.prepare('SELECT status FROM runs').pluck().all()).toEqual(['interrupted']);
-    const input = d.prepare('SELECT packets, error FROM inputs').get() as { packets: number; error: string | null };
+    const input = d.prepare('SELECT packets, error, sha256 FROM inputs').get() as { packets: number; error: string | null; sha256: string };
     d.close();
     expect(input.error).toBeNull();
     expect(input.packets).toBeGreaterThan(0);
     expect(input.packets).toBeLessThan(copies * 42);
+    // The cut read names the file it cut by the digest of its stored (compressed) bytes, whole: a
+    // copy under another name is known as the input held in part, read again, and replaces it.
+    expect(input.sha256).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+    const copy = join(tmp, 'again.pcap.gz');
+    copyFileSync(file, copy);
+    const again = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'scan', copy, '--db', db], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (x: Buffer) => (err += x.toString()));
+      c.on('exit', (code) => resolve({ code, err }));
+    });
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain(`${copy}: ${db} holds it only in part; scanning it again`);
+    const after = new Database(db, { readonly: true });
+    expect(after.prepare('SELECT path, status, packets FROM inputs').all()).toEqual([{ path: copy, status: 'complete', packets: copies * 42 }]);
+    after.close();
   }, 120_000);
 });
