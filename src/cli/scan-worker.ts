@@ -13,6 +13,7 @@ import type { Anomalies } from '../anomalies.js';
 import type { PacketCounts } from '../flow/ingest.js';
 import type { Shard } from '../flow/shard.js';
 import type { InputInfo } from '../io/input.js';
+import { knownDigests, rememberDigests } from '../io/hash.js';
 import { scanInputs, type ScanSummary } from '../pipeline.js';
 import { FlowBatch, packedTransfer, type PackedFlows } from '../report/writer-batch.js';
 import { loadRulesForScan } from './rules.js';
@@ -28,6 +29,8 @@ export interface ShardJob {
   shard: Shard;
   /** Int32Array over a SharedArrayBuffer: [0] = batches the scan's thread has queued. */
   acked: SharedArrayBuffer;
+  /** Digests the scan's thread took before the scan ({@link knownDigests}): files not hashed again. */
+  digests: ReturnType<typeof knownDigests>;
 }
 
 /** Anomalies as they cross threads. */
@@ -54,6 +57,7 @@ async function run(): Promise<void> {
   const port = parentPort!;
   const job = workerData as ShardJob;
   const { o, paths, shard } = job;
+  rememberDigests(job.digests);
   const acked = new Int32Array(job.acked);
   const stop = new AbortController();
   port.on('message', (m: ShardCommand) => {

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Anomalies } from '../anomalies.js';
+import { knownDigests } from '../io/hash.js';
 import { cutAndTiedInputs, SCAN_PROGRESS, type InputSummary, type ScanHooks, type ScanSummary } from '../pipeline.js';
 import type { PackedFlows } from '../report/writer-batch.js';
 import type { ScanCliOptions } from './scan.js';
@@ -147,7 +148,7 @@ export function scanInWorkers(job: {
       const acked = new SharedArrayBuffer(4);
       acks.push(new Int32Array(acked));
       const counters = job.progress && new Float64Array(job.progress.buffer, job.progress.byteOffset + k * SCAN_PROGRESS.slots * Float64Array.BYTES_PER_ELEMENT, SCAN_PROGRESS.slots);
-      const data: ShardJob = { paths, o: { ...o, progress: counters }, shard: { index: k, count: n }, acked };
+      const data: ShardJob = { paths, o: { ...o, progress: counters }, shard: { index: k, count: n }, acked, digests: k === 0 ? knownDigests() : [] };
       const w = new Worker(SCRIPT, { workerData: data });
       threads.push(w);
       w.on('message', (m: ShardMessage) => {

@@ -111,6 +111,16 @@ export function hashRequests(): number {
 const known = new Map<string, { sha256: string; size: number }>();
 const MAX_KNOWN = 4096;
 
+/** The digests this process took (a thread's own): to hand to another thread that reads the same files ({@link rememberDigests}). */
+export function knownDigests(): Array<[string, { sha256: string; size: number }]> {
+  return [...known];
+}
+
+/** Take digests another thread of the process took ({@link knownDigests}); each still holds only while its file's identity is unchanged. */
+export function rememberDigests(d: ReadonlyArray<readonly [string, { sha256: string; size: number }]>): void {
+  for (const [k, v] of d) if (known.size < MAX_KNOWN) known.set(k, { sha256: v.sha256, size: v.size });
+}
+
 /** The file's identity as {@link known} keys it, and its size; null when it is not a regular file (a FIFO, a device) or cannot be read. */
 function identity(path: string): { key: string; size: number } | null {
   try {

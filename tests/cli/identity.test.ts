@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { hashRequests } from '../../src/io/hash.js';
 import { FIXTURES, ROOT, runMain } from '../helpers.js';
 
@@ -106,6 +107,42 @@ describe('inputs hashed before the scan', () => {
     expect(again.hashed).toBe(0);
     expect(again.err).toMatch(/office\.pcap\.gz: already in .* not scanned again/);
   });
+});
+
+describe('a file hashed before a scan with workers', () => {
+  const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  /** `scan ARGS` by the built CLI in a child process; the bytes its threads read from files in all (Linux `rchar`). */
+  const readBytes = (args: string[]): Promise<number> =>
+    new Promise((resolve, reject) => {
+      // A script file, not --eval: worker threads take the process's flags, and --input-type is refused by them.
+      const script = join(tmp, 'rchar.mjs');
+      writeFileSync(
+        script,
+        `const { main } = await import(${JSON.stringify(join(ROOT, 'dist/src/cli/main.js'))}); const code = await main(process.argv.slice(2)); console.error('rchar ' + (await import('node:fs')).readFileSync('/proc/self/io', 'utf8').match(/rchar: (\\d+)/)[1]); process.exitCode = code;`,
+      );
+      const c = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('exit', (code) => (code === 0 && /rchar \d+/.test(err) ? resolve(Number(/rchar (\d+)/.exec(err)![1])) : reject(new Error(`exit ${code}: ${err}`))));
+    });
+
+  it.skipIf(!BUILT || !existsSync('/proc/self/io'))('is not hashed again by the worker that hashes inputs', async () => {
+    const a = join(tmp, 'workers-a.pcap');
+    generateBenchCapture(a, 40e6, 0x1d5, 'subscriber');
+    const size = statSync(a).size;
+    // The same size, other content: hashed before the scan, found new, and read.
+    const b = join(tmp, 'workers-b.pcap');
+    const bytes = readFileSync(a);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(b, bytes);
+    const db = join(tmp, 'workers.sqlite');
+    // Into a new report: each of the 2 workers reads it, and it is hashed once as it is read (3 reads).
+    const first = await readBytes(['scan', a, '--db', db, '--workers', '2']);
+    expect(first).toBeGreaterThan(3 * size);
+    // Hashed before the scan, then read by each worker: 3 reads again, not 4.
+    const second = await readBytes(['scan', b, '--db', db, '--workers', '2']);
+    expect(Math.abs(second - first)).toBeLessThan(size / 2);
+  }, 120_000);
 });
 
 describe('standard input is hashed as it is read', () => {
