@@ -41,7 +41,10 @@ export class NatEventSink implements InputSink {
       len,
       exporter,
       (r) => this.add(r),
-      (a) => this.anomalies.add(a.code, this.file, fileOffset + a.offset, `exporter ${exporter}: ${a.message}`),
+      // A data set that waited for its template is said at the message that carried it.
+      (a) => this.anomalies.add(a.code, this.file, this.decoder.origin + a.offset, `exporter ${exporter}: ${a.message}`),
+      undefined,
+      fileOffset,
     );
   }
 

@@ -132,7 +132,16 @@ export class FlowExportDecoder {
     const maxTemplates = Math.max(1, Math.floor(opts?.maxTemplates ?? 65536));
     const maxPending = Math.max(0, Math.floor(opts?.maxPendingPerTemplate ?? 64));
     this.cache = new TemplateCache(maxTemplates, maxPending, this.stats);
-    this.ctx = { cache: this.cache, stats: this.stats, onRecord: ignore, onAnomaly: ignore, onNumeric: undefined, scratch: this.scratch, numeric: this.numeric };
+    this.ctx = { cache: this.cache, stats: this.stats, onRecord: ignore, onAnomaly: ignore, onNumeric: undefined, scratch: this.scratch, numeric: this.numeric, origin: 0 };
+  }
+
+  /**
+   * The origin of the datagram whose records and anomalies are being delivered (read it from the
+   * callbacks): the one given to {@link decode}, or that of the earlier datagram whose data set
+   * waited for the template this one brought.
+   */
+  get origin(): number {
+    return this.ctx.origin;
   }
 
   /** One context for every datagram (its callbacks are set per call): a datagram allocates nothing for it. */
@@ -143,7 +152,8 @@ export class FlowExportDecoder {
    * callbacks; never throws for bad bytes. Returns false when the bytes are not a NetFlow/IPFIX
    * datagram at all (fewer than 2 bytes, or a version other than 5, 9 or 10: anomaly
    * `export.unknown_version`). Not reentrant: the callbacks must not call `decode` on this decoder
-   * (the message header and context are reused from call to call).
+   * (the message header and context are reused from call to call). `origin` is the caller's number
+   * for the datagram (an input offset), kept by a data set held for its template ({@link origin}).
    */
   decode(
     buf: Uint8Array,
@@ -153,6 +163,7 @@ export class FlowExportDecoder {
     onRecord: (r: ExportRecord) => void,
     onAnomaly: (a: ExportAnomaly) => void,
     onNumeric?: (r: NumericRecord) => void,
+    origin = 0,
   ): boolean {
     const start = Math.max(0, Math.min(Math.floor(off) || 0, buf.length));
     const n = Math.max(0, Math.min(Math.floor(len) || 0, buf.length - start));
@@ -162,6 +173,7 @@ export class FlowExportDecoder {
     }
     const version = (buf[start]! << 8) | buf[start + 1]!;
     const ctx = this.ctx;
+    ctx.origin = origin;
     ctx.onRecord = onRecord;
     ctx.onAnomaly = onAnomaly;
     ctx.onNumeric = onNumeric;

@@ -75,13 +75,19 @@ export class ExportDatagrams {
   /** Decode one datagram from `exporter`; `fileOffset` locates it in the input for anomalies. */
   datagram(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
     this.exporter = exporter;
-    this.fileOffset = fileOffset;
-    this.decoder.decode(buf, off, len, exporter, this.recordSink, this.anomalySink, this.onNumeric);
+    this.decoder.decode(buf, off, len, exporter, this.recordSink, this.anomalySink, this.onNumeric, fileOffset);
   }
 
-  /** Exporter and input offset of the datagram being decoded (for its anomalies). */
+  /**
+   * Input offset of the datagram that carried the records being delivered now: the datagram being
+   * decoded, or an earlier one whose data set waited for the template this one brought.
+   */
+  get recordOrigin(): number {
+    return this.decoder.origin;
+  }
+
+  /** Exporter of the datagram being decoded (for its anomalies). */
   private exporter = '';
-  private fileOffset = 0;
 
   /** NAT events without a destination are not flows (they feed `--nat-ipfix`). */
   private readonly recordSink = (r: ExportRecord): void => {
@@ -89,6 +95,6 @@ export class ExportDatagrams {
   };
 
   private readonly anomalySink = (a: ExportAnomaly): void => {
-    this.anomalies?.add(a.code, this.file, this.fileOffset + a.offset, `exporter ${this.exporter}: ${a.message}`);
+    this.anomalies?.add(a.code, this.file, this.decoder.origin + a.offset, `exporter ${this.exporter}: ${a.message}`);
   };
 }

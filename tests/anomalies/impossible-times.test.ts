@@ -49,12 +49,12 @@ const u64 = (v: bigint): number[] => [...u32(Number(v >> 32n)), ...u32(Number(v 
  * An IPFIX message (RFC 7011) with template 256 (addresses, ports, protocol, packets, octets,
  * flowStartMilliseconds, flowEndMilliseconds) and one record per [start, end] given.
  */
-function ipfixMessage(times: Array<[bigint, bigint]>): Uint8Array {
+function ipfixMessage(times: Array<[bigint, bigint]>, sets: { template: boolean; data: boolean } = { template: true, data: true }): Uint8Array {
   const fields = [[8, 4], [12, 4], [7, 2], [11, 2], [4, 1], [2, 8], [1, 8], [152, 8], [153, 8]];
   const tpl = [...u16(256), ...u16(fields.length), ...fields.flatMap(([id, len]) => [...u16(id!), ...u16(len!)])];
   const recs = times.flatMap(([s, e], i) => [100, 64, 0, 10 + i, 198, 51, 100, 7, ...u16(40000 + i), ...u16(3333), 6, ...u64(20n), ...u64(2000n), ...u64(s), ...u64(e)]);
-  const sets = [...u16(2), ...u16(4 + tpl.length), ...tpl, ...u16(256), ...u16(4 + recs.length), ...recs];
-  return Uint8Array.from([...u16(10), ...u16(16 + sets.length), ...u32(Math.floor(T0 / 1000) + 600), ...u32(1), ...u32(0), ...sets]);
+  const body = [...(sets.template ? [...u16(2), ...u16(4 + tpl.length), ...tpl] : []), ...(sets.data ? [...u16(256), ...u16(4 + recs.length), ...recs] : [])];
+  return Uint8Array.from([...u16(10), ...u16(16 + body.length), ...u32(Math.floor(T0 / 1000) + 600), ...u32(1), ...u32(0), ...body]);
 }
 
 const GOOD: [bigint, bigint] = [BigInt(T0), BigInt(T0 + 300_000)];
@@ -94,6 +94,25 @@ describe('times no date can hold', () => {
       ['export.bad_time', 82],
     ]);
     expect(got[0]!.message).toBe('export record 2 of the input, in the export message at this offset: start 10000000000000000 ms, end ' + T0 + ' ms; expected times within 8640000000000000 ms of 1970 (the dates a report holds, to the year 275760); skipped');
+  });
+
+  it('IPFIX file: a record of a data set that waited for its template is said at the message that carried it, not the template\'s', async () => {
+    // Message 1 (offset 0): the data set alone; message 2 (offset 0 + its length): the template, which releases it.
+    const held = ipfixMessage([GOOD, [BigInt(FAR), BigInt(T0)]], { template: false, data: true });
+    const template = ipfixMessage([], { template: true, data: false });
+    const path = join(tmp, 'held.ipfix');
+    writeFileSync(path, Uint8Array.from([...held, ...template]));
+    const { input, db } = await scanAndRead(path, ['--keep-flows', 'all']);
+    expect(input.anomalies).toEqual({ 'ipfix.template_missing': 1, 'export.bad_time': 1 });
+    expect(input.records).toBe(2);
+    // The data set's header follows the 16-byte message header; the bad record is in message 1, at 0.
+    expect(samples(db).map((x) => [x.code, x.offset])).toEqual([
+      ['ipfix.template_missing', 16],
+      ['export.bad_time', 0],
+    ]);
+    const d = new Database(db, { readonly: true });
+    expect(d.prepare("SELECT first_seen, last_seen FROM flows WHERE source = 'export'").all()).toEqual([{ first_seen: T0, last_seen: T0 + 300_000 }]);
+    d.close();
   });
 
   it('NetFlow v5 from an exporter whose clock was never set: its records are flows dated before 1970, not dropped', async () => {

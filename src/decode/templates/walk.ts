@@ -197,6 +197,11 @@ export interface RecordContext {
    * keeps a copy.
    */
   header?: MessageHeader;
+  /**
+   * Where the datagram whose sets are being decoded came from, as its caller numbered it (an input
+   * offset): the datagram's own, or, while a held data set is decoded, the one that carried that set.
+   */
+  origin: number;
 }
 
 /** Values of the record being read by {@link decodeLaidOutRecords}: 8 per {@link FlowLayout.at} pair, then start and end. */
@@ -438,6 +443,7 @@ export function handleDataSet(
     templateId: setId,
     body: buf.slice(start, end),
     offset: start - dgram,
+    origin: ctx.origin,
   });
   ctx.onAnomaly({
     code: hdr.version === 9 ? 'v9.template_missing' : 'ipfix.template_missing',
@@ -449,5 +455,15 @@ export function handleDataSet(
 /** Store a template and decode the data sets that were waiting for it. */
 export function storeTemplate(ctx: RecordContext, hdr: MessageHeader, t: Template): void {
   const waiting = ctx.cache.set(hdr.exporter, hdr.domain, t);
-  for (const w of waiting) decodeDataSet(ctx, w.header, t, w.body, 0, w.body.length, w.offset);
+  if (!waiting.length) return;
+  // Its records and anomalies are said where the set was read, not where its template came.
+  const origin = ctx.origin;
+  try {
+    for (const w of waiting) {
+      ctx.origin = w.origin;
+      decodeDataSet(ctx, w.header, t, w.body, 0, w.body.length, w.offset);
+    }
+  } finally {
+    ctx.origin = origin;
+  }
 }
