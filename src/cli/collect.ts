@@ -90,9 +90,11 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
     io.err(l.error ? `minerwatch: --dns-log ${l.error}\n` : `minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)\n`);
   const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
   io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
+  /** Commits made (one every interval, whether or not a flow had finished since the last). */
+  let commits = 0;
   const line = (): string => {
     const c = collector.counters();
-    return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}, finished early ${c.evictedFlows}), anomalies ${c.anomalies}`;
+    return `datagrams ${c.datagrams} (not export ${c.notExport}), records ${c.records}, templates ${c.templates}, template misses ${c.templateMisses}, dropped before template ${c.pendingDropped}, flows ${c.flows} (mining ${c.miningFlows}, open ${c.activeFlows}, finished early ${c.evictedFlows}), anomalies ${c.anomalies}, commits ${commits}`;
   };
   // A commit that cannot be written (disk full, I/O error) stops the collector with one clear line
   // (exit 3); what earlier commits wrote stays, and the run is found dead and marked by the next scan.
@@ -105,6 +107,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
       collector.tick(Date.now());
       writer.flush();
       live.commit();
+      commits++;
     } catch (e) {
       writeError = e as Error;
       stopNow?.();

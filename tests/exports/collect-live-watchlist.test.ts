@@ -108,8 +108,10 @@ describe('minerwatch collect: the watch list while it runs', () => {
           const got = new Map((key === 'type' ? s.byType : s.byRegion).map((b) => [b.key, b.subscribers]));
           expect(got).toEqual(countBy(live, key));
         }
-        // A later commit with nothing new leaves it as it is.
-        await new Promise((r) => setTimeout(r, 2_500));
+        // Later commits with nothing new leave it as it is: two more commits than the status line gave when it was read.
+        const commits = (): number => Math.max(0, ...[...stderr().matchAll(/commits (\d+)/g)].map((m) => Number(m[1])));
+        const seen = commits();
+        await waitFor(() => commits() >= seen + 2, { what: 'two more commits of the collector', timeoutMs: DEADLINE_MS });
         expect(watchlist(db)).toEqual(live);
 
         child.kill('SIGINT');
