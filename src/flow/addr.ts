@@ -6,7 +6,8 @@ export { formatIpv4, formatIpv6Words };
 
 /** The source address of a decoded packet as text (the exporter of an export datagram). */
 export function packetSource(v: { ipVersion: number; src4: number; src6: number }, buf: Uint8Array): string {
-  return v.ipVersion === 4 ? formatIpv4(v.src4 >>> 0) : formatIpv6Words(word(buf, v.src6), word(buf, v.src6 + 4), word(buf, v.src6 + 8), word(buf, v.src6 + 12));
+  // Remembered: an export datagram's exporter is one of a few, and its text is made per datagram.
+  return v.ipVersion === 4 ? SOURCES.ipv4(v.src4) : SOURCES.ipv6(word(buf, v.src6), word(buf, v.src6 + 4), word(buf, v.src6 + 8), word(buf, v.src6 + 12));
 }
 
 function word(b: Uint8Array, p: number): number {
@@ -64,3 +65,6 @@ export class AddressNames {
     return t;
   }
 }
+
+/** The texts of packet sources (export datagrams' exporters). */
+const SOURCES = new AddressNames();
