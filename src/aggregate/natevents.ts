@@ -10,6 +10,7 @@ import { FlowExportDecoder, type ExportRecord } from '../decode/flowexport.js';
 import { isNatClose, type NatEvent } from './nat.js';
 import type { InputSink } from '../io/input.js';
 import { packetSource } from '../flow/addr.js';
+import { placeIn } from '../flow/exportsource.js';
 
 export class NatEventSink implements InputSink {
   readonly events: NatEvent[] = [];
@@ -42,9 +43,13 @@ export class NatEventSink implements InputSink {
       exporter,
       (r) => this.add(r),
       // A data set that waited for its template is said at the message that carried it.
-      (a) => this.anomalies.add(a.code, this.file, this.decoder.origin + a.offset, `exporter ${exporter}: ${a.message}`),
+      (a) => {
+        const p = placeIn(this.decoder, this.file, a.offset);
+        this.anomalies.add(a.code, this.file, p.offset, `exporter ${exporter}: ${a.message}${p.note}`);
+      },
       undefined,
       fileOffset,
+      this.file,
     );
   }
 

@@ -132,7 +132,7 @@ export class FlowExportDecoder {
     const maxTemplates = Math.max(1, Math.floor(opts?.maxTemplates ?? 65536));
     const maxPending = Math.max(0, Math.floor(opts?.maxPendingPerTemplate ?? 64));
     this.cache = new TemplateCache(maxTemplates, maxPending, this.stats);
-    this.ctx = { cache: this.cache, stats: this.stats, onRecord: ignore, onAnomaly: ignore, onNumeric: undefined, scratch: this.scratch, numeric: this.numeric, origin: 0 };
+    this.ctx = { cache: this.cache, stats: this.stats, onRecord: ignore, onAnomaly: ignore, onNumeric: undefined, scratch: this.scratch, numeric: this.numeric, origin: 0, input: '' };
   }
 
   /**
@@ -144,6 +144,11 @@ export class FlowExportDecoder {
     return this.ctx.origin;
   }
 
+  /** The input given with {@link origin}'s datagram. */
+  get input(): string {
+    return this.ctx.input;
+  }
+
   /** One context for every datagram (its callbacks are set per call): a datagram allocates nothing for it. */
   private readonly ctx: RecordContext;
 
@@ -152,8 +157,9 @@ export class FlowExportDecoder {
    * callbacks; never throws for bad bytes. Returns false when the bytes are not a NetFlow/IPFIX
    * datagram at all (fewer than 2 bytes, or a version other than 5, 9 or 10: anomaly
    * `export.unknown_version`). Not reentrant: the callbacks must not call `decode` on this decoder
-   * (the message header and context are reused from call to call). `origin` is the caller's number
-   * for the datagram (an input offset), kept by a data set held for its template ({@link origin}).
+   * (the message header and context are reused from call to call). `origin` and `input` are the
+   * caller's names for the datagram (an offset and the input it is in), kept by a data set held for
+   * its template ({@link origin}, {@link input}).
    */
   decode(
     buf: Uint8Array,
@@ -164,6 +170,7 @@ export class FlowExportDecoder {
     onAnomaly: (a: ExportAnomaly) => void,
     onNumeric?: (r: NumericRecord) => void,
     origin = 0,
+    input = '',
   ): boolean {
     const start = Math.max(0, Math.min(Math.floor(off) || 0, buf.length));
     const n = Math.max(0, Math.min(Math.floor(len) || 0, buf.length - start));
@@ -174,6 +181,7 @@ export class FlowExportDecoder {
     const version = (buf[start]! << 8) | buf[start + 1]!;
     const ctx = this.ctx;
     ctx.origin = origin;
+    ctx.input = input;
     ctx.onRecord = onRecord;
     ctx.onAnomaly = onAnomaly;
     ctx.onNumeric = onNumeric;

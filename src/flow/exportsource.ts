@@ -52,6 +52,17 @@ export function toFlowInput(r: ExportRecord): ExportFlowInput {
   };
 }
 
+/**
+ * Where bytes `at` bytes into the datagram `decoder` is delivering from are, for input `file`: an
+ * offset in it, or, for a data set held from an earlier input, -1 and a note naming that input and
+ * the offset there.
+ */
+export function placeIn(decoder: FlowExportDecoder, file: string, at: number): { offset: number; note: string } {
+  const offset = decoder.origin + at;
+  if (decoder.input === file) return { offset, note: '' };
+  return { offset: -1, note: ` (a data set held for its template from ${decoder.input}, at byte ${offset} of it)` };
+}
+
 /** Feeds datagrams to the decoder and records to a sink, counting anomalies per input. */
 export class ExportDatagrams {
   readonly decoder: FlowExportDecoder;
@@ -75,15 +86,17 @@ export class ExportDatagrams {
   /** Decode one datagram from `exporter`; `fileOffset` locates it in the input for anomalies. */
   datagram(buf: Uint8Array, off: number, len: number, exporter: string, fileOffset: number): void {
     this.exporter = exporter;
-    this.decoder.decode(buf, off, len, exporter, this.recordSink, this.anomalySink, this.onNumeric, fileOffset);
+    this.decoder.decode(buf, off, len, exporter, this.recordSink, this.anomalySink, this.onNumeric, fileOffset, this.file);
   }
 
   /**
-   * Input offset of the datagram that carried the records being delivered now: the datagram being
-   * decoded, or an earlier one whose data set waited for the template this one brought.
+   * Where the bytes `at` bytes into the datagram that carried the records being delivered now are
+   * (that datagram: the one being decoded, or an earlier one whose data set waited for the template
+   * this one brought): an offset in this input, or, when the set was held from an earlier input
+   * (rotated files), -1 and a note naming that input and the offset there.
    */
-  get recordOrigin(): number {
-    return this.decoder.origin;
+  placeOf(at: number): { offset: number; note: string } {
+    return placeIn(this.decoder, this.file, at);
   }
 
   /** Exporter of the datagram being decoded (for its anomalies). */
@@ -95,6 +108,7 @@ export class ExportDatagrams {
   };
 
   private readonly anomalySink = (a: ExportAnomaly): void => {
-    this.anomalies?.add(a.code, this.file, this.decoder.origin + a.offset, `exporter ${this.exporter}: ${a.message}`);
+    const p = this.placeOf(a.offset);
+    this.anomalies?.add(a.code, this.file, p.offset, `exporter ${this.exporter}: ${a.message}${p.note}`);
   };
 }

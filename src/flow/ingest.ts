@@ -119,13 +119,14 @@ export class PacketIngest implements PacketSink {
    */
   private badTime(first: number, last: number): boolean {
     if (isDateMs(first) && isDateMs(last)) return false;
-    // A record of a data set that waited for its template came in an earlier message than the one being read.
-    const at = this.recordAt >= 0 && this.exportDatagrams !== null ? this.exportDatagrams.recordOrigin : this.recordAt;
+    // A record of a data set that waited for its template came in an earlier message than the one
+    // being read, maybe of an earlier input.
+    const p = this.recordAt >= 0 && this.exportDatagrams !== null ? this.exportDatagrams.placeOf(0) : { offset: this.recordAt, note: '' };
     this.anomalies.add(
       'export.bad_time',
       this.file,
-      at,
-      `export record ${this.records} of the input${at >= 0 ? ', in the export message at this offset' : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
+      p.offset,
+      `export record ${this.records} of the input${p.offset >= 0 ? ', in the export message at this offset' : p.note ? `, in an export message${p.note}` : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
     );
     return true;
   }

@@ -115,6 +115,36 @@ describe('times no date can hold', () => {
     d.close();
   });
 
+  it('rotated captures: a data set held at the end of one file and released by its exporter\'s template in the next is said in the first file', async () => {
+    const capture = (path: string, message: Uint8Array, ts: number): void =>
+      writeFileSync(path, pcapFile(LinkType.ETHERNET, [{ ts, data: ethernet(ipv4('192.0.2.1', '192.0.2.9', 17, udp(9995, 4739, message))) }]));
+    const first = join(tmp, 'rotated-1.pcap');
+    const second = join(tmp, 'rotated-2.pcap');
+    capture(first, ipfixMessage([[BigInt(FAR), BigInt(T0)]], { template: false, data: true }), T0 + 600_000);
+    capture(second, ipfixMessage([GOOD], { template: true, data: true }), T0 + 601_000);
+    const db = join(tmp, 'rotated.sqlite');
+    const r = await runMain(['scan', first, second, '--db', db, '--json', '--keep-flows', 'all']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { inputs: Array<{ path: string; anomalies: Record<string, number> }> };
+    // Counted where the record was delivered (the second file's read), said where its bytes are.
+    expect(j.inputs.map((i) => [i.path, i.anomalies])).toEqual([
+      [first, { 'ipfix.template_missing': 1 }],
+      [second, { 'export.bad_time': 1 }],
+    ]);
+    // The second file holds no byte of it: no offset there, and the message names the first file and the offset in it.
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare('SELECT i.path, s.code, s.offset, s.message FROM anomaly_samples s JOIN inputs i ON i.id = s.input_id ORDER BY s.rowid').all() as Array<{ path: string; code: string; offset: number; message: string }>;
+    d.close();
+    // The message starts at byte 82 of the first capture (headers as above), its data set 16 bytes in.
+    expect(rows.map((x) => [x.path, x.code, x.offset])).toEqual([
+      [first, 'ipfix.template_missing', 98],
+      [second, 'export.bad_time', -1],
+    ]);
+    expect(rows[1]!.message).toBe(
+      `export record 1 of the input, in an export message (a data set held for its template from ${first}, at byte 82 of it): start ${FAR} ms, end ${T0} ms; expected times within 8640000000000000 ms of 1970 (the dates a report holds, to the year 275760); skipped`,
+    );
+  });
+
   it('NetFlow v5 from an exporter whose clock was never set: its records are flows dated before 1970, not dropped', async () => {
     // RFC-less but fixed layout (Cisco): a 24-byte header, then 48-byte records; times are the
     // exporter's uptime (ms) at the flow's first and last packet, unix_secs 0 (clock not set).

@@ -156,6 +156,7 @@ function runSets(decode: Decode, sets: Array<{ hdr: MessageHeader; t: Template; 
     cache,
     stats,
     origin: 0,
+    input: '',
     onRecord: (r) => (r.dstAddr === '' ? (out.natEvents ??= []).push(r) : out.records.push(r)),
     onAnomaly: (a) => out.anomalies.push(a),
     onNumeric: numericPath ? (n) => out.numeric.push({ ...n }) : undefined,

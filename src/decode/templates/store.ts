@@ -70,8 +70,9 @@ export interface PendingSet {
   body: Uint8Array;
   /** Offset of the set body within its datagram (for anomalies). */
   offset: number;
-  /** The origin the caller gave its datagram ({@link RecordContext.origin}): where the set was read. */
+  /** The origin and input the caller gave its datagram ({@link RecordContext.origin}): where the set was read. */
   origin: number;
+  input: string;
 }
 
 /** Sampling and clock state learnt from options data, per (version, exporter, domain). */

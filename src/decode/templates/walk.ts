@@ -198,10 +198,12 @@ export interface RecordContext {
    */
   header?: MessageHeader;
   /**
-   * Where the datagram whose sets are being decoded came from, as its caller numbered it (an input
-   * offset): the datagram's own, or, while a held data set is decoded, the one that carried that set.
+   * Where the datagram whose sets are being decoded came from, as its caller named it (an input and
+   * an offset in it): the datagram's own, or, while a held data set is decoded, the one that carried
+   * that set (a template may come in a later input: rotated files).
    */
   origin: number;
+  input: string;
 }
 
 /** Values of the record being read by {@link decodeLaidOutRecords}: 8 per {@link FlowLayout.at} pair, then start and end. */
@@ -444,6 +446,7 @@ export function handleDataSet(
     body: buf.slice(start, end),
     offset: start - dgram,
     origin: ctx.origin,
+    input: ctx.input,
   });
   ctx.onAnomaly({
     code: hdr.version === 9 ? 'v9.template_missing' : 'ipfix.template_missing',
@@ -458,12 +461,15 @@ export function storeTemplate(ctx: RecordContext, hdr: MessageHeader, t: Templat
   if (!waiting.length) return;
   // Its records and anomalies are said where the set was read, not where its template came.
   const origin = ctx.origin;
+  const input = ctx.input;
   try {
     for (const w of waiting) {
       ctx.origin = w.origin;
+      ctx.input = w.input;
       decodeDataSet(ctx, w.header, t, w.body, 0, w.body.length, w.offset);
     }
   } finally {
     ctx.origin = origin;
+    ctx.input = input;
   }
 }
