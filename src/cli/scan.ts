@@ -123,7 +123,9 @@ export function distinctInputs(paths: readonly string[], io: Io): Array<{ path: 
     let size: number | null;
     try {
       real = realpathSync(p);
-      size = statSync(real).size;
+      const st = statSync(real);
+      // A pipe or device has no size to compare (and is refused when read: src/io/input.ts).
+      size = st.isFile() ? st.size : null;
     } catch {
       out.push({ path: p, size: null });
       continue;

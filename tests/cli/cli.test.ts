@@ -148,6 +148,30 @@ describe('minerwatch CLI', () => {
     expect(r.out).toMatch(/office\.pcap: pcap, 42 packets, 2 flows/);
   });
 
+  it('a pipe named as an input (mkfifo, <(…)) is refused with one line, unopened, and the other inputs are scanned', async () => {
+    const fifo = join(tmp, 'capture.fifo');
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.status !== 0) return; // no mkfifo: nothing to test
+    const db = join(tmp, 'fifo.sqlite');
+    // No process writes to it: opening it would wait forever, and a report that holds an input in
+    // part would have had it hashed (the hashing thread reading the bytes the scan needs).
+    const first = await runMain(['scan', join(FIXTURES, 'bad/garbage.bin'), '--db', db]);
+    expect(first.code).toBe(1);
+    const r = await runMain(['scan', fifo, join(FIXTURES, 'demo/office.pcap'), '--db', db, '--json']);
+    expect(r.code).toBe(1);
+    const lines = r.err.trim().split('\n');
+    expect(lines[0]).toBe(
+      `minerwatch: ${fifo}: at byte 0: not a regular file (a pipe, socket or device, as <(…) gives): it can be read only once, and an input is read twice (once to hash it); pipe it to standard input instead: … | minerwatch scan -`,
+    );
+    // Then the report's earlier incomplete input, as after any scan into it.
+    expect(lines.slice(1).join('\n')).toMatch(/^minerwatch: warning: .*fifo\.sqlite also holds 1 incomplete input\(s\) from earlier runs:\n {2}.*garbage\.bin: failed/);
+    const j = JSON.parse(r.out) as { inputs: Array<{ path: string; packets: number; error: string | null }> };
+    expect(j.inputs.map((i) => [i.path, i.packets, i.error === null])).toEqual([
+      [fifo, 0, false],
+      [join(FIXTURES, 'demo/office.pcap'), 42, true],
+    ]);
+  });
+
   it('bad usage exits 2 with one line', async () => {
     expect((await runMain(['scan'])).code).toBe(2);
     const bad = await runMain(['scan', join(FIXTURES, 'demo'), '--subscriber-net', 'not-a-cidr', '--db', join(tmp, 'x.sqlite')]);
