@@ -13,7 +13,7 @@ import { decodePacket, PACKET_STATUS_ANOMALY, PacketStatus, PacketView } from '.
 import { InputError, InputInterrupted } from '../errors.js';
 import { addressText, decodeLookup } from './dnslookup.js';
 import { DnstapParser, looksLikeFrameStreams } from './dnstap.js';
-import { hashFileInWorker } from './hash.js';
+import { hashFileInWorker, refuseStreams } from './hash.js';
 import { ByteWindow } from './joiner.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -99,6 +99,7 @@ export async function readDnsLog(
   opts: { signal?: AbortSignal } = {},
 ): Promise<DnsLogInfo> {
   const signal = opts.signal;
+  refuseStreams(path, 'write it to a file first');
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -110,6 +111,7 @@ export async function readDnsLog(
     try {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new InputError(path, 0, 'is a directory; expected a resolver log file');
+      refuseStreams(path, 'write it to a file first', st);
       size = st.size;
     } catch (e) {
       if (e instanceof InputError) throw e;

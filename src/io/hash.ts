@@ -9,7 +9,8 @@
  * file is being hashed; one that fails is replaced at the next request. It runs at a lower CPU
  * priority than the thread that reads the file (src/priority.ts).
  */
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
+import { InputError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { helperNice, LOWER_PRIORITY_SOURCE } from '../priority.js';
 
@@ -95,6 +96,24 @@ let requests = 0;
 /** Hashing threads this process has started (one, unless one failed). */
 export function hashThreadsStarted(): number {
   return started;
+}
+
+/**
+ * Refuse a path that names no regular file or folder (a pipe, socket or device: `mkfifo`, `<(…)`),
+ * before it is opened or with its `st`: an input is read twice, once by the hashing thread, and
+ * these can be read once; and opening a pipe no process writes to would wait for one forever.
+ * `instead` says what to do.
+ */
+export function refuseStreams(path: string, instead: string, st?: Stats): void {
+  if (st === undefined) {
+    try {
+      st = statSync(path);
+    } catch {
+      return; // opening it says why
+    }
+  }
+  if (!st.isFile() && !st.isDirectory())
+    throw new InputError(path, 0, `not a regular file (a pipe, socket or device, as <(…) gives): it can be read only once, and an input is read twice (once to hash it); ${instead}`);
 }
 
 /** Files this process has asked its hashing thread to hash. */

@@ -4,13 +4,13 @@
  * straight into the parser's window (no per-chunk copies); streams are appended chunk by chunk.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
 import { InputError, InputInterrupted } from '../errors.js';
 import type { InputFormat } from '../types.js';
-import { hashFileInWorker } from './hash.js';
+import { hashFileInWorker, refuseStreams } from './hash.js';
 import { ByteWindow, releaseWindow, takeWindow } from './joiner.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
@@ -107,7 +107,7 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  */
 export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean; progress?: { bytes: number } } = {}): Promise<InputInfo> {
   if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? [], true, opts.progress);
-  notStreamed(path);
+  refuseStreams(path, 'pipe it to standard input instead: … | minerwatch scan -');
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -118,7 +118,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new InputError(path, 0, 'is a directory');
-    if (!st.isFile()) throw new InputError(path, 0, NOT_A_FILE);
+    if (!st.isFile()) refuseStreams(path, 'pipe it to standard input instead: … | minerwatch scan -', st);
     const head = new Uint8Array(SNIFF_BYTES);
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
@@ -157,22 +157,6 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     closeSync(fd);
     if (win !== null) releaseWindow(win);
   }
-}
-
-const NOT_A_FILE = 'not a regular file (a pipe, socket or device, as <(…) gives): it can be read only once, and an input is read twice (once to hash it); pipe it to standard input instead: … | minerwatch scan -';
-
-/**
- * A path that names no regular file or folder is refused before it is opened: opening a pipe no
- * process writes to would wait for one forever.
- */
-function notStreamed(path: string): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return; // opening it says why
-  }
-  if (!st.isFile() && !st.isDirectory()) throw new InputError(path, 0, NOT_A_FILE);
 }
 
 /**

@@ -616,6 +616,12 @@ describe('inputs that are not resolver logs', () => {
     await expect(readDnsLog(dir, () => undefined, new Anomalies())).rejects.toThrow(/is a directory/);
     await expect(readDnsLog(join(DIR, 'missing'), () => undefined, new Anomalies())).rejects.toThrow(/cannot open: ENOENT/);
   });
+
+  it('a pipe (mkfifo, <(…)) is refused before it is opened: nothing writes to this one, and opening it would wait forever', async () => {
+    const fifo = join(DIR, 'dnstap.fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo: nothing to test
+    await expect(readDnsLog(fifo, () => undefined, new Anomalies())).rejects.toThrow(/at byte 0: not a regular file \(a pipe, socket or device, as <\(…\) gives\).*write it to a file first/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
