@@ -172,6 +172,10 @@ export class FlowExportDecoder {
     origin = 0,
     input = '',
   ): boolean {
+    const ctx = this.ctx;
+    // First: every anomaly of this datagram, the early ones too, is said at it.
+    ctx.origin = origin;
+    ctx.input = input;
     const start = Math.max(0, Math.min(Math.floor(off) || 0, buf.length));
     const n = Math.max(0, Math.min(Math.floor(len) || 0, buf.length - start));
     if (n < 2) {
@@ -179,9 +183,6 @@ export class FlowExportDecoder {
       return false;
     }
     const version = (buf[start]! << 8) | buf[start + 1]!;
-    const ctx = this.ctx;
-    ctx.origin = origin;
-    ctx.input = input;
     ctx.onRecord = onRecord;
     ctx.onAnomaly = onAnomaly;
     ctx.onNumeric = onNumeric;

@@ -70,3 +70,18 @@ describe.skipIf(!HAVE_CORPUS)('minerwatch collect', () => {
 });
 if (!HAVE_CORPUS) console.warn(CORPUS_SKIP_REASON);
 if (!HAVE_SOFTFLOWD) console.warn('softflowd not installed (Debian package softflowd): the softflowd → collector test is skipped');
+
+describe('minerwatch collect: a datagram too short to carry a version', () => {
+  it('is counted where it came, even as the first datagram (no earlier datagram\'s place, no held-set note)', async () => {
+    const db = join(tmp, 'short.sqlite');
+    const { child, port, stderr } = await startCollector(db);
+    await sendAll(port, [Buffer.of(0)]);
+    await waitFor(() => datagramsCounted(stderr()) >= 1, { what: 'the collector to count the datagram sent' });
+    expect(await stop(child)).toBe(0);
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare('SELECT code, offset, message FROM anomaly_samples').all() as Array<{ code: string; offset: number; message: string }>;
+    d.close();
+    expect(rows.map((r) => [r.code, r.offset])).toEqual([['export.unknown_version', 0]]);
+    expect(rows[0]!.message).toMatch(/^exporter \S+: 1 bytes: no version field$/);
+  });
+});
