@@ -126,7 +126,7 @@ export class PacketIngest implements PacketSink {
       'export.bad_time',
       this.file,
       p.offset,
-      `export record ${this.records} of the input${p.offset >= 0 ? ', in the export message at this offset' : p.note ? `, in an export message${p.note}` : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
+      `export record ${this.records} ${p.note ? 'this input delivered' : 'of the input'}${p.offset >= 0 ? ', in the export message at this offset' : p.note ? `, in an export message${p.note}` : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
     );
     return true;
   }

@@ -9,7 +9,7 @@
  * file is being hashed; one that fails is replaced at the next request. It runs at a lower CPU
  * priority than the thread that reads the file (src/priority.ts).
  */
-import { statSync, type Stats } from 'node:fs';
+import { statSync, type BigIntStats, type Stats } from 'node:fs';
 import { InputError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { helperNice, LOWER_PRIORITY_SOURCE } from '../priority.js';
@@ -124,11 +124,15 @@ export function hashRequests(): number {
 /**
  * Digests this process took, by the file's identity (device, inode, size, modification and change
  * times, in ns): a file hashed before a scan (src/cli/scan.ts) is not read a second time to hash it
- * as it is scanned. Any write to the file changes its modification time, so a changed file is
- * hashed again. Bounded: past {@link MAX_KNOWN} entries the oldest go.
+ * as it is scanned. A write to the file changes its times, so a changed file is hashed again. A file
+ * whose times were within {@link RACY_NS} of the clock when it was looked at is not remembered
+ * (git's "racily clean" rule): file times move in clock ticks, up to seconds on some filesystems, so
+ * a write in the same tick could leave them as they were. Bounded: past {@link MAX_KNOWN} entries
+ * the oldest go.
  */
 const known = new Map<string, { sha256: string; size: number }>();
 const MAX_KNOWN = 4096;
+const RACY_NS = 2_000_000_000n;
 
 /** The digests this process took (a thread's own): to hand to another thread that reads the same files ({@link rememberDigests}). */
 export function knownDigests(): Array<[string, { sha256: string; size: number }]> {
@@ -140,22 +144,30 @@ export function rememberDigests(d: ReadonlyArray<readonly [string, { sha256: str
   for (const [k, v] of d) if (known.size < MAX_KNOWN) known.set(k, { sha256: v.sha256, size: v.size });
 }
 
-/** The file's identity as {@link known} keys it, and its size; null when it is not a regular file (a FIFO, a device) or cannot be read. */
-function identity(path: string): { key: string; size: number } | null {
+/**
+ * The file's identity as {@link known} keys it, its size, and whether its times lie far enough in
+ * the past to remember a digest by them; null when it is not a regular file (a FIFO, a device) or
+ * cannot be read. `st`: the file as already opened (its identity, not the path's now).
+ */
+function identity(path: string, st?: BigIntStats): { key: string; size: number; settled: boolean } | null {
+  const now = BigInt(Date.now()) * 1_000_000n;
   try {
-    const st = statSync(path, { bigint: true });
-    return st.isFile() ? { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, size: Number(st.size) } : null;
+    st ??= statSync(path, { bigint: true });
   } catch {
     return null;
   }
+  if (!st.isFile()) return null;
+  return { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, size: Number(st.size), settled: now - st.mtimeNs >= RACY_NS && now - st.ctimeNs >= RACY_NS };
 }
 
 /**
  * Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. A
- * file this process hashed already, unchanged since, is not hashed again.
+ * file this process hashed already, unchanged since, is not hashed again. `opened`: the file as the
+ * caller opened it (`fstat` of its descriptor), so a digest is taken for the bytes it reads even if
+ * the path was pointed at another file since.
  */
-export function hashFileInWorker(path: string): Promise<{ sha256: string; size: number }> {
-  const id = identity(path);
+export function hashFileInWorker(path: string, opened?: BigIntStats): Promise<{ sha256: string; size: number }> {
+  const id = identity(path, opened);
   const had = id === null ? undefined : known.get(id.key);
   if (had !== undefined) return Promise.resolve({ ...had });
   requests++;
@@ -172,8 +184,9 @@ export function hashFileInWorker(path: string): Promise<{ sha256: string; size: 
   if (id !== null)
     p.then(
       (r) => {
-        // Kept only when the file is as it was before the hash began, and whole: what was hashed is what it holds.
-        if (r.size !== id.size || identity(path)?.key !== id.key) return;
+        // Kept only when the file is as it was before the hash began, and whole: what was hashed is
+        // what it holds; and only when its times were settled then (a write could not hide in their tick).
+        if (!id.settled || r.size !== id.size || identity(path)?.key !== id.key) return;
         if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);
         known.set(id.key, { sha256: r.sha256, size: r.size });
       },

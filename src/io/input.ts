@@ -123,14 +123,16 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
     // Hash on the other core while this one parses (the stored bytes, compressed or not).
-    const hashing = kind !== null && (opts.hash ?? true) ? hashFileInWorker(path) : null;
+    const hashing = kind !== null && (opts.hash ?? true) ? hashFileInWorker(path, fstatSync(fd, { bigint: true })) : null;
     hashing?.catch(() => undefined);
     if (kind === 'gzip') {
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
       // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
       const info = await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], false, opts.progress);
-      return { ...info, sha256: await digestOf(path, hashing, info.size, signal?.aborted ?? false) };
+      // Compared with the size it had when opened: a gzip stream that fails part-way is read only
+      // that far, and the file did not change for it.
+      return { ...info, sha256: await digestOf(path, hashing, Math.max(info.size, st.size), signal?.aborted ?? false) };
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     win = takeWindow(CHUNK * 2);

@@ -141,7 +141,7 @@ describe('times no date can hold', () => {
       [second, 'export.bad_time', -1],
     ]);
     expect(rows[1]!.message).toBe(
-      `export record 1 of the input, in an export message (a data set held for its template from ${first}, at byte 82 of it): start ${FAR} ms, end ${T0} ms; expected times within 8640000000000000 ms of 1970 (the dates a report holds, to the year 275760); skipped`,
+      `export record 1 this input delivered, in an export message (a data set held for its template from ${first}, at byte 82 of it): start ${FAR} ms, end ${T0} ms; expected times within 8640000000000000 ms of 1970 (the dates a report holds, to the year 275760); skipped`,
     );
   });
 
