@@ -153,8 +153,8 @@ Examples:
 
   program
     .command('scan')
-    .description('read captures (pcap, pcapng) and flow exports (nfdump CSV), gzip or not, - for stdin; classify every flow; write the SQLite report')
-    .argument('<input...>', 'capture or flow-export files or folders (format sniffed from content)')
+    .description('read captures (pcap, pcapng, with any NetFlow/IPFIX datagrams in them) and flow exports (IPFIX files, nfcapd files, nfdump CSV, JSON flows), gzip or not, - for stdin; classify every flow; write the SQLite report')
+    .argument('<input...>', 'capture or flow-export files or folders (format sniffed from content; a pipe or device is refused: give it as - on stdin)')
     .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite')
     .option('--subscriber-net <cidr>', 'subscriber address range (repeatable); default: every client address', collect, [])
     .option('--subscribers <file>', 'subscriber directory CSV: prefix,subscriber,account,type,region (longest prefix wins)')
