@@ -163,8 +163,8 @@ function identity(path: string, st?: BigIntStats): { key: string; size: number; 
 /**
  * Hash `path` in the process's hashing thread; resolves to hex sha256 and the byte count hashed. A
  * file this process hashed already, unchanged since, is not hashed again. `opened`: the file as the
- * caller opened it (`fstat` of its descriptor), so a digest is taken for the bytes it reads even if
- * the path was pointed at another file since.
+ * caller opened it (`fstat` of its descriptor): a remembered digest is used only for that file, even
+ * if the path names another one since.
  */
 export function hashFileInWorker(path: string, opened?: BigIntStats): Promise<{ sha256: string; size: number }> {
   const id = identity(path, opened);
