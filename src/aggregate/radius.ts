@@ -146,6 +146,13 @@ export function parseRadiusLog(text: string, file: string): RadiusParseResult {
 export function parseRadiusDetail(text: string, file: string): RadiusParseResult {
   const out: RadiusParseResult = { format: 'detail', events: [], skipped: 0, timeFallbacks: 0, routesIgnored: 0, firstIgnoredRoute: null, errors: [] };
   let record: { line: number; dateMs: number; attrs: Array<[string, string, number]> } | null = null;
+  // A record whose date line is bad (or attribute lines with no date line): one error, which says
+  // how many attribute lines after it went with it, rather than one error a line.
+  let orphan: { error: { line: number; message: string }; lines: number } | null = null;
+  const closeOrphan = (): void => {
+    if (orphan && orphan.lines > 0) orphan.error.message += `; the ${orphan.lines} attribute line(s) after it, to the next blank or date line, were skipped with it`;
+    orphan = null;
+  };
   const lines = text.split('\n');
   if (lines[0]?.startsWith('\uFEFF')) lines[0] = lines[0].slice(1);
   for (let i = 0; i <= lines.length; i++) {
@@ -155,6 +162,7 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
     if (l.trim() === '') {
       if (record) detailRecord(record, file, out);
       record = null;
+      closeOrphan();
       continue;
     }
     if (Buffer.byteLength(l) > TEXT_LINE_MAX_BYTES) {
@@ -163,14 +171,24 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
     }
     if (/^[ \t]/.test(l)) {
       const m = ATTRIBUTE_LINE.exec(l);
-      if (!record) out.errors.push({ line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") before attribute lines; got ${inertJson(l.trim().slice(0, 80))}` });
-      else if (!m) out.errors.push({ line: n, message: `expected an attribute line "\\tName = value" (e.g. "\\tFramed-IP-Address = 100.64.7.9"); got ${inertJson(l.trim().slice(0, 80))}` });
+      if (orphan) orphan.lines++;
+      else if (!record) {
+        const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") before attribute lines; got ${inertJson(l.trim().slice(0, 80))}` };
+        out.errors.push(error);
+        orphan = { error, lines: 0 };
+      } else if (!m) out.errors.push({ line: n, message: `expected an attribute line "\\tName = value" (e.g. "\\tFramed-IP-Address = 100.64.7.9"); got ${inertJson(l.trim().slice(0, 80))}` });
       else record.attrs.push([m[1]!.toLowerCase(), m[2]!.trimEnd(), n]);
       continue;
     }
     const d = DETAIL_DATE.exec(l.trimEnd());
+    closeOrphan();
     if (!d) {
-      out.errors.push({ line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${inertJson(l.slice(0, 80))}` });
+      const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${inertJson(l.slice(0, 80))}` };
+      out.errors.push(error);
+      // The record it opened, if it was one, is skipped whole: its attribute lines belong to no record.
+      if (record) detailRecord(record, file, out);
+      record = null;
+      orphan = { error, lines: 0 };
       continue;
     }
     if (record) detailRecord(record, file, out);

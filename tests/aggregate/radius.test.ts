@@ -107,6 +107,40 @@ describe('FreeRADIUS detail files', () => {
     const neither = parseRadiusLog('hello world\n', 'x');
     expect(neither.errors[0]!.message).toContain('expected a FreeRADIUS detail file');
   });
+
+  it('a bad date line is one error, its attribute lines skipped with it, never joined to the record before', () => {
+    const text = [
+      'Sat Dec  5 08:00:03 2026',
+      '\tAcct-Status-Type = Start',
+      '\tUser-Name = "alice"',
+      '\tFramed-IP-Address = 100.64.7.9',
+      '\tTimestamp = 1796457603',
+      'Sat Dex  5 08:00:04 2026',
+      '\tAcct-Status-Type = Start',
+      '\tUser-Name = "mallory"',
+      '\tFramed-IP-Address = 100.64.7.10',
+      '\tTimestamp = 1796457604',
+      '',
+      '\tUser-Name = "orphan"',
+      '\tFramed-IP-Address = 100.64.7.11',
+      '',
+      'Sat Dec  5 08:00:05 2026',
+      '\tAcct-Status-Type = Start',
+      '\tUser-Name = "bob"',
+      '\tFramed-IP-Address = 100.64.7.12',
+      '\tTimestamp = 1796457605',
+      '',
+    ].join('\n');
+    const d = parseRadiusDetail(text, 'detail');
+    expect(d.errors.map((e) => e.line)).toEqual([6, 12]);
+    expect(d.errors[0]!.message).toMatch(/^expected a date line opening a record .* got "Sat Dex {2}5 08:00:04 2026"; the 4 attribute line\(s\) after it, to the next blank or date line, were skipped with it$/);
+    expect(d.errors[1]!.message).toMatch(/before attribute lines; got "User-Name = \\"orphan\\""; the 1 attribute line\(s\) after it/);
+    // alice's record ends at the bad line: mallory's address is no one's, and bob's record is read.
+    expect(d.events.map((e) => [e.account, e.addresses.map((a) => a.text).join(',')])).toEqual([
+      ['alice', '100.64.7.9'],
+      ['bob', '100.64.7.12'],
+    ]);
+  });
 });
 
 describe('the RADIUS CSV', () => {
