@@ -9,7 +9,7 @@
  *   CAFE-12,2026-11-01T00:00:00+08:00,2026-11-08T00:00:00+08:00,310
  */
 import { csvLines, readDecimal, readTime } from '../io/csv.js';
-import { inertJson, quotedExcerpt } from '../report/format.js';
+import { quotedExcerpt } from '../report/format.js';
 
 export interface PowerReading {
   subscriber: string;
@@ -58,10 +58,10 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
     const end = readTime(endText);
     const kwh = readDecimal(kwhText);
     if (!subscriber || subscriber.length > 128) errors.push({ line, message: 'subscriber: expected an id of 1 to 128 characters' });
-    else if (!start.ok) errors.push({ line, message: `start: expected ${start.expected}, got ${inertJson(startText.slice(0, 40))}` });
-    else if (!end.ok) errors.push({ line, message: `end: expected ${end.expected}, got ${inertJson(endText.slice(0, 40))}` });
+    else if (!start.ok) errors.push({ line, message: `start: expected ${start.expected}, got ${quotedExcerpt(startText, 40)}` });
+    else if (!end.ok) errors.push({ line, message: `end: expected ${end.expected}, got ${quotedExcerpt(endText, 40)}` });
     else if (end.value <= start.value) errors.push({ line, message: `end ${quotedExcerpt(endText)} is not after start ${quotedExcerpt(startText)}` });
-    else if (!kwh.ok) errors.push({ line, message: `kwh: expected ${kwh.expected}, got ${inertJson(kwhText.slice(0, 40))}` });
+    else if (!kwh.ok) errors.push({ line, message: `kwh: expected ${kwh.expected}, got ${quotedExcerpt(kwhText, 40)}` });
     else readings.push({ subscriber, start: start.value, end: end.value, kwh: kwh.value, line });
   }
   if (!header) errors.push({ line: 1, message: 'empty file: expected a header subscriber,start,end,kwh and readings' });

@@ -16,7 +16,7 @@ import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/c
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
-import { inertJson } from '../report/format.js';
+import { inertJson, quotedExcerpt } from '../report/format.js';
 import { lastAtMost } from '../search.js';
 import { LOG_CLOCK_ALLOWANCE_MS } from '../classify/resolverlog.js';
 
@@ -136,7 +136,7 @@ export function parseRadiusLog(text: string, file: string): RadiusParseResult {
     errors: [
       {
         line,
-        message: `expected a FreeRADIUS detail file (a date line such as "Sat Dec  5 19:08:49 2026", then tab-indented "Attribute = value" lines) or a CSV with the header time,event,account,session,address; got ${inertJson(first.slice(0, 80))}`,
+        message: `expected a FreeRADIUS detail file (a date line such as "Sat Dec  5 19:08:49 2026", then tab-indented "Attribute = value" lines) or a CSV with the header time,event,account,session,address; got ${quotedExcerpt(first)}`,
       },
     ],
   };
@@ -173,17 +173,17 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
       const m = ATTRIBUTE_LINE.exec(l);
       if (orphan) orphan.lines++;
       else if (!record) {
-        const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") before attribute lines; got ${inertJson(l.trim().slice(0, 80))}` };
+        const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") before attribute lines; got ${quotedExcerpt(l.trim())}` };
         out.errors.push(error);
         orphan = { error, lines: 0 };
-      } else if (!m) out.errors.push({ line: n, message: `expected an attribute line "\\tName = value" (e.g. "\\tFramed-IP-Address = 100.64.7.9"); got ${inertJson(l.trim().slice(0, 80))}` });
+      } else if (!m) out.errors.push({ line: n, message: `expected an attribute line "\\tName = value" (e.g. "\\tFramed-IP-Address = 100.64.7.9"); got ${quotedExcerpt(l.trim())}` });
       else record.attrs.push([m[1]!.toLowerCase(), m[2]!.trimEnd(), n]);
       continue;
     }
     const d = DETAIL_DATE.exec(l.trimEnd());
     closeOrphan();
     if (!d) {
-      const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${inertJson(l.slice(0, 80))}` };
+      const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${quotedExcerpt(l)}` };
       out.errors.push(error);
       // The record it opened, if it was one, is skipped whole: its attribute lines belong to no record.
       if (record) detailRecord(record, file, out);
@@ -258,7 +258,7 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
     if (!known) continue;
     const v = detailValue(rawValue);
     if (v === null) {
-      bad(line, `${name}: expected a value in double quotes with FreeRADIUS escapes; got ${inertJson(rawValue.slice(0, 80))}`);
+      bad(line, `${name}: expected a value in double quotes with FreeRADIUS escapes; got ${quotedExcerpt(rawValue)}`);
       continue;
     }
     switch (name) {
@@ -286,7 +286,7 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
       case 'acct-delay-time':
       case 'acct-session-time': {
         const u = readUnsigned(v, 2 ** 40);
-        if (!u.ok) bad(line, `${name === 'timestamp' ? 'Timestamp' : name === 'acct-delay-time' ? 'Acct-Delay-Time' : 'Acct-Session-Time'}: expected ${u.expected}; got ${inertJson(v.slice(0, 40))}`);
+        if (!u.ok) bad(line, `${name === 'timestamp' ? 'Timestamp' : name === 'acct-delay-time' ? 'Acct-Delay-Time' : 'Acct-Session-Time'}: expected ${u.expected}; got ${quotedExcerpt(v, 40)}`);
         else if (name === 'timestamp') timestamp = u.value * 1000;
         else if (name === 'acct-delay-time') delay = u.value * 1000;
         else sessionTime = u.value;
@@ -294,14 +294,14 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
       }
       case 'framed-ip-netmask': {
         const bits = maskBits(v);
-        if (bits === null) ignoreRoute(line, `Framed-IP-Netmask ${inertJson(v.slice(0, 40))}: not a netmask like 255.255.255.248`);
+        if (bits === null) ignoreRoute(line, `Framed-IP-Netmask ${quotedExcerpt(v, 40)}: not a netmask like 255.255.255.248`);
         else netmask = { bits, line };
         break;
       }
       case 'framed-route':
       case 'framed-ipv6-route': {
         const route = routePrefix(v, name === 'framed-ipv6-route');
-        if (typeof route === 'string') ignoreRoute(line, `${name === 'framed-route' ? 'Framed-Route' : 'Framed-IPv6-Route'} ${inertJson(v.slice(0, 80))}: ${route}`);
+        if (typeof route === 'string') ignoreRoute(line, `${name === 'framed-route' ? 'Framed-Route' : 'Framed-IPv6-Route'} ${quotedExcerpt(v)}: ${route}`);
         else addresses.push(route);
         break;
       }
@@ -309,7 +309,7 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
         const p = readPrefix(v);
         const v4only = name === 'framed-ip-address';
         if (!p.ok || (v4only && (p.value[0].kind() !== 'ipv4' || v.includes('/'))) || (!v4only && p.value[0].kind() !== 'ipv6')) {
-          bad(line, `${displayName(name)}: expected ${v4only ? 'an IPv4 address like 100.64.7.9' : name === 'framed-ipv6-address' ? 'an IPv6 address like 2001:db8::7' : 'an IPv6 prefix like 2001:db8:7::/56'}; got ${inertJson(v.slice(0, 80))}`);
+          bad(line, `${displayName(name)}: expected ${v4only ? 'an IPv4 address like 100.64.7.9' : name === 'framed-ipv6-address' ? 'an IPv6 address like 2001:db8::7' : 'an IPv6 prefix like 2001:db8:7::/56'}; got ${quotedExcerpt(v)}`);
         } else {
           const a = radiusPrefix(v, p.value[0], p.value[1]);
           addresses.push(a);
@@ -420,23 +420,23 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
   for (const { line: n, get } of headedCsvRows(text, columns, `empty file: expected a header ${header}`, out.errors)) {
     const t = readTime(get('time'), { epochSeconds: true });
     if (!t.ok) {
-      out.errors.push({ line: n, message: `time: expected ${t.expected}; got ${inertJson(get('time').slice(0, 40))}` });
+      out.errors.push({ line: n, message: `time: expected ${t.expected}; got ${quotedExcerpt(get('time'), 40)}` });
       continue;
     }
     const kind = STATUS[get('event').toLowerCase().replace(/^interim$/, 'interim-update')];
     if (kind === undefined) {
-      out.errors.push({ line: n, message: `event: expected start, interim, stop, accounting-on or accounting-off; got ${inertJson(get('event').slice(0, 40))}` });
+      out.errors.push({ line: n, message: `event: expected start, interim, stop, accounting-on or accounting-off; got ${quotedExcerpt(get('event'), 40)}` });
       continue;
     }
     const addresses: RadiusPrefix[] = [];
     let badAddress: string | null = null;
     for (const a of get('address').split(/\s+/).filter(Boolean)) {
       const p = readPrefix(a);
-      if (!p.ok) badAddress = `address: expected ${p.expected} (several separated by spaces); got ${inertJson(a.slice(0, 60))}`;
+      if (!p.ok) badAddress = `address: expected ${p.expected} (several separated by spaces); got ${quotedExcerpt(a, 60)}`;
       else {
         // As for routed networks in detail files: a prefix this short would take every address around it.
         const min = minRouteBits(p.value[0].kind() === 'ipv6');
-        if (p.value[1] < min) badAddress = `address: ${inertJson(a.slice(0, 60))} is shorter than /${min}, no subscriber's network; expected an address or a prefix of /${min} or longer`;
+        if (p.value[1] < min) badAddress = `address: ${quotedExcerpt(a, 60)} is shorter than /${min}, no subscriber's network; expected an address or a prefix of /${min} or longer`;
         else addresses.push(radiusPrefix(a, p.value[0], p.value[1]));
       }
     }

@@ -106,6 +106,9 @@ describe('FreeRADIUS detail files', () => {
     expect(bad.errors[2]!.message).toContain('expected an attribute line');
     const neither = parseRadiusLog('hello world\n', 'x');
     expect(neither.errors[0]!.message).toContain('expected a FreeRADIUS detail file');
+    // A long bad value is quoted by its start and its length, as every reader quotes one.
+    const long = parseRadiusLog(['Sat Dec  5 08:00:03 2026', '\tAcct-Status-Type = Start', `\tFramed-IP-Address = ${'9'.repeat(200)}`, ''].join('\n'), 'detail');
+    expect(long.errors[0]!.message).toBe(`Framed-IP-Address: expected an IPv4 address like 100.64.7.9; got "${'9'.repeat(80)}"… (200 characters)`);
   });
 
   it('a bad date line is one error, its attribute lines skipped with it, never joined to the record before', () => {
