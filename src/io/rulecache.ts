@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
@@ -78,7 +78,8 @@ export function compilerDigest(dir?: string): string {
     const names = readdirSync(from)
       .filter((n) => (n.endsWith('.js') || n.endsWith('.ts')) && !n.endsWith('.d.ts'))
       .sort();
-    for (const n of names) h.update(`${n}\0`).update(readFileSync(join(from, n))).update('\0');
+    const modules = withImports(names.map((n) => join(from, n)));
+    for (const [path, bytes] of [...modules].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) h.update(`${relative(from, path)}\0`).update(bytes).update('\0');
     h.update(readFileSync(fileURLToPath(import.meta.url)));
     h.update(`\0${packageVersions()}`);
   } catch (e) {
@@ -88,6 +89,32 @@ export function compilerDigest(dir?: string): string {
   if (dir === undefined) ownCompiler = d;
   return d;
 }
+/** Relative module specifiers in a module's text: `from './x.js'`, `import './x.js'`, `import('./x.js')`. */
+const RELATIVE_IMPORT = /\b(?:from|import)\s*\(?\s*['"](\.\.?\/[^'"]+)['"]/g;
+
+/**
+ * The modules `files` are, with every module they import by a relative path, and those modules'
+ * own, read once each: what the compiler's output can depend on beyond its own folder (address
+ * parsing, network keys). A specifier ending in `.js` that names no file is looked up as `.ts`
+ * (running from the sources); one that names neither is left out.
+ */
+function withImports(files: readonly string[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const queue = [...files];
+  while (queue.length) {
+    const f = queue.pop()!;
+    if (out.has(f)) continue;
+    const bytes = readFileSync(f);
+    out.set(f, bytes);
+    for (const m of bytes.toString('utf8').matchAll(RELATIVE_IMPORT)) {
+      let t = resolve(dirname(f), m[1]!);
+      if (!existsSync(t) && t.endsWith('.js')) t = t.slice(0, -3) + '.ts';
+      if (existsSync(t) && !out.has(t)) queue.push(t);
+    }
+  }
+  return out;
+}
+
 /** Same digest the compiler computes (path and bytes of every file, in path order). */
 export function ruleFilesDigest(files: readonly RuleFile[]): string {
   const h = createHash('sha256');

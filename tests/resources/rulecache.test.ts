@@ -57,6 +57,25 @@ describe('compiled-rule cache', () => {
     expect(loadCachedRules(digest, '9.9.9', before)).not.toBeNull();
   });
 
+  it('counts the modules the compiler imports from outside its folder, and theirs, as the compiler', () => {
+    const root = join(tmp, 'closure');
+    const compiler = join(root, 'rules');
+    mkdirSync(join(root, 'lib'), { recursive: true });
+    mkdirSync(compiler);
+    writeFileSync(join(compiler, 'loader.js'), "import { parse } from '../lib/ip.js';\nexport const load = parse;\n");
+    writeFileSync(join(root, 'lib', 'ip.js'), "export { parse } from './words.js';\n");
+    writeFileSync(join(root, 'lib', 'words.js'), 'export const parse = (s) => s.split(".");\n');
+    writeFileSync(join(root, 'lib', 'unused.js'), 'export {};\n');
+    const before = compilerDigest(compiler);
+    // A module imported two steps away changes: another compiler.
+    writeFileSync(join(root, 'lib', 'words.js'), 'export const parse = (s) => s.split(":");\n');
+    const after = compilerDigest(compiler);
+    expect(after).not.toBe(before);
+    // A module nothing imports is not part of it.
+    writeFileSync(join(root, 'lib', 'unused.js'), 'export const x = 1;\n');
+    expect(compilerDigest(compiler)).toBe(after);
+  });
+
   it('names the installed versions of the packages the compiler parses with', () => {
     const version = (name: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     expect(packageVersions()).toBe(`yaml@${version('yaml')},ipaddr.js@${version('ipaddr.js')}`);
