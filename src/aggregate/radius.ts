@@ -185,7 +185,8 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
     if (!d) {
       const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${quotedExcerpt(l)}` };
       out.errors.push(error);
-      // The record it opened, if it was one, is skipped whole: its attribute lines belong to no record.
+      // The record before it ends here; the one it opened, if it was one, is skipped whole (its
+      // attribute lines belong to no record).
       if (record) detailRecord(record, file, out);
       record = null;
       orphan = { error, lines: 0 };
