@@ -4,7 +4,7 @@
  * to in, a mining protocol), grouped by server and port. The report is opened read-only and never
  * written; peer, name and port evidence do not count, so the list never feeds on itself.
  */
-import { MAX_DATE_MS } from '../time.js';
+import { isDateMs } from '../time.js';
 import Database from 'better-sqlite3';
 import ipaddr from 'ipaddr.js';
 import { InputError } from '../errors.js';
@@ -76,7 +76,7 @@ export function readLearnedEndpoints(path: string, skip: (address: string) => bo
     const skippedKeys = new Set<string>();
     for (const [id, server, port, firstSeen, pool, coin] of rows) {
       const address = normalise(server);
-      if (address === null || typeof id !== 'number' || !Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535 || typeof firstSeen !== 'number' || !(Math.abs(firstSeen) <= MAX_DATE_MS)) {
+      if (address === null || typeof id !== 'number' || !Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535 || typeof firstSeen !== 'number' || !isDateMs(firstSeen)) {
         skippedKeys.add(`bad row ${String(id)}`);
         continue;
       }
