@@ -83,6 +83,9 @@ export function sniffDnsLog(head: Uint8Array): DnsLogFormat | null {
   return null;
 }
 
+/** What to do with a resolver log that is a pipe or device ({@link refuseStreams}). */
+const PIPE_INSTEAD = 'write it to a file first';
+
 /**
  * Reads one resolver log (format sniffed from content, gzip transparently); calls `onLookup` per
  * answered lookup; malformed records are counted in `anomalies` (file + byte offset, or line
@@ -99,7 +102,7 @@ export async function readDnsLog(
   opts: { signal?: AbortSignal } = {},
 ): Promise<DnsLogInfo> {
   const signal = opts.signal;
-  refuseStreams(path, 'write it to a file first');
+  refuseStreams(path, PIPE_INSTEAD);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -111,7 +114,7 @@ export async function readDnsLog(
     try {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new InputError(path, 0, 'is a directory; expected a resolver log file');
-      refuseStreams(path, 'write it to a file first', st);
+      refuseStreams(path, PIPE_INSTEAD, st);
       size = st.size;
     } catch (e) {
       if (e instanceof InputError) throw e;

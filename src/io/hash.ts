@@ -104,7 +104,7 @@ export function hashThreadsStarted(): number {
  * these can be read once; and opening a pipe no process writes to would wait for one forever.
  * `instead` says what to do.
  */
-export function refuseStreams(path: string, instead: string, st?: Stats): void {
+export function refuseStreams(path: string, instead: string, st?: Stats | BigIntStats): void {
   if (st === undefined) {
     try {
       st = statSync(path);

@@ -107,7 +107,7 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  */
 export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean; progress?: { bytes: number } } = {}): Promise<InputInfo> {
   if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? [], true, opts.progress);
-  refuseStreams(path, 'pipe it to standard input instead: … | minerwatch scan -');
+  refuseStreams(path, PIPE_INSTEAD);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -116,14 +116,15 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
   }
   let win: ByteWindow | null = null;
   try {
-    const st = fstatSync(fd);
+    // One fstat: what the descriptor is, its size when opened, and its identity for the digest.
+    const st = fstatSync(fd, { bigint: true });
     if (st.isDirectory()) throw new InputError(path, 0, 'is a directory');
-    if (!st.isFile()) refuseStreams(path, 'pipe it to standard input instead: … | minerwatch scan -', st);
+    if (!st.isFile()) refuseStreams(path, PIPE_INSTEAD, st);
     const head = new Uint8Array(SNIFF_BYTES);
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     const kind = sniffFormat(head.subarray(0, n));
     // Hash on the other core while this one parses (the stored bytes, compressed or not).
-    const hashing = kind !== null && (opts.hash ?? true) ? hashFileInWorker(path, fstatSync(fd, { bigint: true })) : null;
+    const hashing = kind !== null && (opts.hash ?? true) ? hashFileInWorker(path, st) : null;
     hashing?.catch(() => undefined);
     if (kind === 'gzip') {
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
@@ -132,7 +133,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       const info = await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], false, opts.progress);
       // Compared with the size it had when opened: a gzip stream that fails part-way is read only
       // that far, and the file did not change for it.
-      return { ...info, sha256: await digestOf(path, hashing, Math.max(info.size, st.size), signal?.aborted ?? false) };
+      return { ...info, sha256: await digestOf(path, hashing, Math.max(info.size, Number(st.size)), signal?.aborted ?? false) };
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
     win = takeWindow(CHUNK * 2);
@@ -160,6 +161,9 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     if (win !== null) releaseWindow(win);
   }
 }
+
+/** What to do with a pipe or device named as an input ({@link refuseStreams}). */
+const PIPE_INSTEAD = 'pipe it to standard input instead: … | minerwatch scan -';
 
 /**
  * The sha256 the hashing thread took of a file `read` bytes of which were read ('' when it was not
