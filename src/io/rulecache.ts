@@ -78,9 +78,11 @@ export function compilerDigest(dir?: string): string {
     const names = readdirSync(from)
       .filter((n) => (n.endsWith('.js') || n.endsWith('.ts')) && !n.endsWith('.d.ts'))
       .sort();
+    const self = fileURLToPath(import.meta.url);
     const modules = withImports(names.map((n) => join(from, n)));
     for (const [path, bytes] of [...modules].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) h.update(`${relative(from, path)}\0`).update(bytes).update('\0');
-    h.update(readFileSync(fileURLToPath(import.meta.url)));
+    // This module too, once: the compiler's closure holds it already when the compiler imports it.
+    if (!modules.has(self)) h.update(readFileSync(self));
     h.update(`\0${packageVersions()}`);
   } catch (e) {
     return `unreadable:${(e as Error).message}`;
@@ -107,12 +109,19 @@ function withImports(files: readonly string[]): Map<string, Buffer> {
     const bytes = readFileSync(f);
     out.set(f, bytes);
     for (const m of bytes.toString('utf8').matchAll(RELATIVE_IMPORT)) {
-      let t = resolve(dirname(f), m[1]!);
-      if (!existsSync(t) && t.endsWith('.js')) t = t.slice(0, -3) + '.ts';
-      if (existsSync(t) && !out.has(t)) queue.push(t);
+      const t = existing(resolve(dirname(f), m[1]!));
+      if (t !== null && !out.has(t)) queue.push(t);
     }
   }
   return out;
+}
+
+/** `path` when it names a file, else its `.ts` twin for a `.js` path when that exists, else null. */
+function existing(path: string): string | null {
+  if (existsSync(path)) return path;
+  if (!path.endsWith('.js')) return null;
+  const ts = path.slice(0, -3) + '.ts';
+  return existsSync(ts) ? ts : null;
 }
 
 /** Same digest the compiler computes (path and bytes of every file, in path order). */
