@@ -122,11 +122,14 @@ export class PacketIngest implements PacketSink {
     // A record of a data set that waited for its template came in an earlier message than the one
     // being read, maybe of an earlier input.
     const p = this.recordAt >= 0 && this.exportDatagrams !== null ? this.exportDatagrams.placeOf(0) : { offset: this.recordAt, note: '' };
+    // Where the record was: the message at this offset, a message the note names (an earlier input), or nowhere said.
+    const which = p.note ? `export record ${this.records} this input delivered` : `export record ${this.records} of the input`;
+    const where = p.offset >= 0 ? ', in the export message at this offset' : p.note ? `, in an export message${p.note}` : '';
     this.anomalies.add(
       'export.bad_time',
       this.file,
       p.offset,
-      `export record ${this.records} ${p.note ? 'this input delivered' : 'of the input'}${p.offset >= 0 ? ', in the export message at this offset' : p.note ? `, in an export message${p.note}` : ''}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
+      `${which}${where}: start ${first} ms, end ${last} ms; expected times within ${MAX_DATE_MS} ms of 1970 (the dates a report holds, to the year 275760); skipped`,
     );
     return true;
   }
