@@ -49,7 +49,7 @@ export const ANOMALY_CODES = {
   'kafka.bad_message': 'a Kafka record value that is not what the consumer\'s --format says (varint framing, FlowMessage protobuf, GoFlow2 JSON, address length); skipped',
   'zeek.bad_line': 'a Zeek dns.log line (TSV or JSON) that could not be read (field count, time, answer time rtt, address, rcode, answers and TTLs); skipped',
   'nfcapd.bad_block': 'nfdump file block header that cannot be right (size 0 or over 5 MiB, no records, unknown type); the reader looks for the next plausible block header',
-  'nfcapd.truncated_block': 'nfdump file ends inside a block header or block',
+  'nfcapd.truncated_block': 'nfdump file ends inside a block header or block, or (closed by nfcapd) before the blocks its header counts',
   'nfcapd.resync_skipped': 'bytes of an nfdump file skipped while looking for the next plausible block header',
   'nfcapd.unsupported_block': 'nfdump file block of another layout (type 2, nfdump 1.6 records) in a version 2 file; skipped',
   'nfcapd.codec_unavailable': 'nfdump file block in a compression this run cannot decompress (LZO, when the optional package lzo is missing or MINERWATCH_NFCAPD_NO_LZO=1); skipped',

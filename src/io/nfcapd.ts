@@ -190,12 +190,14 @@ export class NfcapdParser {
       if (win.end - s < NFFILE_BLOCK_HEADER_BYTES) {
         if (final && win.end > s)
           this.anomalies.add('nfcapd.truncated_block', this.file, win.offsetOf(s), `file ends ${win.end - s} bytes into a block header; expected ${NFFILE_BLOCK_HEADER_BYTES} bytes (NumRecords, size, type, flags)`);
+        else if (final) this.endsAtBlock(win, s);
         if (final) win.start = win.end;
         return;
       }
       const h = decodeNfBlockHeader(b, s, this.block);
       const problem = nfBlockHeaderProblem(h);
       if (problem) {
+        this.damaged = true;
         this.anomalies.add('nfcapd.bad_block', this.file, win.offsetOf(s), `${problem} (records ${h.numRecords}, type ${h.type}); expected a block header with size 1-${NFFILE_MAX_BLOCK_BYTES}, at least one record, type 3; looking for the next block`);
         win.start = s + 1;
         this.resyncing = true;
@@ -219,6 +221,28 @@ export class NfcapdParser {
       if (data) this.records3(data, h.numRecords, win.offsetOf(s));
     }
   }
+
+  /**
+   * The file ends cleanly after a block. nfcapd writes the number of data and appendix blocks into
+   * the header when it closes a file (0 while it writes one), so a closed file that ends with fewer
+   * was cut at a block boundary: counted like a file cut inside a block. A file with a bad block
+   * counted already says its damage there.
+   */
+  private endsAtBlock(win: ByteWindow, s: number): void {
+    const h = this.header;
+    if (!h || this.damaged) return;
+    const expected = h.numBlocks + h.appendixBlocks;
+    if (h.numBlocks > 0 && this.blocks < expected)
+      this.anomalies.add(
+        'nfcapd.truncated_block',
+        this.file,
+        win.offsetOf(s),
+        `file ends after ${this.blocks} block(s); its header counts ${h.numBlocks} data and ${h.appendixBlocks} appendix block(s) (the file was cut at a block boundary)`,
+      );
+  }
+
+  /** A block header that cannot be right was counted: the file's own block count no longer says what is missing. */
+  private damaged = false;
 
   private readHeader(win: ByteWindow): NffileHeaderV2 | null {
     const b = win.buf;

@@ -277,6 +277,42 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.anomalies.samples[0]).toMatchObject({ file, offset: 0 });
   });
 
+  it('a closed file cut at a block boundary (its header counts the blocks nfcapd wrote): counted after the last whole block', async () => {
+    const bytes = readFileSync(files.get('lz4')!);
+    const blocks = blocksOf(bytes);
+    // nfcapd's header (NumBlocks at 36, appendixBlocks at 18) counts every block the file holds.
+    expect(bytes.readUInt32LE(36) + bytes.readUInt16LE(18)).toBe(blocks.length);
+    const dir = mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-cut-'));
+    // The header alone, and the file without its last block.
+    const headerOnly = join(dir, 'nfcapd.header-only');
+    writeFileSync(headerOnly, bytes.subarray(0, 40));
+    let got = await minerwatchRecords(headerOnly);
+    expect(got.lines).toEqual([]);
+    expect(got.anomalies.toObject()).toEqual({ 'nfcapd.truncated_block': 1 });
+    expect(got.anomalies.samples[0]).toMatchObject({ file: headerOnly, offset: 40 });
+    expect(got.anomalies.samples[0]!.message).toBe(
+      `file ends after 0 block(s); its header counts ${bytes.readUInt32LE(36)} data and ${bytes.readUInt16LE(18)} appendix block(s) (the file was cut at a block boundary)`,
+    );
+    const last = blocks[blocks.length - 1]!;
+    const noLast = join(dir, 'nfcapd.no-last');
+    writeFileSync(noLast, bytes.subarray(0, last.at));
+    got = await minerwatchRecords(noLast);
+    expect(got.anomalies.toObject()).toEqual({ 'nfcapd.truncated_block': 1 });
+    expect(got.anomalies.samples[0]).toMatchObject({ file: noLast, offset: last.at });
+    // The whole file: nothing counted.
+    expect((await minerwatchRecords(files.get('lz4')!)).anomalies.toObject()).toEqual({});
+  });
+
+  it('a file nfcapd has not closed (block counts still 0 in its header) ends where it ends, with nothing counted', async () => {
+    const bytes = Buffer.from(readFileSync(files.get('lz4')!));
+    const blocks = blocksOf(bytes);
+    bytes.writeUInt32LE(0, 36);
+    bytes.writeUInt16LE(0, 18);
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-open-')), 'nfcapd.current');
+    writeFileSync(file, bytes.subarray(0, blocks[blocks.length - 1]!.at));
+    expect((await minerwatchRecords(file)).anomalies.toObject()).toEqual({});
+  });
+
   it('a corrupted block header (size over 5 MiB) is named with its offset, and the reader finds the next block and reads it whole', async () => {
     const bytes = readFileSync(files.get('none')!);
     const blocks = blocksOf(bytes);
