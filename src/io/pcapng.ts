@@ -53,7 +53,10 @@ export class PcapngParser implements CaptureParser {
     for (;;) {
       if (this.resyncing && !this.resync(win, final)) return;
       const s = win.start;
-      if (win.end - s < 12) break;
+      if (win.end - s < 12) {
+        if (final && win.end > s) this.endsInsideHeader(win, s);
+        break;
+      }
       const rawType = this.u32(b, s);
       if (rawType === PCAPNG_SHB) {
         const bomLe = (b[s + 8]! | (b[s + 9]! << 8) | (b[s + 10]! << 16) | (b[s + 11]! << 24)) >>> 0;
@@ -90,6 +93,16 @@ export class PcapngParser implements CaptureParser {
       this.block(type, b, s, len, win);
       win.start = s + len;
     }
+  }
+
+  /** The input ends with fewer bytes than the smallest block (12): a cut file, said like any cut block. */
+  private endsInsideHeader(win: ByteWindow, s: number): void {
+    const left = win.end - s;
+    const why = `file ends ${left} byte(s) into a block, before its header and trailer (a block is at least 12 bytes)`;
+    // Nothing read yet: there is no capture in it at all.
+    if (!this.inSection && this.packets === 0 && win.offsetOf(s) === 0) throw new InputError(this.file, 0, why);
+    this.anomalies.add('pcapng.truncated_block', this.file, win.offsetOf(s), why);
+    win.start = win.end;
   }
 
   private block(type: number, b: Uint8Array, s: number, len: number, win: ByteWindow): void {
