@@ -8,7 +8,7 @@ import { Classifier } from '../classify/classify.js';
 import { ReportError, UsageError } from '../errors.js';
 import { hashFileInWorker } from '../io/hash.js';
 import { policyRedecide } from '../report/policy-redecide.js';
-import { completeInputs, lastRunNets, markRun, partialInputs, subscriberCount } from '../report/queries.js';
+import { completeInputs, lastRunNets, markRun, partialInputs, runMiningFlows, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
 import { settleContext } from '../report/settle.js';
 import { rescoreReport } from '../report/rescore.js';
@@ -235,16 +235,13 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     if (!given.length) {
       // The documented totals, as for a run: this run's flows (none), the report's subscribers.
       const subscribers = subscriberCount(db);
+      const json = o.json ? nothingNewJson(db, o.db, alreadyIn, removedRuns) : null;
       db.close();
-      io.out(
-        o.json
-          ? JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers }, null, 2) + '\n'
-          : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`,
-      );
+      io.out(json ? JSON.stringify({ ...json, subscribers }, null, 2) + '\n' : `all ${alreadyIn} input(s) already in ${o.db}: nothing to do\n`);
       return skippedBusy > 0 ? 1 : 0;
     }
     try {
-      return await rescoreOpenReport(db, o, ctx, io, alreadyIn);
+      return await rescoreOpenReport(db, o, ctx, io, alreadyIn, removedRuns);
     } finally {
       db.close();
     }
@@ -394,6 +391,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       if (older.length > 20) io.err(`  … and ${older.length - 20} more\n`);
     }
     const subscribers = subscriberCount(db);
+    // As the report holds them after the close (adding up may have raised flows), not as first classified.
+    const miningFlows = runMiningFlows(db, writer.runId);
     if (o.json) {
       io.out(
         JSON.stringify(
@@ -403,7 +402,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
             rulesetDigest: ruleSet.digest,
             inputs: summary.inputs,
             flows: summary.flows,
-            miningFlows: summary.miningFlows,
+            miningFlows,
             evictedFlows: summary.evictedFlows,
             subscribers,
             alreadyInReport: alreadyIn,
@@ -429,11 +428,11 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
         const an = Object.entries(i.anomalies).map(([k, n]) => `${k}=${n}`).join(' ');
         io.out(
           i.error
-            ? `${i.path}: not read (${i.error})\n`
+            ? `${i.path}: not read (${notReadWhy(i.path, i.error)})\n`
             : `${i.path}: ${i.format ?? "stopped before its format was recognised"}, ${readText(i)}, ${i.flows} flows${an ? `, anomalies: ${an}` : ''}\n`,
         );
       }
-      io.out(`${summary.flows} flows, ${summary.miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);
+      io.out(`${summary.flows} flows, ${miningFlows} mining; ${subscribers} subscriber(s) with mining evidence in ${o.db}${summary.interrupted ? ' (interrupted: inputs read in part)' : ''}\n`);
     }
   } catch (e) {
     if (!isWriteFailure(e)) throw e;
@@ -511,7 +510,36 @@ function rescoreGiven(o: Partial<ScanCliOptions>): string[] {
   return given;
 }
 
-async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOptions> & { db: string }, src: RunContext, io: Io, alreadyIn: number): Promise<number> {
+/**
+ * `scan --json`'s documented keys when no input was new: this run read nothing (no run, no flows,
+ * nothing rolled back, replaced or added up), and the report's incomplete inputs and the dead runs
+ * removed at the start are said as after any scan.
+ */
+function nothingNewJson(db: Database.Database, path: string, alreadyIn: number, removedRuns: readonly DeadRun[]): Record<string, unknown> {
+  return {
+    db: path,
+    run: null,
+    alreadyInReport: alreadyIn,
+    inputs: [],
+    flows: 0,
+    miningFlows: 0,
+    evictedFlows: 0,
+    addedUp: null,
+    settledSubscribers: null,
+    interrupted: false,
+    rolledBack: [],
+    replacedInputs: 0,
+    removedRuns,
+    incompleteInputs: incompleteInputs(db).map((x) => ({ run: x.run, path: x.path, status: x.status, runStatus: x.runStatus, note: x.note, error: x.error })),
+  };
+}
+
+/** An input's error without the path it starts with, for a line that names the path first. */
+function notReadWhy(path: string, error: string): string {
+  return error.startsWith(`${path}: `) ? error.slice(path.length + 2) : error;
+}
+
+async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOptions> & { db: string }, src: RunContext, io: Io, alreadyIn: number, removedRuns: readonly DeadRun[] = []): Promise<number> {
   const classifier = new Classifier(src.ruleSet);
   const logs = await loadResolverLogs(classifier, o.dnsLog ?? []);
   const failed = reportDnsLogs(logs, io);
@@ -525,10 +553,11 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
   });
   const subscribers = subscriberCount(db);
   const what = rescoreGiven(o).join(', ');
-  if (o.json) io.out(JSON.stringify({ db: o.db, alreadyInReport: alreadyIn, inputs: [], flows: 0, miningFlows: 0, evictedFlows: 0, subscribers, rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
+  if (o.json)
+    io.out(JSON.stringify({ ...nothingNewJson(db, o.db, alreadyIn, removedRuns), subscribers, rescored: { given: what, ...r, subscribers, dnsLogs: logs, resolverLog: classifier.resolver?.stats ?? null } }, null, 2) + '\n');
   else
     io.out(
-      `${alreadyIn ? `all ${alreadyIn} input(s) already in ${o.db}; ` : ''}re-decided with ${what}: ${r.flows} flow(s) looked at, ${r.changed} changed verdict, ${r.remapped} mapped to another subscriber; ${subscribers} subscriber(s) with mining evidence\n`,
+      `${alreadyIn ? `all ${alreadyIn} input(s) already in ${o.db}; ` : ''}re-decided with ${what || 'the rules alone'}: ${r.flows} flow(s) looked at, ${r.changed} changed verdict, ${r.remapped} mapped to another subscriber; ${subscribers} subscriber(s) with mining evidence\n`,
     );
   return failed ? 1 : 0;
 }
@@ -547,8 +576,9 @@ export async function runRescore(o: RescoreCliOptions, io: Io): Promise<number> 
   const db = openReport(o.db);
   try {
     // What a killed scan wrote is not evidence: removed before anything is decided again.
-    for (const r of reapDeadRuns(db)) io.err(`minerwatch: ${describeDeadRun(o.db, r)}\n`);
-    return await rescoreOpenReport(db, o, ctx, io, 0);
+    const removed = reapDeadRuns(db);
+    for (const r of removed) io.err(`minerwatch: ${describeDeadRun(o.db, r)}\n`);
+    return await rescoreOpenReport(db, o, ctx, io, 0, removed);
   } finally {
     db.close();
   }

@@ -271,6 +271,14 @@ export function subscriberCount(db: Database.Database): number {
   return (db.prepare('SELECT count(*) AS n FROM subscribers').get() as { n: number }).n;
 }
 
+/**
+ * A run's mining flows as the report holds them now: after its close, whose adding up may raise
+ * flows to mining (or lower them), not as each was first classified.
+ */
+export function runMiningFlows(db: Database.Database, run: number): number {
+  return db.prepare("SELECT count(*) FROM flows WHERE label = 'mining' AND run_id = ?").pluck().get(run) as number;
+}
+
 /** The subscriber nets (CIDR text) of the report's latest run; none when it recorded none or unreadable ones. */
 export function lastRunNets(db: Database.Database): string[] {
   const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;

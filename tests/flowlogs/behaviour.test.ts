@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 
 import { CAPTURE_DAY_MS, LISTED_POOL_ENDPOINTS, buildFlowlogFixtures, testIntelYaml, type FlowlogFixture } from '../../scripts/gen-flowlog-fixtures.js';
 import { ROOT } from '../helpers.js';
@@ -59,13 +60,18 @@ function rulesWithTestIntel(dir: string): string {
 }
 
 /** Scans `input` into a fresh report and returns the watch list (default minimum: medium). */
-function scanAndList(input: string, rules: string, dir: string, extra: string[] = []): { rows: WatchRow[]; scanOutput: string } {
+function scanAndList(input: string, rules: string, dir: string, extra: string[] = []): { rows: WatchRow[]; scanOutput: string; miningSaid: number; miningHeld: number } {
   const db = join(dir, 'report.sqlite');
   const scan = cli(['scan', input, '--db', db, '--rules', rules, ...extra]);
   if (scan.status !== 0) throw new Error(`minerwatch scan exited ${scan.status}: ${scan.stderr}${scan.stdout}`);
   const list = cli(['watchlist', '--db', db, '--format', 'json']);
   if (list.status !== 0) throw new Error(`minerwatch watchlist exited ${list.status}: ${list.stderr}`);
-  return { rows: JSON.parse(list.stdout) as WatchRow[], scanOutput: scan.stdout + scan.stderr };
+  // The scan's last line: "N flows, M mining; …".
+  const said = /(\d+) flows, (\d+) mining;/.exec(scan.stdout);
+  const d = new Database(db, { readonly: true });
+  const miningHeld = d.prepare("SELECT count(*) FROM flows WHERE label = 'mining'").pluck().get() as number;
+  d.close();
+  return { rows: JSON.parse(list.stdout) as WatchRow[], scanOutput: scan.stdout + scan.stderr, miningSaid: said ? Number(said[2]) : -1, miningHeld };
 }
 
 const fixturePaths = fixtures.map((f) => join(FIXTURES, f.file));
@@ -198,6 +204,7 @@ const ROUTES: Array<{ name: string; version: ExportVersion; datagrams: boolean }
 
 describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the watch list names exactly the miners', ({ version, datagrams }) => {
   let rows: WatchRow[] = [];
+  let mining = { said: -1, held: -1 };
   let setupError: string | null = null;
   const row = (f: FlowlogFixture): WatchRow | undefined => rows.find((r) => r.subscriber === f.subscriber);
 
@@ -210,10 +217,14 @@ describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the wa
     const rules = rulesWithTestIntel(dir);
     if (datagrams) {
       const out = await exportToDatagramCapture(fixturePaths, join(dir, 'exports.pcap'), { version, activeTimeoutS: 1800 });
-      rows = scanAndList(out.pcap, rules, dir, ['--collector-port', String(out.port)]).rows;
+      const r = scanAndList(out.pcap, rules, dir, ['--collector-port', String(out.port)]);
+      rows = r.rows;
+      mining = { said: r.miningSaid, held: r.miningHeld };
     } else {
       const out = await exportToNfdumpCsv(fixturePaths, join(dir, 'flows.csv'), { version, activeTimeoutS: 1800 });
-      rows = scanAndList(out.csv, rules, dir).rows;
+      const r = scanAndList(out.csv, rules, dir);
+      rows = r.rows;
+      mining = { said: r.miningSaid, held: r.miningHeld };
     }
   }, 300_000);
 
@@ -239,6 +250,13 @@ describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the wa
   it.each(negatives.map((f) => [f.file, f] as const))('%s: the subscriber is not listed', (_file, f) => {
     ready();
     expect(row(f), JSON.stringify(row(f))).toBeUndefined();
+  });
+
+  it('says the mining flows the report holds after the close (which adds flow-log evidence up), not those of the first classification', () => {
+    ready();
+    // Each miner listed at medium or above holds at least one mining flow.
+    expect(mining.held).toBeGreaterThanOrEqual(positives.length);
+    expect(mining.said).toBe(mining.held);
   });
 
   it('lists no server and no one else: only the miners\' addresses', () => {
