@@ -9,7 +9,7 @@ import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';
-import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
+import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';
 import { lastAtMost } from '../search.js';
 
 const portStartOf = (b: { portStart: number }): number => b.portStart;
@@ -49,7 +49,14 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
     return missing.length ? `header lacks ${missing.join(', ')}; expected start,end,private_ip,public_ip,port_start,port_end` : columnsByName(names);
   };
   const empty = 'empty file: expected a header start,end,private_ip,public_ip,port_start,port_end';
-  for (const { line: n, get } of headedCsvRows(text, columns, empty, errors)) {
+  for (const row of headedCsvRows(text, columns, empty, errors)) {
+    const { line: n, get } = row;
+    // A short or long row would be read with its columns shifted (a port as an address).
+    const width = widthError(row);
+    if (width) {
+      errors.push(width);
+      continue;
+    }
     // Times: ISO 8601 (UTC unless it carries an offset) or epoch seconds; an empty end is an open assignment.
     const start = readTime(get('start'), { epochSeconds: true });
     const endText = get('end');

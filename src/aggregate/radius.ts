@@ -15,7 +15,7 @@ import ipaddr from 'ipaddr.js';
 import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
-import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
+import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';
 import { inertJson, quotedExcerpt } from '../report/format.js';
 import { lastAtMost } from '../search.js';
 import { LOG_CLOCK_ALLOWANCE_MS } from '../classify/resolverlog.js';
@@ -181,8 +181,12 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
       continue;
     }
     const d = DETAIL_DATE.exec(l.trimEnd());
+    // The server's local time, without a zone: read as UTC, and used only when the record carries no
+    // other time. A date line naming no such date or time (Feb 31, 99:99:99) reads no better than one
+    // of another shape.
+    const dateMs = d ? detailTime(d[6]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, 'Z') : null;
     closeOrphan();
-    if (!d) {
+    if (dateMs === null) {
       const error = { line: n, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got ${quotedExcerpt(l)}` };
       out.errors.push(error);
       // The record before it ends here; the one it opened, if it was one, is skipped whole (its
@@ -193,8 +197,7 @@ export function parseRadiusDetail(text: string, file: string): RadiusParseResult
       continue;
     }
     if (record) detailRecord(record, file, out);
-    // The server's local time, without a zone: read as UTC, and used only when the record carries no other time.
-    record = { line: n, dateMs: Date.UTC(Number(d[6]), MONTHS.indexOf(d[1]!), Number(d[2]), Number(d[3]), Number(d[4]), Number(d[5])), attrs: [] };
+    record = { line: n, dateMs, attrs: [] };
   }
   return out;
 }
@@ -223,15 +226,31 @@ function detailValue(v: string): string | null {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** An Event-Timestamp as FreeRADIUS prints it (UTC, GMT or a numeric zone), or epoch seconds; null when unreadable (a zone abbreviation says too little). */
-function attributeTime(v: string): number | null {
+/**
+ * A date and time as a detail file writes them (month name, day, year, clock, zone `Z` or `±hhmm`), in
+ * ms; null when there is no such date or time (Feb 30, hour 24, minute or second 60, an offset of 60
+ * minutes). Read as the ISO 8601 it stands for, by the reader the CSV's times go through, so both
+ * formats refuse the same dates: Date.UTC would roll Feb 31 over to March 3 and 99:99:99 into days later.
+ */
+function detailTime(year: string, month: string, day: string, hour: string, minute: string, second: string, zone: string): number | null {
+  const t = readTime(`${year}-${String(MONTHS.indexOf(month) + 1).padStart(2, '0')}-${day.padStart(2, '0')}T${hour}:${minute}:${second}${zone}`);
+  return t.ok ? t.value : null;
+}
+
+/**
+ * An Event-Timestamp as FreeRADIUS prints it (UTC, GMT or a numeric zone), or epoch seconds; null when
+ * unreadable (a zone abbreviation says too little: the record is timed otherwise); `impossible` when
+ * it names no such date or time, which no clock printed: the record is damaged, not merely zoned.
+ */
+function attributeTime(v: string): number | null | 'impossible' {
   if (/^\d{1,12}$/.test(v)) return Number(v) * 1000;
   const m = ATTR_DATE.exec(v);
-  if (!m || !m[7]) return null;
+  if (!m) return null;
   const zone = m[7];
-  const offsetMin = /^[+-]/.test(zone) ? (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3))) : 0;
-  const t = Date.UTC(Number(m[3]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]));
-  return t - offsetMin * 60_000;
+  // UTC and GMT are offset Z; a value without a zone is not read, but a date it names must still exist.
+  const t = detailTime(m[3]!, m[1]!, m[2]!, m[4]!, m[5]!, m[6]!, zone === undefined || !/^[+-]/.test(zone) ? 'Z' : zone);
+  if (t === null) return 'impossible';
+  return zone === undefined ? null : t;
 }
 
 function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, string, number]> }, file: string, out: RadiusParseResult): void {
@@ -239,7 +258,8 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   let account: string | null = null;
   let session: string | null = null;
   let nas: string | null = null;
-  let eventTimestamp: string | null = null;
+  // Its time, or `unread` when it is in a form not read (a zone abbreviation), null when there is none.
+  let eventTimestamp: number | 'unread' | null = null;
   let timestamp: number | null = null;
   let delay = 0;
   let sessionTime: number | null = null;
@@ -280,9 +300,12 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
       case 'nas-identifier':
         nas ??= v;
         break;
-      case 'event-timestamp':
-        eventTimestamp = v;
+      case 'event-timestamp': {
+        const t = attributeTime(v);
+        if (t === 'impossible') bad(line, `Event-Timestamp: expected a date and time that exist, as FreeRADIUS prints them (e.g. "Dec  5 2026 08:00:00 UTC"); got ${quotedExcerpt(v, 40)}`);
+        else eventTimestamp = t ?? 'unread';
         break;
+      }
       case 'timestamp':
       case 'acct-delay-time':
       case 'acct-session-time': {
@@ -338,12 +361,11 @@ function detailRecord(r: { line: number; dateMs: number; attrs: Array<[string, s
   }
   let time: number;
   let timeFrom: string;
-  const ev = eventTimestamp === null ? null : attributeTime(eventTimestamp);
-  if (ev !== null) {
-    time = ev;
+  if (typeof eventTimestamp === 'number') {
+    time = eventTimestamp;
     timeFrom = 'Event-Timestamp';
   } else {
-    if (eventTimestamp !== null) out.timeFallbacks++;
+    if (eventTimestamp === 'unread') out.timeFallbacks++;
     // RFC 2866 §5.2: the event happened Acct-Delay-Time seconds before the server received it.
     time = (timestamp ?? r.dateMs) - delay;
     timeFrom = `${timestamp !== null ? 'Timestamp' : 'the date line (read as UTC)'}${delay ? ' - Acct-Delay-Time' : ''}`;
@@ -418,7 +440,14 @@ export function parseRadiusCsv(text: string, file: string): RadiusParseResult {
     const missing = ['time', 'event', 'account', 'address'].filter((x) => !names.includes(x));
     return missing.length ? `header lacks ${missing.join(', ')}; expected ${header} (session and nas optional)` : columnsByName(names);
   };
-  for (const { line: n, get } of headedCsvRows(text, columns, `empty file: expected a header ${header}`, out.errors)) {
+  for (const row of headedCsvRows(text, columns, `empty file: expected a header ${header}`, out.errors)) {
+    const { line: n, get } = row;
+    // A row short of a field would be read with its columns shifted (its address as the session, its session as the account).
+    const width = widthError(row);
+    if (width) {
+      out.errors.push(width);
+      continue;
+    }
     const t = readTime(get('time'), { epochSeconds: true });
     if (!t.ok) {
       out.errors.push({ line: n, message: `time: expected ${t.expected}; got ${quotedExcerpt(get('time'), 40)}` });

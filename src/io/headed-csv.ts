@@ -7,10 +7,21 @@ export interface HeadedCsvError {
   message: string;
 }
 
-/** One data line of a headed CSV text: its number, and a field by column name ('' when absent). */
+/**
+ * One data line of a headed CSV text: its number, a field by column name ('' when absent), and how
+ * many fields it had against the header's (a reader whose columns would shift under a short or long
+ * row refuses one whose `width` is not `headerWidth`).
+ */
 export interface HeadedCsvRow {
   line: number;
   get: (column: string) => string;
+  width: number;
+  headerWidth: number;
+}
+
+/** The error for a row of another width than its header's, in the words every headed reader uses. */
+export function widthError(row: HeadedCsvRow): HeadedCsvError | null {
+  return row.width === row.headerWidth ? null : { line: row.line, message: `expected ${row.headerWidth} fields like the header, got ${row.width}` };
 }
 
 /**
@@ -28,6 +39,7 @@ export function* headedCsvRows(
   errors: HeadedCsvError[],
 ): Generator<HeadedCsvRow> {
   let cols: Map<string, number> | null = null;
+  let headerWidth = 0;
   for (const { line, fields, error } of csvLines(text, { comments: true })) {
     if (fields === null) {
       errors.push({ line, message: `${cols ? '' : 'header: '}${error}` });
@@ -35,6 +47,7 @@ export function* headedCsvRows(
       continue;
     }
     if (!cols) {
+      headerWidth = fields.length;
       const found = columns(fields.map((x) => x.toLowerCase()), fields);
       if (typeof found === 'string') {
         errors.push({ line, message: found });
@@ -44,7 +57,7 @@ export function* headedCsvRows(
     }
     if (cols.size === 0) continue;
     const at = cols;
-    yield { line, get: (k) => fields[at.get(k) ?? -1] ?? '' };
+    yield { line, get: (k) => fields[at.get(k) ?? -1] ?? '', width: fields.length, headerWidth };
   }
   if (!cols) errors.push({ line: 1, message: empty });
 }

@@ -49,6 +49,17 @@ describe('NAT logs', () => {
 });
 
 describe('deterministic NAT (RFC 7422)', () => {
+  it('refuses a row with fewer or more fields than the header (its columns would shift)', () => {
+    // Line 2 lacks its end (an open assignment is written with an empty end, not without one): its
+    // private address would be read as the end time, its ports shifted; line 3 has one field too many.
+    const r = parseNatLog('start,end,private_ip,public_ip,port_start,port_end\n2026-11-01T00:00:00,10.0.0.1,203.0.113.1,1024,2047\n2026-11-01T00:00:00,,10.0.0.2,203.0.113.1,2048,3071,x\n2026-11-01T00:00:00,,10.0.0.3,203.0.113.1,3072,4095\n');
+    expect(r.errors).toEqual([
+      { line: 2, message: 'expected 6 fields like the header, got 5' },
+      { line: 3, message: 'expected 6 fields like the header, got 7' },
+    ]);
+    expect(r.records.map((x) => x.privateIp)).toEqual(['10.0.0.3']);
+  });
+
   it('maps port blocks back to private addresses with no logs', () => {
     const f = parseDeterministic('100.64.0.0/24=203.0.113.0/29:1024-65535/1024');
     expect(typeof f).toBe('object');

@@ -144,6 +144,51 @@ describe('FreeRADIUS detail files', () => {
       ['bob', '100.64.7.12'],
     ]);
   });
+
+  it('a date line naming no such date or time is a bad date line, never rolled over into the days after', () => {
+    const record = (date: string, account: string, ip: string): string[] => [date, '\tAcct-Status-Type = Start', `\tUser-Name = "${account}"`, `\tFramed-IP-Address = ${ip}`, ''];
+    // Feb 31, Feb 29 of years that are not leap years (2100 among them), Apr 31, day 0, hour 24 and more, minute and second 60.
+    const bad = ['Sat Feb 31 08:00:00 2026', 'Sat Feb 31 99:99:99 2026', 'Sun Feb 29 08:00:00 2026', 'Mon Feb 29 08:00:00 2100', 'Thu Apr 31 08:00:00 2026', 'Sat Dec  0 08:00:00 2026', 'Sat Dec  5 24:00:00 2026', 'Sat Dec  5 08:60:00 2026', 'Sat Dec  5 08:00:60 2026'];
+    for (const date of bad) {
+      const d = parseRadiusLog([...record(date, 'mallory', '100.64.7.10'), ...record('Sat Dec  5 08:00:05 2026', 'bob', '100.64.7.12')].join('\n'), 'detail');
+      // Still told for a detail file by its first line's shape, and that line named as the bad one.
+      expect(d.format, date).toBe('detail');
+      expect(d.errors, date).toEqual([
+        { line: 1, message: `expected a date line opening a record (e.g. "Sat Dec  5 19:08:49 2026") or a tab-indented attribute line; got "${date}"; the 3 attribute line(s) after it, to the next blank or date line, were skipped with it` },
+      ]);
+      // mallory's record is skipped whole; bob's, after it, is read.
+      expect(d.events.map((e) => e.account), date).toEqual(['bob']);
+    }
+    // A leap day, the last day of a 30-day month and the last second of a day are dates (read as UTC).
+    const good: Array<[string, string]> = [
+      ['Tue Feb 29 08:00:00 2028', '2028-02-29T08:00:00'],
+      ['Thu Apr 30 23:59:59 2026', '2026-04-30T23:59:59'],
+      ['Thu Dec 31 00:00:00 2026', '2026-12-31T00:00:00'],
+    ];
+    for (const [date, iso] of good) {
+      const d = parseRadiusDetail(record(date, 'dave', '100.64.8.1').join('\n'), 'detail');
+      expect(d.errors, date).toEqual([]);
+      expect(d.events.map((e) => e.time), date).toEqual([T(iso)]);
+    }
+  });
+
+  it('an Event-Timestamp naming no such date or time is a bad line, not rolled over nor taken for a zone it cannot read', () => {
+    const record = (ts: string): string => ['Sat Dec  5 08:00:03 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "alice"', '\tFramed-IP-Address = 100.64.7.9', `\tEvent-Timestamp = "${ts}"`, '\tTimestamp = 1796457603', ''].join('\n');
+    // Feb 30 and hour 25, Feb 29 of 2026, Apr 31, day 0, hour 24, minute and second 60, an offset of 60 minutes.
+    const bad = ['Feb 30 2026 25:61:61 UTC', 'Feb 29 2026 08:00:00 UTC', 'Apr 31 2026 08:00:00 GMT', 'Dec  0 2026 08:00:00 UTC', 'Dec  5 2026 24:00:00 UTC', 'Dec  5 2026 08:60:00 +0800', 'Dec  5 2026 08:00:60 -0500', 'Dec  5 2026 08:00:00 +0860'];
+    for (const ts of bad) {
+      const d = parseRadiusDetail(record(ts), 'detail');
+      expect(d.errors, ts).toEqual([{ line: 5, message: `Event-Timestamp: expected a date and time that exist, as FreeRADIUS prints them (e.g. "Dec  5 2026 08:00:00 UTC"); got "${ts}"` }]);
+      expect(d.events, ts).toEqual([]);
+      // Not a zone abbreviation: the record is not timed by its Timestamp instead.
+      expect(d.timeFallbacks, ts).toBe(0);
+    }
+    const at = (ts: string): number | undefined => parseRadiusDetail(record(ts), 'detail').events[0]?.time;
+    expect(at('Feb 29 2028 08:00:00 UTC')).toBe(T('2028-02-29T08:00:00'));
+    // 23:59:59 at UTC+8 is 15:59:59 UTC; midnight at UTC-1:30 is 01:30 UTC.
+    expect(at('Dec 31 2026 23:59:59 +0800')).toBe(T('2026-12-31T15:59:59'));
+    expect(at('Apr 30 2026 00:00:00 -0130')).toBe(T('2026-04-30T01:30:00'));
+  });
 });
 
 describe('the RADIUS CSV', () => {
@@ -176,6 +221,36 @@ describe('the RADIUS CSV', () => {
     expect(r.errors[0]!.message).toBe('address: "0.0.0.0/0" is shorter than /8, no subscriber\'s network; expected an address or a prefix of /8 or longer');
     expect(r.errors[2]!.message).toContain('"::/0" is shorter than /16');
     expect(r.events.map((e) => e.addresses.map((a) => a.text))).toEqual([['10.0.0.0/8'], ['2001:db8::/16']]);
+  });
+
+  it('refuses a row with fewer or more fields than the header, rather than reading its columns shifted', () => {
+    const r = parseRadiusCsv(
+      [
+        'time,event,account,session,address',
+        '1700000000,start,alice,S9,100.64.0.11',
+        // The account left out: read by position, S9 would be the account and the address the session, and S9 would never close.
+        '1700000064,stop,S9,100.64.0.11',
+        '1700000100,start,bob,S10,100.64.0.12,bras-1',
+        // A comma inside quotes separates nothing, and an empty last field is a field.
+        '1700000200,start,"carol, the miner",S11,100.64.0.13',
+        '1700000300,stop,"carol, the miner",S11,',
+        '',
+      ].join('\n'),
+      'c.csv',
+    );
+    expect(r.errors).toEqual([
+      { line: 3, message: 'expected 5 fields like the header, got 4' },
+      { line: 4, message: 'expected 5 fields like the header, got 6' },
+    ]);
+    expect(r.events.map((e) => [e.line, e.kind, e.account, e.session])).toEqual([
+      [2, 'start', 'alice', 'S9'],
+      [5, 'start', 'carol, the miner', 'S11'],
+      [6, 'stop', 'carol, the miner', 'S11'],
+    ]);
+    // With the optional nas column the header has 6 fields: a row that leaves the nas out is short too.
+    const nas = parseRadiusCsv('time,event,account,session,address,nas\n1700000000,start,alice,S9,100.64.0.11\n1700000000,start,bob,S10,100.64.0.12,\n', 'n.csv');
+    expect(nas.errors).toEqual([{ line: 2, message: 'expected 6 fields like the header, got 5' }]);
+    expect(nas.events.map((e) => e.account)).toEqual(['bob']);
   });
 });
 
@@ -367,6 +442,17 @@ describe('loadRadius', () => {
     expect(() => loadRadius([a, bad])).toThrow(UsageError);
     expect(() => loadRadius([a, bad])).toThrow(`RADIUS accounting not applied (1 problem(s)):\n  ${bad}:3: address: expected`);
     expect(loadRadius([])).toBeNull();
+  });
+
+  it('a CSV row of another width than the header, or a detail time that does not exist, stops the run naming file and line', () => {
+    const csv = join(tmp, 'short-row.csv');
+    writeFileSync(csv, 'time,event,account,session,address\n1700000000,start,alice,S9,100.64.0.11\n1700000064,stop,S9,100.64.0.11\n');
+    expect(() => loadRadius([csv])).toThrow(`RADIUS accounting not applied (1 problem(s)):\n  ${csv}:3: expected 5 fields like the header, got 4`);
+    const detail = join(tmp, 'feb-30.detail');
+    writeFileSync(detail, ['Sat Dec  5 08:00:03 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "alice"', '\tFramed-IP-Address = 100.64.7.9', '\tEvent-Timestamp = "Feb 30 2026 25:61:61 UTC"', '', 'Sat Feb 31 99:99:99 2026', '\tAcct-Status-Type = Start', '\tUser-Name = "bob"', '\tFramed-IP-Address = 100.64.7.10', ''].join('\n'));
+    expect(() => loadRadius([detail])).toThrow(
+      `RADIUS accounting not applied (2 problem(s)):\n  ${detail}:5: Event-Timestamp: expected a date and time that exist, as FreeRADIUS prints them (e.g. "Dec  5 2026 08:00:00 UTC"); got "Feb 30 2026 25:61:61 UTC"\n  ${detail}:7: expected a date line opening a record`,
+    );
   });
 });
 
