@@ -141,6 +141,8 @@ export interface DnsLogSummary {
   sha256: string | null;
   lookups: number;
   anomalies: Record<string, number>;
+  /** The first occurrences of each code: where (a line number for Zeek's lines, else a byte offset) and what was expected. */
+  samples: Array<{ code: string; offset: number; message: string }>;
   error: string | null;
 }
 
@@ -157,13 +159,17 @@ export async function loadResolverLogs(classifier: Classifier, paths: readonly s
     const log = bindings.beginLog(path);
     try {
       const info = await readDnsLog(path, (l) => bindings.add(l, log), anomalies, { signal });
-      out.push({ path, format: info.format, sha256: info.sha256, lookups: info.lookups, anomalies: anomalies.toObject(), error: null });
+      out.push({ path, format: info.format, sha256: info.sha256, lookups: info.lookups, anomalies: anomalies.toObject(), samples: samplesOf(anomalies), error: null });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      out.push({ path, format: null, sha256: null, lookups: 0, anomalies: anomalies.toObject(), error: e.message });
+      out.push({ path, format: null, sha256: null, lookups: 0, anomalies: anomalies.toObject(), samples: samplesOf(anomalies), error: e.message });
     }
   }
   return out;
+}
+
+function samplesOf(a: Anomalies): DnsLogSummary['samples'] {
+  return a.samples.map((x) => ({ code: x.code, offset: x.offset, message: x.message }));
 }
 
 export interface ScanOptions {

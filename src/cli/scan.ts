@@ -157,6 +157,13 @@ function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
     }
     const an = Object.entries(l.anomalies).map(([k, n]) => `${k}=${n}`).join(' ');
     io.err(`minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)${an ? `, anomalies: ${an}` : ''}\n`);
+    // The first of each code, where it is and what was expected (Zeek's messages name their line).
+    const said = new Set<string>();
+    for (const x of l.samples) {
+      if (said.has(x.code)) continue;
+      said.add(x.code);
+      io.err(`minerwatch: ${l.path}: first ${x.code}${x.code.startsWith('zeek.') ? '' : ` at byte ${x.offset}`}: ${x.message}\n`);
+    }
   }
   return failed;
 }

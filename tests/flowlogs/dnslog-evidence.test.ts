@@ -649,6 +649,8 @@ describe.skipIf(SKIP !== null)('resolver-log evidence through the CLI: unbound d
       expect(line).toMatch(/\b2 answered lookup/);
       const counts = [...line!.matchAll(/\b(dnstap\.[a-z_]+|dns\.bad_message)=(\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
       expect(counts, line).toBe(2);
+      // The first of them named with its byte in the file: the garbage frame, inserted at the first data frame's place.
+      expect(r.stderr).toMatch(new RegExp(`minerwatch: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: first (dnstap\\.[a-z_]+|dns\\.bad_message) at byte ${firstData}: `));
       const row = watchlist(db).find((w) => w.subscriber === ASKER);
       expect(row).toBeDefined();
       const { flows, evidence } = readReport(db);
@@ -669,6 +671,11 @@ describe.skipIf(SKIP !== null)('resolver-log evidence through the CLI: unbound d
       expect(line, r.stderr).toBeDefined();
       expect(line).toMatch(/\b1 answered lookup/);
       expect(line).toMatch(/zeek\.bad_line=2\b/);
+      // The first bad line is named by its number in the file, with what was expected.
+      const shortAt = readFileSync(path, 'utf8').split('\n').indexOf(short.join('\t')) + 1;
+      expect(shortAt).toBeGreaterThan(1);
+      expect(r.stderr).toContain(`minerwatch: ${path}: first zeek.bad_line: line ${shortAt}: `);
+      expect(r.stderr.split('\n').filter((l) => l.includes('first zeek.bad_line'))).toHaveLength(1);
       expect(watchlist(db).map((w) => w.subscriber)).toContain(ASKER);
     });
   });
