@@ -119,7 +119,13 @@ export function mergeReport(target: Database.Database, source: string, redecide:
       }
       const inputMap = new Map<number, number | null>();
       const replaced: number[] = [];
+      // Source runs with inputs, and those of them any row was copied for: a run whose every input
+      // the target already holds adds nothing, and is not copied as an empty run (merging the same
+      // report again changes nothing).
+      const runsWithInputs = new Set<number>();
+      const usedRuns = new Set<number>();
       for (const r of src.prepare('SELECT * FROM inputs ORDER BY id').iterate() as IterableIterator<Record<string, unknown>>) {
+        runsWithInputs.add(r.run_id as number);
         // Before version 6 an input's state follows its run's (as the in-place upgrade sets it).
         const rs = runStatus.get(r.run_id as number);
         const status = srcHasState ? (r.status as string) : r.error !== null ? 'failed' : rs === 'complete' ? 'complete' : rs === 'interrupted' ? 'interrupted' : 'reading';
@@ -163,6 +169,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         const cols = inputs.cols.includes('status') ? inputs.cols : [...inputs.cols, 'status'];
         const ins = cols === inputs.cols ? inputs.insert : target.prepare(`INSERT INTO inputs(${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
         inputMap.set(r.id as number, Number(ins.run(...cols.map((c) => row[c] ?? null)).lastInsertRowid));
+        usedRuns.add(r.run_id as number);
         if (unfinished.has(r.run_id as number) || openSegment) inputMap.set(r.id as number, null);
         counts.inputs++;
       }
@@ -175,6 +182,7 @@ export function mergeReport(target: Database.Database, source: string, redecide:
           if (!keep(r.input_id) || unfinished.has(r.run_id as number)) continue;
           const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
           table.insert.run(...table.cols.map((c) => row[c]));
+          usedRuns.add(r.run_id as number);
         }
       }
       const flowMap = new Map<number, number>();
@@ -182,7 +190,14 @@ export function mergeReport(target: Database.Database, source: string, redecide:
         if (!keep(r.input_id) || unfinished.has(r.run_id as number)) continue;
         const row: Record<string, unknown> = { ...r, run_id: runMap.get(r.run_id as number), input_id: r.input_id === null ? null : inputMap.get(r.input_id as number) };
         flowMap.set(r.id as number, Number(flows.insert.run(...flows.cols.map((c) => row[c])).lastInsertRowid));
+        usedRuns.add(r.run_id as number);
         counts.flows++;
+      }
+      const dropRun = target.prepare('DELETE FROM runs WHERE id = ?');
+      for (const run of runsWithInputs) {
+        if (usedRuns.has(run) || !runMap.has(run)) continue;
+        dropRun.run(runMap.get(run));
+        counts.runs--;
       }
       for (const r of src.prepare('SELECT * FROM evidence').iterate() as IterableIterator<Record<string, unknown>>) {
         const to = flowMap.get(r.flow_id as number);

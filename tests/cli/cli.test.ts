@@ -288,7 +288,11 @@ describe('minerwatch merge', () => {
     await runMain(['scan', join(FIXTURES, 'demo/home-miners.pcapng'), join(FIXTURES, 'names/peer.pcap'), join(FIXTURES, 'demo/office.pcap'), '--db', all]);
     const m = await runMain(['merge', a, b, a, '--db', merged]);
     expect(m.code).toBe(0);
-    expect(m.out).toMatch(/m-a\.sqlite: 1 run\(s\), 0 input\(s\) \(2 already present\), 0 flows/);
+    // The second merge of m-a adds nothing, not even an empty run row.
+    expect(m.out).toMatch(/m-a\.sqlite: 0 run\(s\), 0 input\(s\) \(2 already present\), 0 flows/);
+    const runs = new Database(merged, { readonly: true });
+    expect(runs.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(2);
+    runs.close();
     const figures = (p: string): unknown => {
       const d = new Database(p, { readonly: true });
       const r = {
