@@ -158,3 +158,12 @@ export function parseIpv6Text(s: string, out: Uint8Array): boolean {
   out.fill(0, gap * 2, 16 - tail);
   return true;
 }
+
+/**
+ * `addr:port` for an endpoint, with an IPv6 address in brackets (`[2001:db8::1]:8008`, RFC 3986
+ * §3.2.2) so the port cannot be read as the last group. Every verdict, report column and explain
+ * line that names an endpoint writes it this way.
+ */
+export function endpointText(addr: string, port: number | string): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}

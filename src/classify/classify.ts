@@ -11,6 +11,7 @@ import { EndpointIndex } from '../rules/endpoints.js';
 import type { EndpointEntry, RuleSet } from '../rules/schema.js';
 import type { ExportFlowView } from '../flow/table.js';
 import { servicePortSet } from '../flow/orient.js';
+import { endpointText } from '../ip.js';
 import type { Evidence, FlowRecord, Verdict } from '../types.js';
 import { behaviourFacts, behaviourPoints } from './behaviour.js';
 import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type DecodeErrorSink, type FlowEvidenceInput, type FlowFacts, type Matcher, type MatchEnv } from './matcher.js';
@@ -130,6 +131,6 @@ function reason(flow: FlowRecord, c: readonly PayloadHit[], s: readonly PayloadH
   if (s.length) parts.push(`server sent ${distinct(s)}`);
   for (const e of evidence) if (e.kind !== 'payload' && e.kind !== 'http') parts.push(`${e.kind}: ${e.matched}`);
   const fams = [...new Set([...c, ...s].map((h) => h.rule.family))];
-  const head = `${label}${outcome ? ` (${outcome})` : ''}${fams.length ? `: ${fams.join('+')}` : ''} with ${flow.server}:${flow.serverPort}`;
+  const head = `${label}${outcome ? ` (${outcome})` : ''}${fams.length ? `: ${fams.join('+')}` : ''} with ${endpointText(flow.server, flow.serverPort)}`;
   return `${head} — ${parts.join('; ')}`;
 }

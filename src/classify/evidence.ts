@@ -1,4 +1,5 @@
 /** Evidence built the same way by several matchers: names of listed endpoints, their provenance, flow names. */
+import { endpointText } from '../ip.js';
 import type { EndpointEntry } from '../rules/schema.js';
 import type { Evidence, FlowRecord } from '../types.js';
 import { printable } from './payload.js';
@@ -34,13 +35,13 @@ export function nameEvidence(kind: 'sni' | 'host' | 'dns' | 'dns-query', id: { i
 /** `tcp 10.0.0.1:50000 → 192.0.2.1:443, first packet 2024-…Z`: enough to find the flow in the capture. */
 export function flowName(f: FlowRecord): string {
   const at = Number.isFinite(f.firstSeen) ? new Date(f.firstSeen).toISOString() : String(f.firstSeen);
-  return `${f.transport} ${f.client}:${f.clientPort} → ${f.server}:${f.serverPort}, first packet ${at}`;
+  return `${f.transport} ${endpointText(f.client, f.clientPort)} → ${endpointText(f.server, f.serverPort)}, first packet ${at}`;
 }
 
 /** `pool nanopool ETH; domain eth-eu1.nanopool.org`: what an endpoint entry is and what it matches. */
 export function describeEntry(e: EndpointEntry): string {
   const m = e.match;
-  const what = 'domain' in m ? `domain ${m.domain}` : 'suffix' in m ? `*.${m.suffix}` : 'ip' in m ? `ip ${m.ip}${m.port ? `:${m.port}` : ''}` : `cidr ${m.cidr}`;
+  const what = 'domain' in m ? `domain ${m.domain}` : 'suffix' in m ? `*.${m.suffix}` : 'ip' in m ? `ip ${m.port ? endpointText(m.ip, m.port) : m.ip}` : `cidr ${m.cidr}`;
   return `${e.kind} ${e.pool}${e.coins.length ? ` ${e.coins.join('/')}` : ''}; ${what}`;
 }
 

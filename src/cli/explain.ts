@@ -7,6 +7,7 @@
 import ipaddr from 'ipaddr.js';
 import { checkZone, formatTime } from '../i18n.js';
 import { UsageError } from '../errors.js';
+import { endpointText } from '../ip.js';
 import { formatHashrate, formatKwh, inertJson, inertText } from '../report/format.js';
 import {
   attributionSteps,
@@ -106,7 +107,7 @@ function flowText(f: ExplainFlow, show: Shown, own: readonly string[]): string {
   const t = (v: string): string => inertText(show.text(v, own));
   const lines: string[] = [];
   const cli = show.id(f.client);
-  lines.push(`Flow ${f.id}: ${cli}:${f.clientPort} → ${f.server}:${f.serverPort} ${f.transport}, ${show.at(f.firstSeen)} – ${show.at(f.lastSeen)}, ${f.packets} packets, ${f.bytes} bytes (${f.source}${f.input !== null ? ` from ${inertText(f.input)}` : ''})`);
+  lines.push(`Flow ${f.id}: ${endpointText(cli, f.clientPort)} → ${endpointText(f.server, f.serverPort)} ${f.transport}, ${show.at(f.firstSeen)} – ${show.at(f.lastSeen)}, ${f.packets} packets, ${f.bytes} bytes (${f.source}${f.input !== null ? ` from ${inertText(f.input)}` : ''})`);
   lines.push(`  verdict: ${f.label}, ${f.confidence}${f.outcome ? ` (${inertText(f.outcome)})` : ''}`);
   lines.push(`  reason: ${t(f.reason)}`);
   const facts = [
@@ -139,7 +140,7 @@ function flowText(f: ExplainFlow, show: Shown, own: readonly string[]): string {
     ].filter(Boolean);
     lines.push(`  shares: ${parts.join(', ')}`);
   }
-  lines.push(`  attribution: client ${cli}:${f.clientPort} at ${show.at(f.firstSeen)}`);
+  lines.push(`  attribution: client ${endpointText(cli, f.clientPort)} at ${show.at(f.firstSeen)}`);
   const c = (v: string): string => inertText(show.chain(v, own));
   for (const step of attributionSteps(f.attribution.nat === null || f.attribution.nat === undefined ? null : String(f.attribution.nat))) lines.push(`    → ${c(step)}`);
   for (const [k, v] of Object.entries(f.attribution)) if (k !== 'subscriber' && k !== 'nat' && v !== null) lines.push(`    → ${inertText(k)}: ${c(String(v))}`);

@@ -9,6 +9,7 @@ import { confidenceRank, levelsAtLeast } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import { dayOf, formatTime, levelName, messages, translateEvidence, typeName, type Lang } from '../i18n.js';
 import type { Confidence } from '../types.js';
+import { endpointText } from '../ip.js';
 import { formatHashrate, hashrateLine, inertText, kwhRange } from './format.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { energyText, hashrateText, incompleteLines, periodText, summarize, type Breakdown, type Summary } from './summary.js';
@@ -368,7 +369,7 @@ export function renderHtml(db: Database.Database, o: HtmlOptions): { html: strin
       const shown = fl.slice(0, TIMELINE_CAP);
       const tl = shown
         .map((f) => {
-          const srv = `${f.server.includes(':') ? `[${f.server}]` : f.server}:${f.server_port}`;
+          const srv = endpointText(f.server, f.server_port);
           const name = f.pool ?? f.server_name;
           return `<tr><td>${e(formatTime(f.first_seen, o.tz))}</td><td><code>${e(srv)}</code>/${e(f.transport)}${name ? ` (${e(name)})` : ''}</td><td>${e(levelName(f.confidence, o.lang))}</td><td>${e(f.coin ?? '')}</td><td>${e(f.outcome ?? '')}</td><td><code>${e(f.rules.split(',').filter(Boolean).join(', '))}</code></td></tr>`;
         })

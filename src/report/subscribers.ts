@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { rollupHashrate, type Efficiency, type HashrateRow, type WorkFlow } from '../aggregate/hashrate.js';
 import { checkPower } from '../aggregate/power.js';
 import { hashrateLine } from './format.js';
+import { endpointText } from '../ip.js';
 import { messages } from '../i18n.js';
 
 const MAX_LIST = 50;
@@ -83,7 +84,7 @@ export function rebuildSubscribers(db: Database.Database, only?: Iterable<string
     a.first = Math.min(a.first, r.first_seen);
     a.last = Math.max(a.last, r.last_seen);
     a.flows++;
-    add(a.servers, `${r.server.includes(':') ? `[${r.server}]` : r.server}:${r.server_port}`);
+    add(a.servers, endpointText(r.server, r.server_port));
     if (r.coin) add(a.coins, r.coin);
     if (r.pool) add(a.pools, r.pool);
     // Named software when the agent is known, the agent string verbatim otherwise.

@@ -1,4 +1,5 @@
 /** Listed addresses: weak on their own (pools sit behind shared hosting and CDNs), and weaker with age. */
+import { endpointText } from '../../ip.js';
 import { addressWeight } from '../intelage.js';
 import { BUILTIN, describeEntry, provenance } from '../evidence.js';
 import type { FlowFacts, Matcher } from '../matcher.js';
@@ -23,7 +24,7 @@ export const listedAddress: Matcher<FlowFacts> = {
       kind: exact ? 'endpoint-port' : 'endpoint',
       side: 'server',
       family: 'endpoint',
-      matched: `${flow.server}:${flow.serverPort} listed (${addr.how}${exact && addr.how !== 'ip:port' ? ', documented port' : ''}; ${describeEntry(addr.entry)}; ${w.note})`,
+      matched: `${endpointText(flow.server, flow.serverPort)} listed (${addr.how}${exact && addr.how !== 'ip:port' ? ', documented port' : ''}; ${describeEntry(addr.entry)}; ${w.note})`,
       excerpt: provenance(addr.entry),
       offset: 0,
       time: flow.firstSeen,

@@ -5,6 +5,7 @@
  * destination asked for when it is listed.
  */
 import { socksClientPreamble, socksServerPreamble } from '../../decode/socks.js';
+import { endpointText } from '../../ip.js';
 import { BUILTIN, describeEntry, nameEvidence } from '../evidence.js';
 import { NEED, RETRAIT, type FlowFindings, type Matcher } from '../matcher.js';
 import { reverseFlow } from '../reverse.js';
@@ -45,7 +46,7 @@ export const socksName: Matcher = {
     const e = env.index.domain(socks.host);
     if (e && e.kind !== 'exclude') {
       ctx.poolEntry ??= e;
-      ctx.evidence.push({ ...nameEvidence('host', BUILTIN.socks, socks.host, e, ctx.flow.payloadTimeC2S), matched: `SOCKS${socks.version} CONNECT ${socks.host}:${socks.port} (${describeEntry(e)})` });
+      ctx.evidence.push({ ...nameEvidence('host', BUILTIN.socks, socks.host, e, ctx.flow.payloadTimeC2S), matched: `SOCKS${socks.version} CONNECT ${endpointText(socks.host, socks.port)} (${describeEntry(e)})` });
     }
     return 0;
   },
