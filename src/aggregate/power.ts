@@ -114,10 +114,10 @@ export function checkPower(readings: readonly Pick<PowerReading, 'start' | 'end'
     const day = new Date(r.start).toISOString().slice(0, 16).replace('T', ' ');
     if (r.kwh < lo * 0.9) {
       contradicts++;
-      notes.push(`${day}Z: metered ${round(r.kwh)} kWh < mining estimate ${round(lo)}–${round(hi)} kWh for ${round(hours)} h seen mining`);
+      notes.push(`${day}Z: metered ${powerFigure(r.kwh)} kWh < mining estimate ${powerFigure(lo)}–${powerFigure(hi)} kWh for ${powerFigure(hours)} h seen mining`);
     } else {
       fits++;
-      notes.push(`${day}Z: metered ${round(r.kwh)} kWh ≥ mining estimate ${round(lo)}–${round(hi)} kWh for ${round(hours)} h seen mining`);
+      notes.push(`${day}Z: metered ${powerFigure(r.kwh)} kWh ≥ mining estimate ${powerFigure(lo)}–${powerFigure(hi)} kWh for ${powerFigure(hours)} h seen mining`);
     }
   }
   const check: PowerCheck = contradicts ? 'contradicts' : fits ? 'fits' : 'no-overlap';
@@ -145,6 +145,15 @@ export function overlapMs(spans: ReadonlyArray<{ first: number; last: number }>,
   return total;
 }
 
-function round(x: number): string {
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+/**
+ * A power-note number to three significant figures, whole numbers from 100 up, never in exponent
+ * form: 1234, 123, 12.3, 1.23, 0.123, 0.0000427. Zero is `0`. Fixed decimals would print a small
+ * estimate (minutes of mining at a few watts) as `0.00`, indistinguishable from none.
+ */
+export function powerFigure(x: number): string {
+  if (x === 0 || !Number.isFinite(x)) return String(x);
+  const y = Number(x.toPrecision(3));
+  if (Math.abs(y) >= 100) return x.toFixed(0);
+  const decimals = Math.min(20, 2 - Math.floor(Math.log10(Math.abs(y))));
+  return y.toFixed(decimals);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPower, overlapMs, parsePowerReadings } from '../../src/aggregate/power.js';
+import { checkPower, overlapMs, parsePowerReadings, powerFigure } from '../../src/aggregate/power.js';
 
 describe('power file', () => {
   it('reads dates, date-times with offsets, comments and a BOM', () => {
@@ -48,6 +48,19 @@ describe('checkPower', () => {
     const r = checkPower([{ start: day, end: day + 24 * H, kwh: 6 }], [coinA, coinB]);
     expect(r.check).toBe('fits');
     expect(r.note).toMatch(/mining estimate 6.00–12.0 kWh/);
+  });
+
+  it('a small estimate keeps three significant figures instead of rounding to 0.00', () => {
+    // 0.26–0.98 W seen mining for 590.629 s (0.164064 h): 0.26 × 0.164064 / 1000 = 0.0000427 kWh
+    // and 0.98 × 0.164064 / 1000 = 0.000161 kWh. Nothing was metered: 0 kWh is below even the low end.
+    const r = checkPower([{ start: day, end: day + 24 * H, kwh: 0 }], [{ spans: [{ first: day, last: day + 590_629 }], wLow: 0.26, wHigh: 0.98 }]);
+    expect(r.check).toBe('contradicts');
+    expect(r.note).toBe('2026-11-01 00:00Z: metered 0 kWh < mining estimate 0.0000427–0.000161 kWh for 0.164 h seen mining');
+    expect(r.note).not.toMatch(/0\.00[–\s]/);
+  });
+
+  it('power figures: three significant figures, whole from 100 up, no exponent', () => {
+    expect([0, 0.000042667, 0.0016, 0.123456, 0.99996, 1.23456, 12.3456, 99.96, 123.4, 1234.5, 1e-9].map(powerFigure)).toEqual(['0', '0.0000427', '0.00160', '0.123', '1.00', '1.23', '12.3', '100', '123', '1235', '0.00000000100']);
   });
 
   it('overlapMs clips and merges spans', () => {
