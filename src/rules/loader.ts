@@ -55,6 +55,8 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
   const seen = new Map<string, string>();
   for (const f of files) {
     hash.update(f.path + '\0' + f.text + '\0');
+    // Present, even when it does not parse: its own errors say what is wrong, not "missing".
+    if (f.path === 'policy.yaml') policySeen = true;
     const ctx = new FileContext(f.path, f.text);
     if (ctx.errors.length) {
       errors.push(...ctx.errors);
@@ -68,7 +70,6 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
       continue;
     }
     if (f.path === 'policy.yaml') {
-      policySeen = true;
       policy = compilePolicy(ctx, root);
     } else if (f.path === 'algorithms.yaml') {
       algorithms = compileAlgorithmsFile(ctx, root);

@@ -26,6 +26,24 @@ rules:
 `;
 
 describe('rule loader', () => {
+  it('a policy.yaml that does not parse is reported once, by its YAML error, not also as missing', () => {
+    const rep = compileRules([{ path: 'policy.yaml', text: 'garbage: [\n' }, sig(GOOD_RULE)]);
+    expect(rep.errors).toHaveLength(1);
+    expect(rep.errors[0]!.file).toBe('policy.yaml');
+    expect(rep.errors[0]!.field).toBe('(yaml)');
+    expect(rep.errors.map((e) => e.message).join('\n')).not.toMatch(/missing/);
+  });
+
+  it('a policy.yaml that is not a mapping is reported once, as not a mapping', () => {
+    const rep = compileRules([{ path: 'policy.yaml', text: '- just\n- a list\n' }, sig(GOOD_RULE)]);
+    expect(rep.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^policy\.yaml:1: \(file\): expected a mapping/)]);
+  });
+
+  it('a rule folder without policy.yaml is still told it is missing', () => {
+    const rep = compileRules([sig(GOOD_RULE)]);
+    expect(rep.errors.map((e) => e.message)).toEqual(['policy.yaml:1: (file): missing: the rule folder must hold policy.yaml']);
+  });
+
   it('the project rules are valid and every rule has provenance', () => {
     const rep = compileRules(readRuleFiles(RULES_DIR));
     expect(rep.errors.map((e) => e.message)).toEqual([]);
