@@ -87,6 +87,8 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
 function openReportFile(path: string, opts: { readonly?: boolean }): Db {
   const readonly = opts.readonly ?? false;
   checkSqliteHeader(path);
+  // A reader never creates the file; SQLite's own word for a missing one is "unable to open database file".
+  if (readonly && !existsSync(path)) throw new UsageError(`report ${path} does not exist: name the report with --db FILE, or run minerwatch scan first to make one`);
   if (!readonly && !existsSync(path)) {
     try {
       closeSync(openSync(path, 'wx', 0o600));
