@@ -8,6 +8,7 @@
  */
 import type { EndpointsConfig, SessionConfig, SessionMetric } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
+import { endpointText } from '../ip.js';
 
 /** What the scoring reads of one flow and of its own evidence. */
 export interface SessionFlow {
@@ -159,7 +160,7 @@ export function subscriberEvidence(
         kind: 'session',
         side: 'client',
         family: 'behaviour',
-        matched: `session to ${f0.server}:${f0.serverPort}/${f0.transport}: ${m.flows} flow(s), connected ${Math.round(m.values.connected_min ?? 0)} min over ${m.values.days} day(s), score ${r.score} (at ${s.mediumAt}): ${r.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
+        matched: `session to ${endpointText(f0.server, f0.serverPort)}/${f0.transport}: ${m.flows} flow(s), connected ${Math.round(m.values.connected_min ?? 0)} min over ${m.values.days} day(s), score ${r.score} (at ${s.mediumAt}): ${r.scored.map((t) => `${t.name} ${t.value} +${t.points}`).join(', ')}`,
         excerpt: '',
         offset: 0,
         time: first,
@@ -178,7 +179,7 @@ export function subscriberEvidence(
     if (reached.size >= e.min) {
       // In the order they were first reached (then by name): the same text whatever order the flows were stored in.
       const names = [...reached.values()]
-        .map((g) => ({ name: `${g[0]!.server}:${g[0]!.serverPort}`, first: Math.min(...g.map((f) => f.firstSeen)) }))
+        .map((g) => ({ name: endpointText(g[0]!.server, g[0]!.serverPort), first: Math.min(...g.map((f) => f.firstSeen)) }))
         .sort((x, y) => x.first - y.first || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
         .map((x) => x.name);
       const ev: Omit<Evidence, 'time'> = {

@@ -59,6 +59,12 @@ describe('session history', () => {
     expect(m.values.listed_endpoint).toBeNull();
   });
 
+  it('names an IPv6 pool endpoint in brackets, so its port is not read as the address\'s last group', () => {
+    const flows = [0, 30, 60].map((s, i) => rec(i + 1, s, 30, { endpointWeight: 1, server: '2001:db8::3333', serverPort: 8008 }));
+    const e = subscriberEvidence(flows, { sessions: CFG, endpoints: null, miningPorts: new Set() }).get(1)![0]!;
+    expect(e.matched).toMatch(/^session to \[2001:db8::3333\]:8008\/tcp: 3 flow\(s\)/);
+  });
+
   it('a reconnect after a gap longer than chain_gap starts a new chain; days count every UTC day touched', () => {
     const flows = [rec(1, 0, 30), rec(2, 30, 30), rec(3, 75, 30), rec(4, 16 * 60 + 5, 30)];
     const m = measureSession(flows, new Set(), CFG.chainGapMs);
