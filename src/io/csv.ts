@@ -75,6 +75,23 @@ export function csvSplitProblem(code: number): string {
 }
 
 /**
+ * Why a line with a CR inside is refused. A text whose lines end in CR alone (as classic Mac OS ended
+ * them) has no LF: read by LF it is one line, and a header split from it still names every column,
+ * its last name running into the first record, so the file would be read as a header and no rows.
+ */
+export const CR_ALONE_PROBLEM = 'lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends';
+
+/**
+ * Does the line `b[from, to)` hold a CR with more than blanks after it? A CR that only blanks follow
+ * is taken as its line end (CRLF, and CR CR LF from converting CRLF text a second time).
+ */
+export function crInsideLine(b: Uint8Array, from: number, to: number): boolean {
+  while (to > from && isBlank(b[to - 1]!)) to--;
+  for (let i = from; i < to; i++) if (b[i] === CR) return true;
+  return false;
+}
+
+/**
  * Locate the field that starts at `b[q]` in the line `b[q, to)` (no line end in it) as field `n` of
  * `spans`: returns the offset of the comma that ends it, `to` when it is the last, or a negative
  * `CSV_*` code when it breaks the quoting rules.
@@ -168,8 +185,9 @@ export interface CsvTextOptions {
 
 /**
  * The non-blank lines of a whole CSV text (a BOM at its start dropped, LF or CRLF line ends), each
- * split into fields, numbered from 1 as an editor shows them. A line longer than `maxLineBytes`
- * (UTF-8) or with more than `maxFields` fields is an error line, refused before it is split.
+ * split into fields, numbered from 1 as an editor shows them. A line with a CR inside
+ * ({@link CR_ALONE_PROBLEM}), longer than `maxLineBytes` (UTF-8) or with more than `maxFields` fields
+ * is an error line, refused before it is split.
  */
 export function* csvLines(text: string, options: CsvTextOptions = {}): Generator<CsvLine> {
   const maxFields = options.maxFields ?? CSV_MAX_FIELDS;
@@ -188,7 +206,14 @@ export function* csvLines(text: string, options: CsvTextOptions = {}): Generator
     p = nl + 1;
     let a = from;
     while (a < e && isBlank(b[a]!)) a++;
-    if (a === e || (options.comments && b[a] === 0x23)) continue;
+    if (a === e) continue;
+    // Before comments: a text whose lines end in CR alone and that opens with a comment would
+    // otherwise be one comment line, and the file read as empty.
+    if (crInsideLine(b, from, e)) {
+      yield { line, fields: null, error: CR_ALONE_PROBLEM };
+      continue;
+    }
+    if (options.comments && b[a] === 0x23) continue;
     if (e - from > maxLine) {
       yield { line, fields: null, error: `line longer than ${maxLine} bytes` };
       continue;

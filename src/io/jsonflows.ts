@@ -5,7 +5,7 @@
  */
 import { isDateMs } from '../time.js';
 import type { Anomalies } from '../anomalies.js';
-import { readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
+import { CR_ALONE_PROBLEM, crInsideLine, readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
 import type { ExportFlowInput } from '../flow/records.js';
 import type { ByteWindow } from './joiner.js';
 import type { RecordSink } from './nfcsv.js';
@@ -161,6 +161,8 @@ export class JsonFlowsParser {
   readonly format = 'json-flows' as const;
   records = 0;
   private line = 0;
+  /** The rest of a line longer than {@link MAX_LINE}, counted once already, is skipped up to its newline. */
+  private skipping = false;
 
   constructor(
     private readonly file: string,
@@ -178,15 +180,29 @@ export class JsonFlowsParser {
       let nl = b.indexOf(0x0a, win.start);
       if (nl < 0 || nl >= win.end) {
         if (win.available > MAX_LINE) {
-          this.anomalies.add('json.bad_line', this.file, this.line + 1, `line longer than ${MAX_LINE} bytes skipped`);
+          // Counted when first seen; its later bytes, in this window and the next ones up to its
+          // newline, are the same line, not lines of their own.
+          if (!this.skipping) {
+            this.line++;
+            // JSON lines have no header to refuse: a file whose lines end in CR alone, over 64 KiB,
+            // is this one line, and the count says why.
+            const cr = crInsideLine(b, win.start, win.end) ? `; ${CR_ALONE_PROBLEM}` : '';
+            this.anomalies.add('json.bad_line', this.file, this.line, `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line)${cr}; skipped up to its line end`);
+            this.skipping = true;
+          }
           win.start = win.end;
           return;
         }
         if (!final || win.available === 0) return;
         nl = win.end;
       }
-      const text = decoder.decode(b.subarray(win.start, nl)).trim();
+      const from = win.start;
       win.start = Math.min(nl + 1, win.end);
+      if (this.skipping) {
+        this.skipping = false;
+        continue;
+      }
+      const text = decoder.decode(b.subarray(from, nl)).trim();
       this.line++;
       if (text) this.handle(text);
     }
@@ -198,7 +214,9 @@ export class JsonFlowsParser {
     try {
       o = JSON.parse(text);
     } catch {
-      return bad('not JSON');
+      // A CR left inside (the trailing one is trimmed) is whitespace to JSON, so it is only named
+      // when the line does not parse: then the lines end in CR alone and this is several of them.
+      return bad(text.includes('\r') ? `not JSON; ${CR_ALONE_PROBLEM}` : 'not JSON');
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('expected one JSON object per line');
     const got = readJsonFlowObject(o);

@@ -12,6 +12,8 @@ import type { NumericExportRecord } from '../flow/table.js';
 import { newNumericRecord } from '../decode/templates.js';
 import {
   counterAt,
+  CR_ALONE_PROBLEM,
+  crInsideLine,
   CsvFieldSpans,
   csvFieldText,
   csvFieldAt,
@@ -117,6 +119,8 @@ export class NfdumpCsvParser {
   private cols: Columns | null = null;
   private line = 0;
   private done = false;
+  /** The rest of a line longer than {@link MAX_LINE}, counted once already, is skipped up to its newline. */
+  private skipping = false;
   /** Where the fields of the current line lie (reused). */
   private spans = new CsvFieldSpans(16);
   private readonly numeric: NumericExportRecord = newNumericRecord();
@@ -149,19 +153,32 @@ export class NfdumpCsvParser {
         // No newline in the window: a partial line waits for more bytes, unless it is too long or the input ends.
         win.start = p;
         if (end - p > MAX_LINE) {
-          this.anomalies.add('csv.bad_line', this.file, this.line + 1, `line longer than ${MAX_LINE} bytes skipped`);
+          // Counted when first seen; its later bytes, in this window and the next ones up to its
+          // newline, are the same line, not lines of their own.
+          if (!this.skipping) {
+            this.line++;
+            // No header yet: a file whose lines end in CR alone, over 64 KiB, is one long line.
+            if (!this.cols && crInsideLine(b, p, end)) this.refuseCrAlone();
+            this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
+            this.skipping = true;
+          }
           win.start = end;
           return;
         }
         if (!final) return;
         nl = end;
       }
+      win.start = nl < end ? nl + 1 : end;
+      if (this.skipping) {
+        this.skipping = false;
+        p = win.start;
+        continue;
+      }
       let le = nl;
       if (le > p && b[le - 1] === 13) le--;
       // A byte order mark may open the file.
       if (this.line === 0) p = skipBom(b, p);
       this.line++;
-      win.start = nl < end ? nl + 1 : end;
       if (skipSpaces(b, p, le) < le) this.handle(b, p, le);
       p = win.start;
     }
@@ -173,7 +190,13 @@ export class NfdumpCsvParser {
     this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
   }
 
+  /** A header with a CR inside: the file's lines end in CR alone (see {@link CR_ALONE_PROBLEM}). */
+  private refuseCrAlone(): never {
+    throw new InputError(this.file, this.line, `line ${this.line}: ${CR_ALONE_PROBLEM}`);
+  }
+
   private header(b: Uint8Array, from: number, to: number): Columns {
+    if (crInsideLine(b, from, to)) this.refuseCrAlone();
     const names = headerNames(b, from, to) ?? [];
     const missing = REQUIRED.filter((c) => !names.includes(c));
     if (missing.length)

@@ -43,6 +43,15 @@ describe('subscriber directory', () => {
     expect(field.errors[1]!.message).toContain('… (5000 characters)');
   });
 
+  it('a file whose lines end in CR alone is refused at its header, not read as one header line with no rows', () => {
+    const crAlone = 'header: lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends';
+    const text = 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3,university,Hangzhou\n';
+    expect(SubscriberDirectory.parse(text.replaceAll('\n', '\r\n')).directory!.entries).toHaveLength(2);
+    for (const mac of [text.replaceAll('\n', '\r'), `# exported 2026-11-01\r${text.replaceAll('\n', '\r')}`]) {
+      expect(SubscriberDirectory.parse(mac)).toEqual({ directory: null, errors: [{ line: 1, message: crAlone }] });
+    }
+  });
+
   it('a scan maps subscribers by id with attributes; the watchlist filters by them; a bad file stops the scan', async () => {
     const file = join(tmp, 'subs.csv');
     writeFileSync(file, 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3,university,Hangzhou\nfd00::/8,OFFICE,ACC-9,enterprise,Ningbo\n');
@@ -66,5 +75,10 @@ describe('subscriber directory', () => {
     const r = await runMain(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'bad.sqlite'), '--subscribers', bad]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/subscribers file not applied \(1 bad line\(s\)\):\n {2}.*bad\.csv:2: prefix "not-an-ip" is not an IP address or CIDR/);
+    const mac = join(tmp, 'mac.csv');
+    writeFileSync(mac, 'prefix,subscriber,account,type,region\r100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\r');
+    const m = await runMain(['scan', join(FIXTURES, 'demo'), '--db', join(tmp, 'mac.sqlite'), '--subscribers', mac]);
+    expect(m.code).toBe(2);
+    expect(m.err).toMatch(/subscribers file not applied \(1 bad line\(s\)\):\n {2}.*mac\.csv:1: header: lines end in CR alone .*; expected LF or CRLF line ends/);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
+import type { ExportFlowInput } from '../../src/flow/records.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { readCapture } from '../../src/io/input.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, scanFiles } from '../helpers.js';
@@ -35,6 +36,14 @@ async function udpPayloads(path: string): Promise<Buffer> {
     new Anomalies(),
   );
   return Buffer.concat(parts);
+}
+
+/** The flow records of a file as the scan reads it (its window, its chunks), and its anomalies. */
+async function readRecords(path: string): Promise<{ records: ExportFlowInput[]; anomalies: Anomalies }> {
+  const records: ExportFlowInput[] = [];
+  const anomalies = new Anomalies();
+  await readCapture(path, { packet() {}, record: (r) => records.push(r), exportMessage() {} }, anomalies);
+  return { records, anomalies };
 }
 
 describe('nfdump CSV', () => {
@@ -65,6 +74,29 @@ describe('nfdump CSV', () => {
     const { summary } = await scanFiles([p]);
     expect(summary.inputs[0]!.error).toMatch(/bad\.csv: at byte 0: unrecognised format .*nfdump CSV header/);
     expect(summary.inputs[0]!.records).toBe(0);
+  });
+
+  it('a line over 64 KiB is one bad line, and the rows after it are read with their line numbers', async () => {
+    const row = (n: number): string => `2024-05-01 10:00:00,2024-05-01 10:00:01,1.000,10.0.0.${n},198.51.100.9,5000${n},3333,TCP,...AP...,10,1000,5,500`;
+    const p = join(tmp, 'long-line.csv');
+    // Line 2 is 4.5 MB: longer than the window a file is read into, so it arrives in pieces.
+    writeFileSync(p, `ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt\n${'x'.repeat(4_500_000)}\n${row(1)}\n${row(2)}\nnot,a,line\n${row(3)}\n`);
+    const { anomalies, records } = await readRecords(p);
+    expect(records.map((r) => r.srcAddr)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(anomalies.toObject()).toEqual({ 'csv.bad_line': 2 });
+    expect(anomalies.samples.map((a) => [a.offset, a.message.slice(0, 40)])).toEqual([
+      [2, 'line 2: longer than 65536 bytes (expecte'],
+      [5, 'line 5: 3 fields, the header has 13: not'],
+    ]);
+  });
+
+  it('a file whose lines end in CR alone is refused at its header, naming the file and the line', async () => {
+    const row = (n: number): string => `2024-05-01 10:00:00,2024-05-01 10:00:01,1.000,10.0.0.${n},198.51.100.9,5000${n},3333,TCP,...AP...,10,1000,5,500`;
+    const p = join(tmp, 'mac.csv');
+    writeFileSync(p, ['ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt', ...Array.from({ length: 14 }, (_, i) => row(i + 1))].join('\r') + '\r');
+    const { summary } = await scanFiles([p]);
+    expect(summary.inputs[0]!.records).toBe(0);
+    expect(summary.inputs[0]!.error).toMatch(/mac\.csv: at byte 1: line 1: lines end in CR alone \(.*\); expected LF or CRLF line ends/);
   });
 
   it('start and end times the wrong way round are put right, so the two directions still pair', async () => {
@@ -102,6 +134,20 @@ describe('GoFlow2 and pmacct JSON lines', () => {
     expect(v4.lastSeen - v4.firstSeen).toBe(20 * 60_000);
     const v6 = flows.find((f) => f.flow.ipVersion === 6)!.flow;
     expect(v6).toMatchObject({ client: '2001:db8::5', server: '2001:db8:1::9', serverPort: 4444, packetsC2S: 600, firstSeen: Date.UTC(2024, 4, 1, 10, 0, 0) });
+  });
+
+  it('a line over 64 KiB is one bad line, and the lines after it are read with their line numbers', async () => {
+    const rec = (n: number): string => JSON.stringify({ src_addr: `10.0.0.${n}`, dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000 + n, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 });
+    const p = join(tmp, 'long-line.jsonl');
+    // Line 2 is 4.5 MB: longer than the window a file is read into, so it arrives in pieces.
+    writeFileSync(p, `${rec(1)}\n${'x'.repeat(4_500_000)}\n${rec(2)}\n{"broken": \n${rec(3)}\n`);
+    const { anomalies, records } = await readRecords(p);
+    expect(records.map((r) => r.srcAddr)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(anomalies.toObject()).toEqual({ 'json.bad_line': 2 });
+    expect(anomalies.samples.map((a) => [a.offset, a.message.slice(0, 40)])).toEqual([
+      [2, 'line 2: longer than 65536 bytes (expecte'],
+      [4, 'line 4: not JSON: {"broken":'],
+    ]);
   });
 });
 

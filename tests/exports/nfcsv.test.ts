@@ -170,4 +170,45 @@ describe('nfdump CSV byte parser', () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ firstMs: Date.UTC(2024, 4, 1, 10, 0, 0), lastMs: Date.UTC(2024, 4, 1, 10, 0, 1), protocol: 6 });
   });
+
+  it('a line over 64 KiB is one bad line, skipped up to its newline however the chunks cut it; the lines after keep their numbers', () => {
+    const row = (n: number): string => `2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.${n},198.51.100.9,5000${n},3333,TCP`;
+    // Line 2 is 4.5 MB (longer than the reader's 4 MiB window), line 4 is bad, lines 3, 5 and 6 are records.
+    const text = `ts,te,sa,da,sp,dp,pr\n${'x'.repeat(4_500_000)}\n${row(1)}\nnot,a,line\n${row(2)}\n${row(3)}\n`;
+    for (const crlf of [false, true]) {
+      const bytes = new Uint8Array(Buffer.from(crlf ? text.replaceAll('\n', '\r\n') : text, 'latin1'));
+      // The last chunking ends a chunk just before line 2's line end (LF, or CRLF's CR), then feeds bytes one at a time.
+      const lineEnd = 'ts,te,sa,da,sp,dp,pr\n'.length + (crlf ? 1 : 0) + 4_500_000;
+      for (const chunks of [[1 << 22], [1 << 20], [65_536, 70_000], [1_000_000, lineEnd - 1_000_000, 1]]) {
+        const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), bytes, chunks, false);
+        const what = `crlf ${crlf}, chunks ${chunks.join(' ')}`;
+        expect(got.error, what).toBeNull();
+        expect(got.counts, what).toEqual({ 'csv.bad_line': 2 });
+        expect(got.samples.map((s) => s.offset), what).toEqual([2, 4]);
+        expect(got.samples[0]!.message, what).toBe('line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end');
+        expect(got.samples[1]!.message, what).toMatch(/^line 4: /);
+        expect((got.out as ExportFlowInput[]).map((r) => r.srcAddr), what).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+      }
+    }
+    // Over-long and last, without a newline: counted once when the input ends.
+    const last = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(`ts,te,sa,da,sp,dp,pr\n${row(1)}\n${'x'.repeat(300_000)}`)), [65_536], false);
+    expect([last.records, last.counts, last.samples.map((s) => s.offset)]).toEqual([1, { 'csv.bad_line': 1 }, [3]]);
+  });
+
+  it('a header with a CR inside (lines that end in CR alone) is refused naming the file and the line, also when the file is over 64 KiB', () => {
+    const row = '2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.1,198.51.100.9,50000,3333,TCP,...AP...,10,1000';
+    for (const rows of [14, 2000]) {
+      const text = ['ts,te,sa,da,sp,dp,pr,flg,ipkt,ibyt', ...Array<string>(rows).fill(row)].join('\r') + '\r';
+      for (const chunks of [[text.length], [4096]]) {
+        const got = run((a, s) => new NfdumpCsvParser('mac.csv', a, s), new Uint8Array(Buffer.from(text, 'latin1')), chunks, true);
+        expect(got.error, `${rows} rows, chunks ${chunks[0]}`).toBe('mac.csv: at byte 1: line 1: lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends');
+        expect([got.records, got.counts]).toEqual([0, {}]);
+      }
+    }
+    // A CR at the end of the header (CRLF, or CR CR LF from a second conversion) is a line end, not a CR alone.
+    for (const end of ['\r\n', '\r\r\n']) {
+      const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(`ts,te,sa,da,sp,dp,pr,flg,ipkt,ibyt${end}${row}${end}`)), [4096], true);
+      expect([got.error, got.records], JSON.stringify(end)).toEqual([null, 1]);
+    }
+  });
 });

@@ -126,6 +126,25 @@ describe('CSV lines (RFC 4180 §2)', () => {
     expect(splitCsvFields(b, 0, 1, spans)).toBe(1);
     expect(spans.complete).toBe(true);
   });
+
+  it('a CR inside a line (lines that end in CR alone, as classic Mac OS ended them) is an error, not one long line', () => {
+    const crAlone = 'lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends';
+    expect(lines('prefix,subscriber\r10.0.0.1,A\r')).toEqual([{ line: 1, fields: null, error: crAlone }]);
+    // Not hidden by a comment or blanks opening the text, nor by the length bound.
+    expect(lines('# export\rprefix,subscriber\r10.0.0.1,A\r', { comments: true })).toEqual([{ line: 1, fields: null, error: crAlone }]);
+    expect(lines('\r\rprefix,subscriber\r')).toEqual([{ line: 1, fields: null, error: crAlone }]);
+    expect(lines(`a,b\r${'c,d\r'.repeat(10)}`, { maxLineBytes: 10 })).toEqual([{ line: 1, fields: null, error: crAlone }]);
+    // In a quoted field too: a field may not span lines.
+    expect(lines('a,b\n"x\ry",z\n')).toEqual([
+      { line: 1, fields: ['a', 'b'], error: null },
+      { line: 2, fields: null, error: crAlone },
+    ]);
+    // A CR that only blanks follow ends the line (CRLF, CR CR LF from a second conversion), and lines of blanks and CRs are blank.
+    expect(fields('a,b\r\r\nc,d \r \r\n\r\r\n')).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+  });
 });
 
 describe('field readers', () => {
@@ -266,6 +285,49 @@ describe('the real files through the shared splitter', () => {
     expect(nat.records).toEqual([{ start: 1_793_491_200_000, end: Infinity, privateIp: '10.0.0.1', publicIp: '203.0.113.1', portStart: 10, portEnd: 20, line: 4 }]);
     const power = parsePowerReadings('subscriber,start,end,kwh\n"SUB, 1",2026-11-01,2026-11-02,1.5\nB,2026-11-01,2026-11-02,1e3\n');
     expect(power.errors).toEqual([{ line: 3, message: 'kwh: expected a non-negative number like 38.5, got "1e3"' }]);
+  });
+
+  it('JSON flows: a line over 64 KiB is one bad line, skipped up to its newline however the chunks cut it; the lines after keep their numbers', () => {
+    const rec = (n: number): string => JSON.stringify({ src_addr: `10.0.0.${n}`, dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000 + n, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 });
+    // Line 2 is 4.5 MB (longer than the reader's 4 MiB window), line 4 is not JSON, lines 1, 3 and 5 are records.
+    const text = `${rec(1)}\n${'x'.repeat(4_500_000)}\n${rec(2)}\n{"broken": \n${rec(3)}\n`;
+    for (const crlf of [false, true]) {
+      const bytes = Buffer.from(crlf ? text.replaceAll('\n', '\r\n') : text);
+      for (const size of [1 << 22, 1 << 20, 65_537]) {
+        const anomalies = new Anomalies();
+        const recs: ExportFlowInput[] = [];
+        const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
+        const win = new ByteWindow(1 << 16);
+        for (let at = 0; at < bytes.length; at += size) {
+          win.append(bytes.subarray(at, at + size));
+          p.parse(win, false);
+        }
+        p.parse(win, true);
+        const what = `crlf ${crlf}, chunks of ${size}`;
+        expect(anomalies.toObject(), what).toEqual({ 'json.bad_line': 2 });
+        expect(anomalies.samples.map((s) => [s.offset, s.message]), what).toEqual([
+          [2, 'line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end'],
+          [4, 'line 4: not JSON: {"broken":'],
+        ]);
+        expect(recs.map((r) => r.srcAddr), what).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+      }
+    }
+  });
+
+  it('JSON flows: lines that end in CR alone are a bad line saying so', () => {
+    const rec = (n: number): string => JSON.stringify({ src_addr: `10.0.0.${n}`, dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000 + n, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000 });
+    const crAlone = 'lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends';
+    for (const n of [3, 1000]) {
+      const anomalies = new Anomalies();
+      const recs: ExportFlowInput[] = [];
+      const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
+      const win = new ByteWindow(1 << 16);
+      win.append(Buffer.from(Array.from({ length: n }, (_, i) => rec(i + 1)).join('\r') + '\r'));
+      p.parse(win, true);
+      expect([recs.length, anomalies.toObject()], `${n} records`).toEqual([0, { 'json.bad_line': 1 }]);
+      expect(anomalies.samples[0]!.offset).toBe(1);
+      expect(anomalies.samples[0]!.message).toMatch(n === 3 ? `line 1: not JSON; ${crAlone}: {"src_addr"` : `line 1: longer than 65536 bytes (expected at most 65536 bytes a line); ${crAlone}; skipped up to its line end`);
+    }
   });
 
   it('JSON flows: a bad field is a bad line naming its key and what was expected', () => {
