@@ -554,6 +554,8 @@ async function rescoreOpenReport(db: Database.Database, o: Partial<ScanCliOption
   const nets = remap && !o.subscriberNet?.length ? parseSubscriberNets(lastRunNets(db)) : src.nets;
   const r = rescoreReport(db, {
     classifier,
+    // Given now, even when they bound or listed nothing: their evidence is worked out again from them alone.
+    given: { dnsLogs: (o.dnsLog?.length ?? 0) > 0, intel: (o.intel?.length ?? 0) > 0 },
     subscribers: remap ? new SubscriberMap(nets, src.directory, src.nat, src.radius) : null,
     directory: src.directory && o.subscribers ? { entries: src.directory.entries, source: o.subscribers } : null,
     power: src.power && o.power ? { readings: src.power, source: o.power } : null,

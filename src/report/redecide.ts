@@ -1,22 +1,36 @@
 /**
  * Decides a report's flows again, subscriber by subscriber, in one transaction: session histories
  * and many-endpoint evidence are added up over every flow the report holds for a subscriber
- * (src/aggregate/sessions.ts), and with `recompute` the evidence a flow's counters and endpoints
- * give (listed addresses and their age, resolver-log bindings, pool ports, behaviour) is worked out
- * again from the stored flow with the intelligence given now, and peer facts are dropped for the
- * caller to add again where a proof still stands. Evidence that came from payload (protocol
- * messages, TLS SNI, HTTP Host, DNS in the same data, handshakes) stays as it was written. A flow's verdict is whatever the policy makes of its evidence now.
+ * (src/aggregate/sessions.ts), weighing each flow's listing by the listing its own evidence names,
+ * and with `recompute` the evidence a flow's counters and endpoints give is worked out again from
+ * the stored flow (see {@link SourcesGiven}): the pool port and behaviour always, with the rules
+ * given now; listed addresses and their age from the rules' endpoint lists and the `--intel` given
+ * now, a listing from an earlier `--intel` kept when none is given; resolver-log bindings only when
+ * resolver logs are given now, else kept as written. Peer facts are dropped for the caller to add
+ * again where a proof still stands. Evidence that came from payload (protocol messages, TLS SNI,
+ * HTTP Host, DNS in the same data, handshakes) stays as it was written. A flow's verdict is
+ * whatever the policy makes of its evidence now.
  */
+import { normalize } from 'node:path';
 import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
 import type { Classifier } from '../classify/classify.js';
 import { addressWeight } from '../classify/intelage.js';
+import { factTraits, NEED, selects, type FlowEvidenceInput, type FlowFacts } from '../classify/matcher.js';
+import { behaviourScore } from '../classify/matchers/behaviour.js';
 import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
+import type { EndpointEntry, IntelAge } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
 import { isProof } from './settle.js';
+import { endpointText } from '../ip.js';
 
-/** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`). */
+/** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`, as {@link SourcesGiven} says). */
 const FLOW_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port', 'port', 'behaviour', 'behaviour-weak', 'dns-log', 'dns-log-shared']);
+/** Listed addresses (src/classify/matchers/address.ts): from the rules' endpoint lists and `--intel`. */
+const LISTING_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port']);
+/** Resolver-log bindings (src/classify/matchers/dnslog.ts): from `--dns-log`. */
+const DNS_LOG_KINDS = new Set<Evidence['kind']>(['dns-log', 'dns-log-shared']);
+const BEHAVIOUR_KINDS = new Set<Evidence['kind']>(['behaviour', 'behaviour-weak']);
 /** Evidence kinds added up over the report (always worked out again). */
 const REPORT_KINDS = new Set<Evidence['kind']>(['session', 'pool-endpoints']);
 const PROTOCOL_KINDS = new Set<Evidence['kind']>(['payload', 'http']);
@@ -74,10 +88,45 @@ const EVIDENCE_COLUMNS = 'e.rule_id, e.rev, e.kind, e.side, e.family, e.matched,
  * Without `recompute` the decision reads only the kind and side of a flow's own evidence; the whole
  * rows are read for the few flows that hold report-wide evidence or are rewritten.
  */
-const FACT_COLUMNS = 'e.kind, e.side';
+const FACT_COLUMNS = "e.kind, e.side, CASE WHEN e.kind IN ('endpoint', 'endpoint-port') THEN e.matched END";
 
-/** Kind and side: all that the policy (classesOf) and the listing weights read of a piece of evidence. */
-type Fact = Pick<Evidence, 'kind' | 'side'>;
+/**
+ * Kind and side: all that the policy (classesOf) reads of a piece of evidence; and of a listing
+ * (endpoint, endpoint-port) its text, which names the listing's date the listing weights read.
+ */
+type Fact = Pick<Evidence, 'kind' | 'side'> & { matched?: string };
+
+/** How the rules loader names the files of a rules folder's endpoint lists (src/rules/loader.ts), which `intel` folders and reports never do unless given as `endpoints`. */
+const RULES_ENDPOINTS = 'endpoints/';
+
+/**
+ * What a re-decision with `recompute` is given of the sources of flow-level evidence. Evidence
+ * whose source is given is worked out again from what is given; evidence whose source is not stays
+ * as written; evidence of the rules alone (pool port, behaviour) is always worked out again:
+ * - `dnsLogs`: resolver logs (`--dns-log`) are given. dns-log and dns-log-shared rows are then
+ *   worked out from them alone (with the names the rules and the `--intel` given now list); without
+ *   them they stay as written, unless the rules now exclude the server address (a shared front-end).
+ * - `intel`: intelligence (`--intel`) is given. endpoint and endpoint-port rows are always worked
+ *   out from the rules' own endpoint lists plus the intelligence given now. Without it, a listing
+ *   that came from an earlier `--intel` (its provenance names no file of the rules' endpoints/
+ *   folder, or names a folder a run of the report was given as `--intel`) stays, unless the rules
+ *   now give the flow a listing at least as strong (endpoint-port over endpoint), exclude its
+ *   address, or weigh its age (`intel_age`) below `min_weight`; its age note is written as weighed now.
+ */
+export interface SourcesGiven {
+  dnsLogs: boolean;
+  intel: boolean;
+}
+
+/**
+ * The sources a classifier holds, when the caller does not say: resolver logs when it has a
+ * resolver-log table (loadResolverLogs makes one for any log given); intelligence when an endpoint
+ * entry comes from outside the rules' endpoints/ folder. An `--intel` that loaded no entry is not
+ * seen here: a caller that knows what was given says so.
+ */
+export function sourcesOf(classifier: Classifier): SourcesGiven {
+  return { dnsLogs: classifier.resolver !== null, intel: classifier.rules.endpoints.some((e) => !e.origin.file.startsWith(RULES_ENDPOINTS)) };
+}
 
 /** A flow's stored evidence: whole rows, or only kinds and sides (then none of REPORT_KINDS is among them). */
 interface Stored {
@@ -104,8 +153,13 @@ interface Rewrite {
  *   collector's commit); every subscriber when absent. A subscriber's flows are decided from its own
  *   flows alone, so the outcome for each is what the whole-report pass gives it.
  */
-export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; subscribers?: Iterable<string> }): RedecideResult {
+export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; given?: SourcesGiven; subscribers?: Iterable<string> }): RedecideResult {
   const policy = classifier.rules.policy;
+  const given = opts.given ?? sourcesOf(classifier);
+  // Listings kept from an earlier --intel are told from the rules' own by their provenance.
+  const intelFolders = opts.recompute && !given.intel ? intelFoldersOf(db) : [];
+  const fromIntel = (e: Evidence): boolean => !e.excerpt.startsWith(RULES_ENDPOINTS) || intelFolders.some((f) => e.excerpt.startsWith(f));
+  const behaviour = opts.recompute ? behaviourScore(policy.behaviour) : null;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
   // Only flows with evidence can add up, unless the evidence itself is worked out again; the pages
   // of the whole-report pass find them by their own partial index (flows_evidence), not by walking
@@ -140,39 +194,73 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const updateSameLabel = db.prepare('UPDATE flows SET outcome = ?, reason = ?, rules = ?, pool = coalesce(pool, ?), server_name = coalesce(server_name, ?) WHERE id = ?');
   const rowOf = (v: unknown[]): FlowRow => flowOf(v, opts.recompute);
 
-  /** The evidence a flow keeps of its own (and, with `recompute`, what its counters and endpoints give now). */
+  /** The evidence a flow keeps of its own (and, with `recompute`, what its counters and endpoints give now: {@link SourcesGiven}). */
   function ownEvidence(r: FlowRow, own: readonly Evidence[], found: Map<number, { pool: string | null; name: string | null }>): Evidence[];
   function ownEvidence(r: FlowRow, own: readonly Fact[], found: Map<number, { pool: string | null; name: string | null }>): Fact[];
   function ownEvidence(r: FlowRow, own: readonly Fact[], found: Map<number, { pool: string | null; name: string | null }>): Fact[] {
-    let kept = own.filter((e) => !REPORT_KINDS.has(e.kind));
+    const kept = own.filter((e) => !REPORT_KINDS.has(e.kind));
     if (!opts.recompute) return kept;
+    // Read whole with `recompute` (storedOf).
+    const stored = kept as Evidence[];
     // Peer facts are worked out again after this pass (src/report/peers.ts): their proof may be gone.
-    kept = kept.filter((e) => !FLOW_KINDS.has(e.kind) && e.kind !== 'peer');
-    const fo = classifier.flowEvidence(
-      {
-        client: r.client,
-        server: r.server,
-        serverPort: r.server_port,
-        firstSeen: r.first_seen,
-        lastSeen: r.last_seen,
-        source: r.source,
-        packetsC2S: r.packets_c2s,
-        packetsS2C: r.packets_s2c,
-        bytesC2S: r.bytes_c2s,
-        bytesS2C: r.bytes_s2c,
-        tcpFlagsC2S: r.flags_c2s,
-        tcpFlagsS2C: r.flags_s2c,
-        transport: r.transport,
-        records: r.records,
-      },
-      !kept.some((e) => PROTOCOL_KINDS.has(e.kind)),
-      // A stored flow keeps no payload: data both ways is judged from its counters.
-      r.packets_c2s > 1 && r.packets_s2c > 1,
-    );
-    kept.push(...fo.evidence);
+    const out = stored.filter((e) => !FLOW_KINDS.has(e.kind) && e.kind !== 'peer');
+    const flow: FlowEvidenceInput = {
+      client: r.client,
+      server: r.server,
+      serverPort: r.server_port,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+      source: r.source,
+      packetsC2S: r.packets_c2s,
+      packetsS2C: r.packets_s2c,
+      bytesC2S: r.bytes_c2s,
+      bytesS2C: r.bytes_s2c,
+      tcpFlagsC2S: r.flags_c2s,
+      tcpFlagsS2C: r.flags_s2c,
+      transport: r.transport,
+      records: r.records,
+    };
+    const noProtocol = !out.some((e) => PROTOCOL_KINDS.has(e.kind));
+    // A stored flow keeps no payload: data both ways is judged from its counters.
+    const established = r.packets_c2s > 1 && r.packets_s2c > 1;
+    const fo = classifier.flowEvidence(flow, noProtocol, established);
+    // In the matchers' order (resolver log, listed address, pool port, behaviour), each kind from its source.
+    // The rules' exclusions (shared front-ends) apply to what is kept too.
+    const keeps = (!given.dnsLogs && stored.some((e) => DNS_LOG_KINDS.has(e.kind))) || (!given.intel && stored.some((e) => LISTING_KINDS.has(e.kind)));
+    const excluded = keeps && classifier.index.excluded(r.server);
+    const logged = given.dnsLogs ? fo.evidence.filter((e) => DNS_LOG_KINDS.has(e.kind)) : excluded ? [] : stored.filter((e) => DNS_LOG_KINDS.has(e.kind));
+    let listed = fo.evidence.filter((e) => LISTING_KINDS.has(e.kind));
+    let rest = fo.evidence.filter((e) => !DNS_LOG_KINDS.has(e.kind) && !LISTING_KINDS.has(e.kind));
+    const earlier = given.intel || excluded ? null : earlierListing(stored, r.first_seen);
+    if (earlier && (!listed.length || (earlier.kind === 'endpoint-port' && !listed.some((e) => e.kind === 'endpoint-port')))) {
+      // The behaviour score counts a listed address: it was scored without this one.
+      if (!listed.length && behaviour) {
+        const ctx: FlowFacts = { flow, evidence: [], poolEntry: null, loggedName: null, listed: true };
+        const traits = factTraits(flow, classifier, established) | (noProtocol ? 0 : NEED.PROTOCOL);
+        if (selects(behaviour, traits)) behaviour.run(ctx, classifier, traits);
+        rest = [...rest.filter((e) => !BEHAVIOUR_KINDS.has(e.kind)), ...ctx.evidence];
+      }
+      listed = [earlier];
+    }
+    out.push(...logged, ...listed, ...rest);
     found.set(r.id, { pool: fo.poolEntry && fo.poolEntry.pool !== 'unknown' ? fo.poolEntry.pool : null, name: fo.serverName });
-    return kept;
+    return out;
   }
+
+  /**
+   * The listing a flow's stored evidence holds from an earlier `--intel` (the stronger, if more than
+   * one), with its age weighed now; null when it holds none, or its weight is now below `min_weight`.
+   */
+  const earlierListing = (stored: readonly Evidence[], flowMs: number): Evidence | null => {
+    const rows = stored.filter((e) => LISTING_KINDS.has(e.kind) && fromIntel(e));
+    const e = rows.find((x) => x.kind === 'endpoint-port') ?? rows[0];
+    if (!e) return null;
+    const age = listingAge(e.matched, flowMs, policy.intelAge);
+    // A listing whose date cannot be read (a report written before listings were dated) stays as written.
+    if (!age) return e;
+    if (!(age.weight >= policy.intelAge.minWeight && age.weight > 0)) return null;
+    return { ...e, matched: e.matched.slice(0, age.at) + age.note + ')' };
+  };
 
   /** Decide the flows of whole subscribers (`rows` in subscriber, id order; `stored` their evidence); the flows to write, in that order. */
   const decideSubscribers = (rows: readonly FlowRow[], stored: ReadonlyMap<number, Stored>): Rewrite[] => {
@@ -243,7 +331,8 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     for (let i = 0; i < ids.length; i += IDS_READ) {
       for (const raw of (whole ? evidenceOfFlows : factsOfFlows).all(JSON.stringify(ids.slice(i, i + IDS_READ))) as unknown[][]) {
         const id = raw[0] as number;
-        const e = whole ? evidenceOf(raw.slice(1)) : { kind: raw[1] as Evidence['kind'], side: raw[2] as Evidence['side'] };
+        const e: Fact = whole ? evidenceOf(raw.slice(1)) : { kind: raw[1] as Evidence['kind'], side: raw[2] as Evidence['side'] };
+        if (!whole && raw[3] !== null) e.matched = raw[3] as string;
         const l = out.get(id);
         if (l) l.push(e);
         else out.set(id, [e]);
@@ -377,21 +466,71 @@ function evidenceOf(v: unknown[]): Evidence {
   };
 }
 
-/** The weights of the listings behind a flow's evidence (its age counts: src/classify/intelage.ts). */
+/**
+ * The weights of the listings behind a flow's evidence (their age counts: src/classify/intelage.ts):
+ * of the listing each endpoint or endpoint-port row names (its date and what it dates), weighed now,
+ * so a listing kept from an earlier `--intel` weighs as when it was written. A row whose date cannot
+ * be read (written before listings were dated) is weighed by the lists given now.
+ */
 function listingWeights(c: Classifier, r: FlowRow, evidence: readonly Fact[]): { endpoint: number; address: number } {
   let endpoint = 0;
   let address = 0;
-  if (evidence.some((e) => e.kind === 'endpoint' || e.kind === 'endpoint-port')) {
+  let undated = false;
+  for (const e of evidence) {
+    if (!LISTING_KINDS.has(e.kind)) continue;
+    const age = e.matched === undefined ? null : listingAge(e.matched, r.first_seen, c.rules.policy.intelAge);
+    if (!age) {
+      undated = true;
+      continue;
+    }
+    address = Math.max(address, age.weight);
+    if (e.kind === 'endpoint-port') endpoint = Math.max(endpoint, age.weight);
+  }
+  if (undated) {
     const hit = c.index.address(r.server, r.server_port);
     if (hit) {
       const w = addressWeight(hit.entry, r.first_seen, c.rules.policy.intelAge).weight;
-      address = w;
-      if (hit.how === 'ip:port' || hit.entry.ports.includes(r.server_port)) endpoint = w;
+      address = Math.max(address, w);
+      if (hit.how === 'ip:port' || hit.entry.ports.includes(r.server_port)) endpoint = Math.max(endpoint, w);
     }
   }
   // A resolver told someone this address for a listed name: as good as a fresh listing of the address.
-  if (evidence.some((e) => e.kind === 'dns-log' || e.kind === 'dns-log-shared')) address = Math.max(address, 1);
+  if (evidence.some((e) => DNS_LOG_KINDS.has(e.kind))) address = Math.max(address, 1);
   return { endpoint, address };
+}
+
+/** The age note that ends a listing's evidence text (src/classify/matchers/address.ts, src/classify/intelage.ts): what it dates, and the date. */
+const AGE_NOTE = /; ((observed|listed) (\d{4}-\d{2}-\d{2})(?:,| without)[^;()]*)\)$/;
+
+/**
+ * The weight now of the listing an endpoint or endpoint-port row names, for a flow at `flowMs`, the
+ * note to write for it, and where the row's own note starts; null when the row names no dated listing.
+ */
+function listingAge(matched: string, flowMs: number, age: IntelAge): { weight: number; note: string; at: number } | null {
+  const m = AGE_NOTE.exec(matched);
+  if (!m) return null;
+  // All that the weighing reads of an entry.
+  const entry = { added: m[3]!, dates: m[2] === 'listed' ? 'listed' : 'observed' } as Pick<EndpointEntry, 'added' | 'dates'> as EndpointEntry;
+  const w = addressWeight(entry, flowMs, age);
+  return { weight: w.weight, note: w.note, at: m.index + 2 };
+}
+
+/** The folders the report's runs were given as `--intel` (runs.options), each ending in `/`, as their files name themselves (src/rules/intel.ts). */
+function intelFoldersOf(db: Database.Database): string[] {
+  const out = new Set<string>();
+  for (const o of db.prepare('SELECT options FROM runs').pluck().all() as string[]) {
+    let intel: unknown;
+    try {
+      intel = (JSON.parse(o) as { intel?: unknown }).intel;
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(intel)) continue;
+    for (const x of intel as Array<{ path?: unknown; kind?: unknown }>) {
+      if (x && x.kind === 'folder' && typeof x.path === 'string') out.add(`${normalize(x.path).replace(/\/+$/, '')}/`);
+    }
+  }
+  return [...out];
 }
 
 function sameEvidence(a: readonly Evidence[], b: readonly Evidence[]): boolean {
@@ -404,5 +543,5 @@ function sameEvidence(a: readonly Evidence[], b: readonly Evidence[]): boolean {
 function reasonOf(r: FlowRow, label: string, outcome: string | null, evidence: readonly Evidence[]): string {
   if (!evidence.length) return NO_EVIDENCE_REASON;
   const parts = evidence.map((e) => (e.kind === 'payload' || e.kind === 'http' ? `${e.side} sent ${e.matched}` : `${e.kind}: ${e.matched}`));
-  return `${label}${outcome ? ` (${outcome})` : ''} with ${r.server}:${r.server_port} — ${[...new Set(parts)].join('; ')}`;
+  return `${label}${outcome ? ` (${outcome})` : ''} with ${endpointText(r.server, r.server_port)} — ${[...new Set(parts)].join('; ')}`;
 }

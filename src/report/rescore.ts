@@ -1,9 +1,10 @@
 /**
  * Re-deciding a report without scanning again: a subscriber directory or NAT mapping given now maps
- * every stored flow to its subscriber again; resolver logs and intelligence given now work out each
- * flow's endpoint evidence again (src/report/redecide.ts); metered power is written; then the
- * subscribers are rolled up. All of it in one transaction: the report is either as it was, or
- * wholly re-decided.
+ * every stored flow to its subscriber again; each stored flow's counter and endpoint evidence is
+ * worked out again from what is given now, evidence whose source is not given now staying as written
+ * (resolver-log bindings without `--dns-log`, listings from an earlier `--intel` without `--intel`:
+ * src/report/redecide.ts, SourcesGiven); metered power is written; then the subscribers are rolled
+ * up. All of it in one transaction: the report is either as it was, or wholly re-decided.
  */
 import type Database from 'better-sqlite3';
 import type { SubscriberMap } from '../aggregate/subscriber.js';
@@ -11,7 +12,7 @@ import type { Classifier } from '../classify/classify.js';
 import type { FlowRecord } from '../types.js';
 import { applyPeerEvidence } from './peers.js';
 import { policyRedecide } from './policy-redecide.js';
-import { redecideReport, type RedecideResult } from './redecide.js';
+import { redecideReport, type RedecideResult, type SourcesGiven } from './redecide.js';
 import { rebuildSubscribers } from './subscribers.js';
 import { withMappedReads } from './mapped.js';
 import { clearSettled } from './settle.js';
@@ -19,6 +20,13 @@ import { writeDirectory, writePowerReadings } from './writer.js';
 
 export interface RescoreInput {
   classifier: Classifier;
+  /**
+   * Whether resolver logs (`--dns-log`) and intelligence (`--intel`) were given now, even ones that
+   * bound or listed nothing: the evidence of a source given is worked out again from it, that of a
+   * source not given stays as written. When absent, told from the classifier (src/report/redecide.ts,
+   * sourcesOf), which cannot see an `--intel` that loaded no entry.
+   */
+  given?: SourcesGiven;
   /** Maps flows to subscribers again (a directory or NAT mapping was given). */
   subscribers?: SubscriberMap | null;
   directory?: { entries: Parameters<typeof writeDirectory>[1]; source: string } | null;
@@ -50,7 +58,7 @@ export function rescoreReport(db: Database.Database, input: RescoreInput): Resco
         }
       }
     }
-    r = redecideReport(db, input.classifier, { recompute: true });
+    r = redecideReport(db, input.classifier, { recompute: true, given: input.given });
     peerChanges = applyPeerEvidence(db, policyRedecide(input.classifier.rules.policy));
     if (peerChanges) r = redecideReport(db, input.classifier, { recompute: false });
     rebuildSubscribers(db);
