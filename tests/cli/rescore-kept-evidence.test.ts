@@ -14,6 +14,7 @@ import { Classifier } from '../../src/classify/classify.js';
 import { rescoreReport } from '../../src/report/rescore.js';
 import { openReport } from '../../src/report/writer.js';
 import { FIXTURES, projectRules, RULES_DIR, runMain } from '../helpers.js';
+import { zeekDnsTsv } from '../support/zeek.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-rescore-kept-'));
 
@@ -63,22 +64,8 @@ const LOOKUP_S = 1_700_000_001;
 
 /** A Zeek TSV dns.log (README `--dns-log`) of one lookup by the demo's asker: `query` answered with `answer`, TTL 300 s. */
 function zeekDnsLog(path: string, query: string, answer: string): string {
-  const fields = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'trans_id', 'rtt', 'query', 'qclass', 'qclass_name', 'qtype', 'qtype_name', 'rcode', 'rcode_name', 'AA', 'TC', 'RD', 'RA', 'Z', 'answers', 'TTLs', 'rejected'];
-  const types = ['time', 'string', 'addr', 'port', 'addr', 'port', 'enum', 'count', 'interval', 'string', 'count', 'string', 'count', 'string', 'count', 'string', 'bool', 'bool', 'bool', 'bool', 'count', 'vector[string]', 'vector[interval]', 'bool'];
   const line = [`${LOOKUP_S}.000000`, 'CdemoA', ASKER, '53211', '198.51.100.53', '53', 'udp', '4711', '0.009000', query, '1', 'C_INTERNET', '1', 'A', '0', 'NOERROR', 'F', 'F', 'T', 'T', '0', answer, '300.000000', 'F'];
-  const text = [
-    '#separator \\x09',
-    '#set_separator\t,',
-    '#empty_field\t(empty)',
-    '#unset_field\t-',
-    '#path\tdns',
-    '#open\t2023-11-14-22-00-00',
-    `#fields\t${fields.join('\t')}`,
-    `#types\t${types.join('\t')}`,
-    line.join('\t'),
-    '#close\t2023-11-14-23-00-00',
-    '',
-  ].join('\n');
+  const text = zeekDnsTsv([line], '2023-11-14-22-00-00');
   writeFileSync(path, text);
   return path;
 }

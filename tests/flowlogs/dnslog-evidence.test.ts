@@ -19,6 +19,7 @@ import { mulberry32 } from '../support/random.js';
 import { ROOT } from '../helpers.js';
 import { exportToNfdumpCsv, missingFlowTools, readNfdumpCsv } from '../support/softflowd.js';
 import { startUnbound, unboundSkipReason, type RunningUnbound } from '../support/unbound.js';
+import { zeekDnsTsv } from '../support/zeek.js';
 
 // nfdump prints times in the local zone; the scanner reads them as UTC (README: run it with TZ=UTC).
 process.env.TZ = 'UTC';
@@ -188,21 +189,9 @@ function rulesWithTestPool(dir: string): string {
   return rules;
 }
 
-/** Zeek's TSV dns.log header (base/protocols/dns/main.zeek, DNS::Info), with one record per line of `records`. */
+/** Zeek's TSV dns.log, one record per line of `records`. */
 function zeekDnsLog(records: string[][]): string {
-  const fields = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'trans_id', 'rtt', 'query', 'qclass', 'qclass_name', 'qtype', 'qtype_name', 'rcode', 'rcode_name', 'AA', 'TC', 'RD', 'RA', 'Z', 'answers', 'TTLs', 'rejected'];
-  const types = ['time', 'string', 'addr', 'port', 'addr', 'port', 'enum', 'count', 'interval', 'string', 'count', 'string', 'count', 'string', 'count', 'string', 'bool', 'bool', 'bool', 'bool', 'count', 'vector[string]', 'vector[interval]', 'bool'];
-  const head = [
-    '#separator \\x09',
-    '#set_separator\t,',
-    '#empty_field\t(empty)',
-    '#unset_field\t-',
-    '#path\tdns',
-    '#open\t2026-12-01-00-00-00',
-    `#fields\t${fields.join('\t')}`,
-    `#types\t${types.join('\t')}`,
-  ];
-  return [...head, ...records.map((r) => r.join('\t')), '#close\t2026-12-01-00-00-00', ''].join('\n');
+  return zeekDnsTsv(records, '2026-12-01-00-00-00');
 }
 
 /** One Zeek line for a lookup answered at `answerMs` after `rttS` seconds. */
