@@ -11,7 +11,8 @@ import { openReport, reportReadError } from '../report/writer.js';
 import type { Confidence } from '../types.js';
 import type { Io } from './main.js';
 
-const FLOW_COLUMNS = ['client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'];
+// The id first: what `flows --id N` and `explain` take to show one flow again.
+const FLOW_COLUMNS = ['id', 'client', 'clientPort', 'server', 'serverPort', 'transport', 'firstSeen', 'lastSeen', 'packets', 'bytes', 'label', 'confidence', 'rules', 'coin', 'agent'];
 const FLOW_CSV_EXTRA = ['software', 'workers', 'pool', 'serverName', 'subscriber', 'outcome', 'reason'];
 const WATCH_COLUMNS = [...WATCHLIST_KEYS];
 const WATCH_TABLE = ['subscriber', 'addresses', 'type', 'region', 'confidence', 'firstSeen', 'lastSeen', 'miningFlows', 'servers', 'coins', 'agents', 'workers', 'hashrate', 'evidence'];

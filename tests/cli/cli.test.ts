@@ -79,6 +79,15 @@ describe('minerwatch CLI', () => {
     expect(all.out.trim().split('\n')).toHaveLength(8);
     const high = await runMain(['flows', '--db', demoDb, '--min-confidence', 'high', '--format', 'csv']);
     expect(high.out.trim().split('\r\n')).toHaveLength(4);
+    // The table and CSV show each flow's id first, the one `flows --id N` takes.
+    const csv = high.out.trim().split('\r\n');
+    expect(csv[0]!.split(',')[0]).toBe('id');
+    const ethRow = csv.find((l) => l.includes('2001:db8::3333'))!;
+    expect(Number(ethRow.split(',')[0])).toBe(eth.id);
+    const byId = await runMain(['flows', '--db', demoDb, '--id', String(eth.id), '--format', 'jsonl']);
+    expect((JSON.parse(byId.out.trim()) as { server: string }).server).toBe('2001:db8::3333');
+    const table = await runMain(['flows', '--db', demoDb, '--min-confidence', 'high']);
+    expect(table.out.split('\n')[0]).toMatch(/^id\s+client\s/);
   });
 
   it('the report keeps evidence rows with rule revision, side, matched method, bytes, time', () => {
