@@ -68,7 +68,13 @@ export class SubscriberDirectory {
       return columnsByName(names).set('prefix', prefixCol);
     };
     const empty = 'empty file: expected a header "prefix,subscriber,account,type,region" and one line per range';
-    for (const { line: n, get } of headedCsvRows(text, columns, empty, errors)) {
+    for (const { line: n, get, width, headerWidth } of headedCsvRows(text, columns, empty, errors)) {
+      // A row may leave out trailing columns (account, type, region read as empty); one with more
+      // fields than the header has a comma that shifted its values (an unquoted "ACME, Inc").
+      if (width > headerWidth) {
+        errors.push({ line: n, message: `expected at most ${headerWidth} fields like the header, got ${width} (a comma inside a field must be quoted)` });
+        continue;
+      }
       const prefixText = get('prefix');
       const parsed = readPrefix(prefixText);
       if (!parsed.ok) {

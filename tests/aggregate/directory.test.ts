@@ -43,6 +43,18 @@ describe('subscriber directory', () => {
     expect(field.errors[1]!.message).toContain('… (5000 characters)');
   });
 
+  it('a row with more fields than the header (an unquoted comma) is refused; a row that leaves out trailing columns is read', () => {
+    const { directory, errors } = SubscriberDirectory.parse('prefix,subscriber,account,type,region\n10.0.0.1,ACME, Inc,acme,enterprise,north\n10.0.0.2,"ACME, Inc",acme,enterprise,north\n10.0.0.3,B\n');
+    expect(errors).toEqual([{ line: 2, message: 'expected at most 5 fields like the header, got 6 (a comma inside a field must be quoted)' }]);
+    expect(directory).toBeNull();
+    const ok = SubscriberDirectory.parse('prefix,subscriber,account,type,region\n10.0.0.2,"ACME, Inc",acme,enterprise,north\n10.0.0.3,B\n');
+    expect(ok.errors).toEqual([]);
+    expect(ok.directory!.entries.map((e) => [e.subscriber, e.account, e.type, e.region])).toEqual([
+      ['ACME, Inc', 'acme', 'enterprise', 'north'],
+      ['B', null, null, null],
+    ]);
+  });
+
   it('a file whose lines end in CR alone is refused at its header, not read as one header line with no rows', () => {
     const crAlone = 'header: lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends';
     const text = 'prefix,subscriber,account,type,region\n100.64.0.0/24,HOME-BLOCK,,residential,Hangzhou\n100.64.0.12,UNI-LAB-3,ACC-3,university,Hangzhou\n';
