@@ -11,7 +11,7 @@
 import ipaddr from 'ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
-import { columnsByName, headedCsvRows } from '../io/headed-csv.js';
+import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';
 import { readAddress, readPrefix } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';
 
@@ -68,11 +68,13 @@ export class SubscriberDirectory {
       return columnsByName(names).set('prefix', prefixCol);
     };
     const empty = 'empty file: expected a header "prefix,subscriber,account,type,region" and one line per range';
-    for (const { line: n, get, width, headerWidth } of headedCsvRows(text, columns, empty, errors)) {
+    for (const row of headedCsvRows(text, columns, empty, errors)) {
+      const { line: n, get } = row;
       // A row may leave out trailing columns (account, type, region read as empty); one with more
       // fields than the header has a comma that shifted its values (an unquoted "ACME, Inc").
-      if (width > headerWidth) {
-        errors.push({ line: n, message: `expected at most ${headerWidth} fields like the header, got ${width} (a comma inside a field must be quoted)` });
+      const width = widthError(row, true);
+      if (width) {
+        errors.push(width);
         continue;
       }
       const prefixText = get('prefix');

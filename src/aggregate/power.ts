@@ -10,6 +10,7 @@
  */
 import { csvLines, readDecimal, readTime } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';
+import { widthProblem } from '../io/headed-csv.js';
 
 export interface PowerReading {
   subscriber: string;
@@ -46,8 +47,9 @@ export function parsePowerReadings(text: string): { readings: PowerReading[] | n
       }
       continue;
     }
-    if (cells.length !== header.length) {
-      errors.push({ line, message: `expected ${header.length} fields like the header, got ${cells.length}` });
+    const width = widthProblem(header.length, cells.length);
+    if (width) {
+      errors.push({ line, message: width });
       continue;
     }
     const subscriber = cells[col.subscriber]!;

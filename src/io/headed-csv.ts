@@ -19,9 +19,20 @@ export interface HeadedCsvRow {
   headerWidth: number;
 }
 
-/** The error for a row of another width than its header's, in the words every headed reader uses. */
-export function widthError(row: HeadedCsvRow): HeadedCsvError | null {
-  return row.width === row.headerWidth ? null : { line: row.line, message: `expected ${row.headerWidth} fields like the header, got ${row.width}` };
+/**
+ * What is wrong with a row of `width` fields under a header of `headerWidth`, in the words every
+ * headed reader uses; null when it fits. With `fewer`, a row may leave out trailing columns, and
+ * only a longer one (an unquoted comma shifting its values) is wrong.
+ */
+export function widthProblem(headerWidth: number, width: number, fewer = false): string | null {
+  if (width === headerWidth || (fewer && width < headerWidth)) return null;
+  return fewer ? `expected at most ${headerWidth} fields like the header, got ${width} (a comma inside a field must be quoted)` : `expected ${headerWidth} fields like the header, got ${width}`;
+}
+
+/** The error for a row of another width than its header's ({@link widthProblem}). */
+export function widthError(row: HeadedCsvRow, fewer = false): HeadedCsvError | null {
+  const message = widthProblem(row.headerWidth, row.width, fewer);
+  return message === null ? null : { line: row.line, message };
 }
 
 /**
