@@ -90,10 +90,12 @@ export class Classifier implements MatchEnv {
    * The evidence a flow's counters and endpoints give, without its payload: a resolver-log lookup
    * that bound the server to a pool name, a listed address weighed by its age, a pool port, and the
    * behaviour score (only where no protocol spoke). Used on every flow, and again when a report is
-   * re-decided from its stored flows with new intelligence.
+   * re-decided from its stored flows with new intelligence. `listed`: the server counts as listed
+   * before the matchers run (a listing a re-decision keeps from an earlier `--intel`, which the
+   * behaviour score weighs as it weighs one found now).
    */
-  flowEvidence(flow: FlowEvidenceInput, noProtocol: boolean, established: boolean): { evidence: Evidence[]; poolEntry: EndpointEntry | null; serverName: string | null } {
-    const ctx: FlowFacts = { flow, evidence: [], poolEntry: null, loggedName: null, listed: false };
+  flowEvidence(flow: FlowEvidenceInput, noProtocol: boolean, established: boolean, listed = false): { evidence: Evidence[]; poolEntry: EndpointEntry | null; serverName: string | null } {
+    const ctx: FlowFacts = { flow, evidence: [], poolEntry: null, loggedName: null, listed };
     const traits = factTraits(flow, this, established) | (noProtocol ? 0 : NEED.PROTOCOL);
     for (const m of this.factMatchers) if (selects(m, traits)) m.run(ctx, this, traits);
     return { evidence: ctx.evidence, poolEntry: ctx.poolEntry, serverName: ctx.loggedName };

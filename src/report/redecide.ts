@@ -16,8 +16,7 @@ import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
 import type { Classifier } from '../classify/classify.js';
 import { addressWeight } from '../classify/intelage.js';
-import { factTraits, NEED, selects, type FlowEvidenceInput, type FlowFacts } from '../classify/matcher.js';
-import { behaviourScore } from '../classify/matchers/behaviour.js';
+import type { FlowEvidenceInput } from '../classify/matcher.js';
 import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { EndpointEntry, IntelAge } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
@@ -159,7 +158,6 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   // Listings kept from an earlier --intel are told from the rules' own by their provenance.
   const intelFolders = opts.recompute && !given.intel ? intelFoldersOf(db) : [];
   const fromIntel = (e: Evidence): boolean => !e.excerpt.startsWith(RULES_ENDPOINTS) || intelFolders.some((f) => e.excerpt.startsWith(f));
-  const behaviour = opts.recompute ? behaviourScore(policy.behaviour) : null;
   const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
   // Only flows with evidence can add up, unless the evidence itself is worked out again; the pages
   // of the whole-report pass find them by their own partial index (flows_evidence), not by walking
@@ -234,11 +232,9 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
     const earlier = given.intel || excluded ? null : earlierListing(stored, r.first_seen);
     if (earlier && (!listed.length || (earlier.kind === 'endpoint-port' && !listed.some((e) => e.kind === 'endpoint-port')))) {
       // The behaviour score counts a listed address: it was scored without this one.
-      if (!listed.length && behaviour) {
-        const ctx: FlowFacts = { flow, evidence: [], poolEntry: null, loggedName: null, listed: true };
-        const traits = factTraits(flow, classifier, established) | (noProtocol ? 0 : NEED.PROTOCOL);
-        if (selects(behaviour, traits)) behaviour.run(ctx, classifier, traits);
-        rest = [...rest.filter((e) => !BEHAVIOUR_KINDS.has(e.kind)), ...ctx.evidence];
+      if (!listed.length) {
+        const scored = classifier.flowEvidence(flow, noProtocol, established, true).evidence.filter((e) => BEHAVIOUR_KINDS.has(e.kind));
+        rest = [...rest.filter((e) => !BEHAVIOUR_KINDS.has(e.kind)), ...scored];
       }
       listed = [earlier];
     }
