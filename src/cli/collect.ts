@@ -13,6 +13,7 @@ import { stopOnSignals, type Io } from './main.js';
 import { toolVersion } from './paths.js';
 import { loadRulesForScan } from './rules.js';
 import { keepFlow, stderrNote } from './scan.js';
+import { endpointText } from '../ip.js';
 
 export interface CollectOptions {
   listen: string;
@@ -89,7 +90,7 @@ export async function runCollect(o: CollectOptions, io: Io): Promise<number> {
   for (const l of await loadResolverLogs(collector.classifier, o.dnsLog ?? []))
     io.err(l.error ? `minerwatch: --dns-log ${l.error}\n` : `minerwatch: ${l.path}: ${l.format} resolver log, ${l.lookups} answered lookup(s)\n`);
   const { socket, address, port: bound } = await listenUdp(host, port, (buf, from) => collector.datagram(buf, from, Date.now()));
-  io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${address.includes(':') ? `[${address}]` : address}:${bound} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
+  io.err(`minerwatch: collecting NetFlow v5/v9 and IPFIX on ${endpointText(address, bound)} into ${o.db} (commit every ${o.commitInterval} s; Ctrl-C to stop)\n`);
   /** Commits made (one every interval, whether or not a flow had finished since the last). */
   let commits = 0;
   const line = (): string => {

@@ -6,6 +6,7 @@ import { compileRules, type LoadReport } from '../rules/loader.js';
 import { toolVersion } from './paths.js';
 import type { Io } from './main.js';
 import { toTable } from '../report/format.js';
+import { endpointText } from '../ip.js';
 
 export function loadRuleDir(dir: string): LoadReport {
   return compileRules(readRuleFiles(dir));
@@ -60,8 +61,7 @@ export async function runRulesTest(inputs: string[], o: { rules: string; all?: b
   await scanInputs(expandInputs(inputs), rep.ruleSet, (f, v) => {
     if (!v.evidence.length && !o.all) return;
     shown++;
-    const ep = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
-    io.out(`${ep(f.client, f.clientPort)} -> ${ep(f.server, f.serverPort)} ${f.transport} ${tz === undefined ? new Date(f.firstSeen).toISOString() : formatTime(f.firstSeen, tz)}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
+    io.out(`${endpointText(f.client, f.clientPort)} -> ${endpointText(f.server, f.serverPort)} ${f.transport} ${tz === undefined ? new Date(f.firstSeen).toISOString() : formatTime(f.firstSeen, tz)}  ${v.label}/${v.confidence}${v.outcome ? ` (${v.outcome})` : ''}\n`);
     // Matched text and excerpts came off the wire: shown inert (src/report/format.ts).
     for (const e of v.evidence) io.out(`    ${e.ruleId}@${e.rev}  ${e.kind}/${e.side}  ${inertText(e.matched)}${e.excerpt ? `  | ${inertText(e.excerpt.slice(0, 100))}` : ''}\n`);
   }, { dnsLogs: o.dnsLog ?? [] }, {

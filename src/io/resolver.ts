@@ -7,6 +7,7 @@
 import { promises as dns } from 'node:dns';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
+import { endpointText } from '../ip.js';
 
 /** One address a name resolved to. */
 export interface ResolvedAddress {
@@ -69,7 +70,7 @@ export function parseResolverAddress(text: string): string {
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535) bad();
   const a = ipaddr.parse(host).toString();
-  return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
+  return endpointText(a, p);
 }
 
 /** How the resolver is named in provenance: the server given, or the system's servers. */

@@ -6,6 +6,7 @@
  * @see https://github.com/sammy007/open-ethereum-pool/blob/master/docs/STRATUM.md (ETHPROXY eth_submitLogin, eth_getWork)
  * @see https://github.com/AndreaLanfranchi/EthereumStratum-2.0.0 (mining.hello)
  */
+import { endpointText } from '../ip.js';
 
 /** The protocols a probe speaks; the value is what the report's `probes.protocol` holds. */
 export const PROBE_PROTOCOLS = ['stratum-v1', 'cryptonote', 'ethproxy', 'ethereumstratum-2'] as const;
@@ -81,5 +82,5 @@ export const PROBE_REQUESTS: readonly ProbeRequest[] = [
 
 /** `host:port`, with IPv6 hosts in brackets. */
 export function targetText(t: ProbeTarget): string {
-  return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+  return endpointText(t.host, t.port);
 }
