@@ -6,14 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
 import { decodePacket, PACKET_STATUS_ANOMALY, PacketStatus, PacketView } from '../decode/packet.js';
 import { InputError, InputInterrupted } from '../errors.js';
 import { addressText, decodeLookup } from './dnslookup.js';
 import { DnstapParser, looksLikeFrameStreams } from './dnstap.js';
 import { hashFileInWorker, refuseStreams } from './hash.js';
+import { gunzip } from './gunzip.js';
 import { ByteWindow } from './joiner.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser, type PacketSink } from './pcap.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng.js';
@@ -211,10 +210,10 @@ async function* fileChunks(path: string, fd: number): AsyncGenerator<Uint8Array>
   }
 }
 
-/** The decompressed bytes of a gzip file; the stored bytes go through `hash`. A cut or corrupt stream ends the input with an anomaly. */
-async function* gunzipChunks(path: string, fd: number, hash: ReturnType<typeof createHash>, anomalies: Anomalies): AsyncGenerator<Uint8Array> {
-  let stored = 0;
-  function* raw(): Generator<Buffer> {
+/** The decompressed bytes of a gzip file; the stored bytes go through `hash`. A cut or corrupt stream is said as an anomaly, and every byte it gave is kept. */
+function gunzipChunks(path: string, fd: number, hash: ReturnType<typeof createHash>, anomalies: Anomalies): AsyncGenerator<Uint8Array> {
+  async function* raw(): AsyncGenerator<Buffer> {
+    let stored = 0;
     for (;;) {
       const buf = Buffer.allocUnsafe(CHUNK);
       const got = readAt(path, fd, buf, stored);
@@ -225,19 +224,7 @@ async function* gunzipChunks(path: string, fd: number, hash: ReturnType<typeof c
       yield chunk;
     }
   }
-  const gunzip = Readable.from(raw()).pipe(createGunzip());
-  let out = 0;
-  try {
-    for await (const chunk of gunzip) {
-      out += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    anomalies.add('input.bad_gzip', path, stored, `gzip stream cut short or corrupt after ${out} decompressed bytes (${(e as Error).message}); what came before is kept`);
-  } finally {
-    gunzip.destroy();
-  }
+  return gunzip(raw(), (offset, message) => anomalies.add('input.bad_gzip', path, offset, message));
 }
 
 /**

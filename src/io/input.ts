@@ -5,12 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Anomalies } from '../anomalies.js';
 import { InputError, InputInterrupted } from '../errors.js';
 import type { InputFormat } from '../types.js';
 import { hashFileInWorker, refuseStreams } from './hash.js';
+import { gunzip } from './gunzip.js';
 import { ByteWindow, releaseWindow, takeWindow } from './joiner.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
@@ -223,15 +223,21 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
     }
   }
   const gz = sniffFormat(firstChunk) === 'gzip';
-  const body: AsyncIterable<Buffer> = gz ? Readable.from(rest()).pipe(createGunzip()) : rest();
+  let gzipError: string | null = null;
+  // A cut or corrupt gzip stream: every byte it gave is kept (even fewer than the sniff needs); the
+  // parser below says what its own format lost at the cut.
+  const body: AsyncIterable<Buffer> = gz
+    ? gunzip(rest(), (offset, message) => {
+        gzipError ??= message;
+        anomalies.add('input.bad_gzip', path, offset, message);
+      })
+    : rest();
   const win = new ByteWindow(CHUNK * 2);
   let parser: CaptureParser | null = null;
   let parsed = 0;
-  let gzipError: string | null = null;
   // An abort must also end a read that is waiting for bytes (a pipe that stays open).
   const onAbort = (): void => {
     stream.destroy();
-    if (body instanceof Readable) body.destroy();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -250,16 +256,8 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;
-    if (signal?.aborted) {
-      // Stopped on purpose: keep what was read.
-    } else if (gz) {
-      // A cut or corrupt gzip stream: keep every byte it gave (even fewer than the sniff needs);
-      // the parser below says what its own format lost at the cut.
-      gzipError = err.message;
-      anomalies.add('input.bad_gzip', path, size, `gzip stream cut short or corrupt after ${size} compressed and ${parsed} decompressed bytes (${err.message}); expected a complete gzip member with its CRC32 and length trailer`);
-    } else {
-      throw new InputError(path, parsed, `cannot read: ${err.code ?? err.message}`);
-    }
+    // Stopped on purpose: keep what was read.
+    if (!signal?.aborted) throw new InputError(path, size, `cannot read: ${err.code ?? err.message}`);
   }
   signal?.removeEventListener('abort', onAbort);
   const stopped = signal?.aborted ?? false;

@@ -1,0 +1,239 @@
+/**
+ * gzip (RFC 1952) decompression that passes on every byte the input gives, as `zcat` does.
+ *
+ * Node's Gunzip holds up to 16 KiB of output until its input is done, and drops it when the stream
+ * then fails: a CRC that does not match, or bytes after the last member that are not another member
+ * (`incorrect header check`). A small file lost everything. Here each member's header is read
+ * here, its deflate body goes through zlib's raw inflate (what it gives is passed on as it comes),
+ * and the trailer's CRC32 and length are checked after, against what was passed on. Members written
+ * one after another are read in turn; zero bytes after the last (padding) are allowed.
+ *
+ * A problem is said through `onProblem` with its byte offset in the compressed input and what was
+ * expected, and the bytes decompressed before it are kept. The input is always read to its end, so
+ * a caller hashing it as it passes hashes all of it.
+ */
+import { createInflateRaw, crc32 } from 'node:zlib';
+
+/**
+ * Compressed bytes per inflate write. Deflate expands at most about 1032 times, so the output held
+ * at once stays below 17 MB, even for a crafted input.
+ */
+const PIECE = 64 * 1024;
+/** Decompressed bytes per chunk passed on (zlib fills one buffer of this size per call on its thread pool). */
+const OUT_CHUNK = 128 * 1024;
+/** Longest member header read (optional extra field, name and comment): more is not a gzip header. */
+const MAX_HEADER = 1 << 20;
+
+const FHCRC = 2;
+const FEXTRA = 4;
+const FNAME = 8;
+const FCOMMENT = 16;
+const FRESERVED = 0xe0;
+
+/** A problem at this byte offset of the compressed input; the message says what was expected. */
+export type GunzipProblem = (offset: number, message: string) => void;
+
+/** The compressed input as a queue of chunks, read on demand. */
+class Compressed {
+  private readonly chunks: Uint8Array[] = [];
+  /** Bytes of chunks[0] already consumed. */
+  private skipFirst = 0;
+  /** Bytes queued and not consumed. */
+  available = 0;
+  /** Offset in the input of the first byte not consumed. */
+  offset = 0;
+  private done = false;
+
+  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+
+  /** Queue at least `n` bytes; false when the input ends first. */
+  async fill(n: number): Promise<boolean> {
+    while (this.available < n && !this.done) {
+      const r = await this.it.next();
+      if (r.done) this.done = true;
+      else if (r.value.length) {
+        this.chunks.push(r.value);
+        this.available += r.value.length;
+      }
+    }
+    return this.available >= n;
+  }
+
+  /** The queued byte `i` places past the first unconsumed one (`i` < {@link available}). */
+  byte(i: number): number {
+    let at = i + this.skipFirst;
+    for (const c of this.chunks) {
+      if (at < c.length) return c[at]!;
+      at -= c.length;
+    }
+    throw new RangeError(`byte ${i} of ${this.available} queued`);
+  }
+
+  /** Up to `max` of the next bytes as a view of one chunk, without consuming them (fill first). */
+  peek(max: number): Uint8Array {
+    const c = this.chunks[0]!;
+    return c.subarray(this.skipFirst, Math.min(c.length, this.skipFirst + max));
+  }
+
+  /** Consume `n` queued bytes. */
+  skip(n: number): void {
+    this.available -= n;
+    this.offset += n;
+    n += this.skipFirst;
+    while (this.chunks.length && n >= this.chunks[0]!.length) n -= this.chunks.shift()!.length;
+    this.skipFirst = n;
+  }
+
+  /** Read and drop the rest of the input; whether every byte of it was zero, and how many there were. */
+  async drain(): Promise<{ zeros: boolean; bytes: number }> {
+    let zeros = true;
+    let bytes = 0;
+    while (await this.fill(1)) {
+      const v = this.peek(this.available);
+      if (zeros) for (let i = 0; i < v.length && zeros; i++) zeros = v[i] === 0;
+      bytes += v.length;
+      this.skip(v.length);
+    }
+    return { zeros, bytes };
+  }
+}
+
+/**
+ * The decompressed bytes of a gzip stream, chunk by chunk. Problems go to `onProblem` (the first one
+ * that ends decompression is the last said); the generator itself throws only what `source` throws.
+ */
+export async function* gunzip(source: AsyncIterable<Uint8Array>, onProblem: GunzipProblem): AsyncGenerator<Buffer> {
+  const input = new Compressed(source[Symbol.asyncIterator]());
+  let members = 0;
+  for (;;) {
+    const start = input.offset;
+    if (members > 0) {
+      if (!(await input.fill(1))) return;
+      if (!(await input.fill(2)) || input.byte(0) !== 0x1f || input.byte(1) !== 0x8b) {
+        const rest = await input.drain();
+        if (!rest.zeros) onProblem(start, `${rest.bytes} byte(s) after the gzip member that ends here are neither another member (1f 8b) nor zero padding; ignored, as gzip does`);
+        return;
+      }
+    }
+    const header = await readHeader(input);
+    if (typeof header === 'string') {
+      onProblem(start, `${members > 0 ? `gzip member ${members + 1}` : 'gzip header'}: ${header}`);
+      await input.drain();
+      return;
+    }
+    members++;
+    const body = input.offset;
+    const inflate = createInflateRaw({ chunkSize: OUT_CHUNK });
+    const out: Buffer[] = [];
+    let crc = 0;
+    let size = 0;
+    let failure: Error | null = null;
+    inflate.on('data', (c: Buffer) => {
+      out.push(c);
+      crc = crc32(c, crc);
+      size += c.length;
+    });
+    inflate.on('error', (e: Error) => {
+      failure ??= e;
+    });
+    // Settled by the write's callback, or by an error (zlib then destroys the stream, and a
+    // callback may never come).
+    const write = (piece: Uint8Array): Promise<void> =>
+      new Promise((resolve) => {
+        const settle = (): void => {
+          inflate.off('error', settle);
+          resolve();
+        };
+        inflate.once('error', settle);
+        inflate.write(piece, settle);
+      });
+    let ended = false;
+    /** The input ended inside the deflate data. */
+    let cut = false;
+    try {
+      while (!ended && failure === null) {
+        if (!(await input.fill(1))) break;
+        const piece = input.peek(PIECE);
+        const before = inflate.bytesWritten;
+        const written = write(piece);
+        // The reader takes what came so far while zlib works on this piece (on the thread pool).
+        if (out.length) yield* out.splice(0);
+        await written;
+        const used = inflate.bytesWritten - before;
+        input.skip(used);
+        // The deflate stream ended inside this piece: zlib took no more of it.
+        if (used < piece.length) ended = true;
+      }
+      yield* out.splice(0);
+      if (!ended && failure === null) {
+        // The input ended: either right where the deflate stream did, or inside it.
+        await new Promise<void>((resolve) => {
+          inflate.once('end', resolve);
+          inflate.once('error', () => resolve());
+          inflate.end();
+        });
+        yield* out.splice(0);
+        ended = failure === null;
+        cut = !ended;
+      }
+    } finally {
+      inflate.destroy();
+    }
+    if (failure !== null && !cut) {
+      onProblem(input.offset, `gzip member at byte ${start}: its deflate data does not decompress (${(failure as Error).message}) after ${size} byte(s); expected a valid deflate stream`);
+      await input.drain();
+      return;
+    }
+    if (!ended || !(await input.fill(8))) {
+      const where = ended ? 'in its 8-byte trailer (CRC32 and length)' : 'inside its deflate data';
+      onProblem(input.offset + input.available, `gzip member at byte ${start} is cut short ${where}, after ${input.offset + input.available - body} compressed and ${size} decompressed byte(s); every decompressed byte is kept`);
+      await input.drain();
+      return;
+    }
+    const want = (input.byte(0) | (input.byte(1) << 8) | (input.byte(2) << 16) | (input.byte(3) << 24)) >>> 0;
+    const length = (input.byte(4) | (input.byte(5) << 8) | (input.byte(6) << 16) | (input.byte(7) << 24)) >>> 0;
+    if (want !== crc >>> 0 || length !== size % 2 ** 32) {
+      const what =
+        want !== crc >>> 0
+          ? `the CRC32 of its ${size} decompressed byte(s) is ${hex(crc)} where its trailer says ${hex(want)}`
+          : `it decompressed to ${size} byte(s) where its trailer says ${length} (mod 2^32)`;
+      onProblem(input.offset, `gzip member at byte ${start}: ${what}; the bytes are kept, and may be corrupt`);
+    }
+    input.skip(8);
+  }
+}
+
+function hex(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Read one member header (RFC 1952 section 2.3); a string says why it is not one. */
+async function readHeader(input: Compressed): Promise<true | string> {
+  if (!(await input.fill(10))) return `cut short after ${input.available} of its 10 bytes`;
+  if (input.byte(0) !== 0x1f || input.byte(1) !== 0x8b) return `starts ${hex2(input.byte(0))} ${hex2(input.byte(1))}; expected 1f 8b`;
+  if (input.byte(2) !== 8) return `compression method ${input.byte(2)}; expected 8 (deflate)`;
+  const flags = input.byte(3);
+  if (flags & FRESERVED) return `flags ${hex2(flags)} set reserved bits; expected none of 0xe0`;
+  let n = 10;
+  if (flags & FEXTRA) {
+    if (!(await input.fill(n + 2))) return 'cut short in its extra field length';
+    n += 2 + (input.byte(n) | (input.byte(n + 1) << 8));
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flags & flag)) continue;
+    // A zero-terminated string (the original file name, a comment).
+    for (;;) {
+      if (n >= MAX_HEADER) return `no end to its ${flag === FNAME ? 'file name' : 'comment'} within ${MAX_HEADER} bytes`;
+      if (!(await input.fill(n + 1))) return `cut short in its ${flag === FNAME ? 'file name' : 'comment'}`;
+      if (input.byte(n++) === 0) break;
+    }
+  }
+  if (flags & FHCRC) n += 2;
+  if (!(await input.fill(n))) return `cut short after ${input.available} of its ${n} bytes`;
+  input.skip(n);
+  return true;
+}
+
+function hex2(b: number): string {
+  return b.toString(16).padStart(2, '0');
+}
