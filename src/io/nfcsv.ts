@@ -158,7 +158,7 @@ export class NfdumpCsvParser {
           if (!this.skipping) {
             this.line++;
             // No header yet: a file whose lines end in CR alone, over 64 KiB, is one long line.
-            if (!this.cols && crInsideLine(b, p, end)) this.refuseCrAlone();
+            if (!this.cols && crInsideLine(b, p, end)) this.refuseCrAlone(win.offsetOf(p));
             this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
             this.skipping = true;
           }
@@ -179,6 +179,8 @@ export class NfdumpCsvParser {
       // A byte order mark may open the file.
       if (this.line === 0) p = skipBom(b, p);
       this.line++;
+      // Where the header starts in the input, for its errors.
+      if (this.cols === null) this.headerAt = win.offsetOf(p);
       if (skipSpaces(b, p, le) < le) this.handle(b, p, le);
       p = win.start;
     }
@@ -190,9 +192,12 @@ export class NfdumpCsvParser {
     this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
   }
 
+  /** Byte offset in the input of the line read while no header is known (the header, when it is read). */
+  private headerAt = 0;
+
   /** A header with a CR inside: the file's lines end in CR alone (see {@link CR_ALONE_PROBLEM}). */
-  private refuseCrAlone(): never {
-    throw new InputError(this.file, this.line, `line ${this.line}: ${CR_ALONE_PROBLEM}`);
+  private refuseCrAlone(at = this.headerAt): never {
+    throw new InputError(this.file, at, `line ${this.line}: ${CR_ALONE_PROBLEM}`);
   }
 
   private header(b: Uint8Array, from: number, to: number): Columns {
@@ -200,7 +205,7 @@ export class NfdumpCsvParser {
     const names = headerNames(b, from, to) ?? [];
     const missing = REQUIRED.filter((c) => !names.includes(c));
     if (missing.length)
-      throw new InputError(this.file, 1, `line 1: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
+      throw new InputError(this.file, this.headerAt, `line ${this.line}: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
     const at = (n: string): number => names.indexOf(n);
     const idx = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr', 'flg', 'ipkt', 'ibyt', 'opkt', 'obyt'].map(at);
     const needed = Math.max(...idx) + 1;

@@ -96,7 +96,7 @@ describe('nfdump CSV', () => {
     writeFileSync(p, ['ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt', ...Array.from({ length: 14 }, (_, i) => row(i + 1))].join('\r') + '\r');
     const { summary } = await scanFiles([p]);
     expect(summary.inputs[0]!.records).toBe(0);
-    expect(summary.inputs[0]!.error).toMatch(/mac\.csv: at byte 1: line 1: lines end in CR alone \(.*\); expected LF or CRLF line ends/);
+    expect(summary.inputs[0]!.error).toMatch(/mac\.csv: at byte 0: line 1: lines end in CR alone \(.*\); expected LF or CRLF line ends/);
   });
 
   it('start and end times the wrong way round are put right, so the two directions still pair', async () => {

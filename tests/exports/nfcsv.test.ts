@@ -201,10 +201,15 @@ describe('nfdump CSV byte parser', () => {
       const text = ['ts,te,sa,da,sp,dp,pr,flg,ipkt,ibyt', ...Array<string>(rows).fill(row)].join('\r') + '\r';
       for (const chunks of [[text.length], [4096]]) {
         const got = run((a, s) => new NfdumpCsvParser('mac.csv', a, s), new Uint8Array(Buffer.from(text, 'latin1')), chunks, true);
-        expect(got.error, `${rows} rows, chunks ${chunks[0]}`).toBe('mac.csv: at byte 1: line 1: lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends');
+        expect(got.error, `${rows} rows, chunks ${chunks[0]}`).toBe('mac.csv: at byte 0: line 1: lines end in CR alone (a CR inside the line, as classic Mac OS ended lines); expected LF or CRLF line ends');
         expect([got.records, got.counts]).toEqual([0, {}]);
       }
     }
+    // The error's byte offset is where the header line starts in the file, not its line number.
+    const late = run((a, s) => new NfdumpCsvParser('late.csv', a, s), new Uint8Array(Buffer.from('\n  \nts,te,sa,da\r\n', 'latin1')), [4096], true);
+    expect(late.error).toMatch(/^late\.csv: at byte 4: line 3: CSV header lacks sp, dp, pr; expected an nfdump -o csv header/);
+    const lateCr = run((a, s) => new NfdumpCsvParser('late.csv', a, s), new Uint8Array(Buffer.from('\n\nts,te,sa,da\rx,y\r', 'latin1')), [4096], true);
+    expect(lateCr.error).toMatch(/^late\.csv: at byte 2: line 3: lines end in CR alone/);
     // A CR at the end of the header (CRLF, or CR CR LF from a second conversion) is a line end, not a CR alone.
     for (const end of ['\r\n', '\r\r\n']) {
       const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(`ts,te,sa,da,sp,dp,pr,flg,ipkt,ibyt${end}${row}${end}`)), [4096], true);
