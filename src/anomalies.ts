@@ -75,7 +75,7 @@ export class Anomalies {
   readonly samples: AnomalySample[] = [];
   constructor(readonly samplesPerCode = 5) {}
 
-  /** Count one occurrence. `offset` is a byte offset in `file` (or a line number for text inputs). */
+  /** Count one occurrence. `offset` is a byte offset in `file` (-1 when not known); a line-based reader names the line in `message`. */
   add(code: AnomalyCode, file: string, offset: number, message: string): void {
     const n = (this.counts.get(code) ?? 0) + 1;
     this.counts.set(code, n);

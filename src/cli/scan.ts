@@ -162,7 +162,7 @@ function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
     for (const x of l.samples) {
       if (said.has(x.code)) continue;
       said.add(x.code);
-      io.err(`minerwatch: ${l.path}: first ${x.code}${x.code.startsWith('zeek.') ? '' : ` at byte ${x.offset}`}: ${x.message}\n`);
+      io.err(`minerwatch: ${l.path}: first ${x.code} at byte ${x.offset}: ${x.message}\n`);
     }
   }
   return failed;

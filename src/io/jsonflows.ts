@@ -187,7 +187,7 @@ export class JsonFlowsParser {
             // JSON lines have no header to refuse: a file whose lines end in CR alone, over 64 KiB,
             // is this one line, and the count says why.
             const cr = crInsideLine(b, win.start, win.end) ? `; ${CR_ALONE_PROBLEM}` : '';
-            this.anomalies.add('json.bad_line', this.file, this.line, `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line)${cr}; skipped up to its line end`);
+            this.anomalies.add('json.bad_line', this.file, win.offsetOf(win.start), `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line)${cr}; skipped up to its line end`);
             this.skipping = true;
           }
           win.start = win.end;
@@ -204,12 +204,13 @@ export class JsonFlowsParser {
       }
       const text = decoder.decode(b.subarray(from, nl)).trim();
       this.line++;
-      if (text) this.handle(text);
+      if (text) this.handle(text, win.offsetOf(from));
     }
   }
 
-  private handle(text: string): void {
-    const bad = (why: string): void => this.anomalies.add('json.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${text.slice(0, 120)}`);
+  /** One line's text; `at` is where the line starts in the input (its anomalies' offset). */
+  private handle(text: string, at: number): void {
+    const bad = (why: string): void => this.anomalies.add('json.bad_line', this.file, at, `line ${this.line}: ${why}: ${text.slice(0, 120)}`);
     let o: unknown;
     try {
       o = JSON.parse(text);

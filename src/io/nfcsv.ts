@@ -143,6 +143,7 @@ export class NfdumpCsvParser {
   parse(win: ByteWindow, final: boolean): void {
     const b = win.buf;
     const end = win.end;
+    this.base = win.base;
     // A Node view of the valid bytes, for its native (memchr) newline search: one per call.
     const nb = Buffer.from(b.buffer, b.byteOffset, end);
     this.times.use(b, end);
@@ -159,7 +160,7 @@ export class NfdumpCsvParser {
             this.line++;
             // No header yet: a file whose lines end in CR alone, over 64 KiB, is one long line.
             if (!this.cols && crInsideLine(b, p, end)) this.refuseCrAlone(win.offsetOf(p));
-            this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
+            this.anomalies.add('csv.bad_line', this.file, win.offsetOf(this.line === 1 ? skipBom(b, p) : p), `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
             this.skipping = true;
           }
           win.start = end;
@@ -188,8 +189,12 @@ export class NfdumpCsvParser {
     if (this.done) win.start = win.end;
   }
 
+  /** Input offset of the window's first byte, for the window being parsed. */
+  private base = 0;
+
+  /** A bad line `b[from, to)`: counted at the byte where it starts in the input, its line number in the message. */
   private bad(why: string, b: Uint8Array, from: number, to: number): void {
-    this.anomalies.add('csv.bad_line', this.file, this.line, `line ${this.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
+    this.anomalies.add('csv.bad_line', this.file, this.base + from, `line ${this.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
   }
 
   /** Byte offset in the input of the line read while no header is known (the header, when it is read). */

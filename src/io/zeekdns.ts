@@ -264,6 +264,7 @@ abstract class ZeekLines {
         if (win.end - s > MAX_ZEEK_LINE) {
           if (!this.skipping) {
             this.line++;
+            this.lineAt = win.offsetOf(s);
             this.bad(`line longer than ${MAX_ZEEK_LINE} bytes`);
           }
           this.skipping = true;
@@ -285,7 +286,7 @@ abstract class ZeekLines {
   }
 
   protected bad(what: string): void {
-    this.anomalies.add('zeek.bad_line', this.file, this.line, `line ${this.line}: ${what}; line skipped`);
+    this.anomalies.add('zeek.bad_line', this.file, this.lineAt, `line ${this.line}: ${what}; line skipped`);
   }
 }
 

@@ -12,6 +12,7 @@ import type { ExportFlowInput } from '../../src/flow/records.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { readCapture } from '../../src/io/input.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, scanFiles } from '../helpers.js';
+import { lineStart } from '../support/lines.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-exports-'));
 const GEN = join(CORPUS, 'netflow', 'generated');
@@ -80,13 +81,15 @@ describe('nfdump CSV', () => {
     const row = (n: number): string => `2024-05-01 10:00:00,2024-05-01 10:00:01,1.000,10.0.0.${n},198.51.100.9,5000${n},3333,TCP,...AP...,10,1000,5,500`;
     const p = join(tmp, 'long-line.csv');
     // Line 2 is 4.5 MB: longer than the window a file is read into, so it arrives in pieces.
-    writeFileSync(p, `ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt\n${'x'.repeat(4_500_000)}\n${row(1)}\n${row(2)}\nnot,a,line\n${row(3)}\n`);
+    const text = `ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt\n${'x'.repeat(4_500_000)}\n${row(1)}\n${row(2)}\nnot,a,line\n${row(3)}\n`;
+    writeFileSync(p, text);
     const { anomalies, records } = await readRecords(p);
     expect(records.map((r) => r.srcAddr)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect(anomalies.toObject()).toEqual({ 'csv.bad_line': 2 });
+    // Each counted at the byte where its line starts in the file, its line number in the message.
     expect(anomalies.samples.map((a) => [a.offset, a.message.slice(0, 40)])).toEqual([
-      [2, 'line 2: longer than 65536 bytes (expecte'],
-      [5, 'line 5: 3 fields, the header has 13: not'],
+      [lineStart(text, 2), 'line 2: longer than 65536 bytes (expecte'],
+      [lineStart(text, 5), 'line 5: 3 fields, the header has 13: not'],
     ]);
   });
 
@@ -140,13 +143,15 @@ describe('GoFlow2 and pmacct JSON lines', () => {
     const rec = (n: number): string => JSON.stringify({ src_addr: `10.0.0.${n}`, dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000 + n, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 });
     const p = join(tmp, 'long-line.jsonl');
     // Line 2 is 4.5 MB: longer than the window a file is read into, so it arrives in pieces.
-    writeFileSync(p, `${rec(1)}\n${'x'.repeat(4_500_000)}\n${rec(2)}\n{"broken": \n${rec(3)}\n`);
+    const text = `${rec(1)}\n${'x'.repeat(4_500_000)}\n${rec(2)}\n{"broken": \n${rec(3)}\n`;
+    writeFileSync(p, text);
     const { anomalies, records } = await readRecords(p);
     expect(records.map((r) => r.srcAddr)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect(anomalies.toObject()).toEqual({ 'json.bad_line': 2 });
+    // Each counted at the byte where its line starts in the file, its line number in the message.
     expect(anomalies.samples.map((a) => [a.offset, a.message.slice(0, 40)])).toEqual([
-      [2, 'line 2: longer than 65536 bytes (expecte'],
-      [4, 'line 4: not JSON: {"broken":'],
+      [lineStart(text, 2), 'line 2: longer than 65536 bytes (expecte'],
+      [lineStart(text, 4), 'line 4: not JSON: {"broken":'],
     ]);
   });
 });

@@ -4,7 +4,9 @@
  * and reordered headers, IPv4 and IPv6, protocol numbers and names, scaled counters, fractions and
  * `T` in times, spaces, CRLF, blank lines, a Summary block, over-long lines, and random damage to
  * every line — fed in random chunk sizes, both must yield the same records, the same anomalies
- * (with their line numbers and messages) and the same errors. Two differences are intended and
+ * (with their line numbers and messages) and the same errors. The legacy parser counted a bad line
+ * at its line number, the byte parser at the byte where the line starts: the legacy offsets are
+ * mapped to where their lines start in the file's bytes. Two differences are intended and
  * tested on their own: an empty line at the end of a chunk is counted (line numbers no longer depend
  * on chunk boundaries), and a 19-character time field is never taken for the last time seen unless
  * it is that time.
@@ -15,6 +17,7 @@ import type { ExportFlowInput } from '../../src/flow/records.js';
 import type { NumericExportRecord } from '../../src/flow/table.js';
 import { ByteWindow } from '../../src/io/joiner.js';
 import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
+import { lineStart, lineStarts } from '../support/lines.js';
 import { mulberry32 } from '../support/random.js';
 import { NfdumpCsvParser as LegacyParser } from './legacy-nfcsv.js';
 
@@ -136,6 +139,10 @@ describe('nfdump CSV byte parser', () => {
         // The text parser lost count of an empty line that ended a chunk's text, so its line numbers
         // are right only when it reads the file at once; over-long lines are told by chunking.
         const want = run((a, s) => new LegacyParser('f.csv', a, s), bytes, long ? chunks : [bytes.length], numeric);
+        // The legacy parser's offset is the line number its message gives; the byte parser's is where that line starts.
+        const starts = lineStarts(bytes);
+        for (const s of want.samples) expect(s.message, `file ${c}`).toMatch(new RegExp(`^line ${s.offset}: `));
+        want.samples = want.samples.map((s) => ({ ...s, offset: starts[s.offset - 1]! }));
         const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), bytes, chunks, numeric);
         expect(got, `file ${c}, chunks ${chunks.join(' ')}, numeric ${numeric}`).toEqual(want);
         records += want.records;
@@ -154,7 +161,10 @@ describe('nfdump CSV byte parser', () => {
       p.parse(win, false);
       win.append(Buffer.from(text.slice(cut)));
       p.parse(win, true);
-      expect(anomalies.samples.map((s) => s.offset), `cut at ${cut}`).toEqual([2, 4]);
+      expect(anomalies.samples.map((s) => [s.offset, /^line \d+: /.exec(s.message)?.[0]]), `cut at ${cut}`).toEqual([
+        [lineStart(text, 2), 'line 2: '],
+        [lineStart(text, 4), 'line 4: '],
+      ]);
     }
   });
 
@@ -163,10 +173,12 @@ describe('nfdump CSV byte parser', () => {
     const recs: ExportFlowInput[] = [];
     const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => recs.push(r) });
     const win = new ByteWindow();
-    win.append(Buffer.from('ts,te,sa,da,sp,dp,pr\n-------------------,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n'));
+    const text = 'ts,te,sa,da,sp,dp,pr\n-------------------,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n';
+    win.append(Buffer.from(text));
     p.parse(win, true);
     expect(anomalies.toObject()).toEqual({ 'csv.bad_line': 1 });
-    expect(anomalies.samples[0]!.offset).toBe(2);
+    expect(anomalies.samples[0]!.offset).toBe(lineStart(text, 2));
+    expect(anomalies.samples[0]!.message).toMatch(/^line 2: expected times like 2017-01-17 11:32:31 in ts and te: /);
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ firstMs: Date.UTC(2024, 4, 1, 10, 0, 0), lastMs: Date.UTC(2024, 4, 1, 10, 0, 1), protocol: 6 });
   });
@@ -184,15 +196,20 @@ describe('nfdump CSV byte parser', () => {
         const what = `crlf ${crlf}, chunks ${chunks.join(' ')}`;
         expect(got.error, what).toBeNull();
         expect(got.counts, what).toEqual({ 'csv.bad_line': 2 });
-        expect(got.samples.map((s) => s.offset), what).toEqual([2, 4]);
+        expect(got.samples.map((s) => s.offset), what).toEqual([lineStart(bytes, 2), lineStart(bytes, 4)]);
         expect(got.samples[0]!.message, what).toBe('line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end');
         expect(got.samples[1]!.message, what).toMatch(/^line 4: /);
         expect((got.out as ExportFlowInput[]).map((r) => r.srcAddr), what).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
       }
     }
     // Over-long and last, without a newline: counted once when the input ends.
-    const last = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(`ts,te,sa,da,sp,dp,pr\n${row(1)}\n${'x'.repeat(300_000)}`)), [65_536], false);
-    expect([last.records, last.counts, last.samples.map((s) => s.offset)]).toEqual([1, { 'csv.bad_line': 1 }, [3]]);
+    const lastText = `ts,te,sa,da,sp,dp,pr\n${row(1)}\n${'x'.repeat(300_000)}`;
+    const last = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(lastText)), [65_536], false);
+    expect([last.records, last.counts, last.samples.map((s) => s.offset)]).toEqual([1, { 'csv.bad_line': 1 }, [lineStart(lastText, 3)]]);
+    expect(last.samples[0]!.message).toMatch(/^line 3: longer than 65536 bytes/);
+    // An over-long first line after a byte order mark starts after the mark, as a first line does.
+    const bom = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(`\ufeff${'x'.repeat(300_000)}\nts,te,sa,da,sp,dp,pr\n${row(1)}\n`)), [65_536], false);
+    expect([bom.records, bom.counts, bom.samples.map((s) => [s.offset, s.message.slice(0, 33)])]).toEqual([1, { 'csv.bad_line': 1 }, [[3, 'line 1: longer than 65536 bytes (']]]);
   });
 
   it('a header with a CR inside (lines that end in CR alone) is refused naming the file and the line, also when the file is over 64 KiB', () => {

@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LinkType, concatBytes, pcapFile, tcpSession, tlsApplicationData, tlsClientHello, tlsClientHelloSessionId, tlsServerHello, type SessionMessage, type TimedPacket } from '../support/builders.js';
+import { lineStart } from '../support/lines.js';
 import { mulberry32 } from '../support/random.js';
 import { ROOT } from '../helpers.js';
 import { exportToNfdumpCsv, missingFlowTools, readNfdumpCsv } from '../support/softflowd.js';
@@ -660,10 +661,11 @@ describe.skipIf(SKIP !== null)('resolver-log evidence through the CLI: unbound d
       expect(line, r.stderr).toBeDefined();
       expect(line).toMatch(/\b1 answered lookup/);
       expect(line).toMatch(/zeek\.bad_line=2\b/);
-      // The first bad line is named by its number in the file, with what was expected.
-      const shortAt = readFileSync(path, 'utf8').split('\n').indexOf(short.join('\t')) + 1;
+      // The first bad line is named by the byte where it starts and its number in the file, with what was expected.
+      const written = readFileSync(path);
+      const shortAt = written.toString('utf8').split('\n').indexOf(short.join('\t')) + 1;
       expect(shortAt).toBeGreaterThan(1);
-      expect(r.stderr).toContain(`minerwatch: ${path}: first zeek.bad_line: line ${shortAt}: `);
+      expect(r.stderr).toContain(`minerwatch: ${path}: first zeek.bad_line at byte ${lineStart(written, shortAt)}: line ${shortAt}: `);
       expect(r.stderr.split('\n').filter((l) => l.includes('first zeek.bad_line'))).toHaveLength(1);
       expect(watchlist(db).map((w) => w.subscriber)).toContain(ASKER);
     });

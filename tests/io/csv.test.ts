@@ -32,6 +32,7 @@ import {
 import { ByteWindow } from '../../src/io/joiner.js';
 import { JsonFlowsParser } from '../../src/io/jsonflows.js';
 import { NfdumpCsvParser } from '../../src/io/nfcsv.js';
+import { lineStart } from '../support/lines.js';
 
 const lines = (text: string, options?: Parameters<typeof csvLines>[1]): CsvLine[] => [...csvLines(text, options)];
 const fields = (text: string): Array<string[] | string> => lines(text).map((l) => l.fields ?? l.error);
@@ -262,7 +263,8 @@ describe('the real files through the shared splitter', () => {
       ['10.0.0.2', 6, 0x12, 7, 700, 2000],
     ]);
     expect(anomalies.toObject()).toEqual({ 'csv.bad_line': 1 });
-    expect(anomalies.samples[0]).toMatchObject({ offset: 4, message: expect.stringMatching(/^line 4: a quote inside an unquoted field/) });
+    // Counted at the byte where line 4 starts (the BOM's 3 bytes before it), its line number in the message.
+    expect(anomalies.samples[0]).toMatchObject({ offset: lineStart(text, 4, { skipBom: true }), message: expect.stringMatching(/^line 4: a quote inside an unquoted field/) });
   });
 
   it('subscriber directory: comments, quoted ids with commas and quotes, CRLF', () => {
@@ -306,8 +308,8 @@ describe('the real files through the shared splitter', () => {
         const what = `crlf ${crlf}, chunks of ${size}`;
         expect(anomalies.toObject(), what).toEqual({ 'json.bad_line': 2 });
         expect(anomalies.samples.map((s) => [s.offset, s.message]), what).toEqual([
-          [2, 'line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end'],
-          [4, 'line 4: not JSON: {"broken":'],
+          [lineStart(bytes, 2), 'line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end'],
+          [lineStart(bytes, 4), 'line 4: not JSON: {"broken":'],
         ]);
         expect(recs.map((r) => r.srcAddr), what).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
       }
@@ -322,10 +324,12 @@ describe('the real files through the shared splitter', () => {
       const recs: ExportFlowInput[] = [];
       const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
       const win = new ByteWindow(1 << 16);
-      win.append(Buffer.from(Array.from({ length: n }, (_, i) => rec(i + 1)).join('\r') + '\r'));
+      const text = Array.from({ length: n }, (_, i) => rec(i + 1)).join('\r') + '\r';
+      win.append(Buffer.from(text));
       p.parse(win, true);
       expect([recs.length, anomalies.toObject()], `${n} records`).toEqual([0, { 'json.bad_line': 1 }]);
-      expect(anomalies.samples[0]!.offset).toBe(1);
+      // With no LF the whole file is line 1, counted where it starts.
+      expect(anomalies.samples[0]!.offset).toBe(lineStart(text, 1));
       expect(anomalies.samples[0]!.message).toMatch(n === 3 ? `line 1: not JSON; ${crAlone}: {"src_addr"` : `line 1: longer than 65536 bytes (expected at most 65536 bytes a line); ${crAlone}; skipped up to its line end`);
     }
   });
@@ -337,16 +341,17 @@ describe('the real files through the shared splitter', () => {
     const win = new ByteWindow();
     const base = { src_addr: '10.0.0.1', dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 };
     const rows = [base, { ...base, dst_port: '0x10' }, { ...base, proto: 300 }, { ...base, src_addr: '10.0.0.256' }, { ...base, timestamp_start: '2024-05-01 10:00:00.5', time_flow_start_ns: undefined }];
-    win.append(Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+    const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    win.append(Buffer.from(text));
     p.parse(win, true);
     expect(recs.map((r) => [r.dstPort, r.protocol, r.firstMs])).toEqual([
       [3333, 6, Date.UTC(2024, 4, 1, 10)],
       [3333, 6, Date.UTC(2024, 4, 1, 10, 0, 0, 500)],
     ]);
     expect(anomalies.samples.map((s) => [s.offset, s.message])).toEqual([
-      [2, expect.stringMatching(/^line 2: dst_port: expected a port from 0 to 65535, got "0x10": \{"src_addr"/)],
-      [3, expect.stringMatching(/^line 3: proto: expected a protocol number 0-255 or a name such as TCP, UDP, ICMP, GRE, got 300: /)],
-      [4, expect.stringMatching(/^line 4: expected src_addr\/ip_src and dst_addr\/ip_dst as IP addresses of one family: /)],
+      [lineStart(text, 2), expect.stringMatching(/^line 2: dst_port: expected a port from 0 to 65535, got "0x10": \{"src_addr"/)],
+      [lineStart(text, 3), expect.stringMatching(/^line 3: proto: expected a protocol number 0-255 or a name such as TCP, UDP, ICMP, GRE, got 300: /)],
+      [lineStart(text, 4), expect.stringMatching(/^line 4: expected src_addr\/ip_src and dst_addr\/ip_dst as IP addresses of one family: /)],
     ]);
   });
 });

@@ -17,6 +17,7 @@ import { InputError } from '../../src/errors.js';
 import { readDnsLog, type DnsLookup, type DnsLogInfo } from '../../src/io/dnslog.js';
 import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../support/builders.js';
 import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
+import { lineStart } from '../support/lines.js';
 import ipaddr from 'ipaddr.js';
 import { parseIpv6Text } from '../../src/ip.js';
 
@@ -148,15 +149,29 @@ describe('Zeek dns.log (TSV)', () => {
       good.map((v, i) => (i === 22 ? '1.0,2.0' : v)), // TTL count
       good,
     ];
-    const { info, lookups, anomalies } = await read(file(tsv(...rows)));
+    const text = tsv(...rows);
+    const { info, lookups, anomalies } = await read(file(text));
     expect(lookups.length).toBe(2);
     expect(info.lookups).toBe(2);
     expect(anomalies.counts.get('zeek.bad_line')).toBe(5);
-    // Header is 8 lines: data lines are 9 … 15.
-    expect(anomalies.samples.map((s) => s.offset)).toEqual([10, 11, 12, 13, 14]);
+    // Header is 8 lines: data lines are 9 … 15. Each bad line is counted at the byte where it starts, its number in the message.
+    expect(anomalies.samples.map((s) => [s.offset, /^line \d+: /.exec(s.message)?.[0]])).toEqual([10, 11, 12, 13, 14].map((n) => [lineStart(text, n), `line ${n}: `]));
     expect(anomalies.samples[0]!.message).toMatch(/^line 10: 3 fields; #fields names 24/);
     expect(anomalies.samples[1]!.message).toMatch(/ts "yesterday" is not epoch seconds/);
     expect(anomalies.samples[2]!.message).toMatch(/id\.orig_h "999\.1\.1\.1" is not an IP address/);
+  });
+
+  it('a line over 64 KiB is one bad line, counted at the byte where it starts; the lines after keep their numbers', async () => {
+    const good = ['1700000000.000000', 'C1', '100.64.0.11', '1', '10.0.0.53', '53', 'udp', '1', '-', 'ok.example', '1', 'C_INTERNET', '1', 'A', '0', 'NOERROR', 'F', 'F', 'T', 'T', '0', '192.0.2.1', '1.000000', 'F'];
+    // Line 10 is 4.5 MB: longer than the window a file is read into, so it arrives in pieces; line 12 is short.
+    const text = tsv(good, ['x'.repeat(4_500_000)], good, ['1700000000.000000', 'C2'], good);
+    const { lookups, anomalies } = await read(file(text));
+    expect(lookups).toHaveLength(3);
+    expect(anomalies.counts.get('zeek.bad_line')).toBe(2);
+    expect(anomalies.samples.map((s) => [s.offset, s.message])).toEqual([
+      [lineStart(text, 10), 'line 10: line longer than 65536 bytes; line skipped'],
+      [lineStart(text, 12), expect.stringMatching(/^line 12: 2 fields; #fields names 24; line skipped$/)],
+    ]);
   });
 
   it('a Zeek log of another kind, or one without the needed columns, is not a resolver log', async () => {
@@ -302,7 +317,8 @@ describe('Zeek dns.log (JSON lines)', () => {
       '',
       JSON.stringify({ ts: 1700000005, 'id.orig_h': '100.64.0.12', 'id.resp_h': '10.0.0.53', query: 'y.example', qtype: 1, rcode: 2, rejected: false }),
     ];
-    const { info, lookups, anomalies } = await read(file(lines.join('\n') + '\n'));
+    const text = lines.join('\n') + '\n';
+    const { info, lookups, anomalies } = await read(file(text));
     expect(info).toMatchObject({ format: 'zeek-json', lookups: 3, skipped: 1 });
     expect(lookups[0]).toEqual({
       time: 1700000000250 + 4,
@@ -327,9 +343,10 @@ describe('Zeek dns.log (JSON lines)', () => {
     });
     expect(lookups[2]).toMatchObject({ query: 'y.example', rcode: 2, answers: [] });
     expect(anomalies.counts.get('zeek.bad_line')).toBe(2);
-    expect(anomalies.samples.map((s) => s.offset)).toEqual([4, 5]);
+    // Each bad line is counted at the byte where it starts, its number in the message.
+    expect(anomalies.samples.map((s) => s.offset)).toEqual([lineStart(text, 4), lineStart(text, 5)]);
     expect(anomalies.samples[0]!.message).toMatch(/^line 4: not JSON/);
-    expect(anomalies.samples[1]!.message).toMatch(/TTLs is not an array of numbers/);
+    expect(anomalies.samples[1]!.message).toMatch(/^line 5: .*TTLs is not an array of numbers/);
   });
 });
 
