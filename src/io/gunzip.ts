@@ -18,7 +18,7 @@ import { createInflateRaw, crc32 } from 'node:zlib';
  * Compressed bytes per inflate write. Deflate expands at most about 1032 times, so the output held
  * at once stays below 17 MB, even for a crafted input.
  */
-const PIECE = 64 * 1024;
+const PIECE = 16 * 1024;
 /** Decompressed bytes per chunk passed on (zlib fills one buffer of this size per call on its thread pool). */
 const OUT_CHUNK = 128 * 1024;
 /** Longest member header read (optional extra field, name and comment): more is not a gzip header. */
