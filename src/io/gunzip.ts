@@ -15,8 +15,9 @@
 import { createInflateRaw, crc32 } from 'node:zlib';
 
 /**
- * Compressed bytes per inflate write. Deflate expands at most about 1032 times, so the output held
- * at once stays below 17 MB, even for a crafted input.
+ * Compressed bytes per inflate write. Deflate expands at most about 1032 times, so one write's
+ * output stays below 17 MB even for a crafted input, and at most two are held at once (the reader
+ * works through one while zlib makes the next).
  */
 const PIECE = 16 * 1024;
 /** Decompressed bytes per chunk passed on (zlib fills one buffer of this size per call on its thread pool). */
