@@ -157,6 +157,43 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
     expect(watchlist(merged)).toEqual(watchlist(join(dir, 'alone.sqlite')));
   }, 300_000);
 
+  it('a member killed mid-segment and started again on its own report removes what it left half-read, and reads each segment once', async () => {
+    const db = join(dir, 'restart.sqlite');
+    const args = ['--brokers', bootstrap, '--topic', topic, '--group', 'g-restart', '--format', 'goflow2-json', '--db', db, '--segment-messages', '40'];
+    const first = startConsumer(args);
+    // Killed once it has made a segment durable, while it reads on.
+    await waitFor(() => segmentMessages(db) >= 40, { what: 'the member to complete a segment', timeoutMs: 120_000 });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const left = (): { running: number; reading: number } => {
+      const d = new Database(db, { readonly: true });
+      try {
+        return {
+          running: d.prepare("SELECT count(*) FROM runs WHERE status = 'running'").pluck().get() as number,
+          reading: d.prepare("SELECT count(*) FROM inputs WHERE status = 'reading'").pluck().get() as number,
+        };
+      } finally {
+        d.close();
+      }
+    };
+    // The kill left its run running and a segment half-read (an input opens with a segment's first message).
+    expect(left().running).toBe(1);
+    expect(left().reading).toBeGreaterThan(0);
+    // It resumes after the last segment the report holds complete.
+    const held = segmentMessages(db);
+    const again = startConsumer(args);
+    await waitFor(() => /assigned /.test(again.err()), { what: 'the member to join again', timeoutMs: 120_000 });
+    expect(again.err()).toMatch(/run 1 in .*restart\.sqlite did not finish \(its process \d+ is gone \(killed\?\)\): removed the \d+ flow\(s\) of the input\(s\) it was still reading/);
+    await waitFor(() => again.messages() >= total - held, { what: `the member to read the ${total - held} messages after the complete segments`, timeoutMs: 120_000 });
+    again.child.kill('SIGINT');
+    expect(await again.exited, again.err()).toBe(0);
+    expect(left()).toEqual({ running: 0, reading: 0 });
+    // Nothing lost, nothing read twice: the report holds what one member reading every message made.
+    expect(segmentMessages(db)).toBe(total);
+    expect(flowLines(db)).toEqual(flowLines(join(dir, 'alone.sqlite')));
+    expect(watchlist(db)).toEqual(watchlist(join(dir, 'alone.sqlite')));
+  }, 300_000);
+
   it('produces flagged flows and subscriber rows to the output topic', async () => {
     const c = startConsumer(['--brokers', bootstrap, '--topic', topic, '--group', 'g-out', '--format', 'goflow2-json', '--db', join(dir, 'out.sqlite'), '--output-topic', 'verdicts']);
     await waitFor(() => c.messages() >= total, { what: `the member to read ${total} messages`, timeoutMs: 120_000 });
