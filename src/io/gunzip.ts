@@ -9,7 +9,9 @@
  * one after another are read in turn; zero bytes after the last (padding) are allowed.
  *
  * A problem is said through `onProblem` with its byte offset in the compressed input and what was
- * expected, and the bytes decompressed before it are kept. The input is always read to its end, so
+ * expected, and the bytes decompressed before it are kept. One limit: when the deflate data itself
+ * is corrupt, zlib drops what it decompressed in the same write as the error (at most one write's
+ * output, from {@link PIECE} compressed bytes). The input is always read to its end, so
  * a caller hashing it as it passes hashes all of it.
  */
 import { createInflateRaw, crc32 } from 'node:zlib';
