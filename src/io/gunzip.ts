@@ -3,8 +3,8 @@
  *
  * Node's Gunzip holds up to 16 KiB of output until its input is done, and drops it when the stream
  * then fails: a CRC that does not match, or bytes after the last member that are not another member
- * (`incorrect header check`). A small file lost everything. Here each member's header is read
- * here, its deflate body goes through zlib's raw inflate (what it gives is passed on as it comes),
+ * (`incorrect header check`). A small file lost everything. Here each member's header is read by
+ * this module, its deflate body goes through zlib's raw inflate (what it gives is passed on as it comes),
  * and the trailer's CRC32 and length are checked after, against what was passed on. Members written
  * one after another are read in turn; zero bytes after the last (padding) are allowed.
  *

@@ -437,23 +437,33 @@ function zlibGunzip(bytes: Uint8Array): Buffer | string {
  * (it ends, or is cut short).
  */
 function zlibBeforeError(bytes: Buffer, body: number): Buffer | null {
-  const inflate = (n: number): Buffer | null => {
-    try {
-      return inflateRawSync(bytes.subarray(body, body + n), { finishFlush: constants.Z_SYNC_FLUSH });
-    } catch {
-      return null;
-    }
-  };
+  return deflateError(bytes, body)?.before ?? null;
+}
+
+/** What zlib makes of the first `n` bytes of the deflate data at `body`, as a cut stream (null at an error). */
+function inflatePrefix(bytes: Buffer, body: number, n: number): Buffer | null {
+  try {
+    return inflateRawSync(bytes.subarray(body, body + n), { finishFlush: constants.Z_SYNC_FLUSH });
+  } catch {
+    return null;
+  }
+}
+
+/** {@link zlibBeforeError}, and `at`: the length of the shortest prefix that fails (its last byte is where zlib sees the error). */
+function deflateError(bytes: Buffer, body: number): { before: Buffer; at: number } | null {
   let hi = bytes.length - body;
-  if (inflate(hi) !== null) return null;
+  if (inflatePrefix(bytes, body, hi) !== null) return null;
   let lo = 0;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (inflate(mid) !== null) lo = mid;
+    if (inflatePrefix(bytes, body, mid) !== null) lo = mid;
     else hi = mid;
   }
-  return inflate(lo) ?? Buffer.alloc(0);
+  return { before: inflatePrefix(bytes, body, lo) ?? Buffer.alloc(0), at: hi };
 }
+
+/** Compressed bytes gunzip writes to zlib at a time (PIECE in src/io/gunzip.ts): what it may lose at a deflate error is what zlib makes of one such write. */
+const PIECE = 16 * 1024;
 
 const isPrefix = (a: Buffer, b: Buffer): boolean => a.length <= b.length && b.subarray(0, a.length).equals(a);
 /** Where two buffers first differ (the shorter's length when one is a prefix of the other). */
@@ -558,11 +568,16 @@ async function check(id: number): Promise<{ failures: string[]; stats: { bytes: 
     // the same write as its error (src/io/gunzip.ts says so), so the prefix may be shorter.
     const k = b.members.find((m) => m.start <= d.first && d.first < m.end);
     const header = k ? headerLength(d.bytes, k.start) : null;
-    const before = k && header !== null ? zlibBeforeError(d.bytes, k.start + header) : null;
-    if (before !== null) {
+    const error = k && header !== null ? deflateError(d.bytes, k.start + header) : null;
+    if (error !== null) {
+      const { before } = error;
       const want = Buffer.concat([intact, before]);
       if (!isPrefix(g.out, want))
         fail(`the member at ${k!.start} has a deflate error ${before.length} decompressed byte(s) in: gunzip should give the members before it and a prefix of those bytes, ${want.length} B; ${describeBytes('got', g.out, want, 'that')}; problems ${problems}`);
+      // At most one write is lost: what zlib makes of the bytes a whole write before the error is kept.
+      const kept = inflatePrefix(d.bytes, k!.start + header!, Math.max(0, error.at - PIECE))!;
+      if (g.out.length < intact.length + kept.length)
+        fail(`the member at ${k!.start} has a deflate error ${before.length} decompressed byte(s) in: gunzip gave ${g.out.length - intact.length} of them, fewer than the ${kept.length} zlib makes of the bytes ${PIECE} or more before the error (more than one write lost); problems ${problems}`);
     }
     if (d.kind === 'cut') {
       // A prefix of the input gives a prefix of its data, and a problem unless it was cut between members or in zero padding.
