@@ -36,55 +36,69 @@ const FRESERVED = 0xe0;
 /** A problem at this byte offset of the compressed input; the message says what was expected. */
 export type GunzipProblem = (offset: number, message: string) => void;
 
-/** The compressed input as a queue of chunks, read on demand. */
+/**
+ * The compressed input, read on demand into one buffer of the bytes not yet consumed (so a header's
+ * bytes are found in constant time however small the chunks it came in).
+ */
 class Compressed {
-  private readonly chunks: Uint8Array[] = [];
-  /** Bytes of chunks[0] already consumed. */
-  private skipFirst = 0;
-  /** Bytes queued and not consumed. */
-  available = 0;
+  private buf = new Uint8Array(0);
+  /** The unconsumed bytes are `buf[start, end)`. */
+  private start = 0;
+  private end = 0;
   /** Offset in the input of the first byte not consumed. */
   offset = 0;
   private done = false;
 
   constructor(private readonly it: AsyncIterator<Uint8Array>) {}
 
-  /** Queue at least `n` bytes; false when the input ends first. */
+  /** Bytes queued and not consumed. */
+  get available(): number {
+    return this.end - this.start;
+  }
+
+  /**
+   * Queue at least `n` bytes; false when the input ends first. Never called while a view from
+   * {@link peek} is in use: moving the bytes would change what it shows.
+   */
   async fill(n: number): Promise<boolean> {
     while (this.available < n && !this.done) {
       const r = await this.it.next();
       if (r.done) this.done = true;
-      else if (r.value.length) {
-        this.chunks.push(r.value);
-        this.available += r.value.length;
-      }
+      else if (r.value.length) this.append(r.value);
     }
     return this.available >= n;
   }
 
-  /** The queued byte `i` places past the first unconsumed one (`i` < {@link available}). */
-  byte(i: number): number {
-    let at = i + this.skipFirst;
-    for (const c of this.chunks) {
-      if (at < c.length) return c[at]!;
-      at -= c.length;
+  private append(c: Uint8Array): void {
+    const live = this.end - this.start;
+    if (this.end + c.length > this.buf.length) {
+      if (live + c.length <= this.buf.length) this.buf.copyWithin(0, this.start, this.end);
+      else {
+        const grown = new Uint8Array(Math.max(this.buf.length * 2, live + c.length, 1 << 16));
+        grown.set(this.buf.subarray(this.start, this.end));
+        this.buf = grown;
+      }
+      this.start = 0;
+      this.end = live;
     }
-    throw new RangeError(`byte ${i} of ${this.available} queued`);
+    this.buf.set(c, this.end);
+    this.end += c.length;
   }
 
-  /** Up to `max` of the next bytes as a view of one chunk, without consuming them (fill first). */
+  /** The queued byte `i` places past the first unconsumed one (`i` < {@link available}). */
+  byte(i: number): number {
+    return this.buf[this.start + i]!;
+  }
+
+  /** Up to `max` of the next bytes as a view, without consuming them (fill first). */
   peek(max: number): Uint8Array {
-    const c = this.chunks[0]!;
-    return c.subarray(this.skipFirst, Math.min(c.length, this.skipFirst + max));
+    return this.buf.subarray(this.start, this.start + Math.min(max, this.available));
   }
 
   /** Consume `n` queued bytes. */
   skip(n: number): void {
-    this.available -= n;
+    this.start += n;
     this.offset += n;
-    n += this.skipFirst;
-    while (this.chunks.length && n >= this.chunks[0]!.length) n -= this.chunks.shift()!.length;
-    this.skipFirst = n;
   }
 
   /** Read and drop the rest of the input; whether every byte of it was zero, and how many there were. */

@@ -72,6 +72,17 @@ describe('gunzip', () => {
     expect(r.out.equals(text)).toBe(true);
   });
 
+  it('finds the end of a long file name that comes a byte at a time in time linear in its length', async () => {
+    // 128 KiB of name, fed in 1-byte chunks (a slow pipe): a reader that looked each byte up from the
+    // first queued chunk took minutes here.
+    const m = member(text, { name: 'n'.repeat(128 * 1024) });
+    const t0 = performance.now();
+    const r = await run(m, [1]);
+    expect(r.problems).toEqual([]);
+    expect(r.out.equals(text)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+
   it('reads members one after another at every chunking, including chunks that end where a deflate stream does', async () => {
     const a = member(noise.subarray(0, 100_000), { name: 'a' });
     const b = member(text);
