@@ -11,13 +11,14 @@ import { confidenceRank } from '../confidence.js';
 import type Database from 'better-sqlite3';
 import type { Confidence, Evidence, Label } from '../types.js';
 import { PROOF_KINDS as PROOF_KIND_SET } from './settle.js';
+import { sqlList } from './queries.js';
 
 /** The policy, as the report needs it: evidence kinds and sides in, outcome out. */
 export type Redecide = (evidence: ReadonlyArray<Pick<Evidence, 'kind' | 'side'>>) => { label: Label; confidence: Confidence; outcome: string | null };
 
 export const PEER_RULE = { id: 'MW-PEER', rev: 1 } as const;
 
-const PROOF_KINDS = `(${[...PROOF_KIND_SET].map((k) => `'${k}'`).join(', ')})`;
+const PROOF_KINDS = `(${sqlList(PROOF_KIND_SET)})`;
 
 /**
  * Add peer evidence where it applies; returns how many flows changed label or confidence.

@@ -22,6 +22,8 @@ import type { EndpointEntry, IntelAge } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
 import { isProof } from './settle.js';
 import { endpointText } from '../ip.js';
+import { sqlList } from './queries.js';
+import { RULES_ENDPOINTS } from '../rules/loader.js';
 
 /** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`, as {@link SourcesGiven} says). */
 const FLOW_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port', 'port', 'behaviour', 'behaviour-weak', 'dns-log', 'dns-log-shared']);
@@ -87,16 +89,13 @@ const EVIDENCE_COLUMNS = 'e.rule_id, e.rev, e.kind, e.side, e.family, e.matched,
  * Without `recompute` the decision reads only the kind and side of a flow's own evidence; the whole
  * rows are read for the few flows that hold report-wide evidence or are rewritten.
  */
-const FACT_COLUMNS = "e.kind, e.side, CASE WHEN e.kind IN ('endpoint', 'endpoint-port') THEN e.matched END";
+const FACT_COLUMNS = `e.kind, e.side, CASE WHEN e.kind IN (${sqlList(LISTING_KINDS)}) THEN e.matched END`;
 
 /**
  * Kind and side: all that the policy (classesOf) reads of a piece of evidence; and of a listing
  * (endpoint, endpoint-port) its text, which names the listing's date the listing weights read.
  */
 type Fact = Pick<Evidence, 'kind' | 'side'> & { matched?: string };
-
-/** How the rules loader names the files of a rules folder's endpoint lists (src/rules/loader.ts), which `intel` folders and reports never do unless given as `endpoints`. */
-const RULES_ENDPOINTS = 'endpoints/';
 
 /**
  * What a re-decision with `recompute` is given of the sources of flow-level evidence. Evidence
@@ -176,7 +175,7 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const factsOfFlows = byIds(FACT_COLUMNS);
   const evidenceOfFlows = byIds(EVIDENCE_COLUMNS);
   const delEvidence = db.prepare('DELETE FROM evidence WHERE flow_id = ?');
-  const delReportEvidence = db.prepare(`DELETE FROM evidence WHERE flow_id = ? AND kind IN (${[...REPORT_KINDS].map((k) => `'${k}'`).join(', ')})`);
+  const delReportEvidence = db.prepare(`DELETE FROM evidence WHERE flow_id = ? AND kind IN (${sqlList(REPORT_KINDS)})`);
   // One statement per flow: its rows are inserted in order, so they get the row ids one at a time would.
   const inserts = new Map<number, Database.Statement>();
   const addEvidence = (rows: number): Database.Statement => {

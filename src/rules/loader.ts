@@ -25,6 +25,12 @@ export interface LoadReport {
 }
 
 /** Used only when policy.yaml is missing or invalid and the caller is lenient. */
+/**
+ * The folder of a rules folder's endpoint lists, as the loader names its files (`endpoints/….yaml`):
+ * an endpoint entry whose file starts so came from the rules, any other from intelligence.
+ */
+export const RULES_ENDPOINTS = 'endpoints/';
+
 const FALLBACK_POLICY: Policy = {
   id: 'MW-POLICY-FALLBACK',
   rev: 1,
@@ -80,7 +86,7 @@ export function compileRules(files: readonly RuleFile[]): LoadReport {
       good += r.good.length;
       bad += r.bad;
       payload.push(...r.good);
-    } else if (f.path.startsWith('endpoints/')) {
+    } else if (f.path.startsWith(RULES_ENDPOINTS)) {
       const r = compileEndpointFile(ctx, root);
       endpoints.push(...r.good);
       badEndpoints += r.bad;
