@@ -4,22 +4,17 @@
  * record the cut splits under the inner format's own code.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { ethernet, LinkType, pcapFile, pcapngFile, seededBytes, udpExchange } from '../support/builders.js';
+import { gzipToolsMissing, zcatPackets } from '../support/zcat.js';
 
 const T0 = Date.UTC(2024, 4, 2, 8, 0, 0);
 
-function tool(name: string, args: string[]): boolean {
-  const r = spawnSync(name, args, { encoding: 'utf8' });
-  return !r.error && r.status === 0;
-}
-const missing = ['gzip', 'tshark'].filter((t) => !tool(t, ['--version']));
-const skipReason = missing.length ? `${missing.join(', ')} not installed (Debian packages gzip, tshark): gzip cut tests skipped` : null;
-if (skipReason) console.warn(skipReason);
+const skipReason = gzipToolsMissing('gzip cut tests');
 
 /** 120 small UDP datagrams between two hosts, incompressible payloads so that cuts land among records. */
 function frames(): Array<{ ts: number; data: Uint8Array }> {
@@ -35,15 +30,6 @@ async function scanPackets(path: string, db: string): Promise<{ packets: number;
   // Exit 1 only when the input could not be read at all.
   expect(code, err).toBe(j.inputs[0]!.error ? 1 : 0);
   return j.inputs[0]!;
-}
-
-/** Packets tshark reads from what `gzip -dc` recovers of the cut file (tshark reports the cut itself). */
-function zcatPackets(cut: string, dir: string): number {
-  const z = spawnSync('gzip', ['-dc', cut], { maxBuffer: 1 << 26 });
-  const plain = join(dir, 'recovered');
-  writeFileSync(plain, z.stdout);
-  const t = spawnSync('tshark', ['-r', plain, '-n', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
-  return t.stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
 describe.skipIf(skipReason !== null)('cut gzip captures', () => {
@@ -64,8 +50,7 @@ describe.skipIf(skipReason !== null)('cut gzip captures', () => {
       for (const [k, at] of cuts.entries()) {
         const cut = join(tmp, `cut-${c.name}-${at}.gz`);
         writeFileSync(cut, gz.subarray(0, at));
-        const want = zcatPackets(cut, tmp);
-        const recovered = readFileSync(join(tmp, 'recovered')).length;
+        const { packets: want, bytes: recovered } = zcatPackets(cut, join(tmp, 'recovered'));
         if (recovered < 512 && want > 0) early++;
         const got = await scanPackets(cut, join(tmp, `r-${c.name}-${k}.sqlite`));
         if (recovered < 4) {

@@ -13,16 +13,11 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { ethernet, LinkType, pcapFile, seededBytes, udpExchange } from '../support/builders.js';
+import { gzipToolsMissing, zcatPackets } from '../support/zcat.js';
 
 const T0 = Date.UTC(2024, 4, 2, 8, 0, 0);
 
-function tool(name: string, args: string[]): boolean {
-  const r = spawnSync(name, args, { encoding: 'utf8' });
-  return !r.error && r.status === 0;
-}
-const missing = ['gzip', 'tshark'].filter((t) => !tool(t, ['--version']));
-const skipReason = missing.length ? `${missing.join(', ')} not installed (Debian packages gzip, tshark): damaged gzip tests skipped` : null;
-if (skipReason) console.warn(skipReason);
+const skipReason = gzipToolsMissing('damaged gzip tests');
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-gzip-damaged-'));
 afterAll(() => {
@@ -43,15 +38,6 @@ function gzipOf(bytes: Uint8Array): Buffer {
   const plain = join(tmp, `plain-${++n}`);
   writeFileSync(plain, bytes);
   return spawnSync('gzip', ['-c', '-n', plain], { maxBuffer: 1 << 26 }).stdout as Buffer;
-}
-
-/** Packets tshark reads from what `gzip -dc` writes of the file (it writes what it decompressed, then complains). */
-function zcatPackets(file: string): number {
-  const z = spawnSync('gzip', ['-dc', file], { maxBuffer: 1 << 26 });
-  const plain = join(tmp, `recovered-${++n}`);
-  writeFileSync(plain, z.stdout);
-  const t = spawnSync('tshark', ['-r', plain, '-n', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
-  return t.stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
 /** The scan's exit code, its input's packets and anomaly counts, and the anomaly samples the report keeps (offset and message). */
@@ -90,7 +76,7 @@ describe.skipIf(skipReason !== null)('damaged gzip captures', () => {
     it(`${c.name}: every packet gzip -dc writes is read${c.anomaly ? ', and input.bad_gzip is counted once' : ', with no anomaly'}`, async () => {
       const file = join(tmp, `case-${++n}.pcap.gz`);
       writeFileSync(file, c.bytes);
-      const want = zcatPackets(file);
+      const want = zcatPackets(file, join(tmp, `recovered-${++n}`)).packets;
       expect(want).toBe(60);
       const got = await scan(file);
       expect(got.code, got.err).toBe(0);
