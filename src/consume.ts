@@ -355,9 +355,7 @@ export class KafkaShard {
   /** The segment and message being decoded, for the two callbacks below (made once, not per message). */
   private seg: OpenSegment | null = null;
   private msg: StreamMessage | null = null;
-  private readonly onRecord = (r: ExportFlowInput): void => {
-    this.seg!.ingest.record(r);
-  };
+  private readonly onRecord = (r: ExportFlowInput): boolean => this.seg!.ingest.record(r);
   private readonly onBad = (at: number, expected: string): void => {
     const seg = this.seg!;
     const m = this.msg!;

@@ -7,7 +7,7 @@
  * any source runs. `scanInputs` (files) and the live {@link Collector} (src/collect.ts) are the two
  * users.
  */
-import { Anomalies, type AnomalyCode } from './anomalies.js';
+import { Anomalies } from './anomalies.js';
 import { Classifier } from './classify/classify.js';
 import { InputError, InputInterrupted } from './errors.js';
 import { PacketIngest, type PacketCounts } from './flow/ingest.js';
@@ -380,12 +380,6 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
         if (!(e instanceof InputInterrupted)) error = e.message;
       }
       anomalies.addCount('flow.evicted', table.evicted - evicted0);
-      if (ingest.badAddresses > 0) {
-        // Only text sources (nfdump CSV, JSON lines) carry address text; their bad-line code says it.
-        const code: AnomalyCode = info?.format === 'json-flows' ? 'json.bad_line' : 'csv.bad_line';
-        anomalies.add(code, path, -1, `record with addresses ${JSON.stringify(ingest.firstBadAddress)}: expected IPv4 or IPv6 addresses; skipped`);
-        anomalies.addCount(code, ingest.badAddresses - 1);
-      }
       const counts = ingest.counts();
       packets += counts.packets;
       summaries.push({

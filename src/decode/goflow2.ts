@@ -14,7 +14,7 @@
 import protobuf from 'protobufjs/light.js';
 import type { ExportFlowInput } from '../flow/records.js';
 import { TEXT_LINE_MAX_BYTES } from '../io/csv.js';
-import { readJsonFlowObject } from '../io/jsonflows.js';
+import { ADDRESSES_EXPECTED, readJsonFlowObject } from '../io/jsonflows.js';
 import { formatIpv4, formatIpv6, ipv4ToInt, parseIpv6Text } from '../ip.js';
 
 /** The largest message (or JSON line) accepted: GoFlow2's are a few hundred bytes. */
@@ -401,8 +401,10 @@ const utf8 = new TextDecoder('utf-8');
  * Decode GoFlow2 JSON messages in one Kafka record value (one JSON object, or several
  * newline-separated), with the same contract as {@link decodeGoflowMessages}: `onRecord` per good
  * flow, `onBad(offset of the line, expected)` per bad one; lines over 64 KiB are refused unread.
+ * A flow `onRecord` refuses (returns false: its address text is no address the flow table reads)
+ * is a bad one too.
  */
-export function decodeGoflowJson(value: Uint8Array, onRecord: (r: ExportFlowInput) => void, onBad: (offset: number, expected: string) => void): number {
+export function decodeGoflowJson(value: Uint8Array, onRecord: (r: ExportFlowInput) => boolean | void, onBad: (offset: number, expected: string) => void): number {
   const max = Math.min(GOFLOW_MAX_MESSAGE, TEXT_LINE_MAX_BYTES);
   let delivered = 0;
   let pos = 0;
@@ -426,10 +428,13 @@ export function decodeGoflowJson(value: Uint8Array, onRecord: (r: ExportFlowInpu
     }
     const got = readJsonFlowObject(o);
     if (!got.ok) {
-      onBad(start, got.why);
+      onBad(start, `a flow object (${got.why})`);
       continue;
     }
-    onRecord(got.value);
+    if (onRecord(got.value) === false) {
+      onBad(start, `a flow object (${ADDRESSES_EXPECTED})`);
+      continue;
+    }
     delivered++;
   }
   return delivered;

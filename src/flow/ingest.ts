@@ -66,8 +66,8 @@ export class PacketIngest implements PacketSink {
   /**
    * One flow-export record with text addresses (nfdump CSV, JSON flows, IPv6 from NetFlow/IPFIX).
    * The addresses are parsed once into the key's words; a record whose address text is neither
-   * IPv4 nor IPv6 is not a flow: counted in {@link badAddresses} (the scan reports it as a bad line
-   * of its input) and false is returned.
+   * IPv4 nor IPv6 is not a flow: counted in {@link badAddresses} and false is returned (the reader,
+   * which knows where the record is, reports it as a bad line or message).
    */
   record(r: ExportFlowInput): boolean {
     if (r.ipVersion === 4) {
@@ -98,13 +98,12 @@ export class PacketIngest implements PacketSink {
       return true;
     }
     this.records++;
-    if (this.badAddresses++ === 0) this.firstBadAddress = `${r.srcAddr} → ${r.dstAddr}`;
+    this.badAddresses++;
     return false;
   }
 
-  /** Records of this input whose address text was not an address, and the first such pair. */
+  /** Records of this input whose address text was not an address. */
   badAddresses = 0;
-  firstBadAddress = '';
 
   /** One IPv4 export record with numeric addresses (the fast path: no strings, no objects). */
   recordNumeric(n: NumericExportRecord): void {
@@ -150,7 +149,6 @@ export class PacketIngest implements PacketSink {
     this.records = 0;
     this.exportPackets = 0;
     this.badAddresses = 0;
-    this.firstBadAddress = '';
     this.recordAt = -1;
     this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), (n) => this.recordNumeric(n));
   }

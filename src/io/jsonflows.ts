@@ -92,6 +92,9 @@ function readFlowTime(r: Record<string, unknown>, keys: readonly string[]): Json
   return t.ok ? t : { ok: false, why: `${kv[0]}: expected ${t.expected}` };
 }
 
+/** What a flow object's addresses must be, when they are not (or the flow table cannot read them). */
+export const ADDRESSES_EXPECTED = 'expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family';
+
 /**
  * One flow object as GoFlow2 (`-format=json`) or pmacct writes it, already parsed from JSON, as an
  * export record; or why it is not one (a key and what was expected). Keys are matched by name, so
@@ -104,7 +107,7 @@ export function readJsonFlowObject(o: unknown): JsonRead<ExportFlowInput> {
   const src = pick(r, KEYS.src)?.[1];
   const dst = pick(r, KEYS.dst)?.[1];
   if (typeof src !== 'string' || typeof dst !== 'string' || src.includes(':') !== dst.includes(':') || !readAddress(src).ok || !readAddress(dst).ok)
-    return { ok: false, why: 'expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family' };
+    return { ok: false, why: ADDRESSES_EXPECTED };
   // Each field by its shared reader; the first that fails names its key and what was expected.
   const sport = readField(r, KEYS.sport, 0, readPort);
   if (!sport.ok) return sport;
@@ -223,6 +226,6 @@ export class JsonFlowsParser {
     const got = readJsonFlowObject(o);
     if (!got.ok) return bad(got.why);
     this.records++;
-    this.sink.record(got.value);
+    if (this.sink.record(got.value) === false) bad(ADDRESSES_EXPECTED);
   }
 }

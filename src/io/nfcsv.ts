@@ -38,7 +38,11 @@ import type { ByteWindow } from './joiner.js';
 
 /** Receives every export record an input yields. */
 export interface RecordSink {
-  record(r: ExportFlowInput): void;
+  /**
+   * One record with text addresses. `false` when the sink finds an address is no address (an IPv6
+   * text it cannot read): the record is no flow, and the reader reports it where it read it.
+   */
+  record(r: ExportFlowInput): boolean | void;
   /** IPv4 records with numeric addresses (optional fast path; the object is reused). */
   recordNumeric?(r: NumericExportRecord): void;
 }
@@ -345,7 +349,8 @@ export class NfdumpCsvParser {
     const v6 = sa.includes(':');
     if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return this.bad('expected two addresses of one family in sa and da', b, from, to);
     this.records++;
-    this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 });
+    if (this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 }) === false)
+      this.bad('expected two addresses of one family in sa and da', b, from, to);
   }
 
   /** The value of the field at `b[a, e)` into its role's slot, by the general readers. */

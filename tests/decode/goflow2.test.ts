@@ -49,7 +49,7 @@ function decode(bytes: number[] | Uint8Array, framing: GoflowFraming = 'delimite
 function decodeJson(text: string): Decoded {
   const records: ExportFlowInput[] = [];
   const bad: [number, string][] = [];
-  const delivered = decodeGoflowJson(new TextEncoder().encode(text), (r) => records.push(r), (o, e) => bad.push([o, e]));
+  const delivered = decodeGoflowJson(new TextEncoder().encode(text), (r) => void records.push(r), (o, e) => bad.push([o, e]));
   return { records, bad, delivered };
 }
 
@@ -335,6 +335,25 @@ describe('GoFlow2 JSON', () => {
       [off(3), expect.stringMatching(/dst_addr/)],
       [off(4), expect.stringMatching(/a JSON object/)],
     ]);
+  });
+
+  it('a line whose flow the sink refuses (address text the flow table cannot read) is a bad line at its offset; what a bad object misses is said once', () => {
+    const good = JSON.stringify({ src_addr: '2001:db8::1', dst_addr: '2001:db8::2', proto: 6, src_port: 40000, dst_port: 3333, bytes: 100, packets: 1, time_flow_start_ns: 1700000000000000000, time_flow_end_ns: 1700000001000000000 });
+    const zoned = good.replace('2001:db8::1', 'fe80::1%eth0');
+    const text = [good, zoned, '{"src_addr":"10.0.0.1"}', good].join('\n');
+    const got: ExportFlowInput[] = [];
+    const bad: [number, string][] = [];
+    // The sink refuses what it cannot read, as the flow table's record() does.
+    const delivered = decodeGoflowJson(new TextEncoder().encode(text), (r) => r.srcAddr !== 'fe80::1%eth0' && got.push(r) > 0, (o, e) => bad.push([o, e]));
+    expect(delivered).toBe(2);
+    expect(got).toHaveLength(2);
+    const at = (i: number): number => Buffer.byteLength([good, zoned, '{"src_addr":"10.0.0.1"}'].slice(0, i).join('\n')) + (i > 0 ? 1 : 0);
+    expect(bad).toEqual([
+      [at(1), 'a flow object (expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family)'],
+      [at(2), expect.stringMatching(/^a flow object \(.+\)$/)],
+    ]);
+    // The consumer writes "expected " before it: the reason is not "expected expected …".
+    expect(bad[1]![1]).not.toMatch(/^expected|\(expected expected/);
   });
 
   it('refuses an over-long line unread', () => {

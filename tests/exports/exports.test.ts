@@ -11,7 +11,8 @@ import { Anomalies } from '../../src/anomalies.js';
 import type { ExportFlowInput } from '../../src/flow/records.js';
 import { decodePacket, PacketStatus, PacketView } from '../../src/decode/packet.js';
 import { readCapture } from '../../src/io/input.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, scanFiles } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, projectRules, scanFiles } from '../helpers.js';
+import { scanInputs } from '../../src/scan.js';
 import { lineStart } from '../support/lines.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-exports-'));
@@ -43,7 +44,7 @@ async function udpPayloads(path: string): Promise<Buffer> {
 async function readRecords(path: string): Promise<{ records: ExportFlowInput[]; anomalies: Anomalies }> {
   const records: ExportFlowInput[] = [];
   const anomalies = new Anomalies();
-  await readCapture(path, { packet() {}, record: (r) => records.push(r), exportMessage() {} }, anomalies);
+  await readCapture(path, { packet() {}, record: (r) => void records.push(r), exportMessage() {} }, anomalies);
   return { records, anomalies };
 }
 
@@ -153,6 +154,32 @@ describe('GoFlow2 and pmacct JSON lines', () => {
       [lineStart(text, 2), 'line 2: longer than 65536 bytes (expecte'],
       [lineStart(text, 4), 'line 4: not JSON: {"broken":'],
     ]);
+  });
+});
+
+describe('address text the flow table cannot read', () => {
+  it('is a bad line at the byte where its line starts, in nfdump CSV and in JSON lines, and the lines after are read', async () => {
+    const row = (sa: string, n: number): string => `2024-05-01 10:00:00,2024-05-01 10:00:01,1.000,${sa},2001:db8::9,5000${n},3333,TCP,...AP...,10,1000,5,500`;
+    // An IPv6 text the CSV reader passes on as IPv6 (it has colons) that is no address.
+    const csv = `ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt,opkt,obyt\n${row('2001:db8::1', 1)}\n${row('2001:db8::gg', 2)}\n${row('2001:db8::3', 3)}\n`;
+    const rec = (src: string, n: number): string => JSON.stringify({ src_addr: src, dst_addr: '2001:db8::9', proto: 'tcp', src_port: 51000 + n, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 });
+    // A zone index: an address to an IP library, not a flow's address.
+    const json = `${rec('2001:db8::1', 1)}\n${rec('fe80::1%eth0', 2)}\n${rec('2001:db8::3', 3)}\n`;
+    const a = join(tmp, 'bad-address.csv');
+    const b = join(tmp, 'bad-address.jsonl');
+    writeFileSync(a, csv);
+    writeFileSync(b, json);
+    const samples: Array<Array<[string, number, string]>> = [[], []];
+    const clients: string[] = [];
+    await scanInputs([a, b], projectRules(), (f) => clients.push(f.client), {}, {
+      endInput: (i, _info, _counts, x) => samples[i]!.push(...x.samples.map((s): [string, number, string] => [s.code, s.offset, s.message])),
+    });
+    expect(samples).toEqual([
+      [['csv.bad_line', lineStart(csv, 3), `line 3: expected two addresses of one family in sa and da: ${row('2001:db8::gg', 2)}`]],
+      [['json.bad_line', lineStart(json, 2), `line 2: expected src_addr/ip_src and dst_addr/ip_dst as IP addresses of one family: ${rec('fe80::1%eth0', 2).slice(0, 120)}`]],
+    ]);
+    // The good lines of both inputs are flows (their ports differ, so none joins another).
+    expect(clients.sort()).toEqual(['2001:db8::1', '2001:db8::1', '2001:db8::3', '2001:db8::3']);
   });
 });
 

@@ -171,7 +171,7 @@ describe('nfdump CSV byte parser', () => {
   it('a 19-character time that is not a time is a bad line, also on the first line', () => {
     const anomalies = new Anomalies();
     const recs: ExportFlowInput[] = [];
-    const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => recs.push(r) });
+    const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => void recs.push(r) });
     const win = new ByteWindow();
     const text = 'ts,te,sa,da,sp,dp,pr\n-------------------,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n2024-05-01 10:00:00,2024-05-01 10:00:01,10.0.0.1,10.0.0.2,1,2,TCP\n';
     win.append(Buffer.from(text));

@@ -254,7 +254,7 @@ describe('the real files through the shared splitter', () => {
       'Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n2,1200700,17,0,0,0\n';
     const anomalies = new Anomalies();
     const recs: ExportFlowInput[] = [];
-    const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => recs.push(r) });
+    const p = new NfdumpCsvParser('f.csv', anomalies, { record: (r) => void recs.push(r) });
     const win = new ByteWindow();
     win.append(Buffer.from(text, 'utf8'));
     p.parse(win, true);
@@ -298,7 +298,7 @@ describe('the real files through the shared splitter', () => {
       for (const size of [1 << 22, 1 << 20, 65_537]) {
         const anomalies = new Anomalies();
         const recs: ExportFlowInput[] = [];
-        const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
+        const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => void recs.push(r) });
         const win = new ByteWindow(1 << 16);
         for (let at = 0; at < bytes.length; at += size) {
           win.append(bytes.subarray(at, at + size));
@@ -322,7 +322,7 @@ describe('the real files through the shared splitter', () => {
     for (const n of [3, 1000]) {
       const anomalies = new Anomalies();
       const recs: ExportFlowInput[] = [];
-      const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
+      const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => void recs.push(r) });
       const win = new ByteWindow(1 << 16);
       const text = Array.from({ length: n }, (_, i) => rec(i + 1)).join('\r') + '\r';
       win.append(Buffer.from(text));
@@ -337,7 +337,7 @@ describe('the real files through the shared splitter', () => {
   it('JSON flows: a bad field is a bad line naming its key and what was expected', () => {
     const anomalies = new Anomalies();
     const recs: ExportFlowInput[] = [];
-    const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => recs.push(r) });
+    const p = new JsonFlowsParser('f.jsonl', anomalies, { record: (r) => void recs.push(r) });
     const win = new ByteWindow();
     const base = { src_addr: '10.0.0.1', dst_addr: '198.51.100.9', proto: 'tcp', src_port: 50000, dst_port: 3333, packets: 3, bytes: 180, time_flow_start_ns: 1714557600000000000, time_flow_end_ns: 1714557601000000000 };
     const rows = [base, { ...base, dst_port: '0x10' }, { ...base, proto: 300 }, { ...base, src_addr: '10.0.0.256' }, { ...base, timestamp_start: '2024-05-01 10:00:00.5', time_flow_start_ns: undefined }];

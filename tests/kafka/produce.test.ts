@@ -154,7 +154,7 @@ describe('minerwatch produce', () => {
     let bad = 0;
     for (const m of got.values()) {
       expect(JSON.parse(Buffer.from(m.value).toString('utf8'))).toHaveProperty('time_flow_start_ns');
-      decodeGoflowJson(m.value, (rec) => ((packets += rec.packets), (bytes += rec.bytes)), () => bad++);
+      decodeGoflowJson(m.value, (rec) => void ((packets += rec.packets), (bytes += rec.bytes)), () => bad++);
     }
     expect(bad).toBe(0);
     expect(packets).toBe(t.p);
