@@ -138,6 +138,7 @@ export async function* gunzip(source: AsyncIterable<Uint8Array>, onProblem: Gunz
       await input.drain();
       return;
     }
+    if (header.crcProblem !== null) onProblem(start, `gzip member at byte ${start}: ${header.crcProblem}`);
     members++;
     const body = input.offset;
     const inflate = createInflateRaw({ chunkSize: OUT_CHUNK });
@@ -224,8 +225,13 @@ function hex(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0');
 }
 
-/** Read one member header (RFC 1952 section 2.3); a string says why it is not one. */
-async function readHeader(input: Compressed): Promise<true | string> {
+/**
+ * Read one member header (RFC 1952 section 2.3); a string says why it is not one. A header CRC16
+ * (FHCRC) that does not match is said (`crcProblem`) and the member is read on: its data carry
+ * their own CRC32, checked at its trailer (gzip refuses the member; its bytes are kept here, as a
+ * trailer that does not match keeps them).
+ */
+async function readHeader(input: Compressed): Promise<{ crcProblem: string | null } | string> {
   if (!(await input.fill(10))) return `cut short after ${input.available} of its 10 bytes`;
   if (input.byte(0) !== 0x1f || input.byte(1) !== 0x8b) return `starts ${hex2(input.byte(0))} ${hex2(input.byte(1))}; expected 1f 8b`;
   if (input.byte(2) !== 8) return `compression method ${input.byte(2)}; expected 8 (deflate)`;
@@ -247,8 +253,19 @@ async function readHeader(input: Compressed): Promise<true | string> {
   }
   if (flags & FHCRC) n += 2;
   if (!(await input.fill(n))) return `cut short after ${input.available} of its ${n} bytes`;
+  let crcProblem: string | null = null;
+  if (flags & FHCRC) {
+    // The two low bytes of the CRC32 of every header byte before them.
+    const stored = input.byte(n - 2) | (input.byte(n - 1) << 8);
+    const made = crc32(input.peek(n - 2)) & 0xffff;
+    if (stored !== made) crcProblem = `its header CRC16 is ${hex4(stored)} where its ${n - 2} header byte(s) give ${hex4(made)}; the header may be corrupt, its data are read on and checked by their own CRC32`;
+  }
   input.skip(n);
-  return true;
+  return { crcProblem };
+}
+
+function hex4(v: number): string {
+  return v.toString(16).padStart(4, '0');
 }
 
 function hex2(b: number): string {

@@ -72,6 +72,30 @@ describe('gunzip', () => {
     expect(r.out.equals(text)).toBe(true);
   });
 
+  it('says where a header CRC16 does not match, and keeps the member\'s data, which their own CRC32 checks (gzip -dc refuses the member)', async () => {
+    const good = member(text, { name: 'flows.csv', headerCrc: true });
+    const bad = Buffer.from(good);
+    // The CRC16 is the header's last two bytes: 10 fixed, the name and its zero, then the CRC.
+    const at = 10 + 'flows.csv'.length + 1;
+    bad[at] = bad[at]! ^ 0x01;
+    const first = member(noise.subarray(0, 1000));
+    const input = Buffer.concat([first, bad]);
+    if (haveGzip) {
+      expect(zcat(good)!.equals(text)).toBe(true);
+      const f = join(tmp, 'bad-header-crc.gz');
+      writeFileSync(f, input);
+      expect(spawnSync('gzip', ['-dc', f]).status).not.toBe(0);
+    }
+    for (const sizes of [[1], [65536]]) {
+      const r = await run(input, sizes);
+      expect(r.problems).toHaveLength(1);
+      expect(r.problems[0]!.offset).toBe(first.length);
+      expect(r.problems[0]!.message).toMatch(/^gzip member at byte \d+: its header CRC16 is [0-9a-f]{4} where its 20 header byte\(s\) give [0-9a-f]{4}/);
+      expect(r.out.equals(Buffer.concat([noise.subarray(0, 1000), text]))).toBe(true);
+    }
+    expect((await run(good)).problems).toEqual([]);
+  });
+
   it('finds the end of a long file name that comes a byte at a time in time linear in its length', async () => {
     // 128 KiB of name, fed in 1-byte chunks (a slow pipe): a reader that looked each byte up from the
     // first queued chunk took minutes here.
