@@ -14,7 +14,7 @@ import { ensureTopic, GroupConsumer, KafkaProducer, parseBrokers, type KafkaMess
 import { PartitionEnds } from '../io/kafka-ends.js';
 import { rebuildWaiting, WaitingSubscribers } from '../report/live-rollup.js';
 import { policyRedecide } from '../report/policy-redecide.js';
-import { reapDeadRuns } from '../report/runs.js';
+import { describeDeadRun, reapDeadRuns } from '../report/runs.js';
 import { redecideReport } from '../report/redecide.js';
 import { completeKafkaInputs, subscriberRows } from '../report/queries.js';
 import type Database from 'better-sqlite3';
@@ -105,8 +105,7 @@ export async function runConsume(o: ConsumeOptions, io: Io): Promise<number> {
   const db = openReport(o.db);
   // What a member killed mid-segment left in this report goes before it reads again: the flows of the
   // segments it was still reading (their messages are read again from Kafka); its complete segments stay.
-  for (const d of reapDeadRuns(db))
-    io.err(`minerwatch: run ${d.run} in ${o.db} did not finish (${d.why}): removed the ${d.flows} flow(s) of the input(s) it was still reading, which are read again\n`);
+  for (const d of reapDeadRuns(db)) io.err(`minerwatch: ${describeDeadRun(o.db, d)}\n`);
   const subs = new SubscriberMap(nets, directory, nat, radius);
   const maxFlows = o.maxFlows ?? DEFAULT_COLLECT_LIMITS.maxFlows;
   const writer = new ReportWriter(db, {

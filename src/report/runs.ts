@@ -123,11 +123,14 @@ interface RunRow extends OwnerRow {
 
 const OWNER_COLS = 'pid, host, proc_start, boot_id, pid_ns, heartbeat, started';
 
-/** A scan run that will never finish, and what it had written. */
+/** A run that will never finish, and what was removed of what it had written. */
 export interface DeadRun {
   run: number;
+  /** The command that owned it (`scan`, `collect`, `consume`): what is removed, and what to do, depend on it. */
+  command: string;
   status: string;
   why: string;
+  /** The inputs whose flows were removed (a scan's: all of its inputs; a consumer's: the segments it was still reading; a collector's: none). */
   inputs: string[];
   flows: number;
 }
@@ -153,10 +156,13 @@ export function deadRuns(db: Db): Array<RunRow & { why: string }> {
   return out;
 }
 
-/** One line for a dead run that a scan, merge or rescore removed from `report`. */
+/** One line for a dead run that a scan, merge, rescore or consumer removed from `report`, saying what to do for its command. */
 export function describeDeadRun(report: string, d: DeadRun): string {
   const inputs = d.inputs.length ? ` (${d.inputs.slice(0, 5).join(', ')}${d.inputs.length > 5 ? ', …' : ''})` : '';
-  return `run ${d.run} in ${report} did not finish (${d.why}): ${d.flows ? `removed the ${d.flows} flow(s) it wrote from ` : ''}${d.inputs.length} input(s)${inputs}; scan them again`;
+  const head = `${d.command} run ${d.run} in ${report} did not finish (${d.why})`;
+  if (d.command === 'consume') return `${head}: removed the ${d.flows} flow(s) of the ${d.inputs.length} segment(s) it was still reading${inputs}; its complete segments stay, and the next consumer of the group reads those messages again from Kafka`;
+  if (d.command === 'collect') return `${head}: the flows it wrote up to its last commit are kept; flows still open then are lost (live traffic is not read again)`;
+  return `${head}: ${d.flows ? `removed the ${d.flows} flow(s) it wrote from ` : ''}${d.inputs.length} input(s)${inputs}; scan them again`;
 }
 
 /** Delete the rows of these inputs: their flows and evidence, anomalies and the input rows. */
@@ -188,11 +194,12 @@ export function reapDeadRuns(db: Db): DeadRun[] {
   db.transaction(() => {
     for (const r of dead) {
       const inputs = db.prepare('SELECT id, path FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string }>;
+      const complete = new Set(db.prepare("SELECT id FROM inputs WHERE run_id = ? AND status = 'complete'").pluck().all(r.id) as number[]);
       const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE input_id IN (SELECT id FROM inputs WHERE run_id = ?)').get(r.id) as { n: number }).n;
       if (r.command === 'consume') {
         // A consumer's complete segments stay (their offsets may be committed); a segment it was
         // still reading goes, flows and all: its messages are read again from Kafka.
-        const open = db.prepare("SELECT id FROM inputs WHERE run_id = ? AND status != 'complete'").pluck().all(r.id) as number[];
+        const open = inputs.filter((i) => !complete.has(i.id)).map((i) => i.id);
         const delEv = db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE input_id = ?)');
         const delFl = db.prepare('DELETE FROM flows WHERE input_id = ?');
         let removed = 0;
@@ -205,7 +212,7 @@ export function reapDeadRuns(db: Db): DeadRun[] {
           r.id,
         );
         db.prepare("UPDATE runs SET status = 'killed', finished = coalesce(finished, ?), flows = (SELECT count(*) FROM flows f JOIN inputs i ON f.input_id = i.id WHERE i.run_id = ?) WHERE id = ?").run(Date.now(), r.id, r.id);
-        out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: removed });
+        out.push({ run: r.id, command: r.command, status: r.status, why: r.why, inputs: inputs.filter((i) => !complete.has(i.id)).map((i) => i.path), flows: removed });
         continue;
       }
       if (r.command === 'scan') {
@@ -226,7 +233,7 @@ export function reapDeadRuns(db: Db): DeadRun[] {
           r.id,
         );
       }
-      out.push({ run: r.id, status: r.status, why: r.why, inputs: inputs.map((i) => i.path), flows: r.command === 'scan' ? flows : 0 });
+      out.push({ run: r.id, command: r.command, status: r.status, why: r.why, inputs: r.command === 'scan' ? inputs.map((i) => i.path) : [], flows: r.command === 'scan' ? flows : 0 });
     }
     if (out.some((d) => d.flows > 0)) rebuildSubscribers(db);
     // Flows gone, or a collector's kept as its last commit left them: the next scan settles the whole report.

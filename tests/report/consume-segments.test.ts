@@ -14,6 +14,7 @@ import { main } from '../../src/cli/main.js';
 import { KafkaShard, segmentPath, type StreamMessage } from '../../src/consume.js';
 import { encodeGoflowMessage } from '../../src/decode/goflow2.js';
 import { openReport, ReportWriter } from '../../src/report/writer.js';
+import { describeDeadRun, reapDeadRuns } from '../../src/report/runs.js';
 import { projectRules } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -235,5 +236,39 @@ describe('Kafka segments', () => {
       ]);
       expect(flowLines(merged)).toEqual(flowLines(b.path));
     }
+  });
+});
+
+describe('a dead run, as the next scan, merge or consumer removes it', () => {
+  it("a consumer's: only the segment it was still reading goes, and the line says Kafka reads it again, not to scan it again", () => {
+    const { db, writer, shard, path } = setup(10);
+    for (let i = 0; i < 25; i++) shard.message(message(0, i));
+    writer.flush();
+    // Its owner is gone (no process recorded: the same as one killed on this host).
+    db.prepare('UPDATE runs SET pid = NULL').run();
+    const dead = reapDeadRuns(db);
+    expect(dead.map((d) => [d.command, d.inputs])).toEqual([['consume', ['kafka://t/0/20-']]]);
+    const line = describeDeadRun('r.sqlite', dead[0]!);
+    expect(line).toMatch(/^consume run 1 in r\.sqlite did not finish \(no owner process recorded\): removed the \d+ flow\(s\) of the 1 segment\(s\) it was still reading \(kafka:\/\/t\/0\/20-\); its complete segments stay, and the next consumer of the group reads those messages again from Kafka$/);
+    expect(line).not.toMatch(/scan/);
+    expect(completeSegments(path).map(([, n]) => n)).toEqual([10, 10]);
+    db.close();
+  });
+
+  it("a collector's: its flows stay, and the line says so; a scan's names its inputs and says to scan them again", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mw-dead-'));
+    dirs.push(dir);
+    const db = openReport(join(dir, 'r.sqlite'));
+    const collect = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'x', rules: '', command: 'collect', options: {} });
+    collect.addInput('udp://127.0.0.1:2055');
+    const scan = new ReportWriter(db, { toolVersion: 'test', rulesetDigest: 'x', rules: '', command: 'scan', options: {} });
+    scan.addInput('/data/a.pcap');
+    db.prepare('UPDATE runs SET pid = NULL').run();
+    const lines = reapDeadRuns(db).map((d) => describeDeadRun('r.sqlite', d));
+    expect(lines).toEqual([
+      'collect run 1 in r.sqlite did not finish (no owner process recorded): the flows it wrote up to its last commit are kept; flows still open then are lost (live traffic is not read again)',
+      'scan run 2 in r.sqlite did not finish (no owner process recorded): 1 input(s) (/data/a.pcap); scan them again',
+    ]);
+    db.close();
   });
 });
