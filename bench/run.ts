@@ -28,7 +28,7 @@
  * cases' scans, default 1 and the number of cores).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
@@ -72,6 +72,20 @@ function timed(cmd: string, args: string[]): { seconds: number; maxRssKb: number
   return { seconds, maxRssKb: m ? Number(m[1]) : null, cpuSeconds: c ? Number(c[1]) + Number(c[2]) : null, stdout: r.stdout };
 }
 
+/**
+ * Read a file once, untimed, before its timed runs: each run (whichever tool goes first in the first
+ * round) then reads it from the page cache, as every later run does, and not from the disk.
+ */
+function warm(path: string): void {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function captureCase(profile: CaptureProfile = 'bulk'): void {
   const capture = join(DATA, profile === 'bulk' ? `mixed-${BYTES}.pcap` : `subscriber-${BYTES}.pcap`);
   const meta = `${capture}.json`;
@@ -98,6 +112,7 @@ function captureCase(profile: CaptureProfile = 'bulk'): void {
   // Rounds alternate the tools (each minerwatch run, then ndpiReader): a shared machine's speed drifts
   // over minutes, and the ratio within a round compares the two under the same conditions.
   const paired: number[] = [];
+  warm(capture);
   for (let i = 0; i < RUNS; i++) {
     let oneWorker: number | null = null;
     for (const { w, tool } of tools) {
@@ -224,6 +239,7 @@ function exportsCase(): ExportResult[] {
   const best: ExportResult[] = [];
   for (const f of files.flatMap((x) => WORKERS.map((w) => ({ ...x, w, label: w > 1 ? `${x.label}, ${w} workers` : x.label })))) {
     let b: ExportResult | null = null;
+    warm(f.path);
     for (let i = 0; i < RUNS; i++) {
       for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
       const r = timed(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', f.path, '--intel', INTEL, '--db', db, '--json', '--workers', String(f.w)]);
