@@ -168,10 +168,15 @@ export async function* gunzip(source: AsyncIterable<Uint8Array>, onProblem: Gunz
     let ended = false;
     /** The input ended inside the deflate data. */
     let cut = false;
+    /** The compressed bytes of the last write, `[pieceAt, pieceEnd)`: where an error zlib gives is (it does not say the byte). */
+    let pieceAt = body;
+    let pieceEnd = body;
     try {
       while (!ended && failure === null) {
         if (!(await input.fill(1))) break;
         const piece = input.peek(PIECE);
+        pieceAt = input.offset;
+        pieceEnd = pieceAt + piece.length;
         const before = inflate.bytesWritten;
         const written = write(piece);
         // The reader takes what came so far while zlib works on this piece (on the thread pool).
@@ -198,7 +203,10 @@ export async function* gunzip(source: AsyncIterable<Uint8Array>, onProblem: Gunz
       inflate.destroy();
     }
     if (failure !== null && !cut) {
-      onProblem(input.offset, `gzip member at byte ${start}: its deflate data does not decompress (${(failure as Error).message}) after ${size} byte(s); expected a valid deflate stream`);
+      onProblem(
+        pieceAt,
+        `gzip member at byte ${start}: its deflate data does not decompress (${(failure as Error).message}) at a byte from ${pieceAt} to ${pieceEnd - 1} (zlib does not say which), after ${size} decompressed byte(s); expected a valid deflate stream`,
+      );
       await input.drain();
       return;
     }

@@ -181,8 +181,16 @@ describe('gunzip', () => {
     // A block of the reserved type 3 after a whole stored block of text.
     const body = Buffer.concat([Buffer.from([0x00, 0x10, 0x00, 0xef, 0xff]), text.subarray(0, 16), Buffer.from([0x07])]);
     const bytes = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), body, le32(0), le32(0)]);
-    const r = await run(bytes, [5]);
-    expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]!.message).toMatch(/^gzip member at byte 0: its deflate data does not decompress \(invalid block type\)/);
+    // The header's 10 bytes, the stored block's 5 and its 16: the bad block starts at byte 31.
+    for (const sizes of [[5], [1], [65536]]) {
+      const r = await run(bytes, sizes);
+      expect(r.problems).toHaveLength(1);
+      const m = /^gzip member at byte 0: its deflate data does not decompress \(invalid block type\) at a byte from (\d+) to (\d+) \(zlib does not say which\)/.exec(r.problems[0]!.message);
+      expect(m, r.problems[0]!.message).not.toBeNull();
+      const [from, to] = [Number(m![1]), Number(m![2])];
+      expect(r.problems[0]!.offset).toBe(from);
+      expect(from <= 31 && 31 <= to).toBe(true);
+      if (sizes[0] === 1) expect([from, to]).toEqual([31, 31]);
+    }
   });
 });
