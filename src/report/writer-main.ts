@@ -54,6 +54,11 @@ export class WriterThread {
     this.waitFor(this.sent - MAX_IN_FLIGHT);
   }
 
+  /** Every batch posted is committed (or failed): the thread has nothing to do. */
+  get idle(): boolean {
+    return Atomics.load(this.done, 0) >= this.sent;
+  }
+
   /** Wait until every batch posted is committed; throws the first failure. */
   drain(): void {
     this.waitFor(this.sent);

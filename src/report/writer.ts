@@ -65,6 +65,11 @@ type Db = Database.Database;
 
 /** The 16 bytes every SQLite 3 database file starts with. */
 const SQLITE_MAGIC = 'SQLite format 3\0';
+/**
+ * Flows a batch holds before it goes to a writer thread that has nothing to do, ahead of a full
+ * batch (BATCH_FLOWS): the rows queued when the input ends, which the scan then waits for, stay few.
+ */
+const IDLE_BATCH_FLOWS = 256;
 /** Largest report read into memory when its folder is read-only and SQLite cannot open it in place. */
 const MAX_IMAGE_BYTES = 1 << 30;
 
@@ -458,7 +463,7 @@ export class ReportWriter {
     if (this.batch.full) {
       this.useThread();
       this.send();
-    }
+    } else if (this.thread !== null && this.batch.count >= IDLE_BATCH_FLOWS && this.thread.idle) this.send();
   }
 
   /** Queue a batch packed elsewhere (a scan worker's, its input indexes already made ids: {@link remapInputs}). */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture, type GenStats } from '../../bench/gen-capture.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, waitFor } from '../helpers.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
@@ -106,6 +106,23 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     expect(thrown).toBeInstanceOf(ReportError);
     expect(String((thrown as Error).message)).toMatch(/taken for dead/);
     expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(12_000);
+    w.abandon();
+    db.close();
+  }, 120_000);
+
+  it('a thread with nothing to do is given the few hundred flows queued since, not only full batches: they are committed while the run goes on', async () => {
+    const path = join(tmp, 'idle.sqlite');
+    // A full batch starts the thread.
+    const { w, db } = await writerWith(path, 5000);
+    const other = new Database(path, { readonly: true, timeout: 10_000 });
+    const committed = (): number => other.prepare('SELECT count(*) FROM flows').pluck().get() as number;
+    await waitFor(() => committed() === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
+    // Far fewer than a full batch (5000), and no flush: the idle thread is given what is queued.
+    writerAdd(w, 300, null);
+    await waitFor(() => committed() > 5000, { what: 'flows queued after the first batch to be committed without a flush', timeoutMs: 30_000 });
+    w.flush();
+    expect(committed()).toBe(5300);
+    other.close();
     w.abandon();
     db.close();
   }, 120_000);
