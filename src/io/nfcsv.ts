@@ -48,6 +48,8 @@ export interface RecordSink {
 }
 
 const REQUIRED = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr'] as const;
+/** What a row's addresses must be, when they are not (or the flow table cannot read them). */
+const ADDRESSES_EXPECTED = 'expected two addresses of one family in sa and da';
 const MAX_LINE = TEXT_LINE_MAX_BYTES;
 /** Bytes of a time stamp without fraction: `YYYY-MM-DD HH:MM:SS`. */
 const STAMP = NFDUMP_STAMP_BYTES;
@@ -347,10 +349,10 @@ export class NfdumpCsvParser {
     const sa = csvFieldText(b, spans, c.sa, 'latin1');
     const da = csvFieldText(b, spans, c.da, 'latin1');
     const v6 = sa.includes(':');
-    if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return this.bad('expected two addresses of one family in sa and da', b, from, to);
+    if (!sa || !da || v6 !== da.includes(':') || (!v6 && (s4 < 0 || d4 < 0))) return this.bad(ADDRESSES_EXPECTED, b, from, to);
     this.records++;
     if (this.sink.record({ ipVersion: v6 ? 6 : 4, srcAddr: sa, dstAddr: da, srcPort: sp, dstPort: dp, protocol, tcpFlags: flags, packets, bytes, reversePackets: rp, reverseBytes: rb, firstMs, lastMs, sampling: 1 }) === false)
-      this.bad('expected two addresses of one family in sa and da', b, from, to);
+      this.bad(ADDRESSES_EXPECTED, b, from, to);
   }
 
   /** The value of the field at `b[a, e)` into its role's slot, by the general readers. */
