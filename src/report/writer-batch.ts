@@ -19,7 +19,13 @@ const EV_NUMS = 4;
 /** Text of one evidence row, as indexes into the batch's strings: rule id, kind, side, family, matched, excerpt. */
 const EV_STRS = 6;
 /** Evidence rows a batch has room for at first (it doubles as needed): most batches of a live collector carry few. */
-const EV_ROWS = 1024;
+const EV_ROWS = 256;
+/**
+ * Flows a batch has room for at first; it doubles as flows come, up to {@link BATCH_FLOWS}. A batch
+ * sent early (to an idle writer thread) then allocated only what it used: a new batch's arrays are
+ * fresh memory, whose first writes fault page by page.
+ */
+const FIRST_FLOWS = 256;
 /** Of the numeric columns, those a plain row binds (input .. sampling; its share columns are NULL). */
 const PLAIN_NUMS = 14;
 /** Text columns: the ones a plain row binds, and the label column, which marks a plain row. */
@@ -81,8 +87,8 @@ export function packedTransfer(b: PackedFlows): ArrayBuffer[] {
 
 /** Fills a batch flow by flow; {@link take} hands it over and starts the next. */
 export class FlowBatch {
-  private nums = new Float64Array(BATCH_FLOWS * NUMS);
-  private strs = new Int32Array(BATCH_FLOWS * STRS);
+  private nums = new Float64Array(FIRST_FLOWS * NUMS);
+  private strs = new Int32Array(FIRST_FLOWS * STRS);
   private dict: unknown[] = [];
   private index = new Map<unknown, number>();
   /** Per text column (a row's, then an evidence row's), its last value and that value's index: most columns repeat row after row (identity compare, no hashing). */
@@ -109,6 +115,7 @@ export class FlowBatch {
       algorithm = a?.id ?? null;
       if (sh) hashes = flowHashes(sh, a);
     }
+    if (this.count * NUMS === this.nums.length) this.grow();
     const n = this.nums;
     let o = this.count * NUMS;
     n[o++] = input ?? NaN;
@@ -180,6 +187,17 @@ export class FlowBatch {
     this.count++;
   }
 
+  /** Room for twice the flows (at most a full batch), keeping those packed. */
+  private grow(): void {
+    const flows = Math.min(BATCH_FLOWS, (this.nums.length / NUMS) * 2);
+    const nums = new Float64Array(flows * NUMS);
+    nums.set(this.nums);
+    this.nums = nums;
+    const strs = new Int32Array(flows * STRS);
+    strs.set(this.strs);
+    this.strs = strs;
+  }
+
   /** One evidence row of the flow being added. */
   private addEvidence(e: Evidence): void {
     if (this.evidenceCount * EV_NUMS === this.evNums.length) {
@@ -211,8 +229,8 @@ export class FlowBatch {
   /** The batch so far (empty batches too); this object starts a new one. */
   take(): PackedFlows {
     const out: PackedFlows = { count: this.count, nums: this.nums, strs: this.strs, dict: this.dict, evidenceCount: this.evidenceCount, evNums: this.evNums, evStrs: this.evStrs };
-    this.nums = new Float64Array(BATCH_FLOWS * NUMS);
-    this.strs = new Int32Array(BATCH_FLOWS * STRS);
+    this.nums = new Float64Array(FIRST_FLOWS * NUMS);
+    this.strs = new Int32Array(FIRST_FLOWS * STRS);
     this.dict = [];
     this.index.clear();
     this.lastValue.fill(undefined);
