@@ -193,17 +193,16 @@ export function reapDeadRuns(db: Db): DeadRun[] {
   const out: DeadRun[] = [];
   db.transaction(() => {
     for (const r of dead) {
-      const inputs = db.prepare('SELECT id, path FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string }>;
-      const complete = new Set(db.prepare("SELECT id FROM inputs WHERE run_id = ? AND status = 'complete'").pluck().all(r.id) as number[]);
+      const inputs = db.prepare('SELECT id, path, status FROM inputs WHERE run_id = ? ORDER BY id').all(r.id) as Array<{ id: number; path: string; status: string }>;
       const flows = (db.prepare('SELECT count(*) AS n FROM flows WHERE input_id IN (SELECT id FROM inputs WHERE run_id = ?)').get(r.id) as { n: number }).n;
       if (r.command === 'consume') {
         // A consumer's complete segments stay (their offsets may be committed); a segment it was
         // still reading goes, flows and all: its messages are read again from Kafka.
-        const open = inputs.filter((i) => !complete.has(i.id)).map((i) => i.id);
+        const open = inputs.filter((i) => i.status !== 'complete');
         const delEv = db.prepare('DELETE FROM evidence WHERE flow_id IN (SELECT id FROM flows WHERE input_id = ?)');
         const delFl = db.prepare('DELETE FROM flows WHERE input_id = ?');
         let removed = 0;
-        for (const id of open) {
+        for (const { id } of open) {
           delEv.run(id);
           removed += delFl.run(id).changes;
         }
@@ -212,7 +211,7 @@ export function reapDeadRuns(db: Db): DeadRun[] {
           r.id,
         );
         db.prepare("UPDATE runs SET status = 'killed', finished = coalesce(finished, ?), flows = (SELECT count(*) FROM flows f JOIN inputs i ON f.input_id = i.id WHERE i.run_id = ?) WHERE id = ?").run(Date.now(), r.id, r.id);
-        out.push({ run: r.id, command: r.command, status: r.status, why: r.why, inputs: inputs.filter((i) => !complete.has(i.id)).map((i) => i.path), flows: removed });
+        out.push({ run: r.id, command: r.command, status: r.status, why: r.why, inputs: open.map((i) => i.path), flows: removed });
         continue;
       }
       if (r.command === 'scan') {
