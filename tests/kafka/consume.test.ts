@@ -159,12 +159,9 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
 
   it('a member killed mid-segment and started again on its own report removes what it left half-read, and reads each segment once', async () => {
     const db = join(dir, 'restart.sqlite');
-    const args = ['--brokers', bootstrap, '--topic', topic, '--group', 'g-restart', '--format', 'goflow2-json', '--db', db, '--segment-messages', '40'];
-    const first = startConsumer(args);
-    // Killed once it has made a segment durable, while it reads on.
-    await waitFor(() => segmentMessages(db) >= 40, { what: 'the member to complete a segment', timeoutMs: 120_000 });
-    first.child.kill('SIGKILL');
-    await first.exited;
+    // Segments are cut at 40 messages only (not after a time): a partition's last, partial segment
+    // stays open once the member has read every message, until it is stopped.
+    const args = ['--brokers', bootstrap, '--topic', topic, '--group', 'g-restart', '--format', 'goflow2-json', '--db', db, '--segment-messages', '40', '--segment-seconds', '3600'];
     const left = (): { running: number; reading: number } => {
       const d = new Database(db, { readonly: true });
       try {
@@ -176,7 +173,13 @@ describe.skipIf(skip !== null)(`consume from a real Kafka broker${skip ? ` (skip
         d.close();
       }
     };
-    // The kill left its run running and a segment half-read (an input opens with a segment's first message).
+    const first = startConsumer(args);
+    // Killed once it has made a segment durable and holds one half-read (an input opens with a
+    // segment's first message): after every message, so none completes between the look and the kill.
+    await waitFor(() => first.messages() >= total && segmentMessages(db) >= 40 && left().reading > 0, { what: 'the member to read every message, with a segment complete and one open', timeoutMs: 120_000 });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // The kill left its run running and a segment half-read.
     expect(left().running).toBe(1);
     expect(left().reading).toBeGreaterThan(0);
     // It resumes after the last segment the report holds complete.
