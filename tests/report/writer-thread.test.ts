@@ -117,11 +117,22 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     const other = new Database(path, { readonly: true, timeout: 10_000 });
     const committed = (): number => other.prepare('SELECT count(*) FROM flows').pluck().get() as number;
     await waitFor(() => committed() === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
-    // Far fewer than a full batch (5000), and no flush: the idle thread is given what is queued.
+    // Far fewer than a full batch (5000), and no flush: the idle thread is given what is queued. A
+    // flow more at each look (at most 1,500 in 30 s, still far from a full batch), in case the
+    // thread had not yet said it was done when the 300 came.
+    let added = 300;
     writerAdd(w, 300, null);
-    await waitFor(() => committed() > 5000, { what: 'flows queued after the first batch to be committed without a flush', timeoutMs: 30_000 });
+    await waitFor(
+      () => {
+        if (committed() > 5000) return true;
+        writerAdd(w, 1, null);
+        added++;
+        return false;
+      },
+      { what: 'flows queued after the first batch to be committed without a flush', timeoutMs: 30_000 },
+    );
     w.flush();
-    expect(committed()).toBe(5300);
+    expect(committed()).toBe(5000 + added);
     other.close();
     w.abandon();
     db.close();
