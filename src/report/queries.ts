@@ -76,7 +76,6 @@ const timeIn = (tz: string | undefined): ((ms: number) => string) => (tz === und
 
 const levelsFrom = (min: Confidence): string[] => levelsAtLeast(min, true);
 
-/** A `flows` row's identity and endpoints, as listings and `explain` show them. */
 /**
  * The project's own constant strings (evidence kinds, states) as the list of an SQL `IN (…)`, each
  * quoted. Only for literals of the code: text from an input is always bound as a parameter.
@@ -85,6 +84,7 @@ export function sqlList(values: Iterable<string>): string {
   return [...values].map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
 }
 
+/** A `flows` row's identity and endpoints, as listings and `explain` show them. */
 export function flowEndpoints(r: Record<string, unknown>): { id: number; client: string; clientPort: number; server: string; serverPort: number; transport: string } {
   return {
     id: r.id as number,

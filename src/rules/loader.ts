@@ -24,13 +24,13 @@ export interface LoadReport {
   files: number;
 }
 
-/** Used only when policy.yaml is missing or invalid and the caller is lenient. */
 /**
  * The folder of a rules folder's endpoint lists, as the loader names its files (`endpoints/….yaml`):
  * an endpoint entry whose file starts so came from the rules, any other from intelligence.
  */
 export const RULES_ENDPOINTS = 'endpoints/';
 
+/** Used only when policy.yaml is missing or invalid and the caller is lenient. */
 const FALLBACK_POLICY: Policy = {
   id: 'MW-POLICY-FALLBACK',
   rev: 1,
