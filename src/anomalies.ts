@@ -40,7 +40,7 @@ export const ANOMALY_CODES = {
   'export.bad_time': 'flow-export record whose start or end time falls outside the dates a report holds (within 8.64e15 ms of 1970, the year 275760); skipped',
   'json.bad_line': 'a JSON-lines flow record that could not be read (not JSON, missing addresses, ports, counters or times); skipped',
   'csv.bad_line': 'a CSV line that could not be read (field count, time, address, port, protocol or counter); skipped',
-  'input.bad_gzip': 'gzip stream cut short or corrupt, a member whose CRC32 or length does not match, or bytes after the last member that are not another member or zero padding; what was decompressed before it is kept',
+  'input.bad_gzip': 'gzip stream cut short or corrupt, a member whose header CRC16, CRC32 or length does not match, or bytes after the last member that are not another member or zero padding; what was decompressed before it is kept',
   'dnstap.bad_frame': 'Frame Streams frame with an impossible length (data frame over 1 MiB, control frame outside 4-512 bytes) or a malformed control frame; the reader looks for the next plausible frame',
   'dnstap.truncated': 'file ends inside a Frame Streams frame',
   'dnstap.bad_message': 'data frame that is not a dnstap protobuf message, or a response message without what a lookup needs (response message, 4- or 16-byte client address, a time a report can hold); skipped',

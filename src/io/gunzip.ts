@@ -229,8 +229,9 @@ export async function* gunzip(source: AsyncIterable<Uint8Array>, onProblem: Gunz
   }
 }
 
-function hex(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, '0');
+/** `n` (unsigned) in hexadecimal, `digits` wide: a CRC32 in 8, a CRC16 in 4, a byte in 2. */
+function hex(n: number, digits = 8): string {
+  return (n >>> 0).toString(16).padStart(digits, '0');
 }
 
 /**
@@ -241,10 +242,10 @@ function hex(n: number): string {
  */
 async function readHeader(input: Compressed): Promise<{ crcProblem: string | null } | string> {
   if (!(await input.fill(10))) return `cut short after ${input.available} of its 10 bytes`;
-  if (input.byte(0) !== 0x1f || input.byte(1) !== 0x8b) return `starts ${hex2(input.byte(0))} ${hex2(input.byte(1))}; expected 1f 8b`;
+  if (input.byte(0) !== 0x1f || input.byte(1) !== 0x8b) return `starts ${hex(input.byte(0), 2)} ${hex(input.byte(1), 2)}; expected 1f 8b`;
   if (input.byte(2) !== 8) return `compression method ${input.byte(2)}; expected 8 (deflate)`;
   const flags = input.byte(3);
-  if (flags & FRESERVED) return `flags ${hex2(flags)} set reserved bits; expected none of 0xe0`;
+  if (flags & FRESERVED) return `flags ${hex(flags, 2)} set reserved bits; expected none of 0xe0`;
   let n = 10;
   if (flags & FEXTRA) {
     if (!(await input.fill(n + 2))) return 'cut short in its extra field length';
@@ -266,16 +267,8 @@ async function readHeader(input: Compressed): Promise<{ crcProblem: string | nul
     // The two low bytes of the CRC32 of every header byte before them.
     const stored = input.byte(n - 2) | (input.byte(n - 1) << 8);
     const made = crc32(input.peek(n - 2)) & 0xffff;
-    if (stored !== made) crcProblem = `its header CRC16 is ${hex4(stored)} where its ${n - 2} header byte(s) give ${hex4(made)}; the header may be corrupt, its data are read on and checked by their own CRC32`;
+    if (stored !== made) crcProblem = `its header CRC16 is ${hex(stored, 4)} where its ${n - 2} header byte(s) give ${hex(made, 4)}; the header may be corrupt, its data are read on and checked by their own CRC32`;
   }
   input.skip(n);
   return { crcProblem };
-}
-
-function hex4(v: number): string {
-  return v.toString(16).padStart(4, '0');
-}
-
-function hex2(b: number): string {
-  return b.toString(16).padStart(2, '0');
 }
