@@ -159,6 +159,43 @@ export function parseIpv6Text(s: string, out: Uint8Array): boolean {
   return true;
 }
 
+/** The address forms {@link addressText} reads, for messages that say what was expected. */
+export const ADDRESS_FORMS = 'an IPv4 address as four decimal parts without leading zeros (198.51.100.7) or an IPv6 address (2001:db8::1, no zone index)';
+
+const TEXT_BYTES = new Uint8Array(16);
+
+/**
+ * The 16 bytes of address text into `out` (IPv4 as its IPv4-mapped IPv6 form, RFC 4291 §2.5.5.2):
+ * 4 for IPv4, 6 for IPv6, 0 when it is not an address in a form every reader takes the same way.
+ * IPv4 is four decimal parts without leading zeros (ipaddr.js and inet_aton read `010.1.1.1` as
+ * octal, 8.1.1.1, and `1.2.3` as 1.2.0.3); IPv6 is RFC 4291 §2.2 text, a dotted tail read as
+ * RFC 4291 reads it (`::1.2.3.4` is ::102:304, not ::ffff:1.2.3.4) and no zone index (no flow,
+ * export record or DNS answer carries one).
+ */
+export function parseAddressBytes(s: string, out: Uint8Array): 0 | 4 | 6 {
+  const n = canonicalIpv4ToInt(s);
+  if (n >= 0) {
+    out.fill(0, 0, 10);
+    out[10] = out[11] = 0xff;
+    out[12] = n >>> 24;
+    out[13] = (n >>> 16) & 255;
+    out[14] = (n >>> 8) & 255;
+    out[15] = n & 255;
+    return 4;
+  }
+  return s.includes(':') && parseIpv6Text(s, out) ? 6 : 0;
+}
+
+/**
+ * Address text in the one form every path writes (dotted quad; RFC 5952 IPv6; an IPv4-mapped
+ * address as its IPv4 host), or null when `s` is not one in the forms {@link parseAddressBytes}
+ * reads. Every file, list and argument that names an address is read through this or
+ * src/io/csv.ts readAddress, so the same text is the same host on every path.
+ */
+export function addressText(s: string): string | null {
+  return parseAddressBytes(s, TEXT_BYTES) === 0 ? null : formatIpv6(TEXT_BYTES);
+}
+
 /**
  * `addr:port` for an endpoint, with an IPv6 address in brackets (`[2001:db8::1]:8008`, RFC 3986
  * §3.2.2) so the port cannot be read as the last group. Every verdict, report column and explain

@@ -15,7 +15,7 @@
  */
 import { MAX_DATE_MS } from '../time.js';
 import ipaddr from 'ipaddr.js';
-import { canonicalIpv4ToInt } from '../ip.js';
+import { ADDRESS_FORMS, parseAddressBytes } from '../ip.js';
 
 /** The longest line any text input reads; a longer one is refused before it is split. */
 export const TEXT_LINE_MAX_BYTES = 64 * 1024;
@@ -294,21 +294,19 @@ export function readDecimal(text: string): FieldRead<number> {
 }
 
 /**
- * An address as the operator's files write it: IPv6, or IPv4 as four decimal parts without leading
- * zeros. ipaddr.js alone also reads `1024` as 0.0.4.0, `0x10` and octal `010.1.1.1` (8.1.1.1): a
- * shifted column or a zero-padded export would be mapped to another address without a word.
+ * An address as the operator's files write it, read as src/ip.ts parseAddressBytes reads it: IPv4 as
+ * four decimal parts without leading zeros, IPv6 without a zone index. ipaddr.js alone also reads
+ * `1024` as 0.0.4.0, `0x10` and octal `010.1.1.1` (8.1.1.1): a shifted column or a zero-padded
+ * export would be mapped to another address without a word.
  */
 export function readAddress(text: string): FieldRead<ipaddr.IPv4 | ipaddr.IPv6> {
-  const what = 'an IPv4 address like 198.51.100.7 or an IPv6 address like 2001:db8::1';
-  if (text.length > 64) return expected(what);
-  try {
-    if (text.includes(':')) return ok(ipaddr.IPv6.parse(text));
-    if (canonicalIpv4ToInt(text) >= 0) return ok(ipaddr.IPv4.parse(text));
-  } catch {
-    // Not an address: said below.
-  }
-  return expected(what);
+  const kind = text.length > 64 ? 0 : parseAddressBytes(text, ADDRESS_BYTES);
+  if (kind === 0) return expected(ADDRESS_FORMS);
+  // From the bytes src/ip.ts read: ipaddr.js's own parser takes a zone index, and reads a dotted IPv6 tail otherwise.
+  return ok(kind === 4 ? new ipaddr.IPv4(Array.from(ADDRESS_BYTES.subarray(12))) : new ipaddr.IPv6(Array.from(ADDRESS_BYTES)));
 }
+
+const ADDRESS_BYTES = new Uint8Array(16);
 
 /** An address or a CIDR (`100.64.1.0/24`, `2001:db8::/48`, `198.51.100.7`, a host prefix). */
 export function readPrefix(text: string): FieldRead<[ipaddr.IPv4 | ipaddr.IPv6, number]> {

@@ -176,7 +176,12 @@ describe('field readers', () => {
     expect(readAddress('198.51.100.7').ok && readAddress('198.51.100.7')).toMatchObject({ value: { octets: [198, 51, 100, 7] } });
     expect(readAddress('2001:db8::1').ok).toBe(true);
     expect(readAddress('0.0.0.0').ok).toBe(true);
-    for (const bad of ['010.1.1.1', '1024', '0x10.1.1.1', '1.2.3', '256.1.1.1', '1.2.3.4 ', 'not-ip', '2001:db8:::1', '']) expect(readAddress(bad).ok, bad).toBe(false);
+    for (const bad of ['010.1.1.1', '1024', '0x10.1.1.1', '1.2.3', '256.1.1.1', '1.2.3.4 ', 'not-ip', '2001:db8:::1', '', 'fe80::1%eth0', '::1.2.3']) expect(readAddress(bad).ok, bad).toBe(false);
+    // A dotted tail as RFC 4291 §2.2 reads it (and the flow table does), not as ipaddr.js does (::ffff:1.2.3.4).
+    const tail = readAddress('::1.2.3.4');
+    expect(tail.ok && tail.value.toString()).toBe('::102:304');
+    const mapped = readAddress('::ffff:198.51.100.7');
+    expect(mapped.ok && mapped.value.kind()).toBe('ipv6');
     const p = readPrefix('100.64.1.0/24');
     expect(p.ok && [p.value[0].toString(), p.value[1]]).toEqual(['100.64.1.0', 24]);
     const h = readPrefix('2001:db8::5');
