@@ -4,7 +4,7 @@
  * per confirmed server with its own date and the probe's evidence as `source`. Pure text in, text
  * out; the command reads and writes the file.
  */
-import ipaddr from 'ipaddr.js';
+import { addressText, parseAddressBytes } from '../ip.js';
 import { UsageError } from '../errors.js';
 import { dayOf } from '../i18n.js';
 import { compileEndpointFile } from '../rules/endpoints.js';
@@ -89,16 +89,19 @@ export function parseIntelFile(text: string, file: string): IntelFile {
 function entryKey(e: IntelEntry): string {
   if (e.domain !== undefined) return `domain ${e.domain}`;
   if (e.suffix !== undefined) return `suffix ${e.suffix}`;
-  if (e.ip !== undefined) return `ip ${ipaddr.process(e.ip).toString()} ${e.port ?? ''}`;
+  // Checked by the endpoint validator: the text the compiled list keys it by.
+  if (e.ip !== undefined) return `ip ${addressText(e.ip) ?? e.ip} ${e.port ?? ''}`;
   return `cidr ${e.cidr}`;
 }
 
 /** Address as a family and a number, for numeric order. */
 function addressKey(ip: string): [number, bigint] {
-  const a = ipaddr.process(ip);
+  const bytes = new Uint8Array(16);
+  parseAddressBytes(ip, bytes);
   let n = 0n;
-  for (const b of a.toByteArray()) n = (n << 8n) | BigInt(b);
-  return [a.kind() === 'ipv4' ? 4 : 6, n];
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  // IPv4 first, an IPv4-mapped address with it (its text is the IPv4 one); IPv4 is ordered by its last four bytes.
+  return [addressText(ip)?.includes(':') ? 6 : 4, n];
 }
 
 function cmp<T extends string | number | bigint>(a: T, b: T): number {

@@ -4,7 +4,8 @@
  * independent of the list size (hash lookups per domain label and per prefix length).
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4ToInt } from '../ip.js';
+import { ADDRESS_FORMS, addressText, ipv4ToInt } from '../ip.js';
+import { readPrefix } from '../io/csv.js';
 import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';
 import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
@@ -56,19 +57,17 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
         if (!HOST_RE.test(name)) ctx.err(at(k), f(k), `expected a host name like pool.example.org, got ${JSON.stringify(v)}`);
         else match = k === 'domain' ? { domain: name } : { suffix: name };
       } else if (k === 'ip') {
-        if (typeof v !== 'string' || !ipaddr.isValid(v)) ctx.err(at(k), f(k), `expected an IPv4 or IPv6 address, got ${JSON.stringify(v)}`);
+        const ip = typeof v === 'string' ? addressText(v) : null;
+        if (ip === null) ctx.err(at(k), f(k), `expected ${ADDRESS_FORMS}, got ${JSON.stringify(v)}`);
         else {
           const port = e.port;
           if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)) ctx.err(at('port'), f('port'), 'expected a port number 1-65535');
-          match = { ip: ipaddr.process(v).toString(), port: (port as number | undefined) ?? null };
+          match = { ip, port: (port as number | undefined) ?? null };
         }
       } else {
-        try {
-          const [a, bits] = ipaddr.parseCIDR(String(v));
-          match = { cidr: `${a.toString()}/${bits}` };
-        } catch {
-          ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24, got ${JSON.stringify(v)}`);
-        }
+        const net = typeof v === 'string' && v.includes('/') ? readPrefix(v) : null;
+        if (net?.ok) match = { cidr: `${net.value[0].toString()}/${net.value[1]}` };
+        else ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24 or 2001:db8::/32 (its address as ${ADDRESS_FORMS}), got ${JSON.stringify(v)}`);
       }
     }
     if (e.port !== undefined && keys[0] !== 'ip') ctx.err(at('port'), f('port'), 'port goes with ip only (an IP:port entry); documented ports go in ports: [...]');

@@ -175,6 +175,48 @@ entries:
     expect(err).toBeInstanceOf(RuleError);
     expect((err as RuleError).file).toBe(join(dir, 'bad.yaml'));
     expect((err as RuleError).line).toBe(6);
-    expect((err as RuleError).message).toBe(`${join(dir, 'bad.yaml')}:6: entries[1].ip: expected an IPv4 or IPv6 address, got "999.1.1.1"`);
+    expect((err as RuleError).message).toBe(
+      `${join(dir, 'bad.yaml')}:6: entries[1].ip: expected an IPv4 address as four decimal parts without leading zeros (198.51.100.7) or an IPv6 address (2001:db8::1, no zone index), got "999.1.1.1"`,
+    );
+  });
+
+  // ipaddr.js, which read these before, takes 045.076.012.001 as octal (37.62.10.1), 1.2.3 as
+  // 1.2.0.3 and 010.0.0.0/8 as 8.0.0.0/8: a zero-padded list would have listed other hosts.
+  it('refuses an address or CIDR another reader would take as a different host, and names the entry', () => {
+    const cases: Array<[string, string]> = [
+      ['ip: "045.076.012.001"', 'entries[0].ip: expected an IPv4 address as four decimal parts without leading zeros'],
+      ['ip: "1.2.3"', 'entries[0].ip: expected an IPv4 address as four decimal parts'],
+      ['ip: "fe80::1%eth0"', 'entries[0].ip: expected an IPv4 address'],
+      ['cidr: "010.0.0.0/8"', 'entries[0].cidr: expected a CIDR like 203.0.113.0/24'],
+      ['cidr: "198.51.100.7"', 'entries[0].cidr: expected a CIDR like 203.0.113.0/24'],
+    ];
+    for (const [entry, message] of cases) {
+      const dir = mkdtempSync(join(tmp, 'folder-form-'));
+      writeFileSync(join(dir, 'list.yaml'), `source: "x"\nadded: 2026-03-01\nentries:\n  - ${entry}\n    pool: "P"\n`);
+      let err: unknown;
+      try {
+        loadIntel([dir], none);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, entry).toBeInstanceOf(RuleError);
+      expect((err as RuleError).line, entry).toBe(4);
+      expect((err as RuleError).message, entry).toContain(message);
+    }
+  });
+
+  it('lists an address as every path writes it: a dotted IPv6 tail as RFC 4291 reads it, IPv4-mapped as IPv4', () => {
+    const dir = join(tmp, 'folder-forms');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'list.yaml'),
+      'source: "x"\nadded: 2026-03-01\nentries:\n  - ip: "::1.2.3.4"\n    pool: "P"\n  - ip: "::FFFF:198.51.100.7"\n    pool: "P"\n  - ip: "2001:DB8:0:0:0:0:0:1"\n    pool: "P"\n',
+    );
+    // ::1.2.3.4 is the groups 0102 and 0304 after six zero groups (RFC 4291 §2.2, form 3).
+    expect(loadIntel([dir], none).entries.map((e) => e.match)).toEqual([
+      { ip: '::102:304', port: null },
+      { ip: '198.51.100.7', port: null },
+      { ip: '2001:db8::1', port: null },
+    ]);
   });
 });
