@@ -6,7 +6,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
-import { canonicalIpv4ToInt, ipv4ToInt } from '../ip.js';
+import { ADDRESS_FORMS, canonicalIpv4ToInt, ipv4ToInt } from '../ip.js';
+import { readPrefix } from '../io/csv.js';
 import { IPV4_MASKS, inIpv6Net, parseLookupV6 } from './netkey.js';
 import type { FlowRecord } from '../types.js';
 import type { DirectoryEntry, SubscriberDirectory } from './directory.js';
@@ -23,12 +24,10 @@ export interface SubscriberNet {
 /** Parse `--subscriber-net` values; a bad one is a usage error naming it. */
 export function parseSubscriberNets(cidrs: readonly string[]): SubscriberNet[] {
   return cidrs.map((text) => {
-    try {
-      const [addr, bits] = ipaddr.parseCIDR(text);
-      return { text, addr, bits };
-    } catch {
-      throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32`);
-    }
+    const read = text.includes('/') ? readPrefix(text) : null;
+    if (!read?.ok) throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32, its address as ${ADDRESS_FORMS}`);
+    const [addr, bits] = read.value;
+    return { text, addr, bits };
   });
 }
 

@@ -7,7 +7,7 @@
  * the subscriber's traffic.
  */
 import type Database from 'better-sqlite3';
-import ipaddr from 'ipaddr.js';
+import { addressText } from '../ip.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { flowAttributes, flowEndpoints } from './queries.js';
 import type { HashrateRow } from '../aggregate/hashrate.js';
@@ -38,13 +38,8 @@ interface Stats {
 
 /** The textual forms of an address a report may hold (as given, and RFC 5952 / dotted quad). */
 function addressForms(arg: string): string[] {
-  if (!ipaddr.isValid(arg)) return [];
-  try {
-    const a = ipaddr.process(arg);
-    return [...new Set([arg, a.toString()])];
-  } catch {
-    return [];
-  }
+  const a = addressText(arg);
+  return a === null ? [] : [...new Set([arg, a])];
 }
 
 /**

@@ -186,6 +186,10 @@ describe('minerwatch CLI', () => {
     const bad = await runMain(['scan', join(FIXTURES, 'demo'), '--subscriber-net', 'not-a-cidr', '--db', join(tmp, 'x.sqlite')]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--subscriber-net "not-a-cidr" is not a CIDR/);
+    // ipaddr.js read 100.064.0.0 as octal (100.52.0.0): another range, without a word.
+    const padded = await runMain(['scan', join(FIXTURES, 'demo'), '--subscriber-net', '100.064.0.0/10', '--db', join(tmp, 'x.sqlite')]);
+    expect(padded.code).toBe(2);
+    expect(padded.err).toMatch(/--subscriber-net "100\.064\.0\.0\/10" is not a CIDR; .*four decimal parts without leading zeros/);
     expect((await runMain(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
     expect((await runMain(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);
   });

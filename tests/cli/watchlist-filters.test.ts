@@ -90,5 +90,9 @@ describe('watch-list addresses', () => {
     }
     const none = cli(['watchlist', '--db', report, '--format', 'json', '--prefix', '192.0.2.0/24']);
     expect(JSON.parse(none.out)).toEqual([]);
+    // A zero-padded part is refused, not read as octal (ipaddr.js took 010.0.0.0/8 as 8.0.0.0/8).
+    const padded = cli(['watchlist', '--db', report, '--format', 'json', '--prefix', '010.0.0.0/8']);
+    expect(padded.code).toBe(2);
+    expect(padded.err).toMatch(/--prefix "010\.0\.0\.0\/8" is not a CIDR; .*four decimal parts without leading zeros/);
   });
 });
