@@ -6,7 +6,7 @@
  * such and the flow stays on the public address.
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4ToInt } from '../ip.js';
+import { addressText, ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';
 import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';
@@ -80,8 +80,8 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
       errors.push({ line: n, message: `expected port_start <= port_end within 0-65535, got ${quotedExcerpt(get('port_start'))}, ${quotedExcerpt(get('port_end'))}` });
       continue;
     }
-    // One text per host: ipaddr.process writes an IPv4-mapped IPv6 address as its IPv4 address.
-    records.push({ start: start.value, end: end.value, privateIp: ipaddr.process(priv).toString(), publicIp: ipaddr.process(pub).toString(), portStart: ps.value, portEnd: pe.value, line: n });
+    // One text per host, as every path writes it (an IPv4-mapped IPv6 address as its IPv4 address).
+    records.push({ start: start.value, end: end.value, privateIp: addressText(priv)!, publicIp: addressText(pub)!, portStart: ps.value, portEnd: pe.value, line: n });
   }
   return { records, errors };
 }

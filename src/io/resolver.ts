@@ -5,13 +5,12 @@
  * error: `resolveNames` never rejects for DNS answers.
  */
 import { promises as dns } from 'node:dns';
-import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
-import { endpointText } from '../ip.js';
+import { addressText, endpointText } from '../ip.js';
 
 /** One address a name resolved to. */
 export interface ResolvedAddress {
-  /** Normalised text (ipaddr.js). */
+  /** Address text as every path writes it (src/ip.ts addressText). */
   address: string;
   family: 4 | 6;
   /** Seconds, as the resolver answered (c-ares gives the smallest TTL along a CNAME chain). */
@@ -66,11 +65,11 @@ export function parseResolverAddress(text: string): string {
   } else if (/^[^:]+:\d+$/.test(text)) {
     [host, port] = text.split(':') as [string, string];
   }
-  if (!ipaddr.isValid(host)) bad();
+  const a = addressText(host);
+  if (a === null) bad();
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535) bad();
-  const a = ipaddr.parse(host).toString();
-  return endpointText(a, p);
+  return endpointText(a!, p);
 }
 
 /** How the resolver is named in provenance: the server given, or the system's servers. */
@@ -163,8 +162,8 @@ async function resolveOne(name: string, query: <T>(p: Promise<T>) => Promise<T>,
   for (const [res, family] of [[v4, 4], [v6, 6]] as const) {
     if (res.status !== 'fulfilled') continue;
     for (const rec of res.value.slice(0, MAX_ADDRESSES)) {
-      if (!ipaddr.isValid(rec.address)) continue;
-      addresses.push({ address: ipaddr.process(rec.address).toString(), family, ttl: rec.ttl });
+      const address = addressText(rec.address);
+      if (address !== null) addresses.push({ address, family, ttl: rec.ttl });
     }
   }
   if (addresses.length) return { name, chain, addresses, error: null, at };

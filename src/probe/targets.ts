@@ -3,7 +3,7 @@
  * report suspects but no flow's own messages proved.
  */
 import type Database from 'better-sqlite3';
-import ipaddr from 'ipaddr.js';
+import { addressText } from '../ip.js';
 import { UsageError } from '../errors.js';
 import { targetText, type ProbeTarget } from './requests.js';
 
@@ -20,10 +20,10 @@ export function parseTarget(text: string): ProbeTarget | null {
   if (!m) return null;
   const host = m[1]!;
   const port = Number(m[2]);
-  const v4 = !s.startsWith('[');
-  if (v4 ? !ipaddr.IPv4.isValidFourPartDecimal(host) : !ipaddr.IPv6.isValid(host)) return null;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host: ipaddr.process(host).toString(), port };
+  // In brackets only IPv6; bare only a dotted quad (the patterns above).
+  const address = s.startsWith('[') === host.includes(':') ? addressText(host) : null;
+  if (address === null || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { host: address, port };
 }
 
 /** Parse one `--target` value. @throws UsageError naming what was expected. */

@@ -11,7 +11,9 @@ describe('probe targets', () => {
     expect(parseTarget('203.0.113.5:3333')).toEqual({ host: '203.0.113.5', port: 3333 });
     expect(parseTarget(' [2001:DB8:0::5]:4444 ')).toEqual({ host: '2001:db8::5', port: 4444 });
     expect(parseTarget('[::ffff:203.0.113.5]:3333')).toEqual({ host: '203.0.113.5', port: 3333 });
-    for (const bad of ['203.0.113.5', '203.0.113.256:3333', '203.0.113.5:0', '203.0.113.5:65536', '2001:db8::5:3333', '[2001:db8::g]:1', 'pool.example.org:3333', '203.0.113.5:33a', ''])
+    // A dotted tail as RFC 4291 reads it, as the flows that name the host write it (ipaddr.js made it 203.0.113.5).
+    expect(parseTarget('[::203.0.113.5]:3333')).toEqual({ host: '::cb00:7105', port: 3333 });
+    for (const bad of ['[203.0.113.5]:3333', '203.0.113.5', '203.0.113.256:3333', '203.0.113.5:0', '203.0.113.5:65536', '2001:db8::5:3333', '[2001:db8::g]:1', 'pool.example.org:3333', '203.0.113.5:33a', ''])
       expect(parseTarget(bad), bad).toBeNull();
   });
 
