@@ -244,6 +244,12 @@ describe('explain on the generated demo capture, behind a NAT and a subscriber d
     const json = explainJson([row!.client, '--db', db]);
     expect(json.subscriber).toBe(row!.subscriber);
     expect(json.matched).toBe('client address');
+    // The same parts written in octal: ipaddr.js read them as this address; they name none.
+    expect(row!.client).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const octal = row!.client.split('.').map((p) => `0${Number(p).toString(8)}`).join('.');
+    const r = runCli(['explain', octal, '--db', db]);
+    expect(r.code, octal).toBe(1);
+    expect(r.err).toContain(`"${octal}" is no subscriber id, account or client address in the report`);
   }, 60_000);
 
   it('an account held by two subscribers is ambiguous: both are listed, exit 1', () => {
