@@ -8,6 +8,7 @@ import type { Anomalies } from '../anomalies.js';
 import { CR_ALONE_PROBLEM, crInsideLine, readAddress, readCounter, readPort, readProtocol, readTime, readUnsigned, TEXT_LINE_MAX_BYTES, type FieldRead } from './csv.js';
 import type { ExportFlowInput } from '../flow/records.js';
 import type { ByteWindow } from './joiner.js';
+import { LineCutter } from './lines.js';
 import type { RecordSink } from './nfcsv.js';
 
 const MAX_LINE = TEXT_LINE_MAX_BYTES;
@@ -163,9 +164,7 @@ export function readJsonFlowObject(o: unknown): JsonRead<ExportFlowInput> {
 export class JsonFlowsParser {
   readonly format = 'json-flows' as const;
   records = 0;
-  private line = 0;
-  /** The rest of a line longer than {@link MAX_LINE}, counted once already, is skipped up to its newline. */
-  private skipping = false;
+  private readonly cut = new LineCutter(MAX_LINE);
 
   constructor(
     private readonly file: string,
@@ -179,41 +178,24 @@ export class JsonFlowsParser {
 
   parse(win: ByteWindow, final: boolean): void {
     const b = win.buf;
+    const overlong = (from: number, to: number): void => {
+      // JSON lines have no header to refuse: a file whose lines end in CR alone, over 64 KiB, is
+      // this one line, and the count says why.
+      const cr = crInsideLine(b, from, to) ? `; ${CR_ALONE_PROBLEM}` : '';
+      this.anomalies.add('json.bad_line', this.file, win.offsetOf(from), `line ${this.cut.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line)${cr}; skipped up to its line end`);
+    };
     for (;;) {
-      let nl = b.indexOf(0x0a, win.start);
-      if (nl < 0 || nl >= win.end) {
-        if (win.available > MAX_LINE) {
-          // Counted when first seen; its later bytes, in this window and the next ones up to its
-          // newline, are the same line, not lines of their own.
-          if (!this.skipping) {
-            this.line++;
-            // JSON lines have no header to refuse: a file whose lines end in CR alone, over 64 KiB,
-            // is this one line, and the count says why.
-            const cr = crInsideLine(b, win.start, win.end) ? `; ${CR_ALONE_PROBLEM}` : '';
-            this.anomalies.add('json.bad_line', this.file, win.offsetOf(win.start), `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line)${cr}; skipped up to its line end`);
-            this.skipping = true;
-          }
-          win.start = win.end;
-          return;
-        }
-        if (!final || win.available === 0) return;
-        nl = win.end;
-      }
-      const from = win.start;
-      win.start = Math.min(nl + 1, win.end);
-      if (this.skipping) {
-        this.skipping = false;
-        continue;
-      }
+      const nl = this.cut.next(win, final, overlong);
+      if (nl < 0) return;
+      const from = this.cut.from;
       const text = decoder.decode(b.subarray(from, nl)).trim();
-      this.line++;
       if (text) this.handle(text, win.offsetOf(from));
     }
   }
 
   /** One line's text; `at` is where the line starts in the input (its anomalies' offset). */
   private handle(text: string, at: number): void {
-    const bad = (why: string): void => this.anomalies.add('json.bad_line', this.file, at, `line ${this.line}: ${why}: ${text.slice(0, 120)}`);
+    const bad = (why: string): void => this.anomalies.add('json.bad_line', this.file, at, `line ${this.cut.line}: ${why}: ${text.slice(0, 120)}`);
     let o: unknown;
     try {
       o = JSON.parse(text);

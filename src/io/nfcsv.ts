@@ -35,6 +35,7 @@ import {
   unsignedPrefix,
 } from './csv.js';
 import type { ByteWindow } from './joiner.js';
+import { LineCutter } from './lines.js';
 
 /** Receives every export record an input yields. */
 export interface RecordSink {
@@ -123,10 +124,8 @@ export class NfdumpCsvParser {
   /** Data lines turned into records. */
   records = 0;
   private cols: Columns | null = null;
-  private line = 0;
+  private readonly cut = new LineCutter(MAX_LINE);
   private done = false;
-  /** The rest of a line longer than {@link MAX_LINE}, counted once already, is skipped up to its newline. */
-  private skipping = false;
   /** Where the fields of the current line lie (reused). */
   private spans = new CsvFieldSpans(16);
   private readonly numeric: NumericExportRecord = newNumericRecord();
@@ -148,51 +147,34 @@ export class NfdumpCsvParser {
 
   parse(win: ByteWindow, final: boolean): void {
     const b = win.buf;
-    const end = win.end;
     this.base = win.base;
-    // A Node view of the valid bytes, for its native (memchr) newline search: one per call.
-    const nb = Buffer.from(b.buffer, b.byteOffset, end);
-    this.times.use(b, end);
-    let p = win.start;
-    while (!this.done && p < end) {
-      let nl = nb.indexOf(0x0a, p);
-      if (nl < 0) {
-        // No newline in the window: a partial line waits for more bytes, unless it is too long or the input ends.
-        win.start = p;
-        if (end - p > MAX_LINE) {
-          // Counted when first seen; its later bytes, in this window and the next ones up to its
-          // newline, are the same line, not lines of their own.
-          if (!this.skipping) {
-            this.line++;
-            // No header yet: a file whose lines end in CR alone, over 64 KiB, is one long line.
-            if (!this.cols && crInsideLine(b, p, end)) this.refuseCrAlone(win.offsetOf(p));
-            this.anomalies.add('csv.bad_line', this.file, win.offsetOf(this.line === 1 ? skipBom(b, p) : p), `line ${this.line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
-            this.skipping = true;
-          }
-          win.start = end;
-          return;
-        }
-        if (!final) return;
-        nl = end;
+    this.times.use(b, win.end);
+    const overlong = (from: number, to: number): void => this.overlong(win, from, to);
+    for (;;) {
+      // After the summary: ignore the rest.
+      if (this.done) {
+        win.start = win.end;
+        return;
       }
-      win.start = nl < end ? nl + 1 : end;
-      if (this.skipping) {
-        this.skipping = false;
-        p = win.start;
-        continue;
-      }
+      const nl = this.cut.next(win, final, overlong);
+      if (nl < 0) return;
+      let p = this.cut.from;
       let le = nl;
       if (le > p && b[le - 1] === 13) le--;
       // A byte order mark may open the file.
-      if (this.line === 0) p = skipBom(b, p);
-      this.line++;
+      if (this.cut.line === 1) p = skipBom(b, p);
       // Where the header starts in the input, for its errors.
       if (this.cols === null) this.headerAt = win.offsetOf(p);
       if (skipSpaces(b, p, le) < le) this.handle(b, p, le);
-      p = win.start;
     }
-    // After the summary: ignore the rest.
-    if (this.done) win.start = win.end;
+  }
+
+  /** A line of more than {@link MAX_LINE} bytes, at `from` (its bytes in the window up to `to`): counted, and skipped to its end. */
+  private overlong(win: ByteWindow, from: number, to: number): void {
+    // No header yet: a file whose lines end in CR alone, over 64 KiB, is one long line.
+    if (!this.cols && crInsideLine(win.buf, from, to)) this.refuseCrAlone(win.offsetOf(from));
+    const line = this.cut.line;
+    this.anomalies.add('csv.bad_line', this.file, win.offsetOf(line === 1 ? skipBom(win.buf, from) : from), `line ${line}: longer than ${MAX_LINE} bytes (expected at most ${MAX_LINE} bytes a line); skipped up to its line end`);
   }
 
   /** Input offset of the window's first byte, for the window being parsed. */
@@ -200,7 +182,7 @@ export class NfdumpCsvParser {
 
   /** A bad line `b[from, to)`: counted at the byte where it starts in the input, its line number in the message. */
   private bad(why: string, b: Uint8Array, from: number, to: number): void {
-    this.anomalies.add('csv.bad_line', this.file, this.base + from, `line ${this.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
+    this.anomalies.add('csv.bad_line', this.file, this.base + from, `line ${this.cut.line}: ${why}: ${latin1(b, from, Math.min(to, from + 120))}`);
   }
 
   /** Byte offset in the input of the line read while no header is known (the header, when it is read). */
@@ -208,7 +190,7 @@ export class NfdumpCsvParser {
 
   /** A header with a CR inside: the file's lines end in CR alone (see {@link CR_ALONE_PROBLEM}). */
   private refuseCrAlone(at = this.headerAt): never {
-    throw new InputError(this.file, at, `line ${this.line}: ${CR_ALONE_PROBLEM}`);
+    throw new InputError(this.file, at, `line ${this.cut.line}: ${CR_ALONE_PROBLEM}`);
   }
 
   private header(b: Uint8Array, from: number, to: number): Columns {
@@ -216,7 +198,7 @@ export class NfdumpCsvParser {
     const names = headerNames(b, from, to) ?? [];
     const missing = REQUIRED.filter((c) => !names.includes(c));
     if (missing.length)
-      throw new InputError(this.file, this.headerAt, `line ${this.line}: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
+      throw new InputError(this.file, this.headerAt, `line ${this.cut.line}: CSV header lacks ${missing.join(', ')}; expected an nfdump -o csv header such as ts,te,td,sa,da,sp,dp,pr,flg,…,ipkt,ibyt,opkt,obyt,…`);
     const at = (n: string): number => names.indexOf(n);
     const idx = ['ts', 'te', 'sa', 'da', 'sp', 'dp', 'pr', 'flg', 'ipkt', 'ibyt', 'opkt', 'obyt'].map(at);
     const needed = Math.max(...idx) + 1;

@@ -29,6 +29,7 @@ import { parseIpv6Text } from '../ip.js';
 import { quotedExcerpt } from '../report/format.js';
 import { isDateMs, MAX_DATE_MS } from '../time.js';
 import type { ByteWindow } from './joiner.js';
+import { LineCutter } from './lines.js';
 
 type Answer = DnsLookup['answers'][number];
 
@@ -241,10 +242,9 @@ const ROLE_OF: Record<string, number> = {
 abstract class ZeekLines {
   lookups = 0;
   skipped = 0;
-  protected line = 0;
+  private readonly cut = new LineCutter(MAX_ZEEK_LINE);
   /** Byte offset of the current line's start in the input. */
   protected lineAt = 0;
-  private skipping = false;
 
   constructor(
     protected readonly file: string,
@@ -255,33 +255,22 @@ abstract class ZeekLines {
   /** One line `[s, nl)` of the window (its number in {@link line}). */
   protected abstract onLine(b: Buffer, s: number, nl: number): void;
 
+  /** The number of the current line (1 for the first). */
+  protected get line(): number {
+    return this.cut.line;
+  }
+
   parse(win: ByteWindow, final: boolean): void {
     const b = asBuffer(win.buf);
+    const overlong = (from: number): void => {
+      this.lineAt = win.offsetOf(from);
+      this.bad(`line longer than ${MAX_ZEEK_LINE} bytes`);
+    };
     for (;;) {
-      const s = win.start;
-      let nl = b.indexOf(0x0a, s);
-      if (nl < 0 || nl >= win.end) {
-        if (win.end - s > MAX_ZEEK_LINE) {
-          if (!this.skipping) {
-            this.line++;
-            this.lineAt = win.offsetOf(s);
-            this.bad(`line longer than ${MAX_ZEEK_LINE} bytes`);
-          }
-          this.skipping = true;
-          win.start = win.end;
-          return;
-        }
-        if (!final || s === win.end) return;
-        nl = win.end;
-      }
-      win.start = nl < win.end ? nl + 1 : nl;
-      if (this.skipping) {
-        this.skipping = false;
-        continue;
-      }
-      this.line++;
-      this.lineAt = win.offsetOf(s);
-      this.onLine(b, s, nl);
+      const nl = this.cut.next(win, final, overlong);
+      if (nl < 0) return;
+      this.lineAt = win.offsetOf(this.cut.from);
+      this.onLine(b, this.cut.from, nl);
     }
   }
 

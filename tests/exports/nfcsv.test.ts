@@ -134,7 +134,10 @@ describe('nfdump CSV byte parser', () => {
     for (let c = 0; c < 300; c++) {
       const long = rnd() < 0.2;
       const bytes = randomFile(rnd, long);
-      const chunks = Array.from({ length: 5 }, () => 1 + int(rnd, pick(rnd, [8, 300, 70_000])));
+      // The text parser tells an over-long line only while it arrives without its newline: a file with
+      // such lines comes in chunks too small for one (70,000 bytes) to arrive whole after 64 KiB of
+      // it. The byte parser tells one whichever way it arrives (tested below and in tests/io/lines.test.ts).
+      const chunks = Array.from({ length: 5 }, () => 1 + int(rnd, pick(rnd, long ? [8, 300, 4_000] : [8, 300, 70_000])));
       for (const numeric of [true, false]) {
         // The text parser lost count of an empty line that ended a chunk's text, so its line numbers
         // are right only when it reads the file at once; over-long lines are told by chunking.
@@ -201,6 +204,17 @@ describe('nfdump CSV byte parser', () => {
         expect(got.samples[1]!.message, what).toMatch(/^line 4: /);
         expect((got.out as ExportFlowInput[]).map((r) => r.srcAddr), what).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
       }
+    }
+    // Whole in the window (a file read at once, a piece of a gzip stream) it is the same bad line as
+    // when it arrives in pieces: the rule does not depend on where a read ends.
+    const whole = `ts,te,sa,da,sp,dp,pr\n${'x'.repeat(100_000)}\n${row(1)}\n`;
+    for (const chunks of [[1 << 22], [99_000]]) {
+      const got = run((a, s) => new NfdumpCsvParser('f.csv', a, s), new Uint8Array(Buffer.from(whole)), chunks, false);
+      expect([got.records, got.counts, got.samples.map((s) => [s.offset, s.message])], `chunks ${chunks[0]}`).toEqual([
+        1,
+        { 'csv.bad_line': 1 },
+        [[lineStart(whole, 2), 'line 2: longer than 65536 bytes (expected at most 65536 bytes a line); skipped up to its line end']],
+      ]);
     }
     // Over-long and last, without a newline: counted once when the input ends.
     const lastText = `ts,te,sa,da,sp,dp,pr\n${row(1)}\n${'x'.repeat(300_000)}`;
