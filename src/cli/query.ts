@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { ADDRESS_FORMS } from '../ip.js';
-import { readPrefix } from '../io/csv.js';
+import { readPrefix, readTime } from '../io/csv.js';
 import { InputError, UsageError } from '../errors.js';
 import { checkZone, levelName, messages, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
@@ -37,11 +37,16 @@ export interface WatchCliOptions {
   tz?: string;
 }
 
+/**
+ * A `--since`/`--until` value, read as the files' times are (src/io/csv.ts readTime): ISO 8601, UTC
+ * unless it carries an offset, on a real calendar day. Date.parse read a date-time without an offset
+ * in the machine's zone and rolled 2026-02-30 over to March 2.
+ */
 function time(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const t = Date.parse(/^\d{4}-\d\d-\d\d$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (!Number.isFinite(t)) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected a date or time, e.g. 2026-11-01 or 2026-11-01T08:00:00Z`);
-  return t;
+  const t = readTime(v);
+  if (!t.ok) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected ${t.expected}, e.g. 2026-11-01 or 2026-11-01T08:00:00Z`);
+  return t.value;
 }
 
 function cidr(v: string | undefined): WatchFilter['prefix'] {

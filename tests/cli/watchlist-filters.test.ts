@@ -48,6 +48,51 @@ describe('watchlist filters that match nothing', () => {
   });
 });
 
+describe('watchlist --since and --until', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'minerwatch-since-'));
+  const db = join(dir, 'report.sqlite');
+  beforeAll(() => {
+    const s = cli(['scan', join(FIXTURES, 'demo', 'office.pcap'), '--db', db]);
+    expect(s.code, s.err).toBe(0);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Times without an offset are UTC, as the help says and as the files' times are read: not the
+  // machine's zone (Date.parse read them so, which moved the window by 8 hours on a server in China).
+  it('read a time without an offset as UTC, whatever zone the machine is in', () => {
+    const d = new Database(db, { readonly: true });
+    const { first, last } = d.prepare('SELECT min(first_seen) AS first, max(last_seen) AS last FROM subscribers').get() as { first: number; last: number };
+    d.close();
+    const noOffset = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
+    const before = process.env.TZ;
+    try {
+      for (const tz of ['UTC', 'Asia/Shanghai', 'America/New_York']) {
+        process.env.TZ = tz;
+        const count = (args: string[]): number => {
+          const r = cli(['watchlist', '--db', db, '--format', 'json', ...args]);
+          expect(r.code, `${tz} ${args.join(' ')}: ${r.err}`).toBe(0);
+          return (JSON.parse(r.out) as unknown[]).length;
+        };
+        expect(count(['--since', noOffset(last - 3_600_000)]), tz).toBeGreaterThan(0);
+        expect(count(['--since', noOffset(last + 3_600_000)]), tz).toBe(0);
+        expect(count(['--until', noOffset(first + 3_600_000)]), tz).toBeGreaterThan(0);
+        expect(count(['--until', noOffset(first - 3_600_000)]), tz).toBe(0);
+      }
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+
+  it('refuse a day the calendar does not have, and forms ISO 8601 does not write', () => {
+    for (const v of ['2026-02-30', 'Nov 1 2026', '2026-11-01T25:00']) {
+      const r = cli(['watchlist', '--db', db, '--format', 'json', '--since', v]);
+      expect(r.code, v).toBe(2);
+      expect(r.err, v).toContain(`--since ${JSON.stringify(v)}: expected a date (2026-11-01) or date-time`);
+    }
+  });
+});
+
 describe('watch-list addresses', () => {
   const dir = mkdtempSync(join(tmpdir(), 'minerwatch-addresses-'));
   const report = join(dir, 'report.sqlite');
