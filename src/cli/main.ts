@@ -105,8 +105,8 @@ function liveOptions(cmd: Command, reading: string): Command {
     .option('--lenient-rules', 'run with the valid rules even when some are invalid')
     .option('--dns-log <file>', `resolver log (repeatable), as for scan; read before ${reading}`, collect, [])
     .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
-    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveInt('--stats-interval'), 60)
-    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveInt('--join-gap'), 300)
+    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveSeconds('--stats-interval'), 60)
+    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveSeconds('--join-gap'), 300)
     .option('--quiet', 'no periodic counters')
     .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'));
 }
@@ -115,10 +115,23 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
+/**
+ * A count (flows, workers, messages, partitions, an id): decimal digits, at least 1. Number() took
+ * `0x10` as 16, `1e3` as 1000 and `2.5` workers as a count. (Not src/io/csv.ts's readers: that
+ * module loads ipaddr.js, 50 ms more for every command, `--version` included.)
+ */
 function positiveInt(name: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} expects a positive number, got ${JSON.stringify(v)}`);
+    if (!/^[1-9]\d{0,14}$/.test(v)) throw new UsageError(`${name} expects a whole number of at least 1, in decimal digits, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+/** A duration in seconds: a decimal number above 0 (`0.5`, `300`). */
+function positiveSeconds(name: string) {
+  return (v: string): number => {
+    const n = /^\d{1,15}(\.\d{1,9})?$/.test(v) ? Number(v) : 0;
+    if (!(n > 0)) throw new UsageError(`${name} expects seconds, a decimal number above 0 like 300 or 0.5, got ${JSON.stringify(v)}`);
     return n;
   };
 }
@@ -168,12 +181,12 @@ Examples:
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')
     .option('--json', 'print a machine-readable summary on stdout')
-    .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveInt('--idle-timeout'), 300)
-    .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveInt('--active-timeout'), 1800)
+    .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveSeconds('--idle-timeout'), 300)
+    .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveSeconds('--active-timeout'), 1800)
     .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', positiveInt('--max-flows'), 1 << 19)
     .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, portNumber('--collector-port')(v)], [] as number[])
     .option('--no-exports', 'do not decode NetFlow/IPFIX datagrams found in captures')
-    .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveInt('--join-gap'), 300)
+    .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveSeconds('--join-gap'), 300)
     .addOption(
       new Option('--keep-flows <which>', 'flows written to the report: auto = all from packets, flagged ones from flow exports')
         .choices(['auto', 'all', 'flagged'])
@@ -236,7 +249,7 @@ are invalid; 2 bad usage or a file that is not a report; 3 the report could not 
     'collecting',
   )
     .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', positiveInt('--max-flows'), 1 << 16)
-    .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveInt('--commit-interval'), 10)
+    .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveSeconds('--commit-interval'), 10)
     .addHelpText(
       'after',
       `
@@ -260,10 +273,10 @@ Example:
       .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
       .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
       .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
-      .option('--segment-seconds <s>', 'a segment open this long is cut at its last message once its partition is read to the end: bounds the time from a message to its committed verdict on a quiet partition', positiveInt('--segment-seconds'), 60)
+      .option('--segment-seconds <s>', 'a segment open this long is cut at its last message once its partition is read to the end: bounds the time from a message to its committed verdict on a quiet partition', positiveSeconds('--segment-seconds'), 60)
       .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
       .option('--client-id <id>', 'Kafka client id', 'minerwatch')
-      .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveInt('--session-timeout'))
+      .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveSeconds('--session-timeout'))
       .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', positiveInt('--max-messages')),
     'consuming',
   )

@@ -190,6 +190,18 @@ describe('minerwatch CLI', () => {
     const padded = await runMain(['scan', join(FIXTURES, 'demo'), '--subscriber-net', '100.064.0.0/10', '--db', join(tmp, 'x.sqlite')]);
     expect(padded.code).toBe(2);
     expect(padded.err).toMatch(/--subscriber-net "100\.064\.0\.0\/10" is not a CIDR; .*four decimal parts without leading zeros/);
+    // Counts in decimal digits, durations as decimal seconds: Number() took 0x10 as 16 and 2.5 workers as a count.
+    for (const [flag, value, what] of [
+      ['--max-flows', '0x10', 'a whole number of at least 1, in decimal digits'],
+      ['--workers', '2.5', 'a whole number of at least 1, in decimal digits'],
+      ['--max-flows', '1e3', 'a whole number of at least 1, in decimal digits'],
+      ['--idle-timeout', '0x10', 'seconds, a decimal number above 0 like 300 or 0.5'],
+      ['--idle-timeout', '0', 'seconds, a decimal number above 0 like 300 or 0.5'],
+    ] as const) {
+      const r = await runMain(['scan', join(FIXTURES, 'demo'), flag, value, '--db', join(tmp, 'x.sqlite')]);
+      expect(r.code, `${flag} ${value}`).toBe(2);
+      expect(r.err, `${flag} ${value}`).toContain(`${flag} expects ${what}, got "${value}"`);
+    }
     expect((await runMain(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
     expect((await runMain(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);
   });
