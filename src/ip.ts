@@ -159,7 +159,7 @@ export function parseIpv6Text(s: string, out: Uint8Array): boolean {
   return true;
 }
 
-/** The address forms {@link addressText} reads, for messages that say what was expected. */
+/** The address forms {@link canonicalAddress} reads, for messages that say what was expected. */
 export const ADDRESS_FORMS = 'an IPv4 address as four decimal parts without leading zeros (198.51.100.7) or an IPv6 address (2001:db8::1, no zone index)';
 
 const TEXT_BYTES = new Uint8Array(16);
@@ -192,7 +192,7 @@ export function parseAddressBytes(s: string, out: Uint8Array): 0 | 4 | 6 {
  * reads. Every file, list and argument that names an address is read through this or
  * src/io/csv.ts readAddress, so the same text is the same host on every path.
  */
-export function addressText(s: string): string | null {
+export function canonicalAddress(s: string): string | null {
   return parseAddressBytes(s, TEXT_BYTES) === 0 ? null : formatIpv6(TEXT_BYTES);
 }
 

@@ -6,7 +6,7 @@
  * such and the flow stays on the public address.
  */
 import ipaddr from 'ipaddr.js';
-import { addressText, ipv4ToInt } from '../ip.js';
+import { canonicalAddress, ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';
 import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';
@@ -81,7 +81,7 @@ export function parseNatLog(text: string): { records: NatRecord[]; errors: NatEr
       continue;
     }
     // One text per host, as every path writes it (an IPv4-mapped IPv6 address as its IPv4 address).
-    records.push({ start: start.value, end: end.value, privateIp: addressText(priv)!, publicIp: addressText(pub)!, portStart: ps.value, portEnd: pe.value, line: n });
+    records.push({ start: start.value, end: end.value, privateIp: canonicalAddress(priv)!, publicIp: canonicalAddress(pub)!, portStart: ps.value, portEnd: pe.value, line: n });
   }
   return { records, errors };
 }

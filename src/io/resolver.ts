@@ -6,11 +6,11 @@
  */
 import { promises as dns } from 'node:dns';
 import { UsageError } from '../errors.js';
-import { addressText, endpointText } from '../ip.js';
+import { canonicalAddress, endpointText } from '../ip.js';
 
 /** One address a name resolved to. */
 export interface ResolvedAddress {
-  /** Address text as every path writes it (src/ip.ts addressText). */
+  /** Address text as every path writes it (src/ip.ts canonicalAddress). */
   address: string;
   family: 4 | 6;
   /** Seconds, as the resolver answered (c-ares gives the smallest TTL along a CNAME chain). */
@@ -65,7 +65,7 @@ export function parseResolverAddress(text: string): string {
   } else if (/^[^:]+:\d+$/.test(text)) {
     [host, port] = text.split(':') as [string, string];
   }
-  const a = addressText(host);
+  const a = canonicalAddress(host);
   if (a === null) bad();
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535) bad();
@@ -162,7 +162,7 @@ async function resolveOne(name: string, query: <T>(p: Promise<T>) => Promise<T>,
   for (const [res, family] of [[v4, 4], [v6, 6]] as const) {
     if (res.status !== 'fulfilled') continue;
     for (const rec of res.value.slice(0, MAX_ADDRESSES)) {
-      const address = addressText(rec.address);
+      const address = canonicalAddress(rec.address);
       if (address !== null) addresses.push({ address, family, ttl: rec.ttl });
     }
   }

@@ -4,7 +4,7 @@
  * per confirmed server with its own date and the probe's evidence as `source`. Pure text in, text
  * out; the command reads and writes the file.
  */
-import { addressText, parseAddressBytes } from '../ip.js';
+import { canonicalAddress, parseAddressBytes } from '../ip.js';
 import { UsageError } from '../errors.js';
 import { dayOf } from '../i18n.js';
 import { compileEndpointFile } from '../rules/endpoints.js';
@@ -90,7 +90,7 @@ function entryKey(e: IntelEntry): string {
   if (e.domain !== undefined) return `domain ${e.domain}`;
   if (e.suffix !== undefined) return `suffix ${e.suffix}`;
   // Checked by the endpoint validator: the text the compiled list keys it by.
-  if (e.ip !== undefined) return `ip ${addressText(e.ip) ?? e.ip} ${e.port ?? ''}`;
+  if (e.ip !== undefined) return `ip ${canonicalAddress(e.ip) ?? e.ip} ${e.port ?? ''}`;
   return `cidr ${e.cidr}`;
 }
 
@@ -101,7 +101,7 @@ function addressKey(ip: string): [number, bigint] {
   let n = 0n;
   for (const b of bytes) n = (n << 8n) | BigInt(b);
   // IPv4 first, an IPv4-mapped address with it (its text is the IPv4 one); IPv4 is ordered by its last four bytes.
-  return [addressText(ip)?.includes(':') ? 6 : 4, n];
+  return [canonicalAddress(ip)?.includes(':') ? 6 : 4, n];
 }
 
 function cmp<T extends string | number | bigint>(a: T, b: T): number {

@@ -3,7 +3,7 @@
  * report suspects but no flow's own messages proved.
  */
 import type Database from 'better-sqlite3';
-import { addressText } from '../ip.js';
+import { canonicalAddress } from '../ip.js';
 import { UsageError } from '../errors.js';
 import { targetText, type ProbeTarget } from './requests.js';
 
@@ -21,7 +21,7 @@ export function parseTarget(text: string): ProbeTarget | null {
   const host = m[1]!;
   const port = Number(m[2]);
   // In brackets only IPv6; bare only a dotted quad (the patterns above).
-  const address = s.startsWith('[') === host.includes(':') ? addressText(host) : null;
+  const address = s.startsWith('[') === host.includes(':') ? canonicalAddress(host) : null;
   if (address === null || !Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { host: address, port };
 }

@@ -7,7 +7,7 @@
  * the subscriber's traffic.
  */
 import type Database from 'better-sqlite3';
-import { addressText } from '../ip.js';
+import { canonicalAddress } from '../ip.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { flowAttributes, flowEndpoints } from './queries.js';
 import type { HashrateRow } from '../aggregate/hashrate.js';
@@ -38,7 +38,7 @@ interface Stats {
 
 /** The textual forms of an address a report may hold (as given, and RFC 5952 / dotted quad). */
 function addressForms(arg: string): string[] {
-  const a = addressText(arg);
+  const a = canonicalAddress(arg);
   return a === null ? [] : [...new Set([arg, a])];
 }
 

@@ -5,14 +5,14 @@
  * written; peer, name and port evidence do not count, so the list never feeds on itself.
  */
 import { isDateMs } from '../time.js';
-import { addressText } from '../ip.js';
+import { canonicalAddress } from '../ip.js';
 import Database from 'better-sqlite3';
 import { InputError } from '../errors.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 /** One server address and port proven to speak a mining protocol. */
 export interface LearnedEndpoint {
-  /** Address text as every path writes it (src/ip.ts addressText), IPv4 or IPv6. */
+  /** Address text as every path writes it (src/ip.ts canonicalAddress), IPv4 or IPv6. */
   address: string;
   port: number;
   /** ms since the epoch, UTC: first packet of the earliest proving flow. */
@@ -107,5 +107,5 @@ export function readLearnedEndpoints(path: string, skip: (address: string) => bo
 }
 
 function normalise(x: unknown): string | null {
-  return typeof x === 'string' ? addressText(x) : null;
+  return typeof x === 'string' ? canonicalAddress(x) : null;
 }

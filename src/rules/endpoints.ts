@@ -4,7 +4,7 @@
  * independent of the list size (hash lookups per domain label and per prefix length).
  */
 import ipaddr from 'ipaddr.js';
-import { ADDRESS_FORMS, addressText, ipv4ToInt } from '../ip.js';
+import { ADDRESS_FORMS, canonicalAddress, ipv4ToInt } from '../ip.js';
 import { readPrefix } from '../io/csv.js';
 import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';
 import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
@@ -57,7 +57,7 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
         if (!HOST_RE.test(name)) ctx.err(at(k), f(k), `expected a host name like pool.example.org, got ${JSON.stringify(v)}`);
         else match = k === 'domain' ? { domain: name } : { suffix: name };
       } else if (k === 'ip') {
-        const ip = typeof v === 'string' ? addressText(v) : null;
+        const ip = typeof v === 'string' ? canonicalAddress(v) : null;
         if (ip === null) ctx.err(at(k), f(k), `expected ${ADDRESS_FORMS}, got ${JSON.stringify(v)}`);
         else {
           const port = e.port;
