@@ -24,12 +24,12 @@ import type { Anomalies } from '../anomalies.js';
 import { InputError } from '../errors.js';
 import type { DnsLookup } from './dnslog.js';
 import { formatIpv6 } from '../decode/dns.js';
-import { addressText } from './dnslookup.js';
-import { parseIpv6Text } from '../ip.js';
+import { canonicalAddress, canonicalIpv4ToInt, parseIpv6Text } from '../ip.js';
 import { quotedExcerpt } from '../report/format.js';
 import { isDateMs, MAX_DATE_MS } from '../time.js';
 import type { ByteWindow } from './joiner.js';
 import { LineCutter } from './lines.js';
+import { readTime } from './csv.js';
 
 type Answer = DnsLookup['answers'][number];
 
@@ -83,11 +83,11 @@ const MAX_RTT_S = 3600;
 /** The lookup a Zeek line describes, or a reason it is malformed. */
 function zeekLookup(r: ZeekRecord): DnsLookup | string {
   if (r.rttS !== null && !(r.rttS >= 0 && r.rttS <= MAX_RTT_S)) return `rtt ${r.rttS} s; expected the seconds a resolver took to answer, 0 to ${MAX_RTT_S}`;
-  const client = normaliseAddress(r.origH);
+  const client = canonicalAddress(r.origH);
   if (client === null) return `id.orig_h ${quotedExcerpt(r.origH)} is not an IP address`;
   let resolver: string | null = null;
   if (r.respH !== null) {
-    resolver = normaliseAddress(r.respH);
+    resolver = canonicalAddress(r.respH);
     if (resolver === null) return `id.resp_h ${quotedExcerpt(r.respH)} is not an IP address`;
   }
   if (r.answers.length > MAX_ANSWERS) return `${r.answers.length} answers; at most ${MAX_ANSWERS} are read`;
@@ -111,7 +111,7 @@ function zeekLookup(r: ZeekRecord): DnsLookup | string {
         addressSeen = true;
         continue;
       }
-    } else if (c >= 0x30 && c <= 0x39 && ipv4Literal(text)) {
+    } else if (c >= 0x30 && c <= 0x39 && canonicalIpv4ToInt(text) >= 0) {
       answers.push({ name: owner, type: 'A', data: text, ttl });
       addressSeen = true;
       continue;
@@ -128,36 +128,20 @@ function zeekLookup(r: ZeekRecord): DnsLookup | string {
 
 const v6 = new Uint8Array(16);
 
-/** Address text in the form the other readers give: IPv6 per RFC 5952, IPv4-mapped as IPv4. */
-function normaliseAddress(s: string): string | null {
-  if (!s.includes(':')) return ipv4Literal(s) ? s : null;
-  return parseIpv6Text(s, v6) ? addressText(v6) : null;
+/**
+ * An ISO 8601 `ts` (Zeek's JSON::TS_ISO8601 writes `2023-11-14T22:13:21.500000Z`) as UTC ms, read as
+ * every other time is (src/io/csv.ts readTime: UTC unless it carries an offset, a real calendar
+ * day), or NaN. Date.parse took a time without an offset in the machine's zone and rolled
+ * 2023-02-30 over to March 2.
+ */
+function isoMs(text: string): number {
+  const t = readTime(text);
+  return t.ok ? t.value : NaN;
 }
 
 /** IPv6 literal as RFC 5952 text, as the DNS decoder writes AAAA data (mapped ones in hex too), or null. */
 function ipv6Text(s: string): string | null {
   return parseIpv6Text(s, v6) ? formatIpv6(v6) : null;
-}
-
-/** Dotted-quad IPv4 without leading zeros (as Zeek writes it). */
-function ipv4Literal(s: string): boolean {
-  let dots = 0;
-  let digits = 0;
-  let part = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2e) {
-      if (digits === 0) return false;
-      dots++;
-      digits = 0;
-      part = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
-      if (digits > 0 && part === 0) return false;
-      part = part * 10 + c - 0x30;
-      if (++digits > 3 || part > 255) return false;
-    } else return false;
-  }
-  return dots === 3 && digits > 0;
 }
 
 /** A domain name as text: no spaces or separators (TXT and other records' text are not names). */
@@ -407,10 +391,7 @@ export class ZeekTsvParser extends ZeekLines {
       switch (role) {
         case COL_TS:
           r.tsMs = epochMs(b, a, z);
-          if (Number.isNaN(r.tsMs)) {
-            const d = Date.parse(utf8.decode(b.subarray(a, z)));
-            r.tsMs = d;
-          }
+          if (Number.isNaN(r.tsMs)) r.tsMs = isoMs(utf8.decode(b.subarray(a, z)));
           break;
         case COL_RTT:
           r.rttS = decimal(b, a, z);
@@ -504,7 +485,7 @@ export class ZeekJsonParser extends ZeekLines {
     const path = v['_path'];
     if (path !== undefined && path !== 'dns') return this.bad(`a Zeek ${quotedExcerpt(String(path))} record; expected _path dns`);
     const ts = v['ts'];
-    const tsMs = typeof ts === 'number' ? ts * 1000 : typeof ts === 'string' ? Date.parse(ts) : NaN;
+    const tsMs = typeof ts === 'number' ? ts * 1000 : typeof ts === 'string' ? isoMs(ts) : NaN;
     if (!Number.isFinite(tsMs)) return this.bad(`ts ${quotedExcerpt(String(ts))}; expected epoch seconds or an ISO 8601 time`);
     const origH = v['id.orig_h'];
     if (typeof origH !== 'string') return this.bad('id.orig_h missing; expected the client address');

@@ -308,6 +308,29 @@ describe('compressed and interrupted reads', () => {
 });
 
 describe('Zeek dns.log (JSON lines)', () => {
+  // Times read as every other reader reads them: UTC unless an offset is given, on real calendar days
+  // (Date.parse took the first in the machine's zone and the second as March 2).
+  it('an ISO ts without an offset is UTC in any zone the machine is in; a day the calendar lacks is a bad line', async () => {
+    const line = (ts: string, q: string): string =>
+      JSON.stringify({ ts, 'id.orig_h': '100.64.0.11', 'id.resp_h': '10.0.0.53', query: q, qtype: 1, rcode: 0, answers: ['198.51.100.20'], TTLs: [60.0], rejected: false });
+    const text = [line('2023-11-14T22:13:21', 'a.example'), line('2023-11-14T22:13:21+08:00', 'b.example'), line('2023-02-30T00:00:00Z', 'c.example')].join('\n') + '\n';
+    const before = process.env.TZ;
+    try {
+      for (const tz of ['UTC', 'Asia/Shanghai', 'America/New_York']) {
+        process.env.TZ = tz;
+        const { lookups, anomalies } = await read(file(text));
+        expect(lookups.map((l) => [l.query, l.time]), tz).toEqual([
+          ['a.example', Date.UTC(2023, 10, 14, 22, 13, 21)],
+          ['b.example', Date.UTC(2023, 10, 14, 14, 13, 21)],
+        ]);
+        expect(anomalies.samples.map((x) => x.message), tz).toEqual(['line 3: ts "2023-02-30T00:00:00Z"; expected epoch seconds or an ISO 8601 time; line skipped']);
+      }
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+
   it('reads epoch and ISO times, arrays, omitted unset fields; bad lines counted', async () => {
     const lines = [
       JSON.stringify({ ts: 1700000000.25, uid: 'C1', 'id.orig_h': '100.64.0.11', 'id.orig_p': 53421, 'id.resp_h': '10.0.0.53', 'id.resp_p': 53, proto: 'udp', trans_id: 1, rtt: 0.004, query: 'Mine.Pool.Example', qclass: 1, qclass_name: 'C_INTERNET', qtype: 1, qtype_name: 'A', rcode: 0, rcode_name: 'NOERROR', AA: false, TC: false, RD: true, RA: true, Z: 0, answers: ['lb.pool.example', '198.51.100.20'], TTLs: [30.0, 60.0], rejected: false }),
