@@ -2,7 +2,7 @@
  * Compiles `rules/algorithms.yaml`: which coin mines with which algorithm (by date), what a Stratum
  * difficulty of 1 is worth in hashes, and the efficiency range (J/H) that turns a hashrate into power.
  */
-import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
+import { asList, COIN_RE, dateText, isDay, isObj, type FileContext } from './yamlfile.js';
 import type { AlgorithmRule, Algorithms } from './schema.js';
 
 const ALG_RE = /^[a-z0-9][a-z0-9._/-]{1,31}$/;
@@ -16,7 +16,7 @@ export function compileAlgorithmsFile(ctx: FileContext, root: Record<string, unk
   const date = dateText(root.date);
   if (typeof id !== 'string' || !/^[A-Z0-9][A-Z0-9-]{2,63}$/.test(id)) ctx.err(['id'], 'id', 'expected an id like MW-ALGORITHMS');
   if (!Number.isInteger(rev) || (rev as number) < 1) ctx.err(['rev'], 'rev', 'expected a revision number >= 1');
-  if (typeof date !== 'string' || !DATE_RE.test(date)) ctx.err(['date'], 'date', 'expected the date the figures were checked, YYYY-MM-DD');
+  if (!isDay(date)) ctx.err(['date'], 'date', 'expected the date the figures were checked, YYYY-MM-DD');
   const list = root.algorithms;
   if (!Array.isArray(list)) {
     ctx.err(['algorithms'], 'algorithms', 'expected a list, e.g. algorithms: [ { id: sha256d, coins: [BTC], difficulty_one: 4294967296, efficiency: { low: 1.75e-11, high: 9.8e-11 } } ]');
@@ -41,7 +41,7 @@ export function compileAlgorithmsFile(ctx: FileContext, root: Record<string, unk
       else if (isObj(c) && typeof c.coin === 'string' && COIN_RE.test(c.coin)) {
         const from = dateText(c.from);
         const until = dateText(c.until);
-        const ok = (d: unknown): boolean => d === undefined || (typeof d === 'string' && DATE_RE.test(d));
+        const ok = (d: unknown): boolean => d === undefined || isDay(d);
         if (!ok(from) || !ok(until)) ctx.err(at('coins', j), `${f('coins')}[${j}]`, 'expected from/until dates YYYY-MM-DD');
         else coins.push({ coin: c.coin, from: from ? Date.parse(from as string) : null, until: until ? Date.parse(until as string) : null });
       } else ctx.err(at('coins', j), `${f('coins')}[${j}]`, 'expected a ticker (XMR) or { coin: XMR, from: 2019-11-30 }');

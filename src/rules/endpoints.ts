@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import { ADDRESS_FORMS, canonicalAddress, ipv4ToInt } from '../ip.js';
 import { readPrefix } from '../io/csv.js';
 import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';
-import { asList, COIN_RE, DATE_RE, dateText, isObj, type FileContext } from './yamlfile.js';
+import { asList, COIN_RE, dateText, isDay, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
 import { lastAtMost } from '../search.js';
 
@@ -26,7 +26,7 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
   const source = root.source;
   const added = dateText(root.added);
   if (typeof source !== 'string' || !source) ctx.err(['source'], 'source', 'expected the list\'s provenance, e.g. source: "maltrail crypto_mining.txt @ 8adace15 (MIT)"');
-  if (typeof added !== 'string' || !DATE_RE.test(added)) ctx.err(['added'], 'added', 'expected a date YYYY-MM-DD');
+  if (!isDay(added)) ctx.err(['added'], 'added', 'expected a date YYYY-MM-DD');
   const fileKind = root.kind === undefined ? 'pool' : root.kind;
   if (!KINDS.includes(fileKind as EndpointKind)) ctx.err(['kind'], 'kind', `expected one of ${KINDS.join(', ')}`);
   if (!Array.isArray(root.entries)) {
@@ -79,7 +79,7 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
     const kind = e.kind === undefined ? fileKind : e.kind;
     if (!KINDS.includes(kind as EndpointKind)) ctx.err(at('kind'), f('kind'), `expected one of ${KINDS.join(', ')}`);
     const eAdded = e.added === undefined ? added : dateText(e.added);
-    if (typeof eAdded !== 'string' || !DATE_RE.test(eAdded)) ctx.err(at('added'), f('added'), 'expected a date YYYY-MM-DD');
+    if (!isDay(eAdded)) ctx.err(at('added'), f('added'), 'expected a date YYYY-MM-DD');
     if (e.source !== undefined && typeof e.source !== 'string') ctx.err(at('source'), f('source'), 'expected text');
     if (e.reference !== undefined && typeof e.reference !== 'string') ctx.err(at('reference'), f('reference'), 'expected a URL');
     if (ctx.errors.length > before || !match) {

@@ -1,5 +1,5 @@
 /** Compiles `rules/signatures/*.yaml`: one protocol family per file, each rule validated field by field. */
-import { asList, COIN_RE, DATE_RE, dateText, ID_RE, isObj, type FileContext } from './yamlfile.js';
+import { asList, COIN_RE, dateText, ID_RE, isDay, isObj, type FileContext } from './yamlfile.js';
 import { VALUE_TYPES, type HandshakeMatch, type JsonPath, type MessageMatch, type PayloadRule, type ValueType } from './schema.js';
 
 const RULE_KEYS = new Set(['id', 'rev', 'added', 'description', 'references', 'side', 'name', 'on', 'match', 'handshake', 'coin', 'extract', 'fixtures', 'falsepositives']);
@@ -45,7 +45,7 @@ export function compileSignatureFile(ctx: FileContext, root: Record<string, unkn
     else seen.set(id, `${ctx.file}:${ctx.line(at('id'))}`);
     if (!Number.isInteger(r.rev) || (r.rev as number) < 1) ctx.err(at('rev'), where('rev'), `expected a positive integer revision, e.g. 1, got ${JSON.stringify(r.rev)}`);
     const added = dateText(r.added);
-    if (typeof added !== 'string' || !DATE_RE.test(added)) ctx.err(at('added'), where('added'), `expected a date YYYY-MM-DD, e.g. 2026-11-21, got ${JSON.stringify(r.added)}`);
+    if (!isDay(added)) ctx.err(at('added'), where('added'), `expected a date YYYY-MM-DD, e.g. 2026-11-21, got ${JSON.stringify(r.added)}`);
     if (typeof r.description !== 'string' || r.description.length < 8) ctx.err(at('description'), where('description'), 'expected a sentence saying what the rule finds');
     if (r.side !== 'client' && r.side !== 'server') ctx.err(at('side'), where('side'), `expected client or server, got ${JSON.stringify(r.side)}`);
     const on = r.on === undefined ? 'json' : r.on;

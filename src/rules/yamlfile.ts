@@ -2,9 +2,15 @@
 import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node as YamlNode } from 'yaml';
 import { RuleError } from '../errors.js';
+import { readTime } from '../io/csv.js';
 
 export const ID_RE = /^[A-Z0-9][A-Z0-9-]{2,63}$/;
 export const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A day as rule files write it, YYYY-MM-DD, that the calendar has: 2026-02-30 is refused, not read as March 2. */
+export function isDay(x: unknown): x is string {
+  return typeof x === 'string' && DATE_RE.test(x) && readTime(x).ok;
+}
 export const COIN_RE = /^[A-Z0-9]{2,10}$/;
 
 /** Largest rule file parsed: the biggest bundled one is ~170 KiB; a bigger file is a mistake or an attack. */

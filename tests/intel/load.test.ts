@@ -205,6 +205,25 @@ entries:
     }
   });
 
+  // Date.parse rolled 2026-02-30 over to March 2: the listing's age was then two days off.
+  it('refuses a day the calendar does not have, in the file and in an entry', () => {
+    for (const [text, line, field] of [
+      ['source: "x"\nadded: "2026-02-30"\nentries:\n  - ip: "198.51.100.7"\n    pool: "P"\n', 2, 'added'],
+      ['source: "x"\nadded: 2026-03-01\nentries:\n  - ip: "198.51.100.7"\n    pool: "P"\n    added: "2025-13-01"\n', 6, 'entries[0].added'],
+    ] as const) {
+      const dir = mkdtempSync(join(tmp, 'folder-day-'));
+      writeFileSync(join(dir, 'list.yaml'), text);
+      let err: unknown;
+      try {
+        loadIntel([dir], none);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, field).toBeInstanceOf(RuleError);
+      expect((err as RuleError).message, field).toBe(`${join(dir, 'list.yaml')}:${line}: ${field}: expected a date YYYY-MM-DD`);
+    }
+  });
+
   it('lists an address as every path writes it: a dotted IPv6 tail as RFC 4291 reads it, IPv4-mapped as IPv4', () => {
     const dir = join(tmp, 'folder-forms');
     mkdirSync(dir);
