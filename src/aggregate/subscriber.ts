@@ -25,7 +25,7 @@ export interface SubscriberNet {
 export function parseSubscriberNets(cidrs: readonly string[]): SubscriberNet[] {
   return cidrs.map((text) => {
     const read = text.includes('/') ? readPrefix(text) : null;
-    if (!read?.ok) throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32, its address as ${ADDRESS_FORMS}`);
+    if (!read?.ok) throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
     const [addr, bits] = read.value;
     return { text, addr, bits };
   });

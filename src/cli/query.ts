@@ -52,7 +52,7 @@ function time(flag: string, v: string | undefined): number | undefined {
 function cidr(v: string | undefined): WatchFilter['prefix'] {
   if (v === undefined) return undefined;
   const read = v.includes('/') ? readPrefix(v) : null;
-  if (!read?.ok) throw new UsageError(`--prefix ${JSON.stringify(v)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32, its address as ${ADDRESS_FORMS}`);
+  if (!read?.ok) throw new UsageError(`--prefix ${JSON.stringify(v)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
   const net = read.value;
   return {
     contains: (ip: string) => {

@@ -67,7 +67,7 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
       } else {
         const net = typeof v === 'string' && v.includes('/') ? readPrefix(v) : null;
         if (net?.ok) match = { cidr: `${net.value[0].toString()}/${net.value[1]}` };
-        else ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24 or 2001:db8::/32 (its address as ${ADDRESS_FORMS}), got ${JSON.stringify(v)}`);
+        else ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24 or 2001:db8::/32 (the address: ${ADDRESS_FORMS}), got ${JSON.stringify(v)}`);
       }
     }
     if (e.port !== undefined && keys[0] !== 'ip') ctx.err(at('port'), f('port'), 'port goes with ip only (an IP:port entry); documented ports go in ports: [...]');
