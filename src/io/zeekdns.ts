@@ -139,7 +139,7 @@ function isoMs(text: string): number {
   return t.ok ? t.value : NaN;
 }
 
-/** IPv6 literal as RFC 5952 text, as the DNS decoder writes AAAA data (mapped ones in hex too), or null. */
+/** IPv6 literal as RFC 5952 text, as the DNS decoder writes AAAA data (an IPv4-mapped one as its IPv4 host, as there), or null. */
 function ipv6Text(s: string): string | null {
   return parseIpv6Text(s, v6) ? formatIpv6(v6) : null;
 }
