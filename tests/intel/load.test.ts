@@ -20,6 +20,18 @@ const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-intel-load-'));
 const report = join(tmp, 'report.sqlite');
 const none = { exclude: (): boolean => false };
 
+/** The RuleError loading the folder `dir` throws (the test fails when it throws none, or another error). */
+function ruleErrorOf(dir: string, what?: string): RuleError {
+  let err: unknown;
+  try {
+    loadIntel([dir], none);
+  } catch (e) {
+    err = e;
+  }
+  expect(err, what).toBeInstanceOf(RuleError);
+  return err as RuleError;
+}
+
 /** Inputs scanned: Stratum sessions to one server in many files, the demo's three pools, and a pool known by name only. */
 const INPUTS = ['link', 'formats', 'demo', 'names/pool-dns.pcap'];
 
@@ -166,16 +178,10 @@ entries:
     const dir = join(tmp, 'folder-bad');
     mkdirSync(dir);
     writeFileSync(join(dir, 'bad.yaml'), 'source: "x"\nadded: 2026-03-01\nentries:\n  - ip: "198.51.100.7"\n    pool: "P"\n  - ip: "999.1.1.1"\n    pool: "P"\n');
-    let err: unknown;
-    try {
-      loadIntel([dir], none);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(RuleError);
-    expect((err as RuleError).file).toBe(join(dir, 'bad.yaml'));
-    expect((err as RuleError).line).toBe(6);
-    expect((err as RuleError).message).toBe(
+    const err = ruleErrorOf(dir);
+    expect(err.file).toBe(join(dir, 'bad.yaml'));
+    expect(err.line).toBe(6);
+    expect(err.message).toBe(
       `${join(dir, 'bad.yaml')}:6: entries[1].ip: expected an IPv4 address as four decimal parts without leading zeros (198.51.100.7) or an IPv6 address (2001:db8::1, no zone index), got "999.1.1.1"`,
     );
   });
@@ -193,15 +199,9 @@ entries:
     for (const [entry, message] of cases) {
       const dir = mkdtempSync(join(tmp, 'folder-form-'));
       writeFileSync(join(dir, 'list.yaml'), `source: "x"\nadded: 2026-03-01\nentries:\n  - ${entry}\n    pool: "P"\n`);
-      let err: unknown;
-      try {
-        loadIntel([dir], none);
-      } catch (e) {
-        err = e;
-      }
-      expect(err, entry).toBeInstanceOf(RuleError);
-      expect((err as RuleError).line, entry).toBe(4);
-      expect((err as RuleError).message, entry).toContain(message);
+      const err = ruleErrorOf(dir, entry);
+      expect(err.line, entry).toBe(4);
+      expect(err.message, entry).toContain(message);
     }
   });
 
@@ -213,14 +213,7 @@ entries:
     ] as const) {
       const dir = mkdtempSync(join(tmp, 'folder-day-'));
       writeFileSync(join(dir, 'list.yaml'), text);
-      let err: unknown;
-      try {
-        loadIntel([dir], none);
-      } catch (e) {
-        err = e;
-      }
-      expect(err, field).toBeInstanceOf(RuleError);
-      expect((err as RuleError).message, field).toBe(`${join(dir, 'list.yaml')}:${line}: ${field}: expected a date YYYY-MM-DD`);
+      expect(ruleErrorOf(dir, field).message, field).toBe(`${join(dir, 'list.yaml')}:${line}: ${field}: expected a date YYYY-MM-DD`);
     }
   });
 
