@@ -136,11 +136,11 @@ function positiveSeconds(name: string) {
   };
 }
 
-/** A UDP or TCP port: a whole number from 1 to 65535. */
+/** A UDP or TCP port: a whole number from 1 to 65535, in decimal digits (Number() took `0x50` as 80). */
 function portNumber(name: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${name} expects a port from 1 to 65535, got ${JSON.stringify(v)}`);
+    const n = /^[1-9]\d{0,4}$/.test(v) ? Number(v) : 0;
+    if (n < 1 || n > 65535) throw new UsageError(`${name} expects a port from 1 to 65535, got ${JSON.stringify(v)}`);
     return n;
   };
 }

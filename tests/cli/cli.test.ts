@@ -197,6 +197,8 @@ describe('minerwatch CLI', () => {
       ['--max-flows', '1e3', 'a whole number of at least 1, in decimal digits'],
       ['--idle-timeout', '0x10', 'seconds, a decimal number above 0 like 300 or 0.5'],
       ['--idle-timeout', '0', 'seconds, a decimal number above 0 like 300 or 0.5'],
+      ['--collector-port', '0x50', 'a port from 1 to 65535'],
+      ['--collector-port', '65536', 'a port from 1 to 65535'],
     ] as const) {
       const r = await runMain(['scan', join(FIXTURES, 'demo'), flag, value, '--db', join(tmp, 'x.sqlite')]);
       expect(r.code, `${flag} ${value}`).toBe(2);
