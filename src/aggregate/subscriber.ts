@@ -7,7 +7,7 @@
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../errors.js';
 import { ADDRESS_FORMS, canonicalIpv4ToInt, ipv4ToInt } from '../ip.js';
-import { readPrefix } from '../io/csv.js';
+import { readCidr } from '../io/csv.js';
 import { IPV4_MASKS, inIpv6Net, parseLookupV6 } from './netkey.js';
 import type { FlowRecord } from '../types.js';
 import type { DirectoryEntry, SubscriberDirectory } from './directory.js';
@@ -24,9 +24,9 @@ export interface SubscriberNet {
 /** Parse `--subscriber-net` values; a bad one is a usage error naming it. */
 export function parseSubscriberNets(cidrs: readonly string[]): SubscriberNet[] {
   return cidrs.map((text) => {
-    const read = text.includes('/') ? readPrefix(text) : null;
-    if (!read?.ok) throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
-    const [addr, bits] = read.value;
+    const net = readCidr(text);
+    if (net === null) throw new UsageError(`--subscriber-net ${JSON.stringify(text)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
+    const [addr, bits] = net;
     return { text, addr, bits };
   });
 }

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
 import ipaddr from 'ipaddr.js';
 import { ADDRESS_FORMS } from '../ip.js';
-import { readPrefix, readTime } from '../io/csv.js';
+import { readCidr, readTime } from '../io/csv.js';
 import { InputError, UsageError } from '../errors.js';
 import { checkZone, levelName, messages, resolveLang, translateEvidence, watchlistHeaders, WATCHLIST_KEYS, type Lang } from '../i18n.js';
 import { pseudonymiser } from '../report/pseudonym.js';
@@ -51,9 +51,8 @@ function time(flag: string, v: string | undefined): number | undefined {
 
 function cidr(v: string | undefined): WatchFilter['prefix'] {
   if (v === undefined) return undefined;
-  const read = v.includes('/') ? readPrefix(v) : null;
-  if (!read?.ok) throw new UsageError(`--prefix ${JSON.stringify(v)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
-  const net = read.value;
+  const net = readCidr(v);
+  if (net === null) throw new UsageError(`--prefix ${JSON.stringify(v)} is not a CIDR; expected e.g. 100.64.0.0/10 or 2001:db8::/32 (the address: ${ADDRESS_FORMS})`);
   return {
     contains: (ip: string) => {
       try {

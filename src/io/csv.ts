@@ -321,6 +321,16 @@ export function readPrefix(text: string): FieldRead<[ipaddr.IPv4 | ipaddr.IPv6, 
   return bits <= max ? ok([addr.value, bits]) : expected(what);
 }
 
+/**
+ * A CIDR with its length (`100.64.0.0/10`, `2001:db8::/32`): {@link readPrefix} for the places a
+ * bare address is not a network (a list's `cidr:` entry, `--subscriber-net`, `--prefix`); null
+ * when it is not one. The caller says what was expected, where.
+ */
+export function readCidr(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+  const read = text.includes('/') ? readPrefix(text) : null;
+  return read?.ok ? read.value : null;
+}
+
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**

@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ADDRESS_FORMS, canonicalAddress, ipv4ToInt } from '../ip.js';
-import { readPrefix } from '../io/csv.js';
+import { readCidr } from '../io/csv.js';
 import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';
 import { asList, COIN_RE, dateText, isDay, isObj, type FileContext } from './yamlfile.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
@@ -65,8 +65,8 @@ export function compileEndpointFile(ctx: FileContext, root: Record<string, unkno
           match = { ip, port: (port as number | undefined) ?? null };
         }
       } else {
-        const net = typeof v === 'string' && v.includes('/') ? readPrefix(v) : null;
-        if (net?.ok) match = { cidr: `${net.value[0].toString()}/${net.value[1]}` };
+        const net = typeof v === 'string' ? readCidr(v) : null;
+        if (net !== null) match = { cidr: `${net[0].toString()}/${net[1]}` };
         else ctx.err(at(k), f(k), `expected a CIDR like 203.0.113.0/24 or 2001:db8::/32 (the address: ${ADDRESS_FORMS}), got ${JSON.stringify(v)}`);
       }
     }
