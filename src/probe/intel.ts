@@ -100,8 +100,8 @@ function addressKey(ip: string): [number, bigint] {
   parseAddressBytes(ip, bytes);
   let n = 0n;
   for (const b of bytes) n = (n << 8n) | BigInt(b);
-  // IPv4 first, an IPv4-mapped address with it (its text is the IPv4 one); IPv4 is ordered by its last four bytes.
-  return [canonicalAddress(ip)?.includes(':') ? 6 : 4, n];
+  // IPv4 first, an IPv4-mapped address with it (its text is the IPv4 one): IPv4 comes as ::ffff:a.b.c.d, so n says which.
+  return [n >> 32n === 0xffffn ? 4 : 6, n];
 }
 
 function cmp<T extends string | number | bigint>(a: T, b: T): number {
