@@ -152,3 +152,23 @@ export function spawnCli(args: readonly string[], act?: (child: ChildProcess) =>
   act?.(child);
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err, ms: Date.now() - t0 })));
 }
+
+/** Zones a time read "as UTC unless it carries an offset" must not depend on: UTC, east of it (China), west of it. */
+export const ZONES = ['UTC', 'Asia/Shanghai', 'America/New_York'] as const;
+
+/**
+ * Run `fn` with this process's time zone (TZ, which child processes inherit) set to each of
+ * {@link ZONES} in turn, then put it back as it was.
+ */
+export async function inEachZone(fn: (tz: string) => void | Promise<void>): Promise<void> {
+  const before = process.env.TZ;
+  try {
+    for (const tz of ZONES) {
+      process.env.TZ = tz;
+      await fn(tz);
+    }
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
+}

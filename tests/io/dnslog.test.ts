@@ -16,7 +16,7 @@ import { Anomalies } from '../../src/anomalies.js';
 import { InputError } from '../../src/errors.js';
 import { readDnsLog, type DnsLookup, type DnsLogInfo } from '../../src/io/dnslog.js';
 import { concatBytes, dnsAResponse, dnsQuery, ethernet, ipv4, ipv6, LinkType, parseIpv4, parseIpv6, pcapFile, pcapngFile, udp, utf8 } from '../support/builders.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, inEachZone } from '../helpers.js';
 import { lineStart } from '../support/lines.js';
 import ipaddr from 'ipaddr.js';
 import { parseIpv6Text } from '../../src/ip.js';
@@ -314,21 +314,14 @@ describe('Zeek dns.log (JSON lines)', () => {
     const line = (ts: string, q: string): string =>
       JSON.stringify({ ts, 'id.orig_h': '100.64.0.11', 'id.resp_h': '10.0.0.53', query: q, qtype: 1, rcode: 0, answers: ['198.51.100.20'], TTLs: [60.0], rejected: false });
     const text = [line('2023-11-14T22:13:21', 'a.example'), line('2023-11-14T22:13:21+08:00', 'b.example'), line('2023-02-30T00:00:00Z', 'c.example')].join('\n') + '\n';
-    const before = process.env.TZ;
-    try {
-      for (const tz of ['UTC', 'Asia/Shanghai', 'America/New_York']) {
-        process.env.TZ = tz;
-        const { lookups, anomalies } = await read(file(text));
-        expect(lookups.map((l) => [l.query, l.time]), tz).toEqual([
-          ['a.example', Date.UTC(2023, 10, 14, 22, 13, 21)],
-          ['b.example', Date.UTC(2023, 10, 14, 14, 13, 21)],
-        ]);
-        expect(anomalies.samples.map((x) => x.message), tz).toEqual(['line 3: ts "2023-02-30T00:00:00Z"; expected epoch seconds or an ISO 8601 time; line skipped']);
-      }
-    } finally {
-      if (before === undefined) delete process.env.TZ;
-      else process.env.TZ = before;
-    }
+    await inEachZone(async (tz) => {
+      const { lookups, anomalies } = await read(file(text));
+      expect(lookups.map((l) => [l.query, l.time]), tz).toEqual([
+        ['a.example', Date.UTC(2023, 10, 14, 22, 13, 21)],
+        ['b.example', Date.UTC(2023, 10, 14, 14, 13, 21)],
+      ]);
+      expect(anomalies.samples.map((x) => x.message), tz).toEqual(['line 3: ts "2023-02-30T00:00:00Z"; expected epoch seconds or an ISO 8601 time; line skipped']);
+    });
   });
 
   it('reads epoch and ISO times, arrays, omitted unset fields; bad lines counted', async () => {
