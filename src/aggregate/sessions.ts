@@ -140,11 +140,15 @@ export function subscriberEvidence(
     else out.set(id, [e]);
   };
   const groups = new Map<string, SessionFlow[]>();
-  for (const f of flows) {
-    const k = `${f.server}|${f.serverPort}|${f.transport}`;
-    const g = groups.get(k);
-    if (g) g.push(f);
-    else groups.set(k, [f]);
+  // Most subscribers a report holds have one flow with evidence: its group needs no key.
+  if (flows.length === 1) groups.set('', [flows[0]!]);
+  else {
+    for (const f of flows) {
+      const k = `${f.server}|${f.serverPort}|${f.transport}`;
+      const g = groups.get(k);
+      if (g) g.push(f);
+      else groups.set(k, [f]);
+    }
   }
   const s = cfg.sessions;
   if (s) {
