@@ -261,6 +261,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
       rulesetDigest: ruleSet.digest,
       rules: ruleSet.payload.map((r) => `${r.id}@${r.rev}`).join(','),
       algorithms: ruleSet.algorithms,
+      policy: ruleSet.policy,
       options: {
         subscriberNets: o.subscriberNet,
         idleTimeout: o.idleTimeout,
@@ -376,7 +377,7 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     writer.finish(
       { packets: summary.packets, anomalies, interrupted: summary.interrupted },
       policyRedecide(ruleSet.policy),
-      (d, subscribers) => (added = redecideReport(d, summary.classifier, { recompute: false, subscribers })),
+      (d, subscribers, known) => (added = redecideReport(d, summary.classifier, { recompute: false, subscribers, known })),
       {
         interrupted: new Map(summary.incomplete.map((x) => [inputIds[x.index]!, x.note])),
         tied,

@@ -18,22 +18,16 @@ import type { Classifier } from '../classify/classify.js';
 import { addressWeight } from '../classify/intelage.js';
 import type { FlowEvidenceInput } from '../classify/matcher.js';
 import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
-import type { EndpointEntry, IntelAge } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
-import { isProof } from './settle.js';
+import { isProof, SUBSCRIBER_COST_IN_FLOWS } from './settle.js';
+import { DNS_LOG_KINDS, LISTING_KINDS, listingAge, listingWeights, REPORT_KINDS, sessionFlowOf, type LedgerSummary, type StoredFlow } from './ledger.js';
 import { endpointText } from '../ip.js';
 import { sqlList } from './queries.js';
 import { RULES_ENDPOINTS } from '../rules/loader.js';
 
 /** Evidence kinds worked out from the flow's counters and endpoints (recomputed with `recompute`, as {@link SourcesGiven} says). */
 const FLOW_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port', 'port', 'behaviour', 'behaviour-weak', 'dns-log', 'dns-log-shared']);
-/** Listed addresses (src/classify/matchers/address.ts): from the rules' endpoint lists and `--intel`. */
-const LISTING_KINDS = new Set<Evidence['kind']>(['endpoint', 'endpoint-port']);
-/** Resolver-log bindings (src/classify/matchers/dnslog.ts): from `--dns-log`. */
-const DNS_LOG_KINDS = new Set<Evidence['kind']>(['dns-log', 'dns-log-shared']);
 const BEHAVIOUR_KINDS = new Set<Evidence['kind']>(['behaviour', 'behaviour-weak']);
-/** Evidence kinds added up over the report (always worked out again). */
-const REPORT_KINDS = new Set<Evidence['kind']>(['session', 'pool-endpoints']);
 const PROTOCOL_KINDS = new Set<Evidence['kind']>(['payload', 'http']);
 
 /** What the decision reads of a stored flow (`client` and `source` only when evidence is worked out again). */
@@ -63,6 +57,8 @@ interface FlowRow {
 export interface RedecideResult {
   /** Flows looked at, flows whose verdict changed, flows given session or many-endpoint evidence. */
   flows: number;
+  /** Of the flows looked at, those read back from the report (the others a scan's ledger looked at as it wrote them: src/report/ledger.ts). */
+  readBack: number;
   changed: number;
   sessions: number;
   endpoints: number;
@@ -82,6 +78,8 @@ const PAGE_FLOWS = 512;
 /** Evidence rows inserted by one statement, and flows whose evidence one statement reads. */
 const INSERT_ROWS = 32;
 const IDS_READ = 1024;
+/** Subscribers of a list whose flows one statement reads. */
+const SUBSCRIBERS_READ = 256;
 
 const FLOW_COLUMNS = 'id, subscriber, server, server_port, transport, first_seen, last_seen, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, flags_c2s, flags_s2c, records, label, confidence, outcome';
 const EVIDENCE_COLUMNS = 'e.rule_id, e.rev, e.kind, e.side, e.family, e.matched, e.excerpt, e.offset, e.time';
@@ -150,14 +148,27 @@ interface Rewrite {
  * @param opts.subscribers only these subscribers, each read by the subscriber index (a live
  *   collector's commit); every subscriber when absent. A subscriber's flows are decided from its own
  *   flows alone, so the outcome for each is what the whole-report pass gives it.
+ * @param opts.known what the ledger of the scan that wrote every flow with evidence the report holds
+ *   says of them (src/report/ledger.ts). Without `recompute`, only the subscribers it marked are
+ *   read: the others' flows were looked at as the scan wrote them, and would be left as they are.
  */
-export function redecideReport(db: Database.Database, classifier: Classifier, opts: { recompute: boolean; given?: SourcesGiven; subscribers?: Iterable<string> }): RedecideResult {
+export function redecideReport(
+  db: Database.Database,
+  classifier: Classifier,
+  opts: { recompute: boolean; given?: SourcesGiven; subscribers?: Iterable<string>; known?: LedgerSummary },
+): RedecideResult {
   const policy = classifier.rules.policy;
   const given = opts.given ?? sourcesOf(classifier);
   // Listings kept from an earlier --intel are told from the rules' own by their provenance.
   const intelFolders = opts.recompute && !given.intel ? intelFoldersOf(db) : [];
   const fromIntel = (e: Evidence): boolean => !e.excerpt.startsWith(RULES_ENDPOINTS) || intelFolders.some((f) => e.excerpt.startsWith(f));
-  const res: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
+  const res: RedecideResult = { flows: 0, readBack: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
+  let subscribers = opts.subscribers;
+  // Each subscriber read by its index: past a point the whole pass is the cheaper.
+  if (opts.known && !opts.recompute && opts.known.marked.length * SUBSCRIBER_COST_IN_FLOWS < opts.known.flows) {
+    subscribers = opts.known.marked;
+    res.flows += opts.known.unmarkedFlows;
+  }
   // Only flows with evidence can add up, unless the evidence itself is worked out again; the pages
   // of the whole-report pass find them by their own partial index (flows_evidence), not by walking
   // every flow's row.
@@ -169,6 +180,10 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   const firstPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber IS NOT NULL${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const nextPage = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   const flowsOf = db.prepare(`SELECT ${columns} FROM flows WHERE subscriber = ?${withEvidence} ORDER BY id`).raw();
+  // The same pages, of the subscribers of a list.
+  const ofList = 'subscriber IN (SELECT value FROM json_each(?))';
+  const firstPageOf = db.prepare(`SELECT ${columns} FROM flows WHERE ${ofList}${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
+  const nextPageOf = db.prepare(`SELECT ${columns} FROM flows WHERE ${ofList} AND subscriber > ?${withEvidence} ORDER BY subscriber, id LIMIT ${PAGE_FLOWS}`).raw();
   // A page's evidence is found by its flows' ids (the evidence index alone, flows are not read again), each flow's in row order.
   const byIds = (columns: string): Database.Statement =>
     db.prepare(`SELECT e.flow_id, ${columns} FROM evidence e WHERE e.flow_id IN (SELECT value FROM json_each(?)) ORDER BY e.flow_id, e.rowid`).raw();
@@ -190,6 +205,14 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   // The same values written without naming label and confidence, so their index is left alone.
   const updateSameLabel = db.prepare('UPDATE flows SET outcome = ?, reason = ?, rules = ?, pool = coalesce(pool, ?), server_name = coalesce(server_name, ?) WHERE id = ?');
   const rowOf = (v: unknown[]): FlowRow => flowOf(v, opts.recompute);
+  // A listing whose date cannot be read (written before listings were dated) is weighed by the lists given now.
+  const undated = (r: StoredFlow): { endpoint: number; address: number } => {
+    const hit = classifier.index.address(r.server, r.server_port);
+    if (!hit) return { endpoint: 0, address: 0 };
+    const w = addressWeight(hit.entry, r.first_seen, policy.intelAge).weight;
+    return { endpoint: hit.how === 'ip:port' || hit.entry.ports.includes(r.server_port) ? w : 0, address: w };
+  };
+  const weightsOf = (r: FlowRow, kept: readonly Fact[]): { endpoint: number; address: number } => listingWeights(r, kept, policy.intelAge, undated)!;
 
   /** The evidence a flow keeps of its own (and, with `recompute`, what its counters and endpoints give now: {@link SourcesGiven}). */
   function ownEvidence(r: FlowRow, own: readonly Evidence[], found: Map<number, { pool: string | null; name: string | null }>): Evidence[];
@@ -270,29 +293,14 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
       for (let i = from; i < to; i++) {
         const r = rows[i]!;
         res.flows++;
+        res.readBack++;
         const own = stored.get(r.id) ?? none;
         // Kinds alone hold no report-wide evidence (Stored): all of them are kept.
         const kept = own.whole ? ownEvidence(r, own.facts, found) : own.facts;
         base.push(kept);
-        const w = listingWeights(classifier, r, kept);
-        sessionFlows.push({
-          id: r.id,
-          server: r.server,
-          serverPort: r.server_port,
-          transport: r.transport,
-          firstSeen: r.first_seen,
-          lastSeen: r.last_seen,
-          packetsC2S: r.packets_c2s,
-          packetsS2C: r.packets_s2c,
-          bytesC2S: r.bytes_c2s,
-          bytesS2C: r.bytes_s2c,
-          flags: r.flags_c2s | r.flags_s2c,
-          records: r.records,
-          endpointWeight: w.endpoint,
-          addressWeight: w.address,
-        });
+        sessionFlows.push(sessionFlowOf(r.id, r, weightsOf(r, kept)));
       }
-      const added = subscriberEvidence(sessionFlows, { sessions: policy.sessions, endpoints: policy.endpoints, miningPorts: policy.miningPorts });
+      const added = subscriberEvidence(sessionFlows, policy);
       for (let i = from; i < to; i++) {
         const r = rows[i]!;
         const extra = added.get(r.id) ?? [];
@@ -389,28 +397,33 @@ export function redecideReport(db: Database.Database, classifier: Classifier, op
   };
 
   db.transaction(() => {
-    if (opts.subscribers !== undefined) {
-      // In subscriber order, as the whole-report pass goes: the evidence rows written get row ids in the same order.
-      for (const s of [...new Set(opts.subscribers)].sort(bySubscriber)) {
-        const rows = (flowsOf.all(s) as unknown[][]).map(rowOf);
-        if (rows.length) write(decideSubscribers(rows, storedOf(rows)));
+    // A full page may end inside a subscriber: that one starts the next page (or, alone on a page, is read whole).
+    const pass = (page: (after: string | null) => unknown[][]): void => {
+      let after: string | null = null;
+      for (;;) {
+        const got: FlowRow[] = page(after).map(rowOf);
+        if (!got.length) break;
+        let rows: FlowRow[] = got;
+        if (got.length === PAGE_FLOWS) {
+          const last = got[got.length - 1]!.subscriber;
+          let end = got.length;
+          while (end > 0 && got[end - 1]!.subscriber === last) end--;
+          rows = end > 0 ? got.slice(0, end) : (flowsOf.all(last) as unknown[][]).map(rowOf);
+        }
+        write(decideSubscribers(rows, storedOf(rows)));
+        after = rows[rows.length - 1]!.subscriber;
       }
+    };
+    if (subscribers === undefined) {
+      pass((after) => (after === null ? firstPage.all() : nextPage.all(after)) as unknown[][]);
       return;
     }
-    let after: string | null = null;
-    for (;;) {
-      const page: FlowRow[] = ((after === null ? firstPage.all() : nextPage.all(after)) as unknown[][]).map(rowOf);
-      if (!page.length) break;
-      let rows: FlowRow[] = page;
-      // A full page may end inside a subscriber: that one starts the next page (or, alone on a page, is read whole).
-      if (page.length === PAGE_FLOWS) {
-        const last = page[page.length - 1]!.subscriber;
-        let end = page.length;
-        while (end > 0 && page[end - 1]!.subscriber === last) end--;
-        rows = end > 0 ? page.slice(0, end) : (flowsOf.all(last) as unknown[][]).map(rowOf);
-      }
-      write(decideSubscribers(rows, storedOf(rows)));
-      after = rows[rows.length - 1]!.subscriber;
+    // In subscriber order, as the whole-report pass goes (the evidence rows written get row ids in
+    // the same order), a few hundred subscribers to a statement.
+    const list = [...new Set(subscribers)].sort(bySubscriber);
+    for (let i = 0; i < list.length; i += SUBSCRIBERS_READ) {
+      const some = JSON.stringify(list.slice(i, i + SUBSCRIBERS_READ));
+      pass((after) => (after === null ? firstPageOf.all(some) : nextPageOf.all(some, after)) as unknown[][]);
     }
   })();
   return res;
@@ -459,55 +472,6 @@ function evidenceOf(v: unknown[]): Evidence {
     offset: v[7] as number,
     time: v[8] as number,
   };
-}
-
-/**
- * The weights of the listings behind a flow's evidence (their age counts: src/classify/intelage.ts):
- * of the listing each endpoint or endpoint-port row names (its date and what it dates), weighed now,
- * so a listing kept from an earlier `--intel` weighs as when it was written. A row whose date cannot
- * be read (written before listings were dated) is weighed by the lists given now.
- */
-function listingWeights(c: Classifier, r: FlowRow, evidence: readonly Fact[]): { endpoint: number; address: number } {
-  let endpoint = 0;
-  let address = 0;
-  let undated = false;
-  for (const e of evidence) {
-    if (!LISTING_KINDS.has(e.kind)) continue;
-    const age = e.matched === undefined ? null : listingAge(e.matched, r.first_seen, c.rules.policy.intelAge);
-    if (!age) {
-      undated = true;
-      continue;
-    }
-    address = Math.max(address, age.weight);
-    if (e.kind === 'endpoint-port') endpoint = Math.max(endpoint, age.weight);
-  }
-  if (undated) {
-    const hit = c.index.address(r.server, r.server_port);
-    if (hit) {
-      const w = addressWeight(hit.entry, r.first_seen, c.rules.policy.intelAge).weight;
-      address = Math.max(address, w);
-      if (hit.how === 'ip:port' || hit.entry.ports.includes(r.server_port)) endpoint = Math.max(endpoint, w);
-    }
-  }
-  // A resolver told someone this address for a listed name: as good as a fresh listing of the address.
-  if (evidence.some((e) => DNS_LOG_KINDS.has(e.kind))) address = Math.max(address, 1);
-  return { endpoint, address };
-}
-
-/** The age note that ends a listing's evidence text (src/classify/matchers/address.ts, src/classify/intelage.ts): what it dates, and the date. */
-const AGE_NOTE = /; ((observed|listed) (\d{4}-\d{2}-\d{2})(?:,| without)[^;()]*)\)$/;
-
-/**
- * The weight now of the listing an endpoint or endpoint-port row names, for a flow at `flowMs`, the
- * note to write for it, and where the row's own note starts; null when the row names no dated listing.
- */
-function listingAge(matched: string, flowMs: number, age: IntelAge): { weight: number; note: string; at: number } | null {
-  const m = AGE_NOTE.exec(matched);
-  if (!m) return null;
-  // All that the weighing reads of an entry.
-  const entry = { added: m[3]!, dates: m[2] === 'listed' ? 'listed' : 'observed' } as Pick<EndpointEntry, 'added' | 'dates'> as EndpointEntry;
-  const w = addressWeight(entry, flowMs, age);
-  return { weight: w.weight, note: w.note, at: m.index + 2 };
 }
 
 /** The folders the report's runs were given as `--intel` (runs.options), each ending in `/`, as their files name themselves (src/rules/intel.ts). */

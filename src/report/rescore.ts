@@ -42,7 +42,7 @@ export interface RescoreResult extends RedecideResult {
 export function rescoreReport(db: Database.Database, input: RescoreInput): RescoreResult {
   let remapped = 0;
   let peerChanges = 0;
-  let r: RedecideResult = { flows: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
+  let r: RedecideResult = { flows: 0, readBack: 0, changed: 0, sessions: 0, endpoints: 0, newProofs: 0 };
   const rescore = db.transaction(() => {
     if (input.directory) writeDirectory(db, input.directory.entries, input.directory.source);
     if (input.power) writePowerReadings(db, input.power.readings, input.power.source);

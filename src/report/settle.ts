@@ -36,7 +36,7 @@ export const MAX_SCOPED_SUBSCRIBERS = 1 << 17;
  * when the run's subscribers times this reach the report's flows with evidence, the whole pass is
  * the cheaper one.
  */
-const SUBSCRIBER_COST_IN_FLOWS = 4;
+export const SUBSCRIBER_COST_IN_FLOWS = 4;
 
 /** Evidence kinds that make a medium or high mining flow the proof of peer evidence (src/report/peers.ts). */
 export const PROOF_KINDS: ReadonlySet<Evidence['kind']> = new Set<Evidence['kind']>(['payload', 'http', 'sni', 'host', 'dns', 'dns-log']);

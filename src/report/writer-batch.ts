@@ -11,13 +11,13 @@ import type { Algorithms } from '../rules/schema.js';
 import type { Evidence, FlowRecord, Verdict } from '../types.js';
 
 /** Numeric columns of a flow row, in `insertFlowSql` order within their kind; null travels as NaN (SQLite stores NaN as NULL). */
-const NUMS = 20;
+export const NUMS = 20;
 /** Text columns (or null) of a flow row. */
-const STRS = 20;
+export const STRS = 20;
 /** Numbers of one evidence row: its flow's index in the batch, rev, offset, time. */
-const EV_NUMS = 4;
+export const EV_NUMS = 4;
 /** Text of one evidence row, as indexes into the batch's strings: rule id, kind, side, family, matched, excerpt. */
-const EV_STRS = 6;
+export const EV_STRS = 6;
 /** Evidence rows a batch has room for at first (it doubles as needed): most batches of a live collector carry few. */
 const EV_ROWS = 256;
 /**
@@ -30,10 +30,18 @@ const FIRST_FLOWS = 256;
 const PLAIN_NUMS = 14;
 /** Text columns: the ones a plain row binds, and the label column, which marks a plain row. */
 const S_SOURCE = 5;
-const S_LABEL = 6;
-const S_SUBSCRIBER = 17;
+export const S_LABEL = 6;
+export const S_SUBSCRIBER = 17;
+/** Other columns the evidence ledger (src/report/ledger.ts) reads: numbers (server port; times to records), texts. */
+export const N_SERVER_PORT = 2;
+export const N_FIRST_SEEN = 4;
+export const S_SERVER = 1;
+export const S_TRANSPORT = 2;
+export const S_CONFIDENCE = 7;
+export const S_RULES = 14;
+export const S_OUTCOME = 15;
 /** In the label column of `strs`: the row is plain (see {@link INSERT_PLAIN_FLOW_SQL}). */
-const PLAIN = -2;
+export const PLAIN = -2;
 
 /** Flow rows this process sends to the report in one transaction. */
 export const BATCH_FLOWS = 5000;

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { ReportError } from '../errors.js';
 import { packedTransfer, type PackedFlows } from './writer-batch.js';
 import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
+import type { LedgerSummary } from './ledger.js';
 
 /** Batches posted and not yet committed before the scan waits: bounds memory when the disk is slower than the read. */
 const MAX_IN_FLIGHT = 3;
@@ -25,13 +26,15 @@ export class WriterThread {
   private sent = 0;
   private error: Error | null = null;
   private closed = false;
+  /** Once closed, what the thread's ledger says (when it kept one). */
+  ledger: LedgerSummary | null = null;
 
-  constructor(path: string, runId: number, script: URL, nice: number) {
+  constructor(path: string, runId: number, script: URL, nice: number, ledger: WriterThreadData['ledger']) {
     const shared = new SharedArrayBuffer(4);
     this.done = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
-    const data: WriterThreadData = { path, runId, done: shared, reply: port2, nice };
+    const data: WriterThreadData = { path, runId, done: shared, reply: port2, nice, ledger };
     this.worker = new Worker(script, { workerData: data, transferList: [port2] });
     // Every batch is waited for before the run closes; a process that ends without closing the run
     // (an error) does not wait for the thread either.
@@ -107,6 +110,7 @@ export class WriterThread {
     for (let m = receiveMessageOnPort(this.replies); m !== undefined; m = receiveMessageOnPort(this.replies)) {
       const r = m.message as WriterThreadReply;
       if (r.error && !this.error) this.error = replyError(r.error);
+      if (r.ledger) this.ledger = r.ledger;
     }
     if (this.error) throw this.error;
   }
@@ -122,11 +126,13 @@ function replyError(e: NonNullable<WriterThreadReply['error']>): Error {
  * A writer thread for `db`'s run `runId`, or null when flows are better written on this thread: an
  * in-memory or read-only database, `MINERWATCH_WRITER_THREAD=0`, or no compiled thread script
  * beside this module (running from the TypeScript sources). The thread raises its nice value by
- * `nice` (src/priority.ts): a file scan's writer works behind the reading thread.
+ * `nice` (src/priority.ts): a file scan's writer works behind the reading thread. With `ledger` it
+ * keeps the ledger of the flows with evidence it inserts (src/report/ledger.ts), from that state,
+ * and says what it found at the close.
  */
-export function startWriterThread(db: Database.Database, runId: number, nice = 0): WriterThread | null {
+export function startWriterThread(db: Database.Database, runId: number, nice = 0, ledger: WriterThreadData['ledger'] = null): WriterThread | null {
   if (process.env.MINERWATCH_WRITER_THREAD === '0' || db.memory || db.readonly) return null;
   const script = new URL('./writer-thread.js', import.meta.url);
   if (script.protocol !== 'file:' || !existsSync(fileURLToPath(script))) return null;
-  return new WriterThread(db.name, runId, script, nice);
+  return new WriterThread(db.name, runId, script, nice, ledger);
 }

@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { lowerThreadPriority } from '../priority.js';
 import { HEARTBEAT_MS } from './runs.js';
 import { insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
+import { EvidenceLedger, type LedgerState, type LedgerSummary } from './ledger.js';
+import type { Policy } from '../rules/schema.js';
 
 /** What the scan's thread hands the writer thread when it starts it. */
 export interface WriterThreadData {
@@ -19,6 +21,8 @@ export interface WriterThreadData {
   reply: MessagePort;
   /** How much the thread raises its nice value ({@link lowerThreadPriority}); 0 for none. */
   nice: number;
+  /** A scan's: keep the ledger of the flows with evidence it inserts (src/report/ledger.ts) from this state, and answer the close with its summary. */
+  ledger: { policy: Policy; state: LedgerState } | null;
 }
 
 /** A message to the writer thread. */
@@ -28,18 +32,22 @@ export type WriterThreadMessage = { seq: number; batch: PackedFlows } | { seq: n
 export interface WriterThreadReply {
   seq: number;
   error?: { name: string; message: string; code?: string };
+  /** The close's answer, when the thread keeps a ledger. */
+  ledger?: LedgerSummary;
 }
 
 function run(): void {
-  const { path, runId, done, reply, nice } = workerData as WriterThreadData;
+  const { path, runId, done, reply, nice, ledger } = workerData as WriterThreadData;
   lowerThreadPriority(nice);
   const doneCell = new Int32Array(done);
-  const answer = (seq: number, error?: unknown): void => {
+  const kept = ledger ? new EvidenceLedger(ledger.policy, ledger.state) : null;
+  const answer = (seq: number, error?: unknown, summary?: LedgerSummary): void => {
     const r: WriterThreadReply = { seq };
     if (error !== undefined) {
       const err = error as { name?: unknown; message?: unknown; code?: unknown };
       r.error = { name: String(err.name ?? 'Error'), message: String(err.message ?? error), ...(typeof err.code === 'string' ? { code: err.code } : {}) };
     }
+    if (summary) r.ledger = summary;
     reply.postMessage(r);
     Atomics.store(doneCell, 0, seq);
     Atomics.notify(doneCell, 0);
@@ -93,7 +101,7 @@ function run(): void {
       } catch {
         // Closing a connection that failed says nothing new.
       }
-      answer(m.seq);
+      answer(m.seq, undefined, failed ? undefined : kept?.summary());
       parentPort!.close();
       return;
     }
@@ -102,6 +110,7 @@ function run(): void {
     batch = m.batch;
     try {
       write.immediate();
+      kept?.add(m.batch);
       answer(m.seq);
     } catch (e) {
       failed = true;

@@ -22,6 +22,8 @@ import { startWriterThread, type WriterThread } from './writer-main.js';
 import { helperNice } from '../priority.js';
 import { withMappedReads } from './mapped.js';
 import { clearSettled, closeScope, markSettled } from './settle.js';
+import { EvidenceLedger, isWholeReport, type LedgerSummary } from './ledger.js';
+import type { Policy } from '../rules/schema.js';
 
 export interface RunInfo {
   toolVersion: string;
@@ -33,6 +35,8 @@ export interface RunInfo {
   algorithms?: Algorithms | null;
   /** The command that owns the run (`scan` by default); a killed `scan` run's rows are removed by the next scan, a `collect` run's kept. */
   command?: 'scan' | 'collect' | 'consume';
+  /** A scan's policy: its close then settles only the subscribers a ledger of its flows says it may change (src/report/ledger.ts). */
+  policy?: Policy;
 }
 
 /** How a run closes: the state of its inputs and the earlier rows they replace. */
@@ -315,6 +319,14 @@ export class ReportWriter {
   rolledBack: RolledBack[] = [];
   /** Earlier incomplete inputs whose rows this run's inputs replaced. */
   replaced = 0;
+  /**
+   * A scan's ledger of its flows with evidence (src/report/ledger.ts), kept here while batches are
+   * inserted here, then by the writer thread; null for a live run's. `ledgerLost` once rows of the
+   * run were taken out while it ran.
+   */
+  private ledger: EvidenceLedger | null;
+  private readonly policy: Policy | null;
+  private ledgerLost = false;
   /** Subscribers the close settled one by one (null: the whole report), once closed. */
   settledSubscribers: number | null = null;
   private packetsRolledBack = 0;
@@ -342,6 +354,8 @@ export class ReportWriter {
       .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart, owner.bootId, owner.pidNs, Date.now());
     this.runId = Number(r.lastInsertRowid);
     this.threadNice = (run.command ?? 'scan') === 'scan' ? helperNice() : 0;
+    this.policy = (run.command ?? 'scan') === 'scan' ? (run.policy ?? null) : null;
+    this.ledger = this.policy ? new EvidenceLedger(this.policy) : null;
     this.beat = db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
     this.runStatus = db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
     const algorithms = run.algorithms ?? null;
@@ -439,6 +453,7 @@ export class ReportWriter {
         this.stillMine();
         this.flows -= this.db.prepare('SELECT count(*) FROM flows WHERE input_id = ?').pluck().get(id) as number;
         deleteInputs(this.db, [id]);
+        this.ledgerLost = true;
       })
       .immediate();
   }
@@ -472,16 +487,17 @@ export class ReportWriter {
     if (this.batch.count) this.send();
     this.flows += b.count;
     this.useThread();
-    if (this.thread) this.thread.post(b);
-    else this.flushTx.immediate(b);
+    this.insert(b);
   }
 
   /** A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on). */
   private useThread(): void {
     if (this.threadTried || this.heartbeat === null) return;
     this.threadTried = true;
-    this.thread = startWriterThread(this.db, this.runId, this.threadNice);
+    this.thread = startWriterThread(this.db, this.runId, this.threadNice, this.ledger && this.policy ? { policy: this.policy, state: this.ledger.state() } : null);
     if (this.thread) {
+      // The thread keeps it from here.
+      this.ledger = null;
       clearInterval(this.heartbeat);
       this.heartbeat = null;
     }
@@ -494,11 +510,16 @@ export class ReportWriter {
   }
 
   private send(): void {
-    const b = this.batch.take();
-    if (this.thread) this.thread.post(b);
+    this.insert(this.batch.take());
+  }
+
+  /** A batch to the writer thread, or inserted here (and gathered into the ledger here). */
+  private insert(b: PackedFlows): void {
+    if (this.thread) return this.thread.post(b);
     // IMMEDIATE: the batch reads the run's state and then writes; a deferred transaction would fail
     // at once (SQLITE_BUSY) instead of waiting when another scan committed in between.
-    else this.flushTx.immediate(b);
+    this.flushTx.immediate(b);
+    this.ledger?.add(b);
   }
 
   /**
@@ -514,7 +535,7 @@ export class ReportWriter {
   finish(
     totals: { packets: number; anomalies: number; interrupted: boolean },
     redecide: Redecide | null = null,
-    decideAgain?: (db: Db, subscribers?: readonly string[]) => { newProofs: number } | void,
+    decideAgain?: (db: Db, subscribers?: readonly string[], known?: LedgerSummary) => { newProofs: number } | void,
     close: RunClose = {},
   ): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -541,8 +562,11 @@ export class ReportWriter {
       // Earlier rows deleted: their subscribers' other flows are settled again, with every other.
       if (this.replaced > 0) scope = null;
       this.settledSubscribers = scope === null ? null : scope.length;
+      // Before peer evidence is added: the report's flows with evidence may then be the run's alone.
+      const ledger = this.ledgerSummary();
+      const known = ledger && isWholeReport(this.db, ledger, this.rolledBack.length === 0) ? ledger : undefined;
       if (redecide) this.peerChanges = applyPeerEvidence(this.db, redecide, scope ?? undefined);
-      const added = decideAgain?.(this.db, scope ?? undefined);
+      const added = decideAgain?.(this.db, scope ?? undefined, known);
       this.db
         .prepare('UPDATE runs SET finished = ?, status = ?, packets = ?, flows = ?, anomalies = ?, heartbeat = ? WHERE id = ?')
         .run(Date.now(), totals.interrupted ? 'interrupted' : 'complete', totals.packets - this.packetsRolledBack, this.flows, totals.anomalies, Date.now(), this.runId);
@@ -552,6 +576,12 @@ export class ReportWriter {
     });
     // The pass reads the run's flows and evidence, which the writer thread's connection wrote.
     withMappedReads(this.db, () => closeRun.immediate());
+  }
+
+  /** What the ledger says (the writer thread's, once it is closed); null when there is none, or it does not hold the whole run. */
+  private ledgerSummary(): LedgerSummary | null {
+    if (this.policy === null || this.ledgerLost) return null;
+    return this.thread ? this.thread.ledger : (this.ledger?.summary() ?? null);
   }
 
   /** Stop the heartbeat of a run that ends without closing (an error, a second signal). */
