@@ -145,8 +145,8 @@ interface Rewrite {
 /**
  * Decide the flows again (see the module comment), in one transaction.
  * @param opts.recompute work out the flow-level evidence again, not only what is added up.
- * @param opts.subscribers only these subscribers, each read by the subscriber index (a live
- *   collector's commit); every subscriber when absent. A subscriber's flows are decided from its own
+ * @param opts.subscribers only these subscribers, read by the subscriber index a few hundred to a
+ *   statement (a live collector's commit); every subscriber when absent. A subscriber's flows are decided from its own
  *   flows alone, so the outcome for each is what the whole-report pass gives it.
  * @param opts.known what the ledger of the scan that wrote every flow with evidence the report holds
  *   says of them (src/report/ledger.ts). Without `recompute`, only the subscribers it marked are
