@@ -115,8 +115,10 @@ describe('scan --workers', () => {
     // The rotated files, then a larger capture: the signal goes a moment after the first input is
     // being read, and lands while most of the input is still to read. (Sent once flows are in the
     // report, it may be handled only after the workers' queued batches are written: see the README.)
+    // Large enough that two workers are still reading it when the signal lands (they read about
+    // 450 MB/s each on the CI's machine; at 150 MB a loaded run sometimes finished first).
     const big = join(tmp, 'big.pcap');
-    generateBenchCapture(big, 150e6, 0x5eee, 'subscriber');
+    generateBenchCapture(big, 400e6, 0x5eee, 'subscriber');
     const inputs = [...rotated, big];
     const clean = join(tmp, 'sigint-clean.sqlite');
     const whole = await cli(['scan', ...inputs, '--db', clean, '--workers', '1', ...OPTS]);
