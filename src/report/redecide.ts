@@ -31,21 +31,9 @@ const BEHAVIOUR_KINDS = new Set<Evidence['kind']>(['behaviour', 'behaviour-weak'
 const PROTOCOL_KINDS = new Set<Evidence['kind']>(['payload', 'http']);
 
 /** What the decision reads of a stored flow (`client` and `source` only when evidence is worked out again). */
-interface FlowRow {
+interface FlowRow extends StoredFlow {
   id: number;
   subscriber: string;
-  server: string;
-  server_port: number;
-  transport: 'tcp' | 'udp';
-  first_seen: number;
-  last_seen: number;
-  packets_c2s: number;
-  packets_s2c: number;
-  bytes_c2s: number;
-  bytes_s2c: number;
-  flags_c2s: number;
-  flags_s2c: number;
-  records: number;
   label: string;
   confidence: string;
   outcome: string | null;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
-import { ROOT } from '../helpers.js';
+import { reportCount, ROOT } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -61,15 +61,6 @@ function decided(path: string): { flows: string[]; evidence: string[]; kinds: Se
   }
 }
 
-function count(path: string, sql: string): number {
-  const d = new Database(path, { readonly: true });
-  try {
-    return d.prepare(sql).pluck().get() as number;
-  } finally {
-    d.close();
-  }
-}
-
 describe.skipIf(!BUILT)('a close that reads back only the subscribers its ledger marked', () => {
   it('decides the exports as a close that reads every flow with evidence does', () => {
     const threaded = join(tmp, 'threaded.sqlite');
@@ -80,26 +71,26 @@ describe.skipIf(!BUILT)('a close that reads back only the subscribers its ledger
     // The demo capture's miners first: the report then holds flows with evidence of other
     // subscribers, and the exports' close reads what the report holds.
     scan(shared, DEMO, '1');
-    expect(count(shared, "SELECT count(*) FROM flows WHERE rules != '' AND subscriber IS NOT NULL")).toBeGreaterThan(0);
+    expect(reportCount(shared, "SELECT count(*) FROM flows WHERE rules != '' AND subscriber IS NOT NULL")).toBeGreaterThan(0);
     const c = scan(shared, v9, '1');
     // No subscriber in both: what the exports' subscribers are decided from is their own flows either way.
-    expect(count(shared, "SELECT count(*) FROM (SELECT subscriber FROM flows f JOIN inputs i ON i.id = f.input_id WHERE i.path LIKE '%home-miners%' INTERSECT SELECT subscriber FROM flows f JOIN inputs i ON i.id = f.input_id WHERE i.path LIKE '%exports-v9.pcap')")).toBe(0);
+    expect(reportCount(shared, "SELECT count(*) FROM (SELECT subscriber FROM flows f JOIN inputs i ON i.id = f.input_id WHERE i.path LIKE '%home-miners%' INTERSECT SELECT subscriber FROM flows f JOIN inputs i ON i.id = f.input_id WHERE i.path LIKE '%exports-v9.pcap')")).toBe(0);
 
     const ref = decided(shared);
     // Not a comparison of nothing: sessions were added up, and most subscribers with evidence got none.
     expect(ref.kinds).toContain('session');
     expect(a.addedUp.sessions).toBeGreaterThan(0);
-    const weakOnly = count(threaded, "SELECT count(DISTINCT subscriber) FROM flows WHERE rules != '' AND id NOT IN (SELECT flow_id FROM evidence WHERE kind IN ('session', 'pool-endpoints'))");
+    const weakOnly = reportCount(threaded, "SELECT count(DISTINCT subscriber) FROM flows WHERE rules != '' AND id NOT IN (SELECT flow_id FROM evidence WHERE kind IN ('session', 'pool-endpoints'))");
     expect(weakOnly).toBeGreaterThan(500);
     expect(decided(threaded)).toEqual(ref);
     expect(decided(here)).toEqual(ref);
     // Every flow with evidence was looked at; the ledgers' closes read back only the marked
     // subscribers' (those with sessions among them), the other close every one it looked at.
     for (const [db, out] of [[threaded, a], [here, b]] as const) {
-      const withEvidence = count(db, "SELECT count(*) FROM flows WHERE rules != '' AND subscriber IS NOT NULL");
+      const withEvidence = reportCount(db, "SELECT count(*) FROM flows WHERE rules != '' AND subscriber IS NOT NULL");
       expect(out.addedUp.flows).toBe(withEvidence);
       expect(out.addedUp.readBack).toBeLessThan(withEvidence / 2);
-      expect(out.addedUp.readBack).toBeGreaterThanOrEqual(count(db, "SELECT count(DISTINCT flow_id) FROM evidence WHERE kind = 'session'"));
+      expect(out.addedUp.readBack).toBeGreaterThanOrEqual(reportCount(db, "SELECT count(DISTINCT flow_id) FROM evidence WHERE kind = 'session'"));
     }
     expect(c.addedUp.readBack).toBe(c.addedUp.flows);
   }, 180_000);
