@@ -20,8 +20,10 @@ import type { Evidence } from '../types.js';
 import { isProof } from './settle.js';
 import { EV_NUMS, EV_STRS, N_FIRST_SEEN, N_SERVER_PORT, NUMS, PLAIN, S_CONFIDENCE, S_LABEL, S_OUTCOME, S_RULES, S_SERVER, S_SUBSCRIBER, S_TRANSPORT, STRS, type PackedFlows } from './writer-batch.js';
 
-/** Flows a ledger holds at most (of subscribers not marked). */
-export const MAX_LEDGER_FLOWS = 1 << 18;
+/** Flows a ledger holds at most (of subscribers not marked; about 350 bytes each). */
+export const MAX_LEDGER_FLOWS = 1 << 17;
+/** Distinct lists of evidence kinds and sides a ledger shares between its flows. */
+const MAX_FACT_LISTS = 1024;
 /** A subscriber with more flows with evidence than this is marked without asking (asking again at every batch would grow as their square). */
 const MAX_SUBSCRIBER_FLOWS = 64;
 
@@ -81,6 +83,7 @@ export class EvidenceLedger {
   private readonly held: Map<string, LedgerFlow[]>;
   private readonly marked: Set<string>;
   private holding = 0;
+  private readonly factLists = new Map<string, LedgerFact[]>();
 
   constructor(
     private readonly policy: Policy,
@@ -110,11 +113,25 @@ export class EvidenceLedger {
       this.flows++;
       const subscriber = dict[sub]!;
       if (this.marked.has(subscriber)) continue;
-      const facts: LedgerFact[] = [];
+      let facts: LedgerFact[] = [];
+      // The list's kinds and sides, or null when it holds a listing.
+      let key: string | null = '';
       for (let j = first; j < e; j++) {
         const kind = dict[b.evStrs[j * EV_STRS + 1]!] as Evidence['kind'];
         const side = dict[b.evStrs[j * EV_STRS + 2]!] as Evidence['side'];
-        facts.push(LISTING_KINDS.has(kind) ? { kind, side, matched: dict[b.evStrs[j * EV_STRS + 4]!]! } : { kind, side });
+        if (LISTING_KINDS.has(kind)) {
+          facts.push({ kind, side, matched: dict[b.evStrs[j * EV_STRS + 4]!]! });
+          key = null;
+        } else {
+          facts.push({ kind, side });
+          if (key !== null) key += `${kind}/${side};`;
+        }
+      }
+      // Most flows hold one of a few lists of kinds and sides (a listing's text is the flow's own): held once.
+      if (key !== null) {
+        const same = this.factLists.get(key);
+        if (same) facts = same;
+        else if (this.factLists.size < MAX_FACT_LISTS) this.factLists.set(key, facts);
       }
       const n = b.nums;
       const o = i * NUMS;
