@@ -8,8 +8,8 @@
  * a subscriber it may change is marked and its flows let go. At the close what it says counts only
  * when the report holds no other flow with evidence ({@link isWholeReport}): every subscriber it
  * did not mark would then be read and left as it is. Bounded: a subscriber with many flows is
- * marked without asking, and past {@link MAX_LEDGER_FLOWS} flows held the ledger gives up, and the
- * close reads the report as before.
+ * marked without asking, and past {@link MAX_LEDGER_FLOWS} flows held or subscribers marked the
+ * ledger gives up, and the close reads the report as before.
  */
 import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
@@ -20,7 +20,7 @@ import type { Evidence } from '../types.js';
 import { isProof } from './settle.js';
 import { EV_NUMS, EV_STRS, N_FIRST_SEEN, N_SERVER_PORT, NUMS, PLAIN, S_CONFIDENCE, S_LABEL, S_OUTCOME, S_RULES, S_SERVER, S_SUBSCRIBER, S_TRANSPORT, STRS, type PackedFlows } from './writer-batch.js';
 
-/** Flows a ledger holds at most (of subscribers not marked; about 350 bytes each). */
+/** Flows a ledger holds at most (of subscribers not marked; about 350 bytes each), and subscribers it marks at most. */
 export const MAX_LEDGER_FLOWS = 1 << 17;
 /** Distinct lists of evidence kinds and sides a ledger shares between its flows. */
 const MAX_FACT_LISTS = 1024;
@@ -88,6 +88,8 @@ export class EvidenceLedger {
   constructor(
     private readonly policy: Policy,
     state?: LedgerState,
+    /** Flows held, and subscribers marked, before it gives up ({@link MAX_LEDGER_FLOWS} each). */
+    private readonly limit = MAX_LEDGER_FLOWS,
   ) {
     this.flows = state?.flows ?? 0;
     this.held = new Map(state?.held ?? []);
@@ -159,7 +161,7 @@ export class EvidenceLedger {
       if (l) l.push(flow);
       else this.held.set(subscriber, [flow]);
       touched.add(subscriber);
-      if (++this.holding > MAX_LEDGER_FLOWS) return this.giveUp();
+      if (++this.holding > this.limit) return this.giveUp();
     }
     for (const s of touched) {
       const l = this.held.get(s)!;
@@ -167,6 +169,8 @@ export class EvidenceLedger {
         this.marked.add(s);
         this.held.delete(s);
         this.holding -= l.length;
+        // The names marked are held too (and read back one by one at the close).
+        if (this.marked.size > this.limit) return this.giveUp();
       }
     }
   }

@@ -1,10 +1,15 @@
 /**
  * The ledger's question (src/report/ledger.ts `mayChange`): may the close's pass, reading a
  * subscriber's flows with evidence, change anything for it? Flows written by hand, weighed with the
- * project's rules/policy.yaml: its session traits (medium at 9) and outcomes.
+ * project's rules/policy.yaml: its session traits (medium at 9) and outcomes. Then the ledger on
+ * report batches packed as the writer packs them: what it counts, marks and holds, its bounds, and
+ * its state handed to the writer thread.
  */
 import { describe, expect, it } from 'vitest';
-import { mayChange, type LedgerFact, type LedgerFlow } from '../../src/report/ledger.js';
+import { EvidenceLedger, mayChange, type LedgerFact, type LedgerFlow } from '../../src/report/ledger.js';
+import { FlowBatch } from '../../src/report/writer-batch.js';
+import { NO_EVIDENCE_REASON } from '../../src/classify/policy.js';
+import type { Evidence, FlowRecord, Verdict } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
 
 const policy = projectRules().policy;
@@ -68,5 +73,97 @@ describe('mayChange', () => {
     const flows = [flow(2, T0, LISTED, LISTED_VERDICT), flow(2, T0 + 3_600_000, LISTED, LISTED_VERDICT), flow(2, T0 + DAY, LISTED, LISTED_VERDICT)];
     expect(mayChange(policy, flows)).toBe(true);
     expect(mayChange(policy, [flow(2, T0, [...WEAK, { kind: 'session', side: 'client' }], WEAK_VERDICT, 443)])).toBe(true);
+  });
+});
+
+/** {@link flow}'s flow as the scan hands it to the writer, with its verdict. */
+function record(f: LedgerFlow, client: string): [FlowRecord, Verdict] {
+  const evidence: Evidence[] = f.facts.map((e) => ({ ruleId: `MW-TEST-${e.kind.toUpperCase()}`, rev: 1, kind: e.kind, side: e.side, family: 'behaviour', matched: e.matched ?? 'test', excerpt: '', offset: 0, time: f.first_seen }));
+  const r: FlowRecord = {
+    client,
+    clientPort: 50_000,
+    server: f.server,
+    serverPort: f.server_port,
+    transport: f.transport,
+    ipVersion: 4,
+    orientation: 'port',
+    firstSeen: f.first_seen,
+    lastSeen: f.last_seen,
+    packetsC2S: f.packets_c2s,
+    packetsS2C: f.packets_s2c,
+    bytesC2S: f.bytes_c2s,
+    bytesS2C: f.bytes_s2c,
+    tcpFlagsC2S: f.flags_c2s,
+    tcpFlagsS2C: f.flags_s2c,
+    endReason: 'idle',
+    payloadC2S: new Uint8Array(0),
+    payloadS2C: new Uint8Array(0),
+    firstSegmentC2S: 0,
+    firstSegmentS2C: 0,
+    payloadTimeC2S: 0,
+    payloadTimeS2C: 0,
+    inputIndex: 0,
+    source: 'export',
+    records: f.records,
+    sampling: 1,
+  };
+  const v: Verdict = { label: f.label as Verdict['label'], confidence: f.confidence as Verdict['confidence'], evidence, attributes: { coin: null, agent: null, software: null, pool: null, serverName: null, workers: [] }, reason: evidence.length ? 'test' : NO_EVIDENCE_REASON, outcome: f.outcome };
+  return [r, v];
+}
+
+/** A batch of these flows, each with its subscriber (null: none), packed as the writer packs it. */
+function batch(flows: Array<[LedgerFlow, string | null]>): ReturnType<FlowBatch['take']> {
+  const b = new FlowBatch(null);
+  flows.forEach(([f, sub], i) => {
+    const [r, v] = record(f, sub ?? `198.51.100.${i}`);
+    b.add(r, v, 1, sub, null);
+  });
+  return b.take();
+}
+
+const listedOverTwoDays = (): LedgerFlow[] => [flow(2, T0, LISTED, LISTED_VERDICT), flow(2, T0 + 3_600_000, LISTED, LISTED_VERDICT), flow(2, T0 + DAY, LISTED, LISTED_VERDICT)];
+
+describe('the ledger on report batches', () => {
+  it('counts the flows with evidence and a subscriber, marks those the pass may change, holds the others', () => {
+    const l = new EvidenceLedger(policy);
+    const plain = flow(2, T0, [], ['none', 'none', null], 443);
+    const [b1, b2, b3] = listedOverTwoDays();
+    l.add(batch([[flow(2, T0, WEAK, WEAK_VERDICT, 443), '100.64.0.1'], [b1!, '100.64.0.2'], [plain, '100.64.0.3'], [flow(2, T0, WEAK, WEAK_VERDICT, 443), null]]));
+    // One listed flow of the second subscriber so far: nothing adds up yet.
+    expect(l.summary()).toEqual({ flows: 2, marked: [], unmarkedFlows: 2 });
+    l.add(batch([[b2!, '100.64.0.2'], [b3!, '100.64.0.2']]));
+    expect(l.summary()).toEqual({ flows: 4, marked: ['100.64.0.2'], unmarkedFlows: 1 });
+  });
+
+  it('goes on from the state it hands to the writer thread', () => {
+    const [b1, b2, b3] = listedOverTwoDays();
+    const here = new EvidenceLedger(policy);
+    here.add(batch([[b1!, '100.64.0.2']]));
+    const thread = new EvidenceLedger(policy, structuredClone(here.state()));
+    thread.add(batch([[b2!, '100.64.0.2'], [b3!, '100.64.0.2']]));
+    expect(thread.summary()).toEqual({ flows: 3, marked: ['100.64.0.2'], unmarkedFlows: 0 });
+  });
+
+  it('marks a subscriber with more than 64 flows with evidence without asking', () => {
+    const l = new EvidenceLedger(policy);
+    l.add(batch(Array.from({ length: 64 }, (_, i) => [flow(2, T0 + i * DAY, WEAK, WEAK_VERDICT, 443), '100.64.0.9'] as [LedgerFlow, string])));
+    expect(l.summary().marked).toEqual([]);
+    l.add(batch([[flow(2, T0 + 64 * DAY, WEAK, WEAK_VERDICT, 443), '100.64.0.9']]));
+    expect(l.summary()).toEqual({ flows: 65, marked: ['100.64.0.9'], unmarkedFlows: 0 });
+  });
+
+  it('gives up past its bound of flows held, or of subscribers marked', () => {
+    const held = new EvidenceLedger(policy, undefined, 2);
+    held.add(batch([1, 2, 3].map((i) => [flow(2, T0, WEAK, WEAK_VERDICT, 443), `100.64.0.${i}`])));
+    expect(held.summary().flows).toBe(-1);
+    // One flow a batch, each marked at once (decided otherwise than its evidence says): none held.
+    const marked = new EvidenceLedger(policy, undefined, 2);
+    for (const i of [1, 2]) marked.add(batch([[flow(2, T0, WEAK, ['mining', 'medium', 'weak pool-like behaviour'], 443), `100.64.0.${i}`]]));
+    expect(marked.summary()).toEqual({ flows: 2, marked: ['100.64.0.1', '100.64.0.2'], unmarkedFlows: 0 });
+    marked.add(batch([[flow(2, T0, WEAK, ['mining', 'medium', 'weak pool-like behaviour'], 443), '100.64.0.3']]));
+    expect(marked.summary().flows).toBe(-1);
+    // Once given up, it stays so.
+    marked.add(batch([[flow(2, T0, WEAK, WEAK_VERDICT, 443), '100.64.0.9']]));
+    expect(marked.summary().flows).toBe(-1);
   });
 });
