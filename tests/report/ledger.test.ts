@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { EvidenceLedger, mayChange, type LedgerFact, type LedgerFlow } from '../../src/report/ledger.js';
 import { FlowBatch } from '../../src/report/writer-batch.js';
-import { NO_EVIDENCE_REASON } from '../../src/classify/policy.js';
 import type { Evidence, FlowRecord, Verdict } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
+import { flowRecord, noneVerdict } from '../support/records.js';
 
 const policy = projectRules().policy;
 const DAY = 86_400_000;
@@ -79,14 +79,11 @@ describe('mayChange', () => {
 /** {@link flow}'s flow as the scan hands it to the writer, with its verdict. */
 function record(f: LedgerFlow, client: string): [FlowRecord, Verdict] {
   const evidence: Evidence[] = f.facts.map((e) => ({ ruleId: `MW-TEST-${e.kind.toUpperCase()}`, rev: 1, kind: e.kind, side: e.side, family: 'behaviour', matched: e.matched ?? 'test', excerpt: '', offset: 0, time: f.first_seen }));
-  const r: FlowRecord = {
+  const r = flowRecord({
     client,
-    clientPort: 50_000,
     server: f.server,
     serverPort: f.server_port,
     transport: f.transport,
-    ipVersion: 4,
-    orientation: 'port',
     firstSeen: f.first_seen,
     lastSeen: f.last_seen,
     packetsC2S: f.packets_c2s,
@@ -95,19 +92,12 @@ function record(f: LedgerFlow, client: string): [FlowRecord, Verdict] {
     bytesS2C: f.bytes_s2c,
     tcpFlagsC2S: f.flags_c2s,
     tcpFlagsS2C: f.flags_s2c,
-    endReason: 'idle',
-    payloadC2S: new Uint8Array(0),
-    payloadS2C: new Uint8Array(0),
-    firstSegmentC2S: 0,
-    firstSegmentS2C: 0,
-    payloadTimeC2S: 0,
-    payloadTimeS2C: 0,
-    inputIndex: 0,
     source: 'export',
     records: f.records,
-    sampling: 1,
-  };
-  const v: Verdict = { label: f.label as Verdict['label'], confidence: f.confidence as Verdict['confidence'], evidence, attributes: { coin: null, agent: null, software: null, pool: null, serverName: null, workers: [] }, reason: evidence.length ? 'test' : NO_EVIDENCE_REASON, outcome: f.outcome };
+  });
+  // A flow without evidence keeps the plain verdict's reason: the batch packs it as a plain row.
+  const none = noneVerdict();
+  const v: Verdict = { ...none, label: f.label as Verdict['label'], confidence: f.confidence as Verdict['confidence'], evidence, reason: evidence.length ? 'test' : none.reason, outcome: f.outcome };
   return [r, v];
 }
 
