@@ -14,7 +14,7 @@
 import type Database from 'better-sqlite3';
 import { subscriberEvidence, type SessionFlow } from '../aggregate/sessions.js';
 import { addressWeight } from '../classify/intelage.js';
-import { classesOf, decide } from '../classify/policy.js';
+import { classesOf, decide, type Decision } from '../classify/policy.js';
 import type { EndpointEntry, IntelAge, Policy } from '../rules/schema.js';
 import type { Evidence } from '../types.js';
 import { isProof } from './settle.js';
@@ -214,13 +214,17 @@ export function mayChange(policy: Policy, flows: readonly LedgerFlow[]): boolean
   for (let i = 0; i < flows.length; i++) {
     const r = flows[i]!;
     if (r.facts.some((e) => REPORT_KINDS.has(e.kind)) || isProof(r.label, r.confidence, r.facts)) return true;
-    const d = decide(policy, classesOf(r.facts));
-    if (d.label !== r.label || d.confidence !== r.confidence || (d.outcome?.name ?? null) !== r.outcome) return true;
+    if (!decidedAs(decide(policy, classesOf(r.facts)), r)) return true;
     const w = listingWeights(r, r.facts, policy.intelAge, null);
     if (w === null) return true;
     sessionFlows.push(sessionFlowOf(i, r, w));
   }
   return subscriberEvidence(sessionFlows, policy).size > 0;
+}
+
+/** Whether a decision gives a stored verdict again: its label, confidence and outcome (the pass rewrites a flow whose do not). */
+export function decidedAs(d: Decision, r: Pick<LedgerFlow, 'label' | 'confidence' | 'outcome'>): boolean {
+  return d.label === r.label && d.confidence === r.confidence && (d.outcome?.name ?? null) === r.outcome;
 }
 
 export function sessionFlowOf(id: number, r: StoredFlow, w: { endpoint: number; address: number }): SessionFlow {

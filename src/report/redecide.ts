@@ -20,7 +20,7 @@ import type { FlowEvidenceInput } from '../classify/matcher.js';
 import { classesOf, decide, NO_EVIDENCE_REASON } from '../classify/policy.js';
 import type { Evidence } from '../types.js';
 import { isProof, SUBSCRIBER_COST_IN_FLOWS } from './settle.js';
-import { DNS_LOG_KINDS, LISTING_KINDS, listingAge, listingWeights, REPORT_KINDS, sessionFlowOf, type LedgerSummary, type StoredFlow } from './ledger.js';
+import { decidedAs, DNS_LOG_KINDS, LISTING_KINDS, listingAge, listingWeights, REPORT_KINDS, sessionFlowOf, type LedgerSummary, type StoredFlow } from './ledger.js';
 import { endpointText } from '../ip.js';
 import { sqlList } from './queries.js';
 import { RULES_ENDPOINTS } from '../rules/loader.js';
@@ -298,7 +298,7 @@ export function redecideReport(
         const before = stored.get(r.id) ?? none;
         const d = decide(policy, classesOf(extra.length ? [...kept, ...extra] : kept));
         const outcome = d.outcome?.name ?? null;
-        if (d.label === r.label && d.confidence === r.confidence && outcome === r.outcome) {
+        if (decidedAs(d, r)) {
           // Kinds alone hold no report-wide evidence: nothing was dropped, so only an addition changes them.
           if (before.whole ? sameEvidence(before.facts as Evidence[], [...(kept as Evidence[]), ...extra]) : extra.length === 0) continue;
         }
