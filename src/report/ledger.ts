@@ -71,6 +71,12 @@ export interface LedgerState {
   marked: string[];
 }
 
+/** A ledger as it crosses to the writer thread: its policy and its state. */
+export interface LedgerHandOver {
+  policy: Policy;
+  state: LedgerState;
+}
+
 /** Listed addresses (src/classify/matchers/address.ts): from the rules' endpoint lists and `--intel`; the pass reads their text (it names the listing's date). */
 export const LISTING_KINDS: ReadonlySet<string> = new Set<Evidence['kind']>(['endpoint', 'endpoint-port']);
 /** Resolver-log bindings (src/classify/matchers/dnslog.ts): from `--dns-log`. */
@@ -175,8 +181,9 @@ export class EvidenceLedger {
     }
   }
 
-  state(): LedgerState {
-    return { flows: this.flows, held: [...this.held], marked: [...this.marked] };
+  /** What the writer thread needs to go on with this ledger when it takes over the inserting. */
+  handOver(): LedgerHandOver {
+    return { policy: this.policy, state: { flows: this.flows, held: [...this.held], marked: [...this.marked] } };
   }
 
   summary(): LedgerSummary {

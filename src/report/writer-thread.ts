@@ -9,8 +9,7 @@ import Database from 'better-sqlite3';
 import { lowerThreadPriority } from '../priority.js';
 import { HEARTBEAT_MS } from './runs.js';
 import { insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
-import { EvidenceLedger, type LedgerState, type LedgerSummary } from './ledger.js';
-import type { Policy } from '../rules/schema.js';
+import { EvidenceLedger, type LedgerHandOver, type LedgerSummary } from './ledger.js';
 
 /** What the scan's thread hands the writer thread when it starts it. */
 export interface WriterThreadData {
@@ -22,7 +21,7 @@ export interface WriterThreadData {
   /** How much the thread raises its nice value ({@link lowerThreadPriority}); 0 for none. */
   nice: number;
   /** A scan's: keep the ledger of the flows with evidence it inserts (src/report/ledger.ts) from this state, and answer the close with its summary. */
-  ledger: { policy: Policy; state: LedgerState } | null;
+  ledger: LedgerHandOver | null;
 }
 
 /** A message to the writer thread. */

@@ -325,7 +325,6 @@ export class ReportWriter {
    * run were taken out while it ran.
    */
   private ledger: EvidenceLedger | null;
-  private readonly policy: Policy | null;
   private ledgerLost = false;
   /** Subscribers the close settled one by one (null: the whole report), once closed. */
   settledSubscribers: number | null = null;
@@ -354,8 +353,7 @@ export class ReportWriter {
       .run(Date.now(), run.toolVersion, run.rulesetDigest, run.rules, JSON.stringify(run.options), run.command ?? 'scan', owner.pid, owner.host, owner.procStart, owner.bootId, owner.pidNs, Date.now());
     this.runId = Number(r.lastInsertRowid);
     this.threadNice = (run.command ?? 'scan') === 'scan' ? helperNice() : 0;
-    this.policy = (run.command ?? 'scan') === 'scan' ? (run.policy ?? null) : null;
-    this.ledger = this.policy ? new EvidenceLedger(this.policy) : null;
+    this.ledger = (run.command ?? 'scan') === 'scan' && run.policy ? new EvidenceLedger(run.policy) : null;
     this.beat = db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
     this.runStatus = db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
     const algorithms = run.algorithms ?? null;
@@ -494,7 +492,7 @@ export class ReportWriter {
   private useThread(): void {
     if (this.threadTried || this.heartbeat === null) return;
     this.threadTried = true;
-    this.thread = startWriterThread(this.db, this.runId, this.threadNice, this.ledger && this.policy ? { policy: this.policy, state: this.ledger.state() } : null);
+    this.thread = startWriterThread(this.db, this.runId, this.threadNice, this.ledger?.handOver() ?? null);
     if (this.thread) {
       // The thread keeps it from here.
       this.ledger = null;
@@ -580,7 +578,7 @@ export class ReportWriter {
 
   /** What the ledger says (the writer thread's, once it is closed); null when there is none, or it does not hold the whole run. */
   private ledgerSummary(): LedgerSummary | null {
-    if (this.policy === null || this.ledgerLost) return null;
+    if (this.ledgerLost) return null;
     return this.thread ? this.thread.ledger : (this.ledger?.summary() ?? null);
   }
 

@@ -129,7 +129,9 @@ describe('the ledger on report batches', () => {
     const [b1, b2, b3] = listedOverTwoDays();
     const here = new EvidenceLedger(policy);
     here.add(batch([[b1!, '100.64.0.2']]));
-    const thread = new EvidenceLedger(policy, structuredClone(here.state()));
+    // As it crosses to the writer thread (a structured clone).
+    const handed = structuredClone(here.handOver());
+    const thread = new EvidenceLedger(handed.policy, handed.state);
     thread.add(batch([[b2!, '100.64.0.2'], [b3!, '100.64.0.2']]));
     expect(thread.summary()).toEqual({ flows: 3, marked: ['100.64.0.2'], unmarkedFlows: 0 });
   });
