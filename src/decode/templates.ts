@@ -27,5 +27,6 @@ export {
   type Template,
 } from './templates/store.js';
 export { Scratch, compileTemplate, type CompiledTemplate } from './templates/compile.js';
-export { decodeDataSet, handleDataSet, readUnsigned, storeTemplate, type RecordContext } from './templates/walk.js';
+export { decodeDataSet, handleDataSet, storeTemplate, type RecordContext } from './templates/walk.js';
+export { readUnsigned } from './templates/reader.js';
 export { formatIpv4At, newNumericRecord, type NumericRecord } from './templates/emit.js';

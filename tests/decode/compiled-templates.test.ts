@@ -7,9 +7,11 @@
  * either family, and padding. Records (object and numeric paths), anomalies, counters and domain
  * state must be the same, except for what the compiled decoder added since: NAT events without a
  * destination (delivered with an empty dstAddr for the CGNAT mapping; the legacy decoder dropped
- * them), which are checked on their own.
+ * them), which are checked on their own. Fixed IPv4 templates laid out for the numeric sink are
+ * read by a reader made per template (src/decode/templates/reader.ts): both kinds of reader, the
+ * one made as code and the one that makes none, are checked.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ExportAnomaly, ExportRecord, ExportStats } from '../../src/decode/flowexport.js';
 import { IE, PEN } from '../../src/decode/ie.js';
 import {
@@ -30,6 +32,16 @@ import { mulberry32 } from '../support/random.js';
 import { decodeDataSet as legacyDecodeDataSet } from './legacy-templates.js';
 
 type Decode = typeof decodeDataSet;
+
+/** Which layout reader the decoder gets: the one it picks (made as code, here), or the interpreted one. */
+const readerKind = vi.hoisted(() => ({ interpreted: false }));
+vi.mock('../../src/decode/templates/reader.js', async (importOriginal) => {
+  const m = await importOriginal<typeof import('../../src/decode/templates/reader.js')>();
+  return { ...m, layoutReader: (l: Parameters<typeof m.layoutReader>[0]) => (readerKind.interpreted ? m.interpretedReader(l) : m.layoutReader(l)) };
+});
+afterEach(() => {
+  readerKind.interpreted = false;
+});
 
 // observationTimeMilliseconds came after the legacy decoder (which never read it): left out here.
 const ELEMENTS = [...new Set(Object.values(IE))].filter((id) => id !== IE.observationTimeMilliseconds);
@@ -217,7 +229,11 @@ describe('compiled template decoding', () => {
     expect(nat).toBeGreaterThan(0);
   });
 
-  it('reads fixed IPv4 templates laid out for the numeric sink as the per-field decoder did (1500 seeded templates)', () => {
+  it.each([
+    ['made as code', false],
+    ['that makes no code', true],
+  ] as const)('reads fixed IPv4 templates laid out for the numeric sink as the per-field decoder did (1500 seeded templates), with the reader %s', (_kind, interpreted) => {
+    readerKind.interpreted = interpreted;
     // Templates that get a FlowLayout: both IPv4 addresses and distinct elements the numeric sink
     // reads (ports, protocol, flags, every counter kind, every time kind), at usual and reduced
     // lengths, with unread elements between them; options data before them sets the domain's

@@ -46,8 +46,8 @@ interface WatchRow {
   evidence: string;
 }
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+function cli(args: string[], nodeFlags: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...nodeFlags, BIN, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -60,9 +60,9 @@ function rulesWithTestIntel(dir: string): string {
 }
 
 /** Scans `input` into a fresh report and returns the watch list (default minimum: medium). */
-function scanAndList(input: string, rules: string, dir: string, extra: string[] = []): { rows: WatchRow[]; scanOutput: string; miningSaid: number; miningHeld: number } {
+function scanAndList(input: string, rules: string, dir: string, extra: string[] = [], nodeFlags: readonly string[] = []): { rows: WatchRow[]; scanOutput: string; miningSaid: number; miningHeld: number } {
   const db = join(dir, 'report.sqlite');
-  const scan = cli(['scan', input, '--db', db, '--rules', rules, ...extra]);
+  const scan = cli(['scan', input, '--db', db, '--rules', rules, ...extra], nodeFlags);
   if (scan.status !== 0) throw new Error(`minerwatch scan exited ${scan.status}: ${scan.stderr}${scan.stdout}`);
   const list = cli(['watchlist', '--db', db, '--format', 'json']);
   if (list.status !== 0) throw new Error(`minerwatch watchlist exited ${list.status}: ${list.stderr}`);
@@ -193,16 +193,21 @@ describe.skipIf(MISSING !== null)('softflowd → nfcapd → nfdump CSV of the fl
 
 /**
  * The verdicts, for each way an operator gets the records: nfdump CSV of NetFlow v9 (the main
- * case), of IPFIX and of NetFlow v5, and a capture of the v9 export datagrams themselves.
+ * case), of IPFIX and of NetFlow v5, and captures of the v9 and IPFIX export datagrams themselves.
+ * softflowd's templates are read by a reader made as code for each template
+ * (src/decode/templates/reader.ts); under `--disallow-code-generation-from-strings` (a hardened
+ * Node) the scan reads them with the reader that makes no code, and must say the same.
  */
-const ROUTES: Array<{ name: string; version: ExportVersion; datagrams: boolean }> = [
+const ROUTES: Array<{ name: string; version: ExportVersion; datagrams: boolean; nodeFlags?: string[] }> = [
   { name: 'NetFlow v9 → nfcapd → nfdump CSV', version: 9, datagrams: false },
   { name: 'IPFIX → nfcapd → nfdump CSV', version: 10, datagrams: false },
   { name: 'NetFlow v5 → nfcapd → nfdump CSV', version: 5, datagrams: false },
   { name: 'a capture of NetFlow v9 export datagrams', version: 9, datagrams: true },
+  { name: 'a capture of IPFIX export datagrams', version: 10, datagrams: true },
+  { name: 'a capture of NetFlow v9 export datagrams, on a Node that makes no code from text', version: 9, datagrams: true, nodeFlags: ['--disallow-code-generation-from-strings'] },
 ];
 
-describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the watch list names exactly the miners', ({ version, datagrams }) => {
+describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the watch list names exactly the miners', ({ version, datagrams, nodeFlags = [] }) => {
   let rows: WatchRow[] = [];
   let mining = { said: -1, held: -1 };
   let setupError: string | null = null;
@@ -217,7 +222,7 @@ describe.skipIf(MISSING !== null).each(ROUTES)('minerwatch scan of $name: the wa
     const rules = rulesWithTestIntel(dir);
     if (datagrams) {
       const out = await exportToDatagramCapture(fixturePaths, join(dir, 'exports.pcap'), { version, activeTimeoutS: 1800 });
-      const r = scanAndList(out.pcap, rules, dir, ['--collector-port', String(out.port)]);
+      const r = scanAndList(out.pcap, rules, dir, ['--collector-port', String(out.port)], nodeFlags);
       rows = r.rows;
       mining = { said: r.miningSaid, held: r.miningHeld };
     } else {

@@ -2,9 +2,8 @@
  * The data-set walker: runs a compiled template over the records of one data set, field by field,
  * into the per-record scratch, and hands each record to the emitter (or, for options data, to the
  * domain state). Fixed IPv4 templates with a {@link FlowLayout}, when the caller takes numeric
- * records, skip the walk: each value is read from its offset straight into the reused numeric
- * record (decode alone, on the bench's v9 and IPFIX captures: 1.3-1.7 times the records per second of
- * the walk).
+ * records, skip the walk: the layout's reader (src/decode/templates/reader.ts) reads each value from
+ * its offset straight into the reused numeric record.
  * Every length is checked against the set before it is read; each record consumes at least one
  * byte, so every loop is bounded by the bytes it walks.
  *
@@ -40,27 +39,12 @@ import {
   Scratch,
   compileTemplate,
   opTakes,
-  L_END,
-  L_START,
-  T_DELTA_US,
-  T_MS,
-  T_NTP,
-  T_SECONDS,
-  T_UPTIME,
   type FlowLayout,
 } from './compile.js';
 import { applyOptions, emitNumeric, emitRecord, newNumericRecord, type NumericRecord } from './emit.js';
 import { VARLEN, type DomainState, type MessageHeader, type Template, type TemplateCache } from './store.js';
 import type { ExportAnomaly, ExportRecord, ExportStats } from '../flowexport.js';
-import { uptimeAgeMs } from '../uptime.js';
-
-/** Big-endian unsigned integer of 1..8 bytes (reduced-size encoding, RFC 7011 §6.2). */
-export function readUnsigned(buf: Uint8Array, p: number, len: number): number {
-  let v = 0;
-  const n = len > 8 ? 8 : len;
-  for (let i = 0; i < n; i++) v = v * 256 + buf[p + i]!;
-  return v;
-}
+import { layoutReader, readUnsigned } from './reader.js';
 
 /**
  * Big-endian view of the bytes being decoded: DataView reads of 2, 4 and 8 bytes are about twice
@@ -206,9 +190,6 @@ export interface RecordContext {
   input: string;
 }
 
-/** Values of the record being read by {@link decodeLaidOutRecords}: 8 per {@link FlowLayout.at} pair, then start and end. */
-const laid = new Float64Array(10);
-
 /**
  * The records of a fixed IPv4 template with a {@link FlowLayout}, `buf[start, end)`, each read
  * straight into the reused numeric record: the same values {@link emitNumeric} gives after the op
@@ -226,7 +207,6 @@ function decodeLaidOutRecords(
   min: number,
   onNumeric: (r: NumericRecord) => void,
 ): number {
-  const at = layout.at;
   const n = ctx.numeric ?? (ctx.numeric = newNumericRecord());
   const stats = ctx.stats;
   const exporter = hdr.exporter;
@@ -234,74 +214,17 @@ function decodeLaidOutRecords(
   const d = dom.sampling;
   const interval = d !== null && d >= 1 ? d : 1;
   const upBase = hdr.sysUptime === null && dom.sysInitMs !== null ? dom.sysInitMs : NaN;
-  const v = laid;
+  const read = layoutReader(layout);
   let p = start;
   while (end - p >= min) {
-    for (let i = 0; i < 8; i++) {
-      const o = at[2 * i]!;
-      if (o >= 0) storeUint(v, i, dv, buf, p + o, at[2 * i + 1]!);
-      else v[i] = 0;
-    }
-    storeTime(v, 8, layout.start, dv, buf, p + at[L_START]!, at[L_START + 1]!, hdr, upBase);
-    storeTime(v, 9, layout.end, dv, buf, p + at[L_END]!, at[L_END + 1]!, hdr, upBase);
-    let first = v[8]!;
-    let last = v[9]!;
-    if (first !== first && last !== last) first = last = hdr.exportMs;
-    else if (first !== first) first = last;
-    else if (last !== last) last = first;
+    read(dv, buf, p, n, hdr, upBase);
     stats.records++;
     n.exporter = exporter;
-    n.src4 = dv.getUint32(p + layout.src4);
-    n.dst4 = dv.getUint32(p + layout.dst4);
-    n.srcPort = v[0]!;
-    n.dstPort = v[1]!;
-    n.protocol = v[2]!;
-    n.tcpFlags = v[3]!;
-    n.packets = v[4]!;
-    n.bytes = v[5]!;
-    n.reversePackets = v[6]!;
-    n.reverseBytes = v[7]!;
-    n.firstMs = first;
-    n.lastMs = last;
     n.sampling = interval;
     onNumeric(n);
     p += min;
   }
   return p;
-}
-
-/**
- * A time of source `kind` ({@link T_MS} …) from the `len` bytes at `b[p]`, as Unix ms into
- * `v[slot]`; NaN when the record has none. The rules are {@link recordTimes}'s: v9 uptimes against the
- * header ({@link uptimeAgeMs}: a wrapped uptime counter still works), IPFIX uptimes
- * against the domain's system init time `upBase` (NaN: unknown, then the export time).
- */
-function storeTime(v: Float64Array, slot: number, kind: number, dv: DataView, b: Uint8Array, p: number, len: number, hdr: MessageHeader, upBase: number): void {
-  switch (kind) {
-    case T_MS:
-      storeUint(v, slot, dv, b, p, len);
-      return;
-    case T_SECONDS:
-      storeUint(v, slot, dv, b, p, len);
-      v[slot] = v[slot]! * 1000;
-      return;
-    case T_NTP:
-      storeNtp(v, slot, dv, p);
-      return;
-    case T_UPTIME: {
-      storeUint(v, slot, dv, b, p, len);
-      const up = v[slot]!;
-      const sysUp = hdr.sysUptime;
-      v[slot] = sysUp !== null ? hdr.exportMs - uptimeAgeMs(sysUp, up) : upBase === upBase ? upBase + up : hdr.exportMs;
-      return;
-    }
-    case T_DELTA_US:
-      storeUint(v, slot, dv, b, p, len);
-      v[slot] = hdr.exportMs - Math.floor(v[slot]! / 1000);
-      return;
-    default:
-      v[slot] = NaN;
-  }
 }
 
 /** The context's reused message header (made on first use). */
