@@ -15,7 +15,7 @@ import type { Shard } from '../flow/shard.js';
 import type { InputInfo } from '../io/input.js';
 import { knownDigests, rememberDigests } from '../io/hash.js';
 import { scanInputs, type ScanSummary } from '../pipeline.js';
-import { FlowBatch, packedTransfer, type PackedFlows } from '../report/writer-batch.js';
+import { FlowBatch, type PackedFlows } from '../report/writer-batch.js';
 import { loadRulesForScan } from './rules.js';
 import { keepFlow, scanOptionsOf, type ScanCliOptions } from './scan.js';
 
@@ -63,7 +63,7 @@ async function run(): Promise<void> {
   port.on('message', (m: ShardCommand) => {
     if (m.t === 'stop') stop.abort();
   });
-  const send = (m: ShardMessage, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
+  const send = (m: ShardMessage): void => port.postMessage(m);
   try {
     const quiet = { out: () => undefined, err: () => undefined };
     const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, quiet);
@@ -73,7 +73,8 @@ async function run(): Promise<void> {
     let posted = 0;
     const post = (): void => {
       const b = batch.take();
-      send({ t: 'batch', b }, packedTransfer(b));
+      // By copy: a transfer would detach the buffers (see PackedFlows).
+      send({ t: 'batch', b });
       posted++;
       for (let seen = Atomics.load(acked, 0); posted - seen > MAX_UNACKED; seen = Atomics.load(acked, 0)) Atomics.wait(acked, 0, seen, 1000);
     };

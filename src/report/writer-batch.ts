@@ -71,10 +71,16 @@ export const INSERT_PLAIN_FLOW_SQL = `INSERT INTO flows(run_id, input_id, client
 export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, kind, side, family, matched, excerpt, offset, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
 /**
- * A packed batch as it is posted to the writer thread (the typed arrays are transferred:
- * {@link packedTransfer}). Evidence is packed like the rows: a structured clone writes every string
- * value in full, and most evidence columns repeat a few values (its kinds, sides and rule ids) tens
- * of thousands of times per batch.
+ * A packed batch as it is posted to the writer thread, or from a scan worker. Evidence is packed
+ * like the rows: a structured clone writes every string value in full, and most evidence columns
+ * repeat a few values (its kinds, sides and rule ids) tens of thousands of times per batch.
+ *
+ * A batch is posted by copy, never with its buffers transferred. A transfer detaches them, and the
+ * first ArrayBuffer detached in a thread makes V8 throw away every optimised function that reads
+ * typed arrays (they were compiled on the promise that none would be) and compile them again with a
+ * check on each read: the flow table's whole hot path, for the rest of the scan (NetFlow v9 bench
+ * case: 2.39-2.50 s with the transfer, 2.28-2.35 s with the copy, alternated runs). The copy is a
+ * few hundred kilobytes per batch.
  */
 export interface PackedFlows {
   count: number;
@@ -86,11 +92,6 @@ export interface PackedFlows {
   evidenceCount: number;
   evNums: Float64Array;
   evStrs: Int32Array;
-}
-
-/** The buffers to transfer with a batch posted to another thread (they are not usable here after). */
-export function packedTransfer(b: PackedFlows): ArrayBuffer[] {
-  return [b.nums.buffer as ArrayBuffer, b.strs.buffer as ArrayBuffer, b.evNums.buffer as ArrayBuffer, b.evStrs.buffer as ArrayBuffer];
 }
 
 /** Fills a batch flow by flow; {@link take} hands it over and starts the next. */

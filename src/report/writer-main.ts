@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ReportError } from '../errors.js';
-import { packedTransfer, type PackedFlows } from './writer-batch.js';
+import type { PackedFlows } from './writer-batch.js';
 import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
 import type { LedgerSummary } from './ledger.js';
 
@@ -50,10 +50,10 @@ export class WriterThread {
     });
   }
 
-  /** Hand a batch to the thread; throws an earlier batch's failure. */
+  /** Hand a batch to the thread (a copy of it: see {@link PackedFlows}); throws an earlier batch's failure. */
   post(b: PackedFlows): void {
     this.check();
-    this.message({ seq: ++this.sent, batch: b }, packedTransfer(b));
+    this.message({ seq: ++this.sent, batch: b });
     this.waitFor(this.sent - MAX_IN_FLIGHT);
   }
 
@@ -70,7 +70,7 @@ export class WriterThread {
   /** Commit what is posted, close the thread's connection and let it end. */
   close(): void {
     this.drain();
-    this.message({ seq: ++this.sent, close: true }, []);
+    this.message({ seq: ++this.sent, close: true });
     this.waitFor(this.sent);
     this.closed = true;
   }
@@ -83,9 +83,9 @@ export class WriterThread {
     this.worker.unref();
   }
 
-  private message(m: WriterThreadMessage, transfer: ArrayBuffer[]): void {
+  private message(m: WriterThreadMessage): void {
     if (this.closed) throw new ReportError('the report writer was closed');
-    this.worker.postMessage(m, transfer);
+    this.worker.postMessage(m);
   }
 
   private wake(): void {

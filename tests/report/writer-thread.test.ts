@@ -138,6 +138,29 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     db.close();
   }, 120_000);
 
+  it('a batch handed to the thread is copied: its buffers stay whole on the scanning thread (a transfer would detach them, see PackedFlows)', async () => {
+    const path = join(tmp, 'copied.sqlite');
+    const { w, db } = await writerWith(path, 0);
+    const { startWriterThread } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-main.js'))) as typeof import('../../src/report/writer-main.js');
+    const { FlowBatch } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
+    const thread = startWriterThread(db, w.runId);
+    expect(thread).not.toBeNull();
+    const batch = new FlowBatch(null);
+    const queued = { addFlow: (f: FlowRecord, v: Verdict) => batch.add(f, v, null, null, null) } as unknown as import('../../src/report/writer.js').ReportWriter;
+    writerAdd(queued, 100, null);
+    const b = batch.take();
+    const lengths = [b.nums.byteLength, b.strs.byteLength, b.evNums.byteLength, b.evStrs.byteLength];
+    expect(Math.min(...lengths)).toBeGreaterThan(0);
+    thread!.post(b);
+    thread!.drain();
+    // A detached buffer has length 0.
+    expect([b.nums.byteLength, b.strs.byteLength, b.evNums.byteLength, b.evStrs.byteLength]).toEqual(lengths);
+    expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(100);
+    thread!.close();
+    w.abandon();
+    db.close();
+  }, 120_000);
+
   it("a batch SQLite refuses fails the writer's call with SQLite's error and code", async () => {
     const path = join(tmp, 'refused.sqlite');
     const { w, db } = await writerWith(path, 0);
