@@ -79,8 +79,8 @@ export const INSERT_EVIDENCE_SQL = 'INSERT INTO evidence(flow_id, rule_id, rev, 
  * first ArrayBuffer detached in a thread makes V8 throw away every optimised function that reads
  * typed arrays (they were compiled on the promise that none would be) and compile them again with a
  * check on each read: the flow table's whole hot path, for the rest of the scan (NetFlow v9 bench
- * case: 2.39-2.50 s with the transfer, 2.28-2.35 s with the copy, alternated runs). The copy is a
- * few hundred kilobytes per batch.
+ * case: 2.39-2.50 s with the transfer, 2.28-2.35 s with the copy, alternated runs). The copy is of
+ * the arrays as they grew: up to about 2 MB for a full batch.
  */
 export interface PackedFlows {
   count: number;

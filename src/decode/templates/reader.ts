@@ -3,12 +3,14 @@
  * numeric record. A layout fixes each value's offset, width and time rule for every record of its
  * template, so the reader is made once per template with those numbers written into its code, as
  * literals: the engine then compiles each read to its one width and rule, instead of looking them
- * up per field and per record. The code holds nothing but calls of {@link uintAt} and
- * {@link timeAt} with the layout's integers (each checked to be one). Where the engine may not make
- * code from text (`--disallow-code-generation-from-strings`), the same calls are made from a
- * closure over the layout: the same values, slower.
+ * up per field and per record. The code is made from a fixed text per width and per time rule
+ * ({@link uintCode}, {@link timeCode}: {@link uintAt} and {@link timeAt} written out) and the
+ * layout's offsets and lengths, each checked to be an integer; nothing of the datagram goes into it.
+ * Where the engine may not make code from text (`--disallow-code-generation-from-strings`), a
+ * closure over the layout calls {@link uintAt} and {@link timeAt}: the same values, slower.
  *
- * tests/decode/compiled-templates.test.ts checks both against the per-field decoder on seeded templates.
+ * tests/decode/compiled-templates.test.ts checks both against the per-field decoder on seeded
+ * templates; tests/flowlogs/behaviour.test.ts scans softflowd's exports under that flag.
  */
 import { L_BYTES, L_DST_PORT, L_END, L_PACKETS, L_PROTOCOL, L_REV_BYTES, L_REV_PACKETS, L_SRC_PORT, L_START, L_TCP_FLAGS, T_DELTA_US, T_MS, T_NTP, T_SECONDS, T_UPTIME, type FlowLayout } from './compile.js';
 import type { NumericRecord } from './emit.js';
