@@ -5,7 +5,8 @@
  * literals: the engine then compiles each read to its one width and rule, instead of looking them
  * up per field and per record. The code is made from a fixed text per width and per time rule
  * ({@link uintCode}, {@link timeCode}: {@link uintAt} and {@link timeAt} written out) and the
- * layout's offsets and lengths, each checked to be an integer; nothing of the datagram goes into it.
+ * layout's offsets, lengths and time rules (numbers the template gave, each checked to be an
+ * integer); no other value goes into it.
  * Where the engine may not make code from text (`--disallow-code-generation-from-strings`), a
  * closure over the layout calls {@link uintAt} and {@link timeAt}: the same values, slower.
  *
