@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Io } from './main.js';
+import { decimalNumber, wholeNumber } from './numbers.js';
 import { DEFAULT_RULES_DIR } from './paths.js';
 
 export interface IntelResolveOptions {
@@ -21,14 +22,6 @@ const MAX_LISTED = 20;
 const MAX_CONCURRENCY = 256;
 const MAX_TIMEOUT_S = 60;
 
-function boundedNumber(flag: string, max: number, integer: boolean) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} expects a ${integer ? 'whole ' : ''}number above 0 and at most ${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
 /** Add `intel` and its subcommand `resolve` to the program (the work is imported when run). */
 export function registerIntel(program: Command, io: Io, setExit: (code: number) => void): void {
   const intel = program.command('intel').description('dated pool intelligence: endpoint lists made from DNS resolutions, for scan --intel');
@@ -38,8 +31,8 @@ export function registerIntel(program: Command, io: Io, setExit: (code: number) 
     .option('--resolver <host:port>', 'DNS server to ask, an address and port, e.g. 127.0.0.1:53 (default: the system resolver)')
     .option('--out <dir>', 'folder to write resolved-YYYY-MM-DD.yaml in (created if missing)', 'intel')
     .option('--rules <dir>', 'rule folder whose endpoint lists name the hosts', DEFAULT_RULES_DIR)
-    .option('--concurrency <n>', 'names resolved at once', boundedNumber('--concurrency', MAX_CONCURRENCY, true), 16)
-    .option('--timeout <seconds>', 'most time one DNS query may take, retries included', boundedNumber('--timeout', MAX_TIMEOUT_S, false), 5)
+    .option('--concurrency <n>', 'names resolved at once', wholeNumber('--concurrency', MAX_CONCURRENCY), 16)
+    .option('--timeout <seconds>', 'most time one DNS query may take, retries included', decimalNumber('--timeout', 'seconds', MAX_TIMEOUT_S), 5)
     .option('--tz <zone>', "the day of the file (its name and added:) and the resolution time in its source line in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00); abbreviations such as CST are refused (ambiguous). Default: UTC")
     .addHelpText('after', '\nExamples:\n  minerwatch intel resolve --out intel/\n  minerwatch intel resolve --resolver 192.0.2.53:53 --concurrency 32\n  minerwatch scan capture.pcap --intel intel/')
     .action(async (o: IntelResolveOptions) => {

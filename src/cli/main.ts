@@ -9,6 +9,7 @@ import { InputError, ReportError, RuleError, UsageError } from '../errors.js';
 import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
 import { levelsAtLeast } from '../confidence.js';
 import { registerIntel } from './intel.js';
+import { decimalNumber, portNumber, wholeNumber } from './numbers.js';
 import { registerProbe } from './probe.js';
 
 const CONFIDENCE = levelsAtLeast('low', false);
@@ -105,44 +106,14 @@ function liveOptions(cmd: Command, reading: string): Command {
     .option('--lenient-rules', 'run with the valid rules even when some are invalid')
     .option('--dns-log <file>', `resolver log (repeatable), as for scan; read before ${reading}`, collect, [])
     .option('--intel <path>', 'intel folder or report (repeatable), as for scan', collect, [])
-    .option('--stats-interval <seconds>', 'print counters this often (stderr)', positiveSeconds('--stats-interval'), 60)
-    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', positiveSeconds('--join-gap'), 300)
+    .option('--stats-interval <seconds>', 'print counters this often (stderr)', decimalNumber('--stats-interval', 'seconds'), 60)
+    .option('--join-gap <seconds>', 'a record joins a flow whose last record is at most this old', decimalNumber('--join-gap', 'seconds'), 300)
     .option('--quiet', 'no periodic counters')
     .addOption(new Option('--keep-flows <which>', 'flows written to the report (exports: flagged ones unless all)').choices(['auto', 'all', 'flagged']).default('auto'));
 }
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-/**
- * A count (flows, workers, messages, partitions, an id): decimal digits, at least 1. Number() took
- * `0x10` as 16, `1e3` as 1000 and `2.5` workers as a count. (Not src/io/csv.ts's readers: that
- * module loads ipaddr.js, 50 ms more for every command, `--version` included.)
- */
-function positiveInt(name: string) {
-  return (v: string): number => {
-    if (!/^[1-9]\d{0,14}$/.test(v)) throw new UsageError(`${name} expects a whole number of at least 1, in decimal digits, got ${JSON.stringify(v)}`);
-    return Number(v);
-  };
-}
-
-/** A duration in seconds: a decimal number above 0 (`0.5`, `300`). */
-function positiveSeconds(name: string) {
-  return (v: string): number => {
-    const n = /^\d{1,15}(\.\d{1,9})?$/.test(v) ? Number(v) : 0;
-    if (!(n > 0)) throw new UsageError(`${name} expects seconds, a decimal number above 0 like 300 or 0.5, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-/** A UDP or TCP port: a whole number from 1 to 65535, in decimal digits (Number() took `0x50` as 80). */
-function portNumber(name: string) {
-  return (v: string): number => {
-    const n = /^[1-9]\d{0,4}$/.test(v) ? Number(v) : 0;
-    if (n < 1 || n > 65535) throw new UsageError(`${name} expects a port from 1 to 65535, got ${JSON.stringify(v)}`);
-    return n;
-  };
 }
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
@@ -181,12 +152,12 @@ Examples:
     .option('--rules <dir>', 'rule folder', DEFAULT_RULES_DIR)
     .option('--lenient-rules', 'scan with the valid rules even when some rules are invalid')
     .option('--json', 'print a machine-readable summary on stdout')
-    .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', positiveSeconds('--idle-timeout'), 300)
-    .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', positiveSeconds('--active-timeout'), 1800)
-    .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', positiveInt('--max-flows'), 1 << 19)
+    .option('--idle-timeout <seconds>', 'finish a flow after this long without packets', decimalNumber('--idle-timeout', 'seconds'), 300)
+    .option('--active-timeout <seconds>', 'cut flows longer than this into consecutive records', decimalNumber('--active-timeout', 'seconds'), 1800)
+    .option('--max-flows <n>', 'flows held in memory at once; the oldest idle one is finished beyond it', wholeNumber('--max-flows'), 1 << 19)
     .option('--collector-port <port>', 'UDP port whose payloads in captures are always NetFlow/IPFIX (repeatable; otherwise recognised by header)', (v: string, prev: number[]) => [...prev, portNumber('--collector-port')(v)], [] as number[])
     .option('--no-exports', 'do not decode NetFlow/IPFIX datagrams found in captures')
-    .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', positiveSeconds('--join-gap'), 300)
+    .option('--join-gap <seconds>', 'flow exports: a record joins a flow whose last activity is at most this old', decimalNumber('--join-gap', 'seconds'), 300)
     .addOption(
       new Option('--keep-flows <which>', 'flows written to the report: auto = all from packets, flagged ones from flow exports')
         .choices(['auto', 'all', 'flagged'])
@@ -195,7 +166,7 @@ Examples:
     .option(
       '--workers <n>',
       'worker threads, each holding the flows of a share of client networks (/24, /64); results are those of one worker. Default: the cores less 2 (the writer and hash threads), at least 1, when the inputs add up to 64 MiB or more, else 1',
-      positiveInt('--workers'),
+      wholeNumber('--workers'),
     )
     .option('--quiet', 'no progress line on standard error (shown only when it is a terminal)')
     .addHelpText(
@@ -248,8 +219,8 @@ are invalid; 2 bad usage or a file that is not a report; 3 the report could not 
       .option('--db <file>', 'report database to create or add to', 'minerwatch.sqlite'),
     'collecting',
   )
-    .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', positiveInt('--max-flows'), 1 << 16)
-    .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', positiveSeconds('--commit-interval'), 10)
+    .option('--max-flows <n>', 'open flows held at once; beyond it the least recently joined is finished early and written (about 1 KiB each)', wholeNumber('--max-flows'), 1 << 16)
+    .option('--commit-interval <seconds>', 'finish idle flows and commit them this often', decimalNumber('--commit-interval', 'seconds'), 10)
     .addHelpText(
       'after',
       `
@@ -272,15 +243,15 @@ Example:
       .requiredOption('--group <id>', 'consumer group: members share the topic\'s partitions')
       .addOption(new Option('--format <format>', 'what a record value holds: GoFlow2 -format=bin (varint-delimited FlowMessage), GoFlow2 JSON, or raw NetFlow v5/v9/IPFIX datagrams keyed by exporter').choices(['goflow2-pb', 'goflow2-json', 'netflow-datagrams']).default('goflow2-pb'))
       .option('--db <file>', 'this member\'s shard report (merge the members\' reports for the whole)', 'minerwatch.sqlite')
-      .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', positiveInt('--segment-messages'), 100_000)
-      .option('--segment-seconds <s>', 'a segment open this long is cut at its last message once its partition is read to the end: bounds the time from a message to its committed verdict on a quiet partition', positiveSeconds('--segment-seconds'), 60)
+      .option('--segment-messages <n>', 'offsets per segment: a segment\'s flows are cut at its end, it is committed to the report and then to Kafka as one', wholeNumber('--segment-messages'), 100_000)
+      .option('--segment-seconds <s>', 'a segment open this long is cut at its last message once its partition is read to the end: bounds the time from a message to its committed verdict on a quiet partition', decimalNumber('--segment-seconds', 'seconds'), 60)
       .option('--output-topic <name>', 'also produce flagged flows (at each segment) and subscriber rows (at the end) as JSON rows to this topic')
       .option('--client-id <id>', 'Kafka client id', 'minerwatch')
-      .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', positiveSeconds('--session-timeout'))
-      .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', positiveInt('--max-messages')),
+      .option('--session-timeout <seconds>', 'the group gives a silent member\'s partitions to others after this long', decimalNumber('--session-timeout', 'seconds'))
+      .option('--max-messages <n>', 'stop after this many messages (bounded loads, tests)', wholeNumber('--max-messages')),
     'consuming',
   )
-    .option('--max-flows <n>', 'open flows held per partition; beyond it the least recently joined is finished early and written', positiveInt('--max-flows'), 1 << 16)
+    .option('--max-flows <n>', 'open flows held per partition; beyond it the least recently joined is finished early and written', wholeNumber('--max-flows'), 1 << 16)
     .addHelpText(
       'after',
       `
@@ -300,9 +271,9 @@ Example (three members of one group, then one report):
     .requiredOption('--brokers <host:port,...>', 'Kafka bootstrap servers')
     .requiredOption('--topic <name>', 'topic to write')
     .addOption(new Option('--format <format>', 'message encoding').choices(['goflow2-pb', 'goflow2-json']).default('goflow2-pb'))
-    .option('--partitions <n>', 'create the topic with this many partitions when it does not exist', positiveInt('--partitions'))
+    .option('--partitions <n>', 'create the topic with this many partitions when it does not exist', wholeNumber('--partitions'))
     .addOption(new Option('--compression <codec>', 'record batch compression').choices(['none', 'gzip', 'snappy', 'lz4']).default('none'))
-    .option('--batch <n>', 'messages per send', positiveInt('--batch'), 1000)
+    .option('--batch <n>', 'messages per send', wholeNumber('--batch'), 1000)
     .addHelpText('after', '\nExample:\n  minerwatch produce --brokers 127.0.0.1:9092 --topic flows --partitions 6 day1.pcap exports.csv')
     .action(async (inputs: string[], o) => {
       const { runProduce } = await import('./produce.js');
@@ -362,7 +333,7 @@ Example (three members of one group, then one report):
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'jsonl']).default('table'))
     .option('--tz <zone>', 'write times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00), as 2026-11-21 08:00:00 +08:00; abbreviations such as CST are refused (ambiguous). Default: ISO 8601 UTC')
     .option('--subscriber <id>', 'only the flows of this subscriber (its id as the report stores it)')
-    .option('--id <n>', 'only the flow with this flows.id, whatever its label (repeatable)', (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)], [] as number[])
+    .option('--id <n>', 'only the flow with this flows.id, whatever its label (repeatable)', (v: string, prev: number[]) => [...prev, wholeNumber('--id')(v)], [] as number[])
     .addHelpText('after', '\nExamples:\n  minerwatch flows --db report.sqlite --min-confidence high --format jsonl\n  minerwatch flows --db report.sqlite --subscriber 100.64.0.11 --all\n  minerwatch flows --db report.sqlite --id 5 --id 8 --format jsonl')
     .action(async (o) => {
       const { runFlows } = await import('./query.js');

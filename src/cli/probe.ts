@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { decimalNumber, wholeNumber } from './numbers.js';
 import type { Io } from './main.js';
 import { DEFAULT_RULES_DIR, toolVersion } from './paths.js';
 import type { TargetOutcome } from '../probe/probe.js';
@@ -75,28 +76,14 @@ export function registerProbe(program: Command, io: Io, setExit: (code: number) 
     });
 }
 
-function count(name: string, v: string | undefined, fallback: number, max: number): number {
-  const s = v ?? String(fallback);
-  const n = Number(s);
-  if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${name} expects a whole number from 1 to ${max}, got ${JSON.stringify(s)}`);
-  return n;
-}
-
-function amount(name: string, v: string | undefined, fallback: number, max: number): number {
-  const s = v ?? String(fallback);
-  const n = Number(s);
-  if (!s.trim() || !Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${name} expects a number above 0 and at most ${max}, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 /** Run `minerwatch probe`; resolves to the exit code. @throws UsageError on bad usage. */
 export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
-  const minSubscribers = count('--min-subscribers', o.minSubscribers, 1, 1e9);
-  const minFlows = count('--min-flows', o.minFlows, 1, 1e12);
-  const maxTargets = count('--max-targets', o.maxTargets, 1000, 1_000_000);
-  const rate = amount('--rate', o.rate, 5, 1000);
-  const concurrency = count('--concurrency', o.concurrency, 4, 1024);
-  const timeoutS = amount('--timeout', o.timeout, 5, 600);
+  const minSubscribers = wholeNumber('--min-subscribers', 1e9)(o.minSubscribers ?? '1');
+  const minFlows = wholeNumber('--min-flows', 1e12)(o.minFlows ?? '1');
+  const maxTargets = wholeNumber('--max-targets', 1_000_000)(o.maxTargets ?? '1000');
+  const rate = decimalNumber('--rate', 'number', 1000)(o.rate ?? '5');
+  const concurrency = wholeNumber('--concurrency', 1024)(o.concurrency ?? '4');
+  const timeoutS = decimalNumber('--timeout', 'seconds', 600)(o.timeout ?? '5');
   const { checkZone, dayOf, formatTime } = await import('../i18n.js');
   const tz = o.tz === undefined ? undefined : checkZone(o.tz);
 

@@ -195,14 +195,28 @@ describe('minerwatch CLI', () => {
       ['--max-flows', '0x10', 'a whole number of at least 1, in decimal digits'],
       ['--workers', '2.5', 'a whole number of at least 1, in decimal digits'],
       ['--max-flows', '1e3', 'a whole number of at least 1, in decimal digits'],
-      ['--idle-timeout', '0x10', 'seconds, a decimal number above 0 like 300 or 0.5'],
-      ['--idle-timeout', '0', 'seconds, a decimal number above 0 like 300 or 0.5'],
+      ['--idle-timeout', '0x10', 'seconds, a decimal number above 0, like 300 or 0.5'],
+      ['--idle-timeout', '0', 'seconds, a decimal number above 0, like 300 or 0.5'],
       ['--collector-port', '0x50', 'a port from 1 to 65535'],
       ['--collector-port', '65536', 'a port from 1 to 65535'],
     ] as const) {
       const r = await runMain(['scan', join(FIXTURES, 'demo'), flag, value, '--db', join(tmp, 'x.sqlite')]);
       expect(r.code, `${flag} ${value}`).toBe(2);
       expect(r.err, `${flag} ${value}`).toContain(`${flag} expects ${what}, got "${value}"`);
+    }
+    // The same reading in every command (intel resolve and probe took Number()'s hex, exponents and spaces).
+    const target = ['--target', '203.0.113.5:3333'];
+    for (const [args, flag, value, what] of [
+      [['intel', 'resolve'], '--concurrency', '0x10', 'a whole number from 1 to 256, in decimal digits'],
+      [['intel', 'resolve'], '--timeout', '1e1', 'seconds, a decimal number above 0 and at most 60, like 5 or 0.5'],
+      [['intel', 'resolve'], '--timeout', '61', 'seconds, a decimal number above 0 and at most 60, like 5 or 0.5'],
+      [['probe', ...target], '--rate', '0x10', 'a number above 0 and at most 1000, like 5 or 0.5'],
+      [['probe', ...target], '--max-targets', ' 5', 'a whole number from 1 to 1000000, in decimal digits'],
+      [['probe', ...target], '--timeout', '1e2', 'seconds, a decimal number above 0 and at most 600, like 300 or 0.5'],
+    ] as const) {
+      const r = await runMain([...args, flag, value]);
+      expect(r.code, `${args[0]} ${flag} ${value}`).toBe(2);
+      expect(r.err, `${args[0]} ${flag} ${value}`).toContain(`${flag} expects ${what}, got "${value}"`);
     }
     expect((await runMain(['watchlist', '--db', join(tmp, 'nope.sqlite')])).code).toBe(2);
     expect((await runMain(['flows', '--db', demoDb, '--format', 'xml'])).code).toBe(2);

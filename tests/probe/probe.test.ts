@@ -370,7 +370,7 @@ describe('minerwatch probe against local services', () => {
     expect(await usage(['--target', '203.0.113.5:70000'])).toMatch(/--target: expected/);
     expect(await usage(['--target', '2001:db8::5:3333'])).toMatch(/--target: expected/);
     expect(await usage(['--target', '203.0.113.5:3333', '--rate', 'fast'])).toMatch(/--rate expects a number above 0 .*got "fast"/);
-    expect(await usage(['--target', '203.0.113.5:3333', '--timeout', '0'])).toMatch(/--timeout expects a number above 0/);
+    expect(await usage(['--target', '203.0.113.5:3333', '--timeout', '0'])).toMatch(/--timeout expects seconds, a decimal number above 0/);
     expect(await usage(['--target', '203.0.113.5:3333', '--concurrency', '2.5'])).toMatch(/--concurrency expects a whole number/);
     expect(await usage(['--db', join(tmp, 'missing.sqlite')])).toMatch(/no report at .*missing\.sqlite/);
     const list = join(tmp, 'targets.txt');
