@@ -8,7 +8,9 @@
  * layout's offsets, lengths and time rules (numbers the template gave, each checked to be an
  * integer); no other value goes into it.
  * Where the engine may not make code from text (`--disallow-code-generation-from-strings`), a
- * closure over the layout calls {@link uintAt} and {@link timeAt}: the same values, slower.
+ * closure over the layout calls {@link uintAt} and {@link timeAt}: the same values, slower. Those
+ * read through {@link storeUint} and {@link storeNtp}, which the op walk (src/decode/templates/walk.ts)
+ * uses too: one reading of each width and of NTP times.
  *
  * tests/decode/compiled-templates.test.ts checks both against the per-field decoder on seeded
  * templates; tests/flowlogs/behaviour.test.ts scans softflowd's exports under that flag.
@@ -30,31 +32,50 @@ export function readUnsigned(buf: Uint8Array, p: number, len: number): number {
 }
 
 /**
- * {@link readUnsigned} with the common widths read at once (DataView reads of 2, 4 and 8 bytes are
- * about twice as fast as assembling bytes); the same value bit for bit (an 8-byte value of 2^53 or
- * more takes the byte loop, which rounds the way it always did). 0 when `len` is 0 (absent).
+ * {@link readUnsigned} with the common widths read at once, into `v[slot]`; the same value bit for
+ * bit (an 8-byte value of 2^53 or more takes the byte loop, which rounds the way it always did).
+ * `dv` views `b`. It stores rather than returns: a double returned by a call that is not inlined is
+ * boxed, one allocation per field.
  */
-export function uintAt(dv: DataView, buf: Uint8Array, p: number, len: number): number {
+export function storeUint(v: Float64Array, slot: number, dv: DataView, b: Uint8Array, p: number, len: number): void {
   switch (len) {
-    case 0:
-      return 0;
     case 1:
-      return buf[p]!;
+      v[slot] = b[p]!;
+      return;
     case 2:
-      return dv.getUint16(p);
+      v[slot] = dv.getUint16(p);
+      return;
     case 4:
-      return dv.getUint32(p);
+      v[slot] = dv.getUint32(p);
+      return;
     case 8: {
       const hi = dv.getUint32(p);
-      return hi >= 0x200000 ? readUnsigned(buf, p, 8) : hi * 4294967296 + dv.getUint32(p + 4);
+      v[slot] = hi >= 0x200000 ? readUnsigned(b, p, 8) : hi * 4294967296 + dv.getUint32(p + 4);
+      return;
     }
     default:
-      return readUnsigned(buf, p, len);
+      v[slot] = readUnsigned(b, p, len);
   }
 }
 
 /** Seconds between 1900-01-01 (NTP era 0) and 1970-01-01. */
 const NTP_UNIX_OFFSET = 2208988800;
+
+/** dateTimeMicroseconds / dateTimeNanoseconds: NTP 64-bit timestamp → Unix ms, into `v[slot]`. @see RFC 7011 §6.1.9 */
+export function storeNtp(v: Float64Array, slot: number, dv: DataView, p: number): void {
+  const sec = dv.getUint32(p);
+  const frac = dv.getUint32(p + 4);
+  v[slot] = (sec - NTP_UNIX_OFFSET) * 1000 + Math.floor((frac * 1000) / 4294967296);
+}
+
+/** One slot for {@link uintAt} and {@link timeAt}, which give as a value what {@link storeUint} and {@link storeNtp} store. */
+const one = new Float64Array(1);
+
+/** {@link storeUint}'s value (0 when `len` is 0: absent), for the closure reader. */
+export function uintAt(dv: DataView, buf: Uint8Array, p: number, len: number): number {
+  storeUint(one, 0, dv, buf, p, len);
+  return one[0]!;
+}
 
 /**
  * A time of source `kind` (`T_*` of src/decode/templates/compile.ts) from the `len` bytes at `p`, as
@@ -70,7 +91,8 @@ export function timeAt(kind: number, dv: DataView, buf: Uint8Array, p: number, l
     case T_SECONDS:
       return uintAt(dv, buf, p, len) * 1000;
     case T_NTP:
-      return (dv.getUint32(p) - NTP_UNIX_OFFSET) * 1000 + Math.floor((dv.getUint32(p + 4) * 1000) / 4294967296);
+      storeNtp(one, 0, dv, p);
+      return one[0]!;
     case T_UPTIME: {
       const up = uintAt(dv, buf, p, len);
       return hdr.sysUptime !== null ? hdr.exportMs - uptimeAgeMs(hdr.sysUptime, up) : upBase === upBase ? upBase + up : hdr.exportMs;

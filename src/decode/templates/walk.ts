@@ -44,7 +44,7 @@ import {
 import { applyOptions, emitNumeric, emitRecord, newNumericRecord, type NumericRecord } from './emit.js';
 import { VARLEN, type DomainState, type MessageHeader, type Template, type TemplateCache } from './store.js';
 import type { ExportAnomaly, ExportRecord, ExportStats } from '../flowexport.js';
-import { layoutReader, readUnsigned } from './reader.js';
+import { layoutReader, storeNtp, storeUint } from './reader.js';
 
 /**
  * Big-endian view of the bytes being decoded: DataView reads of 2, 4 and 8 bytes are about twice
@@ -62,43 +62,6 @@ function viewOf(buf: Uint8Array): DataView {
     viewLength = buf.byteLength;
   }
   return view;
-}
-
-/**
- * {@link readUnsigned} with the common widths read at once, into `v[slot]`; the same value bit for
- * bit (an 8-byte value of 2^53 or more takes the byte loop, which rounds the way it always did).
- * `dv` views `b`. It stores rather than returns: a double returned by a call that is not inlined is
- * boxed, one allocation per field.
- */
-function storeUint(v: Float64Array, slot: number, dv: DataView, b: Uint8Array, p: number, len: number): void {
-  switch (len) {
-    case 1:
-      v[slot] = b[p]!;
-      return;
-    case 2:
-      v[slot] = dv.getUint16(p);
-      return;
-    case 4:
-      v[slot] = dv.getUint32(p);
-      return;
-    case 8: {
-      const hi = dv.getUint32(p);
-      v[slot] = hi >= 0x200000 ? readUnsigned(b, p, 8) : hi * 4294967296 + dv.getUint32(p + 4);
-      return;
-    }
-    default:
-      v[slot] = readUnsigned(b, p, len);
-  }
-}
-
-/** Seconds between 1900-01-01 (NTP era 0) and 1970-01-01. */
-const NTP_UNIX_OFFSET = 2208988800;
-
-/** dateTimeMicroseconds / dateTimeNanoseconds: NTP 64-bit timestamp → Unix ms, into `v[slot]`. @see RFC 7011 §6.1.9 */
-function storeNtp(v: Float64Array, slot: number, dv: DataView, p: number): void {
-  const sec = dv.getUint32(p);
-  const frac = dv.getUint32(p + 4);
-  v[slot] = (sec - NTP_UNIX_OFFSET) * 1000 + Math.floor((frac * 1000) / 4294967296);
 }
 
 /** Apply special op `k` (≥ N_SLOTS) to the `len` bytes at `buf[p]`; the length is one {@link opTakes} accepts. */
