@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture, type GenStats } from '../../bench/gen-capture.js';
-import { ROOT, waitFor } from '../helpers.js';
+import { reportCount, ROOT, waitFor } from '../helpers.js';
+import { reportSnapshot } from '../support/report-snapshot.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
@@ -40,21 +41,10 @@ function scan(db: string, thread: '0' | '1'): { flows: number } {
   return JSON.parse(r.stdout) as { flows: number };
 }
 
-/** The rows of a report without row ids, sorted. */
+/** A report's flows, evidence and subscriber rows (without row ids, sorted) and the packets its flow rows count. */
 function rows(path: string): { flows: string[]; evidence: string[]; subscribers: string[]; packets: number } {
-  const d = new Database(path, { readonly: true });
-  try {
-    const cols = (d.prepare("SELECT name FROM pragma_table_info('flows')").pluck().all() as string[]).filter((c) => !['id', 'run_id', 'input_id'].includes(c));
-    const sorted = (r: unknown[]): string[] => r.map((x) => JSON.stringify(x).replace(/flow #\d+/g, 'flow #id')).sort();
-    return {
-      flows: sorted(d.prepare(`SELECT ${cols.join(', ')} FROM flows`).all()),
-      evidence: sorted(d.prepare('SELECT f.client, f.client_port, f.server, f.server_port, f.first_seen, e.rule_id, e.rev, e.kind, e.side, e.matched, e.excerpt, e.offset, e.time FROM evidence e JOIN flows f ON f.id = e.flow_id').all()),
-      subscribers: sorted(d.prepare('SELECT * FROM subscribers').all()),
-      packets: d.prepare('SELECT sum(packets_c2s + packets_s2c) FROM flows').pluck().get() as number,
-    };
-  } finally {
-    d.close();
-  }
+  const { flows, evidence, subscribers } = reportSnapshot(path) as { flows: string[]; evidence: string[]; subscribers: string[] };
+  return { flows, evidence, subscribers, packets: reportCount(path, 'SELECT sum(packets_c2s + packets_s2c) FROM flows') };
 }
 
 describe.skipIf(!BUILT)('report writer thread', () => {
