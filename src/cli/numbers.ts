@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 export function wholeNumber(flag: string, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   const range = max === Number.MAX_SAFE_INTEGER ? 'of at least 1' : `from 1 to ${max}`;
   return (v) => {
-    const n = /^[1-9]\d{0,15}$/.test(v) ? Number(v) : 0;
+    const n = /^[1-9]\d{0,14}$/.test(v) ? Number(v) : 0;
     if (!(n >= 1 && n <= max)) throw new UsageError(`${flag} expects a whole number ${range}, in decimal digits, got ${JSON.stringify(v)}`);
     return n;
   };
