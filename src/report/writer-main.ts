@@ -1,9 +1,11 @@
 /**
- * The scan's side of the report writer thread: posts packed flow batches (their typed arrays
- * transferred, not copied), keeps at most a few in flight, and waits synchronously (Atomics.wait on
- * a shared cell, replies read with receiveMessageOnPort) when the caller needs them committed, so
- * the writer's calls stay synchronous. A batch's failure is thrown on this thread as the error it
- * was: a ReportError, or SQLite's error with its code.
+ * The scan's side of the report writer thread: posts packed flow batches (copied: see
+ * PackedFlows), keeps at most a few in flight, and waits synchronously (Atomics.wait on a shared
+ * cell, replies read with receiveMessageOnPort) when the caller needs them committed, so the
+ * writer's calls stay synchronous. A caller that must not block (the scan's thread while workers
+ * read, which has to hear SIGINT) asks first with {@link WriterThread.room} and
+ * {@link WriterThread.settled}, which wait without blocking. A batch's failure is thrown on this
+ * thread as the error it was: a ReportError, or SQLite's error with its code.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,9 @@ import { ReportError } from '../errors.js';
 import type { PackedFlows } from './writer-batch.js';
 import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
 import type { LedgerSummary } from './ledger.js';
+
+/** Atomics.waitAsync (ES2024, in Node since 16), typed here: the project's lib is ES2022. */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync.bind(Atomics);
 
 /** Batches posted and not yet committed before the scan waits: bounds memory when the disk is slower than the read. */
 const MAX_IN_FLIGHT = 3;
@@ -57,6 +62,19 @@ export class WriterThread {
     this.waitFor(this.sent - MAX_IN_FLIGHT);
   }
 
+  /**
+   * Null when {@link post} would not wait now; otherwise a promise settled once it would not (or
+   * once the thread failed: the post then throws). It waits without blocking this thread.
+   */
+  room(): Promise<void> | null {
+    return this.until(this.sent - MAX_IN_FLIGHT + 1);
+  }
+
+  /** Null when every batch posted is committed (or failed); otherwise a promise of that, as {@link room}. */
+  settled(): Promise<void> | null {
+    return this.until(this.sent);
+  }
+
   /** Every batch posted is committed (or failed): the thread has nothing to do. */
   get idle(): boolean {
     return Atomics.load(this.done, 0) >= this.sent;
@@ -91,6 +109,26 @@ export class WriterThread {
   private wake(): void {
     Atomics.store(this.done, 0, -1);
     Atomics.notify(this.done, 0);
+  }
+
+  /** Null when `seq` batches are done (or the thread failed); otherwise a promise of it, rejected after {@link MAX_WAIT_MS} without a reply. */
+  private until(seq: number): Promise<void> | null {
+    const reached = (at: number): boolean => at >= seq || at < 0;
+    if (reached(Atomics.load(this.done, 0))) return null;
+    return (async () => {
+      const started = Date.now();
+      // Atomics.waitAsync holds no handle of the event loop: the timer keeps the process up meanwhile.
+      const alive = setInterval(() => undefined, 60_000);
+      try {
+        for (let at = Atomics.load(this.done, 0); !reached(at); at = Atomics.load(this.done, 0)) {
+          if (Date.now() - started > MAX_WAIT_MS) throw new ReportError(`the report writer thread did not answer for ${MAX_WAIT_MS / 60_000} minutes`);
+          const w = waitAsync(this.done, 0, at, 1000);
+          if (w.async) await w.value;
+        }
+      } finally {
+        clearInterval(alive);
+      }
+    })();
   }
 
   private waitFor(seq: number): void {

@@ -488,6 +488,19 @@ export class ReportWriter {
     this.insert(b);
   }
 
+  /**
+   * Null when {@link addPacked} would not wait for the writer thread now; otherwise a promise settled
+   * once it would not. For a thread that must stay free to hear signals while it hands flows over.
+   */
+  room(): Promise<void> | null {
+    return this.thread?.room() ?? null;
+  }
+
+  /** Null when every batch handed to the writer thread is committed; otherwise a promise of that, as {@link room}. */
+  settled(): Promise<void> | null {
+    return this.thread?.settled() ?? null;
+  }
+
   /** A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on). */
   private useThread(): void {
     if (this.threadTried || this.heartbeat === null) return;

@@ -151,6 +151,42 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     db.close();
   }, 120_000);
 
+  it('room and settled wait without blocking: while another connection holds the report, the thread takes three batches, then says when it has room', async () => {
+    const path = join(tmp, 'room.sqlite');
+    const { w, db } = await writerWith(path, 0);
+    const { startWriterThread } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-main.js'))) as typeof import('../../src/report/writer-main.js');
+    const { FlowBatch } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
+    const thread = startWriterThread(db, w.runId)!;
+    const batch = new FlowBatch(null);
+    const queued = { addFlow: (f: FlowRecord, v: Verdict) => batch.add(f, v, null, null, null) } as unknown as import('../../src/report/writer.js').ReportWriter;
+    expect(thread.room()).toBeNull();
+    expect(thread.settled()).toBeNull();
+    const other = new Database(path, { timeout: 60_000 });
+    other.exec('BEGIN IMMEDIATE');
+    for (let i = 0; i < 3; i++) {
+      writerAdd(queued, 10, null);
+      thread.post(batch.take());
+    }
+    const room = thread.room();
+    const settled = thread.settled();
+    expect(room).not.toBeNull();
+    expect(settled).not.toBeNull();
+    // This thread is free meanwhile: a timer fires while the batches wait for the lock.
+    let state = 'waiting';
+    void room!.then(() => (state = 'room'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(state).toBe('waiting');
+    other.exec('ROLLBACK');
+    other.close();
+    await room;
+    await settled;
+    expect(thread.settled()).toBeNull();
+    expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(30);
+    thread.close();
+    w.abandon();
+    db.close();
+  }, 120_000);
+
   it("a batch SQLite refuses fails the writer's call with SQLite's error and code", async () => {
     const path = join(tmp, 'refused.sqlite');
     const { w, db } = await writerWith(path, 0);
