@@ -5,6 +5,8 @@
  * directory, NAT and intel itself, from the same options, so it decides as the scan's thread would.
  * The scan's thread acknowledges each batch once it has queued it for writing; a worker more than
  * {@link MAX_UNACKED} batches ahead waits, so memory stays bounded when the report is the slow part.
+ * A stop (SIGINT) ends that wait at once, through a flag beside the acknowledgements: the worker then
+ * stops reading where it stands.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadRunContext } from '../aggregate/load.js';
@@ -27,7 +29,7 @@ export interface ShardJob {
   paths: string[];
   o: ScanCliOptions;
   shard: Shard;
-  /** Int32Array over a SharedArrayBuffer: [0] = batches the scan's thread has queued. */
+  /** Int32Array over a SharedArrayBuffer: [0] = batches the scan's thread has queued, [1] = 1 once the scan is to stop. */
   acked: SharedArrayBuffer;
   /** Digests the scan's thread took before the scan ({@link knownDigests}): files not hashed again. */
   digests: ReturnType<typeof knownDigests>;
@@ -76,7 +78,9 @@ async function run(): Promise<void> {
       // By copy: a transfer would detach the buffers (see PackedFlows).
       send({ t: 'batch', b });
       posted++;
-      for (let seen = Atomics.load(acked, 0); posted - seen > MAX_UNACKED; seen = Atomics.load(acked, 0)) Atomics.wait(acked, 0, seen, 1000);
+      for (let seen = Atomics.load(acked, 0); posted - seen > MAX_UNACKED && Atomics.load(acked, 1) === 0; seen = Atomics.load(acked, 0)) Atomics.wait(acked, 0, seen, 1000);
+      // Stopped while it waited: the flows of the chunk being parsed go on coming, and it reads no further.
+      if (Atomics.load(acked, 1) !== 0) stop.abort();
     };
     const summary = await scanInputs(
       paths,

@@ -8,6 +8,12 @@
  *   decode) is added up over the workers;
  * - an input is ended once every worker has ended it;
  * - after an interruption, every input some worker had not finished is cut.
+ *
+ * This thread never waits for the report while workers read: their messages are queued and handled
+ * in order, a batch once the report's writer has room for it and an input's end once every batch
+ * before it is written (the sink's `room` and `settled`). So SIGINT is heard at once even when the
+ * report is the slow part, and its stop reaches workers that wait for room (a shared flag beside
+ * their acknowledgements).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -72,6 +78,10 @@ export function scanInWorkers(job: {
   signal: AbortSignal;
   hooks: ScanHooks;
   batch: (b: PackedFlows) => void;
+  /** Null when `batch` can take a batch now without blocking; otherwise a promise of when it can. */
+  room?: () => Promise<void> | null;
+  /** Null when every batch given to `batch` is written; otherwise a promise of that. An input's end waits for it. */
+  settled?: () => Promise<void> | null;
   progress?: Float64Array;
 }): Promise<Omit<ScanSummary, 'classifier'>> {
   const { paths, o, workers: n, signal, hooks } = job;
@@ -144,8 +154,32 @@ export function scanInWorkers(job: {
           return;
       }
     };
+    // Messages in the order they came, handled one at a time; waits for the report come between them.
+    const queue: Array<{ k: number; m: ShardMessage }> = [];
+    let pumping = false;
+    const pump = async (): Promise<void> => {
+      if (pumping) return;
+      pumping = true;
+      try {
+        while (queue.length > 0 && failure === null) {
+          const { k, m } = queue[0]!;
+          const wait = m.t === 'batch' ? job.room?.() : m.t === 'end' ? job.settled?.() : null;
+          if (wait) {
+            await wait;
+            continue;
+          }
+          queue.shift();
+          handle(k, m);
+        }
+      } catch (e) {
+        fail(e);
+      } finally {
+        pumping = false;
+      }
+    };
     for (let k = 0; k < n; k++) {
-      const acked = new SharedArrayBuffer(4);
+      // [0]: batches this thread has handed on; [1]: 1 once the scan is to stop.
+      const acked = new SharedArrayBuffer(8);
       acks.push(new Int32Array(acked));
       const counters = job.progress && new Float64Array(job.progress.buffer, job.progress.byteOffset + k * SCAN_PROGRESS.slots * Float64Array.BYTES_PER_ELEMENT, SCAN_PROGRESS.slots);
       const data: ShardJob = { paths, o: { ...o, progress: counters }, shard: { index: k, count: n }, acked, digests: k === 0 ? knownDigests() : [] };
@@ -153,11 +187,8 @@ export function scanInWorkers(job: {
       threads.push(w);
       w.on('message', (m: ShardMessage) => {
         if (failure !== null) return;
-        try {
-          handle(k, m);
-        } catch (e) {
-          fail(e);
-        }
+        queue.push({ k, m });
+        void pump();
       });
       w.on('error', (e) => fail(Object.assign(new Error(`scan worker ${k + 1} of ${n} failed: ${e.message}`), { stack: e.stack })));
       w.on('exit', (code) => {
@@ -165,6 +196,10 @@ export function scanInWorkers(job: {
       });
     }
     const stop = (): void => {
+      for (const a of acks) {
+        Atomics.store(a, 1, 1);
+        Atomics.notify(a, 0);
+      }
       for (const w of threads) w.postMessage({ t: 'stop' } satisfies ShardCommand);
     };
     if (signal.aborted) stop();

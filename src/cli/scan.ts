@@ -347,6 +347,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               remapInputs(b, inputIds);
               writer.addPacked(b);
             },
+            room: () => writer.room(),
+            settled: () => writer.settled(),
           }).then((s) => ({
             ...s,
             // The workers decided each flow; after the run this thread adds up evidence over the

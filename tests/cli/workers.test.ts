@@ -16,7 +16,7 @@ import { poolNames } from '../../bench/gen-dnslog.js';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
 import { zeekDnsHeader, zeekDnsLine } from '../../scripts/corpus-dnslog.js';
 import { AUTO_WORKERS_MIN_BYTES, CORES_FOR_OTHER_THREADS, scanWorkers } from '../../src/cli/scan-workers.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, RULES_DIR, spawnCli, whenReport } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, RULES_DIR, reportCount, spawnCli, waitFor, whenReport } from '../helpers.js';
 import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-workers-'));
@@ -111,12 +111,12 @@ describe('scan --workers', () => {
     expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
   }, 300_000);
 
-  it('SIGINT stops every worker; what was read is written, and the rerun ends as one clean run', async () => {
-    // The rotated files, then a larger capture: the signal goes a moment after the first input is
-    // being read, and lands while most of the input is still to read. (Sent once flows are in the
-    // report, it may be handled only after the workers' queued batches are written: see the README.)
-    // Large enough that two workers are still reading it when the signal lands (they read about
-    // 450 MB/s each on the CI's machine; at 150 MB a loaded run sometimes finished first).
+  it('SIGINT is heard at once even while another writer holds the report, stops every worker; what was read is written, and the rerun ends as one clean run', async () => {
+    // The rotated files, then a larger capture. Once the larger one is being read, another
+    // connection takes the report's write lock (as a concurrent scan closing its run would), so the
+    // writer thread waits, and the workers soon wait for it; the signal goes while the lock is held.
+    // The scan's thread must say it heard the signal while the lock is still held: it never waits
+    // for the report while workers read. Then the lock goes, and the run closes as interrupted.
     const big = join(tmp, 'big.pcap');
     generateBenchCapture(big, 400e6, 0x5eee, 'subscriber');
     const inputs = [...rotated, big];
@@ -124,17 +124,39 @@ describe('scan --workers', () => {
     const whole = await cli(['scan', ...inputs, '--db', clean, '--workers', '1', ...OPTS]);
     expect(whole.code, whole.err).toBe(0);
     const db = join(tmp, 'sigint.sqlite');
-    const first = await cli(['scan', ...inputs, '--db', db, '--workers', '2', ...OPTS], (c) =>
-      void whenReport(db, "SELECT count(*) FROM inputs WHERE status = 'reading'", (n) => n > 0)
-        .then(() => new Promise((r) => setTimeout(r, 300)))
-        .then(() => c.kill('SIGINT'), () => undefined),
-    );
+    let problem: unknown = null;
+    let heldWhenHeard = false;
+    const first = await cli(['scan', ...inputs, '--db', db, '--workers', '2', ...OPTS], (c) => {
+      let err = '';
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      void (async () => {
+        await whenReport(db, "SELECT count(*) FROM inputs WHERE status = 'reading' AND path LIKE '%big.pcap'", (n) => n > 0);
+        const hold = new Database(db, { timeout: 60_000 });
+        try {
+          hold.exec('BEGIN IMMEDIATE');
+          await new Promise((r) => setTimeout(r, 300));
+          c.kill('SIGINT');
+          await waitFor(() => /SIGINT: finishing the flows read so far/.test(err), { what: 'the scan to say it heard SIGINT', timeoutMs: 20_000 });
+          heldWhenHeard = hold.inTransaction;
+        } finally {
+          if (hold.inTransaction) hold.exec('ROLLBACK');
+          hold.close();
+        }
+      })().catch((e: unknown) => {
+        problem = e;
+      });
+    });
+    expect(problem).toBeNull();
+    expect(heldWhenHeard).toBe(true);
     expect(first.code, first.err).toBe(1);
     expect(first.err).toMatch(/SIGINT: finishing the flows read so far/);
     // It landed while reading: an input was cut, and what was read before it is in the report.
     const cut = new Database(db, { readonly: true });
     try {
-      expect(cut.prepare("SELECT count(*) FROM inputs WHERE status = 'interrupted'").pluck().get()).toBeGreaterThan(0);
+      // The larger capture was cut part-way: the workers stopped reading when told.
+      const cutBig = cut.prepare("SELECT status, packets FROM inputs WHERE path LIKE '%big.pcap'").get() as { status: string; packets: number };
+      expect(cutBig.status).toBe('interrupted');
+      expect(cutBig.packets).toBeLessThan(reportCount(clean, "SELECT packets FROM inputs WHERE path LIKE '%big.pcap'"));
       expect(cut.prepare('SELECT count(*) FROM flows').pluck().get()).toBeGreaterThan(0);
     } finally {
       cut.close();
