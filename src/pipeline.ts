@@ -192,6 +192,12 @@ export interface ScanOptions {
   prefaultWorkBuffers?: boolean;
   /** Stop reading (keeping and classifying everything read so far), e.g. on SIGINT. */
   signal?: AbortSignal;
+  /**
+   * Called before each chunk of an input is read: null to read on, or a promise to wait for first
+   * (the report's writer having room: the wait lets a signal through, where a batch posted to a
+   * full writer would block the thread until the writer has room).
+   */
+  pace?: () => Promise<void> | null;
   /** Resolver logs (`--dns-log`) read before the inputs: their lookups of listed names become evidence. */
   dnsLogs?: readonly string[];
   /** Standard input: byte lengths whose prefix sha256 to report (earlier interrupted reads of it). */
@@ -373,7 +379,7 @@ export async function scanInputs(paths: readonly string[], rules: RuleSet, consu
       let error: string | null = null;
       const evicted0 = table.evicted;
       try {
-        info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [], progress: reading } : { hash: counting, progress: reading });
+        info = await readCapture(path, ingest, anomalies, opts.signal, path === '-' ? { prefixes: opts.stdinPrefixes ?? [], progress: reading, pace: opts.pace } : { hash: counting, progress: reading, pace: opts.pace });
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         // Stopped before its format was known: the input is cut (marked interrupted below), not bad.

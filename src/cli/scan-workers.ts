@@ -9,11 +9,12 @@
  * - an input is ended once every worker has ended it;
  * - after an interruption, every input some worker had not finished is cut.
  *
- * This thread never waits for the report while workers read: their messages are queued and handled
- * in order, a batch once the report's writer has room for it and an input's end once every batch
+ * This thread never waits for the report's writer while workers read: their messages are queued and
+ * handled in order, a batch once the writer has room for it and an input's end once every batch
  * before it is written (the sink's `room` and `settled`). So SIGINT is heard at once even when the
  * report is the slow part, and its stop reaches workers that wait for room (a shared flag beside
- * their acknowledgements).
+ * their acknowledgements). The rows `hooks` write on this thread (an input's start and end) still
+ * wait for another connection's lock on the report.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

@@ -364,7 +364,8 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               const who = subs.resolve(f);
               writer.addFlow(f, v, inputIds[idx] ?? null, who.subscriber, who.nat);
             },
-            { ...scanOptionsOf(o, stop.signal), stdinPrefixes: stdinParts.map((r) => r.size!), progress: counters },
+            // Between chunks the scan waits (without blocking) for the writer's room, so a signal is heard.
+            { ...scanOptionsOf(o, stop.signal), stdinPrefixes: stdinParts.map((r) => r.size!), progress: counters, pace: () => writer.room() },
             hooks,
           );
     failed += reportDnsLogs(summary.dnsLogs, io);

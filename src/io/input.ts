@@ -104,9 +104,10 @@ function unknownFormat(path: string, head: Uint8Array): InputError {
  * `anomalies`; a file that cannot be read at all raises {@link InputError}. `opts.hash: false`
  * leaves `sha256` empty (a reader whose twin hashes the same file). `opts.progress.bytes` is set to
  * the bytes read so far as stored (compressed for gzip) after each chunk, for a progress display.
+ * `opts.pace`, when it gives a promise before a chunk, is waited for before that chunk is read.
  */
-export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean; progress?: { bytes: number } } = {}): Promise<InputInfo> {
-  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? [], true, opts.progress);
+export async function readCapture(path: string, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, opts: { prefixes?: readonly number[]; hash?: boolean; progress?: { bytes: number }; pace?: () => Promise<void> | null } = {}): Promise<InputInfo> {
+  if (path === '-') return readStream(path, process.stdin, sink, anomalies, signal, opts.prefixes ?? [], true, opts.progress, opts.pace);
   refuseStreams(path, PIPE_INSTEAD);
   let fd: number;
   try {
@@ -130,7 +131,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       // The stream opens and closes its own descriptor: destroying it on SIGINT closes that one,
       // never the one the finally below closes (which gave EBADF and an internal error).
       const { createReadStream } = await import('node:fs');
-      const info = await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], false, opts.progress);
+      const info = await readStream(path, createReadStream(path, { start: 0, highWaterMark: CHUNK }), sink, anomalies, signal, [], false, opts.progress, opts.pace);
       // Compared with the size it had when opened: a gzip stream that fails part-way is read only
       // that far, and the file did not change for it.
       return { ...info, sha256: await digestOf(path, hashing, Math.max(info.size, Number(st.size)), signal?.aborted ?? false) };
@@ -142,7 +143,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     let chunks = 0;
     for (;;) {
       // Let signals (SIGINT) through between chunks; an abort ends the input where it stands.
-      if (++chunks > 1) await yieldToEventLoop();
+      if (++chunks > 1) await (opts.pace?.() ?? yieldToEventLoop());
       if (signal?.aborted) break;
       win.makeRoom(CHUNK);
       const got = readSync(fd, win.buf, win.end, CHUNK, pos);
@@ -190,7 +191,17 @@ function yieldToEventLoop(): Promise<void> {
  * With `hashing` the bytes are hashed as they pass (standard input, which cannot be read again);
  * a file is hashed by the caller, on the hashing thread.
  */
-async function readStream(path: string, stream: Readable, sink: InputSink, anomalies: Anomalies, signal?: AbortSignal, prefixes: readonly number[] = [], hashing = true, progress?: { bytes: number }): Promise<InputInfo> {
+async function readStream(
+  path: string,
+  stream: Readable,
+  sink: InputSink,
+  anomalies: Anomalies,
+  signal?: AbortSignal,
+  prefixes: readonly number[] = [],
+  hashing = true,
+  progress?: { bytes: number },
+  pace?: () => Promise<void> | null,
+): Promise<InputInfo> {
   const hash = createHash('sha256');
   let size = 0;
   // Hashes of the first N bytes, finished as the stream passes N (a handful at most).
@@ -242,6 +253,8 @@ async function readStream(path: string, stream: Readable, sink: InputSink, anoma
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of body) {
+      const wait = pace?.();
+      if (wait) await wait;
       if (signal?.aborted) break;
       win.append(chunk);
       parsed += chunk.length;

@@ -111,26 +111,37 @@ describe('scan --workers', () => {
     expect(JSON.parse(one.watch as string)).not.toHaveLength(0);
   }, 300_000);
 
-  it('SIGINT is heard at once even while another writer holds the report, stops every worker; what was read is written, and the rerun ends as one clean run', async () => {
-    // The rotated files, then a larger capture. Once the larger one is being read, another
-    // connection takes the report's write lock (as a concurrent scan closing its run would), so the
-    // writer thread waits, and the workers soon wait for it; the signal goes while the lock is held.
-    // The scan's thread must say it heard the signal while the lock is still held: it never waits
-    // for the report while workers read. Then the lock goes, and the run closes as interrupted.
-    const big = join(tmp, 'big.pcap');
-    generateBenchCapture(big, 400e6, 0x5eee, 'subscriber');
-    const inputs = [...rotated, big];
-    const clean = join(tmp, 'sigint-clean.sqlite');
-    const whole = await cli(['scan', ...inputs, '--db', clean, '--workers', '1', ...OPTS]);
-    expect(whole.code, whole.err).toBe(0);
-    const db = join(tmp, 'sigint.sqlite');
+  // The rotated files, then a larger capture, and the report of a whole scan of them (made once).
+  let sigintInputs: Promise<{ inputs: string[]; clean: string }> | null = null;
+  const bigInputs = (): Promise<{ inputs: string[]; clean: string }> =>
+    (sigintInputs ??= (async () => {
+      const big = join(tmp, 'big.pcap');
+      generateBenchCapture(big, 400e6, 0x5eee, 'subscriber');
+      const inputs = [...rotated, big];
+      const clean = join(tmp, 'sigint-clean.sqlite');
+      const whole = await cli(['scan', ...inputs, '--db', clean, '--workers', '1', ...OPTS]);
+      expect(whole.code, whole.err).toBe(0);
+      return { inputs, clean };
+    })());
+
+  it.each([1, 2])('SIGINT with %i worker(s) is heard at once even while another writer holds the report; reading stops, what was read is written, and the rerun ends as one clean run', async (workers) => {
+    // Once the larger capture is being read, another connection takes the report's write lock (as
+    // a concurrent scan closing its run would), so the writer thread waits, and the reading soon
+    // waits for it; the signal goes while the lock is held. The scan must say it heard the signal
+    // while the lock is still held: its thread does not block on the writer while it reads (with
+    // workers, never; with one, not between chunks). Then the lock goes, and the run closes as
+    // interrupted.
+    const { inputs, clean } = await bigInputs();
+    const db = join(tmp, `sigint-${workers}.sqlite`);
     let problem: unknown = null;
     let heldWhenHeard = false;
-    const first = await cli(['scan', ...inputs, '--db', db, '--workers', '2', ...OPTS], (c) => {
+    const first = await cli(['scan', ...inputs, '--db', db, '--workers', String(workers), ...OPTS], (c) => {
       let err = '';
       c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       void (async () => {
-        await whenReport(db, "SELECT count(*) FROM inputs WHERE status = 'reading' AND path LIKE '%big.pcap'", (n) => n > 0);
+        // Every worker has ended the rotated files (their rows, which the scan's thread writes
+        // itself, are written), and the larger capture is being read.
+        await whenReport(db, "SELECT count(*) FROM inputs WHERE (status = 'reading') = (path LIKE '%big.pcap')", (n) => n === 4);
         const hold = new Database(db, { timeout: 60_000 });
         try {
           hold.exec('BEGIN IMMEDIATE');
@@ -153,7 +164,7 @@ describe('scan --workers', () => {
     // It landed while reading: an input was cut, and what was read before it is in the report.
     const cut = new Database(db, { readonly: true });
     try {
-      // The larger capture was cut part-way: the workers stopped reading when told.
+      // The larger capture was cut part-way: reading stopped when told.
       const cutBig = cut.prepare("SELECT status, packets FROM inputs WHERE path LIKE '%big.pcap'").get() as { status: string; packets: number };
       expect(cutBig.status).toBe('interrupted');
       expect(cutBig.packets).toBeLessThan(reportCount(clean, "SELECT packets FROM inputs WHERE path LIKE '%big.pcap'"));
@@ -161,7 +172,7 @@ describe('scan --workers', () => {
     } finally {
       cut.close();
     }
-    const again = await cli(['scan', ...inputs, '--db', db, '--workers', '2', ...OPTS]);
+    const again = await cli(['scan', ...inputs, '--db', db, '--workers', String(workers), ...OPTS]);
     expect(again.code, again.err).toBe(0);
     expect(await everything(db)).toEqual(await everything(clean));
   }, 180_000);
