@@ -75,6 +75,22 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     return { w, db };
   }
 
+  /** A writer thread from the built code on a new report's run, and `packed(n)`: a batch of `n` plain flows, packed as a writer packs them. */
+  async function threadWith(path: string) {
+    const { w, db } = await writerWith(path, 0);
+    const { startWriterThread } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-main.js'))) as typeof import('../../src/report/writer-main.js');
+    const { FlowBatch } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
+    const thread = startWriterThread(db, w.runId);
+    expect(thread).not.toBeNull();
+    const batch = new FlowBatch(null);
+    const queued = { addFlow: (f: FlowRecord, v: Verdict) => batch.add(f, v, null, null, null) } as unknown as import('../../src/report/writer.js').ReportWriter;
+    const packed = (n: number) => {
+      writerAdd(queued, n, null);
+      return batch.take();
+    };
+    return { w, db, thread: thread!, packed };
+  }
+
   it('commits every queued flow at flush, and a run another process took for dead fails the next batch with a ReportError', async () => {
     const path = join(tmp, 'dead.sqlite');
     const { w, db } = await writerWith(path, 12_000);
@@ -129,44 +145,28 @@ describe.skipIf(!BUILT)('report writer thread', () => {
   }, 120_000);
 
   it('a batch handed to the thread is copied: its buffers stay whole on the scanning thread (a transfer would detach them, see PackedFlows)', async () => {
-    const path = join(tmp, 'copied.sqlite');
-    const { w, db } = await writerWith(path, 0);
-    const { startWriterThread } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-main.js'))) as typeof import('../../src/report/writer-main.js');
-    const { FlowBatch } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
-    const thread = startWriterThread(db, w.runId);
-    expect(thread).not.toBeNull();
-    const batch = new FlowBatch(null);
-    const queued = { addFlow: (f: FlowRecord, v: Verdict) => batch.add(f, v, null, null, null) } as unknown as import('../../src/report/writer.js').ReportWriter;
-    writerAdd(queued, 100, null);
-    const b = batch.take();
+    const { w, db, thread, packed } = await threadWith(join(tmp, 'copied.sqlite'));
+    const b = packed(100);
     const lengths = [b.nums.byteLength, b.strs.byteLength, b.evNums.byteLength, b.evStrs.byteLength];
     expect(Math.min(...lengths)).toBeGreaterThan(0);
-    thread!.post(b);
-    thread!.drain();
+    thread.post(b);
+    thread.drain();
     // A detached buffer has length 0.
     expect([b.nums.byteLength, b.strs.byteLength, b.evNums.byteLength, b.evStrs.byteLength]).toEqual(lengths);
     expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(100);
-    thread!.close();
+    thread.close();
     w.abandon();
     db.close();
   }, 120_000);
 
   it('room and settled wait without blocking: while another connection holds the report, the thread takes three batches, then says when it has room', async () => {
     const path = join(tmp, 'room.sqlite');
-    const { w, db } = await writerWith(path, 0);
-    const { startWriterThread } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-main.js'))) as typeof import('../../src/report/writer-main.js');
-    const { FlowBatch } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer-batch.js'))) as typeof import('../../src/report/writer-batch.js');
-    const thread = startWriterThread(db, w.runId)!;
-    const batch = new FlowBatch(null);
-    const queued = { addFlow: (f: FlowRecord, v: Verdict) => batch.add(f, v, null, null, null) } as unknown as import('../../src/report/writer.js').ReportWriter;
+    const { w, db, thread, packed } = await threadWith(path);
     expect(thread.room()).toBeNull();
     expect(thread.settled()).toBeNull();
     const other = new Database(path, { timeout: 60_000 });
     other.exec('BEGIN IMMEDIATE');
-    for (let i = 0; i < 3; i++) {
-      writerAdd(queued, 10, null);
-      thread.post(batch.take());
-    }
+    for (let i = 0; i < 3; i++) thread.post(packed(10));
     const room = thread.room();
     const settled = thread.settled();
     expect(room).not.toBeNull();
