@@ -1,7 +1,8 @@
 /**
  * The only place input bytes are read. Formats are sniffed from magic bytes, never from the file
- * name; `-` reads standard input; gzip is decompressed on the fly. Files are read synchronously
- * straight into the parser's window (no per-chunk copies); streams are appended chunk by chunk.
+ * name; `-` reads standard input; gzip is decompressed on the fly. Files are read straight into the
+ * parser's window (no per-chunk copies), one chunk ahead of the parser on libuv's thread pool
+ * (src/io/readahead.ts); streams are appended chunk by chunk.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -12,6 +13,7 @@ import type { InputFormat } from '../types.js';
 import { hashFileInWorker, refuseStreams } from './hash.js';
 import { gunzip } from './gunzip.js';
 import { ByteWindow, releaseWindow, takeWindow } from './joiner.js';
+import { ChunkReader, readAheadWindowBytes } from './readahead.js';
 import { IpfixFileParser, looksLikeIpfixFile, type ExportMessageSink } from './ipfixfile.js';
 import { JsonFlowsParser, looksLikeJsonFlows } from './jsonflows.js';
 import { loadNfcapdCodecs, looksLikeNffile, NfcapdParser, type NfcapdCodecs } from './nfcapd.js';
@@ -116,6 +118,7 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     throw new InputError(path, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   let win: ByteWindow | null = null;
+  let reader: ChunkReader | null = null;
   try {
     // One fstat: what the descriptor is, its size when opened, and its identity for the digest.
     const st = fstatSync(fd, { bigint: true });
@@ -137,18 +140,17 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
       return { ...info, sha256: await digestOf(path, hashing, Math.max(info.size, Number(st.size)), signal?.aborted ?? false) };
     }
     if (kind === null) throw unknownFormat(path, head.subarray(0, n));
-    win = takeWindow(CHUNK * 2);
+    win = takeWindow(readAheadWindowBytes(CHUNK));
     const parser = makeParser(kind, path, anomalies, sink, await codecsFor(kind));
+    reader = new ChunkReader(fd, win, CHUNK);
     let pos = 0;
     let chunks = 0;
     for (;;) {
       // Let signals (SIGINT) through between chunks; an abort ends the input where it stands.
       if (++chunks > 1) await (opts.pace?.() ?? yieldToEventLoop());
       if (signal?.aborted) break;
-      win.makeRoom(CHUNK);
-      const got = readSync(fd, win.buf, win.end, CHUNK, pos);
+      const got = await reader.next();
       if (got === 0) break;
-      win.end += got;
       pos += got;
       if (opts.progress) opts.progress.bytes = pos;
       parser.parse(win, false);
@@ -158,6 +160,8 @@ export async function readCapture(path: string, sink: InputSink, anomalies: Anom
     const sha256 = await digestOf(path, hashing, pos, stopped);
     return { path, format: kind, compression: 'none', size: pos, parsedBytes: pos, sha256, packets: parser.packets };
   } finally {
+    // A read still under way writes into the window with the descriptor: both wait for it.
+    await reader?.settle();
     closeSync(fd);
     if (win !== null) releaseWindow(win);
   }
