@@ -10,11 +10,11 @@
  * - after an interruption, every input some worker had not finished is cut.
  *
  * This thread never waits for the report's writer while workers read: their messages are queued and
- * handled in order, a batch once the writer has room for it and an input's end once every batch
- * before it is written (the sink's `room` and `settled`). So SIGINT is heard at once even when the
- * report is the slow part, and its stop reaches workers that wait for room (a shared flag beside
- * their acknowledgements). The rows `hooks` write on this thread (an input's start and end) still
- * wait for another connection's lock on the report.
+ * handled in order, a batch once the writer has room for it (the sink's `room`); an input's end and
+ * anomalies go to the writer thread after its batches, without waiting. So SIGINT is heard at once
+ * even when the report is the slow part, and its stop reaches workers that wait for room (a shared
+ * flag beside their acknowledgements). The row `hooks` write on this thread at an input's start
+ * still waits for another connection's lock on the report.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -79,10 +79,8 @@ export function scanInWorkers(job: {
   signal: AbortSignal;
   hooks: ScanHooks;
   batch: (b: PackedFlows) => void;
-  /** Null when `batch` can take a batch now without blocking; otherwise a promise of when it can. */
+  /** Null when the writer is few enough batches behind to take another; otherwise a promise of when it is. */
   room?: () => Promise<void> | null;
-  /** Null when every batch given to `batch` is written; otherwise a promise of that. An input's end waits for it. */
-  settled?: () => Promise<void> | null;
   progress?: Float64Array;
 }): Promise<Omit<ScanSummary, 'classifier'>> {
   const { paths, o, workers: n, signal, hooks } = job;
@@ -164,7 +162,7 @@ export function scanInWorkers(job: {
       try {
         while (queue.length > 0 && failure === null) {
           const { k, m } = queue[0]!;
-          const wait = m.t === 'batch' ? job.room?.() : m.t === 'end' ? job.settled?.() : null;
+          const wait = m.t === 'batch' ? job.room?.() : null;
           if (wait) {
             await wait;
             continue;

@@ -348,7 +348,6 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
               writer.addPacked(b);
             },
             room: () => writer.room(),
-            settled: () => writer.settled(),
           }).then((s) => ({
             ...s,
             // The workers decided each flow; after the run this thread adds up evidence over the

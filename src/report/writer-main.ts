@@ -3,8 +3,8 @@
  * PackedFlows), keeps at most a few in flight, and waits synchronously (Atomics.wait on a shared
  * cell, replies read with receiveMessageOnPort) when the caller needs them committed, so the
  * writer's calls stay synchronous. A caller that must not block (the scan's thread while workers
- * read, which has to hear SIGINT) asks first with {@link WriterThread.room} and
- * {@link WriterThread.settled}, which wait without blocking. A batch's failure is thrown on this
+ * read, which has to hear SIGINT) asks first with {@link WriterThread.room}, which waits without
+ * blocking. A batch's failure is thrown on this
  * thread as the error it was: a ReportError, or SQLite's error with its code.
  */
 import { existsSync } from 'node:fs';
@@ -13,14 +13,25 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import Database from 'better-sqlite3';
 import { ReportError } from '../errors.js';
 import type { PackedFlows } from './writer-batch.js';
-import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
+import type { RowWrite, WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
 import type { LedgerSummary } from './ledger.js';
 
 /** Atomics.waitAsync (ES2024, in Node since 16), typed here: the project's lib is ES2022. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync.bind(Atomics);
 
-/** Batches posted and not yet committed before the scan waits: bounds memory when the disk is slower than the read. */
+/**
+ * Batches posted and not yet committed beyond which {@link WriterThread.room} says to wait: a reader
+ * that paces itself between chunks on it keeps the writer this far behind at most.
+ */
 const MAX_IN_FLIGHT = 3;
+/**
+ * Batches posted and not yet committed beyond which {@link WriterThread.post} itself waits (blocking):
+ * what one 4 MiB chunk of input finishes (at most a flow a packet, a dozen batches) stays below it,
+ * so a reader that paces itself never blocks inside a chunk, while the flows still open at the end,
+ * and callers that do not pace, go to the thread this many at a time. Bounds memory (a batch of
+ * 5,000 flows is about 1.5 MB).
+ */
+const MAX_QUEUED = 16;
 /** Longest wait for the writer thread without a reply; SQLite's own busy timeout (2 minutes) ends a locked batch well before. */
 const MAX_WAIT_MS = 10 * 60_000;
 
@@ -59,25 +70,25 @@ export class WriterThread {
   post(b: PackedFlows): void {
     this.check();
     this.message({ seq: ++this.sent, batch: b });
-    this.waitFor(this.sent - MAX_IN_FLIGHT);
+    this.waitFor(this.sent - MAX_QUEUED);
   }
 
   /**
-   * Null when {@link post} would not wait now; otherwise a promise settled once it would not (or
-   * once the thread failed: the post then throws). It waits without blocking this thread.
+   * Hand rows to write after every batch posted so far, in one transaction of their own (an input's
+   * end and its anomalies). It never waits: they are few, one message per input.
+   */
+  write(rows: readonly RowWrite[]): void {
+    this.check();
+    this.message({ seq: ++this.sent, rows });
+  }
+
+  /**
+   * Null when fewer than {@link MAX_IN_FLIGHT} batches wait to be committed, so a reader that paces
+   * itself on it may read on; otherwise a promise settled once that is so (or once the thread
+   * failed: the next post then throws). It waits without blocking this thread.
    */
   room(): Promise<void> | null {
     return this.until(this.sent - MAX_IN_FLIGHT + 1);
-  }
-
-  /** Null when every batch posted is committed (or failed); otherwise a promise of that, as {@link room}. */
-  settled(): Promise<void> | null {
-    return this.until(this.sent);
-  }
-
-  /** Every batch posted is committed (or failed): the thread has nothing to do. */
-  get idle(): boolean {
-    return Atomics.load(this.done, 0) >= this.sent;
   }
 
   /** Wait until every batch posted is committed; throws the first failure. */

@@ -1,7 +1,7 @@
 /**
- * The report writer's thread: inserts the flow batches a scan posts, each in one IMMEDIATE
- * transaction that first checks the run is still this process's and beats its heartbeat, and beats
- * between batches too. Each message is answered on the reply port, then counted in the shared
+ * The report writer's thread: inserts the flow batches a scan posts, and the rows it posts after
+ * them (an input's end and anomalies), each message in one IMMEDIATE transaction that first checks
+ * the run is still this process's and beats its heartbeat, and beats between messages too. Each message is answered on the reply port, then counted in the shared
  * `done` cell, which the scan's thread waits on when it needs everything committed.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -24,8 +24,17 @@ export interface WriterThreadData {
   ledger: LedgerHandOver | null;
 }
 
-/** A message to the writer thread. */
-export type WriterThreadMessage = { seq: number; batch: PackedFlows } | { seq: number; close: true };
+/** One statement for the writer thread to run, with its arguments (an input's row, its anomalies). */
+export interface RowWrite {
+  sql: string;
+  args: ReadonlyArray<string | number | null>;
+}
+
+/**
+ * A message to the writer thread: a batch of flows; rows to write after the flows posted before them
+ * (an input's end and its anomalies, in one transaction); or the close.
+ */
+export type WriterThreadMessage = { seq: number; batch: PackedFlows } | { seq: number; rows: readonly RowWrite[] } | { seq: number; close: true };
 
 /** The writer thread's answer to one message; `error` when it failed. */
 export interface WriterThreadReply {
@@ -72,6 +81,8 @@ function run(): void {
     return;
   }
   let batch: PackedFlows | null = null;
+  let rows: readonly RowWrite[] | null = null;
+  const statements = new Map<string, Database.Statement>();
   const write = db.transaction(() => {
     const status = runStatus.get(runId) as string | undefined;
     if (status !== 'running') {
@@ -82,7 +93,12 @@ function run(): void {
       throw e;
     }
     beat.run(Date.now(), runId);
-    insertFlows(st, runId, batch!);
+    if (batch !== null) insertFlows(st, runId, batch);
+    for (const r of rows ?? []) {
+      let stmt = statements.get(r.sql);
+      if (stmt === undefined) statements.set(r.sql, (stmt = db.prepare(r.sql)));
+      stmt.run(...r.args);
+    }
   });
   const heartbeat = setInterval(() => {
     try {
@@ -106,16 +122,18 @@ function run(): void {
     }
     // After a failure nothing more is written: the scan's thread throws at its next call and stops.
     if (failed) return answer(m.seq, { name: 'Error', message: 'an earlier batch failed' });
-    batch = m.batch;
+    if ('batch' in m) batch = m.batch;
+    else rows = m.rows;
     try {
       write.immediate();
-      kept?.add(m.batch);
+      if ('batch' in m) kept?.add(m.batch);
       answer(m.seq);
     } catch (e) {
       failed = true;
       answer(m.seq, e);
     } finally {
       batch = null;
+      rows = null;
     }
   });
 }

@@ -19,6 +19,7 @@ import type { Algorithms } from '../rules/schema.js';
 import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
 import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from './writer-batch.js';
 import { startWriterThread, type WriterThread } from './writer-main.js';
+import type { RowWrite } from './writer-thread.js';
 import { helperNice } from '../priority.js';
 import { withMappedReads } from './mapped.js';
 import { clearSettled, closeScope, markSettled } from './settle.js';
@@ -69,11 +70,10 @@ type Db = Database.Database;
 
 /** The 16 bytes every SQLite 3 database file starts with. */
 const SQLITE_MAGIC = 'SQLite format 3\0';
-/**
- * Flows a batch holds before it goes to a writer thread that has nothing to do, ahead of a full
- * batch (BATCH_FLOWS): the rows queued when the input ends, which the scan then waits for, stay few.
- */
-const IDLE_BATCH_FLOWS = 256;
+const FINISH_INPUT_SQL = `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
+  non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ?, status = ? WHERE id = ? AND status = 'reading'`;
+const INSERT_ANOMALY_SQL = 'INSERT INTO anomalies(run_id, input_id, code, count) VALUES (?, ?, ?, ?)';
+const INSERT_ANOMALY_SAMPLE_SQL = 'INSERT INTO anomaly_samples(run_id, input_id, code, offset, message) VALUES (?, ?, ?, ?, ?)';
 /** Largest report read into memory when its folder is read-only and SQLite cannot open it in place. */
 const MAX_IMAGE_BYTES = 1 << 30;
 
@@ -393,32 +393,31 @@ export class ReportWriter {
     return Number(this.db.prepare("INSERT INTO inputs(run_id, path, status) VALUES (?, ?, 'reading')").run(this.runId, path).lastInsertRowid);
   }
 
-  /** Fill in what was learned about an input after reading it (or the error that stopped it). */
+  /**
+   * Fill in what was learned about an input after reading it (or the error that stopped it). With a
+   * writer thread the row goes to it after the input's flows, and nothing waits here: the scan reads
+   * on (the run's close waits for every row, and a run that dies before it is removed whole).
+   */
   finishInput(id: number, info: InputInfo | null, counts: PacketCounts | null, error: string | null): void {
-    this.flush();
-    this.db
-      .prepare(
-        `UPDATE inputs SET format = ?, compression = ?, size = ?, sha256 = ?, packets = ?, wire_bytes = ?, transport_packets = ?,
-         non_ip = ?, ip_other = ?, fragments = ?, malformed = ?, records = ?, export_packets = ?, error = ?, status = ? WHERE id = ? AND status = 'reading'`,
-      )
-      .run(
-        info?.format ?? null,
-        info?.compression ?? null,
-        info?.size ?? null,
-        info?.sha256 ?? null,
-        counts?.packets ?? 0,
-        counts?.wireBytes ?? 0,
-        counts?.transportPackets ?? 0,
-        counts?.nonIp ?? 0,
-        counts?.ipOther ?? 0,
-        counts?.fragments ?? 0,
-        counts?.malformed ?? 0,
-        counts?.records ?? 0,
-        counts?.exportPackets ?? 0,
-        error,
-        error ? 'failed' : 'read',
-        id,
-      );
+    const args = [
+      info?.format ?? null,
+      info?.compression ?? null,
+      info?.size ?? null,
+      info?.sha256 ?? null,
+      counts?.packets ?? 0,
+      counts?.wireBytes ?? 0,
+      counts?.transportPackets ?? 0,
+      counts?.nonIp ?? 0,
+      counts?.ipOther ?? 0,
+      counts?.fragments ?? 0,
+      counts?.malformed ?? 0,
+      counts?.records ?? 0,
+      counts?.exportPackets ?? 0,
+      error,
+      error ? 'failed' : 'read',
+      id,
+    ];
+    this.writeRows([{ sql: FINISH_INPUT_SQL, args }]);
   }
 
   /**
@@ -456,13 +455,27 @@ export class ReportWriter {
       .immediate();
   }
 
-  /** Record the anomalies counted for one input. */
+  /** Record the anomalies counted for one input (with a writer thread, after the input's flows, without waiting). */
   writeAnomalies(inputId: number | null, a: Anomalies): void {
-    const ins = this.db.prepare('INSERT INTO anomalies(run_id, input_id, code, count) VALUES (?, ?, ?, ?)');
-    const sam = this.db.prepare('INSERT INTO anomaly_samples(run_id, input_id, code, offset, message) VALUES (?, ?, ?, ?, ?)');
+    const rows: RowWrite[] = [];
+    for (const [code, n] of a.counts) rows.push({ sql: INSERT_ANOMALY_SQL, args: [this.runId, inputId, code, n] });
+    for (const x of a.samples) rows.push({ sql: INSERT_ANOMALY_SAMPLE_SQL, args: [this.runId, inputId, x.code, x.offset, x.message] });
+    if (rows.length > 0) this.writeRows(rows);
+  }
+
+  /**
+   * Rows to write after the flows queued so far, in one transaction: handed to the writer thread
+   * when there is one (with the queued flows before them), else written here once those are.
+   */
+  private writeRows(rows: readonly RowWrite[]): void {
+    if (this.thread !== null) {
+      if (this.batch.count) this.send();
+      this.thread.write(rows);
+      return;
+    }
+    this.flush();
     this.db.transaction(() => {
-      for (const [code, n] of a.counts) ins.run(this.runId, inputId, code, n);
-      for (const s of a.samples) sam.run(this.runId, inputId, s.code, s.offset, s.message);
+      for (const r of rows) this.db.prepare(r.sql).run(...r.args);
     })();
   }
 
@@ -476,7 +489,7 @@ export class ReportWriter {
     if (this.batch.full) {
       this.useThread();
       this.send();
-    } else if (this.thread !== null && this.batch.count >= IDLE_BATCH_FLOWS && this.thread.idle) this.send();
+    }
   }
 
   /** Queue a batch packed elsewhere (a scan worker's, its input indexes already made ids: {@link remapInputs}). */
@@ -489,16 +502,12 @@ export class ReportWriter {
   }
 
   /**
-   * Null when {@link addPacked} would not wait for the writer thread now; otherwise a promise settled
-   * once it would not. For a thread that must stay free to hear signals while it hands flows over.
+   * Null when the writer thread is few enough batches behind for the caller to go on (read another
+   * chunk, hand over another batch); otherwise a promise settled once it is. For a thread that must
+   * stay free to hear signals while it hands flows over.
    */
   room(): Promise<void> | null {
     return this.thread?.room() ?? null;
-  }
-
-  /** Null when every batch handed to the writer thread is committed; otherwise a promise of that, as {@link room}. */
-  settled(): Promise<void> | null {
-    return this.thread?.settled() ?? null;
   }
 
   /** A run with a batch to write and more flows likely to come: worth a thread (it beats the heartbeat from now on). */
