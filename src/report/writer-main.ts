@@ -1,11 +1,11 @@
 /**
  * The scan's side of the report writer thread: posts packed flow batches (copied: see
- * PackedFlows), keeps at most a few in flight, and waits synchronously (Atomics.wait on a shared
- * cell, replies read with receiveMessageOnPort) when the caller needs them committed, so the
- * writer's calls stay synchronous. A caller that must not block (the scan's thread while workers
- * read, which has to hear SIGINT) asks first with {@link WriterThread.room}, which waits without
- * blocking. A batch's failure is thrown on this
- * thread as the error it was: a ReportError, or SQLite's error with its code.
+ * PackedFlows) and an input's rows after them, keeps at most sixteen batches in flight, and waits
+ * synchronously (Atomics.wait on a shared cell, replies read with receiveMessageOnPort) when the
+ * caller needs them committed, so the writer's calls stay synchronous. A caller that must not
+ * block (the scan's thread, which has to hear SIGINT) paces itself on {@link WriterThread.room},
+ * which says when three are in flight and waits without blocking. A batch's failure is thrown on
+ * this thread as the error it was: a ReportError, or SQLite's error with its code.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -83,9 +83,10 @@ export class WriterThread {
   }
 
   /**
-   * Null when fewer than {@link MAX_IN_FLIGHT} batches wait to be committed, so a reader that paces
-   * itself on it may read on; otherwise a promise settled once that is so (or once the thread
-   * failed: the next post then throws). It waits without blocking this thread.
+   * Null when fewer than {@link MAX_IN_FLIGHT} messages (batches, an input's rows) wait to be
+   * committed, so a reader that paces itself on it may read on; otherwise a promise settled once
+   * that is so (or once the thread failed: the next post then throws). It waits without blocking
+   * this thread.
    */
   room(): Promise<void> | null {
     return this.until(this.sent - MAX_IN_FLIGHT + 1);

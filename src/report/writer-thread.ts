@@ -1,8 +1,9 @@
 /**
  * The report writer's thread: inserts the flow batches a scan posts, and the rows it posts after
  * them (an input's end and anomalies), each message in one IMMEDIATE transaction that first checks
- * the run is still this process's and beats its heartbeat, and beats between messages too. Each message is answered on the reply port, then counted in the shared
- * `done` cell, which the scan's thread waits on when it needs everything committed.
+ * the run is still this process's and beats its heartbeat, and beats between messages too. Each
+ * message is answered on the reply port, then counted in the shared `done` cell, which the scan's
+ * thread waits on when it needs everything committed.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
