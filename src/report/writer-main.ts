@@ -92,6 +92,11 @@ export class WriterThread {
     return this.until(this.sent - MAX_IN_FLIGHT + 1);
   }
 
+  /** Every message posted is committed (or failed): the thread has nothing to do. */
+  get idle(): boolean {
+    return Atomics.load(this.done, 0) >= this.sent;
+  }
+
   /** Wait until every batch posted is committed; throws the first failure. */
   drain(): void {
     this.waitFor(this.sent);

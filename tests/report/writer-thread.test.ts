@@ -116,6 +116,27 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     db.close();
   }, 120_000);
 
+  it('a batch that fills slowly goes to a thread with nothing to do after 100 ms; one that fills fast waits to be full', async () => {
+    const path = join(tmp, 'slow.sqlite');
+    // A full batch starts the thread.
+    const { w, db } = await writerWith(path, 5000);
+    const reader = new Database(path, { readonly: true, timeout: 10_000 });
+    const committed = (): number => reader.prepare('SELECT count(*) FROM flows').pluck().get() as number;
+    await waitFor(() => committed() === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
+    // Fast: 1,000 flows at once are far from a full batch and younger than 100 ms: they stay queued.
+    writerAdd(w, 1000, null);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(committed()).toBe(5000);
+    // Slow: the batch has been filling for over 100 ms now; at its next check (every 256 flows) it goes.
+    writerAdd(w, 24, null);
+    await waitFor(() => committed() === 6024, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
+    w.flush();
+    expect(committed()).toBe(6024);
+    reader.close();
+    w.abandon();
+    db.close();
+  }, 120_000);
+
   it("an input's end and anomalies go to the writer thread after its flows: the scan's thread does not wait for them while another process holds the report", async () => {
     const path = join(tmp, 'input-end.sqlite');
     // A full batch starts the thread; 300 flows more are queued behind it.
