@@ -70,6 +70,15 @@ async function readRecords(path: string, chunk: number): Promise<{ offsets: numb
   return { offsets, bad, windowBytes: win.buf.length };
 }
 
+/** Write records of `sizes` and read them back in `chunk`-byte chunks: every one must be seen whole, at its offset. */
+async function everyRecord(name: string, sizes: readonly number[], chunk: number): Promise<{ windowBytes: number }> {
+  const { path, offsets } = recordFile(name, sizes);
+  const seen = await readRecords(path, chunk);
+  expect(seen.bad).toEqual([]);
+  expect(seen.offsets).toEqual(offsets);
+  return seen;
+}
+
 describe('ChunkReader', () => {
   it('records of every size cross chunk ends: each is seen whole, at its offset', async () => {
     const sizes: number[] = [];
@@ -79,30 +88,20 @@ describe('ChunkReader', () => {
       x = (x * 1103515245 + 12345) & 0x7fffffff;
       sizes.push(i % 97 === 0 ? 200_000 + (x % 50_000) : x % 3000);
     }
-    const { path, offsets } = recordFile('mixed.bin', sizes);
-    const seen = await readRecords(path, 64 * 1024);
-    expect(seen.bad).toEqual([]);
-    expect(seen.offsets).toEqual(offsets);
+    const seen = await everyRecord('mixed.bin', sizes, 64 * 1024);
     // Read ahead all along: the window kept its size.
     expect(seen.windowBytes).toBe(readAheadWindowBytes(64 * 1024));
   });
 
   it('a record larger than the carry room: reading ahead stops, the window grows, and every record is still seen', async () => {
     // Larger than the whole read-ahead window too, so the plain reading must grow it.
-    const sizes = [100, 70_000, 2 * CARRY_BYTES + 300_000, 5, 90_000, 3];
-    const { path, offsets } = recordFile('huge.bin', sizes);
-    const seen = await readRecords(path, 64 * 1024);
-    expect(seen.bad).toEqual([]);
-    expect(seen.offsets).toEqual(offsets);
+    const seen = await everyRecord('huge.bin', [100, 70_000, 2 * CARRY_BYTES + 300_000, 5, 90_000, 3], 64 * 1024);
     expect(seen.windowBytes).toBeGreaterThan(readAheadWindowBytes(64 * 1024));
   });
 
   it('a file of exactly whole chunks, and an empty file', async () => {
     // 16 records of 4 + 4092 bytes: 64 KiB, 16 chunks of 4 KiB.
-    const { path, offsets } = recordFile('whole.bin', Array<number>(16).fill(4092));
-    const seen = await readRecords(path, 4096);
-    expect(seen.bad).toEqual([]);
-    expect(seen.offsets).toEqual(offsets);
+    await everyRecord('whole.bin', Array<number>(16).fill(4092), 4096);
     const empty = recordFile('empty.bin', []);
     expect((await readRecords(empty.path, 4096)).offsets).toEqual([]);
   });
