@@ -18,7 +18,7 @@ import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type
 import { classifyMatchers, flowMatchers } from './matchers/index.js';
 import type { PayloadHit } from './payload.js';
 import { PassiveDns } from './pdns.js';
-import { classesOf, decide, NO_EVIDENCE_REASON } from './policy.js';
+import { classesOf, decide, NO_EVIDENCE_DECISION, NO_EVIDENCE_REASON } from './policy.js';
 import type { ResolverBindings } from './resolverlog.js';
 
 export { BUILTIN } from './evidence.js';
@@ -66,7 +66,8 @@ export class Classifier implements MatchEnv {
       attrs.pool = poolEntry.pool === 'unknown' ? null : poolEntry.pool;
       if (!attrs.coin && poolEntry.coins.length === 1) attrs.coin = poolEntry.coins[0]!;
     }
-    const d = decide(this.rules.policy, classesOf(evidence));
+    // Most flows have no evidence: their decision is always the same, with no set of classes made.
+    const d = evidence.length === 0 ? NO_EVIDENCE_DECISION : decide(this.rules.policy, classesOf(evidence));
     return {
       label: d.label,
       confidence: d.confidence,

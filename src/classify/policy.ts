@@ -72,8 +72,11 @@ export interface Decision {
   outcome: PolicyRule | null;
 }
 
+/** The decision for no evidence at all (shared: nothing changes it). */
+export const NO_EVIDENCE_DECISION: Readonly<Decision> = Object.freeze({ label: 'none', confidence: 'none', outcome: null });
+
 export function decide(policy: Policy, classes: ReadonlySet<EvidenceClass>): Decision {
-  if (classes.size === 0) return { label: 'none', confidence: 'none', outcome: null };
+  if (classes.size === 0) return NO_EVIDENCE_DECISION;
   for (const o of policy.outcomes) {
     if (o.all.every((c) => classes.has(c)) && (o.any.length === 0 || o.any.some((c) => classes.has(c)))) return { label: o.label, confidence: o.confidence, outcome: o };
   }
