@@ -103,6 +103,31 @@ export function openReport(path: string, opts: { readonly?: boolean } = {}): Db 
   }
 }
 
+/** How long a report's switch to WAL is tried again while another connection holds a lock SQLite will not wait for (ms). */
+const WAL_SWITCH_MS = 120_000;
+
+/**
+ * Put the report in WAL mode (already so: nothing to do). Two scans that make a new report at once
+ * both switch it: in rollback mode each then holds a shared lock while it asks for the exclusive
+ * one, and SQLite answers one of them SQLITE_BUSY at once, a deadlock its busy handler cannot wait
+ * out (so do a connection that reads while another is part-way through a write). The other side
+ * finishes in moments, after which the switch goes through or finds WAL set; so a busy answer is
+ * tried again, every 20 ms, for as long as the busy timeout would have waited.
+ */
+function toWal(db: Db): void {
+  const started = Date.now();
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() - started > WAL_SWITCH_MS) throw e;
+      Atomics.wait(nap, 0, 0, 20);
+    }
+  }
+}
+
 function openReportFile(path: string, opts: { readonly?: boolean }): Db {
   const readonly = opts.readonly ?? false;
   checkSqliteHeader(path);
@@ -171,7 +196,7 @@ function openReportFile(path: string, opts: { readonly?: boolean }): Db {
     throw new UsageError(`cannot read report ${path}: ${(e as Error).message}`);
   }
   try {
-    db.pragma('journal_mode = WAL');
+    toWal(db);
   } catch (e) {
     db.close();
     throw readOnly(e as Error);

@@ -56,4 +56,25 @@ describe.skipIf(!BUILT)('two scans into one report at once', () => {
     expect((want.subscribers as unknown[]).length).toBeGreaterThan(0);
     expect(content(both)).toEqual(want);
   }, 120_000);
+
+  it('a scan that opens a new report while another process is part-way through a write waits, and makes it WAL', async () => {
+    // A new report is a rollback-mode SQLite file until its first opener switches it to WAL. With
+    // another connection holding the write lock, SQLite answers the switch "database is locked" at
+    // once (a deadlock its busy handler will not wait out), as when two scans make one report at once.
+    const path = join(tmp, 'fresh.sqlite');
+    const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((r) => holder.on('exit', r));
+    await new Promise((r) => holder.stdout!.once('data', r));
+    const { openReport } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer.js'))) as typeof import('../../src/report/writer.js');
+    const started = Date.now();
+    const db = openReport(path);
+    // It waited for the other's commit (1.5 s), then switched.
+    expect(Date.now() - started).toBeGreaterThan(500);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    await exited;
+  }, 60_000);
 });
