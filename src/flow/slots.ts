@@ -70,11 +70,17 @@ export const LIST_OPEN = 0;
 export const LIST_CLOSED = 1;
 export const LIST_EXPORT = 2;
 
-// A slot's state is three rows, not one array per field: a record or packet that finds its flow
+// A slot's state is two rows, not one array per field: a record or packet that finds its flow
 // then touches a few cache lines instead of one per field (the table outgrows the caches long
-// before it fills, so misses are its cost).
-/** Int32 words per slot in `meta`: the key (words 0-9), then these. */
-export const MW = 16;
+// before it fills, so misses are its cost). The key, links and counters share one 128-byte row:
+// the lines a flow's key and counters lie on are adjacent, which the hardware fetches together,
+// instead of two lines far apart. `meta` and `num` are Int32 and Float64 views of the same rows. With a million
+// flows held (an exporter's), lookups and updates over separate key and counter arrays took 1.5×
+// as long (bench of 1.5 M lookups over 1 M and 1.5 M slots: 152-156 ms against 105-111 ms).
+/** Bytes per slot row: `meta`'s 16 words, then `num`'s 8 numbers. */
+const ROW_BYTES = 128;
+/** Int32 words per slot row in `meta`: the key (words 0-9), then these (words 16-31 are `num`'s). */
+export const MW = ROW_BYTES / 4;
 export const M_HASH = 10;
 export const M_PREV = 11;
 export const M_NEXT = 12;
@@ -83,18 +89,18 @@ export const M_INPUT = 13;
 export const M_LAST_INPUT = 14;
 /** Export flows: records merged. */
 export const M_RECS = 15;
-/** Float64 numbers per slot in `num`. */
-export const NW = 8;
-export const N_FIRST = 0;
-export const N_LAST = 1;
+/** Float64 numbers per slot row in `num`; the first 8 are `meta`'s words, the counters follow. */
+export const NW = ROW_BYTES / 8;
+export const N_FIRST = 8;
+export const N_LAST = 9;
 /** Packets side A, side B (+1). */
-export const N_PKTS = 2;
+export const N_PKTS = 10;
 /** Bytes side A, side B (+1). */
-export const N_BYTES = 4;
+export const N_BYTES = 12;
 /** Export flows: the arrival clock when a record last joined. */
-export const N_ARRIVED = 6;
+export const N_ARRIVED = 14;
 /** Export flows: the largest sampling interval of its records (0 until one above 1 is seen). */
-export const N_SAMP = 7;
+export const N_SAMP = 15;
 /** Bytes per slot in `bits` (8: a row is cleared as one Float64). */
 export const BW = 8;
 /** Bit 0: side A is the client; bit 1: that was decided by the handshake. */
@@ -222,8 +228,9 @@ export class FlowSlots {
     nb = Math.min(nb, MIN_BUCKETS);
     this.mask = nb - 1;
     this.buckets = new Int32Array(nb * 2);
-    this.meta = new Int32Array(cap * MW);
-    this.num = new Float64Array(cap * NW);
+    const rows = new ArrayBuffer(cap * ROW_BYTES);
+    this.meta = new Int32Array(rows);
+    this.num = new Float64Array(rows);
     this.bits = new Uint8Array(cap * BW);
     this.bitsRows = new Float64Array(this.bits.buffer);
     this.free = new Int32Array(cap);
