@@ -74,9 +74,10 @@ export const LIST_EXPORT = 2;
 // then touches a few cache lines instead of one per field (the table outgrows the caches long
 // before it fills, so misses are its cost). The key, links and counters share one 128-byte row:
 // the lines a flow's key and counters lie on are adjacent, which the hardware fetches together,
-// instead of two lines far apart. `meta` and `num` are Int32 and Float64 views of the same rows. With a million
-// flows held (an exporter's), lookups and updates over separate key and counter arrays took 1.5×
-// as long (bench of 1.5 M lookups over 1 M and 1.5 M slots: 152-156 ms against 105-111 ms).
+// instead of two lines far apart. `meta` and `num` are Int32 and Float64 views of the same rows.
+// With a million flows held (an exporter's), lookups and updates over separate key and counter
+// arrays took 1.5× as long (1.5 M lookups over 1 M and 1.5 M slots: 152-156 ms against 105-111
+// ms); a whole export scan gains less, within the host's noise here.
 /** Bytes per slot row: `meta`'s 16 words, then `num`'s 8 numbers. */
 const ROW_BYTES = 128;
 /** Int32 words per slot row in `meta`: the key (words 0-9), then these (words 16-31 are `num`'s). */

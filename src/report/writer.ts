@@ -122,7 +122,8 @@ function toWal(db: Db): void {
       db.pragma('journal_mode = WAL');
       return;
     } catch (e) {
-      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() - started > WAL_SWITCH_MS) throw e;
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() - started > WAL_SWITCH_MS) throw e;
       Atomics.wait(nap, 0, 0, 20);
     }
   }
