@@ -365,3 +365,18 @@ export function insertFlows(st: FlowStatements, runId: number, b: PackedFlows): 
     }
   }
 }
+
+/** One statement to run with its arguments: an input's row, its anomalies (rows written after a run's flows). */
+export interface RowWrite {
+  sql: string;
+  args: ReadonlyArray<string | number | null>;
+}
+
+/** Run `rows` in order (inside the caller's transaction), each statement prepared once into `prepared`. */
+export function runRowWrites(db: Database.Database, prepared: Map<string, Database.Statement>, rows: readonly RowWrite[]): void {
+  for (const r of rows) {
+    let stmt = prepared.get(r.sql);
+    if (stmt === undefined) prepared.set(r.sql, (stmt = db.prepare(r.sql)));
+    stmt.run(...r.args);
+  }
+}

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ReportError } from '../errors.js';
-import type { PackedFlows } from './writer-batch.js';
-import type { RowWrite, WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
+import type { PackedFlows, RowWrite } from './writer-batch.js';
+import type { WriterThreadData, WriterThreadMessage, WriterThreadReply } from './writer-thread.js';
 import type { LedgerSummary } from './ledger.js';
 
 /** Atomics.waitAsync (ES2024, in Node since 16), typed here: the project's lib is ES2022. */

@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { lowerThreadPriority } from '../priority.js';
 import { HEARTBEAT_MS } from './runs.js';
-import { insertFlows, prepareFlowStatements, type FlowStatements, type PackedFlows } from './writer-batch.js';
+import { insertFlows, prepareFlowStatements, runRowWrites, type FlowStatements, type PackedFlows, type RowWrite } from './writer-batch.js';
 import { EvidenceLedger, type LedgerHandOver, type LedgerSummary } from './ledger.js';
 
 /** What the scan's thread hands the writer thread when it starts it. */
@@ -23,12 +23,6 @@ export interface WriterThreadData {
   nice: number;
   /** A scan's: keep the ledger of the flows with evidence it inserts (src/report/ledger.ts) from this state, and answer the close with its summary. */
   ledger: LedgerHandOver | null;
-}
-
-/** One statement for the writer thread to run, with its arguments (an input's row, its anomalies). */
-export interface RowWrite {
-  sql: string;
-  args: ReadonlyArray<string | number | null>;
 }
 
 /**
@@ -95,11 +89,7 @@ function run(): void {
     }
     beat.run(Date.now(), runId);
     if (batch !== null) insertFlows(st, runId, batch);
-    for (const r of rows ?? []) {
-      let stmt = statements.get(r.sql);
-      if (stmt === undefined) statements.set(r.sql, (stmt = db.prepare(r.sql)));
-      stmt.run(...r.args);
-    }
+    if (rows !== null) runRowWrites(db, statements, rows);
   });
   const heartbeat = setInterval(() => {
     try {

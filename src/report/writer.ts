@@ -17,9 +17,8 @@ import { applyPeerEvidence, type Redecide } from './peers.js';
 import { rebuildSubscribers } from './subscribers.js';
 import type { Algorithms } from '../rules/schema.js';
 import { currentOwner, deleteInputs, HEARTBEAT_MS } from './runs.js';
-import { FlowBatch, insertFlows, prepareFlowStatements, type PackedFlows } from './writer-batch.js';
+import { FlowBatch, insertFlows, prepareFlowStatements, runRowWrites, type PackedFlows, type RowWrite } from './writer-batch.js';
 import { startWriterThread, type WriterThread } from './writer-main.js';
-import type { RowWrite } from './writer-thread.js';
 import { helperNice } from '../priority.js';
 import { withMappedReads } from './mapped.js';
 import { clearSettled, closeScope, markSettled } from './settle.js';
@@ -346,6 +345,8 @@ export class ReportWriter {
   private batch: FlowBatch;
   /** When the batch being filled took its first flow (performance.now()). */
   private batchStarted = 0;
+  /** The statements of the rows written on this thread ({@link writeRows}), prepared once each. */
+  private readonly rowStatements = new Map<string, Database.Statement>();
   /** The writer thread once started, or null while batches are inserted on this thread. */
   private thread: WriterThread | null = null;
   private threadTried = false;
@@ -512,9 +513,7 @@ export class ReportWriter {
       return;
     }
     this.flush();
-    this.db.transaction(() => {
-      for (const r of rows) this.db.prepare(r.sql).run(...r.args);
-    })();
+    this.db.transaction(() => runRowWrites(this.db, this.rowStatements, rows))();
   }
 
   /**
