@@ -108,6 +108,23 @@ export function whenReport(db: string, sql: string, test: (n: number) => boolean
   return waitFor(() => test(reportCount(db, sql)), { what: `${db}: ${sql} to reach the awaited value`, timeoutMs: ms, intervalMs: 10 });
 }
 
+/**
+ * Another process takes the write lock of the SQLite file `path` (BEGIN IMMEDIATE) and holds it for
+ * `ms`, then ends its transaction (`end`) and exits. Resolves once the lock is held, with a promise
+ * of the process's exit: for the waits a second writer (another scan) puts a report through.
+ */
+export async function holdWriteLock(path: string, ms: number, end: 'COMMIT' | 'ROLLBACK'): Promise<{ exited: Promise<unknown> }> {
+  const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => { db.exec('${end}'); db.close(); }, ${ms});`], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => holder.on('exit', r));
+  let said = '';
+  holder.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+  await waitFor(() => said.includes('locked'), { what: `another process to hold the write lock of ${path}`, timeoutMs: 30_000 });
+  return { exited };
+}
+
 /** Remove what report schema version 6 added (run owners, input states), to make an older report. */
 export function dropVersion6(d: Database.Database): void {
   for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);

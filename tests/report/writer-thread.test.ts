@@ -5,14 +5,14 @@
  * writer's call with the error it was (a ReportError for a run taken for dead, SQLite's error and
  * code otherwise). Real CLI in child processes and the built writer, on a generated capture.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture, type GenStats } from '../../bench/gen-capture.js';
-import { reportCount, ROOT, waitFor } from '../helpers.js';
+import { holdWriteLock, reportCount, ROOT, waitFor } from '../helpers.js';
 import { reportSnapshot } from '../support/report-snapshot.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
 
@@ -75,6 +75,23 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     return { w, db };
   }
 
+  /**
+   * A writer on a new report whose first full batch has started its thread and been committed, and
+   * `count(sql)`: a number read beside it from another connection (closed with `close()`).
+   */
+  async function threadStarted(path: string) {
+    const { w, db } = await writerWith(path, 5000);
+    const reader = new Database(path, { readonly: true, timeout: 10_000 });
+    const count = (sql: string): number => reader.prepare(sql).pluck().get() as number;
+    await waitFor(() => count('SELECT count(*) FROM flows') === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
+    const close = (): void => {
+      reader.close();
+      w.abandon();
+      db.close();
+    };
+    return { w, db, reader, count, close };
+  }
+
   /** A writer thread from the built code on a new report's run, and `packed(n)`: a batch of `n` plain flows, packed as a writer packs them. */
   async function threadWith(path: string) {
     const { w, db } = await writerWith(path, 0);
@@ -117,12 +134,8 @@ describe.skipIf(!BUILT)('report writer thread', () => {
   }, 120_000);
 
   it('a batch that fills slowly goes to a thread with nothing to do after 100 ms; one that fills fast waits to be full', async () => {
-    const path = join(tmp, 'slow.sqlite');
-    // A full batch starts the thread.
-    const { w, db } = await writerWith(path, 5000);
-    const reader = new Database(path, { readonly: true, timeout: 10_000 });
-    const committed = (): number => reader.prepare('SELECT count(*) FROM flows').pluck().get() as number;
-    await waitFor(() => committed() === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
+    const { w, count, close } = await threadStarted(join(tmp, 'slow.sqlite'));
+    const committed = (): number => count('SELECT count(*) FROM flows');
     // Fast: 1,000 flows at once are far from a full batch and younger than 100 ms: they stay queued.
     writerAdd(w, 1000, null);
     await new Promise((r) => setTimeout(r, 300));
@@ -132,26 +145,17 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     await waitFor(() => committed() === 6024, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
     w.flush();
     expect(committed()).toBe(6024);
-    reader.close();
-    w.abandon();
-    db.close();
+    close();
   }, 120_000);
 
   it("an input's end and anomalies go to the writer thread after its flows: the scan's thread does not wait for them while another process holds the report", async () => {
     const path = join(tmp, 'input-end.sqlite');
-    // A full batch starts the thread; 300 flows more are queued behind it.
-    const { w, db } = await writerWith(path, 5000);
+    // The first batch started the thread; 300 flows more are queued behind it.
+    const { w, db, reader, count, close } = await threadStarted(path);
     const input = db.prepare('SELECT id FROM inputs').pluck().get() as number;
-    const reader = new Database(path, { readonly: true, timeout: 10_000 });
-    const count = (sql: string): number => reader.prepare(sql).pluck().get() as number;
-    await waitFor(() => count('SELECT count(*) FROM flows') === 5000, { what: 'the first batch to be committed', timeoutMs: 60_000 });
     writerAdd(w, 300, input);
     // Another process holds the report's write lock for 3 s (as a concurrent scan closing its run would).
-    const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, 3000);`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let said = '';
-    holder.stdout.on('data', (d: Buffer) => (said += d.toString()));
-    const exited = new Promise((r) => holder.on('exit', r));
-    await waitFor(() => said.includes('locked'), { what: 'the other process to hold the lock', timeoutMs: 30_000 });
+    const { exited } = await holdWriteLock(path, 3000, 'ROLLBACK');
     const { Anomalies } = (await import(join(ROOT, 'dist', 'src', 'anomalies.js'))) as typeof import('../../src/anomalies.js');
     const a = new Anomalies();
     a.add('pcap.record_too_long', '/generated', 1234, 'a record claims 70000 bytes (expected at most the snapshot length, 65535)');
@@ -159,7 +163,6 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     w.finishInput(input, { path: '/generated', format: 'pcap', compression: 'none', size: 99, parsedBytes: 99, sha256: 'ab'.repeat(32), packets: 5300 }, { packets: 5300, wireBytes: 0, transportPackets: 5300, nonIp: 0, ipOther: 0, fragments: 0, malformed: 0, records: 0, exportPackets: 0 }, null);
     w.writeAnomalies(input, a);
     const took = Date.now() - started;
-    expect(said).toContain('locked');
     // Handed over, not written: the lock is still held for most of its 3 s.
     expect(took).toBeLessThan(1000);
     expect(count("SELECT status FROM inputs WHERE id = " + input)).toBe('reading');
@@ -169,9 +172,7 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     expect(reader.prepare('SELECT status, packets, sha256 FROM inputs WHERE id = ?').get(input)).toEqual({ status: 'read', packets: 5300, sha256: 'ab'.repeat(32) });
     expect(reader.prepare('SELECT code, count FROM anomalies WHERE input_id = ?').all(input)).toEqual([{ code: 'pcap.record_too_long', count: 1 }]);
     expect(count('SELECT count(*) FROM anomaly_samples WHERE input_id = ' + input)).toBe(1);
-    reader.close();
-    w.abandon();
-    db.close();
+    close();
   }, 120_000);
 
   it('a batch handed to the thread is copied: its buffers stay whole on the scanning thread (a transfer would detach them, see PackedFlows)', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, holdWriteLock, ROOT } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -62,12 +62,7 @@ describe.skipIf(!BUILT)('two scans into one report at once', () => {
     // another connection holding the write lock, SQLite answers the switch "database is locked" at
     // once (a deadlock its busy handler will not wait out), as when two scans make one report at once.
     const path = join(tmp, 'fresh.sqlite');
-    const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise((r) => holder.on('exit', r));
-    await new Promise((r) => holder.stdout!.once('data', r));
+    const { exited } = await holdWriteLock(path, 1500, 'COMMIT');
     const { openReport } = (await import(join(ROOT, 'dist', 'src', 'report', 'writer.js'))) as typeof import('../../src/report/writer.js');
     const started = Date.now();
     const db = openReport(path);
