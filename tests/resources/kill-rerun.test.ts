@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../support/random.js';
 import { reportSnapshot as snapshot, splitPcap as split } from '../support/report-snapshot.js';
-import { ROOT, spawnCli, whenReport, type CliRun } from '../helpers.js';
+import { ROOT, spawnCli, waitFor, whenReport, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -119,21 +119,32 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
 
   it('two SIGINTs: the second quits at once (130), the run is abandoned, and the rerun ends as one clean run', async () => {
     const db = join(tmp, 'sigint2.sqlite');
-    // The first signal once it reads (its first batch of flows is in the report); the second as
-    // soon as it says it is finishing what it read.
-    const first = await scan(db, (c) =>
-      void whenReport(db, 'SELECT count(*) FROM flows', (n) => n > 0).then(() => {
-        let said = '';
-        const onErr = (d: Buffer): void => {
-          said += d.toString();
-          if (!/SIGINT: finishing the flows read so far/.test(said)) return;
-          c.stderr!.off('data', onErr);
+    // The first signal once the last file is being read; the second as soon as it says it is
+    // finishing what it read. Meanwhile another connection holds the report's write lock (as a
+    // concurrent scan closing its run would), so the run cannot close before the second signal
+    // comes, however slowly this process answers: the signal must end the run, not come after it.
+    let problem: unknown = null;
+    const first = await scan(db, (c) => {
+      let said = '';
+      c.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+      void (async () => {
+        await whenReport(db, "SELECT count(*) FROM inputs WHERE path LIKE '%rot-2.pcap'", (n) => n === 1);
+        const hold = new Database(db, { timeout: 60_000 });
+        try {
+          hold.exec('BEGIN IMMEDIATE');
           c.kill('SIGINT');
-        };
-        c.stderr!.on('data', onErr);
-        c.kill('SIGINT');
-      }, () => undefined),
-    );
+          await waitFor(() => /SIGINT: finishing the flows read so far/.test(said), { what: 'the scan to say it heard the first SIGINT', timeoutMs: 30_000 });
+          c.kill('SIGINT');
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          if (hold.inTransaction) hold.exec('ROLLBACK');
+          hold.close();
+        }
+      })().catch((e: unknown) => {
+        problem = e;
+      });
+    });
+    expect(problem).toBeNull();
     expect(first.code).toBe(130);
     const d = new Database(db, { readonly: true });
     expect(d.prepare('SELECT status FROM runs').pluck().get()).toBe('abandoned');
