@@ -5,9 +5,18 @@
  * project's machine (a virtual machine). The working buffers of the flows open at once are the
  * largest block of fresh memory a scan writes (tens of MiB on a subscriber link), and their faults
  * fell on the reading thread, inside its copies of payload. A helper thread now allocates the
- * slabs those buffers are carved from as SharedArrayBuffers, writes one byte in each page (the
+ * slabs those buffers are carved from, writes one byte in each page (the
  * fault is taken there, on another core), and posts them; the reading thread takes a ready slab
  * when it needs one, without waiting, and allocates one of its own as before when none is ready.
+ *
+ * A slab is a plain ArrayBuffer, transferred (its memory moves to the reading thread), not a
+ * SharedArrayBuffer: V8 copies into and out of shared memory with its own relaxed-atomic copy loop
+ * instead of the C library's memmove, and payload copies into these buffers are most of the packet
+ * path's copying. Shared slabs cost the flows case's scan thread more in those copies than the page
+ * faults they spared it: with no slabs from the helper at all, it used 1.94-1.95 s of CPU against
+ * 2.03 s with shared ones (two runs each); with transferred ones, 1.81 s against 1.96 s (medians of
+ * eight alternated runs on a busy host; wall 2.37 s against 2.43 s). The transfer detaches the
+ * buffer in the helper, whose typed-array code is one loop; the reading thread only receives.
  *
  * Off until a command turns it on ({@link prefaultWorkBuffers}): it starts a thread, and only a scan
  * of real traffic gains. Even then the thread starts with the second slab a thread's prefixes need,
@@ -26,12 +35,12 @@ const { parentPort, workerData } = require('node:worker_threads');
 ${LOWER_PRIORITY_SOURCE}
 const { port, bytes, ahead } = workerData;
 const make = () => {
-  const sab = new SharedArrayBuffer(bytes);
-  const u = new Uint8Array(sab);
+  const ab = new ArrayBuffer(bytes);
+  const u = new Uint8Array(ab);
   for (let i = 0; i < bytes; i += 4096) u[i] = 0;
   // The memory need not start on a page: the last one may begin after the last 4 KiB step.
   u[bytes - 1] = 0;
-  port.postMessage(sab);
+  port.postMessage(ab, [ab]);
 };
 for (let i = 0; i < ahead; i++) make();
 parentPort.on('message', make);
@@ -66,7 +75,7 @@ export class TouchedSlabs {
    * A touched slab if one is ready, else null (the caller allocates its own). The first call starts
    * nothing: a thread's first slab is its own, and the helper starts with the second.
    */
-  take(): SharedArrayBuffer | null {
+  take(): ArrayBuffer | null {
     if (!enabled || this.dead) return null;
     if (this.asked++ === 0) return null;
     if (this.port === null) {
@@ -82,7 +91,7 @@ export class TouchedSlabs {
     this.taken++;
     // One more, to stay AHEAD slabs ahead.
     this.worker!.postMessage(1);
-    return m.message as SharedArrayBuffer;
+    return m.message as ArrayBuffer;
   }
 
   stats(): PrefaultStats {

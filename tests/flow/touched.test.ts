@@ -37,7 +37,7 @@ describe('slabs touched by a helper thread', () => {
     // The first slab is the caller's own; the second request starts the helper (not ready yet).
     expect(t.take()).toBeNull();
     expect(t.take()).toBeNull();
-    const slabs: SharedArrayBuffer[] = [];
+    const slabs: ArrayBuffer[] = [];
     for (let waited = 0; slabs.length < 6 && waited < 10_000; ) {
       const s = t.take();
       if (s !== null) slabs.push(s);
@@ -47,14 +47,16 @@ describe('slabs touched by a helper thread', () => {
       }
     }
     expect(slabs).toHaveLength(6);
+    // Moved to this thread, not shared: V8 copies into shared memory with a slower loop than memmove.
+    for (const s of slabs) expect(s).not.toBeInstanceOf(SharedArrayBuffer);
     expect(t.stats().started).toBe(true);
     expect(t.stats().taken).toBe(6);
     const pages = (6 * SLAB) / PAGE;
     let before = minorFaults();
     for (const s of slabs) new Uint8Array(s).fill(0x5a);
     const touched = minorFaults() - before;
-    // The measure sees faults here: the same bytes of fresh shared memory, written by this thread.
-    const fresh = new SharedArrayBuffer(6 * SLAB);
+    // The measure sees faults here: the same bytes of fresh memory, written by this thread.
+    const fresh = new ArrayBuffer(6 * SLAB);
     before = minorFaults();
     new Uint8Array(fresh).fill(0x5a);
     const untouched = minorFaults() - before;
@@ -92,7 +94,10 @@ describe('slabs touched by a helper thread', () => {
     const wrong = streams.filter(({ p, want }) => !want.equals(p.view())).length;
     expect(wrong).toBe(0);
     expect(workSlabStats().taken).toBeGreaterThan(0);
-    expect(streams.filter(({ p }) => p.buf.buffer instanceof SharedArrayBuffer).length).toBeGreaterThan(100);
+    // More slabs hold the streams than this thread made itself (its first, and one per miss): the
+    // helper's slabs hold some of them.
+    const held = new Set(streams.map(({ p }) => p.buf.buffer));
+    expect(held.size).toBeGreaterThan(workSlabStats().missed + 1);
     for (const { p } of streams) p.reset();
   });
 });
