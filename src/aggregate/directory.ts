@@ -8,7 +8,7 @@
  *   100.64.1.0/24,SUB-0001,ACC-77,residential,Hangzhou
  *   198.51.100.7,CAFE-12,,internet-cafe,Wenzhou
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';
 import { columnsByName, headedCsvRows, widthError } from '../io/headed-csv.js';

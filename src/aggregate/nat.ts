@@ -5,7 +5,7 @@
  * block's assignments sorted by start time. A mapping that is missing or ambiguous is reported as
  * such and the flow stays on the public address.
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { canonicalAddress, ipv4ToInt } from '../ip.js';
 import { readAddress, readPort, readTime } from '../io/csv.js';
 import { quotedExcerpt } from '../report/format.js';

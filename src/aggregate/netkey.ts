@@ -1,5 +1,5 @@
 /** Keys of an address's network at a prefix length, for the longest-prefix maps of the directory and the RADIUS index. */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { formatIpv4, parseIpv6Text } from '../ip.js';
 
 /** IPv4 netmasks by prefix length (0..32), as signed 32-bit numbers to `&` with an address. */

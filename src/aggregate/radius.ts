@@ -11,7 +11,7 @@
  *   2026-12-05T08:00:00Z,start,alice@isp,4F2A0001,100.64.7.9 2001:db8:7:100::/56
  *   1796544000,stop,alice@isp,4F2A0001,
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { readPrefix, readTime, readUnsigned, TEXT_LINE_MAX_BYTES } from '../io/csv.js';
 import { ipv4ToInt } from '../ip.js';
 import { IPV4_MASKS, ipv6BytesKey, ipv6NetKey, mappedIpv4Text, parseLookupAddress, parseLookupV6 } from './netkey.js';

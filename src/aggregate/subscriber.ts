@@ -4,7 +4,7 @@
  * CGNAT the public address is first mapped back to the private one; a dynamic address is mapped to
  * the account that held it then (RADIUS accounting), and that account to the directory's subscriber.
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { UsageError } from '../errors.js';
 import { ADDRESS_FORMS, canonicalIpv4ToInt, ipv4ToInt } from '../ip.js';
 import { readCidr } from '../io/csv.js';

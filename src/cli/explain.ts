@@ -4,7 +4,7 @@
  * excerpt, the endpoint entry, the resolver-log lookup), the hashrate arithmetic and the
  * attribution chain — as text or one JSON document, written as it is read.
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { checkZone, formatTime } from '../i18n.js';
 import { UsageError } from '../errors.js';
 import { endpointText } from '../ip.js';

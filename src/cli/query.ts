@@ -1,7 +1,7 @@
 /** `minerwatch flows` and `minerwatch watchlist`: read a report, print rows. */
 import type Database from 'better-sqlite3';
 import { csvHeader, csvLine, inertJson, inertText, jsonLine, TableLayout } from '../report/format.js';
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { ADDRESS_FORMS } from '../ip.js';
 import { readCidr, readTime } from '../io/csv.js';
 import { InputError, UsageError } from '../errors.js';

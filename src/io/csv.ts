@@ -14,7 +14,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc4180#section-2
  */
 import { MAX_DATE_MS } from '../time.js';
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { ADDRESS_FORMS, parseAddressBytes } from '../ip.js';
 
 /** The longest line any text input reads; a longer one is refused before it is split. */

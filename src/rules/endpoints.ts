@@ -3,7 +3,7 @@
  * each with pool, coins, ports, source and date; and an index that answers per flow in time
  * independent of the list size (hash lookups per domain label and per prefix length).
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import { ADDRESS_FORMS, canonicalAddress, ipv4ToInt } from '../ip.js';
 import { readCidr } from '../io/csv.js';
 import { ipv6BytesKey, parseLookupV6 } from '../aggregate/netkey.js';

@@ -4,7 +4,7 @@
  * source, added and kind; one `ip` entry per address with its own source; entries sorted; strings
  * double-quoted). Pure values in, text out; the command does the lookups and writes the file.
  */
-import ipaddr from 'ipaddr.js';
+import ipaddr from '../ipaddr.js';
 import type { EndpointEntry, EndpointKind } from './schema.js';
 import { EndpointIndex } from './endpoints.js';
 
