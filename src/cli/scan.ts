@@ -370,6 +370,9 @@ export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Prom
     failed += reportDnsLogs(summary.dnsLogs, io);
     stage = 'writing the report';
     line.draw();
+    // The last batches are committed before the close, waited for so that a second signal meanwhile
+    // quits at once (the run abandoned) instead of being heard once the run has closed.
+    await writer.drained();
     let added: RedecideResult | null = null;
     const tied = new Map<number, number[]>();
     for (const group of summary.ties) {

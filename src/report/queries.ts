@@ -303,7 +303,9 @@ export function lastRunNets(db: Database.Database): string[] {
  * it wrote) or `failed` (the report could not be written).
  */
 export function markRun(db: Database.Database, run: number, status: 'abandoned' | 'failed'): void {
-  db.prepare('UPDATE runs SET status = ?, finished = ? WHERE id = ?').run(status, Date.now(), run);
+  // Only a run still running: one that closed (a second signal handled after its close commits,
+  // a failure writing the output after it) is whole, and a later scan would remove it.
+  db.prepare("UPDATE runs SET status = ?, finished = ? WHERE id = ? AND status = 'running'").run(status, Date.now(), run);
 }
 
 /**

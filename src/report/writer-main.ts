@@ -97,6 +97,11 @@ export class WriterThread {
     return Atomics.load(this.done, 0) >= this.sent;
   }
 
+  /** Null when every message posted is committed (or the thread failed); otherwise a promise of it, waited for without blocking this thread. */
+  settled(): Promise<void> | null {
+    return this.until(this.sent);
+  }
+
   /** Wait until every batch posted is committed; throws the first failure. */
   drain(): void {
     this.waitFor(this.sent);

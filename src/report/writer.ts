@@ -562,6 +562,18 @@ export class ReportWriter {
     }
   }
 
+  /**
+   * Hand the queued flows over and wait, without blocking this thread, until the writer thread has
+   * committed everything posted (null when nothing is owed, or flows are written on this thread). A
+   * caller that must hear a second SIGINT while the last batches are written (another process may
+   * hold the report meanwhile) waits here before {@link finish}, whose own wait blocks. A failure is
+   * thrown by the next call that waits (here it only ends the wait).
+   */
+  drained(): Promise<void> | null {
+    if (this.batch.count) this.send();
+    return this.thread?.settled() ?? null;
+  }
+
   /** Write every queued flow (in batches of one transaction each) and wait until they are committed. */
   flush(): void {
     if (this.batch.count) this.send();

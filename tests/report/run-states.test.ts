@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
+import { markRun } from '../../src/report/queries.js';
 import { dropVersion6, FIXTURES, ROOT, runMain, whenReport } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-run-states-'));
@@ -110,4 +111,25 @@ describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
       expect(q(m, "SELECT path FROM inputs WHERE status != 'complete'")).toEqual([]);
     }
   }, 120_000);
+});
+
+describe('a run is marked abandoned or failed only while it runs', () => {
+  it('a closed run stays as it closed (a second signal heard after the close, a failure writing the output after it); a running one is marked', async () => {
+    const db = join(tmp, 'closed.sqlite');
+    expect((await runMain(['scan', MINERS, '--db', db])).code).toBe(0);
+    const d = new Database(db);
+    try {
+      const run = d.prepare('SELECT id, status FROM runs').get() as { id: number; status: string };
+      expect(run.status).toBe('complete');
+      markRun(d, run.id, 'abandoned');
+      markRun(d, run.id, 'failed');
+      expect(d.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(run.id)).toBe('complete');
+      // The same row as a run still under way: the mark is what a later scan acts on.
+      d.prepare("UPDATE runs SET status = 'running' WHERE id = ?").run(run.id);
+      markRun(d, run.id, 'abandoned');
+      expect(d.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(run.id)).toBe('abandoned');
+    } finally {
+      d.close();
+    }
+  });
 });

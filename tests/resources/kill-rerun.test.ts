@@ -30,6 +30,28 @@ type Result = CliRun;
 
 const scan = (db: string, act?: (child: ReturnType<typeof spawn>) => void): Promise<Result> => cli(['scan', ...files, '--db', db, ...OPTS], act);
 
+/** Resolves once process `pid` has used no CPU time for `ms` (Linux: /proc/PID/stat), within 30 s. */
+async function cpuQuiet(pid: number, ms: number): Promise<void> {
+  const cpu = (): number => {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(x[11]) + Number(x[12]);
+  };
+  let last = cpu();
+  let since = Date.now();
+  await waitFor(
+    () => {
+      const now = cpu();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      }
+      return Date.now() - since >= ms;
+    },
+    { what: `process ${pid} to use no CPU for ${ms} ms`, timeoutMs: 30_000 },
+  );
+}
+
 /** Move every record of a classic pcap `seconds` later. */
 function shiftTime(path: string, seconds: number): void {
   const b = readFileSync(path);
@@ -117,12 +139,14 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
     expect(snapshot(db)).toEqual(clean);
   }, 120_000);
 
-  it('two SIGINTs: the second quits at once (130), the run is abandoned, and the rerun ends as one clean run', async () => {
-    const db = join(tmp, 'sigint2.sqlite');
-    // The first signal once the last file is being read; the second as soon as it says it is
-    // finishing what it read. Meanwhile another connection holds the report's write lock (as a
-    // concurrent scan closing its run would), so the run cannot close before the second signal
-    // comes, however slowly this process answers: the signal must end the run, not come after it.
+  /**
+   * Two SIGINTs: the first once the last file is being read; the second when `second` says (after
+   * the scan said it is finishing what it read). Meanwhile another connection holds the report's
+   * write lock (as a concurrent scan closing its run would), so the run cannot close before the
+   * second signal comes, however slowly this process answers: the signal must end the run, not come
+   * after it. The run is abandoned, and the rerun ends as one clean run.
+   */
+  const twoSigints = async (db: string, second: (c: ReturnType<typeof spawn>) => Promise<void>): Promise<void> => {
     let problem: unknown = null;
     const first = await scan(db, (c) => {
       let said = '';
@@ -134,6 +158,7 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
           hold.exec('BEGIN IMMEDIATE');
           c.kill('SIGINT');
           await waitFor(() => /SIGINT: finishing the flows read so far/.test(said), { what: 'the scan to say it heard the first SIGINT', timeoutMs: 30_000 });
+          await second(c);
           c.kill('SIGINT');
           await new Promise((r) => setTimeout(r, 300));
         } finally {
@@ -153,6 +178,16 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
     expect(again.code, again.err).toBe(0);
     expect(again.err).toMatch(/did not finish \(stopped by a second signal\)/);
     expect(snapshot(db)).toEqual(clean);
+  };
+
+  it('two SIGINTs: the second quits at once (130), the run is abandoned, and the rerun ends as one clean run', async () => {
+    await twoSigints(join(tmp, 'sigint2.sqlite'), async () => undefined);
+  }, 120_000);
+
+  it('two SIGINTs, the second while the scan waits for its last batches to be committed: the same', async () => {
+    // The second once the scan has gone quiet (its CPU time still for half a second): it has read
+    // and classified what it will, and waits for the writer thread, which waits for the lock.
+    await twoSigints(join(tmp, 'sigint2-drain.sqlite'), (c) => cpuQuiet(c.pid!, 500));
   }, 120_000);
 
   it('SIGINT while the third of three unrelated captures is read: the two read before stay complete, only the cut one is read again', async () => {
