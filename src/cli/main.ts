@@ -28,9 +28,9 @@ export interface StopSignals {
   /** Aborted at the first signal: the command stops reading and finishes what it has. */
   readonly signal: AbortSignal;
   /**
-   * Give the signals back (the command is done, or failed), after one turn of the event loop: a
-   * signal that arrived while the command ran synchronously (closing the run) is acted on then,
-   * not lost with the handlers.
+   * Give the signals back (the command is done, or failed), after the event loop has polled once
+   * more: a signal that arrived while the command ran synchronously (closing the run) is acted on
+   * then, not lost with the handlers.
    */
   release(): Promise<void>;
 }
@@ -63,7 +63,10 @@ export function stopOnSignals(o: { first: (sig: NodeJS.Signals) => void; lastWor
   return {
     signal: abort.signal,
     release: async () => {
-      // Signals caught during the last synchronous stretch are dispatched in the poll phase, before this.
+      // Signals caught during the last synchronous stretch are dispatched in the event loop's next
+      // poll phase. One setImmediate resolves before it (in the check phase of the turn under way:
+      // such a signal was then lost with the handlers); the second resolves after it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => setImmediate(resolve));
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
