@@ -18,11 +18,10 @@ if (!BUILT) console.warn('skipping the signal tests: dist/ is not built (npm run
 /** Run a module that sends itself `signals` SIGINTs while blocked, then gives the handlers back; its status and output. */
 function blockedThrough(signals: number): { status: number | null; out: string } {
   const script = `
-    import { execFileSync } from 'node:child_process';
     import { stopOnSignals } from ${JSON.stringify(pathToFileURL(MAIN).href)};
     const s = stopOnSignals({ first: (sig) => console.log('first ' + sig), lastWords: () => console.log('last words') });
-    // Sent, and caught, while this thread is blocked (as in a synchronous close).
-    for (let i = 0; i < ${signals}; i++) execFileSync('kill', ['-INT', String(process.pid)]);
+    // Sent, and caught, while this thread runs on without the event loop (as in a synchronous close).
+    for (let i = 0; i < ${signals}; i++) process.kill(process.pid, 'SIGINT');
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     await s.release();
     console.log('released, stopped ' + s.signal.aborted);
