@@ -5,9 +5,9 @@
  * project's machine (a virtual machine). The working buffers of the flows open at once are the
  * largest block of fresh memory a scan writes (tens of MiB on a subscriber link), and their faults
  * fell on the reading thread, inside its copies of payload. A helper thread now allocates the
- * slabs those buffers are carved from, writes one byte in each page (the
- * fault is taken there, on another core), and posts them; the reading thread takes a ready slab
- * when it needs one, without waiting, and allocates one of its own as before when none is ready.
+ * slabs those buffers are carved from, writes one byte in each page (the fault is taken there, on
+ * another core), and posts them; the reading thread takes a ready slab when it needs one, without
+ * waiting, and allocates one of its own as before when none is ready.
  *
  * A slab is a plain ArrayBuffer, transferred (its memory moves to the reading thread), not a
  * SharedArrayBuffer: V8 copies into and out of shared memory with its own relaxed-atomic copy loop
