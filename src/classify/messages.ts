@@ -5,6 +5,8 @@
  * bounded: at most {@link MAX_MESSAGES} messages per direction, lines up to the prefix size.
  */
 
+import { datagramEnd } from '../decode/dns.js';
+
 export interface JsonMessage {
   value: Record<string, unknown>;
   /** Byte offset of the line in the payload prefix. */
@@ -31,9 +33,10 @@ export function mayHoldJson(p: Uint8Array): boolean {
 export function jsonMessages(p: Uint8Array): JsonMessage[] {
   const out: JsonMessage[] = [];
   if (!mayHoldJson(p)) return out;
-  // One Buffer view per prefix: its utf8 toString decodes a line as TextDecoder does (U+FFFD for
-  // bad sequences; a line starts with `{`, so no BOM), without a decoder call per line.
-  const b = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
+  // One Buffer view per prefix, made for its first candidate line (most prefixes with a `{` in them
+  // have none): its utf8 toString decodes a line as TextDecoder does (U+FFFD for bad sequences; a
+  // line starts with `{`, so no BOM), without a decoder call per line.
+  let b: Buffer | null = null;
   let start = 0;
   while (start < p.length && out.length < MAX_MESSAGES) {
     let nl = bufferIndexOf.call(p, 0x0a, start);
@@ -46,6 +49,7 @@ export function jsonMessages(p: Uint8Array): JsonMessage[] {
       let e = nl;
       while (e > s && (p[e - 1] === 0x0d || p[e - 1] === 0x20 || p[e - 1] === 0x09)) e--;
       if (p[e - 1] === 0x7d) {
+        b ??= Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
         const text = b.toString('utf8', s, e);
         try {
           const v = JSON.parse(text) as unknown;
@@ -56,6 +60,26 @@ export function jsonMessages(p: Uint8Array): JsonMessage[] {
       }
     }
     start = nl + 1;
+  }
+  return out;
+}
+
+/**
+ * The JSON messages of the UDP datagrams a payload prefix holds (each stored after its two-byte
+ * length: {@link datagramEnd}), as {@link jsonMessages} gives them datagram by datagram. A datagram
+ * with no `{` in it is passed over without a view made of it (most DNS and QUIC datagrams).
+ */
+export function datagramJsonMessages(p: Uint8Array): JsonMessage[] {
+  const out: JsonMessage[] = [];
+  // The first `{` at or after the bytes of the datagram at hand, once looked for (-1: none left).
+  let brace = -1;
+  for (let pos = 0, end = datagramEnd(p, 0); end >= 0; pos = end, end = datagramEnd(p, end)) {
+    if (brace < pos + 2) {
+      brace = bufferIndexOf.call(p, 0x7b, pos + 2);
+      if (brace < 0) break;
+    }
+    if (brace >= end) continue;
+    for (const m of jsonMessages(new Uint8Array(p.buffer, p.byteOffset + pos + 2, end - pos - 2))) out.push(m);
   }
   return out;
 }

@@ -154,13 +154,18 @@ export function decodeDnsOverTcp(buf: Uint8Array, off = 0, len = buf.length - of
  * (no copies); never throws.
  */
 export function* dnsDatagrams(prefix: Uint8Array): Generator<Uint8Array> {
-  let pos = 0;
-  while (prefix.length - pos >= 2) {
-    const length = u16(prefix, pos);
-    if (length > prefix.length - pos - 2) return;
-    yield prefix.subarray(pos + 2, pos + 2 + length);
-    pos += 2 + length;
-  }
+  for (let pos = 0, end = datagramEnd(prefix, 0); end >= 0; pos = end, end = datagramEnd(prefix, end)) yield prefix.subarray(pos + 2, end);
+}
+
+/**
+ * The end of the datagram stored at `pos` of a UDP payload prefix (its bytes are `pos + 2 .. end`),
+ * or -1 when none starts there whole: {@link dnsDatagrams} as a loop, for the classifier, which
+ * walks every UDP flow's prefix and need not make an iterator result and a view per datagram.
+ */
+export function datagramEnd(prefix: Uint8Array, pos: number): number {
+  if (prefix.length - pos < 2) return -1;
+  const end = pos + 2 + u16(prefix, pos);
+  return end <= prefix.length ? end : -1;
 }
 
 /** IPv6 text (RFC 5952; IPv4-mapped as plain IPv4): the one formatter every path uses. */

@@ -5,7 +5,7 @@
  * and cut lines, given as Buffers and as typed-array views into larger buffers at an offset.
  */
 import { describe, expect, it } from 'vitest';
-import { jsonMessages, MAX_MESSAGES, mayHoldJson, type JsonMessage } from '../../src/classify/messages.js';
+import { datagramJsonMessages, jsonMessages, MAX_MESSAGES, mayHoldJson, type JsonMessage } from '../../src/classify/messages.js';
 import { mulberry32 } from '../support/random.js';
 
 const BLANK = new Set([0x20, 0x09, 0x0d]);
@@ -102,5 +102,44 @@ describe('JSON messages of a payload prefix', () => {
     expect(jsonMessages(view)).toEqual([]);
     expect(mayHoldJson(new Uint8Array(0))).toBe(false);
     expect(jsonMessages(viewAt(Buffer.from('\n{"a":1}'), 4))).toEqual([{ value: { a: 1 }, offset: 1, text: '{"a":1}' }]);
+  });
+});
+
+describe('JSON messages of the datagrams a UDP payload prefix holds', () => {
+  it('are those of each datagram the prefix frames (two-byte length, bytes), a cut last one left out', () => {
+    const r = mulberry32(20261207);
+    let messages = 0;
+    let braceLengths = 0;
+    for (let i = 0; i < 2000; i++) {
+      const parts: Uint8Array[] = [];
+      const want: JsonMessage[] = [];
+      const n = Math.floor(r() * 8);
+      for (let k = 0; k < n; k++) {
+        // Some datagrams are 123 bytes or 0x7bXX long: a brace in the length field is not in a datagram.
+        const d = r() < 0.15 ? Buffer.concat([Buffer.from('{"len":1}\n'), Buffer.alloc(123 - 10, 0x20)]) : prefix(r).subarray(0, r() < 0.1 ? 0x7b05 : 1400);
+        if (d.length === 123 || d.length >> 8 === 0x7b) braceLengths++;
+        parts.push(Uint8Array.of(d.length >> 8, d.length & 0xff), d);
+        want.push(...reference(d));
+      }
+      const whole = Buffer.concat(parts);
+      // The limit may cut the last datagram (its messages are then not counted) or its length field.
+      const cut = r() < 0.3 && n > 0 ? whole.length - 1 - Math.floor(r() * (2 + parts.at(-1)!.length)) : whole.length;
+      const p = whole.subarray(0, cut);
+      const expected = cut < whole.length ? want.slice(0, want.length - reference(parts.at(-1)!).length) : want;
+      messages += expected.length;
+      expect(datagramJsonMessages(p)).toEqual(expected);
+      expect(datagramJsonMessages(viewAt(p, 1 + Math.floor(r() * 50)))).toEqual(expected);
+    }
+    // Not vacuous: many messages found, and many lengths with a brace in them.
+    expect(messages).toBeGreaterThan(5_000);
+    expect(braceLengths).toBeGreaterThan(100);
+  });
+
+  it('finds a message in a datagram after ones without a brace, and none in an empty or cut prefix', () => {
+    const frame = (t: string): Buffer => Buffer.concat([Buffer.from([0, Buffer.byteLength(t)]), Buffer.from(t)]);
+    const p = Buffer.concat([frame('no brace'), frame('none here'), frame('{"id":7}')]);
+    expect(datagramJsonMessages(p)).toEqual([{ value: { id: 7 }, offset: 0, text: '{"id":7}' }]);
+    expect(datagramJsonMessages(new Uint8Array(0))).toEqual([]);
+    expect(datagramJsonMessages(p.subarray(0, p.length - 1))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 /** DNS queries for pool names: the lookup itself, in the subscriber's flow to a resolver (port 53). */
-import { decodeDns, decodeDnsOverTcp, dnsDatagrams, type DnsMessage } from '../../decode/dns.js';
+import { datagramEnd, decodeDns, decodeDnsOverTcp, type DnsMessage } from '../../decode/dns.js';
 import { DecodeError } from '../../errors.js';
 import type { EndpointEntry } from '../../rules/schema.js';
 import { BUILTIN, flowName, nameEvidence } from '../evidence.js';
@@ -26,10 +26,13 @@ export const dnsQueryNames: Matcher = {
     };
     // One malformed datagram must not hide the queries in the others.
     if (flow.transport === 'udp') {
+      const c = flow.payloadC2S;
       let n = 0;
-      for (const d of dnsDatagrams(flow.payloadC2S)) {
+      for (let pos = 0, end = datagramEnd(c, 0); end >= 0; pos = end, end = datagramEnd(c, end)) {
         n++;
-        if (plausibleDnsHeader(d, 0, d.length, false)) tryDecode(`DNS query in client datagram ${n} (${d.length} bytes)`, () => msgs.push(decodeDns(d)));
+        const len = end - pos - 2;
+        // A view of the datagram (error offsets count from its start) only for one that may be DNS.
+        if (plausibleDnsHeader(c, pos + 2, len, false)) tryDecode(`DNS query in client datagram ${n} (${len} bytes)`, () => msgs.push(decodeDns(new Uint8Array(c.buffer, c.byteOffset + pos + 2, len))));
       }
     } else tryDecode(`DNS over TCP in the client's first ${flow.payloadC2S.length} payload byte(s)`, () => msgs.push(...decodeDnsOverTcp(flow.payloadC2S)));
     const names = new Map<string, EndpointEntry>();

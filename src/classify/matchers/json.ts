@@ -1,17 +1,13 @@
 /** JSON-RPC signatures (`on: json`): Stratum, CryptoNote, ETHPROXY and getwork bodies, one message per line. */
-import { dnsDatagrams } from '../../decode/dns.js';
 import type { RuleSet } from '../../rules/schema.js';
 import type { FlowRecord } from '../../types.js';
 import { NEED, rulesOn, type Matcher } from '../matcher.js';
-import { jsonMessages, type JsonMessage } from '../messages.js';
+import { datagramJsonMessages, jsonMessages, type JsonMessage } from '../messages.js';
 import { matchMessages } from '../payload.js';
 
 /** JSON messages of one direction; UDP datagrams are split first. */
 function messagesOf(f: FlowRecord, p: Uint8Array): JsonMessage[] {
-  if (f.transport === 'tcp') return jsonMessages(p);
-  const out: JsonMessage[] = [];
-  for (const d of dnsDatagrams(p)) out.push(...jsonMessages(d));
-  return out;
+  return f.transport === 'tcp' ? jsonMessages(p) : datagramJsonMessages(p);
 }
 
 /** The matcher for the rule set's JSON signatures, or null when it has none. */
