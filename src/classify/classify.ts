@@ -53,7 +53,11 @@ export class Classifier implements MatchEnv {
   classify(flow: FlowRecord): Verdict {
     const ctx = findingsOf(flow);
     let traits = flowTraits(ctx, this);
-    for (const m of this.matchers) {
+    // An index loop: the flows still open at an input's end are classified in code V8 may have
+    // thrown away (a deoptimisation), where for-of makes an iterator result per matcher.
+    const ms = this.matchers;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!;
       if (!selects(m, traits)) continue;
       const found = m.run(ctx, this, traits);
       if (found & RETRAIT) traits = flowTraits(ctx, this) | (traits & FOUND);
