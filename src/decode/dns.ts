@@ -149,18 +149,11 @@ export function decodeDnsOverTcp(buf: Uint8Array, off = 0, len = buf.length - of
 }
 
 /**
- * Split a stored UDP payload prefix into datagrams: each is stored as a two-byte big-endian length
- * followed by that many bytes. A final record cut short is dropped. Yields views into `prefix`
- * (no copies); never throws.
- */
-export function* dnsDatagrams(prefix: Uint8Array): Generator<Uint8Array> {
-  for (let pos = 0, end = datagramEnd(prefix, 0); end >= 0; pos = end, end = datagramEnd(prefix, end)) yield prefix.subarray(pos + 2, end);
-}
-
-/**
- * The end of the datagram stored at `pos` of a UDP payload prefix (its bytes are `pos + 2 .. end`),
- * or -1 when none starts there whole: {@link dnsDatagrams} as a loop, for the classifier, which
- * walks every UDP flow's prefix and need not make an iterator result and a view per datagram.
+ * The datagrams of a stored UDP payload prefix: each is stored as a two-byte big-endian length
+ * followed by that many bytes. Gives the end of the datagram stored at `pos` (its bytes are
+ * `pos + 2 .. end`, and the next one starts at `end`), or -1 when none starts there whole (the end
+ * of the prefix, or a last record cut short). Offsets, not views: the classifier walks every UDP
+ * flow's prefix with it and makes a view only of a datagram it reads. Never throws.
  */
 export function datagramEnd(prefix: Uint8Array, pos: number): number {
   if (prefix.length - pos < 2) return -1;

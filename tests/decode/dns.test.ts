@@ -1,5 +1,5 @@
 /**
- * decodeDns, decodeDnsOverTcp, dnsDatagrams and formatIpv6 on DNS messages built byte by byte
+ * decodeDns, decodeDnsOverTcp, datagramEnd and formatIpv6 on DNS messages built byte by byte
  * here: plain and compressed names, A/AAAA/CNAME answers, every truncation point, pointer loops,
  * oversized labels and names, lying counts and lengths, seeded random input, and (when tshark is
  * installed) a cross-check of the decoded fields against Wireshark's dissector.
@@ -16,7 +16,7 @@ import {
   MAX_QUESTIONS,
   decodeDns,
   decodeDnsOverTcp,
-  dnsDatagrams,
+  datagramEnd,
   formatIpv6,
   type DnsMessage,
 } from '../../src/decode/dns.js';
@@ -122,6 +122,13 @@ function onlyDecodeErrors(fn: () => unknown, bufLength: number): void {
   }
 }
 
+
+/** The datagrams `datagramEnd` walks in a stored UDP prefix, as [start, end) of their bytes. */
+function datagramsOf(p: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let pos = 0, end = datagramEnd(p, 0); end >= 0; pos = end, end = datagramEnd(p, end)) out.push([pos + 2, end]);
+  return out;
+}
 describe('decodeDns', () => {
   it('decodes a query', () => {
     const msg = cat(header(0x1234, QUERY, 1, 0), question(name('XMR.Pool.example.net'), 28));
@@ -334,7 +341,7 @@ describe('decodeDns', () => {
       }
       onlyDecodeErrors(() => decodeDns(bytes), bytes.length);
       onlyDecodeErrors(() => decodeDnsOverTcp(bytes), bytes.length);
-      expect([...dnsDatagrams(bytes)].reduce((n, d) => n + d.length + 2, 0)).toBeLessThanOrEqual(bytes.length);
+      expect(datagramsOf(bytes).reduce((n, [s, e]) => n + e - s + 2, 0)).toBeLessThanOrEqual(bytes.length);
     }
   });
 });
@@ -370,23 +377,26 @@ describe('decodeDnsOverTcp', () => {
   });
 });
 
-describe('dnsDatagrams', () => {
-  it('splits length-prefixed datagrams and drops a final partial one, as views', () => {
+describe('datagramEnd', () => {
+  it('walks length-prefixed datagrams and stops at a final partial one', () => {
     const prefix = cat([0, 3, 1, 2, 3], [0, 0], [0, 1, 9], [0, 5, 1, 2]);
-    const parts = [...dnsDatagrams(prefix)];
-    expect(parts.map((p) => [...p])).toEqual([[1, 2, 3], [], [9]]);
-    expect(parts[0]!.buffer).toBe(prefix.buffer);
-    expect(parts[0]!.byteOffset).toBe(prefix.byteOffset + 2);
-    expect([...dnsDatagrams(new Uint8Array([0]))]).toEqual([]);
-    expect([...dnsDatagrams(new Uint8Array(0))]).toEqual([]);
-    expect([...dnsDatagrams(new Uint8Array([0xff, 0xff, 1]))]).toEqual([]);
+    expect([datagramEnd(prefix, 0), datagramEnd(prefix, 5), datagramEnd(prefix, 7), datagramEnd(prefix, 10)]).toEqual([5, 7, 10, -1]);
+    expect(datagramsOf(prefix).map(([s, e]) => [...prefix.subarray(s, e)])).toEqual([[1, 2, 3], [], [9]]);
+    expect(datagramsOf(new Uint8Array([0]))).toEqual([]);
+    expect(datagramsOf(new Uint8Array(0))).toEqual([]);
+    expect(datagramsOf(new Uint8Array([0xff, 0xff, 1]))).toEqual([]);
+    // One that ends where the prefix ends is whole.
+    expect(datagramsOf(new Uint8Array([0, 2, 7, 8]))).toEqual([[2, 4]]);
+    // Within a view into a larger buffer: offsets are the view's.
+    const { buf, off } = embedded(prefix);
+    expect(datagramsOf(buf.subarray(off, off + prefix.length))).toEqual([[2, 5], [7, 7], [9, 10]]);
   });
 
   it('feeds decodeDns', () => {
     const q = cat(header(5, QUERY, 1, 0), question(name('a.example')));
     const r = sampleResponse();
     const prefix = cat(be16(q.length), q, be16(r.length), r, be16(100), [1, 2]);
-    expect([...dnsDatagrams(prefix)].map((d) => decodeDns(d).id)).toEqual([5, 0xbeef]);
+    expect(datagramsOf(prefix).map(([s, e]) => decodeDns(prefix, s, e - s).id)).toEqual([5, 0xbeef]);
   });
 });
 
