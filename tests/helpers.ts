@@ -125,6 +125,22 @@ export async function holdWriteLock(path: string, ms: number, end: 'COMMIT' | 'R
   return { exited };
 }
 
+/**
+ * Hold the write lock of the SQLite file `path` (BEGIN IMMEDIATE) on a connection of this process
+ * while `during` runs, as another scan committing would hold a report; then roll back and close,
+ * however `during` ended. {@link holdWriteLock} is the same from another process.
+ */
+export async function withWriteLock<T>(path: string, during: (hold: Database.Database) => Promise<T>): Promise<T> {
+  const hold = new Database(path, { timeout: 60_000 });
+  try {
+    hold.exec('BEGIN IMMEDIATE');
+    return await during(hold);
+  } finally {
+    if (hold.inTransaction) hold.exec('ROLLBACK');
+    hold.close();
+  }
+}
+
 /** Remove what report schema version 6 added (run owners, input states), to make an older report. */
 export function dropVersion6(d: Database.Database): void {
   for (const c of ['command', 'pid', 'host', 'proc_start', 'boot_id', 'pid_ns', 'heartbeat']) d.exec(`ALTER TABLE runs DROP COLUMN ${c}`);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture, type GenStats } from '../../bench/gen-capture.js';
-import { holdWriteLock, reportCount, ROOT, waitFor } from '../helpers.js';
+import { holdWriteLock, reportCount, ROOT, waitFor, withWriteLock } from '../helpers.js';
 import { reportSnapshot } from '../support/report-snapshot.js';
 import type { FlowRecord, Verdict } from '../../src/types.js';
 
@@ -194,18 +194,18 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     const path = join(tmp, 'room.sqlite');
     const { w, db, thread, packed } = await threadWith(path);
     expect(thread.room()).toBeNull();
-    const other = new Database(path, { timeout: 60_000 });
-    other.exec('BEGIN IMMEDIATE');
-    for (let i = 0; i < 3; i++) thread.post(packed(10));
-    const room = thread.room();
-    expect(room).not.toBeNull();
-    // This thread is free meanwhile: a timer fires while the batches wait for the lock.
-    let state = 'waiting';
-    void room!.then(() => (state = 'room'));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(state).toBe('waiting');
-    other.exec('ROLLBACK');
-    other.close();
+    // Handed out in an object: a promise returned from `during` would be waited for under the lock.
+    const { room } = await withWriteLock(path, async () => {
+      for (let i = 0; i < 3; i++) thread.post(packed(10));
+      const r = thread.room();
+      expect(r).not.toBeNull();
+      // This thread is free meanwhile: a timer fires while the batches wait for the lock.
+      let state = 'waiting';
+      void r!.then(() => (state = 'room'));
+      await new Promise((t) => setTimeout(t, 200));
+      expect(state).toBe('waiting');
+      return { room: r };
+    });
     await room;
     thread.drain();
     expect(db.prepare('SELECT count(*) FROM flows').pluck().get()).toBe(30);

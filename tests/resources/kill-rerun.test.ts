@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../support/random.js';
 import { reportSnapshot as snapshot, splitPcap as split } from '../support/report-snapshot.js';
-import { ROOT, spawnCli, waitFor, whenReport, type CliRun } from '../helpers.js';
+import { ROOT, spawnCli, waitFor, whenReport, withWriteLock, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -153,18 +153,13 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
       c.stderr!.on('data', (d: Buffer) => (said += d.toString()));
       void (async () => {
         await whenReport(db, "SELECT count(*) FROM inputs WHERE path LIKE '%rot-2.pcap'", (n) => n === 1);
-        const hold = new Database(db, { timeout: 60_000 });
-        try {
-          hold.exec('BEGIN IMMEDIATE');
+        await withWriteLock(db, async () => {
           c.kill('SIGINT');
           await waitFor(() => /SIGINT: finishing the flows read so far/.test(said), { what: 'the scan to say it heard the first SIGINT', timeoutMs: 30_000 });
           await second(c);
           c.kill('SIGINT');
           await new Promise((r) => setTimeout(r, 300));
-        } finally {
-          if (hold.inTransaction) hold.exec('ROLLBACK');
-          hold.close();
-        }
+        });
       })().catch((e: unknown) => {
         problem = e;
       });
