@@ -1,6 +1,6 @@
 /** Shared test helpers: the corpus location, rule loading, a scan that collects flows in memory. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,17 @@ export async function withWriteLock<T>(path: string, during: (hold: Database.Dat
   } finally {
     if (hold.inTransaction) hold.exec('ROLLBACK');
     hold.close();
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in clock ticks, from /proc/PID/stat; undefined once it is gone. */
+export function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
   }
 }
 

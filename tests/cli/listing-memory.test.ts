@@ -6,12 +6,12 @@
  * The report is made by scanning a generated NetFlow v9 export capture with `--keep-flows all`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateExportBench } from '../../bench/gen-exports.js';
-import { reportCount, ROOT, runCli, waitFor } from '../helpers.js';
+import { cpuTicks, reportCount, ROOT, runCli, waitFor } from '../helpers.js';
 
 /** Export records generated: about 0.39 flows each once both directions are joined. */
 const RECORDS = 480_000;
@@ -24,17 +24,6 @@ const db = join(tmp, 'large.sqlite');
 const BIN = join(ROOT, 'bin', 'minerwatch');
 /** Printed by the child as it exits: its peak resident set (the kernel's ru_maxrss, KiB) and CPU time used (µs). */
 const REPORT_USAGE = `data:text/javascript,process.on('exit',()=>{const u=process.resourceUsage();process.stderr.write('maxrss='+u.maxRSS+' cpu='+(u.userCPUTime+u.systemCPUTime)+'\\n')})`;
-
-/** CPU time (user + system) a process has used so far, in clock ticks, from /proc/PID/stat; undefined once it is gone. */
-function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return undefined;
-  }
-}
 
 interface Listing {
   code: number | null;

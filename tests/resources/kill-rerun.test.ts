@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../support/random.js';
 import { reportSnapshot as snapshot, splitPcap as split } from '../support/report-snapshot.js';
-import { ROOT, spawnCli, waitFor, whenReport, withWriteLock, type CliRun } from '../helpers.js';
+import { cpuTicks, ROOT, spawnCli, waitFor, whenReport, withWriteLock, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
@@ -32,16 +32,11 @@ const scan = (db: string, act?: (child: ReturnType<typeof spawn>) => void): Prom
 
 /** Resolves once process `pid` has used no CPU time for `ms` (Linux: /proc/PID/stat), within 30 s. */
 async function cpuQuiet(pid: number, ms: number): Promise<void> {
-  const cpu = (): number => {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(x[11]) + Number(x[12]);
-  };
-  let last = cpu();
+  let last = cpuTicks(pid);
   let since = Date.now();
   await waitFor(
     () => {
-      const now = cpu();
+      const now = cpuTicks(pid);
       if (now !== last) {
         last = now;
         since = Date.now();
