@@ -89,23 +89,49 @@ const METRICS = ['duration_min', 'packets_per_min', 'bytes_per_packet', 'byte_ra
 const EVERY_METRIC: Exclude<BehaviourMetric, (typeof METRICS)[number]> extends never ? true : never = true;
 void EVERY_METRIC;
 
-/** A behaviour config's traits as numbers: metric code, min, max (NaN for none) and points, per trait. */
+/**
+ * A behaviour config's traits as numbers, {@link STRIDE} per trait: metric code, min, max (NaN for
+ * none), points, then for each of the four sets of facts ({@link factsIndex}) the most the traits
+ * from this one on can still add (their positive points; a fact's only when it holds):
+ * {@link behaviourReaches} stops once even that is too little.
+ */
+const STRIDE = 8;
+const REACH = 4;
+/** Metric codes of the facts (mining_port, listed_address): known before any of the flow's numbers. */
+const MINING_PORT = 7;
+const LISTED_ADDRESS = 8;
+/** Far above the rounding error of summing a few points, far below any step between scores. */
+const ROUNDING = 1e-6;
 const compiled = new WeakMap<BehaviourConfig, Float64Array>();
 /** The config compiled last: a scan asks about one config for every flow, and an identity test is cheaper than a WeakMap lookup. */
 let lastConfig: BehaviourConfig | null = null;
 let lastCompiled: Float64Array = new Float64Array(0);
 
+function factsIndex(facts: BehaviourFacts): number {
+  return (facts.miningPort ? 1 : 0) | (facts.listedAddress ? 2 : 0);
+}
+
 function compile(cfg: BehaviourConfig): Float64Array {
   if (cfg === lastConfig) return lastCompiled;
   let c = compiled.get(cfg);
   if (!c) {
-    c = new Float64Array(cfg.traits.length * 4);
+    const n = cfg.traits.length;
+    c = new Float64Array(n * STRIDE);
     cfg.traits.forEach((t, i) => {
-      c![i * 4] = (METRICS as readonly BehaviourMetric[]).indexOf(t.metric);
-      c![i * 4 + 1] = t.min ?? NaN;
-      c![i * 4 + 2] = t.max ?? NaN;
-      c![i * 4 + 3] = t.points;
+      c![i * STRIDE] = (METRICS as readonly BehaviourMetric[]).indexOf(t.metric);
+      c![i * STRIDE + 1] = t.min ?? NaN;
+      c![i * STRIDE + 2] = t.max ?? NaN;
+      c![i * STRIDE + 3] = t.points;
     });
+    for (let k = 0; k < 4; k++) {
+      for (let i = n - 1, reach = 0; i >= 0; i--) {
+        const o = i * STRIDE;
+        const code = c[o]!;
+        const fact = code === MINING_PORT ? k & 1 : code === LISTED_ADDRESS ? (k >> 1) & 1 : -1;
+        if (fact < 0 || inRange(c, o, fact)) reach += Math.max(0, c[o + 3]!);
+        c[o + REACH + k] = reach;
+      }
+    }
     compiled.set(cfg, c);
   }
   lastConfig = cfg;
@@ -114,16 +140,25 @@ function compile(cfg: BehaviourConfig): Float64Array {
 }
 
 /**
- * The score alone, with nothing allocated (for prefilters): the same sum as scoring each trait with
- * {@link metric}, with the traits compiled to numbers once and the flow's totals computed once.
+ * Whether the score reaches `atLeast`, for prefilters: the same sum as {@link scoreBehaviour}'s,
+ * with nothing allocated (the traits compiled to numbers once, the flow's totals computed once), and
+ * stopping at the first trait from which even every point left could not reach it: most flows a
+ * scan finishes (short web and DNS exchanges) are settled by their first traits.
  */
-export function behaviourPoints(cfg: BehaviourConfig, f: BehaviourInput, facts: BehaviourFacts): number {
-  const c = compile(cfg);
+export function behaviourReaches(cfg: BehaviourConfig, f: BehaviourInput, facts: BehaviourFacts, atLeast: number): boolean {
+  return sum(compile(cfg), f, facts, atLeast) >= atLeast;
+}
+
+/** The score, summed in the traits' order as {@link scoreBehaviour} sums it; once it can no longer reach `atLeast`, the sum so far. */
+function sum(c: Float64Array, f: BehaviourInput, facts: BehaviourFacts, atLeast: number): number {
+  const reach = REACH + factsIndex(facts);
   const packets = f.packetsC2S + f.packetsS2C;
   const bytes = f.bytesC2S + f.bytesS2C;
   const minutes = (f.lastSeen - f.firstSeen) / 60_000;
   let score = 0;
-  for (let i = 0; i < c.length; i += 4) {
+  for (let i = 0; i < c.length; i += STRIDE) {
+    // With a margin: fractional points summed in another order may differ in their last bits.
+    if (score + c[i + reach]! + ROUNDING < atLeast) return score;
     let v: number;
     switch (c[i]) {
       case 0:
@@ -153,18 +188,23 @@ export function behaviourPoints(cfg: BehaviourConfig, f: BehaviourInput, facts: 
       case 6:
         v = f.records;
         break;
-      case 7:
+      case MINING_PORT:
         v = facts.miningPort ? 1 : 0;
         break;
-      case 8:
+      case LISTED_ADDRESS:
         v = facts.listedAddress ? 1 : 0;
         break;
       default:
         continue;
     }
-    const min = c[i + 1]!;
-    const max = c[i + 2]!;
-    if ((min !== min || v >= min) && (max !== max || v <= max)) score += c[i + 3]!;
+    if (inRange(c, i, v)) score += c[i + 3]!;
   }
   return score;
+}
+
+/** Whether `v` lies within the bounds of the trait at `i`. */
+function inRange(c: Float64Array, i: number, v: number): boolean {
+  const min = c[i + 1]!;
+  const max = c[i + 2]!;
+  return (min !== min || v >= min) && (max !== max || v <= max);
 }

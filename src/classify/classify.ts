@@ -13,7 +13,7 @@ import type { ExportFlowView } from '../flow/table.js';
 import { servicePortSet } from '../flow/orient.js';
 import { endpointText } from '../ip.js';
 import type { Evidence, FlowRecord, Verdict } from '../types.js';
-import { behaviourFacts, behaviourPoints } from './behaviour.js';
+import { behaviourFacts, behaviourReaches } from './behaviour.js';
 import { FOUND, NEED, factTraits, findingsOf, flowTraits, RETRAIT, selects, type DecodeErrorSink, type FlowEvidenceInput, type FlowFacts, type Matcher, type MatchEnv } from './matcher.js';
 import { classifyMatchers, flowMatchers } from './matchers/index.js';
 import type { PayloadHit } from './payload.js';
@@ -122,7 +122,7 @@ export class Classifier implements MatchEnv {
     if (this.index.address4(ip, v.serverPort)) return false;
     if (logged && this.resolver!.hasAddress(dotted)) return false;
     const cfg = this.rules.policy.behaviour;
-    if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourPoints(cfg, v, behaviourFacts(false, false)) >= cfg.weakAt) return false;
+    if (cfg && v.packetsC2S > 1 && v.packetsS2C > 1 && behaviourReaches(cfg, v, behaviourFacts(false, false), cfg.weakAt)) return false;
     return true;
   }
 }

@@ -1,7 +1,8 @@
 /** The behaviour score: every trait measured on the flow, points summed, thresholds from policy.yaml. */
 import { describe, expect, it } from 'vitest';
 import { Classifier } from '../../src/classify/classify.js';
-import { behaviourPoints, scoreBehaviour } from '../../src/classify/behaviour.js';
+import { behaviourReaches, scoreBehaviour } from '../../src/classify/behaviour.js';
+import type { BehaviourConfig } from '../../src/rules/schema.js';
 import { mulberry32 } from '../support/random.js';
 import type { FlowRecord } from '../../src/types.js';
 import { projectRules } from '../helpers.js';
@@ -75,12 +76,26 @@ describe('behaviour score', () => {
   });
 });
 
-describe('behaviourPoints (the prefilter score)', () => {
-  it('gives the same sum as scoreBehaviour on 20,000 seeded flows of every shape', () => {
-    const cfg = projectRules().policy.behaviour!;
+describe('behaviourReaches (the prefilter test)', () => {
+  // The project's traits, and the same metrics with fractional and negative points and bounded facts.
+  const project = projectRules().policy.behaviour!;
+  const odd: BehaviourConfig = {
+    ...project,
+    traits: [
+      { name: 'a fact first', metric: 'listed_address', min: 1, max: null, points: 2.5 },
+      { name: 'short', metric: 'duration_min', min: null, max: 1, points: -1.25 },
+      ...project.traits.map((t, i) => ({ ...t, points: i % 3 === 0 ? t.points + 0.1 : i % 3 === 1 ? -t.points : t.points })),
+      { name: 'no pool port', metric: 'mining_port', min: null, max: 0, points: 0.7 },
+      { name: 'many records', metric: 'records', min: 10, max: null, points: 1.3 },
+    ],
+  };
+
+  it('says whether the score reaches a threshold, as scoreBehaviour sums it, on 20,000 seeded flows of every shape', () => {
     const rnd = mulberry32(20261122);
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const n = (): number => pick([0, 0, 1, 2, 5, 30, 200, 5000, Math.floor(rnd() * 1e6)]);
+    let reached = 0;
+    let missed = 0;
     for (let i = 0; i < 20_000; i++) {
       const first = 1.7e12 + Math.floor(rnd() * 1e9);
       const f = {
@@ -89,7 +104,18 @@ describe('behaviourPoints (the prefilter score)', () => {
         transport: pick(['tcp', 'udp'] as const), tcpFlagsC2S: pick([0, 0x10, 0x18, 0x1a, 0x02]), tcpFlagsS2C: pick([0, 0x10, 0x18, 0x12]), records: pick([0, 1, 2, 10, 50]),
       };
       const facts = { miningPort: rnd() < 0.3, listedAddress: rnd() < 0.2 };
-      expect(behaviourPoints(cfg, f, facts), JSON.stringify({ f, facts })).toBe(scoreBehaviour(cfg, f, facts).score);
+      const cfg = i % 2 === 0 ? project : odd;
+      const score = scoreBehaviour(cfg, f, facts).score;
+      // The thresholds the policy uses, the score itself and its neighbours (the boundary), and others.
+      for (const t of [cfg.weakAt, cfg.strongAt, score, score - 0.05, score + 0.05, -3, 0, pick([1, 2.5, 4, 6, 8, 9, 11, 14, 20])]) {
+        const want = score >= t;
+        expect(behaviourReaches(cfg, f, facts, t), JSON.stringify({ f, facts, t, score, odd: cfg === odd })).toBe(want);
+        if (want) reached++;
+        else missed++;
+      }
     }
+    // Both answers are exercised often.
+    expect(reached).toBeGreaterThan(20_000);
+    expect(missed).toBeGreaterThan(20_000);
   });
 });

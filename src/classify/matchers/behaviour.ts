@@ -1,6 +1,6 @@
 /** The behaviour score, only where no protocol spoke (exports, encrypted sessions) and data went both ways. */
 import type { BehaviourConfig } from '../../rules/schema.js';
-import { behaviourFacts, behaviourPoints, scoreBehaviour } from '../behaviour.js';
+import { behaviourFacts, behaviourReaches, scoreBehaviour } from '../behaviour.js';
 import { NEED, type FlowFacts, type Matcher } from '../matcher.js';
 
 /** The matcher for the policy's behaviour score, or null when the policy has none. */
@@ -14,7 +14,7 @@ export function behaviourScore(cfg: BehaviourConfig | null): Matcher<FlowFacts> 
       const flow = ctx.flow;
       const facts = behaviourFacts((traits & NEED.MINING_PORT) !== 0, ctx.listed);
       // The sum alone first (nothing allocated): most flows score below weak_at and need no list of traits.
-      if (behaviourPoints(cfg, flow, facts) < cfg.weakAt) return 0;
+      if (!behaviourReaches(cfg, flow, facts, cfg.weakAt)) return 0;
       const b = scoreBehaviour(cfg, flow, facts);
       if (b.score < cfg.weakAt) return 0;
       const strong = b.score >= cfg.strongAt;
