@@ -21,7 +21,6 @@ import {
   decodeNffileHeaderV2,
   decodeNfV3Record,
   isBigEndianNffile,
-  lz4BlockOutputSize,
   isNfMetadataRecord,
   nfBlockHeaderProblem,
   nfCompressionName,
@@ -70,32 +69,68 @@ let lzo: NfcapdCodecs['lzo'] | null = null;
 export async function loadNfcapdCodecs(): Promise<NfcapdCodecs> {
   codecs ??= (async () => {
     const { default: Bzip2 } = await import('@foxglove/wasm-bz2');
-    const lz4 = await import('lz4-wasm-nodejs');
     const zstdModule = (await import('@foxglove/wasm-zstd')) as unknown as { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array; default?: { isLoaded: Promise<boolean>; decompress(b: Uint8Array, size: number): Uint8Array } };
     const zstd = zstdModule.default ?? zstdModule;
     const [bz2] = await Promise.all([Bzip2.init(), zstd.isLoaded]);
     return {
-      lz4(src: Uint8Array, capacity: number) {
-        // nfdump stores no decompressed size, and the decoder wants the exact one (LZ4 bytes after
-        // a 4-byte size): the walk finds it, bounded by `capacity`, before anything is decoded.
-        const size = lz4BlockOutputSize(src, capacity);
-        if (typeof size === 'string') throw new Error(`not an LZ4 block: ${size}`);
-        const framed = new Uint8Array(src.length + 4);
-        new DataView(framed.buffer).setUint32(0, size, true);
-        framed.set(src, 4);
-        try {
-          return lz4.decompress(framed);
-        } catch (e) {
-          // The WebAssembly decoder throws its message as a string.
-          throw new Error(String(e), { cause: e });
-        }
-      },
+      lz4: lz4Decoder(),
       bz2: (src: Uint8Array, capacity: number) => bz2.decompress(src, capacity),
       zstd: (src: Uint8Array, capacity: number) => zstd.decompress(src, capacity),
     };
   })();
   const base = await codecs;
   return { ...base, lzo: process.env[NO_LZO_ENV] === '1' ? { unavailable: `the optional package \`lzo\` is treated as missing (${NO_LZO_ENV}=1)` } : (lzo ??= loadLzo()) };
+}
+
+/** The export of `lz4-napi` used here. */
+interface Lz4Package {
+  /** An LZ4 block after a 4-byte little-endian size, decoded into at most that many bytes; throws a message past them or on bad data. */
+  uncompressSync(data: Uint8Array): Buffer;
+}
+
+/**
+ * LZ4 blocks (`nfcapd -y`) through `lz4-napi` (lz4_flex). nfdump stores no decompressed size, and
+ * the decoder takes an upper bound before the block: twice the last block's output (a file's blocks
+ * are alike), at most `capacity`; a block that needs more is decoded again with `capacity`. So a
+ * block is decoded once, into a buffer near its size, and one claiming more than `capacity` (a
+ * match of a gigabyte) fails once its output passes `capacity`. The framed copy is one buffer, reused.
+ */
+function lz4Decoder(): NfBlockDecompressor {
+  const { uncompressSync } = createRequire(import.meta.url)('lz4-napi') as Lz4Package;
+  let frame = new Uint8Array(0);
+  let view = new DataView(frame.buffer);
+  let last = 0;
+  const decode = (n: number, bound: number): Uint8Array => {
+    view.setUint32(0, bound, true);
+    return uncompressSync(frame.subarray(0, n + 4));
+  };
+  return (src, capacity) => {
+    if (frame.length < src.length + 4) {
+      frame = new Uint8Array(Math.max(src.length + 4, frame.length * 2));
+      view = new DataView(frame.buffer);
+    }
+    frame.set(src, 4);
+    const guess = last > 0 ? Math.min(capacity, last * 2) : capacity;
+    let out: Uint8Array;
+    try {
+      out = decode(src.length, guess);
+    } catch (e) {
+      if (guess >= capacity) throw lz4Failure(e, capacity);
+      try {
+        out = decode(src.length, capacity);
+      } catch (e2) {
+        throw lz4Failure(e2, capacity);
+      }
+    }
+    last = out.length;
+    return out;
+  };
+}
+
+/** The decoder's failure as the reader says it (its message for an output over the bound names the bound). */
+function lz4Failure(e: unknown, capacity: number): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new Error(`not an LZ4 block: ${/output is too small/.test(msg) ? `output over ${capacity} bytes` : msg}`, { cause: e });
 }
 
 /** The exports of the `lzo` package used here (it ships no types). */

@@ -32,6 +32,8 @@ const LZO = ((): { compress(b: Buffer): Buffer } | null => {
   }
 })();
 if (!LZO) console.warn('nfcapd LZO reading tests skipped: the optional package lzo is not installed (its native build needs a C compiler)');
+/** An LZ4 block compressor for the test that re-blocks a file (the reader's own library: nfdump is what checks the result). */
+const LZ4 = createRequire(import.meta.url)('lz4-napi') as { compressSync(b: Buffer): Buffer };
 const HAVE_ZSTD_CLI = spawnSync('sh', ['-c', 'command -v zstd'], { stdio: 'ignore' }).status === 0;
 
 const FMT = 'fmt:%ts|%te|%sa|%da|%sp|%dp|%pr|%flg|%ipkt|%ibyt|%opkt|%obyt';
@@ -247,6 +249,46 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.lines).toEqual(nfdumpRecords(original));
   });
 
+  it('compression LZ4: blocks that grow, each over twice the one before (one record, three, the rest), then shrink (the appendix) read whole, as nfdump reads the same file', async () => {
+    // The uncompressed file's first data block cut into blocks of 1, 3 and the rest of its records
+    // (the appendix as it is), each compressed as an LZ4 block; nfdump itself reads the result.
+    const original = files.get('none')!;
+    const bytes = readFileSync(original);
+    const [first, ...others] = blocksOf(bytes);
+    const records: Buffer[] = [];
+    for (let p = first!.at + 12; p < first!.at + 12 + first!.size; p += bytes.readUInt16LE(p + 2)) records.push(bytes.subarray(p, p + bytes.readUInt16LE(p + 2)));
+    expect(records.length).toBe(first!.numRecords);
+    expect(records.length).toBeGreaterThan(12);
+    const cuts = [records.slice(0, 1), records.slice(1, 4), records.slice(4)];
+    const block = (head: Buffer, count: number, data: Buffer): Buffer[] => {
+      const lz = Buffer.from(LZ4.compressSync(data).subarray(4)); // lz4-napi puts the size first; nfdump does not
+      const h = Buffer.from(head);
+      h.writeUInt32LE(count, 0);
+      h.writeUInt32LE(lz.length, 4);
+      return [h, lz];
+    };
+    const header = Buffer.from(bytes.subarray(0, 40));
+    header[16] = 3; // LZ4_COMPRESSED
+    header.writeUInt32LE(header.readUInt32LE(36) + cuts.length - 1, 36);
+    const parts: Buffer[] = [header];
+    const head = bytes.subarray(first!.at, first!.at + 12);
+    for (const c of cuts) parts.push(...block(head, c.length, Buffer.concat(c)));
+    // The header says where the appendix (the last block) starts.
+    const appendixAt = bytes.readUInt32LE(24);
+    for (const b of others) {
+      if (b.at === appendixAt) header.writeUInt32LE(parts.reduce((n, x) => n + x.length, 0), 24);
+      parts.push(...block(bytes.subarray(b.at, b.at + 12), b.numRecords, bytes.subarray(b.at + 12, b.at + 12 + b.size)));
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-lz4-grow-')), 'nfcapd.lz4grow');
+    writeFileSync(file, Buffer.concat(parts));
+    expect(nfdumpVerify(file)).toEqual({ compression: 'lz4 compressed', blocks: cuts.length + others.length });
+    const want = nfdumpRecords(file);
+    expect(want).toEqual(nfdumpRecords(original));
+    const got = await minerwatchRecords(file);
+    expect(got.anomalies.toObject()).toEqual({});
+    expect(got.lines).toEqual(want);
+  });
+
   it('a file whose header says layout 1 (nfdump 1.6) is refused whole, naming the file, offset 0 and the conversion', async () => {
     const bytes = Buffer.from(readFileSync(files.get('none')!));
     bytes.writeUInt16LE(1, 2);
@@ -346,7 +388,7 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(got.anomalies.samples[0]!.message).toMatch(/BZ2 block of \d+ bytes does not decompress/);
   });
 
-  it('an LZ4 block whose sequences claim more than nfdump\'s 5 MiB block is refused before it is decoded, at its offset; the next block is read', async () => {
+  it('an LZ4 block whose sequences claim more than nfdump\'s 5 MiB block is refused once its output passes that, at its offset; the next block is read', async () => {
     const bytes = readFileSync(files.get('lz4')!);
     const data = blocksOf(bytes)[0]!;
     const copy = Buffer.from(bytes.subarray(data.at, data.at + 12 + data.size));
