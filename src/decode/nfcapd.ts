@@ -71,6 +71,11 @@ function u64(b: Uint8Array, p: number): number {
   return u32(b, p) + u32(b, p + 4) * 4294967296;
 }
 
+/** Little-endian u64 at `p` of a view, as a number (exact below 2^53; counters and times are). */
+function u64le(v: DataView, p: number): number {
+  return v.getUint32(p, true) + v.getUint32(p + 4, true) * 4294967296;
+}
+
 /** Do the first bytes open an nfdump file (either layout, either byte order)? */
 export function looksLikeNffile(head: Uint8Array): boolean {
   if (head.length < 4) return false;
@@ -186,16 +191,17 @@ export interface NfV3Flow {
 }
 
 /**
- * Decodes the V3 record at `b[p, p + size)` (the caller bounded `size` by the block) into `out`.
+ * Decodes the V3 record at `b[p, p + size)` (a view of the block: one load per field; the caller
+ * bounded `size` by the block) into `out`.
  * Returns null on success, or what is wrong: an element whose length is below 4 or runs past the
  * record, or no time/port element (genericFlow) or no address element (ipv4Flow/ipv6Flow).
  * Counters missing from the record are 0; nfdump's own counters are taken as they are (nfcapd
  * already scaled sampled ones), as its CSV prints them.
  */
-export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: NfV3Flow): string | null {
+export function decodeNfV3Record(b: DataView, p: number, size: number, out: NfV3Flow): string | null {
   const end = p + size;
   if (size < NF_V3_HEADER_BYTES) return `V3 record of ${size} bytes, below its 12-byte header`;
-  const elements = u16(b, p + 4);
+  const elements = b.getUint16(p + 4, true);
   const r = out.rec;
   let generic = -1;
   let v4 = -1;
@@ -205,8 +211,8 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
   let q = p + NF_V3_HEADER_BYTES;
   for (let i = 0; i < elements; i++) {
     if (q + 4 > end) return `element ${i + 1} of ${elements} starts past the record's end`;
-    const type = u16(b, q);
-    const length = u16(b, q + 2);
+    const type = b.getUint16(q, true);
+    const length = b.getUint16(q + 2, true);
     if (length < 4 || q + length > end) return `element ${i + 1} (id ${type}) of length ${length}, expected 4 to ${end - q} bytes`;
     switch (type) {
       case NfExtension.genericFlow:
@@ -232,22 +238,22 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
   }
   if (generic < 0) return 'V3 record without a genericFlow element (times, ports, protocol, counters)';
   if (v4 < 0 && v6 < 0) return 'V3 record without an ipv4Flow or ipv6Flow element (addresses)';
-  r.firstMs = u64(b, generic);
-  r.lastMs = u64(b, generic + 8);
+  r.firstMs = u64le(b, generic);
+  r.lastMs = u64le(b, generic + 8);
   if (!isDateMs(r.firstMs) || !isDateMs(r.lastMs)) return `start ${r.firstMs} ms or end ${r.lastMs} ms outside the dates a report holds (expected within ${MAX_DATE_MS} ms of 1970)`;
-  r.packets = u64(b, generic + 24);
-  r.bytes = u64(b, generic + 32);
-  r.srcPort = u16(b, generic + 40);
-  r.dstPort = u16(b, generic + 42);
-  r.protocol = b[generic + 44]!;
-  r.tcpFlags = b[generic + 45]!;
-  r.reversePackets = cnt >= 0 ? u64(b, cnt + 8) : 0;
-  r.reverseBytes = cnt >= 0 ? u64(b, cnt + 16) : 0;
+  r.packets = u64le(b, generic + 24);
+  r.bytes = u64le(b, generic + 32);
+  r.srcPort = b.getUint16(generic + 40, true);
+  r.dstPort = b.getUint16(generic + 42, true);
+  r.protocol = b.getUint8(generic + 44);
+  r.tcpFlags = b.getUint8(generic + 45);
+  r.reversePackets = cnt >= 0 ? u64le(b, cnt + 8) : 0;
+  r.reverseBytes = cnt >= 0 ? u64le(b, cnt + 16) : 0;
   r.sampling = 1;
   if (v4 >= 0) {
     out.ipVersion = 4;
-    r.src4 = u32(b, v4);
-    r.dst4 = u32(b, v4 + 4);
+    r.src4 = b.getUint32(v4, true);
+    r.dst4 = b.getUint32(v4 + 4, true);
     out.src6 = '';
     out.dst6 = '';
   } else {
@@ -255,8 +261,8 @@ export function decodeNfV3Record(b: Uint8Array, p: number, size: number, out: Nf
     out.ipVersion = 6;
     r.src4 = 0;
     r.dst4 = 0;
-    out.src6 = formatIpv6Words(u32(b, v6 + 4), u32(b, v6), u32(b, v6 + 12), u32(b, v6 + 8));
-    out.dst6 = formatIpv6Words(u32(b, v6 + 20), u32(b, v6 + 16), u32(b, v6 + 28), u32(b, v6 + 24));
+    out.src6 = formatIpv6Words(b.getUint32(v6 + 4, true), b.getUint32(v6, true), b.getUint32(v6 + 12, true), b.getUint32(v6 + 8, true));
+    out.dst6 = formatIpv6Words(b.getUint32(v6 + 20, true), b.getUint32(v6 + 16, true), b.getUint32(v6 + 28, true), b.getUint32(v6 + 24, true));
   }
   return null;
 }

@@ -333,6 +333,7 @@ export class NfcapdParser {
   /** Deliver the flow records of one block's decompressed bytes (`at`: the block's file offset). */
   private records3(d: Uint8Array, numRecords: number, at: number): void {
     const flow = this.flow;
+    const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
     let p = 0;
     for (let i = 0; i < numRecords; i++) {
       if (p === d.length) {
@@ -350,7 +351,7 @@ export class NfcapdParser {
         return;
       }
       if (type === NfRecordType.v3) {
-        const problem = decodeNfV3Record(d, p, size, flow);
+        const problem = decodeNfV3Record(view, p, size, flow);
         if (problem) this.anomalies.add('nfcapd.bad_record', this.file, at, `record ${i + 1} of ${numRecords} at block byte ${p}: ${problem}; skipped`);
         else {
           if (flow.unknownExtension)
