@@ -6,7 +6,7 @@ import { loadRunContext, type LoadNote, type RunContext } from '../aggregate/loa
 import { parseSubscriberNets, SubscriberMap } from '../aggregate/subscriber.js';
 import { Classifier } from '../classify/classify.js';
 import { ReportError, UsageError } from '../errors.js';
-import { hashFileInWorker } from '../io/hash.js';
+import { hashFileInWorker, startHashThread } from '../io/hash.js';
 import { policyRedecide } from '../report/policy-redecide.js';
 import { completeInputs, lastRunNets, markRun, partialInputs, runMiningFlows, subscriberCount } from '../report/queries.js';
 import { redecideReport, type RedecideResult } from '../report/redecide.js';
@@ -169,6 +169,9 @@ function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
 }
 
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
+  // Files are hashed on a thread of their own: started now, it is ready by the time the first file
+  // is read (scan workers, when there are several, hash their inputs on their own threads).
+  if ((o.workers === undefined || o.workers <= 1) && inputs.some((p) => p !== '-')) startHashThread();
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The whole directory and every NAT log are checked before anything is opened or written.
   const ctx = await loadRunContext(loaded.ruleSet, o, stderrNote(io));

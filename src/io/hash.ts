@@ -58,6 +58,10 @@ class HashWorker {
     // No execArgv: the source is CommonJS, whatever --input-type the process was started with.
     this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { nice: helperNice() } });
     this.worker.unref();
+    // An unref before the thread is online does not hold once it is: again then, unless a request waits.
+    this.worker.once('online', () => {
+      if (this.pending.size === 0) this.worker.unref();
+    });
     this.worker.on('message', (m: { id: number; sha256?: string; size?: number; error?: string }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -158,6 +162,22 @@ function identity(path: string, st?: BigIntStats): { key: string; size: number; 
   }
   if (!st.isFile()) return null;
   return { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, size: Number(st.size), settled: now - st.mtimeNs >= RACY_NS && now - st.ctimeNs >= RACY_NS };
+}
+
+/**
+ * Start the process's hashing thread now if it is not running, so that its start (tens of
+ * milliseconds: a new isolate) overlaps the caller's own setup instead of delaying the first
+ * file's digest, which for a small file is what the scan waits for last. A thread that cannot be
+ * started is left to the first request, which then says why.
+ */
+export function startHashThread(): void {
+  if (shared !== null && !shared.dead) return;
+  try {
+    shared = new HashWorker();
+    started++;
+  } catch {
+    // hashFileInWorker tries again and fails that request with the reason.
+  }
 }
 
 /**

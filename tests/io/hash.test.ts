@@ -1,7 +1,7 @@
 /**
  * The hashing thread (src/io/hash.ts): one thread hashes every file of the process, in order,
  * with the digests node:crypto gives; a file that cannot be read fails its own request only; and
- * an idle thread does not keep the process alive.
+ * an idle thread does not keep the process alive, nor does one started ahead of any request.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -56,5 +56,34 @@ describe('hashFileInWorker', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(f.sha256);
+  });
+});
+
+describe('startHashThread', () => {
+  /** Runs `body` (an async module body, `hash` the compiled module) in a fresh process; its output, or why it did not end by itself. */
+  function child(body: string): { status: number | null; signal: NodeJS.Signals | null; out: string } {
+    const mod = new URL('../../dist/src/io/hash.js', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const hash = await import(${JSON.stringify(mod)});\n${body}`], { encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, signal: r.signal, out: r.stdout.trim() };
+  }
+
+  it('starts the one thread ahead of any request, and the requests then use it', () => {
+    const f = file('ahead', randomBytes(70_000));
+    const r = child(`
+      hash.startHashThread();
+      hash.startHashThread();
+      const ahead = hash.hashThreadsStarted();
+      const h = await hash.hashFileInWorker(${JSON.stringify(f.path)});
+      console.log(JSON.stringify({ ahead, after: hash.hashThreadsStarted(), sha256: h.sha256 }));`);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ ahead: 1, after: 1, sha256: f.sha256 });
+  });
+
+  it('does not keep the process alive when nothing is asked of it (every input already in the report)', () => {
+    const r = child(`hash.startHashThread(); console.log(hash.hashThreadsStarted());`);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.out).toBe('1');
   });
 });
