@@ -13,7 +13,7 @@ export function behaviourScore(cfg: BehaviourConfig | null): Matcher<FlowFacts> 
     run(ctx, _env, traits): number {
       const flow = ctx.flow;
       const facts = behaviourFacts((traits & NEED.MINING_PORT) !== 0, ctx.listed);
-      // The sum alone first (nothing allocated): most flows score below weak_at and need no list of traits.
+      // Whether the sum reaches weak_at first (nothing allocated): most flows do not, and need no list of traits.
       if (!behaviourReaches(cfg, flow, facts, cfg.weakAt)) return 0;
       const b = scoreBehaviour(cfg, flow, facts);
       if (b.score < cfg.weakAt) return 0;
