@@ -52,7 +52,7 @@ export const ANOMALY_CODES = {
   'nfcapd.truncated_block': 'nfdump file ends inside a block header or block, or (closed by nfcapd) before the blocks its header counts',
   'nfcapd.resync_skipped': 'bytes of an nfdump file skipped while looking for the next plausible block header',
   'nfcapd.unsupported_block': 'nfdump file block of another layout (type 2, nfdump 1.6 records) in a version 2 file; skipped',
-  'nfcapd.codec_unavailable': 'nfdump file block in a compression this run cannot decompress (LZO, when the optional package lzo is missing or MINERWATCH_NFCAPD_NO_LZO=1); skipped',
+  'nfcapd.codec_unavailable': 'nfdump file block in a compression this run cannot decompress (LZO, when the optional package lzo is missing or MINERWATCH_NFCAPD_NO_LZO=1; LZ4, when lz4-napi has no binary for the platform); skipped',
   'nfcapd.bad_compressed_block': 'nfdump file block that does not decompress (corrupt, or over nfdump\'s 5 MiB block size); skipped',
   'nfcapd.bad_record': 'nfdump file record whose size runs past its block, or V3 flow record with a bad element, without times or addresses, or with a time outside the dates a report holds; skipped (a bad size skips the rest of its block)',
   'nfcapd.unknown_record': 'nfdump file record of a type that is neither a V3 flow nor nfdump metadata; skipped',

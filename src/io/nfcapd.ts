@@ -46,7 +46,11 @@ export type NfBlockDecompressor = (src: Uint8Array, capacity: number) => Uint8Ar
 
 /** Block decompressors, loaded once (the WebAssembly ones compile asynchronously). */
 export interface NfcapdCodecs {
-  lz4: NfBlockDecompressor;
+  /**
+   * LZ4 (`nfcapd -y`), from the package `lz4-napi` (a native addon, prebuilt for the common
+   * platforms); or why there is none (no prebuilt binary for this platform loaded).
+   */
+  lz4: { decompress: NfBlockDecompressor } | { unavailable: string };
   bz2: NfBlockDecompressor;
   zstd: NfBlockDecompressor;
   /**
@@ -95,8 +99,13 @@ interface Lz4Package {
  * block is decoded once, into a buffer near its size, and one claiming more than `capacity` (a
  * match of a gigabyte) fails once its output passes `capacity`. The framed copy is one buffer, reused.
  */
-function lz4Decoder(): NfBlockDecompressor {
-  const { uncompressSync } = createRequire(import.meta.url)('lz4-napi') as Lz4Package;
+function lz4Decoder(): NfcapdCodecs['lz4'] {
+  let uncompressSync: Lz4Package['uncompressSync'];
+  try {
+    ({ uncompressSync } = createRequire(import.meta.url)('lz4-napi') as Lz4Package);
+  } catch (e) {
+    return { unavailable: `the package \`lz4-napi\` did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
+  }
   let frame = new Uint8Array(0);
   let view = new DataView(frame.buffer);
   let last = 0;
@@ -104,7 +113,7 @@ function lz4Decoder(): NfBlockDecompressor {
     view.setUint32(0, bound, true);
     return uncompressSync(frame.subarray(0, n + 4));
   };
-  return (src, capacity) => {
+  const decompress: NfBlockDecompressor = (src, capacity) => {
     if (frame.length < src.length + 4) {
       frame = new Uint8Array(Math.max(src.length + 4, frame.length * 2));
       view = new DataView(frame.buffer);
@@ -125,6 +134,7 @@ function lz4Decoder(): NfBlockDecompressor {
     last = out.length;
     return out;
   };
+  return { decompress };
 }
 
 /** The decoder's failure as the reader says it (its message for an output over the bound names the bound). */
@@ -155,6 +165,11 @@ function loadLzo(): NfcapdCodecs['lzo'] {
       return pkg.decompress(Buffer.from(src.buffer, src.byteOffset, src.length), capacity);
     },
   };
+}
+
+/** Why an LZ4 block is not read, and what makes the file readable. */
+function lz4Refusal(why: string): string {
+  return `LZ4-compressed block (nfcapd -y) not read: ${why}; install the package's prebuilt binary for this platform (\`npm install\`, optional dependencies included) or convert the file with \`nfdump -r FILE -j -w NEW\` (BZ2) and scan NEW`;
 }
 
 /** Why an LZO block is not read, and the conversion that makes the file readable. */
@@ -311,8 +326,12 @@ export class NfcapdParser {
       switch (compression) {
         case NfCompression.none:
           return src;
-        case NfCompression.lz4:
-          return this.codecs.lz4(src, NFFILE_MAX_BLOCK_BYTES);
+        case NfCompression.lz4: {
+          const lz4 = this.codecs.lz4;
+          if ('decompress' in lz4) return lz4.decompress(src, NFFILE_MAX_BLOCK_BYTES);
+          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, lz4Refusal(lz4.unavailable));
+          return null;
+        }
         case NfCompression.bz2:
           return this.codecs.bz2(src, NFFILE_MAX_BLOCK_BYTES);
         case NfCompression.zstd:

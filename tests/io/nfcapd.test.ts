@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Anomalies } from '../../src/anomalies.js';
@@ -19,7 +19,7 @@ import { readCapture, type InputSink } from '../../src/io/input.js';
 import { NO_LZO_ENV } from '../../src/io/nfcapd.js';
 import { exportDatagrams } from '../support/collector.js';
 import { missingNfdump, NFCAPD_COMPRESSION, nfcapdFiles, sendPaced, startNfcapd, storedFlows, type NfcapdCompression } from '../support/nfcapd.js';
-import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, runCli } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, ROOT, runCli } from '../helpers.js';
 
 const MISSING = missingNfdump() ?? (spawnSync('sh', ['-c', 'command -v softflowd'], { stdio: 'ignore' }).status !== 0 ? 'softflowd not installed (Debian package softflowd)' : null);
 if (MISSING) console.warn(`nfcapd tests skipped: ${MISSING}`);
@@ -32,8 +32,6 @@ const LZO = ((): { compress(b: Buffer): Buffer } | null => {
   }
 })();
 if (!LZO) console.warn('nfcapd LZO reading tests skipped: the optional package lzo is not installed (its native build needs a C compiler)');
-/** An LZ4 block compressor for the test that re-blocks a file (the reader's own library: nfdump is what checks the result). */
-const LZ4 = createRequire(import.meta.url)('lz4-napi') as { compressSync(b: Buffer): Buffer };
 const HAVE_ZSTD_CLI = spawnSync('sh', ['-c', 'command -v zstd'], { stdio: 'ignore' }).status === 0;
 
 const FMT = 'fmt:%ts|%te|%sa|%da|%sp|%dp|%pr|%flg|%ipkt|%ibyt|%opkt|%obyt';
@@ -196,6 +194,28 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(first.message).toMatch(/LZO-compressed block \(nfcapd -z\) not read: the optional package `lzo` is treated as missing .*`nfdump -r FILE -y -w NEW`/);
   });
 
+  it('with lz4-napi unable to load (no binary for the platform), an LZ4 file\'s blocks are refused with a counted anomaly naming the package, and an uncompressed file is read whole', () => {
+    // NAPI_RS_NATIVE_LIBRARY_PATH makes the package load its binary from there: a path that is not one fails as a missing binary does.
+    const env = { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: join(tmpdir(), 'minerwatch-no-such-binding.node') };
+    const dir = mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-nolz4-'));
+    const scan = (file: string): { inputs: Array<{ records: number; anomalies: Record<string, number> }> } => {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', file, '--db', join(dir, `${basename(file)}.sqlite`), '--json'], { encoding: 'utf8', env, timeout: 120_000 });
+      expect(r.stdout, r.stderr).not.toBe('');
+      return JSON.parse(r.stdout) as { inputs: Array<{ records: number; anomalies: Record<string, number> }> };
+    };
+    const lz4 = scan(files.get('lz4')!);
+    expect(lz4.inputs[0]!.records).toBe(0);
+    expect(lz4.inputs[0]!.anomalies).toEqual({ 'nfcapd.codec_unavailable': nfdumpVerify(files.get('lz4')!).blocks });
+    const db = new Database(join(dir, `${basename(files.get('lz4')!)}.sqlite`), { readonly: true });
+    const sample = db.prepare("SELECT offset, message FROM anomaly_samples WHERE code = 'nfcapd.codec_unavailable' ORDER BY offset LIMIT 1").get() as { offset: number; message: string };
+    db.close();
+    expect(sample.offset).toBe(40);
+    expect(sample.message).toMatch(/LZ4-compressed block \(nfcapd -y\) not read: the package `lz4-napi` did not load \(.+\).*`nfdump -r FILE -j -w NEW`/);
+    const plain = scan(files.get('none')!);
+    expect(plain.inputs[0]!.anomalies).toEqual({});
+    expect(plain.inputs[0]!.records).toBe(nfdumpRecords(files.get('none')!).length);
+  });
+
   it.skipIf(!LZO)('an LZO block whose bytes are damaged is skipped with a counted anomaly at its offset; the next block is read', async () => {
     const bytes = readFileSync(files.get('lzo')!);
     const data = blocksOf(bytes)[0]!;
@@ -260,8 +280,10 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
     expect(records.length).toBe(first!.numRecords);
     expect(records.length).toBeGreaterThan(12);
     const cuts = [records.slice(0, 1), records.slice(1, 4), records.slice(4)];
+    // The reader's own library compresses (nfdump is what checks the result).
+    const lz4 = createRequire(import.meta.url)('lz4-napi') as { compressSync(b: Buffer): Buffer };
     const block = (head: Buffer, count: number, data: Buffer): Buffer[] => {
-      const lz = Buffer.from(LZ4.compressSync(data).subarray(4)); // lz4-napi puts the size first; nfdump does not
+      const lz = Buffer.from(lz4.compressSync(data).subarray(4)); // lz4-napi puts the size first; nfdump does not
       const h = Buffer.from(head);
       h.writeUInt32LE(count, 0);
       h.writeUInt32LE(lz.length, 4);
