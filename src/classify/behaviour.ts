@@ -100,7 +100,10 @@ const REACH = 4;
 /** Metric codes of the facts (mining_port, listed_address): known before any of the flow's numbers. */
 const MINING_PORT = 7;
 const LISTED_ADDRESS = 8;
-/** Far above the rounding error of summing a few points, far below any step between scores. */
+/**
+ * The early exit's margin, relative to the threshold: far above the rounding error of summing a
+ * few points of that size, far below any step between scores.
+ */
 const ROUNDING = 1e-6;
 const compiled = new WeakMap<BehaviourConfig, Float64Array>();
 /** The config compiled last: a scan asks about one config for every flow, and an identity test is cheaper than a WeakMap lookup. */
@@ -152,13 +155,14 @@ export function behaviourReaches(cfg: BehaviourConfig, f: BehaviourInput, facts:
 /** The score, summed in the traits' order as {@link scoreBehaviour} sums it; once it can no longer reach `atLeast`, the sum so far. */
 function sum(c: Float64Array, f: BehaviourInput, facts: BehaviourFacts, atLeast: number): number {
   const reach = REACH + factsIndex(facts);
+  const margin = ROUNDING * Math.max(1, Math.abs(atLeast));
   const packets = f.packetsC2S + f.packetsS2C;
   const bytes = f.bytesC2S + f.bytesS2C;
   const minutes = (f.lastSeen - f.firstSeen) / 60_000;
   let score = 0;
   for (let i = 0; i < c.length; i += STRIDE) {
-    // With a margin: fractional points summed in another order may differ in their last bits.
-    if (score + c[i + reach]! + ROUNDING < atLeast) return score;
+    // With a margin: points summed in another order may differ in their last bits.
+    if (score + c[i + reach]! + margin < atLeast) return score;
     let v: number;
     switch (c[i]) {
       case 0:

@@ -118,4 +118,23 @@ describe('behaviourReaches (the prefilter test)', () => {
     expect(reached).toBeGreaterThan(20_000);
     expect(missed).toBeGreaterThan(20_000);
   });
+
+  it('answers as the sum does where points are too large to add up exactly in any order', () => {
+    // 1 + 1 + 1e16 is 1e16 + 2 added in the traits' order, but 1e16 added up from the end.
+    const huge: BehaviourConfig = {
+      ...project,
+      weakAt: 1e16 + 2,
+      traits: [
+        { name: 'a', metric: 'records', min: 1, max: null, points: 1 },
+        { name: 'b', metric: 'records', min: 1, max: null, points: 1 },
+        { name: 'c', metric: 'records', min: 1, max: null, points: 1e16 },
+      ],
+    };
+    const t0 = 1.7e12;
+    const f = { packetsC2S: 5, packetsS2C: 5, bytesC2S: 500, bytesS2C: 500, firstSeen: t0, lastSeen: t0 + 600_000, transport: 'tcp' as const, tcpFlagsC2S: 0x18, tcpFlagsS2C: 0x18, records: 3 };
+    const facts = { miningPort: false, listedAddress: false };
+    const score = scoreBehaviour(huge, f, facts).score;
+    expect(score).toBe(1e16 + 2);
+    for (const t of [huge.weakAt, score, 1e16, 1e16 + 4, 3e16]) expect(behaviourReaches(huge, f, facts, t), String(t)).toBe(score >= t);
+  });
 });
