@@ -170,7 +170,8 @@ function reportDnsLogs(logs: readonly DnsLogSummary[], io: Io): number {
 
 export async function runScan(inputs: string[], o: ScanCliOptions, io: Io): Promise<number> {
   // Files are hashed on a thread of their own: started now, it is ready by the time the first file
-  // is read (scan workers, when there are several, hash their inputs on their own threads).
+  // is read. Scan workers hash their inputs on their own threads: when --workers leaves the count to
+  // the inputs' size and that comes to several, this one hashes only the inputs hashed before the scan.
   if ((o.workers === undefined || o.workers <= 1) && inputs.some((p) => p !== '-')) startHashThread();
   const loaded = loadRulesForScan(o.rules, o.lenientRules ?? false, io);
   // The whole directory and every NAT log are checked before anything is opened or written.
