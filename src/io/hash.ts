@@ -171,13 +171,20 @@ function identity(path: string, st?: BigIntStats): { key: string; size: number; 
  * started is left to the first request, which then says why.
  */
 export function startHashThread(): void {
-  if (shared !== null && !shared.dead) return;
   try {
-    shared = new HashWorker();
-    started++;
+    hashThread();
   } catch {
     // hashFileInWorker tries again and fails that request with the reason.
   }
+}
+
+/** The running hashing thread, started if there is none (or the last one failed); throws when it cannot be. */
+function hashThread(): HashWorker {
+  if (shared === null || shared.dead) {
+    shared = new HashWorker();
+    started++;
+  }
+  return shared;
 }
 
 /**
@@ -191,16 +198,14 @@ export function hashFileInWorker(path: string, opened?: BigIntStats): Promise<{ 
   const had = id === null ? undefined : known.get(id.key);
   if (had !== undefined) return Promise.resolve({ ...had });
   requests++;
-  if (shared === null || shared.dead) {
-    try {
-      shared = new HashWorker();
-    } catch (e) {
-      // A thread that cannot be started (a process or thread limit) fails this request, as a read would.
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-    started++;
+  let thread: HashWorker;
+  try {
+    thread = hashThread();
+  } catch (e) {
+    // A thread that cannot be started (a process or thread limit) fails this request, as a read would.
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
-  const p = shared.hash(path);
+  const p = thread.hash(path);
   if (id !== null)
     p.then(
       (r) => {
