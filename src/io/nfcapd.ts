@@ -44,20 +44,23 @@ export { looksLikeNffile } from '../decode/nfcapd.js';
 /** Decompresses one block into at most `capacity` bytes; throws on bad data or a larger output. */
 export type NfBlockDecompressor = (src: Uint8Array, capacity: number) => Uint8Array;
 
+/** A codec from a package that may not load: its decompressor, or why there is none. */
+export type OptionalDecompressor = { decompress: NfBlockDecompressor } | { unavailable: string };
+
 /** Block decompressors, loaded once (the WebAssembly ones compile asynchronously). */
 export interface NfcapdCodecs {
   /**
    * LZ4 (`nfcapd -y`), from the package `lz4-napi` (a native addon, prebuilt for the common
    * platforms); or why there is none (no prebuilt binary for this platform loaded).
    */
-  lz4: { decompress: NfBlockDecompressor } | { unavailable: string };
+  lz4: OptionalDecompressor;
   bz2: NfBlockDecompressor;
   zstd: NfBlockDecompressor;
   /**
    * LZO1X (`nfcapd -z`), from the optional native package `lzo`; or why there is none (the
    * package is not installed or did not load, or {@link NO_LZO_ENV} is set).
    */
-  lzo: { decompress: NfBlockDecompressor } | { unavailable: string };
+  lzo: OptionalDecompressor;
 }
 
 /** Set to `1`, nfdump files' LZO blocks are refused as if the optional package `lzo` were absent. */
@@ -104,7 +107,7 @@ function lz4Decoder(): NfcapdCodecs['lz4'] {
   try {
     ({ uncompressSync } = createRequire(import.meta.url)('lz4-napi') as Lz4Package);
   } catch (e) {
-    return { unavailable: `the package \`lz4-napi\` did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
+    return { unavailable: `the package \`lz4-napi\` did not load (${loadFailure(e)})` };
   }
   let frame = new Uint8Array(0);
   let view = new DataView(frame.buffer);
@@ -155,7 +158,7 @@ function loadLzo(): NfcapdCodecs['lzo'] {
   try {
     pkg = createRequire(import.meta.url)('lzo') as LzoPackage;
   } catch (e) {
-    return { unavailable: `the optional package \`lzo\` is missing: not installed, or its native build did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
+    return { unavailable: `the optional package \`lzo\` is missing: not installed, or its native build did not load (${loadFailure(e)})` };
   }
   return {
     // nfdump stores only the compressed size; its decompressor writes into its block buffer, and so
@@ -167,15 +170,28 @@ function loadLzo(): NfcapdCodecs['lzo'] {
   };
 }
 
-/** Why an LZ4 block is not read, and what makes the file readable. */
-function lz4Refusal(why: string): string {
-  return `LZ4-compressed block (nfcapd -y) not read: ${why}; install the package's prebuilt binary for this platform (\`npm install\`, optional dependencies included) or convert the file with \`nfdump -r FILE -j -w NEW\` (BZ2) and scan NEW`;
+/** The first line of why a package did not load. */
+function loadFailure(e: unknown): string {
+  return e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
 }
 
-/** Why an LZO block is not read, and the conversion that makes the file readable. */
-function lzoRefusal(why: string): string {
-  return `LZO-compressed block (nfcapd -z) not read: ${why}; install it (a native build: \`npm install lzo\` where a C compiler is available) or convert the file with \`nfdump -r FILE -y -w NEW\` (LZ4) and scan NEW`;
+/** An optional codec's block, and when its package is not there, what was not read and what makes the file readable. */
+interface OptionalCodec {
+  codec: 'lz4' | 'lzo';
+  block: string;
+  remedy: string;
 }
+
+const LZ4_CODEC: OptionalCodec = {
+  codec: 'lz4',
+  block: 'LZ4-compressed block (nfcapd -y)',
+  remedy: "install the package's prebuilt binary for this platform (`npm install`, optional dependencies included) or convert the file with `nfdump -r FILE -j -w NEW` (BZ2) and scan NEW",
+};
+const LZO_CODEC: OptionalCodec = {
+  codec: 'lzo',
+  block: 'LZO-compressed block (nfcapd -z)',
+  remedy: 'install it (a native build: `npm install lzo` where a C compiler is available) or convert the file with `nfdump -r FILE -y -w NEW` (LZ4) and scan NEW',
+};
 
 /**
  * Reads an nfdump file from a byte window, delivering flow records to the sink. `packets` counts
@@ -318,6 +334,14 @@ export class NfcapdParser {
     return h.type === NFFILE_BLOCK_TYPE_3 && h.flags <= 7 && nfBlockHeaderProblem(h) === null && h.numRecords <= h.size / 4;
   }
 
+  /** A block decompressed by a codec whose package may be missing; null (counted) when it is. */
+  private optional(c: OptionalCodec, src: Uint8Array, at: number): Uint8Array | null {
+    const codec = this.codecs[c.codec];
+    if ('decompress' in codec) return codec.decompress(src, NFFILE_MAX_BLOCK_BYTES);
+    this.anomalies.add('nfcapd.codec_unavailable', this.file, at, `${c.block} not read: ${codec.unavailable}; ${c.remedy}`);
+    return null;
+  }
+
   /** The block's records, decompressed; null (counted) when they cannot be had. */
   private blockData(b: Uint8Array, p: number, size: number, at: number): Uint8Array | null {
     const src = b.subarray(p, p + size);
@@ -326,22 +350,14 @@ export class NfcapdParser {
       switch (compression) {
         case NfCompression.none:
           return src;
-        case NfCompression.lz4: {
-          const lz4 = this.codecs.lz4;
-          if ('decompress' in lz4) return lz4.decompress(src, NFFILE_MAX_BLOCK_BYTES);
-          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, lz4Refusal(lz4.unavailable));
-          return null;
-        }
+        case NfCompression.lz4:
+          return this.optional(LZ4_CODEC, src, at);
         case NfCompression.bz2:
           return this.codecs.bz2(src, NFFILE_MAX_BLOCK_BYTES);
         case NfCompression.zstd:
           return this.codecs.zstd(src, NFFILE_MAX_BLOCK_BYTES);
-        default: {
-          const lzo = this.codecs.lzo;
-          if ('decompress' in lzo) return lzo.decompress(src, NFFILE_MAX_BLOCK_BYTES);
-          this.anomalies.add('nfcapd.codec_unavailable', this.file, at, lzoRefusal(lzo.unavailable));
-          return null;
-        }
+        default:
+          return this.optional(LZO_CODEC, src, at);
       }
     } catch (e) {
       this.anomalies.add('nfcapd.bad_compressed_block', this.file, at, `${nfCompressionName(compression).toUpperCase()} block of ${size} bytes does not decompress (${e instanceof Error ? e.message : String(e)}); expected nfdump's compressed records, at most ${NFFILE_MAX_BLOCK_BYTES} bytes of them; block skipped`);
