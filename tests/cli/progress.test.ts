@@ -55,8 +55,7 @@ function onTerminal(args: string[], env: NodeJS.ProcessEnv = {}): { code: number
 
 /** The built CLI into pipes, with the progress line due from the first tick. */
 function intoPipes(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, MINERWATCH_PROGRESS_AFTER_MS: '0' } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  return runCli(args, 240_000, { MINERWATCH_PROGRESS_AFTER_MS: '0' });
 }
 
 /**

@@ -19,7 +19,7 @@ import { readCapture, type InputSink } from '../../src/io/input.js';
 import { NO_LZO_ENV } from '../../src/io/nfcapd.js';
 import { exportDatagrams } from '../support/collector.js';
 import { missingNfdump, NFCAPD_COMPRESSION, nfcapdFiles, sendPaced, startNfcapd, storedFlows, type NfcapdCompression } from '../support/nfcapd.js';
-import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, ROOT, runCli } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, FIXTURES, HAVE_CORPUS, runCli } from '../helpers.js';
 
 const MISSING = missingNfdump() ?? (spawnSync('sh', ['-c', 'command -v softflowd'], { stdio: 'ignore' }).status !== 0 ? 'softflowd not installed (Debian package softflowd)' : null);
 if (MISSING) console.warn(`nfcapd tests skipped: ${MISSING}`);
@@ -196,12 +196,12 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
 
   it('with lz4-napi unable to load (no binary for the platform), an LZ4 file\'s blocks are refused with a counted anomaly naming the package, and an uncompressed file is read whole', () => {
     // NAPI_RS_NATIVE_LIBRARY_PATH makes the package load its binary from there: a path that is not one fails as a missing binary does.
-    const env = { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: join(tmpdir(), 'minerwatch-no-such-binding.node') };
+    const env = { NAPI_RS_NATIVE_LIBRARY_PATH: join(tmpdir(), 'minerwatch-no-such-binding.node') };
     const dir = mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-nolz4-'));
     const scan = (file: string): { inputs: Array<{ records: number; anomalies: Record<string, number> }> } => {
-      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), 'scan', file, '--db', join(dir, `${basename(file)}.sqlite`), '--json'], { encoding: 'utf8', env, timeout: 120_000 });
-      expect(r.stdout, r.stderr).not.toBe('');
-      return JSON.parse(r.stdout) as { inputs: Array<{ records: number; anomalies: Record<string, number> }> };
+      const r = runCli(['scan', file, '--db', join(dir, `${basename(file)}.sqlite`), '--json'], 120_000, env);
+      expect(r.out, r.err).not.toBe('');
+      return JSON.parse(r.out) as { inputs: Array<{ records: number; anomalies: Record<string, number> }> };
     };
     const lz4 = scan(files.get('lz4')!);
     expect(lz4.inputs[0]!.records).toBe(0);
