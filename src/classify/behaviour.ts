@@ -23,9 +23,14 @@ const FACTS: readonly Readonly<BehaviourFacts>[] = [
   Object.freeze({ miningPort: true, listedAddress: true }),
 ];
 
+/** A set of facts as a number 0-3 (mining port: bit 0; listed address: bit 1): its place in {@link FACTS} and in the compiled traits. */
+function factsIndex(miningPort: boolean, listedAddress: boolean): number {
+  return (miningPort ? 1 : 0) | (listedAddress ? 2 : 0);
+}
+
 /** The shared {@link BehaviourFacts} object with these values (frozen: every caller shares it). */
 export function behaviourFacts(miningPort: boolean, listedAddress: boolean): Readonly<BehaviourFacts> {
-  return FACTS[(miningPort ? 1 : 0) | (listedAddress ? 2 : 0)]!;
+  return FACTS[factsIndex(miningPort, listedAddress)]!;
 }
 
 export interface BehaviourScore {
@@ -110,10 +115,6 @@ const compiled = new WeakMap<BehaviourConfig, Float64Array>();
 let lastConfig: BehaviourConfig | null = null;
 let lastCompiled: Float64Array = new Float64Array(0);
 
-function factsIndex(facts: BehaviourFacts): number {
-  return (facts.miningPort ? 1 : 0) | (facts.listedAddress ? 2 : 0);
-}
-
 function compile(cfg: BehaviourConfig): Float64Array {
   if (cfg === lastConfig) return lastCompiled;
   let c = compiled.get(cfg);
@@ -154,7 +155,7 @@ export function behaviourReaches(cfg: BehaviourConfig, f: BehaviourInput, facts:
 
 /** The score, summed in the traits' order as {@link scoreBehaviour} sums it; once it can no longer reach `atLeast`, the sum so far. */
 function sum(c: Float64Array, f: BehaviourInput, facts: BehaviourFacts, atLeast: number): number {
-  const reach = REACH + factsIndex(facts);
+  const reach = REACH + factsIndex(facts.miningPort, facts.listedAddress);
   const margin = ROUNDING * Math.max(1, Math.abs(atLeast));
   const packets = f.packetsC2S + f.packetsS2C;
   const bytes = f.bytesC2S + f.bytesS2C;
