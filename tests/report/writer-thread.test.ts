@@ -133,18 +133,31 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     db.close();
   }, 120_000);
 
-  it('a batch that fills slowly goes to a thread with nothing to do after 100 ms; one that fills fast waits to be full', async () => {
+  it('a batch goes to a thread with nothing to do once it holds 1,024 flows or has been filling for 100 ms; a smaller one that fills fast waits', async () => {
     const { w, count, close } = await threadStarted(join(tmp, 'slow.sqlite'));
     const committed = (): number => count('SELECT count(*) FROM flows');
-    // Fast: 1,000 flows at once are far from a full batch and younger than 100 ms: they stay queued.
+    // Fast and small: 1,000 flows at once are under 1,024 and younger than 100 ms: they stay queued.
     writerAdd(w, 1000, null);
     await new Promise((r) => setTimeout(r, 300));
     expect(committed()).toBe(5000);
     // Slow: the batch has been filling for over 100 ms now; at its next check (every 256 flows) it goes.
     writerAdd(w, 24, null);
     await waitFor(() => committed() === 6024, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
+    // Fast and large enough: 1,024 flows at once go to the idle thread at once, twice over.
+    for (const n of [7048, 8072]) {
+      writerAdd(w, 1024, null);
+      await waitFor(() => committed() === n, { what: 'a batch of 1,024 flows to be committed without a flush', timeoutMs: 30_000 });
+    }
+    // Busy: another process holds the report, so the thread is still on the next batch when more come: they wait.
+    const { exited } = await holdWriteLock(join(tmp, 'slow.sqlite'), 1500, 'ROLLBACK');
+    writerAdd(w, 1024, null);
+    writerAdd(w, 2048, null);
+    await exited;
+    await waitFor(() => committed() === 9096, { what: 'the batch of 1,024 to be committed once the lock is gone', timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(committed()).toBe(9096);
     w.flush();
-    expect(committed()).toBe(6024);
+    expect(committed()).toBe(11_144);
     close();
   }, 120_000);
 
