@@ -136,15 +136,15 @@ describe.skipIf(!BUILT)('report writer thread', () => {
   it('a batch goes to a thread with nothing to do once it holds 1,024 flows or has been filling for 100 ms; a smaller one that fills fast waits', async () => {
     const { w, count, close } = await threadStarted(join(tmp, 'slow.sqlite'));
     const committed = (): number => count('SELECT count(*) FROM flows');
-    // Fast and small: 1,000 flows at once are under 1,024 and younger than 100 ms: they stay queued.
-    writerAdd(w, 1000, null);
+    // Fast and small: 500 flows at once are under 1,024 and younger than 100 ms: they stay queued.
+    writerAdd(w, 500, null);
     await new Promise((r) => setTimeout(r, 300));
     expect(committed()).toBe(5000);
-    // Slow: the batch has been filling for over 100 ms now; at its next check (every 256 flows) it goes.
-    writerAdd(w, 24, null);
-    await waitFor(() => committed() === 6024, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
+    // Slow: the batch has been filling for over 100 ms now; at its next check (every 256 flows, here 512) it goes.
+    writerAdd(w, 12, null);
+    await waitFor(() => committed() === 5512, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
     // Fast and large enough: 1,024 flows at once go to the idle thread at once, twice over.
-    for (const n of [7048, 8072]) {
+    for (const n of [6536, 7560]) {
       writerAdd(w, 1024, null);
       await waitFor(() => committed() === n, { what: 'a batch of 1,024 flows to be committed without a flush', timeoutMs: 30_000 });
     }
@@ -153,11 +153,11 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     writerAdd(w, 1024, null);
     writerAdd(w, 2048, null);
     await exited;
-    await waitFor(() => committed() === 9096, { what: 'the batch of 1,024 to be committed once the lock is gone', timeoutMs: 30_000 });
+    await waitFor(() => committed() === 8584, { what: 'the batch of 1,024 to be committed once the lock is gone', timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 300));
-    expect(committed()).toBe(9096);
+    expect(committed()).toBe(8584);
     w.flush();
-    expect(committed()).toBe(11_144);
+    expect(committed()).toBe(10_632);
     close();
   }, 120_000);
 
