@@ -37,7 +37,9 @@ export async function decodeOnly(label: string, path: string): Promise<DecodeRes
   };
   const ignore = (): void => undefined;
   const sink: InputSink = {
-    packet(linktype, _ts, buf, off, caplen, origLen) {
+    time: 0,
+    offset: 0,
+    packet(linktype, buf, off, caplen, origLen) {
       if (decodePacket(linktype, buf, off, caplen, origLen, view) !== PacketStatus.Transport || view.proto !== 17) return;
       if (!plausibleExportDatagram(buf, view.payloadOffset, view.payloadLength)) return;
       decoder.decode(buf, view.payloadOffset, view.payloadLength, '192.0.2.1', count, ignore, count);

@@ -31,7 +31,9 @@ async function datagramsOf(pcap: string): Promise<Uint8Array[]> {
   await readCapture(
     pcap,
     {
-      packet(lt, _ts, buf, off, caplen, orig) {
+      time: 0,
+      offset: 0,
+      packet(lt, buf, off, caplen, orig) {
         if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) out.push(buf.slice(v.payloadOffset, v.payloadOffset + v.payloadLength));
       },
       record() {},

@@ -27,7 +27,12 @@ export class NatEventSink implements InputSink {
     this.file = file;
   }
 
-  packet(linktype: number, _tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
+  /** Set by the capture parser before each packet ({@link PacketSink}); a packet's time is not read. */
+  time = 0;
+  offset = 0;
+
+  packet(linktype: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void {
+    const fileOffset = this.offset;
     const v = this.view;
     if (decodePacket(linktype, buf, off, caplen, origLen, v) !== PacketStatus.Transport || v.proto !== 17 || v.payloadLength < 4) return;
     const po = v.payloadOffset;

@@ -94,6 +94,12 @@ export class PacketView {
    * captured frame, decoded as far as the bytes go, as Wireshark does); 0 when none.
    */
   warning: PacketStatus = 0;
+  /**
+   * The packet's time (ms since 1970, fractions kept), for the flow table ({@link FlowTable.add}):
+   * not decoded but set by whoever hands the packet on. A number, not a small integer: kept as a
+   * field, which is written in place, rather than passed as an argument, which boxes it.
+   */
+  time = NaN;
 }
 
 const ETH_IPV4 = 0x0800;

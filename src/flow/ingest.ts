@@ -153,7 +153,12 @@ export class PacketIngest implements PacketSink {
     this.exportDatagrams?.bind(file, this.anomalies, (r) => this.record(r), (n) => this.recordNumeric(n));
   }
 
-  packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
+  /** The packet about to be delivered: its time and file offset, set by the capture parser ({@link PacketSink}). */
+  time = 0;
+  offset = 0;
+
+  packet(linktype: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void {
+    const fileOffset = this.offset;
     this.ordinal++;
     this.wire += origLen;
     const v = this.view;
@@ -161,14 +166,16 @@ export class PacketIngest implements PacketSink {
     this.status[st]!++;
     if (st === PacketStatus.Transport) {
       if (v.proto === 17 && v.payloadLength > 0) {
-        if (v.srcPort === 53 && this.onDnsResponse !== null) this.onDnsResponse(buf, v.payloadOffset, v.payloadLength, tsMs);
+        if (v.srcPort === 53 && this.onDnsResponse !== null) this.onDnsResponse(buf, v.payloadOffset, v.payloadLength, this.time);
         // Flow exports carried in the capture: version 5, 9 or 10 in the first two bytes, then a strict check.
         const po = v.payloadOffset;
         if (this.exportDatagrams !== null && buf[po] === 0 && (buf[po + 1] === 5 || buf[po + 1] === 9 || buf[po + 1] === 10)) {
           if (this.collectorPorts.has(v.dstPort) || plausibleExportDatagram(buf, po, v.payloadLength)) this.exportDatagram(buf, v, fileOffset + (po - off));
         }
       }
-      this.table.add(v, buf, tsMs, this.inputIndex);
+      // Through the view, not as an argument: the time would be boxed for the call.
+      v.time = this.time;
+      this.table.add(v, buf, this.inputIndex);
       if (v.warning !== 0) {
         this.status[v.warning]!++;
         this.anomaly(PACKET_STATUS_ANOMALY[v.warning] as AnomalyCode, linktype, fileOffset, v.errorOffset - off, caplen);

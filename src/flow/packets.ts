@@ -23,8 +23,9 @@ const CLOSED_FIN_A = 1;
 const CLOSED_FIN_B = 2;
 const CLOSED_RST = 4;
 
-/** Account one decoded TCP/UDP packet (the view must have status Transport). */
-export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: number, inputIndex: number): void {
+/** Account one decoded TCP/UDP packet (the view must have status Transport) at its time `v.time`. */
+export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, inputIndex: number): void {
+  const ts = v.time;
   if (ts > t.now) {
     t.now = ts;
     if (ts - t.lastSweep >= SWEEP_EVERY_MS) {
@@ -103,13 +104,13 @@ export function addPacket(t: FlowSlots, v: PacketView, buf: Uint8Array, ts: numb
     const dir = fromA ? p.a : p.b;
     if (isTcp) {
       if (synSeen) dir.syn(v.tcpSeq);
-      if (plen > 0 && !dir.full) dir.tcp(synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, plen, ts);
+      if (plen > 0 && !dir.full) dir.tcp(synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, plen, v);
     } else if (!dir.full) {
-      dir.datagram(buf, v.payloadOffset, plen, ts);
+      dir.datagram(buf, v.payloadOffset, plen, v);
     }
     if (dir.full) bits[b + B_FULL + d] = 1;
   }
-  if (isTcp && plen > 0 && bits[b + B_METER] !== 2) meter(t, slot, fromA, synSeen, v, buf, ts);
+  if (isTcp && plen > 0 && bits[b + B_METER] !== 2) meter(t, slot, fromA, synSeen, v, buf);
 }
 
 /** Finish every packet flow idle for longer than its timeout at time `now` (ms). */
@@ -119,7 +120,7 @@ export function expirePackets(t: FlowSlots, now: number): void {
 }
 
 /** Feed a JSON-RPC-looking TCP flow's segment to its share meter (created on its first payload). */
-function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: PacketView, buf: Uint8Array, ts: number): void {
+function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: PacketView, buf: Uint8Array): void {
   let m = t.meters[slot]!;
   if (m === null) {
     // Bounded in total too: beyond MAX_METERS live meters, new flows go unmetered (counted).
@@ -140,7 +141,7 @@ function meter(t: FlowSlots, slot: number, fromA: boolean, synSeen: boolean, v: 
     t.liveMeters++;
   }
   try {
-    m.segment(fromA ? 0 : 1, synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, v.payloadLength, ts);
+    m.segment(fromA ? 0 : 1, synSeen ? (v.tcpSeq + 1) | 0 : v.tcpSeq, buf, v.payloadOffset, v.payloadLength, v.time);
   } catch {
     // The meter reads hostile bytes; whatever it did not foresee ends metering, never the scan.
     m.dead = true;

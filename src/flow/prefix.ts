@@ -105,6 +105,15 @@ function copyBytes(src: Uint8Array, off: number, n: number, dst: Uint8Array, at:
   bufferCopy.call(src, dst, at, off, off + n);
 }
 
+/**
+ * The time of the packet whose payload is added (ms since 1970): a packet view
+ * (src/decode/packet.ts). An object whose field is read when wanted (a stream's first payload), not
+ * a number: a number that is not a small integer passed to a call is boxed, once per packet.
+ */
+export interface PacketClock {
+  readonly time: number;
+}
+
 export class StreamPrefix {
   /** The bytes; `buf[0 .. length)` is the prefix. Replaced by a larger array as it grows, so read it after the adds. */
   buf: Uint8Array = NO_BYTES;
@@ -151,8 +160,11 @@ export class StreamPrefix {
     }
   }
 
-  /** Add one TCP segment's payload `src[off .. off+len)` with sequence number `seq`. */
-  tcp(seq: number, src: Uint8Array, off: number, len: number, ts: number): void {
+  /**
+   * Add one TCP segment's payload `src[off .. off+len)` with sequence number `seq`, carried by a
+   * packet of time `at.time` ({@link PacketClock}).
+   */
+  tcp(seq: number, src: Uint8Array, off: number, len: number, at: PacketClock): void {
     if (len === 0) return;
     if (!this.baseSet) {
       this.base = seq;
@@ -170,7 +182,7 @@ export class StreamPrefix {
     }
     if (rel >= cap) return;
     if (this.time === 0) {
-      this.time = ts;
+      this.time = at.time;
       this.firstSegment = len;
     }
     const n = Math.min(len, cap - rel);
@@ -195,10 +207,10 @@ export class StreamPrefix {
    * Append a datagram's payload (UDP). Datagrams keep their boundaries: each is stored as a
    * 2-byte big-endian length followed by its bytes (the last one may be cut by the capacity).
    */
-  datagram(src: Uint8Array, off: number, len: number, ts: number): void {
+  datagram(src: Uint8Array, off: number, len: number, at: PacketClock): void {
     if (len === 0) return;
     if (this.time === 0) {
-      this.time = ts;
+      this.time = at.time;
       this.firstSegment = len;
     }
     const room = this.capacity - this.length - 2;

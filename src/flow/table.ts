@@ -21,9 +21,9 @@ export class FlowTable extends FlowSlots {
     super(opts, onFlow);
   }
 
-  /** Account one decoded TCP/UDP packet (the view must have status Transport). */
-  add(v: PacketView, buf: Uint8Array, ts: number, inputIndex: number): void {
-    addPacket(this, v, buf, ts, inputIndex);
+  /** Account one decoded TCP/UDP packet (the view must have status Transport) at its time `v.time`. */
+  add(v: PacketView, buf: Uint8Array, inputIndex: number): void {
+    addPacket(this, v, buf, inputIndex);
   }
 
   /**

@@ -256,7 +256,13 @@ class CaptureDnsParser implements PacketSink {
     this.container.parse(win, final);
   }
 
-  packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void {
+  /** Set by the capture parser before each packet ({@link PacketSink}). */
+  time = 0;
+  offset = 0;
+
+  packet(linktype: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void {
+    const tsMs = this.time;
+    const fileOffset = this.offset;
     this.ordinal++;
     const v = this.view;
     const st = decodePacket(linktype, buf, off, caplen, origLen, v);

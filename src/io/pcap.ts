@@ -13,8 +13,16 @@ import type { ByteWindow } from './joiner.js';
 
 /** Receives every packet; `buf[off .. off+caplen)` is valid only during the call. */
 export interface PacketSink {
-  /** `fileOffset` is where the packet's bytes start in the (decompressed) input, for error reports. */
-  packet(linktype: number, tsMs: number, buf: Uint8Array, off: number, caplen: number, origLen: number, fileOffset: number): void;
+  /**
+   * The time of the packet about to be delivered (ms since 1970, fractions kept) and where its bytes
+   * start in the (decompressed) input, for error reports: the parser sets both before each
+   * {@link packet} call. Fields, not arguments: a number that is not a small integer (every packet's
+   * time; an offset past 2 GiB) passed to a call the engine does not inline is boxed, an allocation
+   * per packet.
+   */
+  time: number;
+  offset: number;
+  packet(linktype: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void;
 }
 
 /** An incremental container parser fed from a {@link ByteWindow}. */
@@ -106,7 +114,10 @@ export class PcapParser implements CaptureParser {
       if (win.end - s - 16 < caplen) break;
       this.lastSec = sec;
       this.packets++;
-      this.sink.packet(this.linktype, sec * 1000 + frac / div, b, s + 16, caplen, origLen < caplen ? caplen : origLen, win.offsetOf(s + 16));
+      const sink = this.sink;
+      sink.time = sec * 1000 + frac / div;
+      sink.offset = win.offsetOf(s + 16);
+      sink.packet(this.linktype, b, s + 16, caplen, origLen < caplen ? caplen : origLen);
       win.start = s + 16 + caplen;
     }
     if (final && win.available > 0) {

@@ -147,7 +147,9 @@ export class PcapngParser implements CaptureParser {
           return;
         }
         this.packets++;
-        this.sink.packet(iface.linktype, ms, b, s + 28, caplen, orig < caplen ? caplen : orig, win.offsetOf(s + 28));
+        this.sink.time = ms;
+        this.sink.offset = win.offsetOf(s + 28);
+        this.sink.packet(iface.linktype, b, s + 28, caplen, orig < caplen ? caplen : orig);
         return;
       }
       case SPB: {
@@ -163,7 +165,9 @@ export class PcapngParser implements CaptureParser {
         if (iface.snaplen > 0 && caplen > iface.snaplen) caplen = iface.snaplen;
         this.packets++;
         // A simple packet block has no timestamp.
-        this.sink.packet(iface.linktype, 0, b, s + 12, caplen, orig, win.offsetOf(s + 12));
+        this.sink.time = 0;
+        this.sink.offset = win.offsetOf(s + 12);
+        this.sink.packet(iface.linktype, b, s + 12, caplen, orig);
         return;
       }
       case NRB:

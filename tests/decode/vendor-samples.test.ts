@@ -104,7 +104,9 @@ async function decodeFile(path: string): Promise<Decoded> {
   let notExport = 0;
   // The sink also takes non-packet records (flow-record inputs such as nfdump CSV): none here.
   const sink = {
-    packet(linktype: number, _ts: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void {
+    time: 0,
+    offset: 0,
+    packet(linktype: number, buf: Uint8Array, off: number, caplen: number, origLen: number): void {
       if (decodePacket(linktype, buf, off, caplen, origLen, v) !== PacketStatus.Transport || v.proto !== 17) return;
       const exporter =
         v.ipVersion === 4

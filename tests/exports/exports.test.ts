@@ -29,7 +29,9 @@ async function udpPayloads(path: string): Promise<Buffer> {
   await readCapture(
     path,
     {
-      packet(lt, _ts, buf, off, caplen, orig) {
+      time: 0,
+      offset: 0,
+      packet(lt, buf, off, caplen, orig) {
         if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) parts.push(Buffer.from(buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)));
       },
       record() {},
@@ -44,7 +46,7 @@ async function udpPayloads(path: string): Promise<Buffer> {
 async function readRecords(path: string): Promise<{ records: ExportFlowInput[]; anomalies: Anomalies }> {
   const records: ExportFlowInput[] = [];
   const anomalies = new Anomalies();
-  await readCapture(path, { packet() {}, record: (r) => void records.push(r), exportMessage() {} }, anomalies);
+  await readCapture(path, { time: 0, offset: 0, packet() {}, record: (r) => void records.push(r), exportMessage() {} }, anomalies);
   return { records, anomalies };
 }
 

@@ -87,7 +87,7 @@ describe('a stream’s payload prefix', () => {
         const at = Math.floor((r() - 0.1) * Math.min(cap * 1.3, 6000));
         const data = randomBytes(r, Math.floor(r() * (r() < 0.3 ? 1460 : 200)));
         const seq = (start + at) >>> 0;
-        p.tcp(seq, data, 0, data.length, 1000 + k);
+        p.tcp(seq, data, 0, data.length, { time: 1000 + k });
         m.tcp(seq, data);
         if (m.pend.length) sawPending = true;
       }
@@ -110,7 +110,7 @@ describe('a stream’s payload prefix', () => {
       const want: number[] = [];
       for (let k = 0; k < Math.floor(r() * 40); k++) {
         const d = randomBytes(r, Math.floor(r() * 600));
-        p.datagram(d, 0, d.length, 1000 + k);
+        p.datagram(d, 0, d.length, { time: 1000 + k });
         if (d.length === 0) continue;
         const room = 4096 - want.length - 2;
         if (room <= 0) continue;

@@ -23,7 +23,8 @@ function run(packets: TimedPacket[], opts: Partial<FlowTableOptions> = {}): Flow
   for (const p of packets) {
     const buf = p.ip.slice();
     expect(decodePacket(LINKTYPE.RAW, buf, 0, buf.length, buf.length, v)).toBe(PacketStatus.Transport);
-    table.add(v, buf, p.ts, 0);
+    v.time = p.ts;
+    table.add(v, buf, 0);
     buf.fill(0xee);
   }
   table.flush();

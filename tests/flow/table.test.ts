@@ -66,7 +66,8 @@ class Harness {
     }
     const st = decodePacket(linktype, buf, off, len, len, this.view);
     expect(st).toBe(PacketStatus.Transport);
-    this.table.add(this.view, buf, ts, inputIndex);
+    this.view.time = ts;
+    this.table.add(this.view, buf, inputIndex);
     buf.fill(0xee);
     this.fed++;
   }
@@ -331,7 +332,8 @@ describe('FlowTable counters', () => {
     expect(frame.length).toBe(60);
     const v = new PacketView();
     expect(decodePacket(LINKTYPE.ETHERNET, frame, 0, frame.length, frame.length, v)).toBe(PacketStatus.Transport);
-    h.table.add(v, frame, T0, 0);
+    v.time = T0;
+    h.table.add(v, frame, 0);
     h.add(udp4('10.0.0.1', 40000, '10.0.0.2', 80, 'not the same flow'), T0 + 1);
     const flows = h.flush();
     const t = flows.find((f) => f.transport === 'tcp')!;

@@ -83,7 +83,7 @@ describe('slabs touched by a helper thread', () => {
         for (let k = 0; k < 4; k++) {
           const len = 200 + Math.floor(r() * 1200);
           const at = Math.floor(r() * (pool.length - len));
-          p.tcp(seq, pool, at, len, 1);
+          p.tcp(seq, pool, at, len, { time: 1 });
           seq += len;
           parts.push(pool.subarray(at, at + len));
         }

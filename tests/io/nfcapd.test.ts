@@ -73,6 +73,8 @@ interface Read {
 async function minerwatchRecords(file: string): Promise<Read> {
   const lines: string[] = [];
   const sink: InputSink = {
+    time: 0,
+    offset: 0,
     packet() {},
     exportMessage() {},
     record(r) {
@@ -481,7 +483,7 @@ describe.skipIf(MISSING !== null)('nfcapd files written by Debian nfcapd, read r
   it('an unreadable input names every supported format, nfcapd included', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'minerwatch-nfcapd-')), 'junk.bin');
     writeFileSync(file, Buffer.from('not a capture at all, nor a flow file\n'.repeat(20)));
-    const e = await readCapture(file, { packet() {}, record() {}, exportMessage() {} }, new Anomalies()).catch((x: unknown) => x);
+    const e = await readCapture(file, { time: 0, offset: 0, packet() {}, record() {}, exportMessage() {} }, new Anomalies()).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
     for (const f of ['pcap', 'pcapng', 'nfdump binary file as nfcapd writes it', 'nfdump CSV', 'IPFIX', 'JSON lines', 'gzip']) expect((e as Error).message).toContain(f);
   });

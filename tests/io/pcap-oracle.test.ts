@@ -48,7 +48,10 @@ async function ours(path: string): Promise<Pkt[]> {
   await readCapture(
     path,
     {
-      packet(_lt, ts, buf, off, caplen, orig) {
+      time: 0,
+      offset: 0,
+      packet(_lt, buf, off, caplen, orig) {
+        const ts = this.time;
         const sec = Math.floor(ts / 1000);
         out.push({ sec, usec: Math.round((ts - sec * 1000) * 1000), caplen, orig, sha: createHash('sha1').update(buf.subarray(off, off + caplen)).digest('hex') });
       },

@@ -17,7 +17,9 @@ export async function exportDatagrams(path: string): Promise<Buffer[]> {
   await readCapture(
     path,
     {
-      packet(lt, _ts, buf, off, caplen, orig) {
+      time: 0,
+      offset: 0,
+      packet(lt, buf, off, caplen, orig) {
         if (decodePacket(lt, buf, off, caplen, orig, v) === PacketStatus.Transport && v.proto === 17) out.push(Buffer.from(buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)));
       },
       record() {},
