@@ -143,10 +143,13 @@ describe.skipIf(!BUILT)('report writer thread', () => {
     // Slow: the batch has been filling for over 100 ms now; at its next check (every 256 flows, here 512) it goes.
     writerAdd(w, 12, null);
     await waitFor(() => committed() === 5512, { what: 'the slowly filled batch to be committed without a flush', timeoutMs: 30_000 });
+    // Seen committed is not yet answered: the thread is idle again once it has said so.
+    await w.drained();
     // Fast and large enough: 1,024 flows at once go to the idle thread at once, twice over.
     for (const n of [6536, 7560]) {
       writerAdd(w, 1024, null);
       await waitFor(() => committed() === n, { what: 'a batch of 1,024 flows to be committed without a flush', timeoutMs: 30_000 });
+      await w.drained();
     }
     // Busy: another process holds the report, so the thread is still on the next batch when more come: they wait.
     const { exited } = await holdWriteLock(join(tmp, 'slow.sqlite'), 1500, 'ROLLBACK');
