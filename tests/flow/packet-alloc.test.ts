@@ -1,5 +1,5 @@
 /**
- * The packet path allocates nothing per packet: scans of two generated subscriber captures, one four
+ * The packet path allocates nothing per packet: scans of two generated subscriber captures, one seven
  * times the other, with V8's sampling heap profiler on (a sample every KiB allocated, collected
  * objects included). What the pcap parser's loop and the ingest's per-packet call allocate grows by
  * next to nothing per packet from the one to the other; a packet's time passed from the parser as
@@ -49,11 +49,15 @@ function scanProfile(capture: string, name: string): { by: Map<string, number>; 
     hook,
     `import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+// Worker threads (the report writer, the hashing thread) load this too: the scan thread alone is sampled.
+if (isMainThread) {
 const s = new Session();
 s.connect();
 s.post('HeapProfiler.enable');
 s.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 process.on('exit', () => s.post('HeapProfiler.stopSampling', (err, r) => writeFileSync(${JSON.stringify(profile)}, err ? '' : JSON.stringify(r.profile))));
+}
 `,
   );
   const r = spawnSync(process.execPath, ['--import', hook, BIN, 'scan', capture, '--db', join(tmp, `${name}.sqlite`), '--json', '--workers', '1'], { encoding: 'utf8', timeout: 240_000 });
@@ -63,20 +67,23 @@ process.on('exit', () => s.post('HeapProfiler.stopSampling', (err, r) => writeFi
 }
 
 describe.skipIf(!BUILT)('packet path allocations', () => {
-  it('the parser and the ingest allocate next to nothing per packet (sampled: under 4 bytes a packet more from one capture to one four times as large)', () => {
-    const runs = [24_000_000, 96_000_000].map((bytes, i) => {
+  it('the parser and the ingest allocate next to nothing per packet (sampled: under half a boxed number a packet more from one capture to one seven times as large)', () => {
+    const runs = [24_000_000, 168_000_000].map((bytes, i) => {
       const capture = join(tmp, `subscriber-${i}.pcap`);
       const gen = generateBenchCapture(capture, bytes, 20261207, 'subscriber');
       const p = scanProfile(capture, `run-${i}`);
       expect(p.packets).toBe(gen.packets);
       // The flows' records are sampled: the profile saw the run.
       expect(p.by.get('toRecord src/flow/slots.js') ?? 0).toBeGreaterThan(p.flows * 100);
+      // The per-packet functions were on the stack of those samples: a renamed one would read 0 here and pass.
+      expect(p.by.has('parse src/io/pcap.js') && p.by.has('packet src/flow/ingest.js')).toBe(true);
       return { packets: p.packets, perPacket: (p.by.get('parse src/io/pcap.js') ?? 0) + (p.by.get('packet src/flow/ingest.js') ?? 0) };
     });
     const more = runs[1]!.packets - runs[0]!.packets;
-    expect(more).toBeGreaterThan(100_000);
+    expect(more).toBeGreaterThan(200_000);
     // A boxed time per packet would be 16 bytes each. DNS responses, a share of the packets, still
-    // hand their time to the resolver-binding handler as a number.
-    expect((runs[1]!.perPacket - runs[0]!.perPacket) / more).toBeLessThan(4);
+    // hand their time to the resolver-binding handler as a number (about 1.5 bytes a packet here);
+    // the margin is for the engine compiling the loop later in one run than in the other.
+    expect((runs[1]!.perPacket - runs[0]!.perPacket) / more).toBeLessThan(8);
   }, 300_000);
 });
