@@ -8,15 +8,13 @@
  * flows' records) are sampled in the same runs, so the profiles are not empty. The built CLI in
  * child processes, on real bytes.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, runCli } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
 if (!BUILT) console.warn('skipping the packet allocation test: dist/ is not built (npm run build)');
 
@@ -60,9 +58,9 @@ process.on('exit', () => s.post('HeapProfiler.stopSampling', (err, r) => writeFi
 }
 `,
   );
-  const r = spawnSync(process.execPath, ['--import', hook, BIN, 'scan', capture, '--db', join(tmp, `${name}.sqlite`), '--json', '--workers', '1'], { encoding: 'utf8', timeout: 240_000 });
-  expect(r.status).toBe(0);
-  const got = JSON.parse(r.stdout) as { inputs: Array<{ packets: number }>; flows: number };
+  const r = runCli(['scan', capture, '--db', join(tmp, `${name}.sqlite`), '--json', '--workers', '1'], 240_000, { NODE_OPTIONS: `--import=${hook}` });
+  expect(r.code).toBe(0);
+  const got = JSON.parse(r.out) as { inputs: Array<{ packets: number }>; flows: number };
   return { by: allocatedBy(JSON.parse(readFileSync(profile, 'utf8')) as { head: ProfileNode }), packets: got.inputs[0]!.packets, flows: got.flows };
 }
 
