@@ -93,7 +93,6 @@ export async function runProbe(o: ProbeCliOptions, io: Io): Promise<number> {
   const { parseTargetsFile, suspectServers, targetArgument, uniqueTargets } = await import('../probe/targets.js');
   const { probeIdentity, targetText, PROBE_REQUESTS } = await import('../probe/requests.js');
   const { probeTargets, serverRules } = await import('../probe/probe.js');
-  const { toolVersion } = await import('./paths.js');
 
   const explicit = [...(o.target ?? []).map(targetArgument)];
   if (o.targets) explicit.push(...parseTargetsFile(readTextFile(o.targets, 'targets file', 64 << 20), o.targets));
