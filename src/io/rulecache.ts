@@ -34,8 +34,18 @@ export const MAX_ENTRIES = 8;
 type EntryKind = 'rules' | 'intel';
 const ENTRY: Record<EntryKind, RegExp> = { rules: /^rules-.*\.json$/, intel: /^intel-.*\.json$/ };
 
-/** The rule compiler's modules: src/rules (dist/rules when built), beside this module's folder. */
-const COMPILER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'rules');
+/**
+ * Where the rule compiler's modules are, for a module in folder `here`: the rules folder beside it
+ * (src/rules, or dist/src/rules when built), or, when there is none, `here` itself: the command-line
+ * bundle (dist/cli, scripts/bundle.ts), whose files hold the compiler with the rest of the program.
+ */
+export function compilerDirFor(here: string): string {
+  const rules = join(here, '..', 'rules');
+  return existsSync(rules) ? rules : here;
+}
+
+/** The rule compiler's modules, as this process loaded them. */
+const COMPILER_DIR = compilerDirFor(dirname(fileURLToPath(import.meta.url)));
 
 let ownCompiler: string | null = null;
 
