@@ -158,9 +158,19 @@ export function dropVersion6(d: Database.Database): void {
   for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
 }
 
-/** Run the built CLI (bin/minerwatch) to its end: exit status, stdout and stderr. `env`: variables set beside this process's. */
+/** Run the built CLI (bin/minerwatch, the bundle in dist/cli) to its end: exit status, stdout and stderr. `env`: variables set beside this process's. */
 export function runCli(args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * Run the program as tsc emitted it (dist/src/cli/main.js, module by module) to its end, where
+ * {@link runCli} runs its bundle (dist/cli, the same code): for a profile that names each
+ * function's module. `env`: variables set beside this process's.
+ */
+export function runModulesCli(args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'tests', 'support', 'modules-cli.mjs'), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURES, ROOT } from './helpers.js';
 
@@ -22,6 +23,8 @@ describe.skipIf(!BUILT)('the npm package', () => {
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('bin/minerwatch');
+    // The command-line bundle (scripts/bundle.ts) with its threads' scripts beside it.
+    for (const f of ['minerwatch.js', 'writer-thread.js', 'scan-worker.js']) expect(files).toContain(`dist/cli/${f}`);
     expect(files.some((f) => f.startsWith('rules/'))).toBe(true);
     expect(files.filter((f) => /^(dist\/(bench|scripts|tests)|dist\/src\/testing|tests|fixtures|bench|scripts|src)\//.test(f))).toEqual([]);
     // No test support (tests/support: packet builders, fuzz targets, the seeded PRNG) under any name.
@@ -58,8 +61,33 @@ console.log(JSON.stringify({ exports: Object.keys(mw).sort(), flows: s.flows, mi
     expect(out.mining.length).toBeGreaterThan(0);
     // Only the package's entry points are public: inner modules are not importable by path.
     expect(out.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
-    // The CLI of the installed package scans into a report.
-    const cli = execFileSync(process.execPath, [join(nm, 'minerwatch', 'bin', 'minerwatch'), 'scan', capture, '--db', join(proj, 'r.sqlite')], { cwd: proj, encoding: 'utf8' });
+    // The CLI of the installed package scans into a report, from its bundle: the threads it starts
+    // (two scan workers, the report's writer) run the bundle's scripts, found beside it. A hook in
+    // every thread records the scripts the Workers are made with.
+    writeFileSync(
+      join(proj, 'threads.mjs'),
+      `import wt from 'node:worker_threads';
+import { syncBuiltinESMExports } from 'node:module';
+import { appendFileSync } from 'node:fs';
+const Base = wt.Worker;
+wt.Worker = class extends Base {
+  constructor(script, options) {
+    super(script, options);
+    appendFileSync(${JSON.stringify(join(proj, 'threads.txt'))}, (options && options.eval ? '(inline source)' : String(script)) + '\\n');
+  }
+};
+syncBuiltinESMExports();
+`,
+    );
+    writeFileSync(join(proj, 'threads.txt'), '');
+    const cli = execFileSync(process.execPath, [join(nm, 'minerwatch', 'bin', 'minerwatch'), 'scan', capture, '--db', join(proj, 'r.sqlite'), '--workers', '2'], {
+      cwd: proj,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: `--import=${join(proj, 'threads.mjs')}` },
+    });
     expect(cli).toMatch(/subscriber\(s\) with mining evidence/);
+    const scripts = readFileSync(join(proj, 'threads.txt'), 'utf8').split('\n').filter((l) => l && l !== '(inline source)').sort();
+    const bundle = pathToFileURL(join(nm, 'minerwatch', 'dist', 'cli')).href;
+    expect(scripts).toEqual([`${bundle}/scan-worker.js`, `${bundle}/scan-worker.js`, `${bundle}/writer-thread.js`]);
   }, 120_000);
 });

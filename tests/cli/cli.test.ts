@@ -120,7 +120,7 @@ describe('minerwatch CLI', () => {
     const db = join(tmp, 'stdin.sqlite');
     const gz = readFileSync(join(FIXTURES, 'formats/ethernet.pcap.gz'));
     const bin = join(ROOT, 'bin', 'minerwatch');
-    if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+    if (!existsSync(join(ROOT, 'dist/cli/minerwatch.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, timeout: 300_000 });
     const r = spawnSync(process.execPath, [bin, 'scan', '-', '--db', db, '--json'], { input: gz, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FIXTURES, reportCount, ROOT, waitFor } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('skipping the SIGINT-on-gzip test: dist/ is not built (npm run build)');
 
 describe.skipIf(!BUILT)('SIGINT during a gzip scan', () => {

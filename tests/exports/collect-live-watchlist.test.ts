@@ -15,7 +15,7 @@ import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT, waitFor } from '../helpe
 import { exportDatagrams, sendAll, startCollector } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-live-'));
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 const EXPORTS = join(CORPUS, 'netflow/generated/v9/ndpi__mining.export.pcap');
 const LABELS = join(CORPUS, 'labels/plaintext-mining-streams.tsv');
 const CAPTURE = 'pcap/mining/ndpi__mining.pcapng';

@@ -16,7 +16,7 @@ import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, ROOT } from '../helpers.js';
 import { collectAll } from '../support/collector.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-nat-'));
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 const EXPORTS = join(CORPUS, 'netflow/generated/v9/ndpi__mining.export.pcap');
 const DEADLINE_MS = 60_000;
 

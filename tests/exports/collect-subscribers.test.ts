@@ -17,7 +17,7 @@ import { exportDatagrams, sendAll, startCollector } from '../support/collector.j
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-collect-subs-'));
 const HAVE_TSHARK = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 const EXPORTS = join(CORPUS, 'netflow/generated/v9/ndpi__mining.export.pcap');
 const DEADLINE_MS = 60_000;
 

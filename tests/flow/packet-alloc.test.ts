@@ -5,15 +5,15 @@
  * next to nothing per packet from the one to the other; a packet's time passed from the parser as
  * an argument was boxed, 16 bytes a packet. The difference leaves out what does not grow with the
  * packets (the engine's warm-up, before the loop is compiled). Per-flow allocations (the finished
- * flows' records) are sampled in the same runs, so the profiles are not empty. The built CLI in
- * child processes, on real bytes.
+ * flows' records) are sampled in the same runs, so the profiles are not empty. The built program
+ * (dist/src, as tsc emitted it) in child processes, on real bytes.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
-import { ROOT, runCli } from '../helpers.js';
+import { ROOT, runModulesCli } from '../helpers.js';
 
 const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
 if (!BUILT) console.warn('skipping the packet allocation test: dist/ is not built (npm run build)');
@@ -58,8 +58,9 @@ process.on('exit', () => s.post('HeapProfiler.stopSampling', (err, r) => writeFi
 }
 `,
   );
-  const r = runCli(['scan', capture, '--db', join(tmp, `${name}.sqlite`), '--json', '--workers', '1'], 240_000, { NODE_OPTIONS: `--import=${hook}` });
-  expect(r.code).toBe(0);
+  // The program module by module (dist/src), not its bundle: the profile then names each function's file.
+  const r = runModulesCli(['scan', capture, '--db', join(tmp, `${name}.sqlite`), '--json', '--workers', '1'], 240_000, { NODE_OPTIONS: `--import=${hook}` });
+  expect(r.code, r.err).toBe(0);
   const got = JSON.parse(r.out) as { inputs: Array<{ packets: number }>; flows: number };
   return { by: allocatedBy(JSON.parse(readFileSync(profile, 'utf8')) as { head: ProfileNode }), packets: got.inputs[0]!.packets, flows: got.flows };
 }

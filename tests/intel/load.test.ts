@@ -67,7 +67,7 @@ const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p
 
 describe('loadIntel on a minerwatch report', () => {
   beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, timeout: 300_000 });
+    if (!existsSync(join(ROOT, 'dist/cli/minerwatch.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, timeout: 300_000 });
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/minerwatch'), 'scan', ...INPUTS.map((i) => join(FIXTURES, i)), '--db', report], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
   });

@@ -186,7 +186,7 @@ describe('many failed inputs', () => {
 });
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('skipping the interrupted and killed scan tests of incomplete-input warnings: dist/ is not built (npm run build)');
 
 /**

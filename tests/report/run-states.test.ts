@@ -57,7 +57,7 @@ describe('a version-5 report is upgraded with the state of its inputs', () => {
 });
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 
 describe.skipIf(!BUILT)('merging a report that holds a killed scan', () => {
   it('copies none of the killed run\'s rows, names its input as removed, and a complete copy replaces it', async () => {

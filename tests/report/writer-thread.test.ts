@@ -18,7 +18,7 @@ import type { FlowRecord, Verdict } from '../../src/types.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const DIST_WRITER = join(ROOT, 'dist', 'src', 'report', 'writer.js');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('skipping the writer-thread tests: dist/ is not built (npm run build)');
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-writer-thread-'));

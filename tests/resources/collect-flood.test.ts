@@ -16,7 +16,7 @@ import { mulberry32 } from '../support/random.js';
 import { ROOT } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('dist/ not built (npm run build): the collect flood test is skipped');
 
 const TOTAL = 300_000;

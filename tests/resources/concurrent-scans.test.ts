@@ -12,7 +12,7 @@ import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { FIXTURES, holdWriteLock, ROOT } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('skipping the concurrent-scans test: dist/ is not built (npm run build)');
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-concurrent-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

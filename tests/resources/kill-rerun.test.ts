@@ -17,7 +17,7 @@ import { reportSnapshot as snapshot, splitPcap as split } from '../support/repor
 import { cpuTicks, ROOT, spawnCli, waitFor, whenReport, withWriteLock, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 if (!BUILT) console.warn('skipping the kill-and-rerun fault test: dist/ is not built (npm run build)');
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-kill-'));

@@ -13,7 +13,7 @@ import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { FIXTURES, ROOT, whenReport } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
 const canUnshare = (() => {
   if (process.getuid?.() !== 0) return false;
   try {

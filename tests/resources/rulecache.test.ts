@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compilerDigest, intelFolderKey, loadCachedIntel, loadCachedRules, MAX_ENTRIES, packageVersions, ruleFilesDigest, storeCachedIntel, storeCachedRules } from '../../src/io/rulecache.js';
+import { compilerDigest, compilerDirFor, intelFolderKey, loadCachedIntel, loadCachedRules, MAX_ENTRIES, packageVersions, ruleFilesDigest, storeCachedIntel, storeCachedRules } from '../../src/io/rulecache.js';
 import { RuleError } from '../../src/errors.js';
 import { loadIntel } from '../../src/rules/intel.js';
 import { readRuleFiles } from '../../src/io/rulefiles.js';
@@ -90,6 +90,29 @@ describe('compiled-rule cache', () => {
     expect(loadCachedRules(digest, '9.9.8', own)?.digest).toBe(digest);
     expect(loadCachedRules(digest, '9.9.8', 'f'.repeat(64))).toBeNull();
     expect(loadCachedRules(digest, '9.9.7', own)).toBeNull();
+  });
+
+  const BUNDLE = join(ROOT, 'dist', 'cli');
+  it.skipIf(!existsSync(join(BUNDLE, 'minerwatch.js')))('keys the command-line bundle by its own files, which hold the compiler', () => {
+    // Module by module, the compiler is the rules folder beside the caching module's folder.
+    expect(compilerDirFor(join(ROOT, 'src', 'io'))).toBe(join(ROOT, 'src', 'rules'));
+    expect(compilerDirFor(join(ROOT, 'dist', 'src', 'io'))).toBe(join(ROOT, 'dist', 'src', 'rules'));
+    // The bundle has no such folder: its files are the compiler (not a folder that cannot be read,
+    // whose digest would stay the same whatever the bundle holds).
+    expect(compilerDirFor(BUNDLE)).toBe(BUNDLE);
+    const copy = join(tmp, 'bundle');
+    mkdirSync(copy);
+    const names = readdirSync(BUNDLE);
+    for (const n of names) copyFileSync(join(BUNDLE, n), join(copy, n));
+    const before = compilerDigest(copy);
+    expect(before).toMatch(/^[0-9a-f]{64}$/);
+    // The file that holds the rule compiler changes by one byte: another compiler.
+    const holder = names.find((n) => readFileSync(join(copy, n), 'utf8').includes('function compileRules('));
+    expect(holder).toBeDefined();
+    const bytes = readFileSync(join(copy, holder!));
+    bytes[bytes.length - 2]! ^= 1;
+    writeFileSync(join(copy, holder!), bytes);
+    expect(compilerDigest(copy)).not.toBe(before);
   });
 
   it('keeps the most recently used entries, and no more than MAX_ENTRIES', () => {
