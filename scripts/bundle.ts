@@ -2,21 +2,24 @@
  * Bundles the command-line program into dist/cli, from what tsc emitted into dist/src. Part of
  * `npm run build` (`tsc -p tsconfig.json && node dist/scripts/bundle.js`).
  *
- * Why: Node loads a scan's ~135 modules one at a time, resolving, reading and linking each. That
- * took about 110 of the 250 ms an empty scan takes, and bundled they load in about half that
- * (README, "Start-up"). The library (dist/src, what `import('minerwatch')` gives) is not bundled.
+ * Why: Node loads a scan's ~135 modules one at a time, resolving, reading and linking each: about
+ * 110 of the 250 ms an empty scan took. Bundled, they load in about half that (README,
+ * "Performance"). The library (dist/src, what `import('minerwatch')` gives) is not bundled.
  *
  * The worker threads' scripts are entries of the same bundle, written beside its other files: the
  * code that starts them looks for them beside itself (`new URL('./writer-thread.js',
  * import.meta.url)`), and in the bundle that is dist/cli. Packages and node: builtins stay imports,
  * loaded from node_modules as before. A warning of the bundler fails the build.
+ *
+ * A build may run while the program runs (a test file rebuilds while others start the CLI): each
+ * file is written under a temporary name and renamed over the old one, the shared pieces (named by
+ * their content's hash) before the entries that import them, and only then are pieces no entry
+ * imports any more removed. A process starting meanwhile loads the old bundle or the new one whole.
  */
 import { build, type RolldownLog } from 'rolldown';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/cli/paths.js';
-
-/** The bundle's folder, under the package root. */
-export const CLI_BUNDLE_DIR = join('dist', 'cli');
 
 /** The entries: the program, and the scripts of the threads it starts (named as the code that starts them names them). */
 const ENTRIES = {
@@ -26,20 +29,20 @@ const ENTRIES = {
 };
 
 async function main(): Promise<number> {
+  const dir = join(PACKAGE_ROOT, 'dist', 'cli');
   const warnings: string[] = [];
-  await build({
+  const out = await build({
     cwd: PACKAGE_ROOT,
     input: ENTRIES,
     platform: 'node',
     // Only the project's own modules (imported by relative path) go in.
-    external: (id: string) => !id.startsWith('.') && !id.startsWith('/'),
+    external: (id: string) => !id.startsWith('.') && !isAbsolute(id),
     onLog: (level: string, log: RolldownLog) => {
       if (level === 'warn') warnings.push(`${log.code ?? 'WARNING'}: ${log.message}`);
     },
+    write: false,
     output: {
-      dir: join(PACKAGE_ROOT, CLI_BUNDLE_DIR),
       format: 'esm',
-      cleanDir: true,
       entryFileNames: '[name].js',
       chunkFileNames: '[name]-[hash].js',
       // Function and class names as written: error names and stack traces read as in the sources.
@@ -47,7 +50,20 @@ async function main(): Promise<number> {
     },
   });
   for (const w of warnings) process.stderr.write(`bundle: ${w}\n`);
-  return warnings.length ? 1 : 0;
+  if (warnings.length) return 1;
+  mkdirSync(dir, { recursive: true });
+  const files = out.output.map((f) => ({ name: f.fileName, text: f.type === 'chunk' ? f.code : f.source, entry: f.type === 'chunk' && f.isEntry }));
+  // Pieces first, entries last: an entry never names a piece not yet written.
+  files.sort((a, b) => Number(a.entry) - Number(b.entry));
+  for (const f of files) {
+    const tmp = join(dir, `.${f.name}.${process.pid}.tmp`);
+    writeFileSync(tmp, f.text);
+    renameSync(tmp, join(dir, f.name));
+  }
+  const keep = new Set(files.map((f) => f.name));
+  // Pieces of an earlier build (not another build's temporary files: two builds may run at once).
+  for (const name of readdirSync(dir)) if (!keep.has(name) && name.endsWith('.js')) rmSync(join(dir, name), { force: true });
+  return existsSync(join(dir, 'minerwatch.js')) ? 0 : 1;
 }
 
 process.exitCode = await main();
