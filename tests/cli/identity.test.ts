@@ -180,7 +180,7 @@ describe('a file hashed before a scan with workers', () => {
 
 describe('standard input is hashed as it is read', () => {
   const BIN = join(ROOT, 'bin', 'minerwatch');
-  const BUILT = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
   /** `scan -` in a child process with `file` piped to its standard input. */
   const piped = (file: string, db: string): Promise<{ code: number | null; out: string; err: string }> =>
     new Promise((resolve) => {

@@ -17,7 +17,7 @@ import { generateExportBench, type ExportBenchStats } from '../../bench/gen-expo
 import { reportCount, ROOT } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js')) && existsSync(join(ROOT, 'dist', 'cli', 'writer-thread.js'));
 if (!BUILT) console.warn('skipping the ledger close tests: dist/ is not built (npm run build)');
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-ledger-'));

@@ -18,7 +18,7 @@ import type { FlowRecord, Verdict } from '../../src/types.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const DIST_WRITER = join(ROOT, 'dist', 'src', 'report', 'writer.js');
-const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
+const BUILT = existsSync(join(ROOT, 'dist', 'src', 'report', 'writer-thread.js')) && existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js')) && existsSync(join(ROOT, 'dist', 'cli', 'writer-thread.js'));
 if (!BUILT) console.warn('skipping the writer-thread tests: dist/ is not built (npm run build)');
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-writer-thread-'));
