@@ -158,10 +158,15 @@ export function dropVersion6(d: Database.Database): void {
   for (const c of ['status', 'note']) d.exec(`ALTER TABLE inputs DROP COLUMN ${c}`);
 }
 
+/** Run `script` with Node to its end: exit status, stdout and stderr. `env`: variables set beside this process's. */
+function runScript(script: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
 /** Run the built CLI (bin/minerwatch, the bundle in dist/cli) to its end: exit status, stdout and stderr. `env`: variables set beside this process's. */
 export function runCli(args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minerwatch'), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  return runScript(join(ROOT, 'bin', 'minerwatch'), args, timeoutMs, env);
 }
 
 /**
@@ -170,8 +175,7 @@ export function runCli(args: readonly string[], timeoutMs = 120_000, env: NodeJS
  * function's module. `env`: variables set beside this process's.
  */
 export function runModulesCli(args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'tests', 'support', 'modules-cli.mjs'), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  return runScript(join(ROOT, 'tests', 'support', 'modules-cli.mjs'), args, timeoutMs, env);
 }
 
 /**
