@@ -17,7 +17,7 @@
  * imports any more removed. A process starting meanwhile loads the old bundle or the new one whole.
  */
 import { build, type RolldownLog } from 'rolldown';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/cli/paths.js';
 
@@ -51,8 +51,14 @@ async function main(): Promise<number> {
   });
   for (const w of warnings) process.stderr.write(`bundle: ${w}\n`);
   if (warnings.length) return 1;
-  mkdirSync(dir, { recursive: true });
   const files = out.output.map((f) => ({ name: f.fileName, text: f.type === 'chunk' ? f.code : f.source, entry: f.type === 'chunk' && f.isEntry }));
+  // Every entry under the name its starters look for, before anything of the bundle there is replaced.
+  const lacking = Object.keys(ENTRIES).filter((e) => !files.some((f) => f.entry && f.name === `${e}.js`));
+  if (lacking.length) {
+    process.stderr.write(`bundle: no ${lacking.map((e) => `${e}.js`).join(', ')} among the bundler's output; ${dir} left as it was\n`);
+    return 1;
+  }
+  mkdirSync(dir, { recursive: true });
   // Pieces first, entries last: an entry never names a piece not yet written.
   files.sort((a, b) => Number(a.entry) - Number(b.entry));
   for (const f of files) {
@@ -63,7 +69,7 @@ async function main(): Promise<number> {
   const keep = new Set(files.map((f) => f.name));
   // Pieces of an earlier build (not another build's temporary files: two builds may run at once).
   for (const name of readdirSync(dir)) if (!keep.has(name) && name.endsWith('.js')) rmSync(join(dir, name), { force: true });
-  return existsSync(join(dir, 'minerwatch.js')) ? 0 : 1;
+  return 0;
 }
 
 process.exitCode = await main();
