@@ -11,6 +11,8 @@
  *   against the targets (1 M records/s for the binary formats, 500 k rows/s for CSV).
  * - decode: the same files read and decoded only (no flow table, classifier or report; see
  *   bench/decode.ts), to tell the input side of the exports case from the rest.
+ * - table: the NetFlow v9 file's records, decoded once into memory, given to the flow table alone
+ *   (no decoder, classifier or report in the timed part; bench/table.ts).
  *
  * - files: the exports case's NetFlow v9 capture cut into BENCH_FILES files (default 288, a day of
  *   five-minute rotations), scanned as a folder against the one file, in alternating runs: what
@@ -34,6 +36,7 @@ import { join } from 'node:path';
 import { generateBenchCapture, type CaptureProfile } from './gen-capture.js';
 import { reportCase } from './report.js';
 import { decodeOnly } from './decode.js';
+import { tableOnly } from './table.js';
 import { kafkaCase } from './kafka.js';
 import { nfcapdCase } from './nfcapd.js';
 import { splitFolder } from './files.js';
@@ -48,7 +51,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const EXPORT_RECORDS = Number(process.env.BENCH_EXPORT_RECORDS ?? 5_000_000);
 const EXPORT_SEED = 20261101;
 const CASES = new Set((process.env.BENCH_CASES ?? 'capture,exports').split(',').map((c) => c.trim()).filter(Boolean));
-for (const c of CASES) if (!['capture', 'flows', 'exports', 'files', 'rotated', 'report', 'decode', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, files, rotated, decode, report, dnslog, kafka, nfcapd)`);
+for (const c of CASES) if (!['capture', 'flows', 'exports', 'files', 'rotated', 'report', 'decode', 'table', 'dnslog', 'kafka', 'nfcapd'].includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (capture, flows, exports, files, rotated, decode, table, report, dnslog, kafka, nfcapd)`);
 /** What the kafka case publishes (BENCH_KAFKA_INPUT): by default the flows case's capture of 400 MB. */
 const KAFKA_INPUT = process.env.BENCH_KAFKA_INPUT ?? join(DATA, 'subscriber-400000000.pcap');
 const DNSLOG_LOOKUPS = Number(process.env.BENCH_DNSLOG_LOOKUPS ?? 10_000_000);
@@ -341,6 +344,17 @@ async function decodeCase(): Promise<void> {
   }
 }
 
+/** The flow table alone on the NetFlow v9 file's records (bench/table.ts). */
+async function tableCase(): Promise<void> {
+  const { stats, files } = exportFiles();
+  const r = await tableOnly(files[0]!.path, RUNS);
+  if (r.records !== stats.records) console.warn(`warning: table: decoded ${r.records} records, generator wrote ${stats.records}`);
+  if (r.flows !== stats.conversations) console.warn(`warning: table: ${r.flows} flows, generator made ${stats.conversations} conversations`);
+  const best = Math.min(...r.seconds);
+  console.log('\nflow table alone (NetFlow v9 records decoded beforehand; no decoder, classifier or report)');
+  console.log(`${r.records} records, ${r.flows} flows: best ${best.toFixed(2)} s, ${(r.records / best / 1e6).toFixed(2)} M records/s (runs: ${r.seconds.map((x) => x.toFixed(2)).join(', ')} s)`);
+}
+
 /**
  * The NetFlow v9 export case with a resolver log of the same size as a city's day beside it
  * (bench/gen-dnslog.ts: 10 M lookups in dnstap, 0.5 % of them pool names): the log alone, the
@@ -412,6 +426,7 @@ if (CASES.has('rotated')) {
   rotatedCase({ root: ROOT, folder, intel: INTEL, data: DATA, files: Number(process.env.BENCH_ROTATED_FILES ?? parts) | 0 });
 }
 if (CASES.has('decode')) await decodeCase();
+if (CASES.has('table')) await tableCase();
 if (CASES.has('report')) reportCase(DATA);
 if (CASES.has('dnslog')) dnslogCase();
 if (CASES.has('kafka')) await kafkaCase(ROOT, KAFKA_INPUT);

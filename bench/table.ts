@@ -1,0 +1,103 @@
+/**
+ * The table case of `npm run bench` (BENCH_CASES=table): the flow table alone, to tell its share of
+ * the exports case from the decoder's (the decode case) and the report's. The exports case's NetFlow
+ * v9 capture is read and decoded once, through the real readers and decoder, into memory (13 numbers
+ * a record); each run then gives those records, in order, to a fresh {@link FlowTable} as a scan does
+ * (joined into flows, which end after the join gap by the records' clock) and finishes the flows
+ * left. No classifier, writer or report: a prefilter reads each finished flow's counters and passes
+ * over those with fewer than three client packets (a scan's prefilter passes over quiet flows so),
+ * and the others become flow records that a sink drops. The runs share one process: the first is
+ * also the engine's warm-up, so the best is reported beside all of them.
+ */
+import { Anomalies } from '../src/anomalies.js';
+import { FlowExportDecoder, type NumericRecord } from '../src/decode/flowexport.js';
+import { newNumericRecord } from '../src/decode/templates.js';
+import { decodePacket, PacketStatus, PacketView } from '../src/decode/packet.js';
+import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable } from '../src/flow/table.js';
+import { plausibleExportDatagram } from '../src/flow/exportsource.js';
+import { readCapture, type InputSink } from '../src/io/input.js';
+
+/** The record fields the table reads, in the order they are kept. */
+const FIELDS = ['src4', 'dst4', 'srcPort', 'dstPort', 'protocol', 'tcpFlags', 'packets', 'bytes', 'reversePackets', 'reverseBytes', 'firstMs', 'lastMs', 'sampling'] as const;
+
+/** One column per field, in {@link FIELDS} order. */
+type Columns = ColumnsOf<typeof FIELDS>;
+type ColumnsOf<T extends readonly unknown[]> = { readonly [K in keyof T]: Float64Array };
+
+export interface TableResult {
+  records: number;
+  flows: number;
+  /** Each run's seconds. */
+  seconds: number[];
+}
+
+/** Decode the IPv4 flow records of a capture of export datagrams into one column per field. */
+async function decodeColumns(path: string): Promise<Float64Array[]> {
+  const decoder = new FlowExportDecoder();
+  const view = new PacketView();
+  let cols = FIELDS.map(() => new Float64Array(1 << 20));
+  let n = 0;
+  const keep = (r: NumericRecord): void => {
+    if (n === cols[0]!.length) cols = cols.map((c) => {
+      const g = new Float64Array(c.length * 2);
+      g.set(c);
+      return g;
+    });
+    for (let f = 0; f < FIELDS.length; f++) cols[f]![n] = r[FIELDS[f]!];
+    n++;
+  };
+  const ignore = (): void => undefined;
+  const sink: InputSink = {
+    time: 0,
+    offset: 0,
+    packet(linktype, buf, off, caplen, origLen) {
+      if (decodePacket(linktype, buf, off, caplen, origLen, view) !== PacketStatus.Transport || view.proto !== 17) return;
+      if (!plausibleExportDatagram(buf, view.payloadOffset, view.payloadLength)) return;
+      decoder.decode(buf, view.payloadOffset, view.payloadLength, '192.0.2.1', ignore, ignore, keep);
+    },
+    record: ignore,
+    recordNumeric: keep,
+    exportMessage(buf, off, len, exporter) {
+      decoder.decode(buf, off, len, exporter, ignore, ignore, keep);
+    },
+  };
+  await readCapture(path, sink, new Anomalies());
+  return cols.map((c) => c.subarray(0, n));
+}
+
+/** Time the flow table alone on the records of `path` (a capture of NetFlow v9 or IPFIX datagrams), `runs` times. */
+export async function tableOnly(path: string, runs: number): Promise<TableResult> {
+  const cols = await decodeColumns(path);
+  const n = cols[0]!.length;
+  const r = newNumericRecord();
+  const seconds: number[] = [];
+  let flows = 0;
+  for (let run = 0; run < runs; run++) {
+    let made = 0;
+    const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, exports: { ...DEFAULT_EXPORT_OPTIONS } }, () => void made++);
+    table.prefilter = (v) => v.packetsC2S < 3;
+    const [src4, dst4, srcPort, dstPort, protocol, tcpFlags, packets, bytes, reversePackets, reverseBytes, firstMs, lastMs, sampling] = cols as unknown as Columns;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      r.src4 = src4[i]!;
+      r.dst4 = dst4[i]!;
+      r.srcPort = srcPort[i]!;
+      r.dstPort = dstPort[i]!;
+      r.protocol = protocol[i]!;
+      r.tcpFlags = tcpFlags[i]!;
+      r.packets = packets[i]!;
+      r.bytes = bytes[i]!;
+      r.reversePackets = reversePackets[i]!;
+      r.reverseBytes = reverseBytes[i]!;
+      r.firstMs = firstMs[i]!;
+      r.lastMs = lastMs[i]!;
+      r.sampling = sampling[i]!;
+      table.addRecord(r, 0);
+    }
+    table.flush();
+    seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    flows = table.emitted;
+    if (made + table.skipped !== table.emitted) throw new Error(`table case: ${made} records and ${table.skipped} passed over, but ${table.emitted} flows finished`);
+  }
+  return { records: n, flows, seconds };
+}
