@@ -141,6 +141,56 @@ export async function withWriteLock<T>(path: string, during: (hold: Database.Dat
   }
 }
 
+/**
+ * {@link withWriteLock} taken from a running scan `child` that writes the same report. Its writer
+ * may commit batch after batch with no gap between them, and a connection that waits for the lock
+ * (SQLite's busy handler retries at intervals) can then lose every retry until the scan has closed
+ * its run. Here each try is made while the child is stopped (SIGSTOP): a lock it does not hold then
+ * is taken at once; one it holds is let go on (SIGCONT) for a few milliseconds, and tried again.
+ */
+export async function withWriteLockFrom<T>(child: ChildProcess, path: string, during: (hold: Database.Database) => Promise<T>): Promise<T> {
+  const hold = new Database(path, { timeout: 0 });
+  try {
+    for (let tries = 1; ; tries++) {
+      if (!child.kill('SIGSTOP')) throw new Error(`process ${child.pid} ended before the write lock of ${path} was taken`);
+      stoppedWithin(child.pid!, 100);
+      let held = false;
+      try {
+        hold.exec('BEGIN IMMEDIATE');
+        held = true;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY') {
+          child.kill('SIGCONT');
+          throw e;
+        }
+      }
+      child.kill('SIGCONT');
+      if (held) break;
+      if (tries === 2000) throw new Error(`process ${child.pid} held the write lock of ${path} at each of 2000 tries`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return await during(hold);
+  } finally {
+    if (hold.inTransaction) hold.exec('ROLLBACK');
+    hold.close();
+  }
+}
+
+/** Wait (up to `ms`) until process `pid` is stopped by a signal (state T in /proc/PID/stat), or gone. */
+function stoppedWithin(pid: number, ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    let state: string;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return;
+    }
+    if (state === 'T' || state === 't' || state === 'Z') return;
+  }
+}
+
 /** CPU time (user + system) a process has used so far, in clock ticks, from /proc/PID/stat; undefined once it is gone. */
 export function cpuTicks(pid: number): number | undefined {
   try {
