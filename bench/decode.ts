@@ -11,6 +11,7 @@ import { Anomalies } from '../src/anomalies.js';
 import { FlowExportDecoder } from '../src/decode/flowexport.js';
 import { decodePacket, PacketStatus, PacketView } from '../src/decode/packet.js';
 import { plausibleExportDatagram } from '../src/flow/exportsource.js';
+import type { NumericExportRecord } from '../src/flow/table.js';
 import { hashFileInWorker } from '../src/io/hash.js';
 import { readCapture, type InputSink } from '../src/io/input.js';
 
@@ -27,29 +28,39 @@ function since(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-/** Read `path` (a capture of export datagrams, or nfdump CSV) and count the records it yields. */
-export async function decodeOnly(label: string, path: string): Promise<DecodeResult> {
+/**
+ * A sink for {@link readCapture} that decodes flow-export records only: a capture's UDP datagrams
+ * that look like NetFlow or IPFIX (taken as one exporter's), an nfcapd file's messages, and the rows
+ * of CSV or JSON flows. Records with text addresses go to `onRecord`, IPv4 records with numeric ones
+ * to `onNumeric`; anomalies are dropped.
+ */
+export function exportRecordSink(onRecord: () => void, onNumeric: (r: NumericExportRecord) => void): InputSink {
   const decoder = new FlowExportDecoder();
   const view = new PacketView();
-  let records = 0;
-  const count = (): void => {
-    records++;
-  };
   const ignore = (): void => undefined;
-  const sink: InputSink = {
+  return {
     time: 0,
     offset: 0,
     packet(linktype, buf, off, caplen, origLen) {
       if (decodePacket(linktype, buf, off, caplen, origLen, view) !== PacketStatus.Transport || view.proto !== 17) return;
       if (!plausibleExportDatagram(buf, view.payloadOffset, view.payloadLength)) return;
-      decoder.decode(buf, view.payloadOffset, view.payloadLength, '192.0.2.1', count, ignore, count);
+      decoder.decode(buf, view.payloadOffset, view.payloadLength, '192.0.2.1', onRecord, ignore, onNumeric);
     },
-    record: count,
-    recordNumeric: count,
+    record: onRecord,
+    recordNumeric: onNumeric,
     exportMessage(buf, off, len, exporter) {
-      decoder.decode(buf, off, len, exporter, count, ignore, count);
+      decoder.decode(buf, off, len, exporter, onRecord, ignore, onNumeric);
     },
   };
+}
+
+/** Read `path` (a capture of export datagrams, or nfdump CSV) and count the records it yields. */
+export async function decodeOnly(label: string, path: string): Promise<DecodeResult> {
+  let records = 0;
+  const count = (): void => {
+    records++;
+  };
+  const sink = exportRecordSink(count, count);
   let t0 = process.hrtime.bigint();
   await hashFileInWorker(path);
   const hashSeconds = since(t0);

@@ -15,12 +15,10 @@
  * beside all of them. Every run must finish the same flows, with none evicted or left held.
  */
 import { Anomalies } from '../src/anomalies.js';
-import { FlowExportDecoder } from '../src/decode/flowexport.js';
 import { newNumericRecord } from '../src/decode/templates.js';
-import { decodePacket, PacketStatus, PacketView } from '../src/decode/packet.js';
 import { DEFAULT_EXPORT_OPTIONS, DEFAULT_FLOW_OPTIONS, FlowTable, type NumericExportRecord } from '../src/flow/table.js';
-import { plausibleExportDatagram } from '../src/flow/exportsource.js';
-import { readCapture, type InputSink } from '../src/io/input.js';
+import { readCapture } from '../src/io/input.js';
+import { exportRecordSink } from './decode.js';
 
 /** The record fields the table reads, in the order they are kept. */
 const FIELDS = ['src4', 'dst4', 'srcPort', 'dstPort', 'protocol', 'tcpFlags', 'packets', 'bytes', 'reversePackets', 'reverseBytes', 'firstMs', 'lastMs', 'sampling'] as const;
@@ -41,8 +39,6 @@ export interface TableResult {
 
 /** Decode the IPv4 flow records of a capture of export datagrams into one column per field. */
 async function decodeColumns(path: string): Promise<Columns> {
-  const decoder = new FlowExportDecoder();
-  const view = new PacketView();
   let cols = FIELDS.map(() => new Float64Array(1 << 20));
   let n = 0;
   const keep = (r: NumericExportRecord): void => {
@@ -54,21 +50,7 @@ async function decodeColumns(path: string): Promise<Columns> {
     for (let f = 0; f < FIELDS.length; f++) cols[f]![n] = r[FIELDS[f]!];
     n++;
   };
-  const ignore = (): void => undefined;
-  const sink: InputSink = {
-    time: 0,
-    offset: 0,
-    packet(linktype, buf, off, caplen, origLen) {
-      if (decodePacket(linktype, buf, off, caplen, origLen, view) !== PacketStatus.Transport || view.proto !== 17) return;
-      if (!plausibleExportDatagram(buf, view.payloadOffset, view.payloadLength)) return;
-      decoder.decode(buf, view.payloadOffset, view.payloadLength, '192.0.2.1', ignore, ignore, keep);
-    },
-    record: ignore,
-    recordNumeric: keep,
-    exportMessage(buf, off, len, exporter) {
-      decoder.decode(buf, off, len, exporter, ignore, ignore, keep);
-    },
-  };
+  const sink = exportRecordSink(() => undefined, keep);
   await readCapture(path, sink, new Anomalies());
   // Copied to their length: the grown buffers (up to twice as long) are then let go.
   return cols.map((c) => c.slice(0, n)) as unknown as Columns;
