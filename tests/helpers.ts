@@ -129,11 +129,18 @@ export async function holdWriteLock(path: string, ms: number, end: 'COMMIT' | 'R
  * Hold the write lock of the SQLite file `path` (BEGIN IMMEDIATE) on a connection of this process
  * while `during` runs, as another scan committing would hold a report; then roll back and close,
  * however `during` ended. {@link holdWriteLock} is the same from another process.
+ *
+ * `from`: a running scan that writes the same report. Its writer may commit batch after batch with
+ * no gap between them, and a connection that waits for the lock (SQLite's busy handler retries at
+ * intervals) can then lose every retry until the scan has closed its run. So each try is made while
+ * the scan is stopped (SIGSTOP): a lock it does not hold then is taken at once; one it holds is let
+ * go on (SIGCONT) for a few milliseconds, and tried again.
  */
-export async function withWriteLock<T>(path: string, during: (hold: Database.Database) => Promise<T>): Promise<T> {
-  const hold = new Database(path, { timeout: 60_000 });
+export async function withWriteLock<T>(path: string, during: (hold: Database.Database) => Promise<T>, from?: ChildProcess): Promise<T> {
+  const hold = new Database(path, { timeout: from ? 0 : 60_000 });
   try {
-    hold.exec('BEGIN IMMEDIATE');
+    if (from) await beginWhileStopped(hold, from, path);
+    else hold.exec('BEGIN IMMEDIATE');
     return await during(hold);
   } finally {
     if (hold.inTransaction) hold.exec('ROLLBACK');
@@ -141,65 +148,51 @@ export async function withWriteLock<T>(path: string, during: (hold: Database.Dat
   }
 }
 
-/**
- * {@link withWriteLock} taken from a running scan `child` that writes the same report. Its writer
- * may commit batch after batch with no gap between them, and a connection that waits for the lock
- * (SQLite's busy handler retries at intervals) can then lose every retry until the scan has closed
- * its run. Here each try is made while the child is stopped (SIGSTOP): a lock it does not hold then
- * is taken at once; one it holds is let go on (SIGCONT) for a few milliseconds, and tried again.
- */
-export async function withWriteLockFrom<T>(child: ChildProcess, path: string, during: (hold: Database.Database) => Promise<T>): Promise<T> {
-  const hold = new Database(path, { timeout: 0 });
-  try {
-    for (let tries = 1; ; tries++) {
-      if (!child.kill('SIGSTOP')) throw new Error(`process ${child.pid} ended before the write lock of ${path} was taken`);
-      stoppedWithin(child.pid!, 100);
-      let held = false;
-      try {
-        hold.exec('BEGIN IMMEDIATE');
-        held = true;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'SQLITE_BUSY') {
-          child.kill('SIGCONT');
-          throw e;
-        }
+/** BEGIN IMMEDIATE on `hold` (no busy wait), tried while `child` is stopped, until it succeeds. */
+async function beginWhileStopped(hold: Database.Database, child: ChildProcess, path: string): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    if (!child.kill('SIGSTOP')) throw new Error(`process ${child.pid} ended before the write lock of ${path} was taken`);
+    stoppedWithin(child.pid!, 100);
+    let held = false;
+    try {
+      hold.exec('BEGIN IMMEDIATE');
+      held = true;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') {
+        child.kill('SIGCONT');
+        throw e;
       }
-      child.kill('SIGCONT');
-      if (held) break;
-      if (tries === 2000) throw new Error(`process ${child.pid} held the write lock of ${path} at each of 2000 tries`);
-      await new Promise((r) => setTimeout(r, 5));
     }
-    return await during(hold);
-  } finally {
-    if (hold.inTransaction) hold.exec('ROLLBACK');
-    hold.close();
+    child.kill('SIGCONT');
+    if (held) return;
+    if (tries === 2000) throw new Error(`process ${child.pid} held the write lock of ${path} at each of 2000 tries`);
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
-/** Wait (up to `ms`) until process `pid` is stopped by a signal (state T in /proc/PID/stat), or gone. */
+/** The fields of /proc/PID/stat after the command name (the state first); undefined once the process is gone. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wait (up to `ms`) until process `pid` is stopped by a signal (state T), or gone. */
 function stoppedWithin(pid: number, ms: number): void {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    let state: string;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    } catch {
-      return;
-    }
-    if (state === 'T' || state === 't' || state === 'Z') return;
+    const state = procStat(pid)?.[0];
+    if (state === undefined || state === 'T' || state === 't' || state === 'Z') return;
   }
 }
 
 /** CPU time (user + system) a process has used so far, in clock ticks, from /proc/PID/stat; undefined once it is gone. */
 export function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return undefined;
-  }
+  const f = procStat(pid);
+  return f ? Number(f[11]) + Number(f[12]) : undefined;
 }
 
 /** Remove what report schema version 6 added (run owners, input states), to make an older report. */

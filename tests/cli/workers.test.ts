@@ -16,7 +16,7 @@ import { poolNames } from '../../bench/gen-dnslog.js';
 import { generateExportBench, type ExportBenchStats } from '../../bench/gen-exports.js';
 import { zeekDnsHeader, zeekDnsLine } from '../../scripts/corpus-dnslog.js';
 import { AUTO_WORKERS_MIN_BYTES, CORES_FOR_OTHER_THREADS, scanWorkers } from '../../src/cli/scan-workers.js';
-import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, RULES_DIR, reportCount, spawnCli, waitFor, whenReport, withWriteLockFrom } from '../helpers.js';
+import { CORPUS, CORPUS_SKIP_REASON, HAVE_CORPUS, RULES_DIR, reportCount, spawnCli, waitFor, whenReport, withWriteLock } from '../helpers.js';
 import { reportSnapshot, splitPcap } from '../support/report-snapshot.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'minerwatch-workers-'));
@@ -142,12 +142,12 @@ describe('scan --workers', () => {
         // Every worker has ended the rotated files (their rows, which the scan's thread writes
         // itself, are written), and the larger capture is being read.
         await whenReport(db, "SELECT count(*) FROM inputs WHERE (status = 'reading') = (path LIKE '%big.pcap')", (n) => n === 4);
-        await withWriteLockFrom(c, db, async (hold) => {
+        await withWriteLock(db, async (hold) => {
           await new Promise((r) => setTimeout(r, 300));
           c.kill('SIGINT');
           await waitFor(() => /SIGINT: finishing the flows read so far/.test(err), { what: 'the scan to say it heard SIGINT', timeoutMs: 20_000 });
           heldWhenHeard = hold.inTransaction;
-        });
+        }, c);
       })().catch((e: unknown) => {
         problem = e;
       });

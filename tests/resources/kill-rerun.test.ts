@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBenchCapture } from '../../bench/gen-capture.js';
 import { mulberry32 } from '../support/random.js';
 import { reportSnapshot as snapshot, splitPcap as split } from '../support/report-snapshot.js';
-import { cpuTicks, ROOT, spawnCli, waitFor, whenReport, withWriteLockFrom, type CliRun } from '../helpers.js';
+import { cpuTicks, ROOT, spawnCli, waitFor, whenReport, withWriteLock, type CliRun } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'minerwatch');
 const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'minerwatch.js'));
@@ -148,13 +148,13 @@ describe.skipIf(!BUILT)('killed, interrupted and rerun scans end as one clean ru
       c.stderr!.on('data', (d: Buffer) => (said += d.toString()));
       void (async () => {
         await whenReport(db, "SELECT count(*) FROM inputs WHERE path LIKE '%rot-2.pcap'", (n) => n === 1);
-        await withWriteLockFrom(c, db, async () => {
+        await withWriteLock(db, async () => {
           c.kill('SIGINT');
           await waitFor(() => /SIGINT: finishing the flows read so far/.test(said), { what: 'the scan to say it heard the first SIGINT', timeoutMs: 30_000 });
           await second(c);
           c.kill('SIGINT');
           await new Promise((r) => setTimeout(r, 300));
-        });
+        }, c);
       })().catch((e: unknown) => {
         problem = e;
       });
